@@ -1,0 +1,537 @@
+//! The pull parser every typed reader is built on: quick-xml's borrowing `Reader`
+//! plus namespace resolution, text merging, the size, depth and element-count limits,
+//! and the refusal of DOCTYPE. Strings borrow from the input wherever no reference
+//! had to be expanded.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+
+use crate::error::{Error, ErrorKind};
+use crate::ns;
+use crate::tree::{Attribute, Name, Tree, TreeBuilder};
+use crate::Limits;
+
+/// A start tag with its name resolved and its attributes (namespace declarations are
+/// applied, not kept).
+#[derive(Debug)]
+pub(crate) struct Start<'a> {
+    pub name: Name<'a>,
+    pub attrs: Vec<Attribute<'a>>,
+    /// Byte offset of the `<`.
+    pub pos: usize,
+}
+
+impl<'a> Start<'a> {
+    pub fn attr(&self, ns: &str, local: &str) -> Option<&Cow<'a, str>> {
+        self.attrs.iter().find(|a| a.name.is(ns, local)).map(|a| &a.value)
+    }
+}
+
+/// What the cursor yields.
+#[derive(Debug)]
+pub(crate) enum Ev<'a> {
+    Start(Start<'a>),
+    End,
+    Text(Cow<'a, str>),
+    Eof,
+}
+
+pub(crate) struct Cursor<'a> {
+    input: &'a str,
+    base: usize,
+    reader: Reader<&'a [u8]>,
+    /// In-scope namespace bindings, innermost last.
+    bindings: Vec<(&'a str, Cow<'a, str>)>,
+    /// `bindings.len()` before each open element's declarations.
+    marks: Vec<usize>,
+    /// Pop the bindings of the element closed by the last End on the next call, so that
+    /// a QName in its text can still be resolved after `read_text`.
+    pending_pop: bool,
+    /// The last Start was an empty-element tag: yield its End next.
+    pending_end: bool,
+    peeked: Option<(Event<'a>, usize)>,
+    elements: usize,
+    limits: Limits,
+    /// The MessageID, once read, for errors raised after it.
+    pub message_id: Option<String>,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(input: &'a str, limits: &Limits) -> Cursor<'a> {
+        Cursor::at(input, 0, input.len(), Vec::new(), limits)
+    }
+
+    /// A cursor over `input[start..end]` with `bindings` already in scope.
+    pub fn at(
+        input: &'a str,
+        start: usize,
+        end: usize,
+        bindings: Vec<(&'a str, Cow<'a, str>)>,
+        limits: &Limits,
+    ) -> Cursor<'a> {
+        let mut reader = Reader::from_str(&input[start..end]);
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.check_comments = true;
+        Cursor {
+            input,
+            base: start,
+            reader,
+            bindings,
+            marks: Vec::with_capacity(16),
+            pending_pop: false,
+            pending_end: false,
+            peeked: None,
+            elements: 0,
+            limits: *limits,
+            message_id: None,
+        }
+    }
+
+    pub fn depth(&self) -> usize {
+        self.marks.len()
+    }
+
+    pub fn bindings(&self) -> &[(&'a str, Cow<'a, str>)] {
+        &self.bindings
+    }
+
+    /// Current byte offset in the whole input.
+    pub fn pos(&self) -> usize {
+        self.base + self.reader.buffer_position() as usize
+    }
+
+    pub fn err(&self, kind: ErrorKind, offset: usize) -> Error {
+        Error { kind, offset, message_id: self.message_id.clone() }
+    }
+
+    /// A sub-slice of the input as `&'a str`, found by address: every borrowed slice
+    /// quick-xml hands out lies inside the input and on ASCII delimiters, so this is a
+    /// bounds-checked re-slice rather than a second UTF-8 validation.
+    fn sub(&self, bytes: &[u8]) -> Option<&'a str> {
+        let start = (bytes.as_ptr() as usize).checked_sub(self.input.as_ptr() as usize)?;
+        self.input.get(start..start.checked_add(bytes.len())?)
+    }
+
+    fn cow(&self, bytes: Cow<'_, [u8]>) -> Result<Cow<'a, str>, ErrorKind> {
+        if let Some(s) = self.sub(&bytes) {
+            return Ok(Cow::Borrowed(s));
+        }
+        String::from_utf8(bytes.into_owned())
+            .map(Cow::Owned)
+            .map_err(|_| ErrorKind::Encoding("invalid UTF-8".into()))
+    }
+
+    fn syntax(&self, e: quick_xml::Error) -> Error {
+        let pos = self.base + self.reader.error_position() as usize;
+        let kind = match e {
+            quick_xml::Error::Encoding(e) => ErrorKind::Encoding(e.to_string()),
+            e => ErrorKind::Syntax(e.to_string()),
+        };
+        self.err(kind, pos)
+    }
+
+    fn raw(&mut self) -> Result<(Event<'a>, usize), Error> {
+        if let Some(p) = self.peeked.take() {
+            return Ok(p);
+        }
+        let pos = self.pos();
+        match self.reader.read_event() {
+            Ok(ev) => Ok((ev, pos)),
+            Err(e) => Err(self.syntax(e)),
+        }
+    }
+
+    /// The next event. Comments and processing instructions are skipped; adjacent text,
+    /// references and CDATA are merged into one `Text`.
+    pub fn next(&mut self) -> Result<Ev<'a>, Error> {
+        if self.pending_pop {
+            self.pending_pop = false;
+            if let Some(mark) = self.marks.pop() {
+                self.bindings.truncate(mark);
+            }
+        }
+        if self.pending_end {
+            self.pending_end = false;
+            self.pending_pop = true;
+            return Ok(Ev::End);
+        }
+        loop {
+            let (ev, pos) = self.raw()?;
+            match ev {
+                Event::Start(e) => return self.start(&e, pos, false).map(Ev::Start),
+                Event::Empty(e) => return self.start(&e, pos, true).map(Ev::Start),
+                Event::End(_) => {
+                    self.pending_pop = true;
+                    return Ok(Ev::End);
+                }
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                    return self.text(ev, pos).map(Ev::Text);
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Decl(d) => {
+                    if pos != self.base || self.base != 0 {
+                        return Err(self.err(
+                            ErrorKind::Syntax("XML declaration not at the start".into()),
+                            pos,
+                        ));
+                    }
+                    if let Some(enc) = d.encoding() {
+                        let enc = enc.map_err(|e| self.err(ErrorKind::Syntax(e.to_string()), pos))?;
+                        let enc = String::from_utf8_lossy(&enc).to_ascii_lowercase();
+                        if !matches!(
+                            enc.as_str(),
+                            "utf-8" | "utf8" | "utf-16" | "utf-16le" | "utf-16be" | "us-ascii"
+                        ) {
+                            return Err(self.err(
+                                ErrorKind::Encoding(format!(
+                                    "declared encoding `{enc}` is not supported (UTF-8 or UTF-16)"
+                                )),
+                                pos,
+                            ));
+                        }
+                    }
+                }
+                Event::DocType(_) => return Err(self.err(ErrorKind::Doctype, pos)),
+                Event::Eof => {
+                    if !self.marks.is_empty() {
+                        return Err(self.err(
+                            ErrorKind::Syntax("unexpected end of input: elements are still open".into()),
+                            pos,
+                        ));
+                    }
+                    return Ok(Ev::Eof);
+                }
+            }
+        }
+    }
+
+    fn text(&mut self, first: Event<'a>, pos: usize) -> Result<Cow<'a, str>, Error> {
+        let mut acc = self.piece(first, pos)?;
+        loop {
+            let (ev, p) = self.raw()?;
+            match ev {
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                    let piece = self.piece(ev, p)?;
+                    if acc.is_empty() {
+                        acc = piece;
+                    } else if !piece.is_empty() {
+                        acc.to_mut().push_str(&piece);
+                    }
+                }
+                Event::Comment(_) | Event::PI(_) => {}
+                other => {
+                    self.peeked = Some((other, p));
+                    return Ok(acc);
+                }
+            }
+        }
+    }
+
+    fn piece(&self, ev: Event<'a>, pos: usize) -> Result<Cow<'a, str>, Error> {
+        match ev {
+            Event::Text(t) => self.cow(t.into_inner()).map_err(|k| self.err(k, pos)),
+            Event::CData(t) => self.cow(t.into_inner()).map_err(|k| self.err(k, pos)),
+            Event::GeneralRef(r) => {
+                if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => Ok(Cow::Owned(c.to_string())),
+                        Ok(None) | Err(_) => Err(self.err(
+                            ErrorKind::Syntax(format!(
+                                "invalid character reference &{};",
+                                String::from_utf8_lossy(&r)
+                            )),
+                            pos,
+                        )),
+                    }
+                } else {
+                    let s: &'static str = match &*r {
+                        b"lt" => "<",
+                        b"gt" => ">",
+                        b"amp" => "&",
+                        b"apos" => "'",
+                        b"quot" => "\"",
+                        other => {
+                            return Err(self.err(
+                                ErrorKind::Syntax(format!(
+                                    "undefined entity &{};",
+                                    String::from_utf8_lossy(other)
+                                )),
+                                pos,
+                            ));
+                        }
+                    };
+                    Ok(Cow::Borrowed(s))
+                }
+            }
+            _ => Ok(Cow::Borrowed("")),
+        }
+    }
+
+    fn start(&mut self, e: &BytesStart<'a>, pos: usize, empty: bool) -> Result<Start<'a>, Error> {
+        if self.marks.len() >= self.limits.max_depth {
+            return Err(self.err(ErrorKind::TooDeep { limit: self.limits.max_depth }, pos));
+        }
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(self.err(ErrorKind::TooManyElements { limit: self.limits.max_elements }, pos));
+        }
+        self.marks.push(self.bindings.len());
+        if empty {
+            self.pending_end = true;
+        }
+        // Attributes: declarations first (they scope over the element's own name).
+        let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
+        let name_len = e.name().as_ref().len();
+        if e.len() > name_len {
+            for a in e.attributes() {
+                let a = a.map_err(|err| {
+                    self.err(ErrorKind::Syntax(format!("attribute: {err}")), pos)
+                })?;
+                let key = self
+                    .sub(a.key.as_ref())
+                    .ok_or_else(|| self.err(ErrorKind::Syntax("attribute name".into()), pos))?;
+                let value = self.attr_value(&a.value).map_err(|k| self.err(k, pos))?;
+                if key == "xmlns" {
+                    self.bindings.push(("", value));
+                } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                    if value.is_empty() {
+                        return Err(self.err(
+                            ErrorKind::Syntax(format!("prefix `{prefix}` bound to an empty namespace")),
+                            pos,
+                        ));
+                    }
+                    self.bindings.push((prefix, value));
+                } else {
+                    let (prefix, local) = match key.split_once(':') {
+                        Some((p, l)) => (p, l),
+                        None => ("", key),
+                    };
+                    raw_attrs.push((prefix, local, value));
+                }
+            }
+        }
+        let qname = self
+            .sub(e.name().as_ref())
+            .ok_or_else(|| self.err(ErrorKind::Syntax("element name".into()), pos))?;
+        let (prefix, local) = match qname.split_once(':') {
+            Some((p, l)) => (p, l),
+            None => ("", qname),
+        };
+        let ns = self.resolve_element(prefix).map_err(|k| self.err(k, pos))?;
+        let mut attrs = Vec::with_capacity(raw_attrs.len());
+        for (prefix, local, value) in raw_attrs {
+            let ns = if prefix.is_empty() {
+                Cow::Borrowed("")
+            } else {
+                self.resolve_element(prefix).map_err(|k| self.err(k, pos))?
+            };
+            attrs.push(Attribute {
+                name: Name { ns, local: Cow::Borrowed(local), prefix: Cow::Borrowed(prefix) },
+                value,
+            });
+        }
+        Ok(Start {
+            name: Name { ns, local: Cow::Borrowed(local), prefix: Cow::Borrowed(prefix) },
+            attrs,
+            pos,
+        })
+    }
+
+    fn attr_value(&self, raw: &Cow<'_, [u8]>) -> Result<Cow<'a, str>, ErrorKind> {
+        let s = match self.sub(raw) {
+            Some(s) => s,
+            None => {
+                let owned = std::str::from_utf8(raw)
+                    .map_err(|_| ErrorKind::Encoding("invalid UTF-8".into()))?;
+                return quick_xml::escape::unescape(owned)
+                    .map(|c| Cow::Owned(c.into_owned()))
+                    .map_err(|e| ErrorKind::Syntax(format!("attribute value: {e}")));
+            }
+        };
+        if s.contains('<') {
+            return Err(ErrorKind::Syntax("`<` in an attribute value".into()));
+        }
+        if s.contains('&') {
+            quick_xml::escape::unescape(s)
+                .map(|c| Cow::Owned(c.into_owned()))
+                .map_err(|e| ErrorKind::Syntax(format!("attribute value: {e}")))
+        } else {
+            Ok(Cow::Borrowed(s))
+        }
+    }
+
+    /// The namespace bound to `prefix` in the current scope (`""`: the default
+    /// namespace, empty if none is declared).
+    pub fn resolve(&self, prefix: &str) -> Option<Cow<'a, str>> {
+        if prefix == "xml" {
+            return Some(Cow::Borrowed(ns::XML));
+        }
+        for (p, uri) in self.bindings.iter().rev() {
+            if *p == prefix {
+                return Some(uri.clone());
+            }
+        }
+        if prefix.is_empty() { Some(Cow::Borrowed("")) } else { None }
+    }
+
+    fn resolve_element(&self, prefix: &str) -> Result<Cow<'a, str>, ErrorKind> {
+        self.resolve(prefix).ok_or_else(|| ErrorKind::UnboundPrefix { prefix: prefix.to_owned() })
+    }
+
+    /// Resolves a QName written in text (`w:InvalidSelectors`) in the current scope.
+    pub fn resolve_qname(&self, text: &'a str) -> Option<Name<'a>> {
+        let text = text.trim();
+        let (prefix, local) = match text.split_once(':') {
+            Some((p, l)) => (p, l),
+            None => ("", text),
+        };
+        let ns = self.resolve(prefix)?;
+        Some(Name { ns, local: Cow::Borrowed(local), prefix: Cow::Borrowed(prefix) })
+    }
+
+    /// After a Start: the next child element, or `None` at the parent's End. Text between
+    /// children is skipped.
+    pub fn next_child(&mut self) -> Result<Option<Start<'a>>, Error> {
+        loop {
+            match self.next()? {
+                Ev::Start(s) => return Ok(Some(s)),
+                Ev::End => return Ok(None),
+                Ev::Text(_) => {}
+                Ev::Eof => {
+                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                }
+            }
+        }
+    }
+
+    /// After a Start: its text content up to its End. A child element is an error.
+    pub fn read_text(&mut self, element: &'static str) -> Result<Cow<'a, str>, Error> {
+        let mut acc = Cow::Borrowed("");
+        loop {
+            match self.next()? {
+                Ev::Text(t) => {
+                    if acc.is_empty() {
+                        acc = t;
+                    } else {
+                        acc.to_mut().push_str(&t);
+                    }
+                }
+                Ev::End => return Ok(acc),
+                Ev::Start(s) => {
+                    return Err(self.err(
+                        ErrorKind::InvalidBody {
+                            element,
+                            reason: format!("unexpected child element {}", s.name),
+                        },
+                        s.pos,
+                    ));
+                }
+                Ev::Eof => {
+                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                }
+            }
+        }
+    }
+
+    /// After a Start: skips everything up to its End.
+    pub fn skip(&mut self) -> Result<(), Error> {
+        let target = self.depth() - 1;
+        loop {
+            match self.next()? {
+                Ev::End if self.depth() - 1 == target => return Ok(()),
+                Ev::Eof => {
+                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// After a Start: reads the element and everything in it into a tree.
+    pub fn read_tree(&mut self, start: Start<'a>) -> Result<Tree<'a>, Error> {
+        let mut b = TreeBuilder::with_capacity(4);
+        self.read_into(start, &mut b)?;
+        Ok(b.finish())
+    }
+
+    /// After a Start: appends the element and everything in it to a builder.
+    pub fn read_into(&mut self, start: Start<'a>, b: &mut TreeBuilder<'a>) -> Result<(), Error> {
+        let stop = b.depth();
+        push_start(b, start);
+        loop {
+            match self.next()? {
+                Ev::Start(s) => {
+                    push_start(b, s);
+                }
+                Ev::Text(t) => {
+                    b.text(t);
+                }
+                Ev::End => {
+                    b.end();
+                    if b.depth() == stop {
+                        return Ok(());
+                    }
+                }
+                Ev::Eof => {
+                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                }
+            }
+        }
+    }
+
+    /// After the root's End: only whitespace, comments and PIs may follow.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        loop {
+            let pos = self.pos();
+            match self.next()? {
+                Ev::Eof => return Ok(()),
+                Ev::Text(t) if t.trim().is_empty() => {}
+                _ => {
+                    return Err(self.err(
+                        ErrorKind::Syntax("content after the root element".into()),
+                        pos,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// After a Start: the raw inner XML up to the matching End, without parsing it (the
+    /// tokenizer still checks that tags balance). `prefix`/`local` are the tag as written.
+    pub fn raw_inner(&mut self, prefix: &str, local: &str) -> Result<(usize, usize), Error> {
+        if self.pending_end {
+            let at = self.pos();
+            self.pending_end = false;
+            self.pending_pop = true;
+            return Ok((at, at));
+        }
+        let qname = if prefix.is_empty() { local.to_owned() } else { format!("{prefix}:{local}") };
+        let span = self
+            .reader
+            .read_to_end(quick_xml::name::QName(qname.as_bytes()))
+            .map_err(|e| self.syntax(e))?;
+        self.pending_pop = true;
+        Ok((self.base + span.start as usize, self.base + span.end as usize))
+    }
+
+    /// Like [`Cursor::resolve_qname`] for text that had to be copied.
+    pub fn resolve_qname_owned(&self, text: &str) -> Option<Name<'a>> {
+        let text = text.trim();
+        let (prefix, local) = match text.split_once(':') {
+            Some((p, l)) => (p, l),
+            None => ("", text),
+        };
+        let ns = self.resolve(prefix)?;
+        Some(Name { ns, local: Cow::Owned(local.to_owned()), prefix: Cow::Owned(prefix.to_owned()) })
+    }
+}
+
+fn push_start<'a>(b: &mut TreeBuilder<'a>, s: Start<'a>) {
+    b.start(s.name);
+    for a in s.attrs {
+        b.attr(a.name, a.value);
+    }
+}

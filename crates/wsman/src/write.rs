@@ -1,0 +1,782 @@
+//! Writing envelopes: every typed header and body back to XML with quick-xml's
+//! `Writer`, correct escaping, and stable prefixes (`s`, `a`, `w`, `n`, `x`, `e`,
+//! `rsp`, `p`, `f`, `b`, `wsmid`; a tree's own prefixes where they do not clash).
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+
+use crate::addressing::{Epr, OptionItem, Selector, SelectorValue};
+use crate::body::*;
+use crate::envelope::{Envelope, Header};
+use crate::fault::{Fault, FaultSpec};
+use crate::ns;
+use crate::tree::{Element, Name, Tree};
+
+const KNOWN: &[(&str, &str)] = &[
+    (ns::SOAP, "s"),
+    (ns::WSA, "a"),
+    (ns::WSMAN, "w"),
+    (ns::WSMID, "wsmid"),
+    (ns::WXF, "x"),
+    (ns::WSEN, "n"),
+    (ns::WSE, "e"),
+    (ns::WSMB, "b"),
+    (ns::RSP, "rsp"),
+    (ns::WSMANFAULT, "f"),
+    (ns::MSWSMAN, "p"),
+    (ns::XSI, "xsi"),
+];
+
+/// An XML writer that declares namespaces where they are first needed.
+pub struct XmlWriter {
+    w: quick_xml::Writer<Vec<u8>>,
+    bindings: Vec<(String, String)>,
+    marks: Vec<usize>,
+    open: Vec<String>,
+    generated: usize,
+}
+
+impl Default for XmlWriter {
+    fn default() -> Self {
+        XmlWriter::new(Vec::with_capacity(2048))
+    }
+}
+
+impl XmlWriter {
+    /// A writer appending to `out`.
+    pub fn new(out: Vec<u8>) -> XmlWriter {
+        XmlWriter {
+            w: quick_xml::Writer::new(out),
+            bindings: Vec::new(),
+            marks: Vec::new(),
+            open: Vec::new(),
+            generated: 0,
+        }
+    }
+
+    /// The bytes written.
+    pub fn into_inner(self) -> Vec<u8> {
+        self.w.into_inner()
+    }
+
+    fn bound(&self, prefix: &str) -> Option<&str> {
+        self.bindings.iter().rev().find(|(p, _)| p == prefix).map(|(_, n)| n.as_str())
+    }
+
+    /// The prefix to use for `ns`, declaring it (into `decls`) if it is not in scope.
+    fn prefix_for(&mut self, ns: &str, hint: &str, decls: &mut Vec<(String, String)>) -> String {
+        if ns == crate::ns::XML {
+            return "xml".into();
+        }
+        for (p, n) in self.bindings.iter().rev().chain(decls.iter().rev()) {
+            if n == ns && self.bound(p).is_none_or(|b| b == ns) {
+                if decls.iter().any(|(dp, dn)| dp == p && dn != ns) {
+                    continue;
+                }
+                return p.clone();
+            }
+        }
+        let free = |me: &Self, p: &str, decls: &[(String, String)]| {
+            !p.is_empty()
+                && p != "xml"
+                && p != "xmlns"
+                && me.bound(p).is_none()
+                && !decls.iter().any(|(dp, _)| dp == p)
+        };
+        let known = KNOWN.iter().find(|(n, _)| *n == ns).map(|(_, p)| *p);
+        let prefix = match known {
+            Some(p) if free(self, p, decls) => p.to_owned(),
+            _ if free(self, hint, decls) && !hint.starts_with("xml") => hint.to_owned(),
+            _ => loop {
+                let p = format!("ns{}", self.generated);
+                self.generated += 1;
+                if free(self, &p, decls) {
+                    break p;
+                }
+            },
+        };
+        decls.push((prefix.clone(), ns.to_owned()));
+        prefix
+    }
+
+    /// Opens an element. `attrs` are (name, value); values are escaped.
+    pub fn start(&mut self, name: &Name<'_>, attrs: &[(&Name<'_>, &str)]) {
+        self.start_with(name, attrs, &[]);
+    }
+
+    /// Opens an element and also makes sure the namespaces in `extra` are declared
+    /// (for QName-valued text such as a fault subcode).
+    pub fn start_with(&mut self, name: &Name<'_>, attrs: &[(&Name<'_>, &str)], extra: &[(&str, &str)]) {
+        let (tag, decls, attrs) = self.prepare(name, attrs, extra);
+        let mut start = BytesStart::new(tag.as_str());
+        for (p, n) in &decls {
+            let key = format!("xmlns:{p}");
+            start.push_attribute((key.as_str(), n.as_str()));
+        }
+        for (k, v) in &attrs {
+            start.push_attribute((k.as_str(), *v));
+        }
+        self.marks.push(self.bindings.len());
+        self.bindings.extend(decls);
+        let _ = self.w.write_event(Event::Start(start));
+        self.open.push(tag);
+    }
+
+    fn prepare<'v>(
+        &mut self,
+        name: &Name<'_>,
+        attrs: &[(&Name<'_>, &'v str)],
+        extra: &[(&str, &str)],
+    ) -> (String, Vec<(String, String)>, Vec<(String, &'v str)>) {
+        let mut decls = Vec::new();
+        let tag = if name.ns.is_empty() {
+            name.local.to_string()
+        } else {
+            let p = self.prefix_for(&name.ns, &name.prefix, &mut decls);
+            format!("{p}:{}", name.local)
+        };
+        for (ns, hint) in extra {
+            self.prefix_for(ns, hint, &mut decls);
+        }
+        let mut out = Vec::with_capacity(attrs.len());
+        for (n, v) in attrs {
+            let key = if n.ns.is_empty() {
+                n.local.to_string()
+            } else {
+                let p = self.prefix_for(&n.ns, &n.prefix, &mut decls);
+                format!("{p}:{}", n.local)
+            };
+            out.push((key, *v));
+        }
+        (tag, decls, out)
+    }
+
+    /// An empty element with one unprefixed attribute whose value is the QName `q`
+    /// (`<s:NotUnderstood qname="x:Frobnicate" xmlns:x="..."/>`).
+    pub fn qname_attr_leaf(&mut self, name: &Name<'_>, attr: &str, q: &Name<'_>) {
+        let hint: &str = if q.prefix.is_empty() { "q" } else { &q.prefix };
+        let (tag, decls, _) = self.prepare(name, &[], &[(&q.ns, hint)]);
+        let prefix = decls
+            .iter()
+            .rev()
+            .find(|(_, n)| *n == q.ns)
+            .map(|(p, _)| p.clone())
+            .or_else(|| self.prefix_of(&q.ns).map(str::to_owned))
+            .unwrap_or_default();
+        let value = if prefix.is_empty() { q.local.to_string() } else { format!("{prefix}:{}", q.local) };
+        let mut start = BytesStart::new(tag.as_str());
+        for (p, n) in &decls {
+            let key = format!("xmlns:{p}");
+            start.push_attribute((key.as_str(), n.as_str()));
+        }
+        start.push_attribute((attr, value.as_str()));
+        let _ = self.w.write_event(Event::Empty(start));
+    }
+
+    /// The prefix currently bound to `ns` (after `start_with` declared it).
+    pub fn prefix_of(&self, ns: &str) -> Option<&str> {
+        self.bindings.iter().rev().find(|(p, n)| n == ns && self.bound(p) == Some(ns)).map(|(p, _)| p.as_str())
+    }
+
+    /// Writes escaped text.
+    pub fn text(&mut self, text: &str) {
+        if !text.is_empty() {
+            let _ = self.w.write_event(Event::Text(BytesText::new(text)));
+        }
+    }
+
+    /// Closes the innermost element.
+    pub fn end(&mut self) {
+        if let Some(tag) = self.open.pop() {
+            let _ = self.w.write_event(Event::End(BytesEnd::new(tag)));
+        }
+        if let Some(m) = self.marks.pop() {
+            self.bindings.truncate(m);
+        }
+    }
+
+    /// An element with only text (or `<x/>` when the text is empty).
+    pub fn leaf(&mut self, name: &Name<'_>, attrs: &[(&Name<'_>, &str)], text: &str) {
+        if text.is_empty() {
+            let (tag, decls, attrs) = self.prepare(name, attrs, &[]);
+            let mut start = BytesStart::new(tag.as_str());
+            for (p, n) in &decls {
+                let key = format!("xmlns:{p}");
+                start.push_attribute((key.as_str(), n.as_str()));
+            }
+            for (k, v) in &attrs {
+                start.push_attribute((k.as_str(), *v));
+            }
+            let _ = self.w.write_event(Event::Empty(start));
+        } else {
+            self.start(name, attrs);
+            self.text(text);
+            self.end();
+        }
+    }
+
+    /// Writes an element tree.
+    pub fn tree(&mut self, el: Element<'_, '_>) {
+        let attrs: Vec<(&Name<'_>, &str)> = el.attributes().iter().map(|a| (&a.name, a.value.as_ref())).collect();
+        if !el.has_children() {
+            self.leaf(el.name(), &attrs, el.text());
+            return;
+        }
+        self.start(el.name(), &attrs);
+        self.text(el.text());
+        for c in el.children() {
+            self.tree(c);
+        }
+        self.end();
+    }
+}
+
+fn n<'a>(ns: &'a str, local: &'a str) -> Name<'a> {
+    Name::new(ns, local)
+}
+
+fn mu_attr() -> Name<'static> {
+    Name::new(ns::SOAP, "mustUnderstand")
+}
+
+/// Writes `env` as XML.
+pub fn write_envelope(env: &Envelope<'_>, out: Vec<u8>) -> Vec<u8> {
+    let mut w = XmlWriter::new(out);
+    w.start_with(&n(ns::SOAP, "Envelope"), &[], &[(ns::WSA, "a"), (ns::WSMAN, "w")]);
+    w.start(&n(ns::SOAP, "Header"), &[]);
+    write_header(&mut w, &env.header);
+    w.end();
+    w.start(&n(ns::SOAP, "Body"), &[]);
+    write_body(&mut w, &env.body);
+    w.end();
+    w.end();
+    w.into_inner()
+}
+
+impl Envelope<'_> {
+    /// The envelope as an XML string.
+    pub fn to_xml(&self) -> String {
+        String::from_utf8(write_envelope(self, Vec::with_capacity(2048))).unwrap_or_default()
+    }
+}
+
+fn write_header(w: &mut XmlWriter, h: &Header<'_>) {
+    let mu = mu_attr();
+    let t: &[(&Name<'_>, &str)] = &[(&mu, "true")];
+    if let Some(v) = &h.to {
+        w.leaf(&n(ns::WSA, "To"), &[], v);
+    }
+    if let Some(v) = &h.resource_uri {
+        w.leaf(&n(ns::WSMAN, "ResourceURI"), t, v);
+    }
+    if let Some(e) = &h.reply_to {
+        write_epr(w, &n(ns::WSA, "ReplyTo"), e);
+    }
+    if let Some(e) = &h.fault_to {
+        write_epr(w, &n(ns::WSA, "FaultTo"), e);
+    }
+    if let Some(e) = &h.from {
+        write_epr(w, &n(ns::WSA, "From"), e);
+    }
+    if let Some(v) = &h.action {
+        w.leaf(&n(ns::WSA, "Action"), t, v);
+    }
+    if let Some(v) = h.max_envelope_size {
+        w.leaf(&n(ns::WSMAN, "MaxEnvelopeSize"), t, &v.to_string());
+    }
+    if let Some(v) = &h.message_id {
+        w.leaf(&n(ns::WSA, "MessageID"), &[], v);
+    }
+    if let Some(v) = &h.relates_to {
+        w.leaf(&n(ns::WSA, "RelatesTo"), &[], v);
+    }
+    let lang = Name::new(ns::XML, "lang");
+    if let Some(v) = &h.locale {
+        w.leaf(&n(ns::WSMAN, "Locale"), &[(&lang, v), (&mu, "false")], "");
+    }
+    if let Some(v) = &h.data_locale {
+        w.leaf(&n(ns::MSWSMAN, "DataLocale"), &[(&lang, v), (&mu, "false")], "");
+    }
+    if !h.selectors.is_empty() {
+        write_selectors(w, &h.selectors);
+    }
+    if !h.options.is_empty() {
+        write_options(w, &h.options);
+    }
+    if let Some(v) = &h.operation_timeout {
+        w.leaf(&n(ns::WSMAN, "OperationTimeout"), &[], &v.to_string());
+    }
+    if let Some(f) = &h.fragment_transfer {
+        let d = Name::new("", "Dialect");
+        match &f.dialect {
+            Some(dialect) => w.leaf(&n(ns::WSMAN, "FragmentTransfer"), &[(&mu, "true"), (&d, dialect)], &f.expression),
+            None => w.leaf(&n(ns::WSMAN, "FragmentTransfer"), t, &f.expression),
+        }
+    }
+    if h.request_total_items_count_estimate {
+        w.leaf(&n(ns::WSMAN, "RequestTotalItemsCountEstimate"), &[], "");
+    }
+    if let Some(v) = h.total_items_count_estimate {
+        w.leaf(&n(ns::WSMAN, "TotalItemsCountEstimate"), &[], &v.to_string());
+    }
+    if let Some(q) = &h.not_understood {
+        w.qname_attr_leaf(&n(ns::SOAP, "NotUnderstood"), "qname", q);
+    }
+    for o in &h.other {
+        w.tree(o.element.root());
+    }
+}
+
+fn write_epr(w: &mut XmlWriter, name: &Name<'_>, e: &Epr<'_>) {
+    w.start(name, &[]);
+    write_epr_content(w, e);
+    w.end();
+}
+
+fn write_epr_content(w: &mut XmlWriter, e: &Epr<'_>) {
+    w.leaf(&n(ns::WSA, "Address"), &[], &e.address);
+    if e.resource_uri.is_some() || !e.selectors.is_empty() || !e.other_parameters.is_empty() {
+        w.start(&n(ns::WSA, "ReferenceParameters"), &[]);
+        if let Some(r) = &e.resource_uri {
+            w.leaf(&n(ns::WSMAN, "ResourceURI"), &[], r);
+        }
+        if !e.selectors.is_empty() {
+            write_selectors(w, &e.selectors);
+        }
+        for p in &e.other_parameters {
+            w.tree(p.root());
+        }
+        w.end();
+    }
+}
+
+fn write_selectors(w: &mut XmlWriter, selectors: &[Selector<'_>]) {
+    let name = Name::new("", "Name");
+    w.start(&n(ns::WSMAN, "SelectorSet"), &[]);
+    for s in selectors {
+        match &s.value {
+            SelectorValue::Text(t) => w.leaf(&n(ns::WSMAN, "Selector"), &[(&name, &s.name)], t),
+            SelectorValue::Epr(e) => {
+                w.start(&n(ns::WSMAN, "Selector"), &[(&name, &s.name)]);
+                write_epr(w, &n(ns::WSA, "EndpointReference"), e);
+                w.end();
+            }
+        }
+    }
+    w.end();
+}
+
+fn write_options(w: &mut XmlWriter, options: &[OptionItem<'_>]) {
+    let name = Name::new("", "Name");
+    let ty = Name::new("", "Type");
+    let mc = Name::new("", "MustComply");
+    w.start(&n(ns::WSMAN, "OptionSet"), &[]);
+    for o in options {
+        let mut attrs: Vec<(&Name<'_>, &str)> = vec![(&name, &o.name)];
+        if o.must_comply {
+            attrs.push((&mc, "true"));
+        }
+        if let Some(t) = &o.type_ {
+            attrs.push((&ty, t));
+        }
+        w.leaf(&n(ns::WSMAN, "Option"), &attrs, &o.value);
+    }
+    w.end();
+}
+
+fn write_filter(w: &mut XmlWriter, f: &Filter<'_>) {
+    let d = Name::new("", "Dialect");
+    let mut attrs: Vec<(&Name<'_>, &str)> = Vec::new();
+    if let Some(dialect) = &f.dialect {
+        attrs.push((&d, dialect));
+    }
+    let fname = n(ns::WSMAN, "Filter");
+    match &f.content {
+        FilterContent::Text(t) => w.leaf(&fname, &attrs, t),
+        FilterContent::Selectors(s) => {
+            w.start(&fname, &attrs);
+            write_selectors(w, s);
+            w.end();
+        }
+        FilterContent::Association(a) => {
+            w.start(&fname, &attrs);
+            let inner = if a.association_instances { "AssociationInstances" } else { "AssociatedInstances" };
+            w.start(&n(ns::WSMB, inner), &[]);
+            write_epr(w, &n(ns::WSMB, "Object"), &a.object);
+            let opt = |w: &mut XmlWriter, local: &str, v: &Option<Cow<'_, str>>| {
+                if let Some(v) = v {
+                    w.leaf(&n(ns::WSMB, local), &[], v);
+                }
+            };
+            opt(w, "AssociationClassName", &a.association_class_name);
+            opt(w, "Role", &a.role);
+            opt(w, "ResultClassName", &a.result_class_name);
+            opt(w, "ResultRole", &a.result_role);
+            for p in &a.include_result_property {
+                w.leaf(&n(ns::WSMB, "IncludeResultProperty"), &[], p);
+            }
+            w.end();
+            w.end();
+        }
+        FilterContent::Xml(trees) => {
+            w.start(&fname, &attrs);
+            for t in trees {
+                w.tree(t.root());
+            }
+            w.end();
+        }
+    }
+}
+
+fn write_items(w: &mut XmlWriter, name: &Name<'_>, items: &[Item<'_>]) {
+    w.start(name, &[]);
+    for i in items {
+        match i {
+            Item::Object(t) => w.tree(t.root()),
+            Item::Epr(e) => write_epr(w, &n(ns::WSA, "EndpointReference"), e),
+            Item::ObjectAndEpr(t, e) => {
+                w.start(&n(ns::WSMAN, "Item"), &[]);
+                w.tree(t.root());
+                write_epr(w, &n(ns::WSA, "EndpointReference"), e);
+                w.end();
+            }
+        }
+    }
+    w.end();
+}
+
+fn opt_leaf(w: &mut XmlWriter, name: Name<'_>, v: &Option<Cow<'_, str>>) {
+    if let Some(v) = v {
+        w.leaf(&name, &[], v);
+    }
+}
+
+fn write_stream(w: &mut XmlWriter, s: &Stream<'_>) {
+    let name = Name::new("", "Name");
+    let cid = Name::new("", "CommandId");
+    let end = Name::new("", "End");
+    let mut attrs: Vec<(&Name<'_>, &str)> = vec![(&name, &s.name)];
+    if let Some(c) = &s.command_id {
+        attrs.push((&cid, c));
+    }
+    if s.end {
+        attrs.push((&end, "true"));
+    }
+    w.leaf(&n(ns::RSP, "Stream"), &attrs, &s.data);
+}
+
+/// Writes a body's content (the children of `s:Body`).
+pub fn write_body(w: &mut XmlWriter, body: &Body<'_>) {
+    match body {
+        Body::Empty => {}
+        Body::Identify => w.leaf(&n(ns::WSMID, "Identify"), &[], ""),
+        Body::IdentifyResponse(r) => {
+            w.start(&n(ns::WSMID, "IdentifyResponse"), &[]);
+            for v in &r.protocol_versions {
+                w.leaf(&n(ns::WSMID, "ProtocolVersion"), &[], v);
+            }
+            opt_leaf(w, n(ns::WSMID, "ProductVendor"), &r.product_vendor);
+            opt_leaf(w, n(ns::WSMID, "ProductVersion"), &r.product_version);
+            if let Some(p) = &r.security_profiles {
+                w.start(&n(ns::WSMID, "SecurityProfiles"), &[]);
+                for v in p {
+                    w.leaf(&n(ns::WSMID, "SecurityProfileName"), &[], v);
+                }
+                w.end();
+            }
+            for o in &r.other {
+                w.tree(o.root());
+            }
+            w.end();
+        }
+        Body::Instance(t) | Body::Fragment(t) => w.tree(t.root()),
+        Body::ResourceCreated(e) => write_epr(w, &n(ns::WXF, "ResourceCreated"), e),
+        Body::Enumerate(e) => {
+            w.start(&n(ns::WSEN, "Enumerate"), &[]);
+            opt_leaf(w, n(ns::WSEN, "Expires"), &e.expires);
+            if e.optimize {
+                w.leaf(&n(ns::WSMAN, "OptimizeEnumeration"), &[], "");
+            }
+            if let Some(m) = e.max_elements {
+                w.leaf(&n(ns::WSMAN, "MaxElements"), &[], &m.to_string());
+            }
+            if let Some(m) = &e.mode {
+                w.leaf(&n(ns::WSMAN, "EnumerationMode"), &[], m.as_str());
+            }
+            if let Some(f) = &e.filter {
+                write_filter(w, f);
+            }
+            for o in &e.other {
+                w.tree(o.root());
+            }
+            w.end();
+        }
+        Body::EnumerateResponse(r) => {
+            w.start(&n(ns::WSEN, "EnumerateResponse"), &[]);
+            opt_leaf(w, n(ns::WSEN, "Expires"), &r.expires);
+            opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &r.context);
+            if let Some(items) = &r.items {
+                write_items(w, &n(ns::WSMAN, "Items"), items);
+            }
+            if r.end_of_sequence {
+                w.leaf(&n(ns::WSMAN, "EndOfSequence"), &[], "");
+            }
+            w.end();
+        }
+        Body::Pull(p) => {
+            w.start(&n(ns::WSEN, "Pull"), &[]);
+            w.leaf(&n(ns::WSEN, "EnumerationContext"), &[], &p.context);
+            if let Some(t) = &p.max_time {
+                w.leaf(&n(ns::WSEN, "MaxTime"), &[], &t.to_string());
+            }
+            if let Some(m) = p.max_elements {
+                w.leaf(&n(ns::WSEN, "MaxElements"), &[], &m.to_string());
+            }
+            if let Some(m) = p.max_characters {
+                w.leaf(&n(ns::WSEN, "MaxCharacters"), &[], &m.to_string());
+            }
+            w.end();
+        }
+        Body::PullResponse(r) => {
+            w.start(&n(ns::WSEN, "PullResponse"), &[]);
+            opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &r.context);
+            write_items(w, &n(ns::WSEN, "Items"), &r.items);
+            if r.end_of_sequence {
+                w.leaf(&n(ns::WSEN, "EndOfSequence"), &[], "");
+            }
+            w.end();
+        }
+        Body::Release(c) => context_body(w, "Release", c),
+        Body::EnumerationRenew(c) => context_body(w, "Renew", c),
+        Body::EnumerationRenewResponse(c) => context_body(w, "RenewResponse", c),
+        Body::EnumerationGetStatus(c) => context_body(w, "GetStatus", c),
+        Body::EnumerationGetStatusResponse(c) => context_body(w, "GetStatusResponse", c),
+        Body::Subscribe(s) => {
+            w.start(&n(ns::WSE, "Subscribe"), &[]);
+            if let Some(e) = &s.end_to {
+                write_epr(w, &n(ns::WSE, "EndTo"), e);
+            }
+            let mode = Name::new("", "Mode");
+            let mut attrs: Vec<(&Name<'_>, &str)> = Vec::new();
+            if let Some(m) = &s.delivery_mode {
+                attrs.push((&mode, m));
+            }
+            w.start(&n(ns::WSE, "Delivery"), &attrs);
+            if let Some(e) = &s.notify_to {
+                write_epr(w, &n(ns::WSE, "NotifyTo"), e);
+            }
+            if let Some(h) = &s.heartbeats {
+                w.leaf(&n(ns::WSMAN, "Heartbeats"), &[], &h.to_string());
+            }
+            w.end();
+            opt_leaf(w, n(ns::WSE, "Expires"), &s.expires);
+            if let Some(f) = &s.filter {
+                write_filter(w, f);
+            }
+            if s.send_bookmarks {
+                w.leaf(&n(ns::WSMAN, "SendBookmarks"), &[], "");
+            }
+            if let Some(b) = &s.bookmark {
+                w.tree(b.root());
+            }
+            for o in &s.other {
+                w.tree(o.root());
+            }
+            w.end();
+        }
+        Body::SubscribeResponse(r) => {
+            w.start(&n(ns::WSE, "SubscribeResponse"), &[]);
+            write_epr(w, &n(ns::WSE, "SubscriptionManager"), &r.subscription_manager);
+            opt_leaf(w, n(ns::WSE, "Expires"), &r.expires);
+            w.end();
+        }
+        Body::Renew(e) => expiry(w, "Renew", e),
+        Body::RenewResponse(e) => expiry(w, "RenewResponse", e),
+        Body::GetStatus => w.leaf(&n(ns::WSE, "GetStatus"), &[], ""),
+        Body::GetStatusResponse(e) => expiry(w, "GetStatusResponse", e),
+        Body::Unsubscribe => w.leaf(&n(ns::WSE, "Unsubscribe"), &[], ""),
+        Body::SubscriptionEnd(s) => {
+            w.start(&n(ns::WSE, "SubscriptionEnd"), &[]);
+            if let Some(m) = &s.subscription_manager {
+                write_epr(w, &n(ns::WSE, "SubscriptionManager"), m);
+            }
+            w.leaf(&n(ns::WSE, "Status"), &[], &s.status);
+            opt_leaf(w, n(ns::WSE, "Reason"), &s.reason);
+            w.end();
+        }
+        Body::Shell(s) => {
+            w.start(&n(ns::RSP, "Shell"), &[]);
+            opt_leaf(w, n(ns::RSP, "ShellId"), &s.shell_id);
+            opt_leaf(w, n(ns::RSP, "InputStreams"), &s.input_streams);
+            opt_leaf(w, n(ns::RSP, "OutputStreams"), &s.output_streams);
+            opt_leaf(w, n(ns::RSP, "WorkingDirectory"), &s.working_directory);
+            if !s.environment.is_empty() {
+                let name = Name::new("", "Name");
+                w.start(&n(ns::RSP, "Environment"), &[]);
+                for (k, v) in &s.environment {
+                    w.leaf(&n(ns::RSP, "Variable"), &[(&name, k)], v);
+                }
+                w.end();
+            }
+            if let Some(l) = &s.lifetime {
+                w.leaf(&n(ns::RSP, "Lifetime"), &[], &l.to_string());
+            }
+            if let Some(l) = &s.idle_timeout {
+                w.leaf(&n(ns::RSP, "IdleTimeOut"), &[], &l.to_string());
+            }
+            for o in &s.other {
+                w.tree(o.root());
+            }
+            w.end();
+        }
+        Body::CommandLine(c) => {
+            w.start(&n(ns::RSP, "CommandLine"), &[]);
+            w.leaf(&n(ns::RSP, "Command"), &[], &c.command);
+            for a in &c.arguments {
+                w.leaf(&n(ns::RSP, "Arguments"), &[], a);
+            }
+            w.end();
+        }
+        Body::CommandResponse(c) => {
+            w.start(&n(ns::RSP, "CommandResponse"), &[]);
+            w.leaf(&n(ns::RSP, "CommandId"), &[], &c.command_id);
+            w.end();
+        }
+        Body::Send(s) => {
+            w.start(&n(ns::RSP, "Send"), &[]);
+            for st in &s.streams {
+                write_stream(w, st);
+            }
+            w.end();
+        }
+        Body::SendResponse => w.leaf(&n(ns::RSP, "SendResponse"), &[], ""),
+        Body::Receive(r) => {
+            w.start(&n(ns::RSP, "Receive"), &[]);
+            let cid = Name::new("", "CommandId");
+            let mut attrs: Vec<(&Name<'_>, &str)> = Vec::new();
+            if let Some(c) = &r.command_id {
+                attrs.push((&cid, c));
+            }
+            w.leaf(&n(ns::RSP, "DesiredStream"), &attrs, &r.desired_streams);
+            w.end();
+        }
+        Body::ReceiveResponse(r) => {
+            w.start(&n(ns::RSP, "ReceiveResponse"), &[]);
+            for st in &r.streams {
+                write_stream(w, st);
+            }
+            if let Some(cs) = &r.command_state {
+                let cid = Name::new("", "CommandId");
+                let state = Name::new("", "State");
+                let mut attrs: Vec<(&Name<'_>, &str)> = Vec::new();
+                if let Some(c) = &cs.command_id {
+                    attrs.push((&cid, c));
+                }
+                attrs.push((&state, &cs.state));
+                match cs.exit_code {
+                    Some(code) => {
+                        w.start(&n(ns::RSP, "CommandState"), &attrs);
+                        w.leaf(&n(ns::RSP, "ExitCode"), &[], &code.to_string());
+                        w.end();
+                    }
+                    None => w.leaf(&n(ns::RSP, "CommandState"), &attrs, ""),
+                }
+            }
+            w.end();
+        }
+        Body::Signal(s) => {
+            let cid = Name::new("", "CommandId");
+            let mut attrs: Vec<(&Name<'_>, &str)> = Vec::new();
+            if let Some(c) = &s.command_id {
+                attrs.push((&cid, c));
+            }
+            w.start(&n(ns::RSP, "Signal"), &attrs);
+            w.leaf(&n(ns::RSP, "Code"), &[], &s.code);
+            w.end();
+        }
+        Body::SignalResponse => w.leaf(&n(ns::RSP, "SignalResponse"), &[], ""),
+        Body::MethodInput(m) | Body::MethodOutput(m) => w.tree(m.element.root()),
+        Body::Fault(f) => write_fault(w, f),
+    }
+}
+
+fn context_body(w: &mut XmlWriter, local: &str, c: &EnumerationContextBody<'_>) {
+    w.start(&n(ns::WSEN, local), &[]);
+    opt_leaf(w, n(ns::WSEN, "Expires"), &c.expires);
+    opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &c.context);
+    w.end();
+}
+
+fn expiry(w: &mut XmlWriter, local: &str, e: &Expiry<'_>) {
+    w.start(&n(ns::WSE, local), &[]);
+    opt_leaf(w, n(ns::WSE, "Expires"), &e.expires);
+    w.end();
+}
+
+fn write_qname_value(w: &mut XmlWriter, q: &Name<'_>) {
+    let hint: &str = if q.prefix.is_empty() { "q" } else { &q.prefix };
+    w.start_with(&n(ns::SOAP, "Value"), &[], &[(&q.ns, hint)]);
+    let prefix = w.prefix_of(&q.ns).unwrap_or("").to_owned();
+    w.text(&format!("{prefix}:{}", q.local));
+    w.end();
+}
+
+fn write_fault(w: &mut XmlWriter, f: &Fault<'_>) {
+    w.start(&n(ns::SOAP, "Fault"), &[]);
+    w.start(&n(ns::SOAP, "Code"), &[]);
+    write_qname_value(w, &Name::new(ns::SOAP, f.code.local_name()));
+    if let Some(sub) = &f.subcode {
+        w.start(&n(ns::SOAP, "Subcode"), &[]);
+        write_qname_value(w, sub);
+        w.end();
+    }
+    w.end();
+    w.start(&n(ns::SOAP, "Reason"), &[]);
+    let lang = Name::new(ns::XML, "lang");
+    w.leaf(&n(ns::SOAP, "Text"), &[(&lang, &f.reason_lang)], &f.reason);
+    w.end();
+    let d = &f.detail;
+    if d.fault_detail.is_some() || d.wsman_fault.is_some() || !d.other.is_empty() {
+        w.start(&n(ns::SOAP, "Detail"), &[]);
+        if let Some(wf) = &d.wsman_fault {
+            let code = Name::new("", "Code");
+            let machine = Name::new("", "Machine");
+            let mut attrs: Vec<(&Name<'_>, &str)> = vec![(&code, &wf.code)];
+            if let Some(m) = &wf.machine {
+                attrs.push((&machine, m));
+            }
+            w.start(&n(ns::WSMANFAULT, "WSManFault"), &attrs);
+            w.leaf(&n(ns::WSMANFAULT, "Message"), &[], &wf.message);
+            w.end();
+        }
+        opt_leaf(w, n(ns::WSMAN, "FaultDetail"), &d.fault_detail);
+        for o in &d.other {
+            w.tree(o.root());
+        }
+        w.end();
+    }
+    w.end();
+}
+
+impl FaultSpec {
+    /// A complete fault envelope for this fault, relating to `relates_to` (the request's
+    /// MessageID) and carrying `message_id`.
+    pub fn to_envelope(&self, relates_to: Option<&str>, message_id: &str) -> Envelope<'static> {
+        let header = Header {
+            to: Some(Cow::Borrowed(ns::ANONYMOUS)),
+            action: Some(Cow::Borrowed(self.kind.action())),
+            message_id: Some(Cow::Owned(message_id.to_owned())),
+            relates_to: relates_to.map(|r| Cow::Owned(r.to_owned())),
+            ..Header::default()
+        };
+        Envelope { header, body: Body::Fault(self.to_fault()), meta: Default::default() }
+    }
+}
+
+/// Writes a standalone tree (for resource instances and tests).
+pub fn write_tree(tree: &Tree<'_>) -> String {
+    let mut w = XmlWriter::default();
+    w.tree(tree.root());
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
