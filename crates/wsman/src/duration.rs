@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 /// A parsed `xs:duration`. Fields keep what was written, so a value prints back as it
 /// was parsed (apart from leading zeros and trailing fraction zeros).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct XsDuration {
     /// A leading `-`.
     pub negative: bool,
@@ -165,6 +165,12 @@ impl FromStr for XsDuration {
             }
         }
         Ok(d)
+    }
+}
+
+impl fmt::Debug for XsDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "XsDuration({self})")
     }
 }
 

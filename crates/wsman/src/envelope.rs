@@ -212,8 +212,11 @@ impl Meta {
 pub struct Envelope<'a> {
     /// The headers.
     pub header: Header<'a>,
-    /// The body.
+    /// The body (its first element).
     pub body: Body<'a>,
+    /// Further body elements, rare but real: Windows answers a shell Create with
+    /// `x:ResourceCreated` followed by `rsp:Shell`.
+    pub extra: Vec<Body<'a>>,
     /// Positions and flags of the headers.
     pub meta: Meta,
 }
@@ -233,59 +236,53 @@ pub struct HeaderOnly<'a> {
 }
 
 impl<'a> HeaderOnly<'a> {
-    /// Reads the body that [`parse_header`] skipped.
-    pub fn parse_body(&self, limits: &Limits) -> Result<Body<'a>, Error> {
+    /// Reads the body that [`parse_header`] skipped: the first body element and any
+    /// further ones (see [`Envelope::extra`]).
+    pub fn parse_body(&self, limits: &Limits) -> Result<(Body<'a>, Vec<Body<'a>>), Error> {
         let mut c = Cursor::at(self.input, self.body_range.0, self.body_range.1, self.bindings.clone(), limits);
         c.message_id = self.header.message_id.as_ref().map(|m| m.to_string());
-        let mut body = Body::Empty;
-        let mut seen = false;
-        loop {
-            match c.next()? {
-                Ev::Start(s) => {
-                    if seen {
-                        return Err(c.err(more_than_one(), s.pos));
-                    }
-                    seen = true;
-                    body = read_body_element(&mut c, s)?;
-                }
-                Ev::Text(t) if t.trim().is_empty() => {}
-                Ev::Text(_) => {
-                    return Err(c.err(ErrorKind::NotAnEnvelope("text in s:Body".into()), c.pos()));
-                }
-                Ev::End | Ev::Eof => return Ok(body),
-            }
-        }
+        read_body_elements(&mut c, None, true)
     }
 }
 
-fn more_than_one() -> ErrorKind {
-    ErrorKind::InvalidBody { element: "s:Body", reason: "more than one body element".into() }
+/// Reads the elements of `s:Body` up to its End (or to the end of a sub-slice).
+fn read_body_elements<'a>(
+    c: &mut Cursor<'a>,
+    mut first_offset: Option<&mut Option<usize>>,
+    slice: bool,
+) -> Result<(Body<'a>, Vec<Body<'a>>), Error> {
+    let mut body = None;
+    let mut extra = Vec::new();
+    loop {
+        match c.next()? {
+            Ev::Start(s) => {
+                if body.is_none() {
+                    if let Some(slot) = first_offset.as_deref_mut() {
+                        *slot = Some(s.pos);
+                    }
+                    body = Some(read_body_element(c, s)?);
+                } else {
+                    extra.push(read_body_element(c, s)?);
+                }
+            }
+            Ev::Text(t) if t.trim().is_empty() => {}
+            Ev::Text(_) => {
+                return Err(c.err(ErrorKind::NotAnEnvelope("text in s:Body".into()), c.pos()));
+            }
+            Ev::End => return Ok((body.unwrap_or(Body::Empty), extra)),
+            Ev::Eof if slice => return Ok((body.unwrap_or(Body::Empty), extra)),
+            Ev::Eof => return Err(c.err(ErrorKind::Syntax("unexpected end of input".into()), c.pos())),
+        }
+    }
 }
 
 /// Reads an envelope from text (see [`crate::decode`] for bytes).
 pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Envelope<'a>, Error> {
     let mut c = Cursor::new(text, limits);
     let (header, mut meta) = read_to_body(&mut c, text, limits)?;
-    let mut body = Body::Empty;
-    let mut seen = false;
-    loop {
-        match c.next()? {
-            Ev::Start(s) => {
-                if seen {
-                    return Err(c.err(more_than_one(), s.pos));
-                }
-                seen = true;
-                meta.body_element_offset = Some(s.pos);
-                body = read_body_element(&mut c, s)?;
-            }
-            Ev::Text(t) if t.trim().is_empty() => {}
-            Ev::Text(_) => return Err(c.err(ErrorKind::NotAnEnvelope("text in s:Body".into()), c.pos())),
-            Ev::End => break,
-            Ev::Eof => return Err(c.err(ErrorKind::Syntax("unexpected end of input".into()), c.pos())),
-        }
-    }
+    let (body, extra) = read_body_elements(&mut c, Some(&mut meta.body_element_offset), false)?;
     close_envelope(&mut c)?;
-    Ok(Envelope { header, body, meta })
+    Ok(Envelope { header, body, extra, meta })
 }
 
 /// Reads the headers and delimits the body without reading it: the cheap path for a

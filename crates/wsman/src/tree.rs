@@ -244,6 +244,25 @@ impl<'t, 'a> Element<'t, 'a> {
         self.children().find(|c| c.is(ns, local))
     }
 
+    /// The CIM property `local`: the first child with that local name, whatever its
+    /// namespace (properties are in the class namespace, which varies).
+    pub fn property(&self, local: &str) -> Option<Element<'t, 'a>> {
+        self.children().find(|c| c.name().local == local)
+    }
+
+    /// All values of an array property (repeated elements), in order; `xsi:nil` entries
+    /// are skipped.
+    pub fn property_values(&self, local: &str) -> Vec<&'t str> {
+        self.children().filter(|c| c.name().local == local && !c.is_nil()).map(|c| c.text()).collect()
+    }
+
+    /// The element read as an endpoint reference (an embedded EPR property, a selector
+    /// value), if it has a `wsa:Address` child.
+    pub fn as_epr(&self) -> Option<crate::Epr<'a>> {
+        self.child(ns::WSA, "Address")?;
+        crate::Epr::from_element(*self, "EndpointReference").ok()
+    }
+
     /// Whether the element has child elements.
     pub fn has_children(&self) -> bool {
         self.node().first_child != NONE
@@ -279,19 +298,39 @@ impl<'t, 'a> Element<'t, 'a> {
 }
 
 impl fmt::Debug for Element<'_, '_> {
+    /// Compact: a child in its parent's namespace is named by its local name, and a
+    /// leaf with only text prints as that text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct(&format!("{:?}", self.name()));
-        for a in self.attributes() {
-            s.field(&format!("@{:?}", a.name), &a.value);
-        }
-        if !self.text().is_empty() {
-            s.field("text", &self.text());
-        }
-        for c in self.children() {
-            s.field(&format!("{:?}", c.name()), &c);
-        }
-        s.finish()
+        debug_element(*self, None, f)
     }
+}
+
+fn debug_element(el: Element<'_, '_>, parent_ns: Option<&str>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let name = el.name();
+    // Below the root the field key already names the element.
+    let label = if parent_ns.is_some() { name.local.to_string() } else { format!("{name:?}") };
+    if el.attributes().is_empty() && !el.has_children() && parent_ns.is_some() {
+        return fmt::Debug::fmt(el.text(), f);
+    }
+    let mut s = f.debug_struct(&label);
+    for a in el.attributes() {
+        let key = if a.name.prefix.is_empty() { format!("@{:?}", a.name) } else { format!("@{}", a.name) };
+        s.field(&key, &a.value);
+    }
+    if !el.text().is_empty() {
+        s.field("#text", &el.text());
+    }
+    struct Child<'t, 'a>(Element<'t, 'a>, &'t str);
+    impl fmt::Debug for Child<'_, '_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            debug_element(self.0, Some(self.1), f)
+        }
+    }
+    for c in el.children() {
+        let key = if c.name().ns == name.ns { c.name().local.to_string() } else { format!("{:?}", c.name()) };
+        s.field(&key, &Child(c, &name.ns));
+    }
+    s.finish()
 }
 
 /// Iterator over the child elements of an [`Element`].
@@ -410,5 +449,34 @@ impl<'a> TreeBuilder<'a> {
         }
         assert!(!self.tree.nodes.is_empty(), "a tree needs a root element");
         self.tree
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cim_instance_accessors() {
+        let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>
+          <p:CIM_Fan xmlns:p="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Fan"
+                     xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+                     xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing">
+            <p:DeviceID>Fan.1</p:DeviceID>
+            <p:OperationalStatus>2</p:OperationalStatus><p:OperationalStatus>5</p:OperationalStatus>
+            <p:OperationalStatus xsi:nil="true"/>
+            <p:VariableSpeed xsi:nil="true"/>
+            <p:System><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></p:System>
+          </p:CIM_Fan></s:Body></s:Envelope>"#;
+        let env = crate::parse(xml, &crate::Limits::default()).unwrap();
+        let crate::Body::Instance(tree) = &env.body else { panic!("{:?}", env.body) };
+        let fan = tree.root();
+        assert_eq!(fan.property("DeviceID").unwrap().text(), "Fan.1");
+        assert_eq!(fan.property_values("OperationalStatus"), ["2", "5"]);
+        assert!(fan.property("VariableSpeed").unwrap().is_nil());
+        assert_eq!(fan.property("System").unwrap().as_epr().unwrap().address, crate::ns::ANONYMOUS);
+        assert!(fan.property("DeviceID").unwrap().as_epr().is_none());
+        let round = crate::write::write_tree(tree);
+        assert!(round.contains("xsi:nil=\"true\""), "{round}");
     }
 }

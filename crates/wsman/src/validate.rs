@@ -68,6 +68,7 @@ pub fn is_response(env: &Envelope<'_>) -> bool {
                 | Body::SubscribeResponse(_)
                 | Body::ResourceCreated(_)
                 | Body::MethodOutput(_)
+                | Body::SubscriptionEnd(_)
         )
 }
 
@@ -173,7 +174,8 @@ pub fn check_request(env: &Envelope<'_>, understood: &[(&str, &str)]) -> Vec<Fin
 /// Checks a response: it must carry Action and RelatesTo (Identify responses excepted).
 pub fn check_response(env: &Envelope<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
-    if matches!(env.body, Body::IdentifyResponse(_)) {
+    // Identify answers and one-way notifications relate to no request.
+    if matches!(env.body, Body::IdentifyResponse(_) | Body::SubscriptionEnd(_)) {
         return out;
     }
     let h = &env.header;

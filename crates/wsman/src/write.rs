@@ -249,6 +249,9 @@ pub fn write_envelope(env: &Envelope<'_>, out: Vec<u8>) -> Vec<u8> {
     w.end();
     w.start(&n(ns::SOAP, "Body"), &[]);
     write_body(&mut w, &env.body);
+    for b in &env.extra {
+        write_body(&mut w, b);
+    }
     w.end();
     w.end();
     w.into_inner()
@@ -770,7 +773,7 @@ impl FaultSpec {
             relates_to: relates_to.map(|r| Cow::Owned(r.to_owned())),
             ..Header::default()
         };
-        Envelope { header, body: Body::Fault(self.to_fault()), meta: Default::default() }
+        Envelope { header, body: Body::Fault(self.to_fault()), extra: Vec::new(), meta: Default::default() }
     }
 }
 
