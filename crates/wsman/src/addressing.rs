@@ -24,7 +24,10 @@ pub struct Epr<'a> {
 impl<'a> Epr<'a> {
     /// An EPR to the anonymous address.
     pub fn anonymous() -> Epr<'static> {
-        Epr { address: Cow::Borrowed(ns::ANONYMOUS), ..Epr::default() }
+        Epr {
+            address: Cow::Borrowed(ns::ANONYMOUS),
+            ..Epr::default()
+        }
     }
 
     /// The value of the selector `name`, if it is a plain value.
@@ -89,7 +92,10 @@ pub enum SelectorValue<'a> {
 impl<'a> Selector<'a> {
     /// A selector with a text value.
     pub fn text(name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Selector<'a> {
-        Selector { name: name.into(), value: SelectorValue::Text(value.into()) }
+        Selector {
+            name: name.into(),
+            value: SelectorValue::Text(value.into()),
+        }
     }
 
     /// Reads the selectors of a `wsman:SelectorSet` element. Duplicates are kept: the
@@ -97,12 +103,17 @@ impl<'a> Selector<'a> {
     pub fn set_from_element(el: Element<'_, 'a>) -> Result<Vec<Selector<'a>>, ErrorKind> {
         let mut out = Vec::new();
         for s in el.children().filter(|c| c.is(ns::WSMAN, "Selector")) {
-            let name = s.attr_cow("", "Name").cloned().ok_or_else(|| ErrorKind::InvalidHeader {
-                name: "wsman:SelectorSet",
-                reason: "a Selector has no Name attribute".into(),
-            })?;
+            let name = s
+                .attr_cow("", "Name")
+                .cloned()
+                .ok_or_else(|| ErrorKind::InvalidHeader {
+                    name: "wsman:SelectorSet",
+                    reason: "a Selector has no Name attribute".into(),
+                })?;
             let value = match s.child(ns::WSA, "EndpointReference") {
-                Some(epr) => SelectorValue::Epr(Box::new(Epr::from_element(epr, "wsman:Selector")?)),
+                Some(epr) => {
+                    SelectorValue::Epr(Box::new(Epr::from_element(epr, "wsman:Selector")?))
+                }
                 None => SelectorValue::Text(s.text_cow().clone()),
             };
             out.push(Selector { name, value });
@@ -121,7 +132,10 @@ impl<'a> Selector<'a> {
 
 /// The text value of the first selector called `name`.
 pub fn selector_value<'s>(selectors: &'s [Selector<'_>], name: &str) -> Option<&'s str> {
-    selectors.iter().find(|s| s.name == name).and_then(Selector::as_text)
+    selectors
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(Selector::as_text)
 }
 
 /// The first selector name that appears twice, if any.
@@ -149,16 +163,24 @@ pub struct OptionItem<'a> {
 impl<'a> OptionItem<'a> {
     /// An option with a value.
     pub fn new(name: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> OptionItem<'a> {
-        OptionItem { name: name.into(), type_: None, must_comply: false, value: value.into() }
+        OptionItem {
+            name: name.into(),
+            type_: None,
+            must_comply: false,
+            value: value.into(),
+        }
     }
 
     pub(crate) fn set_from_element(el: Element<'_, 'a>) -> Result<Vec<OptionItem<'a>>, ErrorKind> {
         let mut out = Vec::new();
         for o in el.children().filter(|c| c.is(ns::WSMAN, "Option")) {
-            let name = o.attr_cow("", "Name").cloned().ok_or_else(|| ErrorKind::InvalidHeader {
-                name: "wsman:OptionSet",
-                reason: "an Option has no Name attribute".into(),
-            })?;
+            let name = o
+                .attr_cow("", "Name")
+                .cloned()
+                .ok_or_else(|| ErrorKind::InvalidHeader {
+                    name: "wsman:OptionSet",
+                    reason: "an Option has no Name attribute".into(),
+                })?;
             out.push(OptionItem {
                 name,
                 type_: o.attr_cow("", "Type").cloned(),
@@ -172,7 +194,10 @@ impl<'a> OptionItem<'a> {
 
 /// The value of the option called `name`.
 pub fn option_value<'s>(options: &'s [OptionItem<'_>], name: &str) -> Option<&'s str> {
-    options.iter().find(|o| o.name == name).map(|o| o.value.as_ref())
+    options
+        .iter()
+        .find(|o| o.name == name)
+        .map(|o| o.value.as_ref())
 }
 
 /// `xs:boolean` truth: `true` or `1`.

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 
-use crate::addressing::{is_true, trimmed, Epr, Selector};
+use crate::addressing::{Epr, Selector, is_true, trimmed};
 use crate::duration::XsDuration;
 use crate::error::ErrorKind;
 use crate::fault::Fault;
@@ -33,7 +33,7 @@ pub enum Body<'a> {
     /// `wxf:ResourceCreated` (Create response).
     ResourceCreated(Epr<'a>),
     /// `wsen:Enumerate`.
-    Enumerate(Enumerate<'a>),
+    Enumerate(Box<Enumerate<'a>>),
     /// `wsen:EnumerateResponse`.
     EnumerateResponse(EnumerateResponse<'a>),
     /// `wsen:Pull`.
@@ -51,7 +51,7 @@ pub enum Body<'a> {
     /// `wsen:GetStatusResponse`.
     EnumerationGetStatusResponse(EnumerationContextBody<'a>),
     /// `wse:Subscribe`.
-    Subscribe(Subscribe<'a>),
+    Subscribe(Box<Subscribe<'a>>),
     /// `wse:SubscribeResponse`.
     SubscribeResponse(SubscribeResponse<'a>),
     /// `wse:Renew`.
@@ -355,7 +355,12 @@ pub struct Stream<'a> {
 
 impl<'a> Stream<'a> {
     /// A stream chunk carrying `bytes`.
-    pub fn with_bytes(name: impl Into<Cow<'a, str>>, command_id: Option<Cow<'a, str>>, bytes: &[u8], end: bool) -> Stream<'a> {
+    pub fn with_bytes(
+        name: impl Into<Cow<'a, str>>,
+        command_id: Option<Cow<'a, str>>,
+        bytes: &[u8],
+        end: bool,
+    ) -> Stream<'a> {
         Stream {
             name: name.into(),
             command_id,
@@ -441,42 +446,72 @@ impl Method<'_> {
     /// `ReturnValue` of an output, if present and numeric.
     pub fn return_value(&self) -> Option<i64> {
         let root = self.element.root();
-        root.children().find(|c| c.name().local == "ReturnValue").and_then(|c| c.text().trim().parse().ok())
+        root.children()
+            .find(|c| c.name().local == "ReturnValue")
+            .and_then(|c| c.text().trim().parse().ok())
     }
 }
 
 // ---- reading ----
 
 fn invalid(element: &'static str, reason: impl Into<String>) -> ErrorKind {
-    ErrorKind::InvalidBody { element, reason: reason.into() }
+    ErrorKind::InvalidBody {
+        element,
+        reason: reason.into(),
+    }
 }
 
-fn number<T: std::str::FromStr>(el: Element<'_, '_>, element: &'static str) -> Result<T, ErrorKind> {
+fn number<T: std::str::FromStr>(
+    el: Element<'_, '_>,
+    element: &'static str,
+) -> Result<T, ErrorKind> {
     let t = el.text().trim();
-    t.parse().map_err(|_| invalid(element, format!("{} `{t}` is not a valid number", el.name().local)))
+    t.parse().map_err(|_| {
+        invalid(
+            element,
+            format!("{} `{t}` is not a valid number", el.name().local),
+        )
+    })
 }
 
 fn duration(el: Element<'_, '_>, element: &'static str) -> Result<XsDuration, ErrorKind> {
-    el.text().parse().map_err(|e: crate::duration::DurationError| invalid(element, e.to_string()))
+    el.text()
+        .parse()
+        .map_err(|e: crate::duration::DurationError| invalid(element, e.to_string()))
 }
 
 fn text<'a>(el: Element<'_, 'a>) -> Cow<'a, str> {
     trimmed(el.text_cow())
 }
 
-pub(crate) fn filter_from<'a>(el: Element<'_, 'a>, element: &'static str) -> Result<Filter<'a>, ErrorKind> {
+pub(crate) fn filter_from<'a>(
+    el: Element<'_, 'a>,
+    element: &'static str,
+) -> Result<Filter<'a>, ErrorKind> {
     let dialect = el.attr_cow("", "Dialect").map(trimmed);
     let d = dialect.as_deref().unwrap_or(ns::dialect::XPATH);
     let content = if d == ns::dialect::SELECTOR {
         match el.child(ns::WSMAN, "SelectorSet") {
             Some(set) => FilterContent::Selectors(Selector::set_from_element(set)?),
-            None => return Err(invalid(element, "selector filter without wsman:SelectorSet")),
+            None => {
+                return Err(invalid(
+                    element,
+                    "selector filter without wsman:SelectorSet",
+                ));
+            }
         }
     } else if d == ns::dialect::ASSOCIATION {
         let inner = el
             .children()
-            .find(|c| c.is(ns::WSMB, "AssociatedInstances") || c.is(ns::WSMB, "AssociationInstances"))
-            .ok_or_else(|| invalid(element, "association filter without AssociatedInstances/AssociationInstances"))?;
+            .find(|c| {
+                c.is(ns::WSMB, "AssociatedInstances") || c.is(ns::WSMB, "AssociationInstances")
+            })
+            .ok_or_else(|| {
+                invalid(
+                    element,
+                    "association filter without AssociatedInstances/AssociationInstances",
+                )
+            })?;
         let mut a = AssociationFilter {
             association_instances: inner.name().local == "AssociationInstances",
             ..AssociationFilter::default()
@@ -484,7 +519,9 @@ pub(crate) fn filter_from<'a>(el: Element<'_, 'a>, element: &'static str) -> Res
         let mut object = None;
         for c in inner.children() {
             match c.name().local.as_ref() {
-                "Object" if c.name().ns == ns::WSMB => object = Some(Epr::from_element(c, element)?),
+                "Object" if c.name().ns == ns::WSMB => {
+                    object = Some(Epr::from_element(c, element)?)
+                }
                 "AssociationClassName" => a.association_class_name = Some(text(c)),
                 "Role" => a.role = Some(text(c)),
                 "ResultClassName" => a.result_class_name = Some(text(c)),
@@ -493,7 +530,8 @@ pub(crate) fn filter_from<'a>(el: Element<'_, 'a>, element: &'static str) -> Res
                 _ => {}
             }
         }
-        a.object = object.ok_or_else(|| invalid(element, "association filter without wsmb:Object"))?;
+        a.object =
+            object.ok_or_else(|| invalid(element, "association filter without wsmb:Object"))?;
         FilterContent::Association(a)
     } else if el.has_children() {
         FilterContent::Xml(el.children().map(|c| c.to_tree()).collect())
@@ -507,7 +545,9 @@ fn is_filter(c: Element<'_, '_>) -> bool {
     c.is(ns::WSMAN, "Filter") || c.is(ns::WSEN, "Filter") || c.is(ns::WSE, "Filter")
 }
 
-pub(crate) fn identify_response<'a>(el: Element<'_, 'a>) -> Result<IdentifyResponse<'a>, ErrorKind> {
+pub(crate) fn identify_response<'a>(
+    el: Element<'_, 'a>,
+) -> Result<IdentifyResponse<'a>, ErrorKind> {
     let mut r = IdentifyResponse::default();
     for c in el.children() {
         if c.name().ns != ns::WSMID {
@@ -520,7 +560,10 @@ pub(crate) fn identify_response<'a>(el: Element<'_, 'a>) -> Result<IdentifyRespo
             "ProductVersion" => r.product_version = Some(text(c)),
             "SecurityProfiles" => {
                 r.security_profiles = Some(
-                    c.children().filter(|p| p.is(ns::WSMID, "SecurityProfileName")).map(text).collect(),
+                    c.children()
+                        .filter(|p| p.is(ns::WSMID, "SecurityProfileName"))
+                        .map(text)
+                        .collect(),
                 );
             }
             _ => r.other.push(c.to_tree()),
@@ -616,7 +659,9 @@ pub(crate) fn subscribe<'a>(el: Element<'_, 'a>) -> Result<Subscribe<'a>, ErrorK
     Ok(r)
 }
 
-pub(crate) fn subscribe_response<'a>(el: Element<'_, 'a>) -> Result<SubscribeResponse<'a>, ErrorKind> {
+pub(crate) fn subscribe_response<'a>(
+    el: Element<'_, 'a>,
+) -> Result<SubscribeResponse<'a>, ErrorKind> {
     const E: &str = "wse:SubscribeResponse";
     let manager = el
         .child(ns::WSE, "SubscriptionManager")
@@ -634,13 +679,18 @@ pub(crate) fn subscription_end<'a>(el: Element<'_, 'a>) -> Result<SubscriptionEn
             .child(ns::WSE, "SubscriptionManager")
             .map(|m| Epr::from_element(m, E))
             .transpose()?,
-        status: el.child(ns::WSE, "Status").map(text).ok_or_else(|| invalid(E, "no wse:Status"))?,
+        status: el
+            .child(ns::WSE, "Status")
+            .map(text)
+            .ok_or_else(|| invalid(E, "no wse:Status"))?,
         reason: el.child(ns::WSE, "Reason").map(text),
     })
 }
 
 fn expiry<'a>(el: Element<'_, 'a>) -> Expiry<'a> {
-    Expiry { expires: el.child(ns::WSE, "Expires").map(text) }
+    Expiry {
+        expires: el.child(ns::WSE, "Expires").map(text),
+    }
 }
 
 pub(crate) fn shell<'a>(el: Element<'_, 'a>) -> Result<Shell<'a>, ErrorKind> {
@@ -675,7 +725,9 @@ pub(crate) fn shell<'a>(el: Element<'_, 'a>) -> Result<Shell<'a>, ErrorKind> {
 
 pub(crate) fn command_line<'a>(el: Element<'_, 'a>) -> Result<CommandLine<'a>, ErrorKind> {
     const E: &str = "rsp:CommandLine";
-    let command = el.child(ns::RSP, "Command").ok_or_else(|| invalid(E, "no rsp:Command"))?;
+    let command = el
+        .child(ns::RSP, "Command")
+        .ok_or_else(|| invalid(E, "no rsp:Command"))?;
     Ok(CommandLine {
         command: command.text_cow().clone(),
         arguments: el
@@ -688,7 +740,10 @@ pub(crate) fn command_line<'a>(el: Element<'_, 'a>) -> Result<CommandLine<'a>, E
 
 fn stream<'a>(el: Element<'_, 'a>, element: &'static str) -> Result<Stream<'a>, ErrorKind> {
     Ok(Stream {
-        name: el.attr_cow("", "Name").map(trimmed).ok_or_else(|| invalid(element, "rsp:Stream without Name"))?,
+        name: el
+            .attr_cow("", "Name")
+            .map(trimmed)
+            .ok_or_else(|| invalid(element, "rsp:Stream without Name"))?,
         command_id: el.attr_cow("", "CommandId").map(trimmed),
         end: is_true(el.attr("", "End")),
         data: el.text_cow().clone(),
@@ -701,7 +756,8 @@ pub(crate) fn send<'a>(el: Element<'_, 'a>) -> Result<Send<'a>, ErrorKind> {
     for c in el.children().filter(|c| c.is(ns::RSP, "Stream")) {
         let s = stream(c, E)?;
         // A service must refuse stdin it cannot decode rather than feed garbage on.
-        s.decode().map_err(|e| invalid(E, format!("stream {} is not valid base64: {e}", s.name)))?;
+        s.decode()
+            .map_err(|e| invalid(E, format!("stream {} is not valid base64: {e}", s.name)))?;
         r.streams.push(s);
     }
     Ok(r)
@@ -709,8 +765,13 @@ pub(crate) fn send<'a>(el: Element<'_, 'a>) -> Result<Send<'a>, ErrorKind> {
 
 pub(crate) fn receive<'a>(el: Element<'_, 'a>) -> Result<Receive<'a>, ErrorKind> {
     const E: &str = "rsp:Receive";
-    let d = el.child(ns::RSP, "DesiredStream").ok_or_else(|| invalid(E, "no rsp:DesiredStream"))?;
-    Ok(Receive { desired_streams: text(d), command_id: d.attr_cow("", "CommandId").map(trimmed) })
+    let d = el
+        .child(ns::RSP, "DesiredStream")
+        .ok_or_else(|| invalid(E, "no rsp:DesiredStream"))?;
+    Ok(Receive {
+        desired_streams: text(d),
+        command_id: d.attr_cow("", "CommandId").map(trimmed),
+    })
 }
 
 pub(crate) fn receive_response<'a>(el: Element<'_, 'a>) -> Result<ReceiveResponse<'a>, ErrorKind> {
@@ -726,7 +787,10 @@ pub(crate) fn receive_response<'a>(el: Element<'_, 'a>) -> Result<ReceiveRespons
                     .attr_cow("", "State")
                     .map(trimmed)
                     .ok_or_else(|| invalid(E, "rsp:CommandState without State"))?,
-                exit_code: c.child(ns::RSP, "ExitCode").map(|x| number(x, E)).transpose()?,
+                exit_code: c
+                    .child(ns::RSP, "ExitCode")
+                    .map(|x| number(x, E))
+                    .transpose()?,
             });
         }
     }
@@ -737,7 +801,10 @@ pub(crate) fn signal<'a>(el: Element<'_, 'a>) -> Result<Signal<'a>, ErrorKind> {
     const E: &str = "rsp:Signal";
     Ok(Signal {
         command_id: el.attr_cow("", "CommandId").map(trimmed),
-        code: el.child(ns::RSP, "Code").map(text).ok_or_else(|| invalid(E, "no rsp:Code"))?,
+        code: el
+            .child(ns::RSP, "Code")
+            .map(text)
+            .ok_or_else(|| invalid(E, "no rsp:Code"))?,
     })
 }
 
@@ -766,7 +833,7 @@ pub(crate) fn from_tree<'a>(tree: Tree<'a>) -> Result<Body<'a>, ErrorKind> {
         }
         ns::WSMAN if local == "XmlFragment" => Body::Fragment(tree),
         ns::WSEN => match local {
-            "Enumerate" => Body::Enumerate(enumerate(root)?),
+            "Enumerate" => Body::Enumerate(Box::new(enumerate(root)?)),
             "Pull" => Body::Pull(pull(root)?),
             "Release" => Body::Release(context_body(root)),
             "Renew" => Body::EnumerationRenew(context_body(root)),
@@ -776,7 +843,7 @@ pub(crate) fn from_tree<'a>(tree: Tree<'a>) -> Result<Body<'a>, ErrorKind> {
             _ => Body::Instance(tree),
         },
         ns::WSE => match local {
-            "Subscribe" => Body::Subscribe(subscribe(root)?),
+            "Subscribe" => Body::Subscribe(Box::new(subscribe(root)?)),
             "SubscribeResponse" => Body::SubscribeResponse(subscribe_response(root)?),
             "Renew" => Body::Renew(expiry(root)),
             "RenewResponse" => Body::RenewResponse(expiry(root)),
@@ -801,10 +868,16 @@ pub(crate) fn from_tree<'a>(tree: Tree<'a>) -> Result<Body<'a>, ErrorKind> {
         _ => {
             if let Some(m) = local.strip_suffix("_INPUT") {
                 let method = Cow::Owned(m.to_owned());
-                Body::MethodInput(Method { method, element: tree })
+                Body::MethodInput(Method {
+                    method,
+                    element: tree,
+                })
             } else if let Some(m) = local.strip_suffix("_OUTPUT") {
                 let method = Cow::Owned(m.to_owned());
-                Body::MethodOutput(Method { method, element: tree })
+                Body::MethodOutput(Method {
+                    method,
+                    element: tree,
+                })
             } else {
                 Body::Instance(tree)
             }

@@ -5,13 +5,13 @@
 
 use std::borrow::Cow;
 
-use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
 
+use crate::Limits;
 use crate::error::{Error, ErrorKind};
 use crate::ns;
 use crate::tree::{Attribute, Name, Tree, TreeBuilder};
-use crate::Limits;
 
 /// A start tag with its name resolved and its attributes (namespace declarations are
 /// applied, not kept).
@@ -25,7 +25,10 @@ pub(crate) struct Start<'a> {
 
 impl<'a> Start<'a> {
     pub fn attr(&self, ns: &str, local: &str) -> Option<&Cow<'a, str>> {
-        self.attrs.iter().find(|a| a.name.is(ns, local)).map(|a| &a.value)
+        self.attrs
+            .iter()
+            .find(|a| a.name.is(ns, local))
+            .map(|a| &a.value)
     }
 }
 
@@ -44,8 +47,9 @@ pub(crate) struct Cursor<'a> {
     reader: Reader<&'a [u8]>,
     /// In-scope namespace bindings, innermost last.
     bindings: Vec<(&'a str, Cow<'a, str>)>,
-    /// `bindings.len()` before each open element's declarations.
-    marks: Vec<usize>,
+    /// Each open element: its name as written (to check its end tag) and
+    /// `bindings.len()` before its declarations.
+    open: Vec<(&'a str, u32)>,
     /// Pop the bindings of the element closed by the last End on the next call, so that
     /// a QName in its text can still be resolved after `read_text`.
     pending_pop: bool,
@@ -54,6 +58,9 @@ pub(crate) struct Cursor<'a> {
     peeked: Option<(Event<'a>, usize)>,
     elements: usize,
     limits: Limits,
+    /// Bumped whenever `bindings` changes, to invalidate `last_resolved`.
+    generation: u32,
+    last_resolved: Option<(&'a str, Cow<'a, str>, u32)>,
     /// The MessageID, once read, for errors raised after it.
     pub message_id: Option<String>,
 }
@@ -73,25 +80,29 @@ impl<'a> Cursor<'a> {
     ) -> Cursor<'a> {
         let mut reader = Reader::from_str(&input[start..end]);
         let config = reader.config_mut();
-        config.check_end_names = true;
+        // End tags are checked here against `open`, which is cheaper than quick-xml
+        // copying every start name into a buffer of its own.
+        config.check_end_names = false;
         config.check_comments = true;
         Cursor {
             input,
             base: start,
             reader,
             bindings,
-            marks: Vec::with_capacity(16),
+            open: Vec::with_capacity(16),
             pending_pop: false,
             pending_end: false,
             peeked: None,
             elements: 0,
             limits: *limits,
+            generation: 0,
+            last_resolved: None,
             message_id: None,
         }
     }
 
     pub fn depth(&self) -> usize {
-        self.marks.len()
+        self.open.len()
     }
 
     pub fn bindings(&self) -> &[(&'a str, Cow<'a, str>)] {
@@ -104,7 +115,11 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn err(&self, kind: ErrorKind, offset: usize) -> Error {
-        Error { kind, offset, message_id: self.message_id.clone() }
+        Error {
+            kind,
+            offset,
+            message_id: self.message_id.clone(),
+        }
     }
 
     /// A sub-slice of the input as `&'a str`, found by address: every borrowed slice
@@ -149,9 +164,7 @@ impl<'a> Cursor<'a> {
     pub fn next(&mut self) -> Result<Ev<'a>, Error> {
         if self.pending_pop {
             self.pending_pop = false;
-            if let Some(mark) = self.marks.pop() {
-                self.bindings.truncate(mark);
-            }
+            self.close();
         }
         if self.pending_end {
             self.pending_end = false;
@@ -163,7 +176,8 @@ impl<'a> Cursor<'a> {
             match ev {
                 Event::Start(e) => return self.start(&e, pos, false).map(Ev::Start),
                 Event::Empty(e) => return self.start(&e, pos, true).map(Ev::Start),
-                Event::End(_) => {
+                Event::End(e) => {
+                    self.check_end(e.name().as_ref(), pos)?;
                     self.pending_pop = true;
                     return Ok(Ev::End);
                 }
@@ -179,7 +193,8 @@ impl<'a> Cursor<'a> {
                         ));
                     }
                     if let Some(enc) = d.encoding() {
-                        let enc = enc.map_err(|e| self.err(ErrorKind::Syntax(e.to_string()), pos))?;
+                        let enc =
+                            enc.map_err(|e| self.err(ErrorKind::Syntax(e.to_string()), pos))?;
                         let enc = String::from_utf8_lossy(&enc).to_ascii_lowercase();
                         if !matches!(
                             enc.as_str(),
@@ -196,9 +211,11 @@ impl<'a> Cursor<'a> {
                 }
                 Event::DocType(_) => return Err(self.err(ErrorKind::Doctype, pos)),
                 Event::Eof => {
-                    if !self.marks.is_empty() {
+                    if !self.open.is_empty() {
                         return Err(self.err(
-                            ErrorKind::Syntax("unexpected end of input: elements are still open".into()),
+                            ErrorKind::Syntax(
+                                "unexpected end of input: elements are still open".into(),
+                            ),
                             pos,
                         ));
                     }
@@ -271,56 +288,109 @@ impl<'a> Cursor<'a> {
     }
 
     fn start(&mut self, e: &BytesStart<'a>, pos: usize, empty: bool) -> Result<Start<'a>, Error> {
-        if self.marks.len() >= self.limits.max_depth {
-            return Err(self.err(ErrorKind::TooDeep { limit: self.limits.max_depth }, pos));
-        }
-        self.elements += 1;
-        if self.elements > self.limits.max_elements {
-            return Err(self.err(ErrorKind::TooManyElements { limit: self.limits.max_elements }, pos));
-        }
-        self.marks.push(self.bindings.len());
+        let (name, attrs) = self.open(e, pos)?;
         if empty {
             self.pending_end = true;
         }
-        // Attributes: declarations first (they scope over the element's own name).
+        Ok(Start { name, attrs, pos })
+    }
+
+    /// Enters an element named `qname` (as written): limits and the open stack.
+    #[inline(always)]
+    fn enter(&mut self, qname: &'a str, pos: usize) -> Result<(), Error> {
+        if self.open.len() >= self.limits.max_depth {
+            return Err(self.err(
+                ErrorKind::TooDeep {
+                    limit: self.limits.max_depth,
+                },
+                pos,
+            ));
+        }
+        self.elements += 1;
+        if self.elements > self.limits.max_elements {
+            return Err(self.err(
+                ErrorKind::TooManyElements {
+                    limit: self.limits.max_elements,
+                },
+                pos,
+            ));
+        }
+        self.open.push((qname, self.bindings.len() as u32));
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn qname(&self, e: &BytesStart<'a>, pos: usize) -> Result<&'a str, Error> {
+        self.sub(e.name().as_ref())
+            .ok_or_else(|| self.err(ErrorKind::Syntax("element name".into()), pos))
+    }
+
+    /// The element's resolved name.
+    #[inline(always)]
+    fn plain_name(&mut self, qname: &'a str, pos: usize) -> Result<Name<'a>, Error> {
+        let (prefix, local) = split_qname(qname);
+        match self.resolve_cached(prefix) {
+            Some(ns) => Ok(Name {
+                ns,
+                local: Cow::Borrowed(local),
+                prefix: Cow::Borrowed(prefix),
+            }),
+            None => Err(self.err(
+                ErrorKind::UnboundPrefix {
+                    prefix: prefix.to_owned(),
+                },
+                pos,
+            )),
+        }
+    }
+
+    /// Enters an element: limits, namespace declarations, name and attribute resolution.
+    fn open(
+        &mut self,
+        e: &BytesStart<'a>,
+        pos: usize,
+    ) -> Result<(Name<'a>, Vec<Attribute<'a>>), Error> {
+        let qname = self.qname(e, pos)?;
+        self.enter(qname, pos)?;
+        if e.len() == qname.len() {
+            return Ok((self.plain_name(qname, pos)?, Vec::new()));
+        }
+        self.open_with_attributes(e, qname, pos)
+    }
+
+    fn open_with_attributes(
+        &mut self,
+        e: &BytesStart<'a>,
+        qname: &'a str,
+        pos: usize,
+    ) -> Result<(Name<'a>, Vec<Attribute<'a>>), Error> {
+        // Declarations first: they scope over the element's own name.
         let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
-        let name_len = e.name().as_ref().len();
-        if e.len() > name_len {
-            for a in e.attributes() {
-                let a = a.map_err(|err| {
-                    self.err(ErrorKind::Syntax(format!("attribute: {err}")), pos)
-                })?;
-                let key = self
-                    .sub(a.key.as_ref())
-                    .ok_or_else(|| self.err(ErrorKind::Syntax("attribute name".into()), pos))?;
-                let value = self.attr_value(&a.value).map_err(|k| self.err(k, pos))?;
-                if key == "xmlns" {
-                    self.bindings.push(("", value));
-                } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                    if value.is_empty() {
-                        return Err(self.err(
-                            ErrorKind::Syntax(format!("prefix `{prefix}` bound to an empty namespace")),
-                            pos,
-                        ));
-                    }
-                    self.bindings.push((prefix, value));
-                } else {
-                    let (prefix, local) = match key.split_once(':') {
-                        Some((p, l)) => (p, l),
-                        None => ("", key),
-                    };
-                    raw_attrs.push((prefix, local, value));
+        for a in e.attributes() {
+            let a =
+                a.map_err(|err| self.err(ErrorKind::Syntax(format!("attribute: {err}")), pos))?;
+            let key = self
+                .sub(a.key.as_ref())
+                .ok_or_else(|| self.err(ErrorKind::Syntax("attribute name".into()), pos))?;
+            let value = self.attr_value(&a.value).map_err(|k| self.err(k, pos))?;
+            if key == "xmlns" {
+                self.bindings.push(("", value));
+                self.generation = self.generation.wrapping_add(1);
+            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                if value.is_empty() {
+                    return Err(self.err(
+                        ErrorKind::Syntax(format!("prefix `{prefix}` bound to an empty namespace")),
+                        pos,
+                    ));
                 }
+                self.bindings.push((prefix, value));
+                self.generation = self.generation.wrapping_add(1);
+            } else {
+                let (prefix, local) = split_qname(key);
+                raw_attrs.push((prefix, local, value));
             }
         }
-        let qname = self
-            .sub(e.name().as_ref())
-            .ok_or_else(|| self.err(ErrorKind::Syntax("element name".into()), pos))?;
-        let (prefix, local) = match qname.split_once(':') {
-            Some((p, l)) => (p, l),
-            None => ("", qname),
-        };
-        let ns = self.resolve_element(prefix).map_err(|k| self.err(k, pos))?;
+        let name = self.plain_name(qname, pos)?;
         let mut attrs = Vec::with_capacity(raw_attrs.len());
         for (prefix, local, value) in raw_attrs {
             let ns = if prefix.is_empty() {
@@ -329,18 +399,52 @@ impl<'a> Cursor<'a> {
                 self.resolve_element(prefix).map_err(|k| self.err(k, pos))?
             };
             attrs.push(Attribute {
-                name: Name { ns, local: Cow::Borrowed(local), prefix: Cow::Borrowed(prefix) },
+                name: Name {
+                    ns,
+                    local: Cow::Borrowed(local),
+                    prefix: Cow::Borrowed(prefix),
+                },
                 value,
             });
         }
-        Ok(Start {
-            name: Name { ns, local: Cow::Borrowed(local), prefix: Cow::Borrowed(prefix) },
-            attrs,
-            pos,
-        })
+        Ok((name, attrs))
     }
 
-    fn attr_value(&self, raw: &Cow<'_, [u8]>) -> Result<Cow<'a, str>, ErrorKind> {
+    /// Checks that an end tag closes the innermost open element.
+    #[inline(always)]
+    fn check_end(&self, name: &[u8], pos: usize) -> Result<(), Error> {
+        match self.open.last() {
+            Some((open, _)) if same(open.as_bytes(), name) => Ok(()),
+            Some((open, _)) => Err(self.err(
+                ErrorKind::Syntax(format!(
+                    "end tag </{}> does not match <{open}>",
+                    String::from_utf8_lossy(name)
+                )),
+                pos,
+            )),
+            None => Err(self.err(
+                ErrorKind::Syntax(format!(
+                    "end tag </{}> with no open element",
+                    String::from_utf8_lossy(name)
+                )),
+                pos,
+            )),
+        }
+    }
+
+    /// Leaves an element: its declarations go out of scope.
+    #[inline]
+    fn close(&mut self) {
+        if let Some((_, mark)) = self.open.pop() {
+            let mark = mark as usize;
+            if mark != self.bindings.len() {
+                self.bindings.truncate(mark);
+                self.generation = self.generation.wrapping_add(1);
+            }
+        }
+    }
+
+    fn attr_value(&self, raw: &[u8]) -> Result<Cow<'a, str>, ErrorKind> {
         let s = match self.sub(raw) {
             Some(s) => s,
             None => {
@@ -374,11 +478,35 @@ impl<'a> Cursor<'a> {
                 return Some(uri.clone());
             }
         }
-        if prefix.is_empty() { Some(Cow::Borrowed("")) } else { None }
+        if prefix.is_empty() {
+            Some(Cow::Borrowed(""))
+        } else {
+            None
+        }
     }
 
-    fn resolve_element(&self, prefix: &str) -> Result<Cow<'a, str>, ErrorKind> {
-        self.resolve(prefix).ok_or_else(|| ErrorKind::UnboundPrefix { prefix: prefix.to_owned() })
+    #[inline(always)]
+    fn resolve_element(&mut self, prefix: &'a str) -> Result<Cow<'a, str>, ErrorKind> {
+        match self.resolve_cached(prefix) {
+            Some(ns) => Ok(ns),
+            None => Err(ErrorKind::UnboundPrefix {
+                prefix: prefix.to_owned(),
+            }),
+        }
+    }
+
+    #[inline(always)]
+    fn resolve_cached(&mut self, prefix: &'a str) -> Option<Cow<'a, str>> {
+        // Siblings almost always share a prefix: remember the last answer until the
+        // bindings change.
+        if let Some((p, ns, generation)) = &self.last_resolved {
+            if *generation == self.generation && same(p.as_bytes(), prefix.as_bytes()) {
+                return Some(ns.clone());
+            }
+        }
+        let ns = self.resolve(prefix)?;
+        self.last_resolved = Some((prefix, ns.clone(), self.generation));
+        Some(ns)
     }
 
     /// Resolves a QName written in text (`w:InvalidSelectors`) in the current scope.
@@ -389,7 +517,11 @@ impl<'a> Cursor<'a> {
             None => ("", text),
         };
         let ns = self.resolve(prefix)?;
-        Some(Name { ns, local: Cow::Borrowed(local), prefix: Cow::Borrowed(prefix) })
+        Some(Name {
+            ns,
+            local: Cow::Borrowed(local),
+            prefix: Cow::Borrowed(prefix),
+        })
     }
 
     /// After a Start: the next child element, or `None` at the parent's End. Text between
@@ -401,7 +533,10 @@ impl<'a> Cursor<'a> {
                 Ev::End => return Ok(None),
                 Ev::Text(_) => {}
                 Ev::Eof => {
-                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                    return Err(self.err(
+                        ErrorKind::Syntax("unexpected end of input".into()),
+                        self.pos(),
+                    ));
                 }
             }
         }
@@ -430,7 +565,10 @@ impl<'a> Cursor<'a> {
                     ));
                 }
                 Ev::Eof => {
-                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                    return Err(self.err(
+                        ErrorKind::Syntax("unexpected end of input".into()),
+                        self.pos(),
+                    ));
                 }
             }
         }
@@ -443,7 +581,10 @@ impl<'a> Cursor<'a> {
             match self.next()? {
                 Ev::End if self.depth() - 1 == target => return Ok(()),
                 Ev::Eof => {
-                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                    return Err(self.err(
+                        ErrorKind::Syntax("unexpected end of input".into()),
+                        self.pos(),
+                    ));
                 }
                 _ => {}
             }
@@ -458,25 +599,73 @@ impl<'a> Cursor<'a> {
     }
 
     /// After a Start: appends the element and everything in it to a builder.
+    ///
+    /// This is the hot path for resource instances, so it drives quick-xml directly
+    /// instead of going through [`Cursor::next`]: no intermediate events, and text goes
+    /// straight into the builder (which concatenates pieces split by references).
     pub fn read_into(&mut self, start: Start<'a>, b: &mut TreeBuilder<'a>) -> Result<(), Error> {
         let stop = b.depth();
         push_start(b, start);
+        if self.pending_end {
+            self.pending_end = false;
+            self.pending_pop = true;
+            b.end();
+            return Ok(());
+        }
+        let mut depth = 1usize;
         loop {
-            match self.next()? {
-                Ev::Start(s) => {
-                    push_start(b, s);
+            let (ev, pos) = self.raw()?;
+            match ev {
+                Event::Start(e) => {
+                    let qname = self.qname(&e, pos)?;
+                    self.enter(qname, pos)?;
+                    if e.len() == qname.len() {
+                        b.start(self.plain_name(qname, pos)?);
+                    } else {
+                        let (name, attrs) = self.open_with_attributes(&e, qname, pos)?;
+                        b.start(name);
+                        for a in attrs {
+                            b.attr(a.name, a.value);
+                        }
+                    }
+                    depth += 1;
                 }
-                Ev::Text(t) => {
-                    b.text(t);
-                }
-                Ev::End => {
+                Event::Empty(e) => {
+                    let (name, attrs) = self.open(&e, pos)?;
+                    b.start(name);
+                    for a in attrs {
+                        b.attr(a.name, a.value);
+                    }
                     b.end();
-                    if b.depth() == stop {
+                    self.close();
+                }
+                Event::Text(_) | Event::CData(_) | Event::GeneralRef(_) => {
+                    let piece = self.piece(ev, pos)?;
+                    b.text(piece);
+                }
+                Event::End(e) => {
+                    self.check_end(e.name().as_ref(), pos)?;
+                    depth -= 1;
+                    b.end();
+                    if depth == 0 {
+                        // The caller's element: its scope closes on the next call, as
+                        // after any End from `next`.
+                        self.pending_pop = true;
+                        debug_assert_eq!(b.depth(), stop);
                         return Ok(());
                     }
+                    self.close();
                 }
-                Ev::Eof => {
-                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), self.pos()));
+                Event::Comment(_) | Event::PI(_) => {}
+                Event::Decl(_) => {
+                    return Err(self.err(
+                        ErrorKind::Syntax("XML declaration not at the start".into()),
+                        pos,
+                    ));
+                }
+                Event::DocType(_) => return Err(self.err(ErrorKind::Doctype, pos)),
+                Event::Eof => {
+                    return Err(self.err(ErrorKind::Syntax("unexpected end of input".into()), pos));
                 }
             }
         }
@@ -508,13 +697,20 @@ impl<'a> Cursor<'a> {
             self.pending_pop = true;
             return Ok((at, at));
         }
-        let qname = if prefix.is_empty() { local.to_owned() } else { format!("{prefix}:{local}") };
+        let qname = if prefix.is_empty() {
+            local.to_owned()
+        } else {
+            format!("{prefix}:{local}")
+        };
         let span = self
             .reader
             .read_to_end(quick_xml::name::QName(qname.as_bytes()))
             .map_err(|e| self.syntax(e))?;
         self.pending_pop = true;
-        Ok((self.base + span.start as usize, self.base + span.end as usize))
+        Ok((
+            self.base + span.start as usize,
+            self.base + span.end as usize,
+        ))
     }
 
     /// Like [`Cursor::resolve_qname`] for text that had to be copied.
@@ -525,8 +721,47 @@ impl<'a> Cursor<'a> {
             None => ("", text),
         };
         let ns = self.resolve(prefix)?;
-        Some(Name { ns, local: Cow::Owned(local.to_owned()), prefix: Cow::Owned(prefix.to_owned()) })
+        Some(Name {
+            ns,
+            local: Cow::Owned(local.to_owned()),
+            prefix: Cow::Owned(prefix.to_owned()),
+        })
     }
+}
+
+/// Splits `prefix:local` (no colon: empty prefix).
+#[inline]
+fn split_qname(q: &str) -> (&str, &str) {
+    match q.bytes().position(|b| b == b':') {
+        Some(i) => (&q[..i], &q[i + 1..]),
+        None => ("", q),
+    }
+}
+
+/// Byte equality for short names, eight bytes at a time, without a call into `memcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ac = a.chunks_exact(8);
+    let mut bc = b.chunks_exact(8);
+    for (x, y) in (&mut ac).zip(&mut bc) {
+        if u64::from_ne_bytes(x.try_into().unwrap_or([0; 8]))
+            != u64::from_ne_bytes(y.try_into().unwrap_or([1; 8]))
+        {
+            return false;
+        }
+    }
+    let (x, y) = (ac.remainder(), bc.remainder());
+    let mut i = 0;
+    while i < x.len() {
+        if x[i] != y[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 fn push_start<'a>(b: &mut TreeBuilder<'a>, s: Start<'a>) {

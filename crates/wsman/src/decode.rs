@@ -25,7 +25,8 @@ pub enum Charset {
     Utf16Be,
 }
 
-/// Decodes `bytes` to text. `charset` is the `charset` parameter of the HTTP
+/// Decodes `bytes` to text. On error, [`Error::offset`] is a byte offset in `bytes`
+/// (there is no text yet to point into). `charset` is the `charset` parameter of the HTTP
 /// Content-Type, if any; a byte order mark wins over it, as XML 1.0 appendix F says.
 pub fn decode<'b>(bytes: &'b [u8], charset: Option<&str>) -> Result<Cow<'b, str>, Error> {
     decode_with_charset(bytes, charset).map(|(text, _)| text)
@@ -70,7 +71,7 @@ fn utf8(bytes: &[u8], base: usize) -> Result<Cow<'_, str>, Error> {
         Ok(s) => Ok(Cow::Borrowed(s)),
         Err(e) => Err(Error::new(
             ErrorKind::Encoding(format!("invalid UTF-8 at byte {}", base + e.valid_up_to())),
-            e.valid_up_to(),
+            base + e.valid_up_to(),
         )),
     }
 }
@@ -78,8 +79,11 @@ fn utf8(bytes: &[u8], base: usize) -> Result<Cow<'_, str>, Error> {
 fn utf16(bytes: &[u8], order: Utf16, base: usize) -> Result<(Cow<'static, str>, Charset), Error> {
     if bytes.len() % 2 != 0 {
         return Err(Error::new(
-            ErrorKind::Encoding(format!("UTF-16 input has an odd length of {} bytes", bytes.len() + base)),
-            bytes.len(),
+            ErrorKind::Encoding(format!(
+                "UTF-16 input has an odd length of {} bytes",
+                bytes.len() + base
+            )),
+            base + bytes.len() - 1,
         ));
     }
     let units = bytes.chunks_exact(2).map(|c| match order {
@@ -92,8 +96,11 @@ fn utf16(bytes: &[u8], order: Utf16, base: usize) -> Result<(Cow<'static, str>, 
             Ok(c) => out.push(c),
             Err(_) => {
                 return Err(Error::new(
-                    ErrorKind::Encoding(format!("unpaired UTF-16 surrogate at byte {}", base + 2 * i)),
-                    out.len(),
+                    ErrorKind::Encoding(format!(
+                        "unpaired UTF-16 surrogate at byte {}",
+                        base + 2 * i
+                    )),
+                    base + 2 * i,
                 ));
             }
         }
@@ -108,9 +115,17 @@ fn utf16(bytes: &[u8], order: Utf16, base: usize) -> Result<(Cow<'static, str>, 
 /// Encodes text as UTF-16 with a BOM (for clients and tests that send UTF-16).
 pub fn encode_utf16(text: &str, little_endian: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + text.len() * 2);
-    out.extend_from_slice(if little_endian { &[0xFF, 0xFE] } else { &[0xFE, 0xFF] });
+    out.extend_from_slice(if little_endian {
+        &[0xFF, 0xFE]
+    } else {
+        &[0xFE, 0xFF]
+    });
     for u in text.encode_utf16() {
-        out.extend_from_slice(&if little_endian { u.to_le_bytes() } else { u.to_be_bytes() });
+        out.extend_from_slice(&if little_endian {
+            u.to_le_bytes()
+        } else {
+            u.to_be_bytes()
+        });
     }
     out
 }

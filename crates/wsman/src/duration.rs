@@ -76,7 +76,10 @@ impl FromStr for XsDuration {
             None => (false, t),
         };
         let t = t.strip_prefix('P').ok_or_else(err)?;
-        let mut d = XsDuration { negative, ..XsDuration::default() };
+        let mut d = XsDuration {
+            negative,
+            ..XsDuration::default()
+        };
         let (date, time) = match t.split_once('T') {
             Some((date, time)) => {
                 if time.is_empty() {
@@ -115,7 +118,10 @@ impl FromStr for XsDuration {
             let mut rest = time;
             let mut order = 0;
             while !rest.is_empty() {
-                let digits = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+                let digits = rest
+                    .bytes()
+                    .take_while(|b| b.is_ascii_digit() || *b == b'.')
+                    .count();
                 if digits == 0 || digits == rest.len() {
                     return Err(err());
                 }
@@ -136,7 +142,10 @@ impl FromStr for XsDuration {
                         Some((w, f)) => (w, f),
                         None => (number, ""),
                     };
-                    if whole.is_empty() || frac.contains('.') || (number.contains('.') && frac.is_empty()) {
+                    if whole.is_empty()
+                        || frac.contains('.')
+                        || (number.contains('.') && frac.is_empty())
+                    {
                         return Err(err());
                     }
                     d.seconds = whole.parse().map_err(|_| err())?;
@@ -222,15 +231,48 @@ mod tests {
         assert_eq!((d.minutes, d.seconds, d.nanos), (1, 30, 500_000_000));
         assert_eq!(d.to_std(), Some(std::time::Duration::from_millis(90_500)));
         assert_eq!("PT60S".parse::<XsDuration>().unwrap().seconds, 60);
-        assert_eq!("PT20.000S".parse::<XsDuration>().unwrap().to_std().unwrap().as_secs(), 20);
-        assert_eq!("P1DT2H".parse::<XsDuration>().unwrap().to_std().unwrap().as_secs(), 93_600);
+        assert_eq!(
+            "PT20.000S"
+                .parse::<XsDuration>()
+                .unwrap()
+                .to_std()
+                .unwrap()
+                .as_secs(),
+            20
+        );
+        assert_eq!(
+            "P1DT2H"
+                .parse::<XsDuration>()
+                .unwrap()
+                .to_std()
+                .unwrap()
+                .as_secs(),
+            93_600
+        );
         assert!("-PT5S".parse::<XsDuration>().unwrap().negative);
     }
 
     #[test]
     fn refuses_what_is_not_a_duration() {
-        for bad in ["", "P", "PT", "60", "PT60", "PTS", "PT1.S", "PT1..2S", "P1H", "PT1S1M", "P1D1D", "sixty seconds", "PT1.5M"] {
-            assert!(bad.parse::<XsDuration>().is_err(), "{bad:?} should be refused");
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "60",
+            "PT60",
+            "PTS",
+            "PT1.S",
+            "PT1..2S",
+            "P1H",
+            "PT1S1M",
+            "P1D1D",
+            "sixty seconds",
+            "PT1.5M",
+        ] {
+            assert!(
+                bad.parse::<XsDuration>().is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 

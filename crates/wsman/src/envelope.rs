@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 
-use crate::addressing::{trimmed, Epr, OptionItem, Selector};
+use crate::Limits;
+use crate::addressing::{Epr, OptionItem, Selector, trimmed};
 use crate::body::{self, Body, EnumerateResponse, Item, PullResponse};
 use crate::cursor::{Cursor, Ev, Start};
 use crate::duration::XsDuration;
@@ -10,7 +11,6 @@ use crate::error::{Error, ErrorKind};
 use crate::fault::{Fault, FaultCode, FaultDetail, WsmanFault};
 use crate::ns;
 use crate::tree::{Name, Tree, TreeBuilder};
-use crate::Limits;
 
 /// The headers Touchstone understands, by name; used for mustUnderstand bookkeeping and
 /// for error positions.
@@ -203,7 +203,10 @@ pub struct Meta {
 impl Meta {
     /// The mustUnderstand flag and offset of a typed header, if it was present.
     pub fn header(&self, name: HeaderName) -> Option<(bool, usize)> {
-        self.headers.iter().find(|h| h.0 == name).map(|h| (h.1, h.2))
+        self.headers
+            .iter()
+            .find(|h| h.0 == name)
+            .map(|h| (h.1, h.2))
     }
 }
 
@@ -239,7 +242,13 @@ impl<'a> HeaderOnly<'a> {
     /// Reads the body that [`parse_header`] skipped: the first body element and any
     /// further ones (see [`Envelope::extra`]).
     pub fn parse_body(&self, limits: &Limits) -> Result<(Body<'a>, Vec<Body<'a>>), Error> {
-        let mut c = Cursor::at(self.input, self.body_range.0, self.body_range.1, self.bindings.clone(), limits);
+        let mut c = Cursor::at(
+            self.input,
+            self.body_range.0,
+            self.body_range.1,
+            self.bindings.clone(),
+            limits,
+        );
         c.message_id = self.header.message_id.as_ref().map(|m| m.to_string());
         read_body_elements(&mut c, None, true)
     }
@@ -271,7 +280,9 @@ fn read_body_elements<'a>(
             }
             Ev::End => return Ok((body.unwrap_or(Body::Empty), extra)),
             Ev::Eof if slice => return Ok((body.unwrap_or(Body::Empty), extra)),
-            Ev::Eof => return Err(c.err(ErrorKind::Syntax("unexpected end of input".into()), c.pos())),
+            Ev::Eof => {
+                return Err(c.err(ErrorKind::Syntax("unexpected end of input".into()), c.pos()));
+            }
         }
     }
 }
@@ -282,7 +293,12 @@ pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Envelope<'a>, Error> 
     let (header, mut meta) = read_to_body(&mut c, text, limits)?;
     let (body, extra) = read_body_elements(&mut c, Some(&mut meta.body_element_offset), false)?;
     close_envelope(&mut c)?;
-    Ok(Envelope { header, body, extra, meta })
+    Ok(Envelope {
+        header,
+        body,
+        extra,
+        meta,
+    })
 }
 
 /// Reads the headers and delimits the body without reading it: the cheap path for a
@@ -295,7 +311,14 @@ pub fn parse_header<'a>(text: &'a str, limits: &Limits) -> Result<HeaderOnly<'a>
     let (prefix, local) = body_tag(text, meta.body_offset);
     let (s, e) = c.raw_inner(prefix, local)?;
     close_envelope(&mut c)?;
-    Ok(HeaderOnly { header, meta, body_xml: &text[s..e], input: text, body_range: (s, e), bindings })
+    Ok(HeaderOnly {
+        header,
+        meta,
+        body_xml: &text[s..e],
+        input: text,
+        body_range: (s, e),
+        bindings,
+    })
 }
 
 /// The prefix and local name of the tag starting at `offset` (`<s:Body ...>`).
@@ -315,10 +338,19 @@ fn close_envelope(c: &mut Cursor<'_>) -> Result<(), Error> {
             Ev::End => break,
             Ev::Text(t) if t.trim().is_empty() => {}
             Ev::Start(s) => {
-                let what = if s.name.is(ns::SOAP, "Body") { "two s:Body elements" } else { "element after s:Body" };
+                let what = if s.name.is(ns::SOAP, "Body") {
+                    "two s:Body elements"
+                } else {
+                    "element after s:Body"
+                };
                 return Err(c.err(ErrorKind::NotAnEnvelope(what.into()), s.pos));
             }
-            _ => return Err(c.err(ErrorKind::NotAnEnvelope("content after s:Body".into()), c.pos())),
+            _ => {
+                return Err(c.err(
+                    ErrorKind::NotAnEnvelope("content after s:Body".into()),
+                    c.pos(),
+                ));
+            }
         }
     }
     c.finish()
@@ -330,14 +362,27 @@ fn read_to_body<'a>(
     limits: &Limits,
 ) -> Result<(Header<'a>, Meta), Error> {
     if text.len() > limits.max_bytes {
-        return Err(Error::new(ErrorKind::TooLarge { size: text.len(), limit: limits.max_bytes }, 0));
+        return Err(Error::new(
+            ErrorKind::TooLarge {
+                size: text.len(),
+                limit: limits.max_bytes,
+            },
+            0,
+        ));
     }
     let root = loop {
         match c.next()? {
             Ev::Start(s) => break s,
             Ev::Text(t) if t.trim().is_empty() => {}
-            Ev::Text(_) => return Err(c.err(ErrorKind::Syntax("text before the root element".into()), 0)),
-            Ev::End => return Err(c.err(ErrorKind::Syntax("end tag before the root element".into()), 0)),
+            Ev::Text(_) => {
+                return Err(c.err(ErrorKind::Syntax("text before the root element".into()), 0));
+            }
+            Ev::End => {
+                return Err(c.err(
+                    ErrorKind::Syntax("end tag before the root element".into()),
+                    0,
+                ));
+            }
             Ev::Eof => return Err(c.err(ErrorKind::Syntax("empty document".into()), 0)),
         }
     };
@@ -348,18 +393,33 @@ fn read_to_body<'a>(
         ));
     }
     if root.name.ns != ns::SOAP {
-        return Err(c.err(ErrorKind::VersionMismatch { namespace: root.name.ns.to_string() }, root.pos));
+        return Err(c.err(
+            ErrorKind::VersionMismatch {
+                namespace: root.name.ns.to_string(),
+            },
+            root.pos,
+        ));
     }
-    let mut meta = Meta { envelope_offset: root.pos, ..Meta::default() };
+    let mut meta = Meta {
+        envelope_offset: root.pos,
+        ..Meta::default()
+    };
     let mut header = Header::default();
     let mut seen_header = false;
     loop {
         let s = match c.next()? {
             Ev::Start(s) => s,
             Ev::Text(t) if t.trim().is_empty() => continue,
-            Ev::Text(_) => return Err(c.err(ErrorKind::NotAnEnvelope("text in s:Envelope".into()), c.pos())),
+            Ev::Text(_) => {
+                return Err(c.err(
+                    ErrorKind::NotAnEnvelope("text in s:Envelope".into()),
+                    c.pos(),
+                ));
+            }
             Ev::End => return Err(c.err(ErrorKind::NotAnEnvelope("no s:Body".into()), c.pos())),
-            Ev::Eof => return Err(c.err(ErrorKind::Syntax("unexpected end of input".into()), c.pos())),
+            Ev::Eof => {
+                return Err(c.err(ErrorKind::Syntax("unexpected end of input".into()), c.pos()));
+            }
         };
         if s.name.is(ns::SOAP, "Header") && !seen_header {
             seen_header = true;
@@ -368,7 +428,10 @@ fn read_to_body<'a>(
             meta.body_offset = s.pos;
             return Ok((header, meta));
         } else if s.name.is(ns::SOAP, "Header") {
-            return Err(c.err(ErrorKind::NotAnEnvelope("two s:Header elements".into()), s.pos));
+            return Err(c.err(
+                ErrorKind::NotAnEnvelope("two s:Header elements".into()),
+                s.pos,
+            ));
         } else {
             return Err(c.err(
                 ErrorKind::NotAnEnvelope(format!("unexpected {} in s:Envelope", s.name)),
@@ -388,7 +451,10 @@ fn read_headers<'a>(c: &mut Cursor<'a>, h: &mut Header<'a>, meta: &mut Meta) -> 
         let pos = s.pos;
         let Some(name) = HeaderName::from_name(&s.name) else {
             let element = c.read_tree(s)?;
-            h.other.push(OtherHeader { must_understand: mu, element });
+            h.other.push(OtherHeader {
+                must_understand: mu,
+                element,
+            });
             continue;
         };
         if meta.headers.iter().any(|x| x.0 == name) {
@@ -413,7 +479,10 @@ fn read_headers<'a>(c: &mut Cursor<'a>, h: &mut Header<'a>, meta: &mut Meta) -> 
             HeaderName::ReplyTo | HeaderName::FaultTo | HeaderName::From => {
                 let tree = c.read_tree(s)?;
                 let epr = Epr::from_element(tree.root(), q).map_err(|_| {
-                    c.err(invalid("endpoint reference without wsa:Address".into()), pos)
+                    c.err(
+                        invalid("endpoint reference without wsa:Address".into()),
+                        pos,
+                    )
                 })?;
                 match name {
                     HeaderName::ReplyTo => h.reply_to = Some(epr),
@@ -431,15 +500,19 @@ fn read_headers<'a>(c: &mut Cursor<'a>, h: &mut Header<'a>, meta: &mut Meta) -> 
             }
             HeaderName::MaxEnvelopeSize => {
                 let t = c.read_text(q)?;
-                let v = t
-                    .trim()
-                    .parse::<u64>()
-                    .map_err(|_| c.err(invalid(format!("`{}` is not a positive integer", t.trim())), pos))?;
+                let v = t.trim().parse::<u64>().map_err(|_| {
+                    c.err(
+                        invalid(format!("`{}` is not a positive integer", t.trim())),
+                        pos,
+                    )
+                })?;
                 h.max_envelope_size = Some(v);
             }
             HeaderName::OperationTimeout => {
                 let t = c.read_text(q)?;
-                let d: XsDuration = t.parse().map_err(|e: crate::duration::DurationError| c.err(invalid(e.to_string()), pos))?;
+                let d: XsDuration = t.parse().map_err(|e: crate::duration::DurationError| {
+                    c.err(invalid(e.to_string()), pos)
+                })?;
                 if d.negative {
                     return Err(c.err(invalid("negative timeout".into()), pos));
                 }
@@ -448,7 +521,8 @@ fn read_headers<'a>(c: &mut Cursor<'a>, h: &mut Header<'a>, meta: &mut Meta) -> 
             HeaderName::Locale | HeaderName::DataLocale => {
                 let lang = s.attr(ns::XML, "lang").map(trimmed);
                 c.skip()?;
-                let lang = lang.ok_or_else(|| c.err(invalid("no xml:lang attribute".into()), pos))?;
+                let lang =
+                    lang.ok_or_else(|| c.err(invalid("no xml:lang attribute".into()), pos))?;
                 if name == HeaderName::Locale {
                     h.locale = Some(lang);
                 } else {
@@ -458,7 +532,10 @@ fn read_headers<'a>(c: &mut Cursor<'a>, h: &mut Header<'a>, meta: &mut Meta) -> 
             HeaderName::FragmentTransfer => {
                 let dialect = s.attr("", "Dialect").map(trimmed);
                 let expression = trimmed(&c.read_text(q)?);
-                h.fragment_transfer = Some(FragmentTransfer { expression, dialect });
+                h.fragment_transfer = Some(FragmentTransfer {
+                    expression,
+                    dialect,
+                });
             }
             HeaderName::RequestTotalItemsCountEstimate => {
                 c.skip()?;
@@ -507,11 +584,14 @@ fn read_body_element<'a>(c: &mut Cursor<'a>, s: Start<'a>) -> Result<Body<'a>, E
 
 fn read_items<'a>(c: &mut Cursor<'a>) -> Result<Vec<Item<'a>>, Error> {
     let mut items = Vec::new();
+    let mut size_hint = 32;
     while let Some(s) = c.next_child()? {
         let pos = s.pos;
         if s.name.is(ns::WSA, "EndpointReference") {
             let tree = c.read_tree(s)?;
-            items.push(Item::Epr(Epr::from_element(tree.root(), "wsen:Items").map_err(|k| c.err(k, pos))?));
+            items.push(Item::Epr(
+                Epr::from_element(tree.root(), "wsen:Items").map_err(|k| c.err(k, pos))?,
+            ));
         } else if s.name.is(ns::WSMAN, "Item") {
             let mut object = None;
             let mut epr = None;
@@ -519,7 +599,9 @@ fn read_items<'a>(c: &mut Cursor<'a>) -> Result<Vec<Item<'a>>, Error> {
                 let ipos = inner.pos;
                 if inner.name.is(ns::WSA, "EndpointReference") {
                     let tree = c.read_tree(inner)?;
-                    epr = Some(Epr::from_element(tree.root(), "wsman:Item").map_err(|k| c.err(k, ipos))?);
+                    epr = Some(
+                        Epr::from_element(tree.root(), "wsman:Item").map_err(|k| c.err(k, ipos))?,
+                    );
                 } else if object.is_none() {
                     object = Some(c.read_tree(inner)?);
                 } else {
@@ -532,15 +614,22 @@ fn read_items<'a>(c: &mut Cursor<'a>) -> Result<Vec<Item<'a>>, Error> {
                 (None, Some(e)) => Item::Epr(e),
                 (None, None) => {
                     return Err(c.err(
-                        ErrorKind::InvalidBody { element: "wsman:Item", reason: "empty item".into() },
+                        ErrorKind::InvalidBody {
+                            element: "wsman:Item",
+                            reason: "empty item".into(),
+                        },
                         pos,
                     ));
                 }
             });
         } else {
-            let mut b = TreeBuilder::with_capacity(32);
+            // Items of one enumeration are instances of one class: size each tree like
+            // the one before, so that building it does not reallocate.
+            let mut b = TreeBuilder::with_capacity(size_hint);
             c.read_into(s, &mut b)?;
-            items.push(Item::Object(b.finish()));
+            let tree = b.finish();
+            size_hint = tree.len().max(8);
+            items.push(Item::Object(tree));
         }
     }
     Ok(items)
@@ -554,7 +643,9 @@ fn read_pull_response<'a>(c: &mut Cursor<'a>) -> Result<PullResponse<'a>, Error>
             continue;
         }
         match s.name.local.as_ref() {
-            "EnumerationContext" => r.context = Some(trimmed(&c.read_text("wsen:EnumerationContext")?)),
+            "EnumerationContext" => {
+                r.context = Some(trimmed(&c.read_text("wsen:EnumerationContext")?))
+            }
             "Items" => r.items = read_items(c)?,
             "EndOfSequence" => {
                 c.skip()?;
@@ -588,7 +679,10 @@ fn read_enumerate_response<'a>(c: &mut Cursor<'a>) -> Result<EnumerateResponse<'
 
 fn read_fault<'a>(c: &mut Cursor<'a>) -> Result<Fault<'a>, Error> {
     const E: &str = "s:Fault";
-    let invalid = |reason: &str| ErrorKind::InvalidBody { element: E, reason: reason.into() };
+    let invalid = |reason: &str| ErrorKind::InvalidBody {
+        element: E,
+        reason: reason.into(),
+    };
     let mut code = None;
     let mut subcode = None;
     let mut reason = None;
@@ -605,11 +699,15 @@ fn read_fault<'a>(c: &mut Cursor<'a>) -> Result<Fault<'a>, Error> {
                     if part.name.is(ns::SOAP, "Value") {
                         let v = read_qname(c)?;
                         if v.ns != ns::SOAP {
-                            return Err(c.err(invalid("s:Code/s:Value is not a SOAP fault code"), part.pos));
+                            return Err(c.err(
+                                invalid("s:Code/s:Value is not a SOAP fault code"),
+                                part.pos,
+                            ));
                         }
-                        code = Some(FaultCode::from_local_name(&v.local).ok_or_else(|| {
-                            c.err(invalid("unknown SOAP fault code"), part.pos)
-                        })?);
+                        code =
+                            Some(FaultCode::from_local_name(&v.local).ok_or_else(|| {
+                                c.err(invalid("unknown SOAP fault code"), part.pos)
+                            })?);
                     } else if part.name.is(ns::SOAP, "Subcode") {
                         // The first Subcode level is the WS-Management subcode; deeper
                         // levels are kept no further.
@@ -628,7 +726,10 @@ fn read_fault<'a>(c: &mut Cursor<'a>) -> Result<Fault<'a>, Error> {
             "Reason" => {
                 while let Some(t) = c.next_child()? {
                     if t.name.is(ns::SOAP, "Text") && reason.is_none() {
-                        let lang = t.attr(ns::XML, "lang").cloned().unwrap_or(Cow::Borrowed(""));
+                        let lang = t
+                            .attr(ns::XML, "lang")
+                            .cloned()
+                            .unwrap_or(Cow::Borrowed(""));
                         reason = Some((trimmed(&c.read_text("s:Text")?), lang));
                     } else {
                         c.skip()?;
@@ -639,7 +740,9 @@ fn read_fault<'a>(c: &mut Cursor<'a>) -> Result<Fault<'a>, Error> {
                 while let Some(d) = c.next_child()? {
                     if d.name.is(ns::WSMAN, "FaultDetail") && detail.fault_detail.is_none() {
                         detail.fault_detail = Some(trimmed(&c.read_text("wsman:FaultDetail")?));
-                    } else if d.name.is(ns::WSMANFAULT, "WSManFault") && detail.wsman_fault.is_none() {
+                    } else if d.name.is(ns::WSMANFAULT, "WSManFault")
+                        && detail.wsman_fault.is_none()
+                    {
                         let code = d.attr("", "Code").cloned().unwrap_or_default();
                         let machine = d.attr("", "Machine").cloned();
                         let tree = c.read_tree(d)?;
@@ -648,7 +751,11 @@ fn read_fault<'a>(c: &mut Cursor<'a>) -> Result<Fault<'a>, Error> {
                             .child(ns::WSMANFAULT, "Message")
                             .map(|m| flatten_text(m))
                             .unwrap_or_default();
-                        detail.wsman_fault = Some(WsmanFault { code, machine, message });
+                        detail.wsman_fault = Some(WsmanFault {
+                            code,
+                            machine,
+                            message,
+                        });
                     } else {
                         detail.other.push(c.read_tree(d)?);
                     }
@@ -659,7 +766,13 @@ fn read_fault<'a>(c: &mut Cursor<'a>) -> Result<Fault<'a>, Error> {
     }
     let code = code.ok_or_else(|| c.err(invalid("no s:Code/s:Value"), start))?;
     let (reason, reason_lang) = reason.unwrap_or((Cow::Borrowed(""), Cow::Borrowed("")));
-    Ok(Fault { code, subcode, reason, reason_lang, detail })
+    Ok(Fault {
+        code,
+        subcode,
+        reason,
+        reason_lang,
+        detail,
+    })
 }
 
 /// All text under an element, in order (WinRM nests provider faults in `f:Message`).
@@ -689,6 +802,11 @@ fn read_qname<'a>(c: &mut Cursor<'a>) -> Result<Name<'a>, Error> {
         Cow::Owned(o) => c.resolve_qname_owned(o),
     };
     resolved.ok_or_else(|| {
-        c.err(ErrorKind::UnboundPrefix { prefix: t.split(':').next().unwrap_or("").trim().to_owned() }, pos)
+        c.err(
+            ErrorKind::UnboundPrefix {
+                prefix: t.split(':').next().unwrap_or("").trim().to_owned(),
+            },
+            pos,
+        )
     })
 }

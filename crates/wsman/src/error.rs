@@ -190,7 +190,8 @@ impl ErrorKind {
 pub struct Error {
     /// What went wrong.
     pub kind: ErrorKind,
-    /// Byte offset in the (decoded) text where it was found.
+    /// Byte offset where it was found: in the decoded text for parse errors, in the
+    /// input bytes for [`ErrorKind::Encoding`] errors raised by [`crate::decode`].
     pub offset: usize,
     /// The request's `wsa:MessageID`, if it had been read before the error.
     pub message_id: Option<String>,
@@ -198,7 +199,11 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, offset: usize) -> Error {
-        Error { kind, offset, message_id: None }
+        Error {
+            kind,
+            offset,
+            message_id: None,
+        }
     }
 
     /// The fault to answer (see [`ErrorKind::fault`]).

@@ -231,26 +231,38 @@ pub struct FaultSpec {
 impl FaultSpec {
     /// A fault of `kind` with a reason and no detail.
     pub fn new(kind: FaultKind, reason: impl Into<String>) -> FaultSpec {
-        FaultSpec { kind, detail: None, reason: reason.into() }
+        FaultSpec {
+            kind,
+            detail: None,
+            reason: reason.into(),
+        }
     }
 
     /// The same fault with a detail token.
     pub fn with_detail(mut self, token: &'static str) -> FaultSpec {
-        debug_assert!(self.kind.allows_detail(token), "{token} not allowed for {:?}", self.kind);
+        debug_assert!(
+            self.kind.allows_detail(token),
+            "{token} not allowed for {:?}",
+            self.kind
+        );
         self.detail = Some(token);
         self
     }
 
     /// The full `wsman:FaultDetail` URI, if there is a detail token.
     pub fn detail_uri(&self) -> Option<String> {
-        self.detail.map(|t| format!("{}{t}", ns::FAULT_DETAIL_PREFIX))
+        self.detail
+            .map(|t| format!("{}{t}", ns::FAULT_DETAIL_PREFIX))
     }
 
     /// The `s:Fault` body for this fault.
     pub fn to_fault(&self) -> Fault<'static> {
         Fault {
             code: self.kind.code(),
-            subcode: self.kind.subcode().map(|(ns, local)| Name::new(ns, local_part(local))),
+            subcode: self
+                .kind
+                .subcode()
+                .map(|(ns, local)| Name::new(ns, local_part(local))),
             reason: Cow::Owned(self.reason.clone()),
             reason_lang: Cow::Borrowed("en-US"),
             detail: FaultDetail {
@@ -281,7 +293,9 @@ impl Fault<'_> {
     pub fn kind(&self) -> Option<FaultKind> {
         FaultKind::from_subcode(
             self.code,
-            self.subcode.as_ref().map(|n| (n.ns.as_ref(), n.local.as_ref())),
+            self.subcode
+                .as_ref()
+                .map(|n| (n.ns.as_ref(), n.local.as_ref())),
         )
     }
 

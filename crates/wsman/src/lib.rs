@@ -47,10 +47,10 @@ pub mod write;
 
 pub use addressing::{Epr, OptionItem, Selector, SelectorValue};
 pub use body::Body;
-pub use decode::{decode, Charset};
+pub use decode::{Charset, decode};
 pub use duration::XsDuration;
-pub use envelope::{parse, parse_header, Envelope, Header, HeaderName, HeaderOnly, Meta};
-pub use error::{line_col, Error, ErrorKind};
+pub use envelope::{Envelope, Header, HeaderName, HeaderOnly, Meta, parse, parse_header};
+pub use error::{Error, ErrorKind, line_col};
 pub use fault::{Fault, FaultCode, FaultKind, FaultSpec};
 pub use tree::{Element, Name, Tree, TreeBuilder};
 
@@ -70,6 +70,10 @@ impl Default for Limits {
     /// 4 MiB, 100 levels, 200,000 elements: far above what real servers send (WinRM's
     /// default MaxEnvelopeSizekb is 500) and far below what could exhaust memory.
     fn default() -> Limits {
-        Limits { max_bytes: 4 << 20, max_depth: 100, max_elements: 200_000 }
+        Limits {
+            max_bytes: 4 << 20,
+            max_depth: 100,
+            max_elements: 200_000,
+        }
     }
 }

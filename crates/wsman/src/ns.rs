@@ -83,8 +83,7 @@ pub mod action {
     pub const ENUM_RENEW_RESPONSE: &str =
         "http://schemas.xmlsoap.org/ws/2004/09/enumeration/RenewResponse";
     /// WS-Enumeration GetStatus.
-    pub const ENUM_GET_STATUS: &str =
-        "http://schemas.xmlsoap.org/ws/2004/09/enumeration/GetStatus";
+    pub const ENUM_GET_STATUS: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/GetStatus";
     /// WS-Enumeration GetStatus response.
     pub const ENUM_GET_STATUS_RESPONSE: &str =
         "http://schemas.xmlsoap.org/ws/2004/09/enumeration/GetStatusResponse";
@@ -96,8 +95,7 @@ pub mod action {
     /// WS-Eventing Renew.
     pub const RENEW: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew";
     /// WS-Eventing Renew response.
-    pub const RENEW_RESPONSE: &str =
-        "http://schemas.xmlsoap.org/ws/2004/08/eventing/RenewResponse";
+    pub const RENEW_RESPONSE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/RenewResponse";
     /// WS-Eventing GetStatus.
     pub const GET_STATUS: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatus";
     /// WS-Eventing GetStatus response.
@@ -175,7 +173,8 @@ pub mod shell {
     pub const STATE_PENDING: &str =
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/CommandState/Pending";
     /// Prefix of signal code URIs.
-    pub const SIGNAL_PREFIX: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/";
+    pub const SIGNAL_PREFIX: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/";
     /// WinRM's WSManFault code for "no output before OperationTimeout; Receive again".
     pub const RECEIVE_TIMEOUT_CODE: u32 = 2_150_858_793;
 }

@@ -26,7 +26,11 @@ pub struct Name<'a> {
 impl<'a> Name<'a> {
     /// A name in namespace `ns` with no prefix hint.
     pub fn new(ns: impl Into<Cow<'a, str>>, local: impl Into<Cow<'a, str>>) -> Name<'a> {
-        Name { ns: ns.into(), local: local.into(), prefix: Cow::Borrowed("") }
+        Name {
+            ns: ns.into(),
+            local: local.into(),
+            prefix: Cow::Borrowed(""),
+        }
     }
 
     /// The same name with a prefix hint.
@@ -94,6 +98,10 @@ impl fmt::Debug for Attribute<'_> {
 }
 
 const NONE: u32 = u32::MAX;
+
+fn is_blank(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_whitespace())
+}
 
 #[derive(Clone, PartialEq, Eq)]
 struct Node<'a> {
@@ -169,7 +177,10 @@ impl<'a> Tree<'a> {
             attrs: self
                 .attrs
                 .into_iter()
-                .map(|a| Attribute { name: a.name.into_owned(), value: Cow::Owned(a.value.into_owned()) })
+                .map(|a| Attribute {
+                    name: a.name.into_owned(),
+                    value: Cow::Owned(a.value.into_owned()),
+                })
                 .collect(),
         }
     }
@@ -221,12 +232,18 @@ impl<'t, 'a> Element<'t, 'a> {
 
     /// The value of attribute `local` in namespace `ns` (`""` for unprefixed).
     pub fn attr(&self, ns: &str, local: &str) -> Option<&'t str> {
-        self.attributes().iter().find(|a| a.name.is(ns, local)).map(|a| a.value.as_ref())
+        self.attributes()
+            .iter()
+            .find(|a| a.name.is(ns, local))
+            .map(|a| a.value.as_ref())
     }
 
     /// The attribute's value as the `Cow` the tree holds.
     pub fn attr_cow(&self, ns: &str, local: &str) -> Option<&'t Cow<'a, str>> {
-        self.attributes().iter().find(|a| a.name.is(ns, local)).map(|a| &a.value)
+        self.attributes()
+            .iter()
+            .find(|a| a.name.is(ns, local))
+            .map(|a| &a.value)
     }
 
     /// Whether the element carries `xsi:nil="true"`.
@@ -236,7 +253,10 @@ impl<'t, 'a> Element<'t, 'a> {
 
     /// The child elements.
     pub fn children(&self) -> Children<'t, 'a> {
-        Children { tree: self.tree, next: self.node().first_child }
+        Children {
+            tree: self.tree,
+            next: self.node().first_child,
+        }
     }
 
     /// The first child element named `local` in `ns`.
@@ -253,7 +273,10 @@ impl<'t, 'a> Element<'t, 'a> {
     /// All values of an array property (repeated elements), in order; `xsi:nil` entries
     /// are skipped.
     pub fn property_values(&self, local: &str) -> Vec<&'t str> {
-        self.children().filter(|c| c.name().local == local && !c.is_nil()).map(|c| c.text()).collect()
+        self.children()
+            .filter(|c| c.name().local == local && !c.is_nil())
+            .map(|c| c.text())
+            .collect()
     }
 
     /// The element read as an endpoint reference (an embedded EPR property, a selector
@@ -271,7 +294,10 @@ impl<'t, 'a> Element<'t, 'a> {
     /// The parent element, if this is not the root.
     pub fn parent(&self) -> Option<Element<'t, 'a>> {
         let p = self.node().parent;
-        (p != NONE).then_some(Element { tree: self.tree, id: p })
+        (p != NONE).then_some(Element {
+            tree: self.tree,
+            id: p,
+        })
     }
 
     /// This element and everything under it as a tree of its own.
@@ -305,16 +331,28 @@ impl fmt::Debug for Element<'_, '_> {
     }
 }
 
-fn debug_element(el: Element<'_, '_>, parent_ns: Option<&str>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+fn debug_element(
+    el: Element<'_, '_>,
+    parent_ns: Option<&str>,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
     let name = el.name();
     // Below the root the field key already names the element.
-    let label = if parent_ns.is_some() { name.local.to_string() } else { format!("{name:?}") };
+    let label = if parent_ns.is_some() {
+        name.local.to_string()
+    } else {
+        format!("{name:?}")
+    };
     if el.attributes().is_empty() && !el.has_children() && parent_ns.is_some() {
         return fmt::Debug::fmt(el.text(), f);
     }
     let mut s = f.debug_struct(&label);
     for a in el.attributes() {
-        let key = if a.name.prefix.is_empty() { format!("@{:?}", a.name) } else { format!("@{}", a.name) };
+        let key = if a.name.prefix.is_empty() {
+            format!("@{:?}", a.name)
+        } else {
+            format!("@{}", a.name)
+        };
         s.field(&key, &a.value);
     }
     if !el.text().is_empty() {
@@ -327,7 +365,11 @@ fn debug_element(el: Element<'_, '_>, parent_ns: Option<&str>, f: &mut fmt::Form
         }
     }
     for c in el.children() {
-        let key = if c.name().ns == name.ns { c.name().local.to_string() } else { format!("{:?}", c.name()) };
+        let key = if c.name().ns == name.ns {
+            c.name().local.to_string()
+        } else {
+            format!("{:?}", c.name())
+        };
         s.field(&key, &Child(c, &name.ns));
     }
     s.finish()
@@ -345,7 +387,10 @@ impl<'t, 'a> Iterator for Children<'t, 'a> {
         if self.next == NONE {
             return None;
         }
-        let e = Element { tree: self.tree, id: self.next };
+        let e = Element {
+            tree: self.tree,
+            id: self.next,
+        };
         self.next = self.tree.nodes[self.next as usize].next_sibling;
         Some(e)
     }
@@ -362,7 +407,10 @@ impl<'a> TreeBuilder<'a> {
     /// A builder that expects about `elements` elements.
     pub fn with_capacity(elements: usize) -> TreeBuilder<'a> {
         TreeBuilder {
-            tree: Tree { nodes: Vec::with_capacity(elements), attrs: Vec::new() },
+            tree: Tree {
+                nodes: Vec::with_capacity(elements),
+                attrs: Vec::new(),
+            },
             open: Vec::with_capacity(8),
         }
     }
@@ -384,6 +432,9 @@ impl<'a> TreeBuilder<'a> {
         });
         if parent != NONE {
             let p = &mut self.tree.nodes[parent as usize];
+            if p.first_child == NONE && !p.text.is_empty() && is_blank(&p.text) {
+                p.text = Cow::Borrowed("");
+            }
             let last = p.last_child;
             p.last_child = id;
             if last == NONE {
@@ -398,21 +449,29 @@ impl<'a> TreeBuilder<'a> {
 
     /// Adds an attribute to the element just opened (before its children).
     pub fn attr(&mut self, name: Name<'a>, value: impl Into<Cow<'a, str>>) -> &mut Self {
-        self.tree.attrs.push(Attribute { name, value: value.into() });
+        self.tree.attrs.push(Attribute {
+            name,
+            value: value.into(),
+        });
         if let Some(&id) = self.open.last() {
             self.tree.nodes[id as usize].attrs_end = self.tree.attrs.len() as u32;
         }
         self
     }
 
-    /// Adds text to the current element.
+    /// Adds text to the current element. Whitespace-only text beside child elements is
+    /// indentation, not content, and is dropped here rather than concatenated.
     pub fn text(&mut self, text: impl Into<Cow<'a, str>>) -> &mut Self {
         if let Some(&id) = self.open.last() {
             let node = &mut self.tree.nodes[id as usize];
+            let text = text.into();
+            if node.first_child != NONE && is_blank(&text) {
+                return self;
+            }
             if node.text.is_empty() {
-                node.text = text.into();
+                node.text = text;
             } else {
-                node.text.to_mut().push_str(&text.into());
+                node.text.to_mut().push_str(&text);
             }
         }
         self
@@ -427,7 +486,7 @@ impl<'a> TreeBuilder<'a> {
     pub fn end(&mut self) -> &mut Self {
         if let Some(id) = self.open.pop() {
             let node = &mut self.tree.nodes[id as usize];
-            if node.first_child != NONE && node.text.bytes().all(|b| b.is_ascii_whitespace()) {
+            if node.first_child != NONE && is_blank(&node.text) {
                 node.text = Cow::Borrowed("");
             }
         }
@@ -454,8 +513,6 @@ impl<'a> TreeBuilder<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn cim_instance_accessors() {
         let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/><s:Body>
@@ -469,12 +526,17 @@ mod tests {
             <p:System><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></p:System>
           </p:CIM_Fan></s:Body></s:Envelope>"#;
         let env = crate::parse(xml, &crate::Limits::default()).unwrap();
-        let crate::Body::Instance(tree) = &env.body else { panic!("{:?}", env.body) };
+        let crate::Body::Instance(tree) = &env.body else {
+            panic!("{:?}", env.body)
+        };
         let fan = tree.root();
         assert_eq!(fan.property("DeviceID").unwrap().text(), "Fan.1");
         assert_eq!(fan.property_values("OperationalStatus"), ["2", "5"]);
         assert!(fan.property("VariableSpeed").unwrap().is_nil());
-        assert_eq!(fan.property("System").unwrap().as_epr().unwrap().address, crate::ns::ANONYMOUS);
+        assert_eq!(
+            fan.property("System").unwrap().as_epr().unwrap().address,
+            crate::ns::ANONYMOUS
+        );
         assert!(fan.property("DeviceID").unwrap().as_epr().is_none());
         let round = crate::write::write_tree(tree);
         assert!(round.contains("xsi:nil=\"true\""), "{round}");

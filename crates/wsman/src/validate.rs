@@ -58,7 +58,10 @@ pub fn is_response(env: &Envelope<'_>) -> bool {
     if env.header.relates_to.is_some() {
         return true;
     }
-    env.header.action.as_deref().is_some_and(|a| a.ends_with("Response") || a.ends_with("/fault"))
+    env.header
+        .action
+        .as_deref()
+        .is_some_and(|a| a.ends_with("Response") || a.ends_with("/fault"))
         || matches!(
             env.body,
             Body::EnumerateResponse(_)
@@ -73,11 +76,17 @@ pub fn is_response(env: &Envelope<'_>) -> bool {
 }
 
 fn is_uuid_uri(id: &str) -> bool {
-    let rest = id.strip_prefix("uuid:").or_else(|| id.strip_prefix("urn:uuid:"));
+    let rest = id
+        .strip_prefix("uuid:")
+        .or_else(|| id.strip_prefix("urn:uuid:"));
     rest.is_some_and(|r| {
         r.len() == 36
             && r.char_indices().all(|(i, c)| {
-                if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() }
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
             })
     })
 }
@@ -87,7 +96,9 @@ fn is_absolute_uri(s: &str) -> bool {
         Some((scheme, _)) => {
             !scheme.is_empty()
                 && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         }
         None => false,
     }
@@ -106,7 +117,10 @@ pub fn check_request(env: &Envelope<'_>, understood: &[(&str, &str)]) -> Vec<Fin
         let name = o.element.root().name();
         if o.must_understand && !understood.iter().any(|(ns, l)| name.is(ns, l)) {
             out.push(Finding::Error(
-                ErrorKind::MustUnderstand { name: name.to_string(), namespace: name.ns.to_string() },
+                ErrorKind::MustUnderstand {
+                    name: name.to_string(),
+                    namespace: name.ns.to_string(),
+                },
                 header_start,
             ));
         }
@@ -119,22 +133,39 @@ pub fn check_request(env: &Envelope<'_>, understood: &[(&str, &str)]) -> Vec<Fin
             (HeaderName::MessageId, h.message_id.is_some()),
         ] {
             if !value {
-                out.push(Finding::Error(ErrorKind::MissingHeader { name: name.qname() }, header_start));
+                out.push(Finding::Error(
+                    ErrorKind::MissingHeader { name: name.qname() },
+                    header_start,
+                ));
             }
         }
         if let Some(reply) = &h.reply_to {
             if reply.address != ns::ANONYMOUS {
                 out.push(Finding::Error(
-                    ErrorKind::UnsupportedAddressing { address: reply.address.to_string() },
+                    ErrorKind::UnsupportedAddressing {
+                        address: reply.address.to_string(),
+                    },
                     at(HeaderName::ReplyTo),
                 ));
             }
         }
         let needs_resource = matches!(
             env.body,
-            Body::Enumerate(_) | Body::Shell(_) | Body::CommandLine(_) | Body::Receive(_) | Body::Send(_) | Body::Signal(_) | Body::MethodInput(_)
+            Body::Enumerate(_)
+                | Body::Shell(_)
+                | Body::CommandLine(_)
+                | Body::Receive(_)
+                | Body::Send(_)
+                | Body::Signal(_)
+                | Body::MethodInput(_)
         ) || h.action.as_deref().is_some_and(|a| {
-            [ns::action::GET, ns::action::PUT, ns::action::CREATE, ns::action::DELETE].contains(&a)
+            [
+                ns::action::GET,
+                ns::action::PUT,
+                ns::action::CREATE,
+                ns::action::DELETE,
+            ]
+            .contains(&a)
         });
         if needs_resource && h.resource_uri.is_none() {
             out.push(Finding::Error(ErrorKind::MissingResourceUri, header_start));
@@ -142,11 +173,19 @@ pub fn check_request(env: &Envelope<'_>, understood: &[(&str, &str)]) -> Vec<Fin
     }
     if let Some(v) = h.max_envelope_size {
         if v < 8192 {
-            out.push(Finding::Error(ErrorKind::EnvelopeTooSmall { value: v }, at(HeaderName::MaxEnvelopeSize)));
+            out.push(Finding::Error(
+                ErrorKind::EnvelopeTooSmall { value: v },
+                at(HeaderName::MaxEnvelopeSize),
+            ));
         }
     }
     if let Some(dup) = duplicate_selector(&h.selectors) {
-        out.push(Finding::Error(ErrorKind::DuplicateSelector { name: dup.to_owned() }, at(HeaderName::SelectorSet)));
+        out.push(Finding::Error(
+            ErrorKind::DuplicateSelector {
+                name: dup.to_owned(),
+            },
+            at(HeaderName::SelectorSet),
+        ));
     }
     if identify {
         return out;
@@ -165,7 +204,10 @@ pub fn check_request(env: &Envelope<'_>, understood: &[(&str, &str)]) -> Vec<Fin
     }
     if let Some(id) = &h.message_id {
         if !is_uuid_uri(id) {
-            out.push(Finding::Warning(Warning::NonUuidMessageId, at(HeaderName::MessageId)));
+            out.push(Finding::Warning(
+                Warning::NonUuidMessageId,
+                at(HeaderName::MessageId),
+            ));
         }
     }
     out
@@ -175,23 +217,40 @@ pub fn check_request(env: &Envelope<'_>, understood: &[(&str, &str)]) -> Vec<Fin
 pub fn check_response(env: &Envelope<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     // Identify answers and one-way notifications relate to no request.
-    if matches!(env.body, Body::IdentifyResponse(_) | Body::SubscriptionEnd(_)) {
+    if matches!(
+        env.body,
+        Body::IdentifyResponse(_) | Body::SubscriptionEnd(_)
+    ) {
         return out;
     }
     let h = &env.header;
     let start = env.meta.envelope_offset;
     if h.action.is_none() {
-        out.push(Finding::Error(ErrorKind::MissingHeader { name: HeaderName::Action.qname() }, start));
+        out.push(Finding::Error(
+            ErrorKind::MissingHeader {
+                name: HeaderName::Action.qname(),
+            },
+            start,
+        ));
     }
     if h.relates_to.is_none() {
-        out.push(Finding::Error(ErrorKind::MissingHeader { name: HeaderName::RelatesTo.qname() }, start));
+        out.push(Finding::Error(
+            ErrorKind::MissingHeader {
+                name: HeaderName::RelatesTo.qname(),
+            },
+            start,
+        ));
     }
     out
 }
 
 /// Checks a message as a request or a response, whichever it is.
 pub fn check(env: &Envelope<'_>) -> Vec<Finding> {
-    if is_response(env) { check_response(env) } else { check_request(env, &[]) }
+    if is_response(env) {
+        check_response(env)
+    } else {
+        check_request(env, &[])
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ const KNOWN: &[(&str, &str)] = &[
     (ns::XSI, "xsi"),
 ];
 
+/// A start tag ready to write: the qualified name, new declarations, attributes.
+type Prepared<'v> = (String, Vec<(String, String)>, Vec<(String, &'v str)>);
+
 /// An XML writer that declares namespaces where they are first needed.
 pub struct XmlWriter {
     w: quick_xml::Writer<Vec<u8>>,
@@ -61,7 +64,11 @@ impl XmlWriter {
     }
 
     fn bound(&self, prefix: &str) -> Option<&str> {
-        self.bindings.iter().rev().find(|(p, _)| p == prefix).map(|(_, n)| n.as_str())
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, n)| n.as_str())
     }
 
     /// The prefix to use for `ns`, declaring it (into `decls`) if it is not in scope.
@@ -107,7 +114,12 @@ impl XmlWriter {
 
     /// Opens an element and also makes sure the namespaces in `extra` are declared
     /// (for QName-valued text such as a fault subcode).
-    pub fn start_with(&mut self, name: &Name<'_>, attrs: &[(&Name<'_>, &str)], extra: &[(&str, &str)]) {
+    pub fn start_with(
+        &mut self,
+        name: &Name<'_>,
+        attrs: &[(&Name<'_>, &str)],
+        extra: &[(&str, &str)],
+    ) {
         let (tag, decls, attrs) = self.prepare(name, attrs, extra);
         let mut start = BytesStart::new(tag.as_str());
         for (p, n) in &decls {
@@ -128,7 +140,7 @@ impl XmlWriter {
         name: &Name<'_>,
         attrs: &[(&Name<'_>, &'v str)],
         extra: &[(&str, &str)],
-    ) -> (String, Vec<(String, String)>, Vec<(String, &'v str)>) {
+    ) -> Prepared<'v> {
         let mut decls = Vec::new();
         let tag = if name.ns.is_empty() {
             name.local.to_string()
@@ -164,7 +176,11 @@ impl XmlWriter {
             .map(|(p, _)| p.clone())
             .or_else(|| self.prefix_of(&q.ns).map(str::to_owned))
             .unwrap_or_default();
-        let value = if prefix.is_empty() { q.local.to_string() } else { format!("{prefix}:{}", q.local) };
+        let value = if prefix.is_empty() {
+            q.local.to_string()
+        } else {
+            format!("{prefix}:{}", q.local)
+        };
         let mut start = BytesStart::new(tag.as_str());
         for (p, n) in &decls {
             let key = format!("xmlns:{p}");
@@ -176,7 +192,11 @@ impl XmlWriter {
 
     /// The prefix currently bound to `ns` (after `start_with` declared it).
     pub fn prefix_of(&self, ns: &str) -> Option<&str> {
-        self.bindings.iter().rev().find(|(p, n)| n == ns && self.bound(p) == Some(ns)).map(|(p, _)| p.as_str())
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(p, n)| n == ns && self.bound(p) == Some(ns))
+            .map(|(p, _)| p.as_str())
     }
 
     /// Writes escaped text.
@@ -218,7 +238,11 @@ impl XmlWriter {
 
     /// Writes an element tree.
     pub fn tree(&mut self, el: Element<'_, '_>) {
-        let attrs: Vec<(&Name<'_>, &str)> = el.attributes().iter().map(|a| (&a.name, a.value.as_ref())).collect();
+        let attrs: Vec<(&Name<'_>, &str)> = el
+            .attributes()
+            .iter()
+            .map(|a| (&a.name, a.value.as_ref()))
+            .collect();
         if !el.has_children() {
             self.leaf(el.name(), &attrs, el.text());
             return;
@@ -243,7 +267,11 @@ fn mu_attr() -> Name<'static> {
 /// Writes `env` as XML.
 pub fn write_envelope(env: &Envelope<'_>, out: Vec<u8>) -> Vec<u8> {
     let mut w = XmlWriter::new(out);
-    w.start_with(&n(ns::SOAP, "Envelope"), &[], &[(ns::WSA, "a"), (ns::WSMAN, "w")]);
+    w.start_with(
+        &n(ns::SOAP, "Envelope"),
+        &[],
+        &[(ns::WSA, "a"), (ns::WSMAN, "w")],
+    );
     w.start(&n(ns::SOAP, "Header"), &[]);
     write_header(&mut w, &env.header);
     w.end();
@@ -299,7 +327,11 @@ fn write_header(w: &mut XmlWriter, h: &Header<'_>) {
         w.leaf(&n(ns::WSMAN, "Locale"), &[(&lang, v), (&mu, "false")], "");
     }
     if let Some(v) = &h.data_locale {
-        w.leaf(&n(ns::MSWSMAN, "DataLocale"), &[(&lang, v), (&mu, "false")], "");
+        w.leaf(
+            &n(ns::MSWSMAN, "DataLocale"),
+            &[(&lang, v), (&mu, "false")],
+            "",
+        );
     }
     if !h.selectors.is_empty() {
         write_selectors(w, &h.selectors);
@@ -313,7 +345,11 @@ fn write_header(w: &mut XmlWriter, h: &Header<'_>) {
     if let Some(f) = &h.fragment_transfer {
         let d = Name::new("", "Dialect");
         match &f.dialect {
-            Some(dialect) => w.leaf(&n(ns::WSMAN, "FragmentTransfer"), &[(&mu, "true"), (&d, dialect)], &f.expression),
+            Some(dialect) => w.leaf(
+                &n(ns::WSMAN, "FragmentTransfer"),
+                &[(&mu, "true"), (&d, dialect)],
+                &f.expression,
+            ),
             None => w.leaf(&n(ns::WSMAN, "FragmentTransfer"), t, &f.expression),
         }
     }
@@ -321,7 +357,11 @@ fn write_header(w: &mut XmlWriter, h: &Header<'_>) {
         w.leaf(&n(ns::WSMAN, "RequestTotalItemsCountEstimate"), &[], "");
     }
     if let Some(v) = h.total_items_count_estimate {
-        w.leaf(&n(ns::WSMAN, "TotalItemsCountEstimate"), &[], &v.to_string());
+        w.leaf(
+            &n(ns::WSMAN, "TotalItemsCountEstimate"),
+            &[],
+            &v.to_string(),
+        );
     }
     if let Some(q) = &h.not_understood {
         w.qname_attr_leaf(&n(ns::SOAP, "NotUnderstood"), "qname", q);
@@ -404,7 +444,11 @@ fn write_filter(w: &mut XmlWriter, f: &Filter<'_>) {
         }
         FilterContent::Association(a) => {
             w.start(&fname, &attrs);
-            let inner = if a.association_instances { "AssociationInstances" } else { "AssociatedInstances" };
+            let inner = if a.association_instances {
+                "AssociationInstances"
+            } else {
+                "AssociatedInstances"
+            };
             w.start(&n(ns::WSMB, inner), &[]);
             write_epr(w, &n(ns::WSMB, "Object"), &a.object);
             let opt = |w: &mut XmlWriter, local: &str, v: &Option<Cow<'_, str>>| {
@@ -590,7 +634,11 @@ pub fn write_body(w: &mut XmlWriter, body: &Body<'_>) {
         }
         Body::SubscribeResponse(r) => {
             w.start(&n(ns::WSE, "SubscribeResponse"), &[]);
-            write_epr(w, &n(ns::WSE, "SubscriptionManager"), &r.subscription_manager);
+            write_epr(
+                w,
+                &n(ns::WSE, "SubscriptionManager"),
+                &r.subscription_manager,
+            );
             opt_leaf(w, n(ns::WSE, "Expires"), &r.expires);
             w.end();
         }
@@ -773,7 +821,12 @@ impl FaultSpec {
             relates_to: relates_to.map(|r| Cow::Owned(r.to_owned())),
             ..Header::default()
         };
-        Envelope { header, body: Body::Fault(self.to_fault()), extra: Vec::new(), meta: Default::default() }
+        Envelope {
+            header,
+            body: Body::Fault(self.to_fault()),
+            extra: Vec::new(),
+            meta: Default::default(),
+        }
     }
 }
 

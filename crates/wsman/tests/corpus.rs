@@ -10,7 +10,9 @@ use wsman::validate::{self, Finding};
 use wsman::{Limits, parse};
 
 fn dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/documents").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/documents")
+        .join(sub)
 }
 
 fn files(sub: &str) -> Vec<PathBuf> {
@@ -53,10 +55,12 @@ fn first_error(bytes: &[u8]) -> Option<wsman::ErrorKind> {
         Ok(env) => env,
         Err(e) => return Some(e.kind),
     };
-    validate::check_request(&env, &[]).into_iter().find_map(|f| match f {
-        Finding::Error(k, _) => Some(k),
-        Finding::Warning(..) => None,
-    })
+    validate::check_request(&env, &[])
+        .into_iter()
+        .find_map(|f| match f {
+            Finding::Error(k, _) => Some(k),
+            Finding::Warning(..) => None,
+        })
 }
 
 #[test]
@@ -94,21 +98,35 @@ fn valid_messages_parse_validate_and_round_trip() {
             let written = env.to_xml();
             match parse(&written, &Limits::default()) {
                 Ok(again) => {
-                    if again.header != env.header || again.body != env.body || again.extra != env.extra {
-                        failures.push(format!("{sub}/{}: write/parse changed the message:\n{written}", name(&path)));
+                    if again.header != env.header
+                        || again.body != env.body
+                        || again.extra != env.extra
+                    {
+                        failures.push(format!(
+                            "{sub}/{}: write/parse changed the message:\n{written}",
+                            name(&path)
+                        ));
                     }
                 }
-                Err(e) => failures.push(format!("{sub}/{}: re-parse of written form: {e}\n{written}", name(&path))),
+                Err(e) => failures.push(format!(
+                    "{sub}/{}: re-parse of written form: {e}\n{written}",
+                    name(&path)
+                )),
             }
             // The header-only path agrees with the full parse.
             match wsman::parse_header(&text, &Limits::default()) {
                 Ok(h) => {
                     if h.header != env.header {
-                        failures.push(format!("{sub}/{}: parse_header header differs", name(&path)));
+                        failures.push(format!(
+                            "{sub}/{}: parse_header header differs",
+                            name(&path)
+                        ));
                     }
                     match h.parse_body(&Limits::default()) {
                         Ok((b, extra)) if b == env.body && extra == env.extra => {}
-                        Ok(_) => failures.push(format!("{sub}/{}: parse_body differs", name(&path))),
+                        Ok(_) => {
+                            failures.push(format!("{sub}/{}: parse_body differs", name(&path)))
+                        }
                         Err(e) => failures.push(format!("{sub}/{}: parse_body: {e}", name(&path))),
                     }
                 }
@@ -117,7 +135,12 @@ fn valid_messages_parse_validate_and_round_trip() {
         }
     }
     assert!(count >= 40, "corpus has only {count} valid files");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -203,7 +226,12 @@ fn invalid_messages_fail_with_their_documented_fault() {
             failures.push(format!("expected.toml names {n}, which does not exist"));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// What each (non-bench) corpus file reads as, snapshotted: a change in how any
@@ -218,7 +246,9 @@ fn parsed_corpus_snapshots() {
             }
             let bytes = std::fs::read(&path).unwrap();
             let text = wsman::decode(&bytes, None).unwrap();
-            let Ok(env) = parse(&text, &Limits::default()) else { continue };
+            let Ok(env) = parse(&text, &Limits::default()) else {
+                continue;
+            };
             let mut settings = insta::Settings::clone_current();
             settings.set_snapshot_suffix(format!("{sub}-{}", n.trim_end_matches(".xml")));
             settings.set_prepend_module_to_snapshot(false);
