@@ -58,6 +58,8 @@ pub(crate) struct Cursor<'a> {
     peeked: Option<(Event<'a>, usize)>,
     elements: usize,
     limits: Limits,
+    /// Elements open around the slice this cursor reads (a body read after its header).
+    base_depth: usize,
     /// Bumped whenever `bindings` changes, to invalidate `last_resolved`.
     generation: u32,
     last_resolved: Option<(&'a str, Cow<'a, str>, u32)>,
@@ -97,8 +99,21 @@ impl<'a> Cursor<'a> {
             limits: *limits,
             generation: 0,
             last_resolved: None,
+            base_depth: 0,
             message_id: None,
         }
+    }
+
+    /// Continues the limits of an enclosing read: `depth` elements are open around the
+    /// slice and `elements` were already counted.
+    pub fn continue_limits(&mut self, depth: usize, elements: usize) {
+        self.base_depth = depth;
+        self.elements = elements;
+    }
+
+    /// Elements counted so far.
+    pub fn elements(&self) -> usize {
+        self.elements
     }
 
     pub fn depth(&self) -> usize {
@@ -298,7 +313,7 @@ impl<'a> Cursor<'a> {
     /// Enters an element named `qname` (as written): limits and the open stack.
     #[inline(always)]
     fn enter(&mut self, qname: &'a str, pos: usize) -> Result<(), Error> {
-        if self.open.len() >= self.limits.max_depth {
+        if self.open.len() + self.base_depth >= self.limits.max_depth {
             return Err(self.err(
                 ErrorKind::TooDeep {
                     limit: self.limits.max_depth,
@@ -328,7 +343,12 @@ impl<'a> Cursor<'a> {
     /// The element's resolved name.
     #[inline(always)]
     fn plain_name(&mut self, qname: &'a str, pos: usize) -> Result<Name<'a>, Error> {
-        let (prefix, local) = split_qname(qname);
+        let Some((prefix, local)) = split_qname(qname) else {
+            return Err(self.err(
+                ErrorKind::Syntax(format!("`{qname}` is not a valid element name")),
+                pos,
+            ));
+        };
         match self.resolve_cached(prefix) {
             Some(ns) => Ok(Name {
                 ns,
@@ -386,7 +406,12 @@ impl<'a> Cursor<'a> {
                 self.bindings.push((prefix, value));
                 self.generation = self.generation.wrapping_add(1);
             } else {
-                let (prefix, local) = split_qname(key);
+                let Some((prefix, local)) = split_qname(key) else {
+                    return Err(self.err(
+                        ErrorKind::Syntax(format!("`{key}` is not a valid attribute name")),
+                        pos,
+                    ));
+                };
                 raw_attrs.push((prefix, local, value));
             }
         }
@@ -398,6 +423,17 @@ impl<'a> Cursor<'a> {
             } else {
                 self.resolve_element(prefix).map_err(|k| self.err(k, pos))?
             };
+            if attrs
+                .iter()
+                .any(|a: &Attribute<'a>| a.name.local == local && a.name.ns == ns)
+            {
+                return Err(self.err(
+                    ErrorKind::Syntax(format!(
+                        "attribute `{local}` appears twice in namespace `{ns}`"
+                    )),
+                    pos,
+                ));
+            }
             attrs.push(Attribute {
                 name: Name {
                     ns,
@@ -729,12 +765,37 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Splits `prefix:local` (no colon: empty prefix).
+/// Splits `prefix:local` (no colon: empty prefix), in one pass that also checks the
+/// name is a QName: at most one colon, neither part empty, no character that cannot be
+/// in an XML name (non-ASCII characters are let through; the tokenizer has already
+/// delimited the name).
 #[inline]
-fn split_qname(q: &str) -> (&str, &str) {
-    match q.bytes().position(|b| b == b':') {
-        Some(i) => (&q[..i], &q[i + 1..]),
-        None => ("", q),
+fn split_qname(q: &str) -> Option<(&str, &str)> {
+    let bytes = q.as_bytes();
+    let mut colon = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b':' => {
+                if colon.is_some() {
+                    return None;
+                }
+                colon = Some(i);
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80..=0xFF => {}
+            b'0'..=b'9' | b'-' | b'.' => {
+                // Not at the start of either part.
+                if i == 0 || colon == Some(i - 1) {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    match colon {
+        Some(i) if i == 0 || i + 1 == bytes.len() => None,
+        Some(i) => Some((&q[..i], &q[i + 1..])),
+        None if bytes.is_empty() => None,
+        None => Some(("", q)),
     }
 }
 

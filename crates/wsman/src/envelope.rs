@@ -236,12 +236,24 @@ pub struct HeaderOnly<'a> {
     input: &'a str,
     body_range: (usize, usize),
     bindings: Vec<(&'a str, Cow<'a, str>)>,
+    /// Elements counted before the body, so that reading the body later applies the
+    /// same element limit as [`parse`].
+    elements_before: usize,
 }
 
 impl<'a> HeaderOnly<'a> {
     /// Reads the body that [`parse_header`] skipped: the first body element and any
     /// further ones (see [`Envelope::extra`]).
     pub fn parse_body(&self, limits: &Limits) -> Result<(Body<'a>, Vec<Body<'a>>), Error> {
+        let mut c = self.body_cursor(limits);
+        read_body_elements(&mut c, None, true)
+    }
+}
+
+impl<'a> HeaderOnly<'a> {
+    /// A cursor over the body that continues the limits of the header read: the
+    /// Envelope and Body are open around it, and their elements were counted.
+    fn body_cursor(&self, limits: &Limits) -> Cursor<'a> {
         let mut c = Cursor::at(
             self.input,
             self.body_range.0,
@@ -249,8 +261,23 @@ impl<'a> HeaderOnly<'a> {
             self.bindings.clone(),
             limits,
         );
+        c.continue_limits(2, self.elements_before);
         c.message_id = self.header.message_id.as_ref().map(|m| m.to_string());
-        read_body_elements(&mut c, None, true)
+        c
+    }
+
+    /// The body elements as generic trees, whatever they are (for routing rules that
+    /// look at the body without knowing its type).
+    pub fn body_trees(&self, limits: &Limits) -> Result<Vec<Tree<'a>>, Error> {
+        let mut c = self.body_cursor(limits);
+        let mut out = Vec::new();
+        loop {
+            match c.next()? {
+                Ev::Start(s) => out.push(c.read_tree(s)?),
+                Ev::Text(_) => {}
+                Ev::End | Ev::Eof => return Ok(out),
+            }
+        }
     }
 }
 
@@ -307,6 +334,7 @@ pub fn parse_header<'a>(text: &'a str, limits: &Limits) -> Result<HeaderOnly<'a>
     let mut c = Cursor::new(text, limits);
     let (header, meta) = read_to_body(&mut c, text, limits)?;
     let bindings = c.bindings().to_vec();
+    let elements_before = c.elements();
     // raw_inner needs the tag as written.
     let (prefix, local) = body_tag(text, meta.body_offset);
     let (s, e) = c.raw_inner(prefix, local)?;
@@ -318,6 +346,7 @@ pub fn parse_header<'a>(text: &'a str, limits: &Limits) -> Result<HeaderOnly<'a>
         input: text,
         body_range: (s, e),
         bindings,
+        elements_before,
     })
 }
 

@@ -127,7 +127,7 @@ impl XmlWriter {
             start.push_attribute((key.as_str(), n.as_str()));
         }
         for (k, v) in &attrs {
-            start.push_attribute((k.as_str(), *v));
+            start.push_attribute(escaped_attr(k, v));
         }
         self.marks.push(self.bindings.len());
         self.bindings.extend(decls);
@@ -168,13 +168,24 @@ impl XmlWriter {
     /// (`<s:NotUnderstood qname="x:Frobnicate" xmlns:x="..."/>`).
     pub fn qname_attr_leaf(&mut self, name: &Name<'_>, attr: &str, q: &Name<'_>) {
         let hint: &str = if q.prefix.is_empty() { "q" } else { &q.prefix };
-        let (tag, decls, _) = self.prepare(name, &[], &[(&q.ns, hint)]);
+        let extra: &[(&str, &str)] = if q.ns.is_empty() {
+            &[]
+        } else {
+            &[(&q.ns, hint)]
+        };
+        let (tag, decls, _) = self.prepare(name, &[], extra);
         let prefix = decls
             .iter()
             .rev()
             .find(|(_, n)| *n == q.ns)
             .map(|(p, _)| p.clone())
-            .or_else(|| self.prefix_of(&q.ns).map(str::to_owned))
+            .or_else(|| {
+                if q.ns.is_empty() {
+                    None
+                } else {
+                    self.prefix_of(&q.ns).map(str::to_owned)
+                }
+            })
             .unwrap_or_default();
         let value = if prefix.is_empty() {
             q.local.to_string()
@@ -186,7 +197,7 @@ impl XmlWriter {
             let key = format!("xmlns:{p}");
             start.push_attribute((key.as_str(), n.as_str()));
         }
-        start.push_attribute((attr, value.as_str()));
+        start.push_attribute(escaped_attr(attr, &value));
         let _ = self.w.write_event(Event::Empty(start));
     }
 
@@ -199,10 +210,14 @@ impl XmlWriter {
             .map(|(p, _)| p.as_str())
     }
 
-    /// Writes escaped text.
+    /// Writes escaped text. CR is written as a reference: a conforming reader would
+    /// otherwise turn CRLF into LF.
     pub fn text(&mut self, text: &str) {
         if !text.is_empty() {
-            let _ = self.w.write_event(Event::Text(BytesText::new(text)));
+            let escaped = escape(text, false);
+            let _ = self
+                .w
+                .write_event(Event::Text(BytesText::from_escaped(escaped)));
         }
     }
 
@@ -226,7 +241,7 @@ impl XmlWriter {
                 start.push_attribute((key.as_str(), n.as_str()));
             }
             for (k, v) in &attrs {
-                start.push_attribute((k.as_str(), *v));
+                start.push_attribute(escaped_attr(k, v));
             }
             let _ = self.w.write_event(Event::Empty(start));
         } else {
@@ -253,6 +268,44 @@ impl XmlWriter {
             self.tree(c);
         }
         self.end();
+    }
+}
+
+/// XML escaping that survives any conforming reader: markup characters always, CR in
+/// text, and TAB, LF, CR in attribute values (which readers normalise to spaces).
+fn escape(s: &str, attribute: bool) -> Cow<'_, str> {
+    let special = |c: char| {
+        matches!(c, '<' | '>' | '&' | '"' | '\'' | '\r') || (attribute && matches!(c, '\t' | '\n'))
+    };
+    if !s.contains(special) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An attribute whose value is escaped by [`escape`] (quick-xml's own escaping leaves
+/// whitespace as it is).
+fn escaped_attr<'v>(key: &'v str, value: &'v str) -> quick_xml::events::attributes::Attribute<'v> {
+    quick_xml::events::attributes::Attribute {
+        key: quick_xml::name::QName(key.as_bytes()),
+        value: match escape(value, true) {
+            Cow::Borrowed(b) => Cow::Borrowed(b.as_bytes()),
+            Cow::Owned(o) => Cow::Owned(o.into_bytes()),
+        },
     }
 }
 
@@ -754,8 +807,14 @@ pub fn write_body(w: &mut XmlWriter, body: &Body<'_>) {
 
 fn context_body(w: &mut XmlWriter, local: &str, c: &EnumerationContextBody<'_>) {
     w.start(&n(ns::WSEN, local), &[]);
-    opt_leaf(w, n(ns::WSEN, "Expires"), &c.expires);
-    opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &c.context);
+    // WS-Enumeration: requests carry the context first; responses the expiry first.
+    if local.ends_with("Response") {
+        opt_leaf(w, n(ns::WSEN, "Expires"), &c.expires);
+        opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &c.context);
+    } else {
+        opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &c.context);
+        opt_leaf(w, n(ns::WSEN, "Expires"), &c.expires);
+    }
     w.end();
 }
 
@@ -766,6 +825,12 @@ fn expiry(w: &mut XmlWriter, local: &str, e: &Expiry<'_>) {
 }
 
 fn write_qname_value(w: &mut XmlWriter, q: &Name<'_>) {
+    if q.ns.is_empty() {
+        // No namespace: the bare local name (this writer never declares a default
+        // namespace, so it resolves to none).
+        w.leaf(&n(ns::SOAP, "Value"), &[], &q.local);
+        return;
+    }
     let hint: &str = if q.prefix.is_empty() { "q" } else { &q.prefix };
     w.start_with(&n(ns::SOAP, "Value"), &[], &[(&q.ns, hint)]);
     let prefix = w.prefix_of(&q.ns).unwrap_or("").to_owned();
