@@ -1,8 +1,8 @@
 //! The `touchstone` binary: the command line over Touchstone's crates.
 //!
-//! Only subcommands that work are listed. Today that is `lint`, which checks
-//! WS-Management envelopes offline with the same rules the mock and the conformance
-//! suite will apply on the wire. `serve` and `check` arrive with the crates behind them.
+//! Only subcommands that work are listed: `lint` checks WS-Management envelopes offline
+//! with the rules the mock applies on the wire; `serve` runs the mock endpoint. `check`
+//! arrives with the conformance suite.
 //!
 //! Exit codes follow the CLI contract in the design: 0 success, 1 a finding that fails
 //! the run, 2 usage or harness error (clap already exits 2 on bad arguments).
@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod lint;
+mod serve;
 
 /// Touchstone: test tooling for WS-Management and IPMI endpoints.
 #[derive(Parser, Debug)]
@@ -21,8 +22,9 @@ mod lint;
     about,
     long_about = "Touchstone: test tooling for systems that speak WS-Management (DSP0226: \
                   WinRM, openwsman, Intel AMT, BMC firmware) and IPMI over LAN.\n\n\
-                  Today it checks WS-Management envelopes offline (`touchstone lint`). \
-                  The mock endpoint and the conformance suite are not built yet.",
+                  `touchstone serve` runs a mock endpoint (a simulated server and BMC); \
+                  `touchstone lint` checks envelopes offline. The conformance suite is not \
+                  built yet.",
     after_help = "Exit codes: 0 success, 1 a check failed, 2 usage or input error."
 )]
 struct Cli {
@@ -33,11 +35,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Lint(lint::Args),
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Lint(args) => lint::run(&args),
+        Command::Serve(args) => serve::run(args),
     }
 }

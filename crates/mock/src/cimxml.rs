@@ -1,0 +1,172 @@
+//! CIM instances as WS-Man XML (DSP0227 / DSP0230): one element per property in the
+//! class namespace, arrays as repeated elements, `xsi:nil` for null, references as
+//! embedded EPRs, datetimes wrapped in `cim:Datetime`; and back, for Put and Create.
+
+use std::borrow::Cow;
+
+use machine::cim::{Instance, Reference, Value};
+use wsman::{Element, Epr, Name, Selector, Tree, TreeBuilder, ns};
+
+/// The DSP0230 common namespace (`cim:Datetime`).
+pub const CIM_COMMON: &str = "http://schemas.dmtf.org/wbem/wscim/1/common";
+
+/// How class names become resource URIs in answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UriStyle {
+    /// `http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/<Class>`.
+    Dmtf,
+    /// `http://schemas.microsoft.com/wbem/wsman/1/wmi/<namespace>/<Class>`.
+    Wmi(String),
+}
+
+impl UriStyle {
+    /// The resource URI of a class.
+    pub fn uri(&self, class: &str) -> String {
+        match self {
+            UriStyle::Dmtf => format!("{}{class}", ns::CIM_SCHEMA),
+            UriStyle::Wmi(namespace) => {
+                format!("{}{}/{class}", ns::WMI, namespace.trim_matches('/'))
+            }
+        }
+    }
+}
+
+/// An instance as the element a Get or Pull answers with.
+pub fn instance_tree(inst: &Instance, style: &UriStyle) -> Tree<'static> {
+    let uri = style.uri(&inst.class);
+    let mut b = TreeBuilder::with_capacity(inst.properties.len() * 2 + 1);
+    b.start(Name::new(uri.clone(), inst.class.clone()).with_prefix("p"));
+    for p in &inst.properties {
+        let name = Name::new(uri.clone(), p.name.clone()).with_prefix("p");
+        match &p.value {
+            Value::Array(items) => {
+                for v in items {
+                    value(&mut b, name.clone(), v, style);
+                }
+            }
+            v => value(&mut b, name, v, style),
+        }
+    }
+    b.end();
+    b.finish()
+}
+
+fn value(b: &mut TreeBuilder<'static>, name: Name<'static>, v: &Value, style: &UriStyle) {
+    match v {
+        Value::Null => {
+            b.start(name);
+            b.attr(Name::new(ns::XSI, "nil").with_prefix("xsi"), "true");
+            b.end();
+        }
+        Value::Str(s) => {
+            b.leaf(name, s.clone());
+        }
+        Value::Int(i) => {
+            b.leaf(name, i.to_string());
+        }
+        Value::UInt(u) => {
+            b.leaf(name, u.to_string());
+        }
+        Value::Real(r) => {
+            b.leaf(name, real(*r));
+        }
+        Value::Bool(x) => {
+            b.leaf(name, if *x { "true" } else { "false" });
+        }
+        Value::DateTime(t) => {
+            b.start(name);
+            b.leaf(
+                Name::new(CIM_COMMON, "Datetime").with_prefix("cim"),
+                t.clone(),
+            );
+            b.end();
+        }
+        Value::Array(items) => {
+            // Nested arrays do not exist in CIM; flatten rather than lose data.
+            for item in items {
+                value(b, name.clone(), item, style);
+            }
+        }
+        Value::Ref(r) => {
+            b.start(name);
+            epr_children(b, r, style);
+            b.end();
+        }
+    }
+}
+
+fn real(r: f64) -> String {
+    if r.is_finite() {
+        format!("{r}")
+    } else if r.is_nan() {
+        "NaN".into()
+    } else if r > 0.0 {
+        "INF".into()
+    } else {
+        "-INF".into()
+    }
+}
+
+fn epr_children(b: &mut TreeBuilder<'static>, r: &Reference, style: &UriStyle) {
+    b.leaf(
+        Name::new(ns::WSA, "Address").with_prefix("a"),
+        ns::ANONYMOUS,
+    );
+    b.start(Name::new(ns::WSA, "ReferenceParameters").with_prefix("a"));
+    b.leaf(
+        Name::new(ns::WSMAN, "ResourceURI").with_prefix("w"),
+        style.uri(&r.class),
+    );
+    b.start(Name::new(ns::WSMAN, "SelectorSet").with_prefix("w"));
+    for (k, v) in &r.keys {
+        b.start(Name::new(ns::WSMAN, "Selector").with_prefix("w"));
+        b.attr(Name::new("", "Name"), k.clone());
+        b.text(v.clone());
+        b.end();
+    }
+    b.end();
+    b.end();
+}
+
+/// The endpoint reference of an instance.
+pub fn epr(r: &Reference, style: &UriStyle) -> Epr<'static> {
+    Epr {
+        address: Cow::Borrowed(ns::ANONYMOUS),
+        resource_uri: Some(Cow::Owned(style.uri(&r.class))),
+        selectors: r
+            .keys
+            .iter()
+            .map(|(k, v)| Selector::text(k.clone(), v.clone()))
+            .collect(),
+        other_parameters: Vec::new(),
+    }
+}
+
+/// The properties a client sent (Put, Create, fragment Put) as (name, text); `None`
+/// for `xsi:nil`. Array properties repeat their name.
+pub fn properties_of(el: Element<'_, '_>) -> Vec<(String, Option<String>)> {
+    el.children()
+        .map(|c| {
+            let v = if c.is_nil() {
+                None
+            } else if let Some(dt) = c.child(CIM_COMMON, "Datetime") {
+                Some(dt.text().trim().to_owned())
+            } else {
+                Some(c.text().to_owned())
+            };
+            (c.name().local.to_string(), v)
+        })
+        .collect()
+}
+
+/// The text form of a value, as a selector or a fragment compares it.
+pub fn value_text(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Null | Value::Array(_) | Value::Ref(_) => return None,
+        Value::Str(s) | Value::DateTime(s) => s.clone(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Real(r) => real(*r),
+        Value::Bool(b) => b.to_string(),
+    })
+}

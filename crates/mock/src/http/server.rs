@@ -1,0 +1,1065 @@
+//! The listeners and the per-connection machinery: accept loops for HTTP, HTTPS and the
+//! admin API, the HTTP/1.1 connection driver, the WS-Man request pipeline (routing,
+//! size limit, authentication, content type, handler, outcome) and graceful shutdown.
+//!
+//! # Transport faults
+//! hyper owns a connection's socket while it serves it, and always writes a
+//! well-formed response. A scenario sometimes wants the opposite (a reset, a close
+//! without an answer, a response cut short, bytes that are not HTTP), so each
+//! connection task drives its hyper connection with `poll_without_shutdown` and also
+//! listens on a per-connection *hijack* channel. A request whose outcome is a
+//! transport fault sends a `Hijack` on that channel and never completes; the
+//! connection task then takes the socket back from hyper (`into_parts`) and carries out
+//! the fault on the raw stream: `SO_LINGER` 0 and drop for an RST, a write then
+//! close for truncated or garbage answers, a plain close. Over TLS the same happens
+//! inside the TLS stream (the reset is still a TCP RST). Slow answers need no
+//! hijack: they are ordinary responses whose body sleeps between chunks.
+//!
+//! # Refusals
+//! In order: a path other than [`ServerConfig::path`] is 404; a method other than
+//! POST is 405 with `Allow: POST` (openwsman answers 501, but 405 is what RFC 9110
+//! prescribes for a method the resource does not support); a POST with neither
+//! Content-Length nor chunked framing is 411; a body over the limit is 413 (then the
+//! connection closes); bad credentials are 401; a non-empty body that is neither SOAP
+//! nor WinRM-encrypted multipart is 415. The body is read before authentication so
+//! that a 401 keeps the connection alive for the client's second attempt.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{Instant, Sleep};
+
+use super::auth::{Authenticator, Verdict};
+pub use super::tls::TlsSource;
+use super::{Credentials, Outcome, Reply, Request, WsmanHandler};
+use crate::admin::{self, AdminOps};
+use crate::journal::{AuthOutcome, Detail, Entry, HttpRecord, Journal, OutcomeKind, StoredBody};
+
+/// Error type of response bodies.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The response body type of every service here.
+pub(crate) type ResBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// How to run the listeners.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Plain HTTP listener (WS-Man), if any. Port 0 picks a free port.
+    pub http: Option<SocketAddr>,
+    /// HTTPS listener (WS-Man), if any.
+    pub https: Option<SocketAddr>,
+    /// Admin API listener (plain HTTP, JSON), if any.
+    pub admin: Option<SocketAddr>,
+    /// The HTTPS certificate.
+    pub tls: TlsSource,
+    /// Largest request body accepted; larger ones get 413 as soon as the excess
+    /// arrives (the body is never buffered past this).
+    pub max_request_bytes: usize,
+    /// The WS-Man path (`/wsman`).
+    pub path: String,
+    /// Deadline for a whole request: reading its body, the handler, any scripted delay
+    /// and a slow answer. On expiry the client gets 503 (or, mid-answer, a closed
+    /// connection).
+    pub request_timeout: Duration,
+    /// Time a client has to send a request's headers (and to finish a TLS handshake);
+    /// also how long an idle keep-alive connection is kept. Slowloris protection.
+    pub header_read_timeout: Duration,
+    /// How long [`Running::shutdown`] lets requests in flight finish before it aborts
+    /// them.
+    pub shutdown_grace: Duration,
+    /// Age after which a Digest nonce is answered with `stale=true`.
+    pub digest_nonce_lifetime: Duration,
+}
+
+impl Default for ServerConfig {
+    /// No listeners; 600 KiB bodies (WinRM's 500 KiB `MaxEnvelopeSizekb` plus slack),
+    /// `/wsman`, 5 min request deadline, 30 s header deadline, 5 s shutdown grace, 5 min
+    /// nonces, self-signed certificate.
+    fn default() -> Self {
+        ServerConfig {
+            http: None,
+            https: None,
+            admin: None,
+            tls: TlsSource::default(),
+            max_request_bytes: 600 * 1024,
+            path: "/wsman".into(),
+            request_timeout: Duration::from_secs(300),
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+            digest_nonce_lifetime: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The running listeners. Dropping it stops them too, without waiting.
+#[derive(Debug)]
+pub struct Running {
+    /// Bound HTTP address.
+    pub http: Option<SocketAddr>,
+    /// Bound HTTPS address.
+    pub https: Option<SocketAddr>,
+    /// Bound admin address.
+    pub admin: Option<SocketAddr>,
+    /// The generated certificate (PEM), when [`TlsSource::Generate`] was used and
+    /// HTTPS is on.
+    pub cert_pem: Option<String>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting (the ports are free when this returns), closes idle
+    /// connections, lets requests in flight finish within
+    /// [`ServerConfig::shutdown_grace`] and aborts the rest.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Everything a request needs, shared by all connections.
+struct Ctx {
+    handler: Arc<dyn WsmanHandler>,
+    creds: Arc<dyn Credentials>,
+    admin: Arc<dyn AdminOps>,
+    journal: Arc<Journal>,
+    auth: Authenticator,
+    path: String,
+    max_request_bytes: usize,
+    request_timeout: Duration,
+}
+
+/// What a listener serves.
+#[derive(Clone)]
+enum Kind {
+    Http,
+    Https(tokio_rustls::TlsAcceptor),
+    Admin,
+}
+
+/// Binds every configured listener and starts serving.
+pub async fn start(
+    config: ServerConfig,
+    handler: Arc<dyn WsmanHandler>,
+    creds: Arc<dyn Credentials>,
+    admin: Arc<dyn AdminOps>,
+    journal: Arc<Journal>,
+) -> io::Result<Running> {
+    let tls = match config.https {
+        Some(_) => Some(super::tls::load(&config.tls)?),
+        None => None,
+    };
+    let mut wanted = Vec::new();
+    if let Some(addr) = config.http {
+        wanted.push((addr, Kind::Http));
+    }
+    if let (Some(addr), Some(tls)) = (config.https, &tls) {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+        wanted.push((addr, Kind::Https(acceptor)));
+    }
+    if let Some(addr) = config.admin {
+        wanted.push((addr, Kind::Admin));
+    }
+    // Bind everything before serving anything, so that a port in use fails the start
+    // as a whole.
+    let (mut http, mut https, mut admin_addr) = (None, None, None);
+    let mut listeners = Vec::new();
+    for (addr, kind) in wanted {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
+        let local = Some(listener.local_addr()?);
+        match kind {
+            Kind::Http => http = local,
+            Kind::Https(_) => https = local,
+            Kind::Admin => admin_addr = local,
+        }
+        listeners.push((listener, kind));
+    }
+
+    let ctx = Arc::new(Ctx {
+        handler,
+        creds,
+        admin,
+        journal,
+        auth: Authenticator::new(config.digest_nonce_lifetime),
+        path: config.path.clone(),
+        max_request_bytes: config.max_request_bytes,
+        request_timeout: config.request_timeout,
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true)
+        .half_close(false);
+    let builder = Arc::new(builder);
+    let (stop, _) = watch::channel(false);
+    let tasks = listeners
+        .into_iter()
+        .map(|(listener, kind)| {
+            tokio::spawn(accept_loop(
+                listener,
+                kind,
+                ctx.clone(),
+                builder.clone(),
+                stop.subscribe(),
+                config.header_read_timeout,
+                config.shutdown_grace,
+            ))
+        })
+        .collect();
+    Ok(Running {
+        http,
+        https,
+        admin: admin_addr,
+        cert_pem: tls.and_then(|t| t.cert_pem),
+        stop,
+        tasks,
+    })
+}
+
+/// Resolves when a stop is asked for (or the [`Running`] was dropped).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    kind: Kind,
+    ctx: Arc<Ctx>,
+    builder: Arc<http1::Builder>,
+    mut stop: watch::Receiver<bool>,
+    handshake_timeout: Duration,
+    grace: Duration,
+) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            // Reap finished connections so the set does not grow.
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let _ = tcp.set_nodelay(true);
+                    conns.spawn(serve_tcp(
+                        tcp,
+                        peer,
+                        kind.clone(),
+                        ctx.clone(),
+                        builder.clone(),
+                        stop.clone(),
+                        handshake_timeout,
+                    ));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    // Free the port now; the connections were told to stop by the same signal.
+    drop(listener);
+    let drain = async { while conns.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        conns.abort_all();
+        while conns.join_next().await.is_some() {}
+    }
+}
+
+async fn serve_tcp(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    kind: Kind,
+    ctx: Arc<Ctx>,
+    builder: Arc<http1::Builder>,
+    stop: watch::Receiver<bool>,
+    handshake_timeout: Duration,
+) {
+    let (stream, role) = match kind {
+        Kind::Http => (Stream::Plain(tcp), Role::Wsman { tls: false }),
+        Kind::Admin => (Stream::Plain(tcp), Role::Admin),
+        Kind::Https(acceptor) => {
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => (Stream::Tls(Box::new(tls)), Role::Wsman { tls: true }),
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    drive(stream, peer, role, ctx, &builder, stop).await;
+}
+
+/// What the service does.
+#[derive(Clone, Copy)]
+enum Role {
+    Wsman { tls: bool },
+    Admin,
+}
+
+/// Instructions from a request to its connection task: take the socket back from
+/// hyper and do this with it.
+#[derive(Debug)]
+enum Hijack {
+    /// RST: `SO_LINGER` 0, then drop.
+    Reset,
+    /// Write these bytes (possibly none), then close. With `drain`, keep reading (and
+    /// discarding) what the client still sends for a while after closing our side, so
+    /// that it reads our answer instead of a reset (used for 413).
+    WriteAndClose { bytes: Bytes, drain: bool },
+}
+
+/// The service hyper calls for each request on one connection.
+#[derive(Clone)]
+struct Svc {
+    ctx: Arc<Ctx>,
+    peer: SocketAddr,
+    role: Role,
+    hijack: mpsc::Sender<Hijack>,
+}
+
+type SvcFuture = Pin<Box<dyn Future<Output = Result<Response<ResBody>, Infallible>> + Send>>;
+
+impl hyper::service::Service<http::Request<Incoming>> for Svc {
+    type Response = Response<ResBody>;
+    type Error = Infallible;
+    type Future = SvcFuture;
+
+    fn call(&self, req: http::Request<Incoming>) -> SvcFuture {
+        let svc = self.clone();
+        Box::pin(async move {
+            Ok(match svc.role {
+                Role::Wsman { tls } => svc.wsman(req, tls).await,
+                Role::Admin => admin::serve(&*svc.ctx.admin, &svc.ctx.journal, req)
+                    .await
+                    .map(|b| b.map_err(|never| match never {}).boxed_unsync()),
+            })
+        })
+    }
+}
+
+/// Serves one connection until it ends, is hijacked, or the server stops.
+async fn drive(
+    stream: Stream,
+    peer: SocketAddr,
+    role: Role,
+    ctx: Arc<Ctx>,
+    builder: &http1::Builder,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (hijack, mut hijacked) = mpsc::channel(1);
+    let svc = Svc {
+        ctx,
+        peer,
+        role,
+        hijack,
+    };
+    let mut conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let mut stopping = false;
+    enum End {
+        Done(hyper::Result<()>),
+        Hijack(Hijack),
+    }
+    let end = loop {
+        tokio::select! {
+            r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => break End::Done(r),
+            Some(h) = hijacked.recv() => break End::Hijack(h),
+            _ = stopped(&mut stop), if !stopping => {
+                // Idle connections close at once; a request in flight finishes first.
+                Pin::new(&mut conn).graceful_shutdown();
+                stopping = true;
+            }
+        }
+    };
+    let mut stream = conn.into_parts().io.into_inner();
+    match end {
+        End::Done(Ok(())) => {
+            let _ = stream.shutdown().await;
+        }
+        End::Done(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+        End::Hijack(Hijack::Reset) => {
+            // Linger 0 makes close() send RST instead of FIN.
+            if let Err(e) = stream.tcp().set_zero_linger() {
+                tracing::warn!(%peer, error = %e, "cannot set SO_LINGER 0");
+            }
+            drop(stream);
+        }
+        End::Hijack(Hijack::WriteAndClose { bytes, drain }) => {
+            let _ = stream.write_all(&bytes).await;
+            let _ = stream.flush().await;
+            let _ = stream.shutdown().await;
+            // Read what the client still sends until it closes, so that closing with
+            // unread data does not turn our FIN into an RST that destroys the answer
+            // before the client read it. Bounded in time and bytes.
+            let (limit, max_bytes) = if drain {
+                (Duration::from_secs(2), 64 << 20)
+            } else {
+                (Duration::from_millis(500), 1 << 20)
+            };
+            let _ = tokio::time::timeout(limit, async {
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut total = 0usize;
+                while total < max_bytes {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => total += n,
+                    }
+                }
+            })
+            .await;
+        }
+    }
+}
+
+impl Svc {
+    /// The WS-Man pipeline: route, method, length, size, authentication, content type,
+    /// handler, outcome, each step journaled.
+    async fn wsman(&self, req: http::Request<Incoming>, tls: bool) -> Response<ResBody> {
+        let (parts, body) = req.into_parts();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| parts.uri.path().to_owned());
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut rec = Draft {
+            journal: self.ctx.journal.clone(),
+            started: SystemTime::now(),
+            t0: Instant::now(),
+            peer: self.peer,
+            tls,
+            method: parts.method.as_str().to_owned(),
+            path: target.clone(),
+            headers,
+            body: Vec::new(),
+            user: None,
+            auth: AuthOutcome::NotChecked,
+            rule: None,
+            operation: None,
+            done: false,
+        };
+        let deadline = rec.t0 + self.ctx.request_timeout;
+        let pipeline = self.pipeline(&parts, body, &target, &mut rec, deadline);
+        match tokio::time::timeout_at(deadline, pipeline).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                let reply = Reply {
+                    status: 503,
+                    headers: vec![
+                        ("content-type".into(), "text/plain; charset=utf-8".into()),
+                        ("connection".into(), "close".into()),
+                    ],
+                    body: b"request timed out\n".to_vec(),
+                };
+                rec.finish(OutcomeKind::Timeout, Some(&reply));
+                build_response(&reply)
+            }
+        }
+    }
+
+    async fn pipeline(
+        &self,
+        parts: &http::request::Parts,
+        body: Incoming,
+        target: &str,
+        rec: &mut Draft,
+        deadline: Instant,
+    ) -> Response<ResBody> {
+        let ctx = &self.ctx;
+        let max = ctx.max_request_bytes;
+        if parts.uri.path() != ctx.path {
+            // Read (and drop) the body so that the connection stays usable.
+            let close = read_body(body, max).await.is_err();
+            return rec.refuse(simple(404, "not found", close));
+        }
+        if parts.method != http::Method::POST {
+            let close = read_body(body, max).await.is_err();
+            let mut reply = simple(405, "method not allowed: use POST", close);
+            reply.headers.push(("allow".into(), "POST".into()));
+            return rec.refuse(reply);
+        }
+        let chunked = parts
+            .headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .any(|v| {
+                v.to_str()
+                    .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+            });
+        let length = parts.headers.get(header::CONTENT_LENGTH);
+        if length.is_none() && !chunked {
+            return rec.refuse(simple(411, "length required", false));
+        }
+        let declared = length
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max as u64) {
+            return self.too_large(rec).await;
+        }
+        match read_body(body, max).await {
+            Ok(b) => rec.body = b,
+            Err(BodyError::TooLarge(partial)) => {
+                rec.body = partial;
+                return self.too_large(rec).await;
+            }
+            Err(BodyError::Io) => {
+                // The client broke off mid-body: nothing sensible to answer.
+                return rec.refuse(simple(400, "incomplete request body", true));
+            }
+        }
+
+        let policy = ctx.creds.policy();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let verdict = ctx.auth.verify(
+            &policy,
+            &*ctx.creds,
+            header("authorization"),
+            header("wsmanidentify"),
+            parts.method.as_str(),
+            target,
+        );
+        match verdict {
+            Verdict::Allow { user, outcome } => {
+                rec.user = user;
+                rec.auth = outcome;
+            }
+            Verdict::Challenge { outcome, stale } => {
+                rec.auth = outcome;
+                let mut reply = simple(401, "authentication required", false);
+                reply.headers.extend(
+                    ctx.auth
+                        .challenges(&policy, stale)
+                        .into_iter()
+                        .map(|c| ("www-authenticate".to_owned(), c)),
+                );
+                return rec.refuse(reply);
+            }
+            Verdict::BadRequest => {
+                rec.auth = AuthOutcome::Malformed;
+                return rec.refuse(simple(
+                    400,
+                    "the Digest uri does not match the request",
+                    false,
+                ));
+            }
+        }
+
+        if !rec.body.is_empty() && !acceptable_content_type(header("content-type")) {
+            return rec.refuse(simple(
+                415,
+                "unsupported media type: use application/soap+xml",
+                false,
+            ));
+        }
+
+        let request = Request {
+            method: rec.method.clone(),
+            path: parts.uri.path().to_owned(),
+            headers: rec.headers.clone(),
+            body: rec.body.clone(),
+            peer: self.peer,
+            tls: rec.tls,
+            user: rec.user.clone(),
+        };
+        let handled = ctx.handler.handle(request).await;
+        rec.rule = handled.rule;
+        rec.operation = handled.operation;
+        let mut outcome = handled.outcome;
+        loop {
+            match outcome {
+                Outcome::Delayed(pause, inner) => {
+                    // Dropped with the request if the client goes away.
+                    tokio::time::sleep(pause).await;
+                    outcome = *inner;
+                }
+                Outcome::Reply(reply) => {
+                    rec.finish(OutcomeKind::Reply, Some(&reply));
+                    return build_response(&reply);
+                }
+                Outcome::SlowDrip {
+                    reply,
+                    chunk,
+                    interval,
+                } => {
+                    rec.finish(OutcomeKind::SlowDrip, Some(&reply));
+                    let mut resp = build_response(&reply);
+                    *resp.body_mut() =
+                        Drip::new(Bytes::from(reply.body), chunk, interval, deadline)
+                            .boxed_unsync();
+                    return resp;
+                }
+                Outcome::Reset => {
+                    rec.finish(OutcomeKind::Reset, None);
+                    return self.take_over(Hijack::Reset).await;
+                }
+                Outcome::Close => {
+                    rec.finish(OutcomeKind::Close, None);
+                    return self
+                        .take_over(Hijack::WriteAndClose {
+                            bytes: Bytes::new(),
+                            drain: false,
+                        })
+                        .await;
+                }
+                Outcome::Garbage(bytes) => {
+                    rec.finish_raw(OutcomeKind::Garbage, &bytes);
+                    return self
+                        .take_over(Hijack::WriteAndClose {
+                            bytes: Bytes::from(bytes),
+                            drain: false,
+                        })
+                        .await;
+                }
+                Outcome::Truncated { reply, keep } => {
+                    rec.finish(OutcomeKind::Truncated, Some(&reply));
+                    let mut wire = head_bytes(&reply, true);
+                    wire.extend_from_slice(&reply.body[..keep.min(reply.body.len())]);
+                    return self
+                        .take_over(Hijack::WriteAndClose {
+                            bytes: Bytes::from(wire),
+                            drain: false,
+                        })
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Answers 413 on the raw socket and closes it: the rest of the body is never read
+    /// into memory.
+    async fn too_large(&self, rec: &mut Draft) -> Response<ResBody> {
+        let reply = simple(
+            413,
+            &format!(
+                "request body larger than {} bytes",
+                self.ctx.max_request_bytes
+            ),
+            true,
+        );
+        rec.finish(OutcomeKind::Refused, Some(&reply));
+        let mut wire = head_bytes(&reply, true);
+        wire.extend_from_slice(&reply.body);
+        self.take_over(Hijack::WriteAndClose {
+            bytes: Bytes::from(wire),
+            drain: true,
+        })
+        .await
+    }
+
+    /// Hands the socket to the connection task and waits to be dropped with the
+    /// connection.
+    async fn take_over(&self, hijack: Hijack) -> Response<ResBody> {
+        match self.hijack.try_send(hijack) {
+            Ok(()) => std::future::pending().await,
+            // Cannot happen while hyper serves us (one request at a time, and the
+            // receiver lives as long as the connection); answer something sane anyway.
+            Err(_) => build_response(&simple(500, "cannot take over the connection", true)),
+        }
+    }
+}
+
+/// Whether a non-empty WS-Man body may go to the handler: SOAP 1.2, or WinRM's
+/// encrypted multipart bodies.
+fn acceptable_content_type(value: Option<&str>) -> bool {
+    let Some(value) = value else { return false };
+    let media = value.split(';').next().unwrap_or("").trim();
+    [
+        "application/soap+xml",
+        "multipart/encrypted",
+        "multipart/x-multi-encrypted",
+    ]
+    .iter()
+    .any(|m| media.eq_ignore_ascii_case(m))
+}
+
+enum BodyError {
+    /// Over the limit: what was read so far (at most the limit).
+    TooLarge(Vec<u8>),
+    /// The client broke off.
+    Io,
+}
+
+/// Reads a body frame by frame, failing as soon as it exceeds `max` bytes.
+async fn read_body(mut body: Incoming, max: usize) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Io)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                let room = max - out.len();
+                out.extend_from_slice(&data[..room]);
+                return Err(BodyError::TooLarge(out));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// A small plain-text answer from the HTTP layer itself.
+fn simple(status: u16, text: &str, close: bool) -> Reply {
+    let mut headers = vec![(
+        "content-type".to_owned(),
+        "text/plain; charset=utf-8".to_owned(),
+    )];
+    if close {
+        headers.push(("connection".into(), "close".into()));
+    }
+    Reply {
+        status,
+        headers,
+        body: format!("{status} {text}\n").into_bytes(),
+    }
+}
+
+/// Headers the HTTP layer sets itself; a handler's copies are ignored.
+fn is_framing_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding")
+}
+
+fn build_response(reply: &Reply) -> Response<ResBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from(reply.body.clone()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    for (name, value) in &reply.headers {
+        if is_framing_header(name) {
+            continue;
+        }
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.append(n, v);
+            }
+            _ => tracing::warn!(name, value, "dropping an invalid response header"),
+        }
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(reply.body.len()));
+    resp
+}
+
+/// The status line and headers of `reply` as HTTP/1.1 bytes, with the full
+/// Content-Length (and `Connection: close` when `close`).
+fn head_bytes(reply: &Reply, close: bool) -> Vec<u8> {
+    let reason = StatusCode::from_u16(reply.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unknown");
+    let mut out = format!("HTTP/1.1 {} {}\r\n", reply.status, reason).into_bytes();
+    for (name, value) in &reply.headers {
+        if is_framing_header(name) || (close && name.eq_ignore_ascii_case("connection")) {
+            continue;
+        }
+        // Never let a header smuggle a line break onto the wire.
+        if name.contains(['\r', '\n']) || value.contains(['\r', '\n']) {
+            continue;
+        }
+        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n", reply.body.len()).as_bytes());
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// A request on its way through the pipeline, recorded in the journal exactly once:
+/// by one of the `finish` methods, or when dropped (the client went away).
+struct Draft {
+    journal: Arc<Journal>,
+    started: SystemTime,
+    t0: Instant,
+    peer: SocketAddr,
+    tls: bool,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    user: Option<String>,
+    auth: AuthOutcome,
+    rule: Option<String>,
+    operation: Option<String>,
+    done: bool,
+}
+
+impl Draft {
+    fn record(
+        &mut self,
+        outcome: OutcomeKind,
+        status: Option<u16>,
+        response_headers: Vec<(String, String)>,
+        response_body: Option<StoredBody>,
+    ) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let record = HttpRecord {
+            tls: self.tls,
+            method: std::mem::take(&mut self.method),
+            path: std::mem::take(&mut self.path),
+            request_headers: std::mem::take(&mut self.headers),
+            request_body: StoredBody::new(&self.body),
+            user: self.user.take(),
+            auth: self.auth,
+            rule: self.rule.take(),
+            operation: self.operation.take(),
+            outcome,
+            status,
+            response_headers,
+            response_body,
+        };
+        self.journal.record(Entry::new(
+            if self.tls { "https" } else { "http" },
+            self.peer,
+            self.started,
+            self.t0.elapsed(),
+            Detail::Http(Box::new(record)),
+        ));
+    }
+
+    fn finish(&mut self, outcome: OutcomeKind, reply: Option<&Reply>) {
+        match reply {
+            Some(r) => {
+                let mut headers = r.headers.clone();
+                headers.retain(|(n, _)| !is_framing_header(n));
+                headers.push(("content-length".into(), r.body.len().to_string()));
+                self.record(
+                    outcome,
+                    Some(r.status),
+                    headers,
+                    Some(StoredBody::new(&r.body)),
+                )
+            }
+            None => self.record(outcome, None, Vec::new(), None),
+        }
+    }
+
+    fn finish_raw(&mut self, outcome: OutcomeKind, bytes: &[u8]) {
+        self.record(outcome, None, Vec::new(), Some(StoredBody::new(bytes)));
+    }
+
+    /// Journals a refusal by the HTTP layer and builds its response.
+    fn refuse(&mut self, reply: Reply) -> Response<ResBody> {
+        self.finish(OutcomeKind::Refused, Some(&reply));
+        build_response(&reply)
+    }
+}
+
+impl Drop for Draft {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(OutcomeKind::Cancelled, None, Vec::new(), None);
+        }
+    }
+}
+
+/// A body that trickles out `chunk` bytes at a time, pausing `interval` before each
+/// chunk (so the headers go out alone first). Fails (which makes hyper drop the
+/// connection) past the request deadline.
+struct Drip {
+    rest: Bytes,
+    chunk: usize,
+    interval: Duration,
+    pause: Pin<Box<Sleep>>,
+    deadline: Instant,
+}
+
+impl Drip {
+    fn new(body: Bytes, chunk: usize, interval: Duration, deadline: Instant) -> Drip {
+        Drip {
+            rest: body,
+            chunk: chunk.max(1),
+            interval,
+            pause: Box::pin(tokio::time::sleep(interval)),
+            deadline,
+        }
+    }
+}
+
+impl Body for Drip {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        if this.pause.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let now = Instant::now();
+        if now >= this.deadline {
+            return Poll::Ready(Some(Err("slow answer overran the request deadline".into())));
+        }
+        let piece = this.rest.split_to(this.chunk.min(this.rest.len()));
+        let interval = this.interval;
+        this.pause.as_mut().reset(now + interval);
+        Poll::Ready(Some(Ok(Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.rest.len() as u64)
+    }
+}
+
+/// A connection's byte stream, plain or TLS, with access to the TCP socket beneath.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert!(acceptable_content_type(Some(
+            "application/soap+xml;charset=UTF-8"
+        )));
+        assert!(acceptable_content_type(Some("Application/SOAP+XML")));
+        assert!(acceptable_content_type(Some(
+            "multipart/encrypted;protocol=\"application/HTTP-SPNEGO-session-encrypted\""
+        )));
+        assert!(!acceptable_content_type(Some("text/xml")));
+        assert!(!acceptable_content_type(None));
+    }
+
+    #[test]
+    fn head_bytes_sets_framing_and_strips_injection() {
+        let reply = Reply {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "application/soap+xml".into()),
+                ("content-length".into(), "1".into()),
+                ("x-evil".into(), "a\r\nb: c".into()),
+            ],
+            body: b"hello".to_vec(),
+        };
+        let head = String::from_utf8(head_bytes(&reply, true)).unwrap();
+        assert_eq!(
+            head,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/soap+xml\r\ncontent-length: 5\r\nconnection: close\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,396 @@
+//! The journal: a bounded, in-memory record of every exchange the mock saw, newest
+//! last. Tests and client authors read it through the admin API (`GET /journal`) to see
+//! exactly what their client sent and what the mock answered, including the requests
+//! that never reached the WS-Man handler (404, 401, 413, ...).
+//!
+//! Entries are protocol-neutral at the top (sequence number, time, peer, duration) and
+//! carry a protocol-specific [`Detail`]: HTTP exchanges have a typed record; other
+//! protocols (IPMI over UDP) can record free-form JSON until they grow a typed variant.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde::Serialize;
+use tokio::sync::watch;
+
+/// Default number of entries kept.
+pub const DEFAULT_CAPACITY: usize = 1000;
+
+/// Bodies longer than this are stored cut short (with [`StoredBody::truncated`] set).
+pub const MAX_STORED_BODY: usize = 64 * 1024;
+
+/// One journal entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Sequence number, from 1, assigned by [`Journal::record`].
+    pub seq: u64,
+    /// When the exchange started, in milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// `"http"`, `"https"`, `"ipmi"`, ...
+    pub protocol: String,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// How long the exchange took, in milliseconds.
+    pub duration_ms: u64,
+    /// What happened, per protocol.
+    pub detail: Detail,
+}
+
+impl Entry {
+    /// A new entry (its `seq` is set when it is recorded) that started at `started` and
+    /// took `duration`.
+    pub fn new(
+        protocol: impl Into<String>,
+        peer: SocketAddr,
+        started: SystemTime,
+        duration: Duration,
+        detail: Detail,
+    ) -> Entry {
+        Entry {
+            seq: 0,
+            time_ms: started
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            protocol: protocol.into(),
+            peer,
+            duration_ms: duration.as_millis() as u64,
+            detail,
+        }
+    }
+
+    /// The HTTP record, if this is an HTTP exchange.
+    pub fn http(&self) -> Option<&HttpRecord> {
+        match &self.detail {
+            Detail::Http(h) => Some(h),
+            Detail::Data(_) => None,
+        }
+    }
+}
+
+/// The protocol-specific part of an entry. Serialized without a tag: the entry's
+/// `protocol` field says which it is.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Detail {
+    /// An HTTP request and what was done with it.
+    Http(Box<HttpRecord>),
+    /// Free-form JSON, for protocols without a typed record yet.
+    Data(serde_json::Value),
+}
+
+/// An HTTP exchange.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpRecord {
+    /// Whether it came over TLS.
+    pub tls: bool,
+    /// Request method.
+    pub method: String,
+    /// Request target (path and query).
+    pub path: String,
+    /// Request headers (lower-case names), in order.
+    pub request_headers: Vec<(String, String)>,
+    /// Request body as read (possibly only its first part when it was over the limit).
+    pub request_body: StoredBody,
+    /// The authenticated user.
+    pub user: Option<String>,
+    /// What authentication concluded.
+    pub auth: AuthOutcome,
+    /// The scenario rule that matched, if any.
+    pub rule: Option<String>,
+    /// The WS-Man operation as the handler understood it.
+    pub operation: Option<String>,
+    /// What the server did.
+    pub outcome: OutcomeKind,
+    /// Response status, when a status line was (or began to be) sent.
+    pub status: Option<u16>,
+    /// Response headers, when sent.
+    pub response_headers: Vec<(String, String)>,
+    /// Response body (for a fault outcome, the bytes meant for the wire).
+    pub response_body: Option<StoredBody>,
+}
+
+/// What authentication concluded for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthOutcome {
+    /// Authentication was not looked at (the request was refused before it: 404, 405,
+    /// 411, 413).
+    NotChecked,
+    /// The policy offers no scheme: everyone is let in without a user.
+    Open,
+    /// Basic credentials were accepted.
+    Basic,
+    /// Digest credentials were accepted.
+    Digest,
+    /// `WSMANIDENTIFY: unauthenticated` let the request through without credentials.
+    UnauthenticatedIdentify,
+    /// No (usable) `Authorization` header.
+    Missing,
+    /// The header could not be parsed, or used a scheme or algorithm not offered.
+    Malformed,
+    /// Unknown user or wrong password (or Digest response).
+    Rejected,
+    /// The Digest nonce had expired (the challenge says `stale=true`).
+    Stale,
+    /// The Digest nonce count was already used.
+    Replay,
+}
+
+/// What the server did with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OutcomeKind {
+    /// A response generated by the HTTP layer itself (404, 401, 413, ...).
+    Refused,
+    /// A normal response from the handler.
+    Reply,
+    /// The connection was reset.
+    Reset,
+    /// The connection was closed without an answer.
+    Close,
+    /// The response was cut short.
+    Truncated,
+    /// Raw bytes were sent instead of HTTP.
+    Garbage,
+    /// The response was sent slowly.
+    SlowDrip,
+    /// The handler (or a delay) overran the request deadline.
+    Timeout,
+    /// The client went away before the answer was ready.
+    Cancelled,
+}
+
+/// A body as stored in the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredBody {
+    /// The text (UTF-8 bodies) or its base64 (other bodies).
+    pub data: String,
+    /// Whether `data` is base64.
+    pub base64: bool,
+    /// The length of the whole body in bytes.
+    pub len: usize,
+    /// Whether `data` holds only the first [`MAX_STORED_BODY`] bytes.
+    pub truncated: bool,
+}
+
+impl StoredBody {
+    /// Stores `body`, cut at [`MAX_STORED_BODY`] bytes.
+    pub fn new(body: &[u8]) -> StoredBody {
+        let truncated = body.len() > MAX_STORED_BODY;
+        let kept = &body[..body.len().min(MAX_STORED_BODY)];
+        let text = match std::str::from_utf8(kept) {
+            Ok(text) => Some(text),
+            // Cutting may split the last character: that is still text.
+            Err(e) if truncated && e.error_len().is_none() => {
+                std::str::from_utf8(&kept[..e.valid_up_to()]).ok()
+            }
+            Err(_) => None,
+        };
+        match text {
+            Some(text) => StoredBody {
+                data: text.to_owned(),
+                base64: false,
+                len: body.len(),
+                truncated,
+            },
+            None => StoredBody {
+                data: base64::engine::general_purpose::STANDARD.encode(kept),
+                base64: true,
+                len: body.len(),
+                truncated,
+            },
+        }
+    }
+
+    /// The stored bytes (decoding base64).
+    pub fn bytes(&self) -> Vec<u8> {
+        if self.base64 {
+            base64::engine::general_purpose::STANDARD
+                .decode(&self.data)
+                .unwrap_or_default()
+        } else {
+            self.data.as_bytes().to_vec()
+        }
+    }
+}
+
+/// The bounded journal. Cheap to share behind an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct Journal {
+    inner: Mutex<Ring>,
+    /// The sequence number of the newest entry (0: none yet), for waiters.
+    last: watch::Sender<u64>,
+}
+
+#[derive(Debug)]
+struct Ring {
+    capacity: usize,
+    next_seq: u64,
+    entries: VecDeque<Entry>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl Journal {
+    /// A journal keeping the newest `capacity` entries (at least one).
+    pub fn new(capacity: usize) -> Journal {
+        let capacity = capacity.max(1);
+        Journal {
+            inner: Mutex::new(Ring {
+                capacity,
+                next_seq: 1,
+                entries: VecDeque::with_capacity(capacity.min(1024)),
+            }),
+            last: watch::Sender::new(0),
+        }
+    }
+
+    fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
+        // A panic while holding the lock cannot leave the ring inconsistent (every
+        // mutation is a single push/pop), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `entry` (its `seq` is overwritten) and returns its sequence number. The
+    /// oldest entry is dropped when the journal is full.
+    pub fn record(&self, mut entry: Entry) -> u64 {
+        let seq = {
+            let mut ring = self.ring();
+            let seq = ring.next_seq;
+            ring.next_seq += 1;
+            entry.seq = seq;
+            if ring.entries.len() == ring.capacity {
+                ring.entries.pop_front();
+            }
+            ring.entries.push_back(entry);
+            seq
+        };
+        self.last.send_replace(seq);
+        seq
+    }
+
+    /// All entries kept, oldest first.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.ring().entries.iter().cloned().collect()
+    }
+
+    /// The entries with a sequence number greater than `seq`, oldest first.
+    pub fn since(&self, seq: u64) -> Vec<Entry> {
+        let ring = self.ring();
+        // Sequence numbers are increasing, so the tail after the first newer one is it.
+        let start = ring.entries.partition_point(|e| e.seq <= seq);
+        ring.entries.range(start..).cloned().collect()
+    }
+
+    /// Drops every entry (sequence numbers keep counting) and returns how many there
+    /// were.
+    pub fn clear(&self) -> usize {
+        let mut ring = self.ring();
+        let n = ring.entries.len();
+        ring.entries.clear();
+        n
+    }
+
+    /// Number of entries kept.
+    pub fn len(&self) -> usize {
+        self.ring().entries.len()
+    }
+
+    /// Whether no entry is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most entries kept.
+    pub fn capacity(&self) -> usize {
+        self.ring().capacity
+    }
+
+    /// The sequence number of the newest entry ever recorded (0: none).
+    pub fn last_seq(&self) -> u64 {
+        *self.last.borrow()
+    }
+
+    /// Waits until an entry with a sequence number of at least `seq` has been recorded
+    /// and returns the newest sequence number. Lets tests and long-polling clients wait
+    /// on the event instead of sleeping.
+    pub async fn wait_for(&self, seq: u64) -> u64 {
+        let mut rx = self.last.subscribe();
+        // The sender lives as long as `self`, so this cannot fail while we borrow it.
+        match rx.wait_for(|last| *last >= seq).await {
+            Ok(last) => *last,
+            Err(_) => self.last_seq(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u8) -> Entry {
+        Entry::new(
+            "ipmi",
+            SocketAddr::from(([127, 0, 0, 1], 623)),
+            SystemTime::now(),
+            Duration::from_millis(1),
+            Detail::Data(serde_json::json!({ "n": n })),
+        )
+    }
+
+    #[test]
+    fn ring_keeps_the_newest_and_counts_on() {
+        let j = Journal::new(3);
+        for n in 0..5 {
+            j.record(entry(n));
+        }
+        let seqs: Vec<u64> = j.entries().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [3, 4, 5]);
+        assert_eq!(j.since(3).len(), 2);
+        assert_eq!(j.since(0).len(), 3);
+        assert_eq!(j.since(9).len(), 0);
+        assert_eq!(j.clear(), 3);
+        assert!(j.is_empty());
+        assert_eq!(j.record(entry(9)), 6);
+    }
+
+    #[test]
+    fn bodies_are_text_or_base64_and_capped() {
+        let b = StoredBody::new(b"<x/>");
+        assert_eq!(
+            (b.data.as_str(), b.base64, b.truncated),
+            ("<x/>", false, false)
+        );
+        let b = StoredBody::new(&[0xff, 0xfe, 0]);
+        assert!(b.base64);
+        assert_eq!(b.bytes(), [0xff, 0xfe, 0]);
+        // A multi-byte character split by the cap is dropped, not turned into base64.
+        let mut long = vec![b'a'; MAX_STORED_BODY - 1];
+        long.extend_from_slice("é".as_bytes());
+        let b = StoredBody::new(&long);
+        assert!(b.truncated && !b.base64);
+        assert_eq!(b.data.len(), MAX_STORED_BODY - 1);
+        assert_eq!(b.len, MAX_STORED_BODY + 1);
+    }
+
+    #[test]
+    fn serializes_with_protocol_and_flat_detail() {
+        let j = Journal::new(2);
+        j.record(entry(7));
+        let v = serde_json::to_value(j.entries()).unwrap();
+        assert_eq!(v[0]["protocol"], "ipmi");
+        assert_eq!(v[0]["detail"]["n"], 7);
+        assert_eq!(v[0]["seq"], 1);
+    }
+}

@@ -1,0 +1,184 @@
+//! The library face of the mock, in the spirit of wiremock: start a mock from a
+//! scenario on a free loopback port, point a client at [`MockServer::url`], then look at
+//! what it received in the journal. Each instance has its own machine and state.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mock::MockServer;
+//! let server = MockServer::builder()
+//!     .scenario_str(r#"
+//!         [[rules]]
+//!         name = "deny fans"
+//!         match = { resource_uri = "CIM_Fan" }
+//!         answer = { fault = "wsman:AccessDenied" }
+//!     "#)?
+//!     .start()
+//!     .await?;
+//! let url = server.url(); // http://127.0.0.1:PORT/wsman, user admin / admin
+//! // ... drive a client against `url` ...
+//! assert!(server.journal().iter().all(|e| e.http().is_some()));
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::http::server::{self, Running, ServerConfig, TlsSource};
+use crate::journal::{Entry, Journal};
+use crate::scenario::{Scenario, ScenarioError};
+use crate::service::Mock;
+
+/// Builds a [`MockServer`].
+pub struct Builder {
+    scenario: Scenario,
+    https: bool,
+    admin: bool,
+    http: bool,
+    tls: TlsSource,
+}
+
+impl Builder {
+    /// Uses this scenario.
+    pub fn scenario(mut self, scenario: Scenario) -> Builder {
+        self.scenario = scenario;
+        self
+    }
+
+    /// Uses the scenario in this TOML text.
+    pub fn scenario_str(self, toml: &str) -> Result<Builder, ScenarioError> {
+        let s = Scenario::from_toml(toml, "<string>")?;
+        Ok(self.scenario(s))
+    }
+
+    /// Uses the scenario in this file.
+    pub fn scenario_file(self, path: impl AsRef<Path>) -> Result<Builder, ScenarioError> {
+        let s = Scenario::from_file(path.as_ref())?;
+        Ok(self.scenario(s))
+    }
+
+    /// Also listen with HTTPS (a self-signed certificate unless [`Builder::tls`]).
+    pub fn https(mut self, on: bool) -> Builder {
+        self.https = on;
+        self
+    }
+
+    /// Listen with plain HTTP (on by default).
+    pub fn http(mut self, on: bool) -> Builder {
+        self.http = on;
+        self
+    }
+
+    /// Also start the admin API.
+    pub fn admin(mut self, on: bool) -> Builder {
+        self.admin = on;
+        self
+    }
+
+    /// The HTTPS certificate source.
+    pub fn tls(mut self, tls: TlsSource) -> Builder {
+        self.tls = tls;
+        self
+    }
+
+    /// Starts listening on free loopback ports.
+    pub async fn start(self) -> std::io::Result<MockServer> {
+        let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let config = ServerConfig {
+            http: self.http.then_some(loopback),
+            https: self.https.then_some(loopback),
+            admin: self.admin.then_some(loopback),
+            tls: self.tls,
+            max_request_bytes: self.scenario.http.max_request_bytes,
+            ..ServerConfig::default()
+        };
+        MockServer::start_with(self.scenario, config).await
+    }
+}
+
+/// A running mock.
+pub struct MockServer {
+    mock: Mock,
+    running: Running,
+}
+
+impl MockServer {
+    /// A builder with the embedded default scenario, plain HTTP on loopback.
+    pub fn builder() -> Builder {
+        Builder {
+            scenario: Scenario::default_scenario(),
+            https: false,
+            admin: false,
+            http: true,
+            tls: TlsSource::default(),
+        }
+    }
+
+    /// Starts the default scenario on a free loopback port.
+    pub async fn start() -> std::io::Result<MockServer> {
+        MockServer::builder().start().await
+    }
+
+    /// Starts `scenario` with an explicit listener configuration.
+    pub async fn start_with(
+        scenario: Scenario,
+        config: ServerConfig,
+    ) -> std::io::Result<MockServer> {
+        let journal = Arc::new(Journal::default());
+        let mock = Mock::new(scenario, journal.clone()).map_err(std::io::Error::other)?;
+        let shared = Arc::new(mock.clone());
+        let running =
+            server::start(config, shared.clone(), shared.clone(), shared, journal).await?;
+        Ok(MockServer { mock, running })
+    }
+
+    /// `http://127.0.0.1:PORT/wsman` (or the HTTPS URL when only HTTPS listens).
+    pub fn url(&self) -> String {
+        match (self.running.http, self.running.https) {
+            (Some(a), _) => format!("http://{a}/wsman"),
+            (None, Some(a)) => format!("https://{a}/wsman"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// `https://127.0.0.1:PORT/wsman`, if HTTPS listens.
+    pub fn https_url(&self) -> Option<String> {
+        self.running.https.map(|a| format!("https://{a}/wsman"))
+    }
+
+    /// The admin API base URL, if it listens.
+    pub fn admin_url(&self) -> Option<String> {
+        self.running.admin.map(|a| format!("http://{a}"))
+    }
+
+    /// The bound addresses: (http, https, admin).
+    pub fn addresses(&self) -> (Option<SocketAddr>, Option<SocketAddr>, Option<SocketAddr>) {
+        (self.running.http, self.running.https, self.running.admin)
+    }
+
+    /// The self-signed certificate (PEM) clients must trust for HTTPS.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.running.cert_pem.as_deref()
+    }
+
+    /// Everything received so far, oldest first.
+    pub fn journal(&self) -> Vec<Entry> {
+        self.mock.journal().entries()
+    }
+
+    /// The journal itself (to clear or wait on it).
+    pub fn journal_handle(&self) -> &Arc<Journal> {
+        self.mock.journal()
+    }
+
+    /// The mock behind the listeners (machine state, scenario).
+    pub fn mock(&self) -> &Mock {
+        &self.mock
+    }
+
+    /// Stops the listeners and frees the ports.
+    pub async fn shutdown(self) {
+        self.running.shutdown().await;
+    }
+}

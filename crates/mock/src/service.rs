@@ -1,0 +1,1734 @@
+//! The WS-Man service: turns a request into the answer a conforming server (or the
+//! flavour the scenario asks for) gives, from the simulated machine, after the
+//! scenario's rules have had their say.
+//!
+//! Flow of one request: decode and parse the envelope (a parse error is answered with
+//! its catalogue fault, related to the MessageID when it was read) → check it as a
+//! request → ask the rules → dispatch on the action (Identify, transfer, enumeration,
+//! Invoke) → write the answer and hold it to the client's MaxEnvelopeSize.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use machine::Machine;
+use machine::cim::{self, Instance, Reference};
+use wsman::body::{
+    Body, EnumerateResponse, EnumerationContextBody, EnumerationMode, IdentifyResponse, Item,
+    Method, PullResponse,
+};
+use wsman::validate::{Finding, Warning};
+use wsman::{Envelope, ErrorKind, FaultKind, FaultSpec, Header, HeaderName, Limits, Tree, ns};
+
+use crate::cimxml::{self, UriStyle};
+use crate::filter;
+use crate::http::{Handled, HandlerFuture, Outcome, Reply, Request, WsmanHandler};
+use crate::journal::Journal;
+use crate::rules::{Answer, Decision, RequestView, RuleState, ScriptAnswer, Transport};
+use crate::scenario::{Flavour, Scenario};
+
+const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
+
+/// The mock: one simulated machine behind WS-Man, driven by a scenario.
+#[derive(Clone)]
+pub struct Mock {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    journal: Arc<Journal>,
+    started: Instant,
+}
+
+struct Inner {
+    scenario: Arc<Scenario>,
+    machine: Machine,
+    rules: RuleState,
+    enumerations: HashMap<String, Enumeration>,
+    next_id: u64,
+}
+
+/// An open enumeration: the items not pulled yet (a snapshot taken at Enumerate).
+struct Enumeration {
+    items: VecDeque<Item<'static>>,
+    expires_at: u64,
+    lifetime_ms: u64,
+}
+
+/// A fault being answered: the spec plus what the flavour adds.
+struct Fail {
+    spec: FaultSpec,
+    status: Option<u16>,
+}
+
+impl From<FaultSpec> for Fail {
+    fn from(spec: FaultSpec) -> Fail {
+        Fail { spec, status: None }
+    }
+}
+
+fn fault(kind: FaultKind, reason: impl Into<String>) -> Fail {
+    Fail {
+        spec: FaultSpec::new(kind, reason),
+        status: None,
+    }
+}
+
+fn fault_d(kind: FaultKind, detail: &'static str, reason: impl Into<String>) -> Fail {
+    Fail {
+        spec: FaultSpec::new(kind, reason).with_detail(detail),
+        status: None,
+    }
+}
+
+type OpResult = Result<Envelope<'static>, Fail>;
+
+impl Mock {
+    /// A mock of `scenario`, with a journal.
+    pub fn new(scenario: Scenario, journal: Arc<Journal>) -> Result<Mock, String> {
+        let started = Instant::now();
+        let machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
+        Ok(Mock {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    scenario: Arc::new(scenario),
+                    machine,
+                    rules: RuleState::default(),
+                    enumerations: HashMap::new(),
+                    next_id: 1,
+                }),
+                journal,
+                started,
+            }),
+        })
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.shared.journal
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock would be a bug; keep serving rather than
+        // poisoning every later request.
+        self.shared.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Milliseconds since the mock started: the machine's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.shared.started.elapsed().as_millis() as u64
+    }
+
+    /// The scenario in force.
+    pub fn scenario(&self) -> Arc<Scenario> {
+        self.lock().scenario.clone()
+    }
+
+    /// Replaces the scenario (and the machine with it).
+    pub fn load(&self, scenario: Scenario) -> Result<(), String> {
+        let now = self.now_ms();
+        let machine = Machine::new(scenario.machine.clone(), now).map_err(|e| e.to_string())?;
+        let mut inner = self.lock();
+        inner.machine = machine;
+        inner.scenario = Arc::new(scenario);
+        inner.rules = RuleState::default();
+        inner.enumerations.clear();
+        Ok(())
+    }
+
+    /// Runs `f` on the machine at the current time (for the admin API and tests).
+    pub fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, u64) -> R) -> R {
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        f(&mut inner.machine, now)
+    }
+
+    /// Answers one request (the synchronous core of [`WsmanHandler::handle`]).
+    pub fn answer(&self, req: &Request) -> Handled {
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        inner.expire(now);
+        inner.handle(req, now)
+    }
+}
+
+impl WsmanHandler for Mock {
+    fn handle(&self, req: Request) -> HandlerFuture<'_> {
+        Box::pin(async move { self.answer(&req) })
+    }
+}
+
+fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
+    Outcome::Reply(Reply {
+        status,
+        headers: vec![("content-type".into(), content_type.into())],
+        body,
+    })
+}
+
+fn new_uuid(inner: &mut Inner) -> String {
+    // Unique per mock and per run; the format is what clients expect.
+    let n = inner.next_id;
+    inner.next_id += 1;
+    let r: u64 = rand::random();
+    format!(
+        "uuid:{:08X}-{:04X}-4{:03X}-8{:03X}-{:012X}",
+        (r >> 32) as u32,
+        (r >> 16) as u16,
+        (r & 0xFFF) as u16,
+        (n >> 48) as u16 & 0xFFF,
+        n & 0xFFFF_FFFF_FFFF
+    )
+}
+
+impl Inner {
+    fn expire(&mut self, now: u64) {
+        self.enumerations.retain(|_, e| e.expires_at > now);
+    }
+
+    fn handle(&mut self, req: &Request, now: u64) -> Handled {
+        let mut handled = Handled {
+            outcome: Outcome::Close,
+            rule: None,
+            operation: None,
+        };
+        if req.method != "POST" {
+            handled.outcome = Outcome::Reply(Reply {
+                status: 405,
+                headers: vec![("allow".into(), "POST".into())],
+                body: Vec::new(),
+            });
+            return handled;
+        }
+        if req.body.is_empty() {
+            // pywinrm and others authenticate with an empty POST first.
+            handled.outcome = reply(200, Vec::new(), SOAP_CT);
+            return handled;
+        }
+        let charset = req.header("content-type").and_then(charset_of);
+        let scenario = self.scenario.clone();
+        let text = match wsman::decode::decode(&req.body, charset.as_deref()) {
+            Ok(t) => t,
+            Err(e) => {
+                handled.outcome = self.fault_outcome(Fail::from(e.fault()), None, &scenario);
+                return handled;
+            }
+        };
+        let limits = Limits {
+            max_bytes: scenario.http.max_request_bytes.max(8192),
+            ..Limits::default()
+        };
+        let env = match wsman::parse(&text, &limits) {
+            Ok(env) => env,
+            Err(e) => {
+                handled.outcome =
+                    self.fault_outcome(Fail::from(e.fault()), e.message_id.as_deref(), &scenario);
+                return handled;
+            }
+        };
+        let relates = env.header.message_id.as_deref().map(str::to_owned);
+        let operation = operation_name(&env);
+        handled.operation = Some(operation.to_owned());
+
+        if req.user.is_none() && !matches!(env.body, Body::Identify) {
+            // Only Identify may skip authentication (WSMANIDENTIFY: unauthenticated).
+            handled.outcome = Outcome::Reply(Reply {
+                status: 401,
+                headers: vec![(
+                    "www-authenticate".into(),
+                    format!("Basic realm=\"{}\"", scenario.http.realm),
+                )],
+                body: Vec::new(),
+            });
+            return handled;
+        }
+        if let Err(f) = check(&env, &scenario) {
+            handled.outcome = self.fault_outcome(f, relates.as_deref(), &scenario);
+            return handled;
+        }
+
+        // The rules see the request first.
+        let selectors: Vec<(String, String)> = env
+            .header
+            .selectors
+            .iter()
+            .filter_map(|s| s.as_text().map(|v| (s.name.to_string(), v.to_owned())))
+            .collect();
+        let body_tree = wsman::parse_header(&text, &limits)
+            .ok()
+            .and_then(|h| h.body_trees(&limits).ok())
+            .and_then(|mut v| {
+                if v.is_empty() {
+                    None
+                } else {
+                    Some(v.remove(0))
+                }
+            });
+        let view = RequestView {
+            action: env.header.action.as_deref().unwrap_or(""),
+            operation,
+            resource_uri: env.header.resource_uri.as_deref().unwrap_or(""),
+            selectors: &selectors,
+            body: body_tree.as_ref(),
+            user: req.user.as_deref(),
+        };
+        let mut delay = None;
+        if let Some(decision) = scenario.rules.decide(&view, &mut self.rules) {
+            handled.rule = Some(decision.rule.clone());
+            match self.rule_outcome(&decision, &view, &env, &scenario, now) {
+                RuleOutcome::Done(outcome) => {
+                    handled.outcome = outcome;
+                    return handled;
+                }
+                RuleOutcome::DelayThenDefault(d) => delay = Some(d),
+                RuleOutcome::Default => {}
+            }
+        }
+
+        let result = self.dispatch(&env, req, &scenario, now);
+        let outcome = match result {
+            Ok(answer) => self.finish(answer, &env, relates.as_deref(), &scenario),
+            Err(f) => self.fault_outcome(f, relates.as_deref(), &scenario),
+        };
+        handled.outcome = match delay {
+            Some(d) => timed(d, &env, outcome, self, relates.as_deref(), &scenario),
+            None => outcome,
+        };
+        handled
+    }
+
+    fn rule_outcome(
+        &mut self,
+        d: &Decision,
+        view: &RequestView<'_>,
+        env: &Envelope<'_>,
+        scenario: &Scenario,
+        _now: u64,
+    ) -> RuleOutcome {
+        let relates = env.header.message_id.as_deref();
+        let with_delay = |delay: Option<Duration>, o: Outcome, me: &mut Inner| match delay {
+            Some(d) => timed(d, env, o, me, relates, scenario),
+            None => o,
+        };
+        match &d.answer {
+            Answer::DelayOnly(dur) => RuleOutcome::DelayThenDefault(*dur),
+            Answer::Fault {
+                kind,
+                detail,
+                reason,
+                status,
+                delay,
+            } => {
+                let mut spec = FaultSpec::new(
+                    *kind,
+                    reason.clone().unwrap_or_else(|| default_reason(*kind)),
+                );
+                spec.detail = *detail;
+                let o = self.fault_outcome(
+                    Fail {
+                        spec,
+                        status: *status,
+                    },
+                    relates,
+                    scenario,
+                );
+                RuleOutcome::Done(with_delay(*delay, o, self))
+            }
+            Answer::Template {
+                template,
+                status,
+                content_type,
+                delay,
+            } => {
+                let body = self.expand(template, env, view);
+                let o = reply(
+                    *status,
+                    body.into_bytes(),
+                    content_type.as_deref().unwrap_or(SOAP_CT),
+                );
+                RuleOutcome::Done(with_delay(*delay, o, self))
+            }
+            Answer::Raw {
+                body,
+                status,
+                content_type,
+                delay,
+            } => {
+                let o = reply(
+                    *status,
+                    body.clone().into_bytes(),
+                    content_type.as_deref().unwrap_or(SOAP_CT),
+                );
+                RuleOutcome::Done(with_delay(*delay, o, self))
+            }
+            Answer::Transport { transport, delay } => {
+                let o = match transport {
+                    Transport::Reset => Outcome::Reset,
+                    Transport::Close => Outcome::Close,
+                    Transport::Garbage(g) => Outcome::Garbage(g.clone()),
+                    Transport::Truncate { keep } | Transport::Slow { chunk: keep, .. } => {
+                        // Cut short (or drip) the answer the mock would give anyway.
+                        let base = match self.dispatch_default_for_transport(env, scenario) {
+                            Outcome::Reply(r) => r,
+                            _ => Reply {
+                                status: 200,
+                                headers: Vec::new(),
+                                body: Vec::new(),
+                            },
+                        };
+                        match transport {
+                            Transport::Slow { interval, .. } => Outcome::SlowDrip {
+                                reply: base,
+                                chunk: *keep,
+                                interval: *interval,
+                            },
+                            _ => Outcome::Truncated {
+                                keep: (*keep).min(base.body.len()),
+                                reply: base,
+                            },
+                        }
+                    }
+                };
+                RuleOutcome::Done(with_delay(*delay, o, self))
+            }
+            Answer::Script { ast, delay } => {
+                match crate::rules::run_script(ast, view, d.hits, &self.rules.state) {
+                    Ok(ScriptAnswer::Default) => match delay {
+                        Some(d) => RuleOutcome::DelayThenDefault(*d),
+                        None => RuleOutcome::Default,
+                    },
+                    Ok(ScriptAnswer::Body {
+                        status,
+                        body,
+                        content_type,
+                    }) => {
+                        let body = self.expand(&body, env, view);
+                        let o = reply(
+                            status,
+                            body.into_bytes(),
+                            content_type.as_deref().unwrap_or(SOAP_CT),
+                        );
+                        RuleOutcome::Done(with_delay(*delay, o, self))
+                    }
+                    Ok(ScriptAnswer::Fault {
+                        fault: name,
+                        detail,
+                        reason,
+                    }) => {
+                        let kind = FaultKind::from_qname(&name).or_else(|| {
+                            FaultKind::ALL
+                                .iter()
+                                .copied()
+                                .find(|k| k.local_name() == name)
+                        });
+                        let f = match kind {
+                            Some(kind) => {
+                                let mut spec = FaultSpec::new(
+                                    kind,
+                                    reason.unwrap_or_else(|| default_reason(kind)),
+                                );
+                                spec.detail = detail.and_then(|t| {
+                                    kind.detail_tokens().iter().copied().find(|x| *x == t)
+                                });
+                                Fail { spec, status: None }
+                            }
+                            None => fault(
+                                FaultKind::InternalError,
+                                format!("scenario script named an unknown fault `{name}`"),
+                            ),
+                        };
+                        let o = self.fault_outcome(f, relates, scenario);
+                        RuleOutcome::Done(with_delay(*delay, o, self))
+                    }
+                    Err(e) => {
+                        let o = self.fault_outcome(
+                            fault(
+                                FaultKind::InternalError,
+                                format!("scenario script failed: {e}"),
+                            ),
+                            relates,
+                            scenario,
+                        );
+                        RuleOutcome::Done(o)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The answer a transport rule mangles: a well-formed fault-free placeholder body
+    /// sized like a real answer (the rule is about the transport, not the content).
+    fn dispatch_default_for_transport(
+        &mut self,
+        env: &Envelope<'_>,
+        scenario: &Scenario,
+    ) -> Outcome {
+        let relates = env.header.message_id.as_deref();
+        let mut header = self.response_header(
+            env,
+            "http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse",
+        );
+        header.relates_to = relates.map(|r| Cow::Owned(r.to_owned()));
+        let e = Envelope {
+            header,
+            body: Body::Empty,
+            extra: Vec::new(),
+            meta: Default::default(),
+        };
+        let _ = scenario;
+        reply(200, e.to_xml().into_bytes(), SOAP_CT)
+    }
+
+    fn expand(&mut self, template: &str, env: &Envelope<'_>, view: &RequestView<'_>) -> String {
+        let mut out = String::with_capacity(template.len() + 64);
+        let mut rest = template;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            let key = after[..end].trim();
+            let value: String = match key {
+                "message_id" | "relates_to" => {
+                    env.header.message_id.as_deref().unwrap_or("").to_owned()
+                }
+                "uuid" | "new_message_id" => new_uuid(self),
+                "to" => env.header.to.as_deref().unwrap_or("").to_owned(),
+                "action" => view.action.to_owned(),
+                "resource_uri" => view.resource_uri.to_owned(),
+                "user" => view.user.unwrap_or("").to_owned(),
+                "operation" => view.operation.to_owned(),
+                _ => match key.strip_prefix("selector:") {
+                    Some(name) => view
+                        .selectors
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default(),
+                    None => format!("{{{{{key}}}}}"),
+                },
+            };
+            out.push_str(&xml_escape(&value));
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn response_header(&mut self, env: &Envelope<'_>, action: &str) -> Header<'static> {
+        Header {
+            to: Some(Cow::Borrowed(ns::ANONYMOUS)),
+            action: Some(Cow::Owned(action.to_owned())),
+            message_id: Some(Cow::Owned(new_uuid(self))),
+            relates_to: env
+                .header
+                .message_id
+                .as_deref()
+                .map(|m| Cow::Owned(m.to_owned())),
+            ..Header::default()
+        }
+    }
+
+    /// Writes an answer and holds it to the client's MaxEnvelopeSize.
+    fn finish(
+        &mut self,
+        answer: Envelope<'static>,
+        req: &Envelope<'_>,
+        relates: Option<&str>,
+        scenario: &Scenario,
+    ) -> Outcome {
+        let xml = answer.to_xml();
+        if let Some(max) = req.header.max_envelope_size {
+            if xml.len() as u64 > max {
+                return self.fault_outcome(
+                    fault_d(
+                        FaultKind::EncodingLimit,
+                        "MaxEnvelopeSize",
+                        format!(
+                            "the answer is {} bytes, more than the MaxEnvelopeSize of {max}",
+                            xml.len()
+                        ),
+                    ),
+                    relates,
+                    scenario,
+                );
+            }
+        }
+        reply(200, xml.into_bytes(), SOAP_CT)
+    }
+
+    /// The one place a fault becomes a wire answer, in the scenario's flavour.
+    fn fault_outcome(&mut self, f: Fail, relates: Option<&str>, scenario: &Scenario) -> Outcome {
+        let id = new_uuid(self);
+        let mut env = f.spec.to_envelope(relates, &id);
+        let status = match scenario.wsman.flavour {
+            Flavour::Dmtf => f.status.unwrap_or(f.spec.kind.http_status()),
+            Flavour::Windows => {
+                if let Body::Fault(body) = &mut env.body {
+                    body.detail.wsman_fault = Some(wsman::fault::WsmanFault {
+                        code: Cow::Owned(windows_code(f.spec.kind).to_string()),
+                        machine: Some(Cow::Owned(
+                            scenario
+                                .wsman
+                                .fault_machine
+                                .clone()
+                                .unwrap_or_else(|| scenario.machine.identity.hostname.clone()),
+                        )),
+                        message: Cow::Owned(f.spec.reason.clone()),
+                    });
+                }
+                f.status.unwrap_or(500)
+            }
+        };
+        reply(status, env.to_xml().into_bytes(), SOAP_CT)
+    }
+
+    fn dispatch(
+        &mut self,
+        env: &Envelope<'_>,
+        req: &Request,
+        scenario: &Scenario,
+        now: u64,
+    ) -> OpResult {
+        if let Body::Identify = env.body {
+            return Ok(self.identify(req.user.is_some(), scenario));
+        }
+        let action = env.header.action.as_deref().unwrap_or("");
+        let uri = env.header.resource_uri.as_deref().unwrap_or("");
+        match action {
+            ns::action::GET => self.get(env, uri, scenario, now),
+            ns::action::PUT => self.put(env, uri, scenario, now),
+            ns::action::CREATE => self.create(env, uri, scenario, now),
+            ns::action::DELETE => self.delete(env, uri, scenario, now),
+            ns::action::ENUMERATE => self.enumerate(env, uri, scenario, now),
+            ns::action::PULL => self.pull(env, now),
+            ns::action::RELEASE => self.release(env),
+            ns::action::ENUM_RENEW => self.renew(env, now),
+            ns::action::ENUM_GET_STATUS => self.get_status(env, now),
+            a if a.starts_with(uri) && !uri.is_empty() && a.len() > uri.len() + 1 => {
+                self.invoke(env, uri, &a[uri.len() + 1..], scenario, now)
+            }
+            other => Err(fault_d(
+                FaultKind::ActionNotSupported,
+                "ActionMismatch",
+                format!("the action `{other}` is not supported by this resource"),
+            )),
+        }
+    }
+
+    fn identify(&mut self, authenticated: bool, scenario: &Scenario) -> Envelope<'static> {
+        let id = &scenario.identify;
+        Envelope {
+            header: Header::default(),
+            body: Body::IdentifyResponse(IdentifyResponse {
+                protocol_versions: vec![Cow::Owned(id.protocol_version.clone())],
+                product_vendor: Some(Cow::Owned(id.product_vendor.clone())),
+                product_version: Some(Cow::Owned(id.product_version.clone())),
+                security_profiles: authenticated.then(|| {
+                    id.security_profiles
+                        .iter()
+                        .map(|p| Cow::Owned(p.clone()))
+                        .collect()
+                }),
+                other: Vec::new(),
+            }),
+            extra: Vec::new(),
+            meta: Default::default(),
+        }
+    }
+
+    fn get(&mut self, env: &Envelope<'_>, uri: &str, scenario: &Scenario, now: u64) -> OpResult {
+        let target = resolve(uri, env, scenario)?;
+        let inst = cim::get(&mut self.machine, &target.class, &target.selectors, now)
+            .map_err(cim_fault)?;
+        let body = match &env.header.fragment_transfer {
+            Some(fragment) => Body::Fragment(fragment_tree(
+                &inst,
+                &fragment.expression,
+                fragment.dialect.as_deref(),
+            )?),
+            None => Body::Instance(cimxml::instance_tree(&inst, &target.style)),
+        };
+        let header = self.response_header(env, ns::action::GET_RESPONSE);
+        Ok(Envelope {
+            header,
+            body,
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn put(&mut self, env: &Envelope<'_>, uri: &str, scenario: &Scenario, now: u64) -> OpResult {
+        let target = resolve(uri, env, scenario)?;
+        let current = cim::get(&mut self.machine, &target.class, &target.selectors, now)
+            .map_err(cim_fault)?;
+        let changes: Vec<(String, String)> = match (&env.header.fragment_transfer, &env.body) {
+            (Some(fragment), Body::Fragment(tree)) => {
+                let prop = fragment_property(&fragment.expression, fragment.dialect.as_deref())?;
+                let root = tree.root();
+                let value = match root.children().find(|c| c.name().local == prop) {
+                    Some(c) => c.text().to_owned(),
+                    None => root.text().to_owned(),
+                };
+                vec![(prop, value)]
+            }
+            (Some(_), _) => {
+                return Err(fault_d(
+                    FaultKind::InvalidRepresentation,
+                    "InvalidFragment",
+                    "a fragment Put needs a wsman:XmlFragment body",
+                ));
+            }
+            (None, Body::Instance(tree)) => {
+                let root = tree.root();
+                if root.name().local != target.class {
+                    return Err(fault_d(
+                        FaultKind::InvalidRepresentation,
+                        "InvalidNamespace",
+                        format!(
+                            "the body is a {}, not a {}",
+                            root.name().local,
+                            target.class
+                        ),
+                    ));
+                }
+                // Only what differs from the current instance is a change; resending
+                // read-only properties unchanged is how every client does a Put.
+                cimxml::properties_of(root)
+                    .into_iter()
+                    .filter_map(|(name, value)| {
+                        let cur = current.get(&name).and_then(cimxml::value_text);
+                        let value = value.unwrap_or_default();
+                        (cur.as_deref() != Some(value.as_str())).then_some((name, value))
+                    })
+                    .collect()
+            }
+            _ => {
+                return Err(fault_d(
+                    FaultKind::InvalidRepresentation,
+                    "MissingValues",
+                    "a Put needs the resource in the body",
+                ));
+            }
+        };
+        let updated = cim::put(
+            &mut self.machine,
+            &target.class,
+            &target.selectors,
+            &changes,
+            now,
+        )
+        .map_err(cim_fault)?;
+        let body = match &env.header.fragment_transfer {
+            Some(fragment) => Body::Fragment(fragment_tree(
+                &updated,
+                &fragment.expression,
+                fragment.dialect.as_deref(),
+            )?),
+            None => Body::Instance(cimxml::instance_tree(&updated, &target.style)),
+        };
+        let header = self.response_header(env, ns::action::PUT_RESPONSE);
+        Ok(Envelope {
+            header,
+            body,
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn create(&mut self, env: &Envelope<'_>, uri: &str, scenario: &Scenario, now: u64) -> OpResult {
+        let target = resolve(uri, env, scenario)?;
+        let Body::Instance(tree) = &env.body else {
+            return Err(fault_d(
+                FaultKind::InvalidRepresentation,
+                "MissingValues",
+                "a Create needs the new resource in the body",
+            ));
+        };
+        let props: Vec<(String, String)> = cimxml::properties_of(tree.root())
+            .into_iter()
+            .map(|(n, v)| (n, v.unwrap_or_default()))
+            .collect();
+        let _ = now;
+        let reference = cim::create(&mut self.machine, &target.class, &props).map_err(cim_fault)?;
+        let header = self.response_header(env, ns::action::CREATE_RESPONSE);
+        Ok(Envelope {
+            header,
+            body: Body::ResourceCreated(cimxml::epr(&reference, &target.style)),
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn delete(
+        &mut self,
+        env: &Envelope<'_>,
+        uri: &str,
+        scenario: &Scenario,
+        _now: u64,
+    ) -> OpResult {
+        let target = resolve(uri, env, scenario)?;
+        cim::delete(&mut self.machine, &target.class, &target.selectors).map_err(cim_fault)?;
+        let header = self.response_header(env, ns::action::DELETE_RESPONSE);
+        Ok(Envelope {
+            header,
+            body: Body::Empty,
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn invoke(
+        &mut self,
+        env: &Envelope<'_>,
+        uri: &str,
+        method: &str,
+        scenario: &Scenario,
+        now: u64,
+    ) -> OpResult {
+        let target = resolve(uri, env, scenario)?;
+        let params: Vec<(String, String)> = match &env.body {
+            Body::MethodInput(m) if m.method == method => cimxml::properties_of(m.element.root())
+                .into_iter()
+                .map(|(n, v)| (n, v.unwrap_or_default()))
+                .collect(),
+            Body::MethodInput(m) => {
+                return Err(fault_d(
+                    FaultKind::ActionNotSupported,
+                    "ActionMismatch",
+                    format!(
+                        "the body is {}_INPUT but the action names {method}",
+                        m.method
+                    ),
+                ));
+            }
+            Body::Empty => Vec::new(),
+            _ => {
+                return Err(fault(
+                    FaultKind::SchemaValidationError,
+                    format!("Invoke of {method} needs a {method}_INPUT body"),
+                ));
+            }
+        };
+        let out = cim::invoke(
+            &mut self.machine,
+            &target.class,
+            &target.selectors,
+            method,
+            &params,
+            now,
+        )
+        .map_err(cim_fault)?;
+        let class_uri = target.style.uri(&target.class);
+        let mut b = wsman::TreeBuilder::with_capacity(out.len() + 1);
+        b.start(wsman::Name::new(class_uri.clone(), format!("{method}_OUTPUT")).with_prefix("p"));
+        for (name, value) in &out {
+            let text = cimxml::value_text(value).unwrap_or_default();
+            b.leaf(
+                wsman::Name::new(class_uri.clone(), name.clone()).with_prefix("p"),
+                text,
+            );
+        }
+        let header = self.response_header(
+            env,
+            &format!("{}Response", env.header.action.as_deref().unwrap_or("")),
+        );
+        Ok(Envelope {
+            header,
+            body: Body::MethodOutput(Method {
+                method: Cow::Owned(method.to_owned()),
+                element: b.finish(),
+            }),
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn enumerate(
+        &mut self,
+        env: &Envelope<'_>,
+        uri: &str,
+        scenario: &Scenario,
+        now: u64,
+    ) -> OpResult {
+        let Body::Enumerate(e) = &env.body else {
+            return Err(fault(
+                FaultKind::SchemaValidationError,
+                "an Enumerate needs a wsen:Enumerate body",
+            ));
+        };
+        let mode = match &e.mode {
+            None => None,
+            Some(EnumerationMode::Epr) => Some(EnumerationMode::Epr),
+            Some(EnumerationMode::ObjectAndEpr) => Some(EnumerationMode::ObjectAndEpr),
+            Some(EnumerationMode::Other(m)) => {
+                return Err(fault_d(
+                    FaultKind::UnsupportedFeature,
+                    "EnumerationMode",
+                    format!("enumeration mode `{m}` is not supported"),
+                ));
+            }
+        };
+        let lifetime_ms = match &e.expires {
+            None => scenario.wsman.enumeration_expiry_s * 1000,
+            Some(x) => match x.parse::<wsman::XsDuration>().ok().and_then(|d| d.to_std()) {
+                Some(d) if !d.is_zero() => d.as_millis() as u64,
+                _ => {
+                    return Err(fault(
+                        FaultKind::UnsupportedExpirationType,
+                        format!(
+                            "Expires `{x}` is not a positive duration (dateTime expiry is not supported)"
+                        ),
+                    ));
+                }
+            },
+        };
+        if self.enumerations.len() >= scenario.wsman.max_enumerations {
+            return Err(fault(
+                FaultKind::QuotaLimit,
+                "too many open enumerations; Release some",
+            ));
+        }
+        let instances = self.collect(env, uri, e.filter.as_ref(), scenario, now)?;
+        let (instances, style) = instances;
+        let items: VecDeque<Item<'static>> = instances
+            .iter()
+            .map(|i| match &mode {
+                None => Item::Object(cimxml::instance_tree(i, &style)),
+                Some(EnumerationMode::Epr) => Item::Epr(cimxml::epr(&i.reference(), &style)),
+                Some(_) => Item::ObjectAndEpr(
+                    cimxml::instance_tree(i, &style),
+                    cimxml::epr(&i.reference(), &style),
+                ),
+            })
+            .collect();
+        let total = items.len() as u64;
+        let context = new_uuid(self);
+        let mut enumeration = Enumeration {
+            items,
+            expires_at: now + lifetime_ms,
+            lifetime_ms,
+        };
+        let mut header = self.response_header(env, ns::action::ENUMERATE_RESPONSE);
+        if env.header.request_total_items_count_estimate {
+            header.total_items_count_estimate = Some(total);
+        }
+        let mut response = EnumerateResponse {
+            context: Some(Cow::Owned(context.clone())),
+            ..Default::default()
+        };
+        if e.optimize {
+            let max = e.max_elements.unwrap_or(1).max(1) as usize;
+            let budget = env.header.max_envelope_size;
+            let probe = Envelope {
+                header: header.clone(),
+                body: Body::Empty,
+                extra: Vec::new(),
+                meta: Default::default(),
+            };
+            let items = take_fitting(
+                &mut enumeration.items,
+                max,
+                budget,
+                probe.to_xml().len() + 600,
+            )?;
+            response.items = Some(items);
+            if enumeration.items.is_empty() {
+                response.end_of_sequence = true;
+            }
+        }
+        if !response.end_of_sequence {
+            self.enumerations.insert(context, enumeration);
+        }
+        Ok(Envelope {
+            header,
+            body: Body::EnumerateResponse(response),
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    /// The instances an Enumerate covers, after the filter.
+    #[allow(clippy::type_complexity)]
+    fn collect(
+        &mut self,
+        env: &Envelope<'_>,
+        uri: &str,
+        filter: Option<&wsman::body::Filter<'_>>,
+        scenario: &Scenario,
+        now: u64,
+    ) -> Result<(Vec<Instance>, UriStyle), Fail> {
+        let all_classes = uri == "http://schemas.dmtf.org/wbem/wscim/1/*" || uri.ends_with("/*");
+        if all_classes {
+            let style = UriStyle::Dmtf;
+            let Some(f) = filter else {
+                return Err(fault_d(
+                    FaultKind::UnsupportedFeature,
+                    "FilteringRequired",
+                    "enumerating all classes needs an association filter",
+                ));
+            };
+            return self.associated(f, scenario, now).map(|v| (v, style));
+        }
+        let target = resolve(uri, env, scenario)?;
+        if let Some(f) = filter {
+            if f.dialect() == ns::dialect::ASSOCIATION {
+                return self.associated(f, scenario, now).map(|v| (v, target.style));
+            }
+        }
+        let is_subclass = |a: &str, b: &str| cim::is_subclass(a, b);
+        let compiled =
+            filter::compile_with(filter, &target.class, &is_subclass).map_err(filter_fault)?;
+        let instances =
+            cim::enumerate(&mut self.machine, &target.class, now, true).map_err(cim_fault)?;
+        let case = match scenario.wsman.flavour {
+            Flavour::Windows => filter::selector::Case::Insensitive,
+            Flavour::Dmtf => filter::selector::Case::Sensitive,
+        };
+        let env = filter::Env::new(&is_subclass).with_selector_case(case);
+        let out = compiled.apply(&instances, &env).map_err(filter_fault)?;
+        Ok((out, target.style))
+    }
+
+    fn associated(
+        &mut self,
+        f: &wsman::body::Filter<'_>,
+        scenario: &Scenario,
+        now: u64,
+    ) -> Result<Vec<Instance>, Fail> {
+        let wsman::body::FilterContent::Association(a) = &f.content else {
+            return Err(fault(
+                FaultKind::EnumerationCannotProcessFilter,
+                "the association filter has no AssociatedInstances or AssociationInstances",
+            ));
+        };
+        let object_uri = a.object.resource_uri.as_deref().unwrap_or("");
+        let object_class = class_of(object_uri, scenario).ok_or_else(|| {
+            fault(
+                FaultKind::EnumerationCannotProcessFilter,
+                format!(
+                    "the association object's resource URI `{object_uri}` is not a known class"
+                ),
+            )
+        })?;
+        let keys: Vec<(String, String)> = a
+            .object
+            .selectors
+            .iter()
+            .filter(|s| s.name != "__cimnamespace")
+            .filter_map(|s| s.as_text().map(|v| (s.name.to_string(), v.to_owned())))
+            .collect();
+        let object = Reference {
+            class: object_class,
+            keys,
+        };
+        let (assocs, ends) = cim::associations(
+            &mut self.machine,
+            &object,
+            a.association_class_name.as_deref(),
+            a.role.as_deref(),
+            a.result_class_name.as_deref(),
+            a.result_role.as_deref(),
+            now,
+        )
+        .map_err(cim_fault)?;
+        Ok(if a.association_instances {
+            assocs
+        } else {
+            ends
+        })
+    }
+
+    fn context_of<'e>(&self, env: &'e Envelope<'_>) -> Result<&'e str, Fail> {
+        let ctx = match &env.body {
+            Body::Pull(p) => Some(p.context.as_ref()),
+            Body::Release(c) | Body::EnumerationRenew(c) | Body::EnumerationGetStatus(c) => {
+                c.context.as_deref()
+            }
+            _ => None,
+        };
+        ctx.map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| {
+            fault(
+                FaultKind::SchemaValidationError,
+                "the request has no wsen:EnumerationContext",
+            )
+        })
+    }
+
+    fn pull(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
+        let Body::Pull(p) = &env.body else {
+            return Err(fault(
+                FaultKind::SchemaValidationError,
+                "a Pull needs a wsen:Pull body",
+            ));
+        };
+        let ctx = self.context_of(env)?.to_owned();
+        let mut header = self.response_header(env, ns::action::PULL_RESPONSE);
+        let Some(mut enumeration) = self.enumerations.remove(&ctx) else {
+            return Err(fault(
+                FaultKind::InvalidEnumerationContext,
+                format!("the enumeration context `{ctx}` is unknown or has expired"),
+            ));
+        };
+        let max = p.max_elements.unwrap_or(1).max(1) as usize;
+        let mut budget = env.header.max_envelope_size;
+        if let Some(chars) = p.max_characters {
+            budget = Some(budget.map_or(chars, |b| b.min(chars)));
+        }
+        header.relates_to = env
+            .header
+            .message_id
+            .as_deref()
+            .map(|m| Cow::Owned(m.to_owned()));
+        let probe = Envelope {
+            header: header.clone(),
+            body: Body::Empty,
+            extra: Vec::new(),
+            meta: Default::default(),
+        };
+        let items = match take_fitting(
+            &mut enumeration.items,
+            max,
+            budget,
+            probe.to_xml().len() + 400,
+        ) {
+            Ok(items) => items,
+            Err(f) => {
+                // The context survives an item too large to send, as the client may
+                // retry with a larger MaxEnvelopeSize.
+                enumeration.expires_at = now + enumeration.lifetime_ms;
+                self.enumerations.insert(ctx, enumeration);
+                return Err(f);
+            }
+        };
+        let end = enumeration.items.is_empty();
+        let response = PullResponse {
+            context: (!end).then(|| Cow::Owned(ctx.clone())),
+            items,
+            end_of_sequence: end,
+        };
+        if !end {
+            enumeration.expires_at = now + enumeration.lifetime_ms;
+            self.enumerations.insert(ctx, enumeration);
+        }
+        Ok(Envelope {
+            header,
+            body: Body::PullResponse(response),
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn release(&mut self, env: &Envelope<'_>) -> OpResult {
+        let ctx = self.context_of(env)?.to_owned();
+        if self.enumerations.remove(&ctx).is_none() {
+            return Err(fault(
+                FaultKind::InvalidEnumerationContext,
+                format!("the enumeration context `{ctx}` is unknown or has expired"),
+            ));
+        }
+        let header = self.response_header(env, ns::action::RELEASE_RESPONSE);
+        Ok(Envelope {
+            header,
+            body: Body::Empty,
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn renew(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
+        let ctx = self.context_of(env)?.to_owned();
+        let requested = match &env.body {
+            Body::EnumerationRenew(c) => c.expires.as_deref().map(|x| {
+                x.parse::<wsman::XsDuration>()
+                    .ok()
+                    .and_then(|d| d.to_std())
+                    .map(|d| d.as_millis() as u64)
+            }),
+            _ => None,
+        };
+        let lifetime = match requested {
+            Some(Some(ms)) if ms > 0 => Some(ms),
+            Some(_) => {
+                return Err(fault(
+                    FaultKind::UnsupportedExpirationType,
+                    "Expires must be a positive duration",
+                ));
+            }
+            None => None,
+        };
+        let Some(e) = self.enumerations.get_mut(&ctx) else {
+            return Err(fault(
+                FaultKind::InvalidEnumerationContext,
+                format!("the enumeration context `{ctx}` is unknown or has expired"),
+            ));
+        };
+        if let Some(ms) = lifetime {
+            e.lifetime_ms = ms;
+        }
+        e.expires_at = now + e.lifetime_ms;
+        let expires = wsman::XsDuration::from_std(Duration::from_millis(e.lifetime_ms)).to_string();
+        let header = self.response_header(env, ns::action::ENUM_RENEW_RESPONSE);
+        Ok(Envelope {
+            header,
+            body: Body::EnumerationRenewResponse(EnumerationContextBody {
+                context: Some(Cow::Owned(ctx)),
+                expires: Some(Cow::Owned(expires)),
+            }),
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+
+    fn get_status(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
+        let ctx = self.context_of(env)?.to_owned();
+        let Some(e) = self.enumerations.get(&ctx) else {
+            return Err(fault(
+                FaultKind::InvalidEnumerationContext,
+                format!("the enumeration context `{ctx}` is unknown or has expired"),
+            ));
+        };
+        let left =
+            wsman::XsDuration::from_std(Duration::from_millis(e.expires_at.saturating_sub(now)))
+                .to_string();
+        let header = self.response_header(env, ns::action::ENUM_GET_STATUS_RESPONSE);
+        Ok(Envelope {
+            header,
+            body: Body::EnumerationGetStatusResponse(EnumerationContextBody {
+                context: None,
+                expires: Some(Cow::Owned(left)),
+            }),
+            extra: Vec::new(),
+            meta: Default::default(),
+        })
+    }
+}
+
+enum RuleOutcome {
+    Done(Outcome),
+    DelayThenDefault(Duration),
+    Default,
+}
+
+/// A delay bounded by the request's OperationTimeout: a server that cannot answer in
+/// time answers `wsman:TimedOut` when the timeout runs out instead.
+fn timed(
+    d: Duration,
+    env: &Envelope<'_>,
+    outcome: Outcome,
+    inner: &mut Inner,
+    relates: Option<&str>,
+    scenario: &Scenario,
+) -> Outcome {
+    match env.header.operation_timeout.and_then(|t| t.to_std()) {
+        Some(limit) if d > limit => {
+            let f = inner.fault_outcome(
+                fault(
+                    FaultKind::TimedOut,
+                    "the operation did not finish within the OperationTimeout",
+                ),
+                relates,
+                scenario,
+            );
+            Outcome::Delayed(limit, Box::new(f))
+        }
+        _ => Outcome::Delayed(d, Box::new(outcome)),
+    }
+}
+
+/// Takes up to `max` items whose written size keeps the answer within `budget`.
+fn take_fitting(
+    items: &mut VecDeque<Item<'static>>,
+    max: usize,
+    budget: Option<u64>,
+    overhead: usize,
+) -> Result<Vec<Item<'static>>, Fail> {
+    let mut out = Vec::new();
+    let mut used = overhead as u64;
+    while out.len() < max {
+        let Some(item) = items.front() else { break };
+        if let Some(b) = budget {
+            let size = item_size(item) as u64;
+            if used + size > b {
+                if out.is_empty() {
+                    return Err(fault_d(
+                        FaultKind::EncodingLimit,
+                        "MaxEnvelopeSize",
+                        format!(
+                            "the next item alone ({size} bytes) does not fit in MaxEnvelopeSize {b}"
+                        ),
+                    ));
+                }
+                break;
+            }
+            used += size;
+        }
+        if let Some(item) = items.pop_front() {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
+fn item_size(item: &Item<'_>) -> usize {
+    match item {
+        Item::Object(t) => wsman::write::write_tree(t).len(),
+        Item::Epr(_) => 700,
+        Item::ObjectAndEpr(t, _) => wsman::write::write_tree(t).len() + 750,
+    }
+}
+
+/// What a resource URI and its selectors address.
+struct Target {
+    class: String,
+    selectors: Vec<(String, String)>,
+    style: UriStyle,
+}
+
+fn class_of(uri: &str, scenario: &Scenario) -> Option<String> {
+    if let Some(class) = uri.strip_prefix(ns::CIM_SCHEMA) {
+        return (!class.is_empty() && !class.contains('/')).then(|| class.to_owned());
+    }
+    if let Some(rest) = uri.strip_prefix(ns::WMI) {
+        let (namespace, class) = rest.rsplit_once('/')?;
+        let wanted = scenario
+            .wsman
+            .wmi_namespace
+            .trim_matches('/')
+            .replace('\\', "/");
+        return (namespace.eq_ignore_ascii_case(&wanted) && !class.is_empty())
+            .then(|| class.to_owned());
+    }
+    None
+}
+
+fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Result<Target, Fail> {
+    if uri.is_empty() {
+        return Err(fault_d(
+            FaultKind::DestinationUnreachable,
+            "InvalidResourceURI",
+            "no wsman:ResourceURI",
+        ));
+    }
+    let class = class_of(uri, scenario).ok_or_else(|| {
+        fault_d(
+            FaultKind::DestinationUnreachable,
+            "InvalidResourceURI",
+            format!("no resource at `{uri}`"),
+        )
+    })?;
+    let style = if uri.starts_with(ns::WMI) {
+        UriStyle::Wmi(scenario.wsman.wmi_namespace.clone())
+    } else {
+        UriStyle::Dmtf
+    };
+    if let Some(d) = wsman::addressing::duplicate_selector(&env.header.selectors) {
+        return Err(fault_d(
+            FaultKind::InvalidSelectors,
+            "DuplicateSelectors",
+            format!("selector `{d}` appears twice"),
+        ));
+    }
+    let mut selectors = Vec::new();
+    for s in &env.header.selectors {
+        let Some(v) = s.as_text() else {
+            return Err(fault_d(
+                FaultKind::InvalidSelectors,
+                "TypeMismatch",
+                format!(
+                    "selector `{}` is an endpoint reference; this class takes text keys",
+                    s.name
+                ),
+            ));
+        };
+        if s.name == "__cimnamespace" {
+            let wanted = v.trim().replace('\\', "/").to_ascii_lowercase();
+            if !scenario
+                .wsman
+                .cim_namespaces
+                .iter()
+                .any(|n| n.to_ascii_lowercase() == wanted)
+            {
+                return Err(fault_d(
+                    FaultKind::InvalidSelectors,
+                    "InvalidValue",
+                    format!("CIM namespace `{v}` does not exist here"),
+                ));
+            }
+            continue;
+        }
+        selectors.push((s.name.to_string(), v.to_owned()));
+    }
+    Ok(Target {
+        class,
+        selectors,
+        style,
+    })
+}
+
+/// The property a fragment expression names: `Prop`, `Prop/text()`, `/Class/Prop`.
+fn fragment_property(expression: &str, dialect: Option<&str>) -> Result<String, Fail> {
+    if let Some(d) = dialect {
+        if d != ns::dialect::XPATH && d != "http://www.w3.org/TR/1999/REC-xpath-19991116" {
+            return Err(fault(
+                FaultKind::FragmentDialectNotSupported,
+                format!("fragment dialect `{d}` is not supported (XPath is)"),
+            ));
+        }
+    }
+    let e = expression.trim().trim_end_matches("/text()");
+    let last = e.rsplit('/').next().unwrap_or(e);
+    let last = last.rsplit(':').next().unwrap_or(last);
+    if last.is_empty() || !last.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(fault_d(
+            FaultKind::InvalidRepresentation,
+            "InvalidFragment",
+            format!("fragment `{expression}` is not a property path this service understands"),
+        ));
+    }
+    Ok(last.to_owned())
+}
+
+fn fragment_tree(
+    inst: &Instance,
+    expression: &str,
+    dialect: Option<&str>,
+) -> Result<Tree<'static>, Fail> {
+    let prop = fragment_property(expression, dialect)?;
+    let Some(value) = inst.get(&prop) else {
+        return Err(fault_d(
+            FaultKind::InvalidRepresentation,
+            "InvalidFragment",
+            format!("{} has no property `{prop}`", inst.class),
+        ));
+    };
+    let text_only = expression.trim().ends_with("/text()");
+    let mut b = wsman::TreeBuilder::with_capacity(4);
+    b.start(wsman::Name::new(ns::WSMAN, "XmlFragment").with_prefix("w"));
+    let single = Instance {
+        class: inst.class.clone(),
+        keys: Vec::new(),
+        properties: vec![machine::cim::Property {
+            name: prop.clone(),
+            value: value.clone(),
+        }],
+    };
+    if text_only {
+        b.text(cimxml::value_text(value).unwrap_or_default());
+    } else {
+        let tree = cimxml::instance_tree(&single, &UriStyle::Dmtf);
+        for c in tree.root().children() {
+            c.copy_into(&mut b);
+        }
+    }
+    b.end();
+    Ok(b.finish())
+}
+
+fn cim_fault(e: cim::CimError) -> Fail {
+    use cim::CimError as E;
+    let reason = e.to_string();
+    match e {
+        E::UnknownClass { .. } => fault_d(
+            FaultKind::DestinationUnreachable,
+            "InvalidResourceURI",
+            reason,
+        ),
+        E::NotFound { .. } => fault_d(FaultKind::InvalidSelectors, "InvalidValue", reason),
+        E::InsufficientSelectors { .. } => {
+            fault_d(FaultKind::InvalidSelectors, "InsufficientSelectors", reason)
+        }
+        E::UnexpectedSelectors { .. } => {
+            fault_d(FaultKind::InvalidSelectors, "UnexpectedSelectors", reason)
+        }
+        E::InvalidSelectorValue { .. } => {
+            fault_d(FaultKind::InvalidSelectors, "InvalidValue", reason)
+        }
+        E::NotWritable { .. } => fault_d(FaultKind::InvalidRepresentation, "InvalidValues", reason),
+        E::InvalidValue { .. } => {
+            fault_d(FaultKind::InvalidRepresentation, "InvalidValues", reason)
+        }
+        E::UnknownMethod { .. } => fault_d(FaultKind::ActionNotSupported, "ActionMismatch", reason),
+        E::InvalidParameter { .. } => fault_d(FaultKind::InvalidParameter, "InvalidName", reason),
+        E::AlreadyExists { .. } => fault(FaultKind::AlreadyExists, reason),
+        _ => fault(FaultKind::InternalError, reason),
+    }
+}
+
+fn filter_fault(e: filter::FilterError) -> Fail {
+    fault(e.fault_kind(), e.to_string())
+}
+
+/// Checks what the scenario's strictness requires of a request.
+fn check(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
+    for f in wsman::validate::check_request(
+        env,
+        &[
+            (ns::MSWSMAN, "SessionId"),
+            (ns::MSWSMAN, "OperationID"),
+            (ns::MSWSMAN, "SequenceId"),
+        ],
+    ) {
+        match f {
+            Finding::Error(kind, _) => return Err(Fail::from(kind.fault())),
+            Finding::Warning(w, _) => {
+                if scenario.lenient(w.name()) {
+                    continue;
+                }
+                let kind = match w {
+                    Warning::MissingMustUnderstand(h) => ErrorKind::InvalidHeader {
+                        name: h.qname(),
+                        reason: "must carry s:mustUnderstand=\"true\"".into(),
+                    },
+                    Warning::RelativeTo => ErrorKind::InvalidHeader {
+                        name: HeaderName::To.qname(),
+                        reason: "not an absolute URI".into(),
+                    },
+                    Warning::NonUuidMessageId => ErrorKind::InvalidHeader {
+                        name: HeaderName::MessageId.qname(),
+                        reason: "not a uuid: URI".into(),
+                    },
+                    _ => continue,
+                };
+                return Err(Fail::from(kind.fault()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn operation_name(env: &Envelope<'_>) -> &'static str {
+    if matches!(env.body, Body::Identify) {
+        return "Identify";
+    }
+    match env.header.action.as_deref().unwrap_or("") {
+        ns::action::GET => "Get",
+        ns::action::PUT => "Put",
+        ns::action::CREATE => "Create",
+        ns::action::DELETE => "Delete",
+        ns::action::ENUMERATE => "Enumerate",
+        ns::action::PULL => "Pull",
+        ns::action::RELEASE => "Release",
+        ns::action::ENUM_RENEW => "Renew",
+        ns::action::ENUM_GET_STATUS => "GetStatus",
+        ns::action::SUBSCRIBE => "Subscribe",
+        ns::action::UNSUBSCRIBE => "Unsubscribe",
+        ns::action::COMMAND => "Command",
+        ns::action::SEND => "Send",
+        ns::action::RECEIVE => "Receive",
+        ns::action::SIGNAL => "Signal",
+        _ => {
+            if matches!(env.body, Body::MethodInput(_)) {
+                "Invoke"
+            } else {
+                "Other"
+            }
+        }
+    }
+}
+
+fn charset_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn default_reason(kind: FaultKind) -> String {
+    format!("{} (answered by a scenario rule)", kind.qname())
+}
+
+/// The WSManFault code WinRM puts in its detail. Only the Receive timeout's code is
+/// relied upon by clients (pywinrm retries on it); the rest use WinRM's generic base.
+pub fn windows_code(kind: FaultKind) -> u32 {
+    match kind {
+        FaultKind::TimedOut => ns::shell::RECEIVE_TIMEOUT_CODE,
+        FaultKind::AccessDenied => 5,
+        _ => 0x8033_8000,
+    }
+}
+
+impl crate::http::Credentials for Mock {
+    fn password(&self, user: &str) -> Option<String> {
+        let inner = self.lock();
+        inner
+            .machine
+            .user(user)
+            .filter(|u| u.enabled)
+            .map(|u| u.password.clone())
+    }
+
+    fn policy(&self) -> crate::http::AuthPolicy {
+        self.lock().scenario.auth_policy()
+    }
+}
+
+/// The admin API's view of the mock.
+impl crate::admin::AdminOps for Mock {
+    fn health(&self) -> serde_json::Value {
+        let inner = self.lock();
+        serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "scenario": inner.scenario.meta.name,
+            "source": inner.scenario.source,
+            "uptime_ms": self.now_ms(),
+            "open_enumerations": inner.enumerations.len(),
+            "journal_entries": self.shared.journal.len(),
+        })
+    }
+
+    fn state(&self) -> serde_json::Value {
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        let m = &mut inner.machine;
+        let ids: Vec<String> = m
+            .numeric_sensors()
+            .iter()
+            .map(|s| s.id().to_owned())
+            .collect();
+        let sensors: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| {
+                let value = m.reading(id, now);
+                let s = m.numeric_sensor(id);
+                serde_json::json!({
+                    "id": id,
+                    "name": s.map(|s| s.name().to_owned()),
+                    "value": value,
+                    "override": s.and_then(|s| s.override_value()),
+                })
+            })
+            .collect();
+        let discrete: Vec<serde_json::Value> = m
+            .discrete_sensors()
+            .iter()
+            .map(|d| serde_json::json!({ "id": d.id(), "name": d.name(), "state": d.state() }))
+            .collect();
+        let info = m.sel_info();
+        serde_json::json!({
+            "power": format!("{:?}", m.power_state(now)),
+            "sensors": sensors,
+            "discrete_sensors": discrete,
+            "sel": { "entries": info.count, "capacity": info.capacity, "overflow": info.overflow },
+            "rules_state": inner.rules.state,
+        })
+    }
+
+    fn set_sensor(&self, id: &str, value: Option<f64>) -> Result<serde_json::Value, String> {
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        let m = &mut inner.machine;
+        match value {
+            Some(v) => m.set_sensor(id, v, now).map_err(|e| e.to_string())?,
+            None => m.clear_override(id, now).map_err(|e| e.to_string())?,
+        }
+        Ok(serde_json::json!({ "id": id, "value": m.reading(id, now) }))
+    }
+
+    fn power(&self, action: &str) -> Result<serde_json::Value, String> {
+        use machine::PowerAction as P;
+        let a = match action.to_ascii_lowercase().as_str() {
+            "on" => P::On,
+            "off" => P::Off,
+            "cycle" => P::Cycle,
+            "reset" | "hard_reset" => P::HardReset,
+            "soft" | "soft_off" => P::SoftOff,
+            "diag" | "nmi" | "diagnostic_interrupt" => P::DiagnosticInterrupt,
+            other => {
+                return Err(format!(
+                    "unknown power action `{other}` (on, off, cycle, reset, soft, diag)"
+                ));
+            }
+        };
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        inner
+            .machine
+            .chassis_control(a, now)
+            .map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "power": format!("{:?}", inner.machine.power_state(now)) }))
+    }
+
+    fn add_sel(&self, entry: serde_json::Value) -> Result<serde_json::Value, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct NewEntry {
+            sensor: Option<String>,
+            sensor_type: Option<u8>,
+            sensor_number: Option<u8>,
+            #[serde(default = "assert_dir")]
+            direction: machine::EventDirection,
+            #[serde(default = "sensor_specific")]
+            event_type: u8,
+            #[serde(default)]
+            data: Vec<u8>,
+            #[serde(default)]
+            description: String,
+        }
+        fn assert_dir() -> machine::EventDirection {
+            machine::EventDirection::default()
+        }
+        fn sensor_specific() -> u8 {
+            0x6F
+        }
+        let e: NewEntry = serde_json::from_value(entry).map_err(|e| format!("SEL entry: {e}"))?;
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        let m = &mut inner.machine;
+        let (mut st, mut sn) = (e.sensor_type.unwrap_or(0x12), e.sensor_number.unwrap_or(0));
+        if let Some(id) = &e.sensor {
+            if let Some(s) = m.numeric_sensor(id) {
+                st = e.sensor_type.unwrap_or(s.sensor_type().ipmi_code());
+                sn = s.number();
+            } else if let Some(d) = m.discrete_sensor(id) {
+                st = e.sensor_type.unwrap_or(d.sensor_type().ipmi_code());
+                sn = d.number();
+            } else {
+                return Err(format!("no sensor `{id}`"));
+            }
+        }
+        let mut data = [0xFF; 3];
+        for (i, b) in e.data.iter().take(3).enumerate() {
+            data[i] = *b;
+        }
+        let entry = machine::SelEntry::system_event(
+            st,
+            sn,
+            e.direction,
+            e.event_type & 0x7F,
+            data,
+            e.description,
+        );
+        let id = m.sel_add(entry, now).map_err(|e| e.to_string())?;
+        Ok(serde_json::json!({ "record_id": id }))
+    }
+
+    fn load_scenario(&self, toml_text: &str) -> Result<serde_json::Value, String> {
+        let s = Scenario::from_toml(toml_text, "<admin upload>").map_err(|e| e.to_string())?;
+        let name = s.meta.name.clone();
+        self.load(s)?;
+        Ok(serde_json::json!({ "loaded": name }))
+    }
+}
