@@ -174,6 +174,25 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The next raw event for the tree-building loop: no peeked event can be pending
+    /// there, and the error (large) is built out of line.
+    #[inline(always)]
+    fn raw_fast(&mut self) -> Result<(Event<'a>, usize), Box<Error>> {
+        if self.peeked.is_some() {
+            return self.raw().map_err(Box::new);
+        }
+        let pos = self.pos();
+        match self.reader.read_event() {
+            Ok(ev) => Ok((ev, pos)),
+            Err(e) => Err(self.syntax_boxed(e)),
+        }
+    }
+
+    #[cold]
+    fn syntax_boxed(&self, e: quick_xml::Error) -> Box<Error> {
+        Box::new(self.syntax(e))
+    }
+
     /// The next event. Comments and processing instructions are skipped; adjacent text,
     /// references and CDATA are merged into one `Text`.
     pub fn next(&mut self) -> Result<Ev<'a>, Error> {
@@ -386,20 +405,34 @@ impl<'a> Cursor<'a> {
     ) -> Result<(Name<'a>, Vec<Attribute<'a>>), Error> {
         // Declarations first: they scope over the element's own name.
         let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
-        for a in e.attributes() {
+        // quick-xml's duplicate check allocates per element; duplicates are caught below
+        // on expanded names, and repeated declarations here.
+        let mark = self.bindings.len();
+        for a in e.attributes().with_checks(false) {
             let a =
                 a.map_err(|err| self.err(ErrorKind::Syntax(format!("attribute: {err}")), pos))?;
             let key = self
                 .sub(a.key.as_ref())
                 .ok_or_else(|| self.err(ErrorKind::Syntax("attribute name".into()), pos))?;
             let value = self.attr_value(&a.value).map_err(|k| self.err(k, pos))?;
+            let declared =
+                |prefix: &str, me: &Self| me.bindings[mark..].iter().any(|(p, _)| *p == prefix);
             if key == "xmlns" {
+                if declared("", self) {
+                    return Err(self.err(ErrorKind::Syntax("xmlns declared twice".into()), pos));
+                }
                 self.bindings.push(("", value));
                 self.generation = self.generation.wrapping_add(1);
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
                 if value.is_empty() {
                     return Err(self.err(
                         ErrorKind::Syntax(format!("prefix `{prefix}` bound to an empty namespace")),
+                        pos,
+                    ));
+                }
+                if declared(prefix, self) {
+                    return Err(self.err(
+                        ErrorKind::Syntax(format!("xmlns:{prefix} declared twice")),
                         pos,
                     ));
                 }
@@ -650,7 +683,7 @@ impl<'a> Cursor<'a> {
         }
         let mut depth = 1usize;
         loop {
-            let (ev, pos) = self.raw()?;
+            let (ev, pos) = self.raw_fast().map_err(|e| *e)?;
             match ev {
                 Event::Start(e) => {
                     let qname = self.qname(&e, pos)?;
@@ -765,37 +798,50 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Byte classes for [`split_qname`]: 0 not allowed, 1 allowed anywhere in a part,
+/// 2 allowed but not first in a part, 3 the colon. Non-ASCII bytes are let through: the
+/// tokenizer has already delimited the name.
+const NAME_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80..=0xFF => 1,
+            b'0'..=b'9' | b'-' | b'.' => 2,
+            b':' => 3,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Splits `prefix:local` (no colon: empty prefix), in one pass that also checks the
 /// name is a QName: at most one colon, neither part empty, no character that cannot be
-/// in an XML name (non-ASCII characters are let through; the tokenizer has already
-/// delimited the name).
+/// in an XML name.
 #[inline]
 fn split_qname(q: &str) -> Option<(&str, &str)> {
     let bytes = q.as_bytes();
-    let mut colon = None;
+    let mut colon = usize::MAX;
+    let mut part_start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b':' => {
-                if colon.is_some() {
-                    return None;
-                }
-                colon = Some(i);
-            }
-            b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80..=0xFF => {}
-            b'0'..=b'9' | b'-' | b'.' => {
-                // Not at the start of either part.
-                if i == 0 || colon == Some(i - 1) {
-                    return None;
-                }
+        match NAME_CLASS[b as usize] {
+            1 => {}
+            2 if i != part_start => {}
+            3 if colon == usize::MAX && i != 0 => {
+                colon = i;
+                part_start = i + 1;
             }
             _ => return None,
         }
     }
-    match colon {
-        Some(i) if i == 0 || i + 1 == bytes.len() => None,
-        Some(i) => Some((&q[..i], &q[i + 1..])),
-        None if bytes.is_empty() => None,
-        None => Some(("", q)),
+    if bytes.is_empty() || part_start == bytes.len() {
+        return None;
+    }
+    if colon == usize::MAX {
+        Some(("", q))
+    } else {
+        Some((&q[..colon], &q[colon + 1..]))
     }
 }
 
@@ -829,5 +875,48 @@ fn push_start<'a>(b: &mut TreeBuilder<'a>, s: Start<'a>) {
     b.start(s.name);
     for a in s.attrs {
         b.attr(a.name, a.value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_qname;
+    use crate::{ErrorKind, Limits, parse};
+
+    fn syntax_error(xml: &str) -> bool {
+        matches!(
+            parse(xml, &Limits::default()).map_err(|e| e.kind),
+            Err(ErrorKind::Syntax(_))
+        )
+    }
+
+    #[test]
+    fn qnames() {
+        assert_eq!(split_qname("a:b"), Some(("a", "b")));
+        assert_eq!(split_qname("b"), Some(("", "b")));
+        assert_eq!(split_qname("_x.y-1"), Some(("", "_x.y-1")));
+        for bad in [
+            "", ":a", "a:", "a:b:c", "1a", "a:1b", "-a", "a=b", "a\"", "a:.b",
+        ] {
+            assert_eq!(split_qname(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_attributes_and_declarations_are_refused() {
+        let env = |inner: &str| {
+            format!(
+                r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header>{inner}</s:Header><s:Body/></s:Envelope>"#
+            )
+        };
+        assert!(syntax_error(&env(r#"<h a="1" a="2"/>"#)));
+        assert!(syntax_error(&env(
+            r#"<h xmlns:p="urn:a" xmlns:p="urn:b"/>"#
+        )));
+        assert!(syntax_error(&env(r#"<h xmlns="urn:a" xmlns="urn:b"/>"#)));
+        assert!(syntax_error(&env(
+            r#"<h p:x="1" q:x="2" xmlns:p="urn:n" xmlns:q="urn:n"/>"#
+        )));
+        assert!(!syntax_error(&env(r#"<h p:x="1" x="2" xmlns:p="urn:n"/>"#)));
     }
 }
