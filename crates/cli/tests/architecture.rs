@@ -4,7 +4,10 @@
 use std::path::Path;
 
 fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().and_then(Path::parent).unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
 }
 
 #[test]
@@ -15,7 +18,10 @@ fn every_code_map_heading_names_a_path_that_exists() {
         for part in line.split('`').skip(1).step_by(2) {
             named += 1;
             let path = root().join(part.trim_end_matches('/'));
-            assert!(path.exists(), "ARCHITECTURE.md names `{part}`, which does not exist");
+            assert!(
+                path.exists(),
+                "ARCHITECTURE.md names `{part}`, which does not exist"
+            );
         }
     }
     assert!(named >= 5, "the code map names only {named} paths");
