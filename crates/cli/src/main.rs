@@ -1,8 +1,8 @@
 //! The `touchstone` binary: the command line over Touchstone's crates.
 //!
-//! Only subcommands that work are listed: `lint` checks WS-Management envelopes offline
-//! with the rules the mock applies on the wire; `serve` runs the mock endpoint. `check`
-//! arrives with the conformance suite.
+//! Only subcommands that work are listed: `check` runs the conformance suite against a
+//! target (or the embedded mock); `lint` checks WS-Management envelopes offline with the
+//! rules the mock applies on the wire; `serve` runs the mock endpoint.
 //!
 //! Exit codes follow the CLI contract in the design: 0 success, 1 a finding that fails
 //! the run, 2 usage or harness error (clap already exits 2 on bad arguments).
@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod lint;
 mod serve;
 
@@ -23,9 +24,10 @@ mod serve;
     long_about = "Touchstone: test tooling for systems that speak WS-Management (DSP0226: \
                   WinRM, openwsman, Intel AMT, BMC firmware) and IPMI over LAN.\n\n\
                   `touchstone serve` runs a mock endpoint (a simulated server and BMC); \
-                  `touchstone lint` checks envelopes offline. The conformance suite is not \
-                  built yet.",
-    after_help = "Exit codes: 0 success, 1 a check failed, 2 usage or input error."
+                  `touchstone check` runs the conformance suite against a target; \
+                  `touchstone lint` checks envelopes offline.",
+    after_help = "Exit codes: 0 success, 1 a check failed, 2 usage or input error, \
+                  3 target unreachable (check)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +36,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    Check(check::Args),
     Lint(lint::Args),
     Serve(serve::Args),
 }
@@ -41,6 +44,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check(args) => check::run(args),
         Command::Lint(args) => lint::run(&args),
         Command::Serve(args) => serve::run(args),
     }

@@ -420,7 +420,27 @@ fn write_header(w: &mut XmlWriter, h: &Header<'_>) {
         w.qname_attr_leaf(&n(ns::SOAP, "NotUnderstood"), "qname", q);
     }
     for o in &h.other {
-        w.tree(o.element.root());
+        let root = o.element.root();
+        if o.must_understand && root.attr(ns::SOAP, "mustUnderstand").is_none() {
+            // The flag is part of the header's meaning; write it even when the tree a
+            // caller built does not carry the attribute.
+            let mut b = crate::tree::TreeBuilder::with_capacity(o.element.len());
+            b.start(root.name().clone());
+            b.attr(mu_attr(), "true");
+            for a in root.attributes() {
+                b.attr(a.name.clone(), a.value.clone());
+            }
+            if !root.text().is_empty() {
+                b.text(root.text_cow().clone());
+            }
+            for c in root.children() {
+                c.copy_into(&mut b);
+            }
+            b.end();
+            w.tree(b.finish().root());
+        } else {
+            w.tree(root);
+        }
     }
 }
 
@@ -900,4 +920,33 @@ pub fn write_tree(tree: &Tree<'_>) -> String {
     let mut w = XmlWriter::default();
     w.tree(tree.root());
     String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::OtherHeader;
+
+    /// A caller-built header marked mustUnderstand keeps the flag on the wire.
+    #[test]
+    fn other_header_must_understand_is_written() {
+        let env = Envelope {
+            header: Header {
+                other: vec![OtherHeader {
+                    must_understand: true,
+                    element: Tree::leaf(
+                        Name::new("urn:example", "Frobnicate").with_prefix("x"),
+                        "1",
+                    ),
+                }],
+                ..Header::default()
+            },
+            body: Body::Empty,
+            extra: Vec::new(),
+            meta: Default::default(),
+        };
+        let xml = env.to_xml();
+        let back = crate::parse(&xml, &crate::Limits::default()).unwrap();
+        assert!(back.header.other[0].must_understand, "{xml}");
+    }
 }

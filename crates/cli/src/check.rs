@@ -1,0 +1,328 @@
+//! `touchstone check`: the conformance suite against a target, or against the
+//! embedded mock when no target is given.
+//!
+//! The engine (cases, runner, waivers, reports) is the `conformance` crate; this
+//! module only chooses the subject, shows progress (a bar on a TTY, one line per case
+//! otherwise), prints failures with their rerun command and the summary, writes the
+//! report files and maps the run to the CLI contract's exit codes: 0 every required
+//! case passes, 1 a required (MUST) case failed, 2 usage or harness error, 3 the target
+//! is unreachable.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::case::Outcome;
+use conformance::report::{self, CaseResult, Report};
+use conformance::{Case, RunError, RunOptions, Suite, Waivers};
+
+/// Runs the conformance suite.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Exit codes: 0 every required case passes, 1 a required (MUST) case failed, \
+                  2 usage or harness error, 3 target unreachable."
+)]
+pub struct Args {
+    /// The WS-Management endpoint (`http(s)://host:port/wsman`). Without it the embedded
+    /// mock is started and checked (default scenario, admin/admin).
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// User name for Basic or Digest authentication.
+    #[arg(long)]
+    user: Option<String>,
+    /// Password for Basic or Digest authentication.
+    #[arg(long)]
+    password: Option<String>,
+    /// Run only cases of this profile (repeatable).
+    #[arg(long = "profile", value_name = "P")]
+    profiles: Vec<String>,
+    /// Run only cases whose ID or test name matches: an exact ID, a glob (`wsman.http.*`)
+    /// or a substring.
+    #[arg(long, value_name = "PAT")]
+    filter: Option<String>,
+    /// List the selected cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Cases run at once (the report order does not depend on it).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    jobs: usize,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "F")]
+    junit: Option<PathBuf>,
+    /// Write a JSON report.
+    #[arg(long, value_name = "F")]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report.
+    #[arg(long, value_name = "F")]
+    html: Option<PathBuf>,
+    /// Waiver file (TOML: case-ID glob = "reason").
+    #[arg(long, value_name = "F")]
+    waivers: Option<PathBuf>,
+    /// Accept any HTTPS server certificate.
+    #[arg(long)]
+    insecure: bool,
+    /// Trust the certificates in this PEM file for HTTPS.
+    #[arg(long, value_name = "F")]
+    cacert: Option<PathBuf>,
+    /// Seed of everything generated (MessageIDs...), for reproducible runs.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Deadline of one case, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    case_timeout: u64,
+    /// Load cases from this directory instead of the suites built into the binary.
+    #[arg(long, value_name = "DIR")]
+    suites: Option<PathBuf>,
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("touchstone check: {msg}");
+    ExitCode::from(2)
+}
+
+/// Runs `touchstone check`.
+pub fn run(args: Args) -> ExitCode {
+    let suite = match &args.suites {
+        Some(dir) => Suite::load_dir(dir),
+        None => Suite::embedded(),
+    };
+    let suite = match suite {
+        Ok(s) => s,
+        Err(e) => return usage(format!("cannot load the suite: {e}")),
+    };
+    let known = suite.profiles();
+    if let Some(p) = args.profiles.iter().find(|p| !known.contains(*p)) {
+        let list: Vec<&str> = known.iter().map(String::as_str).collect();
+        return usage(format!(
+            "unknown profile `{p}` (known: {})",
+            list.join(", ")
+        ));
+    }
+    if args.jobs == 0 {
+        return usage("--jobs must be at least 1");
+    }
+    let cases = suite.select(&args.profiles, args.filter.as_deref());
+    if args.list {
+        for c in &cases {
+            println!(
+                "{:<60} {:<6} {}",
+                c.id,
+                c.level.as_str(),
+                c.profiles.join(",")
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    if cases.is_empty() {
+        return usage("no case matches the given profiles and filter");
+    }
+    let waivers = match &args.waivers {
+        Some(p) => match Waivers::load(p) {
+            Ok(w) => w,
+            Err(e) => return usage(e),
+        },
+        None => Waivers::default(),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return usage(format!("cannot start the runtime: {e}")),
+    };
+    rt.block_on(check(args, cases, waivers))
+}
+
+async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
+    let (mock, url, user, password) = match &args.target {
+        Some(url) => (None, url.clone(), args.user.clone(), args.password.clone()),
+        None => match mock::MockServer::start().await {
+            Ok(m) => {
+                let url = m.url();
+                eprintln!("touchstone check: no --target, checking the embedded mock at {url}");
+                let user = args.user.clone().or(Some("admin".into()));
+                let password = args.password.clone().or(Some("admin".into()));
+                (Some(m), url, user, password)
+            }
+            Err(e) => return usage(format!("cannot start the embedded mock: {e}")),
+        },
+    };
+    let mut target =
+        client::Target::new(url.clone()).timeout(Duration::from_secs(args.case_timeout.max(1)));
+    if let Some(u) = user {
+        target = target.credentials(u, password.unwrap_or_default());
+    }
+    if args.insecure {
+        target = target.insecure();
+    }
+    if let Some(ca) = &args.cacert {
+        target = target.ca_pem(client::CaPem::Path(ca.clone()));
+    }
+    let client = match client::Client::new(target) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let rerun_target = args.target.clone();
+    let opts = RunOptions {
+        jobs: args.jobs,
+        case_timeout: Duration::from_secs(args.case_timeout.max(1)),
+        seed: args.seed.unwrap_or(RunOptions::default().seed),
+        waivers,
+        rerun: Arc::new(move |c: &Case| match &rerun_target {
+            Some(t) => format!("touchstone check --target {t} --filter {}", c.id),
+            None => format!("touchstone check --filter {}", c.id),
+        }),
+        tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
+    };
+    let runner = match conformance::run::Runner::prepare(client, &cases, opts).await {
+        Ok(r) => r,
+        Err(e @ RunError::Unreachable { .. }) => {
+            eprintln!("touchstone check: {e}");
+            return ExitCode::from(3);
+        }
+        Err(e) => return usage(e),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(cases.len() as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let report = runner
+        .run(&cases, |r| match &bar {
+            Some(b) => {
+                b.set_message(r.id.clone());
+                b.inc(1);
+            }
+            None => println!(
+                "{:<5} {} ({:.1} ms)",
+                label(r),
+                r.id,
+                r.duration_us as f64 / 1e3
+            ),
+        })
+        .await;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    print_problems(&report);
+    print_summary(&report);
+    let mut code = report.exit_code();
+    for (path, text) in [
+        (
+            &args.junit,
+            args.junit
+                .as_ref()
+                .map(|_| report::junit::to_string(&report)),
+        ),
+        (
+            &args.json,
+            args.json.as_ref().map(|_| report::json::to_string(&report)),
+        ),
+        (
+            &args.html,
+            args.html.as_ref().map(|_| report::html::to_string(&report)),
+        ),
+    ] {
+        if let (Some(p), Some(t)) = (path, text) {
+            if let Err(e) = std::fs::write(p, t) {
+                eprintln!("touchstone check: cannot write {}: {e}", p.display());
+                code = code.max(2);
+            }
+        }
+    }
+    if let Some(m) = mock {
+        m.shutdown().await;
+    }
+    ExitCode::from(code)
+}
+
+fn label(r: &CaseResult) -> &'static str {
+    match (r.outcome, &r.waiver) {
+        (Outcome::Pass, Some(_)) => "STALE",
+        (Outcome::Pass, None) => "PASS",
+        (_, Some(_)) => "WAIVE",
+        (Outcome::Fail, _) => "FAIL",
+        (Outcome::Warn, _) => "WARN",
+        (Outcome::Skip, _) => "SKIP",
+        (Outcome::Error, _) => "ERROR",
+    }
+}
+
+fn print_problems(report: &Report) {
+    for r in &report.results {
+        if !matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Error) {
+            continue;
+        }
+        println!();
+        println!("{} {} [{}] {}", label(r), r.id, r.level.as_str(), r.title);
+        println!("  clause:   {}", r.clause);
+        if let Some(e) = &r.expected {
+            println!("  expected: {e}");
+        }
+        if let Some(g) = &r.got {
+            println!("  got:      {g}");
+        }
+        if let (Some(m), None) = (&r.message, &r.expected) {
+            println!("  message:  {m}");
+        }
+        if let Some(w) = &r.waiver {
+            println!("  waived:   {}", w.reason);
+        }
+        println!("  rerun:    {}", r.rerun);
+    }
+    for r in report.stale_waivers() {
+        if let Some(w) = &r.waiver {
+            println!(
+                "\nSTALE waiver `{}` ({}): {} passes now",
+                w.pattern, w.reason, r.id
+            );
+        }
+    }
+}
+
+fn print_summary(report: &Report) {
+    println!();
+    println!(
+        "touchstone check: {} ({})",
+        report.target,
+        report.product.as_deref().unwrap_or("unidentified")
+    );
+    let header: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+    println!(
+        "{:<14}{}",
+        "profile",
+        header.iter().map(|h| format!("{h:>7}")).collect::<String>()
+    );
+    let row = |name: &str, m: &BTreeMap<Outcome, usize>| {
+        let cells: String = Outcome::ALL
+            .iter()
+            .map(|o| format!("{:>7}", m.get(o).copied().unwrap_or(0)))
+            .collect();
+        println!("{name:<14}{cells}");
+    };
+    for (p, m) in report.by_profile() {
+        row(&p, &m);
+    }
+    row("all", &report.counts());
+    let c = report.counts();
+    println!(
+        "{} cases: {} passed, {} failed, {} warned, {} skipped, {} errors in {:.2} s (seed {}, {} jobs)",
+        report.results.len(),
+        c[&Outcome::Pass],
+        c[&Outcome::Fail],
+        c[&Outcome::Warn],
+        c[&Outcome::Skip],
+        c[&Outcome::Error],
+        report.duration_us as f64 / 1e6,
+        report.seed,
+        report.jobs
+    );
+}

@@ -1,0 +1,160 @@
+//! `touchstone check` as scripts and CI run it: the built binary, its output, its
+//! report files and its exit codes.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn touchstone(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_touchstone"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn checks_the_embedded_mock_and_prints_the_summary() {
+    let o = touchstone(&["check"]);
+    let out = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("profile"), "{out}");
+    for p in [
+        "core",
+        "identify",
+        "transfer",
+        "enumeration",
+        "faults",
+        "http",
+        "robustness",
+        "cim-ipmi",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(p)),
+            "no summary row for {p}:\n{out}"
+        );
+    }
+    assert!(out.contains(" 0 failed"), "{out}");
+}
+
+#[test]
+fn lists_case_ids_without_a_target() {
+    let o = touchstone(&["check", "--list", "--profile", "transfer"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out.contains("wsman.transfer.get.relates-to"), "{out}");
+    assert!(!out.contains("wsman.identify.answered"), "{out}");
+}
+
+#[test]
+fn an_unreachable_target_exits_3_quickly() {
+    let start = Instant::now();
+    let o = touchstone(&["check", "--target", "http://127.0.0.1:1/wsman"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unreachable"));
+}
+
+#[test]
+fn an_unknown_profile_is_a_usage_error() {
+    let o = touchstone(&["check", "--profile", "no-such-profile"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown profile"));
+}
+
+#[test]
+fn writes_json_junit_and_html_reports() {
+    let dir = std::env::temp_dir().join(format!("touchstone-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, junit, html) = (dir.join("r.json"), dir.join("r.xml"), dir.join("r.html"));
+    let o = touchstone(&[
+        "check",
+        "--profile",
+        "core",
+        "--jobs",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = j["results"].as_array().unwrap();
+    assert!(results.len() >= 10);
+    assert!(results.iter().all(|r| r["outcome"] == "pass"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuites") && xml.contains("wsman::core::relates_to"));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("wsman.core.relates-to"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_waived_passing_case_is_reported_stale() {
+    // Waiving a passing case makes it stale; a filter to one case runs it alone.
+    let dir = std::env::temp_dir().join(format!("touchstone-waive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let w = dir.join("w.toml");
+    std::fs::write(&w, "\"wsman.core.relates-*\" = \"testing staleness\"\n").unwrap();
+    let o = touchstone(&[
+        "check",
+        "--filter",
+        "wsman.core.relates-to",
+        "--waivers",
+        w.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("1 cases"), "{out}");
+    assert!(out.contains("STALE waiver"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_failure_prints_its_clause_expectation_and_rerun_command() {
+    let dir = std::env::temp_dir().join(format!("touchstone-fail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("teapot.toml"),
+        r#"
+[[case]]
+id = "local.identify.teapot"
+title = "Identify answers 418 (it does not)"
+level = "MUST"
+profiles = ["local"]
+clause = { spec = "RFC 2324", section = "2.3.2 418 I'm a teapot", requirement = "A teapot says so." }
+[[case.step]]
+request = { op = "identify" }
+expect = { status = 418 }
+"#,
+    )
+    .unwrap();
+    let o = touchstone(&["check", "--suites", dir.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL local.identify.teapot [MUST]"), "{out}");
+    assert!(out.contains("clause:   RFC 2324"), "{out}");
+    assert!(out.contains("expected: HTTP status: 418"), "{out}");
+    assert!(out.contains("got:      200"), "{out}");
+    assert!(
+        out.contains("rerun:    touchstone check --filter local.identify.teapot"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,396 @@
+//! Loading suite files: TOML to [`Case`]s, with every error naming
+//! file:line:column and what was expected.
+//!
+//! The suite files of the repository are compiled in ([`Suite::embedded`]), so the
+//! binary checks a target from anywhere; [`Suite::load_dir`] reads a directory instead
+//! (a user's own cases).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::case::{Case, CaseBody, Clause, Level, Step};
+use crate::path::Path as ElemPath;
+
+/// The suite files of this repository, compiled in: (path, text).
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "suites/wsman/core.toml",
+        include_str!("../../../suites/wsman/core.toml"),
+    ),
+    (
+        "suites/wsman/identify.toml",
+        include_str!("../../../suites/wsman/identify.toml"),
+    ),
+    (
+        "suites/wsman/transfer.toml",
+        include_str!("../../../suites/wsman/transfer.toml"),
+    ),
+    (
+        "suites/wsman/enumeration.toml",
+        include_str!("../../../suites/wsman/enumeration.toml"),
+    ),
+    (
+        "suites/wsman/faults.toml",
+        include_str!("../../../suites/wsman/faults.toml"),
+    ),
+    (
+        "suites/wsman/http.toml",
+        include_str!("../../../suites/wsman/http.toml"),
+    ),
+    (
+        "suites/wsman/robustness.toml",
+        include_str!("../../../suites/wsman/robustness.toml"),
+    ),
+    (
+        "suites/wsman/cim-ipmi.toml",
+        include_str!("../../../suites/wsman/cim-ipmi.toml"),
+    ),
+];
+
+/// A suite file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct LoadError {
+    /// `file:line:column` (or just the file when there is no position).
+    pub origin: String,
+    /// What is wrong, and what was expected.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    #[serde(default)]
+    case: Vec<Spanned<CaseDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseDoc {
+    id: Spanned<String>,
+    title: String,
+    clause: Clause,
+    level: Level,
+    profiles: Vec<String>,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    code: bool,
+    #[serde(default)]
+    step: Vec<Step>,
+}
+
+/// Loaded cases, in file order (files in the order given).
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    /// The cases.
+    pub cases: Vec<Case>,
+}
+
+/// `line:column` (1-based) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |n| before.len() - n - 1)
+        + 1;
+    (line, col)
+}
+
+fn at(file: &str, text: &str, offset: usize) -> String {
+    let (l, c) = line_col(text, offset);
+    format!("{file}:{l}:{c}")
+}
+
+fn valid_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn valid_requirement(r: &str) -> bool {
+    match r.split_once(':') {
+        Some(("class", c)) => !c.is_empty(),
+        Some(("identify", "unauthenticated")) => true,
+        _ => false,
+    }
+}
+
+fn check_step(step: &Step) -> Result<(), String> {
+    let e = &step.expect;
+    let mut paths: Vec<&String> = Vec::new();
+    fn collect<'a>(e: &'a crate::case::Expect, out: &mut Vec<&'a String>) {
+        out.extend(e.present.iter());
+        out.extend(e.absent.iter());
+        out.extend(e.values.keys());
+        for a in &e.any {
+            collect(a, out);
+        }
+    }
+    collect(e, &mut paths);
+    paths.extend(step.capture.values());
+    for p in paths {
+        ElemPath::parse(p).map_err(|e| e.to_string())?;
+    }
+    let r = &step.request;
+    if r.op == crate::case::Op::Raw && r.body.is_none() {
+        return Err("a `raw` request needs a `body`".into());
+    }
+    if matches!(r.op, crate::case::Op::Get | crate::case::Op::Enumerate) && r.resource.is_none() {
+        return Err("a `get` or `enumerate` request needs a `resource`".into());
+    }
+    if matches!(r.op, crate::case::Op::Pull | crate::case::Op::Release) && r.context.is_none() {
+        return Err("a `pull` or `release` request needs a `context`".into());
+    }
+    Ok(())
+}
+
+impl Suite {
+    /// The repository's suite files, compiled in.
+    pub fn embedded() -> Result<Suite, LoadError> {
+        Suite::from_texts(EMBEDDED.iter().map(|(f, t)| (f.to_string(), t.to_string())))
+    }
+
+    /// Every `*.toml` under `dir`, recursively, in path order.
+    pub fn load_dir(dir: &Path) -> Result<Suite, LoadError> {
+        fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let p = entry?.path();
+                if p.is_dir() {
+                    walk(&p, out)?;
+                } else if p.extension().is_some_and(|e| e == "toml") {
+                    out.push(p);
+                }
+            }
+            Ok(())
+        }
+        let mut files = Vec::new();
+        walk(dir, &mut files).map_err(|e| LoadError {
+            origin: dir.display().to_string(),
+            message: format!("cannot read the suite directory: {e}"),
+        })?;
+        files.sort();
+        let mut texts = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| LoadError {
+                origin: f.display().to_string(),
+                message: format!("cannot read: {e}"),
+            })?;
+            texts.push((f.display().to_string(), text));
+        }
+        Suite::from_texts(texts)
+    }
+
+    /// Cases from (file name, TOML text) pairs.
+    pub fn from_texts(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Suite, LoadError> {
+        let mut cases = Vec::new();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (file, text) in files {
+            let doc: FileDoc = toml::from_str(&text).map_err(|e| LoadError {
+                origin: e
+                    .span()
+                    .map_or_else(|| file.clone(), |s| at(&file, &text, s.start)),
+                message: e.message().trim().to_owned(),
+            })?;
+            for spanned in doc.case {
+                let origin = at(&file, &text, spanned.span().start);
+                let c = spanned.into_inner();
+                let id_at = at(&file, &text, c.id.span().start);
+                let id = c.id.into_inner();
+                let err = |message: String| LoadError {
+                    origin: id_at.clone(),
+                    message,
+                };
+                if !valid_id(&id) {
+                    return Err(err(format!(
+                        "case ID `{id}`: expected dot-separated lowercase words \
+                         (`wsman.transfer.get.relates-to`)"
+                    )));
+                }
+                if let Some(first) = seen.insert(id.clone(), id_at.clone()) {
+                    return Err(err(format!(
+                        "duplicate case ID `{id}` (first defined at {first})"
+                    )));
+                }
+                if c.profiles.is_empty() {
+                    return Err(err(format!("case `{id}` has no profiles")));
+                }
+                if let Some(r) = c.requires.iter().find(|r| !valid_requirement(r)) {
+                    return Err(err(format!(
+                        "case `{id}`: unknown requirement `{r}` (expected `class:NAME` or \
+                         `identify:unauthenticated`)"
+                    )));
+                }
+                let body = if c.code {
+                    if !c.step.is_empty() {
+                        return Err(err(format!("case `{id}` is `code = true` and has steps")));
+                    }
+                    match crate::code::lookup(&id) {
+                        Some(f) => CaseBody::Code(f),
+                        None => {
+                            return Err(err(format!(
+                                "case `{id}` is `code = true` but no code case is registered \
+                                 under that ID (see crates/conformance/src/code.rs)"
+                            )));
+                        }
+                    }
+                } else {
+                    if c.step.is_empty() {
+                        return Err(err(format!(
+                            "case `{id}` has no `[[case.step]]` (and is not `code = true`)"
+                        )));
+                    }
+                    for (i, s) in c.step.iter().enumerate() {
+                        check_step(s)
+                            .map_err(|m| err(format!("case `{id}`, step {}: {m}", i + 1)))?;
+                    }
+                    CaseBody::Steps(c.step)
+                };
+                cases.push(Case {
+                    id,
+                    title: c.title,
+                    clause: c.clause,
+                    level: c.level,
+                    profiles: c.profiles,
+                    requires: c.requires,
+                    timeout_ms: c.timeout_ms,
+                    body,
+                    origin,
+                });
+            }
+        }
+        Ok(Suite { cases })
+    }
+
+    /// Every profile some case belongs to.
+    pub fn profiles(&self) -> BTreeSet<String> {
+        self.cases
+            .iter()
+            .flat_map(|c| c.profiles.iter().cloned())
+            .collect()
+    }
+
+    /// The cases in any of `profiles` (all when empty) that match `filter`: a case ID or
+    /// test name matched exactly selects only the exact matches; otherwise a pattern
+    /// with `*`/`?` is a glob on the ID, and anything else a substring of the ID or the
+    /// test name.
+    pub fn select(&self, profiles: &[String], filter: Option<&str>) -> Vec<Case> {
+        let in_profile =
+            |c: &&Case| profiles.is_empty() || c.profiles.iter().any(|p| profiles.contains(p));
+        let pool: Vec<&Case> = self.cases.iter().filter(in_profile).collect();
+        let Some(pat) = filter else {
+            return pool.into_iter().cloned().collect();
+        };
+        let exact: Vec<Case> = pool
+            .iter()
+            .filter(|c| c.id == pat || c.test_name() == pat)
+            .map(|c| (*c).clone())
+            .collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        pool.into_iter()
+            .filter(|c| {
+                if pat.contains(['*', '?']) {
+                    crate::waiver::glob(pat, &c.id)
+                } else {
+                    c.id.contains(pat) || c.test_name().contains(pat)
+                }
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Suite, LoadError> {
+        Suite::from_texts([("t.toml".to_owned(), text.to_owned())])
+    }
+
+    const GOOD: &str = r#"
+[[case]]
+id = "wsman.x.one"
+title = "t"
+level = "MUST"
+profiles = ["core"]
+clause = { spec = "DSP0226", section = "7", requirement = "r" }
+[[case.step]]
+request = { op = "identify" }
+expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
+"#;
+
+    #[test]
+    fn loads_a_case() {
+        let s = load(GOOD).unwrap();
+        assert_eq!(s.cases.len(), 1);
+        assert_eq!(s.cases[0].test_name(), "wsman::x::one");
+        assert_eq!(s.cases[0].origin, "t.toml:2:1");
+    }
+
+    #[test]
+    fn syntax_errors_name_file_line_and_column() {
+        let e = load(&GOOD.replace("level = \"MUST\"", "level = \"MUSTY\"")).unwrap_err();
+        assert_eq!(e.origin, "t.toml:5:9", "{e}");
+        assert!(e.message.contains("MUST"), "{e}");
+        let e = load(&GOOD.replace("title = \"t\"", "title = \"t\"\ncolour = 1")).unwrap_err();
+        assert!(e.origin.starts_with("t.toml:5:"), "{e}");
+        assert!(e.message.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_id() {
+        let e = load(&format!("{GOOD}{}", GOOD.replace("[[case]]", "\n[[case]]"))).unwrap_err();
+        assert!(e.message.contains("duplicate"), "{e}");
+        assert_eq!(e.origin, "t.toml:14:6", "{e}");
+        let e = load(&GOOD.replace("wsmid:IdentifyResponse", "IdentifyResponse")).unwrap_err();
+        assert!(e.message.contains("needs a prefix"), "{e}");
+        assert_eq!(e.origin, "t.toml:3:6");
+        let e = load(&GOOD.replace("wsman.x.one", "Wsman.X")).unwrap_err();
+        assert!(e.message.contains("lowercase"), "{e}");
+        let e = load(&GOOD.replace(
+            "profiles = [\"core\"]",
+            "profiles = [\"core\"]\ncode = true",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("has steps"), "{e}");
+    }
+
+    #[test]
+    fn the_embedded_suite_loads_and_lists_every_file() {
+        let s = Suite::embedded().unwrap();
+        assert!(s.cases.len() >= 30);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites");
+        let from_disk = Suite::load_dir(&dir).unwrap();
+        assert_eq!(
+            from_disk.cases.len(),
+            s.cases.len(),
+            "a suite file is not in EMBEDDED"
+        );
+    }
+
+    #[test]
+    fn filters_prefer_exact_ids() {
+        let two = format!("{GOOD}{}", GOOD.replace("wsman.x.one", "wsman.x.one-more"));
+        let s = load(&two).unwrap();
+        assert_eq!(s.select(&[], Some("wsman.x.one")).len(), 1);
+        assert_eq!(s.select(&[], Some("wsman::x::one_more")).len(), 1);
+        assert_eq!(s.select(&[], Some("x.one")).len(), 2);
+        assert_eq!(s.select(&[], Some("wsman.*.one*")).len(), 2);
+        assert_eq!(s.select(&["nope".into()], None).len(), 0);
+    }
+}

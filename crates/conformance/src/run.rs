@@ -1,0 +1,443 @@
+//! The runner: discovery, then every case under its deadline, `jobs` at a time, with
+//! results in suite order whatever order they finish in.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use client::{Client, ClientError, RawRequest};
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+
+use crate::case::{Case, CaseBody, Level, Omit, Op, Outcome, RequestSpec, Step};
+use crate::code::{Ctx, Finding};
+use crate::discover::{self, Capabilities};
+use crate::eval::{self, Answer};
+use crate::report::{CaseResult, Report};
+use crate::template::{self, Scope};
+use crate::waiver::{WaiverNote, Waivers};
+
+/// How a command that reruns one case alone is written.
+pub type RerunFn = Arc<dyn Fn(&Case) -> String + Send + Sync>;
+
+/// How to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Cases run at once (at least 1).
+    pub jobs: usize,
+    /// Deadline of a case without its own `timeout_ms`.
+    pub case_timeout: Duration,
+    /// Seed of everything generated (MessageIDs, `{{uuid}}`).
+    pub seed: u64,
+    /// Expected deviations.
+    pub waivers: Waivers,
+    /// The rerun command of a case.
+    pub rerun: RerunFn,
+    /// The tool name for reports.
+    pub tool: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            jobs: 4,
+            case_timeout: Duration::from_secs(30),
+            seed: 0x7011_c457,
+            waivers: Waivers::default(),
+            rerun: Arc::new(|c: &Case| format!("touchstone check --filter {}", c.id)),
+            tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The first Identify could not reach the target (exit code 3).
+    #[error("target {url} is unreachable: {source}")]
+    Unreachable {
+        /// The target URL.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: ClientError,
+    },
+    /// The first Identify failed otherwise.
+    #[error("identifying {url} failed: {source}")]
+    Client {
+        /// The target URL.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: ClientError,
+    },
+}
+
+/// A prepared run: the subject identified and its capabilities known. Cases can then
+/// be run all at once ([`Runner::run`]) or one by one ([`Runner::run_case`], as the
+/// libtest harness does).
+pub struct Runner {
+    client: Client,
+    caps: Capabilities,
+    opts: RunOptions,
+}
+
+impl Runner {
+    /// Identifies the subject and probes what `cases` require.
+    pub async fn prepare(
+        client: Client,
+        cases: &[Case],
+        opts: RunOptions,
+    ) -> Result<Runner, RunError> {
+        let needed: BTreeSet<String> = cases
+            .iter()
+            .flat_map(|c| c.requires.iter().cloned())
+            .collect();
+        let caps = discover::discover(&client, &needed)
+            .await
+            .map_err(|source| {
+                let url = client.url().to_owned();
+                if source.is_unreachable() {
+                    RunError::Unreachable { url, source }
+                } else {
+                    RunError::Client { url, source }
+                }
+            })?;
+        Ok(Runner { client, caps, opts })
+    }
+
+    /// What discovery found.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// Runs `cases`, calling `progress` as each finishes (in finishing order); the
+    /// report lists them in the order given.
+    pub async fn run(&self, cases: &[Case], mut progress: impl FnMut(&CaseResult)) -> Report {
+        let start = Instant::now();
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.opts.jobs.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, case) in cases.iter().enumerate() {
+            let (case, client, caps, opts, sem) = (
+                case.clone(),
+                self.client.clone(),
+                self.caps.clone(),
+                self.opts.clone(),
+                sem.clone(),
+            );
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (i, run_case(&client, &caps, &opts, &case).await)
+            });
+        }
+        let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
+        while let Some(joined) = set.join_next().await {
+            // A panicking case task is a bug in a code case; its slot is filled below.
+            if let Ok((i, r)) = joined {
+                progress(&r);
+                results[i] = Some(r);
+            }
+        }
+        let results = results
+            .into_iter()
+            .zip(cases)
+            .map(|(r, c)| {
+                r.unwrap_or_else(|| {
+                    let mut r = result(
+                        c,
+                        &self.opts,
+                        Outcome::Error,
+                        Some("the case panicked".into()),
+                    );
+                    apply_waiver(&mut r, &self.opts.waivers);
+                    r
+                })
+            })
+            .collect();
+        Report {
+            tool: self.opts.tool.clone(),
+            target: self.client.url().to_owned(),
+            product: self.caps.product.clone(),
+            seed: self.opts.seed,
+            jobs: self.opts.jobs.max(1),
+            duration_us: start.elapsed().as_micros() as u64,
+            results,
+        }
+    }
+
+    /// Runs one case.
+    pub async fn run_case(&self, case: &Case) -> CaseResult {
+        run_case(&self.client, &self.caps, &self.opts, case).await
+    }
+}
+
+/// Prepares and runs `cases` against `client`.
+pub async fn run(
+    client: Client,
+    cases: &[Case],
+    opts: RunOptions,
+    progress: impl FnMut(&CaseResult),
+) -> Result<Report, RunError> {
+    let runner = Runner::prepare(client, cases, opts).await?;
+    Ok(runner.run(cases, progress).await)
+}
+
+fn result(case: &Case, opts: &RunOptions, outcome: Outcome, message: Option<String>) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        name: case.test_name(),
+        title: case.title.clone(),
+        clause: case.clause.clone(),
+        level: case.level,
+        profiles: case.profiles.clone(),
+        outcome,
+        message,
+        expected: None,
+        got: None,
+        duration_us: 0,
+        transcript: Vec::new(),
+        waiver: None,
+        rerun: (opts.rerun)(case),
+    }
+}
+
+fn apply_waiver(r: &mut CaseResult, waivers: &Waivers) {
+    if let Some((pattern, reason)) = waivers.lookup(&r.id) {
+        r.waiver = Some(WaiverNote {
+            pattern: pattern.to_owned(),
+            reason: reason.to_owned(),
+            stale: r.outcome == Outcome::Pass,
+        });
+    }
+}
+
+/// FNV-1a of the case ID, to give every case its own stream from the run's seed.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+async fn run_case(
+    client: &Client,
+    caps: &Capabilities,
+    opts: &RunOptions,
+    case: &Case,
+) -> CaseResult {
+    let start = Instant::now();
+    let mut r = result(case, opts, Outcome::Pass, None);
+    if let Some(why) = case.requires.iter().find_map(|q| caps.why_missing(q)) {
+        r.outcome = Outcome::Skip;
+        r.message = Some(why.to_owned());
+        apply_waiver(&mut r, &opts.waivers);
+        return r;
+    }
+    let mut ctx = Ctx {
+        client: client.clone(),
+        rng: StdRng::seed_from_u64(opts.seed ^ fnv(&case.id)),
+        vars: Default::default(),
+        transcript: Vec::new(),
+    };
+    let deadline = case
+        .timeout_ms
+        .map_or(opts.case_timeout, Duration::from_millis);
+    let body = async {
+        match &case.body {
+            CaseBody::Steps(steps) => run_steps(&mut ctx, steps).await,
+            CaseBody::Code(f) => (f.run)(&mut ctx).await,
+        }
+    };
+    let finding = match tokio::time::timeout(deadline, body).await {
+        Ok(Ok(())) => None,
+        Ok(Err(f)) => Some(f),
+        Err(_) => Some(Finding::Error(format!(
+            "the case exceeded its deadline of {deadline:?}"
+        ))),
+    };
+    match finding {
+        None => {}
+        Some(Finding::Skip(why)) => {
+            r.outcome = Outcome::Skip;
+            r.message = Some(why);
+        }
+        Some(Finding::Error(why)) => {
+            r.outcome = Outcome::Error;
+            r.message = Some(why);
+        }
+        Some(Finding::Mismatch(m)) => {
+            r.outcome = match case.level {
+                Level::Must => Outcome::Fail,
+                Level::Should => Outcome::Warn,
+                Level::May => Outcome::Skip,
+            };
+            let text = m
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            r.message = Some(if case.level == Level::May {
+                format!("optional behaviour not offered: {text}")
+            } else {
+                text
+            });
+            r.expected = m.first().map(|x| format!("{}: {}", x.what, x.expected));
+            r.got = m.first().map(|x| x.got.clone());
+        }
+    }
+    r.transcript = ctx.transcript;
+    r.duration_us = start.elapsed().as_micros() as u64;
+    apply_waiver(&mut r, &opts.waivers);
+    r
+}
+
+async fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<(), Finding> {
+    let n = steps.len();
+    for (i, step) in steps.iter().enumerate() {
+        let label = match (&step.name, n) {
+            (Some(name), _) => format!("step {} ({name})", i + 1),
+            (None, 1) => String::new(),
+            (None, _) => format!("step {}", i + 1),
+        };
+        let prefix = |mut m: eval::Mismatch| {
+            if !label.is_empty() {
+                m.what = format!("{label}: {}", m.what);
+            }
+            m
+        };
+        let mid = ctx.message_id();
+        let sent_mid = (step.request.op != Op::Identify
+            && step.request.op != Op::Raw
+            && !step.request.omit.contains(&Omit::MessageId))
+            || (step.request.op == Op::Raw
+                && step
+                    .request
+                    .body
+                    .as_deref()
+                    .is_some_and(|b| b.contains("{{message_id}}")));
+        let req = build(ctx, &step.request, &mid).map_err(Finding::Error)?;
+        let ex = match ctx.send_raw(req).await {
+            Ok(ex) => ex,
+            Err(Finding::Mismatch(_)) if step.tolerate_no_answer => continue,
+            Err(Finding::Mismatch(m)) => {
+                return Err(Finding::Mismatch(m.into_iter().map(prefix).collect()));
+            }
+            Err(other) => return Err(other),
+        };
+        let answer = Answer::new(&ex);
+        let to = ctx.client.url().to_owned();
+        let (vars, rng) = (&ctx.vars, &mut ctx.rng);
+        let scope = Scope {
+            to: &to,
+            message_id: &mid,
+            vars,
+        };
+        let mut expand = |s: &str| template::expand(s, &scope, rng);
+        let mismatches = eval::check(
+            &step.expect,
+            &answer,
+            sent_mid.then_some(mid.as_str()),
+            &mut expand,
+        );
+        if !mismatches.is_empty() {
+            return Err(Finding::Mismatch(
+                mismatches.into_iter().map(prefix).collect(),
+            ));
+        }
+        for (var, path) in &step.capture {
+            match answer.value(path) {
+                Some(v) if !v.is_empty() => {
+                    ctx.vars.insert(var.clone(), v);
+                }
+                _ => {
+                    return Err(Finding::Mismatch(vec![prefix(eval::Mismatch {
+                        what: path.clone(),
+                        expected: format!("a value (captured as `{var}`)"),
+                        got: "absent".into(),
+                    })]));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The HTTP request of a step.
+fn build(ctx: &mut Ctx, spec: &RequestSpec, mid: &str) -> Result<RawRequest, String> {
+    let to = ctx.client.url().to_owned();
+    let vars = ctx.vars.clone();
+    let scope = Scope {
+        to: &to,
+        message_id: mid,
+        vars: &vars,
+    };
+    let mut x = |s: &str| template::expand(s, &scope, &mut ctx.rng);
+    let body: Vec<u8> = match spec.op {
+        Op::Identify => client::build::identify().to_xml().into_bytes(),
+        Op::Raw => x(spec.body.as_deref().unwrap_or_default())?.into_bytes(),
+        op => {
+            let resource =
+                template::resource_uri(&x(spec.resource.as_deref().unwrap_or_default())?);
+            let mut r = ctx.client.request(resource).message_id(mid);
+            for (k, v) in &spec.selectors {
+                r = r.selector(k.clone(), x(v)?);
+            }
+            if let Some(h) = &spec.extra_header {
+                // The writer does not turn `OtherHeader::must_understand` into the
+                // attribute (a wsman writer gap), so the tree carries it itself.
+                let mut b = wsman::TreeBuilder::with_capacity(1);
+                b.start(wsman::Name::new(h.ns.clone(), h.name.clone()).with_prefix("t"));
+                if h.must_understand {
+                    b.attr(
+                        wsman::Name::new(wsman::ns::SOAP, "mustUnderstand").with_prefix("s"),
+                        "true",
+                    );
+                }
+                b.text(h.value.clone()).end();
+                r = r.header(b.finish(), h.must_understand);
+            }
+            let mut context = || x(spec.context.as_deref().unwrap_or_default());
+            let mut env = match op {
+                Op::Get => r.get(),
+                Op::Enumerate => r.enumerate(client::build::enumerate_body(
+                    None,
+                    spec.optimize,
+                    spec.max_elements,
+                    None,
+                    None,
+                )),
+                Op::Pull => r.pull(client::build::pull_body(context()?, spec.max_elements)),
+                _ => r.release(context()?),
+            };
+            for o in &spec.omit {
+                let h = &mut env.header;
+                match o {
+                    Omit::To => h.to = None,
+                    Omit::Action => h.action = None,
+                    Omit::MessageId => h.message_id = None,
+                    Omit::ReplyTo => h.reply_to = None,
+                    Omit::ResourceUri => h.resource_uri = None,
+                }
+            }
+            env.to_xml().into_bytes()
+        }
+    };
+    let mut req = RawRequest::post(body);
+    if let Some(m) = &spec.method {
+        req = req.method(
+            http::Method::from_bytes(m.as_bytes()).map_err(|e| format!("method `{m}`: {e}"))?,
+        );
+    }
+    match spec.content_type.as_deref() {
+        None => req = req.header("Content-Type", client::SOAP_CONTENT_TYPE),
+        Some("") => {}
+        Some(ct) => req = req.header("Content-Type", ct),
+    }
+    for (k, v) in &spec.http_headers {
+        req = req.header(k.clone(), x(v)?);
+    }
+    if !spec.auth {
+        req = req.without_auth();
+    }
+    Ok(req)
+}

@@ -1,0 +1,135 @@
+//! Template expansion in request bodies, selector values and expected values.
+//!
+//! `{{name}}` is replaced by a value; unknown names are an error, so a typo in a
+//! suite file is reported rather than sent. Names:
+//! - `to`: the target URL; `message_id`: the MessageID of this step (seeded);
+//! - `uuid`: a fresh seeded `uuid:`; `cim:Class`: the CIM resource URI of `Class`;
+//! - `pad:N`: `N` bytes of `x` (for size limits); `nest:N`: `N` nested `<n>` elements;
+//! - any variable captured by an earlier step (`capture = { ctx = "..." }`).
+
+use std::collections::BTreeMap;
+
+use rand::Rng as _;
+use rand::rngs::StdRng;
+
+/// What templates can refer to.
+#[derive(Debug)]
+pub struct Scope<'a> {
+    /// The target URL.
+    pub to: &'a str,
+    /// The current step's MessageID.
+    pub message_id: &'a str,
+    /// Captured variables.
+    pub vars: &'a BTreeMap<String, String>,
+}
+
+/// A `uuid:` with a random version 4 UUID drawn from `rng`.
+pub fn seeded_uuid(rng: &mut StdRng) -> String {
+    let mut b: [u8; 16] = rng.random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "uuid:{}-{}-{}-{}-{}",
+        h[0..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..16].concat()
+    )
+}
+
+/// The resource URI of `resource`: a class name gets the DMTF CIM prefix.
+pub fn resource_uri(resource: &str) -> String {
+    if resource.contains("://") {
+        resource.to_owned()
+    } else {
+        format!("{}{resource}", wsman::ns::CIM_SCHEMA)
+    }
+}
+
+/// Expands every `{{...}}` in `text`.
+pub fn expand(text: &str, scope: &Scope<'_>, rng: &mut StdRng) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(format!("unclosed `{{{{` in template: `{}`", &rest[start..]));
+        };
+        let name = after[..end].trim();
+        match name.split_once(':') {
+            None => match name {
+                "to" => out.push_str(scope.to),
+                "message_id" => out.push_str(scope.message_id),
+                "uuid" => out.push_str(&seeded_uuid(rng)),
+                var => match scope.vars.get(var) {
+                    Some(v) => out.push_str(v),
+                    None => return Err(format!("unknown template variable `{var}`")),
+                },
+            },
+            Some(("cim", class)) => out.push_str(&resource_uri(class.trim())),
+            Some(("pad", n)) => {
+                let n: usize = n
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`pad:` needs a byte count, got `{n}`"))?;
+                out.extend(std::iter::repeat_n('x', n));
+            }
+            Some(("nest", n)) => {
+                let n: usize = n
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("`nest:` needs a depth, got `{n}`"))?;
+                out.push_str(&"<n>".repeat(n));
+                out.push_str(&"</n>".repeat(n));
+            }
+            Some((f, _)) => return Err(format!("unknown template function `{f}:`")),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng as _;
+
+    #[test]
+    fn expands_names_functions_and_variables() {
+        let vars = BTreeMap::from([("ctx".to_owned(), "abc".to_owned())]);
+        let scope = Scope {
+            to: "http://h/wsman",
+            message_id: "uuid:1",
+            vars: &vars,
+        };
+        let mut rng = StdRng::seed_from_u64(1);
+        let s = expand(
+            "{{to}} {{ message_id }} {{ctx}} {{cim:CIM_Fan}} {{pad:3}}",
+            &scope,
+            &mut rng,
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            "http://h/wsman uuid:1 abc http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Fan xxx"
+        );
+        assert!(
+            expand("{{nope}}", &scope, &mut rng)
+                .unwrap_err()
+                .contains("nope")
+        );
+        assert!(expand("{{to", &scope, &mut rng).is_err());
+    }
+
+    #[test]
+    fn uuids_follow_the_seed() {
+        let a = seeded_uuid(&mut StdRng::seed_from_u64(7));
+        let b = seeded_uuid(&mut StdRng::seed_from_u64(7));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), "uuid:".len() + 36);
+    }
+}
