@@ -1,0 +1,642 @@
+//! Request throughput and latency of the mock WS-Man endpoint over real loopback HTTP/1.1,
+//! next to a bare hyper server that answers a fixed ~3 KB envelope to any POST.
+//!
+//! Every series runs in one criterion group and is driven by the same load generator
+//! (C keep-alive connections, each sending requests back to back), so the ratio of the
+//! mock to the bare server comes from one run on one machine state. Servers and load
+//! generator share one 2-worker tokio runtime: on a 2-core machine the client's cost is
+//! part of every series alike, and the ratio is what the goal is about.
+//!
+//! Criterion has no percentiles, so after the group a separate fixed pass (20,000
+//! requests per target at 64 connections) records every request's latency; the bench
+//! prints p50/p99/max with the throughput to stderr and writes them as JSON next to
+//! criterion's reports (`<criterion home>/mock_throughput_latency.json`).
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use mock::MockServer;
+use tokio::net::{TcpListener, TcpStream};
+use touchstone_benches::read;
+use wsman::{Body, Limits};
+
+/// The concurrency the issue's goals are stated at.
+const CONNECTIONS: usize = 64;
+/// The single-connection series (latency context) sends this fraction of a target's
+/// batch per iteration.
+const SINGLE_DIVISOR: usize = 8;
+/// Requests per target in the latency pass, after [`LATENCY_WARMUP`] unrecorded ones.
+const LATENCY_REQUESTS: usize = 20_000;
+const LATENCY_WARMUP: usize = 2_048;
+/// No request may take longer: a stuck server fails the bench instead of hanging it.
+const DEADLINE: Duration = Duration::from_secs(10);
+/// The issue's goals.
+const GOAL_RATIO: f64 = 0.8;
+const GOAL_P99: Duration = Duration::from_millis(5);
+
+const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
+/// `admin:admin`, the default scenario's user, sent preemptively on every request.
+const BASIC_ADMIN: &str = "Basic YWRtaW46YWRtaW4=";
+const CIM: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
+
+/// The bare server's answer, and what the mock's Get answers are compared to.
+const BARE_RESPONSE: &str = "responses/bench-get-response-numeric-sensor.xml";
+/// A real client's Identify (openwsman), sent with Basic credentials.
+const IDENTIFY_REQUEST: &str = "requests/openwsman-identify.xml";
+
+/// A request envelope written the way WinRM and openwsman write them: addressing
+/// headers with `mustUnderstand`, an anonymous ReplyTo, a size and a timeout.
+fn envelope(action: &str, class: &str, selectors: &[(&str, &str)], body: &str) -> String {
+    let selectors = if selectors.is_empty() {
+        String::new()
+    } else {
+        let set: String = selectors
+            .iter()
+            .map(|(n, v)| format!("<w:Selector Name=\"{n}\">{v}</w:Selector>"))
+            .collect();
+        format!("<w:SelectorSet>{set}</w:SelectorSet>")
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
+<s:Header>\
+<a:To s:mustUnderstand=\"true\">http://127.0.0.1/wsman</a:To>\
+<w:ResourceURI s:mustUnderstand=\"true\">{CIM}{class}</w:ResourceURI>\
+<a:ReplyTo><a:Address s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
+<a:Action s:mustUnderstand=\"true\">{action}</a:Action>\
+<w:MaxEnvelopeSize s:mustUnderstand=\"true\">512000</w:MaxEnvelopeSize>\
+<a:MessageID>uuid:6F0C3E2A-9B1D-4C57-8E2F-3A4B5C6D7E8F</a:MessageID>\
+<w:OperationTimeout>PT60S</w:OperationTimeout>\
+{selectors}\
+</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    )
+}
+
+/// What a target's answer must be. Checked once per target before anything is timed;
+/// the timed loops then only check the status, so no series ever times an error path.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    IdentifyResponse,
+    /// A Get answer: an instance of this class.
+    Instance(&'static str),
+    /// An optimized Enumerate that answers everything at once: this many items, and
+    /// EndOfSequence, so the mock keeps no context and nothing needs a Release. (Were
+    /// contexts kept, the scenario's `max_enumerations` quota would soon turn answers
+    /// into faults, and the timed loops' status check would fail the bench.)
+    AllItems(usize),
+}
+
+/// One series' server and request.
+struct Target {
+    name: &'static str,
+    /// Requests per criterion iteration at [`CONNECTIONS`]: several per connection, so
+    /// the ragged end of a batch (some connections done, others still busy) stays
+    /// small, and fewer for slow targets, so that 20 samples fit in about 3 s.
+    batch: usize,
+    addr: SocketAddr,
+    headers: HeaderMap,
+    body: Bytes,
+    expect: Expect,
+}
+
+impl Target {
+    fn new(
+        name: &'static str,
+        batch: usize,
+        addr: SocketAddr,
+        body: String,
+        expect: Expect,
+    ) -> Target {
+        let mut headers = HeaderMap::new();
+        let host = HeaderValue::from_str(&addr.to_string()).expect("an address is a valid Host");
+        headers.insert(HOST, host);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(SOAP_CT));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static(BASIC_ADMIN));
+        Target {
+            name,
+            batch,
+            addr,
+            headers,
+            body: Bytes::from(body),
+            expect,
+        }
+    }
+
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(self.body.clone()));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = Uri::from_static("/wsman");
+        *req.headers_mut() = self.headers.clone();
+        req
+    }
+
+    /// Panics unless `body` is the answer this target must give.
+    fn check(&self, status: StatusCode, body: &[u8]) {
+        let text = String::from_utf8_lossy(body);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{}: HTTP {status}:\n{text}",
+            self.name
+        );
+        let env = wsman::parse(&text, &Limits::default())
+            .unwrap_or_else(|e| panic!("{}: answer does not parse: {e}\n{text}", self.name));
+        let ok = match (self.expect, &env.body) {
+            (Expect::IdentifyResponse, Body::IdentifyResponse(_)) => true,
+            (Expect::Instance(class), Body::Instance(tree)) => tree.root().name().local == class,
+            (Expect::AllItems(n), Body::EnumerateResponse(r)) => {
+                r.end_of_sequence && r.items.as_ref().map(Vec::len) == Some(n)
+            }
+            _ => false,
+        };
+        assert!(
+            ok,
+            "{}: expected {:?}, got another answer:\n{text}",
+            self.name, self.expect
+        );
+    }
+}
+
+/// The baseline: hyper 1 over HTTP/1.1 with keep-alive, configured like the mock's
+/// listener (timer, nodelay), reading each request body and answering `body` to it.
+async fn start_bare(body: Bytes) -> SocketAddr {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind the bare server");
+    let addr = listener.local_addr().expect("bare server address");
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).keep_alive(true);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let body = body.clone();
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let body = body.clone();
+                async move {
+                    let _ = req.into_body().collect().await;
+                    let mut resp = Response::new(Full::new(body));
+                    resp.headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static(SOAP_CT));
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let conn = builder.serve_connection(TokioIo::new(tcp), svc);
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    addr
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+async fn connect(target: &Target) -> Sender {
+    let open = async {
+        let tcp = TcpStream::connect(target.addr).await?;
+        tcp.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(std::io::Error::other)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok::<_, std::io::Error>(sender)
+    };
+    match tokio::time::timeout(DEADLINE, open).await {
+        Ok(Ok(sender)) => sender,
+        Ok(Err(e)) => panic!("{}: cannot connect: {e}", target.name),
+        Err(_) => panic!("{}: no connection within {DEADLINE:?}", target.name),
+    }
+}
+
+/// One request, its whole answer read (so the connection can carry the next one).
+async fn exchange(sender: &mut Sender, target: &Target) -> (StatusCode, Bytes) {
+    let round = async {
+        sender.ready().await?;
+        let (parts, body) = sender.send_request(target.request()).await?.into_parts();
+        Ok::<_, hyper::Error>((parts.status, body.collect().await?.to_bytes()))
+    };
+    match tokio::time::timeout(DEADLINE, round).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => panic!("{}: request failed: {e}", target.name),
+        Err(_) => panic!("{}: no answer within {DEADLINE:?}", target.name),
+    }
+}
+
+/// One connection's share of a batch: `count` requests back to back; with `record`,
+/// each one's latency in nanoseconds.
+async fn run_connection(
+    mut sender: Sender,
+    target: Arc<Target>,
+    count: usize,
+    record: bool,
+) -> (Sender, Vec<u64>) {
+    let mut latencies = Vec::with_capacity(if record { count } else { 0 });
+    for _ in 0..count {
+        let t0 = Instant::now();
+        let (status, body) = exchange(&mut sender, &target).await;
+        if record {
+            latencies.push(t0.elapsed().as_nanos() as u64);
+        }
+        if status != StatusCode::OK {
+            panic!(
+                "{}: HTTP {status} while timing:\n{}",
+                target.name,
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    (sender, latencies)
+}
+
+/// The load generator: C kept-alive connections to one target.
+struct Pool {
+    target: Arc<Target>,
+    senders: Vec<Sender>,
+}
+
+impl Pool {
+    async fn open(target: Arc<Target>, connections: usize) -> Pool {
+        let mut senders = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            senders.push(connect(&target).await);
+        }
+        Pool { target, senders }
+    }
+
+    /// Sends `n` requests spread evenly over the connections, each connection on its
+    /// own task (so on the runtime's workers, not on the thread in `block_on`).
+    /// Returns the recorded latencies when `record`.
+    async fn batch(&mut self, n: usize, record: bool) -> Vec<u64> {
+        let c = self.senders.len();
+        let tasks: Vec<_> = self
+            .senders
+            .drain(..)
+            .enumerate()
+            .map(|(i, sender)| {
+                let count = n / c + usize::from(i < n % c);
+                tokio::spawn(run_connection(sender, self.target.clone(), count, record))
+            })
+            .collect();
+        let mut all = Vec::with_capacity(if record { n } else { 0 });
+        for task in tasks {
+            match task.await {
+                Ok((sender, latencies)) => {
+                    self.senders.push(sender);
+                    all.extend(latencies);
+                }
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => panic!("{}: load task failed: {e}", self.target.name),
+            }
+        }
+        all
+    }
+
+    /// `iters` batches of `n`, timed as a whole (criterion's `iter_custom`).
+    async fn timed(&mut self, iters: u64, n: usize) -> Duration {
+        let start = Instant::now();
+        for _ in 0..iters {
+            self.batch(n, false).await;
+        }
+        start.elapsed()
+    }
+}
+
+/// The latency pass's result for one target.
+struct Latency {
+    name: &'static str,
+    requests: usize,
+    /// Requests per second over the pass itself.
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    /// Requests per second from criterion's estimate of the C=64 series, when this
+    /// run produced one.
+    criterion_rate: Option<f64>,
+}
+
+/// Nearest-rank percentile of sorted nanoseconds.
+fn percentile(sorted: &[u64], p: f64) -> Duration {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Duration::from_nanos(sorted[rank - 1])
+}
+
+async fn latency_pass(target: Arc<Target>, requests: usize, warmup: usize) -> Latency {
+    let mut pool = Pool::open(target.clone(), CONNECTIONS).await;
+    pool.batch(warmup, false).await;
+    let start = Instant::now();
+    let mut latencies = pool.batch(requests, true).await;
+    let elapsed = start.elapsed();
+    latencies.sort_unstable();
+    Latency {
+        name: target.name,
+        requests,
+        rate: requests as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        max: percentile(&latencies, 1.0),
+        criterion_rate: None,
+    }
+}
+
+/// Where criterion writes, found the way criterion finds it: `$CRITERION_HOME`,
+/// `$CARGO_TARGET_DIR/criterion`, the target directory `cargo metadata` reports, or
+/// `./target/criterion`.
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("criterion");
+    }
+    let metadata = std::env::var_os("CARGO").and_then(|cargo| {
+        let out = std::process::Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        Some(PathBuf::from(v.get("target_directory")?.as_str()?))
+    });
+    metadata.map_or_else(
+        || PathBuf::from("target/criterion"),
+        |d| d.join("criterion"),
+    )
+}
+
+/// Requests per second of a series from criterion's mean estimate, if it was written
+/// by this run (not left over from an earlier one).
+fn criterion_rate(
+    home: &std::path::Path,
+    id: &str,
+    batch: usize,
+    since: SystemTime,
+) -> Option<f64> {
+    let path = home
+        .join("mock_throughput")
+        .join(id)
+        .join("new/estimates.json");
+    let fresh = std::fs::metadata(&path).ok()?.modified().ok()? >= since;
+    if !fresh {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+    let mean_ns = v.get("mean")?.get("point_estimate")?.as_f64()?;
+    Some(batch as f64 * 1e9 / mean_ns)
+}
+
+struct Ms(Duration);
+
+impl fmt::Display for Ms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3}", self.0.as_secs_f64() * 1e3)
+    }
+}
+
+/// Prints the table; with `full` (a real `cargo bench` run), judges the goals and writes
+/// the JSON too. A smoke run's numbers (debug build, a few requests) judge nothing.
+fn report(rows: &[Latency], full: bool) {
+    let bare = rows.iter().find(|r| r.name == "bare");
+    // Ratios use criterion's numbers when every row has one, else the pass's own: never
+    // a mix of the two.
+    let from_criterion = rows.iter().all(|r| r.criterion_rate.is_some());
+    let rate = |r: &Latency| match r.criterion_rate {
+        Some(v) if from_criterion => v,
+        _ => r.rate,
+    };
+    let ratio = |r: &Latency| bare.map(|b| rate(r) / rate(b));
+    eprintln!();
+    eprintln!(
+        "mock_throughput: {CONNECTIONS} connections; latency over {} requests per target; \
+         goals: mock >= {GOAL_RATIO}x bare, p99 < {} ms",
+        rows.first().map_or(0, |r| r.requests),
+        GOAL_P99.as_millis()
+    );
+    eprintln!(
+        "{:<10} {:>16} {:>8} {:>14} {:>9} {:>9} {:>9}  goals",
+        "target", "req/s criterion", "x bare", "req/s (pass)", "p50 ms", "p99 ms", "max ms"
+    );
+    for r in rows {
+        let crit = r
+            .criterion_rate
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
+        let x = ratio(r).map_or_else(|| "-".to_owned(), |x| format!("{x:.2}"));
+        let goals = if r.name == "bare" || !full {
+            String::new()
+        } else {
+            let fast = ratio(r).is_some_and(|x| x >= GOAL_RATIO);
+            let tail = r.p99 < GOAL_P99;
+            format!(
+                "throughput {}, p99 {}",
+                if fast { "met" } else { "MISSED" },
+                if tail { "met" } else { "MISSED" }
+            )
+        };
+        eprintln!(
+            "{:<10} {:>16} {:>8} {:>14.0} {:>9} {:>9} {:>9}  {goals}",
+            r.name,
+            crit,
+            x,
+            r.rate,
+            Ms(r.p50).to_string(),
+            Ms(r.p99).to_string(),
+            Ms(r.max).to_string()
+        );
+    }
+    if !full {
+        eprintln!("(smoke run: these numbers measure nothing; run `cargo bench` for them)");
+        return;
+    }
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let json = serde_json::json!({
+        "connections": CONNECTIONS,
+        "goals": { "ratio_to_bare": GOAL_RATIO, "p99_us": us(GOAL_P99) },
+        "targets": rows.iter().map(|r| serde_json::json!({
+            "target": r.name,
+            "requests": r.requests,
+            "requests_per_s_criterion": r.criterion_rate,
+            "requests_per_s_pass": r.rate,
+            "ratio_to_bare": ratio(r),
+            "p50_us": us(r.p50),
+            "p99_us": us(r.p99),
+            "max_us": us(r.max),
+        })).collect::<Vec<_>>(),
+    });
+    let home = criterion_home();
+    let path = home.join("mock_throughput_latency.json");
+    let written = std::fs::create_dir_all(&home).and_then(|()| {
+        std::fs::write(
+            &path,
+            serde_json::to_vec_pretty(&json).expect("JSON of numbers"),
+        )
+    });
+    match written {
+        Ok(()) => eprintln!("written to {}", path.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", path.display()),
+    }
+}
+
+fn mock_throughput(c: &mut Criterion) {
+    let started = SystemTime::now();
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    // `cargo bench` passes --bench; `cargo test` does not (criterion then runs each
+    // function once): keep that smoke run small. Under --profile-time only the
+    // profiled series should run, so the latency pass is skipped.
+    let full = has("--bench") && !has("--test");
+    let profiling = has("--profile-time");
+    // Requests per criterion iteration of one series.
+    let batch = |t: &Target, connections: usize| match (full, connections) {
+        (false, c) => c,
+        (true, CONNECTIONS) => t.batch,
+        (true, _) => t.batch / SINGLE_DIVISOR,
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let bare_body = Bytes::from(read(BARE_RESPONSE));
+    let (mock, bare) = rt.block_on(async {
+        let mock = MockServer::builder().start().await.expect("start the mock");
+        (mock, start_bare(bare_body).await)
+    });
+    let mock_addr = mock.addresses().0.expect("the mock listens on plain HTTP");
+
+    let targets: Vec<Arc<Target>> = vec![
+        Target::new(
+            "bare",
+            2048,
+            bare,
+            envelope(wsman::ns::action::GET, "CIM_NumericSensor", &[], ""),
+            Expect::Instance("CIM_NumericSensor"),
+        ),
+        Target::new(
+            "identify",
+            2048,
+            mock_addr,
+            read(IDENTIFY_REQUEST),
+            Expect::IdentifyResponse,
+        ),
+        Target::new(
+            "get",
+            1024,
+            mock_addr,
+            envelope(
+                wsman::ns::action::GET,
+                "CIM_ComputerSystem",
+                &[
+                    ("CreationClassName", "CIM_ComputerSystem"),
+                    ("Name", "touchstone-sim"),
+                ],
+                "",
+            ),
+            Expect::Instance("CIM_ComputerSystem"),
+        ),
+        Target::new(
+            "enumerate",
+            256,
+            mock_addr,
+            envelope(
+                wsman::ns::action::ENUMERATE,
+                "CIM_NumericSensor",
+                &[],
+                "<n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>20</w:MaxElements></n:Enumerate>",
+            ),
+            Expect::AllItems(11),
+        ),
+    ]
+    .into_iter()
+    .map(Arc::new)
+    .collect();
+
+    // Check once, outside the timed loops, that every target answers what it must.
+    rt.block_on(async {
+        for t in &targets {
+            let mut sender = connect(t).await;
+            let (status, body) = exchange(&mut sender, t).await;
+            t.check(status, &body);
+        }
+    });
+
+    let mut g = c.benchmark_group("mock_throughput");
+    // A batch takes tens of milliseconds: flat sampling keeps 20 samples within 3 s.
+    g.sampling_mode(SamplingMode::Flat);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(3));
+    g.sample_size(20);
+    g.nresamples(20_000);
+    // Targets whose 64-connection series criterion ran (its filter may skip some).
+    let mut ran = BTreeSet::new();
+    for connections in [CONNECTIONS, 1] {
+        for (i, t) in targets.iter().enumerate() {
+            let n = batch(t, connections);
+            g.throughput(Throughput::Elements(n as u64));
+            // Opened on first use and kept for the whole series, so no connection is
+            // opened or closed while a batch is timed.
+            let mut pool = None;
+            g.bench_function(BenchmarkId::new(t.name, format!("c{connections}")), |b| {
+                if connections == CONNECTIONS {
+                    ran.insert(i);
+                }
+                let pool =
+                    pool.get_or_insert_with(|| rt.block_on(Pool::open(t.clone(), connections)));
+                b.iter_custom(|iters| rt.block_on(pool.timed(iters, n)));
+            });
+            drop(pool);
+        }
+    }
+    g.finish();
+
+    if !profiling && !ran.is_empty() {
+        let (requests, warmup) = if full {
+            (LATENCY_REQUESTS, LATENCY_WARMUP)
+        } else {
+            (CONNECTIONS * 2, CONNECTIONS)
+        };
+        let home = criterion_home();
+        let rows: Vec<Latency> = ran
+            .iter()
+            .map(|&i| {
+                let t = &targets[i];
+                let mut row = rt.block_on(latency_pass(t.clone(), requests, warmup));
+                let id = format!("{}/c{CONNECTIONS}", t.name);
+                row.criterion_rate = criterion_rate(&home, &id, batch(t, CONNECTIONS), started);
+                row
+            })
+            .collect();
+        report(&rows, full);
+    }
+    rt.block_on(mock.shutdown());
+}
+
+criterion_group!(benches, mock_throughput);
+criterion_main!(benches);
