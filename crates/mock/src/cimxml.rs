@@ -17,6 +17,10 @@ pub enum UriStyle {
     Dmtf,
     /// `http://schemas.microsoft.com/wbem/wsman/1/wmi/<namespace>/<Class>`.
     Wmi(String),
+    /// DMTF URIs, except for classes whose name starts with one of the class-name
+    /// prefixes: `<resource URI prefix><Class>` (vendor schemas, such as Intel AMT's
+    /// `AMT_*` classes under `http://intel.com/wbem/wscim/1/amt-schema/1/`).
+    Vendor(Vec<(String, String)>),
 }
 
 impl UriStyle {
@@ -27,8 +31,22 @@ impl UriStyle {
             UriStyle::Wmi(namespace) => {
                 format!("{}{}/{class}", ns::WMI, namespace.trim_matches('/'))
             }
+            UriStyle::Vendor(schemas) => {
+                let prefix = schemas
+                    .iter()
+                    .find(|(class_prefix, _)| starts_with_ignore_case(class, class_prefix))
+                    .map_or(ns::CIM_SCHEMA, |(_, uri)| uri.as_str());
+                format!("{prefix}{class}")
+            }
         }
     }
+}
+
+/// Whether `s` starts with `prefix`, ASCII case-insensitively (CIM class names are).
+pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 /// An instance as the element a Get or Pull answers with.
@@ -157,6 +175,42 @@ pub fn properties_of(el: Element<'_, '_>) -> Vec<(String, Option<String>)> {
             (c.name().local.to_string(), v)
         })
         .collect()
+}
+
+/// The properties a client sent, grouped by name in document order: repeated elements
+/// (arrays) become one entry with several values; `None` stands for `xsi:nil`.
+pub fn property_groups(el: Element<'_, '_>) -> Vec<(String, Vec<Option<String>>)> {
+    let mut out: Vec<(String, Vec<Option<String>>)> = Vec::new();
+    for (name, value) in properties_of(el) {
+        match out.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => out.push((name, vec![value])),
+        }
+    }
+    out
+}
+
+/// Whether what a client sent for a property (see [`property_groups`]) is the value
+/// the instance has, as a Put compares them: clients resend the whole instance, and
+/// only what differs is a change. An array compares element by element, a null with
+/// `xsi:nil` (or an empty element), a reference is never taken for a change (the
+/// mock does not parse EPR-valued properties back).
+pub fn same_value(current: &Value, sent: &[Option<String>]) -> bool {
+    match current {
+        Value::Array(items) => {
+            items.len() == sent.len()
+                && items
+                    .iter()
+                    .zip(sent)
+                    .all(|(v, s)| same_value(v, std::slice::from_ref(s)))
+        }
+        Value::Ref(_) => true,
+        Value::Null => matches!(sent, [None]) || matches!(sent, [Some(s)] if s.is_empty()),
+        scalar => match (value_text(scalar), sent) {
+            (Some(cur), [Some(s)]) => cur == *s || cur == s.trim(),
+            _ => false,
+        },
+    }
 }
 
 /// The text form of a value, as a selector or a fragment compares it.

@@ -2,9 +2,12 @@
 //! scenario on a free loopback port, point a client at [`MockServer::url`], then look at
 //! what it received in the journal. Each instance has its own machine and state.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use mock::MockServer;
+//! use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+//!
 //! let server = MockServer::builder()
 //!     .scenario_str(r#"
 //!         [[rules]]
@@ -15,8 +18,37 @@
 //!     .start()
 //!     .await?;
 //! let url = server.url(); // http://127.0.0.1:PORT/wsman, user admin / admin
-//! // ... drive a client against `url` ...
-//! assert!(server.journal().iter().all(|e| e.http().is_some()));
+//! assert!(url.ends_with("/wsman"));
+//!
+//! // Any WS-Man client goes here; this one writes a Get by hand.
+//! let envelope = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
+//!     xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"
+//!     xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>
+//!   <a:To>http://127.0.0.1/wsman</a:To>
+//!   <a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action>
+//!   <a:MessageID>uuid:5a1d0c6e-3e2b-4f5a-9b7c-2d1e0f3a4b5c</a:MessageID>
+//!   <w:ResourceURI s:mustUnderstand="true">http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Fan</w:ResourceURI>
+//! </s:Header><s:Body/></s:Envelope>"#;
+//! let addr = server.addresses().0.expect("HTTP listens");
+//! let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+//! let request = format!(
+//!     "POST /wsman HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\n\
+//!      Content-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\
+//!      Connection: close\r\n\r\n{envelope}",
+//!     envelope.len()
+//! );
+//! tcp.write_all(request.as_bytes()).await?;
+//! let mut answer = String::new();
+//! tcp.read_to_string(&mut answer).await?;
+//! assert!(answer.starts_with("HTTP/1.1 401")); // AccessDenied, in the DMTF mapping
+//! assert!(answer.contains("AccessDenied"));
+//!
+//! // The journal says what came in and which rule answered.
+//! let journal = server.journal();
+//! let exchange = journal[0].http().expect("an HTTP exchange");
+//! assert_eq!(exchange.rule.as_deref(), Some("deny fans"));
+//! assert_eq!(exchange.operation.as_deref(), Some("Get"));
+//! assert_eq!(exchange.user.as_deref(), Some("admin"));
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```

@@ -323,9 +323,39 @@ pub fn engine() -> &'static rhai::Engine {
     })
 }
 
+/// A script that does not compile: what is wrong and where in the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptError {
+    /// What is wrong, without the position.
+    pub message: String,
+    /// 1-based line in the script, if known.
+    pub line: Option<usize>,
+    /// 1-based column (in characters) in the script, if known.
+    pub column: Option<usize>,
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, " (script line {l}, column {c})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
 /// Compiles a script in the sandboxed engine.
-pub fn compile_script(source: &str) -> Result<rhai::AST, String> {
-    engine().compile(source).map_err(|e| e.to_string())
+pub fn compile_script(source: &str) -> Result<rhai::AST, ScriptError> {
+    engine().compile(source).map_err(|e| {
+        let pos = e.position();
+        ScriptError {
+            message: e.0.to_string(),
+            line: pos.line(),
+            column: pos.position(),
+        }
+    })
 }
 
 /// What a script decided.

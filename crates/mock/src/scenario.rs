@@ -124,6 +124,11 @@ pub struct WsmanSettings {
     pub max_enumerations: usize,
     /// Machine name in WinRM fault details.
     pub fault_machine: Option<String>,
+    /// Vendor schemas: class-name prefix → resource URI prefix. Classes whose name
+    /// starts with the prefix are served under `<URI prefix><Class>` instead of the
+    /// DMTF URI, as Intel AMT serves `AMT_*` under
+    /// `http://intel.com/wbem/wscim/1/amt-schema/1/`.
+    pub vendor_schemas: BTreeMap<String, String>,
 }
 
 impl Default for WsmanSettings {
@@ -140,6 +145,7 @@ impl Default for WsmanSettings {
             enumeration_expiry_s: 600,
             max_enumerations: 1024,
             fault_machine: None,
+            vendor_schemas: BTreeMap::new(),
         }
     }
 }
@@ -324,50 +330,82 @@ impl Scenario {
                 hint,
             }
         };
+        // The same text as spanned values, to say where a checked value sits (None when
+        // the TOML does not even parse; the serde error below then says where).
+        let doc = toml::de::DeTable::parse(text).ok();
+        let span_of = |path: &str| doc.as_ref().and_then(|d| span_at(d.get_ref(), path));
         let file: File = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim().to_owned();
-            let (expected, hint) = explain(&message);
+            let path = match (&doc, e.span()) {
+                (Some(d), Some(span)) => path_at(d.get_ref(), span.start),
+                _ => None,
+            };
+            let (message, expected, hint) =
+                explain(e.message().trim(), path.as_deref(), e.span(), text);
             at(e.span(), message, expected, hint)
         })?;
         if let Err(e) = file.machine.validate() {
-            let needle = "[machine";
-            let pos = text.find(needle).map(|p| p..p + 1);
+            let (path, keys) = machine_error_path(&e.to_string());
+            let span = keys
+                .iter()
+                .find_map(|key| span_of(&format!("{path}.{key}")))
+                .or_else(|| span_of(&path))
+                .or_else(|| span_of("machine"));
             return Err(at(
-                pos,
+                span,
                 format!("the machine is not valid: {e}"),
                 None,
-                Some("see mocks/default.toml for a complete, valid [machine] section".into()),
+                Some(machine_hint(&e.to_string())),
             ));
         }
         for (i, auth) in file.http.auth.iter().enumerate() {
             if auth != "basic" && auth != "digest" {
-                let pos = text.find(&format!("\"{auth}\"")).map(|p| p..p + 1);
                 return Err(at(
-                    pos,
+                    span_of(&format!("http.auth[{i}]")),
                     format!("http.auth[{i}] = \"{auth}\" is not a scheme the mock offers"),
                     Some("\"basic\" or \"digest\"".into()),
-                    None,
+                    closest(auth, ["basic", "digest"].into_iter())
+                        .map(|s| format!("did you mean \"{s}\"?"))
+                        .or_else(|| Some("Negotiate, NTLM and Kerberos are not simulated".into())),
                 ));
             }
         }
         if file.http.auth.iter().any(|a| a == "digest") && file.http.digest_algorithms.is_empty() {
             return Err(at(
-                text.find("digest_algorithms").map(|p| p..p + 1),
+                span_of("http.digest_algorithms"),
                 "digest is offered with no algorithm".into(),
                 Some("digest_algorithms = [\"SHA-256\", \"MD5\"]".into()),
                 None,
             ));
         }
-        for l in &file.wsman.lenient {
-            if !matches!(
-                l.as_str(),
-                "missing_must_understand" | "relative_to" | "non_uuid_message_id"
-            ) {
+        const LENIENT: [&str; 3] = [
+            "missing_must_understand",
+            "relative_to",
+            "non_uuid_message_id",
+        ];
+        for (i, l) in file.wsman.lenient.iter().enumerate() {
+            if !LENIENT.contains(&l.as_str()) {
                 return Err(at(
-                    text.find(&format!("\"{l}\"")).map(|p| p..p + 1),
+                    span_of(&format!("wsman.lenient[{i}]")),
                     format!("wsman.lenient names `{l}`, which is not a deviation the mock knows"),
                     Some(
                         "\"missing_must_understand\", \"relative_to\" or \"non_uuid_message_id\""
+                            .into(),
+                    ),
+                    closest(l, LENIENT.into_iter()).map(|s| format!("did you mean \"{s}\"?")),
+                ));
+            }
+        }
+        for (class_prefix, uri) in &file.wsman.vendor_schemas {
+            let ok_uri = uri.contains("://") && uri.ends_with('/');
+            if class_prefix.is_empty() || !ok_uri {
+                return Err(at(
+                    span_of(&format!("wsman.vendor_schemas.{class_prefix}"))
+                        .or_else(|| span_of("wsman.vendor_schemas")),
+                    format!(
+                        "wsman.vendor_schemas maps `{class_prefix}` to `{uri}`, which is not a resource URI prefix"
+                    ),
+                    Some(
+                        "a class-name prefix and an absolute URI ending in `/`, e.g. AMT_ = \"http://intel.com/wbem/wscim/1/amt-schema/1/\""
                             .into(),
                     ),
                     None,
@@ -424,7 +462,7 @@ impl Scenario {
 
 type Refusal = (Option<Range<usize>>, String, Option<String>, Option<String>);
 
-fn compile_rule(spec: &RuleSpec, name: &str, _text: &str) -> Result<Rule, Refusal> {
+fn compile_rule(spec: &RuleSpec, name: &str, text: &str) -> Result<Rule, Refusal> {
     let mut answers = Vec::new();
     if spec.answer.is_some() && !spec.answers.is_empty() {
         return Err((
@@ -446,7 +484,7 @@ fn compile_rule(spec: &RuleSpec, name: &str, _text: &str) -> Result<Rule, Refusa
         ));
     }
     for a in specs {
-        answers.push(compile_answer(a)?);
+        answers.push(compile_answer(a, text)?);
     }
     let m = &spec.matcher;
     Ok(Rule {
@@ -471,20 +509,28 @@ fn compile_rule(spec: &RuleSpec, name: &str, _text: &str) -> Result<Rule, Refusa
     })
 }
 
-fn compile_answer(a: &AnswerSpec) -> Result<Answer, Refusal> {
+fn compile_answer(a: &AnswerSpec, text: &str) -> Result<Answer, Refusal> {
     let kinds = [
-        a.fault.is_some(),
-        a.template.is_some(),
-        a.transport.is_some(),
-        a.script.is_some(),
-        a.body.is_some(),
+        ("fault", a.fault.as_ref().map(Spanned::span)),
+        ("template", a.template.as_ref().map(Spanned::span)),
+        ("body", a.body.as_ref().map(|_| 0..0)),
+        ("transport", a.transport.as_ref().map(Spanned::span)),
+        ("script", a.script.as_ref().map(Spanned::span)),
     ];
-    if kinds.iter().filter(|k| **k).count() > 1 {
+    let present: Vec<&(&str, Option<Range<usize>>)> =
+        kinds.iter().filter(|(_, k)| k.is_some()).collect();
+    if present.len() > 1 {
+        let names: Vec<String> = present.iter().map(|(n, _)| format!("`{n}`")).collect();
+        // Point at the second one: the first is presumably what was meant.
+        let span = present[1].1.clone().filter(|s| !s.is_empty());
         return Err((
-            None,
-            "an answer has more than one of fault, template, body, transport, script".into(),
-            Some("exactly one (delay_ms and status combine with them)".into()),
-            None,
+            span,
+            format!("an answer has both {}", names.join(" and ")),
+            Some(
+                "exactly one of fault, template, body, transport or script (delay_ms and status combine with them)"
+                    .into(),
+            ),
+            Some("use `answers = [..]` for a sequence of different answers".into()),
         ));
     }
     let delay = a.delay_ms.map(std::time::Duration::from_millis);
@@ -508,15 +554,21 @@ fn compile_answer(a: &AnswerSpec) -> Result<Answer, Refusal> {
                 match kind.detail_tokens().iter().find(|t| **t == token) {
                     Some(t) => Some(*t),
                     None => {
+                        let hint = if kind.detail_tokens().is_empty() {
+                            Some("remove `detail`".to_owned())
+                        } else {
+                            closest(token, kind.detail_tokens().iter().copied())
+                                .map(|s| format!("did you mean \"{s}\"?"))
+                        };
                         return Err((
                             Some(d.span()),
                             format!("`{token}` is not a detail of {}", kind.qname()),
                             Some(if kind.detail_tokens().is_empty() {
-                                "no detail for this fault".into()
+                                format!("no detail: {} takes none", kind.qname())
                             } else {
-                                kind.detail_tokens().join(", ")
+                                format!("one of {}", kind.detail_tokens().join(", "))
                             }),
-                            None,
+                            hint,
                         ));
                     }
                 }
@@ -564,11 +616,13 @@ fn compile_answer(a: &AnswerSpec) -> Result<Answer, Refusal> {
                 interval: std::time::Duration::from_millis(a.interval_ms.unwrap_or(100)),
             },
             other => {
+                const TRANSPORTS: [&str; 5] = ["reset", "close", "truncate", "garbage", "slow"];
                 return Err((
                     Some(t.span()),
                     format!("`{other}` is not a transport fault"),
                     Some("\"reset\", \"close\", \"truncate\", \"garbage\" or \"slow\"".into()),
-                    None,
+                    closest(other, TRANSPORTS.into_iter())
+                        .map(|s| format!("did you mean \"{s}\"?")),
                 ));
             }
         };
@@ -576,11 +630,20 @@ fn compile_answer(a: &AnswerSpec) -> Result<Answer, Refusal> {
     }
     if let Some(s) = &a.script {
         let ast = crate::rules::compile_script(s.get_ref()).map_err(|e| {
+            // Point into the script itself when its text is written verbatim in the
+            // file, else at the string.
+            let at = match (e.line, e.column) {
+                (Some(l), Some(c)) => script_offset(text, s.span(), s.get_ref(), l, c),
+                _ => None,
+            };
             (
-                Some(s.span()),
-                format!("the script does not compile: {e}"),
+                Some(at.map_or(s.span(), |o| o..o + 1)),
+                format!("the script does not compile: {}", e.message),
                 None,
-                None,
+                Some(
+                    "scripts are Rhai (https://rhai.rs/book/); in scope: action, operation, resource_uri, selectors, user, hits, state"
+                        .into(),
+                ),
             )
         })?;
         return Ok(Answer::Script {
@@ -634,24 +697,315 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// What a serde/toml message means in scenario terms.
-fn explain(message: &str) -> (Option<String>, Option<String>) {
-    if let Some(rest) = message.split("expected one of ").nth(1) {
+/// Where in the file the script's `line`:`column` is, if the script is written
+/// verbatim in the file from `span` (a basic or literal string, one- or multi-line).
+fn script_offset(
+    text: &str,
+    span: Range<usize>,
+    script: &str,
+    line: usize,
+    column: usize,
+) -> Option<usize> {
+    let raw = text.get(span.clone())?;
+    let delimiter = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+        3
+    } else {
+        1
+    };
+    let mut inner = raw.get(delimiter..raw.len().checked_sub(delimiter)?)?;
+    let mut start = span.start + delimiter;
+    // TOML trims a newline right after the opening delimiter of a multi-line string.
+    if delimiter == 3 {
+        for nl in ["\r\n", "\n"] {
+            if let Some(rest) = inner.strip_prefix(nl) {
+                start += nl.len();
+                inner = rest;
+                break;
+            }
+        }
+    }
+    if inner != script {
+        return None;
+    }
+    let mut offset = start;
+    for l in inner.split('\n').take(line.saturating_sub(1)) {
+        offset += l.len() + 1;
+    }
+    let this_line = inner.split('\n').nth(line.saturating_sub(1))?;
+    let col_bytes: usize = this_line
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    Some(offset + col_bytes)
+}
+
+/// The span of the value at a dotted path such as `http.auth[1]` or
+/// `machine.sensors[2].id`.
+fn span_at(root: &toml::de::DeTable<'_>, path: &str) -> Option<Range<usize>> {
+    use toml::de::DeValue;
+    let mut table = root;
+    let mut found: Option<Range<usize>> = None;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (n, part) in parts.iter().enumerate() {
+        let (key, index) = match part.split_once('[') {
+            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (*part, None),
+        };
+        let (_, mut value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == key)?;
+        if let Some(i) = index {
+            match value.get_ref() {
+                DeValue::Array(a) => value = a.get(i)?,
+                _ => return None,
+            }
+        }
+        found = Some(value.span());
+        if n + 1 < parts.len() {
+            match value.get_ref() {
+                DeValue::Table(t) => table = t,
+                _ => return None,
+            }
+        }
+    }
+    found
+}
+
+/// The dotted path (`wsman.flavour`, `rules[0].match.acton`) of the key or value at
+/// `offset`.
+fn path_at(root: &toml::de::DeTable<'_>, offset: usize) -> Option<String> {
+    use toml::de::{DeTable, DeValue};
+    fn value(v: &Spanned<DeValue<'_>>, offset: usize, path: &mut String) -> bool {
+        match v.get_ref() {
+            // A table's own span (its header, for `[[x]]` entries) locates errors about
+            // the table as a whole, such as a missing key.
+            DeValue::Table(t) => table(t, offset, path) || v.span().contains(&offset),
+            DeValue::Array(a) => {
+                for (i, item) in a.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    if value(item, offset, path) {
+                        return true;
+                    }
+                    path.truncate(len);
+                }
+                v.span().contains(&offset)
+            }
+            _ => v.span().contains(&offset),
+        }
+    }
+    fn table(t: &DeTable<'_>, offset: usize, path: &mut String) -> bool {
+        for (k, v) in t.iter() {
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k.get_ref());
+            if k.span().contains(&offset) || value(v, offset, path) {
+                return true;
+            }
+            path.truncate(len);
+        }
+        false
+    }
+    let mut path = String::new();
+    table(root, offset, &mut path).then_some(path)
+}
+
+/// The backquoted words of a serde message (``unknown field `x`, expected `a` or `b` ``).
+fn backquoted(s: &str) -> Vec<&str> {
+    s.split('`').skip(1).step_by(2).collect()
+}
+
+/// A serde type name in TOML words.
+fn toml_type(expected: &str) -> String {
+    let e = expected.trim();
+    match e {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "a non-negative integer (no quotes)".into(),
+        "isize" | "i64" | "i32" | "i16" | "i8" => "an integer (no quotes)".into(),
+        "f64" | "f32" => "a number such as 1.0 (no quotes)".into(),
+        "a boolean" | "bool" => "true or false (no quotes)".into(),
+        "a string" => "a string in quotes".into(),
+        "a sequence" => "an array such as [\"a\", \"b\"]".into(),
+        "a map" => "a table".into(),
+        _ if e.starts_with("struct ") => "a table".into(),
+        _ => e.into(),
+    }
+}
+
+/// A toml/serde message in scenario terms: (message, expected, hint). `path` is
+/// where the error is, as [`path_at`] finds it.
+fn explain(
+    message: &str,
+    path: Option<&str>,
+    span: Option<Range<usize>>,
+    text: &str,
+) -> (String, Option<String>, Option<String>) {
+    let table_of = |p: &str| -> String {
+        match p.rsplit_once('.') {
+            Some((parent, _)) => format!(" in [{parent}]"),
+            None => " at the top level".into(),
+        }
+    };
+    let expected_part = message.split_once(", expected ").map(|(_, e)| e);
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let key = backquoted(rest).first().copied().unwrap_or("");
+        let candidates: Vec<&str> = expected_part.map(backquoted).unwrap_or_default();
+        let hint = closest(key, candidates.iter().copied())
+            .map(|c| format!("did you mean `{c}`?"))
+            .unwrap_or_else(|| "check the spelling of the key and the table it is in".into());
         return (
-            Some(format!("one of {rest}")),
-            Some("check the spelling of the key".into()),
+            format!(
+                "unknown key `{key}`{}",
+                path.map(table_of).unwrap_or_default()
+            ),
+            expected_part.map(|e| format!("one of {}", e.trim_start_matches("one of "))),
+            Some(hint),
         );
     }
-    if message.contains("unknown field") {
-        return (None, Some("check the spelling of the key".into()));
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let value = backquoted(rest).first().copied().unwrap_or("");
+        let candidates: Vec<&str> = expected_part.map(backquoted).unwrap_or_default();
+        return (
+            match path {
+                Some(p) => format!("`{value}` is not a valid value for `{p}`"),
+                None => format!("`{value}` is not a valid value"),
+            },
+            expected_part.map(str::to_owned),
+            closest(value, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?")),
+        );
     }
-    if message.contains("invalid type") {
-        return (None, Some("strings need quotes; numbers do not".into()));
+    for (prefix, what) in [
+        ("invalid type: ", "has the wrong type"),
+        ("invalid value: ", "has an invalid value"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+            let expected = (!expected.is_empty()).then(|| toml_type(expected));
+            let hint = if found.starts_with("string")
+                && expected.as_deref().is_some_and(|e| e.contains("no quotes"))
+            {
+                Some("numbers and booleans are written without quotes".to_owned())
+            } else if expected.as_deref() == Some("a string in quotes") {
+                Some("strings need quotes".to_owned())
+            } else {
+                None
+            };
+            return (
+                match path {
+                    Some(p) => format!("`{p}` {what}: found {found}"),
+                    None => format!("a value {what}: found {found}"),
+                },
+                expected,
+                hint,
+            );
+        }
     }
-    if message.contains("duplicate key") {
-        return (None, Some("each key may appear once per table".into()));
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let key = backquoted(rest).first().copied().unwrap_or("");
+        let within = path.map(|p| format!(" in [{p}]")).unwrap_or_default();
+        return (
+            format!("the required key `{key}` is missing{within}"),
+            Some(format!("`{key} = ...`")),
+            Some("see mocks/default.toml for a complete example".into()),
+        );
     }
-    (None, None)
+    if message.starts_with("duplicate key") {
+        let key: String = span
+            .and_then(|s| text.get(s.start..))
+            .map(|t| {
+                t.chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        return (
+            if key.is_empty() {
+                "a key is given twice".into()
+            } else {
+                format!("the key `{key}` is given twice")
+            },
+            None,
+            Some("each key may appear once per table; remove one of them".into()),
+        );
+    }
+    if message.starts_with("data did not match any variant of untagged enum PropValue") {
+        return (
+            match path {
+                Some(p) => format!("`{p}` is not a property value"),
+                None => "not a property value".into(),
+            },
+            Some(
+                "a string, integer, float, boolean, an array of those, or a reference { class = \"...\", keys = { ... } }"
+                    .into(),
+            ),
+            None,
+        );
+    }
+    // The expected part goes on its own line.
+    let bare = message
+        .split_once(", expected ")
+        .map_or(message, |(m, _)| m);
+    let full = match path {
+        Some(p) if !p.is_empty() => format!("{p}: {bare}"),
+        _ => bare.to_owned(),
+    };
+    let hint = if message.contains("unclosed table") || message.contains("invalid table header") {
+        Some("table headers are [name], or [[name]] for an entry of an array of tables".into())
+    } else if message.contains("string") && message.contains("unclosed") {
+        Some("a string ends with the quote it started with; multi-line strings use \"\"\"".into())
+    } else {
+        None
+    };
+    (full, expected_part.map(str::to_owned), hint)
+}
+
+/// Where a `MachineSpec::validate` error is: the dotted path of the item it names
+/// (`machine.sensors[1]`) and the words of the rest of the message that may be keys
+/// of that item (`id`), to try in order.
+fn machine_error_path(message: &str) -> (String, Vec<String>) {
+    let head = message.split([':', ' ']).next().unwrap_or("").trim();
+    let item_ok = !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+    if !item_ok {
+        return ("machine".into(), Vec::new());
+    }
+    let path = format!("machine.{head}");
+    let rest = message.split_once(": ").map_or("", |(_, r)| r);
+    let keys = rest
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| {
+            matches!(
+                *w,
+                "id" | "name"
+                    | "number"
+                    | "sensor"
+                    | "sensor_number"
+                    | "password"
+                    | "expr"
+                    | "script"
+                    | "resolution"
+                    | "offset"
+                    | "nominal"
+            )
+        })
+        .map(str::to_owned)
+        .collect();
+    (path, keys)
+}
+
+/// How to fix a machine error.
+fn machine_hint(message: &str) -> String {
+    if message.contains("is already used") {
+        "ids, sensor numbers and user names must be unique; rename one of them".into()
+    } else if message.contains("at most 16 bytes") {
+        "IPMI SDR names are at most 16 ASCII characters; abbreviate it".into()
+    } else if message.contains("no sensor has the id") {
+        "name a sensor id from [[machine.sensors]] or [[machine.discrete_sensors]]".into()
+    } else {
+        "see mocks/default.toml for a complete, valid [machine] section".into()
+    }
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

@@ -53,6 +53,8 @@ struct Inner {
 /// An open enumeration: the items not pulled yet (a snapshot taken at Enumerate).
 struct Enumeration {
     items: VecDeque<Item<'static>>,
+    /// How many items the enumeration had at the start (TotalItemsCountEstimate).
+    total: u64,
     expires_at: u64,
     lifetime_ms: u64,
 }
@@ -61,26 +63,27 @@ struct Enumeration {
 struct Fail {
     spec: FaultSpec,
     status: Option<u16>,
+    /// The header an `s:MustUnderstand` fault names in `s:NotUnderstood`.
+    /// (Boxed: it is rare, and keeps every `Result<_, Fail>` small.)
+    not_understood: Option<Box<wsman::Name<'static>>>,
 }
 
 impl From<FaultSpec> for Fail {
     fn from(spec: FaultSpec) -> Fail {
-        Fail { spec, status: None }
+        Fail {
+            spec,
+            status: None,
+            not_understood: None,
+        }
     }
 }
 
 fn fault(kind: FaultKind, reason: impl Into<String>) -> Fail {
-    Fail {
-        spec: FaultSpec::new(kind, reason),
-        status: None,
-    }
+    Fail::from(FaultSpec::new(kind, reason))
 }
 
 fn fault_d(kind: FaultKind, detail: &'static str, reason: impl Into<String>) -> Fail {
-    Fail {
-        spec: FaultSpec::new(kind, reason).with_detail(detail),
-        status: None,
-    }
+    Fail::from(FaultSpec::new(kind, reason).with_detail(detail))
 }
 
 type OpResult = Result<Envelope<'static>, Fail>;
@@ -232,16 +235,31 @@ impl Inner {
         let operation = operation_name(&env);
         handled.operation = Some(operation.to_owned());
 
-        if req.user.is_none() && !matches!(env.body, Body::Identify) {
-            // Only Identify may skip authentication (WSMANIDENTIFY: unauthenticated).
-            handled.outcome = Outcome::Reply(Reply {
-                status: 401,
-                headers: vec![(
+        let policy = scenario.auth_policy();
+        let open = !policy.basic && policy.digest.is_empty();
+        if req.user.is_none() && !open && !matches!(env.body, Body::Identify) {
+            // Only Identify may skip authentication (`WSMANIDENTIFY: unauthenticated`
+            // lets any request past the HTTP layer, which cannot see the body). The
+            // HTTP layer owns the Digest nonces, so only a Basic challenge can be added
+            // here; the AccessDenied fault tells a Digest-only client what happened.
+            let mut outcome = self.fault_outcome(
+                Fail {
+                    status: Some(401),
+                    ..fault(
+                        FaultKind::AccessDenied,
+                        "only Identify is answered without credentials",
+                    )
+                },
+                relates.as_deref(),
+                &scenario,
+            );
+            if let (Outcome::Reply(r), true) = (&mut outcome, policy.basic) {
+                r.headers.push((
                     "www-authenticate".into(),
-                    format!("Basic realm=\"{}\"", scenario.http.realm),
-                )],
-                body: Vec::new(),
-            });
+                    format!("Basic realm=\"{}\", charset=\"UTF-8\"", policy.realm),
+                ));
+            }
+            handled.outcome = outcome;
             return handled;
         }
         if let Err(f) = check(&env, &scenario) {
@@ -328,8 +346,8 @@ impl Inner {
                 spec.detail = *detail;
                 let o = self.fault_outcome(
                     Fail {
-                        spec,
                         status: *status,
+                        ..Fail::from(spec)
                     },
                     relates,
                     scenario,
@@ -432,7 +450,7 @@ impl Inner {
                                 spec.detail = detail.and_then(|t| {
                                     kind.detail_tokens().iter().copied().find(|x| *x == t)
                                 });
-                                Fail { spec, status: None }
+                                Fail::from(spec)
                             }
                             None => fault(
                                 FaultKind::InternalError,
@@ -565,6 +583,21 @@ impl Inner {
     fn fault_outcome(&mut self, f: Fail, relates: Option<&str>, scenario: &Scenario) -> Outcome {
         let id = new_uuid(self);
         let mut env = f.spec.to_envelope(relates, &id);
+        env.header.not_understood = f.not_understood.map(|n| *n);
+        if f.spec.kind == FaultKind::VersionMismatch {
+            // SOAP 1.2 §5.4.7: say which envelope version is understood. The writer
+            // binds `s` to the SOAP 1.2 namespace on the Envelope, so the qname resolves.
+            let mut b = wsman::TreeBuilder::with_capacity(2);
+            b.start(wsman::Name::new(ns::SOAP, "Upgrade").with_prefix("s"));
+            b.start(wsman::Name::new(ns::SOAP, "SupportedEnvelope").with_prefix("s"));
+            b.attr(wsman::Name::new("", "qname"), "s:Envelope");
+            b.end();
+            b.end();
+            env.header.other.push(wsman::envelope::OtherHeader {
+                must_understand: false,
+                element: b.finish(),
+            });
+        }
         let status = match scenario.wsman.flavour {
             Flavour::Dmtf => f.status.unwrap_or(f.spec.kind.http_status()),
             Flavour::Windows => {
@@ -650,6 +683,7 @@ impl Inner {
                 &inst,
                 &fragment.expression,
                 fragment.dialect.as_deref(),
+                &target.style,
             )?),
             None => Body::Instance(cimxml::instance_tree(&inst, &target.style)),
         };
@@ -698,12 +732,17 @@ impl Inner {
                 }
                 // Only what differs from the current instance is a change; resending
                 // read-only properties unchanged is how every client does a Put.
-                cimxml::properties_of(root)
+                cimxml::property_groups(root)
                     .into_iter()
-                    .filter_map(|(name, value)| {
-                        let cur = current.get(&name).and_then(cimxml::value_text);
-                        let value = value.unwrap_or_default();
-                        (cur.as_deref() != Some(value.as_str())).then_some((name, value))
+                    .filter(|(name, sent)| {
+                        current
+                            .get(name)
+                            .is_none_or(|cur| !cimxml::same_value(cur, sent))
+                    })
+                    .map(|(name, mut sent)| {
+                        // A changed array is refused by the machine whatever its value.
+                        let first = sent.drain(..).next().flatten().unwrap_or_default();
+                        (name, first)
                     })
                     .collect()
             }
@@ -728,6 +767,7 @@ impl Inner {
                 &updated,
                 &fragment.expression,
                 fragment.dialect.as_deref(),
+                &target.style,
             )?),
             None => Body::Instance(cimxml::instance_tree(&updated, &target.style)),
         };
@@ -910,6 +950,7 @@ impl Inner {
         let context = new_uuid(self);
         let mut enumeration = Enumeration {
             items,
+            total,
             expires_at: now + lifetime_ms,
             lifetime_ms,
         };
@@ -962,9 +1003,33 @@ impl Inner {
         scenario: &Scenario,
         now: u64,
     ) -> Result<(Vec<Instance>, UriStyle), Fail> {
-        let all_classes = uri == "http://schemas.dmtf.org/wbem/wscim/1/*" || uri.ends_with("/*");
-        if all_classes {
-            let style = UriStyle::Dmtf;
+        if let Some(base) = uri.strip_suffix('*').filter(|b| b.ends_with('/')) {
+            // All classes: DMTF's `wscim/1/*` (DSP0227), and the same under the CIM
+            // schema, WMI (`.../wmi/root/hardware/*`, as WinRM clients write it) and
+            // vendor prefixes. Answers name classes the way the request did.
+            let wmi_all = format!(
+                "{}{}/",
+                ns::WMI,
+                scenario
+                    .wsman
+                    .wmi_namespace
+                    .trim_matches('/')
+                    .replace('\\', "/")
+            );
+            let style = if base == "http://schemas.dmtf.org/wbem/wscim/1/"
+                || base == ns::CIM_SCHEMA
+                || scenario.wsman.vendor_schemas.values().any(|v| v == base)
+            {
+                dmtf_style(scenario)
+            } else if base.eq_ignore_ascii_case(&wmi_all) {
+                UriStyle::Wmi(scenario.wsman.wmi_namespace.clone())
+            } else {
+                return Err(fault_d(
+                    FaultKind::DestinationUnreachable,
+                    "InvalidResourceURI",
+                    format!("no resource at `{uri}`"),
+                ));
+            };
             let Some(f) = filter else {
                 return Err(fault_d(
                     FaultKind::UnsupportedFeature,
@@ -977,7 +1042,14 @@ impl Inner {
         let target = resolve(uri, env, scenario)?;
         if let Some(f) = filter {
             if f.dialect() == ns::dialect::ASSOCIATION {
-                return self.associated(f, scenario, now).map(|v| (v, target.style));
+                // Under a class URI (rather than `wscim/1/*`), only instances of that
+                // class or its subclasses are answered (DSP0227 §8.2).
+                let found = self.associated(f, scenario, now)?;
+                let kept = found
+                    .into_iter()
+                    .filter(|i| cim::is_subclass(&i.class, &target.class))
+                    .collect();
+                return Ok((kept, target.style));
             }
         }
         let is_subclass = |a: &str, b: &str| cim::is_subclass(a, b);
@@ -1079,11 +1151,10 @@ impl Inner {
         if let Some(chars) = p.max_characters {
             budget = Some(budget.map_or(chars, |b| b.min(chars)));
         }
-        header.relates_to = env
-            .header
-            .message_id
-            .as_deref()
-            .map(|m| Cow::Owned(m.to_owned()));
+        if env.header.request_total_items_count_estimate {
+            // DSP0226 §8.2.2: a Pull may ask for the estimate too.
+            header.total_items_count_estimate = Some(enumeration.total);
+        }
         let probe = Envelope {
             header: header.clone(),
             body: Body::Empty,
@@ -1289,9 +1360,39 @@ struct Target {
     style: UriStyle,
 }
 
+/// How answers name classes for a request that used a DMTF or vendor URI.
+fn dmtf_style(scenario: &Scenario) -> UriStyle {
+    if scenario.wsman.vendor_schemas.is_empty() {
+        UriStyle::Dmtf
+    } else {
+        UriStyle::Vendor(
+            scenario
+                .wsman
+                .vendor_schemas
+                .iter()
+                .map(|(c, u)| (c.clone(), u.clone()))
+                .collect(),
+        )
+    }
+}
+
 fn class_of(uri: &str, scenario: &Scenario) -> Option<String> {
+    let plain = |class: &str| !class.is_empty() && !class.contains('/');
+    for (class_prefix, uri_prefix) in &scenario.wsman.vendor_schemas {
+        if let Some(class) = uri.strip_prefix(uri_prefix.as_str()) {
+            // A vendor schema serves its own classes only.
+            return (plain(class) && cimxml::starts_with_ignore_case(class, class_prefix))
+                .then(|| class.to_owned());
+        }
+    }
     if let Some(class) = uri.strip_prefix(ns::CIM_SCHEMA) {
-        return (!class.is_empty() && !class.contains('/')).then(|| class.to_owned());
+        // A class a vendor schema claims is not served under the DMTF URI.
+        let vendor = scenario
+            .wsman
+            .vendor_schemas
+            .keys()
+            .any(|p| cimxml::starts_with_ignore_case(class, p));
+        return (plain(class) && !vendor).then(|| class.to_owned());
     }
     if let Some(rest) = uri.strip_prefix(ns::WMI) {
         let (namespace, class) = rest.rsplit_once('/')?;
@@ -1324,7 +1425,7 @@ fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Result<Target,
     let style = if uri.starts_with(ns::WMI) {
         UriStyle::Wmi(scenario.wsman.wmi_namespace.clone())
     } else {
-        UriStyle::Dmtf
+        dmtf_style(scenario)
     };
     if let Some(d) = wsman::addressing::duplicate_selector(&env.header.selectors) {
         return Err(fault_d(
@@ -1397,6 +1498,7 @@ fn fragment_tree(
     inst: &Instance,
     expression: &str,
     dialect: Option<&str>,
+    style: &UriStyle,
 ) -> Result<Tree<'static>, Fail> {
     let prop = fragment_property(expression, dialect)?;
     let Some(value) = inst.get(&prop) else {
@@ -1420,7 +1522,7 @@ fn fragment_tree(
     if text_only {
         b.text(cimxml::value_text(value).unwrap_or_default());
     } else {
-        let tree = cimxml::instance_tree(&single, &UriStyle::Dmtf);
+        let tree = cimxml::instance_tree(&single, style);
         for c in tree.root().children() {
             c.copy_into(&mut b);
         }
@@ -1453,8 +1555,25 @@ fn cim_fault(e: cim::CimError) -> Fail {
             fault_d(FaultKind::InvalidRepresentation, "InvalidValues", reason)
         }
         E::UnknownMethod { .. } => fault_d(FaultKind::ActionNotSupported, "ActionMismatch", reason),
-        E::InvalidParameter { .. } => fault_d(FaultKind::InvalidParameter, "InvalidName", reason),
+        E::InvalidParameter {
+            reason: ref why, ..
+        } => {
+            // CimError gives the reason as text only: "is missing", "\"x\" is not a
+            // uint16"; anything else names a parameter the method does not have.
+            let detail = if why.starts_with("is missing") {
+                "MissingValues"
+            } else if why.contains(" is not a") {
+                "TypeMismatch"
+            } else {
+                "InvalidName"
+            };
+            fault_d(FaultKind::InvalidParameter, detail, reason)
+        }
         E::AlreadyExists { .. } => fault(FaultKind::AlreadyExists, reason),
+        E::DuplicateSelectors { .. } => {
+            fault_d(FaultKind::InvalidSelectors, "DuplicateSelectors", reason)
+        }
+        E::NotSupported { .. } => fault_d(FaultKind::ActionNotSupported, "ActionMismatch", reason),
         _ => fault(FaultKind::InternalError, reason),
     }
 }
@@ -1474,7 +1593,19 @@ fn check(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
         ],
     ) {
         match f {
-            Finding::Error(kind, _) => return Err(Fail::from(kind.fault())),
+            Finding::Error(kind, _) => {
+                let mut f = Fail::from(kind.fault());
+                if let ErrorKind::MustUnderstand { name, namespace } = &kind {
+                    // SOAP 1.2 §5.4.8: the fault names the header it did not understand.
+                    let (prefix, local) = name.split_once(':').unwrap_or(("", name));
+                    let mut q = wsman::Name::new(namespace.clone(), local.to_owned());
+                    if !prefix.is_empty() {
+                        q = q.with_prefix(prefix.to_owned());
+                    }
+                    f.not_understood = Some(Box::new(q));
+                }
+                return Err(f);
+            }
             Finding::Warning(w, _) => {
                 if scenario.lenient(w.name()) {
                     continue;
@@ -1521,8 +1652,15 @@ fn operation_name(env: &Envelope<'_>) -> &'static str {
         ns::action::SEND => "Send",
         ns::action::RECEIVE => "Receive",
         ns::action::SIGNAL => "Signal",
-        _ => {
-            if matches!(env.body, Body::MethodInput(_)) {
+        action => {
+            // A custom action is an Invoke when it names a method of the resource
+            // (`<resource URI>/<Method>`), whatever the body.
+            let uri = env.header.resource_uri.as_deref().unwrap_or("");
+            let method_of_resource = !uri.is_empty()
+                && action
+                    .strip_prefix(uri)
+                    .is_some_and(|m| m.len() > 1 && m.starts_with('/'));
+            if matches!(env.body, Body::MethodInput(_)) || method_of_resource {
                 "Invoke"
             } else {
                 "Other"
