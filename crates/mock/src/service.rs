@@ -38,6 +38,9 @@ pub struct Mock {
 
 struct Shared {
     inner: Mutex<Inner>,
+    /// What the HTTP layer asks on every request, kept out of `inner` so that
+    /// authentication never waits for another request's WS-Man work.
+    auth: std::sync::RwLock<Arc<AuthSnapshot>>,
     journal: Arc<Journal>,
     started: Instant,
 }
@@ -47,7 +50,27 @@ struct Inner {
     machine: Machine,
     rules: RuleState,
     enumerations: HashMap<String, Enumeration>,
-    next_id: u64,
+}
+
+/// The scenario's authentication policy and the enabled users' passwords.
+struct AuthSnapshot {
+    policy: crate::http::AuthPolicy,
+    passwords: HashMap<String, String>,
+}
+
+impl AuthSnapshot {
+    fn of(scenario: &Scenario) -> AuthSnapshot {
+        AuthSnapshot {
+            policy: scenario.auth_policy(),
+            passwords: scenario
+                .machine
+                .users
+                .iter()
+                .filter(|u| u.enabled)
+                .map(|u| (u.name.clone(), u.password.clone()))
+                .collect(),
+        }
+    }
 }
 
 /// An open enumeration: the items not pulled yet (a snapshot taken at Enumerate).
@@ -93,14 +116,15 @@ impl Mock {
     pub fn new(scenario: Scenario, journal: Arc<Journal>) -> Result<Mock, String> {
         let started = Instant::now();
         let machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
+        let auth = std::sync::RwLock::new(Arc::new(AuthSnapshot::of(&scenario)));
         Ok(Mock {
             shared: Arc::new(Shared {
+                auth,
                 inner: Mutex::new(Inner {
                     scenario: Arc::new(scenario),
                     machine,
                     rules: RuleState::default(),
                     enumerations: HashMap::new(),
-                    next_id: 1,
                 }),
                 journal,
                 started,
@@ -133,9 +157,11 @@ impl Mock {
     pub fn load(&self, scenario: Scenario) -> Result<(), String> {
         let now = self.now_ms();
         let machine = Machine::new(scenario.machine.clone(), now).map_err(|e| e.to_string())?;
+        let snapshot = Arc::new(AuthSnapshot::of(&scenario));
         let mut inner = self.lock();
         inner.machine = machine;
         inner.scenario = Arc::new(scenario);
+        *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
         inner.rules = RuleState::default();
         inner.enumerations.clear();
         Ok(())
@@ -171,10 +197,11 @@ fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
     })
 }
 
-fn new_uuid(inner: &mut Inner) -> String {
-    // Unique per mock and per run; the format is what clients expect.
-    let n = inner.next_id;
-    inner.next_id += 1;
+fn new_uuid(_inner: &mut Inner) -> String {
+    // Unique per process (a counter) and across runs (random bits); the format is what
+    // clients expect.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let r: u64 = rand::random();
     format!(
         "uuid:{:08X}-{:04X}-4{:03X}-8{:03X}-{:012X}",
@@ -274,16 +301,26 @@ impl Inner {
             .iter()
             .filter_map(|s| s.as_text().map(|v| (s.name.to_string(), v.to_owned())))
             .collect();
-        let body_tree = wsman::parse_header(&text, &limits)
-            .ok()
-            .and_then(|h| h.body_trees(&limits).ok())
-            .and_then(|mut v| {
-                if v.is_empty() {
-                    None
-                } else {
-                    Some(v.remove(0))
-                }
-            });
+        // The rules' body matcher needs the body as a generic tree: a second read,
+        // skipped when no rule could use it.
+        let needs_body = scenario
+            .rules
+            .rules()
+            .iter()
+            .any(|r| r.matcher.body_path.is_some());
+        let body_tree = (if needs_body {
+            wsman::parse_header(&text, &limits).ok()
+        } else {
+            None
+        })
+        .and_then(|h| h.body_trees(&limits).ok())
+        .and_then(|mut v| {
+            if v.is_empty() {
+                None
+            } else {
+                Some(v.remove(0))
+            }
+        });
         let view = RequestView {
             action: env.header.action.as_deref().unwrap_or(""),
             operation,
@@ -982,9 +1019,9 @@ impl Inner {
                 response.end_of_sequence = true;
             }
         }
-        if !response.end_of_sequence {
-            self.enumerations.insert(context, enumeration);
-        }
+        // The context is kept even when the first answer ended the sequence: it was
+        // sent, so a client may still Release it (or Pull, and get EndOfSequence).
+        self.enumerations.insert(context, enumeration);
         Ok(Envelope {
             header,
             body: Body::EnumerateResponse(response),
@@ -1709,16 +1746,23 @@ pub fn windows_code(kind: FaultKind) -> u32 {
 
 impl crate::http::Credentials for Mock {
     fn password(&self, user: &str) -> Option<String> {
-        let inner = self.lock();
-        inner
-            .machine
-            .user(user)
-            .filter(|u| u.enabled)
-            .map(|u| u.password.clone())
+        let auth = self
+            .shared
+            .auth
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        auth.passwords.get(user).cloned()
     }
 
     fn policy(&self) -> crate::http::AuthPolicy {
-        self.lock().scenario.auth_policy()
+        let auth = self
+            .shared
+            .auth
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        auth.policy.clone()
     }
 }
 
