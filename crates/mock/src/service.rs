@@ -175,50 +175,13 @@ impl Mock {
     }
 
     /// Answers one request (the synchronous core of [`WsmanHandler::handle`]).
+    ///
+    /// Decoding, parsing and checking happen before the machine lock is taken, and the
+    /// answer is written after it is released, so concurrent requests only queue for
+    /// the rules and the operation itself.
     pub fn answer(&self, req: &Request) -> Handled {
         let now = self.now_ms();
-        let mut inner = self.lock();
-        inner.expire(now);
-        inner.handle(req, now)
-    }
-}
-
-impl WsmanHandler for Mock {
-    fn handle(&self, req: Request) -> HandlerFuture<'_> {
-        Box::pin(async move { self.answer(&req) })
-    }
-}
-
-fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
-    Outcome::Reply(Reply {
-        status,
-        headers: vec![("content-type".into(), content_type.into())],
-        body,
-    })
-}
-
-fn new_uuid(_inner: &mut Inner) -> String {
-    // Unique per process (a counter) and across runs (random bits); the format is what
-    // clients expect.
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let r: u64 = rand::random();
-    format!(
-        "uuid:{:08X}-{:04X}-4{:03X}-8{:03X}-{:012X}",
-        (r >> 32) as u32,
-        (r >> 16) as u16,
-        (r & 0xFFF) as u16,
-        (n >> 48) as u16 & 0xFFF,
-        n & 0xFFFF_FFFF_FFFF
-    )
-}
-
-impl Inner {
-    fn expire(&mut self, now: u64) {
-        self.enumerations.retain(|_, e| e.expires_at > now);
-    }
-
-    fn handle(&mut self, req: &Request, now: u64) -> Handled {
+        let scenario = self.lock().scenario.clone();
         let mut handled = Handled {
             outcome: Outcome::Close,
             rule: None,
@@ -238,11 +201,10 @@ impl Inner {
             return handled;
         }
         let charset = req.header("content-type").and_then(charset_of);
-        let scenario = self.scenario.clone();
         let text = match wsman::decode::decode(&req.body, charset.as_deref()) {
             Ok(t) => t,
             Err(e) => {
-                handled.outcome = self.fault_outcome(Fail::from(e.fault()), None, &scenario);
+                handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
                 return handled;
             }
         };
@@ -254,7 +216,7 @@ impl Inner {
             Ok(env) => env,
             Err(e) => {
                 handled.outcome =
-                    self.fault_outcome(Fail::from(e.fault()), e.message_id.as_deref(), &scenario);
+                    fault_answer(Fail::from(e.fault()), e.message_id.as_deref(), &scenario);
                 return handled;
             }
         };
@@ -269,7 +231,7 @@ impl Inner {
             // lets any request past the HTTP layer, which cannot see the body). The
             // HTTP layer owns the Digest nonces, so only a Basic challenge can be added
             // here; the AccessDenied fault tells a Digest-only client what happened.
-            let mut outcome = self.fault_outcome(
+            let mut outcome = fault_answer(
                 Fail {
                     status: Some(401),
                     ..fault(
@@ -290,10 +252,85 @@ impl Inner {
             return handled;
         }
         if let Err(f) = check(&env, &scenario) {
-            handled.outcome = self.fault_outcome(f, relates.as_deref(), &scenario);
+            handled.outcome = fault_answer(f, relates.as_deref(), &scenario);
             return handled;
         }
 
+        let mut rule = None;
+        let phase = {
+            let mut inner = self.lock();
+            inner.expire(now);
+            inner.decide_and_dispatch(
+                req, &env, &text, &limits, operation, &scenario, &mut rule, now,
+            )
+        };
+        handled.rule = rule;
+        handled.outcome = match phase {
+            Phase::Done(outcome) => outcome,
+            Phase::Dispatched(result, delay) => {
+                let outcome = match *result {
+                    Ok(answer) => finish_answer(answer, &env, relates.as_deref(), &scenario),
+                    Err(f) => fault_answer(f, relates.as_deref(), &scenario),
+                };
+                match delay {
+                    Some(d) => timed(d, &env, outcome, relates.as_deref(), &scenario),
+                    None => outcome,
+                }
+            }
+        };
+        handled
+    }
+}
+
+impl WsmanHandler for Mock {
+    fn handle(&self, req: Request) -> HandlerFuture<'_> {
+        Box::pin(async move { self.answer(&req) })
+    }
+}
+
+fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
+    Outcome::Reply(Reply {
+        status,
+        headers: vec![("content-type".into(), content_type.into())],
+        body,
+    })
+}
+
+fn new_uuid() -> String {
+    // Unique per process (a counter) and across runs (random bits); the format is what
+    // clients expect.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let r: u64 = rand::random();
+    format!(
+        "uuid:{:08X}-{:04X}-4{:03X}-8{:03X}-{:012X}",
+        (r >> 32) as u32,
+        (r >> 16) as u16,
+        (r & 0xFFF) as u16,
+        (n >> 48) as u16 & 0xFFF,
+        n & 0xFFFF_FFFF_FFFF
+    )
+}
+
+impl Inner {
+    fn expire(&mut self, now: u64) {
+        self.enumerations.retain(|_, e| e.expires_at > now);
+    }
+
+    /// The part of a request's handling that needs the machine: the rules, then the
+    /// operation. Writing the answer happens after the lock is released.
+    #[allow(clippy::too_many_arguments)]
+    fn decide_and_dispatch(
+        &mut self,
+        req: &Request,
+        env: &Envelope<'_>,
+        text: &str,
+        limits: &Limits,
+        operation: &'static str,
+        scenario: &Arc<Scenario>,
+        rule: &mut Option<String>,
+        now: u64,
+    ) -> Phase {
         // The rules see the request first.
         let selectors: Vec<(String, String)> = env
             .header
@@ -309,11 +346,11 @@ impl Inner {
             .iter()
             .any(|r| r.matcher.body_path.is_some());
         let body_tree = (if needs_body {
-            wsman::parse_header(&text, &limits).ok()
+            wsman::parse_header(text, limits).ok()
         } else {
             None
         })
-        .and_then(|h| h.body_trees(&limits).ok())
+        .and_then(|h| h.body_trees(limits).ok())
         .and_then(|mut v| {
             if v.is_empty() {
                 None
@@ -331,27 +368,15 @@ impl Inner {
         };
         let mut delay = None;
         if let Some(decision) = scenario.rules.decide(&view, &mut self.rules) {
-            handled.rule = Some(decision.rule.clone());
-            match self.rule_outcome(&decision, &view, &env, &scenario, now) {
-                RuleOutcome::Done(outcome) => {
-                    handled.outcome = outcome;
-                    return handled;
-                }
+            *rule = Some(decision.rule.clone());
+            match self.rule_outcome(&decision, &view, env, scenario, now) {
+                RuleOutcome::Done(outcome) => return Phase::Done(outcome),
                 RuleOutcome::DelayThenDefault(d) => delay = Some(d),
                 RuleOutcome::Default => {}
             }
         }
 
-        let result = self.dispatch(&env, req, &scenario, now);
-        let outcome = match result {
-            Ok(answer) => self.finish(answer, &env, relates.as_deref(), &scenario),
-            Err(f) => self.fault_outcome(f, relates.as_deref(), &scenario),
-        };
-        handled.outcome = match delay {
-            Some(d) => timed(d, &env, outcome, self, relates.as_deref(), &scenario),
-            None => outcome,
-        };
-        handled
+        Phase::Dispatched(Box::new(self.dispatch(env, req, scenario, now)), delay)
     }
 
     fn rule_outcome(
@@ -363,8 +388,8 @@ impl Inner {
         _now: u64,
     ) -> RuleOutcome {
         let relates = env.header.message_id.as_deref();
-        let with_delay = |delay: Option<Duration>, o: Outcome, me: &mut Inner| match delay {
-            Some(d) => timed(d, env, o, me, relates, scenario),
+        let with_delay = |delay: Option<Duration>, o: Outcome| match delay {
+            Some(d) => timed(d, env, o, relates, scenario),
             None => o,
         };
         match &d.answer {
@@ -389,7 +414,7 @@ impl Inner {
                     relates,
                     scenario,
                 );
-                RuleOutcome::Done(with_delay(*delay, o, self))
+                RuleOutcome::Done(with_delay(*delay, o))
             }
             Answer::Template {
                 template,
@@ -403,7 +428,7 @@ impl Inner {
                     body.into_bytes(),
                     content_type.as_deref().unwrap_or(SOAP_CT),
                 );
-                RuleOutcome::Done(with_delay(*delay, o, self))
+                RuleOutcome::Done(with_delay(*delay, o))
             }
             Answer::Raw {
                 body,
@@ -416,7 +441,7 @@ impl Inner {
                     body.clone().into_bytes(),
                     content_type.as_deref().unwrap_or(SOAP_CT),
                 );
-                RuleOutcome::Done(with_delay(*delay, o, self))
+                RuleOutcome::Done(with_delay(*delay, o))
             }
             Answer::Transport { transport, delay } => {
                 let o = match transport {
@@ -446,7 +471,7 @@ impl Inner {
                         }
                     }
                 };
-                RuleOutcome::Done(with_delay(*delay, o, self))
+                RuleOutcome::Done(with_delay(*delay, o))
             }
             Answer::Script { ast, delay } => {
                 match crate::rules::run_script(ast, view, d.hits, &self.rules.state) {
@@ -465,7 +490,7 @@ impl Inner {
                             body.into_bytes(),
                             content_type.as_deref().unwrap_or(SOAP_CT),
                         );
-                        RuleOutcome::Done(with_delay(*delay, o, self))
+                        RuleOutcome::Done(with_delay(*delay, o))
                     }
                     Ok(ScriptAnswer::Fault {
                         fault: name,
@@ -495,7 +520,7 @@ impl Inner {
                             ),
                         };
                         let o = self.fault_outcome(f, relates, scenario);
-                        RuleOutcome::Done(with_delay(*delay, o, self))
+                        RuleOutcome::Done(with_delay(*delay, o))
                     }
                     Err(e) => {
                         let o = self.fault_outcome(
@@ -551,7 +576,7 @@ impl Inner {
                 "message_id" | "relates_to" => {
                     env.header.message_id.as_deref().unwrap_or("").to_owned()
                 }
-                "uuid" | "new_message_id" => new_uuid(self),
+                "uuid" | "new_message_id" => new_uuid(),
                 "to" => env.header.to.as_deref().unwrap_or("").to_owned(),
                 "action" => view.action.to_owned(),
                 "resource_uri" => view.resource_uri.to_owned(),
@@ -578,7 +603,7 @@ impl Inner {
         Header {
             to: Some(Cow::Borrowed(ns::ANONYMOUS)),
             action: Some(Cow::Owned(action.to_owned())),
-            message_id: Some(Cow::Owned(new_uuid(self))),
+            message_id: Some(Cow::Owned(new_uuid())),
             relates_to: env
                 .header
                 .message_id
@@ -589,72 +614,8 @@ impl Inner {
     }
 
     /// Writes an answer and holds it to the client's MaxEnvelopeSize.
-    fn finish(
-        &mut self,
-        answer: Envelope<'static>,
-        req: &Envelope<'_>,
-        relates: Option<&str>,
-        scenario: &Scenario,
-    ) -> Outcome {
-        let xml = answer.to_xml();
-        if let Some(max) = req.header.max_envelope_size {
-            if xml.len() as u64 > max {
-                return self.fault_outcome(
-                    fault_d(
-                        FaultKind::EncodingLimit,
-                        "MaxEnvelopeSize",
-                        format!(
-                            "the answer is {} bytes, more than the MaxEnvelopeSize of {max}",
-                            xml.len()
-                        ),
-                    ),
-                    relates,
-                    scenario,
-                );
-            }
-        }
-        reply(200, xml.into_bytes(), SOAP_CT)
-    }
-
-    /// The one place a fault becomes a wire answer, in the scenario's flavour.
     fn fault_outcome(&mut self, f: Fail, relates: Option<&str>, scenario: &Scenario) -> Outcome {
-        let id = new_uuid(self);
-        let mut env = f.spec.to_envelope(relates, &id);
-        env.header.not_understood = f.not_understood.map(|n| *n);
-        if f.spec.kind == FaultKind::VersionMismatch {
-            // SOAP 1.2 §5.4.7: say which envelope version is understood. The writer
-            // binds `s` to the SOAP 1.2 namespace on the Envelope, so the qname resolves.
-            let mut b = wsman::TreeBuilder::with_capacity(2);
-            b.start(wsman::Name::new(ns::SOAP, "Upgrade").with_prefix("s"));
-            b.start(wsman::Name::new(ns::SOAP, "SupportedEnvelope").with_prefix("s"));
-            b.attr(wsman::Name::new("", "qname"), "s:Envelope");
-            b.end();
-            b.end();
-            env.header.other.push(wsman::envelope::OtherHeader {
-                must_understand: false,
-                element: b.finish(),
-            });
-        }
-        let status = match scenario.wsman.flavour {
-            Flavour::Dmtf => f.status.unwrap_or(f.spec.kind.http_status()),
-            Flavour::Windows => {
-                if let Body::Fault(body) = &mut env.body {
-                    body.detail.wsman_fault = Some(wsman::fault::WsmanFault {
-                        code: Cow::Owned(windows_code(f.spec.kind).to_string()),
-                        machine: Some(Cow::Owned(
-                            scenario
-                                .wsman
-                                .fault_machine
-                                .clone()
-                                .unwrap_or_else(|| scenario.machine.identity.hostname.clone()),
-                        )),
-                        message: Cow::Owned(f.spec.reason.clone()),
-                    });
-                }
-                f.status.unwrap_or(500)
-            }
-        };
-        reply(status, env.to_xml().into_bytes(), SOAP_CT)
+        fault_answer(f, relates, scenario)
     }
 
     fn dispatch(
@@ -984,7 +945,7 @@ impl Inner {
             })
             .collect();
         let total = items.len() as u64;
-        let context = new_uuid(self);
+        let context = new_uuid();
         let mut enumeration = Enumeration {
             items,
             total,
@@ -1316,6 +1277,82 @@ impl Inner {
     }
 }
 
+/// Writes an answer and holds it to the client's MaxEnvelopeSize.
+fn finish_answer(
+    answer: Envelope<'static>,
+    req: &Envelope<'_>,
+    relates: Option<&str>,
+    scenario: &Scenario,
+) -> Outcome {
+    let xml = answer.to_xml();
+    if let Some(max) = req.header.max_envelope_size {
+        if xml.len() as u64 > max {
+            return fault_answer(
+                fault_d(
+                    FaultKind::EncodingLimit,
+                    "MaxEnvelopeSize",
+                    format!(
+                        "the answer is {} bytes, more than the MaxEnvelopeSize of {max}",
+                        xml.len()
+                    ),
+                ),
+                relates,
+                scenario,
+            );
+        }
+    }
+    reply(200, xml.into_bytes(), SOAP_CT)
+}
+
+/// The one place a fault becomes a wire answer, in the scenario's flavour.
+fn fault_answer(f: Fail, relates: Option<&str>, scenario: &Scenario) -> Outcome {
+    let id = new_uuid();
+    let mut env = f.spec.to_envelope(relates, &id);
+    env.header.not_understood = f.not_understood.map(|n| *n);
+    if f.spec.kind == FaultKind::VersionMismatch {
+        // SOAP 1.2 §5.4.7: say which envelope version is understood. The writer
+        // binds `s` to the SOAP 1.2 namespace on the Envelope, so the qname resolves.
+        let mut b = wsman::TreeBuilder::with_capacity(2);
+        b.start(wsman::Name::new(ns::SOAP, "Upgrade").with_prefix("s"));
+        b.start(wsman::Name::new(ns::SOAP, "SupportedEnvelope").with_prefix("s"));
+        b.attr(wsman::Name::new("", "qname"), "s:Envelope");
+        b.end();
+        b.end();
+        env.header.other.push(wsman::envelope::OtherHeader {
+            must_understand: false,
+            element: b.finish(),
+        });
+    }
+    let status = match scenario.wsman.flavour {
+        Flavour::Dmtf => f.status.unwrap_or(f.spec.kind.http_status()),
+        Flavour::Windows => {
+            if let Body::Fault(body) = &mut env.body {
+                body.detail.wsman_fault = Some(wsman::fault::WsmanFault {
+                    code: Cow::Owned(windows_code(f.spec.kind).to_string()),
+                    machine: Some(Cow::Owned(
+                        scenario
+                            .wsman
+                            .fault_machine
+                            .clone()
+                            .unwrap_or_else(|| scenario.machine.identity.hostname.clone()),
+                    )),
+                    message: Cow::Owned(f.spec.reason.clone()),
+                });
+            }
+            f.status.unwrap_or(500)
+        }
+    };
+    reply(status, env.to_xml().into_bytes(), SOAP_CT)
+}
+
+/// Where the locked part of handling left a request.
+enum Phase {
+    /// A rule answered.
+    Done(Outcome),
+    /// The operation ran (after an optional rule delay).
+    Dispatched(Box<Result<Envelope<'static>, Fail>>, Option<Duration>),
+}
+
 enum RuleOutcome {
     Done(Outcome),
     DelayThenDefault(Duration),
@@ -1328,13 +1365,12 @@ fn timed(
     d: Duration,
     env: &Envelope<'_>,
     outcome: Outcome,
-    inner: &mut Inner,
     relates: Option<&str>,
     scenario: &Scenario,
 ) -> Outcome {
     match env.header.operation_timeout.and_then(|t| t.to_std()) {
         Some(limit) if d > limit => {
-            let f = inner.fault_outcome(
+            let f = fault_answer(
                 fault(
                     FaultKind::TimedOut,
                     "the operation did not finish within the OperationTimeout",
