@@ -980,9 +980,12 @@ impl Inner {
                 response.end_of_sequence = true;
             }
         }
-        // The context is kept even when the first answer ended the sequence: it was
-        // sent, so a client may still Release it (or Pull, and get EndOfSequence).
-        self.enumerations.insert(context, enumeration);
+        // An enumeration that ended in its first answer is over: clients do not
+        // Release it (WinRM does not keep it either), and keeping it would let such
+        // clients exhaust the context quota.
+        if !response.end_of_sequence {
+            self.enumerations.insert(context, enumeration);
+        }
         Ok(Envelope {
             header,
             body: Body::EnumerateResponse(response),
