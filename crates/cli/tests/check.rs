@@ -1,15 +1,10 @@
 //! `touchstone check` as scripts and CI run it: the built binary, its output, its
 //! report files and its exit codes.
 
-use std::process::{Command, Output};
+mod support;
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn touchstone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_touchstone"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use support::touchstone;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

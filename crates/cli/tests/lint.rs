@@ -2,10 +2,12 @@
 //! here (and on the shared corpus in `crates/wsman/tests/documents/`), and check what a
 //! script depends on: exit codes, the `PATH:LINE:COL:` lines, and the JSON document.
 
+mod support;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::touchstone;
 
 /// A scratch directory removed on drop, unique per test (tests run in parallel).
 struct Scratch(PathBuf);
@@ -31,14 +33,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn touchstone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_touchstone"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 fn lint(args: &[&str], files: &[&Path]) -> Output {
@@ -354,7 +348,7 @@ fn usage_errors_exit_2() {
     assert_exit(&touchstone(&[]), 2);
     assert_exit(&touchstone(&["lint"]), 2);
     assert_exit(&touchstone(&["lint", "--no-such-flag", "x.xml"]), 2);
-    assert_exit(&touchstone(&["serve"]), 2);
+    assert_exit(&touchstone(&["no-such-subcommand"]), 2);
 }
 
 /// The messages of one corpus directory (`.xml` and `.bin`; the directories also hold
