@@ -143,6 +143,70 @@ pub const REGISTRY: &[CodeFn] = &[
         id: "wsman.cim-ipmi.record-log.count",
         run: |c| Box::pin(record_log_count(c)),
     },
+    CodeFn {
+        id: "wsman.enumeration.expires.after-expiry",
+        run: |c| Box::pin(expires_after_expiry(c)),
+    },
+    CodeFn {
+        id: "wsman.enumeration.total-items-count-estimate",
+        run: |c| Box::pin(total_items_count_estimate(c)),
+    },
+    CodeFn {
+        id: "wsman.enumeration.pull.max-elements-exact",
+        run: |c| Box::pin(pull_max_elements_exact(c)),
+    },
+    CodeFn {
+        id: "wsman.filter.wql.where",
+        run: |c| Box::pin(wql_where(c)),
+    },
+    CodeFn {
+        id: "wsman.filter.wql.boolean",
+        run: |c| Box::pin(wql_boolean(c)),
+    },
+    CodeFn {
+        id: "wsman.filter.association.associated-instances",
+        run: |c| Box::pin(associated_instances(c)),
+    },
+    CodeFn {
+        id: "wsman.faults.max-envelope-size-respected",
+        run: |c| Box::pin(max_envelope_size_respected(c)),
+    },
+    CodeFn {
+        id: "wsman.http.utf16-request",
+        run: |c| Box::pin(utf16_request(c)),
+    },
+    CodeFn {
+        id: "wsman.http.chunked-request",
+        run: |c| Box::pin(chunked_request(c)),
+    },
+    CodeFn {
+        id: "wsman.http.keep-alive",
+        run: |c| Box::pin(keep_alive(c)),
+    },
+    CodeFn {
+        id: "wsman.http.content-type-soap",
+        run: |c| Box::pin(content_type_soap(c)),
+    },
+    CodeFn {
+        id: "wsman.cim-ipmi.numeric-sensor.type-and-units",
+        run: |c| Box::pin(type_and_units(c)),
+    },
+    CodeFn {
+        id: "wsman.cim-ipmi.numeric-sensor.reading-in-range",
+        run: |c| Box::pin(reading_in_range(c)),
+    },
+    CodeFn {
+        id: "wsman.cim-ipmi.log-record.keys",
+        run: |c| Box::pin(log_record_keys(c)),
+    },
+    CodeFn {
+        id: "wsman.cim-ipmi.system-device.every-sensor",
+        run: |c| Box::pin(system_device_every_sensor(c)),
+    },
+    CodeFn {
+        id: "wsman.cim-ipmi.numeric-sensor.system-name",
+        run: |c| Box::pin(sensor_system_name(c)),
+    },
 ];
 
 /// The code case registered under `id`.
@@ -150,8 +214,13 @@ pub fn lookup(id: &str) -> Option<CodeFn> {
     REGISTRY.iter().find(|c| c.id == id).copied()
 }
 
-/// An instance as property name → values (every element child, by local name).
+/// An instance as property name → values (every element child, by local name; the
+/// selectors of a reference property as `Prop.Selector`; the element name as
+/// [`CLASS`]).
 pub type Instance = BTreeMap<String, Vec<String>>;
+
+/// The key of an [`Instance`] that holds the item's element name.
+pub const CLASS: &str = "#class";
 
 fn instances(answer: &Answer<'_>, items_path: &str) -> Vec<Instance> {
     let Some(doc) = answer.doc() else {
@@ -164,10 +233,23 @@ fn instances(answer: &Answer<'_>, items_path: &str) -> Vec<Instance> {
         .iter()
         .map(|item| {
             let mut m = Instance::new();
+            m.insert(CLASS.to_owned(), vec![item.tag_name().name().to_owned()]);
             for prop in item.children().filter(|c| c.is_element()) {
-                m.entry(prop.tag_name().name().to_owned())
+                let name = prop.tag_name().name();
+                m.entry(name.to_owned())
                     .or_default()
                     .push(crate::path::text(&prop));
+                // A reference property (an EPR): its selectors as `Prop.Selector`.
+                for sel in prop
+                    .descendants()
+                    .filter(|d| d.is_element() && d.tag_name().name() == "Selector")
+                {
+                    if let Some(n) = sel.attribute("Name") {
+                        m.entry(format!("{name}.{n}"))
+                            .or_default()
+                            .push(crate::path::text(&sel));
+                    }
+                }
             }
             m
         })
@@ -209,14 +291,23 @@ async fn enumerate_all(
     class: &str,
     max: u32,
 ) -> Result<(Vec<Instance>, usize), Finding> {
-    let (r, mid) = ctx.request(class);
-    let ex = ctx
-        .send(&r.enumerate(wsman::body::Enumerate::default()))
-        .await?;
+    enumerate_full(ctx, class, wsman::body::Enumerate::default(), max).await
+}
+
+/// Sends `body` as the Enumerate of `resource` and pulls the rest with Pulls of `max`
+/// items; items of an optimized EnumerateResponse count too.
+async fn enumerate_full(
+    ctx: &mut Ctx,
+    resource: &str,
+    body: wsman::body::Enumerate<'static>,
+    max: u32,
+) -> Result<(Vec<Instance>, usize), Finding> {
+    let (r, mid) = ctx.request(resource);
+    let ex = ctx.send(&r.enumerate(body)).await?;
     expect_response(&ex, &mid, ns::action::ENUMERATE_RESPONSE, "Enumerate")?;
     let answer = Answer::new(&ex);
     let mut context = answer.value("s:Body/wsen:EnumerateResponse/wsen:EnumerationContext");
-    let mut all = Vec::new();
+    let mut all = instances(&answer, "s:Body/wsen:EnumerateResponse/wsman:Items/*");
     let mut pulls = 0;
     let mut ended = answer.count("s:Body/wsen:EnumerateResponse/wsman:EndOfSequence") > 0;
     while !ended {
@@ -235,7 +326,7 @@ async fn enumerate_all(
             ));
         }
         pulls += 1;
-        let (r, mid) = ctx.request(class);
+        let (r, mid) = ctx.request(resource);
         let ex = ctx
             .send(&r.pull(build::pull_body(ctx_id, Some(max))))
             .await?;
@@ -420,6 +511,715 @@ async fn record_log_count(ctx: &mut Ctx) -> Result<(), Finding> {
         ));
     }
     Ok(())
+}
+
+/// The first value of `prop`, if any.
+fn first<'i>(inst: &'i Instance, prop: &str) -> Option<&'i str> {
+    inst.get(prop).and_then(|v| v.first()).map(String::as_str)
+}
+
+/// The DeviceID of a sensor, or its position.
+fn device_name(inst: &Instance, i: usize) -> String {
+    first(inst, "DeviceID").map_or_else(|| format!("#{}", i + 1), str::to_owned)
+}
+
+/// Collects mismatches; `Ok` when there are none.
+fn verdict(misses: Vec<Mismatch>) -> Result<(), Finding> {
+    if misses.is_empty() {
+        Ok(())
+    } else {
+        Err(Finding::Mismatch(misses))
+    }
+}
+
+/// Checks `ex` against a data expectation, prefixing mismatches with `step`.
+fn expect_that(
+    ex: &Exchange,
+    expect: &crate::case::Expect,
+    mid: Option<&str>,
+    step: &str,
+) -> Result<(), Finding> {
+    let m = crate::eval::check(expect, &Answer::new(ex), mid, &mut |s| Ok(s.to_owned()));
+    verdict(
+        m.into_iter()
+            .map(|mut x| {
+                x.what = format!("{step}: {}", x.what);
+                x
+            })
+            .collect(),
+    )
+}
+
+/// A fault expectation with one of these subcodes.
+fn fault_expect(subcodes: &[&str]) -> crate::case::Expect {
+    crate::case::Expect {
+        fault: Some(crate::case::FaultExpect {
+            subcode: Some(crate::case::OneOrMany::Many(
+                subcodes.iter().map(|s| (*s).to_owned()).collect(),
+            )),
+            ..crate::case::FaultExpect::default()
+        }),
+        ..crate::case::Expect::default()
+    }
+}
+
+/// Releases `context` of `resource`, ignoring the answer (clean-up).
+async fn release(ctx: &mut Ctx, resource: &str, context: Option<String>) {
+    if let Some(c) = context {
+        let (r, _) = ctx.request(resource);
+        let _ = ctx.send(&r.release(c)).await;
+    }
+}
+
+async fn expires_after_expiry(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let body = build::enumerate_body(None, false, None, None, Some("PT0.5S".into()));
+    let ex = ctx.send(&r.enumerate(body)).await?;
+    if let Some(f) = ex.fault() {
+        return Err(Finding::Skip(format!(
+            "the target does not accept a duration Expires (Enumerate answered {})",
+            f.subcode.unwrap_or(f.code)
+        )));
+    }
+    expect_response(&ex, &mid, ns::action::ENUMERATE_RESPONSE, "Enumerate")?;
+    let Some(context) =
+        Answer::new(&ex).value("s:Body/wsen:EnumerateResponse/wsen:EnumerationContext")
+    else {
+        return Err(Finding::mismatch(
+            "Enumerate",
+            "an EnumerationContext",
+            "none",
+        ));
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let ex = ctx
+        .send(&r.pull(build::pull_body(context, Some(1))))
+        .await?;
+    expect_that(
+        &ex,
+        &fault_expect(&["wsen:InvalidEnumerationContext"]),
+        Some(&mid),
+        "Pull 1.5 s after an Expires of PT0.5S",
+    )
+}
+
+async fn total_items_count_estimate(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (all, _) = enumerate_all(ctx, "CIM_NumericSensor", 50).await?;
+    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let ex = ctx
+        .send(
+            &r.request_total_items_count_estimate()
+                .enumerate(wsman::body::Enumerate::default()),
+        )
+        .await?;
+    expect_response(&ex, &mid, ns::action::ENUMERATE_RESPONSE, "Enumerate")?;
+    let answer = Answer::new(&ex);
+    release(
+        ctx,
+        "CIM_NumericSensor",
+        answer.value("s:Body/wsen:EnumerateResponse/wsen:EnumerationContext"),
+    )
+    .await;
+    match answer.value("s:Header/wsman:TotalItemsCountEstimate") {
+        Some(n) if n.trim() == all.len().to_string() => Ok(()),
+        Some(n) => Err(Finding::mismatch(
+            "wsman:TotalItemsCountEstimate",
+            format!("{} (the items the enumeration returns)", all.len()),
+            n,
+        )),
+        None => Err(Finding::mismatch(
+            "wsman:TotalItemsCountEstimate",
+            "present in the EnumerateResponse header",
+            "absent",
+        )),
+    }
+}
+
+async fn pull_max_elements_exact(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (all, _) = enumerate_all(ctx, "CIM_NumericSensor", 50).await?;
+    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let ex = ctx
+        .send(&r.enumerate(wsman::body::Enumerate::default()))
+        .await?;
+    expect_response(&ex, &mid, ns::action::ENUMERATE_RESPONSE, "Enumerate")?;
+    let Some(context) =
+        Answer::new(&ex).value("s:Body/wsen:EnumerateResponse/wsen:EnumerationContext")
+    else {
+        return Err(Finding::mismatch(
+            "Enumerate",
+            "an EnumerationContext",
+            "none",
+        ));
+    };
+    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let ex = ctx
+        .send(&r.pull(build::pull_body(context, Some(3))))
+        .await?;
+    expect_response(&ex, &mid, ns::action::PULL_RESPONSE, "Pull")?;
+    let answer = Answer::new(&ex);
+    let n = answer.count("s:Body/wsen:PullResponse/wsen:Items/*");
+    if answer.count("s:Body/wsen:PullResponse/wsen:EndOfSequence") == 0 {
+        release(
+            ctx,
+            "CIM_NumericSensor",
+            answer.value("s:Body/wsen:PullResponse/wsen:EnumerationContext"),
+        )
+        .await;
+    }
+    let want = all.len().min(3);
+    if n != want {
+        return Err(Finding::mismatch(
+            "items in the PullResponse (MaxElements = 3)",
+            format!("{want} (of {} available)", all.len()),
+            n.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+fn device_ids(all: &[Instance]) -> std::collections::BTreeSet<String> {
+    all.iter()
+        .filter_map(|i| first(i, "DeviceID").map(str::to_owned))
+        .collect()
+}
+
+/// Compares the DeviceIDs a filtered enumeration returned with the expected ones.
+fn same_devices(
+    what: &str,
+    want: &std::collections::BTreeSet<String>,
+    got: &[Instance],
+) -> Result<(), Finding> {
+    let got = device_ids(got);
+    if &got == want {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            what,
+            format!("{want:?}"),
+            format!("{got:?}"),
+        ))
+    }
+}
+
+async fn wql_where(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (all, _) = enumerate_all(ctx, "CIM_NumericSensor", 50).await?;
+    let want: std::collections::BTreeSet<String> = all
+        .iter()
+        .filter(|i| first(i, "SensorType") == Some("2"))
+        .filter_map(|i| first(i, "DeviceID").map(str::to_owned))
+        .collect();
+    if want.is_empty() {
+        return Err(Finding::Skip(
+            "the target has no temperature sensor (SensorType 2)".into(),
+        ));
+    }
+    let body = build::enumerate_body(
+        Some(build::filter::wql(
+            "SELECT * FROM CIM_NumericSensor WHERE SensorType = 2",
+        )),
+        true,
+        Some(50),
+        None,
+        None,
+    );
+    let (got, _) = enumerate_full(ctx, "CIM_NumericSensor", body, 50).await?;
+    same_devices("DeviceIDs returned by the WQL query", &want, &got)
+}
+
+async fn wql_boolean(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (all, _) = enumerate_all(ctx, "CIM_NumericSensor", 50).await?;
+    let temp = |i: &&Instance| first(i, "SensorType") == Some("2");
+    let (Some(a), Some(b)) = (
+        all.iter().find(temp).and_then(|i| first(i, "DeviceID")),
+        all.iter()
+            .find(|i| !temp(i))
+            .and_then(|i| first(i, "DeviceID")),
+    ) else {
+        return Err(Finding::Skip(
+            "the target lacks a temperature sensor and another sensor".into(),
+        ));
+    };
+    let want: std::collections::BTreeSet<String> = all
+        .iter()
+        .filter(|i| (temp(i) && first(i, "DeviceID") != Some(a)) || first(i, "DeviceID") == Some(b))
+        .filter_map(|i| first(i, "DeviceID").map(str::to_owned))
+        .collect();
+    let query = format!(
+        "SELECT * FROM CIM_NumericSensor WHERE (SensorType = 2 AND NOT DeviceID = '{a}') OR DeviceID = '{b}'"
+    );
+    let body = build::enumerate_body(Some(build::filter::wql(query)), true, Some(50), None, None);
+    let (got, _) = enumerate_full(ctx, "CIM_NumericSensor", body, 50).await?;
+    same_devices("DeviceIDs returned by the WQL query", &want, &got)
+}
+
+/// The first CIM_ComputerSystem as (CreationClassName, Name).
+async fn the_system(ctx: &mut Ctx) -> Result<(String, String), Finding> {
+    let (systems, _) = enumerate_all(ctx, "CIM_ComputerSystem", 10).await?;
+    systems
+        .first()
+        .and_then(|s| Some((first(s, "CreationClassName")?, first(s, "Name")?)))
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .ok_or_else(|| Finding::Skip("the target has no CIM_ComputerSystem".into()))
+}
+
+async fn associated_instances(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (ccn, name) = the_system(ctx).await?;
+    let (sensors, _) = enumerate_all(ctx, "CIM_NumericSensor", 50).await?;
+    let want: std::collections::BTreeSet<String> = sensors
+        .iter()
+        .filter(|i| first(i, "SystemName") == Some(name.as_str()))
+        .filter_map(|i| first(i, "DeviceID").map(str::to_owned))
+        .collect();
+    let object = wsman::Epr {
+        resource_uri: Some(template::resource_uri("CIM_ComputerSystem").into()),
+        selectors: vec![
+            wsman::Selector::text("CreationClassName".to_owned(), ccn),
+            wsman::Selector::text("Name".to_owned(), name),
+        ],
+        ..wsman::Epr::anonymous()
+    };
+    let filter = wsman::body::Filter {
+        dialect: Some(ns::dialect::ASSOCIATION.into()),
+        content: wsman::body::FilterContent::Association(wsman::body::AssociationFilter {
+            association_instances: false,
+            object,
+            association_class_name: Some("CIM_SystemDevice".into()),
+            role: None,
+            result_class_name: Some("CIM_NumericSensor".into()),
+            result_role: None,
+            include_result_property: Vec::new(),
+        }),
+    };
+    let body = build::enumerate_body(Some(filter), true, Some(50), None, None);
+    let (got, _) = enumerate_full(ctx, "http://schemas.dmtf.org/wbem/wscim/1/*", body, 50).await?;
+    same_devices(
+        "DeviceIDs of the instances associated through CIM_SystemDevice",
+        &want,
+        &got,
+    )
+}
+
+async fn max_envelope_size_respected(ctx: &mut Ctx) -> Result<(), Finding> {
+    const LIMIT: u64 = 8192;
+    let (r, _) = ctx.request("CIM_NumericSensor");
+    let body = build::enumerate_body(None, true, Some(100), None, None);
+    let ex = ctx
+        .send(&r.max_envelope_size(Some(LIMIT)).enumerate(body))
+        .await?;
+    let answer = Answer::new(&ex);
+    if let Some(f) = ex.fault() {
+        return match f.subcode.as_deref() {
+            Some("wsman:EncodingLimit") => Ok(()),
+            _ => Err(Finding::mismatch(
+                "answer",
+                "fewer items, or a wsman:EncodingLimit fault",
+                format!("fault {}", f.subcode.unwrap_or(f.code)),
+            )),
+        };
+    }
+    let size = ex.response.as_ref().map_or(0, |r| r.body.len()) as u64;
+    if answer.count("s:Body/wsen:EnumerateResponse/wsman:EndOfSequence") == 0 {
+        release(
+            ctx,
+            "CIM_NumericSensor",
+            answer.value("s:Body/wsen:EnumerateResponse/wsen:EnumerationContext"),
+        )
+        .await;
+    }
+    if size > LIMIT {
+        return Err(Finding::mismatch(
+            "EnumerateResponse size",
+            format!("at most MaxEnvelopeSize = {LIMIT} octets"),
+            format!("{size} octets"),
+        ));
+    }
+    Ok(())
+}
+
+async fn utf16_request(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (r, mid) = ctx.request("CIM_ComputerSystem");
+    let xml = r
+        .enumerate(build::enumerate_body(None, true, Some(1), None, None))
+        .to_xml();
+    let mut bytes = vec![0xFF, 0xFE];
+    for u in xml.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    let req = RawRequest::post(bytes).header("Content-Type", "application/soap+xml;charset=UTF-16");
+    let ex = ctx.send_raw(req).await?;
+    expect_response(
+        &ex,
+        &mid,
+        ns::action::ENUMERATE_RESPONSE,
+        "UTF-16 Enumerate",
+    )
+}
+
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A plain-HTTP connection to the subject with Basic credentials, for the cases the
+/// pooled client cannot express (chunked bodies, two requests on one connection).
+struct RawConn {
+    authority: String,
+    path: String,
+    basic: String,
+}
+
+impl RawConn {
+    fn new(ctx: &Ctx) -> Result<RawConn, Finding> {
+        let url = ctx.client.url().to_owned();
+        let Some(rest) = url.strip_prefix("http://") else {
+            return Err(Finding::Skip(
+                "checked over plain HTTP only (the target URL is not http://)".into(),
+            ));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/wsman"),
+        };
+        let target = ctx.client.target();
+        let (Some(user), Some(password)) = (target.user.clone(), target.password.clone()) else {
+            return Err(Finding::Skip("no credentials for the target".into()));
+        };
+        Ok(RawConn {
+            authority: authority.to_owned(),
+            path: path.to_owned(),
+            basic: base64(format!("{user}:{password}").as_bytes()),
+        })
+    }
+
+    /// The head of a POST, ending with the blank line.
+    fn head(&self, extra: &str) -> String {
+        format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nAuthorization: Basic {}\r\n{extra}\r\n",
+            self.path,
+            self.authority,
+            client::SOAP_CONTENT_TYPE,
+            self.basic
+        )
+    }
+
+    fn record(&self, ctx: &mut Ctx, request: &str, answer: Result<&str, String>) -> Option<u16> {
+        let request = request.replace(&self.basic, "(redacted)");
+        match answer {
+            Ok(a) => {
+                let status = a.split_whitespace().nth(1).and_then(|s| s.parse().ok());
+                ctx.transcript.push(WireLeg {
+                    request,
+                    response: Some(a.to_owned()),
+                    status,
+                    error: None,
+                });
+                status
+            }
+            Err(e) => {
+                ctx.transcript.push(WireLeg {
+                    request,
+                    response: None,
+                    status: None,
+                    error: Some(e),
+                });
+                None
+            }
+        }
+    }
+}
+
+/// Reads one HTTP answer with a Content-Length (or to the end of the stream).
+async fn read_answer(s: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(len) = len {
+                if buf.len() >= end + 4 + len {
+                    buf.truncate(end + 4 + len);
+                    return Ok(String::from_utf8_lossy(&buf).into_owned());
+                }
+            }
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(String::from_utf8_lossy(&buf).into_owned());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn check_raw_answer(
+    status: Option<u16>,
+    answer: &str,
+    mid: &str,
+    what: &str,
+) -> Result<(), Finding> {
+    if status == Some(401) {
+        return Err(Finding::Skip(
+            "the target does not take Basic credentials on a raw connection".into(),
+        ));
+    }
+    if status != Some(200) || !answer.contains("EnumerateResponse") || !answer.contains(mid) {
+        return Err(Finding::mismatch(
+            what,
+            "200 with an EnumerateResponse relating to the request",
+            format!("HTTP {}", status.map_or("none".into(), |s| s.to_string())),
+        ));
+    }
+    Ok(())
+}
+
+async fn chunked_request(ctx: &mut Ctx) -> Result<(), Finding> {
+    use tokio::io::AsyncWriteExt as _;
+    let conn = RawConn::new(ctx)?;
+    let (r, mid) = ctx.request("CIM_ComputerSystem");
+    let xml = r
+        .enumerate(build::enumerate_body(None, true, Some(1), None, None))
+        .to_xml();
+    let mut req = conn.head("Transfer-Encoding: chunked\r\nConnection: close\r\n");
+    for piece in xml.as_bytes().chunks(100) {
+        req.push_str(&format!("{:x}\r\n", piece.len()));
+        req.push_str(&String::from_utf8_lossy(piece));
+        req.push_str("\r\n");
+    }
+    req.push_str("0\r\n\r\n");
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(&conn.authority).await?;
+        s.write_all(req.as_bytes()).await?;
+        read_answer(&mut s).await
+    };
+    let answer = io.await.map_err(|e| e.to_string());
+    let status = conn.record(ctx, &req, answer.as_deref().map_err(Clone::clone));
+    let answer = answer.map_err(|e| Finding::mismatch("answer", "an HTTP answer", e))?;
+    check_raw_answer(status, &answer, &mid, "answer to a chunked Enumerate")
+}
+
+async fn keep_alive(ctx: &mut Ctx) -> Result<(), Finding> {
+    use tokio::io::AsyncWriteExt as _;
+    let conn = RawConn::new(ctx)?;
+    let mut s = match tokio::net::TcpStream::connect(&conn.authority).await {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(Finding::mismatch(
+                "connection",
+                "a TCP connection",
+                e.to_string(),
+            ));
+        }
+    };
+    for n in 1..=2 {
+        let (r, mid) = ctx.request("CIM_ComputerSystem");
+        let xml = r
+            .enumerate(build::enumerate_body(None, true, Some(1), None, None))
+            .to_xml();
+        let close = if n == 2 { "Connection: close\r\n" } else { "" };
+        let req = conn.head(&format!("Content-Length: {}\r\n{close}", xml.len())) + &xml;
+        let io = async {
+            s.write_all(req.as_bytes()).await?;
+            read_answer(&mut s).await
+        };
+        let answer = io.await.map_err(|e| e.to_string());
+        let status = conn.record(ctx, &req, answer.as_deref().map_err(Clone::clone));
+        let answer = answer.map_err(|e| {
+            Finding::mismatch(
+                format!("request {n} on the connection"),
+                "an HTTP answer",
+                e,
+            )
+        })?;
+        check_raw_answer(
+            status,
+            &answer,
+            &mid,
+            &format!("answer {n} on one connection"),
+        )?;
+    }
+    Ok(())
+}
+
+async fn content_type_soap(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (r, mid) = ctx.request("CIM_ComputerSystem");
+    let ex = ctx
+        .send(&r.enumerate(build::enumerate_body(None, true, Some(1), None, None)))
+        .await?;
+    expect_response(&ex, &mid, ns::action::ENUMERATE_RESPONSE, "Enumerate")?;
+    let ct = ex.header("Content-Type").unwrap_or_default().to_owned();
+    if ct
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/soap+xml")
+    {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            "Content-Type",
+            "application/soap+xml",
+            if ct.is_empty() { "none".into() } else { ct },
+        ))
+    }
+}
+
+async fn sensors(ctx: &mut Ctx) -> Result<Vec<Instance>, Finding> {
+    let (all, _) = enumerate_all(ctx, "CIM_NumericSensor", 20).await?;
+    if all.is_empty() {
+        return Err(Finding::Skip(
+            "the target has no CIM_NumericSensor instances".into(),
+        ));
+    }
+    Ok(all)
+}
+
+async fn type_and_units(ctx: &mut Ctx) -> Result<(), Finding> {
+    let all = sensors(ctx).await?;
+    let mut misses = Vec::new();
+    for (i, inst) in all.iter().enumerate() {
+        for prop in ["SensorType", "BaseUnits"] {
+            let v = first(inst, prop).unwrap_or_default();
+            if v.parse::<u16>().is_err() {
+                misses.push(Mismatch {
+                    what: format!("CIM_NumericSensor {}", device_name(inst, i)),
+                    expected: format!("{prop}: an integer value"),
+                    got: format!("{:?}", inst.get(prop)),
+                });
+            }
+        }
+    }
+    verdict(misses)
+}
+
+async fn reading_in_range(ctx: &mut Ctx) -> Result<(), Finding> {
+    let all = sensors(ctx).await?;
+    let num = |i: &Instance, p: &str| first(i, p).and_then(|v| v.trim().parse::<f64>().ok());
+    let mut misses = Vec::new();
+    for (i, inst) in all.iter().enumerate() {
+        let (Some(cur), Some(min), Some(max)) = (
+            num(inst, "CurrentReading"),
+            num(inst, "MinReadable"),
+            num(inst, "MaxReadable"),
+        ) else {
+            continue;
+        };
+        if cur < min || cur > max {
+            misses.push(Mismatch {
+                what: format!("CIM_NumericSensor {}", device_name(inst, i)),
+                expected: format!("MinReadable {min} <= CurrentReading <= MaxReadable {max}"),
+                got: cur.to_string(),
+            });
+        }
+    }
+    verdict(misses)
+}
+
+async fn log_record_keys(ctx: &mut Ctx) -> Result<(), Finding> {
+    let (all, _) = enumerate_all(ctx, "CIM_LogRecord", 50).await?;
+    if all.is_empty() {
+        return Err(Finding::Skip("the log holds no records".into()));
+    }
+    let mut misses = Vec::new();
+    for (i, inst) in all.iter().enumerate() {
+        for key in [
+            "LogCreationClassName",
+            "LogName",
+            "CreationClassName",
+            "RecordID",
+        ] {
+            let ok = inst
+                .get(key)
+                .is_some_and(|v| v.len() == 1 && !v[0].is_empty());
+            if !ok {
+                misses.push(Mismatch {
+                    what: format!(
+                        "CIM_LogRecord {}",
+                        first(inst, "RecordID")
+                            .map_or_else(|| format!("#{}", i + 1), str::to_owned)
+                    ),
+                    expected: format!("key property {key} with one non-empty value"),
+                    got: format!("{:?}", inst.get(key)),
+                });
+            }
+        }
+    }
+    verdict(misses)
+}
+
+async fn system_device_every_sensor(ctx: &mut Ctx) -> Result<(), Finding> {
+    let all = sensors(ctx).await?;
+    let (links, _) = enumerate_all(ctx, "CIM_SystemDevice", 50).await?;
+    let pairs: std::collections::BTreeSet<(String, String)> = links
+        .iter()
+        .filter_map(|l| {
+            Some((
+                first(l, "GroupComponent.Name")?.to_owned(),
+                first(l, "PartComponent.DeviceID")?.to_owned(),
+            ))
+        })
+        .collect();
+    let mut misses = Vec::new();
+    for (i, inst) in all.iter().enumerate() {
+        let sys = first(inst, "SystemName").unwrap_or_default().to_owned();
+        let dev = device_name(inst, i);
+        if !pairs.contains(&(sys.clone(), dev.clone())) {
+            misses.push(Mismatch {
+                what: format!("CIM_NumericSensor {dev}"),
+                expected: format!("a CIM_SystemDevice linking it to the system {sys}"),
+                got: "none".into(),
+            });
+        }
+    }
+    verdict(misses)
+}
+
+async fn sensor_system_name(ctx: &mut Ctx) -> Result<(), Finding> {
+    let all = sensors(ctx).await?;
+    let (systems, _) = enumerate_all(ctx, "CIM_ComputerSystem", 10).await?;
+    let known: std::collections::BTreeSet<(String, String)> = systems
+        .iter()
+        .filter_map(|s| {
+            Some((
+                first(s, "CreationClassName")?.to_owned(),
+                first(s, "Name")?.to_owned(),
+            ))
+        })
+        .collect();
+    let mut misses = Vec::new();
+    for (i, inst) in all.iter().enumerate() {
+        let key = (
+            first(inst, "SystemCreationClassName")
+                .unwrap_or_default()
+                .to_owned(),
+            first(inst, "SystemName").unwrap_or_default().to_owned(),
+        );
+        if !known.contains(&key) {
+            misses.push(Mismatch {
+                what: format!("CIM_NumericSensor {}", device_name(inst, i)),
+                expected: format!("the keys of one of the systems {known:?}"),
+                got: format!("{key:?}"),
+            });
+        }
+    }
+    verdict(misses)
 }
 
 #[cfg(test)]

@@ -48,6 +48,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "suites/wsman/cim-ipmi.toml",
         include_str!("../../../suites/wsman/cim-ipmi.toml"),
     ),
+    (
+        "suites/wsman/fragment.toml",
+        include_str!("../../../suites/wsman/fragment.toml"),
+    ),
+    (
+        "suites/wsman/filter.toml",
+        include_str!("../../../suites/wsman/filter.toml"),
+    ),
+    (
+        "suites/wsman/invoke.toml",
+        include_str!("../../../suites/wsman/invoke.toml"),
+    ),
 ];
 
 /// A suite file that cannot be used.

@@ -1099,13 +1099,25 @@ impl Inner {
             class: object_class,
             keys,
         };
+        // In AssociationInstances (DSP0227's References), openwsman and Intel AMT
+        // clients name the association class in ResultClassName. When no
+        // AssociationClassName is given and ResultClassName is an association class,
+        // read it that way; otherwise ResultClassName filters the far end.
+        let names_association = |c: &str| cim::class(c).is_some_and(|info| info.is_association);
+        let (assoc_class, result_class) = match (&a.association_class_name, &a.result_class_name) {
+            (None, Some(r)) if a.association_instances && names_association(r) => {
+                (Some(r.as_ref()), None)
+            }
+            (ac, rc) => (ac.as_deref(), rc.as_deref()),
+        };
+        let result_role = a.result_role.as_deref();
         let (assocs, ends) = cim::associations(
             &mut self.machine,
             &object,
-            a.association_class_name.as_deref(),
+            assoc_class,
             a.role.as_deref(),
-            a.result_class_name.as_deref(),
-            a.result_role.as_deref(),
+            result_class,
+            result_role,
             now,
         )
         .map_err(cim_fault)?;
