@@ -551,12 +551,7 @@ impl Inner {
             "http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse",
         );
         header.relates_to = relates.map(|r| Cow::Owned(r.to_owned()));
-        let e = Envelope {
-            header,
-            body: Body::Empty,
-            extra: Vec::new(),
-            meta: Default::default(),
-        };
+        let e = respond(header, Body::Empty);
         let _ = scenario;
         reply(200, e.to_xml().into_bytes(), SOAP_CT)
     }
@@ -676,22 +671,9 @@ impl Inner {
         let target = resolve(uri, env, scenario)?;
         let inst = cim::get(&mut self.machine, &target.class, &target.selectors, now)
             .map_err(cim_fault)?;
-        let body = match &env.header.fragment_transfer {
-            Some(fragment) => Body::Fragment(fragment_tree(
-                &inst,
-                &fragment.expression,
-                fragment.dialect.as_deref(),
-                &target.style,
-            )?),
-            None => Body::Instance(cimxml::instance_tree(&inst, &target.style)),
-        };
+        let body = representation(env, &inst, &target)?;
         let header = self.response_header(env, ns::action::GET_RESPONSE);
-        Ok(Envelope {
-            header,
-            body,
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        Ok(respond(header, body))
     }
 
     fn put(&mut self, env: &Envelope<'_>, uri: &str, scenario: &Scenario, now: u64) -> OpResult {
@@ -760,22 +742,9 @@ impl Inner {
             now,
         )
         .map_err(cim_fault)?;
-        let body = match &env.header.fragment_transfer {
-            Some(fragment) => Body::Fragment(fragment_tree(
-                &updated,
-                &fragment.expression,
-                fragment.dialect.as_deref(),
-                &target.style,
-            )?),
-            None => Body::Instance(cimxml::instance_tree(&updated, &target.style)),
-        };
+        let body = representation(env, &updated, &target)?;
         let header = self.response_header(env, ns::action::PUT_RESPONSE);
-        Ok(Envelope {
-            header,
-            body,
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        Ok(respond(header, body))
     }
 
     fn create(&mut self, env: &Envelope<'_>, uri: &str, scenario: &Scenario, now: u64) -> OpResult {
@@ -794,12 +763,10 @@ impl Inner {
         let _ = now;
         let reference = cim::create(&mut self.machine, &target.class, &props).map_err(cim_fault)?;
         let header = self.response_header(env, ns::action::CREATE_RESPONSE);
-        Ok(Envelope {
+        Ok(respond(
             header,
-            body: Body::ResourceCreated(cimxml::epr(&reference, &target.style)),
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+            Body::ResourceCreated(cimxml::epr(&reference, &target.style)),
+        ))
     }
 
     fn delete(
@@ -812,12 +779,7 @@ impl Inner {
         let target = resolve(uri, env, scenario)?;
         cim::delete(&mut self.machine, &target.class, &target.selectors).map_err(cim_fault)?;
         let header = self.response_header(env, ns::action::DELETE_RESPONSE);
-        Ok(Envelope {
-            header,
-            body: Body::Empty,
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        Ok(respond(header, Body::Empty))
     }
 
     fn invoke(
@@ -875,15 +837,13 @@ impl Inner {
             env,
             &format!("{}Response", env.header.action.as_deref().unwrap_or("")),
         );
-        Ok(Envelope {
+        Ok(respond(
             header,
-            body: Body::MethodOutput(Method {
+            Body::MethodOutput(Method {
                 method: Cow::Owned(method.to_owned()),
                 element: b.finish(),
             }),
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        ))
     }
 
     fn enumerate(
@@ -986,12 +946,7 @@ impl Inner {
         if !response.end_of_sequence {
             self.enumerations.insert(context, enumeration);
         }
-        Ok(Envelope {
-            header,
-            body: Body::EnumerateResponse(response),
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        Ok(respond(header, Body::EnumerateResponse(response)))
     }
 
     /// The instances an Enumerate covers, after the filter.
@@ -1199,12 +1154,7 @@ impl Inner {
             enumeration.expires_at = now + enumeration.lifetime_ms;
             self.enumerations.insert(ctx, enumeration);
         }
-        Ok(Envelope {
-            header,
-            body: Body::PullResponse(response),
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        Ok(respond(header, Body::PullResponse(response)))
     }
 
     fn release(&mut self, env: &Envelope<'_>) -> OpResult {
@@ -1216,12 +1166,7 @@ impl Inner {
             ));
         }
         let header = self.response_header(env, ns::action::RELEASE_RESPONSE);
-        Ok(Envelope {
-            header,
-            body: Body::Empty,
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        Ok(respond(header, Body::Empty))
     }
 
     fn renew(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
@@ -1257,15 +1202,13 @@ impl Inner {
         e.expires_at = now + e.lifetime_ms;
         let expires = wsman::XsDuration::from_std(Duration::from_millis(e.lifetime_ms)).to_string();
         let header = self.response_header(env, ns::action::ENUM_RENEW_RESPONSE);
-        Ok(Envelope {
+        Ok(respond(
             header,
-            body: Body::EnumerationRenewResponse(EnumerationContextBody {
+            Body::EnumerationRenewResponse(EnumerationContextBody {
                 context: Some(Cow::Owned(ctx)),
                 expires: Some(Cow::Owned(expires)),
             }),
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        ))
     }
 
     fn get_status(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
@@ -1280,15 +1223,13 @@ impl Inner {
             wsman::XsDuration::from_std(Duration::from_millis(e.expires_at.saturating_sub(now)))
                 .to_string();
         let header = self.response_header(env, ns::action::ENUM_GET_STATUS_RESPONSE);
-        Ok(Envelope {
+        Ok(respond(
             header,
-            body: Body::EnumerationGetStatusResponse(EnumerationContextBody {
+            Body::EnumerationGetStatusResponse(EnumerationContextBody {
                 context: None,
                 expires: Some(Cow::Owned(left)),
             }),
-            extra: Vec::new(),
-            meta: Default::default(),
-        })
+        ))
     }
 }
 
@@ -1439,6 +1380,33 @@ fn item_size(item: &Item<'_>) -> usize {
         Item::Epr(_) => 700,
         Item::ObjectAndEpr(t, _) => wsman::write::write_tree(t).len() + 750,
     }
+}
+
+/// A response envelope with the usual empty extras.
+fn respond(header: Header<'static>, body: Body<'static>) -> Envelope<'static> {
+    Envelope {
+        header,
+        body,
+        extra: Vec::new(),
+        meta: Default::default(),
+    }
+}
+
+/// The instance as a Get or Put answers it: whole, or the fragment the request named.
+fn representation(
+    env: &Envelope<'_>,
+    inst: &Instance,
+    target: &Target,
+) -> Result<Body<'static>, Fail> {
+    Ok(match &env.header.fragment_transfer {
+        Some(fragment) => Body::Fragment(fragment_tree(
+            inst,
+            &fragment.expression,
+            fragment.dialect.as_deref(),
+            &target.style,
+        )?),
+        None => Body::Instance(cimxml::instance_tree(inst, &target.style)),
+    })
 }
 
 /// What a resource URI and its selectors address.
