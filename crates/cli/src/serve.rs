@@ -24,11 +24,11 @@ pub struct Args {
     /// Scenario file (TOML); the embedded default (mocks/default.toml) when absent.
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
-    /// Plain HTTP listener address (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
+    /// Plain HTTP listener address, `IP:PORT` or `localhost:PORT` (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     http: Option<SocketAddr>,
     /// HTTPS listener address (self-signed certificate unless --cert/--key).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     https: Option<SocketAddr>,
     /// PEM certificate chain for HTTPS.
     #[arg(long, value_name = "FILE", requires = "key")]
@@ -37,11 +37,30 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "cert")]
     key: Option<PathBuf>,
     /// Admin API (JSON) listener address; keep it on loopback.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     admin: Option<SocketAddr>,
     /// Write the generated HTTPS certificate (PEM) to this file, for clients to trust.
     #[arg(long, value_name = "FILE")]
     cert_out: Option<PathBuf>,
+}
+
+/// `IP:PORT`, or a host name that resolves locally (`localhost:5985`: its first
+/// address, IPv4 preferred).
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("`{s}` is not IP:PORT or HOST:PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("`{s}` resolves to no address"))
 }
 
 /// Runs the mock until a signal.

@@ -139,14 +139,21 @@ pub fn check_request(env: &Envelope<'_>, understood: &[(&str, &str)]) -> Vec<Fin
                 ));
             }
         }
-        if let Some(reply) = &h.reply_to {
-            if reply.address != ns::ANONYMOUS {
-                out.push(Finding::Error(
-                    ErrorKind::UnsupportedAddressing {
-                        address: reply.address.to_string(),
-                    },
-                    at(HeaderName::ReplyTo),
-                ));
+        // Request/response operations answer on the connection: ReplyTo and FaultTo
+        // must be the anonymous address.
+        for (epr, name) in [
+            (&h.reply_to, HeaderName::ReplyTo),
+            (&h.fault_to, HeaderName::FaultTo),
+        ] {
+            if let Some(e) = epr {
+                if e.address != ns::ANONYMOUS {
+                    out.push(Finding::Error(
+                        ErrorKind::UnsupportedAddressing {
+                            address: e.address.to_string(),
+                        },
+                        at(name),
+                    ));
+                }
             }
         }
         let needs_resource = matches!(
@@ -265,5 +272,25 @@ mod tests {
         assert!(!is_uuid_uri("uuid:xyz"));
         assert!(is_absolute_uri("http://127.0.0.1:5985/wsman"));
         assert!(!is_absolute_uri("/wsman"));
+    }
+}
+
+#[cfg(test)]
+mod fault_to_tests {
+    use super::*;
+
+    /// A non-anonymous FaultTo is refused like a non-anonymous ReplyTo.
+    #[test]
+    fn fault_to_must_be_anonymous() {
+        let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:To>http://127.0.0.1/wsman</a:To><a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:MessageID>uuid:11111111-2222-4333-8444-555555555555</a:MessageID><w:ResourceURI s:mustUnderstand="true">http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Fan</w:ResourceURI><a:FaultTo><a:Address>http://client.example/x</a:Address></a:FaultTo></s:Header><s:Body/></s:Envelope>"#;
+        let env = crate::parse(xml, &crate::Limits::default()).unwrap();
+        let errors: Vec<_> = check_request(&env, &[])
+            .into_iter()
+            .filter_map(|f| match f {
+                Finding::Error(k, _) => Some(k.name()),
+                Finding::Warning(..) => None,
+            })
+            .collect();
+        assert_eq!(errors, ["unsupported_addressing"]);
     }
 }
