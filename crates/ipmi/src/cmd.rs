@@ -1,0 +1,1 @@
+//! Command request and response codecs (one type per command of the reference table).

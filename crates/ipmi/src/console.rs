@@ -1,0 +1,1 @@
+//! The remote-console side of a LAN session.

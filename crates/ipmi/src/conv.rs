@@ -1,0 +1,1 @@
+//! Sensor reading conversion (the SDR linear formula and its inverse).

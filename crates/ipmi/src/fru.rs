@@ -1,0 +1,1 @@
+//! FRU inventory format: common header, chassis/board/product areas, type/length fields.

@@ -1,0 +1,1 @@
+//! The IPMI message (addresses, NetFn/LUN, sequence, command, data) and its checksums.

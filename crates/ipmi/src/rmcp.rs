@@ -1,0 +1,1 @@
+//! RMCP, ASF and the IPMI 1.5 / RMCP+ session wrappers.

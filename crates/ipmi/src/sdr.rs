@@ -1,0 +1,1 @@
+//! SDR records: full and compact sensors, FRU and management-controller locators.

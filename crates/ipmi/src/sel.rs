@@ -1,0 +1,1 @@
+//! SEL entries (16-byte records) and the SEL info.

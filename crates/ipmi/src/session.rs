@@ -1,0 +1,1 @@
+//! The BMC side of LAN sessions.
