@@ -232,7 +232,7 @@ macro_rules! wire {
         pub struct $name { $( $(#[$fm])* pub $f: wire!(@ty $k) ),* }
         impl Wire for $name {
             fn encode(&self) -> Vec<u8> {
-                let mut w: Vec<u8> = Vec::new();
+                let mut w: Vec<u8> = Vec::with_capacity(16);
                 $( wire!(@put w, self.$f, $k); )*
                 w
             }

@@ -51,6 +51,8 @@ pub struct MachineSpec {
     pub commands: Vec<CommandSpec>,
     /// Extra CIM instances (`[[machine.instances]]`).
     pub instances: Vec<InstanceSpec>,
+    /// The scripted Serial over LAN console (`[machine.sol]`).
+    pub sol: crate::ipmi::SolSpec,
 }
 
 /// Who the machine is (`[machine.identity]`).
@@ -1384,6 +1386,7 @@ impl Default for MachineSpec {
                 },
             ],
             instances: Vec::new(),
+            sol: crate::ipmi::SolSpec::default(),
         }
     }
 }
