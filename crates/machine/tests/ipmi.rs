@@ -919,3 +919,37 @@ fn no_request_panics() {
         assert!(r.completion == cc::OK || r.completion >= 0x80);
     }
 }
+
+mod conversion {
+    use super::*;
+    use machine::SensorType;
+    use machine::spec::SensorSpec;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Any sensor a scenario can describe: the SDR the BMC generates converts the
+        /// raw reading back to the machine's reading within the SDR resolution.
+        #[test]
+        fn sdr_conversion_matches_reading(m in 1u32..=500, e in -3i32..=1, o in -5000i32..=5000,
+                                          k in 0u32..=255, frac in -0.49f64..0.49) {
+            let res = f64::from(m) * 10f64.powi(e);
+            let offset = f64::from(o) / 100.0;
+            let value = offset + (f64::from(k) + frac) * res;
+            let s = SensorSpec {
+                resolution: res,
+                offset,
+                ..SensorSpec::new("S", "S", SensorType::Voltage, value)
+            };
+            let spec = MachineSpec { sensors: vec![s], discrete_sensors: vec![], sel: vec![], ..MachineSpec::default() };
+            let Ok(mut mach) = Machine::new(spec, 0) else { return Ok(()); };
+            let sdrs = walk_sdr(&mut mach);
+            let Record::Full(full) = &sdrs[0].record else { panic!("first record is not a full sensor") };
+            let r: cmd::SensorReadingResp = ok(&mut mach, id::GET_SENSOR_READING, &[full.key.number], 0);
+            let client = full.linear().value(r.reading);
+            let reading = mach.reading("S", 0).unwrap();
+            prop_assert!((client - reading).abs() <= res / 2.0 + 1e-9 * reading.abs().max(1.0),
+                "res {} offset {} raw {}: SDR {} machine {}", res, offset, r.reading, client, reading);
+        }
+    }
+}
