@@ -268,6 +268,26 @@ fn is_lan(channel: u8) -> bool {
     matches!(channel & 0x0F, LAN_CHANNEL | 0x0E)
 }
 
+/// Why a resolution and offset cannot be told to IPMI clients through SDR factors
+/// (M and B are 10-bit signed, the exponents 4-bit): `None` when the factors
+/// [`Linear::for_resolution`] picks reproduce every reading within half a resolution.
+pub(crate) fn sdr_conversion_error(resolution: f64, offset: f64) -> Option<String> {
+    let lin = Linear::for_resolution(resolution, offset);
+    let worst = [0u8, 255]
+        .iter()
+        .map(|&raw| (lin.value(raw) - (f64::from(raw) * resolution + offset)).abs())
+        .fold(0.0, f64::max);
+    let tolerance = resolution / 2.0 + 1e-9 * (offset.abs() + 255.0 * resolution);
+    (worst > tolerance).then(|| {
+        format!(
+            "= {offset} with resolution {resolution} cannot be expressed as IPMI SDR factors \
+             (nearest: M = {}, B = {}, B exponent {}, result exponent {}; B is a 10-bit signed \
+             number); use an offset with fewer significant digits",
+            lin.m, lin.b, lin.b_exp, lin.r_exp
+        )
+    })
+}
+
 /// The SDR of a numeric sensor (full record).
 pub fn full_record(s: &NumericSensor, record_id: u16) -> Sdr {
     let lin = Linear::for_resolution(s.resolution(), s.offset());

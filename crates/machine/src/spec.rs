@@ -787,6 +787,13 @@ fn check_sensor(it: &str, s: &SensorSpec, engine: &rhai::Engine) -> Result<(), S
             reason: "must be finite".into(),
         });
     }
+    if let Some(reason) = crate::ipmi::sdr_conversion_error(s.resolution, s.offset) {
+        return Err(SpecError::InvalidField {
+            item: it.into(),
+            field: "offset".into(),
+            reason,
+        });
+    }
     if let Err((a, va, b, vb)) = s.thresholds.check_order() {
         if a == b {
             return Err(SpecError::InvalidField {

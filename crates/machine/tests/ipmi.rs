@@ -942,7 +942,11 @@ mod conversion {
                 ..SensorSpec::new("S", "S", SensorType::Voltage, value)
             };
             let spec = MachineSpec { sensors: vec![s], discrete_sensors: vec![], sel: vec![], ..MachineSpec::default() };
-            let Ok(mut mach) = Machine::new(spec, 0) else { return Ok(()); };
+            // Offsets IPMI cannot express are refused at load (tested below); the rest
+            // must agree.
+            let mach = Machine::new(spec, 0);
+            prop_assume!(mach.is_ok());
+            let mut mach = mach.unwrap();
             let sdrs = walk_sdr(&mut mach);
             let Record::Full(full) = &sdrs[0].record else { panic!("first record is not a full sensor") };
             let r: cmd::SensorReadingResp = ok(&mut mach, id::GET_SENSOR_READING, &[full.key.number], 0);
@@ -952,4 +956,23 @@ mod conversion {
                 "res {} offset {} raw {}: SDR {} machine {}", res, offset, r.reading, client, reading);
         }
     }
+}
+
+#[test]
+fn an_offset_ipmi_cannot_express_is_refused_with_a_reason() {
+    use machine::SensorType;
+    use machine::spec::SensorSpec;
+    let s = SensorSpec {
+        resolution: 0.01,
+        offset: 5.12,
+        ..SensorSpec::new("S", "S", SensorType::Voltage, 6.0)
+    };
+    let spec = MachineSpec {
+        sensors: vec![s],
+        discrete_sensors: vec![],
+        sel: vec![],
+        ..MachineSpec::default()
+    };
+    let e = Machine::new(spec, 0).unwrap_err().to_string();
+    assert!(e.contains("offset") && e.contains("SDR"), "{e}");
 }
