@@ -138,111 +138,51 @@ pub const MAX_FIELD_LEN: usize = 63;
 /// The language code written in board and product areas (0 = English).
 const LANGUAGE_ENGLISH: u8 = 0;
 
-fn field(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
-    let bytes = &bytes[..bytes.len().min(MAX_FIELD_LEN)];
-    if bytes.len() == 1 {
-        out.push(0xC2);
-        out.push(bytes[0]);
-        out.push(b' ');
-    } else {
-        out.push(0xC0 | bytes.len() as u8);
-        out.extend_from_slice(bytes);
+impl FruSpec {
+    /// The inventory as the `ipmi` crate's FRU type (8-bit ASCII fields).
+    pub fn to_inventory(&self) -> ipmi::fru::Inventory {
+        use ipmi::fru::{BoardInfo, ChassisInfo, Field, Inventory, ProductInfo};
+        let f = |s: &String| Field::ascii(s);
+        let all = |v: &Vec<String>| v.iter().map(|s| Field::ascii(s)).collect();
+        let (c, b, p) = (&self.chassis, &self.board, &self.product);
+        Inventory {
+            chassis: Some(ChassisInfo {
+                chassis_type: c.chassis_type,
+                part_number: f(&c.part_number),
+                serial_number: f(&c.serial_number),
+                custom: all(&c.extra),
+            }),
+            board: Some(BoardInfo {
+                language: LANGUAGE_ENGLISH,
+                mfg_minutes: b.mfg_date_minutes.min(0x00FF_FFFF),
+                manufacturer: f(&b.manufacturer),
+                product_name: f(&b.product_name),
+                serial_number: f(&b.serial_number),
+                part_number: f(&b.part_number),
+                fru_file_id: f(&b.fru_file_id),
+                custom: all(&b.extra),
+            }),
+            product: Some(ProductInfo {
+                language: LANGUAGE_ENGLISH,
+                manufacturer: f(&p.manufacturer),
+                name: f(&p.name),
+                part_number: f(&p.part_number),
+                version: f(&p.version),
+                serial_number: f(&p.serial_number),
+                asset_tag: f(&p.asset_tag),
+                fru_file_id: f(&p.fru_file_id),
+                custom: all(&p.extra),
+            }),
+            ..Default::default()
+        }
     }
 }
 
-fn checksum(bytes: &[u8]) -> u8 {
-    bytes
-        .iter()
-        .fold(0u8, |a, b| a.wrapping_add(*b))
-        .wrapping_neg()
-}
-
-/// Ends an area: end marker, zero padding so that the area (with its checksum) is a
-/// multiple of 8 bytes, the length byte, then the checksum.
-fn finish_area(mut area: Vec<u8>) -> Vec<u8> {
-    area.push(0xC1);
-    while (area.len() + 1) % 8 != 0 {
-        area.push(0);
-    }
-    area[1] = ((area.len() + 1) / 8).min(255) as u8;
-    let sum = checksum(&area);
-    area.push(sum);
-    area
-}
-
-fn chassis_area(c: &ChassisArea) -> Vec<u8> {
-    let mut a = vec![0x01, 0, c.chassis_type];
-    field(&mut a, &c.part_number);
-    field(&mut a, &c.serial_number);
-    for e in &c.extra {
-        field(&mut a, e);
-    }
-    finish_area(a)
-}
-
-fn board_area(b: &BoardArea) -> Vec<u8> {
-    let m = b.mfg_date_minutes.min(0x00FF_FFFF).to_le_bytes();
-    let mut a = vec![0x01, 0, LANGUAGE_ENGLISH, m[0], m[1], m[2]];
-    for f in [
-        &b.manufacturer,
-        &b.product_name,
-        &b.serial_number,
-        &b.part_number,
-        &b.fru_file_id,
-    ] {
-        field(&mut a, f);
-    }
-    for e in &b.extra {
-        field(&mut a, e);
-    }
-    finish_area(a)
-}
-
-fn product_area(p: &ProductArea) -> Vec<u8> {
-    let mut a = vec![0x01, 0, LANGUAGE_ENGLISH];
-    for f in [
-        &p.manufacturer,
-        &p.name,
-        &p.part_number,
-        &p.version,
-        &p.serial_number,
-        &p.asset_tag,
-        &p.fru_file_id,
-    ] {
-        field(&mut a, f);
-    }
-    for e in &p.extra {
-        field(&mut a, e);
-    }
-    finish_area(a)
-}
-
-/// Encodes the FRU inventory: an 8-byte common header (format version 1, offsets in
-/// 8-byte units, no internal-use or multi-record area) followed by the chassis, board
-/// and product areas.
+/// Encodes the FRU inventory (with [`ipmi::fru::Inventory::encode`]): an 8-byte common
+/// header (format version 1, offsets in 8-byte units, no internal-use or multi-record
+/// area) followed by the chassis, board and product areas.
 pub fn encode(spec: &FruSpec) -> Vec<u8> {
-    let chassis = chassis_area(&spec.chassis);
-    let board = board_area(&spec.board);
-    let product = product_area(&spec.product);
-    let off_chassis = 1usize;
-    let off_board = off_chassis + chassis.len() / 8;
-    let off_product = off_board + board.len() / 8;
-    let mut out = vec![
-        0x01,
-        0x00,
-        off_chassis.min(255) as u8,
-        off_board.min(255) as u8,
-        off_product.min(255) as u8,
-        0x00,
-        0x00,
-    ];
-    let sum = checksum(&out);
-    out.push(sum);
-    out.extend_from_slice(&chassis);
-    out.extend_from_slice(&board);
-    out.extend_from_slice(&product);
-    out
+    spec.to_inventory().encode()
 }
 
 /// Checks a string for a FRU field: ASCII, at most [`MAX_FIELD_LEN`] bytes.

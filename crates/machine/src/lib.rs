@@ -32,6 +32,7 @@
 pub mod cim;
 pub mod command;
 pub mod fru;
+pub mod ipmi;
 mod machine;
 pub mod power;
 pub mod script;

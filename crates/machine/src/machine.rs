@@ -270,6 +270,9 @@ pub struct Machine {
     pub(crate) extra: Vec<Instance>,
     /// Lowercased names of the classes extra instances have had.
     pub(crate) extra_classes: Vec<String>,
+    /// What the BMC keeps besides the machine (reservations, configuration
+    /// parameters, boot options, Serial over LAN lines); see [`crate::ipmi`].
+    pub(crate) bmc: crate::ipmi::BmcState,
 }
 
 fn unknown(id: &str) -> MachineError {
@@ -342,6 +345,7 @@ impl Machine {
                 .map(crate::cim::extra_instance)
                 .collect(),
             extra_classes: Vec::new(),
+            bmc: crate::ipmi::BmcState::new(&spec),
             engine,
             sensors,
             discrete,
@@ -962,6 +966,74 @@ impl Machine {
                 && u.name == name
                 && constant_time_eq(u.password.as_bytes(), password.as_bytes())
         })
+    }
+
+    /// Renames a user (IPMI Set User Name); creates a disabled User-level account
+    /// without a password when the id has none. Names are ASCII, at most 16 bytes, and
+    /// unique (an empty name is allowed: the null user).
+    pub fn set_user_name(&mut self, id: u8, name: &str) -> Result<(), MachineError> {
+        let bad = |reason: &str| MachineError::InvalidValue {
+            what: format!("name of user {id}"),
+            reason: reason.into(),
+        };
+        if name.len() > 16 || !name.is_ascii() {
+            return Err(bad("must be ASCII, at most 16 bytes"));
+        }
+        if !name.is_empty() && self.users.iter().any(|u| u.id != id && u.name == name) {
+            return Err(bad("another user has that name"));
+        }
+        self.user_slot(id)?.name = name.into();
+        Ok(())
+    }
+
+    /// Sets a user's password (IPMI Set User Password; at most 20 bytes).
+    pub fn set_user_password(&mut self, id: u8, password: &str) -> Result<(), MachineError> {
+        if password.len() > 20 {
+            return Err(MachineError::InvalidValue {
+                what: format!("password of user {id}"),
+                reason: "is longer than 20 bytes".into(),
+            });
+        }
+        self.user_slot(id)?.password = password.into();
+        Ok(())
+    }
+
+    /// Enables or disables a user.
+    pub fn set_user_enabled(&mut self, id: u8, enabled: bool) -> Result<(), MachineError> {
+        self.user_slot(id)?.enabled = enabled;
+        Ok(())
+    }
+
+    /// Sets a user's maximum privilege.
+    pub fn set_user_privilege(
+        &mut self,
+        id: u8,
+        privilege: spec::Privilege,
+    ) -> Result<(), MachineError> {
+        self.user_slot(id)?.privilege = privilege;
+        Ok(())
+    }
+
+    /// The user with this id, created (empty name and password, User privilege,
+    /// disabled) when there is none; ids are 1..=15.
+    fn user_slot(&mut self, id: u8) -> Result<&mut User, MachineError> {
+        if !(1..=15).contains(&id) {
+            return Err(MachineError::InvalidValue {
+                what: "user id".into(),
+                reason: format!("{id} is outside 1..=15"),
+            });
+        }
+        let i = match self.users.iter().position(|u| u.id == id) {
+            Some(i) => i,
+            None => {
+                let mut u = User::new(id, "", "", spec::Privilege::User);
+                u.enabled = false;
+                self.users.push(u);
+                self.users.sort_by_key(|u| u.id);
+                self.users.iter().position(|u| u.id == id).unwrap_or(0)
+            }
+        };
+        Ok(&mut self.users[i])
     }
 
     // ---- commands ----

@@ -51,6 +51,8 @@ pub struct MachineSpec {
     pub commands: Vec<CommandSpec>,
     /// Extra CIM instances (`[[machine.instances]]`).
     pub instances: Vec<InstanceSpec>,
+    /// The scripted Serial over LAN console (`[machine.sol]`).
+    pub sol: crate::ipmi::SolSpec,
 }
 
 /// Who the machine is (`[machine.identity]`).
@@ -785,6 +787,13 @@ fn check_sensor(it: &str, s: &SensorSpec, engine: &rhai::Engine) -> Result<(), S
             reason: "must be finite".into(),
         });
     }
+    if let Some(reason) = crate::ipmi::sdr_conversion_error(s.resolution, s.offset) {
+        return Err(SpecError::InvalidField {
+            item: it.into(),
+            field: "offset".into(),
+            reason,
+        });
+    }
     if let Err((a, va, b, vb)) = s.thresholds.check_order() {
         if a == b {
             return Err(SpecError::InvalidField {
@@ -1384,6 +1393,7 @@ impl Default for MachineSpec {
                 },
             ],
             instances: Vec::new(),
+            sol: crate::ipmi::SolSpec::default(),
         }
     }
 }
