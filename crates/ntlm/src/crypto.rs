@@ -72,8 +72,12 @@ pub enum Direction {
 /// SIGNKEY (MS-NLMP 3.4.5.2), with extended session security.
 pub fn sign_key(exported_session_key: &[u8; 16], dir: Direction) -> [u8; 16] {
     let magic: &[u8] = match dir {
-        Direction::ClientToServer => b"session key to client-to-server signing key magic constant\0",
-        Direction::ServerToClient => b"session key to server-to-client signing key magic constant\0",
+        Direction::ClientToServer => {
+            b"session key to client-to-server signing key magic constant\0"
+        }
+        Direction::ServerToClient => {
+            b"session key to server-to-client signing key magic constant\0"
+        }
     };
     md5(&[exported_session_key, magic])
 }
@@ -89,8 +93,12 @@ pub fn seal_key(exported_session_key: &[u8; 16], negotiated: u32, dir: Direction
         5
     };
     let magic: &[u8] = match dir {
-        Direction::ClientToServer => b"session key to client-to-server sealing key magic constant\0",
-        Direction::ServerToClient => b"session key to server-to-client sealing key magic constant\0",
+        Direction::ClientToServer => {
+            b"session key to client-to-server sealing key magic constant\0"
+        }
+        Direction::ServerToClient => {
+            b"session key to server-to-client sealing key magic constant\0"
+        }
     };
     md5(&[&exported_session_key[..len], magic])
 }

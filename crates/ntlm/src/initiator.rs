@@ -108,7 +108,9 @@ impl Initiator {
         let negotiated = (cfg.flags & ch.flags) | flags::NEGOTIATE_UNICODE;
         let mut pairs = ch.target_info.clone();
         let timestamp = pairs.timestamp().unwrap_or(now_filetime);
-        pairs.0.retain(|p| p.id != av::FLAGS && p.id != av::CHANNEL_BINDINGS);
+        pairs
+            .0
+            .retain(|p| p.id != av::FLAGS && p.id != av::CHANNEL_BINDINGS);
         if cfg.mic {
             pairs.0.push(AvPair {
                 id: av::FLAGS,

@@ -357,12 +357,12 @@ impl Challenge {
         let flags = u32_at(b, 20, "NegotiateFlags")?;
         let unicode = flags & flags::NEGOTIATE_UNICODE != 0;
         let target_name = string(field_at(b, 12, "TargetName")?.0, unicode, "TargetName")?;
-        let server_challenge = b
-            .get(24..32)
-            .and_then(|c| c.try_into().ok())
-            .ok_or(Error::Truncated {
-                field: "ServerChallenge",
-            })?;
+        let server_challenge =
+            b.get(24..32)
+                .and_then(|c| c.try_into().ok())
+                .ok_or(Error::Truncated {
+                    field: "ServerChallenge",
+                })?;
         let target_info = if b.len() >= 48 {
             let (raw, _) = field_at(b, 40, "TargetInfo")?;
             if raw.is_empty() {
@@ -515,8 +515,14 @@ impl<'a> NtV2Response<'a> {
         if blob[0] != 1 || blob[1] != 1 {
             return Err(Error::InvalidNtResponse);
         }
-        let timestamp = u64::from_le_bytes(blob[8..16].try_into().map_err(|_| Error::InvalidNtResponse)?);
-        let client_challenge = blob[16..24].try_into().map_err(|_| Error::InvalidNtResponse)?;
+        let timestamp = u64::from_le_bytes(
+            blob[8..16]
+                .try_into()
+                .map_err(|_| Error::InvalidNtResponse)?,
+        );
+        let client_challenge = blob[16..24]
+            .try_into()
+            .map_err(|_| Error::InvalidNtResponse)?;
         let (av_pairs, _) = AvPairs::decode(&blob[28..])?;
         Ok(NtV2Response {
             proof: proof.try_into().map_err(|_| Error::InvalidNtResponse)?,

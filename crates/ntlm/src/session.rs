@@ -184,9 +184,15 @@ mod tests {
         for i in 0..3u32 {
             let (sig, sealed) = c.wrap(format!("req {i}").as_bytes());
             assert_eq!(&sig[12..], &i.to_le_bytes());
-            assert_eq!(s.unwrap(&sig, &sealed).unwrap(), format!("req {i}").as_bytes());
+            assert_eq!(
+                s.unwrap(&sig, &sealed).unwrap(),
+                format!("req {i}").as_bytes()
+            );
             let (sig, sealed) = s.wrap(format!("resp {i}").as_bytes());
-            assert_eq!(c.unwrap(&sig, &sealed).unwrap(), format!("resp {i}").as_bytes());
+            assert_eq!(
+                c.unwrap(&sig, &sealed).unwrap(),
+                format!("resp {i}").as_bytes()
+            );
         }
     }
 }

@@ -117,8 +117,14 @@ fn line<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], FrameError> {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end.max(start)]
 }
 
@@ -193,22 +199,22 @@ pub fn parse<'a>(content_type: &str, body: &'a [u8]) -> Result<Frame<'a>, FrameE
     if rest.starts_with(b"\r\n") {
         rest = &rest[2..];
     }
-    let len_bytes: [u8; 4] = rest
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(FrameError::Malformed {
-            what: "no signature length",
-        })?;
+    let len_bytes: [u8; 4] =
+        rest.get(..4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(FrameError::Malformed {
+                what: "no signature length",
+            })?;
     let sig_len = u32::from_le_bytes(len_bytes);
     if sig_len != 16 {
         return Err(FrameError::SignatureLength { got: sig_len });
     }
-    let signature: [u8; 16] = rest
-        .get(4..20)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(FrameError::Malformed {
-            what: "the signature is cut short",
-        })?;
+    let signature: [u8; 16] =
+        rest.get(4..20)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(FrameError::Malformed {
+                what: "the signature is cut short",
+            })?;
     rest = &rest[20..];
     let closing = format!("{delim}--");
     // The sealed data runs to the closing delimiter, optionally preceded by CRLF.
@@ -255,9 +261,13 @@ fn original_content(value: &str) -> Result<(String, usize), FrameError> {
         match k.trim().to_ascii_lowercase().as_str() {
             "type" => media = Some(v.trim().to_owned()),
             "length" => {
-                length = Some(v.trim().parse::<usize>().map_err(|_| FrameError::Malformed {
-                    what: "OriginalContent Length is not a number",
-                })?)
+                length = Some(
+                    v.trim()
+                        .parse::<usize>()
+                        .map_err(|_| FrameError::Malformed {
+                            what: "OriginalContent Length is not a number",
+                        })?,
+                )
             }
             _ => rest.push(p.to_owned()),
         }
@@ -326,7 +336,10 @@ mod tests {
         let mut s = Session::new(&[1; 16], 0xe28a_8233, Role::Acceptor);
         let body = seal(&mut c, SOAP, b"<s:Envelope/>");
         let (ct, plain) = open(&mut s, &content_type(), &body).unwrap();
-        assert_eq!((ct.as_str(), plain.as_slice()), (SOAP, &b"<s:Envelope/>"[..]));
+        assert_eq!(
+            (ct.as_str(), plain.as_slice()),
+            (SOAP, &b"<s:Envelope/>"[..])
+        );
     }
 
     #[test]
@@ -352,18 +365,30 @@ mod tests {
             Err(FrameError::NotEncrypted)
         );
         assert!(matches!(
-            parse("multipart/encrypted;protocol=\"application/HTTP-Kerberos-session-encrypted\";boundary=\"Encrypted Boundary\"", &good),
+            parse(
+                "multipart/encrypted;protocol=\"application/HTTP-Kerberos-session-encrypted\";boundary=\"Encrypted Boundary\"",
+                &good
+            ),
             Err(FrameError::Protocol { .. })
         ));
         let short = String::from_utf8_lossy(&good).replace("Length=3", "Length=4");
         assert!(matches!(
             parse(&ct, short.as_bytes()),
-            Err(FrameError::Length { declared: 4, actual: 3 })
+            Err(FrameError::Length {
+                declared: 4,
+                actual: 3
+            })
         ));
         let mut bad_len = good.clone();
-        let at = bad_len.windows(4).position(|w| w == 16u32.to_le_bytes()).unwrap();
+        let at = bad_len
+            .windows(4)
+            .position(|w| w == 16u32.to_le_bytes())
+            .unwrap();
         bad_len[at] = 15;
-        assert_eq!(parse(&ct, &bad_len), Err(FrameError::SignatureLength { got: 15 }));
+        assert_eq!(
+            parse(&ct, &bad_len),
+            Err(FrameError::SignatureLength { got: 15 })
+        );
         assert!(parse(&ct, &good[..good.len() - 10]).is_err());
     }
 }
