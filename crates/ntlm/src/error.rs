@@ -79,6 +79,15 @@ pub enum Error {
         /// The size received.
         got: usize,
     },
+    /// A SPNEGO token that is not well-formed DER of the expected shape.
+    #[error("malformed SPNEGO token")]
+    InvalidSpnego,
+    /// SPNEGO offered no NTLM token to work with.
+    #[error("SPNEGO without an NTLM token (only NTLM is supported)")]
+    SpnegoWithoutNtlm,
+    /// The SPNEGO mechListMIC does not verify.
+    #[error("the SPNEGO mechListMIC does not verify")]
+    MechListMicMismatch,
     /// A previous signature failure broke the session: the RC4 streams are out of step.
     #[error("the session is broken by an earlier signature failure")]
     SessionBroken,

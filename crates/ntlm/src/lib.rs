@@ -21,6 +21,7 @@ mod error;
 pub mod initiator;
 pub mod messages;
 pub mod session;
+pub mod spnego;
 pub mod winrm;
 
 pub use acceptor::{Accepted, Acceptor, AcceptorConfig};

@@ -24,6 +24,7 @@ pub enum Role {
 
 struct Half {
     sign_key: [u8; 16],
+    seal_key: [u8; 16],
     rc4: Rc4<U16>,
     seq: u32,
 }
@@ -33,6 +34,7 @@ impl Half {
         let seal = seal_key(session_key, negotiated, dir);
         Half {
             sign_key: sign_key(session_key, dir),
+            seal_key: seal,
             rc4: Rc4::new((&seal).into()),
             seq: 0,
         }
@@ -102,6 +104,42 @@ impl Session {
         let sig = signature(&checksum, self.send.seq);
         self.send.seq = self.send.seq.wrapping_add(1);
         (sig, sealed)
+    }
+
+    /// GSS_GetMIC: the signature of `data` (which is not sealed); uses the send
+    /// direction's sequence number and RC4 state like [`Session::wrap`].
+    pub fn sign(&mut self, data: &[u8]) -> [u8; 16] {
+        let checksum = self.send.checksum(data, self.key_exch);
+        let sig = signature(&checksum, self.send.seq);
+        self.send.seq = self.send.seq.wrapping_add(1);
+        sig
+    }
+
+    /// GSS_VerifyMIC: checks the peer's signature of `data`. A failure breaks the
+    /// session like a bad [`Session::unwrap`].
+    pub fn verify(&mut self, data: &[u8], signature_bytes: &[u8]) -> Result<(), Error> {
+        if self.broken {
+            return Err(Error::SessionBroken);
+        }
+        let checksum = self.recv.checksum(data, self.key_exch);
+        let expected = signature(&checksum, self.recv.seq);
+        if !crate::crypto::ct_eq(&expected, signature_bytes) {
+            self.broken = true;
+            return Err(Error::BadSignature);
+        }
+        self.recv.seq = self.recv.seq.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Restarts the send direction's RC4 stream from its key (sequence numbers go
+    /// on). SPNEGO does this after the mechListMIC (MS-SPNG 3.3.5.1), on both sides.
+    pub fn reset_send_rc4(&mut self) {
+        self.send.rc4 = Rc4::new((&self.send.seal_key).into());
+    }
+
+    /// Restarts the receive direction's RC4 stream from its key.
+    pub fn reset_recv_rc4(&mut self) {
+        self.recv.rc4 = Rc4::new((&self.recv.seal_key).into());
     }
 
     /// GSS_UnwrapEx: opens `sealed` and checks `signature` (including the sequence

@@ -171,6 +171,11 @@ impl Authenticator {
                 quote_escape(&policy.realm)
             ));
         }
+        // Last, so that clients reading the first challenge keep choosing as before;
+        // NTLM clients look for the scheme anywhere in the list.
+        if policy.negotiate {
+            out.push("Negotiate".to_owned());
+        }
         out
     }
 
@@ -194,7 +199,7 @@ impl Authenticator {
                 outcome: AuthOutcome::UnauthenticatedIdentify,
             };
         }
-        if !policy.basic && policy.digest.is_empty() {
+        if !policy.offers_any() {
             return Verdict::Allow {
                 user: None,
                 outcome: AuthOutcome::Open,
