@@ -106,7 +106,11 @@ async fn without_a_mic_the_password_is_still_checked() {
     cfg.mic = false;
     let (a, ..) = login(&mut Conn::open(addr).await, cfg.clone(), |_| {}).await;
     assert_eq!(a.status, 401, "{}", a.text());
-    assert!(a.text().contains("does not match the password"), "{}", a.text());
+    assert!(
+        a.text().contains("does not match the password"),
+        "{}",
+        a.text()
+    );
     assert_eq!(last(&server).auth, AuthOutcome::Rejected);
 
     // The TARGET_INFO flag cleared as well.
@@ -123,7 +127,10 @@ async fn without_a_mic_the_password_is_still_checked() {
         assert_eq!(a.status, 200, "{}", a.text());
         assert!(a.text().contains(HOST), "{}", a.text());
         let r = last(&server);
-        assert_eq!((r.auth, r.user.as_deref()), (AuthOutcome::Negotiate, Some("admin")));
+        assert_eq!(
+            (r.auth, r.user.as_deref()),
+            (AuthOutcome::Negotiate, Some("admin"))
+        );
         assert_eq!(r.operation.as_deref(), Some("Get"));
     }
     server.shutdown().await;
@@ -151,9 +158,15 @@ async fn wrong_password_tampered_mic_and_unknown_user_are_401() {
     // Every refusal offers the schemes again, and no handler ran.
     assert!(a.headers_named("www-authenticate").contains(&"Negotiate"));
     let rs = records(&server);
-    assert!(rs.iter().all(|r| r.status == Some(401) && r.operation.is_none()), "{rs:?}");
+    assert!(
+        rs.iter()
+            .all(|r| r.status == Some(401) && r.operation.is_none()),
+        "{rs:?}"
+    );
     assert_eq!(
-        rs.iter().filter(|r| r.auth == AuthOutcome::Rejected).count(),
+        rs.iter()
+            .filter(|r| r.auth == AuthOutcome::Rejected)
+            .count(),
         3,
         "{rs:?}"
     );
@@ -195,8 +208,15 @@ async fn replayed_and_garbage_tokens_are_401_not_500() {
         // The connection stays usable: a real login works on it afterwards.
         let mut ini = Initiator::new(admin("admin"));
         let challenge = negotiate(&mut conn, &mut ini).await;
-        let (auth, _) = ini.authenticate(&challenge, &mut rand::rng(), now()).unwrap();
-        let a = post(&mut conn, &[("Authorization", &format!("Negotiate {}", b64(&auth)))], b"").await;
+        let (auth, _) = ini
+            .authenticate(&challenge, &mut rand::rng(), now())
+            .unwrap();
+        let a = post(
+            &mut conn,
+            &[("Authorization", &format!("Negotiate {}", b64(&auth)))],
+            b"",
+        )
+        .await;
         assert_eq!(a.status, 200, "{g}: {}", a.text());
     }
     assert!(records(&server).iter().all(|r| r.status != Some(500)));
@@ -216,7 +236,12 @@ async fn a_login_belongs_to_its_connection() {
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(last(&server).user.as_deref(), Some("admin"));
     // Another connection is not logged in.
-    let a = post(&mut Conn::open(addr).await, &[("Content-Type", SOAP_CT)], body.as_bytes()).await;
+    let a = post(
+        &mut Conn::open(addr).await,
+        &[("Content-Type", SOAP_CT)],
+        body.as_bytes(),
+    )
+    .await;
     assert_eq!(a.status, 401, "{}", a.text());
     server.shutdown().await;
 }
@@ -247,7 +272,11 @@ async fn sealed_requests_are_opened_and_answers_sealed() {
         assert!(r.encrypted);
         assert_eq!(r.user.as_deref(), Some("admin"));
         // The journal holds the plain SOAP both ways.
-        assert!(r.request_body.data.contains("CIM_ComputerSystem"), "{:?}", r.request_body);
+        assert!(
+            r.request_body.data.contains("CIM_ComputerSystem"),
+            "{:?}",
+            r.request_body
+        );
         assert!(r.response_body.unwrap().data.contains(HOST));
     }
     server.shutdown().await;
@@ -264,7 +293,12 @@ async fn broken_frames_and_bad_signatures_are_400_and_never_handled() {
     let mut conn = Conn::open(addr).await;
     let (_, mut session, _) = login(&mut conn, admin("admin"), |_| {}).await;
     let mut body = sealed(&mut session, plain.as_bytes());
-    let at = body.windows(4).position(|w| w == 16u32.to_le_bytes()).unwrap() + 4 + 5;
+    let at = body
+        .windows(4)
+        .position(|w| w == 16u32.to_le_bytes())
+        .unwrap()
+        + 4
+        + 5;
     body[at] ^= 1;
     let a = post(&mut conn, &[("Content-Type", &ct)], &body).await;
     assert_eq!(a.status, 400, "{}", a.text());
@@ -289,7 +323,9 @@ async fn broken_frames_and_bad_signatures_are_400_and_never_handled() {
     let frames: Vec<Vec<u8>> = vec![
         b"not multipart at all".to_vec(),
         good[..good.len() / 2].to_vec(),
-        String::from_utf8_lossy(&good).replace("Length=", "Length=x").into_bytes(),
+        String::from_utf8_lossy(&good)
+            .replace("Length=", "Length=x")
+            .into_bytes(),
         [&good[..], b"trailing"].concat(),
     ];
     for f in frames {
@@ -301,7 +337,10 @@ async fn broken_frames_and_bad_signatures_are_400_and_never_handled() {
     // A sealed body on a connection without an NTLM session.
     let a = post(
         &mut Conn::open(addr).await,
-        &[("Content-Type", &ct), ("Authorization", &loopback::basic("admin", "admin"))],
+        &[
+            ("Content-Type", &ct),
+            ("Authorization", &loopback::basic("admin", "admin")),
+        ],
         &good,
     )
     .await;
@@ -311,7 +350,11 @@ async fn broken_frames_and_bad_signatures_are_400_and_never_handled() {
     let rs = records(&server);
     let refused: Vec<_> = rs.iter().filter(|r| r.status == Some(400)).collect();
     assert_eq!(refused.len(), 7, "{rs:?}");
-    assert!(refused.iter().all(|r| r.operation.is_none() && !r.encrypted));
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.operation.is_none() && !r.encrypted)
+    );
     server.shutdown().await;
 }
 
@@ -334,7 +377,12 @@ async fn allow_unencrypted_false_refuses_plain_soap_over_http() {
     let a = post(&mut conn, &[("Content-Type", &ct)], &body).await;
     assert_eq!(a.status, 200, "{}", a.text());
     // The challenge list of a negotiate-only scenario is Negotiate alone.
-    let a = post(&mut Conn::open(addr).await, &[("Content-Type", SOAP_CT)], b"<x/>").await;
+    let a = post(
+        &mut Conn::open(addr).await,
+        &[("Content-Type", SOAP_CT)],
+        b"<x/>",
+    )
+    .await;
     assert_eq!(a.headers_named("www-authenticate"), ["Negotiate"]);
     server.shutdown().await;
 }

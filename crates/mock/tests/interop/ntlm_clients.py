@@ -2,9 +2,11 @@
 
 Usage: ntlm_clients.py CLIENT URL USER PASSWORD ENCRYPTION AUTH
 
-CLIENT is `pywinrm` or `pypsrp`; ENCRYPTION is the client's own setting (`auto`,
-`always`, `never`); AUTH is pypsrp's `auth` (`ntlm` or `negotiate`; pywinrm always
-uses transport="ntlm"). Certificates are not validated (the mock's is self-signed).
+CLIENT is `pywinrm` (winrm.protocol.Protocol.send_message) or `pypsrp`
+(pypsrp.wsman.WSMan's transport); ENCRYPTION is the client's own setting (`auto`,
+`always`, `never`); AUTH is pywinrm's `transport` (`ntlm`, `basic`) or pypsrp's `auth`
+(`ntlm`, `negotiate`, `basic`). Certificates are not validated (the mock's is
+self-signed).
 
 Steps, one `ok <step> <detail>` line each: Identify (product vendor), Get of
 CIM_ComputerSystem (its Name), Enumerate + Pull of CIM_NumericSensor (how many).
@@ -64,12 +66,12 @@ def expect(cond, what):
         raise Fail(what)
 
 
-def run_pywinrm(url, user, password, encryption):
+def run_pywinrm(url, user, password, encryption, auth):
     from winrm.protocol import Protocol
 
     p = Protocol(
         endpoint=url,
-        transport="ntlm",
+        transport=auth,
         username=user,
         password=password,
         server_cert_validation="ignore",
@@ -111,7 +113,10 @@ def run_pypsrp(url, user, password, encryption, auth):
 
 def main():
     client, url, user, password, encryption, auth = sys.argv[1:7]
-    send = run_pywinrm(url, user, password, encryption) if client == "pywinrm" else run_pypsrp(url, user, password, encryption, auth)
+    if client == "pywinrm":
+        send = run_pywinrm(url, user, password, encryption, auth)
+    else:
+        send = run_pypsrp(url, user, password, encryption, auth)
     try:
         ident = send(envelope(url, None, None, "<wsmid:Identify/>"))
     except Exception as e:  # the first exchange is where a login fails
