@@ -60,8 +60,17 @@ pub enum Token {
     Resp(NegTokenResp),
 }
 
-/// One TLV: (tag, whole TLV bytes, contents).
-fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8]), Error> {
+/// One DER element.
+#[derive(Clone, Copy)]
+struct Tlv<'a> {
+    tag: u8,
+    /// Tag, length and contents.
+    whole: &'a [u8],
+    contents: &'a [u8],
+}
+
+/// Reads one element; returns it and what follows.
+fn tlv(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), Error> {
     let bad = || Error::InvalidSpnego;
     let tag = *input.first().ok_or_else(bad)?;
     let first = *input.get(1).ok_or_else(bad)?;
@@ -80,26 +89,36 @@ fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8]), Error> {
     };
     let end = head.checked_add(len).ok_or_else(bad)?;
     let contents = input.get(head..end).ok_or_else(bad)?;
-    Ok((tag, &input[..end], contents, &input[end..]))
+    let t = Tlv {
+        tag,
+        whole: &input[..end],
+        contents,
+    };
+    Ok((t, &input[end..]))
 }
 
 /// The TLVs inside `contents`.
-fn children(mut contents: &[u8]) -> Result<Vec<(u8, &[u8], &[u8])>, Error> {
+fn children(mut contents: &[u8]) -> Result<Vec<Tlv<'_>>, Error> {
     let mut out = Vec::new();
     while !contents.is_empty() {
-        let (tag, whole, inner, rest) = tlv(contents)?;
-        out.push((tag, whole, inner));
+        let (t, rest) = tlv(contents)?;
+        out.push(t);
         contents = rest;
     }
     Ok(out)
 }
 
-fn octet_string(explicit: &[u8]) -> Result<Vec<u8>, Error> {
-    let (tag, _, inner, rest) = tlv(explicit)?;
-    if tag != 0x04 || !rest.is_empty() {
+/// Exactly one element of type `tag` in `input`; its contents.
+fn only(input: &[u8], tag: u8) -> Result<Tlv<'_>, Error> {
+    let (t, rest) = tlv(input)?;
+    if t.tag != tag || !rest.is_empty() {
         return Err(Error::InvalidSpnego);
     }
-    Ok(inner.to_vec())
+    Ok(t)
+}
+
+fn octet_string(explicit: &[u8]) -> Result<Vec<u8>, Error> {
+    Ok(only(explicit, 0x04)?.contents.to_vec())
 }
 
 /// Whether `token` looks like SPNEGO rather than raw NTLM.
@@ -109,45 +128,37 @@ pub fn is_spnego(token: &[u8]) -> bool {
 
 /// Reads a client token.
 pub fn decode(token: &[u8]) -> Result<Token, Error> {
-    let (tag, _, inner, rest) = tlv(token)?;
+    let (outer, rest) = tlv(token)?;
     if !rest.is_empty() {
         return Err(Error::InvalidSpnego);
     }
-    match tag {
+    match outer.tag {
         0x60 => {
+            let inner = outer.contents;
             let oid_len = SPNEGO_OID.len();
             if inner.get(..oid_len) != Some(SPNEGO_OID) {
                 return Err(Error::InvalidSpnego);
             }
-            let (tag, _, init, rest) = tlv(&inner[oid_len..])?;
-            if tag != 0xa0 || !rest.is_empty() {
-                return Err(Error::InvalidSpnego);
-            }
-            let (tag, _, seq, rest) = tlv(init)?;
-            if tag != 0x30 || !rest.is_empty() {
-                return Err(Error::InvalidSpnego);
-            }
+            let init = only(&inner[oid_len..], 0xa0)?;
+            let seq = only(init.contents, 0x30)?;
             let mut out = NegTokenInit {
                 mech_type_list: Vec::new(),
                 mech_types: Vec::new(),
                 mech_token: None,
             };
-            for (tag, _, field) in children(seq)? {
-                match tag {
+            for field in children(seq.contents)? {
+                match field.tag {
                     0xa0 => {
-                        let (t, whole, list, rest) = tlv(field)?;
-                        if t != 0x30 || !rest.is_empty() {
-                            return Err(Error::InvalidSpnego);
-                        }
-                        out.mech_type_list = whole.to_vec();
-                        for (t, oid, _) in children(list)? {
-                            if t != 0x06 {
+                        let list = only(field.contents, 0x30)?;
+                        out.mech_type_list = list.whole.to_vec();
+                        for oid in children(list.contents)? {
+                            if oid.tag != 0x06 {
                                 return Err(Error::InvalidSpnego);
                             }
-                            out.mech_types.push(oid.to_vec());
+                            out.mech_types.push(oid.whole.to_vec());
                         }
                     }
-                    0xa2 => out.mech_token = Some(octet_string(field)?),
+                    0xa2 => out.mech_token = Some(octet_string(field.contents)?),
                     _ => {}
                 }
             }
@@ -157,23 +168,20 @@ pub fn decode(token: &[u8]) -> Result<Token, Error> {
             Ok(Token::Init(out))
         }
         0xa1 => {
-            let (tag, _, seq, rest) = tlv(inner)?;
-            if tag != 0x30 || !rest.is_empty() {
-                return Err(Error::InvalidSpnego);
-            }
+            let seq = only(outer.contents, 0x30)?;
             let mut out = NegTokenResp::default();
-            for (tag, _, field) in children(seq)? {
-                match tag {
+            for field in children(seq.contents)? {
+                match field.tag {
                     0xa0 => {
-                        let (t, _, v, _) = tlv(field)?;
-                        if t != 0x0a || v.len() != 1 {
+                        let state = only(field.contents, 0x0a)?;
+                        let [v] = state.contents else {
                             return Err(Error::InvalidSpnego);
-                        }
-                        out.neg_state = Some(v[0]);
+                        };
+                        out.neg_state = Some(*v);
                     }
-                    0xa1 => out.supported_mech = Some(tlv(field)?.1.to_vec()),
-                    0xa2 => out.response_token = Some(octet_string(field)?),
-                    0xa3 => out.mech_list_mic = Some(octet_string(field)?),
+                    0xa1 => out.supported_mech = Some(only(field.contents, 0x06)?.whole.to_vec()),
+                    0xa2 => out.response_token = Some(octet_string(field.contents)?),
+                    0xa3 => out.mech_list_mic = Some(octet_string(field.contents)?),
                     _ => {}
                 }
             }

@@ -233,7 +233,8 @@ proptest! {
         }
     }
 
-    /// Arbitrary bytes never panic the decoders, the acceptor or the frame parser.
+    /// Arbitrary bytes never panic the decoders, the acceptor, the SPNEGO reader or the
+    /// frame parser.
     #[test]
     fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300), t in 1u32..4) {
         let mut msg = b"NTLMSSP\0".to_vec();
@@ -246,6 +247,7 @@ proptest! {
             let _ = NtV2Response::decode(b);
             let _ = AvPairs::decode(b);
             let _ = ntlm::winrm::parse(&ntlm::winrm::content_type(), b);
+            let _ = ntlm::spnego::decode(b);
             let mut rng = StdRng::seed_from_u64(0);
             let mut acc = Acceptor::new(AcceptorConfig::default());
             let _ = acc.challenge(b, &mut rng, NOW);

@@ -21,8 +21,18 @@
 //! prescribes for a method the resource does not support); a POST with neither
 //! Content-Length nor chunked framing is 411; a body over the limit is 413 (then the
 //! connection closes); bad credentials are 401; a non-empty body that is neither SOAP
-//! nor WinRM-encrypted multipart is 415. The body is read before authentication so
-//! that a 401 keeps the connection alive for the client's second attempt.
+//! nor WinRM-encrypted multipart is 415; an encrypted body that does not open with the
+//! connection's NTLM session (or arrives without one) is 400 and closes the connection;
+//! unsealed SOAP over plain HTTP when the scenario disallows it is 401. The body is read
+//! before authentication so that a 401 keeps the connection alive for the client's
+//! second attempt.
+//!
+//! # NTLM
+//! Each connection carries a `ConnAuth` (see `super::ntlm`): the handshake between its
+//! two legs, then the user and the session keys. A request without `Authorization` on
+//! a connection that logged in with NTLM is that user's. Sealed bodies are opened
+//! before the handler sees them (it gets the original Content-Type) and its answers
+//! are sealed on the way out; the journal records the plain SOAP.
 
 use std::convert::Infallible;
 use std::future::Future;
