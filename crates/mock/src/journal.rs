@@ -100,6 +100,9 @@ pub struct HttpRecord {
     pub user: Option<String>,
     /// What authentication concluded.
     pub auth: AuthOutcome,
+    /// The body arrived sealed (WinRM NTLM message encryption); `request_body` and
+    /// `response_body` are the plain SOAP.
+    pub encrypted: bool,
     /// The scenario rule that matched, if any.
     pub rule: Option<String>,
     /// The WS-Man operation as the handler understood it.
@@ -128,6 +131,11 @@ pub enum AuthOutcome {
     Basic,
     /// Digest credentials were accepted.
     Digest,
+    /// NTLM (scheme `Negotiate` or `NTLM`) accepted: the AUTHENTICATE leg, or a later
+    /// request on the connection it authenticated.
+    Negotiate,
+    /// The NEGOTIATE leg of NTLM, answered with a CHALLENGE (401).
+    NegotiateChallenge,
     /// `WSMANIDENTIFY: unauthenticated` let the request through without credentials.
     UnauthenticatedIdentify,
     /// No (usable) `Authorization` header.

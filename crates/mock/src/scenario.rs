@@ -70,11 +70,14 @@ pub struct Meta {
     pub description: String,
 }
 
+/// The values `[http] auth` accepts.
+const AUTH_SCHEMES: [&str; 4] = ["basic", "digest", "negotiate", "ntlm"];
+
 /// The `[http]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
-    /// Schemes offered: `basic`, `digest`.
+    /// Schemes offered: `basic`, `digest`, `negotiate` (NTLM; `ntlm` is an alias).
     pub auth: Vec<String>,
     /// Digest algorithms offered.
     pub digest_algorithms: Vec<DigestAlgorithm>,
@@ -84,6 +87,9 @@ pub struct HttpSettings {
     pub unauthenticated_identify: bool,
     /// Largest accepted request body in bytes (WinRM's default MaxEnvelopeSizekb is 500).
     pub max_request_bytes: usize,
+    /// WinRM's `AllowUnencrypted`: over plain HTTP, accept authenticated SOAP bodies
+    /// that are not sealed by an NTLM session (false: 401). HTTPS is not affected.
+    pub allow_unencrypted: bool,
 }
 
 impl Default for HttpSettings {
@@ -94,6 +100,7 @@ impl Default for HttpSettings {
             realm: "Touchstone".into(),
             unauthenticated_identify: true,
             max_request_bytes: 512_000,
+            allow_unencrypted: true,
         }
     }
 }
@@ -363,14 +370,14 @@ impl Scenario {
             ));
         }
         for (i, auth) in file.http.auth.iter().enumerate() {
-            if auth != "basic" && auth != "digest" {
+            if !AUTH_SCHEMES.contains(&auth.as_str()) {
                 return Err(at(
                     span_of(&format!("http.auth[{i}]")),
                     format!("http.auth[{i}] = \"{auth}\" is not a scheme the mock offers"),
-                    Some("\"basic\" or \"digest\"".into()),
-                    closest(auth, ["basic", "digest"].into_iter())
+                    Some("\"basic\", \"digest\" or \"negotiate\" (alias \"ntlm\")".into()),
+                    closest(auth, AUTH_SCHEMES.into_iter())
                         .map(|s| format!("did you mean \"{s}\"?"))
-                        .or_else(|| Some("Negotiate, NTLM and Kerberos are not simulated".into())),
+                        .or_else(|| Some("Kerberos and CredSSP are not simulated".into())),
                 ));
             }
         }
@@ -447,6 +454,7 @@ impl Scenario {
 
     /// The authentication policy the scenario asks for.
     pub fn auth_policy(&self) -> AuthPolicy {
+        let offers = |scheme: &str| self.http.auth.iter().any(|a| a == scheme);
         AuthPolicy {
             basic: self.http.auth.iter().any(|a| a == "basic"),
             digest: if self.http.auth.iter().any(|a| a == "digest") {
@@ -454,6 +462,8 @@ impl Scenario {
             } else {
                 Vec::new()
             },
+            negotiate: offers("negotiate") || offers("ntlm"),
+            allow_unencrypted: self.http.allow_unencrypted,
             realm: self.http.realm.clone(),
             unauthenticated_identify: self.http.unauthenticated_identify,
         }

@@ -225,7 +225,7 @@ impl Mock {
         handled.operation = Some(operation.to_owned());
 
         let policy = scenario.auth_policy();
-        let open = !policy.basic && policy.digest.is_empty();
+        let open = !policy.offers_any();
         if req.user.is_none() && !open && !matches!(env.body, Body::Identify) {
             // Only Identify may skip authentication (`WSMANIDENTIFY: unauthenticated`
             // lets any request past the HTTP layer, which cannot see the body). The

@@ -500,6 +500,9 @@ async fn content_type_must_be_soap_unless_empty_or_encrypted() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "ok user=Some(\"admin\") len=0");
+    // An encrypted body is opened by the HTTP layer with the connection's NTLM session;
+    // without one (here: Basic) it is refused and never reaches the handler.
+    let before = s.handler.seen.lock().unwrap().len();
     let r = one(
         s.http(),
         &authed("").replace(
@@ -508,7 +511,9 @@ async fn content_type_must_be_soap_unless_empty_or_encrypted() {
         ),
     )
     .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("NTLM session"), "{}", r.text());
+    assert_eq!(s.handler.seen.lock().unwrap().len(), before);
 }
 
 #[tokio::test]

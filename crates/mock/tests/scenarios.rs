@@ -618,11 +618,11 @@ const BROKEN: &[Broken] = &[
     },
     Broken {
         what: "unknown auth scheme",
-        toml: "[http]\nauth = [\"basic\", \"ntlm\"]\n",
+        toml: "[http]\nauth = [\"basic\", \"kerberos\"]\n",
         line: 2,
         column: 18,
-        message: "http.auth[1] = \"ntlm\" is not a scheme the mock offers",
-        expected: Some("\"basic\" or \"digest\""),
+        message: "http.auth[1] = \"kerberos\" is not a scheme the mock offers",
+        expected: Some("\"basic\", \"digest\" or \"negotiate\" (alias \"ntlm\")"),
         hint: Some("not simulated"),
     },
     Broken {

@@ -1660,11 +1660,12 @@ async fn basic_auth_ok_wrong_missing() {
             .await;
         assert_eq!(a.status, 401, "{auth:?}");
         let ch = challenges(&a);
-        // One challenge per offered scheme: Digest SHA-256, Digest MD5, Basic.
-        assert_eq!(ch.len(), 3, "{ch:?}");
+        // One challenge per offered scheme: Digest SHA-256, Digest MD5, Basic, Negotiate.
+        assert_eq!(ch.len(), 4, "{ch:?}");
         assert!(ch[0].starts_with("Digest ") && ch[0].contains("algorithm=SHA-256"));
         assert!(ch[1].starts_with("Digest ") && ch[1].contains("algorithm=MD5"));
         assert!(ch[2].starts_with("Basic realm=\"Touchstone\""));
+        assert_eq!(ch[3], "Negotiate");
     }
     let auth: Vec<AuthOutcome> = server
         .journal()

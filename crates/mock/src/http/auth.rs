@@ -1,6 +1,7 @@
 //! HTTP authentication: Basic (RFC 7617) and Digest (RFC 7616, MD5 and SHA-256,
 //! `qop=auth`), as the scenario's [`AuthPolicy`] offers them at the time of each
-//! request.
+//! request. NTLM is connection state, not request state, and lives in `super::ntlm`;
+//! this module only offers its challenge.
 //!
 //! Digest nonces are stateless and self-authenticating: `base64url(issued-at ‖ random ‖
 //! HMAC-SHA-256(secret, issued-at ‖ random))`, so any nonce the server ever issued is
@@ -147,7 +148,8 @@ impl Authenticator {
     }
 
     /// The `WWW-Authenticate` values for a 401 under `policy`, one per scheme: Digest
-    /// SHA-256 first, then MD5, then Basic (the order RFC 7616 §3.7 advises).
+    /// SHA-256 first, then MD5, then Basic (the order RFC 7616 §3.7 advises), then a bare
+    /// `Negotiate` (NTLM, handled per connection by `super::ntlm`).
     pub(crate) fn challenges(&self, policy: &AuthPolicy, stale: bool) -> Vec<String> {
         let mut out = Vec::new();
         if !policy.digest.is_empty() {
@@ -170,6 +172,11 @@ impl Authenticator {
                 "Basic realm=\"{}\", charset=\"UTF-8\"",
                 quote_escape(&policy.realm)
             ));
+        }
+        // Last, so that clients reading the first challenge keep choosing as before;
+        // NTLM clients look for the scheme anywhere in the list.
+        if policy.negotiate {
+            out.push("Negotiate".to_owned());
         }
         out
     }
@@ -194,7 +201,7 @@ impl Authenticator {
                 outcome: AuthOutcome::UnauthenticatedIdentify,
             };
         }
-        if !policy.basic && policy.digest.is_empty() {
+        if !policy.offers_any() {
             return Verdict::Allow {
                 user: None,
                 outcome: AuthOutcome::Open,

@@ -129,6 +129,12 @@ pub struct AuthPolicy {
     pub basic: bool,
     /// Offer Digest with these algorithms (empty: no Digest).
     pub digest: Vec<DigestAlgorithm>,
+    /// Offer `Negotiate` with raw NTLMv2 tokens (also accepted under the `NTLM` scheme
+    /// name), with WinRM message encryption on plain HTTP.
+    pub negotiate: bool,
+    /// Over plain HTTP, accept authenticated SOAP bodies that are not sealed by an NTLM
+    /// session (WinRM's `AllowUnencrypted`); when false they get 401. HTTPS is exempt.
+    pub allow_unencrypted: bool,
     /// The realm.
     pub realm: String,
     /// Let a request with the header `WSMANIDENTIFY: unauthenticated` through without
@@ -141,13 +147,23 @@ impl Default for AuthPolicy {
         AuthPolicy {
             basic: true,
             digest: vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256],
+            negotiate: false,
+            allow_unencrypted: true,
             realm: "Touchstone".into(),
             unauthenticated_identify: true,
         }
     }
 }
 
+impl AuthPolicy {
+    /// Whether any scheme is offered (if none, everyone is let in without a user).
+    pub fn offers_any(&self) -> bool {
+        self.basic || !self.digest.is_empty() || self.negotiate
+    }
+}
+
 mod auth;
+mod ntlm;
 pub mod server;
 mod tls;
 

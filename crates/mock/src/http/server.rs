@@ -21,8 +21,18 @@
 //! prescribes for a method the resource does not support); a POST with neither
 //! Content-Length nor chunked framing is 411; a body over the limit is 413 (then the
 //! connection closes); bad credentials are 401; a non-empty body that is neither SOAP
-//! nor WinRM-encrypted multipart is 415. The body is read before authentication so
-//! that a 401 keeps the connection alive for the client's second attempt.
+//! nor WinRM-encrypted multipart is 415; an encrypted body that does not open with the
+//! connection's NTLM session (or arrives without one) is 400 and closes the connection;
+//! unsealed SOAP over plain HTTP when the scenario disallows it is 401. The body is read
+//! before authentication so that a 401 keeps the connection alive for the client's
+//! second attempt.
+//!
+//! # NTLM
+//! Each connection carries a `ConnAuth` (see `super::ntlm`): the handshake between its
+//! two legs, then the user and the session keys. A request without `Authorization` on
+//! a connection that logged in with NTLM is that user's. Sealed bodies are opened
+//! before the handler sees them (it gets the original Content-Type) and its answers
+//! are sealed on the way out; the journal records the plain SOAP.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -47,6 +57,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, Sleep};
 
 use super::auth::{Authenticator, Verdict};
+use super::ntlm::{ConnAuth, Step, header_value, ntlm_token};
 pub use super::tls::TlsSource;
 use super::{Credentials, Outcome, Reply, Request, WsmanHandler};
 use crate::admin::{self, AdminOps};
@@ -342,6 +353,9 @@ struct Svc {
     peer: SocketAddr,
     role: Role,
     hijack: mpsc::Sender<Hijack>,
+    /// NTLM authenticates the connection: its handshake state, user and session keys.
+    /// Never locked across an await.
+    conn: Arc<std::sync::Mutex<ConnAuth>>,
 }
 
 type SvcFuture = Pin<Box<dyn Future<Output = Result<Response<ResBody>, Infallible>> + Send>>;
@@ -379,6 +393,7 @@ async fn drive(
         peer,
         role,
         hijack,
+        conn: Arc::default(),
     };
     let mut conn = builder.serve_connection(TokioIo::new(stream), svc);
     let mut stopping = false;
@@ -471,6 +486,7 @@ impl Svc {
             body: Vec::new(),
             user: None,
             auth: AuthOutcome::NotChecked,
+            encrypted: false,
             rule: None,
             operation: None,
             done: false,
@@ -547,14 +563,65 @@ impl Svc {
 
         let policy = ctx.creds.policy();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let verdict = ctx.auth.verify(
-            &policy,
-            &*ctx.creds,
-            header("authorization"),
-            header("wsmanidentify"),
-            parts.method.as_str(),
-            target,
-        );
+        let authorization = header("authorization");
+        let negotiate_token = authorization
+            .and_then(ntlm_token)
+            .filter(|_| policy.negotiate);
+        let conn_user = match authorization {
+            None if policy.negotiate => self.conn().user().map(str::to_owned),
+            _ => None,
+        };
+        // The final SPNEGO token goes with the answer that completes the login.
+        let mut final_token = None;
+        let verdict = if let Some((scheme, token)) = negotiate_token {
+            let step = self.conn().step(token, &*ctx.creds);
+            match step {
+                Step::Challenge(challenge) => {
+                    rec.auth = AuthOutcome::NegotiateChallenge;
+                    let mut reply = simple(401, "NTLM challenge", false);
+                    reply
+                        .headers
+                        .push(("www-authenticate".into(), header_value(scheme, &challenge)));
+                    return rec.refuse(reply);
+                }
+                Step::Accepted(user, token) => {
+                    final_token = token.map(|t| header_value(scheme, &t));
+                    Verdict::Allow {
+                        user: Some(user),
+                        outcome: AuthOutcome::Negotiate,
+                    }
+                }
+                Step::Refused { why, malformed } => {
+                    rec.auth = if malformed {
+                        AuthOutcome::Malformed
+                    } else {
+                        AuthOutcome::Rejected
+                    };
+                    let mut reply = simple(401, &why, false);
+                    reply.headers.extend(
+                        ctx.auth
+                            .challenges(&policy, false)
+                            .into_iter()
+                            .map(|c| ("www-authenticate".to_owned(), c)),
+                    );
+                    return rec.refuse(reply);
+                }
+            }
+        } else if let Some(user) = conn_user {
+            Verdict::Allow {
+                user: Some(user),
+                outcome: AuthOutcome::Negotiate,
+            }
+        } else {
+            ctx.auth.verify(
+                &policy,
+                &*ctx.creds,
+                authorization,
+                header("wsmanidentify"),
+                parts.method.as_str(),
+                target,
+            )
+        };
         match verdict {
             Verdict::Allow { user, outcome } => {
                 rec.user = user;
@@ -589,10 +656,62 @@ impl Svc {
             ));
         }
 
+        let mut handler_headers = rec.headers.clone();
+        let content_type = header("content-type").unwrap_or("");
+        if !rec.body.is_empty() && ntlm::winrm::is_encrypted(content_type) {
+            let opened = self.conn().open(content_type, &rec.body);
+            match opened {
+                Some(Ok((original_type, plain))) => {
+                    rec.body = plain;
+                    rec.encrypted = true;
+                    for (name, value) in &mut handler_headers {
+                        if name == "content-type" {
+                            *value = original_type.clone();
+                        }
+                    }
+                }
+                // The RC4 streams may be out of step now: close the connection.
+                Some(Err(e)) => {
+                    return rec.refuse(simple(400, &format!("bad encrypted body: {e}"), true));
+                }
+                None => {
+                    return rec.refuse(simple(
+                        400,
+                        "an encrypted body needs an NTLM session on this connection",
+                        true,
+                    ));
+                }
+            }
+        } else if !rec.body.is_empty()
+            && !rec.tls
+            && !policy.allow_unencrypted
+            && rec.user.is_some()
+        {
+            let mut reply = simple(
+                401,
+                "unencrypted requests are not allowed over HTTP (allow_unencrypted = false)",
+                false,
+            );
+            reply.headers.extend(
+                ctx.auth
+                    .challenges(&policy, false)
+                    .into_iter()
+                    .map(|c| ("www-authenticate".to_owned(), c)),
+            );
+            return rec.refuse(reply);
+        }
+        let encrypted = rec.encrypted;
+        let protect = |mut reply: Reply| {
+            if let Some(t) = &final_token {
+                reply.headers.push(("www-authenticate".into(), t.clone()));
+            }
+            self.protect(reply, encrypted)
+        };
+
         let request = Request {
             method: rec.method.clone(),
             path: parts.uri.path().to_owned(),
-            headers: rec.headers.clone(),
+            headers: handler_headers,
             body: rec.body.clone(),
             peer: self.peer,
             tls: rec.tls,
@@ -611,7 +730,7 @@ impl Svc {
                 }
                 Outcome::Reply(reply) => {
                     rec.finish(OutcomeKind::Reply, Some(&reply));
-                    return build_response(&reply);
+                    return build_response(&protect(reply));
                 }
                 Outcome::SlowDrip {
                     reply,
@@ -619,6 +738,7 @@ impl Svc {
                     interval,
                 } => {
                     rec.finish(OutcomeKind::SlowDrip, Some(&reply));
+                    let reply = protect(reply);
                     let mut resp = build_response(&reply);
                     *resp.body_mut() =
                         Drip::new(Bytes::from(reply.body), chunk, interval, deadline)
@@ -649,6 +769,7 @@ impl Svc {
                 }
                 Outcome::Truncated { reply, keep } => {
                     rec.finish(OutcomeKind::Truncated, Some(&reply));
+                    let reply = protect(reply);
                     let mut wire = head_bytes(&reply, true);
                     wire.extend_from_slice(&reply.body[..keep.min(reply.body.len())]);
                     return self
@@ -660,6 +781,37 @@ impl Svc {
                 }
             }
         }
+    }
+
+    /// This connection's NTLM state (a poisoned lock only means a panic elsewhere; the
+    /// state itself is still consistent).
+    fn conn(&self) -> std::sync::MutexGuard<'_, ConnAuth> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer as it goes on the wire: sealed with the connection's NTLM session
+    /// when the request was (an empty body stays empty, as WinRM does).
+    fn protect(&self, mut reply: Reply, encrypted: bool) -> Reply {
+        if !encrypted || reply.body.is_empty() {
+            return reply;
+        }
+        let original_type = reply
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| "application/soap+xml;charset=UTF-8".into());
+        let Some(sealed) = self.conn().seal(&original_type, &reply.body) else {
+            return reply;
+        };
+        reply
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        reply
+            .headers
+            .push(("content-type".into(), ntlm::winrm::content_type()));
+        reply.body = sealed;
+        reply
     }
 
     /// Answers 413 on the raw socket and closes it: the rest of the body is never read
@@ -821,6 +973,7 @@ struct Draft {
     body: Vec<u8>,
     user: Option<String>,
     auth: AuthOutcome,
+    encrypted: bool,
     rule: Option<String>,
     operation: Option<String>,
     done: bool,
@@ -846,6 +999,7 @@ impl Draft {
             request_body: StoredBody::new(&self.body),
             user: self.user.take(),
             auth: self.auth,
+            encrypted: self.encrypted,
             rule: self.rule.take(),
             operation: self.operation.take(),
             outcome,
