@@ -20,11 +20,11 @@ use crate::cim::Instance;
 use crate::command::CommandSpec;
 use crate::power::{Power, PowerAction, PowerState};
 use crate::script;
+use crate::sel::{EventDirection, Sel, SelEntry, SelInfo};
+use crate::sensor::{self, SensorType, Threshold, ThresholdStatus, Thresholds, Unit, Walk};
 use crate::shell::{
     Context, Received, ShellError, ShellInfo, ShellLimits, ShellRequest, Shells, Signal, StreamName,
 };
-use crate::sel::{EventDirection, Sel, SelEntry, SelInfo};
-use crate::sensor::{self, SensorType, Threshold, ThresholdStatus, Thresholds, Unit, Walk};
 use crate::spec::{self, DiscreteSensorSpec, Identity, MachineSpec, SensorSpec, SpecError, User};
 
 /// Why an operation on the machine failed.

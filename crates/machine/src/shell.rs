@@ -379,7 +379,11 @@ impl Shells {
         if self.shells.contains_key(&id) {
             return Err(ShellError::DuplicateShell(id));
         }
-        let owned = self.shells.values().filter(|s| s.info.user == req.user).count();
+        let owned = self
+            .shells
+            .values()
+            .filter(|s| s.info.user == req.user)
+            .count();
         if owned >= limits.max_shells_per_user {
             return Err(ShellError::Quota {
                 user: req.user,
@@ -801,7 +805,10 @@ impl Run<'_> {
     fn handler(&self, source: &str, cmdline: &str, stdin: &str) -> Plan {
         match self.eval(source, cmdline, stdin) {
             Ok(plan) => plan,
-            Err(e) => Plan::stderr(format!("touchstone: the command handler failed: {e}\r\n"), 1),
+            Err(e) => Plan::stderr(
+                format!("touchstone: the command handler failed: {e}\r\n"),
+                1,
+            ),
         }
     }
 

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use machine::Machine;
-use machine::shell::{Received, ShellLimits, Signal};
 use machine::cim::{self, Instance, Reference};
+use machine::shell::{Received, ShellLimits, Signal};
 use wsman::body::{
     Body, EnumerateResponse, EnumerationContextBody, EnumerationMode, IdentifyResponse, Item,
     Method, PullResponse,
@@ -521,7 +521,13 @@ impl Inner {
     }
 
     /// Create, Delete, Command, Send and Signal on the cmd shell resource.
-    fn shell_op(&mut self, env: &Envelope<'_>, req: &Request, scenario: &Scenario, now: u64) -> OpResult {
+    fn shell_op(
+        &mut self,
+        env: &Envelope<'_>,
+        req: &Request,
+        scenario: &Scenario,
+        now: u64,
+    ) -> OpResult {
         let action = env.header.action.as_deref().unwrap_or("");
         let limits = ShellLimits {
             max_shells_per_user: scenario.wsman.max_shells_per_user,
@@ -548,11 +554,7 @@ impl Inner {
                 header.resource_uri = None;
                 let epr = wsman::Epr {
                     address: Cow::Owned(
-                        env.header
-                            .to
-                            .as_deref()
-                            .unwrap_or(ns::ANONYMOUS)
-                            .to_owned(),
+                        env.header.to.as_deref().unwrap_or(ns::ANONYMOUS).to_owned(),
                     ),
                     resource_uri: Some(Cow::Borrowed(ns::SHELL_CMD)),
                     selectors: vec![wsman::Selector::text("ShellId", info.id.clone())],

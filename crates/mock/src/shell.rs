@@ -126,7 +126,8 @@ pub fn shell_id<'e>(env: &'e Envelope<'_>) -> Result<&'e str, ShellFault> {
 }
 
 fn ms_of(d: &XsDuration) -> Option<u64> {
-    d.to_std().map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    d.to_std()
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn is_true(v: &str) -> bool {
@@ -134,7 +135,11 @@ fn is_true(v: &str) -> bool {
 }
 
 /// What a Create asks for: the body's fields and the `WINRS_*` options.
-pub fn shell_request(env: &Envelope<'_>, user: &str, body: Option<&Shell<'_>>) -> Result<ShellRequest, ShellFault> {
+pub fn shell_request(
+    env: &Envelope<'_>,
+    user: &str,
+    body: Option<&Shell<'_>>,
+) -> Result<ShellRequest, ShellFault> {
     let codepage = match env.header.option("WINRS_CODEPAGE") {
         Some(v) => Some(v.trim().parse::<u32>().map_err(|_| {
             bad_request(
@@ -171,7 +176,10 @@ pub fn shell_body(info: &ShellInfo, body: Option<&Shell<'_>>) -> Shell<'static> 
     };
     Shell {
         shell_id: Some(Cow::Owned(info.id.clone())),
-        input_streams: Some(streams(body.and_then(|b| b.input_streams.as_ref()), "stdin")),
+        input_streams: Some(streams(
+            body.and_then(|b| b.input_streams.as_ref()),
+            "stdin",
+        )),
         output_streams: Some(streams(
             body.and_then(|b| b.output_streams.as_ref()),
             "stdout stderr",
@@ -190,7 +198,10 @@ pub fn shell_body(info: &ShellInfo, body: Option<&Shell<'_>>) -> Shell<'static> 
 
 /// The streams a Receive asks for (`stdout stderr` when it names none it knows).
 pub fn desired_streams(names: &str) -> Vec<StreamName> {
-    let v: Vec<StreamName> = names.split_whitespace().filter_map(StreamName::parse).collect();
+    let v: Vec<StreamName> = names
+        .split_whitespace()
+        .filter_map(StreamName::parse)
+        .collect();
     if v.is_empty() {
         vec![StreamName::Stdout, StreamName::Stderr]
     } else {

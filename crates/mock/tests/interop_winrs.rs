@@ -67,8 +67,7 @@ const BASICS: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_runs_commands_and_scripts_over_http_and_https() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_pywinrm")
-    {
+    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_pywinrm") {
         return;
     }
     let server = MockServer::builder()
@@ -112,7 +111,10 @@ async fn pywinrm_reads_a_long_command_over_several_receives() {
     if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_stream") {
         return;
     }
-    let server = MockServer::builder().start().await.expect("the mock starts");
+    let server = MockServer::builder()
+        .start()
+        .await
+        .expect("the mock starts");
     let r = run("pywinrm_winrs.py", vec![server.url(), "stream".into()]).await;
     assert!(r.success(), "{}", r.report());
     let lines = r.stdout_lines();
@@ -143,11 +145,13 @@ async fn pywinrm_reads_a_long_command_over_several_receives() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_retries_a_receive_that_timed_out() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_timeout")
-    {
+    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_timeout") {
         return;
     }
-    let server = MockServer::builder().start().await.expect("the mock starts");
+    let server = MockServer::builder()
+        .start()
+        .await
+        .expect("the mock starts");
     let r = run("pywinrm_winrs.py", vec![server.url(), "timeout".into()]).await;
     assert_lines(&r, &["ok timeout waitfor 1", "done timeout"]);
     let receives = records_since(&server, 0)
@@ -166,5 +170,74 @@ async fn pywinrm_retries_a_receive_that_timed_out() {
         .find(|r| r.status == Some(200))
         .expect("a successful Receive after the timeout");
     assert!(body(ok).contains("CommandState/Done"), "{}", body(ok));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_sends_stdin_and_signals() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_winrs_pypsrp") {
+        return;
+    }
+    let server = MockServer::builder()
+        .start()
+        .await
+        .expect("the mock starts");
+    let r = run("pypsrp_winrs.py", vec![server.url()]).await;
+    if !r.success() {
+        for rec in records_since(&server, 0) {
+            eprintln!(
+                "{:?} {:?}\n  > {}\n  < {}",
+                rec.operation,
+                rec.status,
+                rec.request_body.data,
+                body(&rec)
+            );
+        }
+    }
+    assert_lines(
+        &r,
+        &[
+            "ok stdin more 2",
+            "ok environment GREETING",
+            "ok ctrl_c -1073741510",
+            "ok terminate receive-fault 2150858752",
+            "ok closed-shell 2150858843",
+            "done",
+        ],
+    );
+    let records = records_since(&server, 0);
+    let ops = |name: &str| {
+        records
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some(name))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ops("Send").len(), 2, "two stdin chunks");
+    assert!(
+        ops("Send")[1].request_body.data.contains("End=\"True\""),
+        "pypsrp ends stdin with End=\"True\""
+    );
+    let signals = ops("Signal");
+    assert_eq!(signals.len(), 2);
+    let code = |r: &HttpRecord| {
+        let b = &r.request_body.data;
+        let start = b.find("signal/").map_or(0, |i| i + "signal/".len());
+        b[start..]
+            .split('<')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    assert_eq!(
+        signals.iter().map(|r| code(r)).collect::<Vec<_>>(),
+        ["ctrl_c", "terminate"],
+        "pypsrp spells it .../signal/Terminate; the signal URIs compare case-insensitively"
+    );
+    assert!(signals.iter().all(|r| r.status == Some(200)));
+    assert_eq!(ops("Create").len(), 1);
+    assert_eq!(ops("Delete").len(), 1);
+    server
+        .mock()
+        .with_machine(|m, _| assert!(m.shells().is_empty()));
     server.shutdown().await;
 }

@@ -369,7 +369,9 @@ mod tests {
     fn command_lines() {
         let e = encode("Write-Output 'hi'");
         assert_eq!(
-            script_of(&format!("-encodedcommand {e}")).unwrap().as_deref(),
+            script_of(&format!("-encodedcommand {e}"))
+                .unwrap()
+                .as_deref(),
             Some("Write-Output 'hi'")
         );
         for flags in [
@@ -385,7 +387,9 @@ mod tests {
             );
         }
         assert_eq!(
-            script_of("-NoProfile -Command Get-Date").unwrap().as_deref(),
+            script_of("-NoProfile -Command Get-Date")
+                .unwrap()
+                .as_deref(),
             Some("Get-Date")
         );
         assert_eq!(script_of("-NoProfile").unwrap(), None);
@@ -415,12 +419,19 @@ mod tests {
             "{}",
             o.stderr
         );
-        assert!(o.stderr.contains("At line:2 char:1_x000D__x000A_"), "{}", o.stderr);
+        assert!(
+            o.stderr.contains("At line:2 char:1_x000D__x000A_"),
+            "{}",
+            o.stderr
+        );
     }
 
     #[test]
     fn dates() {
         assert_eq!(get_date(0), "Thursday, January 1, 1970 12:00:00 AM");
-        assert_eq!(get_date(951_782_400 + 13 * 3600 + 61), "Tuesday, February 29, 2000 1:01:01 PM");
+        assert_eq!(
+            get_date(951_782_400 + 13 * 3600 + 61),
+            "Tuesday, February 29, 2000 1:01:01 PM"
+        );
     }
 }
