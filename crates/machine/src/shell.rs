@@ -522,6 +522,7 @@ impl Shells {
     }
 
     /// Feeds standard input to a command; `end` closes it.
+    #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
         shell_id: &str,

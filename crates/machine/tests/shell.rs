@@ -299,7 +299,7 @@ fn shells_expire_and_are_counted() {
 #[test]
 fn code_pages_and_environment() {
     let mut m = machine();
-    let mut open_cp = |m: &mut Machine, id: &str, cp: Option<u32>| {
+    let open_cp = |m: &mut Machine, id: &str, cp: Option<u32>| {
         m.shell_create(
             id.into(),
             ShellRequest {

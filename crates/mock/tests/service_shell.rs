@@ -407,3 +407,14 @@ async fn idle_shells_expire() {
     }
     server.shutdown().await;
 }
+
+/// mocks/default.toml writes out the default command and script tables, so a scenario
+/// that leaves them out (windows-server.toml) answers the same commands.
+#[test]
+fn the_default_scenario_writes_out_the_default_tables() {
+    let s = mock::Scenario::default_scenario();
+    let d = machine::MachineSpec::default();
+    assert_eq!(s.machine.commands, d.commands);
+    assert_eq!(s.machine.scripts, d.scripts);
+    assert_eq!(s.wsman.max_shells_per_user, 30);
+}
