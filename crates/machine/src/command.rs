@@ -58,10 +58,18 @@ pub struct CommandSpec {
     /// The exit code.
     #[serde(default)]
     pub exit_code: i32,
-    /// Copy standard input to standard output.
+    /// Copy standard input to standard output; the command ends when stdin ends. With
+    /// a `handler`, the handler runs when stdin ends and sees all of it.
     #[serde(default)]
     pub echo_stdin: bool,
-    /// A Rhai script that produces the output instead (run by the shell).
+    /// Cycle through the chunks, `delay_ms` apart, until a signal stops the command
+    /// (`ping -t`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
+    /// A Rhai script that produces the output instead (run by the shell; see
+    /// [`crate::shell`]). It sees `cmdline`, `command`, `args`, `stdin`, `user`,
+    /// `hostname` and `env`, and returns a string (stdout), `()` or a map with
+    /// `stdout`/`stderr` (string or array of chunks), `exit_code` and `delay_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler: Option<String>,
 }
@@ -78,8 +86,22 @@ impl CommandSpec {
             delay_ms: 0,
             exit_code: 0,
             echo_stdin: false,
+            repeat: false,
             handler: None,
         }
+    }
+
+    /// The same entry, matched case-insensitively.
+    pub fn ignoring_case(mut self) -> CommandSpec {
+        self.ignore_case = true;
+        self
+    }
+
+    /// The same entry, with the output from a handler.
+    pub fn with_handler(mut self, handler: impl Into<String>) -> CommandSpec {
+        self.stdout.clear();
+        self.handler = Some(handler.into());
+        self
     }
 
     /// Whether the command line matches (an invalid pattern matches nothing).
@@ -105,6 +127,88 @@ impl CommandSpec {
             MatchKind::Regex => Regex::new(&self.pattern).map(|_| ()),
         }
     }
+}
+
+/// The default server's command table (`[[machine.commands]]` of `mocks/default.toml`):
+/// what a Windows Server 2022 answers to a few everyday commands. cmd.exe's own
+/// built-ins (`echo`, `exit`, "not recognized") and PowerShell are not in the table;
+/// see [`crate::shell`].
+pub fn default_commands() -> Vec<CommandSpec> {
+    let reply = "Reply from 127.0.0.1: bytes=32 time<1ms TTL=128\r\n";
+    vec![
+        CommandSpec::exact("hostname", "")
+            .ignoring_case()
+            .with_handler("hostname + \"\\r\\n\""),
+        CommandSpec::exact("whoami", "")
+            .ignoring_case()
+            .with_handler("hostname.to_lower() + \"\\\\\" + user.to_lower() + \"\\r\\n\""),
+        CommandSpec::exact(
+            "ipconfig",
+            "\r\nWindows IP Configuration\r\n\r\n\r\nEthernet adapter Ethernet:\r\n\r\n   Connection-specific DNS Suffix  . : \r\n   Link-local IPv6 Address . . . . . : fe80::1%4\r\n   IPv4 Address. . . . . . . . . . . : 127.0.0.1\r\n   Subnet Mask . . . . . . . . . . . : 255.0.0.0\r\n   Default Gateway . . . . . . . . . : \r\n",
+        )
+        .ignoring_case(),
+        CommandSpec::exact("ipconfig /all", "")
+            .ignoring_case()
+            .with_handler(
+                "\"\\r\\nWindows IP Configuration\\r\\n\\r\\n   Host Name . . . . . . . . . . . . : \" + hostname + \"\\r\\n   Primary Dns Suffix  . . . . . . . : \\r\\n   Node Type . . . . . . . . . . . . : Hybrid\\r\\n   IP Routing Enabled. . . . . . . . : No\\r\\n\\r\\nEthernet adapter Ethernet:\\r\\n\\r\\n   Physical Address. . . . . . . . . : 00-15-5D-00-10-00\\r\\n   DHCP Enabled. . . . . . . . . . . : No\\r\\n   IPv4 Address. . . . . . . . . . . : 127.0.0.1(Preferred)\\r\\n   Subnet Mask . . . . . . . . . . . : 255.0.0.0\\r\\n\"",
+            ),
+        CommandSpec::exact("ver", "\r\nMicrosoft Windows [Version 10.0.20348.2582]\r\n").ignoring_case(),
+        CommandSpec {
+            match_kind: MatchKind::Glob,
+            ..CommandSpec::exact(
+                "dir*",
+                " Volume in drive C has no label.\r\n Volume Serial Number is 5A1D-0C6E\r\n\r\n Directory of C:\\Users\\admin\r\n\r\n0 File(s)              0 bytes\r\n",
+            )
+            .ignoring_case()
+        },
+        CommandSpec {
+            echo_stdin: true,
+            stdout: Vec::new(),
+            ..CommandSpec::exact("more", "").ignoring_case()
+        },
+        CommandSpec {
+            stdout: vec![
+                "\r\nPinging 127.0.0.1 with 32 bytes of data:\r\n".into(),
+                reply.into(),
+                reply.into(),
+                reply.into(),
+                reply.into(),
+                "\r\nPing statistics for 127.0.0.1:\r\n    Packets: Sent = 4, Received = 4, Lost = 0 (0% loss),\r\nApproximate round trip times in milli-seconds:\r\n    Minimum = 0ms, Maximum = 0ms, Average = 0ms\r\n".into(),
+            ],
+            delay_ms: 250,
+            ..CommandSpec::exact("ping 127.0.0.1", "").ignoring_case()
+        },
+        CommandSpec {
+            repeat: true,
+            delay_ms: 500,
+            ..CommandSpec::exact("ping -t 127.0.0.1", reply).ignoring_case()
+        },
+        CommandSpec {
+            match_kind: MatchKind::Regex,
+            ..CommandSpec::exact("waitfor /t \\d+ \\w+", "")
+                .ignoring_case()
+                .with_handler(
+                    "#{ stderr: \"ERROR: Timed out waiting for '\" + args[2] + \"'.\\r\\n\", exit_code: 1, delay_ms: parse_int(args[1]) * 1000 }",
+                )
+        },
+    ]
+}
+
+/// The default server's PowerShell script table (`[[machine.scripts]]`), matched
+/// against the script a `powershell -EncodedCommand` line carries.
+pub fn default_scripts() -> Vec<CommandSpec> {
+    vec![
+        CommandSpec::exact(
+            "Get-Service WinRM",
+            "\r\nStatus   Name               DisplayName\r\n------   ----               -----------\r\nRunning  WinRM              Windows Remote Management (WS-Manag...\r\n\r\n\r\n",
+        )
+        .ignoring_case(),
+        CommandSpec::exact(
+            "$PSVersionTable.PSVersion",
+            "\r\nMajor  Minor  Build  Revision\r\n-----  -----  -----  --------\r\n5      1      20348  2582\r\n\r\n\r\n",
+        )
+        .ignoring_case(),
+    ]
 }
 
 /// A set of characters (for `?`/`.`, classes and escapes).

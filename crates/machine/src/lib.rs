@@ -26,6 +26,9 @@
 //! - [`power`], [`sensor`], [`sel`], [`fru`], [`command`], [`script`]: the pieces
 //!   (power timeline, sensor vocabulary and sources, SEL records, FRU encoding, command
 //!   patterns, the Rhai sandbox).
+//! - [`shell`]: the WinRM remote shell (shells, commands, their output schedule,
+//!   stdin, signals, expiry, the per-user quota), run from the command and script
+//!   tables; [`shell::powershell`] reads `powershell -EncodedCommand` lines.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -38,6 +41,7 @@ pub mod power;
 pub mod script;
 pub mod sel;
 pub mod sensor;
+pub mod shell;
 pub mod spec;
 mod time;
 

@@ -22,6 +22,9 @@ use crate::power::{Power, PowerAction, PowerState};
 use crate::script;
 use crate::sel::{EventDirection, Sel, SelEntry, SelInfo};
 use crate::sensor::{self, SensorType, Threshold, ThresholdStatus, Thresholds, Unit, Walk};
+use crate::shell::{
+    Context, Received, ShellError, ShellInfo, ShellLimits, ShellRequest, Shells, Signal, StreamName,
+};
 use crate::spec::{self, DiscreteSensorSpec, Identity, MachineSpec, SensorSpec, SpecError, User};
 
 /// Why an operation on the machine failed.
@@ -273,6 +276,8 @@ pub struct Machine {
     /// What the BMC keeps besides the machine (reservations, configuration
     /// parameters, boot options, Serial over LAN lines); see [`crate::ipmi`].
     pub(crate) bmc: crate::ipmi::BmcState,
+    /// The open remote shells.
+    shells: Shells,
 }
 
 fn unknown(id: &str) -> MachineError {
@@ -346,6 +351,7 @@ impl Machine {
                 .collect(),
             extra_classes: Vec::new(),
             bmc: crate::ipmi::BmcState::new(&spec),
+            shells: Shells::new(),
             engine,
             sensors,
             discrete,
@@ -1041,6 +1047,100 @@ impl Machine {
     /// The first command whose pattern matches the command line.
     pub fn find_command(&self, cmdline: &str) -> Option<&CommandSpec> {
         self.spec.commands.iter().find(|c| c.matches(cmdline))
+    }
+
+    // ---- remote shells (see crate::shell) ----
+
+    /// The open shells.
+    pub fn shells(&self) -> &Shells {
+        &self.shells
+    }
+
+    /// Forgets shells whose idle timeout or lifetime has passed.
+    pub fn shell_expire(&mut self, now: Millis) {
+        self.shells.expire(now);
+    }
+
+    /// Opens a shell (see [`Shells::create`]).
+    pub fn shell_create(
+        &mut self,
+        id: String,
+        req: ShellRequest,
+        limits: &ShellLimits,
+        now: Millis,
+    ) -> Result<ShellInfo, ShellError> {
+        self.shells.create(id, req, limits, now)
+    }
+
+    /// Closes a shell.
+    pub fn shell_delete(&mut self, shell_id: &str, now: Millis) -> Result<(), ShellError> {
+        self.shells.delete(shell_id, now)
+    }
+
+    /// Starts a command in a shell (see [`Shells::command`]).
+    pub fn shell_command(
+        &mut self,
+        shell_id: &str,
+        command_id: String,
+        command: &str,
+        arguments: &[&str],
+        now: Millis,
+    ) -> Result<String, ShellError> {
+        let unix_now = u64::from(self.sel_time(now));
+        let ctx = Context {
+            engine: &self.engine,
+            commands: &self.spec.commands,
+            scripts: &self.spec.scripts,
+            hostname: &self.spec.identity.hostname,
+            unix_now,
+        };
+        self.shells
+            .command(shell_id, command_id, command, arguments, &ctx, now)
+    }
+
+    /// Feeds a command's standard input (see [`Shells::send`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn shell_send(
+        &mut self,
+        shell_id: &str,
+        command_id: &str,
+        stream: &str,
+        bytes: &[u8],
+        end: bool,
+        now: Millis,
+    ) -> Result<(), ShellError> {
+        let unix_now = u64::from(self.sel_time(now));
+        let ctx = Context {
+            engine: &self.engine,
+            commands: &self.spec.commands,
+            scripts: &self.spec.scripts,
+            hostname: &self.spec.identity.hostname,
+            unix_now,
+        };
+        self.shells
+            .send(shell_id, command_id, stream, bytes, end, &ctx, now)
+    }
+
+    /// Takes a command's due output (see [`Shells::receive`]).
+    pub fn shell_receive(
+        &mut self,
+        shell_id: &str,
+        command_id: &str,
+        desired: &[StreamName],
+        now: Millis,
+    ) -> Result<Received, ShellError> {
+        self.shells.receive(shell_id, command_id, desired, now)
+    }
+
+    /// Signals a command (see [`Shells::signal`]).
+    pub fn shell_signal(
+        &mut self,
+        shell_id: &str,
+        command_id: &str,
+        signal: Signal,
+        now: Millis,
+    ) -> Result<(), ShellError> {
+        self.shells.signal(shell_id, command_id, signal, now)
     }
 }
 

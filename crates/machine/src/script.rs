@@ -87,7 +87,9 @@ pub fn compile_sensor_expr(engine: &Engine, expr: &str) -> Result<AST, String> {
 
 /// The variables a command handler script sees: `cmdline` (the whole command line),
 /// `command` (its first word), `args` (an array of the other words) and `stdin` (what
-/// the client sent so far), all strings.
+/// the client sent so far), all strings; and, set by the shell, `user` (the shell's
+/// owner), `hostname` and `env` (a map of the shell's environment variables), empty
+/// here.
 pub fn handler_scope(cmdline: &str, stdin: &str) -> Scope<'static> {
     let mut words = cmdline.split_whitespace();
     let command = words.next().unwrap_or("").to_owned();
@@ -97,6 +99,9 @@ pub fn handler_scope(cmdline: &str, stdin: &str) -> Scope<'static> {
     s.push("command", command);
     s.push("args", args);
     s.push("stdin", stdin.to_owned());
+    s.push("user", String::new());
+    s.push("hostname", String::new());
+    s.push("env", rhai::Map::new());
     s
 }
 

@@ -49,6 +49,10 @@ pub struct MachineSpec {
     pub users: Vec<User>,
     /// Remote-shell command table (`[[machine.commands]]`), first match wins.
     pub commands: Vec<CommandSpec>,
+    /// PowerShell script table (`[[machine.scripts]]`): matched against the script of
+    /// a `powershell -EncodedCommand` command line, first match wins (`echo_stdin` and
+    /// `repeat` do not apply).
+    pub scripts: Vec<CommandSpec>,
     /// Extra CIM instances (`[[machine.instances]]`).
     pub instances: Vec<InstanceSpec>,
     /// The scripted Serial over LAN console (`[machine.sol]`).
@@ -1058,8 +1062,12 @@ impl MachineSpec {
                 reason: "must fit 24 bits".into(),
             });
         }
-        for (i, c) in self.commands.iter().enumerate() {
-            let it = item("commands", i, &c.pattern);
+        let tables = [("commands", &self.commands), ("scripts", &self.scripts)];
+        for (i, c, list) in tables
+            .iter()
+            .flat_map(|(list, t)| t.iter().enumerate().map(move |(i, c)| (i, c, *list)))
+        {
+            let it = item(list, i, &c.pattern);
             c.check_pattern()
                 .map_err(|reason| SpecError::InvalidPattern {
                     item: it.clone(),
@@ -1369,29 +1377,8 @@ impl Default for MachineSpec {
                 User::new(3, "operator", "operator", Privilege::Operator),
                 User::new(4, "user", "user", Privilege::User),
             ],
-            commands: vec![
-                CommandSpec::exact("hostname", "touchstone-sim\r\n"),
-                CommandSpec {
-                    ignore_case: true,
-                    ..CommandSpec::exact("whoami", "touchstone-sim\\admin\r\n")
-                },
-                CommandSpec {
-                    match_kind: crate::command::MatchKind::Regex,
-                    ignore_case: true,
-                    ..CommandSpec::exact(
-                        "ipconfig( /all)?",
-                        "\r\nWindows IP Configuration\r\n\r\n   Host Name . . . . . . . . . . . . : touchstone-sim\r\n",
-                    )
-                },
-                CommandSpec {
-                    match_kind: crate::command::MatchKind::Glob,
-                    ignore_case: true,
-                    ..CommandSpec::exact(
-                        "dir*",
-                        " Volume in drive C has no label.\r\n\r\n Directory of C:\\Users\\admin\r\n\r\n",
-                    )
-                },
-            ],
+            commands: crate::command::default_commands(),
+            scripts: crate::command::default_scripts(),
             instances: Vec::new(),
             sol: crate::ipmi::SolSpec::default(),
         }

@@ -13,6 +13,7 @@ pub mod mockserver;
 pub mod rules;
 pub mod scenario;
 pub mod service;
+pub mod shell;
 pub use mockserver::{Builder, MockServer};
 pub use scenario::Scenario;
 pub use service::Mock;

@@ -134,6 +134,9 @@ pub struct WsmanSettings {
     pub enumeration_expiry_s: u64,
     /// Most enumeration contexts alive at once (a quota fault beyond).
     pub max_enumerations: usize,
+    /// Most remote shells one user may have open at once (WinRM's MaxShellsPerUser,
+    /// default 30); one more is refused with `wsman:QuotaLimit`.
+    pub max_shells_per_user: usize,
     /// Machine name in WinRM fault details.
     pub fault_machine: Option<String>,
     /// Vendor schemas: class-name prefix → resource URI prefix. Classes whose name
@@ -156,6 +159,7 @@ impl Default for WsmanSettings {
             wmi_namespace: "root/hardware".into(),
             enumeration_expiry_s: 600,
             max_enumerations: 1024,
+            max_shells_per_user: 30,
             fault_machine: None,
             vendor_schemas: BTreeMap::new(),
         }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use machine::Machine;
 use machine::cim::{self, Instance, Reference};
+use machine::shell::{Received, ShellLimits, Signal};
 use wsman::body::{
     Body, EnumerateResponse, EnumerationContextBody, EnumerationMode, IdentifyResponse, Item,
     Method, PullResponse,
@@ -27,6 +28,7 @@ use crate::http::{Handled, HandlerFuture, Outcome, Reply, Request, WsmanHandler}
 use crate::journal::Journal;
 use crate::rules::{Answer, Decision, RequestView, RuleState, ScriptAnswer, Transport};
 use crate::scenario::{Flavour, Scenario};
+use crate::shell::{self as winrs, ShellFault};
 
 const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
 
@@ -50,6 +52,9 @@ struct Inner {
     machine: Machine,
     rules: RuleState,
     enumerations: HashMap<String, Enumeration>,
+    /// Bumped (under the lock) whenever shell state changes in a way a waiting Receive
+    /// may care about: stdin, a signal, a delete, a new scenario.
+    shell_wake: tokio::sync::watch::Sender<u64>,
 }
 
 /// The scenario's authentication policy and the enabled users' passwords.
@@ -89,6 +94,9 @@ struct Fail {
     /// The header an `s:MustUnderstand` fault names in `s:NotUnderstood`.
     /// (Boxed: it is rare, and keeps every `Result<_, Fail>` small.)
     not_understood: Option<Box<wsman::Name<'static>>>,
+    /// A WinRM `WSManFault` code to send whatever the flavour (shell faults: clients
+    /// decide on it).
+    wsman_code: Option<u32>,
 }
 
 impl From<FaultSpec> for Fail {
@@ -97,7 +105,27 @@ impl From<FaultSpec> for Fail {
             spec,
             status: None,
             not_understood: None,
+            wsman_code: None,
         }
+    }
+}
+
+impl From<ShellFault> for Fail {
+    fn from(f: ShellFault) -> Fail {
+        let mut spec = FaultSpec::new(f.kind, f.reason);
+        if let Some(d) = f.detail {
+            spec = spec.with_detail(d);
+        }
+        Fail {
+            wsman_code: Some(f.code),
+            ..Fail::from(spec)
+        }
+    }
+}
+
+impl From<machine::shell::ShellError> for Fail {
+    fn from(e: machine::shell::ShellError) -> Fail {
+        Fail::from(winrs::fault_of(&e))
     }
 }
 
@@ -125,6 +153,7 @@ impl Mock {
                     machine,
                     rules: RuleState::default(),
                     enumerations: HashMap::new(),
+                    shell_wake: tokio::sync::watch::Sender::new(0),
                 }),
                 journal,
                 started,
@@ -164,6 +193,8 @@ impl Mock {
         *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
         inner.rules = RuleState::default();
         inner.enumerations.clear();
+        // Receives waiting on the old machine's shells find them gone.
+        inner.shell_wake.send_modify(|g| *g += 1);
         Ok(())
     }
 
@@ -179,7 +210,8 @@ impl Mock {
     /// Decoding, parsing and checking happen before the machine lock is taken, and the
     /// answer is written after it is released, so concurrent requests only queue for
     /// the rules and the operation itself.
-    pub fn answer(&self, req: &Request) -> Handled {
+    pub async fn answer(&self, req: &Request) -> Handled {
+        let arrived = Instant::now();
         let now = self.now_ms();
         let scenario = self.lock().scenario.clone();
         let mut handled = Handled {
@@ -265,8 +297,17 @@ impl Mock {
             )
         };
         handled.rule = rule;
+        let phase = match phase {
+            Phase::Wait(until, rx) => self.wait_for_output(&env, arrived, until, rx).await,
+            other => other,
+        };
         handled.outcome = match phase {
             Phase::Done(outcome) => outcome,
+            Phase::Wait(..) => fault_answer(
+                Fail::from(winrs::timed_out()),
+                relates.as_deref(),
+                &scenario,
+            ),
             Phase::Dispatched(result, delay) => {
                 let outcome = match *result {
                     Ok(answer) => finish_answer(answer, &env, relates.as_deref(), &scenario),
@@ -282,9 +323,63 @@ impl Mock {
     }
 }
 
+impl Mock {
+    /// Waits, without the machine lock, until a shell Receive has something to answer:
+    /// a timer until the next output is due (or the OperationTimeout), woken early when
+    /// stdin, a signal or a delete changes the shells. Gives the phase to answer with;
+    /// still `Phase::Wait` when the OperationTimeout ran out.
+    async fn wait_for_output(
+        &self,
+        env: &Envelope<'_>,
+        arrived: Instant,
+        mut until: Option<u64>,
+        mut rx: tokio::sync::watch::Receiver<u64>,
+    ) -> Phase {
+        let limit_ms = env
+            .header
+            .operation_timeout
+            .and_then(|t| t.to_std())
+            .map_or(winrs::DEFAULT_RECEIVE_WAIT_MS, |d| {
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+            })
+            .min(winrs::MAX_RECEIVE_WAIT_MS);
+        let deadline = arrived + Duration::from_millis(limit_ms);
+        loop {
+            let wake = until
+                .map(|u| self.shared.started + Duration::from_millis(u))
+                .map_or(deadline, |w| w.min(deadline));
+            let sleep = tokio::time::sleep_until(wake.into());
+            tokio::select! {
+                _ = sleep => {}
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep_until(wake.into()).await;
+                    }
+                }
+            }
+            let now = self.now_ms();
+            let phase = {
+                let mut inner = self.lock();
+                inner.expire(now);
+                inner.shell_receive_phase(env, now, None)
+            };
+            match phase {
+                Phase::Wait(next, next_rx) => {
+                    if Instant::now() >= deadline {
+                        return Phase::Wait(next, next_rx);
+                    }
+                    until = next;
+                    rx = next_rx;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 impl WsmanHandler for Mock {
     fn handle(&self, req: Request) -> HandlerFuture<'_> {
-        Box::pin(async move { self.answer(&req) })
+        Box::pin(async move { self.answer(&req).await })
     }
 }
 
@@ -315,6 +410,7 @@ fn new_uuid() -> String {
 impl Inner {
     fn expire(&mut self, now: u64) {
         self.enumerations.retain(|_, e| e.expires_at > now);
+        self.machine.shell_expire(now);
     }
 
     /// The part of a request's handling that needs the machine: the rules, then the
@@ -376,7 +472,197 @@ impl Inner {
             }
         }
 
+        if is_shell(env) && env.header.action.as_deref() == Some(ns::action::RECEIVE) {
+            return self.shell_receive_phase(env, now, delay);
+        }
         Phase::Dispatched(Box::new(self.dispatch(env, req, scenario, now)), delay)
+    }
+
+    /// A shell Receive: the output due now, or `Phase::Wait` with when more is due.
+    fn shell_receive_phase(
+        &mut self,
+        env: &Envelope<'_>,
+        now: u64,
+        delay: Option<Duration>,
+    ) -> Phase {
+        let result = (|| -> Result<Result<Envelope<'static>, Option<u64>>, Fail> {
+            let shell_id = winrs::shell_id(env)?;
+            let Body::Receive(r) = &env.body else {
+                return Err(fault(
+                    FaultKind::SchemaValidationError,
+                    "a shell Receive carries rsp:Receive",
+                ));
+            };
+            let command_id = r.command_id.as_deref().ok_or_else(|| {
+                Fail::from(winrs::bad_request(
+                    FaultKind::InvalidParameter,
+                    Some("MissingValues"),
+                    "rsp:DesiredStream names no CommandId",
+                ))
+            })?;
+            let desired = winrs::desired_streams(&r.desired_streams);
+            match self
+                .machine
+                .shell_receive(shell_id, command_id, &desired, now)?
+            {
+                Received::Output { chunks, status } => {
+                    let header = self.response_header(env, ns::action::RECEIVE_RESPONSE);
+                    let body = winrs::receive_response(command_id, chunks, status);
+                    Ok(Ok(respond(header, Body::ReceiveResponse(body))))
+                }
+                Received::Wait { until } => Ok(Err(until)),
+            }
+        })();
+        match result {
+            Ok(Ok(answer)) => Phase::Dispatched(Box::new(Ok(answer)), delay),
+            Ok(Err(until)) => Phase::Wait(until, self.shell_wake.subscribe()),
+            Err(f) => Phase::Dispatched(Box::new(Err(f)), delay),
+        }
+    }
+
+    /// Create, Delete, Command, Send and Signal on the cmd shell resource.
+    fn shell_op(
+        &mut self,
+        env: &Envelope<'_>,
+        req: &Request,
+        scenario: &Scenario,
+        now: u64,
+    ) -> OpResult {
+        let action = env.header.action.as_deref().unwrap_or("");
+        let limits = ShellLimits {
+            max_shells_per_user: scenario.wsman.max_shells_per_user,
+            ..ShellLimits::default()
+        };
+        match action {
+            ns::action::CREATE => {
+                let body = match &env.body {
+                    Body::Shell(s) => Some(s),
+                    Body::Empty => None,
+                    _ => {
+                        return Err(fault_d(
+                            FaultKind::InvalidRepresentation,
+                            "InvalidValues",
+                            "a shell Create carries rsp:Shell",
+                        ));
+                    }
+                };
+                let user = req.user.as_deref().unwrap_or("anonymous");
+                let request = winrs::shell_request(env, user, body)?;
+                let id = new_uuid().trim_start_matches("uuid:").to_owned();
+                let info = self.machine.shell_create(id, request, &limits, now)?;
+                let mut header = self.response_header(env, ns::action::CREATE_RESPONSE);
+                header.resource_uri = None;
+                let epr = wsman::Epr {
+                    address: Cow::Owned(
+                        env.header.to.as_deref().unwrap_or(ns::ANONYMOUS).to_owned(),
+                    ),
+                    resource_uri: Some(Cow::Borrowed(ns::SHELL_CMD)),
+                    selectors: vec![wsman::Selector::text("ShellId", info.id.clone())],
+                    other_parameters: Vec::new(),
+                };
+                let mut answer = respond(header, Body::ResourceCreated(epr));
+                answer
+                    .extra
+                    .push(Body::Shell(winrs::shell_body(&info, body)));
+                Ok(answer)
+            }
+            ns::action::DELETE => {
+                let shell_id = winrs::shell_id(env)?;
+                self.machine.shell_delete(shell_id, now)?;
+                self.shell_wake.send_modify(|g| *g += 1);
+                Ok(respond(
+                    self.response_header(env, ns::action::DELETE_RESPONSE),
+                    Body::Empty,
+                ))
+            }
+            ns::action::COMMAND => {
+                let shell_id = winrs::shell_id(env)?;
+                let Body::CommandLine(c) = &env.body else {
+                    return Err(fault(
+                        FaultKind::SchemaValidationError,
+                        "a shell Command carries rsp:CommandLine",
+                    ));
+                };
+                let args: Vec<&str> = c.arguments.iter().map(|a| a.as_ref()).collect();
+                let id = new_uuid().trim_start_matches("uuid:").to_owned();
+                self.machine
+                    .shell_command(shell_id, id.clone(), &c.command, &args, now)?;
+                Ok(respond(
+                    self.response_header(env, ns::action::COMMAND_RESPONSE),
+                    Body::CommandResponse(wsman::body::CommandResponse {
+                        command_id: Cow::Owned(id),
+                    }),
+                ))
+            }
+            ns::action::SEND => {
+                let shell_id = winrs::shell_id(env)?;
+                let Body::Send(send) = &env.body else {
+                    return Err(fault(
+                        FaultKind::SchemaValidationError,
+                        "a shell Send carries rsp:Send",
+                    ));
+                };
+                for stream in &send.streams {
+                    let command_id = stream.command_id.as_deref().ok_or_else(|| {
+                        Fail::from(winrs::bad_request(
+                            FaultKind::InvalidParameter,
+                            Some("MissingValues"),
+                            "rsp:Stream names no CommandId",
+                        ))
+                    })?;
+                    // The parser has checked the base64.
+                    let bytes = stream.decode().unwrap_or_default();
+                    self.machine.shell_send(
+                        shell_id,
+                        command_id,
+                        &stream.name,
+                        &bytes,
+                        stream.end,
+                        now,
+                    )?;
+                }
+                self.shell_wake.send_modify(|g| *g += 1);
+                Ok(respond(
+                    self.response_header(env, ns::action::SEND_RESPONSE),
+                    Body::SendResponse,
+                ))
+            }
+            ns::action::SIGNAL => {
+                let shell_id = winrs::shell_id(env)?;
+                let Body::Signal(sig) = &env.body else {
+                    return Err(fault(
+                        FaultKind::SchemaValidationError,
+                        "a shell Signal carries rsp:Signal",
+                    ));
+                };
+                let command_id = sig.command_id.as_deref().ok_or_else(|| {
+                    Fail::from(winrs::bad_request(
+                        FaultKind::InvalidParameter,
+                        Some("MissingValues"),
+                        "rsp:Signal names no CommandId",
+                    ))
+                })?;
+                let signal = Signal::parse(&sig.code).ok_or_else(|| {
+                    Fail::from(winrs::bad_request(
+                        FaultKind::InvalidParameter,
+                        Some("InvalidName"),
+                        &format!("unknown signal code `{}`", sig.code),
+                    ))
+                })?;
+                self.machine
+                    .shell_signal(shell_id, command_id, signal, now)?;
+                self.shell_wake.send_modify(|g| *g += 1);
+                Ok(respond(
+                    self.response_header(env, ns::action::SIGNAL_RESPONSE),
+                    Body::SignalResponse,
+                ))
+            }
+            other => Err(fault_d(
+                FaultKind::ActionNotSupported,
+                "ActionMismatch",
+                format!("the action `{other}` is not supported by the shell resource"),
+            )),
+        }
     }
 
     fn rule_outcome(
@@ -622,6 +908,9 @@ impl Inner {
     ) -> OpResult {
         if let Body::Identify = env.body {
             return Ok(self.identify(req.user.is_some(), scenario));
+        }
+        if is_shell(env) {
+            return self.shell_op(env, req, scenario, now);
         }
         let action = env.header.action.as_deref().unwrap_or("");
         let uri = env.header.resource_uri.as_deref().unwrap_or("");
@@ -1279,24 +1568,30 @@ fn fault_answer(f: Fail, relates: Option<&str>, scenario: &Scenario) -> Outcome 
             element: b.finish(),
         });
     }
-    let status = match scenario.wsman.flavour {
-        Flavour::Dmtf => f.status.unwrap_or(f.spec.kind.http_status()),
-        Flavour::Windows => {
-            if let Body::Fault(body) = &mut env.body {
-                body.detail.wsman_fault = Some(wsman::fault::WsmanFault {
-                    code: Cow::Owned(windows_code(f.spec.kind).to_string()),
-                    machine: Some(Cow::Owned(
-                        scenario
-                            .wsman
-                            .fault_machine
-                            .clone()
-                            .unwrap_or_else(|| scenario.machine.identity.hostname.clone()),
-                    )),
-                    message: Cow::Owned(f.spec.reason.clone()),
-                });
-            }
-            f.status.unwrap_or(500)
+    let windows = scenario.wsman.flavour == Flavour::Windows;
+    if windows || f.wsman_code.is_some() {
+        if let Body::Fault(body) = &mut env.body {
+            body.detail.wsman_fault = Some(wsman::fault::WsmanFault {
+                code: Cow::Owned(
+                    f.wsman_code
+                        .unwrap_or_else(|| windows_code(f.spec.kind))
+                        .to_string(),
+                ),
+                machine: Some(Cow::Owned(
+                    scenario
+                        .wsman
+                        .fault_machine
+                        .clone()
+                        .unwrap_or_else(|| scenario.machine.identity.hostname.clone()),
+                )),
+                message: Cow::Owned(f.spec.reason.clone()),
+            });
         }
+    }
+    let status = if windows {
+        f.status.unwrap_or(500)
+    } else {
+        f.status.unwrap_or(f.spec.kind.http_status())
     };
     reply(status, env.to_xml().into_bytes(), SOAP_CT)
 }
@@ -1307,6 +1602,17 @@ enum Phase {
     Done(Outcome),
     /// The operation ran (after an optional rule delay).
     Dispatched(Box<Result<Envelope<'static>, Fail>>, Option<Duration>),
+    /// A shell Receive has no output yet: more is due at this machine time (or when
+    /// the receiver sees a change).
+    Wait(Option<u64>, tokio::sync::watch::Receiver<u64>),
+}
+
+/// Whether the request is for the WinRM cmd shell resource.
+fn is_shell(env: &Envelope<'_>) -> bool {
+    env.header
+        .resource_uri
+        .as_deref()
+        .is_some_and(|u| u.trim().eq_ignore_ascii_case(ns::SHELL_CMD))
 }
 
 enum RuleOutcome {

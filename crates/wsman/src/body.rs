@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 
-use crate::addressing::{Epr, Selector, is_true, trimmed};
+use crate::addressing::{Epr, Selector, trimmed};
 use crate::duration::XsDuration;
 use crate::error::ErrorKind;
 use crate::fault::Fault;
@@ -745,7 +745,10 @@ fn stream<'a>(el: Element<'_, 'a>, element: &'static str) -> Result<Stream<'a>, 
             .map(trimmed)
             .ok_or_else(|| invalid(element, "rsp:Stream without Name"))?,
         command_id: el.attr_cow("", "CommandId").map(trimmed),
-        end: is_true(el.attr("", "End")),
+        // pypsrp writes End="True" (Python's str(True)); WinRM takes it, so do we.
+        end: el
+            .attr("", "End")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true") || v.trim() == "1"),
         data: el.text_cow().clone(),
     })
 }

@@ -1,0 +1,243 @@
+//! Interop: the WinRM remote shell (`.../windows/shell/cmd`) driven by real clients,
+//! pywinrm (`winrm.Session`, Basic) and pypsrp (`WSMan` + `WinRS` + `Process`, Basic),
+//! against the mock with the default scenario.
+//!
+//! `tests/interop/pywinrm_winrs.py` and `tests/interop/pypsrp_winrs.py` do the talking
+//! and print one `ok <step> <detail>` line per step; these tests check the lines, then
+//! read the journal to see what really crossed the wire: several Receives for a
+//! streamed command, a `wsman:TimedOut` fault with code 2150858793 followed by a
+//! successful Receive for a slow one, the signals.
+//!
+//! Without the client the test prints `SKIPPED ...` and passes; with `CI=true` it fails.
+
+mod interop;
+
+use interop::{DEADLINE, Finished, Requirement};
+use mock::MockServer;
+use mock::journal::HttpRecord;
+
+async fn run(script: &'static str, args: Vec<String>) -> Finished {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = interop::python3();
+        cmd.arg(interop::script(script)).args(&args);
+        interop::run_with_deadline(&mut cmd, DEADLINE)
+    })
+    .await
+    .expect("the script runner panicked")
+}
+
+fn assert_lines(run: &Finished, expected: &[&str]) {
+    assert!(run.success(), "{}", run.report());
+    assert_eq!(run.stdout_lines(), expected, "{}", run.report());
+}
+
+fn body(r: &HttpRecord) -> &str {
+    r.response_body.as_ref().map_or("", |b| b.data.as_str())
+}
+
+/// The journal's HTTP records from index `from` on.
+fn records_since(server: &MockServer, from: usize) -> Vec<HttpRecord> {
+    server
+        .journal()
+        .iter()
+        .filter_map(|e| e.http())
+        .skip(from)
+        .cloned()
+        .collect()
+}
+
+fn http_count(server: &MockServer) -> usize {
+    server.journal().iter().filter_map(|e| e.http()).count()
+}
+
+const BASICS: &[&str] = &[
+    "ok echo hello",
+    "ok hostname touchstone-sim",
+    "ok whoami touchstone-sim\\admin",
+    "ok ipconfig 127.0.0.1",
+    "ok ver 10.0.20348",
+    "ok unknown-command 9009",
+    "ok run_ps Get-Service",
+    "ok run_ps builtins",
+    "ok run_ps unmatched 1",
+    "ok environment %FOO%",
+    "ok codepage 437 65001",
+    "done basics",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pywinrm_runs_commands_and_scripts_over_http_and_https() {
+    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_pywinrm") {
+        return;
+    }
+    let server = MockServer::builder()
+        .https(true)
+        .start()
+        .await
+        .expect("the mock starts");
+    let https = server.https_url().expect("HTTPS listens");
+    for url in [server.url(), https] {
+        let before = http_count(&server);
+        let r = run("pywinrm_winrs.py", vec![url.clone(), "basics".into()]).await;
+        assert_lines(&r, BASICS);
+        let records = records_since(&server, before);
+        let creates = records
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some("Create"))
+            .count();
+        // 9 run_cmd/run_ps plus 3 shells opened by hand.
+        assert_eq!(creates, 12, "{url}: shell Creates");
+        assert!(
+            records.iter().all(|r| r.status == Some(200)),
+            "{url}: every answer is a success: {:?}",
+            records
+                .iter()
+                .map(|r| (r.operation.clone(), r.status))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            records.iter().all(|r| r.tls == url.starts_with("https")),
+            "{url}: transport"
+        );
+    }
+    server.mock().with_machine(|m, _| {
+        assert!(m.shells().is_empty(), "pywinrm closed every shell");
+    });
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pywinrm_reads_a_long_command_over_several_receives() {
+    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_stream") {
+        return;
+    }
+    let server = MockServer::builder()
+        .start()
+        .await
+        .expect("the mock starts");
+    let r = run("pywinrm_winrs.py", vec![server.url(), "stream".into()]).await;
+    assert!(r.success(), "{}", r.report());
+    let lines = r.stdout_lines();
+    assert_eq!(lines.last(), Some(&"done stream"), "{}", r.report());
+    let receives = records_since(&server, 0)
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some("Receive"))
+        .collect::<Vec<_>>();
+    assert!(
+        receives.len() >= 3,
+        "{} Receives in the journal",
+        receives.len()
+    );
+    assert!(receives.iter().all(|r| r.status == Some(200)));
+    // The journal saw every chunk in order: Running answers first, Done last.
+    let last = receives.last().map(body).unwrap_or("");
+    assert!(last.contains("CommandState/Done"), "{last}");
+    for r in &receives[..receives.len() - 1] {
+        assert!(body(r).contains("CommandState/Running"), "{}", body(r));
+    }
+    let reported = format!("ok stream receives {}", receives.len());
+    assert!(
+        lines.contains(&reported.as_str()),
+        "the client saw as many Receives as the journal: {lines:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pywinrm_retries_a_receive_that_timed_out() {
+    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_timeout") {
+        return;
+    }
+    let server = MockServer::builder()
+        .start()
+        .await
+        .expect("the mock starts");
+    let r = run("pywinrm_winrs.py", vec![server.url(), "timeout".into()]).await;
+    assert_lines(&r, &["ok timeout waitfor 1", "done timeout"]);
+    let receives = records_since(&server, 0)
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some("Receive"))
+        .collect::<Vec<_>>();
+    let timed_out = receives
+        .iter()
+        .position(|r| r.status != Some(200))
+        .expect("a Receive timed out");
+    let fault = body(&receives[timed_out]);
+    assert!(fault.contains("TimedOut"), "{fault}");
+    assert!(fault.contains("Code=\"2150858793\""), "{fault}");
+    let ok = receives[timed_out + 1..]
+        .iter()
+        .find(|r| r.status == Some(200))
+        .expect("a successful Receive after the timeout");
+    assert!(body(ok).contains("CommandState/Done"), "{}", body(ok));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_sends_stdin_and_signals() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_winrs_pypsrp") {
+        return;
+    }
+    let server = MockServer::builder()
+        .start()
+        .await
+        .expect("the mock starts");
+    let r = run("pypsrp_winrs.py", vec![server.url()]).await;
+    if !r.success() {
+        for rec in records_since(&server, 0) {
+            eprintln!(
+                "{:?} {:?}\n  > {}\n  < {}",
+                rec.operation,
+                rec.status,
+                rec.request_body.data,
+                body(&rec)
+            );
+        }
+    }
+    assert_lines(
+        &r,
+        &[
+            "ok stdin more 2",
+            "ok environment GREETING",
+            "ok ctrl_c -1073741510",
+            "ok terminate receive-fault 2150858752",
+            "ok closed-shell 2150858843",
+            "done",
+        ],
+    );
+    let records = records_since(&server, 0);
+    let ops = |name: &str| {
+        records
+            .iter()
+            .filter(|r| r.operation.as_deref() == Some(name))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ops("Send").len(), 2, "two stdin chunks");
+    assert!(
+        ops("Send")[1].request_body.data.contains("End=\"True\""),
+        "pypsrp ends stdin with End=\"True\""
+    );
+    let signals = ops("Signal");
+    assert_eq!(signals.len(), 2);
+    let code = |r: &HttpRecord| {
+        let b = &r.request_body.data;
+        let start = b.find("signal/").map_or(0, |i| i + "signal/".len());
+        b[start..]
+            .split('<')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    assert_eq!(
+        signals.iter().map(|r| code(r)).collect::<Vec<_>>(),
+        ["ctrl_c", "terminate"],
+        "pypsrp spells it .../signal/Terminate; the signal URIs compare case-insensitively"
+    );
+    assert!(signals.iter().all(|r| r.status == Some(200)));
+    assert_eq!(ops("Create").len(), 1);
+    assert_eq!(ops("Delete").len(), 1);
+    server
+        .mock()
+        .with_machine(|m, _| assert!(m.shells().is_empty()));
+    server.shutdown().await;
+}
