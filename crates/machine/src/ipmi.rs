@@ -1259,7 +1259,7 @@ impl Application for Machine {
         out
     }
 
-    fn sol_input(&mut self, session: u32, data: &[u8], _now_ms: u64) -> Vec<u8> {
+    fn sol_input(&mut self, session: u32, data: &[u8], now_ms: u64) -> Vec<u8> {
         let sol = self.spec().sol.clone();
         let (mut line, mut after_cr) = self.bmc.sol_lines.remove(&session).unwrap_or_default();
         let mut out = Vec::new();
@@ -1273,11 +1273,8 @@ impl Application for Machine {
                     }
                     let text = String::from_utf8_lossy(&line).trim().to_owned();
                     if !text.is_empty() {
-                        if let Some(c) = self.find_command(&text) {
-                            for l in &c.stdout {
-                                out.extend_from_slice(l.as_bytes());
-                            }
-                        }
+                        let (text, _) = self.run_line(&text, "root", now_ms);
+                        out.extend_from_slice(text.as_bytes());
                     }
                     line.clear();
                     out.extend_from_slice(sol.prompt.as_bytes());

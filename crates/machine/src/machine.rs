@@ -1098,6 +1098,19 @@ impl Machine {
             .command(shell_id, command_id, command, arguments, &ctx, now)
     }
 
+    /// Runs one command line at once, outside any shell (see [`crate::shell::run_line`]).
+    pub fn run_line(&self, cmdline: &str, user: &str, now: Millis) -> (String, i32) {
+        let unix_now = u64::from(self.sel_time(now));
+        let ctx = Context {
+            engine: &self.engine,
+            commands: &self.spec.commands,
+            scripts: &self.spec.scripts,
+            hostname: &self.spec.identity.hostname,
+            unix_now,
+        };
+        crate::shell::run_line(cmdline, user, &ctx)
+    }
+
     /// Feeds a command's standard input (see [`Shells::send`]).
     #[allow(clippy::too_many_arguments)]
     pub fn shell_send(

@@ -793,6 +793,33 @@ fn next_due(cmd: &Command) -> Option<Millis> {
     [event, repeat, cmd.done_at].into_iter().flatten().min()
 }
 
+/// Runs one command line to completion at once, outside any shell: delays are
+/// ignored, standard input is empty and a repeating command prints its chunks once.
+/// Returns the output (stdout and stderr interleaved as the command writes them) and
+/// the exit code. The Serial over LAN console uses it.
+pub fn run_line(cmdline: &str, user: &str, ctx: &Context<'_>) -> (String, i32) {
+    let env = vec![
+        ("COMPUTERNAME".to_owned(), ctx.hostname.to_owned()),
+        ("USERNAME".to_owned(), user.to_owned()),
+    ];
+    let cmdline = expand_vars(cmdline.trim(), &env);
+    let run = Run {
+        ctx,
+        env: &env,
+        user,
+        cwd: "C:\\",
+    };
+    let plan = match ctx.commands.iter().find(|c| c.matches(&cmdline)) {
+        Some(spec) => match &spec.handler {
+            Some(h) => run.handler(h, &cmdline, ""),
+            None => Plan::of_spec(spec),
+        },
+        None => run.builtin(&cmdline),
+    };
+    let text = plan.chunks.into_iter().map(|(_, t)| t).collect();
+    (text, plan.exit_code)
+}
+
 /// Running one command line: what the handlers and built-ins see.
 struct Run<'a> {
     ctx: &'a Context<'a>,

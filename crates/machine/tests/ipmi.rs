@@ -877,7 +877,10 @@ fn serial_over_lan_console() {
     spec.sol.prompt = "$ ".into();
     let mut m = Machine::new(spec, 0).unwrap();
     m.sol_activated(1, 0);
-    assert_eq!(m.sol_input(1, b"xyz\r", 0), b"$ ");
+    // An unknown command is answered as cmd.exe answers it, then the prompt.
+    let out = String::from_utf8(m.sol_input(1, b"xyz\r", 0)).unwrap();
+    assert!(out.starts_with("'xyz' is not recognized"), "{out:?}");
+    assert!(out.ends_with("batch file.\r\n$ "), "{out:?}");
 }
 
 #[test]
