@@ -1,5 +1,6 @@
 //! Interop: the WinRM remote shell (`.../windows/shell/cmd`) driven by real clients,
-//! pywinrm (`winrm.Session`, Basic) and pypsrp (`WSMan` + `WinRS` + `Process`, Basic),
+//! pywinrm (`winrm.Session`) and pypsrp (`WSMan` + `WinRS` + `Process`), with Basic and
+//! with NTLM (pywinrm's default transport, every message sealed over plain HTTP),
 //! against the mock with the default scenario.
 //!
 //! `tests/interop/pywinrm_winrs.py` and `tests/interop/pypsrp_winrs.py` do the talking
@@ -17,9 +18,22 @@ use mock::MockServer;
 use mock::journal::HttpRecord;
 
 async fn run(script: &'static str, args: Vec<String>) -> Finished {
+    run_with_env(script, args, &[]).await
+}
+
+/// Runs `script` with extra environment variables (the scripts read
+/// `TOUCHSTONE_TRANSPORT` / `TOUCHSTONE_AUTH` to pick NTLM instead of Basic).
+async fn run_with_env(
+    script: &'static str,
+    args: Vec<String>,
+    env: &'static [(&'static str, &'static str)],
+) -> Finished {
     tokio::task::spawn_blocking(move || {
         let mut cmd = interop::python3();
         cmd.arg(interop::script(script)).args(&args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         interop::run_with_deadline(&mut cmd, DEADLINE)
     })
     .await
@@ -239,5 +253,109 @@ async fn pypsrp_sends_stdin_and_signals() {
     server
         .mock()
         .with_machine(|m, _| assert!(m.shells().is_empty()));
+    server.shutdown().await;
+}
+
+/// The SOAP requests of `records` (the empty POST that pywinrm sends to authenticate
+/// before sealing anything carries no operation).
+fn soap(records: &[HttpRecord]) -> Vec<&HttpRecord> {
+    records.iter().filter(|r| r.operation.is_some()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pywinrm_runs_commands_with_ntlm_sealed_over_http_and_plain_over_https() {
+    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_ntlm") {
+        return;
+    }
+    let server = MockServer::builder()
+        .https(true)
+        .start()
+        .await
+        .expect("the mock starts");
+    let https = server.https_url().expect("HTTPS listens");
+    for url in [server.url(), https] {
+        let before = http_count(&server);
+        let r = run_with_env(
+            "pywinrm_winrs.py",
+            vec![url.clone(), "basics".into()],
+            &[("TOUCHSTONE_TRANSPORT", "ntlm")],
+        )
+        .await;
+        assert_lines(&r, BASICS);
+        let records = records_since(&server, before);
+        let soap = soap(&records);
+        assert_eq!(
+            soap.iter()
+                .filter(|r| r.operation.as_deref() == Some("Create"))
+                .count(),
+            12,
+            "{url}: shell Creates"
+        );
+        assert!(
+            soap.iter().all(|r| r.status == Some(200)),
+            "{url}: every SOAP answer is a success"
+        );
+        assert!(
+            soap.iter().all(|r| r.user.as_deref() == Some("admin")),
+            "{url}: every request ran as the NTLM user"
+        );
+        // pywinrm seals over plain HTTP (message_encryption='auto') and relies on TLS
+        // over HTTPS.
+        let sealed = !url.starts_with("https");
+        assert!(
+            soap.iter().all(|r| r.encrypted == sealed),
+            "{url}: encrypted should be {sealed} for every SOAP request"
+        );
+        assert!(
+            records
+                .iter()
+                .any(|r| r.response_headers.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case("www-authenticate") && v.starts_with("Negotiate ")
+                })),
+            "{url}: the NTLM CHALLENGE went out in a Negotiate header"
+        );
+    }
+    server
+        .mock()
+        .with_machine(|m, _| assert!(m.shells().is_empty()));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_winrs_with_ntlm_sealed_messages() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp")
+        .check("interop_winrs_pypsrp_ntlm")
+    {
+        return;
+    }
+    let server = MockServer::builder()
+        .start()
+        .await
+        .expect("the mock starts");
+    let r = run_with_env(
+        "pypsrp_winrs.py",
+        vec![server.url()],
+        &[("TOUCHSTONE_AUTH", "ntlm")],
+    )
+    .await;
+    assert_lines(
+        &r,
+        &[
+            "ok stdin more 2",
+            "ok environment GREETING",
+            "ok ctrl_c -1073741510",
+            "ok terminate receive-fault 2150858752",
+            "ok closed-shell 2150858843",
+            "done",
+        ],
+    );
+    let records = records_since(&server, 0);
+    let soap = soap(&records);
+    assert!(soap.len() >= 10, "{} SOAP requests", soap.len());
+    assert!(
+        soap.iter().all(|r| r.encrypted),
+        "every SOAP request was sealed"
+    );
+    assert!(soap.iter().all(|r| r.user.as_deref() == Some("admin")));
     server.shutdown().await;
 }

@@ -15,6 +15,7 @@ pypsrp exits 2.
 
 from __future__ import annotations
 
+import os
 import sys
 import urllib.parse
 
@@ -60,8 +61,10 @@ def main() -> int:
         username="admin",
         password="admin",
         ssl=url.scheme == "https",
-        auth="basic",
-        encryption="never",
+        # TOUCHSTONE_AUTH: "basic" (the default here) or "ntlm"/"negotiate", which
+        # seal every message over plain HTTP.
+        auth=os.environ.get("TOUCHSTONE_AUTH", "basic"),
+        encryption="never" if os.environ.get("TOUCHSTONE_AUTH", "basic") == "basic" else "auto",
         cert_validation=False,
         operation_timeout=5,
     )

@@ -16,6 +16,7 @@ URL is http://HOST:PORT/wsman or https://... (the certificate is not checked). O
 
 from __future__ import annotations
 
+import os
 import sys
 
 try:
@@ -40,11 +41,18 @@ def expect(cond: bool, message: str) -> None:
         raise Mismatch(message)
 
 
+# TOUCHSTONE_TRANSPORT picks pywinrm's transport: "basic" (the default here) or "ntlm"
+# (pywinrm's own default), which seals every message over plain HTTP.
+TRANSPORT = os.environ.get("TOUCHSTONE_TRANSPORT", "basic")
+
+
 def session(url: str, **kw) -> winrm.Session:
+    if TRANSPORT == "ntlm":
+        kw.setdefault("message_encryption", "auto")
     return winrm.Session(
         url,
         auth=("admin", "admin"),
-        transport="basic",
+        transport=TRANSPORT,
         server_cert_validation="ignore",
         **kw,
     )
