@@ -160,15 +160,16 @@ async fn windows_server_answers_faults_as_winrm() {
     let items = c.enumerate_all(&wmi, f).await;
     assert_eq!(items.len(), 1, "{items:?}");
 
-    // Basic only: Digest is not offered.
+    // Basic and Negotiate, as WinRM with Basic enabled; Digest is not offered.
     let a = Client::new(&server)
         .with_auth(None)
         .send(&Req::identify())
         .await;
     assert_eq!(a.status, 401);
     let challenges = a.headers_named("www-authenticate");
-    assert_eq!(challenges.len(), 1);
+    assert_eq!(challenges.len(), 2, "{challenges:?}");
     assert!(challenges[0].starts_with("Basic realm=\"WSMAN\""));
+    assert_eq!(challenges[1], "Negotiate");
     // The other account; the default's admin does not exist here.
     let mut v = Client::new(&server).with_auth(Some(basic("vagrant", "vagrant")));
     let a = v.send(&Req::identify()).await;
