@@ -2,9 +2,10 @@
 //! that do not apply are skipped with the reason rather than failed.
 //!
 //! Requirements are strings in the suite files: `class:NAME` (an Enumerate of the
-//! class is not answered with `wsa:DestinationUnreachable` or another fault) and
+//! class is not answered with `wsa:DestinationUnreachable` or another fault),
 //! `identify:unauthenticated` (Identify with `WSMANIDENTIFY: unauthenticated` and no
-//! credentials is answered with an IdentifyResponse).
+//! credentials is answered with an IdentifyResponse) and `shell:cmd` (a Create of a
+//! WinRM cmd shell succeeds; the probe deletes the shell it made).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -98,6 +99,80 @@ async fn probe(client: &Client, req: &str) -> Option<String> {
             )),
             Err(e) => Some(format!("unauthenticated Identify got no answer: {e}")),
         },
+        Some(("shell", "cmd")) => probe_shell(client).await,
         _ => Some(format!("unknown requirement `{req}`")),
     }
+}
+
+const SHELL_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd";
+
+/// A shell message for the probe: `action` with `selector` (the ShellId) and `body`.
+fn shell_envelope(to: &str, action: &str, shell_id: Option<&str>, body: &str) -> Vec<u8> {
+    let selectors = shell_id.map_or(String::new(), |id| {
+        format!(
+            "<w:SelectorSet><w:Selector Name=\"ShellId\">{}</w:Selector></w:SelectorSet>",
+            esc(id)
+        )
+    });
+    format!(
+        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+         xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+         xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" \
+         xmlns:rsp=\"http://schemas.microsoft.com/wbem/wsman/1/windows/shell\">\
+         <s:Header><a:To>{to}</a:To><a:Action s:mustUnderstand=\"true\">{action}</a:Action>\
+         <a:MessageID>{mid}</a:MessageID><a:ReplyTo><a:Address s:mustUnderstand=\"true\">\
+         http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
+         <w:ResourceURI s:mustUnderstand=\"true\">{SHELL_URI}</w:ResourceURI>\
+         <w:MaxEnvelopeSize s:mustUnderstand=\"true\">153600</w:MaxEnvelopeSize>\
+         <w:OperationTimeout>PT20S</w:OperationTimeout>{selectors}</s:Header>\
+         <s:Body>{body}</s:Body></s:Envelope>",
+        to = esc(to),
+        mid = build::message_id(),
+    )
+    .into_bytes()
+}
+
+async fn probe_shell(client: &Client) -> Option<String> {
+    let to = client.url().to_owned();
+    let create = shell_envelope(
+        &to,
+        "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create",
+        None,
+        "<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams>\
+         <rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>",
+    );
+    let ex = match client.send_raw(client::RawRequest::soap(create)).await {
+        Ok(ex) => ex,
+        Err(e) => return Some(format!("a shell Create got no answer: {e}")),
+    };
+    if let Some(f) = ex.fault() {
+        return Some(format!(
+            "the target offers no cmd shell (Create answered {})",
+            f.subcode.unwrap_or(f.code)
+        ));
+    }
+    let answer = Answer::new(&ex);
+    let Some(id) = answer
+        .value("s:Body/*:ResourceCreated/wsa:ReferenceParameters/wsman:SelectorSet/wsman:Selector")
+    else {
+        return Some(format!(
+            "a shell Create was answered (HTTP {}) without a ShellId selector",
+            ex.status().map_or("none".into(), |s| s.to_string())
+        ));
+    };
+    let delete = shell_envelope(
+        &to,
+        "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete",
+        Some(&id),
+        "",
+    );
+    let _ = client.send_raw(client::RawRequest::soap(delete)).await;
+    None
+}
+
+/// `s` as XML character data.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -37,6 +37,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../suites/wsman/faults.toml"),
     ),
     (
+        "suites/wsman/shell.toml",
+        include_str!("../../../suites/wsman/shell.toml"),
+    ),
+    (
         "suites/wsman/http.toml",
         include_str!("../../../suites/wsman/http.toml"),
     ),
@@ -133,7 +137,7 @@ fn valid_id(id: &str) -> bool {
 fn valid_requirement(r: &str) -> bool {
     match r.split_once(':') {
         Some(("class", c)) => !c.is_empty(),
-        Some(("identify", "unauthenticated")) => true,
+        Some(("identify", "unauthenticated")) | Some(("shell", "cmd")) => true,
         _ => false,
     }
 }
@@ -241,8 +245,8 @@ impl Suite {
                 }
                 if let Some(r) = c.requires.iter().find(|r| !valid_requirement(r)) {
                     return Err(err(format!(
-                        "case `{id}`: unknown requirement `{r}` (expected `class:NAME` or \
-                         `identify:unauthenticated`)"
+                        "case `{id}`: unknown requirement `{r}` (expected `class:NAME`, \
+                         `identify:unauthenticated` or `shell:cmd`)"
                     )));
                 }
                 let body = if c.code {
