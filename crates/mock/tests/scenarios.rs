@@ -207,6 +207,18 @@ async fn amt_like_is_digest_only_and_lenient() {
     assert!(challenges[0].starts_with("Digest realm=\"Digest:6E3A8F1C"));
     assert!(challenges[0].contains("algorithm=MD5"));
 
+    // A Get let past the HTTP layer by `WSMANIDENTIFY: unauthenticated` is refused by
+    // the service, and the 401 still carries the Digest challenge (the HTTP layer adds
+    // its own challenges to a handler's 401).
+    let a = Client::new(&server)
+        .with_auth(None)
+        .send_with(&req, &[("WSMANIDENTIFY", "unauthenticated")])
+        .await;
+    assert_eq!(a.status, 401);
+    let challenges = a.headers_named("www-authenticate");
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    assert!(challenges[0].starts_with("Digest realm="), "{challenges:?}");
+
     // Digest works.
     let a = digest_exchange(addr, &req, "admin", "P@ssw0rd", "MD5").await;
     a.assert_ok(&req, ns::action::GET_RESPONSE);

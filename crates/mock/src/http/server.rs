@@ -728,7 +728,22 @@ impl Svc {
                     tokio::time::sleep(pause).await;
                     outcome = *inner;
                 }
-                Outcome::Reply(reply) => {
+                Outcome::Reply(mut reply) => {
+                    if reply.status == 401 && rec.user.is_none() {
+                        // A handler 401 for a request let through without credentials
+                        // (`WSMANIDENTIFY: unauthenticated` on something else than
+                        // Identify): the challenges are the HTTP layer's to give, with
+                        // fresh Digest nonces, whatever the handler put there.
+                        reply
+                            .headers
+                            .retain(|(n, _)| !n.eq_ignore_ascii_case("www-authenticate"));
+                        reply.headers.extend(
+                            ctx.auth
+                                .challenges(&policy, false)
+                                .into_iter()
+                                .map(|c| ("www-authenticate".to_owned(), c)),
+                        );
+                    }
                     rec.finish(OutcomeKind::Reply, Some(&reply));
                     return build_response(&protect(reply));
                 }
