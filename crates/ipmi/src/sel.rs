@@ -174,32 +174,30 @@ pub struct SelInfo {
 }
 
 impl SelInfo {
-    /// The 14 response bytes after the completion code.
+    /// The 14 response bytes after the completion code (the layout of Get SDR
+    /// Repository Info, with the entry count in place of the record count).
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = vec![self.version];
-        v.extend_from_slice(&self.entries.to_le_bytes());
-        v.extend_from_slice(&self.free.to_le_bytes());
-        v.extend_from_slice(&self.last_add.to_le_bytes());
-        v.extend_from_slice(&self.last_erase.to_le_bytes());
-        v.push(self.support);
-        v
+        crate::sdr::RepositoryInfo {
+            version: self.version,
+            count: self.entries,
+            free: self.free,
+            last_add: self.last_add,
+            last_erase: self.last_erase,
+            support: self.support,
+        }
+        .encode()
     }
 
     /// Reads the response bytes.
     pub fn decode(b: &[u8]) -> Result<SelInfo, DecodeError> {
-        if b.len() < 14 {
-            return Err(DecodeError::Short {
-                need: 14,
-                got: b.len(),
-            });
-        }
+        let r = crate::sdr::RepositoryInfo::decode(b)?;
         Ok(SelInfo {
-            version: b[0],
-            entries: u16::from_le_bytes([b[1], b[2]]),
-            free: u16::from_le_bytes([b[3], b[4]]),
-            last_add: u32::from_le_bytes([b[5], b[6], b[7], b[8]]),
-            last_erase: u32::from_le_bytes([b[9], b[10], b[11], b[12]]),
-            support: b[13],
+            version: r.version,
+            entries: r.count,
+            free: r.free,
+            last_add: r.last_add,
+            last_erase: r.last_erase,
+            support: r.support,
         })
     }
 }

@@ -280,6 +280,22 @@ pub struct Machine {
     shells: Shells,
 }
 
+/// What the shell model needs of the machine (fields, so that `self.shells` can be
+/// borrowed mutably beside it).
+fn shell_context<'a>(
+    engine: &'a rhai::Engine,
+    spec: &'a MachineSpec,
+    sel_time: u32,
+) -> Context<'a> {
+    Context {
+        engine,
+        commands: &spec.commands,
+        scripts: &spec.scripts,
+        hostname: &spec.identity.hostname,
+        unix_now: u64::from(sel_time),
+    }
+}
+
 fn unknown(id: &str) -> MachineError {
     MachineError::UnknownSensor { id: id.into() }
 }
@@ -1086,28 +1102,14 @@ impl Machine {
         arguments: &[&str],
         now: Millis,
     ) -> Result<String, ShellError> {
-        let unix_now = u64::from(self.sel_time(now));
-        let ctx = Context {
-            engine: &self.engine,
-            commands: &self.spec.commands,
-            scripts: &self.spec.scripts,
-            hostname: &self.spec.identity.hostname,
-            unix_now,
-        };
+        let ctx = shell_context(&self.engine, &self.spec, self.sel_time(now));
         self.shells
             .command(shell_id, command_id, command, arguments, &ctx, now)
     }
 
     /// Runs one command line at once, outside any shell (see [`crate::shell::run_line`]).
     pub fn run_line(&self, cmdline: &str, user: &str, now: Millis) -> (String, i32) {
-        let unix_now = u64::from(self.sel_time(now));
-        let ctx = Context {
-            engine: &self.engine,
-            commands: &self.spec.commands,
-            scripts: &self.spec.scripts,
-            hostname: &self.spec.identity.hostname,
-            unix_now,
-        };
+        let ctx = shell_context(&self.engine, &self.spec, self.sel_time(now));
         crate::shell::run_line(cmdline, user, &ctx)
     }
 
@@ -1122,14 +1124,7 @@ impl Machine {
         end: bool,
         now: Millis,
     ) -> Result<(), ShellError> {
-        let unix_now = u64::from(self.sel_time(now));
-        let ctx = Context {
-            engine: &self.engine,
-            commands: &self.spec.commands,
-            scripts: &self.spec.scripts,
-            hostname: &self.spec.identity.hostname,
-            unix_now,
-        };
+        let ctx = shell_context(&self.engine, &self.spec, self.sel_time(now));
         self.shells
             .send(shell_id, command_id, stream, bytes, end, &ctx, now)
     }
