@@ -134,11 +134,14 @@ fn valid_requirement(r: &str) -> bool {
     match r.split_once(':') {
         Some(("class", c)) => !c.is_empty(),
         Some(("identify", "unauthenticated")) => true,
-        _ => false,
+        _ => crate::ipmi::valid_requirement(r),
     }
 }
 
 fn check_step(step: &Step) -> Result<(), String> {
+    if step.request.op == crate::case::Op::Ipmi {
+        return crate::ipmi::check_step(step);
+    }
     let e = &step.expect;
     let mut paths: Vec<&String> = Vec::new();
     fn collect<'a>(e: &'a crate::case::Expect, out: &mut Vec<&'a String>) {
