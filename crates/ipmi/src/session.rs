@@ -1,1 +1,1935 @@
 //! The BMC side of LAN sessions.
+//!
+//! [`Bmc::handle`] takes one UDP datagram and returns the datagrams to send back plus a
+//! decoded [`Record`] for the journal; nothing is dropped without a
+//! [`RecordKind::Dropped`] record saying why. The BMC owns:
+//! - ASF presence ping → pong;
+//! - sessionless Get Channel Authentication Capabilities and Get Channel Cipher Suites,
+//!   in IPMI 1.5 framing and in RMCP+ framing (payload type 0, session 0);
+//! - the IPMI 1.5 login (Get Session Challenge, Activate Session) with MD5, straight
+//!   password or (only if configured) no authentication;
+//! - the RMCP+ login (Open Session, RAKP 1-4) with cipher suites 0, 1, 2, 3, 17;
+//! - per-session sequence windows, integrity and confidentiality, idle timeout, the
+//!   session limit, Set Session Privilege, Close Session, Get Session Info;
+//! - Serial over LAN payload activation and the SOL packet exchange.
+//!
+//! Every other command goes to [`Application::handle`] with the session's user and
+//! privilege.
+
+use std::net::SocketAddr;
+
+use rand_core::RngCore;
+
+use crate::app::{Application, Request, SessionView, UserRecord};
+use crate::codes::{Privilege, cc, netfn};
+use crate::crypto::{self, AuthAlg, CipherSuite, ConfAlg, IntegrityAlg, RakpParams, SessionKeys};
+use crate::msg::{Message, MsgError};
+use crate::rmcp::{self, AuthType, Frame, FrameError, V15Packet, V20Packet, payload};
+
+pub use crate::rmcp::AuthType as Ipmi15Auth;
+
+/// App NetFn command numbers the session layer answers itself.
+pub mod cmd {
+    /// Get Channel Authentication Capabilities.
+    pub const GET_CHANNEL_AUTH_CAPS: u8 = 0x38;
+    /// Get Session Challenge.
+    pub const GET_SESSION_CHALLENGE: u8 = 0x39;
+    /// Activate Session.
+    pub const ACTIVATE_SESSION: u8 = 0x3A;
+    /// Set Session Privilege Level.
+    pub const SET_SESSION_PRIVILEGE: u8 = 0x3B;
+    /// Close Session.
+    pub const CLOSE_SESSION: u8 = 0x3C;
+    /// Get Session Info.
+    pub const GET_SESSION_INFO: u8 = 0x3D;
+    /// Activate Payload.
+    pub const ACTIVATE_PAYLOAD: u8 = 0x48;
+    /// Deactivate Payload.
+    pub const DEACTIVATE_PAYLOAD: u8 = 0x49;
+    /// Get Payload Activation Status.
+    pub const PAYLOAD_ACTIVATION_STATUS: u8 = 0x4A;
+    /// Get Payload Instance Info.
+    pub const PAYLOAD_INSTANCE_INFO: u8 = 0x4B;
+    /// Get Channel Payload Support.
+    pub const CHANNEL_PAYLOAD_SUPPORT: u8 = 0x4E;
+    /// Get Channel Payload Version.
+    pub const CHANNEL_PAYLOAD_VERSION: u8 = 0x4F;
+    /// Get Channel Cipher Suites.
+    pub const GET_CHANNEL_CIPHER_SUITES: u8 = 0x54;
+}
+
+/// RMCP+ and RAKP message status codes (IPMI v2.0 table 13-15).
+pub mod status {
+    /// No errors.
+    pub const OK: u8 = 0x00;
+    /// Insufficient resources to create a session.
+    pub const NO_RESOURCES: u8 = 0x01;
+    /// Invalid session ID.
+    pub const INVALID_SESSION_ID: u8 = 0x02;
+    /// Invalid payload type.
+    pub const INVALID_PAYLOAD_TYPE: u8 = 0x03;
+    /// Invalid authentication algorithm.
+    pub const INVALID_AUTH_ALG: u8 = 0x04;
+    /// Invalid integrity algorithm.
+    pub const INVALID_INTEGRITY_ALG: u8 = 0x05;
+    /// Inactive session ID.
+    pub const INACTIVE_SESSION_ID: u8 = 0x08;
+    /// Invalid role.
+    pub const INVALID_ROLE: u8 = 0x09;
+    /// Unauthorized role or privilege level requested.
+    pub const UNAUTHORIZED_ROLE: u8 = 0x0A;
+    /// Invalid name length.
+    pub const INVALID_NAME_LENGTH: u8 = 0x0C;
+    /// Unauthorized name.
+    pub const UNAUTHORIZED_NAME: u8 = 0x0D;
+    /// Invalid integrity check value.
+    pub const INVALID_INTEGRITY_CHECK: u8 = 0x0F;
+    /// Invalid confidentiality algorithm.
+    pub const INVALID_CONF_ALG: u8 = 0x10;
+    /// No cipher suite match with the proposed security algorithms.
+    pub const NO_CIPHER_SUITE_MATCH: u8 = 0x11;
+    /// Illegal or unrecognized parameter.
+    pub const ILLEGAL_PARAMETER: u8 = 0x12;
+}
+
+/// BMC LAN channel settings (scenario rules may change them at run time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BmcConfig {
+    /// The LAN channel number (1).
+    pub channel: u8,
+    /// Enabled cipher suite IDs, in the order Get Channel Cipher Suites lists them.
+    /// Suite 0 (no authentication) only if listed.
+    pub cipher_suites: Vec<u8>,
+    /// Enabled IPMI 1.5 authentication types (default MD5 and straight password;
+    /// `None` only if listed; empty disables IPMI 1.5 logins).
+    pub ipmi15_auth: Vec<AuthType>,
+    /// Maximum number of sessions (pending RMCP+ handshakes included).
+    pub session_limit: usize,
+    /// Idle time after which a session is closed.
+    pub idle_timeout_ms: u64,
+    /// Whether the null user (empty name) may log in.
+    pub allow_anonymous: bool,
+    /// The BMC key Kg (None: Kuid is used, the usual "one-key" login).
+    pub kg: Option<Vec<u8>>,
+    /// The UDP port reported in Activate Payload (the listener sets its bound port).
+    pub port: u16,
+}
+
+impl Default for BmcConfig {
+    fn default() -> Self {
+        BmcConfig {
+            channel: 1,
+            cipher_suites: vec![17, 3, 2, 1],
+            ipmi15_auth: vec![AuthType::Md5, AuthType::Password],
+            session_limit: 8,
+            idle_timeout_ms: 60_000,
+            allow_anonymous: false,
+            kg: None,
+            port: 623,
+        }
+    }
+}
+
+/// Why a datagram got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The RMCP/session framing is malformed.
+    #[error("malformed frame: {0}")]
+    Frame(FrameError),
+    /// The IPMI message is malformed (length, checksums).
+    #[error("malformed IPMI message: {0}")]
+    Message(MsgError),
+    /// An ASF message other than a presence ping.
+    #[error("ASF message other than a presence ping")]
+    UnexpectedAsf,
+    /// A response (odd NetFn) arrived where a request was expected.
+    #[error("not a request")]
+    NotARequest,
+    /// No session with this ID.
+    #[error("unknown session {0:#010x}")]
+    UnknownSession(u32),
+    /// The session exists but its handshake has not completed.
+    #[error("session {0:#010x} is not active")]
+    InactiveSession(u32),
+    /// The AuthCode (integrity or IPMI 1.5) does not verify.
+    #[error("AuthCode mismatch")]
+    BadAuthCode,
+    /// The packet's authentication type / authenticated / encrypted flags do not match
+    /// what the session negotiated.
+    #[error("packet protection does not match the session")]
+    WrongProtection,
+    /// The sequence number was already received.
+    #[error("replayed sequence number {0}")]
+    Replay(u32),
+    /// The sequence number is outside the window.
+    #[error("sequence number {0} out of window")]
+    OutOfWindow(u32),
+    /// The payload does not decrypt.
+    #[error("decryption failed: {0}")]
+    Decrypt(crypto::CryptoError),
+    /// A payload type that is not valid here.
+    #[error("unexpected payload type {0:#04x}")]
+    UnexpectedPayload(u8),
+    /// A Serial over LAN packet for a session without an active SOL payload, or too short.
+    #[error("SOL packet without an active SOL payload or too short")]
+    SolInactive,
+    /// A handshake message the console aborted (RAKP3 with a non-zero status).
+    #[error("console aborted the handshake with status {0:#04x}")]
+    ConsoleAbort(u8),
+}
+
+/// What kind of datagram a record describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordKind {
+    /// ASF presence ping (answered with a pong).
+    Ping,
+    /// A sessionless IPMI command.
+    Sessionless,
+    /// RMCP+ Open Session Request.
+    OpenSession,
+    /// RAKP message 1.
+    Rakp1,
+    /// RAKP message 3.
+    Rakp3,
+    /// A command in an IPMI 1.5 session (Activate Session included).
+    Ipmi15,
+    /// A command in an RMCP+ session.
+    Rmcpp,
+    /// A Serial over LAN packet.
+    Sol,
+    /// Not answered.
+    Dropped {
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+/// A decoded account of one datagram, for the mock's journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// What it was.
+    pub kind: RecordKind,
+    /// The BMC session ID (0 when sessionless or unknown).
+    pub session_id: u32,
+    /// The session's (or the login's) user name.
+    pub user: Option<String>,
+    /// Privilege: the session's current level, or the level a login asked for/got.
+    pub privilege: Option<Privilege>,
+    /// The cipher suite of the session (RMCP+).
+    pub suite: Option<u8>,
+    /// Request NetFn.
+    pub netfn: Option<u8>,
+    /// Command.
+    pub cmd: Option<u8>,
+    /// Request data (or SOL characters received).
+    pub request: Vec<u8>,
+    /// Completion code of the answer.
+    pub completion: Option<u8>,
+    /// Response data after the completion code (or SOL characters sent).
+    pub response: Vec<u8>,
+    /// RMCP+/RAKP status code of a handshake answer.
+    pub status: Option<u8>,
+}
+
+impl Record {
+    fn new(kind: RecordKind) -> Record {
+        Record {
+            kind,
+            session_id: 0,
+            user: None,
+            privilege: None,
+            suite: None,
+            netfn: None,
+            cmd: None,
+            request: Vec::new(),
+            completion: None,
+            response: Vec::new(),
+            status: None,
+        }
+    }
+
+    fn dropped(reason: DropReason) -> Record {
+        Record::new(RecordKind::Dropped { reason })
+    }
+
+    fn with_session(mut self, id: u32) -> Record {
+        self.session_id = id;
+        self
+    }
+}
+
+/// The result of handling one datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// Datagrams to send back to the sender, in order.
+    pub replies: Vec<Vec<u8>>,
+    /// What happened.
+    pub record: Record,
+}
+
+/// A session as the mock's admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// BMC session ID.
+    pub id: u32,
+    /// The console's session ID (RMCP+; equal to `id` for IPMI 1.5).
+    pub console_id: u32,
+    /// Session handle.
+    pub handle: u8,
+    /// Whether the login completed.
+    pub active: bool,
+    /// User name (empty before RAKP1).
+    pub user: String,
+    /// User ID (0 before RAKP1).
+    pub user_id: u8,
+    /// Current privilege.
+    pub privilege: Privilege,
+    /// Maximum privilege of the session.
+    pub max_privilege: Privilege,
+    /// RMCP+ cipher suite, or None for IPMI 1.5.
+    pub suite: Option<u8>,
+    /// IPMI 1.5 authentication type, or None for RMCP+.
+    pub auth_type: Option<AuthType>,
+    /// Whether this session holds the SOL payload.
+    pub sol_active: bool,
+    /// Time of the last accepted packet.
+    pub last_activity_ms: u64,
+    /// The console's address, when the listener passed it.
+    pub peer: Option<SocketAddr>,
+}
+
+/// A sliding window over received sequence numbers.
+#[derive(Debug, Clone)]
+struct Window {
+    started: bool,
+    highest: u32,
+    /// Bit i set: `highest - i` was received.
+    seen: u64,
+    size: u32,
+}
+
+impl Window {
+    fn new(size: u32) -> Window {
+        Window {
+            started: false,
+            highest: 0,
+            seen: 0,
+            size,
+        }
+    }
+
+    fn check(&self, seq: u32) -> Result<(), DropReason> {
+        if !self.started {
+            return if seq == 0 {
+                Err(DropReason::OutOfWindow(seq))
+            } else {
+                Ok(())
+            };
+        }
+        let ahead = seq.wrapping_sub(self.highest);
+        let behind = self.highest.wrapping_sub(seq);
+        if seq == 0 {
+            Err(DropReason::OutOfWindow(seq))
+        } else if ahead != 0 && ahead <= self.size {
+            Ok(())
+        } else if behind < self.size {
+            if self.seen & (1u64 << behind) != 0 {
+                Err(DropReason::Replay(seq))
+            } else {
+                Ok(())
+            }
+        } else {
+            Err(DropReason::OutOfWindow(seq))
+        }
+    }
+
+    fn accept(&mut self, seq: u32) {
+        if !self.started {
+            self.started = true;
+            self.highest = seq;
+            self.seen = 1;
+            return;
+        }
+        let ahead = seq.wrapping_sub(self.highest);
+        if ahead != 0 && ahead <= self.size {
+            self.seen = if ahead >= 64 { 0 } else { self.seen << ahead };
+            self.seen |= 1;
+            self.highest = seq;
+        } else {
+            let behind = self.highest.wrapping_sub(seq);
+            if behind < 64 {
+                self.seen |= 1u64 << behind;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Stage {
+    /// Open Session answered; waiting for RAKP1.
+    Opened,
+    /// RAKP2 sent; waiting for RAKP3.
+    Rakp2Sent {
+        rm: [u8; 16],
+        rc: [u8; 16],
+        role: u8,
+        rakp2: Vec<u8>,
+    },
+    /// Logged in.
+    Active {
+        keys: SessionKeys,
+        rakp3_code: Vec<u8>,
+        rakp4: Vec<u8>,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Proto {
+    V15 { auth: AuthType, password: Vec<u8> },
+    V20 { suite: CipherSuite, stage: Stage },
+}
+
+#[derive(Debug, Clone)]
+struct SolState {
+    /// Last packet sequence number sent (1..=15).
+    out_seq: u8,
+    /// Last packet sequence number received with data.
+    last_in: u8,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    id: u32,
+    console_id: u32,
+    handle: u8,
+    proto: Proto,
+    user: Option<UserRecord>,
+    max_priv: Privilege,
+    priv_: Privilege,
+    rx: Window,
+    tx_seq: u32,
+    last_ms: u64,
+    sol: Option<SolState>,
+    peer: Option<SocketAddr>,
+}
+
+impl Session {
+    fn active(&self) -> bool {
+        match &self.proto {
+            Proto::V15 { .. } => true,
+            Proto::V20 { stage, .. } => matches!(stage, Stage::Active { .. }),
+        }
+    }
+
+    fn user_name(&self) -> Option<String> {
+        self.user
+            .as_ref()
+            .map(|u| String::from_utf8_lossy(&u.name).into_owned())
+    }
+
+    fn suite(&self) -> Option<CipherSuite> {
+        match &self.proto {
+            Proto::V20 { suite, .. } => Some(*suite),
+            Proto::V15 { .. } => None,
+        }
+    }
+
+    fn next_tx_seq(&mut self) -> u32 {
+        let s = self.tx_seq;
+        self.tx_seq = self.tx_seq.wrapping_add(1);
+        if self.tx_seq == 0 {
+            self.tx_seq = 1;
+        }
+        s
+    }
+
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.id,
+            console_id: self.console_id,
+            handle: self.handle,
+            active: self.active(),
+            user: self.user_name().unwrap_or_default(),
+            user_id: self.user.as_ref().map_or(0, |u| u.id),
+            privilege: self.priv_,
+            max_privilege: self.max_priv,
+            suite: self.suite().map(|s| s.id),
+            auth_type: match &self.proto {
+                Proto::V15 { auth, .. } => Some(*auth),
+                Proto::V20 { .. } => None,
+            },
+            sol_active: self.sol.is_some(),
+            last_activity_ms: self.last_ms,
+            peer: self.peer,
+        }
+    }
+
+    fn record(&self, kind: RecordKind) -> Record {
+        let mut r = Record::new(kind).with_session(self.id);
+        r.user = self.user_name();
+        r.privilege = Some(self.priv_);
+        r.suite = self.suite().map(|s| s.id);
+        r
+    }
+}
+
+/// A pending IPMI 1.5 login: Get Session Challenge answered, Activate Session expected.
+#[derive(Debug, Clone)]
+struct Challenge {
+    temp_id: u32,
+    challenge: [u8; 16],
+    auth: AuthType,
+    user: UserRecord,
+    created_ms: u64,
+}
+
+/// How many IPMI 1.5 challenges may be pending at once (oldest forgotten first).
+const MAX_CHALLENGES: usize = 16;
+/// The RMCP+ sequence window (packets accepted this far ahead of / behind the highest).
+const RMCPP_WINDOW: u32 = 16;
+/// The IPMI 1.5 sequence window.
+const IPMI15_WINDOW: u32 = 8;
+/// Largest SOL character chunk the BMC sends in one packet.
+const SOL_CHUNK: usize = 200;
+
+/// The BMC's LAN session layer.
+#[derive(Debug)]
+pub struct Bmc {
+    config: BmcConfig,
+    sessions: Vec<Session>,
+    challenges: Vec<Challenge>,
+}
+
+/// What the in-session command dispatcher asks the caller to do besides answering.
+#[derive(Default)]
+struct After {
+    close_self: bool,
+    /// Another session to close once the reply is sealed (indices stay valid until then).
+    close_other: Option<u32>,
+    sol_banner: Option<Vec<u8>>,
+}
+
+impl Bmc {
+    /// A BMC with no sessions.
+    pub fn new(config: BmcConfig) -> Bmc {
+        Bmc {
+            config,
+            sessions: Vec::new(),
+            challenges: Vec::new(),
+        }
+    }
+
+    /// The configuration (read).
+    pub fn config(&self) -> &BmcConfig {
+        &self.config
+    }
+
+    /// The configuration, to change it at run time.
+    pub fn config_mut(&mut self) -> &mut BmcConfig {
+        &mut self.config
+    }
+
+    /// All sessions, pending handshakes included.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
+        self.sessions.iter().map(Session::info)
+    }
+
+    /// Close sessions (and forget challenges) idle for longer than the idle timeout.
+    pub fn expire(&mut self, now_ms: u64) {
+        let t = self.config.idle_timeout_ms;
+        self.sessions
+            .retain(|s| now_ms.saturating_sub(s.last_ms) <= t);
+        self.challenges
+            .retain(|c| now_ms.saturating_sub(c.created_ms) <= t);
+    }
+
+    /// Close one session by its BMC session ID (admin API); true if it existed.
+    pub fn close_session(&mut self, id: u32) -> bool {
+        let before = self.sessions.len();
+        self.sessions.retain(|s| s.id != id);
+        before != self.sessions.len()
+    }
+
+    /// Handle one datagram from an unknown peer.
+    pub fn handle(
+        &mut self,
+        app: &mut dyn Application,
+        datagram: &[u8],
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        self.handle_from(app, datagram, None, now_ms, rng)
+    }
+
+    /// Handle one datagram; `peer` is remembered for Get Session Info.
+    pub fn handle_from(
+        &mut self,
+        app: &mut dyn Application,
+        datagram: &[u8],
+        peer: Option<SocketAddr>,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        self.expire(now_ms);
+        let frame = match rmcp::decode(datagram) {
+            Ok(f) => f,
+            Err(e) => return drop_with(DropReason::Frame(e), 0),
+        };
+        match frame {
+            Frame::Ping { tag } => Handled {
+                replies: vec![rmcp::encode_pong(tag)],
+                record: Record::new(RecordKind::Ping),
+            },
+            Frame::Pong(_) => drop_with(DropReason::UnexpectedAsf, 0),
+            Frame::V15(p) => self.handle_v15(app, p, peer, now_ms, rng),
+            Frame::V20(p) => self.handle_v20(app, datagram, p, peer, now_ms, rng),
+        }
+    }
+
+    // ----- IPMI 1.5 -----
+
+    fn handle_v15(
+        &mut self,
+        app: &mut dyn Application,
+        p: V15Packet<'_>,
+        peer: Option<SocketAddr>,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        if p.session_id == 0 {
+            let msg = match decode_request(p.message) {
+                Ok(m) => m,
+                Err(r) => return drop_with(r, 0),
+            };
+            let (completion, data) = self.sessionless(app, &msg, now_ms, rng);
+            let rsp = msg.response(completion, &data);
+            let reply = rmcp::encode_v15(AuthType::None, 0, 0, None, &rsp.to_bytes());
+            return Handled {
+                replies: vec![reply],
+                record: command_record(RecordKind::Sessionless, &msg, completion, &data),
+            };
+        }
+        if let Some(ci) = self
+            .challenges
+            .iter()
+            .position(|c| c.temp_id == p.session_id)
+        {
+            return self.activate_session(ci, p, peer, now_ms, rng);
+        }
+        let Some(idx) = self.sessions.iter().position(|s| s.id == p.session_id) else {
+            return drop_with(DropReason::UnknownSession(p.session_id), p.session_id);
+        };
+        let (auth, password) = match &self.sessions[idx].proto {
+            Proto::V15 { auth, password } => (*auth, password.clone()),
+            Proto::V20 { .. } => return drop_with(DropReason::WrongProtection, p.session_id),
+        };
+        if p.auth_type != auth {
+            return drop_with(DropReason::WrongProtection, p.session_id);
+        }
+        if auth != AuthType::None {
+            let expect = crypto::v15_auth_code(auth, &password, p.session_id, p.message, p.seq);
+            if !crypto::ct_eq(&expect, &p.auth_code.unwrap_or([0; 16])) {
+                return drop_with(DropReason::BadAuthCode, p.session_id);
+            }
+        }
+        if let Err(r) = self.sessions[idx].rx.check(p.seq) {
+            return drop_with(r, p.session_id);
+        }
+        let msg = match decode_request(p.message) {
+            Ok(m) => m,
+            Err(r) => return drop_with(r, p.session_id),
+        };
+        self.sessions[idx].rx.accept(p.seq);
+        self.sessions[idx].last_ms = now_ms;
+        let mut record = self.sessions[idx].record(RecordKind::Ipmi15);
+        let (completion, data, after) = self.in_session(app, idx, &msg, now_ms);
+        record.netfn = Some(msg.netfn);
+        record.cmd = Some(msg.cmd);
+        record.request = msg.data.clone();
+        record.completion = Some(completion);
+        record.response = data.clone();
+        let rsp = msg.response(completion, &data).to_bytes();
+        let s = &mut self.sessions[idx];
+        let seq = s.next_tx_seq();
+        let code = crypto::v15_auth_code(auth, &password, s.id, &rsp, seq);
+        let reply = rmcp::encode_v15(auth, seq, s.id, Some(&code), &rsp);
+        self.finish(idx, &after);
+        Handled {
+            replies: vec![reply],
+            record,
+        }
+    }
+
+    fn activate_session(
+        &mut self,
+        ci: usize,
+        p: V15Packet<'_>,
+        peer: Option<SocketAddr>,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        let ch = self.challenges[ci].clone();
+        if p.auth_type != ch.auth {
+            return drop_with(DropReason::WrongProtection, p.session_id);
+        }
+        if ch.auth != AuthType::None {
+            let expect =
+                crypto::v15_auth_code(ch.auth, &ch.user.password, p.session_id, p.message, p.seq);
+            if !crypto::ct_eq(&expect, &p.auth_code.unwrap_or([0; 16])) {
+                return drop_with(DropReason::BadAuthCode, p.session_id);
+            }
+        }
+        let msg = match decode_request(p.message) {
+            Ok(m) => m,
+            Err(r) => return drop_with(r, p.session_id),
+        };
+        let mut record = Record::new(RecordKind::Ipmi15).with_session(ch.temp_id);
+        record.user = Some(String::from_utf8_lossy(&ch.user.name).into_owned());
+        record.netfn = Some(msg.netfn);
+        record.cmd = Some(msg.cmd);
+        record.request = msg.data.clone();
+        let answer = |record: &mut Record, completion: u8, data: Vec<u8>, seq_id: u32| {
+            record.completion = Some(completion);
+            record.response = data.clone();
+            let rsp = msg.response(completion, &data).to_bytes();
+            let code = crypto::v15_auth_code(ch.auth, &ch.user.password, seq_id, &rsp, 0);
+            rmcp::encode_v15(ch.auth, 0, seq_id, Some(&code), &rsp)
+        };
+        let result = (|| {
+            if msg.netfn != netfn::APP || msg.cmd != cmd::ACTIVATE_SESSION {
+                return Err(cc::INSUFFICIENT_PRIVILEGE);
+            }
+            let d = &msg.data;
+            if d.len() != 22 {
+                return Err(cc::DATA_LENGTH_INVALID);
+            }
+            if AuthType::from_u8(d[0]) != Some(ch.auth) || d[2..18] != ch.challenge {
+                return Err(cc::INVALID_DATA_FIELD);
+            }
+            let requested = Privilege::from_u8(d[1] & 0x0F).ok_or(cc::INVALID_DATA_FIELD)?;
+            if requested > ch.user.max_privilege {
+                return Err(0x86);
+            }
+            if self.sessions.len() >= self.config.session_limit {
+                return Err(0x81);
+            }
+            let out_seq = u32::from_le_bytes([d[18], d[19], d[20], d[21]]);
+            Ok((requested, out_seq))
+        })();
+        match result {
+            Err(c) => {
+                let reply = answer(&mut record, c, Vec::new(), ch.temp_id);
+                Handled {
+                    replies: vec![reply],
+                    record,
+                }
+            }
+            Ok((requested, out_seq)) => {
+                self.challenges.remove(ci);
+                let inbound = nonzero_u32(rng);
+                let mut rx = Window::new(IPMI15_WINDOW);
+                rx.started = true;
+                rx.highest = inbound.wrapping_sub(1);
+                rx.seen = u64::MAX;
+                let handle = self.free_handle();
+                let s = Session {
+                    id: ch.temp_id,
+                    console_id: ch.temp_id,
+                    handle,
+                    proto: Proto::V15 {
+                        auth: ch.auth,
+                        password: ch.user.password.clone(),
+                    },
+                    user: Some(ch.user.clone()),
+                    max_priv: requested,
+                    priv_: requested.min(Privilege::User),
+                    rx,
+                    tx_seq: if out_seq == 0 { 1 } else { out_seq },
+                    last_ms: now_ms,
+                    sol: None,
+                    peer,
+                };
+                record.privilege = Some(s.priv_);
+                self.sessions.push(s);
+                let mut data = vec![ch.auth.to_u8()];
+                data.extend_from_slice(&ch.temp_id.to_le_bytes());
+                data.extend_from_slice(&inbound.to_le_bytes());
+                data.push(requested.to_u8());
+                let reply = answer(&mut record, cc::OK, data, ch.temp_id);
+                Handled {
+                    replies: vec![reply],
+                    record,
+                }
+            }
+        }
+    }
+
+    // ----- sessionless commands -----
+
+    fn sessionless(
+        &mut self,
+        app: &mut dyn Application,
+        msg: &Message,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> (u8, Vec<u8>) {
+        if msg.netfn != netfn::APP {
+            return (cc::INSUFFICIENT_PRIVILEGE, Vec::new());
+        }
+        match msg.cmd {
+            cmd::GET_CHANNEL_AUTH_CAPS => self.auth_caps(&msg.data),
+            cmd::GET_CHANNEL_CIPHER_SUITES => self.cipher_suites(&msg.data),
+            cmd::GET_SESSION_CHALLENGE => self.session_challenge(app, &msg.data, now_ms, rng),
+            _ => (cc::INSUFFICIENT_PRIVILEGE, Vec::new()),
+        }
+    }
+
+    fn channel_ok(&self, b: u8) -> bool {
+        let c = b & 0x0F;
+        c == 0x0E || c == self.config.channel
+    }
+
+    fn auth_caps(&self, d: &[u8]) -> (u8, Vec<u8>) {
+        if d.len() != 2 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        if !self.channel_ok(d[0]) || Privilege::from_u8(d[1] & 0x0F).is_none() {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        }
+        let extended = d[0] & 0x80 != 0;
+        let v20 = self
+            .config
+            .cipher_suites
+            .iter()
+            .any(|id| CipherSuite::by_id(*id).is_some());
+        let mut types = 0u8;
+        for a in &self.config.ipmi15_auth {
+            if matches!(a, AuthType::None | AuthType::Md5 | AuthType::Password) {
+                types |= a.mask_bit();
+            }
+        }
+        if extended && v20 {
+            types |= 0x80;
+        }
+        let mut status = 0x04; // non-null user names enabled
+        if self.config.allow_anonymous {
+            status |= 0x03; // null user names, anonymous login
+        }
+        if self
+            .config
+            .kg
+            .as_ref()
+            .is_some_and(|k| k.iter().any(|b| *b != 0))
+        {
+            status |= 0x20;
+        }
+        let ext = if extended {
+            (u8::from(v20) << 1) | u8::from(!self.config.ipmi15_auth.is_empty())
+        } else {
+            0
+        };
+        (
+            cc::OK,
+            vec![self.config.channel, types, status, ext, 0, 0, 0, 0],
+        )
+    }
+
+    fn enabled_suites(&self) -> Vec<CipherSuite> {
+        self.config
+            .cipher_suites
+            .iter()
+            .filter_map(|id| CipherSuite::by_id(*id))
+            .collect()
+    }
+
+    fn cipher_suites(&self, d: &[u8]) -> (u8, Vec<u8>) {
+        if d.len() != 3 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        if !self.channel_ok(d[0]) {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        }
+        let suites = self.enabled_suites();
+        let mut bytes = Vec::new();
+        if d[2] & 0x80 != 0 {
+            for s in &suites {
+                bytes.extend_from_slice(&[
+                    0xC0,
+                    s.id,
+                    s.auth.to_u8(),
+                    0x40 | s.integrity.to_u8(),
+                    0x80 | s.conf.to_u8(),
+                ]);
+            }
+        } else {
+            let mut push = |b: u8| {
+                if !bytes.contains(&b) {
+                    bytes.push(b);
+                }
+            };
+            for s in &suites {
+                push(s.auth.to_u8());
+            }
+            for s in &suites {
+                push(0x40 | s.integrity.to_u8());
+            }
+            for s in &suites {
+                push(0x80 | s.conf.to_u8());
+            }
+        }
+        let start = usize::from(d[2] & 0x3F) * 16;
+        let mut out = vec![self.config.channel];
+        if start < bytes.len() {
+            out.extend_from_slice(&bytes[start..(start + 16).min(bytes.len())]);
+        }
+        (cc::OK, out)
+    }
+
+    fn session_challenge(
+        &mut self,
+        app: &mut dyn Application,
+        d: &[u8],
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> (u8, Vec<u8>) {
+        if d.len() != 17 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        let Some(auth) = AuthType::from_u8(d[0]).filter(|a| {
+            self.config.ipmi15_auth.contains(a)
+                && matches!(a, AuthType::None | AuthType::Md5 | AuthType::Password)
+        }) else {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        };
+        let name = trim_name(&d[1..17]);
+        if name.is_empty() && !self.config.allow_anonymous {
+            return (0x82, Vec::new());
+        }
+        let Some(user) = app.user_by_name(name).filter(|u| u.enabled) else {
+            return (0x81, Vec::new());
+        };
+        let temp_id = self.fresh_session_id(rng);
+        let mut challenge = [0u8; 16];
+        rng.fill_bytes(&mut challenge);
+        if self.challenges.len() >= MAX_CHALLENGES {
+            self.challenges.remove(0);
+        }
+        self.challenges.push(Challenge {
+            temp_id,
+            challenge,
+            auth,
+            user,
+            created_ms: now_ms,
+        });
+        let mut out = temp_id.to_le_bytes().to_vec();
+        out.extend_from_slice(&challenge);
+        (cc::OK, out)
+    }
+
+    fn fresh_session_id(&self, rng: &mut dyn RngCore) -> u32 {
+        loop {
+            let id = nonzero_u32(rng);
+            if !self.sessions.iter().any(|s| s.id == id)
+                && !self.challenges.iter().any(|c| c.temp_id == id)
+            {
+                return id;
+            }
+        }
+    }
+
+    fn free_handle(&self) -> u8 {
+        (1..=u8::MAX)
+            .find(|h| !self.sessions.iter().any(|s| s.handle == *h))
+            .unwrap_or(0)
+    }
+
+    // ----- RMCP+ -----
+
+    fn handle_v20(
+        &mut self,
+        app: &mut dyn Application,
+        datagram: &[u8],
+        p: V20Packet<'_>,
+        peer: Option<SocketAddr>,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        match p.payload_type {
+            payload::OPEN_SESSION_REQUEST | payload::RAKP1 | payload::RAKP3 => {
+                if p.encrypted || p.authenticated || !p.trailer.is_empty() {
+                    return drop_with(DropReason::WrongProtection, p.session_id);
+                }
+                match p.payload_type {
+                    payload::OPEN_SESSION_REQUEST => {
+                        self.open_session(p.payload, peer, now_ms, rng)
+                    }
+                    payload::RAKP1 => self.rakp1(app, p.payload, now_ms, rng),
+                    _ => self.rakp3(app, p.payload, now_ms),
+                }
+            }
+            payload::IPMI if p.session_id == 0 => {
+                if p.encrypted || p.authenticated || !p.trailer.is_empty() {
+                    return drop_with(DropReason::WrongProtection, 0);
+                }
+                let msg = match decode_request(p.payload) {
+                    Ok(m) => m,
+                    Err(r) => return drop_with(r, 0),
+                };
+                let (completion, data) = if msg.netfn == netfn::APP
+                    && matches!(
+                        msg.cmd,
+                        cmd::GET_CHANNEL_AUTH_CAPS | cmd::GET_CHANNEL_CIPHER_SUITES
+                    ) {
+                    self.sessionless(app, &msg, now_ms, rng)
+                } else {
+                    (cc::INSUFFICIENT_PRIVILEGE, Vec::new())
+                };
+                let rsp = msg.response(completion, &data).to_bytes();
+                let reply = rmcp::encode_v20_unsigned(payload::IPMI, false, false, 0, 0, &rsp);
+                Handled {
+                    replies: vec![reply],
+                    record: command_record(RecordKind::Sessionless, &msg, completion, &data),
+                }
+            }
+            payload::IPMI | payload::SOL => self.v20_session_packet(app, datagram, p, now_ms, rng),
+            other => drop_with(DropReason::UnexpectedPayload(other), p.session_id),
+        }
+    }
+
+    fn open_session(
+        &mut self,
+        d: &[u8],
+        peer: Option<SocketAddr>,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        let mut record = Record::new(RecordKind::OpenSession);
+        if d.len() < 8 {
+            return drop_with(
+                DropReason::Frame(FrameError::Truncated {
+                    what: "Open Session Request",
+                    need: 32,
+                    have: d.len(),
+                }),
+                0,
+            );
+        }
+        let tag = d[0];
+        let console_id = u32::from_le_bytes([d[4], d[5], d[6], d[7]]);
+        let fail = |mut record: Record, st: u8| {
+            record.status = Some(st);
+            let mut out = vec![tag, st, 0, 0];
+            out.extend_from_slice(&console_id.to_le_bytes());
+            Handled {
+                replies: vec![rmcp::encode_v20_unsigned(
+                    payload::OPEN_SESSION_RESPONSE,
+                    false,
+                    false,
+                    0,
+                    0,
+                    &out,
+                )],
+                record,
+            }
+        };
+        if d.len() != 32 {
+            return fail(record, status::ILLEGAL_PARAMETER);
+        }
+        let req_priv = d[1] & 0x0F;
+        if req_priv > Privilege::Administrator.to_u8() || console_id == 0 {
+            return fail(record, status::INVALID_ROLE);
+        }
+        // Each algorithm record: type, 2 reserved, length (8, or 0 = "any"), algorithm.
+        let alg = |off: usize, kind: u8| -> Result<Option<u8>, u8> {
+            let r = &d[off..off + 8];
+            if r[0] != kind {
+                return Err(status::ILLEGAL_PARAMETER);
+            }
+            Ok(if r[3] == 0 { None } else { Some(r[4] & 0x3F) })
+        };
+        let (a, i, c) = match (alg(8, 0), alg(16, 1), alg(24, 2)) {
+            (Ok(a), Ok(i), Ok(c)) => (a, i, c),
+            _ => return fail(record, status::ILLEGAL_PARAMETER),
+        };
+        let a2 = match a.map(AuthAlg::from_u8) {
+            Some(None) => return fail(record, status::INVALID_AUTH_ALG),
+            x => x.flatten(),
+        };
+        let i2 = match i.map(IntegrityAlg::from_u8) {
+            Some(None) => return fail(record, status::INVALID_INTEGRITY_ALG),
+            x => x.flatten(),
+        };
+        let c2 = match c.map(ConfAlg::from_u8) {
+            Some(None) => return fail(record, status::INVALID_CONF_ALG),
+            x => x.flatten(),
+        };
+        let Some(suite) = self.enabled_suites().into_iter().find(|s| {
+            a2.is_none_or(|x| x == s.auth)
+                && i2.is_none_or(|x| x == s.integrity)
+                && c2.is_none_or(|x| x == s.conf)
+        }) else {
+            return fail(record, status::NO_CIPHER_SUITE_MATCH);
+        };
+        record.suite = Some(suite.id);
+        if self.sessions.len() >= self.config.session_limit {
+            return fail(record, status::NO_RESOURCES);
+        }
+        // 0 asks for the highest level the algorithms allow: the channel limit.
+        let max_priv = Privilege::from_u8(req_priv).unwrap_or(Privilege::Administrator);
+        let id = self.fresh_session_id(rng);
+        let handle = self.free_handle();
+        self.sessions.push(Session {
+            id,
+            console_id,
+            handle,
+            proto: Proto::V20 {
+                suite,
+                stage: Stage::Opened,
+            },
+            user: None,
+            max_priv,
+            priv_: max_priv,
+            rx: Window::new(RMCPP_WINDOW),
+            tx_seq: 1,
+            last_ms: now_ms,
+            sol: None,
+            peer,
+        });
+        record.session_id = id;
+        record.privilege = Some(max_priv);
+        record.status = Some(status::OK);
+        let mut out = vec![tag, status::OK, max_priv.to_u8(), 0];
+        out.extend_from_slice(&console_id.to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 0, 8, suite.auth.to_u8(), 0, 0, 0]);
+        out.extend_from_slice(&[1, 0, 0, 8, suite.integrity.to_u8(), 0, 0, 0]);
+        out.extend_from_slice(&[2, 0, 0, 8, suite.conf.to_u8(), 0, 0, 0]);
+        Handled {
+            replies: vec![rmcp::encode_v20_unsigned(
+                payload::OPEN_SESSION_RESPONSE,
+                false,
+                false,
+                0,
+                0,
+                &out,
+            )],
+            record,
+        }
+    }
+
+    fn rakp1(
+        &mut self,
+        app: &mut dyn Application,
+        d: &[u8],
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        if d.len() < 28 {
+            return drop_with(
+                DropReason::Frame(FrameError::Truncated {
+                    what: "RAKP1",
+                    need: 28,
+                    have: d.len(),
+                }),
+                0,
+            );
+        }
+        let tag = d[0];
+        let sid = u32::from_le_bytes([d[4], d[5], d[6], d[7]]);
+        let mut rm = [0u8; 16];
+        rm.copy_from_slice(&d[8..24]);
+        let role = d[24];
+        let name_len = usize::from(d[27]);
+        let mut record = Record::new(RecordKind::Rakp1).with_session(sid);
+        let reply = |console_id: u32, st: u8, rest: &[u8]| {
+            let mut out = vec![tag, st, 0, 0];
+            out.extend_from_slice(&console_id.to_le_bytes());
+            out.extend_from_slice(rest);
+            rmcp::encode_v20_unsigned(payload::RAKP2, false, false, 0, 0, &out)
+        };
+        let Some(idx) = self.sessions.iter().position(|s| s.id == sid) else {
+            record.status = Some(status::INVALID_SESSION_ID);
+            return Handled {
+                replies: vec![reply(0, status::INVALID_SESSION_ID, &[])],
+                record,
+            };
+        };
+        let console_id = self.sessions[idx].console_id;
+        record.suite = self.sessions[idx].suite().map(|s| s.id);
+        // A retransmitted RAKP1 gets the same RAKP2 again.
+        if let Proto::V20 {
+            stage: Stage::Rakp2Sent {
+                rm: prev, rakp2, ..
+            },
+            ..
+        } = &self.sessions[idx].proto
+            && *prev == rm
+        {
+            record.status = Some(status::OK);
+            record.user = self.sessions[idx].user_name();
+            return Handled {
+                replies: vec![rakp2.clone()],
+                record,
+            };
+        }
+        let Proto::V20 {
+            suite,
+            stage: Stage::Opened,
+        } = self.sessions[idx].proto.clone()
+        else {
+            record.status = Some(status::INACTIVE_SESSION_ID);
+            return Handled {
+                replies: vec![reply(console_id, status::INACTIVE_SESSION_ID, &[])],
+                record,
+            };
+        };
+        let refuse = |this: &mut Bmc, st: u8, record: &mut Record| {
+            record.status = Some(st);
+            this.sessions.remove(idx);
+            reply(console_id, st, &[])
+        };
+        if name_len > 16 || d.len() != 28 + name_len {
+            let r = refuse(self, status::INVALID_NAME_LENGTH, &mut record);
+            return Handled {
+                replies: vec![r],
+                record,
+            };
+        }
+        let name = &d[28..28 + name_len];
+        record.user = Some(String::from_utf8_lossy(name).into_owned());
+        let Some(requested) = Privilege::from_u8(role & 0x0F) else {
+            let r = refuse(self, status::INVALID_ROLE, &mut record);
+            return Handled {
+                replies: vec![r],
+                record,
+            };
+        };
+        record.privilege = Some(requested);
+        let user = if name.is_empty() && !self.config.allow_anonymous {
+            None
+        } else {
+            app.user_by_name(name).filter(|u| u.enabled)
+        };
+        let Some(user) = user else {
+            let r = refuse(self, status::UNAUTHORIZED_NAME, &mut record);
+            return Handled {
+                replies: vec![r],
+                record,
+            };
+        };
+        if requested > user.max_privilege || requested > self.sessions[idx].max_priv {
+            let r = refuse(self, status::UNAUTHORIZED_ROLE, &mut record);
+            return Handled {
+                replies: vec![r],
+                record,
+            };
+        }
+        let mut rc = [0u8; 16];
+        rng.fill_bytes(&mut rc);
+        let guid = app.guid();
+        let params = RakpParams {
+            auth: suite.auth,
+            console_sid: console_id,
+            bmc_sid: sid,
+            rm: &rm,
+            rc: &rc,
+            guid: &guid,
+            role,
+            name,
+        };
+        let code = params.rakp2(crypto::kuid(&user.password));
+        let mut rest = rc.to_vec();
+        rest.extend_from_slice(&guid);
+        rest.extend_from_slice(&code);
+        let rakp2 = reply(console_id, status::OK, &rest);
+        let s = &mut self.sessions[idx];
+        s.user = Some(user);
+        s.max_priv = requested;
+        s.priv_ = requested;
+        s.last_ms = now_ms;
+        s.proto = Proto::V20 {
+            suite,
+            stage: Stage::Rakp2Sent {
+                rm,
+                rc,
+                role,
+                rakp2: rakp2.clone(),
+            },
+        };
+        record.status = Some(status::OK);
+        Handled {
+            replies: vec![rakp2],
+            record,
+        }
+    }
+
+    fn rakp3(&mut self, app: &mut dyn Application, d: &[u8], now_ms: u64) -> Handled {
+        if d.len() < 8 {
+            return drop_with(
+                DropReason::Frame(FrameError::Truncated {
+                    what: "RAKP3",
+                    need: 8,
+                    have: d.len(),
+                }),
+                0,
+            );
+        }
+        let tag = d[0];
+        let console_status = d[1];
+        let sid = u32::from_le_bytes([d[4], d[5], d[6], d[7]]);
+        let code = &d[8..];
+        let mut record = Record::new(RecordKind::Rakp3).with_session(sid);
+        let reply = |console_id: u32, st: u8, icv: &[u8]| {
+            let mut out = vec![tag, st, 0, 0];
+            out.extend_from_slice(&console_id.to_le_bytes());
+            out.extend_from_slice(icv);
+            rmcp::encode_v20_unsigned(payload::RAKP4, false, false, 0, 0, &out)
+        };
+        let Some(idx) = self.sessions.iter().position(|s| s.id == sid) else {
+            record.status = Some(status::INVALID_SESSION_ID);
+            return Handled {
+                replies: vec![reply(0, status::INVALID_SESSION_ID, &[])],
+                record,
+            };
+        };
+        let s = &self.sessions[idx];
+        let console_id = s.console_id;
+        record.user = s.user_name();
+        record.suite = s.suite().map(|x| x.id);
+        record.privilege = Some(s.priv_);
+        if console_status != status::OK {
+            self.sessions.remove(idx);
+            record.kind = RecordKind::Dropped {
+                reason: DropReason::ConsoleAbort(console_status),
+            };
+            record.status = Some(console_status);
+            return Handled {
+                replies: Vec::new(),
+                record,
+            };
+        }
+        let (suite, rm, rc, role) = match &s.proto {
+            Proto::V20 {
+                stage: Stage::Active {
+                    rakp3_code, rakp4, ..
+                },
+                ..
+            } if crypto::ct_eq(rakp3_code, code) => {
+                // A retransmitted RAKP3: answer with the same RAKP4.
+                record.status = Some(status::OK);
+                return Handled {
+                    replies: vec![rakp4.clone()],
+                    record,
+                };
+            }
+            Proto::V20 {
+                suite,
+                stage: Stage::Rakp2Sent { rm, rc, role, .. },
+            } => (*suite, *rm, *rc, *role),
+            _ => {
+                record.status = Some(status::INACTIVE_SESSION_ID);
+                return Handled {
+                    replies: vec![reply(console_id, status::INACTIVE_SESSION_ID, &[])],
+                    record,
+                };
+            }
+        };
+        let user = s.user.clone().unwrap_or(UserRecord {
+            id: 0,
+            name: Vec::new(),
+            password: Vec::new(),
+            max_privilege: Privilege::Callback,
+            enabled: false,
+        });
+        let guid = app.guid();
+        let params = RakpParams {
+            auth: suite.auth,
+            console_sid: console_id,
+            bmc_sid: sid,
+            rm: &rm,
+            rc: &rc,
+            guid: &guid,
+            role,
+            name: &user.name,
+        };
+        let kuid = crypto::kuid(&user.password);
+        if !crypto::ct_eq(&params.rakp3(kuid), code) {
+            self.sessions.remove(idx);
+            record.status = Some(status::INVALID_INTEGRITY_CHECK);
+            return Handled {
+                replies: vec![reply(console_id, status::INVALID_INTEGRITY_CHECK, &[])],
+                record,
+            };
+        }
+        let kg = self.config.kg.clone();
+        let sik = params.sik(kg.as_deref().unwrap_or(kuid));
+        let icv = params.rakp4(&sik);
+        let rakp4 = reply(console_id, status::OK, &icv);
+        let s = &mut self.sessions[idx];
+        // Sessions start at User level (or lower); Set Session Privilege raises them.
+        s.priv_ = s.max_priv.min(Privilege::User);
+        s.last_ms = now_ms;
+        s.proto = Proto::V20 {
+            suite,
+            stage: Stage::Active {
+                keys: SessionKeys::derive(suite, sik),
+                rakp3_code: code.to_vec(),
+                rakp4: rakp4.clone(),
+            },
+        };
+        record.status = Some(status::OK);
+        record.privilege = Some(s.priv_);
+        Handled {
+            replies: vec![rakp4],
+            record,
+        }
+    }
+
+    fn v20_session_packet(
+        &mut self,
+        app: &mut dyn Application,
+        datagram: &[u8],
+        p: V20Packet<'_>,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        let sid = p.session_id;
+        let Some(idx) = self.sessions.iter().position(|s| s.id == sid) else {
+            return drop_with(DropReason::UnknownSession(sid), sid);
+        };
+        let keys = match &self.sessions[idx].proto {
+            Proto::V20 {
+                stage: Stage::Active { keys, .. },
+                ..
+            } => keys.clone(),
+            Proto::V20 { .. } => return drop_with(DropReason::InactiveSession(sid), sid),
+            Proto::V15 { .. } => return drop_with(DropReason::WrongProtection, sid),
+        };
+        let suite = keys.suite;
+        let want_auth = suite.integrity != IntegrityAlg::None;
+        let want_enc = suite.conf != ConfAlg::None;
+        if p.authenticated != want_auth || p.encrypted != want_enc {
+            return drop_with(DropReason::WrongProtection, sid);
+        }
+        if want_auth {
+            let (covered, code) =
+                match rmcp::split_trailer(datagram, p.trailer_offset, suite.integrity.code_len()) {
+                    Ok(x) => x,
+                    Err(e) => return drop_with(DropReason::Frame(e), sid),
+                };
+            if !keys.verify(covered, code) {
+                return drop_with(DropReason::BadAuthCode, sid);
+            }
+        } else if !p.trailer.is_empty() {
+            return drop_with(
+                DropReason::Frame(FrameError::TrailingBytes(p.trailer.len())),
+                sid,
+            );
+        }
+        // Unauthenticated sessions carry no protected sequence numbers to track.
+        if want_auth {
+            if let Err(r) = self.sessions[idx].rx.check(p.seq) {
+                return drop_with(r, sid);
+            }
+        }
+        let plain = if want_enc {
+            match crypto::aes_decrypt(&keys.aes_key(), p.payload) {
+                Ok(x) => x,
+                Err(e) => return drop_with(DropReason::Decrypt(e), sid),
+            }
+        } else {
+            p.payload.to_vec()
+        };
+        if p.payload_type == payload::SOL {
+            if want_auth {
+                self.sessions[idx].rx.accept(p.seq);
+            }
+            return self.sol_packet(app, idx, &keys, &plain, now_ms, rng);
+        }
+        let msg = match decode_request(&plain) {
+            Ok(m) => m,
+            Err(r) => return drop_with(r, sid),
+        };
+        if want_auth {
+            self.sessions[idx].rx.accept(p.seq);
+        }
+        self.sessions[idx].last_ms = now_ms;
+        let mut record = self.sessions[idx].record(RecordKind::Rmcpp);
+        let (completion, data, after) = self.in_session(app, idx, &msg, now_ms);
+        record.netfn = Some(msg.netfn);
+        record.cmd = Some(msg.cmd);
+        record.request = msg.data.clone();
+        record.completion = Some(completion);
+        record.response = data.clone();
+        let rsp = msg.response(completion, &data).to_bytes();
+        let mut replies = vec![seal_v20(
+            &mut self.sessions[idx],
+            &keys,
+            payload::IPMI,
+            &rsp,
+            rng,
+        )];
+        if let Some(banner) = after.sol_banner.as_deref() {
+            replies.extend(self.sol_output(idx, &keys, 0, 0, banner, rng));
+        }
+        self.finish(idx, &after);
+        Handled { replies, record }
+    }
+
+    fn sol_output(
+        &mut self,
+        idx: usize,
+        keys: &SessionKeys,
+        ack: u8,
+        accepted: u8,
+        data: &[u8],
+        rng: &mut dyn RngCore,
+    ) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let chunks: Vec<&[u8]> = if data.is_empty() {
+            vec![&[][..]]
+        } else {
+            data.chunks(SOL_CHUNK).collect()
+        };
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let s = &mut self.sessions[idx];
+            let seq = if chunk.is_empty() {
+                0
+            } else {
+                let sol = s.sol.get_or_insert(SolState {
+                    out_seq: 0,
+                    last_in: 0,
+                });
+                sol.out_seq = sol.out_seq % 15 + 1;
+                sol.out_seq
+            };
+            let (a, c) = if n == 0 { (ack, accepted) } else { (0, 0) };
+            let mut pkt = vec![seq, a, c, 0];
+            pkt.extend_from_slice(chunk);
+            out.push(seal_v20(s, keys, payload::SOL, &pkt, rng));
+        }
+        out
+    }
+
+    fn sol_packet(
+        &mut self,
+        app: &mut dyn Application,
+        idx: usize,
+        keys: &SessionKeys,
+        plain: &[u8],
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        let sid = self.sessions[idx].id;
+        if plain.len() < 4 || self.sessions[idx].sol.is_none() {
+            return drop_with(DropReason::SolInactive, sid);
+        }
+        self.sessions[idx].last_ms = now_ms;
+        let seq = plain[0] & 0x0F;
+        let data = &plain[4..];
+        let mut record = self.sessions[idx].record(RecordKind::Sol);
+        record.request = data.to_vec();
+        if seq == 0 {
+            // An acknowledgement only: nothing to answer.
+            return Handled {
+                replies: Vec::new(),
+                record,
+            };
+        }
+        let last_in = self.sessions[idx].sol.as_ref().map_or(0, |s| s.last_in);
+        let output = if seq == last_in {
+            Vec::new() // a retransmission: acknowledge again, deliver once
+        } else {
+            if let Some(sol) = self.sessions[idx].sol.as_mut() {
+                sol.last_in = seq;
+            }
+            if data.is_empty() {
+                Vec::new()
+            } else {
+                app.sol_input(sid, data, now_ms)
+            }
+        };
+        record.response = output.clone();
+        let replies = self.sol_output(idx, keys, seq, data.len().min(255) as u8, &output, rng);
+        Handled { replies, record }
+    }
+
+    // ----- commands inside a session -----
+
+    fn in_session(
+        &mut self,
+        app: &mut dyn Application,
+        idx: usize,
+        msg: &Message,
+        now_ms: u64,
+    ) -> (u8, Vec<u8>, After) {
+        let mut after = After::default();
+        let priv_ = self.sessions[idx].priv_;
+        let need = |p: Privilege| priv_ >= p;
+        let d = &msg.data;
+        if msg.netfn == netfn::APP {
+            let r = match msg.cmd {
+                cmd::GET_CHANNEL_AUTH_CAPS => Some(self.auth_caps(d)),
+                cmd::GET_CHANNEL_CIPHER_SUITES => Some(self.cipher_suites(d)),
+                cmd::GET_SESSION_CHALLENGE | cmd::ACTIVATE_SESSION => {
+                    Some((cc::NOT_SUPPORTED_IN_STATE, Vec::new()))
+                }
+                cmd::SET_SESSION_PRIVILEGE => Some(self.set_privilege(idx, d)),
+                cmd::CLOSE_SESSION => Some(self.close_cmd(idx, d, &mut after)),
+                cmd::GET_SESSION_INFO if !need(Privilege::User) => {
+                    Some((cc::INSUFFICIENT_PRIVILEGE, Vec::new()))
+                }
+                cmd::GET_SESSION_INFO => Some(self.session_info(idx, d)),
+                cmd::ACTIVATE_PAYLOAD
+                | cmd::DEACTIVATE_PAYLOAD
+                | cmd::PAYLOAD_ACTIVATION_STATUS
+                | cmd::PAYLOAD_INSTANCE_INFO
+                | cmd::CHANNEL_PAYLOAD_SUPPORT
+                | cmd::CHANNEL_PAYLOAD_VERSION
+                    if !need(Privilege::User) =>
+                {
+                    Some((cc::INSUFFICIENT_PRIVILEGE, Vec::new()))
+                }
+                cmd::ACTIVATE_PAYLOAD => {
+                    Some(self.activate_payload(app, idx, d, now_ms, &mut after))
+                }
+                cmd::DEACTIVATE_PAYLOAD => Some(self.deactivate_payload(idx, d)),
+                cmd::PAYLOAD_ACTIVATION_STATUS => Some(self.payload_status(d)),
+                cmd::PAYLOAD_INSTANCE_INFO => Some(self.payload_instance(d)),
+                cmd::CHANNEL_PAYLOAD_SUPPORT => Some(if d.len() != 1 {
+                    (cc::DATA_LENGTH_INVALID, Vec::new())
+                } else if !self.channel_ok(d[0]) {
+                    (cc::INVALID_DATA_FIELD, Vec::new())
+                } else {
+                    (cc::OK, vec![0x03, 0x3F, 0, 0, 0, 0, 0, 0])
+                }),
+                cmd::CHANNEL_PAYLOAD_VERSION => Some(if d.len() != 2 {
+                    (cc::DATA_LENGTH_INVALID, Vec::new())
+                } else if !self.channel_ok(d[0]) {
+                    (cc::INVALID_DATA_FIELD, Vec::new())
+                } else if matches!(d[1], 0x00 | 0x01 | 0x10..=0x15) {
+                    (cc::OK, vec![0x10])
+                } else {
+                    (0x80, Vec::new())
+                }),
+                _ => None,
+            };
+            if let Some((c, data)) = r {
+                return (c, data, after);
+            }
+        }
+        let s = &self.sessions[idx];
+        let user = s.user.clone();
+        let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
+        let view = SessionView {
+            id: s.id,
+            handle: s.handle,
+            user_id: user.as_ref().map_or(0, |u| u.id),
+            user: &name,
+            privilege: s.priv_,
+            channel: self.config.channel,
+        };
+        let req = Request {
+            netfn: msg.netfn,
+            cmd: msg.cmd,
+            lun: msg.dst_lun,
+            data: &msg.data,
+            session: Some(view),
+        };
+        let rsp = app.handle(&req, now_ms);
+        (rsp.completion, rsp.data, after)
+    }
+
+    /// Apply the session closes a command asked for, after its reply is sealed.
+    fn finish(&mut self, idx: usize, after: &After) {
+        let own = self.sessions[idx].id;
+        if let Some(other) = after.close_other {
+            self.sessions.retain(|s| s.id != other);
+        }
+        if after.close_self {
+            self.sessions.retain(|s| s.id != own);
+        }
+    }
+
+    fn set_privilege(&mut self, idx: usize, d: &[u8]) -> (u8, Vec<u8>) {
+        if d.len() != 1 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        let s = &mut self.sessions[idx];
+        let v = d[0] & 0x0F;
+        if v == 0 {
+            return (cc::OK, vec![s.priv_.to_u8()]);
+        }
+        let Some(p) = Privilege::from_u8(v) else {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        };
+        if p == Privilege::Oem {
+            return (0x80, Vec::new());
+        }
+        let user_max = s
+            .user
+            .as_ref()
+            .map_or(Privilege::Callback, |u| u.max_privilege);
+        if p > s.max_priv || p > user_max {
+            return (0x81, Vec::new());
+        }
+        s.priv_ = p;
+        (cc::OK, vec![p.to_u8()])
+    }
+
+    fn close_cmd(&mut self, idx: usize, d: &[u8], after: &mut After) -> (u8, Vec<u8>) {
+        if d.len() != 4 && d.len() != 5 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        let id = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
+        let target = if id == 0 {
+            let Some(h) = d.get(4) else {
+                return (0x88, Vec::new());
+            };
+            match self.sessions.iter().position(|s| s.handle == *h) {
+                Some(t) => t,
+                None => return (0x88, Vec::new()),
+            }
+        } else {
+            match self.sessions.iter().position(|s| s.id == id) {
+                Some(t) => t,
+                None => return (0x87, Vec::new()),
+            }
+        };
+        if target == idx {
+            after.close_self = true;
+            return (cc::OK, Vec::new());
+        }
+        if self.sessions[idx].priv_ < Privilege::Administrator {
+            return (cc::INSUFFICIENT_PRIVILEGE, Vec::new());
+        }
+        after.close_other = Some(self.sessions[target].id);
+        (cc::OK, Vec::new())
+    }
+
+    fn session_info(&self, idx: usize, d: &[u8]) -> (u8, Vec<u8>) {
+        let Some(&index) = d.first() else {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        };
+        let active: Vec<&Session> = {
+            let mut v: Vec<&Session> = self.sessions.iter().filter(|s| s.active()).collect();
+            v.sort_by_key(|s| s.handle);
+            v
+        };
+        let found = match index {
+            0x00 => Some(&self.sessions[idx]),
+            0xFF => {
+                if d.len() != 5 {
+                    return (cc::DATA_LENGTH_INVALID, Vec::new());
+                }
+                let id = u32::from_le_bytes([d[1], d[2], d[3], d[4]]);
+                active.iter().copied().find(|s| s.id == id)
+            }
+            0xFE => {
+                if d.len() != 2 {
+                    return (cc::DATA_LENGTH_INVALID, Vec::new());
+                }
+                active.iter().copied().find(|s| s.handle == d[1])
+            }
+            n => active.get(usize::from(n) - 1).copied(),
+        };
+        let limit = self.config.session_limit.min(63) as u8;
+        let mut out = vec![0, limit, active.len().min(63) as u8];
+        if let Some(s) = found {
+            out[0] = s.handle;
+            out.push(s.user.as_ref().map_or(0, |u| u.id) & 0x3F);
+            out.push(s.priv_.to_u8());
+            let proto = match s.proto {
+                Proto::V15 { .. } => 0,
+                Proto::V20 { .. } => 1,
+            };
+            out.push((proto << 4) | (self.config.channel & 0x0F));
+            let (ip, port) = match s.peer {
+                Some(SocketAddr::V4(a)) => (a.ip().octets(), a.port()),
+                _ => ([0; 4], 0),
+            };
+            out.extend_from_slice(&ip);
+            out.extend_from_slice(&[0; 6]);
+            out.extend_from_slice(&port.to_be_bytes());
+        }
+        (cc::OK, out)
+    }
+
+    fn sol_owner(&self) -> Option<usize> {
+        self.sessions.iter().position(|s| s.sol.is_some())
+    }
+
+    fn activate_payload(
+        &mut self,
+        app: &mut dyn Application,
+        idx: usize,
+        d: &[u8],
+        now_ms: u64,
+        after: &mut After,
+    ) -> (u8, Vec<u8>) {
+        if d.len() != 6 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        if d[0] & 0x3F != payload::SOL || d[1] & 0x0F != 1 {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        }
+        let Some(suite) = self.sessions[idx].suite() else {
+            return (cc::NOT_SUPPORTED_IN_STATE, Vec::new());
+        };
+        if self.sol_owner().is_some() {
+            return (0x80, Vec::new());
+        }
+        if d[2] & 0x80 != 0 && suite.conf == ConfAlg::None {
+            return (0x83, Vec::new());
+        }
+        let sid = self.sessions[idx].id;
+        self.sessions[idx].sol = Some(SolState {
+            out_seq: 0,
+            last_in: 0,
+        });
+        let banner = app.sol_activated(sid, now_ms);
+        if !banner.is_empty() {
+            after.sol_banner = Some(banner);
+        }
+        let mut out = vec![0, 0, 0, 0];
+        out.extend_from_slice(&255u16.to_le_bytes()); // inbound payload size
+        out.extend_from_slice(&255u16.to_le_bytes()); // outbound payload size
+        out.extend_from_slice(&self.config.port.to_le_bytes());
+        out.extend_from_slice(&0xFFFFu16.to_le_bytes()); // no VLAN
+        (cc::OK, out)
+    }
+
+    fn deactivate_payload(&mut self, idx: usize, d: &[u8]) -> (u8, Vec<u8>) {
+        if d.len() != 6 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        if d[0] & 0x3F != payload::SOL || d[1] & 0x0F != 1 {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        }
+        match self.sol_owner() {
+            None => (0x80, Vec::new()),
+            Some(o) if o == idx || self.sessions[idx].priv_ >= Privilege::Administrator => {
+                self.sessions[o].sol = None;
+                (cc::OK, Vec::new())
+            }
+            Some(_) => (cc::INSUFFICIENT_PRIVILEGE, Vec::new()),
+        }
+    }
+
+    fn payload_status(&self, d: &[u8]) -> (u8, Vec<u8>) {
+        if d.len() != 1 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        if d[0] & 0x3F != payload::SOL {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        }
+        (cc::OK, vec![1, u8::from(self.sol_owner().is_some()), 0])
+    }
+
+    fn payload_instance(&self, d: &[u8]) -> (u8, Vec<u8>) {
+        if d.len() != 2 {
+            return (cc::DATA_LENGTH_INVALID, Vec::new());
+        }
+        if d[0] & 0x3F != payload::SOL || d[1] & 0x0F != 1 {
+            return (cc::INVALID_DATA_FIELD, Vec::new());
+        }
+        let id = self.sol_owner().map_or(0, |o| self.sessions[o].id);
+        let mut out = id.to_le_bytes().to_vec();
+        out.push(u8::from(id != 0)); // SOL: serial port number
+        out.extend_from_slice(&[0; 7]);
+        (cc::OK, out)
+    }
+}
+
+/// Seal a payload for an RMCP+ session: encrypt, frame with the BMC's next sequence
+/// number and the console's session ID, sign.
+fn seal_v20(
+    s: &mut Session,
+    keys: &SessionKeys,
+    payload_type: u8,
+    plain: &[u8],
+    rng: &mut dyn RngCore,
+) -> Vec<u8> {
+    let suite = keys.suite;
+    let enc = suite.conf != ConfAlg::None;
+    let auth = suite.integrity != IntegrityAlg::None;
+    let body = if enc {
+        let mut iv = [0u8; 16];
+        rng.fill_bytes(&mut iv);
+        crypto::aes_encrypt(&keys.aes_key(), &iv, plain)
+    } else {
+        plain.to_vec()
+    };
+    let seq = if auth { s.next_tx_seq() } else { 0 };
+    let mut d = rmcp::encode_v20_unsigned(payload_type, enc, auth, s.console_id, seq, &body);
+    if auth {
+        let code = keys.auth_code(&d[4..]);
+        d.extend_from_slice(&code);
+    }
+    d
+}
+
+fn drop_with(reason: DropReason, session_id: u32) -> Handled {
+    Handled {
+        replies: Vec::new(),
+        record: Record::dropped(reason).with_session(session_id),
+    }
+}
+
+fn decode_request(b: &[u8]) -> Result<Message, DropReason> {
+    let m = Message::decode(b).map_err(DropReason::Message)?;
+    if m.is_response() {
+        return Err(DropReason::NotARequest);
+    }
+    Ok(m)
+}
+
+fn command_record(kind: RecordKind, msg: &Message, completion: u8, data: &[u8]) -> Record {
+    let mut r = Record::new(kind);
+    r.netfn = Some(msg.netfn);
+    r.cmd = Some(msg.cmd);
+    r.request = msg.data.clone();
+    r.completion = Some(completion);
+    r.response = data.to_vec();
+    r
+}
+
+fn nonzero_u32(rng: &mut dyn RngCore) -> u32 {
+    loop {
+        let v = rng.next_u32();
+        if v != 0 {
+            return v;
+        }
+    }
+}
+
+/// A 16-byte IPMI 1.5 user name field without its trailing zeros.
+fn trim_name(b: &[u8]) -> &[u8] {
+    let end = b.iter().rposition(|c| *c != 0).map_or(0, |i| i + 1);
+    &b[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_accepts_in_order_and_refuses_replays() {
+        let mut w = Window::new(16);
+        assert!(w.check(0).is_err());
+        for s in 1..=40 {
+            assert!(w.check(s).is_ok(), "{s}");
+            w.accept(s);
+            assert_eq!(w.check(s), Err(DropReason::Replay(s)));
+        }
+        assert_eq!(w.check(40 + 17), Err(DropReason::OutOfWindow(57)));
+        assert!(w.check(40 + 16).is_ok());
+        assert_eq!(w.check(40 - 16), Err(DropReason::OutOfWindow(24)));
+        // A late packet inside the window is accepted once.
+        w.accept(45);
+        assert!(w.check(44).is_ok());
+        w.accept(44);
+        assert_eq!(w.check(44), Err(DropReason::Replay(44)));
+    }
+}
