@@ -4,8 +4,8 @@
 //! key Kuid (the password, zero-padded to 20 bytes) with HMACs over the session IDs,
 //! the random numbers Rm/Rc, the BMC GUID, the role byte and the user name; both then
 //! derive the Session Integrity Key SIK = HMAC_Kg(Rm ‖ Rc ‖ role ‖ ulen ‖ name) (Kg is
-//! the BMC key, or Kuid when none is set), K1 = HMAC_SIK(0x01 × n) keys the per-packet
-//! integrity AuthCode and the first 16 bytes of K2 = HMAC_SIK(0x02 × n) key AES-CBC-128.
+//! the BMC key, or Kuid when none is set), K1 = HMAC_SIK(0x01 × 20) keys the per-packet
+//! integrity AuthCode and the first 16 bytes of K2 = HMAC_SIK(0x02 × 20) key AES-CBC-128.
 //! IPMI 1.5: the AuthCode is the 16-byte password (straight password) or
 //! MD5(password ‖ session ID ‖ message ‖ sequence ‖ password).
 
@@ -346,11 +346,12 @@ impl std::fmt::Debug for SessionKeys {
 }
 
 impl SessionKeys {
-    /// Derive K1 and K2 from the SIK.
+    /// Derive K1 and K2 from the SIK. The constants are 20 bytes of 0x01 / 0x02 for
+    /// every algorithm: IPMI v2.0 defines them as 20 bytes, and ipmitool, freeipmi and
+    /// OpenBMC keep 20 with HMAC-SHA256 too (32 would not interoperate).
     pub fn derive(suite: CipherSuite, sik: Vec<u8>) -> SessionKeys {
-        let n = suite.auth.hmac_len();
-        let k1 = hmac(suite.auth, &sik, &[&vec![0x01; n]]);
-        let k2 = hmac(suite.auth, &sik, &[&vec![0x02; n]]);
+        let k1 = hmac(suite.auth, &sik, &[&[0x01; 20]]);
+        let k2 = hmac(suite.auth, &sik, &[&[0x02; 20]]);
         SessionKeys { suite, sik, k1, k2 }
     }
 

@@ -690,12 +690,14 @@ impl Bmc {
         record.netfn = Some(msg.netfn);
         record.cmd = Some(msg.cmd);
         record.request = msg.data.clone();
-        let answer = |record: &mut Record, completion: u8, data: Vec<u8>, seq_id: u32| {
+        // The success answer carries the console's initial outbound sequence number
+        // (freeipmi starts its receive window there); refusals carry 0.
+        let answer = |record: &mut Record, completion: u8, data: Vec<u8>, seq: u32| {
             record.completion = Some(completion);
             record.response = data.clone();
             let rsp = msg.response(completion, &data).to_bytes();
-            let code = crypto::v15_auth_code(ch.auth, &ch.user.password, seq_id, &rsp, 0);
-            rmcp::encode_v15(ch.auth, 0, seq_id, Some(&code), &rsp)
+            let code = crypto::v15_auth_code(ch.auth, &ch.user.password, ch.temp_id, &rsp, seq);
+            rmcp::encode_v15(ch.auth, seq, ch.temp_id, Some(&code), &rsp)
         };
         let result = (|| {
             if msg.netfn != netfn::APP || msg.cmd != cmd::ACTIVATE_SESSION {
@@ -720,7 +722,7 @@ impl Bmc {
         })();
         match result {
             Err(c) => {
-                let reply = answer(&mut record, c, Vec::new(), ch.temp_id);
+                let reply = answer(&mut record, c, Vec::new(), 0);
                 Handled {
                     replies: vec![reply],
                     record,
@@ -746,7 +748,7 @@ impl Bmc {
                     max_priv: requested,
                     priv_: requested.min(Privilege::User),
                     rx,
-                    tx_seq: if out_seq == 0 { 1 } else { out_seq },
+                    tx_seq: out_seq.wrapping_add(1).max(1),
                     last_ms: now_ms,
                     sol: None,
                     peer,
@@ -757,7 +759,7 @@ impl Bmc {
                 data.extend_from_slice(&ch.temp_id.to_le_bytes());
                 data.extend_from_slice(&inbound.to_le_bytes());
                 data.push(requested.to_u8());
-                let reply = answer(&mut record, cc::OK, data, ch.temp_id);
+                let reply = answer(&mut record, cc::OK, data, out_seq);
                 Handled {
                     replies: vec![reply],
                     record,
@@ -1752,7 +1754,7 @@ impl Bmc {
             };
             out.extend_from_slice(&ip);
             out.extend_from_slice(&[0; 6]);
-            out.extend_from_slice(&port.to_be_bytes());
+            out.extend_from_slice(&port.to_le_bytes()); // LS byte first, as ipmitool reads it
         }
         (cc::OK, out)
     }
