@@ -586,3 +586,38 @@ fn the_run_is_deterministic() {
     assert!(a.len() >= 8);
     assert_eq!(a, run());
 }
+
+/// freeipmi starts its receive window at the Activate Session answer's sequence number
+/// and drops a repeat of it: the answer carries the console's initial outbound sequence
+/// number and the next BMC packet the one after.
+#[test]
+fn ipmi15_bmc_sequence_numbers_follow_the_console_request() {
+    use ipmi::rmcp::{self, Frame};
+    let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Auto));
+    let challenge = p.console.login_v15(AuthType::Md5, p.now);
+    let h = p.deliver(&challenge);
+    let Event::Send(activate) = p.console.receive(&h.replies[0], p.now, &mut p.rng).unwrap() else {
+        panic!("activate expected")
+    };
+    let Frame::V15(req) = rmcp::decode(&activate).unwrap() else {
+        panic!()
+    };
+    let d = &req.message[6..req.message.len() - 1];
+    let initial = u32::from_le_bytes([d[18], d[19], d[20], d[21]]);
+    let h = p.deliver(&activate);
+    let Frame::V15(rsp) = rmcp::decode(&h.replies[0]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(rsp.seq, initial);
+    let Event::Send(set_priv) = p.console.receive(&h.replies[0], p.now, &mut p.rng).unwrap() else {
+        panic!("set privilege expected")
+    };
+    let h = p.deliver(&set_priv);
+    let Frame::V15(rsp) = rmcp::decode(&h.replies[0]).unwrap() else {
+        panic!()
+    };
+    assert_eq!(rsp.seq, initial.wrapping_add(1).max(1));
+    logged_in(Some(
+        p.console.receive(&h.replies[0], p.now, &mut p.rng).unwrap(),
+    ));
+}
