@@ -60,6 +60,42 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "suites/wsman/invoke.toml",
         include_str!("../../../suites/wsman/invoke.toml"),
     ),
+    (
+        "suites/ipmi/discovery.toml",
+        include_str!("../../../suites/ipmi/discovery.toml"),
+    ),
+    (
+        "suites/ipmi/session.toml",
+        include_str!("../../../suites/ipmi/session.toml"),
+    ),
+    (
+        "suites/ipmi/commands.toml",
+        include_str!("../../../suites/ipmi/commands.toml"),
+    ),
+    (
+        "suites/ipmi/privilege.toml",
+        include_str!("../../../suites/ipmi/privilege.toml"),
+    ),
+    (
+        "suites/ipmi/sdr.toml",
+        include_str!("../../../suites/ipmi/sdr.toml"),
+    ),
+    (
+        "suites/ipmi/sel.toml",
+        include_str!("../../../suites/ipmi/sel.toml"),
+    ),
+    (
+        "suites/ipmi/fru.toml",
+        include_str!("../../../suites/ipmi/fru.toml"),
+    ),
+    (
+        "suites/ipmi/chassis.toml",
+        include_str!("../../../suites/ipmi/chassis.toml"),
+    ),
+    (
+        "suites/ipmi/cross.toml",
+        include_str!("../../../suites/ipmi/cross.toml"),
+    ),
 ];
 
 /// A suite file that cannot be used.
