@@ -297,7 +297,7 @@ const MAX_PULLS: usize = 1000;
 
 /// Enumerates `class` to the end with Pulls of `max` items, checking each answer.
 /// Returns the instances and the number of Pulls.
-async fn enumerate_all(
+pub(crate) async fn enumerate_all(
     ctx: &mut Ctx,
     class: &str,
     max: u32,
@@ -525,7 +525,7 @@ async fn record_log_count(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 /// The first value of `prop`, if any.
-fn first<'i>(inst: &'i Instance, prop: &str) -> Option<&'i str> {
+pub(crate) fn first<'i>(inst: &'i Instance, prop: &str) -> Option<&'i str> {
     inst.get(prop).and_then(|v| v.first()).map(String::as_str)
 }
 

@@ -661,7 +661,7 @@ async fn sdr_walk(ctx: &mut Ctx, h: Handle) -> Result<Vec<(u16, Vec<u8>)>, Findi
     Ok(out)
 }
 
-async fn sdrs(ctx: &mut Ctx, h: Handle) -> Result<Vec<Sdr>, Finding> {
+pub(crate) async fn sdr_records(ctx: &mut Ctx, h: Handle) -> Result<Vec<Sdr>, Finding> {
     let mut out = Vec::new();
     for (id, rec) in sdr_walk(ctx, h).await? {
         let sdr = Sdr::decode(&rec).map_err(|e| {
@@ -759,7 +759,7 @@ async fn sdr_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn thresholds_match_sdr(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let mut misses = Vec::new();
-    for sdr in sdrs(ctx, h).await? {
+    for sdr in sdr_records(ctx, h).await? {
         let Record::Full(f) = sdr.record else {
             continue;
         };
@@ -809,7 +809,7 @@ async fn thresholds_match_sdr(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn every_sensor_reads(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let mut n = 0;
-    for sdr in sdrs(ctx, h).await? {
+    for sdr in sdr_records(ctx, h).await? {
         let Some(num) = sdr.record.sensor_number() else {
             continue;
         };
@@ -834,7 +834,7 @@ async fn every_sensor_reads(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn reading_conversion(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let mut misses = Vec::new();
-    for sdr in sdrs(ctx, h).await? {
+    for sdr in sdr_records(ctx, h).await? {
         let Record::Full(f) = sdr.record else {
             continue;
         };
@@ -874,7 +874,7 @@ async fn reading_conversion(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn unknown_sensor(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
-    let used: Vec<u8> = sdrs(ctx, h)
+    let used: Vec<u8> = sdr_records(ctx, h)
         .await?
         .iter()
         .filter_map(|s| s.record.sensor_number())
