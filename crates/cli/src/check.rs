@@ -103,8 +103,7 @@ pub struct Args {
 }
 
 fn account(s: &str) -> Option<(String, String)> {
-    s.split_once(':')
-        .map(|(u, p)| (u.to_owned(), p.to_owned()))
+    s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
@@ -136,7 +135,10 @@ pub fn run(args: Args) -> ExitCode {
     let cases = suite.select(&args.profiles, args.filter.as_deref());
     // Only the cases whose targets were given (both when neither: the embedded mock).
     let embedded = args.target.is_none() && args.ipmi.is_none();
-    let (wsman, ipmi) = (embedded || args.target.is_some(), embedded || args.ipmi.is_some());
+    let (wsman, ipmi) = (
+        embedded || args.target.is_some(),
+        embedded || args.ipmi.is_some(),
+    );
     let cases: Vec<Case> = cases
         .into_iter()
         .filter(|c| {
@@ -144,7 +146,10 @@ pub fn run(args: Args) -> ExitCode {
             (!w || wsman) && (!i || ipmi)
         })
         .collect();
-    for a in [&args.ipmi_operator, &args.ipmi_user_account].into_iter().flatten() {
+    for a in [&args.ipmi_operator, &args.ipmi_user_account]
+        .into_iter()
+        .flatten()
+    {
         if account(a).is_none() {
             return usage(format!("`{a}`: expected USER:PASSWORD"));
         }
@@ -184,7 +189,12 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
     let embedded = args.target.is_none() && args.ipmi.is_none();
     let (mock, url, user, password) = match &args.target {
         Some(url) => (None, url.clone(), args.user.clone(), args.password.clone()),
-        None if !embedded => (None, String::new(), args.user.clone(), args.password.clone()),
+        None if !embedded => (
+            None,
+            String::new(),
+            args.user.clone(),
+            args.password.clone(),
+        ),
         None => match mock::MockServer::builder().ipmi(true).start().await {
             Ok(m) => {
                 let url = m.url();

@@ -180,10 +180,16 @@ fn checks_a_separately_started_ipmi_target() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.lines().any(|l| l.starts_with("ipmi-lan")), "{out}");
-    assert!(!out.contains("wsman."), "IPMI alone runs no WS-Man case:\n{out}");
+    assert!(
+        !out.contains("wsman."),
+        "IPMI alone runs no WS-Man case:\n{out}"
+    );
     let report = std::fs::read_to_string(&json).unwrap();
     assert!(report.contains("ipmi.session.replay-dropped"));
-    assert!(report.contains("RMCP+ payload"), "decrypted transcripts in the report");
+    assert!(
+        report.contains("RMCP+ payload"),
+        "decrypted transcripts in the report"
+    );
     let _ = std::fs::remove_file(&json);
     rt.block_on(mock.shutdown());
 }
@@ -194,7 +200,12 @@ fn a_silent_ipmi_target_exits_3() {
     let addr = silent.local_addr().unwrap().to_string();
     let start = Instant::now();
     let o = touchstone(&["check", "--ipmi", &addr]);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not answer"));
     assert!(start.elapsed() < Duration::from_secs(10));
 }

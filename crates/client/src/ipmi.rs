@@ -296,7 +296,10 @@ impl IpmiSession {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let Some(answer) = self.recv_within(left).await? else {
                     if sent < attempts {
-                        self.note(format!("no answer within {:?}: sending again", retry.timeout));
+                        self.note(format!(
+                            "no answer within {:?}: sending again",
+                            retry.timeout
+                        ));
                         continue 'send;
                     }
                     let e = IpmiError::Timeout {
@@ -339,7 +342,11 @@ impl IpmiSession {
         .await
     }
 
-    fn response_matcher(&self, netfn: u8, cmd: u8) -> impl FnMut(&Event) -> Option<Message> + use<> {
+    fn response_matcher(
+        &self,
+        netfn: u8,
+        cmd: u8,
+    ) -> impl FnMut(&Event) -> Option<Message> + use<> {
         let seq = self.console.rq_seq();
         move |e| match e {
             Event::Response(m) if m.netfn == netfn | 1 && m.cmd == cmd && m.seq == seq => {
@@ -475,9 +482,7 @@ impl IpmiSession {
     pub async fn command(&mut self, netfn: u8, cmd: u8, data: &[u8]) -> Result<Reply, IpmiError> {
         let started = Instant::now();
         let now = self.now_ms();
-        let b = self
-            .console
-            .command(netfn, cmd, data, now, &mut self.rng)?;
+        let b = self.console.command(netfn, cmd, data, now, &mut self.rng)?;
         let m = self.response_matcher(netfn, cmd);
         let what = format!("NetFn {netfn:#04x} cmd {cmd:#04x}");
         let r = self.exchange(&what, b, m).await?;
@@ -494,9 +499,7 @@ impl IpmiSession {
         wait: Duration,
     ) -> Result<bool, IpmiError> {
         let now = self.now_ms();
-        let b = self
-            .console
-            .command(netfn, cmd, data, now, &mut self.rng)?;
+        let b = self.console.command(netfn, cmd, data, now, &mut self.rng)?;
         self.socket.send(&b).await?;
         self.sync();
         self.expect_silence(wait).await

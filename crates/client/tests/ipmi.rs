@@ -142,7 +142,9 @@ async fn negative_tools_replay_bad_integrity_wrong_password() {
         .unwrap();
     s.command(0x06, 0x01, &[]).await.unwrap();
     let replay = s.last_sent();
-    s.send_raw(&replay, "replay of Get Device ID").await.unwrap();
+    s.send_raw(&replay, "replay of Get Device ID")
+        .await
+        .unwrap();
     assert!(s.expect_silence(Duration::from_millis(200)).await.unwrap());
     s.faults().corrupt_auth_code = true;
     let silent = s
@@ -185,6 +187,10 @@ async fn a_silent_target_times_out_within_the_deadline() {
     assert!(start.elapsed() < Duration::from_secs(2));
     let mut got = vec![0u8; 64];
     let (n, _) = silent.recv_from(&mut got).await.unwrap();
-    assert_eq!(&got[..4], &[6, 0, 0xFF, 6], "an ASF ping went out ({n} bytes)");
+    assert_eq!(
+        &got[..4],
+        &[6, 0, 0xFF, 6],
+        "an ASF ping went out ({n} bytes)"
+    );
     assert!(e.to_string().contains("3 attempt"), "{e}");
 }

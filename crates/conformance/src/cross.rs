@@ -48,7 +48,11 @@ async fn ipmi_readings(ctx: &mut Ctx, h: Handle) -> Result<Vec<(String, f64, f64
             .await?;
         if let Some(raw) = d.first() {
             let lin = f.linear();
-            out.push((f.id.text().trim().to_owned(), lin.value(*raw), lin.resolution().abs()));
+            out.push((
+                f.id.text().trim().to_owned(),
+                lin.value(*raw),
+                lin.resolution().abs(),
+            ));
         }
     }
     Ok(out)
@@ -126,14 +130,23 @@ async fn power_ipmi_to_wsman(ctx: &mut Ctx) -> Result<(), Finding> {
         [(1, true), (0, false)]
     };
     for (action, on) in order {
-        ctx.ipmi_ok(h, &format!("Chassis Control {action}"), 0x00, 0x02, &[action])
-            .await?;
+        ctx.ipmi_ok(
+            h,
+            &format!("Chassis Control {action}"),
+            0x00,
+            0x02,
+            &[action],
+        )
+        .await?;
         wait_power(ctx, h, on).await?;
         let want = if on { "2" } else { "3" };
         let got = enabled_state(ctx).await?;
         if got != want {
             return Err(Finding::mismatch(
-                format!("CIM_ComputerSystem EnabledState after IPMI power {}", if on { "up" } else { "down" }),
+                format!(
+                    "CIM_ComputerSystem EnabledState after IPMI power {}",
+                    if on { "up" } else { "down" }
+                ),
                 format!("{want} ({})", if on { "Enabled" } else { "Disabled" }),
                 got,
             ));
@@ -155,7 +168,11 @@ async fn sel_counts(ctx: &mut Ctx) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "SEL entries (IPMI Get SEL Info; CIM_RecordLog; CIM_LogRecord instances)",
             format!("{n}; {n}; {n}"),
-            format!("{n}; {}; {}", cim.unwrap_or_else(|| "absent".into()), records.len()),
+            format!(
+                "{n}; {}; {}",
+                cim.unwrap_or_else(|| "absent".into()),
+                records.len()
+            ),
         ));
     }
     Ok(())
@@ -170,7 +187,8 @@ async fn sel_contents(ctx: &mut Ctx) -> Result<(), Finding> {
         let id = u16::from_le_bytes([e[0], e[1]]);
         let hex: String = e.iter().map(|b| format!("{b:02X}")).collect();
         let rec = records.iter().find(|r| {
-            first(r, "RecordID").is_some_and(|v| v.trim().parse::<u32>().ok() == Some(u32::from(id)))
+            first(r, "RecordID")
+                .is_some_and(|v| v.trim().parse::<u32>().ok() == Some(u32::from(id)))
         });
         match rec.and_then(|r| first(r, "RecordData")) {
             Some(d) if d.trim().eq_ignore_ascii_case(&hex) => {}
@@ -203,14 +221,21 @@ async fn guid(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let d = ctx.ipmi_ok(h, "Get System GUID", 0x06, 0x37, &[]).await?;
     if d.len() != 16 {
-        return Err(Finding::mismatch("Get System GUID", "16 bytes", client::ipmi::hex(&d)));
+        return Err(Finding::mismatch(
+            "Get System GUID",
+            "16 bytes",
+            client::ipmi::hex(&d),
+        ));
     }
     let ipmi = guid_text(&d);
     let cs = all(ctx, "CIM_ComputerSystem").await?;
     let cim: Vec<String> = cs
         .iter()
         .flat_map(|i| {
-            let descs = i.get("IdentifyingDescriptions").cloned().unwrap_or_default();
+            let descs = i
+                .get("IdentifyingDescriptions")
+                .cloned()
+                .unwrap_or_default();
             let info = i.get("OtherIdentifyingInfo").cloned().unwrap_or_default();
             descs
                 .into_iter()
@@ -239,7 +264,11 @@ async fn firmware(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let d = ctx.ipmi_ok(h, "Get Device ID", 0x06, 0x01, &[]).await?;
     if d.len() < 4 {
-        return Err(Finding::mismatch("Get Device ID", "11 bytes", client::ipmi::hex(&d)));
+        return Err(Finding::mismatch(
+            "Get Device ID",
+            "11 bytes",
+            client::ipmi::hex(&d),
+        ));
     }
     let major = u32::from(d[2] & 0x7F);
     let minor = u32::from(d[3] >> 4) * 10 + u32::from(d[3] & 0x0F);

@@ -110,7 +110,10 @@ pub fn needs(id: &str) -> (bool, bool) {
 
 /// Whether `r` is an IPMI requirement the loader accepts.
 pub fn valid_requirement(r: &str) -> bool {
-    matches!(r, "ipmi:operator" | "ipmi:user" | "ipmi:md5" | "ipmi:idle-wait")
+    matches!(
+        r,
+        "ipmi:operator" | "ipmi:user" | "ipmi:md5" | "ipmi:idle-wait"
+    )
 }
 
 /// Why an IPMI target could not be used (the run's exit code 3).
@@ -344,7 +347,9 @@ fn expand_vars(s: &str, vars: &BTreeMap<String, String>) -> Result<String, Strin
     while let Some(i) = rest.find("{{") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 2..];
-        let j = after.find("}}").ok_or_else(|| format!("`{s}`: unclosed {{{{"))?;
+        let j = after
+            .find("}}")
+            .ok_or_else(|| format!("`{s}`: unclosed {{{{"))?;
         let name = &after[..j];
         let v = vars
             .get(name)

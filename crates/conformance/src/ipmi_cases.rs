@@ -83,7 +83,9 @@ fn le16(b: &[u8], at: usize) -> u16 {
 }
 
 fn silence(ctx: &Ctx) -> Duration {
-    ctx.ipmi.as_ref().map_or(Duration::from_millis(500), |o| o.silence)
+    ctx.ipmi
+        .as_ref()
+        .map_or(Duration::from_millis(500), |o| o.silence)
 }
 
 /// Runs a login that must fail; the error it failed with.
@@ -654,7 +656,11 @@ async fn sdr_walk(ctx: &mut Ctx, h: Handle) -> Result<Vec<(u16, Vec<u8>)>, Findi
             break;
         }
         if out.len() > 1024 {
-            return Err(Finding::mismatch("SDR chain", "an end", "over 1024 records"));
+            return Err(Finding::mismatch(
+                "SDR chain",
+                "an end",
+                "over 1024 records",
+            ));
         }
         id = next;
     }
@@ -792,7 +798,11 @@ async fn thresholds_match_sdr(ctx: &mut Ctx) -> Result<(), Finding> {
             let sdr_raw = f.thresholds[usize::from(bit)];
             if d[0] & (1 << bit) == 0 || live != sdr_raw {
                 misses.push(crate::eval::Mismatch {
-                    what: format!("sensor {} ({}) threshold bit {bit}", f.key.number, f.id.text()),
+                    what: format!(
+                        "sensor {} ({}) threshold bit {bit}",
+                        f.key.number,
+                        f.id.text()
+                    ),
                     expected: format!("readable, raw {sdr_raw:#04x} as in the SDR"),
                     got: format!("mask {:#04x}, raw {live:#04x}", d[0]),
                 });
@@ -815,7 +825,13 @@ async fn every_sensor_reads(ctx: &mut Ctx) -> Result<(), Finding> {
         };
         n += 1;
         let d = ctx
-            .ipmi_ok(h, &format!("Get Sensor Reading {num}"), SENSOR, 0x2D, &[num])
+            .ipmi_ok(
+                h,
+                &format!("Get Sensor Reading {num}"),
+                SENSOR,
+                0x2D,
+                &[num],
+            )
             .await?;
         if d.len() < 2 || d[1] & 0x20 != 0 {
             return Err(Finding::mismatch(
@@ -936,7 +952,11 @@ pub(crate) async fn sel_entries(ctx: &mut Ctx, h: Handle) -> Result<Vec<Vec<u8>>
             return Ok(out);
         }
         if out.len() > 4096 {
-            return Err(Finding::mismatch("SEL chain", "an end", "over 4096 entries"));
+            return Err(Finding::mismatch(
+                "SEL chain",
+                "an end",
+                "over 4096 entries",
+            ));
         }
         id = next;
     }
@@ -974,7 +994,11 @@ async fn add_entry(ctx: &mut Ctx, h: Handle) -> Result<u16, Finding> {
         .ipmi_ok(h, "Add SEL Entry", STORAGE, 0x44, &TEST_EVENT)
         .await?;
     if d.len() != 2 {
-        return Err(Finding::mismatch("Add SEL Entry", "the 2-byte record ID", hexs(&d)));
+        return Err(Finding::mismatch(
+            "Add SEL Entry",
+            "the 2-byte record ID",
+            hexs(&d),
+        ));
     }
     Ok(le16(&d, 0))
 }
@@ -1006,12 +1030,17 @@ async fn sel_add_get_delete(ctx: &mut Ctx) -> Result<(), Finding> {
         .ipmi_ok(h, "Get SEL Entry of the new record", STORAGE, 0x43, &req)
         .await;
     let check = match got {
-        Ok(d) if d.len() == 18 && le16(&d, 2) == id && d[4] == 0x02 && d[9..] == TEST_EVENT[7..] => {
+        Ok(d)
+            if d.len() == 18 && le16(&d, 2) == id && d[4] == 0x02 && d[9..] == TEST_EVENT[7..] =>
+        {
             Ok(())
         }
         Ok(d) => Err(Finding::mismatch(
             "the new record",
-            format!("ID {id:#06x}, type 0x02, event bytes {}", hexs(&TEST_EVENT[7..])),
+            format!(
+                "ID {id:#06x}, type 0x02, event bytes {}",
+                hexs(&TEST_EVENT[7..])
+            ),
             hexs(&d),
         )),
         Err(e) => Err(e),
@@ -1078,11 +1107,15 @@ async fn sel_clear_and_restore(ctx: &mut Ctx) -> Result<(), Finding> {
     let mut req = rsv.to_le_bytes().to_vec();
     req.extend_from_slice(b"CLR");
     req.push(0xAA);
-    let cleared = ctx.ipmi_ok(h, "Clear SEL (0xAA)", STORAGE, 0x47, &req).await;
+    let cleared = ctx
+        .ipmi_ok(h, "Clear SEL (0xAA)", STORAGE, 0x47, &req)
+        .await;
     let mut result = cleared.map(|_| ());
     if result.is_ok() {
         *req.last_mut().expect("four bytes") = 0x00;
-        let poll = ctx.ipmi_ok(h, "Clear SEL (poll)", STORAGE, 0x47, &req).await;
+        let poll = ctx
+            .ipmi_ok(h, "Clear SEL (poll)", STORAGE, 0x47, &req)
+            .await;
         let count = sel_count(ctx, h).await?;
         result = match poll {
             Ok(d) if d.first().is_some_and(|b| b & 0x0F == 1) && count == 0 => Ok(()),
@@ -1119,7 +1152,13 @@ async fn fru_size(ctx: &mut Ctx, h: Handle) -> Result<usize, Finding> {
 async fn fru_read(ctx: &mut Ctx, h: Handle, off: usize, n: u8) -> Result<Vec<u8>, Finding> {
     let o = (off as u16).to_le_bytes();
     let d = ctx
-        .ipmi_ok(h, &format!("Read FRU Data {off}+{n}"), STORAGE, 0x11, &[0, o[0], o[1], n])
+        .ipmi_ok(
+            h,
+            &format!("Read FRU Data {off}+{n}"),
+            STORAGE,
+            0x11,
+            &[0, o[0], o[1], n],
+        )
         .await?;
     if d.is_empty() || usize::from(d[0]) != d.len() - 1 || d[0] > n {
         return Err(Finding::mismatch(
@@ -1194,7 +1233,11 @@ async fn fru_chunked(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let all = fru_all(ctx, h).await?;
     if all.len() < 8 {
-        return Err(Finding::mismatch("inventory", "at least 8 bytes", hexs(&all)));
+        return Err(Finding::mismatch(
+            "inventory",
+            "at least 8 bytes",
+            hexs(&all),
+        ));
     }
     // Chassis, board and product areas: length byte at +1 in multiples of 8, zero sum.
     for (i, off) in all[2..5].iter().enumerate() {
@@ -1204,7 +1247,8 @@ async fn fru_chunked(ctx: &mut Ctx) -> Result<(), Finding> {
         let start = usize::from(*off) * 8;
         let len = all.get(start + 1).map_or(0, |l| usize::from(*l) * 8);
         let area = all.get(start..start + len);
-        let ok = area.is_some_and(|a| len > 0 && a.iter().fold(0u8, |x, y| x.wrapping_add(*y)) == 0);
+        let ok =
+            area.is_some_and(|a| len > 0 && a.iter().fold(0u8, |x, y| x.wrapping_add(*y)) == 0);
         if !ok {
             return Err(Finding::mismatch(
                 format!("area {} at {start}", ["chassis", "board", "product"][i]),
@@ -1264,10 +1308,20 @@ pub(crate) async fn wait_power(ctx: &mut Ctx, h: Handle, on: bool) -> Result<(),
 async fn power_off_on(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let was_on = power_on(ctx, h).await?;
-    let order: [(u8, bool); 2] = if was_on { [(0, false), (1, true)] } else { [(1, true), (0, false)] };
+    let order: [(u8, bool); 2] = if was_on {
+        [(0, false), (1, true)]
+    } else {
+        [(1, true), (0, false)]
+    };
     for (action, on) in order {
-        ctx.ipmi_ok(h, &format!("Chassis Control {action}"), CHASSIS, 0x02, &[action])
-            .await?;
+        ctx.ipmi_ok(
+            h,
+            &format!("Chassis Control {action}"),
+            CHASSIS,
+            0x02,
+            &[action],
+        )
+        .await?;
         wait_power(ctx, h, on).await?;
     }
     Ok(())
@@ -1277,7 +1331,9 @@ async fn power_cycle(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let was_on = power_on(ctx, h).await?;
     if !was_on {
-        return Err(Finding::Skip("the system is off; a power cycle needs it on".into()));
+        return Err(Finding::Skip(
+            "the system is off; a power cycle needs it on".into(),
+        ));
     }
     ctx.ipmi_ok(h, "Chassis Control 2 (cycle)", CHASSIS, 0x02, &[2])
         .await?;

@@ -137,11 +137,14 @@ impl Runner {
         };
         let missing = crate::ipmi::discover(o).await?;
         // Never used: every case that needs WS-Man is skipped before it runs.
-        let client = Client::new(client::Target::new(format!("http://{}/wsman", o.target.addr)))
-            .map_err(|source| RunError::Client {
-                url: o.target.addr.to_string(),
-                source,
-            })?;
+        let client = Client::new(client::Target::new(format!(
+            "http://{}/wsman",
+            o.target.addr
+        )))
+        .map_err(|source| RunError::Client {
+            url: o.target.addr.to_string(),
+            source,
+        })?;
         Ok(Runner {
             client,
             wsman: false,
@@ -164,18 +167,15 @@ impl Runner {
     pub async fn run(&self, cases: &[Case], mut progress: impl FnMut(&CaseResult)) -> Report {
         let start = Instant::now();
         let sem = Arc::new(tokio::sync::Semaphore::new(self.opts.jobs.max(1)));
-        let ipmi_sem = Arc::new(tokio::sync::Semaphore::new(2));
+        let ipmi_sem = Arc::new(tokio::sync::Semaphore::new(1));
         let mut set = tokio::task::JoinSet::new();
         for (i, case) in cases.iter().enumerate() {
-            let (case, subject, sem, ipmi_sem) = (
-                case.clone(),
-                self.subject(),
-                sem.clone(),
-                ipmi_sem.clone(),
-            );
+            let (case, subject, sem, ipmi_sem) =
+                (case.clone(), self.subject(), sem.clone(), ipmi_sem.clone());
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                // IPMI cases share the BMC's few session slots: at most two at once.
+                // IPMI cases change shared BMC state (power, SEL) and share its few
+                // session slots: one at a time.
                 let _ipmi = if crate::ipmi::needs(&case.id).1 {
                     Some(ipmi_sem.acquire_owned().await)
                 } else {
@@ -411,10 +411,12 @@ async fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<(), Finding> {
                     .as_deref()
                     .is_some_and(|b| b.contains("{{message_id}}")));
         if step.request.op == Op::Ipmi {
-            let m = crate::ipmi::run_step(ctx, step).await.map_err(|f| match f {
-                Finding::Mismatch(m) => Finding::Mismatch(m.into_iter().map(prefix).collect()),
-                other => other,
-            })?;
+            let m = crate::ipmi::run_step(ctx, step)
+                .await
+                .map_err(|f| match f {
+                    Finding::Mismatch(m) => Finding::Mismatch(m.into_iter().map(prefix).collect()),
+                    other => other,
+                })?;
             if !m.is_empty() {
                 return Err(Finding::Mismatch(m.into_iter().map(prefix).collect()));
             }

@@ -67,14 +67,24 @@ async fn the_embedded_mock_passes_every_must_ipmi_and_cross_case() {
         .results
         .iter()
         .filter(|r| r.level != Level::Must && r.outcome != Outcome::Pass)
-        .map(|r| format!("{} {:?}: {}", r.id, r.outcome, r.message.as_deref().unwrap_or_default()))
+        .map(|r| {
+            format!(
+                "{} {:?}: {}",
+                r.id,
+                r.outcome,
+                r.message.as_deref().unwrap_or_default()
+            )
+        })
         .collect();
     assert!(
         bad.is_empty(),
         "MUST cases the mock does not pass:\n{}\n(others: {others:?})",
         bad.join("\n")
     );
-    assert!(others.is_empty(), "SHOULD/MAY cases not passing: {others:#?}");
+    assert!(
+        others.is_empty(),
+        "SHOULD/MAY cases not passing: {others:#?}"
+    );
     // Every IPMI case carries its decrypted packets.
     for r in report.results.iter().filter(|r| r.id.starts_with("ipmi.")) {
         assert!(
