@@ -119,8 +119,7 @@ impl Mock {
     /// A mock of `scenario`, with a journal.
     pub fn new(scenario: Scenario, journal: Arc<Journal>) -> Result<Mock, String> {
         let started = Instant::now();
-        let mut machine =
-            Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
+        let mut machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
         let auth = std::sync::RwLock::new(Arc::new(AuthSnapshot::of(&scenario)));
         let ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, 0);
         Ok(Mock {
@@ -164,8 +163,7 @@ impl Mock {
     /// Replaces the scenario (and the machine with it).
     pub fn load(&self, scenario: Scenario) -> Result<(), String> {
         let now = self.now_ms();
-        let mut machine =
-            Machine::new(scenario.machine.clone(), now).map_err(|e| e.to_string())?;
+        let mut machine = Machine::new(scenario.machine.clone(), now).map_err(|e| e.to_string())?;
         let snapshot = Arc::new(AuthSnapshot::of(&scenario));
         let mut inner = self.lock();
         // A new machine means new users and keys: the IPMI sessions go with the old one.

@@ -125,10 +125,9 @@ pub(crate) fn handle(
     let payload = Payload::peek(datagram);
     let mut rng = rand::rng();
     if settings.rules.is_empty() {
-        let handled =
-            state
-                .bmc
-                .handle_from(&mut *machine, datagram, Some(peer), now_ms, &mut rng);
+        let handled = state
+            .bmc
+            .handle_from(&mut *machine, datagram, Some(peer), now_ms, &mut rng);
         let record = journal_record(&handled.record, payload, None, handled.replies.len());
         return Outcome {
             replies: handled.replies,
@@ -185,7 +184,10 @@ pub(crate) fn handle(
             }
         }
         if a.duplicate {
-            replies = replies.iter().flat_map(|r| [r.clone(), r.clone()]).collect();
+            replies = replies
+                .iter()
+                .flat_map(|r| [r.clone(), r.clone()])
+                .collect();
         }
         delay = Duration::from_millis(a.delay_ms);
         if let Some(suite) = a.disable_cipher_suite {

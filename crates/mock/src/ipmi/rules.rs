@@ -445,7 +445,9 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
                 return Err((
                     "ipmi.kg".into(),
                     "kg is not a key of at most 20 bytes".into(),
-                    Some("text of at most 20 bytes, or 0x followed by at most 40 hex digits".into()),
+                    Some(
+                        "text of at most 20 bytes, or 0x followed by at most 40 hex digits".into(),
+                    ),
                     None,
                 ));
             }
@@ -479,7 +481,10 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
-    let name = spec.name.clone().unwrap_or_else(|| format!("ipmi.rules[{i}]"));
+    let name = spec
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("ipmi.rules[{i}]"));
     let at = |key: &str| format!("ipmi.rules[{i}].{key}");
     let mut m = IpmiMatcher::default();
     if let Some(n) = &spec.matcher.netfn {
@@ -503,7 +508,8 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
                         at("match.netfn"),
                         format!("rule `{name}`: `{s}` is not a NetFn name"),
                         Some(format!("a number or one of {}", names.join(", "))),
-                        crate::scenario::closest_of(s, &names).map(|c| format!("did you mean `{c}`?")),
+                        crate::scenario::closest_of(s, &names)
+                            .map(|c| format!("did you mean `{c}`?")),
                     ));
                 }
             },
@@ -512,29 +518,31 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
     if let Some(c) = &spec.matcher.cmd {
         match c {
             NameOrNumber::Number(v) => m.cmd = Some(*v),
-            NameOrNumber::Name(s) => match command_by_name(s) {
-                Some((nf, cmd)) => {
-                    if m.netfn.is_some_and(|n| n != nf) {
-                        return Err((
-                            at("match.cmd"),
-                            format!("rule `{name}`: `{s}` is not in the rule's netfn"),
-                            Some(format!("netfn = \"{}\" or no netfn", netfn_name(nf))),
-                            None,
-                        ));
+            NameOrNumber::Name(s) => {
+                match command_by_name(s) {
+                    Some((nf, cmd)) => {
+                        if m.netfn.is_some_and(|n| n != nf) {
+                            return Err((
+                                at("match.cmd"),
+                                format!("rule `{name}`: `{s}` is not in the rule's netfn"),
+                                Some(format!("netfn = \"{}\" or no netfn", netfn_name(nf))),
+                                None,
+                            ));
+                        }
+                        m.netfn = Some(nf);
+                        m.cmd = Some(cmd);
                     }
-                    m.netfn = Some(nf);
-                    m.cmd = Some(cmd);
-                }
-                None => {
-                    let names: Vec<&str> = COMMANDS.iter().map(|(_, _, n)| *n).collect();
-                    return Err((
+                    None => {
+                        let names: Vec<&str> = COMMANDS.iter().map(|(_, _, n)| *n).collect();
+                        return Err((
                         at("match.cmd"),
                         format!("rule `{name}`: `{s}` is not a command name the mock knows"),
                         Some("a number, or a name such as get_device_id, chassis_control, get_sdr".into()),
                         crate::scenario::closest_of(s, &names).map(|c| format!("did you mean `{c}`?")),
                     ));
+                    }
                 }
-            },
+            }
         }
     }
     m.user = spec.matcher.user.clone();
@@ -578,7 +586,12 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
             None,
         ));
     }
-    if action.drop && (action.delay_ms > 0 || action.duplicate || action.corrupt_integrity || action.completion_code.is_some()) {
+    if action.drop
+        && (action.delay_ms > 0
+            || action.duplicate
+            || action.corrupt_integrity
+            || action.completion_code.is_some())
+    {
         return Err((
             at("action.drop"),
             format!("rule `{name}` drops the request and also shapes its reply"),
@@ -777,9 +790,18 @@ mod tests {
     #[test]
     fn peek_kinds() {
         assert_eq!(Payload::peek(&ipmi::rmcp::encode_ping(1)), Payload::Ping);
-        assert_eq!(Payload::peek(&[6, 0, 0xFF, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Payload::Sessionless);
-        assert_eq!(Payload::peek(&[6, 0, 0xFF, 7, 6, 0x10, 0, 0, 0, 0]), Payload::OpenSession);
-        assert_eq!(Payload::peek(&[6, 0, 0xFF, 7, 6, 0xC0, 1, 0, 0, 0]), Payload::Rmcpp);
+        assert_eq!(
+            Payload::peek(&[6, 0, 0xFF, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Payload::Sessionless
+        );
+        assert_eq!(
+            Payload::peek(&[6, 0, 0xFF, 7, 6, 0x10, 0, 0, 0, 0]),
+            Payload::OpenSession
+        );
+        assert_eq!(
+            Payload::peek(&[6, 0, 0xFF, 7, 6, 0xC0, 1, 0, 0, 0]),
+            Payload::Rmcpp
+        );
         assert_eq!(Payload::peek(&[6]), Payload::Other);
     }
 }
