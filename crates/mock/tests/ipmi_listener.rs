@@ -537,3 +537,40 @@ fn ipmi_table_errors_point_at_the_value() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_ipmi_faults_scenario_acts_as_documented() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks/ipmi-faults.toml");
+    let scenario = mock::Scenario::from_file(&path).unwrap();
+    assert_eq!(scenario.ipmi.rules.len(), 6);
+    let server = MockServer::builder()
+        .scenario(scenario)
+        .ipmi(true)
+        .start()
+        .await
+        .unwrap();
+    let mut c = Client::admin(&server, SuiteChoice::Auto).await;
+    // "tighten after first login" acts once its Open Session is answered: this login
+    // keeps suite 17, later ones cannot have it.
+    let (_, suite) = logged_in(c.login().await);
+    assert_eq!(suite, Some(17));
+    assert_eq!(server.mock().ipmi_config().cipher_suites, [3, 2, 1]);
+    assert_eq!(server.mock().ipmi_config().session_limit, 2);
+    // "busy once": 0xC0, then the command runs.
+    assert_eq!(
+        c.command(CHASSIS, 0x02, &[0x00]).await.completion(),
+        Some(cc::NODE_BUSY)
+    );
+    assert_eq!(
+        c.command(CHASSIS, 0x02, &[0x00]).await.completion(),
+        Some(cc::OK)
+    );
+    // "lose a device id": the first passes, the second is lost, the third answers.
+    assert_eq!(c.command(APP, 0x01, &[]).await.completion(), Some(cc::OK));
+    let lost = c.seal(APP, 0x01, &[]);
+    c.sock.send(&lost).await.unwrap();
+    c.assert_silence_then_pong().await;
+    assert_eq!(c.command(APP, 0x01, &[]).await.completion(), Some(cc::OK));
+    server.shutdown().await;
+}
