@@ -164,6 +164,12 @@ async fn login_commands_and_the_journal() {
         "the session knows its console"
     );
 
+    // The admin API's /state shows the session.
+    let state = mock::admin::AdminOps::state(server.mock());
+    assert_eq!(state["ipmi"]["sessions"][0]["user"], "admin");
+    assert_eq!(state["ipmi"]["sessions"][0]["cipher_suite"], 17);
+    assert_eq!(state["ipmi"]["port"], server.ipmi_addr().unwrap().port());
+
     let journal = server.journal();
     let records: Vec<_> = journal.iter().filter_map(|e| e.ipmi()).collect();
     let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
