@@ -1881,12 +1881,38 @@ impl crate::admin::AdminOps for Mock {
             .map(|d| serde_json::json!({ "id": d.id(), "name": d.name(), "state": d.state() }))
             .collect();
         let info = m.sel_info();
+        let power = format!("{:?}", m.power_state(now));
+        let bmc = &inner.ipmi.bmc;
+        let ipmi_sessions: Vec<serde_json::Value> = bmc
+            .sessions()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id,
+                    "handle": s.handle,
+                    "active": s.active,
+                    "user": s.user,
+                    "privilege": s.privilege.name(),
+                    "cipher_suite": s.suite,
+                    "ipmi15_auth": s.auth_type.map(|a| format!("{a:?}")),
+                    "sol_active": s.sol_active,
+                    "peer": s.peer.map(|p| p.to_string()),
+                    "idle_ms": now.saturating_sub(s.last_activity_ms),
+                })
+            })
+            .collect();
+        let config = bmc.config();
         serde_json::json!({
-            "power": format!("{:?}", m.power_state(now)),
+            "power": power,
             "sensors": sensors,
             "discrete_sensors": discrete,
             "sel": { "entries": info.count, "capacity": info.capacity, "overflow": info.overflow },
             "rules_state": inner.rules.state,
+            "ipmi": {
+                "port": inner.ipmi_port,
+                "cipher_suites": config.cipher_suites,
+                "session_limit": config.session_limit,
+                "sessions": ipmi_sessions,
+            },
         })
     }
 
