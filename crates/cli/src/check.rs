@@ -76,6 +76,34 @@ pub struct Args {
     /// Load cases from this directory instead of the suites built into the binary.
     #[arg(long, value_name = "DIR")]
     suites: Option<PathBuf>,
+    /// The BMC's IPMI-over-LAN address (`HOST:PORT`, UDP; 623 on hardware). Alone: the
+    /// IPMI profiles only; with `--target`: WS-Man, IPMI and the `cross` profile.
+    #[arg(long, value_name = "HOST:PORT")]
+    ipmi: Option<String>,
+    /// IPMI administrator user name (default: --user).
+    #[arg(long, value_name = "USER")]
+    ipmi_user: Option<String>,
+    /// IPMI administrator password (default: --password).
+    #[arg(long, value_name = "PASSWORD")]
+    ipmi_password: Option<String>,
+    /// An operator-level IPMI account for the privilege cases (`USER:PASSWORD`; the
+    /// embedded mock's operator/operator by default when checking it).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    ipmi_operator: Option<String>,
+    /// A user-level IPMI account for the privilege cases (`USER:PASSWORD`).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    ipmi_user_account: Option<String>,
+    /// Seconds to stay idle in the idle-timeout case (the target's session timeout plus
+    /// a margin; without it the case is skipped).
+    #[arg(long, value_name = "S")]
+    ipmi_idle_wait: Option<u64>,
+    /// How long a dropped IPMI packet is waited for, in milliseconds.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    ipmi_silence_ms: u64,
+}
+
+fn account(s: &str) -> Option<(String, String)> {
+    s.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))
 }
 
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
@@ -105,6 +133,27 @@ pub fn run(args: Args) -> ExitCode {
         return usage("--jobs must be at least 1");
     }
     let cases = suite.select(&args.profiles, args.filter.as_deref());
+    // Only the cases whose targets were given (both when neither: the embedded mock).
+    let embedded = args.target.is_none() && args.ipmi.is_none();
+    let (wsman, ipmi) = (
+        embedded || args.target.is_some(),
+        embedded || args.ipmi.is_some(),
+    );
+    let cases: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| {
+            let (w, i) = conformance::ipmi::needs(&c.id);
+            (!w || wsman) && (!i || ipmi)
+        })
+        .collect();
+    for a in [&args.ipmi_operator, &args.ipmi_user_account]
+        .into_iter()
+        .flatten()
+    {
+        if account(a).is_none() {
+            return usage(format!("`{a}`: expected USER:PASSWORD"));
+        }
+    }
     if args.list {
         for c in &cases {
             println!(
@@ -137,9 +186,16 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
+    let embedded = args.target.is_none() && args.ipmi.is_none();
     let (mock, url, user, password) = match &args.target {
         Some(url) => (None, url.clone(), args.user.clone(), args.password.clone()),
-        None => match mock::MockServer::start().await {
+        None if !embedded => (
+            None,
+            String::new(),
+            args.user.clone(),
+            args.password.clone(),
+        ),
+        None => match mock::MockServer::builder().ipmi(true).start().await {
             Ok(m) => {
                 let url = m.url();
                 eprintln!("touchstone check: no --target, checking the embedded mock at {url}");
@@ -149,6 +205,12 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
             }
             Err(e) => return usage(format!("cannot start the embedded mock: {e}")),
         },
+    };
+    // IPMI alone: the WS-Man client is never used (its cases are not selected).
+    let url = if url.is_empty() {
+        "http://127.0.0.1/wsman".to_owned()
+    } else {
+        url
     };
     let mut target =
         client::Target::new(url.clone()).timeout(Duration::from_secs(args.case_timeout.max(1)));
@@ -165,21 +227,72 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let rerun_target = args.target.clone();
+    let ipmi_addr = match (&args.ipmi, &mock) {
+        (Some(a), _) => {
+            use std::net::ToSocketAddrs as _;
+            match a.to_socket_addrs().map(|mut i| i.next()) {
+                Ok(Some(addr)) => Some(addr),
+                _ => return usage(format!("--ipmi `{a}`: expected HOST:PORT")),
+            }
+        }
+        (None, Some(m)) => m.ipmi_addr(),
+        (None, None) => None,
+    };
+    let ipmi_opts = ipmi_addr.map(|addr| {
+        let u = args
+            .ipmi_user
+            .clone()
+            .or(args.user.clone())
+            .unwrap_or_else(|| "admin".into());
+        let p = args
+            .ipmi_password
+            .clone()
+            .or(args.password.clone())
+            .unwrap_or_else(|| "admin".into());
+        let mut t = client::ipmi::IpmiTarget::new(addr, &u, &p);
+        t.retry.timeout = Duration::from_secs(1);
+        let mut o = conformance::ipmi::IpmiOptions::new(t);
+        let defaults = |name: &str| mock.as_ref().map(|_| (name.to_owned(), name.to_owned()));
+        o.operator = args
+            .ipmi_operator
+            .as_deref()
+            .and_then(account)
+            .or_else(|| defaults("operator"));
+        o.user = args
+            .ipmi_user_account
+            .as_deref()
+            .and_then(account)
+            .or_else(|| defaults("user"));
+        o.idle_wait = args.ipmi_idle_wait.map(Duration::from_secs);
+        o.silence = Duration::from_millis(args.ipmi_silence_ms);
+        o
+    });
+    let rerun_target = match (&args.target, &args.ipmi) {
+        (Some(t), Some(i)) => Some(format!("--target {t} --ipmi {i}")),
+        (Some(t), None) => Some(format!("--target {t}")),
+        (None, Some(i)) => Some(format!("--ipmi {i}")),
+        (None, None) => None,
+    };
     let opts = RunOptions {
         jobs: args.jobs,
         case_timeout: Duration::from_secs(args.case_timeout.max(1)),
         seed: args.seed.unwrap_or(RunOptions::default().seed),
         waivers,
         rerun: Arc::new(move |c: &Case| match &rerun_target {
-            Some(t) => format!("touchstone check --target {t} --filter {}", c.id),
+            Some(t) => format!("touchstone check {t} --filter {}", c.id),
             None => format!("touchstone check --filter {}", c.id),
         }),
         tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
+        ipmi: ipmi_opts,
     };
-    let runner = match conformance::run::Runner::prepare(client, &cases, opts).await {
+    let prepared = if args.target.is_none() && !embedded {
+        conformance::run::Runner::prepare_ipmi(opts).await
+    } else {
+        conformance::run::Runner::prepare(client, &cases, opts).await
+    };
+    let runner = match prepared {
         Ok(r) => r,
-        Err(e @ RunError::Unreachable { .. }) => {
+        Err(e @ (RunError::Unreachable { .. } | RunError::IpmiUnreachable(_))) => {
             eprintln!("touchstone check: {e}");
             return ExitCode::from(3);
         }

@@ -36,7 +36,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    Check(check::Args),
+    Check(Box<check::Args>),
     Lint(lint::Args),
     Serve(serve::Args),
 }
@@ -44,7 +44,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check(args) => check::run(args),
+        Command::Check(args) => check::run(*args),
         Command::Lint(args) => lint::run(&args),
         Command::Serve(args) => serve::run(args),
     }

@@ -17,7 +17,9 @@ use mock::{MockServer, Scenario};
     long_about = "Run the mock WS-Management endpoint: a simulated server and its BMC behind \
                   WS-Man over HTTP and/or HTTPS, driven by a scenario file (the embedded \
                   default when none is given; user admin, password admin).\n\n\
-                  With no listener options it listens on http://127.0.0.1:5985/wsman.",
+                  With no HTTP/HTTPS option it listens on http://127.0.0.1:5985/wsman. \
+                  IPMI over LAN (RMCP, IPMI 1.5, RMCP+) serves the same machine with \
+                  --ipmi ADDR.",
     after_help = "Exit codes: 0 stopped by a signal, 2 bad arguments, a broken scenario or a port that cannot be bound."
 )]
 pub struct Args {
@@ -36,6 +38,10 @@ pub struct Args {
     /// PEM private key for HTTPS.
     #[arg(long, value_name = "FILE", requires = "cert")]
     key: Option<PathBuf>,
+    /// IPMI over LAN (UDP) listener address, e.g. `127.0.0.1:623` or `127.0.0.1:0`
+    /// (off unless given).
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    ipmi: Option<SocketAddr>,
     /// Admin API (JSON) listener address; keep it on loopback.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     admin: Option<SocketAddr>,
@@ -113,7 +119,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     runtime.block_on(async move {
         let name = scenario.meta.name.clone();
-        let server = match MockServer::start_with(scenario, config).await {
+        let server = match MockServer::start_with_ipmi(scenario, config, args.ipmi).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("touchstone serve: {e}");
@@ -130,6 +136,9 @@ pub fn run(args: Args) -> ExitCode {
         }
         if let Some(a) = a {
             println!("admin: http://{a}/");
+        }
+        if let Some(i) = server.ipmi_addr() {
+            println!("ipmi: {i}");
         }
         if let (Some(path), Some(pem)) = (&args.cert_out, server.certificate_pem()) {
             if let Err(e) = std::fs::write(path, pem) {

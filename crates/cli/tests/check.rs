@@ -153,3 +153,59 @@ expect = { status = 418 }
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn checks_a_separately_started_ipmi_target() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt
+        .block_on(mock::MockServer::builder().ipmi(true).start())
+        .unwrap();
+    let addr = mock.ipmi_addr().unwrap().to_string();
+    let json = std::env::temp_dir().join(format!("ts-ipmi-{}.json", std::process::id()));
+    let o = touchstone(&[
+        "check",
+        "--ipmi",
+        &addr,
+        "--user",
+        "admin",
+        "--password",
+        "admin",
+        "--ipmi-operator",
+        "operator:operator",
+        "--ipmi-user-account",
+        "user:user",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("ipmi-lan")), "{out}");
+    assert!(
+        !out.contains("wsman."),
+        "IPMI alone runs no WS-Man case:\n{out}"
+    );
+    let report = std::fs::read_to_string(&json).unwrap();
+    assert!(report.contains("ipmi.session.replay-dropped"));
+    assert!(
+        report.contains("RMCP+ payload"),
+        "decrypted transcripts in the report"
+    );
+    let _ = std::fs::remove_file(&json);
+    rt.block_on(mock.shutdown());
+}
+
+#[test]
+fn a_silent_ipmi_target_exits_3() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let start = Instant::now();
+    let o = touchstone(&["check", "--ipmi", &addr]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not answer"));
+    assert!(start.elapsed() < Duration::from_secs(10));
+}

@@ -41,6 +41,7 @@ mod client;
 mod conn;
 pub mod error;
 pub mod exchange;
+pub mod ipmi;
 mod tls;
 
 use std::path::PathBuf;

@@ -169,6 +169,9 @@ pub enum Op {
     Release,
     /// The `body` template as it is.
     Raw,
+    /// An IPMI command over LAN (`netfn`, `cmd`, `data`, `session`, `as_user`,
+    /// `privilege`); see [`crate::ipmi`].
+    Ipmi,
 }
 
 /// Parts of the built envelope a request can leave out.
@@ -250,6 +253,26 @@ pub struct RequestSpec {
     /// Whether to send credentials (true unless given).
     #[serde(default = "yes")]
     pub auth: bool,
+    /// IPMI: the network function.
+    #[serde(default)]
+    pub netfn: Option<u8>,
+    /// IPMI: the command.
+    #[serde(default)]
+    pub cmd: Option<u8>,
+    /// IPMI: request data as hex bytes (`"01 02"`; `{{var}}` inserts captured bytes).
+    #[serde(default)]
+    pub data: Option<String>,
+    /// IPMI: `rmcp+` (default: an RMCP+ session), `ipmi15` (an IPMI 1.5 MD5 session),
+    /// `sessionless` (RMCP+ framing, no session) or `sessionless15`.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// IPMI: whose credentials (`admin`, default; `operator`; `user`).
+    #[serde(default)]
+    pub as_user: Option<String>,
+    /// IPMI: the session privilege (`user`, `operator`, `administrator`; default the
+    /// role's own level).
+    #[serde(default)]
+    pub privilege: Option<String>,
 }
 
 /// One value or a list of alternatives.
@@ -332,4 +355,22 @@ pub struct Expect {
     /// At least one of these alternatives holds.
     #[serde(default)]
     pub any: Vec<Expect>,
+    /// IPMI: the completion code is one of these.
+    #[serde(default)]
+    pub completion: Option<OneOrMany<u8>>,
+    /// IPMI: the response data (after the completion code) has exactly this length.
+    #[serde(default)]
+    pub length: Option<usize>,
+    /// IPMI: ... at least this length.
+    #[serde(default)]
+    pub min_length: Option<usize>,
+    /// IPMI: the response data starts with these bytes (hex; `..` matches any byte).
+    #[serde(default)]
+    pub data: Option<String>,
+    /// IPMI: `[offset, mask, value]`: `data[offset] & mask == value`.
+    #[serde(default)]
+    pub bits: Vec<[u8; 3]>,
+    /// IPMI: the answer came within this many milliseconds.
+    #[serde(default)]
+    pub within_ms: Option<u64>,
 }

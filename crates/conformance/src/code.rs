@@ -52,6 +52,12 @@ pub struct Ctx {
     pub vars: BTreeMap<String, String>,
     /// Every round trip so far.
     pub transcript: Vec<WireLeg>,
+    /// The IPMI target, when the run has one.
+    pub ipmi: Option<std::sync::Arc<crate::ipmi::IpmiOptions>>,
+    /// The IPMI sessions (sockets) the case opened; closed and transcribed at its end.
+    pub ipmi_sessions: Vec<client::ipmi::IpmiSession>,
+    /// Sessions of data steps by (framing, role, privilege).
+    pub ipmi_keys: BTreeMap<String, crate::ipmi::Handle>,
 }
 
 impl Ctx {
@@ -209,9 +215,14 @@ pub const REGISTRY: &[CodeFn] = &[
     },
 ];
 
-/// The code case registered under `id`.
+/// The code case registered under `id` (WS-Man, IPMI or cross-protocol).
 pub fn lookup(id: &str) -> Option<CodeFn> {
-    REGISTRY.iter().find(|c| c.id == id).copied()
+    REGISTRY
+        .iter()
+        .chain(crate::ipmi_cases::REGISTRY)
+        .chain(crate::cross::REGISTRY)
+        .find(|c| c.id == id)
+        .copied()
 }
 
 /// An instance as property name → values (every element child, by local name; the
@@ -286,7 +297,7 @@ const MAX_PULLS: usize = 1000;
 
 /// Enumerates `class` to the end with Pulls of `max` items, checking each answer.
 /// Returns the instances and the number of Pulls.
-async fn enumerate_all(
+pub(crate) async fn enumerate_all(
     ctx: &mut Ctx,
     class: &str,
     max: u32,
@@ -514,7 +525,7 @@ async fn record_log_count(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 /// The first value of `prop`, if any.
-fn first<'i>(inst: &'i Instance, prop: &str) -> Option<&'i str> {
+pub(crate) fn first<'i>(inst: &'i Instance, prop: &str) -> Option<&'i str> {
     inst.get(prop).and_then(|v| v.first()).map(String::as_str)
 }
 
@@ -1227,7 +1238,11 @@ mod tests {
     #[test]
     fn every_code_case_is_used_by_a_suite_file() {
         let suite = crate::Suite::embedded().unwrap();
-        for f in super::REGISTRY {
+        for f in super::REGISTRY
+            .iter()
+            .chain(crate::ipmi_cases::REGISTRY)
+            .chain(crate::cross::REGISTRY)
+        {
             let used = suite
                 .cases
                 .iter()

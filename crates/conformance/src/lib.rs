@@ -1,4 +1,4 @@
-//! # conformance: requirement-traced WS-Management cases, run over the wire
+//! # conformance: requirement-traced WS-Management and IPMI cases, run over the wire
 //!
 //! The engine behind `touchstone check` and the `suite` test harness. A case has a
 //! stable ID (`wsman.transfer.get.relates-to`), a title, the clause it checks (the
@@ -13,6 +13,10 @@
 //! [`report::Report`] in suite order whatever the parallelism. [`waiver`] applies the
 //! expected deviations of a target; [`report`] writes JUnit XML, JSON and HTML.
 //!
+//! IPMI over LAN ([`ipmi`]) runs through `client::ipmi`: data steps with `op = "ipmi"`,
+//! code cases in [`ipmi_cases`] (profile `ipmi-lan`) and cross-protocol cases in
+//! [`cross`] (profile `cross`, both targets).
+//!
 //! Architecture invariant: this crate talks to its subject only over the wire, through
 //! `client`. It never depends on `mock`; its own tests start the mock as a
 //! dev-dependency and check it like any other target.
@@ -22,8 +26,11 @@
 
 pub mod case;
 pub mod code;
+pub mod cross;
 pub mod discover;
 pub mod eval;
+pub mod ipmi;
+pub mod ipmi_cases;
 pub mod load;
 pub mod path;
 pub mod report;

@@ -64,6 +64,42 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "suites/wsman/invoke.toml",
         include_str!("../../../suites/wsman/invoke.toml"),
     ),
+    (
+        "suites/ipmi/discovery.toml",
+        include_str!("../../../suites/ipmi/discovery.toml"),
+    ),
+    (
+        "suites/ipmi/session.toml",
+        include_str!("../../../suites/ipmi/session.toml"),
+    ),
+    (
+        "suites/ipmi/commands.toml",
+        include_str!("../../../suites/ipmi/commands.toml"),
+    ),
+    (
+        "suites/ipmi/privilege.toml",
+        include_str!("../../../suites/ipmi/privilege.toml"),
+    ),
+    (
+        "suites/ipmi/sdr.toml",
+        include_str!("../../../suites/ipmi/sdr.toml"),
+    ),
+    (
+        "suites/ipmi/sel.toml",
+        include_str!("../../../suites/ipmi/sel.toml"),
+    ),
+    (
+        "suites/ipmi/fru.toml",
+        include_str!("../../../suites/ipmi/fru.toml"),
+    ),
+    (
+        "suites/ipmi/chassis.toml",
+        include_str!("../../../suites/ipmi/chassis.toml"),
+    ),
+    (
+        "suites/ipmi/cross.toml",
+        include_str!("../../../suites/ipmi/cross.toml"),
+    ),
 ];
 
 /// A suite file that cannot be used.
@@ -138,11 +174,14 @@ fn valid_requirement(r: &str) -> bool {
     match r.split_once(':') {
         Some(("class", c)) => !c.is_empty(),
         Some(("identify", "unauthenticated")) | Some(("shell", "cmd")) => true,
-        _ => false,
+        _ => crate::ipmi::valid_requirement(r),
     }
 }
 
 fn check_step(step: &Step) -> Result<(), String> {
+    if step.request.op == crate::case::Op::Ipmi {
+        return crate::ipmi::check_step(step);
+    }
     let e = &step.expect;
     let mut paths: Vec<&String> = Vec::new();
     fn collect<'a>(e: &'a crate::case::Expect, out: &mut Vec<&'a String>) {

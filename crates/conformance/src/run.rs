@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub rerun: RerunFn,
     /// The tool name for reports.
     pub tool: String,
+    /// The IPMI target, if any (cases `ipmi.*` and `cross.*` need it).
+    pub ipmi: Option<crate::ipmi::IpmiOptions>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +48,7 @@ impl Default for RunOptions {
             waivers: Waivers::default(),
             rerun: Arc::new(|c: &Case| format!("touchstone check --filter {}", c.id)),
             tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
+            ipmi: None,
         }
     }
 }
@@ -63,6 +66,10 @@ pub enum RunError {
         #[source]
         source: ClientError,
     },
+    /// The IPMI target does not answer the presence ping or the authentication
+    /// capabilities (exit code 3).
+    #[error(transparent)]
+    IpmiUnreachable(#[from] crate::ipmi::Unanswered),
     /// The first Identify failed otherwise.
     #[error("identifying {url} failed: {source}")]
     Client {
@@ -79,6 +86,8 @@ pub enum RunError {
 /// libtest harness does).
 pub struct Runner {
     client: Client,
+    wsman: bool,
+    ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
     caps: Capabilities,
     opts: RunOptions,
 }
@@ -93,8 +102,9 @@ impl Runner {
         let needed: BTreeSet<String> = cases
             .iter()
             .flat_map(|c| c.requires.iter().cloned())
+            .filter(|r| !r.starts_with("ipmi:"))
             .collect();
-        let caps = discover::discover(&client, &needed)
+        let mut caps = discover::discover(&client, &needed)
             .await
             .map_err(|source| {
                 let url = client.url().to_owned();
@@ -104,7 +114,47 @@ impl Runner {
                     RunError::Client { url, source }
                 }
             })?;
-        Ok(Runner { client, caps, opts })
+        if let Some(o) = &opts.ipmi {
+            caps.missing.extend(crate::ipmi::discover(o).await?);
+        }
+        Ok(Runner {
+            client,
+            wsman: true,
+            ipmi: opts.ipmi.clone().map(Arc::new),
+            caps,
+            opts,
+        })
+    }
+
+    /// Prepares a run against an IPMI target alone (`opts.ipmi`): WS-Man cases are
+    /// skipped with the reason.
+    pub async fn prepare_ipmi(opts: RunOptions) -> Result<Runner, RunError> {
+        let Some(o) = &opts.ipmi else {
+            return Err(RunError::IpmiUnreachable(crate::ipmi::Unanswered {
+                addr: "(none)".into(),
+                reason: "no IPMI target given".into(),
+            }));
+        };
+        let missing = crate::ipmi::discover(o).await?;
+        // Never used: every case that needs WS-Man is skipped before it runs.
+        let client = Client::new(client::Target::new(format!(
+            "http://{}/wsman",
+            o.target.addr
+        )))
+        .map_err(|source| RunError::Client {
+            url: o.target.addr.to_string(),
+            source,
+        })?;
+        Ok(Runner {
+            client,
+            wsman: false,
+            ipmi: opts.ipmi.clone().map(Arc::new),
+            caps: Capabilities {
+                product: None,
+                missing,
+            },
+            opts,
+        })
     }
 
     /// What discovery found.
@@ -117,18 +167,21 @@ impl Runner {
     pub async fn run(&self, cases: &[Case], mut progress: impl FnMut(&CaseResult)) -> Report {
         let start = Instant::now();
         let sem = Arc::new(tokio::sync::Semaphore::new(self.opts.jobs.max(1)));
+        let ipmi_sem = Arc::new(tokio::sync::Semaphore::new(1));
         let mut set = tokio::task::JoinSet::new();
         for (i, case) in cases.iter().enumerate() {
-            let (case, client, caps, opts, sem) = (
-                case.clone(),
-                self.client.clone(),
-                self.caps.clone(),
-                self.opts.clone(),
-                sem.clone(),
-            );
+            let (case, subject, sem, ipmi_sem) =
+                (case.clone(), self.subject(), sem.clone(), ipmi_sem.clone());
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                (i, run_case(&client, &caps, &opts, &case).await)
+                // IPMI cases change shared BMC state (power, SEL) and share its few
+                // session slots: one at a time.
+                let _ipmi = if crate::ipmi::needs(&case.id).1 {
+                    Some(ipmi_sem.acquire_owned().await)
+                } else {
+                    None
+                };
+                (i, run_case(&subject, &case).await)
             });
         }
         let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
@@ -155,9 +208,14 @@ impl Runner {
                 })
             })
             .collect();
+        let target = match (&self.ipmi, self.wsman) {
+            (Some(i), true) => format!("{} + ipmi://{}", self.client.url(), i.target.addr),
+            (Some(i), false) => format!("ipmi://{}", i.target.addr),
+            (None, _) => self.client.url().to_owned(),
+        };
         Report {
             tool: self.opts.tool.clone(),
-            target: self.client.url().to_owned(),
+            target,
             product: self.caps.product.clone(),
             seed: self.opts.seed,
             jobs: self.opts.jobs.max(1),
@@ -168,8 +226,27 @@ impl Runner {
 
     /// Runs one case.
     pub async fn run_case(&self, case: &Case) -> CaseResult {
-        run_case(&self.client, &self.caps, &self.opts, case).await
+        run_case(&self.subject(), case).await
     }
+
+    fn subject(&self) -> Subject {
+        Subject {
+            client: self.client.clone(),
+            wsman: self.wsman,
+            ipmi: self.ipmi.clone(),
+            caps: self.caps.clone(),
+            opts: self.opts.clone(),
+        }
+    }
+}
+
+/// What one case runs against.
+struct Subject {
+    client: Client,
+    wsman: bool,
+    ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
+    caps: Capabilities,
+    opts: RunOptions,
 }
 
 /// Prepares and runs `cases` against `client`.
@@ -180,6 +257,16 @@ pub async fn run(
     progress: impl FnMut(&CaseResult),
 ) -> Result<Report, RunError> {
     let runner = Runner::prepare(client, cases, opts).await?;
+    Ok(runner.run(cases, progress).await)
+}
+
+/// Prepares and runs `cases` against the IPMI target of `opts` alone.
+pub async fn run_ipmi(
+    cases: &[Case],
+    opts: RunOptions,
+    progress: impl FnMut(&CaseResult),
+) -> Result<Report, RunError> {
+    let runner = Runner::prepare_ipmi(opts).await?;
     Ok(runner.run(cases, progress).await)
 }
 
@@ -219,15 +306,19 @@ fn fnv(s: &str) -> u64 {
     })
 }
 
-async fn run_case(
-    client: &Client,
-    caps: &Capabilities,
-    opts: &RunOptions,
-    case: &Case,
-) -> CaseResult {
+async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
+    let (client, caps, opts) = (&subject.client, &subject.caps, &subject.opts);
     let start = Instant::now();
     let mut r = result(case, opts, Outcome::Pass, None);
-    if let Some(why) = case.requires.iter().find_map(|q| caps.why_missing(q)) {
+    let (need_wsman, need_ipmi) = crate::ipmi::needs(&case.id);
+    let absent = if need_wsman && !subject.wsman {
+        Some("no WS-Management target given (--target)")
+    } else if need_ipmi && subject.ipmi.is_none() {
+        Some("no IPMI target given (--ipmi HOST:PORT)")
+    } else {
+        None
+    };
+    if let Some(why) = absent.or_else(|| case.requires.iter().find_map(|q| caps.why_missing(q))) {
         r.outcome = Outcome::Skip;
         r.message = Some(why.to_owned());
         apply_waiver(&mut r, &opts.waivers);
@@ -238,6 +329,9 @@ async fn run_case(
         rng: StdRng::seed_from_u64(opts.seed ^ fnv(&case.id)),
         vars: Default::default(),
         transcript: Vec::new(),
+        ipmi: subject.ipmi.clone(),
+        ipmi_sessions: Vec::new(),
+        ipmi_keys: Default::default(),
     };
     let deadline = case
         .timeout_ms
@@ -255,6 +349,7 @@ async fn run_case(
             "the case exceeded its deadline of {deadline:?}"
         ))),
     };
+    ctx.ipmi_finish().await;
     match finding {
         None => {}
         Some(Finding::Skip(why)) => {
@@ -315,6 +410,18 @@ async fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<(), Finding> {
                     .body
                     .as_deref()
                     .is_some_and(|b| b.contains("{{message_id}}")));
+        if step.request.op == Op::Ipmi {
+            let m = crate::ipmi::run_step(ctx, step)
+                .await
+                .map_err(|f| match f {
+                    Finding::Mismatch(m) => Finding::Mismatch(m.into_iter().map(prefix).collect()),
+                    other => other,
+                })?;
+            if !m.is_empty() {
+                return Err(Finding::Mismatch(m.into_iter().map(prefix).collect()));
+            }
+            continue;
+        }
         let req = build(ctx, &step.request, &mid).map_err(Finding::Error)?;
         let ex = match ctx.send_raw(req).await {
             Ok(ex) => ex,

@@ -310,6 +310,12 @@ impl Console {
         self.suite.map(|s| s.id)
     }
 
+    /// The request sequence number (rqSeq) of the last IPMI request produced, to match
+    /// its response.
+    pub fn rq_seq(&self) -> u8 {
+        self.rq_seq
+    }
+
     /// The next session sequence number the console will use.
     pub fn next_seq(&self) -> u32 {
         self.out_seq

@@ -493,8 +493,9 @@ const IPMI15_WINDOW: u32 = 8;
 /// Largest SOL character chunk the BMC sends in one packet.
 const SOL_CHUNK: usize = 200;
 
-/// The BMC's LAN session layer.
-#[derive(Debug)]
+/// The BMC's LAN session layer (Clone: the mock snapshots it to undo a datagram a
+/// scenario rule drops).
+#[derive(Debug, Clone)]
 pub struct Bmc {
     config: BmcConfig,
     sessions: Vec<Session>,

@@ -66,7 +66,15 @@ impl Entry {
     pub fn http(&self) -> Option<&HttpRecord> {
         match &self.detail {
             Detail::Http(h) => Some(h),
-            Detail::Data(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The IPMI record, if this is an IPMI datagram.
+    pub fn ipmi(&self) -> Option<&IpmiRecord> {
+        match &self.detail {
+            Detail::Ipmi(i) => Some(i),
+            _ => None,
         }
     }
 }
@@ -79,8 +87,50 @@ impl Entry {
 pub enum Detail {
     /// An HTTP request and what was done with it.
     Http(Box<HttpRecord>),
+    /// An IPMI datagram, decoded.
+    Ipmi(Box<IpmiRecord>),
     /// Free-form JSON, for protocols without a typed record yet.
     Data(serde_json::Value),
+}
+
+/// An IPMI datagram and what the BMC did with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IpmiRecord {
+    /// `ping`, `sessionless`, `open_session`, `rakp1`, `rakp3`, `ipmi15`, `rmcpp`,
+    /// `sol`, or `dropped`.
+    pub kind: String,
+    /// The BMC session ID (0 when sessionless or unknown).
+    pub session_id: u32,
+    /// The session's (or the login's) user.
+    pub user: Option<String>,
+    /// The session's privilege (or the one a login asked for).
+    pub privilege: Option<String>,
+    /// The session's RMCP+ cipher suite.
+    pub cipher_suite: Option<u8>,
+    /// Request NetFn.
+    pub netfn: Option<u8>,
+    /// Its name (`app`, `chassis`, ...).
+    pub netfn_name: Option<String>,
+    /// Command number.
+    pub cmd: Option<u8>,
+    /// Its name (`get_device_id`, ...).
+    pub command: Option<String>,
+    /// Request data (or SOL characters received), hex.
+    pub request_hex: String,
+    /// Completion code of the answer.
+    pub completion_code: Option<u8>,
+    /// Response data (or SOL characters sent), hex.
+    pub response_hex: String,
+    /// RMCP+/RAKP status code of a handshake answer.
+    pub status: Option<u8>,
+    /// Why the BMC did not answer (malformed, bad AuthCode, replay, ...).
+    pub dropped: Option<String>,
+    /// The `[[ipmi.rules]]` rule that acted, if any.
+    pub rule: Option<String>,
+    /// What the rule did.
+    pub action: Option<String>,
+    /// Datagrams sent back.
+    pub replies: usize,
 }
 
 /// An HTTP exchange.

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod cimxml;
 pub mod filter;
 pub mod http;
+pub mod ipmi;
 pub mod journal;
 pub mod mockserver;
 pub mod rules;

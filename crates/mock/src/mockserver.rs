@@ -68,6 +68,7 @@ pub struct Builder {
     https: bool,
     admin: bool,
     http: bool,
+    ipmi: bool,
     tls: TlsSource,
 }
 
@@ -102,6 +103,12 @@ impl Builder {
         self
     }
 
+    /// Also serve IPMI over LAN (UDP) on a free loopback port ([`MockServer::ipmi_addr`]).
+    pub fn ipmi(mut self, on: bool) -> Builder {
+        self.ipmi = on;
+        self
+    }
+
     /// Also start the admin API.
     pub fn admin(mut self, on: bool) -> Builder {
         self.admin = on;
@@ -125,7 +132,8 @@ impl Builder {
             max_request_bytes: self.scenario.http.max_request_bytes,
             ..ServerConfig::default()
         };
-        MockServer::start_with(self.scenario, config).await
+        let ipmi = self.ipmi.then_some(loopback);
+        MockServer::start_with_ipmi(self.scenario, config, ipmi).await
     }
 }
 
@@ -133,6 +141,7 @@ impl Builder {
 pub struct MockServer {
     mock: Mock,
     running: Running,
+    ipmi: Option<crate::ipmi::Listener>,
 }
 
 impl MockServer {
@@ -143,6 +152,7 @@ impl MockServer {
             https: false,
             admin: false,
             http: true,
+            ipmi: false,
             tls: TlsSource::default(),
         }
     }
@@ -157,12 +167,35 @@ impl MockServer {
         scenario: Scenario,
         config: ServerConfig,
     ) -> std::io::Result<MockServer> {
+        MockServer::start_with_ipmi(scenario, config, None).await
+    }
+
+    /// Starts `scenario` with an explicit listener configuration and, when `ipmi` is
+    /// given, IPMI over LAN on that UDP address (port 0: a free port).
+    pub async fn start_with_ipmi(
+        scenario: Scenario,
+        config: ServerConfig,
+        ipmi: Option<SocketAddr>,
+    ) -> std::io::Result<MockServer> {
         let journal = Arc::new(Journal::default());
         let mock = Mock::new(scenario, journal.clone()).map_err(std::io::Error::other)?;
         let shared = Arc::new(mock.clone());
+        let ipmi = match ipmi {
+            Some(addr) => Some(crate::ipmi::start(addr, mock.clone()).await?),
+            None => None,
+        };
         let running =
             server::start(config, shared.clone(), shared.clone(), shared, journal).await?;
-        Ok(MockServer { mock, running })
+        Ok(MockServer {
+            mock,
+            running,
+            ipmi,
+        })
+    }
+
+    /// The bound IPMI (UDP) address, if IPMI listens.
+    pub fn ipmi_addr(&self) -> Option<SocketAddr> {
+        self.ipmi.as_ref().map(|l| l.addr)
     }
 
     /// `http://127.0.0.1:PORT/wsman` (or the HTTPS URL when only HTTPS listens).
@@ -211,6 +244,9 @@ impl MockServer {
 
     /// Stops the listeners and frees the ports.
     pub async fn shutdown(self) {
+        if let Some(l) = self.ipmi {
+            l.shutdown().await;
+        }
         self.running.shutdown().await;
     }
 }

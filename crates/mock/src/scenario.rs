@@ -286,6 +286,8 @@ struct File {
     machine: machine::MachineSpec,
     #[serde(default)]
     rules: Vec<Spanned<RuleSpec>>,
+    #[serde(default)]
+    ipmi: crate::ipmi::rules::IpmiFile,
 }
 
 /// A loaded, checked scenario.
@@ -305,6 +307,8 @@ pub struct Scenario {
     pub machine: machine::MachineSpec,
     /// `[[rules]]`, compiled.
     pub rules: RuleSet,
+    /// `[ipmi]` and `[[ipmi.rules]]`, checked.
+    pub ipmi: crate::ipmi::rules::IpmiSettings,
 }
 
 impl Scenario {
@@ -445,7 +449,18 @@ impl Scenario {
             )?;
             rules.push(rule);
         }
+        let ipmi = crate::ipmi::rules::compile(&file.ipmi).map_err(
+            |(path, message, expected, hint)| {
+                at(
+                    span_of(&path).or_else(|| span_of("ipmi")),
+                    message,
+                    expected,
+                    hint,
+                )
+            },
+        )?;
         Ok(Scenario {
+            ipmi,
             source: name.to_owned(),
             meta: file.scenario,
             http: file.http,
@@ -690,6 +705,11 @@ fn compile_answer(a: &AnswerSpec, text: &str) -> Result<Answer, Refusal> {
 }
 
 /// The nearest candidate by edit distance, if it is near enough to be a typo.
+/// The candidate closest to `wanted` in spelling, if any is close.
+pub(crate) fn closest_of<'c>(wanted: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    closest(wanted, candidates.iter().copied())
+}
+
 fn closest<'c>(wanted: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
     let w = wanted.to_ascii_lowercase();
     candidates

@@ -55,6 +55,10 @@ struct Inner {
     /// Bumped (under the lock) whenever shell state changes in a way a waiting Receive
     /// may care about: stdin, a signal, a delete, a new scenario.
     shell_wake: tokio::sync::watch::Sender<u64>,
+    /// The IPMI session layer (sessions, rule counters) in front of the same machine.
+    ipmi: crate::ipmi::State,
+    /// The IPMI listener's port (0 until one listens).
+    ipmi_port: u16,
 }
 
 /// The scenario's authentication policy and the enabled users' passwords.
@@ -143,8 +147,9 @@ impl Mock {
     /// A mock of `scenario`, with a journal.
     pub fn new(scenario: Scenario, journal: Arc<Journal>) -> Result<Mock, String> {
         let started = Instant::now();
-        let machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
+        let mut machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
         let auth = std::sync::RwLock::new(Arc::new(AuthSnapshot::of(&scenario)));
+        let ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, 0);
         Ok(Mock {
             shared: Arc::new(Shared {
                 auth,
@@ -154,6 +159,8 @@ impl Mock {
                     rules: RuleState::default(),
                     enumerations: HashMap::new(),
                     shell_wake: tokio::sync::watch::Sender::new(0),
+                    ipmi,
+                    ipmi_port: 0,
                 }),
                 journal,
                 started,
@@ -185,9 +192,11 @@ impl Mock {
     /// Replaces the scenario (and the machine with it).
     pub fn load(&self, scenario: Scenario) -> Result<(), String> {
         let now = self.now_ms();
-        let machine = Machine::new(scenario.machine.clone(), now).map_err(|e| e.to_string())?;
+        let mut machine = Machine::new(scenario.machine.clone(), now).map_err(|e| e.to_string())?;
         let snapshot = Arc::new(AuthSnapshot::of(&scenario));
         let mut inner = self.lock();
+        // A new machine means new users and keys: the IPMI sessions go with the old one.
+        inner.ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, inner.ipmi_port);
         inner.machine = machine;
         inner.scenario = Arc::new(scenario);
         *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
@@ -203,6 +212,50 @@ impl Mock {
         let now = self.now_ms();
         let mut inner = self.lock();
         f(&mut inner.machine, now)
+    }
+
+    /// Handles one IPMI datagram from `peer`: the session layer, the machine and the
+    /// `[[ipmi.rules]]`, under the one lock WS-Man requests take too.
+    pub fn ipmi_datagram(
+        &self,
+        datagram: &[u8],
+        peer: std::net::SocketAddr,
+    ) -> crate::ipmi::Outcome {
+        let now = self.now_ms();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let scenario = inner.scenario.clone();
+        crate::ipmi::handle(
+            &mut inner.ipmi,
+            &mut inner.machine,
+            &scenario.ipmi,
+            datagram,
+            peer,
+            now,
+        )
+    }
+
+    /// Closes IPMI sessions idle for longer than the scenario's idle timeout.
+    pub fn ipmi_expire(&self) {
+        let now = self.now_ms();
+        self.lock().ipmi.bmc.expire(now);
+    }
+
+    /// Tells the session layer which UDP port it listens on (Activate Payload reports it).
+    pub fn set_ipmi_port(&self, port: u16) {
+        let mut inner = self.lock();
+        inner.ipmi_port = port;
+        inner.ipmi.bmc.config_mut().port = port;
+    }
+
+    /// The IPMI sessions (pending logins included).
+    pub fn ipmi_sessions(&self) -> Vec<ipmi::session::SessionInfo> {
+        self.lock().ipmi.bmc.sessions().collect()
+    }
+
+    /// The IPMI session layer's configuration now (rules may have changed it).
+    pub fn ipmi_config(&self) -> ipmi::session::BmcConfig {
+        self.lock().ipmi.bmc.config().clone()
     }
 
     /// Answers one request (the synchronous core of [`WsmanHandler::handle`]).
@@ -2134,12 +2187,38 @@ impl crate::admin::AdminOps for Mock {
             .map(|d| serde_json::json!({ "id": d.id(), "name": d.name(), "state": d.state() }))
             .collect();
         let info = m.sel_info();
+        let power = format!("{:?}", m.power_state(now));
+        let bmc = &inner.ipmi.bmc;
+        let ipmi_sessions: Vec<serde_json::Value> = bmc
+            .sessions()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id,
+                    "handle": s.handle,
+                    "active": s.active,
+                    "user": s.user,
+                    "privilege": s.privilege.name(),
+                    "cipher_suite": s.suite,
+                    "ipmi15_auth": s.auth_type.map(|a| format!("{a:?}")),
+                    "sol_active": s.sol_active,
+                    "peer": s.peer.map(|p| p.to_string()),
+                    "idle_ms": now.saturating_sub(s.last_activity_ms),
+                })
+            })
+            .collect();
+        let config = bmc.config();
         serde_json::json!({
-            "power": format!("{:?}", m.power_state(now)),
+            "power": power,
             "sensors": sensors,
             "discrete_sensors": discrete,
             "sel": { "entries": info.count, "capacity": info.capacity, "overflow": info.overflow },
             "rules_state": inner.rules.state,
+            "ipmi": {
+                "port": inner.ipmi_port,
+                "cipher_suites": config.cipher_suites,
+                "session_limit": config.session_limit,
+                "sessions": ipmi_sessions,
+            },
         })
     }
 

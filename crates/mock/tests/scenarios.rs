@@ -58,7 +58,16 @@ fn every_scenario_file_loads() {
         names.push(stem);
     }
     names.sort();
-    assert_eq!(names, ["amt-like", "default", "faults", "windows-server"]);
+    assert_eq!(
+        names,
+        [
+            "amt-like",
+            "default",
+            "faults",
+            "ipmi-faults",
+            "windows-server"
+        ]
+    );
 }
 
 #[test]

@@ -281,3 +281,5 @@ impl Drop for TempFile {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+pub mod ipmi;

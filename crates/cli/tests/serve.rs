@@ -1,0 +1,113 @@
+//! `touchstone serve --ipmi ADDR`: the IPMI listener line is printed with the bound
+//! address, the port answers RMCP (a presence ping and a sessionless Get Channel
+//! Authentication Capabilities), and SIGTERM stops the server cleanly.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+#[test]
+fn serve_with_ipmi_prints_the_port_and_answers_rmcp() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_touchstone"))
+        .args(["serve", "--http", "127.0.0.1:0", "--ipmi", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let pid = child.id();
+    // Read the listener lines on a thread, so a silent binary fails the test in time.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let ipmi: SocketAddr = loop {
+        let line = match rx.recv_timeout(PATIENCE) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no `ipmi:` line; got {lines:?}");
+            }
+        };
+        if let Some(addr) = line.strip_prefix("ipmi: ") {
+            break addr.parse().expect("ipmi: IP:PORT");
+        }
+        lines.push(line);
+    };
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("http: http://127.0.0.1:")),
+        "{lines:?}"
+    );
+    assert_ne!(ipmi.port(), 0);
+
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    // ASF presence ping, message tag 7.
+    let ping = [6, 0, 0xFF, 6, 0, 0, 0x11, 0xBE, 0x80, 7, 0, 0];
+    sock.send_to(&ping, ipmi).unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) = sock.recv_from(&mut buf).expect("a pong");
+    assert_eq!(&buf[..4], &[6, 0, 0xFF, 6], "RMCP/ASF: {:02x?}", &buf[..n]);
+    assert_eq!(buf[8], 0x40, "pong");
+    assert_eq!(buf[9], 7, "the ping's tag");
+    // Sessionless Get Channel Authentication Capabilities (IPMI 1.5 framing, the
+    // IPMI 2.0 bit), written out: rsAddr 20, NetFn App << 2, checksum, rqAddr 81,
+    // rqSeq 1 << 2, command 38, channel 8E (this one, v2 data), Administrator, checksum.
+    let mut msg = vec![0x20, 0x18];
+    msg.push(checksum(&msg));
+    msg.extend([0x81, 0x04, 0x38, 0x8E, 0x04]);
+    msg.push(checksum(&msg[3..]));
+    let mut datagram = vec![6, 0, 0xFF, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, msg.len() as u8];
+    datagram.extend(&msg);
+    sock.send_to(&datagram, ipmi).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).expect("an answer");
+    let answer = &buf[..n];
+    assert_eq!(
+        &answer[..5],
+        &[6, 0, 0xFF, 7, 0],
+        "IPMI 1.5, no auth: {answer:02x?}"
+    );
+    let rsp = &answer[14..];
+    assert_eq!(rsp[1], 0x1C, "NetFn App response: {answer:02x?}");
+    assert_eq!(rsp[5], 0x38, "the command: {answer:02x?}");
+    assert_eq!(rsp[6], 0x00, "completion code: {answer:02x?}");
+    assert_eq!(rsp[7], 0x01, "channel 1: {answer:02x?}");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let (done_tx, done_rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let out = child.wait_with_output();
+        let _ = done_tx.send(());
+        out
+    });
+    if done_rx.recv_timeout(PATIENCE).is_err() {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        panic!("serve did not stop on SIGTERM");
+    }
+    let out = waiter.join().unwrap().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopping"));
+}
+
+/// The IPMI two's-complement checksum.
+fn checksum(bytes: &[u8]) -> u8 {
+    bytes
+        .iter()
+        .fold(0u8, |a, b| a.wrapping_add(*b))
+        .wrapping_neg()
+}

@@ -1,0 +1,579 @@
+//! IPMI over LAN in the engine: the target options, discovery (presence ping and
+//! authentication capabilities), IPMI sessions of a case, the data-driven `op = "ipmi"`
+//! step and the decrypted packet transcripts in the report.
+//!
+//! A case whose ID starts with `ipmi.` needs an IPMI target, `cross.` needs both an IPMI
+//! and a WS-Man target, anything else a WS-Man target; a case whose target was not given
+//! is skipped with that reason. IPMI requirements (`requires`) are `ipmi:operator` and
+//! `ipmi:user` (credentials of an operator / a user-level account were given),
+//! `ipmi:md5` (the BMC offers IPMI 1.5 MD5), `ipmi:idle-wait` (an idle-timeout wait
+//! short enough for the deadline was given).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use client::ipmi::{IpmiError, IpmiSession, IpmiTarget, LoginInfo, Packet, Reply};
+use ipmi::codes::Privilege;
+use ipmi::console::SuiteChoice;
+use ipmi::rmcp::AuthType;
+use rand::RngCore as _;
+
+use crate::case::{Expect, RequestSpec, Step};
+use crate::code::{Ctx, Finding};
+use crate::eval::Mismatch;
+use crate::report::WireLeg;
+
+/// The IPMI side of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpmiOptions {
+    /// The BMC and the administrator's credentials.
+    pub target: IpmiTarget,
+    /// An operator-level account (user, password), for privilege cases.
+    pub operator: Option<(String, String)>,
+    /// A user-level account, for privilege cases.
+    pub user: Option<(String, String)>,
+    /// How long a case waits to conclude that a packet was dropped.
+    pub silence: Duration,
+    /// What "promptly" means (sessionless queries, 0xC1 for unknown commands).
+    pub prompt: Duration,
+    /// How long to stay idle before checking that the session timed out (the target's
+    /// idle timeout plus a margin); `None` skips the idle-timeout case.
+    pub idle_wait: Option<Duration>,
+}
+
+impl IpmiOptions {
+    /// Options for `target` with the defaults: no second accounts, 500 ms of silence,
+    /// 1 s for "promptly", no idle wait.
+    pub fn new(target: IpmiTarget) -> IpmiOptions {
+        IpmiOptions {
+            target,
+            operator: None,
+            user: None,
+            silence: Duration::from_millis(500),
+            prompt: Duration::from_millis(1000),
+            idle_wait: None,
+        }
+    }
+}
+
+/// Which account a session uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The administrator (`--ipmi-user`).
+    Admin,
+    /// The operator account.
+    Operator,
+    /// The user-level account.
+    User,
+}
+
+impl Role {
+    fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" | "administrator" => Some(Role::Admin),
+            "operator" => Some(Role::Operator),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+
+    /// The privilege this role logs in with by default.
+    pub fn privilege(self) -> Privilege {
+        match self {
+            Role::Admin => Privilege::Administrator,
+            Role::Operator => Privilege::Operator,
+            Role::User => Privilege::User,
+        }
+    }
+}
+
+fn parse_privilege(s: &str) -> Option<Privilege> {
+    match s {
+        "callback" => Some(Privilege::Callback),
+        "user" => Some(Privilege::User),
+        "operator" => Some(Privilege::Operator),
+        "administrator" | "admin" => Some(Privilege::Administrator),
+        _ => None,
+    }
+}
+
+/// Which target a case needs, from its ID.
+pub fn needs(id: &str) -> (bool, bool) {
+    if id.starts_with("ipmi.") {
+        (false, true)
+    } else if id.starts_with("cross.") {
+        (true, true)
+    } else {
+        (true, false)
+    }
+}
+
+/// Whether `r` is an IPMI requirement the loader accepts.
+pub fn valid_requirement(r: &str) -> bool {
+    matches!(
+        r,
+        "ipmi:operator" | "ipmi:user" | "ipmi:md5" | "ipmi:idle-wait"
+    )
+}
+
+/// Why an IPMI target could not be used (the run's exit code 3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("IPMI target {addr} does not answer: {reason}")]
+pub struct Unanswered {
+    /// The address.
+    pub addr: String,
+    /// What went unanswered.
+    pub reason: String,
+}
+
+/// Pings the BMC and asks its authentication capabilities; returns the requirements
+/// it does not meet, with the reason.
+pub async fn discover(opts: &IpmiOptions) -> Result<BTreeMap<String, String>, Unanswered> {
+    let fail = |reason: String| Unanswered {
+        addr: opts.target.addr.to_string(),
+        reason,
+    };
+    let mut s = IpmiSession::open(&opts.target, 0x7011)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    s.ping()
+        .await
+        .map_err(|e| fail(format!("presence ping: {e}")))?;
+    let caps = s
+        .auth_caps(true)
+        .await
+        .map_err(|e| fail(format!("Get Channel Authentication Capabilities: {e}")))?;
+    let mut missing = BTreeMap::new();
+    if opts.operator.is_none() {
+        missing.insert(
+            "ipmi:operator".into(),
+            "no operator account given (--ipmi-operator USER:PASSWORD)".into(),
+        );
+    }
+    if opts.user.is_none() {
+        missing.insert(
+            "ipmi:user".into(),
+            "no user-level account given (--ipmi-user-account USER:PASSWORD)".into(),
+        );
+    }
+    if caps.completion != 0 || caps.data.get(1).is_none_or(|b| b & 0x04 == 0) {
+        missing.insert(
+            "ipmi:md5".into(),
+            "the channel does not offer IPMI 1.5 MD5 authentication".into(),
+        );
+    }
+    if opts.idle_wait.is_none() {
+        missing.insert(
+            "ipmi:idle-wait".into(),
+            "no idle-timeout wait given (--ipmi-idle-wait SECONDS, the target's session \
+             timeout plus a margin, shorter than the case deadline)"
+                .into(),
+        );
+    }
+    Ok(missing)
+}
+
+/// IPMI errors as findings: no answer is the target's doing, a socket error the
+/// harness's.
+pub fn finding(what: &str, e: IpmiError) -> Finding {
+    match e {
+        IpmiError::Io(e) => Finding::Error(format!("{what}: {e}")),
+        e => Finding::mismatch(what, "an answer", e.to_string()),
+    }
+}
+
+/// Packets of one session as report legs: each sent packet starts a leg, answers and
+/// notes follow it.
+pub fn legs(label: &str, packets: &[Packet]) -> Vec<WireLeg> {
+    let mut out: Vec<WireLeg> = Vec::new();
+    for p in packets {
+        let line = if p.message.is_empty() {
+            format!("[{} ms] {}", p.at_ms, p.header)
+        } else {
+            format!("[{} ms] {}\n{}", p.at_ms, p.header, p.message)
+        };
+        match p.direction.as_str() {
+            "sent" => out.push(WireLeg {
+                request: format!("IPMI {label} →\n{line}"),
+                response: None,
+                status: None,
+                error: None,
+            }),
+            "received" => match out.last_mut() {
+                Some(l) => {
+                    let r = l.response.get_or_insert_with(String::new);
+                    if !r.is_empty() {
+                        r.push('\n');
+                    }
+                    r.push_str(&line);
+                }
+                None => out.push(WireLeg {
+                    request: format!("IPMI {label} (nothing sent)"),
+                    response: Some(line),
+                    status: None,
+                    error: None,
+                }),
+            },
+            _ => match out.last_mut() {
+                Some(l) => {
+                    let e = l.error.get_or_insert_with(String::new);
+                    if !e.is_empty() {
+                        e.push('\n');
+                    }
+                    e.push_str(&line);
+                }
+                None => out.push(WireLeg {
+                    request: format!("IPMI {label} note"),
+                    response: None,
+                    status: None,
+                    error: Some(line),
+                }),
+            },
+        }
+    }
+    out
+}
+
+/// A session handle inside a case.
+pub type Handle = usize;
+
+impl Ctx {
+    /// The IPMI options (a harness error when the run has none; cases needing IPMI are
+    /// skipped before that).
+    pub fn ipmi_opts(&self) -> Result<&IpmiOptions, Finding> {
+        self.ipmi
+            .as_deref()
+            .ok_or_else(|| Finding::Error("no IPMI target".into()))
+    }
+
+    /// The target with `role`'s credentials (skip when that account was not given).
+    pub fn ipmi_target(&self, role: Role) -> Result<IpmiTarget, Finding> {
+        let o = self.ipmi_opts()?;
+        let cred = match role {
+            Role::Admin => return Ok(o.target.clone()),
+            Role::Operator => &o.operator,
+            Role::User => &o.user,
+        };
+        match cred {
+            Some((u, p)) => Ok(o.target.with_credentials(u, p)),
+            None => Err(Finding::Skip(format!("no {role:?} account given"))),
+        }
+    }
+
+    /// Opens a socket for `target` (not logged in).
+    pub async fn ipmi_open_target(&mut self, target: &IpmiTarget) -> Result<Handle, Finding> {
+        let seed = self.rng.next_u64();
+        let s = IpmiSession::open(target, seed)
+            .await
+            .map_err(|e| Finding::Error(e.to_string()))?;
+        self.ipmi_sessions.push(s);
+        Ok(self.ipmi_sessions.len() - 1)
+    }
+
+    /// Opens a socket with `role`'s credentials (not logged in).
+    pub async fn ipmi_open(&mut self, role: Role) -> Result<Handle, Finding> {
+        let t = self.ipmi_target(role)?;
+        self.ipmi_open_target(&t).await
+    }
+
+    /// The session behind a handle.
+    pub fn s(&mut self, h: Handle) -> &mut IpmiSession {
+        &mut self.ipmi_sessions[h]
+    }
+
+    /// Opens a socket and logs in over RMCP+ (suite 17, else 3) as `role` at its level.
+    pub async fn ipmi_login(&mut self, role: Role) -> Result<Handle, Finding> {
+        let h = self.ipmi_open(role).await?;
+        self.s(h)
+            .login_v20(role.privilege(), SuiteChoice::Auto)
+            .await
+            .map_err(|e| finding("RMCP+ login", e))?;
+        Ok(h)
+    }
+
+    /// A command that must complete with 0x00; its data.
+    pub async fn ipmi_ok(
+        &mut self,
+        h: Handle,
+        what: &str,
+        netfn: u8,
+        cmd: u8,
+        data: &[u8],
+    ) -> Result<Vec<u8>, Finding> {
+        let r = self
+            .s(h)
+            .command(netfn, cmd, data)
+            .await
+            .map_err(|e| finding(what, e))?;
+        if r.completion != 0 {
+            return Err(Finding::mismatch(
+                format!("{what}: completion code"),
+                "0x00",
+                format!("{:#04x}", r.completion),
+            ));
+        }
+        Ok(r.data)
+    }
+
+    /// Closes every session still logged in and moves the packets into the transcript.
+    pub async fn ipmi_finish(&mut self) {
+        let mut sessions = std::mem::take(&mut self.ipmi_sessions);
+        for (i, s) in sessions.iter_mut().enumerate() {
+            if s.console().logged_in() {
+                let _ = tokio::time::timeout(Duration::from_secs(3), s.close()).await;
+            }
+            let packets = s.take_transcript();
+            self.transcript
+                .extend(legs(&format!("session {}", i + 1), &packets));
+        }
+    }
+}
+
+/// Bytes from hex text (`"01 0a ff"`; spaces optional between pairs).
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if t.len() % 2 != 0 {
+        return Err(format!("`{s}`: an odd number of hex digits"));
+    }
+    (0..t.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&t[i..i + 2], 16).map_err(|_| format!("`{s}`: not hex")))
+        .collect()
+}
+
+fn expand_vars(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let j = after
+            .find("}}")
+            .ok_or_else(|| format!("`{s}`: unclosed {{{{"))?;
+        let name = &after[..j];
+        let v = vars
+            .get(name)
+            .ok_or_else(|| format!("`{s}`: no captured variable `{name}`"))?;
+        out.push(' ');
+        out.push_str(v);
+        out.push(' ');
+        rest = &after[j + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A byte range `a..b` (or one offset `a`) of a capture.
+pub fn parse_range(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("`{s}`: expected a byte range `a..b` or an offset");
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (a, b): (usize, usize) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
+            if a < b { Ok((a, b)) } else { Err(bad()) }
+        }
+        None => {
+            let a: usize = s.trim().parse().map_err(|_| bad())?;
+            Ok((a, a + 1))
+        }
+    }
+}
+
+/// Checks an IPMI step's fields (for the loader).
+pub fn check_step(step: &Step) -> Result<(), String> {
+    let r = &step.request;
+    if r.netfn.is_none() || r.cmd.is_none() {
+        return Err("an `ipmi` request needs `netfn` and `cmd`".into());
+    }
+    if let Some(s) = &r.session {
+        if !matches!(
+            s.as_str(),
+            "rmcp+" | "ipmi15" | "sessionless" | "sessionless15"
+        ) {
+            return Err(format!(
+                "session `{s}`: expected rmcp+, ipmi15, sessionless or sessionless15"
+            ));
+        }
+    }
+    if let Some(u) = &r.as_user {
+        Role::parse(u).ok_or(format!("as_user `{u}`: expected admin, operator or user"))?;
+    }
+    if let Some(p) = &r.privilege {
+        parse_privilege(p).ok_or(format!(
+            "privilege `{p}`: expected user, operator or administrator"
+        ))?;
+    }
+    if let Some(d) = &r.data {
+        if !d.contains("{{") {
+            parse_hex(d)?;
+        }
+    }
+    if let Some(d) = &step.expect.data {
+        pattern(d)?;
+    }
+    for range in step.capture.values() {
+        parse_range(range)?;
+    }
+    Ok(())
+}
+
+fn pattern(s: &str) -> Result<Vec<Option<u8>>, String> {
+    s.split_whitespace()
+        .map(|t| {
+            if t == ".." {
+                Ok(None)
+            } else {
+                u8::from_str_radix(t, 16)
+                    .map(Some)
+                    .map_err(|_| format!("`{s}`: `{t}` is neither a hex byte nor `..`"))
+            }
+        })
+        .collect()
+}
+
+/// The expectations of an IPMI step against a reply.
+pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
+    let mut m = Vec::new();
+    let mut miss = |what: String, expected: String, got: String| {
+        m.push(Mismatch {
+            what,
+            expected,
+            got,
+        })
+    };
+    if let Some(c) = &e.completion {
+        if !c.contains(&r.completion) {
+            let want: Vec<String> = c.as_slice().iter().map(|c| format!("{c:#04x}")).collect();
+            miss(
+                "completion code".into(),
+                want.join(" or "),
+                format!("{:#04x}", r.completion),
+            );
+        }
+    }
+    if let Some(n) = e.length {
+        if r.data.len() != n {
+            miss(
+                "response data length".into(),
+                n.to_string(),
+                format!("{} ({})", r.data.len(), client::ipmi::hex(&r.data)),
+            );
+        }
+    }
+    if let Some(n) = e.min_length {
+        if r.data.len() < n {
+            miss(
+                "response data length".into(),
+                format!("at least {n}"),
+                format!("{} ({})", r.data.len(), client::ipmi::hex(&r.data)),
+            );
+        }
+    }
+    if let Some(p) = &e.data {
+        let pat = pattern(p).unwrap_or_default();
+        let ok = pat.len() <= r.data.len()
+            && pat
+                .iter()
+                .zip(&r.data)
+                .all(|(p, b)| p.is_none_or(|p| p == *b));
+        if !ok {
+            miss(
+                "response data".into(),
+                format!("starting {p}"),
+                client::ipmi::hex(&r.data),
+            );
+        }
+    }
+    for [off, mask, value] in &e.bits {
+        match r.data.get(usize::from(*off)) {
+            Some(b) if b & mask == *value => {}
+            got => miss(
+                format!("data[{off}] & {mask:#04x}"),
+                format!("{value:#04x}"),
+                got.map_or("absent".into(), |b| format!("{:#04x}", b & mask)),
+            ),
+        }
+    }
+    if let Some(ms) = e.within_ms {
+        if r.elapsed > Duration::from_millis(ms) {
+            miss(
+                "answer time".into(),
+                format!("within {ms} ms"),
+                format!("{:?}", r.elapsed),
+            );
+        }
+    }
+    m
+}
+
+/// Runs one `op = "ipmi"` step. Sessions are kept per (framing, role, privilege) for
+/// the rest of the case.
+pub async fn run_step(ctx: &mut Ctx, step: &Step) -> Result<Vec<Mismatch>, Finding> {
+    let r: &RequestSpec = &step.request;
+    let (netfn, cmd) = (r.netfn.unwrap_or(0), r.cmd.unwrap_or(0));
+    let data = match &r.data {
+        Some(d) => parse_hex(&expand_vars(d, &ctx.vars).map_err(Finding::Error)?)
+            .map_err(Finding::Error)?,
+        None => Vec::new(),
+    };
+    let role = Role::parse(r.as_user.as_deref().unwrap_or("admin")).unwrap_or(Role::Admin);
+    let privilege = r
+        .privilege
+        .as_deref()
+        .and_then(parse_privilege)
+        .unwrap_or(role.privilege());
+    let kind = r.session.clone().unwrap_or_else(|| "rmcp+".into());
+    let key = format!("{kind}/{role:?}/{privilege:?}");
+    let what = format!("NetFn {netfn:#04x} cmd {cmd:#04x}");
+    let reply = if kind.starts_with("sessionless") {
+        let h = match ctx.ipmi_keys.get(&key) {
+            Some(h) => *h,
+            None => {
+                let h = ctx.ipmi_open(role).await?;
+                ctx.ipmi_keys.insert(key, h);
+                h
+            }
+        };
+        ctx.s(h)
+            .sessionless(netfn, cmd, &data, kind == "sessionless")
+            .await
+    } else {
+        let h = match ctx.ipmi_keys.get(&key) {
+            Some(h) => *h,
+            None => {
+                let h = ctx.ipmi_open(role).await?;
+                let login: Result<LoginInfo, IpmiError> = if kind == "ipmi15" {
+                    ctx.s(h).login_v15(privilege, AuthType::Md5).await
+                } else {
+                    ctx.s(h).login_v20(privilege, SuiteChoice::Auto).await
+                };
+                login.map_err(|e| finding("login", e))?;
+                ctx.ipmi_keys.insert(key, h);
+                h
+            }
+        };
+        ctx.s(h).command(netfn, cmd, &data).await
+    };
+    let reply = reply.map_err(|e| finding(&what, e))?;
+    let mismatches = check(&step.expect, &reply);
+    if mismatches.is_empty() {
+        for (var, range) in &step.capture {
+            let (a, b) = parse_range(range).map_err(Finding::Error)?;
+            match reply.data.get(a..b) {
+                Some(bytes) => {
+                    ctx.vars.insert(var.clone(), client::ipmi::hex(bytes));
+                }
+                None => {
+                    return Ok(vec![Mismatch {
+                        what: format!("response data[{range}]"),
+                        expected: format!("bytes to capture as `{var}`"),
+                        got: format!("{} bytes", reply.data.len()),
+                    }]);
+                }
+            }
+        }
+    }
+    Ok(mismatches)
+}

@@ -1,0 +1,353 @@
+//! IPMI over LAN: a UDP listener in front of the sans-IO BMC session layer
+//! ([`ipmi::session::Bmc`]) and the same simulated machine WS-Man serves.
+//!
+//! One datagram in, zero or more datagrams out: the listener hands each datagram to
+//! [`crate::Mock::ipmi_datagram`], which runs the session layer and the machine under the
+//! mock's one lock (so a power change over IPMI is what WS-Man shows next), lets the
+//! scenario's `[[ipmi.rules]]` act, and returns what to send and when. The listener then
+//! sends (a delayed reply from its own task, so the socket keeps serving), journals the
+//! datagram, sweeps idle sessions once a second, and stops on the same kind of signal
+//! as the HTTP listeners.
+
+pub mod rules;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use ipmi::app::{Application, Request, Response, UserRecord};
+use ipmi::session::{Bmc, Record, RecordKind};
+use machine::Machine;
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::journal::{Detail, Entry, IpmiRecord};
+use crate::service::Mock;
+use rules::{IpmiAction, IpmiRule, IpmiSettings, IpmiView, Payload};
+
+/// The IPMI side of a mock: the session layer and the rules' counters.
+#[derive(Debug)]
+pub struct State {
+    /// The BMC session layer.
+    pub bmc: Bmc,
+    hits: Vec<u32>,
+}
+
+impl State {
+    /// A fresh session layer for `settings`, telling the machine which suites are on.
+    /// `port` is the listener's port (reported by Activate Payload).
+    pub fn new(settings: &IpmiSettings, machine: &mut Machine, port: u16) -> State {
+        let mut config = settings.config.clone();
+        config.port = port;
+        machine.set_ipmi_cipher_suites(&config.cipher_suites);
+        State {
+            bmc: Bmc::new(config),
+            hits: Vec::new(),
+        }
+    }
+}
+
+/// What to do with one datagram.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Datagrams to send back, in order.
+    pub replies: Vec<Vec<u8>>,
+    /// Wait this long before sending.
+    pub delay: Duration,
+    /// The journal's account of it.
+    pub record: IpmiRecord,
+}
+
+/// The machine as the session layer sees it, with the rules consulted before a
+/// command runs (so a dropped or refused command never reaches the machine).
+struct Ruled<'a, 'm, 'h> {
+    machine: &'m mut Machine,
+    rules: &'a [IpmiRule],
+    hits: &'h mut Vec<u32>,
+    payload: Payload,
+    /// Set once the rules were asked (Some(None): no rule acted).
+    decided: Option<Option<&'a IpmiRule>>,
+}
+
+impl Application for Ruled<'_, '_, '_> {
+    fn user_by_name(&self, name: &[u8]) -> Option<UserRecord> {
+        Application::user_by_name(&*self.machine, name)
+    }
+    fn user_by_id(&self, id: u8) -> Option<UserRecord> {
+        Application::user_by_id(&*self.machine, id)
+    }
+    fn guid(&self) -> [u8; 16] {
+        Application::guid(&*self.machine)
+    }
+    fn handle(&mut self, req: &Request<'_>, now_ms: u64) -> Response {
+        if self.decided.is_none() {
+            let user = req
+                .session
+                .map(|s| String::from_utf8_lossy(s.user).into_owned());
+            let view = IpmiView {
+                payload: self.payload,
+                netfn: Some(req.netfn),
+                cmd: Some(req.cmd),
+                user: user.as_deref(),
+            };
+            let rules: &[IpmiRule] = self.rules;
+            self.decided = Some(rules::decide(rules, &view, self.hits));
+        }
+        if let Some(Some(rule)) = self.decided {
+            if rule.action.drop {
+                // Never sent: the whole datagram is undone.
+                return Response::cc(ipmi::codes::cc::UNSPECIFIED);
+            }
+            if let Some(cc) = rule.action.completion_code {
+                return Response::cc(cc);
+            }
+        }
+        Application::handle(self.machine, req, now_ms)
+    }
+    fn sol_input(&mut self, session: u32, data: &[u8], now_ms: u64) -> Vec<u8> {
+        Application::sol_input(self.machine, session, data, now_ms)
+    }
+    fn sol_activated(&mut self, session: u32, now_ms: u64) -> Vec<u8> {
+        Application::sol_activated(self.machine, session, now_ms)
+    }
+}
+
+/// Runs one datagram through the rules, the session layer and the machine.
+pub(crate) fn handle(
+    state: &mut State,
+    machine: &mut Machine,
+    settings: &IpmiSettings,
+    datagram: &[u8],
+    peer: SocketAddr,
+    now_ms: u64,
+) -> Outcome {
+    let payload = Payload::peek(datagram);
+    let mut rng = rand::rng();
+    if settings.rules.is_empty() {
+        let handled = state
+            .bmc
+            .handle_from(&mut *machine, datagram, Some(peer), now_ms, &mut rng);
+        let record = journal_record(&handled.record, payload, None, handled.replies.len());
+        return Outcome {
+            replies: handled.replies,
+            delay: Duration::ZERO,
+            record,
+        };
+    }
+    // A dropped datagram must leave no trace in the session layer: keep a copy to put
+    // back (only when a rule could drop).
+    let snapshot = settings
+        .rules
+        .iter()
+        .any(|r| r.action.drop)
+        .then(|| state.bmc.clone());
+    let mut app = Ruled {
+        machine,
+        rules: &settings.rules,
+        hits: &mut state.hits,
+        payload,
+        decided: None,
+    };
+    let handled = state
+        .bmc
+        .handle_from(&mut app, datagram, Some(peer), now_ms, &mut rng);
+    let decided = app.decided;
+    let machine = app.machine;
+    let rule = match decided {
+        Some(d) => d,
+        None if matches!(handled.record.kind, RecordKind::Dropped { .. }) => None,
+        None => {
+            let r = &handled.record;
+            let view = IpmiView {
+                payload,
+                netfn: r.netfn,
+                cmd: r.cmd,
+                user: r.user.as_deref(),
+            };
+            rules::decide(&settings.rules, &view, &mut state.hits)
+        }
+    };
+    let mut replies = handled.replies;
+    let mut delay = Duration::ZERO;
+    if let Some(rule) = rule {
+        let a: &IpmiAction = &rule.action;
+        if a.drop {
+            if let Some(s) = snapshot {
+                state.bmc = s;
+            }
+            replies.clear();
+        }
+        if a.corrupt_integrity {
+            for r in &mut replies {
+                corrupt_auth_code(r);
+            }
+        }
+        if a.duplicate {
+            replies = replies
+                .iter()
+                .flat_map(|r| [r.clone(), r.clone()])
+                .collect();
+        }
+        delay = Duration::from_millis(a.delay_ms);
+        if let Some(suite) = a.disable_cipher_suite {
+            let cfg = state.bmc.config_mut();
+            cfg.cipher_suites.retain(|s| *s != suite);
+            let suites = cfg.cipher_suites.clone();
+            machine.set_ipmi_cipher_suites(&suites);
+        }
+        if let Some(n) = a.session_limit {
+            state.bmc.config_mut().session_limit = n;
+        }
+    }
+    let mut record = journal_record(&handled.record, payload, rule, replies.len());
+    if rule.is_some_and(|r| r.action.drop) {
+        record.dropped = Some("dropped by a scenario rule".into());
+    }
+    Outcome {
+        replies,
+        delay,
+        record,
+    }
+}
+
+/// Flips a byte of the AuthCode a reply carries (IPMI 1.5: the 16 bytes after the
+/// session ID; RMCP+: the trailer's last byte). Replies without one are left alone.
+fn corrupt_auth_code(reply: &mut [u8]) {
+    if reply.len() < 5 || reply[3] != ipmi::rmcp::CLASS_IPMI {
+        return;
+    }
+    if reply[4] == ipmi::rmcp::AUTH_RMCPP {
+        let authenticated = reply.get(5).is_some_and(|p| p & 0x40 != 0);
+        if authenticated {
+            if let Some(last) = reply.last_mut() {
+                *last ^= 0xFF;
+            }
+        }
+    } else if reply[4] & 0x0F != 0 {
+        if let Some(b) = reply.get_mut(13) {
+            *b ^= 0xFF;
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn journal_record(
+    r: &Record,
+    payload: Payload,
+    rule: Option<&IpmiRule>,
+    replies: usize,
+) -> IpmiRecord {
+    let (kind, dropped) = match &r.kind {
+        RecordKind::Ping => ("ping", None),
+        RecordKind::Sessionless => ("sessionless", None),
+        RecordKind::OpenSession => ("open_session", None),
+        RecordKind::Rakp1 => ("rakp1", None),
+        RecordKind::Rakp3 => ("rakp3", None),
+        RecordKind::Ipmi15 => ("ipmi15", None),
+        RecordKind::Rmcpp => ("rmcpp", None),
+        RecordKind::Sol => ("sol", None),
+        RecordKind::Dropped { reason } => (payload.name(), Some(reason.to_string())),
+    };
+    IpmiRecord {
+        kind: kind.to_owned(),
+        session_id: r.session_id,
+        user: r.user.clone(),
+        privilege: r.privilege.map(|p| p.name().to_owned()),
+        cipher_suite: r.suite,
+        netfn: r.netfn,
+        netfn_name: r.netfn.map(rules::netfn_name),
+        cmd: r.cmd,
+        command: r.netfn.zip(r.cmd).map(|(n, c)| rules::command_name(n, c)),
+        request_hex: hex(&r.request),
+        completion_code: r.completion,
+        response_hex: hex(&r.response),
+        status: r.status,
+        dropped,
+        rule: rule.map(|r| r.name.clone()),
+        action: rule.map(|r| r.action.describe()),
+        replies,
+    }
+}
+
+/// A running IPMI listener.
+#[derive(Debug)]
+pub struct Listener {
+    /// The bound address.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Stops serving; the port is free when this returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// How often idle sessions are swept.
+const SWEEP: Duration = Duration::from_secs(1);
+
+/// Binds `addr` (port 0: a free port) and serves IPMI for `mock`.
+pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
+    let socket = Arc::new(UdpSocket::bind(addr).await?);
+    let bound = socket.local_addr()?;
+    mock.set_ipmi_port(bound.port());
+    let (stop, mut stopped) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        let mut sweep = tokio::time::interval(SWEEP);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut delayed = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = async { let _ = stopped.wait_for(|s| *s).await; } => break,
+                _ = sweep.tick() => mock.ipmi_expire(),
+                Some(_) = delayed.join_next(), if !delayed.is_empty() => {}
+                got = socket.recv_from(&mut buf) => {
+                    let (n, peer) = match got {
+                        Ok(x) => x,
+                        // ICMP port unreachable from an earlier send shows up here on
+                        // some systems; it concerns that peer only.
+                        Err(e) => {
+                            tracing::debug!("ipmi: recv: {e}");
+                            continue;
+                        }
+                    };
+                    let started = SystemTime::now();
+                    let t0 = Instant::now();
+                    let out = mock.ipmi_datagram(&buf[..n], peer);
+                    let journal = mock.journal().clone();
+                    if out.delay.is_zero() {
+                        for r in &out.replies {
+                            if let Err(e) = socket.send_to(r, peer).await {
+                                tracing::debug!("ipmi: send to {peer}: {e}");
+                            }
+                        }
+                        journal.record(Entry::new("ipmi", peer, started, t0.elapsed(), Detail::Ipmi(Box::new(out.record))));
+                    } else {
+                        let socket = socket.clone();
+                        delayed.spawn(async move {
+                            tokio::time::sleep(out.delay).await;
+                            for r in &out.replies {
+                                let _ = socket.send_to(r, peer).await;
+                            }
+                            journal.record(Entry::new("ipmi", peer, started, t0.elapsed(), Detail::Ipmi(Box::new(out.record))));
+                        });
+                    }
+                }
+            }
+        }
+        delayed.abort_all();
+    });
+    Ok(Listener {
+        addr: bound,
+        stop,
+        task,
+    })
+}

@@ -1,0 +1,807 @@
+//! The scenario's `[ipmi]` table: the LAN channel's settings and the IPMI fault rules
+//! (`[[ipmi.rules]]`).
+//!
+//! A rule matches datagrams by payload kind, NetFn, command and user, and does one or
+//! more things to them: drop (as if the request never arrived: nothing runs, the
+//! session's sequence window is left as it was), delay the reply, send it twice, answer
+//! a chosen completion code instead of running the command, corrupt the reply's
+//! AuthCode, disable a cipher suite or lower the session limit from then on.
+//! Deterministic like the WS-Man rules: `skip` lets the first N matches through,
+//! `times` caps how often the rule acts; the first rule that acts wins.
+
+use serde::Deserialize;
+
+use ipmi::rmcp::AuthType;
+
+/// The `[ipmi]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpmiFile {
+    /// RMCP+ cipher suites offered, in the order Get Channel Cipher Suites lists them.
+    #[serde(default = "default_suites")]
+    pub cipher_suites: Vec<u8>,
+    /// IPMI 1.5 authentication types: "none", "md5", "password".
+    #[serde(default = "default_auth")]
+    pub ipmi15_auth: Vec<String>,
+    /// Maximum number of sessions (pending logins included).
+    #[serde(default = "default_session_limit")]
+    pub session_limit: usize,
+    /// A session idle this long is closed.
+    #[serde(default = "default_idle")]
+    pub idle_timeout_ms: u64,
+    /// Whether the null user may log in.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+    /// The channel's BMC key Kg (text, or hex with `0x`); absent: Kuid is used.
+    pub kg: Option<String>,
+    /// Fault rules.
+    #[serde(default)]
+    pub rules: Vec<IpmiRuleSpec>,
+}
+
+impl Default for IpmiFile {
+    fn default() -> Self {
+        IpmiFile {
+            cipher_suites: default_suites(),
+            ipmi15_auth: default_auth(),
+            session_limit: default_session_limit(),
+            idle_timeout_ms: default_idle(),
+            allow_anonymous: false,
+            kg: None,
+            rules: Vec::new(),
+        }
+    }
+}
+
+fn default_suites() -> Vec<u8> {
+    vec![17, 3, 2, 1]
+}
+fn default_auth() -> Vec<String> {
+    vec!["md5".into(), "password".into()]
+}
+fn default_session_limit() -> usize {
+    8
+}
+fn default_idle() -> u64 {
+    60_000
+}
+
+/// A NetFn or command: a number or a name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NameOrNumber {
+    /// A number (0..=255).
+    Number(u8),
+    /// A name (`app`, `get_device_id`, ...).
+    Name(String),
+}
+
+/// `[ipmi.rules.match]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpmiMatchSpec {
+    /// Request NetFn: a number or `chassis`, `sensor`, `app`, `storage`, `transport`,
+    /// `group_ext`.
+    pub netfn: Option<NameOrNumber>,
+    /// Command: a number (with or without `netfn`) or a command name such as
+    /// `get_device_id` (which implies its NetFn).
+    pub cmd: Option<NameOrNumber>,
+    /// The session's (or the login's) user name.
+    pub user: Option<String>,
+    /// `ping`, `sessionless`, `open_session`, `rakp1`, `rakp3`, `ipmi15`, `rmcpp`,
+    /// `command` (ipmi15 or rmcpp), `sol`.
+    pub payload: Option<String>,
+}
+
+/// `[ipmi.rules.action]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpmiActionSpec {
+    /// Drop the request: no answer, nothing changes.
+    #[serde(default)]
+    pub drop: bool,
+    /// Send the reply this much later.
+    pub delay_ms: Option<u64>,
+    /// Send the reply twice.
+    #[serde(default)]
+    pub duplicate: bool,
+    /// Answer this completion code instead of running the command.
+    pub completion_code: Option<u8>,
+    /// Flip a byte of the reply's AuthCode (the console must reject it).
+    #[serde(default)]
+    pub corrupt_integrity: bool,
+    /// Stop offering this cipher suite from now on.
+    pub disable_cipher_suite: Option<u8>,
+    /// Lower (or set) the session limit from now on.
+    pub session_limit: Option<usize>,
+}
+
+/// One `[[ipmi.rules]]` entry as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpmiRuleSpec {
+    /// A name for the journal.
+    pub name: Option<String>,
+    /// What it matches (everything when absent).
+    #[serde(rename = "match", default)]
+    pub matcher: IpmiMatchSpec,
+    /// What it does.
+    pub action: IpmiActionSpec,
+    /// Let this many matches through before acting.
+    #[serde(default)]
+    pub skip: u32,
+    /// Act at most this many times.
+    pub times: Option<u32>,
+}
+
+/// Kinds of datagram a rule can match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// ASF presence ping.
+    Ping,
+    /// Sessionless IPMI command (session ID 0).
+    Sessionless,
+    /// RMCP+ Open Session Request.
+    OpenSession,
+    /// RAKP 1.
+    Rakp1,
+    /// RAKP 3.
+    Rakp3,
+    /// A command in an IPMI 1.5 session (Get Session Challenge's Activate included).
+    Ipmi15,
+    /// A command in an RMCP+ session.
+    Rmcpp,
+    /// Serial over LAN.
+    Sol,
+    /// Anything else (malformed, unknown payload type).
+    Other,
+}
+
+impl Payload {
+    /// The name a scenario uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Payload::Ping => "ping",
+            Payload::Sessionless => "sessionless",
+            Payload::OpenSession => "open_session",
+            Payload::Rakp1 => "rakp1",
+            Payload::Rakp3 => "rakp3",
+            Payload::Ipmi15 => "ipmi15",
+            Payload::Rmcpp => "rmcpp",
+            Payload::Sol => "sol",
+            Payload::Other => "other",
+        }
+    }
+
+    /// What kind of datagram this is, from its first bytes (no decryption needed).
+    pub fn peek(d: &[u8]) -> Payload {
+        if d.len() < 5 {
+            return Payload::Other;
+        }
+        if d[3] == ipmi::rmcp::CLASS_ASF {
+            return Payload::Ping;
+        }
+        if d[4] == ipmi::rmcp::AUTH_RMCPP {
+            let Some(pt) = d.get(5) else {
+                return Payload::Other;
+            };
+            let sid = d
+                .get(6..10)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            return match pt & 0x3F {
+                ipmi::rmcp::payload::OPEN_SESSION_REQUEST => Payload::OpenSession,
+                ipmi::rmcp::payload::RAKP1 => Payload::Rakp1,
+                ipmi::rmcp::payload::RAKP3 => Payload::Rakp3,
+                ipmi::rmcp::payload::SOL => Payload::Sol,
+                ipmi::rmcp::payload::IPMI if sid == 0 => Payload::Sessionless,
+                ipmi::rmcp::payload::IPMI => Payload::Rmcpp,
+                _ => Payload::Other,
+            };
+        }
+        let sid = d
+            .get(9..13)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        if sid == 0 {
+            Payload::Sessionless
+        } else {
+            Payload::Ipmi15
+        }
+    }
+}
+
+const PAYLOAD_NAMES: [&str; 9] = [
+    "ping",
+    "sessionless",
+    "open_session",
+    "rakp1",
+    "rakp3",
+    "ipmi15",
+    "rmcpp",
+    "command",
+    "sol",
+];
+
+/// A compiled matcher.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpmiMatcher {
+    /// Request NetFn (even).
+    pub netfn: Option<u8>,
+    /// Command number.
+    pub cmd: Option<u8>,
+    /// User name.
+    pub user: Option<String>,
+    /// Payload kinds (any of them).
+    pub payloads: Vec<Payload>,
+}
+
+/// What a rule does (compiled).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpmiAction {
+    /// Drop the request.
+    pub drop: bool,
+    /// Delay the reply.
+    pub delay_ms: u64,
+    /// Send the reply twice.
+    pub duplicate: bool,
+    /// Answer this completion code.
+    pub completion_code: Option<u8>,
+    /// Corrupt the reply's AuthCode.
+    pub corrupt_integrity: bool,
+    /// Disable this cipher suite.
+    pub disable_cipher_suite: Option<u8>,
+    /// Set the session limit.
+    pub session_limit: Option<usize>,
+}
+
+impl IpmiAction {
+    /// A short description for the journal (`drop`, `delay 200 ms`, ...).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.drop {
+            parts.push("drop".to_owned());
+        }
+        if self.delay_ms > 0 {
+            parts.push(format!("delay {} ms", self.delay_ms));
+        }
+        if self.duplicate {
+            parts.push("duplicate".to_owned());
+        }
+        if let Some(cc) = self.completion_code {
+            parts.push(format!("completion code {cc:#04x}"));
+        }
+        if self.corrupt_integrity {
+            parts.push("corrupt integrity".to_owned());
+        }
+        if let Some(s) = self.disable_cipher_suite {
+            parts.push(format!("disable cipher suite {s}"));
+        }
+        if let Some(n) = self.session_limit {
+            parts.push(format!("session limit {n}"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpmiRule {
+    /// Name.
+    pub name: String,
+    /// What it matches.
+    pub matcher: IpmiMatcher,
+    /// What it does.
+    pub action: IpmiAction,
+    /// Matches let through first.
+    pub skip: u32,
+    /// At most this many actions.
+    pub times: Option<u32>,
+}
+
+/// The `[ipmi]` table, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpmiSettings {
+    /// The session layer's configuration (its `port` is set by the listener).
+    pub config: ipmi::session::BmcConfig,
+    /// The rules in order.
+    pub rules: Vec<IpmiRule>,
+}
+
+impl Default for IpmiSettings {
+    fn default() -> Self {
+        IpmiSettings {
+            config: ipmi::session::BmcConfig::default(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// What the rules see of one datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct IpmiView<'a> {
+    /// Its kind.
+    pub payload: Payload,
+    /// Request NetFn, when known.
+    pub netfn: Option<u8>,
+    /// Command, when known.
+    pub cmd: Option<u8>,
+    /// User, when known.
+    pub user: Option<&'a str>,
+}
+
+impl IpmiMatcher {
+    fn matches(&self, v: &IpmiView<'_>) -> bool {
+        if !self.payloads.is_empty() && !self.payloads.contains(&v.payload) {
+            return false;
+        }
+        if self.netfn.is_some() && self.netfn != v.netfn.map(|n| n & !1) {
+            return false;
+        }
+        if self.cmd.is_some() && self.cmd != v.cmd {
+            return false;
+        }
+        if let Some(u) = &self.user {
+            if v.user != Some(u.as_str()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The first rule that acts on `v`, counting matches in `hits` (one per rule).
+pub fn decide<'r>(
+    rules: &'r [IpmiRule],
+    v: &IpmiView<'_>,
+    hits: &mut Vec<u32>,
+) -> Option<&'r IpmiRule> {
+    if hits.len() < rules.len() {
+        hits.resize(rules.len(), 0);
+    }
+    for (i, r) in rules.iter().enumerate() {
+        if !r.matcher.matches(v) {
+            continue;
+        }
+        let seen = hits[i];
+        if r.times.is_some_and(|t| seen >= r.skip.saturating_add(t)) {
+            continue;
+        }
+        hits[i] = seen.saturating_add(1);
+        if seen < r.skip {
+            continue;
+        }
+        return Some(r);
+    }
+    None
+}
+
+/// A refusal: the TOML path of the offending value, the message, what was expected,
+/// a hint.
+pub type Refusal = (String, String, Option<String>, Option<String>);
+
+/// Checks the `[ipmi]` table.
+pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
+    let mut config = ipmi::session::BmcConfig::default();
+    const SUITES: [u8; 5] = [0, 1, 2, 3, 17];
+    for (i, s) in file.cipher_suites.iter().enumerate() {
+        if !SUITES.contains(s) {
+            return Err((
+                format!("ipmi.cipher_suites[{i}]"),
+                format!("cipher suite {s} is not one the mock implements"),
+                Some("0, 1, 2, 3 or 17".into()),
+                Some("3 (HMAC-SHA1, AES) and 17 (HMAC-SHA256, AES) are what clients use".into()),
+            ));
+        }
+    }
+    config.cipher_suites = dedup(&file.cipher_suites);
+    let mut auth = Vec::new();
+    for (i, a) in file.ipmi15_auth.iter().enumerate() {
+        let t = match a.to_ascii_lowercase().as_str() {
+            "none" => AuthType::None,
+            "md5" => AuthType::Md5,
+            "password" | "straight" => AuthType::Password,
+            _ => {
+                return Err((
+                    format!("ipmi.ipmi15_auth[{i}]"),
+                    format!("`{a}` is not an IPMI 1.5 authentication type the mock offers"),
+                    Some("\"none\", \"md5\" or \"password\"".into()),
+                    crate::scenario::closest_of(a, &["none", "md5", "password"])
+                        .map(|c| format!("did you mean \"{c}\"?"))
+                        .or_else(|| Some("MD2 is not offered (Debian's ipmitool lacks it)".into())),
+                ));
+            }
+        };
+        if !auth.contains(&t) {
+            auth.push(t);
+        }
+    }
+    config.ipmi15_auth = auth;
+    if file.session_limit == 0 || file.session_limit > 63 {
+        return Err((
+            "ipmi.session_limit".into(),
+            format!("session_limit = {} is out of range", file.session_limit),
+            Some("1..=63".into()),
+            None,
+        ));
+    }
+    config.session_limit = file.session_limit;
+    if file.idle_timeout_ms == 0 {
+        return Err((
+            "ipmi.idle_timeout_ms".into(),
+            "idle_timeout_ms = 0 would close every session at once".into(),
+            Some("a number of milliseconds above 0 (60000 is usual)".into()),
+            None,
+        ));
+    }
+    config.idle_timeout_ms = file.idle_timeout_ms;
+    config.allow_anonymous = file.allow_anonymous;
+    if let Some(kg) = &file.kg {
+        let bytes = match kg.strip_prefix("0x").or_else(|| kg.strip_prefix("0X")) {
+            Some(hex) => decode_hex(hex),
+            None => Some(kg.as_bytes().to_vec()),
+        };
+        match bytes {
+            Some(b) if b.len() <= 20 => config.kg = Some(b),
+            _ => {
+                return Err((
+                    "ipmi.kg".into(),
+                    "kg is not a key of at most 20 bytes".into(),
+                    Some(
+                        "text of at most 20 bytes, or 0x followed by at most 40 hex digits".into(),
+                    ),
+                    None,
+                ));
+            }
+        }
+    }
+    let mut rules = Vec::new();
+    for (i, spec) in file.rules.iter().enumerate() {
+        rules.push(compile_rule(spec, i)?);
+    }
+    Ok(IpmiSettings { config, rules })
+}
+
+fn dedup(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for x in v {
+        if !out.contains(x) {
+            out.push(*x);
+        }
+    }
+    out
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
+    let name = spec
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("ipmi.rules[{i}]"));
+    let at = |key: &str| format!("ipmi.rules[{i}].{key}");
+    let mut m = IpmiMatcher::default();
+    if let Some(n) = &spec.matcher.netfn {
+        m.netfn = Some(match n {
+            NameOrNumber::Number(v) => {
+                if v % 2 != 0 {
+                    return Err((
+                        at("match.netfn"),
+                        format!("rule `{name}`: netfn {v:#04x} is a response NetFn"),
+                        Some("an even (request) NetFn".into()),
+                        Some(format!("did you mean {:#04x}?", v & !1)),
+                    ));
+                }
+                *v
+            }
+            NameOrNumber::Name(s) => match netfn_by_name(s) {
+                Some(v) => v,
+                None => {
+                    let names: Vec<&str> = NETFNS.iter().map(|(_, n)| *n).collect();
+                    return Err((
+                        at("match.netfn"),
+                        format!("rule `{name}`: `{s}` is not a NetFn name"),
+                        Some(format!("a number or one of {}", names.join(", "))),
+                        crate::scenario::closest_of(s, &names)
+                            .map(|c| format!("did you mean `{c}`?")),
+                    ));
+                }
+            },
+        });
+    }
+    if let Some(c) = &spec.matcher.cmd {
+        match c {
+            NameOrNumber::Number(v) => m.cmd = Some(*v),
+            NameOrNumber::Name(s) => {
+                match command_by_name(s) {
+                    Some((nf, cmd)) => {
+                        if m.netfn.is_some_and(|n| n != nf) {
+                            return Err((
+                                at("match.cmd"),
+                                format!("rule `{name}`: `{s}` is not in the rule's netfn"),
+                                Some(format!("netfn = \"{}\" or no netfn", netfn_name(nf))),
+                                None,
+                            ));
+                        }
+                        m.netfn = Some(nf);
+                        m.cmd = Some(cmd);
+                    }
+                    None => {
+                        let names: Vec<&str> = COMMANDS.iter().map(|(_, _, n)| *n).collect();
+                        return Err((
+                        at("match.cmd"),
+                        format!("rule `{name}`: `{s}` is not a command name the mock knows"),
+                        Some("a number, or a name such as get_device_id, chassis_control, get_sdr".into()),
+                        crate::scenario::closest_of(s, &names).map(|c| format!("did you mean `{c}`?")),
+                    ));
+                    }
+                }
+            }
+        }
+    }
+    m.user = spec.matcher.user.clone();
+    if let Some(p) = &spec.matcher.payload {
+        m.payloads = match p.as_str() {
+            "ping" => vec![Payload::Ping],
+            "sessionless" => vec![Payload::Sessionless],
+            "open_session" => vec![Payload::OpenSession],
+            "rakp1" => vec![Payload::Rakp1],
+            "rakp3" => vec![Payload::Rakp3],
+            "ipmi15" => vec![Payload::Ipmi15],
+            "rmcpp" => vec![Payload::Rmcpp],
+            "command" => vec![Payload::Ipmi15, Payload::Rmcpp],
+            "sol" => vec![Payload::Sol],
+            other => {
+                return Err((
+                    at("match.payload"),
+                    format!("rule `{name}`: `{other}` is not a payload kind"),
+                    Some(format!("one of {}", PAYLOAD_NAMES.join(", "))),
+                    crate::scenario::closest_of(other, &PAYLOAD_NAMES)
+                        .map(|c| format!("did you mean `{c}`?")),
+                ));
+            }
+        };
+    }
+    let a = &spec.action;
+    let action = IpmiAction {
+        drop: a.drop,
+        delay_ms: a.delay_ms.unwrap_or(0),
+        duplicate: a.duplicate,
+        completion_code: a.completion_code,
+        corrupt_integrity: a.corrupt_integrity,
+        disable_cipher_suite: a.disable_cipher_suite,
+        session_limit: a.session_limit,
+    };
+    if action == IpmiAction::default() {
+        return Err((
+            at("action"),
+            format!("rule `{name}` does nothing"),
+            Some("drop, delay_ms, duplicate, completion_code, corrupt_integrity, disable_cipher_suite or session_limit".into()),
+            None,
+        ));
+    }
+    if action.drop
+        && (action.delay_ms > 0
+            || action.duplicate
+            || action.corrupt_integrity
+            || action.completion_code.is_some())
+    {
+        return Err((
+            at("action.drop"),
+            format!("rule `{name}` drops the request and also shapes its reply"),
+            Some("drop alone (with disable_cipher_suite or session_limit at most)".into()),
+            None,
+        ));
+    }
+    if action.completion_code == Some(0) {
+        return Err((
+            at("action.completion_code"),
+            format!("rule `{name}`: completion code 0 (success) carries no data"),
+            Some("a non-zero completion code such as 0xC1 or 0xC0".into()),
+            None,
+        ));
+    }
+    if action.session_limit.is_some_and(|n| n == 0 || n > 63) {
+        return Err((
+            at("action.session_limit"),
+            format!("rule `{name}`: session_limit is out of range"),
+            Some("1..=63".into()),
+            None,
+        ));
+    }
+    if spec.times == Some(0) {
+        return Err((
+            at("times"),
+            format!("rule `{name}`: times = 0 never acts"),
+            Some("a number above 0, or no `times` for always".into()),
+            None,
+        ));
+    }
+    Ok(IpmiRule {
+        name,
+        matcher: m,
+        action,
+        skip: spec.skip,
+        times: spec.times,
+    })
+}
+
+/// NetFn names.
+const NETFNS: [(u8, &str); 9] = [
+    (0x00, "chassis"),
+    (0x02, "bridge"),
+    (0x04, "sensor"),
+    (0x06, "app"),
+    (0x08, "firmware"),
+    (0x0A, "storage"),
+    (0x0C, "transport"),
+    (0x2C, "group_ext"),
+    (0x2E, "oem_group"),
+];
+
+/// Command names (the reference table).
+const COMMANDS: &[(u8, u8, &str)] = &[
+    (0x00, 0x00, "get_chassis_capabilities"),
+    (0x00, 0x01, "get_chassis_status"),
+    (0x00, 0x02, "chassis_control"),
+    (0x00, 0x04, "chassis_identify"),
+    (0x00, 0x08, "set_system_boot_options"),
+    (0x00, 0x09, "get_system_boot_options"),
+    (0x00, 0x0F, "get_poh_counter"),
+    (0x04, 0x25, "get_sensor_hysteresis"),
+    (0x04, 0x27, "get_sensor_thresholds"),
+    (0x04, 0x29, "get_sensor_event_enable"),
+    (0x04, 0x2D, "get_sensor_reading"),
+    (0x06, 0x01, "get_device_id"),
+    (0x06, 0x02, "cold_reset"),
+    (0x06, 0x04, "get_self_test_results"),
+    (0x06, 0x25, "get_watchdog_timer"),
+    (0x06, 0x37, "get_system_guid"),
+    (0x06, 0x38, "get_channel_auth_capabilities"),
+    (0x06, 0x39, "get_session_challenge"),
+    (0x06, 0x3A, "activate_session"),
+    (0x06, 0x3B, "set_session_privilege"),
+    (0x06, 0x3C, "close_session"),
+    (0x06, 0x3D, "get_session_info"),
+    (0x06, 0x41, "get_channel_access"),
+    (0x06, 0x42, "get_channel_info"),
+    (0x06, 0x43, "set_user_access"),
+    (0x06, 0x44, "get_user_access"),
+    (0x06, 0x45, "set_user_name"),
+    (0x06, 0x46, "get_user_name"),
+    (0x06, 0x47, "set_user_password"),
+    (0x06, 0x48, "activate_payload"),
+    (0x06, 0x49, "deactivate_payload"),
+    (0x06, 0x4A, "get_payload_activation_status"),
+    (0x06, 0x4B, "get_payload_instance_info"),
+    (0x06, 0x4E, "get_channel_payload_support"),
+    (0x06, 0x4F, "get_channel_payload_version"),
+    (0x06, 0x54, "get_channel_cipher_suites"),
+    (0x06, 0x59, "get_system_info_parameters"),
+    (0x0A, 0x10, "get_fru_inventory_area_info"),
+    (0x0A, 0x11, "read_fru_data"),
+    (0x0A, 0x20, "get_sdr_repository_info"),
+    (0x0A, 0x22, "reserve_sdr_repository"),
+    (0x0A, 0x23, "get_sdr"),
+    (0x0A, 0x40, "get_sel_info"),
+    (0x0A, 0x42, "reserve_sel"),
+    (0x0A, 0x43, "get_sel_entry"),
+    (0x0A, 0x44, "add_sel_entry"),
+    (0x0A, 0x46, "delete_sel_entry"),
+    (0x0A, 0x47, "clear_sel"),
+    (0x0A, 0x48, "get_sel_time"),
+    (0x0A, 0x49, "set_sel_time"),
+    (0x0C, 0x01, "set_lan_configuration_parameters"),
+    (0x0C, 0x02, "get_lan_configuration_parameters"),
+    (0x0C, 0x21, "set_sol_configuration_parameters"),
+    (0x0C, 0x22, "get_sol_configuration_parameters"),
+    (0x2C, 0x00, "picmg_get_properties"),
+    (0x2C, 0x01, "dcmi_get_capabilities"),
+];
+
+fn netfn_by_name(s: &str) -> Option<u8> {
+    NETFNS
+        .iter()
+        .find(|(_, n)| n.eq_ignore_ascii_case(s))
+        .map(|(v, _)| *v)
+}
+
+fn command_by_name(s: &str) -> Option<(u8, u8)> {
+    COMMANDS
+        .iter()
+        .find(|(_, _, n)| n.eq_ignore_ascii_case(s))
+        .map(|(nf, c, _)| (*nf, *c))
+}
+
+/// The name of a NetFn (request or response), or its number in hex.
+pub fn netfn_name(netfn: u8) -> String {
+    NETFNS
+        .iter()
+        .find(|(v, _)| *v == netfn & !1)
+        .map_or_else(|| format!("{netfn:#04x}"), |(_, n)| (*n).to_owned())
+}
+
+/// The name of a command, or `netfn:cmd` in hex.
+pub fn command_name(netfn: u8, cmd: u8) -> String {
+    COMMANDS
+        .iter()
+        .find(|(nf, c, _)| *nf == netfn & !1 && *c == cmd)
+        .map_or_else(
+            || format!("{:#04x}:{cmd:#04x}", netfn & !1),
+            |(_, _, n)| (*n).to_owned(),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(skip: u32, times: Option<u32>) -> IpmiRule {
+        IpmiRule {
+            name: "r".into(),
+            matcher: IpmiMatcher {
+                netfn: Some(0x06),
+                cmd: Some(0x01),
+                ..IpmiMatcher::default()
+            },
+            action: IpmiAction {
+                drop: true,
+                ..IpmiAction::default()
+            },
+            skip,
+            times,
+        }
+    }
+
+    fn view(netfn: u8, cmd: u8) -> IpmiView<'static> {
+        IpmiView {
+            payload: Payload::Rmcpp,
+            netfn: Some(netfn),
+            cmd: Some(cmd),
+            user: Some("admin"),
+        }
+    }
+
+    #[test]
+    fn skip_then_times() {
+        let rules = vec![rule(1, Some(2))];
+        let mut hits = Vec::new();
+        let acted: Vec<bool> = (0..5)
+            .map(|_| decide(&rules, &view(0x06, 0x01), &mut hits).is_some())
+            .collect();
+        assert_eq!(acted, [false, true, true, false, false]);
+        assert!(decide(&rules, &view(0x0A, 0x01), &mut hits).is_none());
+    }
+
+    #[test]
+    fn names_resolve_both_ways() {
+        assert_eq!(command_by_name("Get_SDR"), Some((0x0A, 0x23)));
+        assert_eq!(command_name(0x0B, 0x23), "get_sdr");
+        assert_eq!(command_name(0x30, 0x01), "0x30:0x01");
+        assert_eq!(netfn_name(0x07), "app");
+    }
+
+    #[test]
+    fn peek_kinds() {
+        assert_eq!(Payload::peek(&ipmi::rmcp::encode_ping(1)), Payload::Ping);
+        assert_eq!(
+            Payload::peek(&[6, 0, 0xFF, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Payload::Sessionless
+        );
+        assert_eq!(
+            Payload::peek(&[6, 0, 0xFF, 7, 6, 0x10, 0, 0, 0, 0]),
+            Payload::OpenSession
+        );
+        assert_eq!(
+            Payload::peek(&[6, 0, 0xFF, 7, 6, 0xC0, 1, 0, 0, 0]),
+            Payload::Rmcpp
+        );
+        assert_eq!(Payload::peek(&[6]), Payload::Other);
+    }
+}

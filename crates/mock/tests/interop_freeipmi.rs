@@ -1,0 +1,233 @@
+//! freeipmi against the mock's IPMI listener, IPMI 2.0 (`-D LAN_2_0`) with no
+//! workaround flags: bmc-info, ipmi-sensors, ipmi-sel, ipmi-fru, ipmi-chassis,
+//! ipmipower and ipmiconsole. Skipped locally (with a visible reason) when freeipmi is
+//! missing; a failure under `CI=true`.
+
+mod interop;
+
+use std::process::Command;
+
+use interop::ipmi::{CALL_DEADLINE, IpmiMock, by_element_name, call_ok, values};
+use interop::{Requirement, TempFile, run_with_deadline};
+
+fn have_freeipmi(test: &str) -> bool {
+    Requirement::program("bmc-info", &["--version"], "apt-get install freeipmi-tools").check(test)
+}
+
+/// `TOOL -h 127.0.0.1:PORT -u admin -p PASSWORD -D LAN_2_0 --config-file=/dev/null ARGS`.
+fn tool(m: &IpmiMock, program: &str, password: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(program);
+    c.arg(format!("--hostname=127.0.0.1:{}", m.port()))
+        .args(["-u", "admin", "-p", password, "-D", "LAN_2_0"])
+        .arg("--config-file=/dev/null")
+        .args(args);
+    c
+}
+
+/// `Field : value` lines.
+fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
+    out.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == name).then_some(v.trim())
+    })
+}
+
+#[test]
+fn bmc_info_sensors_sel_fru_chassis() {
+    if !have_freeipmi("bmc_info_sensors_sel_fru_chassis") {
+        return;
+    }
+    let m = IpmiMock::start(None);
+    let info = call_ok(&mut tool(&m, "bmc-info", "admin", &[]));
+    assert_eq!(
+        field(&info.stdout, "IPMI Version"),
+        Some("2.0"),
+        "{}",
+        info.report()
+    );
+    assert_eq!(field(&info.stdout, "Firmware Revision"), Some("2.10"));
+
+    // A fresh SDR cache per run, so the sensors come from this mock.
+    let cache = TempFile::new("freeipmi-sdr", ".d", "");
+    std::fs::remove_file(cache.path()).ok();
+    std::fs::create_dir_all(cache.path()).expect("cache dir");
+    let cache_arg = format!("--sdr-cache-directory={}", cache.path().display());
+    let sensors = call_ok(&mut tool(
+        &m,
+        "ipmi-sensors",
+        "admin",
+        &[&cache_arg, "--quiet-cache"],
+    ));
+    let body = m.enumerate("CIM_NumericSensor");
+    let cim = by_element_name(&body, "CurrentReading");
+    let modifiers = by_element_name(&body, "UnitModifier");
+    let resolutions = by_element_name(&body, "Resolution");
+    assert!(!cim.is_empty());
+    for (name, reading) in &cim {
+        let scale = 10f64.powi(
+            modifiers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, v)| v.parse().unwrap()),
+        );
+        let tolerance = resolutions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0.0, |(_, v)| v.parse::<f64>().unwrap())
+            * scale;
+        let value = reading.parse::<f64>().unwrap() * scale;
+        // `ID | Name | Type | Reading | Units | Event`
+        let row = sensors
+            .stdout
+            .lines()
+            .find(|l| l.split('|').nth(1).map(str::trim) == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{name} missing:\n{}", sensors.stdout));
+        let shown: f64 = row.split('|').nth(3).unwrap().trim().parse().unwrap();
+        assert!(
+            (shown - value).abs() <= tolerance + 1e-6,
+            "{name}: {shown} vs {value}"
+        );
+        assert!(row.contains("'OK'"), "{row}");
+    }
+
+    let records = values(&m.enumerate("CIM_LogRecord"), "RecordID").len();
+    let sel = call_ok(&mut tool(
+        &m,
+        "ipmi-sel",
+        "admin",
+        &[&cache_arg, "--quiet-cache"],
+    ));
+    let rows = sel
+        .stdout
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains('|'))
+        .count();
+    assert_eq!(rows, records, "{}", sel.report());
+    std::fs::remove_dir_all(cache.path()).ok();
+
+    let fru = call_ok(&mut tool(&m, "ipmi-fru", "admin", &[]));
+    assert_eq!(
+        field(&fru.stdout, "FRU Chassis Serial Number"),
+        Some("TSCH000001"),
+        "{}",
+        fru.report()
+    );
+    assert_eq!(
+        field(&fru.stdout, "FRU Board Manufacturer"),
+        Some("Touchstone")
+    );
+
+    let chassis = call_ok(&mut tool(
+        &m,
+        "ipmi-chassis",
+        "admin",
+        &["--get-chassis-status"],
+    ));
+    assert_eq!(
+        field(&chassis.stdout, "System Power"),
+        Some("on"),
+        "{}",
+        chassis.report()
+    );
+    eprintln!(
+        "freeipmi: bmc-info {} ms, ipmi-sensors {} ms, ipmi-sel {} ms, ipmi-fru {} ms, ipmi-chassis {} ms",
+        info.elapsed.as_millis(),
+        sensors.elapsed.as_millis(),
+        sel.elapsed.as_millis(),
+        fru.elapsed.as_millis(),
+        chassis.elapsed.as_millis()
+    );
+    let journal = m.ipmi_journal();
+    assert!(journal.iter().all(|r| r.dropped.is_none()), "{journal:#?}");
+}
+
+#[test]
+fn ipmipower_changes_what_wsman_shows() {
+    if !have_freeipmi("ipmipower_changes_what_wsman_shows") {
+        return;
+    }
+    let m = IpmiMock::start(None);
+    let enabled = || {
+        values(&m.enumerate("CIM_ComputerSystem"), "EnabledState")
+            .into_iter()
+            .next()
+            .unwrap()
+    };
+    let stat = call_ok(&mut tool(&m, "ipmipower", "admin", &["--stat"]));
+    assert_eq!(stat.stdout.trim(), "127.0.0.1: on", "{}", stat.report());
+    let off = call_ok(&mut tool(&m, "ipmipower", "admin", &["--off"]));
+    assert_eq!(off.stdout.trim(), "127.0.0.1: ok", "{}", off.report());
+    assert_eq!(enabled(), "3");
+    let stat = call_ok(&mut tool(&m, "ipmipower", "admin", &["--stat"]));
+    assert_eq!(stat.stdout.trim(), "127.0.0.1: off");
+    let on = call_ok(&mut tool(&m, "ipmipower", "admin", &["--on"]));
+    assert_eq!(on.stdout.trim(), "127.0.0.1: ok");
+    assert_eq!(enabled(), "2");
+    eprintln!(
+        "freeipmi: ipmipower --stat {} ms, --off {} ms",
+        stat.elapsed.as_millis(),
+        off.elapsed.as_millis()
+    );
+}
+
+#[test]
+fn ipmiconsole_shows_the_scripted_console_and_echoes() {
+    if !have_freeipmi("ipmiconsole_shows_the_scripted_console_and_echoes") {
+        return;
+    }
+    // ipmiconsole 1.6.10 refuses `HOST:PORT` with a port above 32767.
+    let m = IpmiMock::start_low_port(None);
+    let mut c = interop::python3();
+    c.arg(interop::script("ipmi_sol.py"))
+        .args(["login: ", "hello-console", "&.", "--", "ipmiconsole"])
+        .arg(format!("--hostname=127.0.0.1:{}", m.port()))
+        .args(["-u", "admin", "-p", "admin", "--config-file=/dev/null"]);
+    let run = run_with_deadline(&mut c, CALL_DEADLINE);
+    assert!(run.success(), "{}", run.report());
+    assert!(
+        run.stdout.contains("prompt ok") && run.stdout.contains("echo ok"),
+        "{}",
+        run.report()
+    );
+    assert!(run.stdout.contains("exit 0"), "{}", run.report());
+    let journal = m.ipmi_journal();
+    assert!(
+        journal
+            .iter()
+            .any(|r| r.command.as_deref() == Some("activate_payload")
+                && r.completion_code == Some(0))
+    );
+    assert!(
+        journal
+            .iter()
+            .any(|r| r.kind == "sol" && r.request_hex.contains("68656c6c6f2d636f6e736f6c65")),
+        "{journal:#?}"
+    );
+}
+
+#[test]
+fn a_wrong_password_is_refused() {
+    if !have_freeipmi("a_wrong_password_is_refused") {
+        return;
+    }
+    let m = IpmiMock::start(None);
+    let run = run_with_deadline(&mut tool(&m, "bmc-info", "wrong", &[]), CALL_DEADLINE);
+    assert!(!run.success() && !run.timed_out, "{}", run.report());
+    assert!(
+        run.stderr.to_lowercase().contains("password"),
+        "{}",
+        run.report()
+    );
+    assert!(run.elapsed < interop::ipmi::CALL_GUARD, "{}", run.report());
+    let run = run_with_deadline(
+        &mut tool(&m, "ipmipower", "wrong", &["--stat"]),
+        CALL_DEADLINE,
+    );
+    assert!(!run.stdout.contains(": on"), "{}", run.report());
+    assert!(
+        run.stdout.to_lowercase().contains("password"),
+        "{}",
+        run.report()
+    );
+}
