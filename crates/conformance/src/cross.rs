@@ -17,6 +17,7 @@ macro_rules! reg {
 pub const REGISTRY: &[CodeFn] = reg![
     "cross.sensor.readings" => sensor_readings,
     "cross.power.ipmi-to-wsman" => power_ipmi_to_wsman,
+    "cross.power.wsman-to-ipmi" => power_wsman_to_ipmi,
     "cross.sel.count" => sel_counts,
     "cross.sel.contents" => sel_contents,
     "cross.identity.guid" => guid,
@@ -151,6 +152,68 @@ async fn power_ipmi_to_wsman(ctx: &mut Ctx) -> Result<(), Finding> {
                 got,
             ));
         }
+    }
+    Ok(())
+}
+
+/// RequestStateChange of the (first) CIM_ComputerSystem to `state` (2 Enabled, 3
+/// Disabled); a non-zero ReturnValue other than 4096 (job started) is a mismatch.
+async fn request_state(ctx: &mut Ctx, system: &Instance, state: u16) -> Result<(), Finding> {
+    let (mut r, _) = ctx.request("CIM_ComputerSystem");
+    for key in ["CreationClassName", "Name"] {
+        let Some(v) = first(system, key) else {
+            return Err(Finding::mismatch(
+                "CIM_ComputerSystem keys",
+                format!("a {key} property"),
+                "absent",
+            ));
+        };
+        r = r.selector(key, v.trim());
+    }
+    let env = r.invoke(
+        "RequestStateChange",
+        [("RequestedState", state.to_string())],
+    );
+    let ex = ctx.send(&env).await?;
+    if let Some(f) = ex.fault() {
+        return Err(Finding::mismatch(
+            format!("RequestStateChange({state})"),
+            "a RequestStateChange_OUTPUT",
+            format!("fault {}", f.subcode.unwrap_or(f.code)),
+        ));
+    }
+    let rv =
+        crate::eval::Answer::new(&ex).value("s:Body/*:RequestStateChange_OUTPUT/*:ReturnValue");
+    match rv.as_deref().map(str::trim) {
+        Some("0") | Some("4096") => Ok(()),
+        other => Err(Finding::mismatch(
+            format!("RequestStateChange({state}) ReturnValue"),
+            "0 (or 4096, job started)",
+            other.unwrap_or("absent"),
+        )),
+    }
+}
+
+async fn power_wsman_to_ipmi(ctx: &mut Ctx) -> Result<(), Finding> {
+    let systems = all(ctx, "CIM_ComputerSystem").await?;
+    let Some(system) = systems.first().cloned() else {
+        return Err(Finding::mismatch(
+            "CIM_ComputerSystem instances",
+            "at least one",
+            "none",
+        ));
+    };
+    let h = ctx.ipmi_login(Role::Admin).await?;
+    let was_on = power_on(ctx, h).await?;
+    let order: [(u16, bool); 2] = if was_on {
+        [(3, false), (2, true)]
+    } else {
+        [(2, true), (3, false)]
+    };
+    for (state, on) in order {
+        request_state(ctx, &system, state).await?;
+        // Get Chassis Status is polled until the change shows (or 10 s pass).
+        wait_power(ctx, h, on).await?;
     }
     Ok(())
 }

@@ -40,6 +40,8 @@ pub async fn discover(
     let vendor = answer.value("s:Body/wsmid:IdentifyResponse/wsmid:ProductVendor");
     let version = answer.value("s:Body/wsmid:IdentifyResponse/wsmid:ProductVersion");
     let product = match (vendor, version) {
+        // Some targets repeat the vendor in the version ("Touchstone mock 0.1").
+        (Some(a), Some(b)) if b.starts_with(a.as_str()) => Some(b),
         (Some(a), Some(b)) => Some(format!("{a} {b}")),
         (a, b) => a.or(b),
     };
