@@ -652,3 +652,76 @@ async fn rules_match_the_login_user_and_answer_sessionless_commands() {
     assert_eq!(old.command.as_deref(), Some("get_channel_cipher_suites"));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_scenario_kg_is_the_channel_key() {
+    let server = start("[ipmi]\nkg = \"0x0102030405\"\n").await;
+    let mut with_kg = Client::new(
+        &server,
+        ConsoleConfig {
+            kg: Some(vec![1, 2, 3, 4, 5]),
+            suite: SuiteChoice::Id(3),
+            ..ConsoleConfig::new("admin", "admin")
+        },
+    )
+    .await;
+    logged_in(with_kg.login().await);
+    assert_eq!(
+        with_kg.command(APP, 0x01, &[]).await.completion(),
+        Some(cc::OK)
+    );
+    // Without the key the session keys differ: RAKP 4 does not verify.
+    let mut without = Client::admin(&server, SuiteChoice::Id(3)).await;
+    assert_eq!(
+        without.login().await.unwrap_err(),
+        ConsoleError::Rakp4Mismatch
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_sessions_are_swept() {
+    let server = start("[ipmi]\nidle_timeout_ms = 100\n").await;
+    let mut c = Client::admin(&server, SuiteChoice::Id(3)).await;
+    logged_in(c.login().await);
+    assert_eq!(server.mock().ipmi_sessions().len(), 1);
+    // The listener's sweep (every second) closes it with no datagram arriving.
+    let deadline = Instant::now() + PATIENCE;
+    let mut interval = tokio::time::interval(Duration::from_millis(50));
+    while !server.mock().ipmi_sessions().is_empty() {
+        assert!(Instant::now() < deadline, "the idle session was not swept");
+        interval.tick().await;
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ipv6_loopback() {
+    let config = mock::http::ServerConfig {
+        http: None,
+        ..mock::http::ServerConfig::default()
+    };
+    let Ok(server) = MockServer::start_with_ipmi(
+        mock::Scenario::default_scenario(),
+        config,
+        Some("[::1]:0".parse().unwrap()),
+    )
+    .await
+    else {
+        eprintln!("SKIPPED ipv6_loopback: no IPv6 loopback on this machine");
+        return;
+    };
+    let addr = server.ipmi_addr().unwrap();
+    assert!(addr.is_ipv6());
+    let sock = UdpSocket::bind("[::1]:0").await.unwrap();
+    sock.connect(addr).await.unwrap();
+    let mut c = Client {
+        sock,
+        console: Console::new(ConsoleConfig::new("admin", "admin")),
+        rng: StdRng::seed_from_u64(9),
+        started: Instant::now(),
+    };
+    logged_in(c.login().await);
+    assert_eq!(c.command(APP, 0x01, &[]).await.completion(), Some(cc::OK));
+    server.shutdown().await;
+}
