@@ -501,6 +501,17 @@ impl Sdr {
         let len = 5 + usize::from(b[4]);
         need(len)?;
         let b = &b[..len];
+        // From here on a record's own length bounds it (not the buffer it came in).
+        let need = |n: usize| -> Result<(), DecodeError> {
+            if b.len() < n {
+                Err(DecodeError::Short {
+                    need: n,
+                    got: b.len(),
+                })
+            } else {
+                Ok(())
+            }
+        };
         let id = u16::from_le_bytes([b[0], b[1]]);
         let record = match b[3] {
             kind::FULL => {
@@ -781,6 +792,15 @@ mod tests {
                 access_address: raw[0], fru_device_id: raw[1], access: raw[2], channel: raw[3], device_type: raw[4],
                 device_type_modifier: raw[5], entity_id: raw[6], entity_instance: raw[7], oem: raw[8], id }) };
             prop_assert_eq!(Sdr::decode(&l.encode()).unwrap(), l);
+        }
+
+        #[test]
+        fn a_short_record_in_a_longer_buffer_is_refused(kind in prop::sample::select(vec![0x01u8, 0x02, 0x11, 0x12]), len in 0u8..11, tail in proptest::collection::vec(any::<u8>(), 60)) {
+            // The record's length byte says it is shorter than its type needs; the bytes
+            // after it belong to the next record and must not be read.
+            let mut b = vec![1, 0, 0x51, kind, len];
+            b.extend(tail);
+            prop_assert!(Sdr::decode(&b).is_err());
         }
 
         #[test]

@@ -133,6 +133,31 @@ pub struct IpmiRecord {
     pub replies: usize,
 }
 
+impl IpmiRecord {
+    /// A record of `kind` with nothing else known yet.
+    pub fn empty(kind: &str) -> IpmiRecord {
+        IpmiRecord {
+            kind: kind.to_owned(),
+            session_id: 0,
+            user: None,
+            privilege: None,
+            cipher_suite: None,
+            netfn: None,
+            netfn_name: None,
+            cmd: None,
+            command: None,
+            request_hex: String::new(),
+            completion_code: None,
+            response_hex: String::new(),
+            status: None,
+            dropped: None,
+            rule: None,
+            action: None,
+            replies: 0,
+        }
+    }
+}
+
 /// An HTTP exchange.
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpRecord {

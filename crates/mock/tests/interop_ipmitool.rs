@@ -214,6 +214,46 @@ fn sensor_readings_equal_wsman_within_the_sdr_resolution() {
             assert!(row.contains("| ok"), "{row}");
         }
     }
+    // The live thresholds ipmitool reads (Get Sensor Thresholds) are the CIM ones.
+    let body = m.enumerate("CIM_NumericSensor");
+    let columns = [
+        (4, "LowerThresholdFatal"),
+        (5, "LowerThresholdCritical"),
+        (6, "LowerThresholdNonCritical"),
+        (7, "UpperThresholdNonCritical"),
+        (8, "UpperThresholdCritical"),
+        (9, "UpperThresholdFatal"),
+    ];
+    let modifiers = by_element_name(&body, "UnitModifier");
+    let mut compared = 0;
+    for (column, property) in columns {
+        for (name, raw) in by_element_name(&body, property) {
+            let unit_mod: i32 = modifiers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            let cim_value = raw.parse::<f64>().unwrap() * 10f64.powi(unit_mod);
+            let tolerance = cim
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map_or(0.0, |(_, _, t)| *t);
+            let row = list
+                .stdout
+                .lines()
+                .find(|l| l.split('|').next().map(str::trim) == Some(name.as_str()))
+                .unwrap();
+            let shown = row.split('|').nth(column).unwrap().trim();
+            let shown: f64 = shown
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} {property}: `{shown}` in {row}"));
+            assert!(
+                (shown - cim_value).abs() <= tolerance + 1e-6,
+                "{name} {property}: ipmitool {shown}, WS-Man {cim_value}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "only {compared} thresholds compared");
     let (name, value, tolerance) = &cim[0];
     let get = call_ok(&mut lanplus(&m, None, &["sensor", "get", name]));
     let shown = field(&get.stdout, "Sensor Reading").expect("Sensor Reading");

@@ -549,20 +549,30 @@ async fn the_ipmi_faults_scenario_acts_as_documented() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks/ipmi-faults.toml");
     let scenario = mock::Scenario::from_file(&path).unwrap();
-    assert_eq!(scenario.ipmi.rules.len(), 6);
+    assert_eq!(scenario.ipmi.rules.len(), 7);
     let server = MockServer::builder()
         .scenario(scenario)
         .ipmi(true)
         .start()
         .await
         .unwrap();
-    let mut c = Client::admin(&server, SuiteChoice::Auto).await;
-    // "tighten after first login" acts once its Open Session is answered: this login
-    // keeps suite 17, later ones cannot have it.
-    let (_, suite) = logged_in(c.login().await);
-    assert_eq!(suite, Some(17));
+    let mut c = Client::admin(&server, SuiteChoice::Id(3)).await;
+    // "no cipher suite list once": the sessionless command is answered 0xC1 at once.
+    let now = c.now();
+    let ask = c.console.cipher_suites(0, now);
+    match c.exchange(ask).await.unwrap() {
+        Event::Response(m) => assert_eq!(m.completion(), Some(cc::INVALID_COMMAND)),
+        other => panic!("{other:?}"),
+    }
+    // "tighten at first contact" acts on the first auth caps, before it is answered.
+    let now = c.now();
+    let caps = c.console.auth_caps(true, now);
+    assert!(matches!(c.exchange(caps).await, Ok(Event::Response(_))));
     assert_eq!(server.mock().ipmi_config().cipher_suites, [3, 2, 1]);
     assert_eq!(server.mock().ipmi_config().session_limit, 2);
+    let mut c17 = Client::admin(&server, SuiteChoice::Id(17)).await;
+    assert!(c17.login().await.is_err());
+    logged_in(c.login().await);
     // "busy once": 0xC0, then the command runs.
     assert_eq!(
         c.command(CHASSIS, 0x02, &[0x00]).await.completion(),
@@ -577,6 +587,141 @@ async fn the_ipmi_faults_scenario_acts_as_documented() {
     let lost = c.seal(APP, 0x01, &[]);
     c.sock.send(&lost).await.unwrap();
     c.assert_silence_then_pong().await;
+    assert_eq!(c.command(APP, 0x01, &[]).await.completion(), Some(cc::OK));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rules_match_the_login_user_and_answer_sessionless_commands() {
+    let server = start(
+        r#"
+        [[ipmi.rules]]
+        name = "operator cannot log in"
+        match = { payload = "rakp1", user = "operator" }
+        action = { drop = true }
+        [[ipmi.rules]]
+        name = "old BMC"
+        match = { cmd = "get_channel_cipher_suites" }
+        action = { completion_code = 0xC1 }
+        "#,
+    )
+    .await;
+    let mut c = Client::admin(&server, SuiteChoice::Auto).await;
+    let now = c.now();
+    let ask = c.console.cipher_suites(0, now);
+    match c.exchange(ask).await.unwrap() {
+        Event::Response(m) => assert_eq!(m.completion(), Some(cc::INVALID_COMMAND)),
+        other => panic!("{other:?}"),
+    }
+    logged_in(c.login().await);
+
+    let mut op = Client::new(
+        &server,
+        ConsoleConfig {
+            suite: SuiteChoice::Id(3),
+            privilege: Privilege::Operator,
+            ..ConsoleConfig::new("operator", "operator")
+        },
+    )
+    .await;
+    let now = op.now();
+    let open = op.console.login_v20(now, &mut op.rng);
+    op.sock.send(&open).await.unwrap();
+    let reply = op.recv().await;
+    let now = op.now();
+    let Ok(Event::Send(rakp1)) = op.console.receive(&reply, now, &mut op.rng) else {
+        panic!("RAKP 1 to send");
+    };
+    op.sock.send(&rakp1).await.unwrap();
+    op.assert_silence_then_pong().await;
+    let journal = server.journal();
+    let dropped = journal
+        .iter()
+        .filter_map(|e| e.ipmi())
+        .find(|r| r.rule.as_deref() == Some("operator cannot log in"))
+        .expect("journaled");
+    assert_eq!(dropped.kind, "rakp1");
+    assert_eq!(dropped.user.as_deref(), Some("operator"));
+    assert_eq!(dropped.replies, 0);
+    let old = journal
+        .iter()
+        .filter_map(|e| e.ipmi())
+        .find(|r| r.rule.as_deref() == Some("old BMC"))
+        .expect("journaled");
+    assert_eq!(old.completion_code, Some(0xC1));
+    assert_eq!(old.command.as_deref(), Some("get_channel_cipher_suites"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_scenario_kg_is_the_channel_key() {
+    let server = start("[ipmi]\nkg = \"0x0102030405\"\n").await;
+    let mut with_kg = Client::new(
+        &server,
+        ConsoleConfig {
+            kg: Some(vec![1, 2, 3, 4, 5]),
+            suite: SuiteChoice::Id(3),
+            ..ConsoleConfig::new("admin", "admin")
+        },
+    )
+    .await;
+    logged_in(with_kg.login().await);
+    assert_eq!(
+        with_kg.command(APP, 0x01, &[]).await.completion(),
+        Some(cc::OK)
+    );
+    // Without the key the session keys differ: RAKP 4 does not verify.
+    let mut without = Client::admin(&server, SuiteChoice::Id(3)).await;
+    assert_eq!(
+        without.login().await.unwrap_err(),
+        ConsoleError::Rakp4Mismatch
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_sessions_are_swept() {
+    let server = start("[ipmi]\nidle_timeout_ms = 100\n").await;
+    let mut c = Client::admin(&server, SuiteChoice::Id(3)).await;
+    logged_in(c.login().await);
+    assert_eq!(server.mock().ipmi_sessions().len(), 1);
+    // The listener's sweep (every second) closes it with no datagram arriving.
+    let deadline = Instant::now() + PATIENCE;
+    let mut interval = tokio::time::interval(Duration::from_millis(50));
+    while !server.mock().ipmi_sessions().is_empty() {
+        assert!(Instant::now() < deadline, "the idle session was not swept");
+        interval.tick().await;
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ipv6_loopback() {
+    let config = mock::http::ServerConfig {
+        http: None,
+        ..mock::http::ServerConfig::default()
+    };
+    let Ok(server) = MockServer::start_with_ipmi(
+        mock::Scenario::default_scenario(),
+        config,
+        Some("[::1]:0".parse().unwrap()),
+    )
+    .await
+    else {
+        eprintln!("SKIPPED ipv6_loopback: no IPv6 loopback on this machine");
+        return;
+    };
+    let addr = server.ipmi_addr().unwrap();
+    assert!(addr.is_ipv6());
+    let sock = UdpSocket::bind("[::1]:0").await.unwrap();
+    sock.connect(addr).await.unwrap();
+    let mut c = Client {
+        sock,
+        console: Console::new(ConsoleConfig::new("admin", "admin")),
+        rng: StdRng::seed_from_u64(9),
+        started: Instant::now(),
+    };
+    logged_in(c.login().await);
     assert_eq!(c.command(APP, 0x01, &[]).await.completion(), Some(cc::OK));
     server.shutdown().await;
 }

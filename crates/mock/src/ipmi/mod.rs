@@ -113,7 +113,92 @@ impl Application for Ruled<'_, '_, '_> {
     }
 }
 
+/// What the rules can see of a datagram before the session layer runs, for the kinds
+/// the machine never answers (ping, sessionless commands, the RMCP+ handshake, SOL):
+/// NetFn/command of an (always clear) sessionless message, the user a RAKP 1 names or
+/// the session a RAKP 3 or SOL packet belongs to.
+struct Peeked {
+    netfn: Option<u8>,
+    cmd: Option<u8>,
+    user: Option<String>,
+    /// A sessionless request, to answer a chosen completion code to.
+    sessionless: Option<(bool, ipmi::msg::Message)>,
+}
+
+fn peek(bmc: &Bmc, payload: Payload, datagram: &[u8]) -> Peeked {
+    let mut p = Peeked {
+        netfn: None,
+        cmd: None,
+        user: None,
+        sessionless: None,
+    };
+    let session_user = |id: u32| {
+        bmc.sessions()
+            .find(|s| s.id == id)
+            .map(|s| s.user)
+            .filter(|u| !u.is_empty())
+    };
+    match ipmi::rmcp::decode(datagram) {
+        Ok(ipmi::rmcp::Frame::V15(v)) if payload == Payload::Sessionless => {
+            if let Ok(m) = ipmi::msg::Message::decode(v.message) {
+                p.netfn = Some(m.netfn);
+                p.cmd = Some(m.cmd);
+                p.sessionless = Some((false, m));
+            }
+        }
+        Ok(ipmi::rmcp::Frame::V20(v)) => match payload {
+            Payload::Sessionless if !v.encrypted => {
+                if let Ok(m) = ipmi::msg::Message::decode(v.payload) {
+                    p.netfn = Some(m.netfn);
+                    p.cmd = Some(m.cmd);
+                    p.sessionless = Some((true, m));
+                }
+            }
+            Payload::Rakp1 => {
+                // tag, reserved (3), BMC session ID (4), Rm (16), role, reserved (2),
+                // name length, name.
+                let b = v.payload;
+                if let Some(&len) = b.get(27) {
+                    if let Some(name) = b.get(28..28 + len as usize) {
+                        p.user = Some(String::from_utf8_lossy(name).into_owned());
+                    }
+                }
+            }
+            Payload::Rakp3 => {
+                if let Some(id) = v.payload.get(4..8) {
+                    p.user = session_user(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
+                }
+            }
+            Payload::Sol => p.user = session_user(v.session_id),
+            _ => {}
+        },
+        _ => {}
+    }
+    p
+}
+
+/// Carries out the parts of a rule's action that change the channel (from this
+/// datagram on).
+fn reconfigure(state: &mut State, machine: &mut Machine, a: &IpmiAction) {
+    if let Some(suite) = a.disable_cipher_suite {
+        let cfg = state.bmc.config_mut();
+        cfg.cipher_suites.retain(|s| *s != suite);
+        let suites = cfg.cipher_suites.clone();
+        machine.set_ipmi_cipher_suites(&suites);
+    }
+    if let Some(n) = a.session_limit {
+        state.bmc.config_mut().session_limit = n;
+    }
+}
+
 /// Runs one datagram through the rules, the session layer and the machine.
+///
+/// Commands inside a session are matched by a wrapper around the machine, before the
+/// machine runs them (the session layer has decrypted them by then); a dropped one puts
+/// back a snapshot of the session layer, so its sequence window is untouched. Every
+/// other kind is matched before the session layer runs: a drop never reaches it, a
+/// completion code answers a sessionless command at once, and a channel change
+/// (suites, session limit) already applies to the datagram that triggered it.
 pub(crate) fn handle(
     state: &mut State,
     machine: &mut Machine,
@@ -135,19 +220,56 @@ pub(crate) fn handle(
             record,
         };
     }
-    // A dropped datagram must leave no trace in the session layer: keep a copy to put
+    let in_session = matches!(payload, Payload::Ipmi15 | Payload::Rmcpp);
+    let mut pre: Option<&IpmiRule> = None;
+    if !in_session {
+        let p = peek(&state.bmc, payload, datagram);
+        let view = IpmiView {
+            payload,
+            netfn: p.netfn,
+            cmd: p.cmd,
+            user: p.user.as_deref(),
+        };
+        pre = rules::decide(&settings.rules, &view, &mut state.hits);
+        if let Some(rule) = pre {
+            reconfigure(state, machine, &rule.action);
+            let answer = rule.action.completion_code.zip(p.sessionless);
+            if rule.action.drop || answer.is_some() {
+                let mut record = IpmiRecord::empty(payload.name());
+                record.netfn = p.netfn;
+                record.netfn_name = p.netfn.map(rules::netfn_name);
+                record.cmd = p.cmd;
+                record.command = p.netfn.zip(p.cmd).map(|(n, c)| rules::command_name(n, c));
+                record.user = p.user;
+                record.rule = Some(rule.name.clone());
+                record.action = Some(rule.action.describe());
+                let mut replies = Vec::new();
+                if let Some((cc, (v20, m))) = answer {
+                    record.request_hex = hex(&m.data);
+                    record.completion_code = Some(cc);
+                    let rsp = m.response(cc, &[]).to_bytes();
+                    replies.push(if v20 {
+                        ipmi::rmcp::encode_v20_unsigned(0, false, false, 0, 0, &rsp)
+                    } else {
+                        ipmi::rmcp::encode_v15(ipmi::rmcp::AuthType::None, 0, 0, None, &rsp)
+                    });
+                } else {
+                    record.dropped = Some("dropped by a scenario rule".into());
+                }
+                return shaped(replies, &rule.action, record);
+            }
+        }
+    }
+    // A dropped command must leave no trace in the session layer: keep a copy to put
     // back (only when a rule could drop).
-    let snapshot = settings
-        .rules
-        .iter()
-        .any(|r| r.action.drop)
-        .then(|| state.bmc.clone());
+    let snapshot =
+        (in_session && settings.rules.iter().any(|r| r.action.drop)).then(|| state.bmc.clone());
     let mut app = Ruled {
         machine,
         rules: &settings.rules,
         hits: &mut state.hits,
         payload,
-        decided: None,
+        decided: if in_session { None } else { Some(pre) },
     };
     let handled = state
         .bmc
@@ -156,6 +278,8 @@ pub(crate) fn handle(
     let machine = app.machine;
     let rule = match decided {
         Some(d) => d,
+        // A session-layer command (Activate Session, Set Session Privilege, Close
+        // Session, ...) or a datagram the session layer refused.
         None if matches!(handled.record.kind, RecordKind::Dropped { .. }) => None,
         None => {
             let r = &handled.record;
@@ -169,44 +293,50 @@ pub(crate) fn handle(
         }
     };
     let mut replies = handled.replies;
-    let mut delay = Duration::ZERO;
-    if let Some(rule) = rule {
-        let a: &IpmiAction = &rule.action;
-        if a.drop {
-            if let Some(s) = snapshot {
-                state.bmc = s;
-            }
-            replies.clear();
-        }
-        if a.corrupt_integrity {
-            for r in &mut replies {
-                corrupt_auth_code(r);
-            }
-        }
-        if a.duplicate {
-            replies = replies
-                .iter()
-                .flat_map(|r| [r.clone(), r.clone()])
-                .collect();
-        }
-        delay = Duration::from_millis(a.delay_ms);
-        if let Some(suite) = a.disable_cipher_suite {
-            let cfg = state.bmc.config_mut();
-            cfg.cipher_suites.retain(|s| *s != suite);
-            let suites = cfg.cipher_suites.clone();
-            machine.set_ipmi_cipher_suites(&suites);
-        }
-        if let Some(n) = a.session_limit {
-            state.bmc.config_mut().session_limit = n;
-        }
-    }
-    let mut record = journal_record(&handled.record, payload, rule, replies.len());
+    let mut record = journal_record(&handled.record, payload, rule, 0);
     if rule.is_some_and(|r| r.action.drop) {
+        if let Some(s) = snapshot {
+            state.bmc = s;
+        }
+        replies.clear();
         record.dropped = Some("dropped by a scenario rule".into());
+        record.completion_code = None;
+        record.response_hex.clear();
     }
+    // In a session the channel changes after the datagram (before, for other kinds).
+    if let Some(rule) = rule.filter(|_| in_session) {
+        reconfigure(state, machine, &rule.action);
+    }
+    match rule {
+        Some(rule) => shaped(replies, &rule.action, record),
+        None => {
+            record.replies = replies.len();
+            Outcome {
+                replies,
+                delay: Duration::ZERO,
+                record,
+            }
+        }
+    }
+}
+
+/// Applies a rule's reply shaping (corrupt, duplicate, delay) and counts the replies.
+fn shaped(mut replies: Vec<Vec<u8>>, a: &IpmiAction, mut record: IpmiRecord) -> Outcome {
+    if a.corrupt_integrity {
+        for r in &mut replies {
+            corrupt_auth_code(r);
+        }
+    }
+    if a.duplicate {
+        replies = replies
+            .iter()
+            .flat_map(|r| [r.clone(), r.clone()])
+            .collect();
+    }
+    record.replies = replies.len();
     Outcome {
         replies,
-        delay,
+        delay: Duration::from_millis(a.delay_ms),
         record,
     }
 }

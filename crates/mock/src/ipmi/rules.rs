@@ -298,21 +298,12 @@ pub struct IpmiRule {
 }
 
 /// The `[ipmi]` table, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IpmiSettings {
     /// The session layer's configuration (its `port` is set by the listener).
     pub config: ipmi::session::BmcConfig,
     /// The rules in order.
     pub rules: Vec<IpmiRule>,
-}
-
-impl Default for IpmiSettings {
-    fn default() -> Self {
-        IpmiSettings {
-            config: ipmi::session::BmcConfig::default(),
-            rules: Vec::new(),
-        }
-    }
 }
 
 /// What the rules see of one datagram.
