@@ -113,6 +113,26 @@ pub struct BmcConfig {
     pub kg: Option<Vec<u8>>,
     /// The UDP port reported in Activate Payload (the listener sets its bound port).
     pub port: u16,
+    /// Deliberate deviations from the specification, for seeded-defect scenarios that
+    /// prove the conformance suite catches them. All off by default.
+    pub defects: BmcDefects,
+}
+
+/// Deliberate deviations a seeded-defect scenario can switch on (each one is a security
+/// or interoperability bug real BMCs have shipped with).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BmcDefects {
+    /// Accept any inbound session sequence number: replayed and out-of-window packets
+    /// are processed instead of dropped.
+    pub accept_replays: bool,
+    /// Do not verify the integrity AuthCode of RMCP+ packets.
+    pub skip_integrity_check: bool,
+    /// When no enabled suite matches the requested algorithms, use the first enabled
+    /// suite instead of refusing (silent substitution).
+    pub substitute_algorithms: bool,
+    /// Echo the requested maximum privilege in the Open Session Response, 0 included,
+    /// instead of the level the session gets.
+    pub echo_requested_privilege: bool,
 }
 
 impl Default for BmcConfig {
@@ -126,6 +146,7 @@ impl Default for BmcConfig {
             allow_anonymous: false,
             kg: None,
             port: 623,
+            defects: BmcDefects::default(),
         }
     }
 }
@@ -635,7 +656,9 @@ impl Bmc {
             }
         }
         if let Err(r) = self.sessions[idx].rx.check(p.seq) {
-            return drop_with(r, p.session_id);
+            if !self.config.defects.accept_replays {
+                return drop_with(r, p.session_id);
+            }
         }
         let msg = match decode_request(p.message) {
             Ok(m) => m,
@@ -1055,23 +1078,26 @@ impl Bmc {
             (Ok(a), Ok(i), Ok(c)) => (a, i, c),
             _ => return fail(record, status::ILLEGAL_PARAMETER),
         };
+        let substitute = self.config.defects.substitute_algorithms;
+        let first_enabled = self.enabled_suites().into_iter().next();
         let a2 = match a.map(AuthAlg::from_u8) {
-            Some(None) => return fail(record, status::INVALID_AUTH_ALG),
+            Some(None) if !substitute => return fail(record, status::INVALID_AUTH_ALG),
             x => x.flatten(),
         };
         let i2 = match i.map(IntegrityAlg::from_u8) {
-            Some(None) => return fail(record, status::INVALID_INTEGRITY_ALG),
+            Some(None) if !substitute => return fail(record, status::INVALID_INTEGRITY_ALG),
             x => x.flatten(),
         };
         let c2 = match c.map(ConfAlg::from_u8) {
-            Some(None) => return fail(record, status::INVALID_CONF_ALG),
+            Some(None) if !substitute => return fail(record, status::INVALID_CONF_ALG),
             x => x.flatten(),
         };
-        let Some(suite) = self.enabled_suites().into_iter().find(|s| {
+        let matched = self.enabled_suites().into_iter().find(|s| {
             a2.is_none_or(|x| x == s.auth)
                 && i2.is_none_or(|x| x == s.integrity)
                 && c2.is_none_or(|x| x == s.conf)
-        }) else {
+        });
+        let Some(suite) = matched.or(first_enabled.filter(|_| substitute)) else {
             return fail(record, status::NO_CIPHER_SUITE_MATCH);
         };
         record.suite = Some(suite.id);
@@ -1102,7 +1128,12 @@ impl Bmc {
         record.session_id = id;
         record.privilege = Some(max_priv);
         record.status = Some(status::OK);
-        let mut out = vec![tag, status::OK, max_priv.to_u8(), 0];
+        let reported = if self.config.defects.echo_requested_privilege {
+            req_priv
+        } else {
+            max_priv.to_u8()
+        };
+        let mut out = vec![tag, status::OK, reported, 0];
         out.extend_from_slice(&console_id.to_le_bytes());
         out.extend_from_slice(&id.to_le_bytes());
         out.extend_from_slice(&[0, 0, 0, 8, suite.auth.to_u8(), 0, 0, 0]);
@@ -1421,7 +1452,7 @@ impl Bmc {
                     Ok(x) => x,
                     Err(e) => return drop_with(DropReason::Frame(e), sid),
                 };
-            if !keys.verify(covered, code) {
+            if !keys.verify(covered, code) && !self.config.defects.skip_integrity_check {
                 return drop_with(DropReason::BadAuthCode, sid);
             }
         } else if !p.trailer.is_empty() {
@@ -1433,7 +1464,9 @@ impl Bmc {
         // Unauthenticated sessions carry no protected sequence numbers to track.
         if want_auth {
             if let Err(r) = self.sessions[idx].rx.check(p.seq) {
-                return drop_with(r, sid);
+                if !self.config.defects.accept_replays {
+                    return drop_with(r, sid);
+                }
             }
         }
         let plain = if want_enc {

@@ -37,6 +37,28 @@ pub struct IpmiFile {
     /// Fault rules.
     #[serde(default)]
     pub rules: Vec<IpmiRuleSpec>,
+    /// Deliberate protocol defects (for seeded-defect scenarios; all off by default).
+    #[serde(default)]
+    pub defects: IpmiDefectsFile,
+}
+
+/// The `[ipmi.defects]` table: deliberate deviations from IPMI v2.0 that seeded-defect
+/// scenarios switch on to prove the conformance suite catches them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpmiDefectsFile {
+    /// Process replayed and out-of-window session sequence numbers.
+    #[serde(default)]
+    pub accept_replays: bool,
+    /// Do not verify RMCP+ integrity AuthCodes.
+    #[serde(default)]
+    pub skip_integrity_check: bool,
+    /// Substitute an enabled suite for unsupported requested algorithms.
+    #[serde(default)]
+    pub substitute_algorithms: bool,
+    /// Echo the requested privilege (0 included) in the Open Session Response.
+    #[serde(default)]
+    pub echo_requested_privilege: bool,
 }
 
 impl Default for IpmiFile {
@@ -49,6 +71,7 @@ impl Default for IpmiFile {
             allow_anonymous: false,
             kg: None,
             rules: Vec::new(),
+            defects: IpmiDefectsFile::default(),
         }
     }
 }
@@ -425,6 +448,12 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
     }
     config.idle_timeout_ms = file.idle_timeout_ms;
     config.allow_anonymous = file.allow_anonymous;
+    config.defects = ipmi::session::BmcDefects {
+        accept_replays: file.defects.accept_replays,
+        skip_integrity_check: file.defects.skip_integrity_check,
+        substitute_algorithms: file.defects.substitute_algorithms,
+        echo_requested_privilege: file.defects.echo_requested_privilege,
+    };
     if let Some(kg) = &file.kg {
         let bytes = match kg.strip_prefix("0x").or_else(|| kg.strip_prefix("0X")) {
             Some(hex) => decode_hex(hex),
