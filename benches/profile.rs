@@ -6,6 +6,7 @@
 //!
 //! - `quick_xml/GROUP`, `typed/GROUP`, `roxmltree/GROUP`: the envelope bench's functions
 //!   (a), (b) and (e) on the same corpus files (`GROUP` as in the envelope bench);
+//! - `write/GROUP`: `wsman::write::write_envelope` of the parsed file (d);
 //! - `answer/identify`, `answer/get`, `answer/enumerate`: `mock::Mock::answer` on the
 //!   mock throughput bench's requests, in process (no sockets): the mock's own work per
 //!   request, without the HTTP layer;
@@ -124,6 +125,13 @@ fn run(case: &str, iterations: usize) -> usize {
         .unwrap_or_else(|| panic!("no envelope group {name:?}"));
     let xml = read(input.path);
     let limits = Limits::default();
+    if kind == "write" {
+        let env = wsman::parse(&xml, &limits).expect("corpus parses");
+        for _ in 0..iterations {
+            sum += wsman::write::write_envelope(&env, Vec::with_capacity(xml.len())).len();
+        }
+        return sum;
+    }
     for _ in 0..iterations {
         sum += match kind {
             "quick_xml" => {
@@ -267,7 +275,7 @@ fn main() {
                 cases.push(format!("http/{n}"));
             }
             for i in ENVELOPES {
-                for k in ["quick_xml", "typed", "roxmltree"] {
+                for k in ["quick_xml", "typed", "roxmltree", "write"] {
                     cases.push(format!("{k}/{}", i.group));
                 }
             }

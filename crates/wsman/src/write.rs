@@ -78,6 +78,11 @@ pub struct XmlWriter {
     /// Scratch for the tag being written: its new declarations and attribute prefixes.
     decls: Vec<(String, String)>,
     attr_pfx: Vec<Pfx>,
+    /// Bumped whenever `bindings` changes, to invalidate `last`.
+    generation: u32,
+    /// The last namespace found bound (siblings and children mostly share it): its
+    /// binding and the generation it was found in.
+    last: Option<(usize, u32)>,
 }
 
 impl Default for XmlWriter {
@@ -98,6 +103,8 @@ impl XmlWriter {
             generated: 0,
             decls: Vec::new(),
             attr_pfx: Vec::new(),
+            generation: 0,
+            last: None,
         }
     }
 
@@ -129,6 +136,13 @@ impl XmlWriter {
         if ns.is_empty() {
             return Pfx::None;
         }
+        if let Some((i, generation)) = self.last {
+            // Only while nothing is being declared: a declaration could shadow it.
+            if generation == self.generation && self.decls.is_empty() && self.bindings[i].1 == ns
+            {
+                return Pfx::Bound(i);
+            }
+        }
         if ns == crate::ns::XML {
             return Pfx::Xml;
         }
@@ -139,6 +153,9 @@ impl XmlWriter {
         for i in (0..self.bindings.len()).rev() {
             let (p, n) = &self.bindings[i];
             if n == ns && usable(self, p) {
+                if self.decls.is_empty() {
+                    self.last = Some((i, self.generation));
+                }
                 return Pfx::Bound(i);
             }
         }
@@ -236,15 +253,22 @@ impl XmlWriter {
         self.out.push(b'>');
         let at = self.tags.len();
         self.open.push(at);
-        let prefix = self.pfx_str(tag);
+        let prefix = match tag {
+            Pfx::None => "",
+            Pfx::Xml => "xml",
+            Pfx::Bound(i) => &self.bindings[i].0,
+            Pfx::Decl(i) => &self.decls[i].0,
+        };
         if !prefix.is_empty() {
-            let prefix = prefix.to_owned();
-            self.tags.push_str(&prefix);
+            self.tags.push_str(prefix);
             self.tags.push(':');
         }
         self.tags.push_str(&name.local);
         self.marks.push(self.bindings.len());
-        self.bindings.append(&mut self.decls);
+        if !self.decls.is_empty() {
+            self.bindings.append(&mut self.decls);
+            self.generation = self.generation.wrapping_add(1);
+        }
     }
 
     /// Opens an element. `attrs` are (name, value); values are escaped.
@@ -325,7 +349,10 @@ impl XmlWriter {
             self.tags.truncate(at);
         }
         if let Some(m) = self.marks.pop() {
-            self.bindings.truncate(m);
+            if m != self.bindings.len() {
+                self.bindings.truncate(m);
+                self.generation = self.generation.wrapping_add(1);
+            }
         }
     }
 
