@@ -138,8 +138,7 @@ impl XmlWriter {
         }
         if let Some((i, generation)) = self.last {
             // Only while nothing is being declared: a declaration could shadow it.
-            if generation == self.generation && self.decls.is_empty() && self.bindings[i].1 == ns
-            {
+            if generation == self.generation && self.decls.is_empty() && self.bindings[i].1 == ns {
                 return Pfx::Bound(i);
             }
         }
