@@ -697,15 +697,38 @@ fn build(class_name: &'static str, values: Vec<(&'static str, Value)>) -> Instan
             .all(|(n, _)| info.properties.iter().any(|(p, _)| p == n)),
         "a value for a property {class_name} does not have"
     );
+    debug_assert!(
+        values
+            .iter()
+            .enumerate()
+            .all(|(i, (n, _))| values[..i].iter().all(|(m, _)| m != n)),
+        "two values for one property of {class_name}"
+    );
+    // Values are moved, not cloned. Callers mostly list them in the class's property
+    // order, so the search for each property starts after the last one found: linear
+    // rather than quadratic in the number of properties.
+    let mut values: Vec<(&'static str, Option<Value>)> =
+        values.into_iter().map(|(n, v)| (n, Some(v))).collect();
+    let mut next = 0;
     let properties: Vec<Property> = info
         .properties
         .iter()
-        .map(|(name, _)| Property {
-            name: (*name).into(),
-            value: values
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(Value::Null, |(_, v)| v.clone()),
+        .map(|(name, _)| {
+            let len = values.len();
+            let found = (0..len)
+                .map(|k| (next + k) % len)
+                .find(|&i| values[i].0 == *name && values[i].1.is_some());
+            let value = match found {
+                Some(i) => {
+                    next = i + 1;
+                    values[i].1.take().unwrap_or(Value::Null)
+                }
+                None => Value::Null,
+            };
+            Property {
+                name: (*name).into(),
+                value,
+            }
         })
         .collect();
     let keys = info
