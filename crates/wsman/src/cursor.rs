@@ -62,7 +62,9 @@ pub(crate) struct Cursor<'a> {
     base_depth: usize,
     /// Bumped whenever `bindings` changes, to invalidate `last_resolved`.
     generation: u32,
-    last_resolved: Option<(&'a str, Cow<'a, str>, u32)>,
+    /// The last two prefixes resolved (an element's and its attributes' alternate),
+    /// the newer first.
+    last_resolved: [Option<(&'a str, Cow<'a, str>, u32)>; 2],
     /// Scratch for one start tag's attributes (prefix, local, value), kept to reuse
     /// its allocation.
     raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)>,
@@ -105,7 +107,7 @@ impl<'a> Cursor<'a> {
             elements: 0,
             limits: *limits,
             generation: 0,
-            last_resolved: None,
+            last_resolved: [None, None],
             raw_attrs: Vec::new(),
             qnames: [("", 0); QNAME_CACHE],
             base_depth: 0,
@@ -612,13 +614,14 @@ impl<'a> Cursor<'a> {
     fn resolve_cached(&mut self, prefix: &'a str) -> Option<Cow<'a, str>> {
         // Siblings almost always share a prefix: remember the last answer until the
         // bindings change.
-        if let Some((p, ns, generation)) = &self.last_resolved {
+        for (p, ns, generation) in self.last_resolved.iter().flatten() {
             if *generation == self.generation && same(p.as_bytes(), prefix.as_bytes()) {
                 return Some(ns.clone());
             }
         }
         let ns = self.resolve(prefix)?;
-        self.last_resolved = Some((prefix, ns.clone(), self.generation));
+        self.last_resolved[1] = self.last_resolved[0].take();
+        self.last_resolved[0] = Some((prefix, ns.clone(), self.generation));
         Some(ns)
     }
 
