@@ -377,9 +377,39 @@ impl XmlWriter {
             self.leaf_with(el.name(), attrs, el.text());
             return;
         }
-        self.open_element(el.name(), attrs, &[], false);
+        let name = el.name();
+        self.open_element(name, attrs, &[], false);
         self.text(el.text());
+        // The open tag just written is `prefix:local` (or `local`) at the end of `tags`.
+        let at = self.open.last().copied().unwrap_or(0);
+        let prefix_end = self.tags.len() - name.local.len();
         for c in el.children() {
+            let cn = c.name();
+            // A leaf without attributes in its parent's namespace (the same string: the
+            // tree cannot change while it is borrowed here) gets its parent's prefix,
+            // as the general path would find: write it without resolving anything.
+            if !c.has_children()
+                && c.attributes().is_empty()
+                && std::ptr::eq(cn.ns.as_ref(), name.ns.as_ref())
+            {
+                let prefix = &self.tags.as_bytes()[at..prefix_end];
+                let out = &mut self.out;
+                out.push(b'<');
+                out.extend_from_slice(prefix);
+                out.extend_from_slice(cn.local.as_bytes());
+                let text = c.text();
+                if text.is_empty() {
+                    out.extend_from_slice(b"/>");
+                } else {
+                    out.push(b'>');
+                    write_escaped(out, text, false);
+                    out.extend_from_slice(b"</");
+                    out.extend_from_slice(prefix);
+                    out.extend_from_slice(cn.local.as_bytes());
+                    out.push(b'>');
+                }
+                continue;
+            }
             self.tree(c);
         }
         self.end();
