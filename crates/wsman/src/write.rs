@@ -1083,6 +1083,81 @@ mod tests {
     use super::*;
     use crate::envelope::OtherHeader;
 
+    /// Children sharing their parent's namespace string (the shortcut in `tree`) are
+    /// written exactly as children holding an equal but separate string (the general
+    /// path), including empty leaves, attributes and nested elements.
+    #[test]
+    fn shared_namespace_shortcut_writes_what_resolution_would() {
+        let ns = "urn:example:class";
+        let build = |shared: bool| {
+            let n = |local: &'static str| {
+                let uri: Cow<'static, str> = if shared {
+                    Cow::Borrowed(ns)
+                } else {
+                    Cow::Owned(ns.to_owned())
+                };
+                Name::new(uri, local).with_prefix("p")
+            };
+            let mut b = crate::TreeBuilder::with_capacity(8);
+            b.start(n("Root"));
+            b.leaf(n("A"), "1 < 2");
+            b.leaf(n("Empty"), "");
+            b.start(n("Nil"));
+            b.attr(Name::new(ns::XSI, "nil").with_prefix("xsi"), "true");
+            b.end();
+            b.start(n("Nested"));
+            b.leaf(n("Inner"), "x");
+            b.end();
+            b.leaf(Name::new("urn:other", "Foreign").with_prefix("o"), "y");
+            b.end();
+            b.finish()
+        };
+        let shared = write_tree(&build(true));
+        assert_eq!(shared, write_tree(&build(false)));
+        assert!(shared.contains("<p:A>1 &lt; 2</p:A><p:Empty/>"), "{shared}");
+    }
+
+    /// The block-skipping escaper agrees with a plain character-by-character one,
+    /// wherever the special characters fall (inside, between and after clean blocks).
+    #[test]
+    fn escaping_matches_a_plain_escaper() {
+        fn plain(s: &str, attribute: bool) -> String {
+            s.chars()
+                .map(|c| match c {
+                    '<' => "&lt;".into(),
+                    '>' => "&gt;".into(),
+                    '&' => "&amp;".into(),
+                    '"' => "&quot;".into(),
+                    '\'' => "&apos;".into(),
+                    '\r' => "&#13;".into(),
+                    '\t' if attribute => "&#9;".into(),
+                    '\n' if attribute => "&#10;".into(),
+                    c => c.to_string(),
+                })
+                .collect()
+        }
+        let specials = ['<', '>', '&', '"', '\'', '\r', '\t', '\n', 'é', 'x'];
+        for len in [0, 1, 31, 32, 63, 64, 65, 96, 130] {
+            for at in [0, 1, 31, 32, 33, 63, 64, 100] {
+                for c in specials {
+                    let mut s: String = "AbC+/=09".chars().cycle().take(len).collect();
+                    if at <= s.len() {
+                        s.insert(at, c);
+                    }
+                    for attribute in [false, true] {
+                        let mut out = Vec::new();
+                        write_escaped(&mut out, &s, attribute);
+                        assert_eq!(
+                            String::from_utf8(out).unwrap(),
+                            plain(&s, attribute),
+                            "{s:?} attribute={attribute}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// A caller-built header marked mustUnderstand keeps the flag on the wire.
     #[test]
     fn other_header_must_understand_is_written() {
