@@ -232,13 +232,26 @@ pub fn class(name: &str) -> Option<&'static ClassInfo> {
 /// Whether `class` is `of` or one of its subclasses (reflexive, case-insensitive;
 /// classes the mock does not know are related only to themselves).
 pub fn is_subclass(class: &str, of: &str) -> bool {
-    let mut cur = Some(class);
+    if class.eq_ignore_ascii_case(of) {
+        return true;
+    }
+    self::class(class).is_some_and(|info| inherits(info, of))
+}
+
+/// Whether one of `info`'s superclasses is `of` (case-insensitive).
+fn inherits(info: &ClassInfo, of: &str) -> bool {
+    let mut cur = info.superclass;
     let mut hops = 0;
     while let Some(c) = cur {
         if c.eq_ignore_ascii_case(of) {
             return true;
         }
-        cur = self::class(c).and_then(|i| i.superclass);
+        // The schema names superclasses exactly as it names the classes.
+        cur = schema::CLASSES
+            .iter()
+            .find(|i| i.name == c)
+            .or_else(|| self::class(c))
+            .and_then(|i| i.superclass);
         hops += 1;
         if hops > 32 {
             break;
@@ -494,7 +507,7 @@ fn class_matches(candidate: &str, class: &str, polymorphic: bool) -> bool {
 fn objects(m: &Machine, class: &str, polymorphic: bool) -> Vec<Obj> {
     let mut out = Vec::new();
     for c in schema::CLASSES.iter().filter(|c| !c.is_abstract) {
-        if class_matches(c.name, class, polymorphic) {
+        if c.name.eq_ignore_ascii_case(class) || (polymorphic && inherits(c, class)) {
             out.extend(concrete_objects(m, c.name));
         }
     }
@@ -697,15 +710,38 @@ fn build(class_name: &'static str, values: Vec<(&'static str, Value)>) -> Instan
             .all(|(n, _)| info.properties.iter().any(|(p, _)| p == n)),
         "a value for a property {class_name} does not have"
     );
+    debug_assert!(
+        values
+            .iter()
+            .enumerate()
+            .all(|(i, (n, _))| values[..i].iter().all(|(m, _)| m != n)),
+        "two values for one property of {class_name}"
+    );
+    // Values are moved, not cloned. Callers mostly list them in the class's property
+    // order, so the search for each property starts after the last one found: linear
+    // rather than quadratic in the number of properties.
+    let mut values: Vec<(&'static str, Option<Value>)> =
+        values.into_iter().map(|(n, v)| (n, Some(v))).collect();
+    let mut next = 0;
     let properties: Vec<Property> = info
         .properties
         .iter()
-        .map(|(name, _)| Property {
-            name: (*name).into(),
-            value: values
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(Value::Null, |(_, v)| v.clone()),
+        .map(|(name, _)| {
+            let len = values.len();
+            let found = (0..len)
+                .map(|k| (next + k) % len)
+                .find(|&i| values[i].0 == *name && values[i].1.is_some());
+            let value = match found {
+                Some(i) => {
+                    next = i + 1;
+                    values[i].1.take().unwrap_or(Value::Null)
+                }
+                None => Value::Null,
+            };
+            Property {
+                name: (*name).into(),
+                value,
+            }
         })
         .collect();
     let keys = info
@@ -807,9 +843,10 @@ fn instance(m: &mut Machine, obj: Obj, now: Millis) -> Instance {
             for d in m.discrete_sensors() {
                 health = health.max(discrete_health(d.is_alarm()));
             }
+            let m = &*m;
             let power = m.power_state(now);
             let since = m.power_state_since(now);
-            let id = m.identity().clone();
+            let id = m.identity();
             build(
                 CS,
                 vec![

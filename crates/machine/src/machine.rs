@@ -94,6 +94,9 @@ pub struct NumericSensor {
     last_good: Option<f64>,
     last_status: ThresholdStatus,
     last_raw: u8,
+    /// The source's value at one millisecond: the same instant reads the same value
+    /// without evaluating the source (a script) again.
+    source_at: Option<(Millis, f64)>,
 }
 
 impl NumericSensor {
@@ -338,6 +341,7 @@ impl Machine {
                 last_good: None,
                 last_status: ThresholdStatus::default(),
                 last_raw: 0,
+                source_at: None,
                 spec: s.clone(),
             });
         }
@@ -648,8 +652,13 @@ impl Machine {
         if let Some(v) = s.override_value {
             return v;
         }
+        if let Some((at, v)) = s.source_at {
+            if at == now {
+                return v;
+            }
+        }
         let nominal = s.nominal_or_zero();
-        match &mut s.source {
+        let v = match &mut s.source {
             Source::Constant(c) => *c,
             Source::Sequence(values, step) => {
                 sensor::sequence_at(values, *step, now).unwrap_or(nominal)
@@ -662,7 +671,9 @@ impl Machine {
                 }
                 Err(_) => s.last_good.unwrap_or(nominal),
             },
-        }
+        };
+        s.source_at = Some((now, v));
+        v
     }
 
     fn raw_at(&mut self, i: usize, now: Millis) -> u8 {

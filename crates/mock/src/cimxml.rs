@@ -49,13 +49,52 @@ pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
         && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
+/// Most distinct resource URIs [`static_uri`] keeps; past it, names own their URI.
+const MAX_STATIC_URIS: usize = 4096;
+
+/// `uri` as a `'static` string, kept once per distinct URI for the process's lifetime,
+/// so that the many elements of the instances of one class share it instead of each
+/// owning a copy. URIs come from class names (built-in, the scenario's, created ones)
+/// and the scenario's URI style, so they are few; past [`MAX_STATIC_URIS`] (a client
+/// creating classes without end) the URI is returned owned.
+fn static_uri(uri: String) -> Cow<'static, str> {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static URIS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut set = URIS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = set.get(uri.as_str()) {
+        return Cow::Borrowed(s);
+    }
+    if set.len() >= MAX_STATIC_URIS {
+        return Cow::Owned(uri);
+    }
+    let s: &'static str = Box::leak(uri.into_boxed_str());
+    set.insert(s);
+    Cow::Borrowed(s)
+}
+
 /// An instance as the element a Get or Pull answers with.
 pub fn instance_tree(inst: &Instance, style: &UriStyle) -> Tree<'static> {
-    let uri = style.uri(&inst.class);
+    let uri = static_uri(style.uri(&inst.class));
+    // A built-in class's instances list its properties in schema order: their names
+    // can then be borrowed from the schema rather than copied.
+    let class = machine::cim::class(&inst.class);
+    let schema = class.map_or(&[][..], |c| c.properties);
+    let class_name: Cow<'static, str> = match class {
+        Some(c) if c.name == inst.class => Cow::Borrowed(c.name),
+        _ => Cow::Owned(inst.class.clone()),
+    };
     let mut b = TreeBuilder::with_capacity(inst.properties.len() * 2 + 1);
-    b.start(Name::new(uri.clone(), inst.class.clone()).with_prefix("p"));
-    for p in &inst.properties {
-        let name = Name::new(uri.clone(), p.name.clone()).with_prefix("p");
+    b.start(Name::new(uri.clone(), class_name).with_prefix("p"));
+    for (i, p) in inst.properties.iter().enumerate() {
+        let local: Cow<'static, str> = match schema.get(i) {
+            Some((n, _)) if *n == p.name => Cow::Borrowed(n),
+            _ => Cow::Owned(p.name.clone()),
+        };
+        let name = Name::new(uri.clone(), local).with_prefix("p");
         match &p.value {
             Value::Array(items) => {
                 for v in items {

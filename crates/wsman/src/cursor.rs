@@ -62,7 +62,16 @@ pub(crate) struct Cursor<'a> {
     base_depth: usize,
     /// Bumped whenever `bindings` changes, to invalidate `last_resolved`.
     generation: u32,
-    last_resolved: Option<(&'a str, Cow<'a, str>, u32)>,
+    /// The last two prefixes resolved (an element's and its attributes' alternate),
+    /// the newer first.
+    last_resolved: [Option<(&'a str, Cow<'a, str>, u32)>; 2],
+    /// Scratch for one start tag's attributes (prefix, local, value), kept to reuse
+    /// its allocation.
+    raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)>,
+    /// Element names already checked as QNames, by a hash of their bytes: the same
+    /// names recur (siblings, repeated instances), and comparing is cheaper than
+    /// checking again. Each entry is the name and its colon's position (0: none).
+    qnames: [(&'a str, u32); QNAME_CACHE],
     /// The MessageID, once read, for errors raised after it.
     pub message_id: Option<String>,
 }
@@ -98,7 +107,9 @@ impl<'a> Cursor<'a> {
             elements: 0,
             limits: *limits,
             generation: 0,
-            last_resolved: None,
+            last_resolved: [None, None],
+            raw_attrs: Vec::new(),
+            qnames: [("", 0); QNAME_CACHE],
             base_depth: 0,
             message_id: None,
         }
@@ -359,10 +370,30 @@ impl<'a> Cursor<'a> {
             .ok_or_else(|| self.err(ErrorKind::Syntax("element name".into()), pos))
     }
 
+    /// `split_qname`, remembering names that passed.
+    #[inline(always)]
+    fn split_cached(&mut self, qname: &'a str) -> Option<(&'a str, &'a str)> {
+        let b = qname.as_bytes();
+        let (&first, &last) = (b.first()?, b.last()?);
+        let slot = (b.len() ^ (usize::from(first) << 1) ^ (usize::from(last) << 3)) % QNAME_CACHE;
+        let (known, colon) = self.qnames[slot];
+        if same(known.as_bytes(), b) {
+            let colon = colon as usize;
+            return Some(if colon == 0 {
+                ("", qname)
+            } else {
+                (&qname[..colon], &qname[colon + 1..])
+            });
+        }
+        let (prefix, local) = split_qname(qname)?;
+        self.qnames[slot] = (qname, prefix.len() as u32);
+        Some((prefix, local))
+    }
+
     /// The element's resolved name.
     #[inline(always)]
     fn plain_name(&mut self, qname: &'a str, pos: usize) -> Result<Name<'a>, Error> {
-        let Some((prefix, local)) = split_qname(qname) else {
+        let Some((prefix, local)) = self.split_cached(qname) else {
             return Err(self.err(
                 ErrorKind::Syntax(format!("`{qname}` is not a valid element name")),
                 pos,
@@ -403,8 +434,23 @@ impl<'a> Cursor<'a> {
         qname: &'a str,
         pos: usize,
     ) -> Result<(Name<'a>, Vec<Attribute<'a>>), Error> {
-        // Declarations first: they scope over the element's own name.
-        let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
+        // Declarations first: they scope over the element's own name. The attributes
+        // wait in a buffer the cursor keeps, so that no element allocates one.
+        let mut raw_attrs = std::mem::take(&mut self.raw_attrs);
+        raw_attrs.clear();
+        let result = self.read_attributes(e, qname, pos, &mut raw_attrs);
+        raw_attrs.clear();
+        self.raw_attrs = raw_attrs;
+        result
+    }
+
+    fn read_attributes(
+        &mut self,
+        e: &BytesStart<'a>,
+        qname: &'a str,
+        pos: usize,
+        raw_attrs: &mut Vec<(&'a str, &'a str, Cow<'a, str>)>,
+    ) -> Result<(Name<'a>, Vec<Attribute<'a>>), Error> {
         // quick-xml's duplicate check allocates per element; duplicates are caught below
         // on expanded names, and repeated declarations here.
         let mark = self.bindings.len();
@@ -450,7 +496,7 @@ impl<'a> Cursor<'a> {
         }
         let name = self.plain_name(qname, pos)?;
         let mut attrs = Vec::with_capacity(raw_attrs.len());
-        for (prefix, local, value) in raw_attrs {
+        for (prefix, local, value) in raw_attrs.drain(..) {
             let ns = if prefix.is_empty() {
                 Cow::Borrowed("")
             } else {
@@ -568,13 +614,14 @@ impl<'a> Cursor<'a> {
     fn resolve_cached(&mut self, prefix: &'a str) -> Option<Cow<'a, str>> {
         // Siblings almost always share a prefix: remember the last answer until the
         // bindings change.
-        if let Some((p, ns, generation)) = &self.last_resolved {
+        for (p, ns, generation) in self.last_resolved.iter().flatten() {
             if *generation == self.generation && same(p.as_bytes(), prefix.as_bytes()) {
                 return Some(ns.clone());
             }
         }
         let ns = self.resolve(prefix)?;
-        self.last_resolved = Some((prefix, ns.clone(), self.generation));
+        self.last_resolved[1] = self.last_resolved[0].take();
+        self.last_resolved[0] = Some((prefix, ns.clone(), self.generation));
         Some(ns)
     }
 
@@ -797,6 +844,9 @@ impl<'a> Cursor<'a> {
         })
     }
 }
+
+/// Slots in the cursor's cache of checked element names.
+const QNAME_CACHE: usize = 64;
 
 /// Byte classes for [`split_qname`]: 0 not allowed, 1 allowed anywhere in a part,
 /// 2 allowed but not first in a part, 3 the colon. Non-ASCII bytes are let through: the
