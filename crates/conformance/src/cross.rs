@@ -2,16 +2,10 @@
 //! must tell the same story through each. Every case reads one fact both ways (CIM
 //! through the WS-Man client, IPMI through a session) and compares.
 
-use crate::code::{CodeFn, Ctx, Finding, Instance, enumerate_all, first};
+use crate::code::{CodeFn, Ctx, Finding, Instance, enumerate_all, first, reg, verdict};
 use crate::eval::Mismatch;
 use crate::ipmi::{Handle, Role};
 use crate::ipmi_cases::{power_on, sel_count, sel_entries, wait_power};
-
-macro_rules! reg {
-    ($($id:literal => $f:ident),* $(,)?) => {
-        &[$(CodeFn { id: $id, run: |c| Box::pin($f(c)) }),*]
-    };
-}
 
 /// The cross-protocol code cases.
 pub const REGISTRY: &[CodeFn] = reg![
@@ -23,14 +17,6 @@ pub const REGISTRY: &[CodeFn] = reg![
     "cross.identity.guid" => guid,
     "cross.identity.firmware" => firmware,
 ];
-
-fn verdict(m: Vec<Mismatch>) -> Result<(), Finding> {
-    if m.is_empty() {
-        Ok(())
-    } else {
-        Err(Finding::Mismatch(m))
-    }
-}
 
 async fn all(ctx: &mut Ctx, class: &str) -> Result<Vec<Instance>, Finding> {
     Ok(enumerate_all(ctx, class, 50).await?.0)
