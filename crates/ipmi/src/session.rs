@@ -1807,13 +1807,14 @@ impl Bmc {
 
 /// Seal a payload for an RMCP+ session: encrypt, frame with the BMC's next sequence
 /// number and the console's session ID, sign.
-fn seal_v20(
-    s: &mut Session,
+/// The payload of an RMCP+ session packet under `keys`, for either side: (encrypted,
+/// authenticated, body), the body AES-CBC encrypted with a fresh IV when the suite
+/// has a confidentiality algorithm.
+pub(crate) fn seal_body(
     keys: &SessionKeys,
-    payload_type: u8,
     plain: &[u8],
     rng: &mut dyn RngCore,
-) -> Vec<u8> {
+) -> (bool, bool, Vec<u8>) {
     let suite = keys.suite;
     let enc = suite.conf != ConfAlg::None;
     let auth = suite.integrity != IntegrityAlg::None;
@@ -1824,6 +1825,17 @@ fn seal_v20(
     } else {
         plain.to_vec()
     };
+    (enc, auth, body)
+}
+
+fn seal_v20(
+    s: &mut Session,
+    keys: &SessionKeys,
+    payload_type: u8,
+    plain: &[u8],
+    rng: &mut dyn RngCore,
+) -> Vec<u8> {
+    let (enc, auth, body) = seal_body(keys, plain, rng);
     let seq = if auth { s.next_tx_seq() } else { 0 };
     let mut d = rmcp::encode_v20_unsigned(payload_type, enc, auth, s.console_id, seq, &body);
     if auth {
