@@ -17,6 +17,23 @@ use interop::{DEADLINE, Finished, Requirement};
 use mock::MockServer;
 use mock::journal::HttpRecord;
 
+fn have_pywinrm(test: &str) -> bool {
+    Requirement::python_module("winrm", "pip install pywinrm").check(test)
+}
+
+fn have_pypsrp(test: &str) -> bool {
+    Requirement::python_module("pypsrp", "pip install pypsrp").check(test)
+}
+
+/// The mock with the default scenario, listening with HTTPS too when `https`.
+async fn start_mock(https: bool) -> MockServer {
+    MockServer::builder()
+        .https(https)
+        .start()
+        .await
+        .expect("the mock starts")
+}
+
 async fn run(script: &'static str, args: Vec<String>) -> Finished {
     run_with_env(script, args, &[]).await
 }
@@ -108,14 +125,10 @@ async fn basics(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_runs_commands_and_scripts_over_http_and_https() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_pywinrm") {
+    if !have_pywinrm("interop_winrs_pywinrm") {
         return;
     }
-    let server = MockServer::builder()
-        .https(true)
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(true).await;
     let https = server.https_url().expect("HTTPS listens");
     for url in [server.url(), https] {
         let records = basics(&server, &url, &[]).await;
@@ -140,13 +153,10 @@ async fn pywinrm_runs_commands_and_scripts_over_http_and_https() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_reads_a_long_command_over_several_receives() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_stream") {
+    if !have_pywinrm("interop_winrs_stream") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run("pywinrm_winrs.py", vec![server.url(), "stream".into()]).await;
     assert!(r.success(), "{}", r.report());
     let lines = r.stdout_lines();
@@ -174,13 +184,10 @@ async fn pywinrm_reads_a_long_command_over_several_receives() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_retries_a_receive_that_timed_out() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_timeout") {
+    if !have_pywinrm("interop_winrs_timeout") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run("pywinrm_winrs.py", vec![server.url(), "timeout".into()]).await;
     assert_lines(&r, &["ok timeout waitfor 1", "done timeout"]);
     let receives = receives(&server);
@@ -211,13 +218,10 @@ const PYPSRP_STEPS: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pypsrp_sends_stdin_and_signals() {
-    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_winrs_pypsrp") {
+    if !have_pypsrp("interop_winrs_pypsrp") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run("pypsrp_winrs.py", vec![server.url()]).await;
     if !r.success() {
         for rec in records_since(&server, 0) {
@@ -276,14 +280,10 @@ fn soap(records: &[HttpRecord]) -> Vec<&HttpRecord> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_runs_commands_with_ntlm_sealed_over_http_and_plain_over_https() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_ntlm") {
+    if !have_pywinrm("interop_winrs_ntlm") {
         return;
     }
-    let server = MockServer::builder()
-        .https(true)
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(true).await;
     let https = server.https_url().expect("HTTPS listens");
     for url in [server.url(), https] {
         let records = basics(&server, &url, &[("TOUCHSTONE_TRANSPORT", "ntlm")]).await;
@@ -320,15 +320,10 @@ async fn pywinrm_runs_commands_with_ntlm_sealed_over_http_and_plain_over_https()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pypsrp_winrs_with_ntlm_sealed_messages() {
-    if !Requirement::python_module("pypsrp", "pip install pypsrp")
-        .check("interop_winrs_pypsrp_ntlm")
-    {
+    if !have_pypsrp("interop_winrs_pypsrp_ntlm") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run_with_env(
         "pypsrp_winrs.py",
         vec![server.url()],
