@@ -1265,24 +1265,38 @@ pub(crate) async fn wait_power(ctx: &mut Ctx, h: Handle, on: bool) -> Result<(),
     ))
 }
 
-async fn power_off_on(ctx: &mut Ctx) -> Result<(), Finding> {
-    let h = ctx.ipmi_login(Role::Admin).await?;
-    let was_on = power_on(ctx, h).await?;
-    let order: [(u8, bool); 2] = if was_on {
+/// The two power changes (Chassis Control action, power on after it) that leave the
+/// system as it is now: down then up when it is on, up then down when it is off.
+pub(crate) async fn power_round_trip(ctx: &mut Ctx, h: Handle) -> Result<[(u8, bool); 2], Finding> {
+    Ok(if power_on(ctx, h).await? {
         [(0, false), (1, true)]
     } else {
         [(1, true), (0, false)]
-    };
-    for (action, on) in order {
-        ctx.ipmi_ok(
-            h,
-            &format!("Chassis Control {action}"),
-            CHASSIS,
-            0x02,
-            &[action],
-        )
-        .await?;
-        wait_power(ctx, h, on).await?;
+    })
+}
+
+/// Chassis Control `action`, then waits until the power is `on`.
+pub(crate) async fn chassis_control(
+    ctx: &mut Ctx,
+    h: Handle,
+    action: u8,
+    on: bool,
+) -> Result<(), Finding> {
+    ctx.ipmi_ok(
+        h,
+        &format!("Chassis Control {action}"),
+        CHASSIS,
+        0x02,
+        &[action],
+    )
+    .await?;
+    wait_power(ctx, h, on).await
+}
+
+async fn power_off_on(ctx: &mut Ctx) -> Result<(), Finding> {
+    let h = ctx.ipmi_login(Role::Admin).await?;
+    for (action, on) in power_round_trip(ctx, h).await? {
+        chassis_control(ctx, h, action, on).await?;
     }
     Ok(())
 }
