@@ -570,6 +570,18 @@ impl Inner {
         }
     }
 
+    /// Wakes the Receives waiting for shell output (a change may be theirs to see) and
+    /// answers `env` with `action` and `body`.
+    fn wake_and_respond(
+        &mut self,
+        env: &Envelope<'_>,
+        action: &str,
+        body: Body<'static>,
+    ) -> Envelope<'static> {
+        self.shell_wake.send_modify(|g| *g += 1);
+        respond(self.response_header(env, action), body)
+    }
+
     /// Create, Delete, Command, Send and Signal on the cmd shell resource.
     fn shell_op(
         &mut self,
@@ -619,11 +631,7 @@ impl Inner {
             ns::action::DELETE => {
                 let shell_id = winrs::shell_id(env)?;
                 self.machine.shell_delete(shell_id, now)?;
-                self.shell_wake.send_modify(|g| *g += 1);
-                Ok(respond(
-                    self.response_header(env, ns::action::DELETE_RESPONSE),
-                    Body::Empty,
-                ))
+                Ok(self.wake_and_respond(env, ns::action::DELETE_RESPONSE, Body::Empty))
             }
             ns::action::COMMAND => {
                 let shell_id = winrs::shell_id(env)?;
@@ -668,11 +676,7 @@ impl Inner {
                         now,
                     )?;
                 }
-                self.shell_wake.send_modify(|g| *g += 1);
-                Ok(respond(
-                    self.response_header(env, ns::action::SEND_RESPONSE),
-                    Body::SendResponse,
-                ))
+                Ok(self.wake_and_respond(env, ns::action::SEND_RESPONSE, Body::SendResponse))
             }
             ns::action::SIGNAL => {
                 let shell_id = winrs::shell_id(env)?;
@@ -695,11 +699,7 @@ impl Inner {
                 })?;
                 self.machine
                     .shell_signal(shell_id, command_id, signal, now)?;
-                self.shell_wake.send_modify(|g| *g += 1);
-                Ok(respond(
-                    self.response_header(env, ns::action::SIGNAL_RESPONSE),
-                    Body::SignalResponse,
-                ))
+                Ok(self.wake_and_respond(env, ns::action::SIGNAL_RESPONSE, Body::SignalResponse))
             }
             other => Err(fault_d(
                 FaultKind::ActionNotSupported,
