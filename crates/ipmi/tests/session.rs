@@ -17,6 +17,19 @@ fn admin(suite: SuiteChoice) -> ConsoleConfig {
     }
 }
 
+/// A command with a corrupted AuthCode gets no answer: dropped as BadAuthCode.
+#[track_caller]
+fn assert_corrupted_command_dropped(p: &mut Pair) {
+    p.console.faults.corrupt_auth_code = true;
+    assert_eq!(p.command(0x06, 0x01, &[]).unwrap(), None);
+    assert_eq!(
+        p.last_record().kind,
+        RecordKind::Dropped {
+            reason: DropReason::BadAuthCode
+        }
+    );
+}
+
 /// `user`/`password` asking for cipher suite 3.
 fn suite3(user: &str, password: &str) -> ConsoleConfig {
     ConsoleConfig {
@@ -242,14 +255,7 @@ fn corrupted_integrity_is_dropped() {
     for suite in [2u8, 3, 17] {
         let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(suite)));
         logged_in(p.login_v20().unwrap());
-        p.console.faults.corrupt_auth_code = true;
-        assert_eq!(p.command(0x06, 0x01, &[]).unwrap(), None);
-        assert_eq!(
-            p.last_record().kind,
-            RecordKind::Dropped {
-                reason: DropReason::BadAuthCode
-            }
-        );
+        assert_corrupted_command_dropped(&mut p);
     }
 }
 
@@ -271,14 +277,7 @@ fn ipmi15_logins_md5_and_password() {
         // Replay and a corrupted AuthCode are dropped.
         let replay = p.console.last_sent().to_vec();
         assert!(p.deliver(&replay).replies.is_empty());
-        p.console.faults.corrupt_auth_code = true;
-        assert_eq!(p.command(0x06, 0x01, &[]).unwrap(), None);
-        assert_eq!(
-            p.last_record().kind,
-            RecordKind::Dropped {
-                reason: DropReason::BadAuthCode
-            }
-        );
+        assert_corrupted_command_dropped(&mut p);
         let m = response(p.command(0x06, 0x3C, &sid.to_le_bytes()).unwrap());
         assert_eq!(m.completion(), Some(0));
         assert_eq!(p.bmc.sessions().count(), 0);
