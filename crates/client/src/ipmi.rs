@@ -356,6 +356,22 @@ impl IpmiSession {
         }
     }
 
+    /// Builds a request with the console (given the time and the random source), sends
+    /// it, and waits for the answer to `netfn`/`cmd`.
+    async fn ask(
+        &mut self,
+        what: &str,
+        (netfn, cmd): (u8, u8),
+        build: impl FnOnce(&mut Console, u64, &mut StdRng) -> Result<Vec<u8>, ConsoleError>,
+    ) -> Result<Reply, IpmiError> {
+        let started = Instant::now();
+        let now = self.now_ms();
+        let b = build(&mut self.console, now, &mut self.rng)?;
+        let m = self.response_matcher(netfn, cmd);
+        let r = self.exchange(what, b, m).await?;
+        Ok(Self::reply(r, started))
+    }
+
     fn reply(m: Message, started: Instant) -> Reply {
         Reply {
             completion: m.completion().unwrap_or(0xFF),
@@ -372,35 +388,31 @@ impl IpmiSession {
         data: &[u8],
         v20: bool,
     ) -> Result<Reply, IpmiError> {
-        let started = Instant::now();
-        let now = self.now_ms();
-        let b = self.console.sessionless(netfn, cmd, data, v20, now);
-        let m = self.response_matcher(netfn, cmd);
         let what = format!("sessionless NetFn {netfn:#04x} cmd {cmd:#04x}");
-        let r = self.exchange(&what, b, m).await?;
-        Ok(Self::reply(r, started))
+        self.ask(&what, (netfn, cmd), |c, now, _| {
+            Ok(c.sessionless(netfn, cmd, data, v20, now))
+        })
+        .await
     }
 
     /// Get Channel Authentication Capabilities (`v20`: RMCP+ framing, extended data).
     pub async fn auth_caps(&mut self, v20: bool) -> Result<Reply, IpmiError> {
-        let started = Instant::now();
-        let now = self.now_ms();
-        let b = self.console.auth_caps(v20, now);
-        let m = self.response_matcher(ipmi::codes::netfn::APP, 0x38);
-        let r = self
-            .exchange("Get Channel Authentication Capabilities", b, m)
-            .await?;
-        Ok(Self::reply(r, started))
+        self.ask(
+            "Get Channel Authentication Capabilities",
+            (ipmi::codes::netfn::APP, 0x38),
+            |c, now, _| Ok(c.auth_caps(v20, now)),
+        )
+        .await
     }
 
     /// Get Channel Cipher Suites, page `index` of the list by suite.
     pub async fn cipher_suites(&mut self, index: u8) -> Result<Reply, IpmiError> {
-        let started = Instant::now();
-        let now = self.now_ms();
-        let b = self.console.cipher_suites(index, now);
-        let m = self.response_matcher(ipmi::codes::netfn::APP, 0x54);
-        let r = self.exchange("Get Channel Cipher Suites", b, m).await?;
-        Ok(Self::reply(r, started))
+        self.ask(
+            "Get Channel Cipher Suites",
+            (ipmi::codes::netfn::APP, 0x54),
+            |c, now, _| Ok(c.cipher_suites(index, now)),
+        )
+        .await
     }
 
     /// Every cipher suite record the BMC lists (pages until a short one).
@@ -480,13 +492,11 @@ impl IpmiSession {
 
     /// A command in the session.
     pub async fn command(&mut self, netfn: u8, cmd: u8, data: &[u8]) -> Result<Reply, IpmiError> {
-        let started = Instant::now();
-        let now = self.now_ms();
-        let b = self.console.command(netfn, cmd, data, now, &mut self.rng)?;
-        let m = self.response_matcher(netfn, cmd);
         let what = format!("NetFn {netfn:#04x} cmd {cmd:#04x}");
-        let r = self.exchange(&what, b, m).await?;
-        Ok(Self::reply(r, started))
+        self.ask(&what, (netfn, cmd), |c, now, rng| {
+            c.command(netfn, cmd, data, now, rng)
+        })
+        .await
     }
 
     /// Sends a command once and expects no answer within `wait` (a packet the BMC must

@@ -127,6 +127,14 @@ impl PartialEq for CodeFn {
     }
 }
 
+/// A registry of code cases: `reg!["case.id" => function, ...]`.
+macro_rules! reg {
+    ($($id:literal => $f:ident),* $(,)?) => {
+        &[$($crate::code::CodeFn { id: $id, run: |c| Box::pin($f(c)) }),*]
+    };
+}
+pub(crate) use reg;
+
 /// Every registered code case.
 pub const REGISTRY: &[CodeFn] = &[
     CodeFn {
@@ -535,7 +543,7 @@ fn device_name(inst: &Instance, i: usize) -> String {
 }
 
 /// Collects mismatches; `Ok` when there are none.
-fn verdict(misses: Vec<Mismatch>) -> Result<(), Finding> {
+pub(crate) fn verdict(misses: Vec<Mismatch>) -> Result<(), Finding> {
     if misses.is_empty() {
         Ok(())
     } else {

@@ -2,16 +2,10 @@
 //! must tell the same story through each. Every case reads one fact both ways (CIM
 //! through the WS-Man client, IPMI through a session) and compares.
 
-use crate::code::{CodeFn, Ctx, Finding, Instance, enumerate_all, first};
+use crate::code::{CodeFn, Ctx, Finding, Instance, enumerate_all, first, reg, verdict};
 use crate::eval::Mismatch;
 use crate::ipmi::{Handle, Role};
-use crate::ipmi_cases::{power_on, sel_count, sel_entries, wait_power};
-
-macro_rules! reg {
-    ($($id:literal => $f:ident),* $(,)?) => {
-        &[$(CodeFn { id: $id, run: |c| Box::pin($f(c)) }),*]
-    };
-}
+use crate::ipmi_cases::{chassis_control, power_round_trip, sel_count, sel_entries, wait_power};
 
 /// The cross-protocol code cases.
 pub const REGISTRY: &[CodeFn] = reg![
@@ -23,14 +17,6 @@ pub const REGISTRY: &[CodeFn] = reg![
     "cross.identity.guid" => guid,
     "cross.identity.firmware" => firmware,
 ];
-
-fn verdict(m: Vec<Mismatch>) -> Result<(), Finding> {
-    if m.is_empty() {
-        Ok(())
-    } else {
-        Err(Finding::Mismatch(m))
-    }
-}
 
 async fn all(ctx: &mut Ctx, class: &str) -> Result<Vec<Instance>, Finding> {
     Ok(enumerate_all(ctx, class, 50).await?.0)
@@ -124,22 +110,8 @@ async fn enabled_state(ctx: &mut Ctx) -> Result<String, Finding> {
 
 async fn power_ipmi_to_wsman(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
-    let was_on = power_on(ctx, h).await?;
-    let order: [(u8, bool); 2] = if was_on {
-        [(0, false), (1, true)]
-    } else {
-        [(1, true), (0, false)]
-    };
-    for (action, on) in order {
-        ctx.ipmi_ok(
-            h,
-            &format!("Chassis Control {action}"),
-            0x00,
-            0x02,
-            &[action],
-        )
-        .await?;
-        wait_power(ctx, h, on).await?;
+    for (action, on) in power_round_trip(ctx, h).await? {
+        chassis_control(ctx, h, action, on).await?;
         let want = if on { "2" } else { "3" };
         let got = enabled_state(ctx).await?;
         if got != want {
@@ -204,14 +176,9 @@ async fn power_wsman_to_ipmi(ctx: &mut Ctx) -> Result<(), Finding> {
         ));
     };
     let h = ctx.ipmi_login(Role::Admin).await?;
-    let was_on = power_on(ctx, h).await?;
-    let order: [(u16, bool); 2] = if was_on {
-        [(3, false), (2, true)]
-    } else {
-        [(2, true), (3, false)]
-    };
-    for (state, on) in order {
-        request_state(ctx, &system, state).await?;
+    for (_, on) in power_round_trip(ctx, h).await? {
+        // 2 Enabled, 3 Disabled.
+        request_state(ctx, &system, if on { 2 } else { 3 }).await?;
         // Get Chassis Status is polled until the change shows (or 10 s pass).
         wait_power(ctx, h, on).await?;
     }

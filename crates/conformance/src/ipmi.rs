@@ -182,6 +182,15 @@ pub fn finding(what: &str, e: IpmiError) -> Finding {
     }
 }
 
+/// Appends `line` to the text in `slot`, on a line of its own.
+fn push_line(slot: &mut Option<String>, line: &str) {
+    let s = slot.get_or_insert_with(String::new);
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    s.push_str(line);
+}
+
 /// Packets of one session as report legs: each sent packet starts a leg, answers and
 /// notes follow it.
 pub fn legs(label: &str, packets: &[Packet]) -> Vec<WireLeg> {
@@ -200,13 +209,7 @@ pub fn legs(label: &str, packets: &[Packet]) -> Vec<WireLeg> {
                 error: None,
             }),
             "received" => match out.last_mut() {
-                Some(l) => {
-                    let r = l.response.get_or_insert_with(String::new);
-                    if !r.is_empty() {
-                        r.push('\n');
-                    }
-                    r.push_str(&line);
-                }
+                Some(l) => push_line(&mut l.response, &line),
                 None => out.push(WireLeg {
                     request: format!("IPMI {label} (nothing sent)"),
                     response: Some(line),
@@ -215,13 +218,7 @@ pub fn legs(label: &str, packets: &[Packet]) -> Vec<WireLeg> {
                 }),
             },
             _ => match out.last_mut() {
-                Some(l) => {
-                    let e = l.error.get_or_insert_with(String::new);
-                    if !e.is_empty() {
-                        e.push('\n');
-                    }
-                    e.push_str(&line);
-                }
+                Some(l) => push_line(&mut l.error, &line),
                 None => out.push(WireLeg {
                     request: format!("IPMI {label} note"),
                     response: None,

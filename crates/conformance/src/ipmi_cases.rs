@@ -3,20 +3,14 @@
 
 use std::time::Duration;
 
-use client::ipmi::IpmiError;
+use client::ipmi::{IpmiError, LoginInfo};
 use ipmi::codes::Privilege;
 use ipmi::console::{ConsoleError, SuiteChoice};
 use ipmi::rmcp::AuthType;
 use ipmi::sdr::{Record, Sdr};
 
-use crate::code::{CodeFn, Ctx, Finding};
+use crate::code::{CodeFn, Ctx, Finding, reg, verdict};
 use crate::ipmi::{Handle, Role, finding};
-
-macro_rules! reg {
-    ($($id:literal => $f:ident),* $(,)?) => {
-        &[$(CodeFn { id: $id, run: |c| Box::pin($f(c)) }),*]
-    };
-}
 
 /// The IPMI code cases.
 pub const REGISTRY: &[CodeFn] = reg![
@@ -107,6 +101,106 @@ async fn login_must_fail(
     }
 }
 
+/// A login at Administrator with cipher suite 3 that must fail; the error.
+async fn admin_login_must_fail(ctx: &mut Ctx, h: Handle, what: &str) -> Result<IpmiError, Finding> {
+    login_must_fail(ctx, h, Privilege::Administrator, SuiteChoice::Id(3), what).await
+}
+
+/// An IPMI 1.5 login that must be refused.
+async fn login_v15_must_fail(
+    ctx: &mut Ctx,
+    h: Handle,
+    auth: AuthType,
+    what: &str,
+) -> Result<(), Finding> {
+    match ctx.s(h).login_v15(Privilege::Administrator, auth).await {
+        Ok(_) => Err(Finding::mismatch(what, "refused", "logged in")),
+        Err(IpmiError::Io(e)) => Err(Finding::Error(e)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// An RMCP+ login that must succeed.
+async fn login_ok(
+    ctx: &mut Ctx,
+    h: Handle,
+    privilege: Privilege,
+    suite: u8,
+    what: &str,
+) -> Result<LoginInfo, Finding> {
+    ctx.s(h)
+        .login_v20(privilege, SuiteChoice::Id(suite))
+        .await
+        .map_err(|e| finding(what, e))
+}
+
+/// Sends Get Device ID after `wait` of silence; the BMC must not answer it.
+async fn device_id_dropped(
+    ctx: &mut Ctx,
+    h: Handle,
+    sent: &str,
+    what: impl Into<String>,
+    expected: &str,
+) -> Result<(), Finding> {
+    let wait = silence(ctx);
+    let silent = ctx
+        .s(h)
+        .command_expect_silence(APP, 0x01, &[], wait)
+        .await
+        .map_err(|e| finding(sent, e))?;
+    if !silent {
+        return Err(Finding::mismatch(what, expected, "answered"));
+    }
+    Ok(())
+}
+
+/// Sends a command that must be answered with completion code `cc`.
+async fn completion_must_be(
+    ctx: &mut Ctx,
+    h: Handle,
+    (netfn, cmd, req): (u8, u8, &[u8]),
+    sent: &str,
+    what: &str,
+    cc: u8,
+) -> Result<(), Finding> {
+    let r = ctx
+        .s(h)
+        .command(netfn, cmd, req)
+        .await
+        .map_err(|e| finding(sent, e))?;
+    if r.completion != cc {
+        return Err(Finding::mismatch(
+            what,
+            format!("0x{cc:02X}"),
+            format!("{:#04x}", r.completion),
+        ));
+    }
+    Ok(())
+}
+
+/// Get Channel Cipher Suites, all records, parsed.
+async fn cipher_suites(ctx: &mut Ctx) -> Result<Vec<(u8, Vec<u8>)>, Finding> {
+    let h = ctx.ipmi_open(Role::Admin).await?;
+    let all = ctx
+        .s(h)
+        .cipher_suite_records()
+        .await
+        .map_err(|e| finding("Get Channel Cipher Suites", e))?;
+    parse_suites(&all).map_err(|e| Finding::mismatch("records", "well formed", e))
+}
+
+/// A sensor command with the sensor number as its only data byte.
+async fn sensor_ok(
+    ctx: &mut Ctx,
+    h: Handle,
+    name: &str,
+    cmd: u8,
+    num: u8,
+) -> Result<Vec<u8>, Finding> {
+    ctx.ipmi_ok(h, &format!("{name} {num}"), SENSOR, cmd, &[num])
+        .await
+}
+
 fn refused_status(e: &IpmiError) -> Option<(&'static str, u8)> {
     match e {
         IpmiError::Console(ConsoleError::Refused { stage, status }) => Some((stage, *status)),
@@ -155,13 +249,7 @@ fn parse_suites(b: &[u8]) -> Result<Vec<(u8, Vec<u8>)>, String> {
 }
 
 async fn cipher_suites_listed(ctx: &mut Ctx) -> Result<(), Finding> {
-    let h = ctx.ipmi_open(Role::Admin).await?;
-    let all = ctx
-        .s(h)
-        .cipher_suite_records()
-        .await
-        .map_err(|e| finding("Get Channel Cipher Suites", e))?;
-    let suites = parse_suites(&all).map_err(|e| Finding::mismatch("records", "well formed", e))?;
+    let suites = cipher_suites(ctx).await?;
     let ids: Vec<u8> = suites.iter().map(|s| s.0).collect();
     if !ids.contains(&3) {
         return Err(Finding::mismatch(
@@ -181,13 +269,7 @@ async fn cipher_suites_listed(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 async fn cipher_suites_records(ctx: &mut Ctx) -> Result<(), Finding> {
-    let h = ctx.ipmi_open(Role::Admin).await?;
-    let all = ctx
-        .s(h)
-        .cipher_suite_records()
-        .await
-        .map_err(|e| finding("Get Channel Cipher Suites", e))?;
-    let suites = parse_suites(&all).map_err(|e| Finding::mismatch("records", "well formed", e))?;
+    let suites = cipher_suites(ctx).await?;
     for (id, algs) in suites {
         let tags: Vec<u8> = algs.iter().map(|a| a >> 6).collect();
         if tags != [0, 1, 2] {
@@ -203,11 +285,8 @@ async fn cipher_suites_records(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn login_suite(ctx: &mut Ctx, suite: u8) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Admin).await?;
-    let info = ctx
-        .s(h)
-        .login_v20(Privilege::Administrator, SuiteChoice::Id(suite))
-        .await
-        .map_err(|e| finding(&format!("login with suite {suite}"), e))?;
+    let what = format!("login with suite {suite}");
+    let info = login_ok(ctx, h, Privilege::Administrator, suite, &what).await?;
     if info.suite != Some(suite) {
         return Err(Finding::mismatch(
             "negotiated suite",
@@ -238,11 +317,14 @@ async fn login_suite_1(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn open_privilege_zero(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Admin).await?;
     ctx.s(h).faults().open_session_privilege = Some(0);
-    let info = ctx
-        .s(h)
-        .login_v20(Privilege::Administrator, SuiteChoice::Id(3))
-        .await
-        .map_err(|e| finding("login asking for privilege 0", e))?;
+    let info = login_ok(
+        ctx,
+        h,
+        Privilege::Administrator,
+        3,
+        "login asking for privilege 0",
+    )
+    .await?;
     if info.max_privilege != Some(Privilege::Administrator) {
         return Err(Finding::mismatch(
             "Open Session Response maximum privilege",
@@ -255,11 +337,7 @@ async fn open_privilege_zero(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn open_privilege_echo(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Admin).await?;
-    let info = ctx
-        .s(h)
-        .login_v20(Privilege::Operator, SuiteChoice::Id(3))
-        .await
-        .map_err(|e| finding("login at Operator", e))?;
+    let info = login_ok(ctx, h, Privilege::Operator, 3, "login at Operator").await?;
     if info.max_privilege != Some(Privilege::Operator) {
         return Err(Finding::mismatch(
             "Open Session Response maximum privilege",
@@ -273,7 +351,7 @@ async fn open_privilege_echo(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn unsupported(ctx: &mut Ctx, algs: (u8, u8, u8), what: &str) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Admin).await?;
     ctx.s(h).faults().open_session_algorithms = Some(algs);
-    let e = login_must_fail(ctx, h, Privilege::Administrator, SuiteChoice::Id(3), what).await?;
+    let e = admin_login_must_fail(ctx, h, what).await?;
     match refused_status(&e) {
         Some(("Open Session", s)) if s != 0 => Ok(()),
         _ => Err(Finding::mismatch(
@@ -300,14 +378,7 @@ async fn rakp_unknown_user(ctx: &mut Ctx) -> Result<(), Finding> {
         .ipmi_target(Role::Admin)?
         .with_credentials("no-such-user-9", "x");
     let h = ctx.ipmi_open_target(&t).await?;
-    let e = login_must_fail(
-        ctx,
-        h,
-        Privilege::Administrator,
-        SuiteChoice::Id(3),
-        "unknown user",
-    )
-    .await?;
+    let e = admin_login_must_fail(ctx, h, "unknown user").await?;
     match refused_status(&e) {
         Some(("RAKP2", 0x0D)) => Ok(()),
         _ => Err(Finding::mismatch(
@@ -323,14 +394,7 @@ async fn rakp_wrong_password(ctx: &mut Ctx) -> Result<(), Finding> {
     let t = t.with_credentials(&t.user.clone(), "definitely-wrong");
     let h = ctx.ipmi_open_target(&t).await?;
     ctx.s(h).faults().skip_rakp2_check = true;
-    let e = login_must_fail(
-        ctx,
-        h,
-        Privilege::Administrator,
-        SuiteChoice::Id(3),
-        "wrong password",
-    )
-    .await?;
+    let e = admin_login_must_fail(ctx, h, "wrong password").await?;
     match (&e, refused_status(&e)) {
         (_, Some(("RAKP4", s))) if s != 0 => Ok(()),
         (IpmiError::Timeout { .. }, _) => Ok(()),
@@ -344,25 +408,15 @@ async fn rakp_wrong_password(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn rakp_role_above_limit(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::User).await?;
-    login_must_fail(
-        ctx,
-        h,
-        Privilege::Administrator,
-        SuiteChoice::Id(3),
-        "a user-level account asking for Administrator",
-    )
-    .await?;
+    admin_login_must_fail(ctx, h, "a user-level account asking for Administrator").await?;
     Ok(())
 }
 
 async fn rakp_name_only(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Operator).await?;
     ctx.s(h).faults().rakp1_role = Some(0x10 | Privilege::Operator.to_u8());
-    let info = ctx
-        .s(h)
-        .login_v20(Privilege::Operator, SuiteChoice::Id(3))
-        .await
-        .map_err(|e| finding("name-only lookup login at Operator", e))?;
+    let what = "name-only lookup login at Operator";
+    let info = login_ok(ctx, h, Privilege::Operator, 3, what).await?;
     if info.privilege != Privilege::Operator {
         return Err(Finding::mismatch(
             "session privilege",
@@ -376,11 +430,9 @@ async fn rakp_name_only(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn rakp_privilege_lookup(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Operator).await?;
     ctx.s(h).faults().rakp1_role = Some(Privilege::Administrator.to_u8());
-    login_must_fail(
+    admin_login_must_fail(
         ctx,
         h,
-        Privilege::Administrator,
-        SuiteChoice::Id(3),
         "username/privilege lookup of an operator at Administrator",
     )
     .await?;
@@ -411,32 +463,14 @@ async fn suite_zero_refused(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn anonymous_refused(ctx: &mut Ctx) -> Result<(), Finding> {
     let t = ctx.ipmi_target(Role::Admin)?.with_credentials("", "");
     let h = ctx.ipmi_open_target(&t).await?;
-    login_must_fail(
-        ctx,
-        h,
-        Privilege::Administrator,
-        SuiteChoice::Id(3),
-        "anonymous login",
-    )
-    .await?;
+    admin_login_must_fail(ctx, h, "anonymous login").await?;
     Ok(())
 }
 
 async fn ipmi15_none_refused(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Admin).await?;
-    match ctx
-        .s(h)
-        .login_v15(Privilege::Administrator, AuthType::None)
-        .await
-    {
-        Ok(_) => Err(Finding::mismatch(
-            "IPMI 1.5 login with authentication type none",
-            "refused",
-            "logged in",
-        )),
-        Err(IpmiError::Io(e)) => Err(Finding::Error(e)),
-        Err(_) => Ok(()),
-    }
+    let what = "IPMI 1.5 login with authentication type none";
+    login_v15_must_fail(ctx, h, AuthType::None, what).await
 }
 
 async fn expect_dropped(ctx: &mut Ctx, h: Handle, what: &str) -> Result<(), Finding> {
@@ -475,19 +509,14 @@ async fn out_of_window_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
     ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
     let next = ctx.s(h).console().next_seq();
     ctx.s(h).faults().next_seq = Some(next.wrapping_add(1000));
-    let wait = silence(ctx);
-    let silent = ctx
-        .s(h)
-        .command_expect_silence(APP, 0x01, &[], wait)
-        .await
-        .map_err(|e| finding("out-of-window packet", e))?;
-    if !silent {
-        return Err(Finding::mismatch(
-            "a packet 1000 sequence numbers ahead",
-            "dropped",
-            "answered",
-        ));
-    }
+    device_id_dropped(
+        ctx,
+        h,
+        "out-of-window packet",
+        "a packet 1000 sequence numbers ahead",
+        "dropped",
+    )
+    .await?;
     ctx.ipmi_ok(h, "Get Device ID in the window", APP, 0x01, &[])
         .await?;
     Ok(())
@@ -495,24 +524,16 @@ async fn out_of_window_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn integrity_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_open(Role::Admin).await?;
-    ctx.s(h)
-        .login_v20(Privilege::Administrator, SuiteChoice::Id(3))
-        .await
-        .map_err(|e| finding("login with suite 3", e))?;
+    login_ok(ctx, h, Privilege::Administrator, 3, "login with suite 3").await?;
     ctx.s(h).faults().corrupt_auth_code = true;
-    let wait = silence(ctx);
-    let silent = ctx
-        .s(h)
-        .command_expect_silence(APP, 0x01, &[], wait)
-        .await
-        .map_err(|e| finding("corrupted packet", e))?;
-    if !silent {
-        return Err(Finding::mismatch(
-            "a packet with a wrong integrity AuthCode",
-            "dropped",
-            "answered",
-        ));
-    }
+    device_id_dropped(
+        ctx,
+        h,
+        "corrupted packet",
+        "a packet with a wrong integrity AuthCode",
+        "dropped",
+    )
+    .await?;
     ctx.ipmi_ok(h, "Get Device ID afterwards", APP, 0x01, &[])
         .await?;
     Ok(())
@@ -527,20 +548,14 @@ async fn idle_timeout(ctx: &mut Ctx) -> Result<(), Finding> {
     ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
     ctx.s(h).note(format!("idle for {wait:?}"));
     tokio::time::sleep(wait).await;
-    let wait = silence(ctx);
-    let silent = ctx
-        .s(h)
-        .command_expect_silence(APP, 0x01, &[], wait)
-        .await
-        .map_err(|e| finding("command after the idle time", e))?;
-    if !silent {
-        return Err(Finding::mismatch(
-            format!("a command after {wait:?} idle"),
-            "no answer (the session timed out)",
-            "answered",
-        ));
-    }
-    Ok(())
+    device_id_dropped(
+        ctx,
+        h,
+        "command after the idle time",
+        format!("a command after {wait:?} idle"),
+        "no answer (the session timed out)",
+    )
+    .await
 }
 
 async fn close(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -586,19 +601,8 @@ async fn ipmi15_wrong_password(ctx: &mut Ctx) -> Result<(), Finding> {
     let t = ctx.ipmi_target(Role::Admin)?;
     let t = t.with_credentials(&t.user.clone(), "definitely-wrong");
     let h = ctx.ipmi_open_target(&t).await?;
-    match ctx
-        .s(h)
-        .login_v15(Privilege::Administrator, AuthType::Md5)
-        .await
-    {
-        Ok(_) => Err(Finding::mismatch(
-            "IPMI 1.5 login with a wrong password",
-            "refused",
-            "logged in",
-        )),
-        Err(IpmiError::Io(e)) => Err(Finding::Error(e)),
-        Err(_) => Ok(()),
-    }
+    let what = "IPMI 1.5 login with a wrong password";
+    login_v15_must_fail(ctx, h, AuthType::Md5, what).await
 }
 
 // ----- SDR -----
@@ -747,19 +751,15 @@ async fn sdr_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Finding> {
     }
     let mut req = old.to_le_bytes().to_vec();
     req.extend_from_slice(&[0, 0, 2, 3]);
-    let r = ctx
-        .s(h)
-        .command(STORAGE, 0x23, &req)
-        .await
-        .map_err(|e| finding("Get SDR with the old reservation", e))?;
-    if r.completion != 0xC5 {
-        return Err(Finding::mismatch(
-            "Get SDR with a cancelled reservation",
-            "0xC5",
-            format!("{:#04x}", r.completion),
-        ));
-    }
-    Ok(())
+    completion_must_be(
+        ctx,
+        h,
+        (STORAGE, 0x23, &req),
+        "Get SDR with the old reservation",
+        "Get SDR with a cancelled reservation",
+        0xC5,
+    )
+    .await
 }
 
 async fn thresholds_match_sdr(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -773,15 +773,7 @@ async fn thresholds_match_sdr(ctx: &mut Ctx) -> Result<(), Finding> {
         if mask == 0 {
             continue;
         }
-        let d = ctx
-            .ipmi_ok(
-                h,
-                &format!("Get Sensor Thresholds {}", f.key.number),
-                SENSOR,
-                0x27,
-                &[f.key.number],
-            )
-            .await?;
+        let d = sensor_ok(ctx, h, "Get Sensor Thresholds", 0x27, f.key.number).await?;
         if d.len() != 7 {
             misses.push(crate::eval::Mismatch {
                 what: format!("sensor {} thresholds", f.key.number),
@@ -809,11 +801,7 @@ async fn thresholds_match_sdr(ctx: &mut Ctx) -> Result<(), Finding> {
             }
         }
     }
-    if misses.is_empty() {
-        Ok(())
-    } else {
-        Err(Finding::Mismatch(misses))
-    }
+    verdict(misses)
 }
 
 async fn every_sensor_reads(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -824,15 +812,7 @@ async fn every_sensor_reads(ctx: &mut Ctx) -> Result<(), Finding> {
             continue;
         };
         n += 1;
-        let d = ctx
-            .ipmi_ok(
-                h,
-                &format!("Get Sensor Reading {num}"),
-                SENSOR,
-                0x2D,
-                &[num],
-            )
-            .await?;
+        let d = sensor_ok(ctx, h, "Get Sensor Reading", 0x2D, num).await?;
         if d.len() < 2 || d[1] & 0x20 != 0 {
             return Err(Finding::mismatch(
                 format!("sensor {num} reading"),
@@ -854,15 +834,7 @@ async fn reading_conversion(ctx: &mut Ctx) -> Result<(), Finding> {
         let Record::Full(f) = sdr.record else {
             continue;
         };
-        let d = ctx
-            .ipmi_ok(
-                h,
-                &format!("Get Sensor Reading {}", f.key.number),
-                SENSOR,
-                0x2D,
-                &[f.key.number],
-            )
-            .await?;
+        let d = sensor_ok(ctx, h, "Get Sensor Reading", 0x2D, f.key.number).await?;
         let Some(raw) = d.first().copied() else {
             continue;
         };
@@ -881,11 +853,7 @@ async fn reading_conversion(ctx: &mut Ctx) -> Result<(), Finding> {
             });
         }
     }
-    if misses.is_empty() {
-        Ok(())
-    } else {
-        Err(Finding::Mismatch(misses))
-    }
+    verdict(misses)
 }
 
 async fn unknown_sensor(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -1047,19 +1015,15 @@ async fn sel_add_get_delete(ctx: &mut Ctx) -> Result<(), Finding> {
     };
     delete_entry(ctx, h, id).await?;
     check?;
-    let r = ctx
-        .s(h)
-        .command(STORAGE, 0x43, &req)
-        .await
-        .map_err(|e| finding("Get SEL Entry after delete", e))?;
-    if r.completion != 0xCB {
-        return Err(Finding::mismatch(
-            "Get SEL Entry of the deleted record",
-            "0xCB",
-            format!("{:#04x}", r.completion),
-        ));
-    }
-    Ok(())
+    completion_must_be(
+        ctx,
+        h,
+        (STORAGE, 0x43, &req),
+        "Get SEL Entry after delete",
+        "Get SEL Entry of the deleted record",
+        0xCB,
+    )
+    .await
 }
 
 async fn sel_add_counts(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -1085,19 +1049,15 @@ async fn sel_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Finding> {
     let _new = reserve(ctx, h, 0x42).await?;
     let mut req = old.to_le_bytes().to_vec();
     req.extend_from_slice(&[0xFE, 0xFF]);
-    let r = ctx
-        .s(h)
-        .command(STORAGE, 0x46, &req)
-        .await
-        .map_err(|e| finding("Delete SEL Entry with the old reservation", e))?;
-    if r.completion != 0xC5 {
-        return Err(Finding::mismatch(
-            "Delete SEL Entry with a superseded reservation",
-            "0xC5",
-            format!("{:#04x}", r.completion),
-        ));
-    }
-    Ok(())
+    completion_must_be(
+        ctx,
+        h,
+        (STORAGE, 0x46, &req),
+        "Delete SEL Entry with the old reservation",
+        "Delete SEL Entry with a superseded reservation",
+        0xC5,
+    )
+    .await
 }
 
 async fn sel_clear_and_restore(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -1305,24 +1265,38 @@ pub(crate) async fn wait_power(ctx: &mut Ctx, h: Handle, on: bool) -> Result<(),
     ))
 }
 
-async fn power_off_on(ctx: &mut Ctx) -> Result<(), Finding> {
-    let h = ctx.ipmi_login(Role::Admin).await?;
-    let was_on = power_on(ctx, h).await?;
-    let order: [(u8, bool); 2] = if was_on {
+/// The two power changes (Chassis Control action, power on after it) that leave the
+/// system as it is now: down then up when it is on, up then down when it is off.
+pub(crate) async fn power_round_trip(ctx: &mut Ctx, h: Handle) -> Result<[(u8, bool); 2], Finding> {
+    Ok(if power_on(ctx, h).await? {
         [(0, false), (1, true)]
     } else {
         [(1, true), (0, false)]
-    };
-    for (action, on) in order {
-        ctx.ipmi_ok(
-            h,
-            &format!("Chassis Control {action}"),
-            CHASSIS,
-            0x02,
-            &[action],
-        )
-        .await?;
-        wait_power(ctx, h, on).await?;
+    })
+}
+
+/// Chassis Control `action`, then waits until the power is `on`.
+pub(crate) async fn chassis_control(
+    ctx: &mut Ctx,
+    h: Handle,
+    action: u8,
+    on: bool,
+) -> Result<(), Finding> {
+    ctx.ipmi_ok(
+        h,
+        &format!("Chassis Control {action}"),
+        CHASSIS,
+        0x02,
+        &[action],
+    )
+    .await?;
+    wait_power(ctx, h, on).await
+}
+
+async fn power_off_on(ctx: &mut Ctx) -> Result<(), Finding> {
+    let h = ctx.ipmi_login(Role::Admin).await?;
+    for (action, on) in power_round_trip(ctx, h).await? {
+        chassis_control(ctx, h, action, on).await?;
     }
     Ok(())
 }

@@ -2,22 +2,21 @@
 //! listener (and, for `cross`, its WS-Man endpoint), passes every MUST case of
 //! `ipmi-lan` and `cross`.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use client::ipmi::IpmiTarget;
-use conformance::case::{Level, Outcome};
+use conformance::case::Level;
 use conformance::ipmi::IpmiOptions;
 use conformance::{RunOptions, Suite};
 
 /// The default machine with a short IPMI idle timeout, so the idle-timeout case runs.
 pub const SCENARIO: &str = "[ipmi]\nidle_timeout_ms = 1500\n";
 
+/// The default accounts, and an idle wait past the scenario's idle timeout.
 pub fn ipmi_options(addr: std::net::SocketAddr) -> IpmiOptions {
-    let mut o = IpmiOptions::new(IpmiTarget::new(addr, "admin", "admin"));
-    o.operator = Some(("operator".into(), "operator".into()));
-    o.user = Some(("user".into(), "user".into()));
+    let mut o = support::ipmi_options(addr);
     o.idle_wait = Some(Duration::from_millis(2500));
-    o.silence = Duration::from_millis(300);
     o
 }
 
@@ -37,45 +36,17 @@ async fn the_embedded_mock_passes_every_must_ipmi_and_cross_case() {
     let suite = Suite::embedded().unwrap();
     let cases = suite.select(&["ipmi-lan".into(), "cross".into()], None);
     assert!(cases.len() >= 60, "only {} IPMI cases", cases.len());
-    let client =
-        client::Client::new(client::Target::new(mock.url()).credentials("admin", "admin")).unwrap();
     let opts = RunOptions {
         jobs: 4,
         ipmi: Some(ipmi_options(mock.ipmi_addr().unwrap())),
         ..RunOptions::default()
     };
     let start = Instant::now();
-    let report = conformance::run::run(client, &cases, opts, |_| {})
-        .await
-        .unwrap();
+    let report = support::run(&mock.url(), &cases, opts).await;
     let took = start.elapsed();
     mock.shutdown().await;
-    let bad: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.level == Level::Must && r.outcome != Outcome::Pass)
-        .map(|r| {
-            format!(
-                "{} {:?}: {}",
-                r.id,
-                r.outcome,
-                r.message.as_deref().unwrap_or_default()
-            )
-        })
-        .collect();
-    let others: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.level != Level::Must && r.outcome != Outcome::Pass)
-        .map(|r| {
-            format!(
-                "{} {:?}: {}",
-                r.id,
-                r.outcome,
-                r.message.as_deref().unwrap_or_default()
-            )
-        })
-        .collect();
+    let bad = support::not_passing(&report, |r| r.level == Level::Must);
+    let others = support::not_passing(&report, |r| r.level != Level::Must);
     assert!(
         bad.is_empty(),
         "MUST cases the mock does not pass:\n{}\n(others: {others:?})",

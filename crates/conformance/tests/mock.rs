@@ -2,20 +2,15 @@
 //! every MUST case of the suite, with only the waivers of `tests/mock-waivers.toml`,
 //! none of them stale; and the report order does not depend on `jobs`.
 
+mod support;
+
 use std::time::Instant;
 
-use conformance::case::{Level, Outcome};
-use conformance::{RunOptions, Suite, Waivers};
+use conformance::case::Level;
+use conformance::{RunOptions, Waivers};
 
-/// The WS-Man cases (the IPMI and cross profiles are checked in `tests/ipmi.rs`).
-fn wsman_cases() -> Vec<conformance::Case> {
-    Suite::embedded()
-        .unwrap()
-        .cases
-        .into_iter()
-        .filter(|c| !conformance::ipmi::needs(&c.id).1)
-        .collect()
-}
+// The WS-Man cases only: the IPMI and cross profiles are checked in `tests/ipmi.rs`.
+use support::wsman_cases;
 
 async fn run_against_mock(jobs: usize) -> conformance::Report {
     let mock = mock::MockServer::start().await.unwrap();
@@ -25,16 +20,12 @@ async fn run_against_mock(jobs: usize) -> conformance::Report {
         "/tests/mock-waivers.toml"
     )))
     .unwrap();
-    let client =
-        client::Client::new(client::Target::new(mock.url()).credentials("admin", "admin")).unwrap();
     let opts = RunOptions {
         jobs,
         waivers,
         ..RunOptions::default()
     };
-    let report = conformance::run::run(client, &cases, opts, |_| {})
-        .await
-        .unwrap();
+    let report = support::run(&mock.url(), &cases, opts).await;
     mock.shutdown().await;
     report
 }
@@ -43,19 +34,7 @@ async fn run_against_mock(jobs: usize) -> conformance::Report {
 async fn the_embedded_mock_passes_every_must_case() {
     let start = Instant::now();
     let report = run_against_mock(8).await;
-    let bad: Vec<String> = report
-        .results
-        .iter()
-        .filter(|r| r.level == Level::Must && r.waiver.is_none() && r.outcome != Outcome::Pass)
-        .map(|r| {
-            format!(
-                "{} {:?}: {}",
-                r.id,
-                r.outcome,
-                r.message.as_deref().unwrap_or_default()
-            )
-        })
-        .collect();
+    let bad = support::not_passing(&report, |r| r.level == Level::Must && r.waiver.is_none());
     assert!(
         bad.is_empty(),
         "MUST cases the mock does not pass:\n{}",

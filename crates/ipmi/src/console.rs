@@ -14,7 +14,7 @@ use crate::codes::{Privilege, cc, netfn};
 use crate::crypto::{self, CipherSuite, ConfAlg, IntegrityAlg, RakpParams, SessionKeys};
 use crate::msg::{Message, MsgError};
 use crate::rmcp::{self, AuthType, Frame, FrameError, Pong, payload};
-use crate::session::cmd;
+use crate::session::{self, cmd};
 
 /// Which cipher suite an RMCP+ login proposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -560,16 +560,7 @@ impl Console {
             }
             Link::V20 { keys } => {
                 let keys = keys.expect("seal is only called on established links");
-                let suite = keys.suite;
-                let enc = suite.conf != ConfAlg::None;
-                let auth = suite.integrity != IntegrityAlg::None;
-                let body = if enc {
-                    let mut iv = [0u8; 16];
-                    rng.fill_bytes(&mut iv);
-                    crypto::aes_encrypt(&keys.aes_key(), &iv, plain)
-                } else {
-                    plain.to_vec()
-                };
+                let (enc, auth, body) = session::seal_body(&keys, plain, rng);
                 let seq = self.take_seq();
                 let mut b =
                     rmcp::encode_v20_unsigned(payload_type, enc, auth, self.bmc_id, seq, &body);
@@ -781,20 +772,31 @@ impl Console {
         )))
     }
 
-    fn on_rakp2(&mut self, d: &[u8], now_ms: u64) -> Result<Event, ConsoleError> {
-        let Login::Rakp2 { rm, role } = self.login.clone() else {
-            return Err(ConsoleError::Unexpected("RAKP2"));
-        };
+    /// Checks a RAKP answer's length and status; a refusal ends the login.
+    fn rakp_status(
+        &mut self,
+        d: &[u8],
+        short: &'static str,
+        stage: &'static str,
+    ) -> Result<(), ConsoleError> {
         if d.len() < 8 {
-            return Err(ConsoleError::Unexpected("short RAKP2"));
+            return Err(ConsoleError::Unexpected(short));
         }
         if d[1] != 0 {
             self.login = Login::Idle;
             return Err(ConsoleError::Refused {
-                stage: "RAKP2",
+                stage,
                 status: d[1],
             });
         }
+        Ok(())
+    }
+
+    fn on_rakp2(&mut self, d: &[u8], now_ms: u64) -> Result<Event, ConsoleError> {
+        let Login::Rakp2 { rm, role } = self.login.clone() else {
+            return Err(ConsoleError::Unexpected("RAKP2"));
+        };
+        self.rakp_status(d, "short RAKP2", "RAKP2")?;
         let suite = self.suite.ok_or(ConsoleError::Unexpected("RAKP2"))?;
         if d.len() != 40 + suite.auth.hmac_len() {
             return Err(ConsoleError::Unexpected("RAKP2 length"));
@@ -857,16 +859,7 @@ impl Console {
         else {
             return Err(ConsoleError::Unexpected("RAKP4"));
         };
-        if d.len() < 8 {
-            return Err(ConsoleError::Unexpected("short RAKP4"));
-        }
-        if d[1] != 0 {
-            self.login = Login::Idle;
-            return Err(ConsoleError::Refused {
-                stage: "RAKP4",
-                status: d[1],
-            });
-        }
+        self.rakp_status(d, "short RAKP4", "RAKP4")?;
         let suite = self.suite.ok_or(ConsoleError::Unexpected("RAKP4"))?;
         let n = self.config.username.len().min(16);
         let name = self.config.username[..n].to_vec();

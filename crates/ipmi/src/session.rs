@@ -278,6 +278,20 @@ impl Record {
         self.session_id = id;
         self
     }
+
+    /// Notes the request of an IPMI message exchange.
+    fn request_of(&mut self, msg: &Message) {
+        self.netfn = Some(msg.netfn);
+        self.cmd = Some(msg.cmd);
+        self.request = msg.data.clone();
+    }
+
+    /// Notes a whole IPMI message exchange: the request and its answer.
+    fn exchange(&mut self, msg: &Message, completion: u8, data: &[u8]) {
+        self.request_of(msg);
+        self.completion = Some(completion);
+        self.response = data.to_vec();
+    }
 }
 
 /// The result of handling one datagram.
@@ -287,6 +301,16 @@ pub struct Handled {
     pub replies: Vec<Vec<u8>>,
     /// What happened.
     pub record: Record,
+}
+
+impl Handled {
+    /// One reply datagram and its record.
+    fn one(reply: Vec<u8>, record: Record) -> Handled {
+        Handled {
+            replies: vec![reply],
+            record,
+        }
+    }
 }
 
 /// A session as the mock's admin API shows it.
@@ -668,21 +692,14 @@ impl Bmc {
         self.sessions[idx].last_ms = now_ms;
         let mut record = self.sessions[idx].record(RecordKind::Ipmi15);
         let (completion, data, after) = self.in_session(app, idx, &msg, now_ms);
-        record.netfn = Some(msg.netfn);
-        record.cmd = Some(msg.cmd);
-        record.request = msg.data.clone();
-        record.completion = Some(completion);
-        record.response = data.clone();
+        record.exchange(&msg, completion, &data);
         let rsp = msg.response(completion, &data).to_bytes();
         let s = &mut self.sessions[idx];
         let seq = s.next_tx_seq();
         let code = crypto::v15_auth_code(auth, &password, s.id, &rsp, seq);
         let reply = rmcp::encode_v15(auth, seq, s.id, Some(&code), &rsp);
         self.finish(idx, &after);
-        Handled {
-            replies: vec![reply],
-            record,
-        }
+        Handled::one(reply, record)
     }
 
     fn activate_session(
@@ -710,9 +727,7 @@ impl Bmc {
         };
         let mut record = Record::new(RecordKind::Ipmi15).with_session(ch.temp_id);
         record.user = Some(String::from_utf8_lossy(&ch.user.name).into_owned());
-        record.netfn = Some(msg.netfn);
-        record.cmd = Some(msg.cmd);
-        record.request = msg.data.clone();
+        record.request_of(&msg);
         // The success answer carries the console's initial outbound sequence number
         // (freeipmi starts its receive window there); refusals carry 0.
         let answer = |record: &mut Record, completion: u8, data: Vec<u8>, seq: u32| {
@@ -746,10 +761,7 @@ impl Bmc {
         match result {
             Err(c) => {
                 let reply = answer(&mut record, c, Vec::new(), 0);
-                Handled {
-                    replies: vec![reply],
-                    record,
-                }
+                Handled::one(reply, record)
             }
             Ok((requested, out_seq)) => {
                 self.challenges.remove(ci);
@@ -783,10 +795,7 @@ impl Bmc {
                 data.extend_from_slice(&inbound.to_le_bytes());
                 data.push(requested.to_u8());
                 let reply = answer(&mut record, cc::OK, data, out_seq);
-                Handled {
-                    replies: vec![reply],
-                    record,
-                }
+                Handled::one(reply, record)
             }
         }
     }
@@ -1032,32 +1041,14 @@ impl Bmc {
     ) -> Handled {
         let mut record = Record::new(RecordKind::OpenSession);
         if d.len() < 8 {
-            return drop_with(
-                DropReason::Frame(FrameError::Truncated {
-                    what: "Open Session Request",
-                    need: 32,
-                    have: d.len(),
-                }),
-                0,
-            );
+            return truncated("Open Session Request", 32, d.len());
         }
         let tag = d[0];
         let console_id = u32::from_le_bytes([d[4], d[5], d[6], d[7]]);
         let fail = |mut record: Record, st: u8| {
             record.status = Some(st);
-            let mut out = vec![tag, st, 0, 0];
-            out.extend_from_slice(&console_id.to_le_bytes());
-            Handled {
-                replies: vec![rmcp::encode_v20_unsigned(
-                    payload::OPEN_SESSION_RESPONSE,
-                    false,
-                    false,
-                    0,
-                    0,
-                    &out,
-                )],
-                record,
-            }
+            let reply = setup_reply(payload::OPEN_SESSION_RESPONSE, tag, st, 0, console_id, &[]);
+            Handled::one(reply, record)
         };
         if d.len() != 32 {
             return fail(record, status::ILLEGAL_PARAMETER);
@@ -1133,23 +1124,19 @@ impl Bmc {
         } else {
             max_priv.to_u8()
         };
-        let mut out = vec![tag, status::OK, reported, 0];
-        out.extend_from_slice(&console_id.to_le_bytes());
-        out.extend_from_slice(&id.to_le_bytes());
-        out.extend_from_slice(&[0, 0, 0, 8, suite.auth.to_u8(), 0, 0, 0]);
-        out.extend_from_slice(&[1, 0, 0, 8, suite.integrity.to_u8(), 0, 0, 0]);
-        out.extend_from_slice(&[2, 0, 0, 8, suite.conf.to_u8(), 0, 0, 0]);
-        Handled {
-            replies: vec![rmcp::encode_v20_unsigned(
-                payload::OPEN_SESSION_RESPONSE,
-                false,
-                false,
-                0,
-                0,
-                &out,
-            )],
-            record,
-        }
+        let mut rest = id.to_le_bytes().to_vec();
+        rest.extend_from_slice(&[0, 0, 0, 8, suite.auth.to_u8(), 0, 0, 0]);
+        rest.extend_from_slice(&[1, 0, 0, 8, suite.integrity.to_u8(), 0, 0, 0]);
+        rest.extend_from_slice(&[2, 0, 0, 8, suite.conf.to_u8(), 0, 0, 0]);
+        let reply = setup_reply(
+            payload::OPEN_SESSION_RESPONSE,
+            tag,
+            status::OK,
+            reported,
+            console_id,
+            &rest,
+        );
+        Handled::one(reply, record)
     }
 
     fn rakp1(
@@ -1160,14 +1147,7 @@ impl Bmc {
         rng: &mut dyn RngCore,
     ) -> Handled {
         if d.len() < 28 {
-            return drop_with(
-                DropReason::Frame(FrameError::Truncated {
-                    what: "RAKP1",
-                    need: 28,
-                    have: d.len(),
-                }),
-                0,
-            );
+            return truncated("RAKP1", 28, d.len());
         }
         let tag = d[0];
         let sid = u32::from_le_bytes([d[4], d[5], d[6], d[7]]);
@@ -1177,17 +1157,11 @@ impl Bmc {
         let name_len = usize::from(d[27]);
         let mut record = Record::new(RecordKind::Rakp1).with_session(sid);
         let reply = |console_id: u32, st: u8, rest: &[u8]| {
-            let mut out = vec![tag, st, 0, 0];
-            out.extend_from_slice(&console_id.to_le_bytes());
-            out.extend_from_slice(rest);
-            rmcp::encode_v20_unsigned(payload::RAKP2, false, false, 0, 0, &out)
+            setup_reply(payload::RAKP2, tag, st, 0, console_id, rest)
         };
         let Some(idx) = self.sessions.iter().position(|s| s.id == sid) else {
             record.status = Some(status::INVALID_SESSION_ID);
-            return Handled {
-                replies: vec![reply(0, status::INVALID_SESSION_ID, &[])],
-                record,
-            };
+            return Handled::one(reply(0, status::INVALID_SESSION_ID, &[]), record);
         };
         let console_id = self.sessions[idx].console_id;
         record.suite = self.sessions[idx].suite().map(|s| s.id);
@@ -1202,10 +1176,7 @@ impl Bmc {
         {
             record.status = Some(status::OK);
             record.user = self.sessions[idx].user_name();
-            return Handled {
-                replies: vec![rakp2.clone()],
-                record,
-            };
+            return Handled::one(rakp2.clone(), record);
         }
         let Proto::V20 {
             suite,
@@ -1213,10 +1184,7 @@ impl Bmc {
         } = self.sessions[idx].proto.clone()
         else {
             record.status = Some(status::INACTIVE_SESSION_ID);
-            return Handled {
-                replies: vec![reply(console_id, status::INACTIVE_SESSION_ID, &[])],
-                record,
-            };
+            return Handled::one(reply(console_id, status::INACTIVE_SESSION_ID, &[]), record);
         };
         let refuse = |this: &mut Bmc, st: u8, record: &mut Record| {
             record.status = Some(st);
@@ -1225,19 +1193,13 @@ impl Bmc {
         };
         if name_len > 16 || d.len() != 28 + name_len {
             let r = refuse(self, status::INVALID_NAME_LENGTH, &mut record);
-            return Handled {
-                replies: vec![r],
-                record,
-            };
+            return Handled::one(r, record);
         }
         let name = &d[28..28 + name_len];
         record.user = Some(String::from_utf8_lossy(name).into_owned());
         let Some(requested) = Privilege::from_u8(role & 0x0F) else {
             let r = refuse(self, status::INVALID_ROLE, &mut record);
-            return Handled {
-                replies: vec![r],
-                record,
-            };
+            return Handled::one(r, record);
         };
         record.privilege = Some(requested);
         let user = if name.is_empty() && !self.config.allow_anonymous {
@@ -1247,17 +1209,11 @@ impl Bmc {
         };
         let Some(user) = user else {
             let r = refuse(self, status::UNAUTHORIZED_NAME, &mut record);
-            return Handled {
-                replies: vec![r],
-                record,
-            };
+            return Handled::one(r, record);
         };
         if requested > user.max_privilege || requested > self.sessions[idx].max_priv {
             let r = refuse(self, status::UNAUTHORIZED_ROLE, &mut record);
-            return Handled {
-                replies: vec![r],
-                record,
-            };
+            return Handled::one(r, record);
         }
         let mut rc = [0u8; 16];
         rng.fill_bytes(&mut rc);
@@ -1292,22 +1248,12 @@ impl Bmc {
             },
         };
         record.status = Some(status::OK);
-        Handled {
-            replies: vec![rakp2],
-            record,
-        }
+        Handled::one(rakp2, record)
     }
 
     fn rakp3(&mut self, app: &mut dyn Application, d: &[u8], now_ms: u64) -> Handled {
         if d.len() < 8 {
-            return drop_with(
-                DropReason::Frame(FrameError::Truncated {
-                    what: "RAKP3",
-                    need: 8,
-                    have: d.len(),
-                }),
-                0,
-            );
+            return truncated("RAKP3", 8, d.len());
         }
         let tag = d[0];
         let console_status = d[1];
@@ -1315,17 +1261,11 @@ impl Bmc {
         let code = &d[8..];
         let mut record = Record::new(RecordKind::Rakp3).with_session(sid);
         let reply = |console_id: u32, st: u8, icv: &[u8]| {
-            let mut out = vec![tag, st, 0, 0];
-            out.extend_from_slice(&console_id.to_le_bytes());
-            out.extend_from_slice(icv);
-            rmcp::encode_v20_unsigned(payload::RAKP4, false, false, 0, 0, &out)
+            setup_reply(payload::RAKP4, tag, st, 0, console_id, icv)
         };
         let Some(idx) = self.sessions.iter().position(|s| s.id == sid) else {
             record.status = Some(status::INVALID_SESSION_ID);
-            return Handled {
-                replies: vec![reply(0, status::INVALID_SESSION_ID, &[])],
-                record,
-            };
+            return Handled::one(reply(0, status::INVALID_SESSION_ID, &[]), record);
         };
         let s = &self.sessions[idx];
         let console_id = s.console_id;
@@ -1352,10 +1292,7 @@ impl Bmc {
             } if crypto::ct_eq(rakp3_code, code) => {
                 // A retransmitted RAKP3: answer with the same RAKP4.
                 record.status = Some(status::OK);
-                return Handled {
-                    replies: vec![rakp4.clone()],
-                    record,
-                };
+                return Handled::one(rakp4.clone(), record);
             }
             Proto::V20 {
                 suite,
@@ -1363,10 +1300,7 @@ impl Bmc {
             } => (*suite, *rm, *rc, *role),
             _ => {
                 record.status = Some(status::INACTIVE_SESSION_ID);
-                return Handled {
-                    replies: vec![reply(console_id, status::INACTIVE_SESSION_ID, &[])],
-                    record,
-                };
+                return Handled::one(reply(console_id, status::INACTIVE_SESSION_ID, &[]), record);
             }
         };
         let user = s.user.clone().unwrap_or(UserRecord {
@@ -1391,10 +1325,10 @@ impl Bmc {
         if !crypto::ct_eq(&params.rakp3(kuid), code) {
             self.sessions.remove(idx);
             record.status = Some(status::INVALID_INTEGRITY_CHECK);
-            return Handled {
-                replies: vec![reply(console_id, status::INVALID_INTEGRITY_CHECK, &[])],
+            return Handled::one(
+                reply(console_id, status::INVALID_INTEGRITY_CHECK, &[]),
                 record,
-            };
+            );
         }
         let kg = self.config.kg.clone();
         let sik = params.sik(kg.as_deref().unwrap_or(kuid));
@@ -1414,10 +1348,7 @@ impl Bmc {
         };
         record.status = Some(status::OK);
         record.privilege = Some(s.priv_);
-        Handled {
-            replies: vec![rakp4],
-            record,
-        }
+        Handled::one(rakp4, record)
     }
 
     fn v20_session_packet(
@@ -1493,11 +1424,7 @@ impl Bmc {
         self.sessions[idx].last_ms = now_ms;
         let mut record = self.sessions[idx].record(RecordKind::Rmcpp);
         let (completion, data, after) = self.in_session(app, idx, &msg, now_ms);
-        record.netfn = Some(msg.netfn);
-        record.cmd = Some(msg.cmd);
-        record.request = msg.data.clone();
-        record.completion = Some(completion);
-        record.response = data.clone();
+        record.exchange(&msg, completion, &data);
         let rsp = msg.response(completion, &data).to_bytes();
         let mut replies = vec![seal_v20(
             &mut self.sessions[idx],
@@ -1880,13 +1807,14 @@ impl Bmc {
 
 /// Seal a payload for an RMCP+ session: encrypt, frame with the BMC's next sequence
 /// number and the console's session ID, sign.
-fn seal_v20(
-    s: &mut Session,
+/// The payload of an RMCP+ session packet under `keys`, for either side: (encrypted,
+/// authenticated, body), the body AES-CBC encrypted with a fresh IV when the suite
+/// has a confidentiality algorithm.
+pub(crate) fn seal_body(
     keys: &SessionKeys,
-    payload_type: u8,
     plain: &[u8],
     rng: &mut dyn RngCore,
-) -> Vec<u8> {
+) -> (bool, bool, Vec<u8>) {
     let suite = keys.suite;
     let enc = suite.conf != ConfAlg::None;
     let auth = suite.integrity != IntegrityAlg::None;
@@ -1897,6 +1825,17 @@ fn seal_v20(
     } else {
         plain.to_vec()
     };
+    (enc, auth, body)
+}
+
+fn seal_v20(
+    s: &mut Session,
+    keys: &SessionKeys,
+    payload_type: u8,
+    plain: &[u8],
+    rng: &mut dyn RngCore,
+) -> Vec<u8> {
+    let (enc, auth, body) = seal_body(keys, plain, rng);
     let seq = if auth { s.next_tx_seq() } else { 0 };
     let mut d = rmcp::encode_v20_unsigned(payload_type, enc, auth, s.console_id, seq, &body);
     if auth {
@@ -1904,6 +1843,24 @@ fn seal_v20(
         d.extend_from_slice(&code);
     }
     d
+}
+
+/// A session-setup message too short to read: dropped.
+fn truncated(what: &'static str, need: usize, have: usize) -> Handled {
+    drop_with(
+        DropReason::Frame(FrameError::Truncated { what, need, have }),
+        0,
+    )
+}
+
+/// An unsigned session-setup answer (Open Session Response, RAKP2, RAKP4): the
+/// message tag, the status, `byte2` (the privilege in an Open Session Response,
+/// otherwise reserved), a reserved byte, the console's session ID, then `rest`.
+fn setup_reply(payload: u8, tag: u8, st: u8, byte2: u8, console_id: u32, rest: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag, st, byte2, 0];
+    out.extend_from_slice(&console_id.to_le_bytes());
+    out.extend_from_slice(rest);
+    rmcp::encode_v20_unsigned(payload, false, false, 0, 0, &out)
 }
 
 fn drop_with(reason: DropReason, session_id: u32) -> Handled {

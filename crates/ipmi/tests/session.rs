@@ -17,6 +17,36 @@ fn admin(suite: SuiteChoice) -> ConsoleConfig {
     }
 }
 
+/// A command with a corrupted AuthCode gets no answer: dropped as BadAuthCode.
+#[track_caller]
+fn assert_corrupted_command_dropped(p: &mut Pair) {
+    p.console.faults.corrupt_auth_code = true;
+    assert_eq!(p.command(0x06, 0x01, &[]).unwrap(), None);
+    assert_eq!(
+        p.last_record().kind,
+        RecordKind::Dropped {
+            reason: DropReason::BadAuthCode
+        }
+    );
+}
+
+/// `user`/`password` asking for cipher suite 3.
+fn suite3(user: &str, password: &str) -> ConsoleConfig {
+    ConsoleConfig {
+        suite: SuiteChoice::Id(3),
+        ..ConsoleConfig::new(user, password)
+    }
+}
+
+/// The login fails: `stage` answered with `status`.
+#[track_caller]
+fn assert_refused(p: &mut Pair, stage: &'static str, status: u8) {
+    assert_eq!(
+        p.login_v20().unwrap_err(),
+        ConsoleError::Refused { stage, status }
+    );
+}
+
 fn logged_in(e: Option<Event>) -> (u32, Privilege, Option<Privilege>, Option<u8>) {
     match e {
         Some(Event::LoggedIn {
@@ -81,14 +111,7 @@ fn auto_suite_falls_back_from_17_to_3() {
 #[test]
 fn suite_zero_refused_unless_enabled() {
     let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(0)));
-    let err = p.login_v20().unwrap_err();
-    assert_eq!(
-        err,
-        ConsoleError::Refused {
-            stage: "Open Session",
-            status: status::NO_CIPHER_SUITE_MATCH
-        }
-    );
+    assert_refused(&mut p, "Open Session", status::NO_CIPHER_SUITE_MATCH);
     assert_eq!(p.bmc.sessions().count(), 0);
 
     let mut p = Pair::new(
@@ -139,13 +162,7 @@ fn privilege_zero_reports_the_real_level() {
 #[test]
 fn wrong_password_is_detected_at_rakp2_and_refused_at_rakp4() {
     // The console notices the BMC's RAKP2 does not match its password.
-    let mut p = Pair::new(
-        BmcConfig::default(),
-        ConsoleConfig {
-            suite: SuiteChoice::Id(3),
-            ..ConsoleConfig::new("admin", "wrong")
-        },
-    );
+    let mut p = Pair::new(BmcConfig::default(), suite3("admin", "wrong"));
     assert_eq!(p.login_v20().unwrap_err(), ConsoleError::Rakp2Mismatch);
 
     // Pressing on, the BMC refuses RAKP3 with 0x0F and forgets the session.
@@ -157,74 +174,31 @@ fn wrong_password_is_detected_at_rakp2_and_refused_at_rakp4() {
         },
     );
     p.console.faults.skip_rakp2_check = true;
-    let err = p.login_v20().unwrap_err();
-    assert_eq!(
-        err,
-        ConsoleError::Refused {
-            stage: "RAKP4",
-            status: status::INVALID_INTEGRITY_CHECK
-        }
-    );
+    assert_refused(&mut p, "RAKP4", status::INVALID_INTEGRITY_CHECK);
     assert_eq!(p.last_record().kind, RecordKind::Rakp3);
     assert_eq!(p.bmc.sessions().count(), 0);
 
     // Right password, wrong RAKP3 key: same.
     let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
     p.console.faults.rakp3_wrong_key = true;
-    assert_eq!(
-        p.login_v20().unwrap_err(),
-        ConsoleError::Refused {
-            stage: "RAKP4",
-            status: status::INVALID_INTEGRITY_CHECK
-        }
-    );
+    assert_refused(&mut p, "RAKP4", status::INVALID_INTEGRITY_CHECK);
 }
 
 #[test]
 fn unknown_user_and_role_above_limit_are_refused() {
-    let mut p = Pair::new(
-        BmcConfig::default(),
-        ConsoleConfig {
-            suite: SuiteChoice::Id(3),
-            ..ConsoleConfig::new("nobody", "x")
-        },
-    );
-    assert_eq!(
-        p.login_v20().unwrap_err(),
-        ConsoleError::Refused {
-            stage: "RAKP2",
-            status: status::UNAUTHORIZED_NAME
-        }
-    );
+    let mut p = Pair::new(BmcConfig::default(), suite3("nobody", "x"));
+    assert_refused(&mut p, "RAKP2", status::UNAUTHORIZED_NAME);
     assert_eq!(p.bmc.sessions().count(), 0);
 
     // user/user is a USER: asking for ADMINISTRATOR is refused.
-    let mut p = Pair::new(
-        BmcConfig::default(),
-        ConsoleConfig {
-            suite: SuiteChoice::Id(3),
-            ..ConsoleConfig::new("user", "user")
-        },
-    );
-    assert_eq!(
-        p.login_v20().unwrap_err(),
-        ConsoleError::Refused {
-            stage: "RAKP2",
-            status: status::UNAUTHORIZED_ROLE
-        }
-    );
+    let mut p = Pair::new(BmcConfig::default(), suite3("user", "user"));
+    assert_refused(&mut p, "RAKP2", status::UNAUTHORIZED_ROLE);
     assert_eq!(p.last_record().privilege, Some(Privilege::Administrator));
 
     // A raw wrong role byte (0 is not a role).
     let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
     p.console.faults.rakp1_role = Some(0x10);
-    assert_eq!(
-        p.login_v20().unwrap_err(),
-        ConsoleError::Refused {
-            stage: "RAKP2",
-            status: status::INVALID_ROLE
-        }
-    );
+    assert_refused(&mut p, "RAKP2", status::INVALID_ROLE);
 
     // At USER level the user gets in, and cannot raise the privilege.
     let mut p = Pair::new(
@@ -281,14 +255,7 @@ fn corrupted_integrity_is_dropped() {
     for suite in [2u8, 3, 17] {
         let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(suite)));
         logged_in(p.login_v20().unwrap());
-        p.console.faults.corrupt_auth_code = true;
-        assert_eq!(p.command(0x06, 0x01, &[]).unwrap(), None);
-        assert_eq!(
-            p.last_record().kind,
-            RecordKind::Dropped {
-                reason: DropReason::BadAuthCode
-            }
-        );
+        assert_corrupted_command_dropped(&mut p);
     }
 }
 
@@ -310,14 +277,7 @@ fn ipmi15_logins_md5_and_password() {
         // Replay and a corrupted AuthCode are dropped.
         let replay = p.console.last_sent().to_vec();
         assert!(p.deliver(&replay).replies.is_empty());
-        p.console.faults.corrupt_auth_code = true;
-        assert_eq!(p.command(0x06, 0x01, &[]).unwrap(), None);
-        assert_eq!(
-            p.last_record().kind,
-            RecordKind::Dropped {
-                reason: DropReason::BadAuthCode
-            }
-        );
+        assert_corrupted_command_dropped(&mut p);
         let m = response(p.command(0x06, 0x3C, &sid.to_le_bytes()).unwrap());
         assert_eq!(m.completion(), Some(0));
         assert_eq!(p.bmc.sessions().count(), 0);
@@ -392,13 +352,7 @@ fn session_limit_refuses_the_next_open_session() {
     );
     logged_in(p.login_v20().unwrap());
     logged_in(p.login_v20().unwrap());
-    assert_eq!(
-        p.login_v20().unwrap_err(),
-        ConsoleError::Refused {
-            stage: "Open Session",
-            status: status::NO_RESOURCES
-        }
-    );
+    assert_refused(&mut p, "Open Session", status::NO_RESOURCES);
     assert_eq!(p.bmc.sessions().count(), 2);
 }
 

@@ -546,13 +546,10 @@ impl Inner {
                     "a shell Receive carries rsp:Receive",
                 ));
             };
-            let command_id = r.command_id.as_deref().ok_or_else(|| {
-                Fail::from(winrs::bad_request(
-                    FaultKind::InvalidParameter,
-                    Some("MissingValues"),
-                    "rsp:DesiredStream names no CommandId",
-                ))
-            })?;
+            let command_id = r
+                .command_id
+                .as_deref()
+                .ok_or_else(|| missing_command_id("rsp:DesiredStream names no CommandId"))?;
             let desired = winrs::desired_streams(&r.desired_streams);
             match self
                 .machine
@@ -571,6 +568,18 @@ impl Inner {
             Ok(Err(until)) => Phase::Wait(until, self.shell_wake.subscribe()),
             Err(f) => Phase::Dispatched(Box::new(Err(f)), delay),
         }
+    }
+
+    /// Wakes the Receives waiting for shell output (a change may be theirs to see) and
+    /// answers `env` with `action` and `body`.
+    fn wake_and_respond(
+        &mut self,
+        env: &Envelope<'_>,
+        action: &str,
+        body: Body<'static>,
+    ) -> Envelope<'static> {
+        self.shell_wake.send_modify(|g| *g += 1);
+        respond(self.response_header(env, action), body)
     }
 
     /// Create, Delete, Command, Send and Signal on the cmd shell resource.
@@ -601,7 +610,7 @@ impl Inner {
                 };
                 let user = req.user.as_deref().unwrap_or("anonymous");
                 let request = winrs::shell_request(env, user, body)?;
-                let id = new_uuid().trim_start_matches("uuid:").to_owned();
+                let id = shell_uuid();
                 let info = self.machine.shell_create(id, request, &limits, now)?;
                 let mut header = self.response_header(env, ns::action::CREATE_RESPONSE);
                 header.resource_uri = None;
@@ -622,11 +631,7 @@ impl Inner {
             ns::action::DELETE => {
                 let shell_id = winrs::shell_id(env)?;
                 self.machine.shell_delete(shell_id, now)?;
-                self.shell_wake.send_modify(|g| *g += 1);
-                Ok(respond(
-                    self.response_header(env, ns::action::DELETE_RESPONSE),
-                    Body::Empty,
-                ))
+                Ok(self.wake_and_respond(env, ns::action::DELETE_RESPONSE, Body::Empty))
             }
             ns::action::COMMAND => {
                 let shell_id = winrs::shell_id(env)?;
@@ -637,7 +642,7 @@ impl Inner {
                     ));
                 };
                 let args: Vec<&str> = c.arguments.iter().map(|a| a.as_ref()).collect();
-                let id = new_uuid().trim_start_matches("uuid:").to_owned();
+                let id = shell_uuid();
                 self.machine
                     .shell_command(shell_id, id.clone(), &c.command, &args, now)?;
                 Ok(respond(
@@ -656,13 +661,10 @@ impl Inner {
                     ));
                 };
                 for stream in &send.streams {
-                    let command_id = stream.command_id.as_deref().ok_or_else(|| {
-                        Fail::from(winrs::bad_request(
-                            FaultKind::InvalidParameter,
-                            Some("MissingValues"),
-                            "rsp:Stream names no CommandId",
-                        ))
-                    })?;
+                    let command_id = stream
+                        .command_id
+                        .as_deref()
+                        .ok_or_else(|| missing_command_id("rsp:Stream names no CommandId"))?;
                     // The parser has checked the base64.
                     let bytes = stream.decode().unwrap_or_default();
                     self.machine.shell_send(
@@ -674,11 +676,7 @@ impl Inner {
                         now,
                     )?;
                 }
-                self.shell_wake.send_modify(|g| *g += 1);
-                Ok(respond(
-                    self.response_header(env, ns::action::SEND_RESPONSE),
-                    Body::SendResponse,
-                ))
+                Ok(self.wake_and_respond(env, ns::action::SEND_RESPONSE, Body::SendResponse))
             }
             ns::action::SIGNAL => {
                 let shell_id = winrs::shell_id(env)?;
@@ -688,13 +686,10 @@ impl Inner {
                         "a shell Signal carries rsp:Signal",
                     ));
                 };
-                let command_id = sig.command_id.as_deref().ok_or_else(|| {
-                    Fail::from(winrs::bad_request(
-                        FaultKind::InvalidParameter,
-                        Some("MissingValues"),
-                        "rsp:Signal names no CommandId",
-                    ))
-                })?;
+                let command_id = sig
+                    .command_id
+                    .as_deref()
+                    .ok_or_else(|| missing_command_id("rsp:Signal names no CommandId"))?;
                 let signal = Signal::parse(&sig.code).ok_or_else(|| {
                     Fail::from(winrs::bad_request(
                         FaultKind::InvalidParameter,
@@ -704,11 +699,7 @@ impl Inner {
                 })?;
                 self.machine
                     .shell_signal(shell_id, command_id, signal, now)?;
-                self.shell_wake.send_modify(|g| *g += 1);
-                Ok(respond(
-                    self.response_header(env, ns::action::SIGNAL_RESPONSE),
-                    Body::SignalResponse,
-                ))
+                Ok(self.wake_and_respond(env, ns::action::SIGNAL_RESPONSE, Body::SignalResponse))
             }
             other => Err(fault_d(
                 FaultKind::ActionNotSupported,
@@ -2047,6 +2038,20 @@ fn check(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
     Ok(())
 }
 
+/// A new shell or command ID: a UUID without the `uuid:` prefix.
+fn shell_uuid() -> String {
+    new_uuid().trim_start_matches("uuid:").to_owned()
+}
+
+/// The fault for a shell request that names no CommandId where it needs one.
+fn missing_command_id(what: &str) -> Fail {
+    Fail::from(winrs::bad_request(
+        FaultKind::InvalidParameter,
+        Some("MissingValues"),
+        what,
+    ))
+}
+
 fn operation_name(env: &Envelope<'_>) -> &'static str {
     if matches!(env.body, Body::Identify) {
         return "Identify";
@@ -2122,25 +2127,24 @@ pub fn windows_code(kind: FaultKind) -> u32 {
     }
 }
 
-impl crate::http::Credentials for Mock {
-    fn password(&self, user: &str) -> Option<String> {
-        let auth = self
-            .shared
+impl Mock {
+    /// The accounts and authentication policy in force.
+    fn auth(&self) -> Arc<AuthSnapshot> {
+        self.shared
             .auth
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        auth.passwords.get(user).cloned()
+            .clone()
+    }
+}
+
+impl crate::http::Credentials for Mock {
+    fn password(&self, user: &str) -> Option<String> {
+        self.auth().passwords.get(user).cloned()
     }
 
     fn policy(&self) -> crate::http::AuthPolicy {
-        let auth = self
-            .shared
-            .auth
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        auth.policy.clone()
+        self.auth().policy.clone()
     }
 }
 

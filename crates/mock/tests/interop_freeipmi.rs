@@ -7,7 +7,7 @@ mod interop;
 
 use std::process::Command;
 
-use interop::ipmi::{CALL_DEADLINE, IpmiMock, by_element_name, call_ok, values};
+use interop::ipmi::{CALL_DEADLINE, IpmiMock, call_ok, field, run_sol, values, wsman_readings};
 use interop::{Requirement, TempFile, run_with_deadline};
 
 fn have_freeipmi(test: &str) -> bool {
@@ -22,14 +22,6 @@ fn tool(m: &IpmiMock, program: &str, password: &str, args: &[&str]) -> Command {
         .arg("--config-file=/dev/null")
         .args(args);
     c
-}
-
-/// `Field : value` lines.
-fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
-    out.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k.trim() == name).then_some(v.trim())
-    })
 }
 
 #[test]
@@ -58,24 +50,9 @@ fn bmc_info_sensors_sel_fru_chassis() {
         "admin",
         &[&cache_arg, "--quiet-cache"],
     ));
-    let body = m.enumerate("CIM_NumericSensor");
-    let cim = by_element_name(&body, "CurrentReading");
-    let modifiers = by_element_name(&body, "UnitModifier");
-    let resolutions = by_element_name(&body, "Resolution");
+    let cim = wsman_readings(&m);
     assert!(!cim.is_empty());
-    for (name, reading) in &cim {
-        let scale = 10f64.powi(
-            modifiers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0, |(_, v)| v.parse().unwrap()),
-        );
-        let tolerance = resolutions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0.0, |(_, v)| v.parse::<f64>().unwrap())
-            * scale;
-        let value = reading.parse::<f64>().unwrap() * scale;
+    for (name, value, tolerance) in &cim {
         // `ID | Name | Type | Reading | Units | Event`
         let row = sensors
             .stdout
@@ -183,14 +160,7 @@ fn ipmiconsole_shows_the_scripted_console_and_echoes() {
         .args(["login: ", "hello-console", "&.", "--", "ipmiconsole"])
         .arg(format!("--hostname=127.0.0.1:{}", m.port()))
         .args(["-u", "admin", "-p", "admin", "--config-file=/dev/null"]);
-    let run = run_with_deadline(&mut c, CALL_DEADLINE);
-    assert!(run.success(), "{}", run.report());
-    assert!(
-        run.stdout.contains("prompt ok") && run.stdout.contains("echo ok"),
-        "{}",
-        run.report()
-    );
-    assert!(run.stdout.contains("exit 0"), "{}", run.report());
+    run_sol(&mut c);
     let journal = m.ipmi_journal();
     assert!(
         journal

@@ -8,7 +8,9 @@ mod interop;
 
 use std::process::Command;
 
-use interop::ipmi::{CALL_DEADLINE, IpmiMock, by_element_name, call_ok, values};
+use interop::ipmi::{
+    CALL_DEADLINE, IpmiMock, by_element_name, call_ok, field, run_sol, values, wsman_readings,
+};
 use interop::{Requirement, run_with_deadline};
 
 fn have_ipmitool(test: &str) -> bool {
@@ -45,14 +47,6 @@ fn lan15(m: &IpmiMock, auth: &str, password: &str, args: &[&str]) -> Command {
         .args(["-U", "admin", "-P", password])
         .args(args);
     c
-}
-
-/// The `Field : value` of ipmitool's colon-aligned output.
-fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
-    out.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k.trim() == name).then_some(v.trim())
-    })
 }
 
 /// CIM_ComputerSystem EnabledState over WS-Man (2 enabled, 3 disabled).
@@ -150,30 +144,6 @@ fn chassis_power_control_is_what_wsman_shows() {
         "Chassis Power is off"
     );
     assert_eq!(wsman_enabled_state(&m), "3");
-}
-
-/// (reading, tolerance) per sensor name, from CIM_NumericSensor over WS-Man.
-fn wsman_readings(m: &IpmiMock) -> Vec<(String, f64, f64)> {
-    let body = m.enumerate("CIM_NumericSensor");
-    let reading = by_element_name(&body, "CurrentReading");
-    let modifier = by_element_name(&body, "UnitModifier");
-    let resolution = by_element_name(&body, "Resolution");
-    reading
-        .iter()
-        .map(|(name, r)| {
-            let unit_mod: i32 = modifier
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0, |(_, v)| v.parse().expect("UnitModifier"));
-            let scale = 10f64.powi(unit_mod);
-            let res: f64 = resolution
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0.0, |(_, v)| v.parse().expect("Resolution"));
-            let value: f64 = r.parse::<f64>().expect("CurrentReading") * scale;
-            (name.clone(), value, (res * scale).max(1e-9))
-        })
-        .collect()
 }
 
 #[test]
@@ -343,14 +313,7 @@ fn sol_activate_shows_the_scripted_console_and_echoes() {
     c.arg(interop::script("ipmi_sol.py"))
         .args(["login: ", "hello-sol", "~.", "--", "ipmitool"])
         .args(lanplus_args(&m, None, "admin", &["sol", "activate"]));
-    let run = run_with_deadline(&mut c, CALL_DEADLINE);
-    assert!(run.success(), "{}", run.report());
-    assert!(
-        run.stdout.contains("prompt ok") && run.stdout.contains("echo ok"),
-        "{}",
-        run.report()
-    );
-    assert!(run.stdout.contains("exit 0"), "{}", run.report());
+    let run = run_sol(&mut c);
     assert!(
         run.stdout.contains("Touchstone Simulated Server"),
         "{}",

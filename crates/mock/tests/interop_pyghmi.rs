@@ -5,7 +5,7 @@
 
 mod interop;
 
-use interop::ipmi::{CALL_DEADLINE, IpmiMock, by_element_name, values};
+use interop::ipmi::{CALL_DEADLINE, IpmiMock, by_element_name, values, wsman_readings};
 use interop::{Finished, Requirement, run_with_deadline};
 
 fn steps(run: &Finished) -> Vec<serde_json::Value> {
@@ -42,9 +42,19 @@ fn run_script(m: &IpmiMock, script: &str, password: &str) -> Finished {
     run
 }
 
-/// Every step took well under the hang guard.
-fn assert_quick(steps: &[serde_json::Value], run: &Finished) {
-    for s in steps {
+/// The script's steps, each of which took well under the hang guard (their timings
+/// shown).
+fn quick_steps(run: &Finished, client: &str) -> Vec<serde_json::Value> {
+    let steps = steps(run);
+    eprintln!(
+        "{client} steps: {}",
+        steps
+            .iter()
+            .map(|x| format!("{} {} ms", x["step"], x["ms"]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for s in &steps {
         let ms = s["ms"].as_f64().unwrap_or(f64::MAX);
         assert!(
             ms < 2000.0,
@@ -53,53 +63,36 @@ fn assert_quick(steps: &[serde_json::Value], run: &Finished) {
             run.report()
         );
     }
+    steps
+}
+
+fn have_pyghmi(test: &str) -> bool {
+    Requirement::python_module("pyghmi", "pip install pyghmi").check(test)
+}
+
+fn have_pyipmi(test: &str) -> bool {
+    Requirement::python_module("pyipmi", "pip install python-ipmi").check(test)
 }
 
 #[test]
 fn pyghmi_power_sensors_inventory_events_users() {
-    if !Requirement::python_module("pyghmi", "pip install pyghmi")
-        .check("pyghmi_power_sensors_inventory_events_users")
-    {
+    if !have_pyghmi("pyghmi_power_sensors_inventory_events_users") {
         return;
     }
     let m = IpmiMock::start(Some(BMC_LATENCY));
     let run = run_script(&m, "ipmi_pyghmi.py", "admin");
-    let s = steps(&run);
-    assert_quick(&s, &run);
-    eprintln!(
-        "pyghmi steps: {}",
-        s.iter()
-            .map(|x| format!("{} {} ms", x["step"], x["ms"]))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let s = quick_steps(&run, "pyghmi");
     assert_eq!(step(&s, "power", &run)["state"], "on");
     assert_eq!(step(&s, "power_after_off", &run)["state"], "off");
     // The script turned it back on: WS-Man agrees.
     let enabled = values(&m.enumerate("CIM_ComputerSystem"), "EnabledState");
     assert_eq!(enabled.first().map(String::as_str), Some("2"));
 
-    let body = m.enumerate("CIM_NumericSensor");
-    let cim = by_element_name(&body, "CurrentReading");
-    let modifiers = by_element_name(&body, "UnitModifier");
-    let resolutions = by_element_name(&body, "Resolution");
     let sensors = step(&s, "sensors", &run)["sensors"]
         .as_array()
         .unwrap()
         .clone();
-    for (name, reading) in &cim {
-        let scale = 10f64.powi(
-            modifiers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0, |(_, v)| v.parse().unwrap()),
-        );
-        let tolerance = resolutions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or(0.0, |(_, v)| v.parse::<f64>().unwrap())
-            * scale;
-        let value = reading.parse::<f64>().unwrap() * scale;
+    for (name, value, tolerance) in &wsman_readings(&m) {
         let shown = sensors
             .iter()
             .find(|x| x["name"] == name.as_str())
@@ -124,9 +117,7 @@ fn pyghmi_power_sensors_inventory_events_users() {
 
 #[test]
 fn pyghmi_wrong_password_is_refused() {
-    if !Requirement::python_module("pyghmi", "pip install pyghmi")
-        .check("pyghmi_wrong_password_is_refused")
-    {
+    if !have_pyghmi("pyghmi_wrong_password_is_refused") {
         return;
     }
     let m = IpmiMock::start(Some(BMC_LATENCY));
@@ -146,22 +137,12 @@ fn pyghmi_wrong_password_is_refused() {
 
 #[test]
 fn python_ipmi_over_ipmi15() {
-    if !Requirement::python_module("pyipmi", "pip install python-ipmi")
-        .check("python_ipmi_over_ipmi15")
-    {
+    if !have_pyipmi("python_ipmi_over_ipmi15") {
         return;
     }
     let m = IpmiMock::start(None);
     let run = run_script(&m, "ipmi_pyipmi.py", "admin");
-    let s = steps(&run);
-    assert_quick(&s, &run);
-    eprintln!(
-        "python-ipmi steps: {}",
-        s.iter()
-            .map(|x| format!("{} {} ms", x["step"], x["ms"]))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let s = quick_steps(&run, "python-ipmi");
     assert_eq!(step(&s, "device_id", &run)["device_id"], 32);
     assert_eq!(step(&s, "chassis", &run)["power_on"], true);
     assert_eq!(step(&s, "power_down", &run)["power_on"], false);
@@ -191,9 +172,7 @@ fn python_ipmi_over_ipmi15() {
 
 #[test]
 fn python_ipmi_wrong_password_is_refused() {
-    if !Requirement::python_module("pyipmi", "pip install python-ipmi")
-        .check("python_ipmi_wrong_password_is_refused")
-    {
+    if !have_pyipmi("python_ipmi_wrong_password_is_refused") {
         return;
     }
     let m = IpmiMock::start(None);

@@ -17,6 +17,23 @@ use interop::{DEADLINE, Finished, Requirement};
 use mock::MockServer;
 use mock::journal::HttpRecord;
 
+fn have_pywinrm(test: &str) -> bool {
+    Requirement::python_module("winrm", "pip install pywinrm").check(test)
+}
+
+fn have_pypsrp(test: &str) -> bool {
+    Requirement::python_module("pypsrp", "pip install pypsrp").check(test)
+}
+
+/// The mock with the default scenario, listening with HTTPS too when `https`.
+async fn start_mock(https: bool) -> MockServer {
+    MockServer::builder()
+        .https(https)
+        .start()
+        .await
+        .expect("the mock starts")
+}
+
 async fn run(script: &'static str, args: Vec<String>) -> Finished {
     run_with_env(script, args, &[]).await
 }
@@ -60,6 +77,14 @@ fn records_since(server: &MockServer, from: usize) -> Vec<HttpRecord> {
         .collect()
 }
 
+/// The journal's Receive records.
+fn receives(server: &MockServer) -> Vec<HttpRecord> {
+    records_since(server, 0)
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some("Receive"))
+        .collect()
+}
+
 fn http_count(server: &MockServer) -> usize {
     server.journal().iter().filter_map(|e| e.http()).count()
 }
@@ -79,28 +104,34 @@ const BASICS: &[&str] = &[
     "done basics",
 ];
 
+/// Runs the pywinrm basics against `url` and checks the lines and the shell Creates
+/// (9 run_cmd/run_ps plus 3 shells opened by hand); the HTTP records of the run.
+async fn basics(
+    server: &MockServer,
+    url: &str,
+    env: &'static [(&'static str, &'static str)],
+) -> Vec<HttpRecord> {
+    let before = http_count(server);
+    let r = run_with_env("pywinrm_winrs.py", vec![url.into(), "basics".into()], env).await;
+    assert_lines(&r, BASICS);
+    let records = records_since(server, before);
+    let creates = records
+        .iter()
+        .filter(|r| r.operation.as_deref() == Some("Create"))
+        .count();
+    assert_eq!(creates, 12, "{url}: shell Creates");
+    records
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_runs_commands_and_scripts_over_http_and_https() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_pywinrm") {
+    if !have_pywinrm("interop_winrs_pywinrm") {
         return;
     }
-    let server = MockServer::builder()
-        .https(true)
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(true).await;
     let https = server.https_url().expect("HTTPS listens");
     for url in [server.url(), https] {
-        let before = http_count(&server);
-        let r = run("pywinrm_winrs.py", vec![url.clone(), "basics".into()]).await;
-        assert_lines(&r, BASICS);
-        let records = records_since(&server, before);
-        let creates = records
-            .iter()
-            .filter(|r| r.operation.as_deref() == Some("Create"))
-            .count();
-        // 9 run_cmd/run_ps plus 3 shells opened by hand.
-        assert_eq!(creates, 12, "{url}: shell Creates");
+        let records = basics(&server, &url, &[]).await;
         assert!(
             records.iter().all(|r| r.status == Some(200)),
             "{url}: every answer is a success: {:?}",
@@ -122,21 +153,15 @@ async fn pywinrm_runs_commands_and_scripts_over_http_and_https() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_reads_a_long_command_over_several_receives() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_stream") {
+    if !have_pywinrm("interop_winrs_stream") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run("pywinrm_winrs.py", vec![server.url(), "stream".into()]).await;
     assert!(r.success(), "{}", r.report());
     let lines = r.stdout_lines();
     assert_eq!(lines.last(), Some(&"done stream"), "{}", r.report());
-    let receives = records_since(&server, 0)
-        .into_iter()
-        .filter(|r| r.operation.as_deref() == Some("Receive"))
-        .collect::<Vec<_>>();
+    let receives = receives(&server);
     assert!(
         receives.len() >= 3,
         "{} Receives in the journal",
@@ -159,19 +184,13 @@ async fn pywinrm_reads_a_long_command_over_several_receives() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_retries_a_receive_that_timed_out() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_timeout") {
+    if !have_pywinrm("interop_winrs_timeout") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run("pywinrm_winrs.py", vec![server.url(), "timeout".into()]).await;
     assert_lines(&r, &["ok timeout waitfor 1", "done timeout"]);
-    let receives = records_since(&server, 0)
-        .into_iter()
-        .filter(|r| r.operation.as_deref() == Some("Receive"))
-        .collect::<Vec<_>>();
+    let receives = receives(&server);
     let timed_out = receives
         .iter()
         .position(|r| r.status != Some(200))
@@ -187,15 +206,22 @@ async fn pywinrm_retries_a_receive_that_timed_out() {
     server.shutdown().await;
 }
 
+/// The lines `pypsrp_winrs.py` prints on success.
+const PYPSRP_STEPS: &[&str] = &[
+    "ok stdin more 2",
+    "ok environment GREETING",
+    "ok ctrl_c -1073741510",
+    "ok terminate receive-fault 2150858752",
+    "ok closed-shell 2150858843",
+    "done",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pypsrp_sends_stdin_and_signals() {
-    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_winrs_pypsrp") {
+    if !have_pypsrp("interop_winrs_pypsrp") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run("pypsrp_winrs.py", vec![server.url()]).await;
     if !r.success() {
         for rec in records_since(&server, 0) {
@@ -208,17 +234,7 @@ async fn pypsrp_sends_stdin_and_signals() {
             );
         }
     }
-    assert_lines(
-        &r,
-        &[
-            "ok stdin more 2",
-            "ok environment GREETING",
-            "ok ctrl_c -1073741510",
-            "ok terminate receive-fault 2150858752",
-            "ok closed-shell 2150858843",
-            "done",
-        ],
-    );
+    assert_lines(&r, PYPSRP_STEPS);
     let records = records_since(&server, 0);
     let ops = |name: &str| {
         records
@@ -264,33 +280,14 @@ fn soap(records: &[HttpRecord]) -> Vec<&HttpRecord> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_runs_commands_with_ntlm_sealed_over_http_and_plain_over_https() {
-    if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_winrs_ntlm") {
+    if !have_pywinrm("interop_winrs_ntlm") {
         return;
     }
-    let server = MockServer::builder()
-        .https(true)
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(true).await;
     let https = server.https_url().expect("HTTPS listens");
     for url in [server.url(), https] {
-        let before = http_count(&server);
-        let r = run_with_env(
-            "pywinrm_winrs.py",
-            vec![url.clone(), "basics".into()],
-            &[("TOUCHSTONE_TRANSPORT", "ntlm")],
-        )
-        .await;
-        assert_lines(&r, BASICS);
-        let records = records_since(&server, before);
+        let records = basics(&server, &url, &[("TOUCHSTONE_TRANSPORT", "ntlm")]).await;
         let soap = soap(&records);
-        assert_eq!(
-            soap.iter()
-                .filter(|r| r.operation.as_deref() == Some("Create"))
-                .count(),
-            12,
-            "{url}: shell Creates"
-        );
         assert!(
             soap.iter().all(|r| r.status == Some(200)),
             "{url}: every SOAP answer is a success"
@@ -323,32 +320,17 @@ async fn pywinrm_runs_commands_with_ntlm_sealed_over_http_and_plain_over_https()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pypsrp_winrs_with_ntlm_sealed_messages() {
-    if !Requirement::python_module("pypsrp", "pip install pypsrp")
-        .check("interop_winrs_pypsrp_ntlm")
-    {
+    if !have_pypsrp("interop_winrs_pypsrp_ntlm") {
         return;
     }
-    let server = MockServer::builder()
-        .start()
-        .await
-        .expect("the mock starts");
+    let server = start_mock(false).await;
     let r = run_with_env(
         "pypsrp_winrs.py",
         vec![server.url()],
         &[("TOUCHSTONE_AUTH", "ntlm")],
     )
     .await;
-    assert_lines(
-        &r,
-        &[
-            "ok stdin more 2",
-            "ok environment GREETING",
-            "ok ctrl_c -1073741510",
-            "ok terminate receive-fault 2150858752",
-            "ok closed-shell 2150858843",
-            "done",
-        ],
-    );
+    assert_lines(&r, PYPSRP_STEPS);
     let records = records_since(&server, 0);
     let soap = soap(&records);
     assert!(soap.len() >= 10, "{} SOAP requests", soap.len());

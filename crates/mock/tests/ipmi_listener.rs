@@ -53,8 +53,21 @@ impl Client {
         .await
     }
 
+    /// An admin client logged in with `suite`.
+    async fn logged_in_admin(server: &MockServer, suite: SuiteChoice) -> Client {
+        let mut c = Client::admin(server, suite).await;
+        logged_in(c.login().await);
+        c
+    }
+
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// Hands a datagram from the BMC to the console.
+    fn receive(&mut self, reply: &[u8]) -> Result<Event, ConsoleError> {
+        let now = self.now();
+        self.console.receive(reply, now, &mut self.rng)
     }
 
     async fn recv(&self) -> Vec<u8> {
@@ -72,8 +85,7 @@ impl Client {
         loop {
             self.sock.send(&datagram).await.unwrap();
             let reply = self.recv().await;
-            let now = self.now();
-            match self.console.receive(&reply, now, &mut self.rng)? {
+            match self.receive(&reply)? {
                 Event::Send(next) => datagram = next,
                 other => return Ok(other),
             }
@@ -108,8 +120,7 @@ impl Client {
         let ping = self.console.ping(now);
         self.sock.send(&ping).await.unwrap();
         let reply = self.recv().await;
-        let now = self.now();
-        match self.console.receive(&reply, now, &mut self.rng) {
+        match self.receive(&reply) {
             Ok(Event::Pong(_)) => {}
             other => panic!("expected the pong first, got {other:?}"),
         }
@@ -206,8 +217,7 @@ async fn login_commands_and_the_journal() {
 #[tokio::test]
 async fn chassis_control_drives_the_machine_wsman_serves() {
     let server = start("").await;
-    let mut c = Client::admin(&server, SuiteChoice::Id(3)).await;
-    logged_in(c.login().await);
+    let mut c = Client::logged_in_admin(&server, SuiteChoice::Id(3)).await;
     let on = server.mock().with_machine(|m, now| m.power_state(now));
     assert_eq!(on, machine::PowerState::On);
     let rsp = c.command(CHASSIS, 0x02, &[0x00]).await;
@@ -262,8 +272,7 @@ async fn rule_drop_undoes_the_datagram() {
         "#,
     )
     .await;
-    let mut c = Client::admin(&server, SuiteChoice::Auto).await;
-    logged_in(c.login().await);
+    let mut c = Client::logged_in_admin(&server, SuiteChoice::Auto).await;
     let request = c.seal(APP, 0x01, &[]);
     c.sock.send(&request).await.unwrap();
     c.assert_silence_then_pong().await;
@@ -271,8 +280,7 @@ async fn rule_drop_undoes_the_datagram() {
     // datagram left no trace in the session's window.
     c.sock.send(&request).await.unwrap();
     let reply = c.recv().await;
-    let now = c.now();
-    match c.console.receive(&reply, now, &mut c.rng).unwrap() {
+    match c.receive(&reply).unwrap() {
         Event::Response(m) => assert_eq!(m.completion(), Some(cc::OK)),
         other => panic!("{other:?}"),
     }
@@ -301,8 +309,7 @@ async fn rule_completion_code_answers_without_running_the_command() {
         "#,
     )
     .await;
-    let mut c = Client::admin(&server, SuiteChoice::Auto).await;
-    logged_in(c.login().await);
+    let mut c = Client::logged_in_admin(&server, SuiteChoice::Auto).await;
     let rsp = c.command(CHASSIS, 0x02, &[0x00]).await;
     assert_eq!(rsp.completion(), Some(cc::NODE_BUSY));
     let power = server.mock().with_machine(|m, now| m.power_state(now));
@@ -330,15 +337,13 @@ async fn rule_duplicate_and_delay() {
         "#,
     )
     .await;
-    let mut c = Client::admin(&server, SuiteChoice::Auto).await;
-    logged_in(c.login().await);
+    let mut c = Client::logged_in_admin(&server, SuiteChoice::Auto).await;
     let d = c.seal(CHASSIS, 0x01, &[]);
     c.sock.send(&d).await.unwrap();
     let first = c.recv().await;
     let second = c.recv().await;
     assert_eq!(first, second);
-    let now = c.now();
-    let Ok(Event::Response(a)) = c.console.receive(&first, now, &mut c.rng) else {
+    let Ok(Event::Response(a)) = c.receive(&first) else {
         panic!("a response");
     };
     assert_eq!(a.completion(), Some(cc::OK));
@@ -374,16 +379,11 @@ async fn rule_corrupt_integrity_fails_the_consoles_check() {
         "#,
     )
     .await;
-    let mut c = Client::admin(&server, SuiteChoice::Id(3)).await;
-    logged_in(c.login().await);
+    let mut c = Client::logged_in_admin(&server, SuiteChoice::Id(3)).await;
     let d = c.seal(APP, 0x01, &[]);
     c.sock.send(&d).await.unwrap();
     let reply = c.recv().await;
-    let now = c.now();
-    assert_eq!(
-        c.console.receive(&reply, now, &mut c.rng).unwrap_err(),
-        ConsoleError::BadAuthCode
-    );
+    assert_eq!(c.receive(&reply).unwrap_err(), ConsoleError::BadAuthCode);
     assert_eq!(c.command(APP, 0x01, &[]).await.completion(), Some(cc::OK));
     server.shutdown().await;
 }
@@ -412,8 +412,7 @@ async fn rules_disable_a_suite_and_lower_the_session_limit() {
             status: status::NO_CIPHER_SUITE_MATCH
         }
     );
-    let mut c3 = Client::admin(&server, SuiteChoice::Id(3)).await;
-    logged_in(c3.login().await);
+    let mut c3 = Client::logged_in_admin(&server, SuiteChoice::Id(3)).await;
     let mut again = Client::admin(&server, SuiteChoice::Id(3)).await;
     assert_eq!(
         again.login().await.unwrap_err(),
@@ -454,8 +453,7 @@ async fn the_ipmi_table_configures_the_channel_and_reload_rebuilds_it() {
     assert_eq!(config.port, port, "Activate Payload reports the bound port");
     let mut c = Client::admin(&server, SuiteChoice::Id(17)).await;
     assert!(c.login().await.is_err());
-    let mut c3 = Client::admin(&server, SuiteChoice::Id(3)).await;
-    logged_in(c3.login().await);
+    let _c3 = Client::logged_in_admin(&server, SuiteChoice::Id(3)).await;
 
     server
         .mock()
@@ -468,8 +466,7 @@ async fn the_ipmi_table_configures_the_channel_and_reload_rebuilds_it() {
         server.mock().ipmi_sessions().is_empty(),
         "sessions go with the old machine"
     );
-    let mut c17 = Client::admin(&server, SuiteChoice::Id(17)).await;
-    logged_in(c17.login().await);
+    let _c17 = Client::logged_in_admin(&server, SuiteChoice::Id(17)).await;
     server.shutdown().await;
 }
 
@@ -682,8 +679,7 @@ async fn the_scenario_kg_is_the_channel_key() {
 #[tokio::test]
 async fn idle_sessions_are_swept() {
     let server = start("[ipmi]\nidle_timeout_ms = 100\n").await;
-    let mut c = Client::admin(&server, SuiteChoice::Id(3)).await;
-    logged_in(c.login().await);
+    let _c = Client::logged_in_admin(&server, SuiteChoice::Id(3)).await;
     assert_eq!(server.mock().ipmi_sessions().len(), 1);
     // The listener's sweep (every second) closes it with no datagram arriving.
     let deadline = Instant::now() + PATIENCE;

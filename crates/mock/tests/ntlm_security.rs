@@ -49,12 +49,25 @@ async fn negotiate(conn: &mut Conn, ini: &mut Initiator) -> Vec<u8> {
     let auth = format!("Negotiate {}", b64(&ini.negotiate()));
     let a = post(conn, &[("Authorization", &auth)], b"").await;
     assert_eq!(a.status, 401, "{}", a.text());
-    let challenge = a
+    negotiate_token(&a)
+}
+
+/// The bytes of the answer's `WWW-Authenticate: Negotiate` token.
+fn negotiate_token(a: &loopback::Answer) -> Vec<u8> {
+    let token = a
         .headers_named("www-authenticate")
         .into_iter()
         .find_map(|c| c.strip_prefix("Negotiate "))
         .unwrap_or_else(|| panic!("no Negotiate token: {:?}", a.headers));
-    unb64(challenge)
+    unb64(token)
+}
+
+/// The SPNEGO NegTokenResp of the answer's `WWW-Authenticate: Negotiate` token.
+fn negotiate_resp(a: &loopback::Answer) -> NegTokenResp {
+    let spnego::Token::Resp(resp) = spnego::decode(&negotiate_token(a)).unwrap() else {
+        panic!("not a NegTokenResp")
+    };
+    resp
 }
 
 /// Both legs, the AUTHENTICATE (after `tamper`) carrying a Get of the computer system.
@@ -399,14 +412,7 @@ async fn spnego_wrapped_login_checks_the_mech_list_mic() {
         let header = format!("Negotiate {}", b64(&init.encode()));
         let a = post(&mut conn, &[("Authorization", &header)], b"").await;
         assert_eq!(a.status, 401);
-        let token = a
-            .headers_named("www-authenticate")
-            .into_iter()
-            .find_map(|c| c.strip_prefix("Negotiate "))
-            .expect("a SPNEGO answer");
-        let spnego::Token::Resp(resp) = spnego::decode(&unb64(token)).unwrap() else {
-            panic!("not a NegTokenResp")
-        };
+        let resp = negotiate_resp(&a);
         assert_eq!(resp.supported_mech.as_deref(), Some(spnego::NTLM_OID));
         let (auth, mut session) = ini
             .authenticate(&resp.response_token.unwrap(), &mut rand::rng(), now())
@@ -428,14 +434,7 @@ async fn spnego_wrapped_login_checks_the_mech_list_mic() {
             continue;
         }
         assert_eq!(a.status, 200, "{}", a.text());
-        let token = a
-            .headers_named("www-authenticate")
-            .into_iter()
-            .find_map(|c| c.strip_prefix("Negotiate "))
-            .expect("the final SPNEGO token");
-        let spnego::Token::Resp(fin) = spnego::decode(&unb64(token)).unwrap() else {
-            panic!("not a NegTokenResp")
-        };
+        let fin = negotiate_resp(&a);
         assert_eq!(fin.neg_state, Some(spnego::neg_state::ACCEPT_COMPLETED));
         session
             .verify(&init.mech_type_list, &fin.mech_list_mic.unwrap())

@@ -22,15 +22,6 @@ use wsman::{FaultKind, ns};
 
 // ---------------------------------------------------------------- helpers
 
-async fn serve(toml: &str) -> MockServer {
-    MockServer::builder()
-        .scenario_str(toml)
-        .unwrap_or_else(|e| panic!("scenario: {e}"))
-        .start()
-        .await
-        .expect("start")
-}
-
 fn uri(class: &str) -> String {
     format!("{CIM}{class}")
 }

@@ -10,22 +10,12 @@ mod loopback;
 use std::time::{Duration, Instant};
 
 use loopback::*;
-use mock::MockServer;
 use wsman::body::Body;
 use wsman::{FaultKind, ns};
 
 const RSP: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
 const CREATE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create";
 const DELETE: &str = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete";
-
-async fn serve(toml: &str) -> MockServer {
-    MockServer::builder()
-        .scenario_str(toml)
-        .unwrap_or_else(|e| panic!("scenario: {e}"))
-        .start()
-        .await
-        .expect("start")
-}
 
 fn create(options: &str, shell: &str) -> Req {
     Req::new(CREATE, ns::SHELL_CMD)

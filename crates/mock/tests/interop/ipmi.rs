@@ -185,3 +185,50 @@ pub fn by_element_name(body: &str, name: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// (reading, tolerance) per sensor name, from CIM_NumericSensor over WS-Man: the
+/// CurrentReading and the Resolution scaled by the UnitModifier.
+pub fn wsman_readings(m: &IpmiMock) -> Vec<(String, f64, f64)> {
+    let body = m.enumerate("CIM_NumericSensor");
+    let reading = by_element_name(&body, "CurrentReading");
+    let modifier = by_element_name(&body, "UnitModifier");
+    let resolution = by_element_name(&body, "Resolution");
+    reading
+        .iter()
+        .map(|(name, r)| {
+            let unit_mod: i32 = modifier
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, v)| v.parse().expect("UnitModifier"));
+            let scale = 10f64.powi(unit_mod);
+            let res: f64 = resolution
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0.0, |(_, v)| v.parse().expect("Resolution"));
+            let value: f64 = r.parse::<f64>().expect("CurrentReading") * scale;
+            (name.clone(), value, res * scale)
+        })
+        .collect()
+}
+
+/// The `Field : value` of a client's colon-aligned output (ipmitool, freeipmi).
+pub fn field<'a>(out: &'a str, name: &str) -> Option<&'a str> {
+    out.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == name).then_some(v.trim())
+    })
+}
+
+/// Runs `ipmi_sol.py` (already given its client command line) with [`CALL_DEADLINE`]
+/// and asserts it saw the console's prompt, its echo, and a clean exit.
+pub fn run_sol(cmd: &mut Command) -> Finished {
+    let run = run_with_deadline(cmd, CALL_DEADLINE);
+    assert!(run.success(), "{}", run.report());
+    assert!(
+        run.stdout.contains("prompt ok") && run.stdout.contains("echo ok"),
+        "{}",
+        run.report()
+    );
+    assert!(run.stdout.contains("exit 0"), "{}", run.report());
+    run
+}

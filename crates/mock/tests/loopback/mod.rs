@@ -351,6 +351,16 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 // ---------------------------------------------------------------- credentials
 
+/// A mock started with the scenario `toml`.
+pub async fn serve(toml: &str) -> mock::MockServer {
+    mock::MockServer::builder()
+        .scenario_str(toml)
+        .unwrap_or_else(|e| panic!("scenario: {e}"))
+        .start()
+        .await
+        .expect("start")
+}
+
 /// `Basic base64(user:password)`.
 pub fn basic(user: &str, password: &str) -> String {
     format!(
