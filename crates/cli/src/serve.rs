@@ -17,9 +17,11 @@ use mock::{MockServer, Scenario};
     long_about = "Run the mock WS-Management endpoint: a simulated server and its BMC behind \
                   WS-Man over HTTP and/or HTTPS, driven by a scenario file (the embedded \
                   default when none is given; user admin, password admin).\n\n\
-                  With no HTTP/HTTPS option it listens on http://127.0.0.1:5985/wsman. \
-                  IPMI over LAN (RMCP, IPMI 1.5, RMCP+) serves the same machine with \
-                  --ipmi ADDR.",
+                  With no listener option at all it listens on http://127.0.0.1:5985/wsman \
+                  and serves IPMI over LAN (RMCP, IPMI 1.5, RMCP+) for the same machine \
+                  on UDP 127.0.0.1:623, or on a free port when 623 cannot be bound (ports \
+                  below 1024 need root); the printed `ipmi:` line says which. With any \
+                  listener option only the listeners asked for run (--ipmi ADDR for IPMI).",
     after_help = "Exit codes: 0 stopped by a signal, 2 bad arguments, a broken scenario or a port that cannot be bound."
 )]
 pub struct Args {
@@ -39,7 +41,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "cert")]
     key: Option<PathBuf>,
     /// IPMI over LAN (UDP) listener address, e.g. `127.0.0.1:623` or `127.0.0.1:0`
-    /// (off unless given).
+    /// (by default only when no listener option is given).
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     ipmi: Option<SocketAddr>,
     /// Admin API (JSON) listener address; keep it on loopback.
@@ -48,6 +50,15 @@ pub struct Args {
     /// Write the generated HTTPS certificate (PEM) to this file, for clients to trust.
     #[arg(long, value_name = "FILE")]
     cert_out: Option<PathBuf>,
+}
+
+/// `preferred` if a UDP socket can be bound there right now, else the same IP with port
+/// 0 (the system picks a free port when the listener binds).
+fn udp_or_free_port(preferred: SocketAddr) -> SocketAddr {
+    match std::net::UdpSocket::bind(preferred) {
+        Ok(_) => preferred,
+        Err(_) => SocketAddr::new(preferred.ip(), 0),
+    }
 }
 
 /// `IP:PORT`, or a host name that resolves locally (`localhost:5985`: its first
@@ -88,9 +99,22 @@ pub fn run(args: Args) -> ExitCode {
             );
         }
     }
+    let defaults = args.http.is_none() && args.https.is_none() && args.ipmi.is_none();
     let (http, https) = match (args.http, args.https) {
         (None, None) => (Some(SocketAddr::from(([127, 0, 0, 1], 5985))), None),
         other => other,
+    };
+    let ipmi = if defaults {
+        let addr = udp_or_free_port(SocketAddr::from(([127, 0, 0, 1], 623)));
+        if addr.port() == 0 {
+            eprintln!(
+                "touchstone serve: UDP 127.0.0.1:623 cannot be bound (ports below 1024 need \
+                 root); IPMI listens on a free port instead (see the ipmi: line)"
+            );
+        }
+        Some(addr)
+    } else {
+        args.ipmi
     };
     let tls = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => TlsSource::Files {
@@ -119,7 +143,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     runtime.block_on(async move {
         let name = scenario.meta.name.clone();
-        let server = match MockServer::start_with_ipmi(scenario, config, args.ipmi).await {
+        let server = match MockServer::start_with_ipmi(scenario, config, ipmi).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("touchstone serve: {e}");
@@ -172,5 +196,21 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_udp_port_falls_back_to_a_free_one() {
+        let busy = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = busy.local_addr().unwrap();
+        let picked = udp_or_free_port(addr);
+        assert_eq!(picked, SocketAddr::new(addr.ip(), 0), "{addr} is taken");
+        drop(busy);
+        // Once free, the preferred address is kept.
+        assert_eq!(udp_or_free_port(addr), addr);
     }
 }
