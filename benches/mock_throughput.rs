@@ -33,7 +33,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use mock::MockServer;
 use tokio::net::{TcpListener, TcpStream};
-use touchstone_benches::read;
+use touchstone_benches::{read, request_envelope};
 use wsman::{Body, Limits};
 
 /// The concurrency the issue's goals are stated at.
@@ -53,43 +53,11 @@ const GOAL_P99: Duration = Duration::from_millis(5);
 const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
 /// `admin:admin`, the default scenario's user, sent preemptively on every request.
 const BASIC_ADMIN: &str = "Basic YWRtaW46YWRtaW4=";
-const CIM: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
 
 /// The bare server's answer, and what the mock's Get answers are compared to.
 const BARE_RESPONSE: &str = "responses/bench-get-response-numeric-sensor.xml";
 /// A real client's Identify (openwsman), sent with Basic credentials.
 const IDENTIFY_REQUEST: &str = "requests/openwsman-identify.xml";
-
-/// A request envelope written the way WinRM and openwsman write them: addressing
-/// headers with `mustUnderstand`, an anonymous ReplyTo, a size and a timeout.
-fn envelope(action: &str, class: &str, selectors: &[(&str, &str)], body: &str) -> String {
-    let selectors = if selectors.is_empty() {
-        String::new()
-    } else {
-        let set: String = selectors
-            .iter()
-            .map(|(n, v)| format!("<w:Selector Name=\"{n}\">{v}</w:Selector>"))
-            .collect();
-        format!("<w:SelectorSet>{set}</w:SelectorSet>")
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
-xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
-xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
-<s:Header>\
-<a:To s:mustUnderstand=\"true\">http://127.0.0.1/wsman</a:To>\
-<w:ResourceURI s:mustUnderstand=\"true\">{CIM}{class}</w:ResourceURI>\
-<a:ReplyTo><a:Address s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
-<a:Action s:mustUnderstand=\"true\">{action}</a:Action>\
-<w:MaxEnvelopeSize s:mustUnderstand=\"true\">512000</w:MaxEnvelopeSize>\
-<a:MessageID>uuid:6F0C3E2A-9B1D-4C57-8E2F-3A4B5C6D7E8F</a:MessageID>\
-<w:OperationTimeout>PT60S</w:OperationTimeout>\
-{selectors}\
-</s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    )
-}
 
 /// What a target's answer must be. Checked once per target before anything is timed;
 /// the timed loops then only check the status, so no series ever times an error path.
@@ -536,7 +504,7 @@ fn mock_throughput(c: &mut Criterion) {
             "bare",
             2048,
             bare,
-            envelope(wsman::ns::action::GET, "CIM_NumericSensor", &[], ""),
+            request_envelope(wsman::ns::action::GET, "CIM_NumericSensor", &[], ""),
             Expect::Instance("CIM_NumericSensor"),
         ),
         Target::new(
@@ -550,7 +518,7 @@ fn mock_throughput(c: &mut Criterion) {
             "get",
             1024,
             mock_addr,
-            envelope(
+            request_envelope(
                 wsman::ns::action::GET,
                 "CIM_ComputerSystem",
                 &[
@@ -565,7 +533,7 @@ fn mock_throughput(c: &mut Criterion) {
             "enumerate",
             256,
             mock_addr,
-            envelope(
+            request_envelope(
                 wsman::ns::action::ENUMERATE,
                 "CIM_NumericSensor",
                 &[],

@@ -23,44 +23,13 @@ use mock::http::Request;
 use mock::journal::Journal;
 use mock::scenario::Scenario;
 use mock::service::Mock;
-use touchstone_benches::{ENVELOPES, read};
+use touchstone_benches::{ENVELOPES, read, request_envelope};
 use wsman::Limits;
-
-const CIM: &str = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/";
-
-fn envelope(action: &str, class: &str, selectors: &[(&str, &str)], body: &str) -> String {
-    let set: String = selectors
-        .iter()
-        .map(|(n, v)| format!("<w:Selector Name=\"{n}\">{v}</w:Selector>"))
-        .collect();
-    let selectors = if set.is_empty() {
-        set
-    } else {
-        format!("<w:SelectorSet>{set}</w:SelectorSet>")
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
-xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
-xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
-xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
-<s:Header>\
-<a:To s:mustUnderstand=\"true\">http://127.0.0.1/wsman</a:To>\
-<w:ResourceURI s:mustUnderstand=\"true\">{CIM}{class}</w:ResourceURI>\
-<a:ReplyTo><a:Address s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>\
-<a:Action s:mustUnderstand=\"true\">{action}</a:Action>\
-<w:MaxEnvelopeSize s:mustUnderstand=\"true\">512000</w:MaxEnvelopeSize>\
-<a:MessageID>uuid:6F0C3E2A-9B1D-4C57-8E2F-3A4B5C6D7E8F</a:MessageID>\
-<w:OperationTimeout>PT60S</w:OperationTimeout>\
-{selectors}\
-</s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    )
-}
 
 fn answer_body(name: &str) -> Option<String> {
     Some(match name {
         "identify" => read("requests/openwsman-identify.xml"),
-        "get" => envelope(
+        "get" => request_envelope(
             wsman::ns::action::GET,
             "CIM_ComputerSystem",
             &[
@@ -69,7 +38,7 @@ fn answer_body(name: &str) -> Option<String> {
             ],
             "",
         ),
-        "enumerate" => envelope(
+        "enumerate" => request_envelope(
             wsman::ns::action::ENUMERATE,
             "CIM_NumericSensor",
             &[],
