@@ -139,10 +139,15 @@ pub async fn discover(opts: &IpmiOptions) -> Result<BTreeMap<String, String>, Un
     s.ping()
         .await
         .map_err(|e| fail(format!("presence ping: {e}")))?;
-    let caps = s
-        .auth_caps(true)
-        .await
-        .map_err(|e| fail(format!("Get Channel Authentication Capabilities: {e}")))?;
+    // IPMI 1.5 framing first: every client sends it that way before a login, and some
+    // BMCs (OpenIPMI's ipmi_sim) answer only that framing; then the RMCP+ framing.
+    let caps = match s.auth_caps(false).await {
+        Ok(c) => c,
+        Err(_) => s
+            .auth_caps(true)
+            .await
+            .map_err(|e| fail(format!("Get Channel Authentication Capabilities: {e}")))?,
+    };
     let mut missing = BTreeMap::new();
     if opts.operator.is_none() {
         missing.insert(

@@ -720,7 +720,12 @@ impl Console {
         let Login::Open { tag, suite } = self.login.clone() else {
             return Err(ConsoleError::Unexpected("Open Session Response"));
         };
-        if d.len() < 8 || d[0] != tag {
+        // A refusal may be cut short after the status byte (OpenIPMI's ipmi_sim sends
+        // only the tag and the status): read the status before asking for the rest.
+        if d.len() < 2 {
+            return Err(ConsoleError::Unexpected("Open Session Response length"));
+        }
+        if d[0] != tag {
             return Err(ConsoleError::Unexpected("Open Session Response tag"));
         }
         if d[1] != 0 {
@@ -779,7 +784,8 @@ impl Console {
         short: &'static str,
         stage: &'static str,
     ) -> Result<(), ConsoleError> {
-        if d.len() < 8 {
+        // A refusal may stop after the status byte (see `on_open_response`).
+        if d.len() < 2 || (d[1] == 0 && d.len() < 8) {
             return Err(ConsoleError::Unexpected(short));
         }
         if d[1] != 0 {
