@@ -73,6 +73,12 @@ pub struct Args {
     /// Deadline of one case, in seconds.
     #[arg(long, default_value_t = 30, value_name = "S")]
     case_timeout: u64,
+    /// A resource to check first (repeatable): a resource URI or CIM class name, with
+    /// optional selectors naming one instance (`URI?Name=x&Id=2`). Discovery tries it
+    /// before its well-known list (DMTF CIM classes, WinRM config and WMI, AMT/IPS
+    /// classes), so protocol cases (addressing, faults, transfer, enumeration) run on it.
+    #[arg(long = "resource", value_name = "URI[?SEL=V&...]", value_parser = parse_resource)]
+    resources: Vec<conformance::discover::UserResource>,
     /// Load cases from this directory instead of the suites built into the binary.
     #[arg(long, value_name = "DIR")]
     suites: Option<PathBuf>,
@@ -100,6 +106,10 @@ pub struct Args {
     /// How long a dropped IPMI packet is waited for, in milliseconds.
     #[arg(long, default_value_t = 500, value_name = "MS")]
     ipmi_silence_ms: u64,
+}
+
+fn parse_resource(s: &str) -> Result<conformance::discover::UserResource, String> {
+    s.parse()
 }
 
 fn account(s: &str) -> Option<(String, String)> {
@@ -311,6 +321,7 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         }),
         tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
         ipmi: ipmi_opts,
+        resources: args.resources.clone(),
     };
     let prepared = if args.target.is_none() && !embedded {
         conformance::run::Runner::prepare_ipmi(opts).await
@@ -325,6 +336,7 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         }
         Err(e) => return usage(e),
     };
+    print_discovery(runner.capabilities());
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let bar = indicatif::ProgressBar::new(cases.len() as u64);
@@ -341,12 +353,16 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
                 b.set_message(r.id.clone());
                 b.inc(1);
             }
-            None => println!(
-                "{:<5} {} ({:.1} ms)",
-                label(r),
-                r.id,
-                r.duration_us as f64 / 1e3
-            ),
+            None => match (r.outcome, &r.message) {
+                // A skip says why on its own line: that is the whole point of a skip.
+                (Outcome::Skip, Some(why)) => println!("{:<5} {} ({why})", label(r), r.id),
+                _ => println!(
+                    "{:<5} {} ({:.1} ms)",
+                    label(r),
+                    r.id,
+                    r.duration_us as f64 / 1e3
+                ),
+            },
         })
         .await;
     if let Some(b) = bar {
@@ -382,6 +398,55 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         m.shutdown().await;
     }
     ExitCode::from(code)
+}
+
+/// What discovery found, before the cases: the product, the resource of each role
+/// and the capabilities that are missing (the skips to come).
+fn print_discovery(caps: &conformance::discover::Capabilities) {
+    if caps.probes.is_empty() {
+        return;
+    }
+    println!(
+        "discovery: {}",
+        caps.product
+            .as_deref()
+            .unwrap_or("the target did not name its product")
+    );
+    for role in conformance::discover::ROLES {
+        match caps.role(role) {
+            Some(f) if f.selectors.is_empty() => println!("  {role:<11} {}", f.uri),
+            Some(f) => println!(
+                "  {role:<11} {} ({})",
+                f.uri,
+                f.selectors
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => println!("  {role:<11} none"),
+        }
+    }
+    let offered: Vec<&str> = caps
+        .probes
+        .iter()
+        .filter(|p| p.offered && p.what.starts_with("Enumerate "))
+        .map(|p| {
+            let uri = p.what.trim_start_matches("Enumerate ");
+            uri.strip_prefix(wsman::ns::CIM_SCHEMA).unwrap_or(uri)
+        })
+        .collect();
+    println!(
+        "  {} enumerable resources: {}",
+        offered.len(),
+        offered.join(" ")
+    );
+    for (req, why) in &caps.missing {
+        if !req.starts_with("class:") {
+            println!("  missing {req}: {why}");
+        }
+    }
+    println!();
 }
 
 fn label(r: &CaseResult) -> &'static str {

@@ -58,6 +58,8 @@ pub struct Ctx {
     pub ipmi_sessions: Vec<client::ipmi::IpmiSession>,
     /// Sessions of data steps by (framing, role, privilege).
     pub ipmi_keys: BTreeMap<String, crate::ipmi::Handle>,
+    /// What discovery found (the resources of the roles).
+    pub caps: std::sync::Arc<crate::discover::Capabilities>,
 }
 
 impl Ctx {

@@ -227,6 +227,13 @@ pub fn check(
         }
     }
     for p in &expect.present {
+        let p = &match expand_path(p, expand) {
+            Ok(p) => p,
+            Err(e) => {
+                miss(p, "a valid template".into(), e);
+                continue;
+            }
+        };
         if answer.count(p) == 0 {
             let got = env_err.clone().unwrap_or_else(|| match &fault {
                 Some(f) => fault_text(f),
@@ -236,12 +243,26 @@ pub fn check(
         }
     }
     for p in &expect.absent {
+        let p = &match expand_path(p, expand) {
+            Ok(p) => p,
+            Err(e) => {
+                miss(p, "a valid template".into(), e);
+                continue;
+            }
+        };
         let n = answer.count(p);
         if n > 0 {
             miss(p, "absent".into(), format!("{n} element(s)"));
         }
     }
     for (p, want) in &expect.values {
+        let p = &match expand_path(p, expand) {
+            Ok(p) => p,
+            Err(e) => {
+                miss(p, "a valid template".into(), e);
+                continue;
+            }
+        };
         let want = match expand(want) {
             Ok(w) => w,
             Err(e) => {
@@ -280,6 +301,18 @@ pub fn check(
         }
     }
     out
+}
+
+/// A path with `{{...}}` in it (a discovered property name) expanded.
+pub fn expand_path(
+    p: &str,
+    expand: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    if p.contains("{{") {
+        expand(p)
+    } else {
+        Ok(p.to_owned())
+    }
 }
 
 fn describe_fault(fe: &FaultExpect) -> String {

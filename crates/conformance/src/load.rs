@@ -173,9 +173,92 @@ fn valid_id(id: &str) -> bool {
 fn valid_requirement(r: &str) -> bool {
     match r.split_once(':') {
         Some(("class", c)) => !c.is_empty(),
-        Some(("identify", "unauthenticated")) | Some(("shell", "cmd")) => true,
-        _ => crate::ipmi::valid_requirement(r),
+        Some(("resource", role)) => crate::discover::ROLES.contains(&role),
+        _ => crate::discover::FEATURES.contains(&r) || crate::ipmi::valid_requirement(r),
     }
+}
+
+/// Class-name prefixes whose names in a request make the case depend on the class.
+const CLASS_PREFIXES: [&str; 5] = ["CIM_", "AMT_", "IPS_", "Win32_", "TS_"];
+
+/// Classes a case asks for on purpose knowing no target has them.
+const ABSENT_ON_PURPOSE: [&str; 2] = ["CIM_TouchstoneNoSuch", "TS_ConformanceItem"];
+
+/// Every class name (`CIM_Fan`, `AMT_GeneralSettings`) in `text`.
+fn class_names(text: &str, out: &mut BTreeSet<String>) {
+    let bytes = text.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_word = i == 0 || !word(bytes[i - 1]);
+        if starts_word {
+            if let Some(p) = CLASS_PREFIXES.iter().find(|p| text[i..].starts_with(**p)) {
+                let mut j = i + p.len();
+                while j < bytes.len() && word(bytes[j]) {
+                    j += 1;
+                }
+                let name = &text[i..j];
+                if j > i + p.len() && !ABSENT_ON_PURPOSE.iter().any(|a| name.starts_with(a)) {
+                    out.insert(name.to_owned());
+                }
+                i = j;
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
+/// Every role a request uses: `@ROLE` resources and `{{f:ROLE}}` templates.
+fn roles_used(text: &str, out: &mut BTreeSet<String>) {
+    if let Some(role) = text.strip_prefix('@') {
+        out.insert(role.to_owned());
+    }
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        if let Some((f, role)) = after[..end].trim().split_once(':') {
+            if crate::template::ROLE_FUNCTIONS.contains(&f) {
+                out.insert(role.trim().to_owned());
+            }
+        }
+        rest = &after[end + 2..];
+    }
+}
+
+/// The classes and roles the requests of `steps` name (and the paths they check).
+fn step_subjects(steps: &[Step]) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut classes, mut roles) = (BTreeSet::new(), BTreeSet::new());
+    fn expect_texts<'a>(e: &'a crate::case::Expect, out: &mut Vec<&'a str>) {
+        out.extend(e.present.iter().map(String::as_str));
+        out.extend(e.absent.iter().map(String::as_str));
+        for (k, v) in &e.values {
+            out.push(k);
+            out.push(v);
+        }
+        for a in &e.any {
+            expect_texts(a, out);
+        }
+    }
+    for s in steps {
+        let r = &s.request;
+        let mut texts: Vec<&str> = Vec::new();
+        texts.extend(r.resource.as_deref());
+        texts.extend(r.body.as_deref());
+        texts.extend(r.context.as_deref());
+        for (k, v) in &r.selectors {
+            texts.push(k);
+            texts.push(v);
+        }
+        texts.extend(s.capture.values().map(String::as_str));
+        expect_texts(&s.expect, &mut texts);
+        for t in texts {
+            class_names(t, &mut classes);
+            roles_used(t, &mut roles);
+        }
+    }
+    (classes, roles)
 }
 
 fn check_step(step: &Step) -> Result<(), String> {
@@ -195,7 +278,19 @@ fn check_step(step: &Step) -> Result<(), String> {
     collect(e, &mut paths);
     paths.extend(step.capture.values());
     for p in paths {
-        ElemPath::parse(p).map_err(|e| e.to_string())?;
+        // A `{{...}}` in a path (a discovered property name) is checked as a name.
+        let mut checked = String::with_capacity(p.len());
+        let mut rest = p.as_str();
+        while let Some(start) = rest.find("{{") {
+            checked.push_str(&rest[..start]);
+            let Some(end) = rest[start..].find("}}") else {
+                return Err(format!("unclosed `{{{{` in path `{p}`"));
+            };
+            checked.push_str("Name");
+            rest = &rest[start + end + 2..];
+        }
+        checked.push_str(rest);
+        ElemPath::parse(&checked).map_err(|e| e.to_string())?;
     }
     let r = &step.request;
     if r.op == crate::case::Op::Raw && r.body.is_none() {
@@ -285,7 +380,9 @@ impl Suite {
                 if let Some(r) = c.requires.iter().find(|r| !valid_requirement(r)) {
                     return Err(err(format!(
                         "case `{id}`: unknown requirement `{r}` (expected `class:NAME`, \
-                         `identify:unauthenticated` or `shell:cmd`)"
+                         `resource:ROLE` with ROLE one of {}, one of {}, or an IPMI one)",
+                        crate::discover::ROLES.join(", "),
+                        crate::discover::FEATURES.join(", ")
                     )));
                 }
                 let body = if c.code {
@@ -310,6 +407,33 @@ impl Suite {
                     for (i, s) in c.step.iter().enumerate() {
                         check_step(s)
                             .map_err(|m| err(format!("case `{id}`, step {}: {m}", i + 1)))?;
+                    }
+                    let (classes, roles) = step_subjects(&c.step);
+                    if let Some(class) = classes
+                        .iter()
+                        .find(|k| !c.requires.contains(&format!("class:{k}")))
+                    {
+                        return Err(err(format!(
+                            "case `{id}` names the class {class} in a request but does not \
+                             require it: add `class:{class}` to `requires` (so a target \
+                             without it skips the case), or use a discovered resource \
+                             (`resource = \"@gettable\"`, `{{{{uri:gettable}}}}`)"
+                        )));
+                    }
+                    if let Some(role) = roles
+                        .iter()
+                        .find(|r| !c.requires.contains(&format!("resource:{r}")))
+                    {
+                        if !crate::discover::ROLES.contains(&role.as_str()) {
+                            return Err(err(format!(
+                                "case `{id}`: unknown role `{role}` (expected one of {})",
+                                crate::discover::ROLES.join(", ")
+                            )));
+                        }
+                        return Err(err(format!(
+                            "case `{id}` uses the discovered `{role}` resource but does not \
+                             require it: add `resource:{role}` to `requires`"
+                        )));
                     }
                     CaseBody::Steps(c.step)
                 };

@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub tool: String,
     /// The IPMI target, if any (cases `ipmi.*` and `cross.*` need it).
     pub ipmi: Option<crate::ipmi::IpmiOptions>,
+    /// Resources to try first in discovery (`--resource`).
+    pub resources: Vec<discover::UserResource>,
 }
 
 impl Default for RunOptions {
@@ -49,6 +51,7 @@ impl Default for RunOptions {
             rerun: Arc::new(|c: &Case| format!("touchstone check --filter {}", c.id)),
             tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
             ipmi: None,
+            resources: Vec::new(),
         }
     }
 }
@@ -88,7 +91,7 @@ pub struct Runner {
     client: Client,
     wsman: bool,
     ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
-    caps: Capabilities,
+    caps: Arc<Capabilities>,
     opts: RunOptions,
 }
 
@@ -104,7 +107,11 @@ impl Runner {
             .flat_map(|c| c.requires.iter().cloned())
             .filter(|r| !r.starts_with("ipmi:"))
             .collect();
-        let mut caps = discover::discover(&client, &needed)
+        let dopts = discover::DiscoverOptions {
+            resources: opts.resources.clone(),
+            needed,
+        };
+        let mut caps = discover::discover(&client, &dopts)
             .await
             .map_err(|source| {
                 let url = client.url().to_owned();
@@ -121,7 +128,7 @@ impl Runner {
             client,
             wsman: true,
             ipmi: opts.ipmi.clone().map(Arc::new),
-            caps,
+            caps: Arc::new(caps),
             opts,
         })
     }
@@ -149,10 +156,10 @@ impl Runner {
             client,
             wsman: false,
             ipmi: opts.ipmi.clone().map(Arc::new),
-            caps: Capabilities {
-                product: None,
+            caps: Arc::new(Capabilities {
                 missing,
-            },
+                ..Capabilities::default()
+            }),
             opts,
         })
     }
@@ -217,6 +224,7 @@ impl Runner {
             tool: self.opts.tool.clone(),
             target,
             product: self.caps.product.clone(),
+            discovery: self.caps.probes.clone(),
             seed: self.opts.seed,
             jobs: self.opts.jobs.max(1),
             duration_us: start.elapsed().as_micros() as u64,
@@ -245,7 +253,7 @@ struct Subject {
     client: Client,
     wsman: bool,
     ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
-    caps: Capabilities,
+    caps: Arc<Capabilities>,
     opts: RunOptions,
 }
 
@@ -332,6 +340,7 @@ async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
         ipmi: subject.ipmi.clone(),
         ipmi_sessions: Vec::new(),
         ipmi_keys: Default::default(),
+        caps: caps.clone(),
     };
     let deadline = case
         .timeout_ms
@@ -386,6 +395,16 @@ async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
     r
 }
 
+/// The template scope of a step.
+fn scope_of<'a>(ctx: &'a Ctx, to: &'a str, mid: &'a str) -> Scope<'a> {
+    Scope {
+        to,
+        message_id: mid,
+        vars: &ctx.vars,
+        roles: &ctx.caps.roles,
+    }
+}
+
 async fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<(), Finding> {
     let n = steps.len();
     for (i, step) in steps.iter().enumerate() {
@@ -438,6 +457,7 @@ async fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<(), Finding> {
             to: &to,
             message_id: &mid,
             vars,
+            roles: &ctx.caps.roles,
         };
         let mut expand = |s: &str| template::expand(s, &scope, rng);
         let mismatches = eval::check(
@@ -452,6 +472,8 @@ async fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<(), Finding> {
             ));
         }
         for (var, path) in &step.capture {
+            let path = &template::expand(path, &scope_of(ctx, &to, &mid), &mut ctx.rng.clone())
+                .map_err(Finding::Error)?;
             match answer.value(path) {
                 Some(v) if !v.is_empty() => {
                     ctx.vars.insert(var.clone(), v);
@@ -473,21 +495,48 @@ async fn run_steps(ctx: &mut Ctx, steps: &[Step]) -> Result<(), Finding> {
 fn build(ctx: &mut Ctx, spec: &RequestSpec, mid: &str) -> Result<RawRequest, String> {
     let to = ctx.client.url().to_owned();
     let vars = ctx.vars.clone();
+    let caps = ctx.caps.clone();
     let scope = Scope {
         to: &to,
         message_id: mid,
         vars: &vars,
+        roles: &caps.roles,
     };
     let mut x = |s: &str| template::expand(s, &scope, &mut ctx.rng);
     let body: Vec<u8> = match spec.op {
         Op::Identify => client::build::identify().to_xml().into_bytes(),
         Op::Raw => x(spec.body.as_deref().unwrap_or_default())?.into_bytes(),
         op => {
-            let resource =
-                template::resource_uri(&x(spec.resource.as_deref().unwrap_or_default())?);
-            let mut r = ctx.client.request(resource).message_id(mid);
+            let named = spec.resource.as_deref().unwrap_or_default();
+            // `@ROLE`: the resource discovery found for the role, and for a Get its
+            // instance's selectors (the step's own selectors add to or replace them).
+            let (resource, mut selectors) = match named.strip_prefix('@') {
+                Some(role) => {
+                    let Some(found) = caps.role(role) else {
+                        return Err(format!(
+                            "discovery found no `{role}` resource (the case must require \
+                             `resource:{role}`)"
+                        ));
+                    };
+                    let sels = if op == Op::Get {
+                        found.selectors.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    (found.uri.clone(), sels)
+                }
+                None => (template::resource_uri(&x(named)?), Vec::new()),
+            };
             for (k, v) in &spec.selectors {
-                r = r.selector(k.clone(), x(v)?);
+                let (k, v) = (x(k)?, x(v)?);
+                match selectors.iter_mut().find(|(n, _)| *n == k) {
+                    Some(slot) => slot.1 = v,
+                    None => selectors.push((k, v)),
+                }
+            }
+            let mut r = ctx.client.request(resource).message_id(mid);
+            for (k, v) in selectors {
+                r = r.selector(k, v);
             }
             if let Some(h) = &spec.extra_header {
                 // The writer does not turn `OtherHeader::must_understand` into the

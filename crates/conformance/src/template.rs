@@ -5,12 +5,22 @@
 //! - `to`: the target URL; `message_id`: the MessageID of this step (seeded);
 //! - `uuid`: a fresh seeded `uuid:`; `cim:Class`: the CIM resource URI of `Class`;
 //! - `pad:N`: `N` bytes of `x` (for size limits); `nest:N`: `N` nested `<n>` elements;
-//! - any variable captured by an earlier step (`capture = { ctx = "..." }`).
+//! - any variable captured by an earlier step (`capture = { ctx = "..." }`);
+//! - the resource discovery found for a role (`enumerable`, `gettable`, `keyed`,
+//!   `writable`): `uri:ROLE`, `selectors:ROLE` (its `wsman:SelectorSet`, empty for a
+//!   singleton), `selector_list:ROLE` (the `wsman:Selector` elements alone),
+//!   `key:ROLE` / `keyval:ROLE` (its first selector's name and value), `element:ROLE`
+//!   / `ns:ROLE` (the representation's root element), `repr:ROLE` (the representation
+//!   as got), and for `writable`: `prop:writable` (the property discovery changed),
+//!   `old:writable` (its value), `new:writable` (a value the target accepts) and
+//!   `repr_changed:writable` (the representation with the property set to `new`).
 
 use std::collections::BTreeMap;
 
 use rand::Rng as _;
 use rand::rngs::StdRng;
+
+use crate::discover::Found;
 
 /// What templates can refer to.
 #[derive(Debug)]
@@ -21,6 +31,81 @@ pub struct Scope<'a> {
     pub message_id: &'a str,
     /// Captured variables.
     pub vars: &'a BTreeMap<String, String>,
+    /// The resources discovery found, by role.
+    pub roles: &'a BTreeMap<String, Found>,
+}
+
+/// The names of the role functions (`{{uri:gettable}}`).
+pub const ROLE_FUNCTIONS: [&str; 12] = [
+    "uri",
+    "selectors",
+    "selector_list",
+    "key",
+    "keyval",
+    "element",
+    "ns",
+    "repr",
+    "repr_changed",
+    "prop",
+    "old",
+    "new",
+];
+
+/// The value of a role function for `role`.
+fn role_value(scope: &Scope<'_>, f: &str, role: &str) -> Result<String, String> {
+    let Some(r) = scope.roles.get(role) else {
+        return Err(format!(
+            "discovery found no `{role}` resource (the case must require `resource:{role}`)"
+        ));
+    };
+    let missing = |what: &str| format!("the `{role}` resource has no {what}");
+    Ok(match f {
+        "uri" => r.uri.clone(),
+        "selectors" => crate::discover::selector_set(&r.selectors),
+        "selector_list" => crate::discover::selector_list(&r.selectors),
+        "key" => r
+            .selectors
+            .first()
+            .ok_or_else(|| missing("selector"))?
+            .0
+            .clone(),
+        "keyval" => r
+            .selectors
+            .first()
+            .ok_or_else(|| missing("selector"))?
+            .1
+            .clone(),
+        "element" => r.element.clone(),
+        "ns" => r.ns.clone(),
+        "repr" => r.representation.clone(),
+        "repr_changed" => {
+            let (Some((prop, _)), Some(new)) = (&r.property, &r.new_value) else {
+                return Err(missing("writable property"));
+            };
+            roxmltree::Document::parse(&r.representation)
+                .map(|d| {
+                    crate::discover::Element::from_node(d.root_element()).to_xml(Some((prop, new)))
+                })
+                .map_err(|e| format!("the `{role}` representation: {e}"))?
+        }
+        "prop" => r
+            .property
+            .as_ref()
+            .ok_or_else(|| missing("writable property"))?
+            .0
+            .clone(),
+        "old" => r
+            .property
+            .as_ref()
+            .ok_or_else(|| missing("writable property"))?
+            .1
+            .clone(),
+        "new" => r
+            .new_value
+            .clone()
+            .ok_or_else(|| missing("writable property"))?,
+        other => return Err(format!("unknown template function `{other}:`")),
+    })
 }
 
 /// A `uuid:` with a random version 4 UUID drawn from `rng`.
@@ -85,6 +170,9 @@ pub fn expand(text: &str, scope: &Scope<'_>, rng: &mut StdRng) -> Result<String,
                 out.push_str(&"<n>".repeat(n));
                 out.push_str(&"</n>".repeat(n));
             }
+            Some((f, role)) if ROLE_FUNCTIONS.contains(&f) => {
+                out.push_str(&role_value(scope, f, role.trim())?);
+            }
             Some((f, _)) => return Err(format!("unknown template function `{f}:`")),
         }
         rest = &after[end + 2..];
@@ -105,6 +193,7 @@ mod tests {
             to: "http://h/wsman",
             message_id: "uuid:1",
             vars: &vars,
+            roles: &BTreeMap::new(),
         };
         let mut rng = StdRng::seed_from_u64(1);
         let s = expand(

@@ -60,6 +60,24 @@ pub fn to_string(report: &Report) -> String {
         report.jobs,
         report.duration_us as f64 / 1e6
     );
+    if !report.discovery.is_empty() {
+        h.push_str(
+            "<h2>Discovery</h2><p class=\"muted\">What the target offered before the cases \
+             ran; cases that need what it lacks are skipped with the reason.</p>\
+             <table><tr><th>asked</th><th>offered</th><th>answer</th></tr>",
+        );
+        for d in &report.discovery {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+                escape(&d.what),
+                if d.offered { "pass" } else { "skip" },
+                if d.offered { "yes" } else { "no" },
+                escape(&d.detail)
+            );
+        }
+        h.push_str("</table>");
+    }
     h.push_str("<h2>Summary</h2><table><tr><th>profile</th>");
     for o in Outcome::ALL {
         let _ = write!(h, "<th class=\"{0}\">{0}</th>", o.as_str());

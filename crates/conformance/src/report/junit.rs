@@ -24,6 +24,19 @@ pub fn to_string(report: &Report) -> String {
             let mut s = TestSuite::new(home);
             s.add_property(Property::new("target", report.target.as_str()));
             s.add_property(Property::new("seed", report.seed.to_string()));
+            if let Some(p) = &report.product {
+                s.add_property(Property::new("product", p.as_str()));
+            }
+            for d in &report.discovery {
+                s.add_property(Property::new(
+                    format!("discovery: {}", d.what),
+                    format!(
+                        "{}: {}",
+                        if d.offered { "offered" } else { "not offered" },
+                        d.detail
+                    ),
+                ));
+            }
             s
         });
         let detail = || {

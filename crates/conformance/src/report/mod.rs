@@ -134,6 +134,10 @@ pub struct Report {
     pub target: String,
     /// What Identify said the target is (vendor and version), when it answered.
     pub product: Option<String>,
+    /// What discovery asked the target before the cases and what came: the
+    /// capabilities every verdict rests on.
+    #[serde(default)]
+    pub discovery: Vec<crate::discover::Probe>,
     /// The seed of everything generated.
     pub seed: u64,
     /// Cases run at once.
@@ -253,6 +257,18 @@ pub(crate) mod sample {
             tool: "touchstone 0.1.0".into(),
             target: "http://127.0.0.1:5985/wsman".into(),
             product: Some("Touchstone mock".into()),
+            discovery: vec![
+                crate::discover::Probe {
+                    what: "Identify (authenticated)".into(),
+                    offered: true,
+                    detail: "Touchstone mock <0.1>".into(),
+                },
+                crate::discover::Probe {
+                    what: "Enumerate CIM_Fan".into(),
+                    offered: false,
+                    detail: "fault wsa:DestinationUnreachable".into(),
+                },
+            ],
             seed: 42,
             jobs: 4,
             duration_us: 99_000,
