@@ -483,6 +483,21 @@ fn print_problems(report: &Report) {
         }
         println!("  rerun:    {}", r.rerun);
     }
+    for (r, f) in report.findings() {
+        let tag = match (&f.waiver, f.outcome) {
+            (Some(_), _) => "WAIVE",
+            (None, Outcome::Fail) => "FAIL",
+            _ => "WARN",
+        };
+        println!();
+        println!("{tag} {}#{} [{}] {}", r.id, f.rule, f.level.as_str(), f.title);
+        println!("  clause:   {}", f.clause);
+        println!("  got:      {} ({} answer(s) of the case)", f.message, f.count);
+        if let Some(w) = &f.waiver {
+            println!("  waived:   {}", w.reason);
+        }
+        println!("  rerun:    {}", r.rerun);
+    }
     for r in report.stale_waivers() {
         if let Some(w) = &r.waiver {
             println!(
@@ -530,4 +545,11 @@ fn print_summary(report: &Report) {
         report.seed,
         report.jobs
     );
+    let (must, should) = report.finding_counts();
+    if must + should > 0 {
+        println!(
+            "rules every answer is held to: {must} MUST and {should} SHOULD finding(s) \
+             (see above; waive with the rule ID or CASE-ID#RULE-ID)"
+        );
+    }
 }

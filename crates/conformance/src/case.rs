@@ -20,6 +20,18 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level a requirement's keyword gives (RFC 2119 and DMTF usage: `shall`,
+    /// `must`, `shall not`, `must not`, `required` → MUST; `should`, `should not`,
+    /// `recommended` → SHOULD; `may`, `optional` → MAY).
+    pub fn from_keyword(keyword: &str) -> Option<Level> {
+        match keyword.trim().to_ascii_lowercase().as_str() {
+            "shall" | "must" | "shall not" | "must not" | "required" => Some(Level::Must),
+            "should" | "should not" | "recommended" => Some(Level::Should),
+            "may" | "optional" => Some(Level::May),
+            _ => None,
+        }
+    }
+
     /// `MUST`, `SHOULD` or `MAY`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,11 +52,31 @@ pub struct Clause {
     pub section: String,
     /// The requirement in our own words.
     pub requirement: String,
+    /// The requirement's own identifier as the text states it (`R6.2-4` for DSP0226,
+    /// `7.5.2.2` for a SOAP section, `3.1.4.1.23` for MS-WSMV).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The normative keyword of its wording (`shall`, `should`, `may`, ...); the
+    /// case's level follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword: Option<String>,
 }
 
 impl std::fmt::Display for Clause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}, {}: {}", self.spec, self.section, self.requirement)
+        match (&self.id, &self.keyword) {
+            (Some(id), Some(k)) if !self.section.contains(id.as_str()) => write!(
+                f,
+                "{} {id} ({k}), {}: {}",
+                self.spec, self.section, self.requirement
+            ),
+            (_, Some(k)) => write!(
+                f,
+                "{}, {} ({k}): {}",
+                self.spec, self.section, self.requirement
+            ),
+            _ => write!(f, "{}, {}: {}", self.spec, self.section, self.requirement),
+        }
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Ctx {
     pub ipmi_keys: BTreeMap<String, crate::ipmi::Handle>,
     /// What discovery found (the resources of the roles).
     pub caps: std::sync::Arc<crate::discover::Capabilities>,
+    /// The rules every answer is held to, and what this case's answers broke.
+    pub judge: crate::rules::Judge,
 }
 
 impl Ctx {
@@ -82,9 +84,11 @@ impl Ctx {
     /// Sends a raw request and records it. An answer that never came is a mismatch
     /// (the target's doing); a request that cannot be made is a harness error.
     pub async fn send_raw(&mut self, req: RawRequest) -> Result<Exchange, Finding> {
+        let body = req.body.clone();
         match self.client.send_raw(req).await {
             Ok(ex) => {
                 self.transcript.extend(wire(&ex));
+                self.judge.judge(&body, &ex);
                 Ok(ex)
             }
             Err(e @ (ClientError::Timeout { .. } | ClientError::Http(_))) => {

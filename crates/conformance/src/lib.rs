@@ -34,6 +34,7 @@ pub mod ipmi_cases;
 pub mod load;
 pub mod path;
 pub mod report;
+pub mod rules;
 pub mod run;
 pub mod template;
 pub mod waiver;

@@ -93,6 +93,7 @@ pub struct Runner {
     ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
     caps: Arc<Capabilities>,
     opts: RunOptions,
+    seen: crate::rules::SeenIds,
 }
 
 impl Runner {
@@ -130,6 +131,7 @@ impl Runner {
             ipmi: opts.ipmi.clone().map(Arc::new),
             caps: Arc::new(caps),
             opts,
+            seen: Default::default(),
         })
     }
 
@@ -161,6 +163,7 @@ impl Runner {
                 ..Capabilities::default()
             }),
             opts,
+            seen: Default::default(),
         })
     }
 
@@ -244,6 +247,7 @@ impl Runner {
             ipmi: self.ipmi.clone(),
             caps: self.caps.clone(),
             opts: self.opts.clone(),
+            seen: self.seen.clone(),
         }
     }
 }
@@ -255,6 +259,7 @@ struct Subject {
     ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
     caps: Arc<Capabilities>,
     opts: RunOptions,
+    seen: crate::rules::SeenIds,
 }
 
 /// Prepares and runs `cases` against `client`.
@@ -294,6 +299,7 @@ fn result(case: &Case, opts: &RunOptions, outcome: Outcome, message: Option<Stri
         transcript: Vec::new(),
         waiver: None,
         rerun: (opts.rerun)(case),
+        findings: Vec::new(),
     }
 }
 
@@ -341,6 +347,7 @@ async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
         ipmi_sessions: Vec::new(),
         ipmi_keys: Default::default(),
         caps: caps.clone(),
+        judge: crate::rules::Judge::new(&case.id, subject.seen.clone()),
     };
     let deadline = case
         .timeout_ms
@@ -390,6 +397,7 @@ async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
         }
     }
     r.transcript = ctx.transcript;
+    r.findings = ctx.judge.finish(&opts.waivers);
     r.duration_us = start.elapsed().as_micros() as u64;
     apply_waiver(&mut r, &opts.waivers);
     r

@@ -122,6 +122,26 @@ pub fn to_string(report: &Report) -> String {
                 )
             })
             .unwrap_or_default();
+        let findings: String = r
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "<br><span class=\"{}\">{} {}</span> {} ({}x){}<br><span class=\"muted\">{}</span>",
+                    f.outcome.as_str(),
+                    f.level.as_str(),
+                    escape(&f.rule),
+                    escape(&f.message),
+                    f.count,
+                    f.waiver
+                        .as_ref()
+                        .map(|w| format!(" waived: {}", escape(&w.reason)))
+                        .unwrap_or_default(),
+                    escape(&f.clause.to_string())
+                )
+            })
+            .collect();
+        let waiver = format!("{waiver}{findings}");
         let _ = write!(
             h,
             "<tr class=\"case\" id=\"c{i}\" data-outcome=\"{o}\" data-profiles=\"{p}\">\

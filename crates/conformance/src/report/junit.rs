@@ -106,6 +106,35 @@ pub fn to_string(report: &Report) -> String {
             tc.set_system_out(out);
         }
         suite.add_test_case(tc);
+        // A broken rule is its own test case, so CI shows it apart from the case.
+        for f in &r.findings {
+            let text = format!("{} ({} answer(s)): {}", f.title, f.count, f.message);
+            let status = match (&f.waiver, f.outcome) {
+                (Some(w), _) => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(format!("waived ({}): {text}", w.reason));
+                    s
+                }
+                (None, Outcome::Fail) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(text.as_str())
+                        .set_type(f.level.as_str())
+                        .set_description(format!("clause: {}\n", f.clause));
+                    s
+                }
+                _ => TestCaseStatus::success(),
+            };
+            let mut tc = TestCase::new(format!("{}#{}", r.name, f.rule), status);
+            tc.set_classname(format!("touchstone.{home}"));
+            tc.add_property(Property::new("rule", f.rule.as_str()));
+            tc.add_property(Property::new("case", r.id.as_str()));
+            tc.add_property(Property::new("level", f.level.as_str()));
+            tc.add_property(Property::new("clause", f.clause.to_string()));
+            if f.outcome == Outcome::Warn {
+                tc.add_property(Property::new("touchstone.warning", text.as_str()));
+            }
+            suite.add_test_case(tc);
+        }
     }
     for name in order {
         if let Some(s) = suites.remove(name) {

@@ -111,6 +111,9 @@ pub struct CaseResult {
     pub waiver: Option<WaiverNote>,
     /// A command that reruns this case alone.
     pub rerun: String,
+    /// Rules every answer is held to that this case's answers broke.
+    #[serde(default)]
+    pub findings: Vec<crate::rules::RuleFinding>,
 }
 
 impl CaseResult {
@@ -180,10 +183,28 @@ impl Report {
             .collect()
     }
 
-    /// The CLI contract's exit code: 1 when a MUST case failed (unwaived), else 2 when
-    /// a case could not be run (unwaived error), else 0.
+    /// Every rule finding, with the case it is attributed to.
+    pub fn findings(&self) -> impl Iterator<Item = (&CaseResult, &crate::rules::RuleFinding)> {
+        self.results
+            .iter()
+            .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
+    }
+
+    /// Unwaived rule findings: (MUST, SHOULD).
+    pub fn finding_counts(&self) -> (usize, usize) {
+        let open = self.findings().filter(|(_, f)| f.waiver.is_none());
+        open.fold((0, 0), |(m, s), (_, f)| match f.level {
+            Level::Must => (m + 1, s),
+            _ => (m, s + 1),
+        })
+    }
+
+    /// The CLI contract's exit code: 1 when a MUST case failed or a MUST rule was
+    /// broken (unwaived), else 2 when a case could not be run (unwaived error), else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.results.iter().any(CaseResult::is_required_failure) {
+        if self.results.iter().any(CaseResult::is_required_failure)
+            || self.findings().any(|(_, f)| f.is_required_failure())
+        {
             1
         } else if self
             .results
@@ -229,6 +250,8 @@ pub(crate) mod sample {
                 spec: "DSP0226 1.3".into(),
                 section: "5.4 Addressing".into(),
                 requirement: "answers carry \"RelatesTo\" & <more>".into(),
+                id: None,
+                keyword: None,
             },
             level,
             profiles: vec!["core".into(), "transfer".into()],
@@ -245,6 +268,7 @@ pub(crate) mod sample {
             }],
             waiver: None,
             rerun: format!("touchstone check --filter {id}"),
+            findings: Vec::new(),
         }
         };
         let mut waived = result("wsman.core.waived", Outcome::Pass, Level::Must);

@@ -1,0 +1,364 @@
+//! Rules that hold for every WS-Management answer, whatever the case expected.
+//!
+//! A case checks what its clause says; these rules judge every answer a case gets, as
+//! separate findings attributed to that case: a fault delivered with a 2xx status, a
+//! fault whose HTTP status class does not match its SOAP code (SOAP 1.2 Part 2's HTTP
+//! binding: `env:Sender` is a 4xx, every other fault a 5xx), a response without the
+//! headers `wsman::validate` requires (the same rules the mock and `touchstone lint`
+//! apply), a successful Get or Put whose body is not the representation itself, and a
+//! MessageID the service used twice in one run.
+//!
+//! A finding has its own rule ID (`wsman.rule.fault-status-class`), level and clause;
+//! it fails (MUST) or warns (SHOULD) without changing the case's own outcome, and is
+//! waived like a case, by its rule ID or by `CASE-ID#RULE-ID`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::{Clause, Level, Outcome};
+use crate::waiver::{WaiverNote, Waivers};
+
+/// A rule every answer is judged by.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Stable ID (`wsman.rule.fault-not-2xx`).
+    pub id: &'static str,
+    /// One line saying what is checked.
+    pub title: &'static str,
+    /// The specification.
+    pub spec: &'static str,
+    /// The requirement's own identifier (section or R-number).
+    pub req: &'static str,
+    /// The keyword of its wording.
+    pub keyword: &'static str,
+    /// The requirement, in our own words.
+    pub requirement: &'static str,
+}
+
+impl Rule {
+    /// The level its keyword gives.
+    pub fn level(&self) -> Level {
+        Level::from_keyword(self.keyword).unwrap_or(Level::Should)
+    }
+
+    /// The clause, as cases carry it.
+    pub fn clause(&self) -> Clause {
+        Clause {
+            spec: self.spec.into(),
+            section: self.req.into(),
+            requirement: self.requirement.into(),
+            id: Some(self.req.into()),
+            keyword: Some(self.keyword.into()),
+        }
+    }
+}
+
+/// A fault is never delivered with a 2xx status.
+pub const FAULT_NOT_2XX: Rule = Rule {
+    id: "wsman.rule.fault-not-2xx",
+    title: "A SOAP fault is never delivered with a 2xx HTTP status",
+    spec: "SOAP 1.2 Part 2",
+    req: "7.5.2.2",
+    keyword: "must",
+    requirement: "A responding SOAP node that answers with a fault uses the fault's HTTP \
+                  status (400 for env:Sender, 500 otherwise), never a success status.",
+};
+
+/// The HTTP status class follows the fault code.
+pub const FAULT_STATUS_CLASS: Rule = Rule {
+    id: "wsman.rule.fault-status-class",
+    title: "A fault's HTTP status follows its SOAP code: env:Sender 4xx, others 5xx",
+    spec: "SOAP 1.2 Part 2",
+    req: "7.5.2.2",
+    keyword: "should",
+    requirement: "In the SOAP HTTP binding an env:Sender fault is a client error (400 Bad \
+                  Request) and every other fault code (Receiver, MustUnderstand, \
+                  VersionMismatch, DataEncodingUnknown) a server error (500).",
+};
+
+/// A response carries the headers responses need.
+pub const RESPONSE_HEADERS: Rule = Rule {
+    id: "wsman.rule.response-headers",
+    title: "A response to a well-formed request carries wsa:Action and wsa:RelatesTo",
+    spec: "DSP0226 1.1",
+    req: "R5.4.4-1",
+    keyword: "shall",
+    requirement: "A response names its action and relates to the MessageID of the request \
+                  it answers (the checks of the wsman crate's response validation).",
+};
+
+/// A successful Get or Put answers the representation itself.
+pub const TRANSFER_BODY: Rule = Rule {
+    id: "wsman.rule.transfer-body-representation",
+    title: "The body of a GetResponse or PutResponse is the representation itself",
+    spec: "WS-Transfer 2004/09",
+    req: "3.1 Get",
+    keyword: "must",
+    requirement: "A successful Get (and a Put that returns the resource) answers with the \
+                  resource's representation as the one child of the SOAP Body, not wrapped \
+                  in another element.",
+};
+
+/// A MessageID is never used twice.
+pub const MESSAGE_ID_UNIQUE: Rule = Rule {
+    id: "wsman.rule.message-id-unique",
+    title: "The service never uses the same MessageID twice",
+    spec: "DSP0226 1.1",
+    req: "R5.4.4-2",
+    keyword: "shall",
+    requirement: "Every message the service sends has a MessageID of its own: a value it \
+                  sent once is never sent again.",
+};
+
+/// Every rule, in report order.
+pub const ALL: [Rule; 5] = [
+    FAULT_NOT_2XX,
+    FAULT_STATUS_CLASS,
+    RESPONSE_HEADERS,
+    TRANSFER_BODY,
+    MESSAGE_ID_UNIQUE,
+];
+
+/// A rule broken by answers of one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleFinding {
+    /// The rule ID.
+    pub rule: String,
+    /// What the rule checks.
+    pub title: String,
+    /// The requirement.
+    pub clause: Clause,
+    /// MUST or SHOULD.
+    pub level: Level,
+    /// `fail` (MUST) or `warn` (SHOULD).
+    pub outcome: Outcome,
+    /// What was seen, for the first answer that broke it.
+    pub message: String,
+    /// How many answers of the case broke it.
+    pub count: usize,
+    /// The waiver that applies, if any.
+    pub waiver: Option<WaiverNote>,
+}
+
+impl RuleFinding {
+    /// A MUST finding no waiver excuses.
+    pub fn is_required_failure(&self) -> bool {
+        self.waiver.is_none() && self.level == Level::Must
+    }
+
+    /// Applies the waiver of `CASE#RULE` or `RULE`, if any.
+    pub fn apply_waiver(&mut self, case: &str, waivers: &Waivers) {
+        let scoped = format!("{case}#{}", self.rule);
+        if let Some((pattern, reason)) = waivers
+            .lookup(&scoped)
+            .or_else(|| waivers.lookup(&self.rule))
+        {
+            self.waiver = Some(WaiverNote {
+                pattern: pattern.to_owned(),
+                reason: reason.to_owned(),
+                stale: false,
+            });
+        }
+    }
+}
+
+/// MessageIDs seen in one run: id → the case that saw it first.
+#[derive(Debug, Clone, Default)]
+pub struct SeenIds(Arc<Mutex<HashMap<String, String>>>);
+
+impl SeenIds {
+    /// Records `id` for `case`; returns the case that saw it before, if any.
+    fn first_seen(&self, id: &str, case: &str) -> Option<String> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get(id) {
+            Some(first) => Some(first.clone()),
+            None => {
+                m.insert(id.to_owned(), case.to_owned());
+                None
+            }
+        }
+    }
+}
+
+/// Collects the findings of one case.
+#[derive(Debug, Default)]
+pub struct Judge {
+    /// The case being judged.
+    pub case: String,
+    /// The run's MessageIDs.
+    pub seen: SeenIds,
+    findings: Vec<RuleFinding>,
+}
+
+/// What the judge needs of the request: whether it was a well-formed envelope with a
+/// MessageID, its action, and whether it asked for a fragment.
+#[derive(Debug, Default)]
+struct Asked {
+    well_formed: bool,
+    message_id: bool,
+    action: Option<String>,
+    fragment: bool,
+}
+
+fn asked(body: &[u8]) -> Asked {
+    let Ok(text) = wsman::decode(body, None) else {
+        return Asked::default();
+    };
+    // The whole envelope: a service that could not read all of it cannot be held to
+    // relating its fault to the MessageID.
+    match wsman::parse(&text, &wsman::Limits::default()) {
+        Ok(env) => Asked {
+            well_formed: true,
+            message_id: env.header.message_id.is_some(),
+            action: env.header.action.as_deref().map(str::to_owned),
+            fragment: env.header.fragment_transfer.is_some(),
+        },
+        Err(_) => Asked::default(),
+    }
+}
+
+impl Judge {
+    /// A judge for `case`, sharing the run's MessageIDs.
+    pub fn new(case: &str, seen: SeenIds) -> Judge {
+        Judge {
+            case: case.to_owned(),
+            seen,
+            findings: Vec::new(),
+        }
+    }
+
+    fn found(&mut self, rule: Rule, message: String) {
+        if let Some(f) = self.findings.iter_mut().find(|f| f.rule == rule.id) {
+            f.count += 1;
+            return;
+        }
+        let level = rule.level();
+        self.findings.push(RuleFinding {
+            rule: rule.id.into(),
+            title: rule.title.into(),
+            clause: rule.clause(),
+            level,
+            outcome: if level == Level::Must {
+                Outcome::Fail
+            } else {
+                Outcome::Warn
+            },
+            message,
+            count: 1,
+            waiver: None,
+        });
+    }
+
+    /// Judges one answer to the request whose body was `request`.
+    pub fn judge(&mut self, request: &[u8], ex: &client::Exchange) {
+        let Some(status) = ex.status() else { return };
+        let Some(Ok(env)) = ex.envelope() else { return };
+        let asked = asked(request);
+        if let wsman::Body::Fault(f) = &env.body {
+            let code = f.code.local_name();
+            let sub = f
+                .subcode
+                .as_ref()
+                .map(|s| format!(" ({})", s.local))
+                .unwrap_or_default();
+            if (200..300).contains(&status) {
+                self.found(
+                    FAULT_NOT_2XX,
+                    format!("a {code}{sub} fault came with HTTP {status}"),
+                );
+            } else {
+                let want = if code == "Sender" { 4 } else { 5 };
+                if status / 100 != want {
+                    self.found(
+                        FAULT_STATUS_CLASS,
+                        format!("a {code}{sub} fault came with HTTP {status}, expected {want}xx"),
+                    );
+                }
+            }
+        }
+        // The answer to a well-formed request with a MessageID must relate to it.
+        if asked.well_formed && asked.message_id {
+            let problems: Vec<String> = wsman::validate::check_response(&env)
+                .into_iter()
+                .filter_map(|f| match f {
+                    wsman::validate::Finding::Error(kind, _) => Some(kind.to_string()),
+                    wsman::validate::Finding::Warning(..) => None,
+                })
+                .collect();
+            if !problems.is_empty() {
+                self.found(RESPONSE_HEADERS, problems.join("; "));
+            }
+        }
+        if let Some(id) = env.header.message_id.as_deref() {
+            if let Some(first) = self.seen.first_seen(id, &self.case) {
+                let case = self.case.clone();
+                self.found(
+                    MESSAGE_ID_UNIQUE,
+                    if first == case {
+                        format!("the MessageID {id} came twice in this case")
+                    } else {
+                        format!("the MessageID {id} came before, in {first}")
+                    },
+                );
+            }
+        }
+        let is_transfer = matches!(
+            asked.action.as_deref(),
+            Some(wsman::ns::action::GET | wsman::ns::action::PUT)
+        );
+        if is_transfer && !asked.fragment && status == 200 && !matches!(env.body, wsman::Body::Fault(_)) {
+            self.transfer_body(ex);
+        }
+    }
+
+    /// The Body of a successful Get/Put holds exactly one element, not in one of the
+    /// protocol namespaces (a wrapper such as `wxf:GetResponse` or `wsman:Items`).
+    fn transfer_body(&mut self, ex: &client::Exchange) {
+        let answer = crate::eval::Answer::new(ex);
+        let Some(doc) = answer.doc() else { return };
+        let Some(body) = doc
+            .root_element()
+            .children()
+            .find(|n| n.is_element() && n.tag_name().name() == "Body")
+        else {
+            return;
+        };
+        let children: Vec<_> = body.children().filter(|n| n.is_element()).collect();
+        let protocol = [
+            wsman::ns::SOAP,
+            wsman::ns::WSA,
+            wsman::ns::WSMAN,
+            wsman::ns::WXF,
+            wsman::ns::WSEN,
+        ];
+        let problem = match children.as_slice() {
+            // An empty body is a Put that returns nothing, which WS-Transfer allows.
+            [] => None,
+            [one] if protocol.contains(&one.tag_name().namespace().unwrap_or_default()) => {
+                Some(format!(
+                    "the body is a {} element around the representation",
+                    one.tag_name().name()
+                ))
+            }
+            [_] => None,
+            more => Some(format!("the body holds {} elements", more.len())),
+        };
+        if let Some(p) = problem {
+            self.found(TRANSFER_BODY, p);
+        }
+    }
+
+    /// The findings, waivers applied.
+    pub fn finish(self, waivers: &Waivers) -> Vec<RuleFinding> {
+        let case = self.case;
+        self.findings
+            .into_iter()
+            .map(|mut f| {
+                f.apply_waiver(&case, waivers);
+                f
+            })
+            .collect()
+    }
+}
