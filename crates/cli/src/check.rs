@@ -490,9 +490,18 @@ fn print_problems(report: &Report) {
             _ => "WARN",
         };
         println!();
-        println!("{tag} {}#{} [{}] {}", r.id, f.rule, f.level.as_str(), f.title);
+        println!(
+            "{tag} {}#{} [{}] {}",
+            r.id,
+            f.rule,
+            f.level.as_str(),
+            f.title
+        );
         println!("  clause:   {}", f.clause);
-        println!("  got:      {} ({} answer(s) of the case)", f.message, f.count);
+        println!(
+            "  got:      {} ({} answer(s) of the case)",
+            f.message, f.count
+        );
         if let Some(w) = &f.waiver {
             println!("  waived:   {}", w.reason);
         }

@@ -65,6 +65,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../suites/wsman/invoke.toml"),
     ),
     (
+        "suites/wsman/headers.toml",
+        include_str!("../../../suites/wsman/headers.toml"),
+    ),
+    (
         "suites/ipmi/discovery.toml",
         include_str!("../../../suites/ipmi/discovery.toml"),
     ),

@@ -308,7 +308,11 @@ impl Judge {
             asked.action.as_deref(),
             Some(wsman::ns::action::GET | wsman::ns::action::PUT)
         );
-        if is_transfer && !asked.fragment && status == 200 && !matches!(env.body, wsman::Body::Fault(_)) {
+        if is_transfer
+            && !asked.fragment
+            && status == 200
+            && !matches!(env.body, wsman::Body::Fault(_))
+        {
             self.transfer_body(ex);
         }
     }

@@ -10,7 +10,8 @@
 //!   `writable`): `uri:ROLE`, `selectors:ROLE` (its `wsman:SelectorSet`, empty for a
 //!   singleton), `selector_list:ROLE` (the `wsman:Selector` elements alone),
 //!   `key:ROLE` / `keyval:ROLE` (its first selector's name and value), `element:ROLE`
-//!   / `ns:ROLE` (the representation's root element), `repr:ROLE` (the representation
+//!   / `ns:ROLE` (the representation's root element), `first_prop:ROLE` (its first
+//!   property that is not a selector), `repr:ROLE` (the representation
 //!   as got), and for `writable`: `prop:writable` (the property discovery changed),
 //!   `old:writable` (its value), `new:writable` (a value the target accepts) and
 //!   `repr_changed:writable` (the representation with the property set to `new`).
@@ -36,8 +37,9 @@ pub struct Scope<'a> {
 }
 
 /// The names of the role functions (`{{uri:gettable}}`).
-pub const ROLE_FUNCTIONS: [&str; 12] = [
+pub const ROLE_FUNCTIONS: [&str; 13] = [
     "uri",
+    "first_prop",
     "selectors",
     "selector_list",
     "key",
@@ -75,6 +77,20 @@ fn role_value(scope: &Scope<'_>, f: &str, role: &str) -> Result<String, String> 
             .ok_or_else(|| missing("selector"))?
             .1
             .clone(),
+        "first_prop" => {
+            let keys: Vec<String> = r
+                .selectors
+                .iter()
+                .map(|(k, _)| k.to_ascii_lowercase())
+                .collect();
+            r.properties
+                .iter()
+                .map(|(n, _)| n)
+                .find(|n| !keys.contains(&n.to_ascii_lowercase()))
+                .or_else(|| r.properties.first().map(|(n, _)| n))
+                .ok_or_else(|| missing("property"))?
+                .clone()
+        }
         "element" => r.element.clone(),
         "ns" => r.ns.clone(),
         "repr" => r.representation.clone(),
