@@ -60,6 +60,10 @@ pub struct Clause {
     /// case's level follows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
+    /// `false` when the identifier comes from the specification's structure and its
+    /// wording has not yet been read (the traceability table says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
 }
 
 impl std::fmt::Display for Clause {

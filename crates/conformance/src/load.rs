@@ -381,6 +381,30 @@ impl Suite {
                 if c.profiles.is_empty() {
                     return Err(err(format!("case `{id}` has no profiles")));
                 }
+                if let Some(k) = &c.clause.keyword {
+                    match Level::from_keyword(k) {
+                        None => {
+                            return Err(err(format!(
+                                "case `{id}`: clause keyword `{k}` is not a normative keyword \
+                                 (shall, must, should, may, and their negations)"
+                            )));
+                        }
+                        Some(l) if l != c.level => {
+                            return Err(err(format!(
+                                "case `{id}` is {} but its requirement says `{k}`, which is {}: \
+                                 the level follows the requirement's wording",
+                                c.level.as_str(),
+                                l.as_str()
+                            )));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if c.clause.id.as_deref().is_some_and(|i| i.trim().is_empty()) {
+                    return Err(err(format!(
+                        "case `{id}`: an empty clause id (leave it out when the text has none)"
+                    )));
+                }
                 if let Some(r) = c.requires.iter().find(|r| !valid_requirement(r)) {
                     return Err(err(format!(
                         "case `{id}`: unknown requirement `{r}` (expected `class:NAME`, \
@@ -564,6 +588,55 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
             s.cases.len(),
             "a suite file is not in EMBEDDED"
         );
+    }
+
+    #[test]
+    fn the_level_follows_the_keyword_and_classes_need_requires() {
+        let with = |clause: &str| {
+            load(&GOOD.replace(
+                "clause = { spec = \"DSP0226\", section = \"7\", requirement = \"r\" }",
+                clause,
+            ))
+        };
+        let ok = with(
+            "clause = { spec = \"DSP0226\", section = \"6.2\", id = \"R6.2-4\", keyword = \"shall\", requirement = \"r\" }",
+        )
+        .unwrap();
+        assert_eq!(ok.cases[0].clause.id.as_deref(), Some("R6.2-4"));
+        let e = with(
+            "clause = { spec = \"DSP0226\", section = \"6.2\", id = \"R6.2-4\", keyword = \"should\", requirement = \"r\" }",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("is MUST but its requirement says `should`"), "{e}");
+        let e = with("clause = { spec = \"D\", section = \"1\", keyword = \"ought\", requirement = \"r\" }")
+            .unwrap_err();
+        assert!(e.message.contains("not a normative keyword"), "{e}");
+        let e = load(&GOOD.replace(
+            "request = { op = \"identify\" }",
+            "request = { op = \"get\", resource = \"CIM_Fan\" }",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("class:CIM_Fan"), "{e}");
+        let e = load(&GOOD.replace(
+            "request = { op = \"identify\" }",
+            "request = { op = \"get\", resource = \"@gettable\" }",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("resource:gettable"), "{e}");
+        let ok = load(
+            &GOOD
+                .replace(
+                    "request = { op = \"identify\" }",
+                    "request = { op = \"get\", resource = \"CIM_Fan\" }",
+                )
+                .replace("profiles = [\"core\"]", "profiles = [\"core\"]\nrequires = [\"class:CIM_Fan\"]"),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        let ok = load(&GOOD.replace(
+            "request = { op = \"identify\" }",
+            "request = { op = \"get\", resource = \"CIM_TouchstoneNoSuchClass\" }",
+        ));
+        assert!(ok.is_ok(), "a class absent on purpose needs no requirement: {ok:?}");
     }
 
     #[test]

@@ -51,6 +51,7 @@ impl Rule {
             requirement: self.requirement.into(),
             id: Some(self.req.into()),
             keyword: Some(self.keyword.into()),
+            verified: None,
         }
     }
 }

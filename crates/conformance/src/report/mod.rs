@@ -252,6 +252,7 @@ pub(crate) mod sample {
                 requirement: "answers carry \"RelatesTo\" & <more>".into(),
                 id: None,
                 keyword: None,
+                verified: None,
             },
             level,
             profiles: vec!["core".into(), "transfer".into()],
