@@ -109,8 +109,9 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavour {
-    /// DSP0226 as openwsman maps it: each fault with its own HTTP status, a
-    /// `wsman:FaultDetail` where the catalogue has one.
+    /// DSP0226: each fault with the catalogue's HTTP status (500 for every fault code
+    /// but `s:Sender`, per the SOAP 1.2 HTTP binding; openwsman's 4xx/5xx choices for
+    /// Sender faults), a `wsman:FaultDetail` where the catalogue has one.
     #[default]
     Dmtf,
     /// Windows WinRM: every fault is HTTP 500 with an `f:WSManFault` detail.

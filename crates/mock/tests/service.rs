@@ -1233,6 +1233,7 @@ answer = { delay_ms = 5000 }
     let a = c.send(&req).await;
     let took = t0.elapsed();
     a.assert_fault(&req, FaultKind::TimedOut, None);
+    assert_eq!(a.status, 500, "wsman:TimedOut is a Receiver fault");
     assert!(
         took >= Duration::from_millis(300) && took < Duration::from_millis(2500),
         "took {took:?}"
@@ -1354,6 +1355,8 @@ async fn bad_requests_get_their_catalogue_fault() {
     );
     let a = c.send(&req).await;
     a.assert_fault(&req, FaultKind::MustUnderstand, None);
+    // SOAP 1.2 Part 2 §7.5.2.2: only env:Sender faults are 400.
+    assert_eq!(a.status, 500, "s:MustUnderstand is answered 500");
     a.with_env(|e| {
         let q = e
             .header
@@ -1451,7 +1454,7 @@ async fn unreadable_envelopes_get_their_catalogue_fault() {
     let a = c.post_raw(&ct, &post(soap11)).await;
     let (k, _) = a.fault();
     assert_eq!(k, FaultKind::VersionMismatch);
-    assert_eq!(a.status, 400);
+    assert_eq!(a.status, 500, "SOAP 1.2 Part 2 §7.5.2.2: VersionMismatch is not a Sender fault");
     // SOAP 1.2 §5.4.7: the Upgrade header names the envelope that is understood.
     a.with_env(|e| {
         let up = e
