@@ -145,6 +145,10 @@ pub struct WsmanSettings {
     /// DMTF URI, as Intel AMT serves `AMT_*` under
     /// `http://intel.com/wbem/wscim/1/amt-schema/1/`.
     pub vendor_schemas: BTreeMap<String, String>,
+    /// Whether UTF-16 requests are accepted (answered in UTF-16, same byte order, with
+    /// a BOM). False: a UTF-16 request is answered `wsman:EncodingLimit` with detail
+    /// `CharacterSet`, in UTF-8, as a service that reads only UTF-8 does.
+    pub utf16: bool,
 }
 
 impl Default for WsmanSettings {
@@ -163,6 +167,7 @@ impl Default for WsmanSettings {
             max_shells_per_user: 30,
             fault_machine: None,
             vendor_schemas: BTreeMap::new(),
+            utf16: true,
         }
     }
 }

@@ -19,6 +19,7 @@ use wsman::body::{
     Body, EnumerateResponse, EnumerationContextBody, EnumerationMode, IdentifyResponse, Item,
     Method, PullResponse,
 };
+use wsman::decode::Charset;
 use wsman::validate::{Finding, Warning};
 use wsman::{Envelope, ErrorKind, FaultKind, FaultSpec, Header, HeaderName, Limits, Tree, ns};
 
@@ -31,6 +32,7 @@ use crate::scenario::{Flavour, Scenario};
 use crate::shell::{self as winrs, ShellFault};
 
 const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
+const SOAP_CT_UTF16: &str = "application/soap+xml;charset=UTF-16";
 
 /// The mock: one simulated machine behind WS-Man, driven by a scenario.
 #[derive(Clone)]
@@ -285,19 +287,67 @@ impl Mock {
             handled.outcome = reply(200, Vec::new(), SOAP_CT);
             return handled;
         }
-        let charset = req.header("content-type").and_then(charset_of);
-        let text = match wsman::decode::decode(&req.body, charset.as_deref()) {
-            Ok(t) => t,
-            Err(e) => {
-                handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
-                return handled;
-            }
-        };
+        let declared = req.header("content-type").and_then(charset_of);
+        let (text, charset) =
+            match wsman::decode::decode_with_charset(&req.body, declared.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    // Not decodable: nothing says which encoding the client reads, so
+                    // the fault is UTF-8.
+                    handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
+                    return handled;
+                }
+            };
         let limits = Limits {
             max_bytes: scenario.http.max_request_bytes.max(8192),
             ..Limits::default()
         };
-        let env = match wsman::parse(&text, &limits) {
+        if charset != Charset::Utf8 && !scenario.wsman.utf16 {
+            // A service without UTF-16 (DSP0226 R13.1-5 lets it refuse) says so in the
+            // one encoding every client reads, related to the MessageID when it can be
+            // read.
+            let relates = wsman::parse_header(&text, &limits)
+                .ok()
+                .and_then(|h| h.header.message_id.map(|m| m.into_owned()));
+            handled.outcome = fault_answer(
+                fault_d(
+                    FaultKind::EncodingLimit,
+                    "CharacterSet",
+                    "this service accepts UTF-8 only",
+                ),
+                relates.as_deref(),
+                &scenario,
+            );
+            return handled;
+        }
+        handled = self
+            .answer_text(req, &text, charset, &limits, &scenario, arrived, now)
+            .await;
+        // DSP0226 R13.1-5: the answer is in the request's encoding.
+        handled.outcome = in_charset(handled.outcome, charset);
+        handled
+    }
+
+    /// Answers a request whose body has been decoded to `text` (read as `charset`).
+    /// The answer is UTF-8 text still; the caller encodes it.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_text(
+        &self,
+        req: &Request,
+        text: &str,
+        charset: Charset,
+        limits: &Limits,
+        scenario: &Arc<Scenario>,
+        arrived: Instant,
+        now: u64,
+    ) -> Handled {
+        let scenario = scenario.clone();
+        let mut handled = Handled {
+            outcome: Outcome::Close,
+            rule: None,
+            operation: None,
+        };
+        let env = match wsman::parse(text, limits) {
             Ok(env) => env,
             Err(e) => {
                 handled.outcome =
@@ -346,7 +396,7 @@ impl Mock {
             let mut inner = self.lock();
             inner.expire(now);
             inner.decide_and_dispatch(
-                req, &env, &text, &limits, operation, &scenario, &mut rule, now,
+                req, &env, text, limits, charset, operation, &scenario, &mut rule, now,
             )
         };
         handled.rule = rule;
@@ -363,7 +413,9 @@ impl Mock {
             ),
             Phase::Dispatched(result, delay) => {
                 let outcome = match *result {
-                    Ok(answer) => finish_answer(answer, &env, relates.as_deref(), &scenario),
+                    Ok(answer) => {
+                        finish_answer(answer, &env, charset, relates.as_deref(), &scenario)
+                    }
                     Err(f) => fault_answer(f, relates.as_deref(), &scenario),
                 };
                 match delay {
@@ -475,6 +527,7 @@ impl Inner {
         env: &Envelope<'_>,
         text: &str,
         limits: &Limits,
+        charset: Charset,
         operation: &'static str,
         scenario: &Arc<Scenario>,
         rule: &mut Option<String>,
@@ -528,7 +581,10 @@ impl Inner {
         if is_shell(env) && env.header.action.as_deref() == Some(ns::action::RECEIVE) {
             return self.shell_receive_phase(env, now, delay);
         }
-        Phase::Dispatched(Box::new(self.dispatch(env, req, scenario, now)), delay)
+        Phase::Dispatched(
+            Box::new(self.dispatch(env, req, scenario, charset, now)),
+            delay,
+        )
     }
 
     /// A shell Receive: the output due now, or `Phase::Wait` with when more is due.
@@ -948,6 +1004,7 @@ impl Inner {
         env: &Envelope<'_>,
         req: &Request,
         scenario: &Scenario,
+        charset: Charset,
         now: u64,
     ) -> OpResult {
         if let Body::Identify = env.body {
@@ -963,8 +1020,8 @@ impl Inner {
             ns::action::PUT => self.put(env, uri, scenario, now),
             ns::action::CREATE => self.create(env, uri, scenario, now),
             ns::action::DELETE => self.delete(env, uri, scenario, now),
-            ns::action::ENUMERATE => self.enumerate(env, uri, scenario, now),
-            ns::action::PULL => self.pull(env, now),
+            ns::action::ENUMERATE => self.enumerate(env, uri, scenario, charset, now),
+            ns::action::PULL => self.pull(env, charset, now),
             ns::action::RELEASE => self.release(env),
             ns::action::ENUM_RENEW => self.renew(env, now),
             ns::action::ENUM_GET_STATUS => self.get_status(env, now),
@@ -1184,6 +1241,7 @@ impl Inner {
         env: &Envelope<'_>,
         uri: &str,
         scenario: &Scenario,
+        charset: Charset,
         now: u64,
     ) -> OpResult {
         let Body::Enumerate(e) = &env.body else {
@@ -1267,6 +1325,7 @@ impl Inner {
                 max,
                 budget,
                 probe.to_xml().len() + 600,
+                charset,
             )?;
             response.items = Some(items);
             if enumeration.items.is_empty() {
@@ -1432,7 +1491,7 @@ impl Inner {
         })
     }
 
-    fn pull(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
+    fn pull(&mut self, env: &Envelope<'_>, charset: Charset, now: u64) -> OpResult {
         let Body::Pull(p) = &env.body else {
             return Err(fault(
                 FaultKind::SchemaValidationError,
@@ -1467,6 +1526,7 @@ impl Inner {
             max,
             budget,
             probe.to_xml().len() + 400,
+            charset,
         ) {
             Ok(items) => items,
             Err(f) => {
@@ -1570,20 +1630,23 @@ impl Inner {
 fn finish_answer(
     answer: Envelope<'static>,
     req: &Envelope<'_>,
+    charset: Charset,
     relates: Option<&str>,
     scenario: &Scenario,
 ) -> Outcome {
     let xml = answer.to_xml();
     if let Some(max) = req.header.max_envelope_size {
-        if xml.len() as u64 > max {
+        // MaxEnvelopeSize counts octets on the wire, in the answer's encoding.
+        let size = match charset {
+            Charset::Utf8 => xml.len() as u64,
+            _ => 2 + 2 * xml.encode_utf16().count() as u64,
+        };
+        if size > max {
             return fault_answer(
                 fault_d(
                     FaultKind::EncodingLimit,
                     "MaxEnvelopeSize",
-                    format!(
-                        "the answer is {} bytes, more than the MaxEnvelopeSize of {max}",
-                        xml.len()
-                    ),
+                    format!("the answer is {size} bytes, more than the MaxEnvelopeSize of {max}"),
                 ),
                 relates,
                 scenario,
@@ -1638,6 +1701,39 @@ fn fault_answer(f: Fail, relates: Option<&str>, scenario: &Scenario) -> Outcome 
         f.status.unwrap_or(f.spec.kind.http_status())
     };
     reply(status, env.to_xml().into_bytes(), SOAP_CT)
+}
+
+/// An answer in the request's encoding (DSP0226 R13.1-5): the mock's own SOAP answers
+/// (content type [`SOAP_CT`]) are re-encoded as UTF-16 with a byte order mark when the
+/// request was UTF-16. Answers a rule gives with a content type of its own, and
+/// transport failures, are sent as the scenario wrote them.
+fn in_charset(outcome: Outcome, charset: Charset) -> Outcome {
+    let little_endian = match charset {
+        Charset::Utf8 => return outcome,
+        Charset::Utf16Le => true,
+        _ => false,
+    };
+    match outcome {
+        Outcome::Reply(mut r) => {
+            let ours = r
+                .headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v == SOAP_CT);
+            if ours && !r.body.is_empty() {
+                if let Ok(text) = std::str::from_utf8(&r.body) {
+                    r.body = wsman::decode::encode_utf16(text, little_endian);
+                    for (n, v) in &mut r.headers {
+                        if n.eq_ignore_ascii_case("content-type") {
+                            *v = SOAP_CT_UTF16.into();
+                        }
+                    }
+                }
+            }
+            Outcome::Reply(r)
+        }
+        Outcome::Delayed(d, inner) => Outcome::Delayed(d, Box::new(in_charset(*inner, charset))),
+        other => other,
+    }
 }
 
 /// Where the locked part of handling left a request.
@@ -1696,13 +1792,21 @@ fn take_fitting(
     max: usize,
     budget: Option<u64>,
     overhead: usize,
+    charset: Charset,
 ) -> Result<Vec<Item<'static>>, Fail> {
+    // Sizes are measured in UTF-8; a UTF-16 answer takes at most twice as many octets
+    // (every character of one to three UTF-8 octets is one 2-octet unit, and a 4-octet
+    // one is two units), plus its BOM.
+    let wire = |utf8: u64| match charset {
+        Charset::Utf8 => utf8,
+        _ => 2 * utf8,
+    };
     let mut out = Vec::new();
-    let mut used = overhead as u64;
+    let mut used = wire(overhead as u64) + u64::from(charset != Charset::Utf8) * 2;
     while out.len() < max {
         let Some(item) = items.front() else { break };
         if let Some(b) = budget {
-            let size = item_size(item) as u64;
+            let size = wire(item_size(item) as u64);
             if used + size > b {
                 if out.is_empty() {
                     return Err(fault_d(
