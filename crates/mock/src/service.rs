@@ -347,7 +347,7 @@ impl Mock {
             rule: None,
             operation: None,
         };
-        let env = match wsman::parse(text, limits) {
+        let mut env = match wsman::parse(text, limits) {
             Ok(env) => env,
             Err(e) => {
                 handled.outcome =
@@ -389,6 +389,16 @@ impl Mock {
         if let Err(f) = check(&env, &scenario) {
             handled.outcome = fault_answer(f, relates.as_deref(), &scenario);
             return handled;
+        }
+        if !scenario.wsman.fragments
+            && env
+                .meta
+                .header(HeaderName::FragmentTransfer)
+                .is_some_and(|(mu, _)| !mu)
+        {
+            // Without fragment-level access, a FragmentTransfer the client does not
+            // insist on is ignored: the whole resource is transferred.
+            env.header.fragment_transfer = None;
         }
 
         let mut rule = None;
@@ -578,6 +588,11 @@ impl Inner {
             }
         }
 
+        // What the service offers at all (the scenario's capability knobs), after the
+        // rules, which may script answers for anything.
+        if let Err(f) = offered(env, scenario) {
+            return Phase::Dispatched(Box::new(Err(f)), delay);
+        }
         if is_shell(env) && env.header.action.as_deref() == Some(ns::action::RECEIVE) {
             return self.shell_receive_phase(env, now, delay);
         }
@@ -1282,6 +1297,7 @@ impl Inner {
                 "too many open enumerations; Release some",
             ));
         }
+        check_dialect(e.filter.as_ref(), scenario)?;
         let instances = self.collect(env, uri, e.filter.as_ref(), scenario, now)?;
         let (instances, style) = instances;
         let items: VecDeque<Item<'static>> = instances
@@ -1364,13 +1380,21 @@ impl Inner {
                     .trim_matches('/')
                     .replace('\\', "/")
             );
-            let style = if base == "http://schemas.dmtf.org/wbem/wscim/1/"
+            let no_classes = scenario.wsman.classes.as_ref().is_some_and(Vec::is_empty);
+            let style = if no_classes {
+                // A service that serves no CIM class has no all-classes resource.
+                return Err(fault_d(
+                    FaultKind::DestinationUnreachable,
+                    "InvalidResourceURI",
+                    format!("no resource at `{uri}`"),
+                ));
+            } else if base == "http://schemas.dmtf.org/wbem/wscim/1/"
                 || base == ns::CIM_SCHEMA
                 || scenario.wsman.vendor_schemas.values().any(|v| v == base)
             {
                 dmtf_style(scenario)
             } else if base.eq_ignore_ascii_case(&wmi_all) {
-                UriStyle::Wmi(scenario.wsman.wmi_namespace.clone())
+                wmi_style(scenario)
             } else {
                 return Err(fault_d(
                     FaultKind::DestinationUnreachable,
@@ -1385,7 +1409,9 @@ impl Inner {
                     "enumerating all classes needs an association filter",
                 ));
             };
-            return self.associated(f, scenario, now).map(|v| (v, style));
+            return self
+                .associated(f, scenario, now)
+                .map(|v| (visible(v, scenario), style));
         }
         let target = resolve(uri, env, scenario)?;
         if let Some(f) = filter {
@@ -1397,7 +1423,7 @@ impl Inner {
                     .into_iter()
                     .filter(|i| cim::is_subclass(&i.class, &target.class))
                     .collect();
-                return Ok((kept, target.style));
+                return Ok((visible(kept, scenario), target.style));
             }
         }
         let is_subclass = |a: &str, b: &str| cim::is_subclass(a, b);
@@ -1411,7 +1437,8 @@ impl Inner {
         };
         let env = filter::Env::new(&is_subclass).with_selector_case(case);
         let out = compiled.apply(&instances, &env).map_err(filter_fault)?;
-        Ok((out, target.style))
+        // A polymorphic enumeration does not show subclasses the service does not serve.
+        Ok((visible(out, scenario), target.style))
     }
 
     fn associated(
@@ -1870,23 +1897,64 @@ struct Target {
     style: UriStyle,
 }
 
-/// How answers name classes for a request that used a DMTF or vendor URI.
+/// How answers name classes for a request that used a DMTF, vendor or resource URI.
 fn dmtf_style(scenario: &Scenario) -> UriStyle {
-    if scenario.wsman.vendor_schemas.is_empty() {
-        UriStyle::Dmtf
-    } else {
-        UriStyle::Vendor(
-            scenario
-                .wsman
-                .vendor_schemas
-                .iter()
-                .map(|(c, u)| (c.clone(), u.clone()))
-                .collect(),
-        )
+    UriStyle {
+        vendor_schemas: scenario
+            .wsman
+            .vendor_schemas
+            .iter()
+            .map(|(c, u)| (c.clone(), u.clone()))
+            .collect(),
+        resources: resource_uris(scenario),
+        ..UriStyle::dmtf()
     }
 }
 
+/// How answers name classes for a request that used a WMI URI.
+fn wmi_style(scenario: &Scenario) -> UriStyle {
+    UriStyle {
+        resources: resource_uris(scenario),
+        ..UriStyle::wmi(scenario.wsman.wmi_namespace.clone())
+    }
+}
+
+/// `[wsman.resources]` as (class, URI).
+fn resource_uris(scenario: &Scenario) -> Vec<(String, String)> {
+    scenario
+        .wsman
+        .resources
+        .iter()
+        .map(|(u, c)| (c.clone(), u.clone()))
+        .collect()
+}
+
+/// The instances the service shows: those of classes it serves (`[wsman] classes`
+/// and the classes of `[wsman.resources]`).
+fn visible(instances: Vec<Instance>, scenario: &Scenario) -> Vec<Instance> {
+    let w = &scenario.wsman;
+    if w.classes.is_none() {
+        return instances;
+    }
+    instances
+        .into_iter()
+        .filter(|i| w.offers_class(&i.class) || w.is_resource_class(&i.class))
+        .collect()
+}
+
+/// The class a resource URI addresses: a `[wsman.resources]` entry's, or a CIM class
+/// under the DMTF, a vendor or the WMI URI that the service serves.
 fn class_of(uri: &str, scenario: &Scenario) -> Option<String> {
+    if let Some(class) = scenario.wsman.resource_class(uri) {
+        return Some(class.to_owned());
+    }
+    let class = cim_class_of(uri, scenario)?;
+    // A resource's class is served at the resource's URI only.
+    (scenario.wsman.offers_class(&class) && !scenario.wsman.is_resource_class(&class))
+        .then_some(class)
+}
+
+fn cim_class_of(uri: &str, scenario: &Scenario) -> Option<String> {
     let plain = |class: &str| !class.is_empty() && !class.contains('/');
     for (class_prefix, uri_prefix) in &scenario.wsman.vendor_schemas {
         if let Some(class) = uri.strip_prefix(uri_prefix.as_str()) {
@@ -1933,7 +2001,7 @@ fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Result<Target,
         )
     })?;
     let style = if uri.starts_with(ns::WMI) {
-        UriStyle::Wmi(scenario.wsman.wmi_namespace.clone())
+        wmi_style(scenario)
     } else {
         dmtf_style(scenario)
     };
@@ -2090,6 +2158,134 @@ fn cim_fault(e: cim::CimError) -> Fail {
 
 fn filter_fault(e: filter::FilterError) -> Fail {
     fault(e.fault_kind(), e.to_string())
+}
+
+/// The `[wsman] operations` name of the operation a request asks for, if it is one.
+fn capability_of(env: &Envelope<'_>) -> Option<&'static str> {
+    if is_shell(env) {
+        return Some("shell");
+    }
+    Some(match operation_name(env) {
+        "Identify" => "identify",
+        "Get" => "get",
+        "Put" => "put",
+        "Create" => "create",
+        "Delete" => "delete",
+        "Enumerate" | "Pull" | "Release" | "Renew" | "GetStatus" => "enumerate",
+        "Invoke" => "invoke",
+        "Subscribe" | "Unsubscribe" => "subscribe",
+        _ => match env.header.action.as_deref().unwrap_or("") {
+            ns::action::RENEW | ns::action::GET_STATUS => "subscribe",
+            _ => return None,
+        },
+    })
+}
+
+/// The WinRM shell options the mock complies with on the shell resource: the code page
+/// and profile (read by the shell Create), stdin console mode and keep-alive (which
+/// change nothing in the simulation), and not skipping cmd.exe (the simulated shell
+/// always runs cmd.exe's built-ins, so only `WINRS_SKIP_CMD_SHELL=FALSE` is complied
+/// with).
+fn understood_option(env: &Envelope<'_>, option: &wsman::addressing::OptionItem<'_>) -> bool {
+    if !is_shell(env) {
+        return false;
+    }
+    match option.name.as_ref() {
+        "WINRS_CODEPAGE"
+        | "WINRS_NOPROFILE"
+        | "WINRS_CONSOLEMODE_STDIN"
+        | "WSMAN_CMDSHELL_OPTION_KEEPALIVE" => true,
+        "WINRS_SKIP_CMD_SHELL" => !winrs::is_true(&option.value),
+        _ => false,
+    }
+}
+
+/// Checks a request against what the scenario's service offers: its locales, fragment
+/// access, operations and options. Resources (`classes`, `resources`) and filter
+/// dialects are checked where they are resolved.
+fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
+    let w = &scenario.wsman;
+    if let (Some(tag), Some((true, _))) = (
+        env.header.locale.as_deref(),
+        env.meta.header(HeaderName::Locale),
+    ) {
+        if !w.supports_locale(tag) {
+            return Err(fault_d(
+                FaultKind::UnsupportedFeature,
+                "Locale",
+                format!(
+                    "the locale `{tag}` is not supported (supported: {})",
+                    w.locales.join(", ")
+                ),
+            ));
+        }
+    }
+    if env.header.fragment_transfer.is_some() && !w.fragments {
+        // Only a FragmentTransfer marked mustUnderstand gets here: the service drops
+        // one that is not before the request is handled.
+        return Err(fault_d(
+            FaultKind::UnsupportedFeature,
+            "FragmentLevelAccess",
+            "this service has no fragment-level access",
+        ));
+    }
+    if let Some(op) = capability_of(env) {
+        if !w.offers_operation(op) {
+            let action = env.header.action.as_deref().unwrap_or("Identify");
+            return Err(fault_d(
+                FaultKind::ActionNotSupported,
+                "ActionMismatch",
+                format!("the action `{action}` is not supported by this service"),
+            ));
+        }
+    }
+    if let Some(o) = env
+        .header
+        .options
+        .iter()
+        .find(|o| o.must_comply && !understood_option(env, o))
+    {
+        return Err(fault_d(
+            FaultKind::InvalidOptions,
+            "NotSupported",
+            format!(
+                "the option `{}` is marked MustComply but is not supported here",
+                o.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an Enumerate filter's dialect against `[wsman] filter_dialects`.
+fn check_dialect(
+    filter: Option<&wsman::body::Filter<'_>>,
+    scenario: &Scenario,
+) -> Result<(), Fail> {
+    let Some(f) = filter else { return Ok(()) };
+    let w = &scenario.wsman;
+    if w.filter_dialects.is_empty() {
+        return Err(fault(
+            FaultKind::FilteringNotSupported,
+            "this service does not filter enumerations",
+        ));
+    }
+    let dialect = f.dialect();
+    if !w.offers_dialect(dialect) {
+        return Err(fault(
+            FaultKind::FilterDialectRequestedUnavailable,
+            format!(
+                "filter dialect {dialect} is not supported; supported dialects: {}",
+                crate::scenario::FILTER_DIALECTS
+                    .iter()
+                    .filter(|(_, uri)| w.offers_dialect(uri))
+                    .map(|(_, uri)| *uri)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks what the scenario's strictness requires of a request.
