@@ -160,8 +160,10 @@ pub struct WsmanSettings {
     /// `cfg:Service` in that namespace); the class is served at that URI only.
     pub resources: BTreeMap<String, String>,
     /// The operations offered: any of [`OPERATIONS`] (`enumerate` covers Pull, Release,
-    /// Renew and GetStatus; `shell` every request to the WinRM cmd shell resource).
-    /// Default: all. Another is answered `wsa:ActionNotSupported` (ActionMismatch).
+    /// Renew and GetStatus; `shell` every request to the WinRM cmd shell resource;
+    /// `subscribe` is accepted, but the mock implements no eventing, so Subscribe is
+    /// `wsa:ActionNotSupported` anyway). Default: all. Another is answered
+    /// `wsa:ActionNotSupported` (ActionMismatch).
     pub operations: Vec<String>,
     /// Fragment-level access (`wsman:FragmentTransfer`). False: a FragmentTransfer
     /// marked mustUnderstand is `wsman:UnsupportedFeature` (FragmentLevelAccess,
