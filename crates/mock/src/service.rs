@@ -303,9 +303,8 @@ impl Mock {
             ..Limits::default()
         };
         if charset != Charset::Utf8 && !scenario.wsman.utf16 {
-            // A service without UTF-16 (DSP0226 R13.1-5 lets it refuse) says so in the
-            // one encoding every client reads, related to the MessageID when it can be
-            // read.
+            // A service that reads UTF-8 only says so in the one encoding every client
+            // reads, related to the MessageID when it can be read.
             let relates = wsman::parse_header(&text, &limits)
                 .ok()
                 .and_then(|h| h.header.message_id.map(|m| m.into_owned()));
