@@ -121,7 +121,7 @@ fn soap11_is_version_mismatch_at_the_envelope() {
     let out = stdout(&o);
     let prefix = format!("{}:3:3: error: ", f.display());
     assert!(out.starts_with(&prefix), "{out}");
-    assert!(out.contains("[fault s:VersionMismatch, HTTP 400]"), "{out}");
+    assert!(out.contains("[fault s:VersionMismatch, HTTP 500]"), "{out}");
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn json_report_has_counts_and_faults() {
         (Some(1), Some(1), Some(0))
     );
     assert_eq!(e["fault"]["subcode"], "s:VersionMismatch");
-    assert_eq!(e["fault"]["http_status"], 400);
+    assert_eq!(e["fault"]["http_status"], 500);
 
     // With --strict the warnings make the AMT file not ok.
     let o = lint(&["--json", "--strict"], &[&amt]);

@@ -433,7 +433,10 @@ fn parse_hex(hex: &str) -> Option<Vec<u8>> {
 pub struct InstanceSpec {
     /// The class name (any name, built-in or not).
     pub class: String,
-    /// The key property names, in key order (each must be in `properties`).
+    /// The key property names, in key order (each must be in `properties`). Empty for a
+    /// singleton: the one instance of its class, addressed without selectors (as
+    /// WinRM's configuration resources are).
+    #[serde(default)]
     pub keys: Vec<String>,
     /// The properties (`properties = { InstanceID = "x", EnabledState = 2 }`).
     #[serde(default)]
@@ -1105,7 +1108,18 @@ impl MachineSpec {
                 )));
             }
             if inst.keys.is_empty() {
-                return Err(bad("names no key properties".into()));
+                // A keyless instance is a singleton: it must be the only instance of
+                // its class, built in or not, or it could not be told apart.
+                let others = self
+                    .instances
+                    .iter()
+                    .filter(|o| o.class.eq_ignore_ascii_case(&inst.class))
+                    .count();
+                if others > 1 || crate::cim::class(&inst.class).is_some() {
+                    return Err(bad(
+                        "names no key properties, and is not the only instance of its class".into(),
+                    ));
+                }
             }
             for k in &inst.keys {
                 match inst.properties.get(k) {

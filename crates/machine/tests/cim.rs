@@ -829,6 +829,55 @@ fn extra_instances_enumerate_get_and_associate() {
     assert_eq!(ends, chassis);
 }
 
+/// A keyless extra instance is a singleton: Get without selectors, Put of its
+/// properties, no selectors accepted; a second keyless instance of the class is refused.
+#[test]
+fn keyless_singletons() {
+    let spec: Scenario = toml::from_str(
+        r#"
+[[machine.instances]]
+class = "Service"
+[machine.instances.properties]
+MaxConnections = 300
+AllowUnencrypted = false
+"#,
+    )
+    .unwrap();
+    let mut m = Machine::new(spec.machine, 0).unwrap();
+    let i = cim::get(&mut m, "Service", &[], 0).unwrap();
+    assert!(i.keys.is_empty());
+    assert_eq!(uint(&i, "MaxConnections"), 300);
+    let all = cim::enumerate(&mut m, "Service", 0, true).unwrap();
+    assert_eq!(all, vec![i]);
+    let i = cim::put(
+        &mut m,
+        "Service",
+        &[],
+        &sel(&[("AllowUnencrypted", "true")]),
+        0,
+    )
+    .unwrap();
+    assert_eq!(i.get("AllowUnencrypted"), Some(&Value::Bool(true)));
+    assert!(matches!(
+        cim::get(&mut m, "Service", &sel(&[("Name", "x")]), 0),
+        Err(CimError::UnexpectedSelectors { .. })
+    ));
+
+    let two: Scenario = toml::from_str(
+        r#"
+[[machine.instances]]
+class = "Service"
+properties = { A = 1 }
+[[machine.instances]]
+class = "Service"
+properties = { A = 2 }
+"#,
+    )
+    .unwrap();
+    let err = two.machine.validate().unwrap_err().to_string();
+    assert!(err.contains("no key properties"), "{err}");
+}
+
 #[test]
 fn create_put_and_delete_extra_instances() {
     let mut m = example();

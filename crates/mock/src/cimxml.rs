@@ -10,33 +10,68 @@ use wsman::{Element, Epr, Name, Selector, Tree, TreeBuilder, ns};
 /// The DSP0230 common namespace (`cim:Datetime`).
 pub const CIM_COMMON: &str = "http://schemas.dmtf.org/wbem/wscim/1/common";
 
-/// How class names become resource URIs in answers.
+/// How class names become resource URIs (and representation namespaces) in answers:
+/// a class of `resources` is its resource URI; a class with a vendor prefix is under
+/// that vendor's URI prefix; any other class is under the base.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UriStyle {
+pub struct UriStyle {
+    /// Where classes not named otherwise live.
+    pub base: BaseUri,
+    /// Vendor schemas: (class-name prefix, resource URI prefix), such as Intel AMT's
+    /// `AMT_*` classes under `http://intel.com/wbem/wscim/1/amt-schema/1/`.
+    pub vendor_schemas: Vec<(String, String)>,
+    /// Non-CIM resources: (class, full resource URI), such as WinRM's `Service` at
+    /// `http://schemas.microsoft.com/wbem/wsman/1/config/service`.
+    pub resources: Vec<(String, String)>,
+}
+
+/// The URI prefix of classes that are neither vendor classes nor resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseUri {
     /// `http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/<Class>`.
     Dmtf,
     /// `http://schemas.microsoft.com/wbem/wsman/1/wmi/<namespace>/<Class>`.
     Wmi(String),
-    /// DMTF URIs, except for classes whose name starts with one of the class-name
-    /// prefixes: `<resource URI prefix><Class>` (vendor schemas, such as Intel AMT's
-    /// `AMT_*` classes under `http://intel.com/wbem/wscim/1/amt-schema/1/`).
-    Vendor(Vec<(String, String)>),
 }
 
 impl UriStyle {
+    /// DMTF URIs for every class.
+    pub fn dmtf() -> UriStyle {
+        UriStyle {
+            base: BaseUri::Dmtf,
+            vendor_schemas: Vec::new(),
+            resources: Vec::new(),
+        }
+    }
+
+    /// WMI URIs in `namespace` for every class.
+    pub fn wmi(namespace: impl Into<String>) -> UriStyle {
+        UriStyle {
+            base: BaseUri::Wmi(namespace.into()),
+            ..UriStyle::dmtf()
+        }
+    }
+
     /// The resource URI of a class.
     pub fn uri(&self, class: &str) -> String {
-        match self {
-            UriStyle::Dmtf => format!("{}{class}", ns::CIM_SCHEMA),
-            UriStyle::Wmi(namespace) => {
+        if let Some((_, uri)) = self
+            .resources
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(class))
+        {
+            return uri.clone();
+        }
+        if let Some((_, prefix)) = self
+            .vendor_schemas
+            .iter()
+            .find(|(class_prefix, _)| starts_with_ignore_case(class, class_prefix))
+        {
+            return format!("{prefix}{class}");
+        }
+        match &self.base {
+            BaseUri::Dmtf => format!("{}{class}", ns::CIM_SCHEMA),
+            BaseUri::Wmi(namespace) => {
                 format!("{}{}/{class}", ns::WMI, namespace.trim_matches('/'))
-            }
-            UriStyle::Vendor(schemas) => {
-                let prefix = schemas
-                    .iter()
-                    .find(|(class_prefix, _)| starts_with_ignore_case(class, class_prefix))
-                    .map_or(ns::CIM_SCHEMA, |(_, uri)| uri.as_str());
-                format!("{prefix}{class}")
             }
         }
     }

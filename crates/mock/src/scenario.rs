@@ -109,8 +109,9 @@ impl Default for HttpSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavour {
-    /// DSP0226 as openwsman maps it: each fault with its own HTTP status, a
-    /// `wsman:FaultDetail` where the catalogue has one.
+    /// DSP0226: each fault with the catalogue's HTTP status (500 for every fault code
+    /// but `s:Sender`, per the SOAP 1.2 HTTP binding; openwsman's 4xx/5xx choices for
+    /// Sender faults), a `wsman:FaultDetail` where the catalogue has one.
     #[default]
     Dmtf,
     /// Windows WinRM: every fault is HTTP 500 with an `f:WSManFault` detail.
@@ -144,6 +145,121 @@ pub struct WsmanSettings {
     /// DMTF URI, as Intel AMT serves `AMT_*` under
     /// `http://intel.com/wbem/wscim/1/amt-schema/1/`.
     pub vendor_schemas: BTreeMap<String, String>,
+    /// Whether UTF-16 requests are accepted (answered in UTF-16, same byte order, with
+    /// a BOM). False: a UTF-16 request is answered `wsman:EncodingLimit` with detail
+    /// `CharacterSet`, in UTF-8, as a service that reads only UTF-8 does.
+    pub utf16: bool,
+    /// The CIM classes served over WS-Man (built-in and `[[machine.instances]]` ones,
+    /// under the DMTF, vendor and WMI URIs). Absent: every class. A class not listed
+    /// is `wsa:DestinationUnreachable`, as an unknown resource is; the classes of
+    /// `[wsman.resources]` are served whatever this says.
+    pub classes: Option<Vec<String>>,
+    /// Non-CIM resources: full resource URI → the class of the `[[machine.instances]]`
+    /// that make it up. The representation is an element named after the class in the
+    /// namespace of the resource URI (as WinRM's `.../wsman/1/config/service` is a
+    /// `cfg:Service` in that namespace); the class is served at that URI only.
+    pub resources: BTreeMap<String, String>,
+    /// The operations offered: any of [`OPERATIONS`] (`enumerate` covers Pull, Release,
+    /// Renew and GetStatus; `shell` every request to the WinRM cmd shell resource;
+    /// `subscribe` is accepted, but the mock implements no eventing, so Subscribe is
+    /// `wsa:ActionNotSupported` anyway). Default: all. Another is answered
+    /// `wsa:ActionNotSupported` (ActionMismatch).
+    pub operations: Vec<String>,
+    /// Fragment-level access (`wsman:FragmentTransfer`). False: a FragmentTransfer
+    /// marked mustUnderstand is `wsman:UnsupportedFeature` (FragmentLevelAccess,
+    /// DSP0226 R7.7-1); one not marked is ignored (the whole resource is transferred).
+    pub fragments: bool,
+    /// The Enumerate filter dialects offered: `selector`, `wql`, `association` or
+    /// their dialect URIs. Default: all three. Another dialect is
+    /// `wsen:FilterDialectRequestedUnavailable`; with none offered, any filter is
+    /// `wsen:FilteringNotSupported`.
+    pub filter_dialects: Vec<String>,
+    /// The locales the service supports (BCP 47 tags, compared ASCII
+    /// case-insensitively; a request for `en-GB` is served by `en`). A `wsman:Locale`
+    /// marked mustUnderstand that none of them serves is `wsman:UnsupportedFeature`
+    /// (Locale); one not marked is ignored.
+    pub locales: Vec<String>,
+}
+
+/// The names `[wsman] operations` accepts.
+pub const OPERATIONS: [&str; 9] = [
+    "identify",
+    "get",
+    "put",
+    "create",
+    "delete",
+    "enumerate",
+    "invoke",
+    "shell",
+    "subscribe",
+];
+
+/// The filter dialects the mock implements, as `[wsman] filter_dialects` names them:
+/// (short name, dialect URI).
+pub const FILTER_DIALECTS: [(&str, &str); 3] = [
+    ("selector", wsman::ns::dialect::SELECTOR),
+    ("wql", wsman::ns::dialect::WQL),
+    ("association", wsman::ns::dialect::ASSOCIATION),
+];
+
+impl WsmanSettings {
+    /// Whether `class` is served under the CIM, vendor and WMI URIs (`classes`).
+    pub fn offers_class(&self, class: &str) -> bool {
+        self.classes
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|c| c.eq_ignore_ascii_case(class)))
+    }
+
+    /// The class `[wsman.resources]` serves at `uri` (URIs compared ASCII
+    /// case-insensitively, as WinRM does).
+    pub fn resource_class(&self, uri: &str) -> Option<&str> {
+        self.resources
+            .iter()
+            .find(|(u, _)| u.eq_ignore_ascii_case(uri.trim()))
+            .map(|(_, c)| c.as_str())
+    }
+
+    /// Whether `class` is the class of a `[wsman.resources]` entry.
+    pub fn is_resource_class(&self, class: &str) -> bool {
+        self.resources
+            .values()
+            .any(|c| c.eq_ignore_ascii_case(class))
+    }
+
+    /// Whether the operation (one of [`OPERATIONS`]) is offered.
+    pub fn offers_operation(&self, operation: &str) -> bool {
+        self.operations.iter().any(|o| o == operation)
+    }
+
+    /// Whether the filter dialect URI is offered.
+    pub fn offers_dialect(&self, uri: &str) -> bool {
+        self.filter_dialects.iter().any(|d| {
+            d == uri
+                || FILTER_DIALECTS
+                    .iter()
+                    .any(|(short, full)| *full == uri && d.eq_ignore_ascii_case(short))
+        })
+    }
+
+    /// Whether a `wsman:Locale` of `tag` is served: a listed tag equals it, or equals
+    /// it cut at a subtag boundary (RFC 4647 lookup: `en-GB` falls back to `en`).
+    pub fn supports_locale(&self, tag: &str) -> bool {
+        let tag = tag.trim();
+        let mut candidate = tag;
+        loop {
+            if self
+                .locales
+                .iter()
+                .any(|l| l.trim().eq_ignore_ascii_case(candidate))
+            {
+                return true;
+            }
+            match candidate.rfind('-') {
+                Some(i) => candidate = &candidate[..i],
+                None => return false,
+            }
+        }
+    }
 }
 
 impl Default for WsmanSettings {
@@ -162,6 +278,16 @@ impl Default for WsmanSettings {
             max_shells_per_user: 30,
             fault_machine: None,
             vendor_schemas: BTreeMap::new(),
+            utf16: true,
+            classes: None,
+            resources: BTreeMap::new(),
+            operations: OPERATIONS.iter().map(|o| (*o).to_owned()).collect(),
+            fragments: true,
+            filter_dialects: FILTER_DIALECTS
+                .iter()
+                .map(|(short, _)| (*short).to_owned())
+                .collect(),
+            locales: vec!["en-US".into(), "en".into()],
         }
     }
 }
@@ -432,6 +558,16 @@ impl Scenario {
                 ));
             }
         }
+        check_capabilities(&file.wsman, &file.machine).map_err(
+            |(path, message, expected, hint)| {
+                at(
+                    span_of(&path).or_else(|| span_of("wsman")),
+                    message,
+                    expected,
+                    hint,
+                )
+            },
+        )?;
         let mut rules = Vec::new();
         for (i, spanned) in file.rules.iter().enumerate() {
             let span = spanned.span();
@@ -495,6 +631,123 @@ impl Scenario {
 }
 
 type Refusal = (Option<Range<usize>>, String, Option<String>, Option<String>);
+
+/// A refusal located by dotted path (`wsman.operations[2]`).
+type PathRefusal = (String, String, Option<String>, Option<String>);
+
+/// Checks the `[wsman]` capability knobs: known operation and dialect names, class
+/// names, and resources that name a class the machine has instances of.
+fn check_capabilities(w: &WsmanSettings, m: &machine::MachineSpec) -> Result<(), PathRefusal> {
+    let plain = |c: &str| !c.is_empty() && c.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    for (i, o) in w.operations.iter().enumerate() {
+        if !OPERATIONS.contains(&o.as_str()) {
+            return Err((
+                format!("wsman.operations[{i}]"),
+                format!("wsman.operations names `{o}`, which is not an operation the mock knows"),
+                Some(OPERATIONS.map(|o| format!("\"{o}\"")).join(", ")),
+                closest(o, OPERATIONS.into_iter()).map(|s| format!("did you mean \"{s}\"?")),
+            ));
+        }
+    }
+    for (i, d) in w.filter_dialects.iter().enumerate() {
+        let known = FILTER_DIALECTS
+            .iter()
+            .any(|(short, full)| d.eq_ignore_ascii_case(short) || d == full);
+        if !known {
+            return Err((
+                format!("wsman.filter_dialects[{i}]"),
+                format!(
+                    "wsman.filter_dialects names `{d}`, which is not a dialect the mock implements"
+                ),
+                Some("\"selector\", \"wql\", \"association\" (or their dialect URIs)".into()),
+                closest(d, FILTER_DIALECTS.iter().map(|(s, _)| *s))
+                    .map(|s| format!("did you mean \"{s}\"?"))
+                    .or_else(|| Some("XPath and CQL filters are not implemented".into())),
+            ));
+        }
+    }
+    for (i, c) in w.classes.iter().flatten().enumerate() {
+        if !plain(c) {
+            return Err((
+                format!("wsman.classes[{i}]"),
+                format!("wsman.classes names `{c}`, which is not a class name"),
+                Some("a CIM class name such as \"CIM_ComputerSystem\"".into()),
+                None,
+            ));
+        }
+    }
+    for (i, l) in w.locales.iter().enumerate() {
+        let ok = !l.is_empty()
+            && l.split('-').all(|p| {
+                !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        if !ok {
+            return Err((
+                format!("wsman.locales[{i}]"),
+                format!("wsman.locales names `{l}`, which is not a language tag"),
+                Some("a BCP 47 tag such as \"en-US\" or \"de\"".into()),
+                None,
+            ));
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (uri, class) in &w.resources {
+        let at = format!("wsman.resources.\"{uri}\"");
+        let example = "\"http://schemas.microsoft.com/wbem/wsman/1/config/service\" = \"Service\"";
+        if !uri.contains("://") || uri.ends_with('/') || uri.ends_with('*') {
+            return Err((
+                at,
+                format!("wsman.resources maps `{uri}`, which is not a resource URI"),
+                Some(format!(
+                    "an absolute URI naming one resource, e.g. {example}"
+                )),
+                None,
+            ));
+        }
+        if !plain(class) {
+            return Err((
+                at,
+                format!("wsman.resources maps `{uri}` to `{class}`, which is not a class name"),
+                Some(format!("a class name, e.g. {example}")),
+                None,
+            ));
+        }
+        if seen.iter().any(|c| c.eq_ignore_ascii_case(class)) {
+            return Err((
+                at,
+                format!("the class `{class}` is mapped to two resource URIs"),
+                None,
+                Some("an answer names its resource by the class: give each resource a class of its own".into()),
+            ));
+        }
+        seen.push(class);
+        if machine::cim::class(class).is_some() {
+            return Err((
+                at,
+                format!("`{class}` is a built-in CIM class; a resource needs a class of its own"),
+                None,
+                None,
+            ));
+        }
+        if !m
+            .instances
+            .iter()
+            .any(|i| i.class.eq_ignore_ascii_case(class))
+        {
+            return Err((
+                at,
+                format!(
+                    "the resource `{uri}` is served from `{class}`, but no [[machine.instances]] has that class"
+                ),
+                None,
+                Some(format!(
+                    "add [[machine.instances]] with class = \"{class}\""
+                )),
+            ));
+        }
+    }
+    Ok(())
+}
 
 fn compile_rule(spec: &RuleSpec, name: &str, text: &str) -> Result<Rule, Refusal> {
     let mut answers = Vec::new();
@@ -785,7 +1038,7 @@ fn span_at(root: &toml::de::DeTable<'_>, path: &str) -> Option<Range<usize>> {
     use toml::de::DeValue;
     let mut table = root;
     let mut found: Option<Range<usize>> = None;
-    let parts: Vec<&str> = path.split('.').collect();
+    let parts = path_parts(path);
     for (n, part) in parts.iter().enumerate() {
         let (key, index) = match part.split_once('[') {
             Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
@@ -807,6 +1060,26 @@ fn span_at(root: &toml::de::DeTable<'_>, path: &str) -> Option<Range<usize>> {
         }
     }
     found
+}
+
+/// The parts of a dotted path; a part may be a quoted key with dots in it
+/// (`wsman.resources."http://x.invalid/A"`).
+fn path_parts(path: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            parts.push(&quoted[..end]);
+            rest = quoted.get(end + 1..).unwrap_or("");
+            rest = rest.strip_prefix('.').unwrap_or(rest);
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            parts.push(&rest[..end]);
+            rest = rest.get(end + 1..).unwrap_or("");
+        }
+    }
+    parts
 }
 
 /// The dotted path (`wsman.flavour`, `rules[0].match.acton`) of the key or value at

@@ -19,6 +19,7 @@ use wsman::body::{
     Body, EnumerateResponse, EnumerationContextBody, EnumerationMode, IdentifyResponse, Item,
     Method, PullResponse,
 };
+use wsman::decode::Charset;
 use wsman::validate::{Finding, Warning};
 use wsman::{Envelope, ErrorKind, FaultKind, FaultSpec, Header, HeaderName, Limits, Tree, ns};
 
@@ -31,6 +32,7 @@ use crate::scenario::{Flavour, Scenario};
 use crate::shell::{self as winrs, ShellFault};
 
 const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
+const SOAP_CT_UTF16: &str = "application/soap+xml;charset=UTF-16";
 
 /// The mock: one simulated machine behind WS-Man, driven by a scenario.
 #[derive(Clone)]
@@ -285,19 +287,66 @@ impl Mock {
             handled.outcome = reply(200, Vec::new(), SOAP_CT);
             return handled;
         }
-        let charset = req.header("content-type").and_then(charset_of);
-        let text = match wsman::decode::decode(&req.body, charset.as_deref()) {
-            Ok(t) => t,
-            Err(e) => {
-                handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
-                return handled;
-            }
-        };
+        let declared = req.header("content-type").and_then(charset_of);
+        let (text, charset) =
+            match wsman::decode::decode_with_charset(&req.body, declared.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    // Not decodable: nothing says which encoding the client reads, so
+                    // the fault is UTF-8.
+                    handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
+                    return handled;
+                }
+            };
         let limits = Limits {
             max_bytes: scenario.http.max_request_bytes.max(8192),
             ..Limits::default()
         };
-        let env = match wsman::parse(&text, &limits) {
+        if charset != Charset::Utf8 && !scenario.wsman.utf16 {
+            // A service that reads UTF-8 only says so in the one encoding every client
+            // reads, related to the MessageID when it can be read.
+            let relates = wsman::parse_header(&text, &limits)
+                .ok()
+                .and_then(|h| h.header.message_id.map(|m| m.into_owned()));
+            handled.outcome = fault_answer(
+                fault_d(
+                    FaultKind::EncodingLimit,
+                    "CharacterSet",
+                    "this service accepts UTF-8 only",
+                ),
+                relates.as_deref(),
+                &scenario,
+            );
+            return handled;
+        }
+        handled = self
+            .answer_text(req, &text, charset, &limits, &scenario, arrived, now)
+            .await;
+        // DSP0226 R13.1-5: the answer is in the request's encoding.
+        handled.outcome = in_charset(handled.outcome, charset);
+        handled
+    }
+
+    /// Answers a request whose body has been decoded to `text` (read as `charset`).
+    /// The answer is UTF-8 text still; the caller encodes it.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_text(
+        &self,
+        req: &Request,
+        text: &str,
+        charset: Charset,
+        limits: &Limits,
+        scenario: &Arc<Scenario>,
+        arrived: Instant,
+        now: u64,
+    ) -> Handled {
+        let scenario = scenario.clone();
+        let mut handled = Handled {
+            outcome: Outcome::Close,
+            rule: None,
+            operation: None,
+        };
+        let mut env = match wsman::parse(text, limits) {
             Ok(env) => env,
             Err(e) => {
                 handled.outcome =
@@ -340,13 +389,23 @@ impl Mock {
             handled.outcome = fault_answer(f, relates.as_deref(), &scenario);
             return handled;
         }
+        if !scenario.wsman.fragments
+            && env
+                .meta
+                .header(HeaderName::FragmentTransfer)
+                .is_some_and(|(mu, _)| !mu)
+        {
+            // Without fragment-level access, a FragmentTransfer the client does not
+            // insist on is ignored: the whole resource is transferred.
+            env.header.fragment_transfer = None;
+        }
 
         let mut rule = None;
         let phase = {
             let mut inner = self.lock();
             inner.expire(now);
             inner.decide_and_dispatch(
-                req, &env, &text, &limits, operation, &scenario, &mut rule, now,
+                req, &env, text, limits, charset, operation, &scenario, &mut rule, now,
             )
         };
         handled.rule = rule;
@@ -363,7 +422,9 @@ impl Mock {
             ),
             Phase::Dispatched(result, delay) => {
                 let outcome = match *result {
-                    Ok(answer) => finish_answer(answer, &env, relates.as_deref(), &scenario),
+                    Ok(answer) => {
+                        finish_answer(answer, &env, charset, relates.as_deref(), &scenario)
+                    }
                     Err(f) => fault_answer(f, relates.as_deref(), &scenario),
                 };
                 match delay {
@@ -475,6 +536,7 @@ impl Inner {
         env: &Envelope<'_>,
         text: &str,
         limits: &Limits,
+        charset: Charset,
         operation: &'static str,
         scenario: &Arc<Scenario>,
         rule: &mut Option<String>,
@@ -525,10 +587,18 @@ impl Inner {
             }
         }
 
+        // What the service offers at all (the scenario's capability knobs), after the
+        // rules, which may script answers for anything.
+        if let Err(f) = offered(env, scenario) {
+            return Phase::Dispatched(Box::new(Err(f)), delay);
+        }
         if is_shell(env) && env.header.action.as_deref() == Some(ns::action::RECEIVE) {
             return self.shell_receive_phase(env, now, delay);
         }
-        Phase::Dispatched(Box::new(self.dispatch(env, req, scenario, now)), delay)
+        Phase::Dispatched(
+            Box::new(self.dispatch(env, req, scenario, charset, now)),
+            delay,
+        )
     }
 
     /// A shell Receive: the output due now, or `Phase::Wait` with when more is due.
@@ -948,6 +1018,7 @@ impl Inner {
         env: &Envelope<'_>,
         req: &Request,
         scenario: &Scenario,
+        charset: Charset,
         now: u64,
     ) -> OpResult {
         if let Body::Identify = env.body {
@@ -963,8 +1034,8 @@ impl Inner {
             ns::action::PUT => self.put(env, uri, scenario, now),
             ns::action::CREATE => self.create(env, uri, scenario, now),
             ns::action::DELETE => self.delete(env, uri, scenario, now),
-            ns::action::ENUMERATE => self.enumerate(env, uri, scenario, now),
-            ns::action::PULL => self.pull(env, now),
+            ns::action::ENUMERATE => self.enumerate(env, uri, scenario, charset, now),
+            ns::action::PULL => self.pull(env, charset, now),
             ns::action::RELEASE => self.release(env),
             ns::action::ENUM_RENEW => self.renew(env, now),
             ns::action::ENUM_GET_STATUS => self.get_status(env, now),
@@ -1184,6 +1255,7 @@ impl Inner {
         env: &Envelope<'_>,
         uri: &str,
         scenario: &Scenario,
+        charset: Charset,
         now: u64,
     ) -> OpResult {
         let Body::Enumerate(e) = &env.body else {
@@ -1224,6 +1296,7 @@ impl Inner {
                 "too many open enumerations; Release some",
             ));
         }
+        check_dialect(e.filter.as_ref(), scenario)?;
         let instances = self.collect(env, uri, e.filter.as_ref(), scenario, now)?;
         let (instances, style) = instances;
         let items: VecDeque<Item<'static>> = instances
@@ -1267,6 +1340,7 @@ impl Inner {
                 max,
                 budget,
                 probe.to_xml().len() + 600,
+                charset,
             )?;
             response.items = Some(items);
             if enumeration.items.is_empty() {
@@ -1305,13 +1379,21 @@ impl Inner {
                     .trim_matches('/')
                     .replace('\\', "/")
             );
-            let style = if base == "http://schemas.dmtf.org/wbem/wscim/1/"
+            let no_classes = scenario.wsman.classes.as_ref().is_some_and(Vec::is_empty);
+            let style = if no_classes {
+                // A service that serves no CIM class has no all-classes resource.
+                return Err(fault_d(
+                    FaultKind::DestinationUnreachable,
+                    "InvalidResourceURI",
+                    format!("no resource at `{uri}`"),
+                ));
+            } else if base == "http://schemas.dmtf.org/wbem/wscim/1/"
                 || base == ns::CIM_SCHEMA
                 || scenario.wsman.vendor_schemas.values().any(|v| v == base)
             {
                 dmtf_style(scenario)
             } else if base.eq_ignore_ascii_case(&wmi_all) {
-                UriStyle::Wmi(scenario.wsman.wmi_namespace.clone())
+                wmi_style(scenario)
             } else {
                 return Err(fault_d(
                     FaultKind::DestinationUnreachable,
@@ -1326,7 +1408,9 @@ impl Inner {
                     "enumerating all classes needs an association filter",
                 ));
             };
-            return self.associated(f, scenario, now).map(|v| (v, style));
+            return self
+                .associated(f, scenario, now)
+                .map(|v| (visible(v, scenario), style));
         }
         let target = resolve(uri, env, scenario)?;
         if let Some(f) = filter {
@@ -1338,7 +1422,7 @@ impl Inner {
                     .into_iter()
                     .filter(|i| cim::is_subclass(&i.class, &target.class))
                     .collect();
-                return Ok((kept, target.style));
+                return Ok((visible(kept, scenario), target.style));
             }
         }
         let is_subclass = |a: &str, b: &str| cim::is_subclass(a, b);
@@ -1352,7 +1436,8 @@ impl Inner {
         };
         let env = filter::Env::new(&is_subclass).with_selector_case(case);
         let out = compiled.apply(&instances, &env).map_err(filter_fault)?;
-        Ok((out, target.style))
+        // A polymorphic enumeration does not show subclasses the service does not serve.
+        Ok((visible(out, scenario), target.style))
     }
 
     fn associated(
@@ -1432,7 +1517,7 @@ impl Inner {
         })
     }
 
-    fn pull(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
+    fn pull(&mut self, env: &Envelope<'_>, charset: Charset, now: u64) -> OpResult {
         let Body::Pull(p) = &env.body else {
             return Err(fault(
                 FaultKind::SchemaValidationError,
@@ -1467,6 +1552,7 @@ impl Inner {
             max,
             budget,
             probe.to_xml().len() + 400,
+            charset,
         ) {
             Ok(items) => items,
             Err(f) => {
@@ -1570,20 +1656,23 @@ impl Inner {
 fn finish_answer(
     answer: Envelope<'static>,
     req: &Envelope<'_>,
+    charset: Charset,
     relates: Option<&str>,
     scenario: &Scenario,
 ) -> Outcome {
     let xml = answer.to_xml();
     if let Some(max) = req.header.max_envelope_size {
-        if xml.len() as u64 > max {
+        // MaxEnvelopeSize counts octets on the wire, in the answer's encoding.
+        let size = match charset {
+            Charset::Utf8 => xml.len() as u64,
+            _ => 2 + 2 * xml.encode_utf16().count() as u64,
+        };
+        if size > max {
             return fault_answer(
                 fault_d(
                     FaultKind::EncodingLimit,
                     "MaxEnvelopeSize",
-                    format!(
-                        "the answer is {} bytes, more than the MaxEnvelopeSize of {max}",
-                        xml.len()
-                    ),
+                    format!("the answer is {size} bytes, more than the MaxEnvelopeSize of {max}"),
                 ),
                 relates,
                 scenario,
@@ -1638,6 +1727,39 @@ fn fault_answer(f: Fail, relates: Option<&str>, scenario: &Scenario) -> Outcome 
         f.status.unwrap_or(f.spec.kind.http_status())
     };
     reply(status, env.to_xml().into_bytes(), SOAP_CT)
+}
+
+/// An answer in the request's encoding (DSP0226 R13.1-5): the mock's own SOAP answers
+/// (content type [`SOAP_CT`]) are re-encoded as UTF-16 with a byte order mark when the
+/// request was UTF-16. Answers a rule gives with a content type of its own, and
+/// transport failures, are sent as the scenario wrote them.
+fn in_charset(outcome: Outcome, charset: Charset) -> Outcome {
+    let little_endian = match charset {
+        Charset::Utf8 => return outcome,
+        Charset::Utf16Le => true,
+        _ => false,
+    };
+    match outcome {
+        Outcome::Reply(mut r) => {
+            let ours = r
+                .headers
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v == SOAP_CT);
+            if ours && !r.body.is_empty() {
+                if let Ok(text) = std::str::from_utf8(&r.body) {
+                    r.body = wsman::decode::encode_utf16(text, little_endian);
+                    for (n, v) in &mut r.headers {
+                        if n.eq_ignore_ascii_case("content-type") {
+                            *v = SOAP_CT_UTF16.into();
+                        }
+                    }
+                }
+            }
+            Outcome::Reply(r)
+        }
+        Outcome::Delayed(d, inner) => Outcome::Delayed(d, Box::new(in_charset(*inner, charset))),
+        other => other,
+    }
 }
 
 /// Where the locked part of handling left a request.
@@ -1696,13 +1818,21 @@ fn take_fitting(
     max: usize,
     budget: Option<u64>,
     overhead: usize,
+    charset: Charset,
 ) -> Result<Vec<Item<'static>>, Fail> {
+    // Sizes are measured in UTF-8; a UTF-16 answer takes at most twice as many octets
+    // (every character of one to three UTF-8 octets is one 2-octet unit, and a 4-octet
+    // one is two units), plus its BOM.
+    let wire = |utf8: u64| match charset {
+        Charset::Utf8 => utf8,
+        _ => 2 * utf8,
+    };
     let mut out = Vec::new();
-    let mut used = overhead as u64;
+    let mut used = wire(overhead as u64) + u64::from(charset != Charset::Utf8) * 2;
     while out.len() < max {
         let Some(item) = items.front() else { break };
         if let Some(b) = budget {
-            let size = item_size(item) as u64;
+            let size = wire(item_size(item) as u64);
             if used + size > b {
                 if out.is_empty() {
                     return Err(fault_d(
@@ -1766,23 +1896,64 @@ struct Target {
     style: UriStyle,
 }
 
-/// How answers name classes for a request that used a DMTF or vendor URI.
+/// How answers name classes for a request that used a DMTF, vendor or resource URI.
 fn dmtf_style(scenario: &Scenario) -> UriStyle {
-    if scenario.wsman.vendor_schemas.is_empty() {
-        UriStyle::Dmtf
-    } else {
-        UriStyle::Vendor(
-            scenario
-                .wsman
-                .vendor_schemas
-                .iter()
-                .map(|(c, u)| (c.clone(), u.clone()))
-                .collect(),
-        )
+    UriStyle {
+        vendor_schemas: scenario
+            .wsman
+            .vendor_schemas
+            .iter()
+            .map(|(c, u)| (c.clone(), u.clone()))
+            .collect(),
+        resources: resource_uris(scenario),
+        ..UriStyle::dmtf()
     }
 }
 
+/// How answers name classes for a request that used a WMI URI.
+fn wmi_style(scenario: &Scenario) -> UriStyle {
+    UriStyle {
+        resources: resource_uris(scenario),
+        ..UriStyle::wmi(scenario.wsman.wmi_namespace.clone())
+    }
+}
+
+/// `[wsman.resources]` as (class, URI).
+fn resource_uris(scenario: &Scenario) -> Vec<(String, String)> {
+    scenario
+        .wsman
+        .resources
+        .iter()
+        .map(|(u, c)| (c.clone(), u.clone()))
+        .collect()
+}
+
+/// The instances the service shows: those of classes it serves (`[wsman] classes`
+/// and the classes of `[wsman.resources]`).
+fn visible(instances: Vec<Instance>, scenario: &Scenario) -> Vec<Instance> {
+    let w = &scenario.wsman;
+    if w.classes.is_none() {
+        return instances;
+    }
+    instances
+        .into_iter()
+        .filter(|i| w.offers_class(&i.class) || w.is_resource_class(&i.class))
+        .collect()
+}
+
+/// The class a resource URI addresses: a `[wsman.resources]` entry's, or a CIM class
+/// under the DMTF, a vendor or the WMI URI that the service serves.
 fn class_of(uri: &str, scenario: &Scenario) -> Option<String> {
+    if let Some(class) = scenario.wsman.resource_class(uri) {
+        return Some(class.to_owned());
+    }
+    let class = cim_class_of(uri, scenario)?;
+    // A resource's class is served at the resource's URI only.
+    (scenario.wsman.offers_class(&class) && !scenario.wsman.is_resource_class(&class))
+        .then_some(class)
+}
+
+fn cim_class_of(uri: &str, scenario: &Scenario) -> Option<String> {
     let plain = |class: &str| !class.is_empty() && !class.contains('/');
     for (class_prefix, uri_prefix) in &scenario.wsman.vendor_schemas {
         if let Some(class) = uri.strip_prefix(uri_prefix.as_str()) {
@@ -1829,7 +2000,7 @@ fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Result<Target,
         )
     })?;
     let style = if uri.starts_with(ns::WMI) {
-        UriStyle::Wmi(scenario.wsman.wmi_namespace.clone())
+        wmi_style(scenario)
     } else {
         dmtf_style(scenario)
     };
@@ -1986,6 +2157,134 @@ fn cim_fault(e: cim::CimError) -> Fail {
 
 fn filter_fault(e: filter::FilterError) -> Fail {
     fault(e.fault_kind(), e.to_string())
+}
+
+/// The `[wsman] operations` name of the operation a request asks for, if it is one.
+fn capability_of(env: &Envelope<'_>) -> Option<&'static str> {
+    if is_shell(env) {
+        return Some("shell");
+    }
+    Some(match operation_name(env) {
+        "Identify" => "identify",
+        "Get" => "get",
+        "Put" => "put",
+        "Create" => "create",
+        "Delete" => "delete",
+        "Enumerate" | "Pull" | "Release" | "Renew" | "GetStatus" => "enumerate",
+        "Invoke" => "invoke",
+        "Subscribe" | "Unsubscribe" => "subscribe",
+        _ => match env.header.action.as_deref().unwrap_or("") {
+            ns::action::RENEW | ns::action::GET_STATUS => "subscribe",
+            _ => return None,
+        },
+    })
+}
+
+/// The WinRM shell options the mock complies with on the shell resource: the code page
+/// and profile (read by the shell Create), stdin console mode and keep-alive (which
+/// change nothing in the simulation), and not skipping cmd.exe (the simulated shell
+/// always runs cmd.exe's built-ins, so only `WINRS_SKIP_CMD_SHELL=FALSE` is complied
+/// with).
+fn understood_option(env: &Envelope<'_>, option: &wsman::addressing::OptionItem<'_>) -> bool {
+    if !is_shell(env) {
+        return false;
+    }
+    match option.name.as_ref() {
+        "WINRS_CODEPAGE"
+        | "WINRS_NOPROFILE"
+        | "WINRS_CONSOLEMODE_STDIN"
+        | "WSMAN_CMDSHELL_OPTION_KEEPALIVE" => true,
+        "WINRS_SKIP_CMD_SHELL" => !winrs::is_true(&option.value),
+        _ => false,
+    }
+}
+
+/// Checks a request against what the scenario's service offers: its locales, fragment
+/// access, operations and options. Resources (`classes`, `resources`) and filter
+/// dialects are checked where they are resolved.
+fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
+    let w = &scenario.wsman;
+    if let (Some(tag), Some((true, _))) = (
+        env.header.locale.as_deref(),
+        env.meta.header(HeaderName::Locale),
+    ) {
+        if !w.supports_locale(tag) {
+            return Err(fault_d(
+                FaultKind::UnsupportedFeature,
+                "Locale",
+                format!(
+                    "the locale `{tag}` is not supported (supported: {})",
+                    w.locales.join(", ")
+                ),
+            ));
+        }
+    }
+    if env.header.fragment_transfer.is_some() && !w.fragments {
+        // Only a FragmentTransfer marked mustUnderstand gets here: the service drops
+        // one that is not before the request is handled.
+        return Err(fault_d(
+            FaultKind::UnsupportedFeature,
+            "FragmentLevelAccess",
+            "this service has no fragment-level access",
+        ));
+    }
+    if let Some(op) = capability_of(env) {
+        if !w.offers_operation(op) {
+            let action = env.header.action.as_deref().unwrap_or("Identify");
+            return Err(fault_d(
+                FaultKind::ActionNotSupported,
+                "ActionMismatch",
+                format!("the action `{action}` is not supported by this service"),
+            ));
+        }
+    }
+    if let Some(o) = env
+        .header
+        .options
+        .iter()
+        .find(|o| o.must_comply && !understood_option(env, o))
+    {
+        return Err(fault_d(
+            FaultKind::InvalidOptions,
+            "NotSupported",
+            format!(
+                "the option `{}` is marked MustComply but is not supported here",
+                o.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an Enumerate filter's dialect against `[wsman] filter_dialects`.
+fn check_dialect(
+    filter: Option<&wsman::body::Filter<'_>>,
+    scenario: &Scenario,
+) -> Result<(), Fail> {
+    let Some(f) = filter else { return Ok(()) };
+    let w = &scenario.wsman;
+    if w.filter_dialects.is_empty() {
+        return Err(fault(
+            FaultKind::FilteringNotSupported,
+            "this service does not filter enumerations",
+        ));
+    }
+    let dialect = f.dialect();
+    if !w.offers_dialect(dialect) {
+        return Err(fault(
+            FaultKind::FilterDialectRequestedUnavailable,
+            format!(
+                "filter dialect {dialect} is not supported; supported dialects: {}",
+                crate::scenario::FILTER_DIALECTS
+                    .iter()
+                    .filter(|(_, uri)| w.offers_dialect(uri))
+                    .map(|(_, uri)| *uri)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks what the scenario's strictness requires of a request.

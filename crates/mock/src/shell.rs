@@ -130,7 +130,8 @@ fn ms_of(d: &XsDuration) -> Option<u64> {
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn is_true(v: &str) -> bool {
+/// Whether a WinRM option value is true (`TRUE`, `true`, `1`).
+pub fn is_true(v: &str) -> bool {
     matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1")
 }
 

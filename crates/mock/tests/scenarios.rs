@@ -2,7 +2,8 @@
 //! default is `mocks/default.toml` and describes the machine the design promises; each
 //! shipped scenario shows its distinctive behaviour over HTTP (windows-server: WinRM
 //! faults; amt-like: Digest only, relative To and integer MessageIDs; faults: every
-//! rule has its effect); and a table of broken scenarios checks that each refusal says
+//! rule has its effect; the minimal servers minimal-resource, winrm-minimal and
+//! amt-minimal: their resources work and CIM classes do not exist); and a table of broken scenarios checks that each refusal says
 //! `file:line:column`, what was expected and, where one helps, a hint.
 
 mod loopback;
@@ -62,10 +63,13 @@ fn every_scenario_file_loads() {
         names,
         [
             "amt-like",
+            "amt-minimal",
             "default",
             "faults",
             "ipmi-faults",
-            "windows-server"
+            "minimal-resource",
+            "windows-server",
+            "winrm-minimal",
         ]
     );
 }
@@ -281,6 +285,243 @@ async fn amt_like_is_digest_only_and_lenient() {
         }
         _ => panic!("{}", a.text()),
     });
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------- minimal servers
+
+/// The (namespace, local name) of an instance answer's body element.
+fn instance_name(a: &loopback::Answer) -> (String, String) {
+    a.with_env(|e| match &e.body {
+        Body::Instance(t) => (
+            t.root().name().ns.to_string(),
+            t.root().name().local.to_string(),
+        ),
+        _ => panic!("not an instance (HTTP {}):\n{}", a.status, a.text()),
+    })
+}
+
+const SETTINGS: &str = "http://touchstone.invalid/wbem/1/Settings";
+
+#[tokio::test]
+async fn minimal_resource_serves_one_resource_and_nothing_else() {
+    let server = serve_file("minimal-resource.toml").await;
+    let mut c = Client::new(&server);
+
+    // The resource: enumerable, gettable, writable.
+    let items = c.enumerate_all(SETTINGS, "").await;
+    assert_eq!(items.len(), 2, "{items:#?}");
+    assert!(
+        items
+            .iter()
+            .all(|i| i.contains(&format!("Settings xmlns:p=\"{SETTINGS}\"")))
+    );
+    let req = Req::get(SETTINGS).selector("Name", "eth1");
+    let a = c.send(&req).await;
+    a.assert_ok(&req, ns::action::GET_RESPONSE);
+    assert_eq!(
+        instance_name(&a),
+        (SETTINGS.to_owned(), "Settings".to_owned())
+    );
+    assert_eq!(property(&a, "Enabled").as_deref(), Some("false"));
+    let req = Req::new(ns::action::PUT, SETTINGS)
+        .selector("Name", "eth1")
+        .body(&format!(
+            "<p:Settings xmlns:p=\"{SETTINGS}\"><p:Name>eth1</p:Name><p:Enabled>true</p:Enabled><p:MTU>9000</p:MTU></p:Settings>"
+        ));
+    let a = c.send(&req).await;
+    a.assert_ok(&req, ns::action::PUT_RESPONSE);
+    assert_eq!(property(&a, "MTU").as_deref(), Some("9000"));
+
+    // No CIM class.
+    for req in [
+        Req::enumerate(&format!("{CIM}CIM_ComputerSystem"), ""),
+        Req::get(&format!("{CIM}CIM_ComputerSystem")),
+    ] {
+        c.send(&req).await.assert_fault(
+            &req,
+            FaultKind::DestinationUnreachable,
+            Some("InvalidResourceURI"),
+        );
+    }
+    // No Create, Delete, shell; no filters, fragments, UTF-16.
+    let req = Req::new(ns::action::DELETE, SETTINGS).selector("Name", "eth1");
+    c.send(&req)
+        .await
+        .assert_fault(&req, FaultKind::ActionNotSupported, Some("ActionMismatch"));
+    let req = Req::new(ns::action::CREATE, ns::SHELL_CMD);
+    c.send(&req)
+        .await
+        .assert_fault(&req, FaultKind::ActionNotSupported, Some("ActionMismatch"));
+    let req = Req::enumerate(
+        SETTINGS,
+        "<w:Filter Dialect=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter\"><w:SelectorSet><w:Selector Name=\"Name\">eth0</w:Selector></w:SelectorSet></w:Filter>",
+    );
+    c.send(&req)
+        .await
+        .assert_fault(&req, FaultKind::FilteringNotSupported, None);
+    let req = Req::get(SETTINGS)
+        .selector("Name", "eth0")
+        .header("<w:FragmentTransfer s:mustUnderstand=\"true\">MTU</w:FragmentTransfer>");
+    c.send(&req).await.assert_fault(
+        &req,
+        FaultKind::UnsupportedFeature,
+        Some("FragmentLevelAccess"),
+    );
+    let req = Req::get(SETTINGS).selector("Name", "eth0");
+    c.send_utf16(&req, true).await.assert_fault(
+        &req,
+        FaultKind::EncodingLimit,
+        Some("CharacterSet"),
+    );
+
+    // Identify only with credentials, Basic only.
+    let a = c.send(&Req::identify()).await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    let a = Client::new(&server)
+        .with_auth(None)
+        .send_with(&Req::identify(), &[("WSMANIDENTIFY", "unauthenticated")])
+        .await;
+    assert_eq!(a.status, 401);
+    let challenges = a.headers_named("www-authenticate");
+    assert_eq!(challenges.len(), 1, "{challenges:?}");
+    assert!(challenges[0].starts_with("Basic "), "{challenges:?}");
+    server.shutdown().await;
+}
+
+const WINRM_CONFIG: &str = "http://schemas.microsoft.com/wbem/wsman/1/config";
+
+/// Asserts a Windows-flavoured fault: HTTP 500, the kind, a WSManFault detail.
+fn assert_winrm_fault(a: &loopback::Answer, req: &Req, kind: FaultKind) {
+    assert_eq!(a.status, 500, "{}", a.text());
+    assert_eq!(a.relates_to().as_deref(), Some(req.message_id.as_str()));
+    a.with_env(|e| match &e.body {
+        Body::Fault(f) => {
+            assert_eq!(f.kind(), Some(kind), "{}", a.text());
+            assert!(f.detail.wsman_fault.is_some(), "{}", a.text());
+        }
+        _ => panic!("{}", a.text()),
+    });
+}
+
+#[tokio::test]
+async fn winrm_minimal_serves_its_config_and_the_shell_only() {
+    let server = serve_file("winrm-minimal.toml").await;
+    let mut c = Client::new(&server).with_auth(Some(basic("Administrator", "Touchstone!1")));
+
+    // winrm/config and its singletons, without selectors.
+    let req = Req::get(WINRM_CONFIG);
+    let a = c.send(&req).await;
+    a.assert_ok(&req, ns::action::GET_RESPONSE);
+    assert_eq!(
+        instance_name(&a),
+        (WINRM_CONFIG.to_owned(), "Config".to_owned())
+    );
+    assert_eq!(property(&a, "MaxEnvelopeSizekb").as_deref(), Some("500"));
+    for (leaf, class, prop, value) in [
+        ("service", "Service", "MaxConnections", "300"),
+        ("client", "Client", "NetworkDelayms", "5000"),
+        ("winrs", "Winrs", "MaxShellsPerUser", "30"),
+    ] {
+        let uri = format!("{WINRM_CONFIG}/{leaf}");
+        let req = Req::get(&uri);
+        let a = c.send(&req).await;
+        a.assert_ok(&req, ns::action::GET_RESPONSE);
+        assert_eq!(instance_name(&a), (uri.clone(), class.to_owned()));
+        assert_eq!(property(&a, prop).as_deref(), Some(value));
+    }
+    // `winrm set winrm/config/service @{AllowUnencrypted="false"}`.
+    let service = format!("{WINRM_CONFIG}/service");
+    let req = Req::new(ns::action::PUT, &service).body(&format!(
+        "<cfg:Service xmlns:cfg=\"{service}\"><cfg:AllowUnencrypted>false</cfg:AllowUnencrypted></cfg:Service>"
+    ));
+    let a = c.send(&req).await;
+    a.assert_ok(&req, ns::action::PUT_RESPONSE);
+    assert_eq!(property(&a, "AllowUnencrypted").as_deref(), Some("false"));
+    // `winrm enumerate winrm/config/listener`, and one listener by its selectors.
+    let listener = format!("{WINRM_CONFIG}/listener");
+    let items = c.enumerate_all(&listener, "").await;
+    assert_eq!(items.len(), 2, "{items:#?}");
+    let req = Req::get(&listener)
+        .selector("Address", "*")
+        .selector("Transport", "HTTPS");
+    let a = c.send(&req).await;
+    a.assert_ok(&req, ns::action::GET_RESPONSE);
+    assert_eq!(property(&a, "Port").as_deref(), Some("5986"));
+
+    // No CIM or WMI class: WinRM-style DestinationUnreachable.
+    for resource in [
+        format!("{CIM}CIM_ComputerSystem"),
+        format!("{WMI_HW}CIM_ComputerSystem"),
+    ] {
+        let req = Req::enumerate(&resource, "");
+        assert_winrm_fault(&c.send(&req).await, &req, FaultKind::DestinationUnreachable);
+    }
+    let req = Req::new(ns::action::DELETE, &listener)
+        .selector("Address", "*")
+        .selector("Transport", "HTTP");
+    assert_winrm_fault(&c.send(&req).await, &req, FaultKind::ActionNotSupported);
+
+    // The cmd shell works.
+    let req = Req::new(ns::action::CREATE, ns::SHELL_CMD).body(
+        "<rsp:Shell xmlns:rsp=\"http://schemas.microsoft.com/wbem/wsman/1/windows/shell\"><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>",
+    );
+    let a = c.send(&req).await;
+    a.assert_ok(&req, ns::action::CREATE_RESPONSE);
+    a.with_env(|e| assert!(matches!(e.body, Body::ResourceCreated(_)), "{}", a.text()));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn amt_minimal_serves_vendor_classes_only() {
+    let server = serve_file("amt-minimal.toml").await;
+    let addr = server.addresses().0.unwrap();
+    let digest = |req: Req| async move {
+        let a = digest_exchange(addr, &req, "admin", "P@ssw0rd", "MD5").await;
+        (req, a)
+    };
+
+    let (req, a) = digest(Req::get(&format!("{AMT_SCHEMA}AMT_GeneralSettings"))).await;
+    a.assert_ok(&req, ns::action::GET_RESPONSE);
+    assert_eq!(property(&a, "HostName").as_deref(), Some("amt-desk-0101"));
+    let (req, a) = digest(Req::enumerate(
+        &format!("{AMT_SCHEMA}AMT_EthernetPortSettings"),
+        "<w:OptimizeEnumeration/><w:MaxElements>10</w:MaxElements>",
+    ))
+    .await;
+    a.assert_ok(&req, ns::action::ENUMERATE_RESPONSE);
+    let items = a.with_env(|e| match &e.body {
+        Body::EnumerateResponse(r) => r.items.as_ref().map_or(0, Vec::len),
+        _ => panic!("{}", a.text()),
+    });
+    assert_eq!(items, 2);
+    let (req, a) = digest(
+        Req::get(&format!("{AMT_SCHEMA}AMT_EthernetPortSettings"))
+            .selector("InstanceID", "Intel(r) AMT Ethernet Port Settings 1"),
+    )
+    .await;
+    a.assert_ok(&req, ns::action::GET_RESPONSE);
+    assert_eq!(property(&a, "LinkIsUp").as_deref(), Some("false"));
+    let (req, a) = digest(Req::get(
+        "http://intel.com/wbem/wscim/1/ips-schema/1/IPS_HostBasedSetupService",
+    ))
+    .await;
+    a.assert_ok(&req, ns::action::GET_RESPONSE);
+
+    // No CIM classes.
+    let (req, a) = digest(Req::enumerate(&format!("{CIM}CIM_ComputerSystem"), "")).await;
+    a.assert_fault(
+        &req,
+        FaultKind::DestinationUnreachable,
+        Some("InvalidResourceURI"),
+    );
+    // Selector filters only.
+    let (req, a) = digest(Req::enumerate(
+        &format!("{AMT_SCHEMA}AMT_EthernetPortSettings"),
+        "<w:Filter Dialect=\"http://schemas.microsoft.com/wbem/wsman/1/WQL\">SELECT * FROM AMT_EthernetPortSettings</w:Filter>",
+    ))
+    .await;
+    a.assert_fault(&req, FaultKind::FilterDialectRequestedUnavailable, None);
     server.shutdown().await;
 }
 

@@ -1182,6 +1182,118 @@ async fn max_envelope_size_is_enforced_on_answers() {
     server.shutdown().await;
 }
 
+/// The BOM a UTF-16 answer must start with, and its Content-Type.
+fn assert_utf16(a: &Answer, little_endian: bool) {
+    let bom: &[u8] = if little_endian {
+        &[0xFF, 0xFE]
+    } else {
+        &[0xFE, 0xFF]
+    };
+    assert!(
+        a.body.starts_with(bom),
+        "BOM of {:?}",
+        &a.body[..a.body.len().min(4)]
+    );
+    assert_eq!(
+        a.header("content-type"),
+        Some("application/soap+xml;charset=UTF-16")
+    );
+    // Every ASCII character is one code unit with a zero byte: not UTF-8.
+    assert!(std::str::from_utf8(&a.body).is_err());
+}
+
+/// DSP0226 R13.1-5: a UTF-16 request is answered in UTF-16, in its byte order, with a
+/// BOM; faults too. MaxEnvelopeSize counts the UTF-16 octets.
+#[tokio::test]
+async fn utf16_requests_are_answered_in_utf16() {
+    let blob = "x".repeat(5000);
+    let server = serve(&BIG_INSTANCE.replace("BLOB", &blob)).await;
+    let mut c = Client::new(&server);
+    for le in [true, false] {
+        let req = system_get();
+        let a = c.send_utf16(&req, le).await;
+        a.assert_ok(&req, ns::action::GET_RESPONSE);
+        assert_utf16(&a, le);
+        assert_eq!(property(&a, "Name").as_deref(), Some(HOST));
+        // A fault, once the request could be read, is in the request's encoding too.
+        let req = Req::get(&uri("CIM_NoSuchClass"));
+        let a = c.send_utf16(&req, le).await;
+        a.assert_fault(
+            &req,
+            FaultKind::DestinationUnreachable,
+            Some("InvalidResourceURI"),
+        );
+        assert_utf16(&a, le);
+        // An enumeration, optimized, to the end.
+        let req = Req::enumerate(
+            &uri("CIM_Fan"),
+            "<w:OptimizeEnumeration/><w:MaxElements>100</w:MaxElements>",
+        );
+        let a = c.send_utf16(&req, le).await;
+        a.assert_ok(&req, ns::action::ENUMERATE_RESPONSE);
+        assert_utf16(&a, le);
+        let (items, _, end) = items_of(&a);
+        assert!(!items.is_empty() && end, "{}", a.text());
+    }
+    // The same answer fits MaxEnvelopeSize in UTF-8 but not in UTF-16.
+    let req = Req::get(&uri("Touchstone_Blob"))
+        .selector("InstanceID", "big")
+        .max_envelope_size(8192);
+    let a = c.send(&req).await;
+    a.assert_ok(&req, ns::action::GET_RESPONSE);
+    assert!(
+        a.body.len() <= 8192 && a.body.len() > 4096,
+        "{}",
+        a.body.len()
+    );
+    let a = c.send_utf16(&req, true).await;
+    a.assert_fault(&req, FaultKind::EncodingLimit, Some("MaxEnvelopeSize"));
+    assert_utf16(&a, true);
+    // Optimized enumeration and Pull keep a UTF-16 answer within MaxEnvelopeSize.
+    let u = uri("CIM_NumericSensor");
+    let req = Req::enumerate(
+        &u,
+        "<w:OptimizeEnumeration/><w:MaxElements>100</w:MaxElements>",
+    )
+    .max_envelope_size(8192);
+    let utf8 = items_of(&c.send(&req).await).0.len();
+    let a = c.send_utf16(&req, false).await;
+    a.assert_ok(&req, ns::action::ENUMERATE_RESPONSE);
+    assert!(a.body.len() <= 8192, "{} octets", a.body.len());
+    let (items, ctx, _) = items_of(&a);
+    assert!(
+        !items.is_empty() && items.len() < utf8,
+        "{} vs {utf8}",
+        items.len()
+    );
+    let req = Req::pull(&u, &ctx.expect("more to pull"), Some(100)).max_envelope_size(8192);
+    let a = c.send_utf16(&req, false).await;
+    a.assert_ok(&req, ns::action::PULL_RESPONSE);
+    assert!(a.body.len() <= 8192, "{} octets", a.body.len());
+    assert!(!items_of(&a).0.is_empty());
+    server.shutdown().await;
+}
+
+/// `[wsman] utf16 = false`: a server that reads UTF-8 only refuses UTF-16 with
+/// `wsman:EncodingLimit` / `CharacterSet`, in UTF-8, related to the MessageID.
+#[tokio::test]
+async fn utf16_can_be_refused() {
+    let server = serve("[wsman]\nutf16 = false\n").await;
+    let mut c = Client::new(&server);
+    for le in [true, false] {
+        let req = system_get();
+        let a = c.send_utf16(&req, le).await;
+        a.assert_fault(&req, FaultKind::EncodingLimit, Some("CharacterSet"));
+        assert_eq!(a.status, 413);
+        assert_eq!(a.header("content-type"), Some(SOAP_CT));
+        assert!(std::str::from_utf8(&a.body).is_ok());
+    }
+    // UTF-8 is served as ever.
+    let req = system_get();
+    c.send(&req).await.assert_ok(&req, ns::action::GET_RESPONSE);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn oversized_requests_get_413_while_reading() {
     let server = serve("[http]\nmax_request_bytes = 16384\n").await;
@@ -1233,6 +1345,7 @@ answer = { delay_ms = 5000 }
     let a = c.send(&req).await;
     let took = t0.elapsed();
     a.assert_fault(&req, FaultKind::TimedOut, None);
+    assert_eq!(a.status, 500, "wsman:TimedOut is a Receiver fault");
     assert!(
         took >= Duration::from_millis(300) && took < Duration::from_millis(2500),
         "took {took:?}"
@@ -1354,6 +1467,8 @@ async fn bad_requests_get_their_catalogue_fault() {
     );
     let a = c.send(&req).await;
     a.assert_fault(&req, FaultKind::MustUnderstand, None);
+    // SOAP 1.2 Part 2 §7.5.2.2: only env:Sender faults are 400.
+    assert_eq!(a.status, 500, "s:MustUnderstand is answered 500");
     a.with_env(|e| {
         let q = e
             .header
@@ -1451,7 +1566,10 @@ async fn unreadable_envelopes_get_their_catalogue_fault() {
     let a = c.post_raw(&ct, &post(soap11)).await;
     let (k, _) = a.fault();
     assert_eq!(k, FaultKind::VersionMismatch);
-    assert_eq!(a.status, 400);
+    assert_eq!(
+        a.status, 500,
+        "SOAP 1.2 Part 2 §7.5.2.2: VersionMismatch is not a Sender fault"
+    );
     // SOAP 1.2 §5.4.7: the Upgrade header names the envelope that is understood.
     a.with_env(|e| {
         let up = e

@@ -2,8 +2,16 @@
 //! enumeration and eventing specifications) as one enum, and the typed `s:Fault` body.
 //!
 //! Every fault a Touchstone component answers or expects is a [`FaultKind`]: its SOAP
-//! Code, its Subcode QName, the action URI of the fault message, the HTTP status
-//! openwsman maps it to, and the detail tokens the specification allows with it.
+//! Code, its Subcode QName, the action URI of the fault message, the HTTP status a
+//! DSP0226 service answers it with, and the detail tokens the specification allows
+//! with it.
+//!
+//! HTTP statuses follow the SOAP 1.2 HTTP binding (SOAP 1.2 Part 2 §7.5.2.2): an
+//! `env:Sender` fault is a client error, every other code (`env:Receiver`,
+//! `env:MustUnderstand`, `env:VersionMismatch`, `env:DataEncodingUnknown`) is 500.
+//! Within the 4xx/5xx a Sender fault may take, the catalogue keeps openwsman's choices
+//! (401 AccessDenied, 413 EncodingLimit, 501 ActionNotSupported, 503
+//! DestinationUnreachable, ...), which clients of DSP0226 services have come to expect.
 
 use std::borrow::Cow;
 
@@ -82,8 +90,9 @@ macro_rules! catalogue {
                 match self { $(FaultKind::$kind => $action,)* }
             }
 
-            /// The HTTP status a DSP0226-style service answers (openwsman's mapping;
-            /// WinRM answers 500 for every fault).
+            /// The HTTP status a DSP0226-style service answers: 500 for every code but
+            /// `s:Sender` (SOAP 1.2 Part 2 §7.5.2.2), openwsman's mapping for Sender
+            /// faults (WinRM answers 500 for every fault).
             pub fn http_status(self) -> u16 {
                 match self { $(FaultKind::$kind => $http,)* }
             }
@@ -108,15 +117,15 @@ use ns::action::{
 
 catalogue! {
     /// A mandatory header was not understood (`s:MustUnderstand`, no subcode).
-    MustUnderstand => MustUnderstand, "", "s:MustUnderstand", A, 400, [];
+    MustUnderstand => MustUnderstand, "", "s:MustUnderstand", A, 500, [];
     /// The envelope is not SOAP 1.2 (`s:VersionMismatch`, no subcode).
-    VersionMismatch => VersionMismatch, "", "s:VersionMismatch", A, 400, [];
+    VersionMismatch => VersionMismatch, "", "s:VersionMismatch", A, 500, [];
     /// No such resource or endpoint.
     DestinationUnreachable => Sender, ns::WSA, "wsa:DestinationUnreachable", A, 503, ["InvalidResourceURI"];
     /// The action is not supported by the resource.
     ActionNotSupported => Sender, ns::WSA, "wsa:ActionNotSupported", A, 501, ["ActionMismatch"];
     /// The endpoint cannot serve the request now.
-    EndpointUnavailable => Receiver, ns::WSA, "wsa:EndpointUnavailable", A, 503, [];
+    EndpointUnavailable => Receiver, ns::WSA, "wsa:EndpointUnavailable", A, 500, [];
     /// An addressing header is malformed or duplicated.
     InvalidMessageInformationHeader => Sender, ns::WSA, "wsa:InvalidMessageInformationHeader", A, 400, [];
     /// A required addressing header is missing.
@@ -132,7 +141,7 @@ catalogue! {
     /// A size, count or encoding limit was exceeded.
     EncodingLimit => Sender, ns::WSMAN, "wsman:EncodingLimit", M, 413, ["MaxEnvelopeSize", "MinimumEnvelopeLimit", "ServiceEnvelopeLimit", "SelectorLimit", "OptionLimit", "CharacterSet", "UnreportableSuccess", "Whitespace", "EncodingType"];
     /// The fragment dialect is not supported.
-    FragmentDialectNotSupported => Receiver, ns::WSMAN, "wsman:FragmentDialectNotSupported", M, 501, [];
+    FragmentDialectNotSupported => Receiver, ns::WSMAN, "wsman:FragmentDialectNotSupported", M, 500, [];
     /// The service failed.
     InternalError => Receiver, ns::WSMAN, "wsman:InternalError", M, 500, [];
     /// An option is not valid.
@@ -146,17 +155,17 @@ catalogue! {
     /// The message violates the schema (or is not well-formed XML).
     SchemaValidationError => Sender, ns::WSMAN, "wsman:SchemaValidationError", M, 400, [];
     /// The operation did not finish within OperationTimeout.
-    TimedOut => Receiver, ns::WSMAN, "wsman:TimedOut", M, 408, [];
+    TimedOut => Receiver, ns::WSMAN, "wsman:TimedOut", M, 500, [];
     /// A requested feature is not supported.
     UnsupportedFeature => Sender, ns::WSMAN, "wsman:UnsupportedFeature", M, 400, ["AddressingMode", "Ack", "AsynchronousRequest", "Bookmark", "CharacterSet", "DeliveryRetries", "DuplicateSelectors", "EncodingType", "EnumerationMode", "ExpirationTime", "Expired", "FilteringRequired", "FormatMismatch", "FormatSecurityToken", "FragmentLevelAccess", "Heartbeats", "InsecureAddress", "InsufficientSelectors", "Invalid", "InvalidAddress", "InvalidFormat", "InvalidFragment", "InvalidName", "InvalidNamespace", "InvalidResourceURI", "InvalidSelectorAssignment", "InvalidSystem", "InvalidTimeout", "InvalidValue", "InvalidValues", "Locale", "MaxElements", "MaxEnvelopePolicy", "MaxEnvelopeSize", "MaxTime", "MinimumEnvelopeLimit", "MissingValues", "NotSupported", "OperationTimeout", "OptionLimit", "OptionSet", "ReadOnly", "ResourceOffline", "Rename", "SelectorLimit", "ServiceEnvelopeLimit", "TargetAlreadyExists", "TypeMismatch", "UnexpectedSelectors", "UnreportableSuccess", "UnsupportedAddressingMode", "UnusableAddress", "URILimitExceeded", "Whitespace"];
     /// Event delivery was refused.
-    DeliveryRefused => Receiver, ns::WSMAN, "wsman:DeliveryRefused", M, 400, [];
+    DeliveryRefused => Receiver, ns::WSMAN, "wsman:DeliveryRefused", M, 500, [];
     /// The eventing bookmark is not valid.
     InvalidBookmark => Sender, ns::WSMAN, "wsman:InvalidBookmark", M, 400, ["Expired", "Invalid"];
     /// The enumeration context is unknown or expired.
-    InvalidEnumerationContext => Receiver, ns::WSEN, "wsen:InvalidEnumerationContext", N, 400, [];
+    InvalidEnumerationContext => Receiver, ns::WSEN, "wsen:InvalidEnumerationContext", N, 500, [];
     /// No items before the Pull's MaxTime.
-    EnumerationTimedOut => Receiver, ns::WSEN, "wsen:TimedOut", N, 408, [];
+    EnumerationTimedOut => Receiver, ns::WSEN, "wsen:TimedOut", N, 500, [];
     /// The filter dialect is not offered.
     FilterDialectRequestedUnavailable => Sender, ns::WSEN, "wsen:FilterDialectRequestedUnavailable", N, 501, [];
     /// The enumeration does not filter at all.
@@ -164,7 +173,7 @@ catalogue! {
     /// The enumeration filter cannot be processed.
     EnumerationCannotProcessFilter => Sender, ns::WSEN, "wsen:CannotProcessFilter", N, 422, [];
     /// The Expires type is not supported.
-    UnsupportedExpirationType => Receiver, ns::WSEN, "wsen:UnsupportedExpirationType", N, 400, [];
+    UnsupportedExpirationType => Receiver, ns::WSEN, "wsen:UnsupportedExpirationType", N, 500, [];
     /// The representation sent with Put/Create is not valid.
     InvalidRepresentation => Sender, ns::WXF, "wxf:InvalidRepresentation", T, 400, ["InvalidValues", "MissingValues", "InvalidNamespace", "InvalidFragment"];
     /// The subscription expiration is not valid.
@@ -176,7 +185,7 @@ catalogue! {
     /// The eventing message is not valid.
     InvalidMessage => Sender, ns::WSE, "wse:InvalidMessage", E, 400, [];
     /// The polymorphism mode is not supported.
-    PolymorphismModeNotSupported => Receiver, ns::WSMB, "wsmb:PolymorphismModeNotSupported", B, 501, [];
+    PolymorphismModeNotSupported => Receiver, ns::WSMB, "wsmb:PolymorphismModeNotSupported", B, 500, [];
 }
 
 impl FaultKind {
@@ -334,5 +343,27 @@ impl WsmanFault<'_> {
     /// The numeric code, if it is one.
     pub fn code_number(&self) -> Option<u32> {
         self.code.trim().parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SOAP 1.2 Part 2 §7.5.2.2: every fault code but `env:Sender` is answered 500;
+    /// a Sender fault keeps a status of its own (never 2xx or 3xx).
+    #[test]
+    fn non_sender_faults_are_500() {
+        for &kind in FaultKind::ALL {
+            let status = kind.http_status();
+            if kind.code() == FaultCode::Sender {
+                assert!(
+                    (400..600).contains(&status),
+                    "{kind:?}: Sender fault with status {status}"
+                );
+            } else {
+                assert_eq!(status, 500, "{kind:?} is {:?}", kind.code());
+            }
+        }
     }
 }

@@ -56,9 +56,21 @@ impl Answer {
             .collect()
     }
 
-    /// The body as text (UTF-8, lossy).
+    /// The body as text: decoded as its Content-Type charset and byte order mark say
+    /// (UTF-8 or UTF-16), else UTF-8, lossy.
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        let charset = self.header("content-type").and_then(|ct| {
+            ct.split(';').skip(1).find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| v.trim().trim_matches('"').to_owned())
+            })
+        });
+        match wsman::decode::decode(&self.body, charset.as_deref()) {
+            Ok(text) => text.into_owned(),
+            Err(_) => String::from_utf8_lossy(&self.body).into_owned(),
+        }
     }
 
     /// Parses the body as a SOAP envelope and hands it to `f`.
@@ -693,6 +705,18 @@ impl Client {
     pub async fn send(&mut self, req: &Req) -> Answer {
         self.post_raw(&[("Content-Type", SOAP_CT)], req.xml().as_bytes())
             .await
+    }
+
+    /// Sends a request envelope in UTF-16 with a byte order mark (little-endian or
+    /// big-endian), declared `charset=UTF-16`.
+    pub async fn send_utf16(&mut self, req: &Req, little_endian: bool) -> Answer {
+        let bytes =
+            wsman::decode::encode_utf16(&req.xml().replace("UTF-8", "UTF-16"), little_endian);
+        self.post_raw(
+            &[("Content-Type", "application/soap+xml;charset=UTF-16")],
+            &bytes,
+        )
+        .await
     }
 
     /// Sends a request envelope with extra HTTP headers.
