@@ -9,9 +9,12 @@
 //! HTTP statuses follow the SOAP 1.2 HTTP binding (SOAP 1.2 Part 2 §7.5.2.2): an
 //! `env:Sender` fault is a client error, every other code (`env:Receiver`,
 //! `env:MustUnderstand`, `env:VersionMismatch`, `env:DataEncodingUnknown`) is 500.
-//! Within the 4xx/5xx a Sender fault may take, the catalogue keeps openwsman's choices
-//! (401 AccessDenied, 413 EncodingLimit, 501 ActionNotSupported, 503
-//! DestinationUnreachable, ...), which clients of DSP0226 services have come to expect.
+//! Within the 4xx a Sender fault may take, the catalogue keeps openwsman's choices
+//! where they are client errors (401 AccessDenied, 413 EncodingLimit, 409 Concurrency,
+//! 422 CannotProcessFilter); where openwsman answers a Sender fault with a server
+//! error (503 DestinationUnreachable, 501 ActionNotSupported and the unavailable
+//! filter dialects) the catalogue says 400, as the binding does, so that the mock
+//! passes the suite's `wsman.rule.fault-status-class`.
 
 use std::borrow::Cow;
 
@@ -121,9 +124,9 @@ catalogue! {
     /// The envelope is not SOAP 1.2 (`s:VersionMismatch`, no subcode).
     VersionMismatch => VersionMismatch, "", "s:VersionMismatch", A, 500, [];
     /// No such resource or endpoint.
-    DestinationUnreachable => Sender, ns::WSA, "wsa:DestinationUnreachable", A, 503, ["InvalidResourceURI"];
+    DestinationUnreachable => Sender, ns::WSA, "wsa:DestinationUnreachable", A, 400, ["InvalidResourceURI"];
     /// The action is not supported by the resource.
-    ActionNotSupported => Sender, ns::WSA, "wsa:ActionNotSupported", A, 501, ["ActionMismatch"];
+    ActionNotSupported => Sender, ns::WSA, "wsa:ActionNotSupported", A, 400, ["ActionMismatch"];
     /// The endpoint cannot serve the request now.
     EndpointUnavailable => Receiver, ns::WSA, "wsa:EndpointUnavailable", A, 500, [];
     /// An addressing header is malformed or duplicated.
@@ -167,9 +170,9 @@ catalogue! {
     /// No items before the Pull's MaxTime.
     EnumerationTimedOut => Receiver, ns::WSEN, "wsen:TimedOut", N, 500, [];
     /// The filter dialect is not offered.
-    FilterDialectRequestedUnavailable => Sender, ns::WSEN, "wsen:FilterDialectRequestedUnavailable", N, 501, [];
+    FilterDialectRequestedUnavailable => Sender, ns::WSEN, "wsen:FilterDialectRequestedUnavailable", N, 400, [];
     /// The enumeration does not filter at all.
-    FilteringNotSupported => Sender, ns::WSEN, "wsen:FilteringNotSupported", N, 501, [];
+    FilteringNotSupported => Sender, ns::WSEN, "wsen:FilteringNotSupported", N, 400, [];
     /// The enumeration filter cannot be processed.
     EnumerationCannotProcessFilter => Sender, ns::WSEN, "wsen:CannotProcessFilter", N, 422, [];
     /// The Expires type is not supported.
