@@ -227,6 +227,30 @@ pub const REGISTRY: &[CodeFn] = &[
         id: "wsman.cim-ipmi.numeric-sensor.system-name",
         run: |c| Box::pin(sensor_system_name(c)),
     },
+    CodeFn {
+        id: "wsman.transfer.get.body-is-class",
+        run: |c| Box::pin(get_body_is_representation(c)),
+    },
+    CodeFn {
+        id: "wsman.filter.selector",
+        run: |c| Box::pin(selector_filter(c)),
+    },
+    CodeFn {
+        id: "wsman.transfer.put.writable-property",
+        run: |c| Box::pin(put_writable_property(c)),
+    },
+    CodeFn {
+        id: "wsman.transfer.put.unchanged-accepted",
+        run: |c| Box::pin(put_unchanged(c)),
+    },
+    CodeFn {
+        id: "wsman.transfer.put.max-envelope-size-minimum",
+        run: |c| Box::pin(put_max_envelope_size_minimum(c)),
+    },
+    CodeFn {
+        id: "wsman.fragment.put.element-name",
+        run: |c| Box::pin(fragment_put_property(c)),
+    },
 ];
 
 /// The code case registered under `id` (WS-Man, IPMI or cross-protocol).
@@ -237,6 +261,26 @@ pub fn lookup(id: &str) -> Option<CodeFn> {
         .chain(crate::cross::REGISTRY)
         .find(|c| c.id == id)
         .copied()
+}
+
+/// The resource discovery found for `role`; a case whose suite entry requires
+/// `resource:ROLE` is skipped before it runs when there is none, so this is a guard.
+fn role(ctx: &Ctx, role: &str) -> Result<crate::discover::Found, Finding> {
+    ctx.caps.role(role).cloned().ok_or_else(|| {
+        Finding::Skip(
+            ctx.caps
+                .why_missing(&format!("resource:{role}"))
+                .map_or_else(
+                    || format!("discovery found no `{role}` resource"),
+                    str::to_owned,
+                ),
+        )
+    })
+}
+
+/// The URI of the resource discovery found to enumerate.
+fn enumerable(ctx: &Ctx) -> Result<String, Finding> {
+    role(ctx, "enumerable").map(|f| f.uri)
 }
 
 /// An instance as property name → values (every element child, by local name; the
@@ -380,13 +424,15 @@ async fn enumerate_full(
 }
 
 async fn pull_until_end(ctx: &mut Ctx) -> Result<(), Finding> {
-    enumerate_all(ctx, "CIM_NumericSensor", 2).await.map(|_| ())
+    let uri = enumerable(ctx)?;
+    enumerate_all(ctx, &uri, 2).await.map(|_| ())
 }
 
 async fn optimized_max_elements(ctx: &mut Ctx) -> Result<(), Finding> {
-    let (total, _) = enumerate_all(ctx, "CIM_NumericSensor", 20).await?;
+    let uri = enumerable(ctx)?;
+    let (total, _) = enumerate_all(ctx, &uri, 20).await?;
     let max = 2;
-    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let (r, mid) = ctx.request(&uri);
     let body = build::enumerate_body(None, true, Some(max), None, None);
     let ex = ctx.send(&r.enumerate(body)).await?;
     expect_response(
@@ -421,7 +467,7 @@ async fn optimized_max_elements(ctx: &mut Ctx) -> Result<(), Finding> {
         ));
     }
     if let (false, Some(c)) = (ended, context) {
-        let (r, _) = ctx.request("CIM_NumericSensor");
+        let (r, _) = ctx.request(&uri);
         ctx.send(&r.release(c)).await?;
     }
     Ok(())
@@ -597,7 +643,8 @@ async fn release(ctx: &mut Ctx, resource: &str, context: Option<String>) {
 }
 
 async fn expires_after_expiry(ctx: &mut Ctx) -> Result<(), Finding> {
-    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let uri = enumerable(ctx)?;
+    let (r, mid) = ctx.request(&uri);
     let body = build::enumerate_body(None, false, None, None, Some("PT0.5S".into()));
     let ex = ctx.send(&r.enumerate(body)).await?;
     if let Some(f) = ex.fault() {
@@ -617,7 +664,7 @@ async fn expires_after_expiry(ctx: &mut Ctx) -> Result<(), Finding> {
         ));
     };
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let (r, mid) = ctx.request(&uri);
     let ex = ctx
         .send(&r.pull(build::pull_body(context, Some(1))))
         .await?;
@@ -630,8 +677,9 @@ async fn expires_after_expiry(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 async fn total_items_count_estimate(ctx: &mut Ctx) -> Result<(), Finding> {
-    let (all, _) = enumerate_all(ctx, "CIM_NumericSensor", 50).await?;
-    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let uri = enumerable(ctx)?;
+    let (all, _) = enumerate_all(ctx, &uri, 50).await?;
+    let (r, mid) = ctx.request(&uri);
     let ex = ctx
         .send(
             &r.request_total_items_count_estimate()
@@ -642,7 +690,7 @@ async fn total_items_count_estimate(ctx: &mut Ctx) -> Result<(), Finding> {
     let answer = Answer::new(&ex);
     release(
         ctx,
-        "CIM_NumericSensor",
+        &uri,
         answer.value("s:Body/wsen:EnumerateResponse/wsen:EnumerationContext"),
     )
     .await;
@@ -661,9 +709,23 @@ async fn total_items_count_estimate(ctx: &mut Ctx) -> Result<(), Finding> {
     }
 }
 
+/// The MaxElements of the exactness case, when the resource has that many items.
+const EXACT_MAX: usize = 3;
+
+/// `wsman.enumeration.pull.max-elements-exact`: a Pull with MaxElements m returns
+/// exactly m items when at least m remain. m is 3, or every item of a resource that
+/// has fewer (a single-instance resource shows only that the one item comes); a
+/// resource with none cannot show it at all.
 async fn pull_max_elements_exact(ctx: &mut Ctx) -> Result<(), Finding> {
-    let (all, _) = enumerate_all(ctx, "CIM_NumericSensor", 50).await?;
-    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let uri = enumerable(ctx)?;
+    let (all, _) = enumerate_all(ctx, &uri, 50).await?;
+    let max = all.len().min(EXACT_MAX);
+    if max == 0 {
+        return Err(Finding::Skip(format!(
+            "{uri} has no items now; a Pull cannot show it returns MaxElements of them"
+        )));
+    }
+    let (r, mid) = ctx.request(&uri);
     let ex = ctx
         .send(&r.enumerate(wsman::body::Enumerate::default()))
         .await?;
@@ -677,9 +739,9 @@ async fn pull_max_elements_exact(ctx: &mut Ctx) -> Result<(), Finding> {
             "none",
         ));
     };
-    let (r, mid) = ctx.request("CIM_NumericSensor");
+    let (r, mid) = ctx.request(&uri);
     let ex = ctx
-        .send(&r.pull(build::pull_body(context, Some(3))))
+        .send(&r.pull(build::pull_body(context, Some(max as u32))))
         .await?;
     expect_response(&ex, &mid, ns::action::PULL_RESPONSE, "Pull")?;
     let answer = Answer::new(&ex);
@@ -687,16 +749,15 @@ async fn pull_max_elements_exact(ctx: &mut Ctx) -> Result<(), Finding> {
     if answer.count("s:Body/wsen:PullResponse/wsen:EndOfSequence") == 0 {
         release(
             ctx,
-            "CIM_NumericSensor",
+            &uri,
             answer.value("s:Body/wsen:PullResponse/wsen:EnumerationContext"),
         )
         .await;
     }
-    let want = all.len().min(3);
-    if n != want {
+    if n != max {
         return Err(Finding::mismatch(
-            "items in the PullResponse (MaxElements = 3)",
-            format!("{want} (of {} available)", all.len()),
+            format!("items in the PullResponse (MaxElements = {max})"),
+            format!("{max} (of {} available)", all.len()),
             n.to_string(),
         ));
     }
@@ -827,7 +888,8 @@ async fn associated_instances(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn max_envelope_size_respected(ctx: &mut Ctx) -> Result<(), Finding> {
     const LIMIT: u64 = 8192;
-    let (r, _) = ctx.request("CIM_NumericSensor");
+    let uri = enumerable(ctx)?;
+    let (r, _) = ctx.request(&uri);
     let body = build::enumerate_body(None, true, Some(100), None, None);
     let ex = ctx
         .send(&r.max_envelope_size(Some(LIMIT)).enumerate(body))
@@ -847,7 +909,7 @@ async fn max_envelope_size_respected(ctx: &mut Ctx) -> Result<(), Finding> {
     if answer.count("s:Body/wsen:EnumerateResponse/wsman:EndOfSequence") == 0 {
         release(
             ctx,
-            "CIM_NumericSensor",
+            &uri,
             answer.value("s:Body/wsen:EnumerateResponse/wsen:EnumerationContext"),
         )
         .await;
@@ -863,7 +925,8 @@ async fn max_envelope_size_respected(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 async fn utf16_request(ctx: &mut Ctx) -> Result<(), Finding> {
-    let (r, mid) = ctx.request("CIM_ComputerSystem");
+    let uri = enumerable(ctx)?;
+    let (r, mid) = ctx.request(&uri);
     let xml = r
         .enumerate(build::enumerate_body(None, true, Some(1), None, None))
         .to_xml();
@@ -1019,7 +1082,8 @@ fn check_raw_answer(
 async fn chunked_request(ctx: &mut Ctx) -> Result<(), Finding> {
     use tokio::io::AsyncWriteExt as _;
     let conn = RawConn::new(ctx)?;
-    let (r, mid) = ctx.request("CIM_ComputerSystem");
+    let uri = enumerable(ctx)?;
+    let (r, mid) = ctx.request(&uri);
     let xml = r
         .enumerate(build::enumerate_body(None, true, Some(1), None, None))
         .to_xml();
@@ -1044,6 +1108,7 @@ async fn chunked_request(ctx: &mut Ctx) -> Result<(), Finding> {
 async fn keep_alive(ctx: &mut Ctx) -> Result<(), Finding> {
     use tokio::io::AsyncWriteExt as _;
     let conn = RawConn::new(ctx)?;
+    let uri = enumerable(ctx)?;
     let mut s = match tokio::net::TcpStream::connect(&conn.authority).await {
         Ok(s) => s,
         Err(e) => {
@@ -1055,7 +1120,7 @@ async fn keep_alive(ctx: &mut Ctx) -> Result<(), Finding> {
         }
     };
     for n in 1..=2 {
-        let (r, mid) = ctx.request("CIM_ComputerSystem");
+        let (r, mid) = ctx.request(&uri);
         let xml = r
             .enumerate(build::enumerate_body(None, true, Some(1), None, None))
             .to_xml();
@@ -1085,7 +1150,8 @@ async fn keep_alive(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 async fn content_type_soap(ctx: &mut Ctx) -> Result<(), Finding> {
-    let (r, mid) = ctx.request("CIM_ComputerSystem");
+    let uri = enumerable(ctx)?;
+    let (r, mid) = ctx.request(&uri);
     let ex = ctx
         .send(&r.enumerate(build::enumerate_body(None, true, Some(1), None, None)))
         .await?;
@@ -1104,6 +1170,420 @@ async fn content_type_soap(ctx: &mut Ctx) -> Result<(), Finding> {
             if ct.is_empty() { "none".into() } else { ct },
         ))
     }
+}
+
+/// The text of `fault` in a few words, for a mismatch.
+fn fault_words(f: &client::FaultSummary) -> String {
+    format!(
+        "fault {}",
+        f.subcode.clone().unwrap_or_else(|| f.code.clone())
+    )
+}
+
+/// `wsman.transfer.get.body-is-class`: the body of a GetResponse is one element, the
+/// representation discovery saw (its name and namespace); for a class resource (a
+/// resource URI ending in that name) the namespace is the resource URI; and a selector
+/// that is also a property of it carries the selected value.
+async fn get_body_is_representation(ctx: &mut Ctx) -> Result<(), Finding> {
+    let found = role(ctx, "gettable")?;
+    let (mut r, _) = ctx.request(&found.uri);
+    for (k, v) in &found.selectors {
+        r = r.selector(k.clone(), v.clone());
+    }
+    let ex = ctx.send(&r.get()).await?;
+    if let Some(f) = ex.fault() {
+        return Err(Finding::mismatch(
+            "answer to the Get",
+            "a GetResponse",
+            fault_words(&f),
+        ));
+    }
+    let answer = Answer::new(&ex);
+    let Some(doc) = answer.doc() else {
+        return Err(Finding::mismatch(
+            "answer to the Get",
+            "a SOAP envelope",
+            "no readable XML",
+        ));
+    };
+    let children: Vec<roxmltree::Node<'_, '_>> = doc
+        .root_element()
+        .children()
+        .find(|n| n.is_element() && n.tag_name().name() == "Body")
+        .map(|b| b.children().filter(|c| c.is_element()).collect())
+        .unwrap_or_default();
+    let name = |n: &roxmltree::Node<'_, '_>| {
+        format!(
+            "{{{}}}{}",
+            n.tag_name().namespace().unwrap_or_default(),
+            n.tag_name().name()
+        )
+    };
+    let want = format!("{{{}}}{}", found.ns, found.element);
+    let [el] = children.as_slice() else {
+        return Err(Finding::mismatch(
+            "elements in s:Body",
+            format!("exactly one, {want}"),
+            if children.is_empty() {
+                "none".to_owned()
+            } else {
+                children.iter().map(name).collect::<Vec<_>>().join(", ")
+            },
+        ));
+    };
+    let mut misses = Vec::new();
+    if name(el) != want {
+        misses.push(Mismatch {
+            what: "s:Body element".into(),
+            expected: format!("{want} (the representation discovery got)"),
+            got: name(el),
+        });
+    }
+    let ns = el.tag_name().namespace().unwrap_or_default();
+    let class_resource = found
+        .uri
+        .rsplit_once('/')
+        .is_some_and(|(_, last)| last == el.tag_name().name());
+    if class_resource && ns != found.uri {
+        misses.push(Mismatch {
+            what: format!("namespace of {}", el.tag_name().name()),
+            expected: format!("the resource URI {}", found.uri),
+            got: if ns.is_empty() {
+                "none".into()
+            } else {
+                ns.into()
+            },
+        });
+    }
+    for (k, v) in &found.selectors {
+        let prop = el.children().find(|c| {
+            c.is_element() && c.tag_name().name() == k && !c.children().any(|g| g.is_element())
+        });
+        if let Some(p) = prop {
+            let got = crate::path::text(&p);
+            if got.trim() != v.trim() {
+                misses.push(Mismatch {
+                    what: format!("{} of the instance", k),
+                    expected: format!("`{v}` (the selector's value)"),
+                    got: format!("`{got}`"),
+                });
+            }
+        }
+    }
+    verdict(misses)
+}
+
+/// Escapes text for XML content and attribute values.
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The cases that write the `writable` resource of one target take turns: two of them
+/// at once would see each other's change (both change the same property).
+async fn write_turn(ctx: &Ctx, uri: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    type Locks = std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+    static LOCKS: std::sync::OnceLock<Locks> = std::sync::OnceLock::new();
+    let lock = LOCKS
+        .get_or_init(Locks::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(format!("{} {uri}", ctx.client.url()))
+        .or_default()
+        .clone();
+    lock.lock_owned().await
+}
+
+/// The representation of `found`'s instance as it is now: its Put cases start from a
+/// fresh Get rather than from what discovery saw, since other cases (a state change,
+/// a power transition) may have changed its read-only properties since.
+async fn current(
+    ctx: &mut Ctx,
+    found: &crate::discover::Found,
+) -> Result<crate::discover::Element, Finding> {
+    let (mut r, _) = ctx.request(&found.uri);
+    for (k, v) in &found.selectors {
+        r = r.selector(k.clone(), v.clone());
+    }
+    let ex = ctx.send(&r.get()).await?;
+    if let Some(f) = ex.fault() {
+        return Err(Finding::mismatch(
+            "Get before the Put",
+            "a GetResponse",
+            fault_words(&f),
+        ));
+    }
+    let answer = Answer::new(&ex);
+    answer
+        .doc()
+        .and_then(|d| {
+            d.root_element()
+                .children()
+                .find(|n| n.is_element() && n.tag_name().name() == "Body")?
+                .children()
+                .find(|n| n.is_element())
+                .map(crate::discover::Element::from_node)
+        })
+        .ok_or_else(|| {
+            Finding::mismatch("Get before the Put", "a representation in s:Body", "none")
+        })
+}
+
+/// Sends a Put of `body` to `found`'s instance, with `extra` headers; returns the
+/// answer and the MessageID.
+async fn put(
+    ctx: &mut Ctx,
+    found: &crate::discover::Found,
+    body: &str,
+    extra: &str,
+) -> Result<(Exchange, String), Finding> {
+    let mid = ctx.message_id();
+    let env = format!(
+        "<s:Envelope xmlns:s=\"{soap}\" xmlns:wsa=\"{wsa}\" xmlns:wsman=\"{wsman}\">\
+         <s:Header><wsa:To>{to}</wsa:To>\
+         <wsa:Action s:mustUnderstand=\"true\">{action}</wsa:Action>\
+         <wsa:MessageID>{mid}</wsa:MessageID>\
+         <wsa:ReplyTo><wsa:Address>{anon}</wsa:Address></wsa:ReplyTo>\
+         <wsman:ResourceURI s:mustUnderstand=\"true\">{uri}</wsman:ResourceURI>\
+         {sel}{extra}</s:Header><s:Body>{body}</s:Body></s:Envelope>",
+        soap = ns::SOAP,
+        wsa = ns::WSA,
+        wsman = ns::WSMAN,
+        to = xml_escape(ctx.client.url()),
+        action = ns::action::PUT,
+        anon = ns::ANONYMOUS,
+        uri = xml_escape(&found.uri),
+        sel = crate::discover::selector_set(&found.selectors),
+    );
+    let ex = ctx.send_raw(RawRequest::soap(env.into_bytes())).await?;
+    Ok((ex, mid))
+}
+
+/// `wsman.transfer.put.writable-property`: the property discovery changed is changed
+/// again, seen in the PutResponse and a later Get, and put back whatever happened.
+async fn put_writable_property(ctx: &mut Ctx) -> Result<(), Finding> {
+    let w = role(ctx, "writable")?;
+    let (Some((prop, _)), Some(new)) = (w.property.clone(), w.new_value.clone()) else {
+        return Err(Finding::Skip(
+            "discovery found no property it could change".into(),
+        ));
+    };
+    let _turn = write_turn(ctx, &w.uri).await;
+    let now = current(ctx, &w).await?;
+    let outcome = put_and_see(ctx, &w, &now, &prop, &new).await;
+    let (ex, mid) = put(ctx, &w, &now.to_xml(None), "").await?;
+    let restored = expect_that(
+        &ex,
+        &crate::case::Expect {
+            no_fault: true,
+            ..crate::case::Expect::default()
+        },
+        Some(&mid),
+        "restore",
+    );
+    outcome.and(restored)
+}
+
+async fn put_and_see(
+    ctx: &mut Ctx,
+    w: &crate::discover::Found,
+    now: &crate::discover::Element,
+    prop: &str,
+    new: &str,
+) -> Result<(), Finding> {
+    let changed = BTreeMap::from([(format!("s:Body/*/*:{prop}"), new.to_owned())]);
+    let (ex, mid) = put(ctx, w, &now.to_xml(Some((prop, new))), "").await?;
+    expect_that(
+        &ex,
+        &crate::case::Expect {
+            no_fault: true,
+            action: Some(ns::action::PUT_RESPONSE.into()),
+            relates_to: true,
+            values: changed.clone(),
+            ..crate::case::Expect::default()
+        },
+        Some(&mid),
+        &format!("Put with {prop} changed"),
+    )?;
+    let (mut r, mid) = ctx.request(&w.uri);
+    for (k, v) in &w.selectors {
+        r = r.selector(k.clone(), v.clone());
+    }
+    let ex = ctx.send(&r.get()).await?;
+    expect_that(
+        &ex,
+        &crate::case::Expect {
+            no_fault: true,
+            values: changed,
+            ..crate::case::Expect::default()
+        },
+        Some(&mid),
+        "Get after the Put",
+    )
+}
+
+/// `wsman.transfer.put.unchanged-accepted`: a Put of the representation as a Get
+/// just returned it is a successful Put.
+async fn put_unchanged(ctx: &mut Ctx) -> Result<(), Finding> {
+    let w = role(ctx, "writable")?;
+    let _turn = write_turn(ctx, &w.uri).await;
+    let now = current(ctx, &w).await?;
+    let (ex, mid) = put(ctx, &w, &now.to_xml(None), "").await?;
+    expect_that(
+        &ex,
+        &crate::case::Expect {
+            status: Some(crate::case::OneOrMany::One(200)),
+            no_fault: true,
+            action: Some(ns::action::PUT_RESPONSE.into()),
+            relates_to: true,
+            ..crate::case::Expect::default()
+        },
+        Some(&mid),
+        "Put of the representation as got",
+    )
+}
+
+/// `wsman.transfer.put.max-envelope-size-minimum`: a Put (of the representation as
+/// got, so it changes nothing if applied) asking for a MaxEnvelopeSize under 8192.
+async fn put_max_envelope_size_minimum(ctx: &mut Ctx) -> Result<(), Finding> {
+    let w = role(ctx, "writable")?;
+    let _turn = write_turn(ctx, &w.uri).await;
+    let now = current(ctx, &w).await?;
+    let (ex, mid) = put(
+        ctx,
+        &w,
+        &now.to_xml(None),
+        "<wsman:MaxEnvelopeSize s:mustUnderstand=\"true\">4096</wsman:MaxEnvelopeSize>",
+    )
+    .await?;
+    let mut expect = fault_expect(&["wsman:EncodingLimit"]);
+    if let Some(f) = expect.fault.as_mut() {
+        f.code = Some(crate::case::OneOrMany::One("Sender".into()));
+    }
+    expect.relates_to = true;
+    expect_that(&ex, &expect, Some(&mid), "Put with MaxEnvelopeSize 4096")
+}
+
+/// `wsman.fragment.put.element-name`: a fragment Put of the property discovery changed
+/// sets it (the PutResponse and a later fragment Get show it), and it is put back.
+async fn fragment_put_property(ctx: &mut Ctx) -> Result<(), Finding> {
+    let w = role(ctx, "writable")?;
+    let (Some((prop, at_discovery)), Some(new)) = (w.property.clone(), w.new_value.clone()) else {
+        return Err(Finding::Skip(
+            "discovery found no property it could change".into(),
+        ));
+    };
+    let _turn = write_turn(ctx, &w.uri).await;
+    let old = current(ctx, &w)
+        .await?
+        .leaves()
+        .into_iter()
+        .find(|(n, _)| *n == prop)
+        .map_or(at_discovery, |(_, v)| v);
+    let outcome = fragment_put_and_see(ctx, &w, &prop, &new).await;
+    let (ex, mid) = fragment_put(ctx, &w, &prop, &old).await?;
+    let restored = expect_that(
+        &ex,
+        &crate::case::Expect {
+            no_fault: true,
+            ..crate::case::Expect::default()
+        },
+        Some(&mid),
+        "restore",
+    );
+    outcome.and(restored)
+}
+
+/// A fragment Put setting `prop` of `w`'s instance to `value`.
+async fn fragment_put(
+    ctx: &mut Ctx,
+    w: &crate::discover::Found,
+    prop: &str,
+    value: &str,
+) -> Result<(Exchange, String), Finding> {
+    let header = format!(
+        "<wsman:FragmentTransfer s:mustUnderstand=\"true\">{}</wsman:FragmentTransfer>",
+        xml_escape(prop)
+    );
+    let body = format!(
+        "<wsman:XmlFragment><{prop}>{}</{prop}></wsman:XmlFragment>",
+        xml_escape(value)
+    );
+    put(ctx, w, &body, &header).await
+}
+
+async fn fragment_put_and_see(
+    ctx: &mut Ctx,
+    w: &crate::discover::Found,
+    prop: &str,
+    new: &str,
+) -> Result<(), Finding> {
+    let changed = BTreeMap::from([(format!("s:Body/wsman:XmlFragment/*:{prop}"), new.to_owned())]);
+    let (ex, mid) = fragment_put(ctx, w, prop, new).await?;
+    expect_that(
+        &ex,
+        &crate::case::Expect {
+            no_fault: true,
+            action: Some(ns::action::PUT_RESPONSE.into()),
+            relates_to: true,
+            values: changed.clone(),
+            ..crate::case::Expect::default()
+        },
+        Some(&mid),
+        &format!("fragment Put of {prop}"),
+    )?;
+    let (mut r, mid) = ctx.request(&w.uri);
+    for (k, v) in &w.selectors {
+        r = r.selector(k.clone(), v.clone());
+    }
+    let ex = ctx.send(&r.fragment(prop.to_owned()).get()).await?;
+    expect_that(
+        &ex,
+        &crate::case::Expect {
+            no_fault: true,
+            values: changed,
+            ..crate::case::Expect::default()
+        },
+        Some(&mid),
+        &format!("fragment Get of {prop}"),
+    )
+}
+
+/// `wsman.filter.selector`: an Enumerate of the keyed resource filtered by the
+/// selectors of its instance returns that instance and no other.
+async fn selector_filter(ctx: &mut Ctx) -> Result<(), Finding> {
+    let found = role(ctx, "keyed")?;
+    let filter = build::filter::selectors(found.selectors.iter().cloned());
+    let body = build::enumerate_body(Some(filter), true, Some(50), None, None);
+    let (got, _) = enumerate_full(ctx, &found.uri, body, 50).await?;
+    let keys = found
+        .selectors
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if got.len() != 1 {
+        return Err(Finding::mismatch(
+            format!("items of the filtered enumeration ({keys})"),
+            "exactly one, the instance those selectors name",
+            got.len().to_string(),
+        ));
+    }
+    let mut misses = Vec::new();
+    for (k, v) in &found.selectors {
+        if let Some(vals) = got[0].get(k) {
+            if vals.first().map(|s| s.trim()) != Some(v.trim()) {
+                misses.push(Mismatch {
+                    what: format!("{k} of the item"),
+                    expected: format!("`{v}`"),
+                    got: format!("{vals:?}"),
+                });
+            }
+        }
+    }
+    verdict(misses)
 }
 
 async fn sensors(ctx: &mut Ctx) -> Result<Vec<Instance>, Finding> {

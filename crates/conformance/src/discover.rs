@@ -916,7 +916,17 @@ impl Discovery<'_> {
             );
             return;
         };
-        let Some((prop, _)) = f.properties.first() else {
+        let keys: Vec<String> = f
+            .selectors
+            .iter()
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .collect();
+        let Some((prop, _)) = f
+            .properties
+            .iter()
+            .find(|(n, _)| !keys.contains(&n.to_ascii_lowercase()))
+            .or_else(|| f.properties.first())
+        else {
             caps.missing.insert(
                 "feature:fragment".into(),
                 format!("{} has no property to get as a fragment", short(&f.uri)),

@@ -196,7 +196,12 @@ fn class_names(text: &str, out: &mut BTreeSet<String>) {
     while i < bytes.len() {
         let starts_word = i == 0 || !word(bytes[i - 1]);
         if starts_word {
-            if let Some(p) = CLASS_PREFIXES.iter().find(|p| text[i..].starts_with(**p)) {
+            // Bytes, not `text[i..]`: `i` may fall inside a multi-byte character (the
+            // prefixes are ASCII, so a match starts and ends on character boundaries).
+            if let Some(p) = CLASS_PREFIXES
+                .iter()
+                .find(|p| bytes[i..].starts_with(p.as_bytes()))
+            {
                 let mut j = i + p.len();
                 while j < bytes.len() && word(bytes[j]) {
                     j += 1;
@@ -637,6 +642,17 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
             "request = { op = \"get\", resource = \"CIM_TouchstoneNoSuchClass\" }",
         ));
         assert!(ok.is_ok(), "a class absent on purpose needs no requirement: {ok:?}");
+    }
+
+    #[test]
+    fn class_names_are_found_beside_non_ascii_text() {
+        let mut out = BTreeSet::new();
+        // Robustness cases send bytes like these; the scan must not slice inside them.
+        class_names("\u{ff}\u{fe}<\u{0}é CIM_Fan ÿAMT_X garbage", &mut out);
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            vec!["AMT_X".to_owned(), "CIM_Fan".to_owned()]
+        );
     }
 
     #[test]

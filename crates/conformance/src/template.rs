@@ -10,9 +10,11 @@
 //!   `writable`): `uri:ROLE`, `selectors:ROLE` (its `wsman:SelectorSet`, empty for a
 //!   singleton), `selector_list:ROLE` (the `wsman:Selector` elements alone),
 //!   `key:ROLE` / `keyval:ROLE` (its first selector's name and value), `element:ROLE`
-//!   / `ns:ROLE` (the representation's root element), `first_prop:ROLE` (its first
-//!   property that is not a selector), `repr:ROLE` (the representation
-//!   as got), and for `writable`: `prop:writable` (the property discovery changed),
+//!   / `ns:ROLE` (the representation's root element), `repr:ROLE` (the representation
+//!   as got), `first_prop:ROLE` (the name of its first leaf property that is not a
+//!   selector, the one discovery's fragment probe got), `selector_rest:ROLE` (the `wsman:Selector`
+//!   elements after the first, to address another instance with `key:ROLE` changed),
+//!   and for `writable`: `prop:writable` (the property discovery changed),
 //!   `old:writable` (its value), `new:writable` (a value the target accepts) and
 //!   `repr_changed:writable` (the representation with the property set to `new`).
 
@@ -37,11 +39,12 @@ pub struct Scope<'a> {
 }
 
 /// The names of the role functions (`{{uri:gettable}}`).
-pub const ROLE_FUNCTIONS: [&str; 13] = [
+pub const ROLE_FUNCTIONS: [&str; 14] = [
     "uri",
     "first_prop",
     "selectors",
     "selector_list",
+    "selector_rest",
     "key",
     "keyval",
     "element",
@@ -65,6 +68,12 @@ fn role_value(scope: &Scope<'_>, f: &str, role: &str) -> Result<String, String> 
         "uri" => r.uri.clone(),
         "selectors" => crate::discover::selector_set(&r.selectors),
         "selector_list" => crate::discover::selector_list(&r.selectors),
+        "selector_rest" => {
+            if r.selectors.is_empty() {
+                return Err(missing("selector"));
+            }
+            crate::discover::selector_list(&r.selectors[1..])
+        }
         "key" => r
             .selectors
             .first()
@@ -228,6 +237,53 @@ mod tests {
                 .contains("nope")
         );
         assert!(expand("{{to", &scope, &mut rng).is_err());
+    }
+
+    #[test]
+    fn role_functions_name_the_first_property_and_the_other_selectors() {
+        let found = Found {
+            uri: "http://x/Widget".into(),
+            selectors: vec![("Id".into(), "1".into()), ("Bay".into(), "a&b".into())],
+            properties: vec![("Id".into(), "1".into()), ("Label".into(), "w".into())],
+            ..Found::default()
+        };
+        let single = Found {
+            uri: "http://x/Config".into(),
+            ..Found::default()
+        };
+        let roles = BTreeMap::from([("keyed".to_owned(), found), ("gettable".to_owned(), single)]);
+        let vars = BTreeMap::new();
+        let scope = Scope {
+            to: "http://h/wsman",
+            message_id: "uuid:1",
+            vars: &vars,
+            roles: &roles,
+        };
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut x = |t: &str| expand(t, &scope, &mut rng);
+        assert_eq!(x("{{first_prop:keyed}}").unwrap(), "Id");
+        assert_eq!(
+            x("<wsman:Selector Name=\"{{key:keyed}}\">none</wsman:Selector>{{selector_rest:keyed}}")
+                .unwrap(),
+            "<wsman:Selector Name=\"Id\">none</wsman:Selector>\
+             <wsman:Selector Name=\"Bay\">a&amp;b</wsman:Selector>"
+        );
+        // A singleton has neither selectors nor, here, properties: an error, not "".
+        assert!(
+            x("{{selector_rest:gettable}}")
+                .unwrap_err()
+                .contains("selector")
+        );
+        assert!(
+            x("{{first_prop:gettable}}")
+                .unwrap_err()
+                .contains("property")
+        );
+        assert!(
+            x("{{first_prop:writable}}")
+                .unwrap_err()
+                .contains("resource:writable")
+        );
     }
 
     #[test]
