@@ -261,7 +261,8 @@ mod tests {
         };
         let mut rng = StdRng::seed_from_u64(1);
         let mut x = |t: &str| expand(t, &scope, &mut rng);
-        assert_eq!(x("{{first_prop:keyed}}").unwrap(), "Id");
+        // The first property that is not a selector.
+        assert_eq!(x("{{first_prop:keyed}}").unwrap(), "Label");
         assert_eq!(
             x("<wsman:Selector Name=\"{{key:keyed}}\">none</wsman:Selector>{{selector_rest:keyed}}")
                 .unwrap(),
