@@ -119,7 +119,22 @@ pub enum ClientError {
     /// The credentials cannot be sent with the scheme the target asks for.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The connection closed (or was reset) before any answer came. The client
+    /// returns such a request as an [`crate::Exchange`] with its `error` set, so that
+    /// the request transcript is kept; [`crate::Exchange::answered`] turns it into this
+    /// error for callers that need an answer to go on.
+    #[error("{reason}")]
+    NoAnswer {
+        /// Why no answer came ([`CLOSED_WITHOUT_ANSWER`] when the target closed or
+        /// reset the connection).
+        reason: String,
+    },
 }
+
+/// What a request whose connection the target closed or reset before answering says:
+/// a server that crashes on a request does this.
+pub const CLOSED_WITHOUT_ANSWER: &str =
+    "the connection closed without an answer (the server may have crashed)";
 
 impl ClientError {
     /// Whether the target could not be reached at all: the name did not resolve, the
@@ -138,6 +153,15 @@ impl ClientError {
     /// Whether the deadline passed.
     pub fn is_timeout(&self) -> bool {
         matches!(self, ClientError::Timeout { .. })
+    }
+
+    /// Whether the target was reached but gave no answer: the deadline passed, or the
+    /// connection closed or failed before a complete answer.
+    pub fn is_unanswered(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Timeout { .. } | ClientError::Http(_) | ClientError::NoAnswer { .. }
+        )
     }
 }
 
