@@ -480,7 +480,7 @@ impl Client {
         };
         let response = match response {
             Ok(r) => r,
-            Err(e) => return Ok((transcript, Err(describe(&e)))),
+            Err(e) => return Ok((transcript, Err(crate::error::describe(&e)))),
         };
         let status = response.status();
         let version = format!("{:?}", response.version());
@@ -619,35 +619,4 @@ fn title_case(name: &str) -> String {
         upper = c == '-';
     }
     out
-}
-
-/// A hyper error with its causes, for the exchange's `error`. A connection the
-/// target closed or reset before any answer is worded as
-/// [`CLOSED_WITHOUT_ANSWER`](crate::error::CLOSED_WITHOUT_ANSWER): that is what a
-/// server that crashed on the request looks like from here.
-fn describe(e: &hyper::Error) -> String {
-    let mut causes = String::new();
-    let mut closed = e.is_incomplete_message();
-    let mut source = std::error::Error::source(e);
-    while let Some(c) = source {
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            closed |= matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-            );
-        }
-        causes.push_str(": ");
-        causes.push_str(&c.to_string());
-        source = c.source();
-    }
-    match (closed, e.is_incomplete_message()) {
-        // hyper's own words add nothing to "closed without an answer".
-        (true, true) => crate::error::CLOSED_WITHOUT_ANSWER.to_owned(),
-        // A reset: keep the socket's words (`Connection reset by peer`).
-        (true, false) => format!("{}{causes}", crate::error::CLOSED_WITHOUT_ANSWER),
-        (false, _) => format!("{e}{causes}"),
-    }
 }
