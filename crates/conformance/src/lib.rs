@@ -35,6 +35,7 @@ pub mod ipmi;
 pub mod ipmi_cases;
 pub mod load;
 pub mod path;
+pub mod product;
 pub mod report;
 pub mod run;
 pub mod template;
