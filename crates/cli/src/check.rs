@@ -475,10 +475,16 @@ fn print_summary(report: &Report) {
             .filter(|r| kept_from_running(report, r))
             .map(|r| r.id.as_str())
             .collect();
+        // The reports list them all; the terminal gets the first few.
+        const SHOWN: usize = 8;
+        let more = match kept.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         println!(
-            "TARGET LOST: {lost}; {} cases could not be run (errors): {}",
+            "TARGET LOST: {lost}; {} cases could not be run (errors): {}{more}",
             kept.len(),
-            kept.join(", ")
+            kept[..kept.len().min(SHOWN)].join(", ")
         );
     }
     let header: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
