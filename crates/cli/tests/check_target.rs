@@ -78,7 +78,9 @@ expect = {{ status = 200 }}
     )
 }
 
-/// A proxy in front of `upstream` that dies when a request carries [`MARKER`].
+/// A proxy in front of `upstream` that dies when a request carries [`MARKER`]. Every
+/// answer it forwards says `Connection: close`, so each request has a connection of
+/// its own (see [`pump`]).
 async fn kill_switch_proxy(upstream: SocketAddr) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -131,6 +133,11 @@ async fn pump(
     };
     let (mut from_client, mut from_server) = ([0u8; 8192], [0u8; 8192]);
     let mut seen: Vec<u8> = Vec::new();
+    // One answer per connection: a kept-alive connection the target dropped could
+    // otherwise carry one more request before the client notices it closed (a real
+    // race, which makes that case's request the one "closed without an answer"
+    // instead of a refused connect), and the test would depend on timing.
+    let mut closing = false;
     loop {
         tokio::select! {
             biased;
@@ -152,7 +159,16 @@ async fn pump(
             }
             n = server.read(&mut from_server) => {
                 let n = match n { Ok(0) | Err(_) => return, Ok(n) => n };
-                if client.write_all(&from_server[..n]).await.is_err() {
+                let mut out = from_server[..n].to_vec();
+                if !closing {
+                    // Insert `Connection: close` after the status line (the first read
+                    // of an answer holds it).
+                    if let Some(i) = out.windows(2).position(|w| w == b"\r\n") {
+                        out.splice(i + 2..i + 2, b"Connection: close\r\n".iter().copied());
+                        closing = true;
+                    }
+                }
+                if client.write_all(&out).await.is_err() {
                     return;
                 }
             }
