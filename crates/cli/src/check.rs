@@ -5,8 +5,10 @@
 //! module only chooses the subject, shows progress (a bar on a TTY, one line per case
 //! otherwise), prints failures with their rerun command and the summary, writes the
 //! report files and maps the run to the CLI contract's exit codes: 0 every required
-//! case passes, 1 a required (MUST) case failed, 2 usage or harness error, 3 the target
-//! is unreachable.
+//! case passes, 1 a required (MUST) case failed (a case deadline that passed is a
+//! failure: the target was too slow), 2 usage or harness error, 3 the target is
+//! unreachable: it did not answer Identify at all, or it stopped answering during the
+//! run (said once; the cases it kept from running are errors; reports still written).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
@@ -20,11 +22,22 @@ use conformance::report::{self, CaseResult, Report};
 use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 
 /// Runs the conformance suite.
+///
+/// Exit codes:
+///   0  every required (MUST) case passes (warnings, skips and waived cases allowed);
+///   1  a required case failed, a case deadline passing included: a target slower than
+///      --case-timeout fails with "no answer within the case deadline of N s";
+///   2  usage or harness error (bad arguments, a suite or waiver file that does not
+///      load, a case the harness could not run, a report that cannot be written);
+///   3  the target is unreachable: the WS-Man target did not answer Identify at all
+///      (refused, timed out, or closed the connection), the IPMI target answered
+///      neither the ping nor the authentication capabilities, or the WS-Man target
+///      stopped answering during the run. Then "the target stopped answering after
+///      case X" is printed once, the cases it kept from running are errors with that
+///      message, and every report is still written (JSON `target_lost`, a JUnit
+///      `touchstone.target_lost` property, a banner in the HTML).
 #[derive(clap::Args, Debug)]
-#[command(
-    after_help = "Exit codes: 0 every required case passes, 1 a required (MUST) case failed, \
-                  2 usage or harness error, 3 target unreachable."
-)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The WS-Management endpoint (`http(s)://host:port/wsman`). Without it the embedded
     /// mock is started and checked (default scenario, admin/admin).
@@ -70,7 +83,8 @@ pub struct Args {
     /// Seed of everything generated (MessageIDs...), for reproducible runs.
     #[arg(long)]
     seed: Option<u64>,
-    /// Deadline of one case, in seconds.
+    /// Deadline of one case, in seconds (and of each request, the first Identify
+    /// included). A case that passes it fails: "no answer within the case deadline".
     #[arg(long, default_value_t = 30, value_name = "S")]
     case_timeout: u64,
     /// A resource to check first (repeatable): a resource URI or CIM class name, with
@@ -334,6 +348,18 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
             eprintln!("touchstone check: {e}");
             return ExitCode::from(3);
         }
+        // Reached, but Identify got no answer at all: as unreachable as refused.
+        Err(RunError::Client { url, source }) if source.is_unanswered() => {
+            let why = match &source {
+                client::ClientError::Timeout { after, .. } => format!(
+                    "Identify got no answer within {} s (--case-timeout)",
+                    after.as_secs_f64()
+                ),
+                other => format!("Identify got no answer: {other}"),
+            };
+            eprintln!("touchstone check: target {url} is unreachable: {why}");
+            return ExitCode::from(3);
+        }
         Err(e) => return usage(e),
     };
     print_discovery(runner.capabilities());
@@ -461,9 +487,16 @@ fn label(r: &CaseResult) -> &'static str {
     }
 }
 
+/// Whether `r` is a case the lost target kept from running (said once, not per case).
+fn kept_from_running(report: &Report, r: &CaseResult) -> bool {
+    report.target_lost.is_some() && r.outcome == Outcome::Error && r.message == report.target_lost
+}
+
 fn print_problems(report: &Report) {
     for r in &report.results {
-        if !matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Error) {
+        if !matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Error)
+            || kept_from_running(report, r)
+        {
             continue;
         }
         println!();
@@ -524,6 +557,25 @@ fn print_summary(report: &Report) {
         report.target,
         report.product.as_deref().unwrap_or("unidentified")
     );
+    if let Some(lost) = &report.target_lost {
+        let kept: Vec<&str> = report
+            .results
+            .iter()
+            .filter(|r| kept_from_running(report, r))
+            .map(|r| r.id.as_str())
+            .collect();
+        // The reports list them all; the terminal gets the first few.
+        const SHOWN: usize = 8;
+        let more = match kept.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        println!(
+            "TARGET LOST: {lost}; {} cases could not be run (errors): {}{more}",
+            kept.len(),
+            kept[..kept.len().min(SHOWN)].join(", ")
+        );
+    }
     let header: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
     println!(
         "{:<14}{}",

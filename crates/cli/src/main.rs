@@ -27,7 +27,7 @@ mod serve;
                   `touchstone check` runs the conformance suite against a target; \
                   `touchstone lint` checks envelopes offline.",
     after_help = "Exit codes: 0 success, 1 a check failed, 2 usage or input error, \
-                  3 target unreachable (check)."
+                  3 target unreachable or stopped answering (check)."
 )]
 struct Cli {
     #[command(subcommand)]

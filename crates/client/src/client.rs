@@ -480,7 +480,7 @@ impl Client {
         };
         let response = match response {
             Ok(r) => r,
-            Err(e) => return Ok((transcript, Err(describe(&e)))),
+            Err(e) => return Ok((transcript, Err(crate::error::describe(&e)))),
         };
         let status = response.status();
         let version = format!("{:?}", response.version());
@@ -619,19 +619,4 @@ fn title_case(name: &str) -> String {
         upper = c == '-';
     }
     out
-}
-
-/// A hyper error with its causes, for the exchange's `error`.
-fn describe(e: &hyper::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(c) = source {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        source = c.source();
-    }
-    if e.is_incomplete_message() {
-        s.push_str(" (the connection closed before a complete answer)");
-    }
-    s
 }

@@ -103,9 +103,10 @@ pub enum ClientError {
         /// What the client was doing then.
         phase: Phase,
     },
-    /// The HTTP exchange failed: the connection closed before a complete answer, or
-    /// what came back was not HTTP/1.x.
-    #[error("HTTP exchange failed: {0}")]
+    /// The HTTP exchange failed: the connection closed before the request could be
+    /// sent, or what came back was not HTTP/1.x. A closed connection is worded as
+    /// [`CLOSED_WITHOUT_ANSWER`].
+    #[error("{}", describe(.0))]
     Http(#[source] hyper::Error),
     /// The request could not be built (an invalid method, header name or value).
     #[error("invalid request: {0}")]
@@ -119,7 +120,22 @@ pub enum ClientError {
     /// The credentials cannot be sent with the scheme the target asks for.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The connection closed (or was reset) before any answer came. The client
+    /// returns such a request as an [`crate::Exchange`] with its `error` set, so that
+    /// the request transcript is kept; [`crate::Exchange::answered`] turns it into this
+    /// error for callers that need an answer to go on.
+    #[error("{reason}")]
+    NoAnswer {
+        /// Why no answer came ([`CLOSED_WITHOUT_ANSWER`] when the target closed or
+        /// reset the connection).
+        reason: String,
+    },
 }
+
+/// What a request whose connection the target closed or reset before answering says:
+/// a server that crashes on a request does this.
+pub const CLOSED_WITHOUT_ANSWER: &str =
+    "the connection closed without an answer (the server may have crashed)";
 
 impl ClientError {
     /// Whether the target could not be reached at all: the name did not resolve, the
@@ -139,6 +155,15 @@ impl ClientError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, ClientError::Timeout { .. })
     }
+
+    /// Whether the target was reached but gave no answer: the deadline passed, or the
+    /// connection closed or failed before a complete answer.
+    pub fn is_unanswered(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Timeout { .. } | ClientError::Http(_) | ClientError::NoAnswer { .. }
+        )
+    }
 }
 
 /// Why credentials could not be sent.
@@ -151,4 +176,37 @@ pub enum AuthError {
         /// The user name.
         user: String,
     },
+}
+
+/// A hyper error with its causes, for an exchange's `error` and [`ClientError::Http`].
+/// A connection the target closed or reset before any answer is worded as
+/// [`CLOSED_WITHOUT_ANSWER`]: that is what a server that crashed on the request looks
+/// like from here.
+pub(crate) fn describe(e: &hyper::Error) -> String {
+    let mut causes = String::new();
+    let mut reset = false;
+    let mut source = std::error::Error::source(e);
+    while let Some(c) = source {
+        if let Some(io) = c.downcast_ref::<io::Error>() {
+            reset |= matches!(
+                io.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::UnexpectedEof
+            );
+        }
+        causes.push_str(": ");
+        causes.push_str(&c.to_string());
+        source = c.source();
+    }
+    if e.is_incomplete_message() || e.is_closed() {
+        // hyper's own words add nothing to "closed without an answer".
+        CLOSED_WITHOUT_ANSWER.to_owned()
+    } else if reset {
+        // Keep the socket's words (`Connection reset by peer`).
+        format!("{CLOSED_WITHOUT_ANSWER}{causes}")
+    } else {
+        format!("HTTP exchange failed: {e}{causes}")
+    }
 }

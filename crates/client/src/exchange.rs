@@ -174,6 +174,19 @@ impl Exchange {
         }
     }
 
+    /// The exchange when an answer came; [`ClientError::NoAnswer`] with the reason when
+    /// the connection closed first (for callers that cannot go on without an answer).
+    pub fn answered(self) -> Result<Exchange, crate::ClientError> {
+        match (&self.response, &self.error) {
+            (Some(_), _) => Ok(self),
+            (None, e) => Err(crate::ClientError::NoAnswer {
+                reason: e
+                    .clone()
+                    .unwrap_or_else(|| crate::CLOSED_WITHOUT_ANSWER.to_owned()),
+            }),
+        }
+    }
+
     /// The final status code.
     pub fn status(&self) -> Option<u16> {
         self.response.as_ref().map(|r| r.status)

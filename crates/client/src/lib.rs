@@ -48,7 +48,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use client::{Client, RawRequest, SOAP_CONTENT_TYPE};
-pub use error::{AuthError, ClientError, Phase};
+pub use error::{AuthError, CLOSED_WITHOUT_ANSWER, ClientError, Phase};
 pub use exchange::{Exchange, FaultSummary, Leg, ResponseTranscript, Transcript};
 
 /// The endpoint to talk to and how.

@@ -166,14 +166,49 @@ async fn a_connection_closed_without_an_answer_keeps_the_request_transcript() {
     let ex = c.send_raw(RawRequest::post("doomed")).await.unwrap();
     assert_eq!(ex.status(), None);
     assert!(ex.response.is_none());
-    assert!(
-        ex.error.as_deref().unwrap().contains("closed"),
-        "{:?}",
-        ex.error
+    assert_eq!(
+        ex.error.as_deref(),
+        Some("the connection closed without an answer (the server may have crashed)")
     );
     assert_eq!(ex.request.body.as_ref(), b"doomed");
     assert!(ex.envelope().is_none() && ex.fault().is_none());
+    let err = ex.answered().unwrap_err();
+    assert!(matches!(err, ClientError::NoAnswer { .. }), "{err:?}");
+    assert!(err.is_unanswered() && !err.is_unreachable(), "{err:?}");
+    assert_eq!(err.to_string(), client::CLOSED_WITHOUT_ANSWER);
     task.abort();
+}
+
+#[tokio::test]
+async fn a_connection_reset_without_an_answer_says_the_server_may_have_crashed() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            // A zero linger turns the close into a reset (RST), as a crashing process
+            // with unread data or a killed one leaves it.
+            #[allow(deprecated)]
+            s.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(s);
+        }
+    });
+    let c = Client::new(Target::new(format!("http://{addr}/wsman"))).unwrap();
+    let ex = c.send_raw(RawRequest::post("doomed")).await.unwrap();
+    assert!(ex.response.is_none());
+    let error = ex.error.as_deref().unwrap();
+    assert!(error.starts_with(client::CLOSED_WITHOUT_ANSWER), "{error}");
+    task.abort();
+}
+
+#[tokio::test]
+async fn an_answered_exchange_stays_one() {
+    let server = serve(ok, None).await;
+    let c = Client::new(Target::new(server.url("http"))).unwrap();
+    let ex = c.send_raw(RawRequest::post("x")).await.unwrap();
+    assert_eq!(ex.answered().unwrap().status(), Some(200));
 }
 
 #[tokio::test]

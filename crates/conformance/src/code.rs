@@ -14,6 +14,7 @@ use wsman::ns;
 use crate::eval::{Answer, Mismatch};
 use crate::report::{WireLeg, wire};
 use crate::template;
+use crate::watch::{CONFIRM_AFTER, CaseWatch};
 
 /// Why a case did not pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,8 @@ pub struct Ctx {
     pub caps: std::sync::Arc<crate::discover::Capabilities>,
     /// The rules every answer is held to, and what this case's answers broke.
     pub judge: crate::rules::Judge,
+    /// Whether the WS-Man target is still there (shared by the cases of a run).
+    pub watch: CaseWatch,
 }
 
 impl Ctx {
@@ -83,22 +86,55 @@ impl Ctx {
 
     /// Sends a raw request and records it. An answer that never came is a mismatch
     /// (the target's doing); a request that cannot be made is a harness error.
+    ///
+    /// A target that no longer accepts connections is confirmed once (the same request
+    /// again after [`CONFIRM_AFTER`]: a refused connection carried nothing) and then
+    /// declared gone for the whole run ([`CaseWatch`]); from then on nothing is sent
+    /// and the finding is the run's one "stopped answering" error.
     pub async fn send_raw(&mut self, req: RawRequest) -> Result<Exchange, Finding> {
         let body = req.body.clone();
-        match self.client.send_raw(req).await {
+        if let Some(lost) = self.watch.refuse() {
+            return Err(Finding::Error(lost));
+        }
+        self.watch.sending();
+        let mut sent = self.client.send_raw(req.clone()).await;
+        if let Err(e) = &sent {
+            // A connect that timed out already waited a whole deadline: no second one.
+            if e.is_unreachable() && !e.is_timeout() {
+                tokio::time::sleep(CONFIRM_AFTER).await;
+                if let Some(lost) = self.watch.refuse() {
+                    return Err(Finding::Error(lost));
+                }
+                sent = self.client.send_raw(req).await;
+            }
+        }
+        self.watch.done(match &sent {
+            Ok(ex) => Some(ex.response.is_some()),
+            // The connection closed before the request could even be sent.
+            Err(ClientError::Http(_)) => Some(false),
+            Err(_) => None,
+        });
+        match sent {
             Ok(ex) => {
                 self.transcript.extend(wire(&ex));
                 self.judge.judge(&body, &ex);
                 Ok(ex)
             }
-            Err(e @ (ClientError::Timeout { .. } | ClientError::Http(_))) => {
+            Err(ClientError::Timeout {
+                after,
+                phase: client::Phase::Exchange,
+            }) => Err(Finding::mismatch(
+                "answer",
+                "an HTTP answer",
+                format!(
+                    "no answer within the request deadline of {}",
+                    crate::run::seconds(after)
+                ),
+            )),
+            Err(e) if e.is_unreachable() => Err(Finding::Error(self.watch.declare(&e))),
+            Err(e @ ClientError::Http(_)) => {
                 Err(Finding::mismatch("answer", "an HTTP answer", e.to_string()))
             }
-            Err(e) if e.is_unreachable() => Err(Finding::mismatch(
-                "answer",
-                "a reachable target",
-                e.to_string(),
-            )),
             Err(e) => Err(Finding::Error(e.to_string())),
         }
     }
@@ -972,7 +1008,10 @@ struct RawConn {
 }
 
 impl RawConn {
-    fn new(ctx: &Ctx) -> Result<RawConn, Finding> {
+    fn new(ctx: &mut Ctx) -> Result<RawConn, Finding> {
+        if let Some(lost) = ctx.watch.refuse() {
+            return Err(Finding::Error(lost));
+        }
         let url = ctx.client.url().to_owned();
         let Some(rest) = url.strip_prefix("http://") else {
             return Err(Finding::Skip(

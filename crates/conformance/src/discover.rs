@@ -194,9 +194,10 @@ pub async fn discover(
 ) -> Result<Capabilities, ClientError> {
     let started = Instant::now();
     let mut caps = Capabilities::default();
-    let ex = client.identify(false).await?;
+    // A connection closed without any answer is no answer: the target is not usable.
+    let ex = client.identify(false).await?.answered()?;
     let answer = Answer::new(&ex);
-    caps.product = product(&answer);
+    caps.product = crate::product::product(&answer);
     let identified = answer.count("s:Body/*:IdentifyResponse") > 0;
     caps.probes.push(Probe {
         what: "Identify (authenticated)".into(),
@@ -285,22 +286,6 @@ pub async fn discover(
         }
     }
     Ok(caps)
-}
-
-/// The product named by an IdentifyResponse: vendor and version, either alone, or
-/// the version alone when it already starts with the vendor.
-fn product(answer: &Answer<'_>) -> Option<String> {
-    let pick = |name: &str| {
-        answer
-            .value(&format!("s:Body/*:IdentifyResponse/*:{name}"))
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    match (pick("ProductVendor"), pick("ProductVersion")) {
-        (Some(a), Some(b)) if b.starts_with(a.as_str()) => Some(b),
-        (Some(a), Some(b)) => Some(format!("{a} {b}")),
-        (a, b) => a.or(b),
-    }
 }
 
 fn protocol(answer: &Answer<'_>) -> String {

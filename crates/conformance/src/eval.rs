@@ -74,7 +74,7 @@ impl<'e> Answer<'e> {
 fn status_text(ex: &Exchange) -> String {
     match (&ex.response, &ex.error) {
         (Some(r), _) => r.status.to_string(),
-        (None, Some(e)) => format!("no answer ({e})"),
+        (None, Some(e)) => format!("no answer: {e}"),
         (None, None) => "no answer".into(),
     }
 }

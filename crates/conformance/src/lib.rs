@@ -12,6 +12,8 @@
 //! runs the selected cases with a per-case deadline and `jobs` at a time, and returns a
 //! [`report::Report`] in suite order whatever the parallelism. [`waiver`] applies the
 //! expected deviations of a target; [`report`] writes JUnit XML, JSON and HTML.
+//! [`watch`] notices a WS-Man target that stops answering mid-run: it is said once, the
+//! cases it could not run are errors, and the report carries it (`target_lost`).
 //!
 //! IPMI over LAN ([`ipmi`]) runs through `client::ipmi`: data steps with `op = "ipmi"`,
 //! code cases in [`ipmi_cases`] (profile `ipmi-lan`) and cross-protocol cases in
@@ -33,11 +35,13 @@ pub mod ipmi;
 pub mod ipmi_cases;
 pub mod load;
 pub mod path;
+pub mod product;
 pub mod report;
 pub mod rules;
 pub mod run;
 pub mod template;
 pub mod waiver;
+pub mod watch;
 
 pub use case::{Case, Clause, Level, Outcome};
 pub use load::{LoadError, Suite};

@@ -16,6 +16,7 @@ use crate::eval::{self, Answer};
 use crate::report::{CaseResult, Report};
 use crate::template::{self, Scope};
 use crate::waiver::{WaiverNote, Waivers};
+use crate::watch::{CaseWatch, TargetWatch};
 
 /// How a command that reruns one case alone is written.
 pub type RerunFn = Arc<dyn Fn(&Case) -> String + Send + Sync>;
@@ -176,26 +177,40 @@ impl Runner {
     /// report lists them in the order given.
     pub async fn run(&self, cases: &[Case], mut progress: impl FnMut(&CaseResult)) -> Report {
         let start = Instant::now();
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.opts.jobs.max(1)));
+        let jobs = self.opts.jobs.max(1);
         let ipmi_sem = Arc::new(tokio::sync::Semaphore::new(1));
+        // One for the run: the first case to find the target gone says so for all.
+        let watch = TargetWatch::new();
         let mut set = tokio::task::JoinSet::new();
-        for (i, case) in cases.iter().enumerate() {
-            let (case, subject, sem, ipmi_sem) =
-                (case.clone(), self.subject(), sem.clone(), ipmi_sem.clone());
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                // IPMI cases change shared BMC state (power, SEL) and share its few
-                // session slots: one at a time.
-                let _ipmi = if crate::ipmi::needs(&case.id).1 {
-                    Some(ipmi_sem.acquire_owned().await)
-                } else {
-                    None
-                };
-                (i, run_case(&subject, &case).await)
-            });
-        }
+        let mut pending = cases.iter().enumerate();
         let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
-        while let Some(joined) = set.join_next().await {
+        loop {
+            // Cases start in the order given as slots free up (`--jobs 1` is that order
+            // exactly), so "the cases after X" are the ones that had not started.
+            while set.len() < jobs {
+                let Some((i, case)) = pending.next() else {
+                    break;
+                };
+                let (case, subject, ipmi_sem, watch) = (
+                    case.clone(),
+                    self.subject(),
+                    ipmi_sem.clone(),
+                    watch.clone(),
+                );
+                set.spawn(async move {
+                    // IPMI cases change shared BMC state (power, SEL) and share its few
+                    // session slots: one at a time.
+                    let _ipmi = if crate::ipmi::needs(&case.id).1 {
+                        Some(ipmi_sem.acquire_owned().await)
+                    } else {
+                        None
+                    };
+                    (i, run_case(&subject, &case, &watch).await)
+                });
+            }
+            let Some(joined) = set.join_next().await else {
+                break;
+            };
             // A panicking case task is a bug in a code case; its slot is filled below.
             if let Ok((i, r)) = joined {
                 progress(&r);
@@ -232,12 +247,14 @@ impl Runner {
             jobs: self.opts.jobs.max(1),
             duration_us: start.elapsed().as_micros() as u64,
             results,
+            target_lost: watch.lost().map(str::to_owned),
         }
     }
 
-    /// Runs one case.
+    /// Runs one case (with a target watch of its own: a case run alone does not know
+    /// whether an earlier one found the target gone).
     pub async fn run_case(&self, case: &Case) -> CaseResult {
-        run_case(&self.subject(), case).await
+        run_case(&self.subject(), case, &TargetWatch::new()).await
     }
 
     fn subject(&self) -> Subject {
@@ -320,7 +337,45 @@ fn fnv(s: &str) -> u64 {
     })
 }
 
-async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
+/// `d` for a message: `10 s`, `1.5 s`, `500 ms`.
+pub(crate) fn seconds(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+        _ => format!("{} s", d.as_secs_f64()),
+    }
+}
+
+/// A case deadline that passed: the target's slowness, so a mismatch (a MUST case
+/// fails), never a harness error. `in_flight`: a request was waiting for its answer.
+fn deadline_passed(deadline: Duration, in_flight: bool) -> Finding {
+    let d = seconds(deadline);
+    if in_flight {
+        Finding::mismatch(
+            "answer",
+            format!("an answer within the case deadline ({d})"),
+            format!("no answer within the case deadline of {d}"),
+        )
+    } else {
+        Finding::mismatch(
+            "case",
+            format!("to finish within its deadline of {d}"),
+            format!("still running when the case deadline of {d} passed"),
+        )
+    }
+}
+
+/// `r` as a case the lost target kept from running: an error with the run's one
+/// message. No waiver applies: a waiver excuses a deviation, not a missing target.
+fn lost_result(mut r: CaseResult, lost: &str) -> CaseResult {
+    r.outcome = Outcome::Error;
+    r.message = Some(lost.to_owned());
+    r.expected = None;
+    r.got = None;
+    r
+}
+
+async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> CaseResult {
     let (client, caps, opts) = (&subject.client, &subject.caps, &subject.opts);
     let start = Instant::now();
     let mut r = result(case, opts, Outcome::Pass, None);
@@ -338,6 +393,9 @@ async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
         apply_waiver(&mut r, &opts.waivers);
         return r;
     }
+    if let (true, Some(lost)) = (need_wsman, watch.lost()) {
+        return lost_result(r, lost);
+    }
     let mut ctx = Ctx {
         client: client.clone(),
         rng: StdRng::seed_from_u64(opts.seed ^ fnv(&case.id)),
@@ -348,6 +406,7 @@ async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
         ipmi_keys: Default::default(),
         caps: caps.clone(),
         judge: crate::rules::Judge::new(&case.id, subject.seen.clone()),
+        watch: CaseWatch::new(watch.clone(), case.id.clone()),
     };
     let deadline = case
         .timeout_ms
@@ -358,14 +417,19 @@ async fn run_case(subject: &Subject, case: &Case) -> CaseResult {
             CaseBody::Code(f) => (f.run)(&mut ctx).await,
         }
     };
-    let finding = match tokio::time::timeout(deadline, body).await {
+    let ended = tokio::time::timeout(deadline, body).await;
+    let finding = match ended {
         Ok(Ok(())) => None,
         Ok(Err(f)) => Some(f),
-        Err(_) => Some(Finding::Error(format!(
-            "the case exceeded its deadline of {deadline:?}"
-        ))),
+        Err(_) => Some(deadline_passed(deadline, ctx.watch.in_flight())),
     };
     ctx.ipmi_finish().await;
+    if let (true, Some(lost)) = (ctx.watch.met_lost(), ctx.watch.lost()) {
+        let mut r = lost_result(r, lost);
+        r.transcript = ctx.transcript;
+        r.duration_us = start.elapsed().as_micros() as u64;
+        return r;
+    }
     match finding {
         None => {}
         Some(Finding::Skip(why)) => {
@@ -604,4 +668,31 @@ fn build(ctx: &mut Ctx, spec: &RequestSpec, mid: &str) -> Result<RawRequest, Str
         req = req.without_auth();
     }
     Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_worded_in_seconds() {
+        assert_eq!(seconds(Duration::from_secs(10)), "10 s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(seconds(Duration::from_millis(250)), "250 ms");
+        let Finding::Mismatch(m) = deadline_passed(Duration::from_secs(10), true) else {
+            panic!("a deadline is the target's doing, not a harness error");
+        };
+        assert_eq!(
+            m[0].to_string(),
+            "answer: expected an answer within the case deadline (10 s), \
+             got no answer within the case deadline of 10 s"
+        );
+        let Finding::Mismatch(m) = deadline_passed(Duration::from_secs(2), false) else {
+            panic!("a mismatch");
+        };
+        assert_eq!(
+            m[0].got,
+            "still running when the case deadline of 2 s passed"
+        );
+    }
 }

@@ -207,15 +207,23 @@ async fn verdicts_against_canned_answers() {
         skip.message
     );
 
+    // A target too slow for the deadline fails the case (its doing, not the harness').
     let hang = by("t.hang.deadline");
-    assert_eq!(hang.outcome, Outcome::Error);
-    assert!(hang.message.as_deref().unwrap().contains("deadline"));
+    assert_eq!(hang.outcome, Outcome::Fail);
+    assert_eq!(
+        hang.message.as_deref(),
+        Some(
+            "answer: expected an answer within the case deadline (300 ms), \
+             got no answer within the case deadline of 300 ms"
+        )
+    );
 
     assert_eq!(
         report.exit_code(),
-        2,
-        "an unwaived error and no unwaived MUST failure"
+        1,
+        "the case past its deadline is the one unwaived MUST failure"
     );
+    assert_eq!(report.target_lost, None);
     assert_eq!(report.product.as_deref(), Some("Canned 1"));
 }
 
@@ -229,4 +237,153 @@ async fn an_unreachable_target_is_reported_as_such() {
         matches!(err, conformance::RunError::Unreachable { .. }),
         "{err}"
     );
+}
+
+/// Answers every request with [`IDENTIFY`] until one whose body ends with `die`: then it
+/// closes its listener (later connects are refused) and, once it is closed, that
+/// connection without an answer, as a server that crashes on a request does.
+async fn dies_on_cue() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (die, mut dying) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(1);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                Some(closed) = dying.recv() => {
+                    drop(l);
+                    let _ = closed.send(());
+                    return;
+                }
+                accepted = l.accept() => {
+                    let Ok((mut s, _)) = accepted else { return };
+                    let die = die.clone();
+                    tokio::spawn(async move {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 4096];
+                        loop {
+                            let n = s.read(&mut chunk).await.unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                            let text = String::from_utf8_lossy(&buf).into_owned();
+                            let Some(head_end) = text.find("\r\n\r\n") else { continue };
+                            let len = text[..head_end]
+                                .lines()
+                                .find_map(|l| {
+                                    l.to_ascii_lowercase()
+                                        .strip_prefix("content-length:")
+                                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                                })
+                                .unwrap_or(0);
+                            if buf.len() < head_end + 4 + len {
+                                continue;
+                            }
+                            if text.ends_with("die") {
+                                let (closed, listener_gone) = tokio::sync::oneshot::channel();
+                                let _ = die.send(closed).await;
+                                let _ = listener_gone.await;
+                                return;
+                            }
+                            let resp = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n\
+                                 Content-Length: {}\r\n\r\n{IDENTIFY}",
+                                IDENTIFY.len()
+                            );
+                            if s.write_all(resp.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            buf.clear();
+                        }
+                    });
+                }
+            }
+        }
+    });
+    format!("http://{addr}/wsman")
+}
+
+const DYING: &str = r#"
+[[case]]
+id = "t.a.answered"
+title = "identify"
+level = "MUST"
+profiles = ["t"]
+clause = { spec = "S", section = "1", requirement = "r" }
+[[case.step]]
+request = { op = "identify" }
+expect = { status = 200 }
+
+[[case]]
+id = "t.b.kills"
+title = "the request the target dies on"
+level = "MUST"
+profiles = ["t"]
+clause = { spec = "S", section = "2", requirement = "r" }
+[[case.step]]
+request = { op = "raw", body = "die" }
+expect = { status = 200 }
+
+[[case]]
+id = "t.c.finds-it-gone"
+title = "identify"
+level = "MUST"
+profiles = ["t"]
+clause = { spec = "S", section = "3", requirement = "r" }
+[[case.step]]
+request = { op = "identify" }
+expect = { status = 200 }
+
+[[case]]
+id = "t.d.not-run"
+title = "identify"
+level = "SHOULD"
+profiles = ["t"]
+clause = { spec = "S", section = "4", requirement = "r" }
+[[case.step]]
+request = { op = "identify" }
+expect = { status = 200 }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_dies_is_declared_lost_once_and_the_rest_are_errors() {
+    let url = dies_on_cue().await;
+    let s = suite(DYING);
+    let opts = RunOptions {
+        jobs: 1,
+        // A waiver does not turn a lost target into a waived case.
+        waivers: Waivers::parse("\"t.d.*\" = \"known\"", "w.toml").unwrap(),
+        ..RunOptions::default()
+    };
+    let client = client::Client::new(client::Target::new(url.clone())).unwrap();
+    let report = conformance::run::run(client, &s.cases, opts, |_| {})
+        .await
+        .unwrap();
+    let outcomes: Vec<Outcome> = report.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [Outcome::Pass, Outcome::Fail, Outcome::Error, Outcome::Error]
+    );
+    let addr = url.trim_start_matches("http://").trim_end_matches("/wsman");
+    let lost = report.target_lost.as_deref().expect("the target is lost");
+    assert!(
+        lost.starts_with(&format!(
+            "the target stopped answering during case t.b.kills (the connection closed \
+             without an answer, then: cannot connect to {addr}: "
+        )),
+        "{lost}"
+    );
+    assert!(
+        report.results[1]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains(client::CLOSED_WITHOUT_ANSWER)
+    );
+    for r in &report.results[2..] {
+        assert_eq!(r.message.as_deref(), Some(lost));
+        assert!(r.transcript.is_empty() && r.waiver.is_none(), "{r:?}");
+    }
+    assert_eq!(report.exit_code(), 3);
 }

@@ -60,6 +60,13 @@ pub fn to_string(report: &Report) -> String {
         report.jobs,
         report.duration_us as f64 / 1e6
     );
+    if let Some(lost) = &report.target_lost {
+        let _ = write!(
+            h,
+            "<p class=\"error\" id=\"target-lost\">Target lost: {}</p>",
+            escape(lost)
+        );
+    }
     if !report.discovery.is_empty() {
         h.push_str(
             "<h2>Discovery</h2><p class=\"muted\">What the target offered before the cases \
@@ -219,5 +226,17 @@ mod tests {
         for needle in ["src=", "href=", "@import", "url("] {
             assert!(!html.contains(needle), "{needle}");
         }
+        assert!(!html.contains("target-lost"));
+    }
+
+    #[test]
+    fn a_lost_target_is_said_above_the_summary() {
+        let mut r = super::super::sample::report();
+        r.target_lost = Some("the target stopped answering after case a <&>".into());
+        let html = super::to_string(&r);
+        let banner = html
+            .find("<p class=\"error\" id=\"target-lost\">Target lost: the target stopped answering after case a &lt;&amp;&gt;</p>")
+            .expect("the banner");
+        assert!(banner < html.find("<h2>Summary</h2>").unwrap());
     }
 }

@@ -1,5 +1,6 @@
 //! The JSON report: the [`Report`] as it is (per case: id, outcome, clause, level,
-//! profiles, duration, message, transcript), pretty-printed.
+//! profiles, duration, message, transcript; `target_lost`, the message of a target
+//! that stopped answering mid-run, or `null`), pretty-printed.
 
 use super::Report;
 
@@ -37,5 +38,24 @@ mod tests {
         }
         assert_eq!(first["outcome"], "fail");
         assert_eq!(first["level"], "MUST");
+        assert!(v["target_lost"].is_null());
+    }
+
+    #[test]
+    fn a_lost_target_round_trips_and_older_reports_still_read() {
+        let mut r = super::super::sample::report();
+        r.target_lost = Some("the target stopped answering after case a".into());
+        let text = super::to_string(&r);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["target_lost"],
+            "the target stopped answering after case a"
+        );
+        assert_eq!(super::from_str(&text).unwrap(), r);
+        // A report written before the field existed.
+        let mut old: serde_json::Value = v.clone();
+        old.as_object_mut().unwrap().remove("target_lost");
+        let back = super::from_str(&old.to_string()).unwrap();
+        assert_eq!(back.target_lost, None);
     }
 }

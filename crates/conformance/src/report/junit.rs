@@ -2,6 +2,8 @@
 //! profile), one test case per case named by its libtest name. Fail is a failure,
 //! error an error, skip skipped; a warn passes with a `touchstone.warning` property and
 //! the message in system-out; a waived problem is skipped with the waiver's reason.
+//! A target that stopped answering mid-run is a `touchstone.target_lost` property and
+//! the system-out of every test suite.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,6 +26,11 @@ pub fn to_string(report: &Report) -> String {
             let mut s = TestSuite::new(home);
             s.add_property(Property::new("target", report.target.as_str()));
             s.add_property(Property::new("seed", report.seed.to_string()));
+            // Said in every suite, where CI readers look first, not only on the cases.
+            if let Some(lost) = &report.target_lost {
+                s.add_property(Property::new("touchstone.target_lost", lost.as_str()));
+                s.set_system_out(format!("TARGET LOST: {lost}\n"));
+            }
             if let Some(p) = &report.product {
                 s.add_property(Property::new("product", p.as_str()));
             }
@@ -164,5 +171,28 @@ mod tests {
             |n| n.has_tag_name("property") && n.attribute("name") == Some("touchstone.warning")
         ));
         assert!(xml.contains("wsman::core::fail"));
+        assert!(!xml.contains("target_lost"));
+    }
+
+    #[test]
+    fn a_lost_target_is_said_in_every_suite() {
+        let mut r = super::super::sample::report();
+        r.target_lost = Some("the target stopped answering after case a <&>".into());
+        let xml = super::to_string(&r);
+        let doc = roxmltree::Document::parse(&xml).expect("JUnit parses as XML");
+        for suite in doc.descendants().filter(|n| n.has_tag_name("testsuite")) {
+            assert!(
+                suite.descendants().any(|n| n.has_tag_name("property")
+                    && n.attribute("name") == Some("touchstone.target_lost")
+                    && n.attribute("value") == r.target_lost.as_deref()),
+                "{xml}"
+            );
+            let out = suite
+                .children()
+                .find(|n| n.has_tag_name("system-out"))
+                .and_then(|n| n.text())
+                .unwrap_or_default();
+            assert!(out.contains("TARGET LOST: the target stopped answering after case a <&>"));
+        }
     }
 }

@@ -149,6 +149,11 @@ pub struct Report {
     pub duration_us: u64,
     /// One result per case, in suite order.
     pub results: Vec<CaseResult>,
+    /// Set when the WS-Man target stopped answering during the run: the one message
+    /// that says after which case (the cases it kept from running are errors with this
+    /// same message).
+    #[serde(default)]
+    pub target_lost: Option<String>,
 }
 
 impl Report {
@@ -199,10 +204,13 @@ impl Report {
         })
     }
 
-    /// The CLI contract's exit code: 1 when a MUST case failed or a MUST rule was
-    /// broken (unwaived), else 2 when a case could not be run (unwaived error), else 0.
+    /// The CLI contract's exit code: 3 when the target stopped answering during the
+    /// run, else 1 when a MUST case failed or a MUST rule was broken (unwaived), else 2
+    /// when a case could not be run (unwaived error), else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.results.iter().any(CaseResult::is_required_failure)
+        if self.target_lost.is_some() {
+            3
+        } else if self.results.iter().any(CaseResult::is_required_failure)
             || self.findings().any(|(_, f)| f.is_required_failure())
         {
             1
@@ -305,6 +313,7 @@ pub(crate) mod sample {
                 result("wsman.core.error", Outcome::Error, Level::Must),
                 waived,
             ],
+            target_lost: None,
         }
     }
 
@@ -319,5 +328,7 @@ pub(crate) mod sample {
         assert_eq!(r.exit_code(), 2);
         r.results.retain(|c| c.outcome != Outcome::Error);
         assert_eq!(r.exit_code(), 0);
+        r.target_lost = Some("the target stopped answering after case x".into());
+        assert_eq!(r.exit_code(), 3, "a lost target wins over everything");
     }
 }
