@@ -972,12 +972,46 @@ async fn utf16_request(ctx: &mut Ctx) -> Result<(), Finding> {
     }
     let req = RawRequest::post(bytes).header("Content-Type", "application/soap+xml;charset=UTF-16");
     let ex = ctx.send_raw(req).await?;
+    // R13.1-5: a service that does not take UTF-16 says so with EncodingLimit and the
+    // CharacterSet detail (in UTF-8, which every client reads).
+    if let Some(f) = ex.fault() {
+        if f.subcode.as_deref() == Some("wsman:EncodingLimit")
+            && f.detail.as_deref() == Some("CharacterSet")
+        {
+            return Ok(());
+        }
+    }
     expect_response(
         &ex,
         &mid,
         ns::action::ENUMERATE_RESPONSE,
         "UTF-16 Enumerate",
-    )
+    )?;
+    // Taken: then the answer is in the request's encoding.
+    let Some(resp) = &ex.response else {
+        return Err(Finding::mismatch("answer", "an HTTP answer", "none"));
+    };
+    let bom16 = resp.body.starts_with(&[0xFF, 0xFE]) || resp.body.starts_with(&[0xFE, 0xFF]);
+    let declared = resp
+        .header("Content-Type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let declared16 = declared.contains("utf-16");
+    if !bom16 && !declared16 {
+        return Err(Finding::mismatch(
+            "the answer's encoding",
+            "UTF-16, the request's encoding (or the EncodingLimit/CharacterSet fault)",
+            format!(
+                "{} (Content-Type `{declared}`)",
+                if resp.body.starts_with(b"\xEF\xBB\xBF") || resp.body.first() == Some(&b'<') {
+                    "UTF-8"
+                } else {
+                    "not UTF-16"
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn base64(data: &[u8]) -> String {

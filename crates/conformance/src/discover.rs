@@ -702,9 +702,19 @@ impl Discovery<'_> {
                         .root_element()
                         .children()
                         .find(|n| n.is_element() && n.tag_name().name() == "Body")?;
-                    body.children()
-                        .find(|n| n.is_element())
-                        .map(Element::from_node)
+                    let first = body.children().find(|n| n.is_element())?;
+                    // A representation wrapped in a protocol element (a deviation the
+                    // rules report) is unwrapped, so the cases still find the resource.
+                    let wrapped = matches!(
+                        first.tag_name().namespace(),
+                        Some(wsman::ns::WXF | wsman::ns::WSMAN | wsman::ns::WSEN)
+                    ) && first.children().filter(|n| n.is_element()).count() == 1;
+                    let rep = if wrapped {
+                        first.children().find(|n| n.is_element())?
+                    } else {
+                        first
+                    };
+                    Some(Element::from_node(rep))
                 })
             })
             .flatten();
@@ -842,10 +852,11 @@ impl Discovery<'_> {
                     req = req.selector(k.clone(), v.clone());
                 }
                 let seen = self.send(&req.get()).await.ok().is_some_and(|ex| {
-                    Answer::new(&ex)
-                        .value(&format!("s:Body/*/*:{name}"))
-                        .as_deref()
-                        == Some(new.as_str())
+                    let a = Answer::new(&ex);
+                    // Unwrapped, or inside a wrapper the rules report.
+                    [format!("s:Body/*/*:{name}"), format!("s:Body/*/*/*:{name}")]
+                        .iter()
+                        .any(|p| a.value(p).as_deref() == Some(new.as_str()))
                 });
                 let restored = self
                     .send_raw(put(f.representation.clone()))

@@ -179,7 +179,38 @@ pub struct WsmanSettings {
     /// marked mustUnderstand that none of them serves is `wsman:UnsupportedFeature`
     /// (Locale); one not marked is ignored.
     pub locales: Vec<String>,
+    /// Seeded defects for proving the conformance suite (`mocks/defects/`): deliberate
+    /// deviations no real product should have. See [`WSMAN_DEFECTS`].
+    pub defects: Vec<String>,
 }
+
+/// The seeded defects `[wsman] defects` can switch on.
+pub const WSMAN_DEFECTS: [(&str, &str); 6] = [
+    (
+        "ignore_locale",
+        "a mustUnderstand wsman:Locale the service cannot serve is ignored, not faulted",
+    ),
+    (
+        "ignore_must_comply",
+        "an unknown option marked MustComply is ignored, not faulted",
+    ),
+    (
+        "ignore_fragment_transfer",
+        "a mustUnderstand wsman:FragmentTransfer is ignored: the whole resource is answered",
+    ),
+    (
+        "utf8_answers",
+        "UTF-16 requests are answered in UTF-8",
+    ),
+    (
+        "reused_message_id",
+        "every successful answer carries the same wsa:MessageID",
+    ),
+    (
+        "wrapped_get_body",
+        "a GetResponse wraps the representation in a wxf:GetResponse element",
+    ),
+];
 
 /// The names `[wsman] operations` accepts.
 pub const OPERATIONS: [&str; 9] = [
@@ -288,6 +319,7 @@ impl Default for WsmanSettings {
                 .map(|(short, _)| (*short).to_owned())
                 .collect(),
             locales: vec!["en-US".into(), "en".into()],
+            defects: Vec::new(),
         }
     }
 }
@@ -541,6 +573,17 @@ impl Scenario {
                 ));
             }
         }
+        for (i, d) in file.wsman.defects.iter().enumerate() {
+            if !WSMAN_DEFECTS.iter().any(|(n, _)| n == d) {
+                let names: Vec<&str> = WSMAN_DEFECTS.iter().map(|(n, _)| *n).collect();
+                return Err(at(
+                    span_of(&format!("wsman.defects[{i}]")),
+                    format!("wsman.defects names `{d}`, which is not a defect the mock can seed"),
+                    Some(names.join(", ")),
+                    closest(d, names.into_iter()).map(|s| format!("did you mean \"{s}\"?")),
+                ));
+            }
+        }
         for (class_prefix, uri) in &file.wsman.vendor_schemas {
             let ok_uri = uri.contains("://") && uri.ends_with('/');
             if class_prefix.is_empty() || !ok_uri {
@@ -627,6 +670,11 @@ impl Scenario {
     /// Whether a deviation is accepted.
     pub fn lenient(&self, name: &str) -> bool {
         self.wsman.lenient.iter().any(|l| l == name)
+    }
+
+    /// Whether the seeded defect `name` (`[wsman] defects`) is switched on.
+    pub fn defect(&self, name: &str) -> bool {
+        self.wsman.defects.iter().any(|d| d == name)
     }
 }
 

@@ -323,7 +323,9 @@ impl Mock {
             .answer_text(req, &text, charset, &limits, &scenario, arrived, now)
             .await;
         // DSP0226 R13.1-5: the answer is in the request's encoding.
-        handled.outcome = in_charset(handled.outcome, charset);
+        if !scenario.defect("utf8_answers") {
+            handled.outcome = in_charset(handled.outcome, charset);
+        }
         handled
     }
 
@@ -1075,7 +1077,14 @@ impl Inner {
         let target = resolve(uri, env, scenario)?;
         let inst = cim::get(&mut self.machine, &target.class, &target.selectors, now)
             .map_err(cim_fault)?;
-        let body = representation(env, &inst, &target)?;
+        let body = if scenario.defect("ignore_fragment_transfer") {
+            // The seeded defect: the FragmentTransfer header is not acted on.
+            let mut whole = env.clone();
+            whole.header.fragment_transfer = None;
+            representation(&whole, &inst, &target)?
+        } else {
+            representation(env, &inst, &target)?
+        };
         let header = self.response_header(env, ns::action::GET_RESPONSE);
         Ok(respond(header, body))
     }
@@ -1660,7 +1669,18 @@ fn finish_answer(
     relates: Option<&str>,
     scenario: &Scenario,
 ) -> Outcome {
-    let xml = answer.to_xml();
+    let mut answer = answer;
+    if scenario.defect("reused_message_id") {
+        answer.header.message_id = Some(Cow::Borrowed("uuid:00000000-0000-4000-8000-00000000beef"));
+    }
+    let mut xml = answer.to_xml();
+    if scenario.defect("wrapped_get_body")
+        && req.header.action.as_deref() == Some(ns::action::GET)
+        && req.header.fragment_transfer.is_none()
+        && !matches!(answer.body, Body::Fault(_))
+    {
+        xml = wrap_body(&xml);
+    }
     if let Some(max) = req.header.max_envelope_size {
         // MaxEnvelopeSize counts octets on the wire, in the answer's encoding.
         let size = match charset {
@@ -1680,6 +1700,27 @@ fn finish_answer(
         }
     }
     reply(200, xml.into_bytes(), SOAP_CT)
+}
+
+/// The seeded `wrapped_get_body` defect: the Body's content inside a
+/// `wxf:GetResponse` element, as some services wrongly answer a Get.
+fn wrap_body(xml: &str) -> String {
+    let Some(start) = xml.find(":Body>").map(|i| i + ":Body>".len()) else {
+        return xml.to_owned();
+    };
+    let Some(end) = xml.rfind("</").filter(|e| *e >= start).and_then(|_| {
+        let close = xml.rfind(":Body>")?;
+        xml[..close].rfind("</")
+    }) else {
+        return xml.to_owned();
+    };
+    format!(
+        "{}<wxf:GetResponse xmlns:wxf=\"{}\">{}</wxf:GetResponse>{}",
+        &xml[..start],
+        ns::WXF,
+        &xml[start..end],
+        &xml[end..]
+    )
 }
 
 /// The one place a fault becomes a wire answer, in the scenario's flavour.
@@ -2204,9 +2245,10 @@ fn understood_option(env: &Envelope<'_>, option: &wsman::addressing::OptionItem<
 /// dialects are checked where they are resolved.
 fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
     let w = &scenario.wsman;
-    if let (Some(tag), Some((true, _))) = (
+    if let (Some(tag), Some((true, _)), false) = (
         env.header.locale.as_deref(),
         env.meta.header(HeaderName::Locale),
+        scenario.defect("ignore_locale"),
     ) {
         if !w.supports_locale(tag) {
             return Err(fault_d(
@@ -2219,7 +2261,10 @@ fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
             ));
         }
     }
-    if env.header.fragment_transfer.is_some() && !w.fragments {
+    if env.header.fragment_transfer.is_some()
+        && !w.fragments
+        && !scenario.defect("ignore_fragment_transfer")
+    {
         // Only a FragmentTransfer marked mustUnderstand gets here: the service drops
         // one that is not before the request is handled.
         return Err(fault_d(
@@ -2243,6 +2288,7 @@ fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail> {
         .options
         .iter()
         .find(|o| o.must_comply && !understood_option(env, o))
+        .filter(|_| !scenario.defect("ignore_must_comply"))
     {
         return Err(fault_d(
             FaultKind::InvalidOptions,

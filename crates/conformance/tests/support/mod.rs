@@ -42,13 +42,17 @@ pub async fn run(url: &str, cases: &[Case], opts: RunOptions) -> Report {
         .unwrap()
 }
 
-/// Each case's outcome.
+/// Each case's outcome, and for each rule every answer is held to that some answer
+/// broke, `#RULE-ID` with the finding's outcome (fail for MUST, warn for SHOULD).
 pub fn outcomes(report: Report) -> BTreeMap<String, Outcome> {
-    report
-        .results
-        .into_iter()
-        .map(|r| (r.id, r.outcome))
-        .collect()
+    let mut m: BTreeMap<String, Outcome> = BTreeMap::new();
+    for r in report.results {
+        for f in &r.findings {
+            m.insert(format!("#{}", f.rule), f.outcome);
+        }
+        m.insert(r.id, r.outcome);
+    }
+    m
 }
 
 /// `ID Outcome: message` of each result `keep` selects that did not pass.
@@ -89,8 +93,18 @@ pub fn defect_files(ipmi: bool) -> Vec<PathBuf> {
 
 /// The IDs of the `# breaks:` line of a defect file.
 pub fn breaks(text: &str) -> Option<BTreeSet<String>> {
+    listed(text, "# breaks:")
+}
+
+/// The IDs of the `# skips:` line of a defect file: cases that pass against the clean
+/// mock and no longer apply with the defect (discovery no longer finds what they need).
+pub fn skips(text: &str) -> BTreeSet<String> {
+    listed(text, "# skips:").unwrap_or_default()
+}
+
+fn listed(text: &str, prefix: &str) -> Option<BTreeSet<String>> {
     text.lines()
-        .find_map(|l| l.trim().strip_prefix("# breaks:"))
+        .find_map(|l| l.trim().strip_prefix(prefix))
         .map(|ids| {
             ids.split(',')
                 .map(|s| s.trim().to_owned())
@@ -117,12 +131,16 @@ where
     F: Fn(Option<PathBuf>) -> Fut,
     Fut: Future<Output = BTreeMap<String, Outcome>> + Send + 'static,
 {
-    let levels: BTreeMap<String, Level> = Suite::embedded()
+    let mut levels: BTreeMap<String, Level> = Suite::embedded()
         .unwrap()
         .cases
         .iter()
         .map(|c| (c.id.clone(), c.level))
         .collect();
+    // A rule is named `#RULE-ID`; it "passes" when no answer broke it.
+    for r in conformance::rules::ALL {
+        levels.insert(format!("#{}", r.id), r.level());
+    }
     let clean = outcomes(None).await;
     let mut set = tokio::task::JoinSet::new();
     for f in files {
@@ -158,19 +176,33 @@ fn judge(
         .iter()
         .filter(|(id, o)| clean.get(*id) != Some(o))
         .map(|(id, _)| id.clone())
+        .chain(
+            clean
+                .keys()
+                .filter(|id| id.starts_with('#') && !got.contains_key(*id))
+                .cloned(),
+        )
         .collect();
     for id in &named {
         let Some(level) = levels.get(id) else {
             problems.push(format!("{name}: names `{id}`, which is no case"));
             continue;
         };
-        if clean.get(id) != Some(&Outcome::Pass) {
+        let clean_outcome = match clean.get(id) {
+            None if id.starts_with('#') => Some(&Outcome::Pass),
+            other => other,
+        };
+        if clean_outcome != Some(&Outcome::Pass) {
             problems.push(format!(
                 "{name}: `{id}` does not pass against the clean mock ({:?})",
                 clean.get(id)
             ));
         }
-        let want = broken_outcome(*level);
+        let want = match (id.starts_with('#'), level) {
+            (true, Level::Must) => Outcome::Fail,
+            (true, _) => Outcome::Warn,
+            (false, l) => broken_outcome(*l),
+        };
         if got.get(id) != Some(&want) {
             problems.push(format!(
                 "{name}: `{id}` ({}) should be {} with the defect, is {:?}",
@@ -180,6 +212,17 @@ fn judge(
             ));
         }
     }
+    let skipped = skips(&text);
+    for id in &skipped {
+        if clean.get(id) != Some(&Outcome::Pass) || got.get(id) != Some(&Outcome::Skip) {
+            problems.push(format!(
+                "{name}: `{id}` is on the `# skips:` line but went from {:?} to {:?}",
+                clean.get(id).map(|o| o.as_str()),
+                got.get(id).map(|o| o.as_str())
+            ));
+        }
+    }
+    let named: BTreeSet<String> = named.union(&skipped).cloned().collect();
     for id in changed.difference(&named) {
         problems.push(format!(
             "{name}: `{id}` changed from {:?} to {:?} though the defect does not name it",
