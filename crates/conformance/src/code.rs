@@ -63,6 +63,10 @@ pub struct Ctx {
     pub caps: std::sync::Arc<crate::discover::Capabilities>,
     /// The rules every answer is held to, and what this case's answers broke.
     pub judge: crate::rules::Judge,
+    /// Enumerations the case opened and has not seen end or released: (resource URI,
+    /// context). Released when the case ends, so a target with few contexts is not
+    /// starved by the cases before.
+    pub open_enumerations: Vec<(String, String)>,
     /// Whether the WS-Man target is still there (shared by the cases of a run).
     pub watch: CaseWatch,
 }
@@ -118,6 +122,7 @@ impl Ctx {
             Ok(ex) => {
                 self.transcript.extend(wire(&ex));
                 self.judge.judge(&body, &ex);
+                self.track_enumerations(&body, &ex);
                 Ok(ex)
             }
             Err(ClientError::Timeout {
@@ -136,6 +141,53 @@ impl Ctx {
                 Err(Finding::mismatch("answer", "an HTTP answer", e.to_string()))
             }
             Err(e) => Err(Finding::Error(e.to_string())),
+        }
+    }
+
+    /// Notes the enumeration contexts an answer opens and the ones a request ends.
+    fn track_enumerations(&mut self, request: &[u8], ex: &Exchange) {
+        let Some(text) = wsman::decode(request, None).ok() else {
+            return;
+        };
+        let Ok(doc) = roxmltree::Document::parse(&text) else {
+            return;
+        };
+        let find = |local: &str| {
+            doc.descendants()
+                .find(|n| n.tag_name().name() == local)
+                .map(|n| crate::path::text(&n))
+        };
+        let action = find("Action").unwrap_or_default();
+        let uri = find("ResourceURI").unwrap_or_default();
+        let asked = find("EnumerationContext");
+        let answer = Answer::new(ex);
+        let opened = ["EnumerateResponse", "PullResponse"].iter().find_map(|r| {
+            let ended = answer.count(&format!("s:Body/wsen:{r}/wsman:EndOfSequence")) > 0
+                || answer.count(&format!("s:Body/wsen:{r}/wsen:EndOfSequence")) > 0;
+            let ctx = answer.value(&format!("s:Body/wsen:{r}/wsen:EnumerationContext"));
+            Some((ended, ctx))
+                .filter(|_| answer.count(&format!("s:Body/wsen:{r}")) > 0)
+        });
+        let pulled_or_released = action == ns::action::PULL || action == ns::action::RELEASE;
+        if let (true, Some(old)) = (pulled_or_released, &asked) {
+            if ex.fault().is_none() || action == ns::action::RELEASE {
+                self.open_enumerations.retain(|(_, c)| c != old);
+            }
+        }
+        if let Some((false, Some(ctx))) = opened {
+            if !uri.is_empty() && !self.open_enumerations.iter().any(|(_, c)| *c == ctx) {
+                self.open_enumerations.push((uri, ctx));
+            }
+        }
+    }
+
+    /// Releases the enumerations the case left open (not recorded: housekeeping).
+    pub async fn release_open_enumerations(&mut self) {
+        for (uri, ctx) in std::mem::take(&mut self.open_enumerations) {
+            if self.watch.lost().is_some() {
+                return;
+            }
+            let _ = self.client.send(&self.client.request(uri).release(ctx)).await;
         }
     }
 

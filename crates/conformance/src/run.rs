@@ -406,6 +406,7 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         ipmi_keys: Default::default(),
         caps: caps.clone(),
         judge: crate::rules::Judge::new(&case.id, subject.seen.clone()),
+        open_enumerations: Vec::new(),
         watch: CaseWatch::new(watch.clone(), case.id.clone()),
     };
     let deadline = case
@@ -423,6 +424,7 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         Ok(Err(f)) => Some(f),
         Err(_) => Some(deadline_passed(deadline, ctx.watch.in_flight())),
     };
+    ctx.release_open_enumerations().await;
     ctx.ipmi_finish().await;
     if let (true, Some(lost)) = (ctx.watch.met_lost(), ctx.watch.lost()) {
         let mut r = lost_result(r, lost);
