@@ -165,8 +165,7 @@ impl Ctx {
             let ended = answer.count(&format!("s:Body/wsen:{r}/wsman:EndOfSequence")) > 0
                 || answer.count(&format!("s:Body/wsen:{r}/wsen:EndOfSequence")) > 0;
             let ctx = answer.value(&format!("s:Body/wsen:{r}/wsen:EnumerationContext"));
-            Some((ended, ctx))
-                .filter(|_| answer.count(&format!("s:Body/wsen:{r}")) > 0)
+            Some((ended, ctx)).filter(|_| answer.count(&format!("s:Body/wsen:{r}")) > 0)
         });
         let pulled_or_released = action == ns::action::PULL || action == ns::action::RELEASE;
         if let (true, Some(old)) = (pulled_or_released, &asked) {
@@ -187,7 +186,10 @@ impl Ctx {
             if self.watch.lost().is_some() {
                 return;
             }
-            let _ = self.client.send(&self.client.request(uri).release(ctx)).await;
+            let _ = self
+                .client
+                .send(&self.client.request(uri).release(ctx))
+                .await;
         }
     }
 

@@ -612,9 +612,15 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
             "clause = { spec = \"DSP0226\", section = \"6.2\", id = \"R6.2-4\", keyword = \"should\", requirement = \"r\" }",
         )
         .unwrap_err();
-        assert!(e.message.contains("is MUST but its requirement says `should`"), "{e}");
-        let e = with("clause = { spec = \"D\", section = \"1\", keyword = \"ought\", requirement = \"r\" }")
-            .unwrap_err();
+        assert!(
+            e.message
+                .contains("is MUST but its requirement says `should`"),
+            "{e}"
+        );
+        let e = with(
+            "clause = { spec = \"D\", section = \"1\", keyword = \"ought\", requirement = \"r\" }",
+        )
+        .unwrap_err();
         assert!(e.message.contains("not a normative keyword"), "{e}");
         let e = load(&GOOD.replace(
             "request = { op = \"identify\" }",
@@ -634,14 +640,20 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
                     "request = { op = \"identify\" }",
                     "request = { op = \"get\", resource = \"CIM_Fan\" }",
                 )
-                .replace("profiles = [\"core\"]", "profiles = [\"core\"]\nrequires = [\"class:CIM_Fan\"]"),
+                .replace(
+                    "profiles = [\"core\"]",
+                    "profiles = [\"core\"]\nrequires = [\"class:CIM_Fan\"]",
+                ),
         );
         assert!(ok.is_ok(), "{ok:?}");
         let ok = load(&GOOD.replace(
             "request = { op = \"identify\" }",
             "request = { op = \"get\", resource = \"CIM_TouchstoneNoSuchClass\" }",
         ));
-        assert!(ok.is_ok(), "a class absent on purpose needs no requirement: {ok:?}");
+        assert!(
+            ok.is_ok(),
+            "a class absent on purpose needs no requirement: {ok:?}"
+        );
     }
 
     #[test]

@@ -88,10 +88,9 @@ async fn run(m: &Minimal) -> Report {
             .collect(),
         ..RunOptions::default()
     };
-    let client = client::Client::new(
-        client::Target::new(mock.url()).credentials(m.user, m.password),
-    )
-    .unwrap();
+    let client =
+        client::Client::new(client::Target::new(mock.url()).credentials(m.user, m.password))
+            .unwrap();
     let report = conformance::run::run(client, &support::wsman_cases(), opts, |_| {})
         .await
         .unwrap();
@@ -116,7 +115,10 @@ fn problems(report: &Report) -> Vec<String> {
         .collect();
     for (r, f) in report.findings() {
         if f.waiver.is_none() {
-            out.push(format!("{}#{} {:?}: {}", r.id, f.rule, f.outcome, f.message));
+            out.push(format!(
+                "{}#{} {:?}: {}",
+                r.id, f.rule, f.outcome, f.message
+            ));
         }
     }
     out

@@ -27,13 +27,19 @@ fn every_must_case_cites_its_requirement_identifier_and_keyword() {
     let missing: Vec<String> = wsman_cases()
         .into_iter()
         .filter(|c| c.level == Level::Must)
-        .filter(|c| c.clause.id.is_none() || c.clause.keyword.is_none())
+        // A keyword is what the text says; an identifier not yet checked against the
+        // text (`verified = false`) may not have one yet, but it must have the id.
+        .filter(|c| {
+            c.clause.id.is_none()
+                || (c.clause.keyword.is_none() && c.clause.verified != Some(false))
+        })
         .map(|c| format!("{} ({})", c.id, c.origin))
         .collect();
     assert!(
         missing.is_empty(),
         "MUST cases must cite the requirement's own identifier and keyword \
-         (clause = {{ id = \"R6.2-4\", keyword = \"shall\", ... }}):\n{}",
+         (clause = {{ id = \"R6.2-4\", keyword = \"shall\", ... }}; an identifier whose \
+         wording is not yet read says verified = false):\n{}",
         missing.join("\n")
     );
 }

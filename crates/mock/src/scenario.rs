@@ -198,10 +198,7 @@ pub const WSMAN_DEFECTS: [(&str, &str); 6] = [
         "ignore_fragment_transfer",
         "a mustUnderstand wsman:FragmentTransfer is ignored: the whole resource is answered",
     ),
-    (
-        "utf8_answers",
-        "UTF-16 requests are answered in UTF-8",
-    ),
+    ("utf8_answers", "UTF-16 requests are answered in UTF-8"),
     (
         "reused_message_id",
         "every successful answer carries the same wsa:MessageID",
