@@ -47,7 +47,7 @@ fn every_must_case_cites_its_requirement_identifier_and_keyword() {
 /// The table: one row per requirement, the cases that check it, then the rules every
 /// answer is held to.
 fn table() -> String {
-    let mut rows: BTreeMap<(String, String), (String, Vec<String>)> = BTreeMap::new();
+    let mut rows: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
     for c in wsman_cases() {
         let id = c
             .clause
@@ -59,20 +59,19 @@ fn table() -> String {
             keyword.push_str(" (wording not yet read)");
         }
         let row = rows
-            .entry((c.clause.spec.clone(), id))
-            .or_insert_with(|| (keyword, Vec::new()));
+            .entry((c.clause.spec.clone(), id, keyword))
+            .or_default();
         let winrm = if c.profiles.iter().any(|p| p == "winrm") {
             " (winrm)"
         } else {
             ""
         };
-        row.1
-            .push(format!("`{}` {}{winrm}", c.id, c.level.as_str()));
+        row.push(format!("`{}` {}{winrm}", c.id, c.level.as_str()));
     }
     let mut out = String::new();
     out.push_str(BEGIN);
     out.push_str("\n\n| specification | requirement | keyword | cases |\n|---|---|---|---|\n");
-    for ((spec, id), (keyword, cases)) in &rows {
+    for ((spec, id, keyword), cases) in &rows {
         out.push_str(&format!(
             "| {spec} | {id} | {keyword} | {} |\n",
             cases.join(", ")
