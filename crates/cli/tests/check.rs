@@ -215,3 +215,73 @@ fn a_silent_ipmi_target_exits_3() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not answer"));
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn refused_credentials_are_a_usage_error_that_says_so() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt.block_on(mock::MockServer::start()).unwrap();
+    let o = touchstone(&[
+        "check",
+        "--target",
+        &mock.url(),
+        "--user",
+        "admin",
+        "--password",
+        "not-the-password",
+        "--profile",
+        "core",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}\n{}", stdout(&o));
+    assert!(err.contains("refused the credentials"), "{err}");
+    assert!(err.contains("HTTP 401"), "{err}");
+    assert!(err.contains("Basic"), "the offered schemes are named: {err}");
+    rt.block_on(mock.shutdown());
+}
+
+#[test]
+fn a_user_resource_is_discovered_first_and_skips_say_why() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mocks = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks");
+    let mock = rt
+        .block_on(
+            mock::MockServer::builder()
+                .scenario_file(&mocks.join("minimal-resource.toml"))
+                .unwrap()
+                .start(),
+        )
+        .unwrap();
+    let resource = "http://touchstone.invalid/wbem/1/Settings";
+    let base = [
+        "check",
+        "--target",
+        &mock.url(),
+        "--user",
+        "admin",
+        "--password",
+        "admin",
+        "--profile",
+        "core",
+        "--jobs",
+        "1",
+    ];
+    // Without it, nothing the target offers is in the well-known list: the protocol
+    // cases skip, each saying why on its own line, and nothing fails.
+    let o = touchstone(&base);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("SKIP  wsman.core.relates-to (no resource")),
+        "{out}"
+    );
+    // With it, discovery uses it for every role and the same cases pass.
+    let mut args = base.to_vec();
+    args.extend(["--resource", resource]);
+    let o = touchstone(&args);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(&format!("gettable    {resource} (Name=eth0)")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("PASS  wsman.core.relates-to")), "{out}");
+    assert!(!out.contains("SKIP  wsman.core.relates-to"), "{out}");
+    rt.block_on(mock.shutdown());
+}

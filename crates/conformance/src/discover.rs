@@ -162,6 +162,13 @@ pub struct Capabilities {
     pub roles: BTreeMap<String, Found>,
     /// Everything discovery asked, in order.
     pub probes: Vec<Probe>,
+    /// The HTTP status when the target refused the credentials (401/403 to an
+    /// authenticated Identify); discovery stops there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<u16>,
+    /// The authentication schemes the target's challenge offered, when it refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub challenges: Vec<String>,
 }
 
 impl Capabilities {
@@ -208,6 +215,20 @@ pub async fn discover(
             _ => describe(&ex),
         },
     });
+    if let Some(status @ (401 | 403)) = ex.status() {
+        caps.refused = Some(status);
+        caps.challenges = ex
+            .response
+            .as_ref()
+            .map(|r| {
+                r.headers_named("WWW-Authenticate")
+                    .filter_map(|v| v.split_whitespace().next())
+                    .map(|s| s.trim_end_matches(',').to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Ok(caps);
+    }
     let unauth = probe_unauthenticated(client).await;
     caps.probes.push(Probe {
         what: "Identify (unauthenticated)".into(),

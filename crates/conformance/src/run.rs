@@ -74,6 +74,20 @@ pub enum RunError {
     /// capabilities (exit code 3).
     #[error(transparent)]
     IpmiUnreachable(#[from] crate::ipmi::Unanswered),
+    /// The target answered, but refused the credentials (exit code 2: the user's to
+    /// fix; nothing would be judged fairly without them).
+    #[error(
+        "target {url} refused the credentials: an authenticated Identify was answered \
+         HTTP {status}{hint}"
+    )]
+    Refused {
+        /// The target URL.
+        url: String,
+        /// The HTTP status (401 or 403).
+        status: u16,
+        /// What to check.
+        hint: String,
+    },
     /// The first Identify failed otherwise.
     #[error("identifying {url} failed: {source}")]
     Client {
@@ -123,6 +137,21 @@ impl Runner {
                     RunError::Client { url, source }
                 }
             })?;
+        if let Some(status) = caps.refused {
+            let schemes = caps.challenges.join(", ");
+            return Err(RunError::Refused {
+                url: client.url().to_owned(),
+                status,
+                hint: if schemes.is_empty() {
+                    "; check --user and --password".into()
+                } else {
+                    format!(
+                        "; check --user and --password (the target offers: {schemes}; \
+                         WinRM over plain HTTP refuses Basic unless AllowUnencrypted is set)"
+                    )
+                },
+            });
+        }
         if let Some(o) = &opts.ipmi {
             caps.missing.extend(crate::ipmi::discover(o).await?);
         }
