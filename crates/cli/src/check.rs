@@ -23,12 +23,29 @@ use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 
 /// Runs the conformance suite.
 ///
+/// Discovery comes first: Identify (authenticated, then unauthenticated), then every
+/// resource of a well-known list (DMTF CIM classes, WinRM's config and WMI cimv2 URIs,
+/// AMT/IPS classes; --resource URIs first) is enumerated, got and, for a few, put back
+/// unchanged and with one property changed and restored; then fragment-level Get, the
+/// selector and WQL filters and (when a case needs it) the cmd shell. Protocol cases
+/// run on the resources found (roles: enumerable, gettable, keyed, writable); a case
+/// whose capability is missing is skipped with the reason on its own line. What
+/// discovery saw is printed first and kept in every report.
+///
+/// Besides each case's own expectations, every answer is held to a few rules (a fault
+/// never with 2xx; Sender faults 4xx and others 5xx; responses carry Action and
+/// RelatesTo; a Get/Put body is the representation; MessageIDs never reused). A broken
+/// rule is a finding attributed to the case (`CASE#wsman.rule.NAME`): MUST findings
+/// fail the run, SHOULD ones warn; waive them by rule ID or CASE#RULE.
+///
 /// Exit codes:
 ///   0  every required (MUST) case passes (warnings, skips and waived cases allowed);
-///   1  a required case failed, a case deadline passing included: a target slower than
-///      --case-timeout fails with "no answer within the case deadline of N s";
+///   1  a required case failed or a MUST rule was broken, a case deadline passing
+///      included: a target slower than --case-timeout fails with "no answer within
+///      the case deadline of N s";
 ///   2  usage or harness error (bad arguments, a suite or waiver file that does not
-///      load, a case the harness could not run, a report that cannot be written);
+///      load, credentials the target refuses, a case the harness could not run, a
+///      report that cannot be written);
 ///   3  the target is unreachable: the WS-Man target did not answer Identify at all
 ///      (refused, timed out, or closed the connection), the IPMI target answered
 ///      neither the ping nor the authentication capabilities, or the WS-Man target

@@ -235,7 +235,10 @@ fn refused_credentials_are_a_usage_error_that_says_so() {
     assert_eq!(o.status.code(), Some(2), "{err}\n{}", stdout(&o));
     assert!(err.contains("refused the credentials"), "{err}");
     assert!(err.contains("HTTP 401"), "{err}");
-    assert!(err.contains("Basic"), "the offered schemes are named: {err}");
+    assert!(
+        err.contains("Basic"),
+        "the offered schemes are named: {err}"
+    );
     rt.block_on(mock.shutdown());
 }
 
@@ -246,7 +249,7 @@ fn a_user_resource_is_discovered_first_and_skips_say_why() {
     let mock = rt
         .block_on(
             mock::MockServer::builder()
-                .scenario_file(&mocks.join("minimal-resource.toml"))
+                .scenario_file(mocks.join("minimal-resource.toml"))
                 .unwrap()
                 .start(),
         )
@@ -271,7 +274,8 @@ fn a_user_resource_is_discovered_first_and_skips_say_why() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(
-        out.lines().any(|l| l.starts_with("SKIP  wsman.core.relates-to (no resource")),
+        out.lines()
+            .any(|l| l.starts_with("SKIP  wsman.core.relates-to (no resource")),
         "{out}"
     );
     // With it, discovery uses it for every role and the same cases pass.
@@ -280,8 +284,15 @@ fn a_user_resource_is_discovered_first_and_skips_say_why() {
     let o = touchstone(&args);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
-    assert!(out.contains(&format!("gettable    {resource} (Name=eth0)")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("PASS  wsman.core.relates-to")), "{out}");
+    assert!(
+        out.contains(&format!("gettable    {resource} (Name=eth0)")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("PASS  wsman.core.relates-to")),
+        "{out}"
+    );
     assert!(!out.contains("SKIP  wsman.core.relates-to"), "{out}");
     rt.block_on(mock.shutdown());
 }

@@ -69,7 +69,7 @@ const MINIMAL: [Minimal; 3] = [
 async fn run(m: &Minimal) -> Report {
     let mocks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks");
     let mock = mock::MockServer::builder()
-        .scenario_file(&mocks.join(m.file))
+        .scenario_file(mocks.join(m.file))
         .unwrap_or_else(|e| panic!("{}: {e}", m.file))
         .start()
         .await
