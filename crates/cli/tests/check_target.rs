@@ -399,6 +399,7 @@ id = "{id}"
 title = "Get is answered"
 level = "MUST"
 profiles = ["local"]
+requires = ["class:CIM_ComputerSystem"]
 clause = {{ spec = "DSP0226 1.x", section = "Get", requirement = "Get is answered." }}
 [[case.step]]
 request = {{ op = "get", resource = "CIM_ComputerSystem", selectors = {{ Delay = "crawl" }} }}

@@ -906,6 +906,15 @@ const BROKEN: &[Broken] = &[
         expected: Some("ending in `/`"),
         hint: None,
     },
+    Broken {
+        what: "unknown seeded defect",
+        toml: "[wsman]\ndefects = [\"ignore_locales\"]\n",
+        line: 2,
+        column: 12,
+        message: "not a defect the mock can seed",
+        expected: Some("ignore_must_comply"),
+        hint: Some("did you mean \"ignore_locale\"?"),
+    },
 ];
 
 #[test]
