@@ -533,29 +533,43 @@ fn print_problems(report: &Report) {
         }
         println!("  rerun:    {}", r.rerun);
     }
+    // Findings grouped by rule: a server that breaks a rule usually breaks it in many
+    // cases, and one block per rule says it once.
+    let mut by_rule: BTreeMap<(&str, bool), Vec<(&CaseResult, &conformance::rules::RuleFinding)>> =
+        BTreeMap::new();
     for (r, f) in report.findings() {
-        let tag = match (&f.waiver, f.outcome) {
-            (Some(_), _) => "WAIVE",
-            (None, Outcome::Fail) => "FAIL",
+        by_rule
+            .entry((f.rule.as_str(), f.waiver.is_some()))
+            .or_default()
+            .push((r, f));
+    }
+    for ((rule, waived), seen) in by_rule {
+        let (first_case, first) = seen[0];
+        let tag = match (waived, first.outcome) {
+            (true, _) => "WAIVE",
+            (false, Outcome::Fail) => "FAIL",
             _ => "WARN",
         };
         println!();
+        println!("{tag} {rule} [{}] {}", first.level.as_str(), first.title);
+        println!("  clause:   {}", first.clause);
+        let ids: Vec<&str> = seen.iter().map(|(r, _)| r.id.as_str()).collect();
+        let shown = ids.iter().take(6).copied().collect::<Vec<_>>().join(", ");
+        let more = ids.len().saturating_sub(6);
         println!(
-            "{tag} {}#{} [{}] {}",
-            r.id,
-            f.rule,
-            f.level.as_str(),
-            f.title
+            "  seen in:  {} case(s): {shown}{}",
+            ids.len(),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         );
-        println!("  clause:   {}", f.clause);
-        println!(
-            "  got:      {} ({} answer(s) of the case)",
-            f.message, f.count
-        );
-        if let Some(w) = &f.waiver {
+        println!("  got:      {} (in {})", first.message, first_case.id);
+        if let Some(w) = &first.waiver {
             println!("  waived:   {}", w.reason);
         }
-        println!("  rerun:    {}", r.rerun);
+        println!("  rerun:    {}", first_case.rerun);
     }
     for r in report.stale_waivers() {
         if let Some(w) = &r.waiver {
