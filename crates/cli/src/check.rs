@@ -484,6 +484,13 @@ fn print_discovery(caps: &conformance::discover::Capabilities) {
         offered.len(),
         offered.join(" ")
     );
+    if let Some(p) = caps
+        .probes
+        .iter()
+        .find(|p| p.offered && p.what.starts_with("Registered profiles"))
+    {
+        println!("  registered profiles: {}", p.detail);
+    }
     for (req, why) in &caps.missing {
         if !req.starts_with("class:") {
             println!("  missing {req}: {why}");

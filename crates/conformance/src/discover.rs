@@ -34,7 +34,8 @@ use crate::eval::Answer;
 pub const ROLES: [&str; 4] = ["enumerable", "gettable", "keyed", "writable"];
 
 /// Requirements that are neither roles nor classes.
-pub const FEATURES: [&str; 5] = [
+pub const FEATURES: [&str; 6] = [
+    "feature:eventing",
     "feature:fragment",
     "filter:selector",
     "filter:wql",
@@ -295,6 +296,8 @@ pub async fn discover(
     }
     d.fragment(&mut caps).await;
     d.filters(&mut caps).await;
+    d.eventing(&mut caps).await;
+    d.profiles(&mut caps).await;
     if opts.needed.contains("shell:cmd") {
         let why = probe_shell(client).await;
         caps.probes.push(Probe {
@@ -922,6 +925,116 @@ impl Discovery<'_> {
             if tried.is_empty() { "" } else { ", e.g. " },
             tried.join("; ")
         )
+    }
+
+    /// A Subscribe with pull delivery and a 10-second expiry on the enumerable resource,
+    /// unsubscribed at once when it is accepted (eventing is optional in DSP0226).
+    async fn eventing(&mut self, caps: &mut Capabilities) {
+        let Some(e) = caps.role("enumerable").cloned() else {
+            caps.missing.insert(
+                "feature:eventing".into(),
+                "no resource to subscribe to".into(),
+            );
+            return;
+        };
+        let to = self.client.url().to_owned();
+        let body = "<wse:Subscribe xmlns:wse=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\">\
+                    <wse:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull\"/>\
+                    <wse:Expires>PT10S</wse:Expires></wse:Subscribe>";
+        let req = envelope(&to, wsman::ns::action::SUBSCRIBE, &e.uri, &[], "", body);
+        let why = match self.send_raw(req).await {
+            Ok(ex) if ex.fault().is_none() && ex.status() == Some(200) => {
+                let answer = Answer::new(&ex);
+                if answer.count("s:Body/wse:SubscribeResponse") == 0 {
+                    Some("a Subscribe was answered without wse:SubscribeResponse".into())
+                } else {
+                    self.unsubscribe(&e.uri, &answer).await;
+                    None
+                }
+            }
+            Ok(ex) => Some(format!("a Subscribe was answered {}", describe(&ex))),
+            Err(e) => Some(e),
+        };
+        caps.probes.push(Probe {
+            what: format!("Subscribe (pull delivery) to {}", short(&e.uri)),
+            offered: why.is_none(),
+            detail: why
+                .clone()
+                .unwrap_or_else(|| "SubscribeResponse (unsubscribed)".into()),
+        });
+        if let Some(why) = why {
+            caps.missing.insert("feature:eventing".into(), why);
+        }
+    }
+
+    /// Unsubscribe, addressed with the subscription manager's reference parameters.
+    async fn unsubscribe(&self, uri: &str, answer: &Answer<'_>) {
+        let Some(doc) = answer.doc() else { return };
+        let params: String = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "SubscriptionManager")
+            .and_then(|m| {
+                m.children()
+                    .find(|n| n.tag_name().name() == "ReferenceParameters")
+            })
+            .map(|rp| {
+                rp.children()
+                    .filter(|n| n.is_element() && n.tag_name().name() != "ResourceURI")
+                    .map(|n| Element::from_node(n).to_xml(None))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let to = self.client.url().to_owned();
+        let body =
+            "<wse:Unsubscribe xmlns:wse=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\"/>";
+        let req = envelope(&to, wsman::ns::action::UNSUBSCRIBE, uri, &[], &params, body);
+        let _ = self.send_raw(req).await;
+    }
+
+    /// The profiles `CIM_RegisteredProfile` advertises (name and version), for the
+    /// reports: what the target claims to implement.
+    async fn profiles(&mut self, caps: &mut Capabilities) {
+        let uri = crate::template::resource_uri("CIM_RegisteredProfile");
+        let offered = caps
+            .probes
+            .iter()
+            .any(|p| p.offered && p.what == format!("Enumerate {uri}"));
+        if !offered {
+            return;
+        }
+        let body = build::enumerate_body(None, true, Some(100), None, None);
+        let Ok(ex) = self.send(&self.client.request(&uri).enumerate(body)).await else {
+            return;
+        };
+        let answer = Answer::new(&ex);
+        self.release(&uri, &answer, "EnumerateResponse").await;
+        let Some(doc) = answer.doc() else { return };
+        let mut names: Vec<String> = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "CIM_RegisteredProfile")
+            .filter_map(|p| {
+                let field = |f: &str| {
+                    p.children()
+                        .find(|c| c.tag_name().name() == f)
+                        .map(|c| crate::path::text(&c))
+                };
+                let name = field("RegisteredName")?;
+                Some(match field("RegisteredVersion") {
+                    Some(v) if !v.is_empty() => format!("{name} {v}"),
+                    _ => name,
+                })
+            })
+            .collect();
+        names.dedup();
+        caps.probes.push(Probe {
+            what: "Registered profiles (CIM_RegisteredProfile)".into(),
+            offered: !names.is_empty(),
+            detail: if names.is_empty() {
+                "none listed in the first 100 instances".into()
+            } else {
+                names.join(", ")
+            },
+        });
     }
 
     /// Fragment-level Get of one property of the gettable resource.
