@@ -254,8 +254,16 @@ impl Judge {
 
     /// Judges one answer to the request whose body was `request`.
     pub fn judge(&mut self, request: &[u8], ex: &client::Exchange) {
-        let Some(status) = ex.status() else { return };
-        let Some(Ok(env)) = ex.envelope() else { return };
+        if let (Some(status), Some(text)) = (ex.status(), ex.body_text()) {
+            self.judge_text(request, status, &text);
+        }
+    }
+
+    /// Judges an answer given as its HTTP status and body text.
+    pub fn judge_text(&mut self, request: &[u8], status: u16, text: &str) {
+        let Ok(env) = wsman::parse(text, &wsman::Limits::default()) else {
+            return;
+        };
         let asked = asked(request);
         if let wsman::Body::Fault(f) = &env.body {
             let code = f.code.local_name();
@@ -314,15 +322,16 @@ impl Judge {
             && status == 200
             && !matches!(env.body, wsman::Body::Fault(_))
         {
-            self.transfer_body(ex);
+            self.transfer_body(text);
         }
     }
 
     /// The Body of a successful Get/Put holds exactly one element, not in one of the
     /// protocol namespaces (a wrapper such as `wxf:GetResponse` or `wsman:Items`).
-    fn transfer_body(&mut self, ex: &client::Exchange) {
-        let answer = crate::eval::Answer::new(ex);
-        let Some(doc) = answer.doc() else { return };
+    fn transfer_body(&mut self, text: &str) {
+        let Ok(doc) = roxmltree::Document::parse(text) else {
+            return;
+        };
         let Some(body) = doc
             .root_element()
             .children()
@@ -365,5 +374,261 @@ impl Judge {
                 f
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANON: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous";
+
+    /// A Get request (optionally a fragment Get, optionally without a MessageID).
+    fn get(mid: Option<&str>, fragment: bool) -> Vec<u8> {
+        let mut r = client::build::Request::new("http://h/wsman", "urn:x/Thing");
+        if let Some(m) = mid {
+            r = r.message_id(m);
+        }
+        if fragment {
+            r = r.fragment("Name");
+        }
+        let mut env = r.get();
+        if mid.is_none() {
+            env.header.message_id = None;
+        }
+        env.to_xml().into_bytes()
+    }
+
+    /// An answer with these headers and body.
+    fn answer(action: &str, relates: Option<&str>, mid: &str, body: &str) -> String {
+        format!(
+            "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+             xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\">\
+             <s:Header><a:To>{ANON}</a:To><a:Action>{action}</a:Action>\
+             <a:MessageID>{mid}</a:MessageID>{}</s:Header><s:Body>{body}</s:Body></s:Envelope>",
+            relates.map_or(String::new(), |r| format!("<a:RelatesTo>{r}</a:RelatesTo>"))
+        )
+    }
+
+    fn fault(code: &str, sub: &str, relates: &str, mid: &str) -> String {
+        answer(
+            "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault",
+            Some(relates),
+            mid,
+            &format!(
+                "<s:Fault><s:Code><s:Value>s:{code}</s:Value><s:Subcode><s:Value \
+                 xmlns:w=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\">w:{sub}</s:Value>\
+                 </s:Subcode></s:Code><s:Reason><s:Text xml:lang=\"en\">no</s:Text></s:Reason></s:Fault>"
+            ),
+        )
+    }
+
+    fn thing() -> &'static str {
+        "<p:Thing xmlns:p=\"urn:x/Thing\"><p:Name>a</p:Name></p:Thing>"
+    }
+
+    fn rules_of(j: Judge) -> Vec<(String, Outcome, usize)> {
+        j.finish(&Waivers::default())
+            .into_iter()
+            .map(|f| (f.rule, f.outcome, f.count))
+            .collect()
+    }
+
+    #[test]
+    fn fault_statuses_follow_the_soap_binding() {
+        let req = get(Some("uuid:1"), false);
+        let seen = SeenIds::default();
+        let mut j = Judge::new("c", seen.clone());
+        j.judge_text(
+            &req,
+            400,
+            &fault("Sender", "DestinationUnreachable", "uuid:1", "uuid:a"),
+        );
+        j.judge_text(
+            &req,
+            500,
+            &fault("Receiver", "EndpointUnavailable", "uuid:1", "uuid:b"),
+        );
+        assert!(
+            rules_of(j).is_empty(),
+            "a Sender 400 and a Receiver 500 are right"
+        );
+
+        let mut j = Judge::new("c", seen.clone());
+        j.judge_text(
+            &req,
+            200,
+            &fault("Sender", "DestinationUnreachable", "uuid:1", "uuid:c"),
+        );
+        assert_eq!(
+            rules_of(j),
+            [(FAULT_NOT_2XX.id.to_owned(), Outcome::Fail, 1)]
+        );
+
+        let mut j = Judge::new("c", seen.clone());
+        j.judge_text(
+            &req,
+            503,
+            &fault("Sender", "DestinationUnreachable", "uuid:1", "uuid:d"),
+        );
+        j.judge_text(
+            &req,
+            400,
+            &fault("Receiver", "EndpointUnavailable", "uuid:1", "uuid:e"),
+        );
+        j.judge_text(&req, 401, &fault("MustUnderstand", "X", "uuid:1", "uuid:f"));
+        assert_eq!(
+            rules_of(j),
+            [(FAULT_STATUS_CLASS.id.to_owned(), Outcome::Warn, 3)],
+            "a Sender 5xx, a Receiver 4xx and a MustUnderstand 4xx, counted in one finding"
+        );
+    }
+
+    #[test]
+    fn responses_relate_to_requests_that_could_be_read() {
+        let body = thing();
+        let mut j = Judge::new("c", SeenIds::default());
+        j.judge_text(
+            &get(Some("uuid:1"), false),
+            200,
+            &answer(wsman::ns::action::GET_RESPONSE, None, "uuid:a", body),
+        );
+        let found = j.finish(&Waivers::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule, RESPONSE_HEADERS.id);
+        assert!(found[0].message.contains("RelatesTo"), "{found:?}");
+        // No MessageID to relate to, or a request the service could not read: nothing.
+        let mut j = Judge::new("c", SeenIds::default());
+        j.judge_text(
+            &get(None, false),
+            200,
+            &answer(wsman::ns::action::GET_RESPONSE, None, "uuid:b", body),
+        );
+        j.judge_text(
+            b"<s:Envelope><unclosed>",
+            400,
+            &answer(wsman::ns::action::GET_RESPONSE, None, "uuid:c", body),
+        );
+        assert!(rules_of(j).is_empty());
+    }
+
+    #[test]
+    fn message_ids_are_never_reused_across_the_run() {
+        let seen = SeenIds::default();
+        let req = get(Some("uuid:1"), false);
+        let ok = |mid: &str| {
+            answer(
+                wsman::ns::action::GET_RESPONSE,
+                Some("uuid:1"),
+                mid,
+                thing(),
+            )
+        };
+        let mut first = Judge::new("case.one", seen.clone());
+        first.judge_text(&req, 200, &ok("uuid:same"));
+        first.judge_text(&req, 200, &ok("uuid:other"));
+        assert!(rules_of(first).is_empty());
+        let mut second = Judge::new("case.two", seen.clone());
+        second.judge_text(&req, 200, &ok("uuid:same"));
+        second.judge_text(&req, 200, &ok("uuid:fresh"));
+        second.judge_text(&req, 200, &ok("uuid:fresh"));
+        let found = second.finish(&Waivers::default());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].rule, MESSAGE_ID_UNIQUE.id);
+        assert_eq!(found[0].outcome, Outcome::Fail);
+        assert_eq!(found[0].count, 2);
+        assert!(
+            found[0].message.contains("in case.one"),
+            "{}",
+            found[0].message
+        );
+        let mut third = Judge::new("case.three", seen);
+        third.judge_text(&req, 200, &ok("uuid:again"));
+        third.judge_text(&req, 200, &ok("uuid:again"));
+        let found = third.finish(&Waivers::default());
+        assert!(found[0].message.contains("twice in this case"), "{found:?}");
+    }
+
+    #[test]
+    fn a_get_body_is_the_representation_itself() {
+        let req = get(Some("uuid:1"), false);
+        let get_answer = |body: &str, mid: &str| {
+            answer(wsman::ns::action::GET_RESPONSE, Some("uuid:1"), mid, body)
+        };
+        let mut j = Judge::new("c", SeenIds::default());
+        j.judge_text(&req, 200, &get_answer(thing(), "uuid:a"));
+        j.judge_text(&req, 200, &get_answer("", "uuid:b"));
+        // A fragment Get answers wsman:XmlFragment, which is right.
+        j.judge_text(
+            &get(Some("uuid:1"), true),
+            200,
+            &get_answer(
+                "<w:XmlFragment xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><Name>a</Name></w:XmlFragment>",
+                "uuid:c",
+            ),
+        );
+        assert!(rules_of(j).is_empty());
+        let mut j = Judge::new("c", SeenIds::default());
+        j.judge_text(
+            &req,
+            200,
+            &get_answer(
+                &format!(
+                    "<t:GetResponse xmlns:t=\"http://schemas.xmlsoap.org/ws/2004/09/transfer\">{}</t:GetResponse>",
+                    thing()
+                ),
+                "uuid:d",
+            ),
+        );
+        j.judge_text(
+            &req,
+            200,
+            &get_answer(&format!("{0}{0}", thing()), "uuid:e"),
+        );
+        let found = j.finish(&Waivers::default());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].rule, TRANSFER_BODY.id);
+        assert_eq!(found[0].count, 2);
+        assert!(
+            found[0].message.contains("GetResponse element"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn findings_are_waived_by_rule_or_by_case_and_rule() {
+        let req = get(Some("uuid:1"), false);
+        let judge = |case: &str| {
+            let mut j = Judge::new(case, SeenIds::default());
+            j.judge_text(&req, 200, &fault("Sender", "X", "uuid:1", "uuid:z"));
+            j
+        };
+        let none = judge("a.b").finish(&Waivers::default());
+        assert!(none[0].is_required_failure());
+        let by_rule =
+            Waivers::parse(&format!("\"{}\" = \"known\"", FAULT_NOT_2XX.id), "w").unwrap();
+        let f = judge("a.b").finish(&by_rule);
+        assert_eq!(
+            f[0].waiver.as_ref().map(|w| w.reason.as_str()),
+            Some("known")
+        );
+        assert!(!f[0].is_required_failure());
+        let scoped = Waivers::parse(
+            &format!("\"a.*#{}\" = \"this case\"", FAULT_NOT_2XX.id),
+            "w",
+        )
+        .unwrap();
+        assert!(judge("a.b").finish(&scoped)[0].waiver.is_some());
+        assert!(judge("x.y").finish(&scoped)[0].waiver.is_none());
+    }
+
+    #[test]
+    fn rule_levels_and_clauses_come_from_their_keywords() {
+        assert_eq!(FAULT_NOT_2XX.level(), Level::Must);
+        assert_eq!(FAULT_STATUS_CLASS.level(), Level::Should);
+        let c = MESSAGE_ID_UNIQUE.clause();
+        assert_eq!(c.id.as_deref(), Some("R5.4.4-2"));
+        assert_eq!(c.keyword.as_deref(), Some("shall"));
+        assert_eq!(c.spec, "DSP0226 1.1");
     }
 }

@@ -328,6 +328,40 @@ pub(crate) mod sample {
         assert_eq!(r.exit_code(), 2);
         r.results.retain(|c| c.outcome != Outcome::Error);
         assert_eq!(r.exit_code(), 0);
+        // A broken SHOULD rule warns; a broken MUST rule fails the run unless waived.
+        let finding = |rule: crate::rules::Rule| crate::rules::RuleFinding {
+            rule: rule.id.into(),
+            title: rule.title.into(),
+            clause: rule.clause(),
+            level: rule.level(),
+            outcome: if rule.level() == Level::Must {
+                Outcome::Fail
+            } else {
+                Outcome::Warn
+            },
+            message: "seen".into(),
+            count: 1,
+            waiver: None,
+        };
+        r.results[0]
+            .findings
+            .push(finding(crate::rules::FAULT_STATUS_CLASS));
+        assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.finding_counts(), (0, 1));
+        r.results[0]
+            .findings
+            .push(finding(crate::rules::FAULT_NOT_2XX));
+        assert_eq!(r.exit_code(), 1);
+        assert_eq!(r.finding_counts(), (1, 1));
+        r.results[0].findings[1].waiver = Some(WaiverNote {
+            pattern: "wsman.rule.*".into(),
+            reason: "known".into(),
+            stale: false,
+        });
+        assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.finding_counts(), (0, 1));
+        r.target_lost = Some("gone".into());
+        assert_eq!(r.exit_code(), 3);
         r.target_lost = Some("the target stopped answering after case x".into());
         assert_eq!(r.exit_code(), 3, "a lost target wins over everything");
     }
