@@ -668,6 +668,49 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
     }
 
     #[test]
+    fn requirements_are_checked_by_kind() {
+        for ok in [
+            "class:CIM_Fan",
+            "resource:enumerable",
+            "resource:writable",
+            "feature:fragment",
+            "filter:wql",
+            "identify:unauthenticated",
+            "shell:cmd",
+        ] {
+            assert!(valid_requirement(ok), "{ok}");
+        }
+        for bad in [
+            "class:",
+            "resource:nosuch",
+            "feature:teleport",
+            "filter:sql",
+            "nonsense",
+        ] {
+            assert!(!valid_requirement(bad), "{bad}");
+        }
+        let e = load(&GOOD.replace(
+            "profiles = [\"core\"]",
+            "profiles = [\"core\"]\nrequires = [\"resource:nosuch\"]",
+        ))
+        .unwrap_err();
+        assert!(
+            e.message.contains("unknown requirement `resource:nosuch`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_class_prefix_alone_names_no_class() {
+        let mut out = BTreeSet::new();
+        class_names("CIM_ and AMT_, x_CIM_Fan and CIM_Fan_2", &mut out);
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            vec!["CIM_Fan_2".to_owned()]
+        );
+    }
+
+    #[test]
     fn filters_prefer_exact_ids() {
         let two = format!("{GOOD}{}", GOOD.replace("wsman.x.one", "wsman.x.one-more"));
         let s = load(&two).unwrap();
