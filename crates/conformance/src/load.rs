@@ -701,6 +701,20 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
     }
 
     #[test]
+    fn roles_are_found_in_resources_and_templates() {
+        let mut out = BTreeSet::new();
+        roles_used("@keyed", &mut out);
+        roles_used(
+            "{{}}{{to}} {{uri:gettable}}{{prop: writable }}{{cim:CIM_Fan}}{{uri:enumerable",
+            &mut out,
+        );
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            vec!["gettable".to_owned(), "keyed".into(), "writable".into()]
+        );
+    }
+
+    #[test]
     fn a_class_prefix_alone_names_no_class() {
         let mut out = BTreeSet::new();
         class_names("CIM_ and AMT_, x_CIM_Fan and CIM_Fan_2", &mut out);
