@@ -715,6 +715,42 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
     }
 
     #[test]
+    fn classes_and_roles_in_expectations_count_and_paths_with_templates_are_checked() {
+        // A class named only in what the answer must hold still needs its requirement.
+        let e = load(&GOOD.replace(
+            "present = [\"s:Body/wsmid:IdentifyResponse\"]",
+            "present = [\"s:Body/cim:CIM_Fan\"]",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("class:CIM_Fan"), "{e}");
+        let e = load(&GOOD.replace(
+            "present = [\"s:Body/wsmid:IdentifyResponse\"]",
+            "values = { \"s:Body/*/*:{{prop:writable}}\" = \"{{new:writable}}\" }",
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("resource:writable"), "{e}");
+        let with_role = |path: &str| {
+            load(
+                &GOOD
+                    .replace(
+                        "present = [\"s:Body/wsmid:IdentifyResponse\"]",
+                        &format!("present = [\"{path}\"]"),
+                    )
+                    .replace(
+                        "profiles = [\"core\"]",
+                        "profiles = [\"core\"]\nrequires = [\"resource:writable\"]",
+                    ),
+            )
+        };
+        assert!(with_role("s:Body/*/*:{{prop:writable}}").is_ok());
+        assert!(with_role("s:Body/*:{{element:writable}}/*:{{prop:writable}}").is_ok());
+        let e = with_role("s:Body/*:{{element:writable}}/Bad").unwrap_err();
+        assert!(e.message.contains("prefix"), "{e}");
+        let e = with_role("s:Body/*:{{element:writable").unwrap_err();
+        assert!(e.message.contains("unclosed"), "{e}");
+    }
+
+    #[test]
     fn a_class_prefix_alone_names_no_class() {
         let mut out = BTreeSet::new();
         class_names("CIM_ and AMT_, x_CIM_Fan and CIM_Fan_2", &mut out);
