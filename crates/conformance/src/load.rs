@@ -270,6 +270,23 @@ fn step_subjects(steps: &[Step]) -> (BTreeSet<String>, BTreeSet<String>) {
     (classes, roles)
 }
 
+/// A path with each `{{...}}` (a discovered property name) replaced by `Name`, so that
+/// its shape can be checked before discovery.
+fn path_shape(p: &str) -> Result<String, String> {
+    let mut checked = String::with_capacity(p.len());
+    let mut rest = p;
+    while let Some(start) = rest.find("{{") {
+        checked.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            return Err(format!("unclosed `{{{{` in path `{p}`"));
+        };
+        checked.push_str("Name");
+        rest = &rest[start + end + 2..];
+    }
+    checked.push_str(rest);
+    Ok(checked)
+}
+
 fn check_step(step: &Step) -> Result<(), String> {
     if step.request.op == crate::case::Op::Ipmi {
         return crate::ipmi::check_step(step);
@@ -287,19 +304,7 @@ fn check_step(step: &Step) -> Result<(), String> {
     collect(e, &mut paths);
     paths.extend(step.capture.values());
     for p in paths {
-        // A `{{...}}` in a path (a discovered property name) is checked as a name.
-        let mut checked = String::with_capacity(p.len());
-        let mut rest = p.as_str();
-        while let Some(start) = rest.find("{{") {
-            checked.push_str(&rest[..start]);
-            let Some(end) = rest[start..].find("}}") else {
-                return Err(format!("unclosed `{{{{` in path `{p}`"));
-            };
-            checked.push_str("Name");
-            rest = &rest[start + end + 2..];
-        }
-        checked.push_str(rest);
-        ElemPath::parse(&checked).map_err(|e| e.to_string())?;
+        ElemPath::parse(&path_shape(p)?).map_err(|e| e.to_string())?;
     }
     let r = &step.request;
     if r.op == crate::case::Op::Raw && r.body.is_none() {
@@ -748,6 +753,16 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
         assert!(e.message.contains("prefix"), "{e}");
         let e = with_role("s:Body/*:{{element:writable").unwrap_err();
         assert!(e.message.contains("unclosed"), "{e}");
+    }
+
+    #[test]
+    fn templates_in_paths_are_checked_as_names() {
+        assert_eq!(
+            path_shape("s:Body/*:{{element:writable}}/*:{{prop:writable}}").unwrap(),
+            "s:Body/*:Name/*:Name"
+        );
+        assert_eq!(path_shape("s:Body/p:X").unwrap(), "s:Body/p:X");
+        assert!(path_shape("s:Body/*:{{prop").is_err());
     }
 
     #[test]
