@@ -1520,8 +1520,38 @@ async fn put_and_see(
     prop: &str,
     new: &str,
 ) -> Result<(), Finding> {
-    let changed = BTreeMap::from([(format!("s:Body/*/*:{prop}"), new.to_owned())]);
-    let (ex, mid) = put(ctx, w, &now.to_xml(Some((prop, new))), "").await?;
+    let answer = put(ctx, w, &now.to_xml(Some((prop, new))), "").await?;
+    let seen = Seen {
+        path: format!("s:Body/*/*:{prop}"),
+        put: format!("Put with {prop} changed"),
+        fragment: None,
+        get: "Get after the Put".into(),
+    };
+    put_applied(ctx, w, answer, new, seen).await
+}
+
+/// Where a Put's change must show, and how its steps are named.
+struct Seen<'a> {
+    /// The path of the changed property in the PutResponse and in the Get's answer.
+    path: String,
+    /// The Put step's name.
+    put: String,
+    /// Get this fragment after the Put (a whole Get when `None`).
+    fragment: Option<&'a str>,
+    /// The Get step's name.
+    get: String,
+}
+
+/// The PutResponse `answer` shows `new` where `seen` says, and so does a Get after it.
+async fn put_applied(
+    ctx: &mut Ctx,
+    w: &crate::discover::Found,
+    answer: (Exchange, String),
+    new: &str,
+    seen: Seen<'_>,
+) -> Result<(), Finding> {
+    let changed = BTreeMap::from([(seen.path, new.to_owned())]);
+    let (ex, mid) = answer;
     expect_that(
         &ex,
         &crate::case::Expect {
@@ -1532,11 +1562,14 @@ async fn put_and_see(
             ..crate::case::Expect::default()
         },
         Some(&mid),
-        &format!("Put with {prop} changed"),
+        &seen.put,
     )?;
     let (mut r, mid) = ctx.request(&w.uri);
     for (k, v) in &w.selectors {
         r = r.selector(k.clone(), v.clone());
+    }
+    if let Some(f) = seen.fragment {
+        r = r.fragment(f.to_owned());
     }
     let ex = ctx.send(&r.get()).await?;
     expect_that(
@@ -1547,7 +1580,7 @@ async fn put_and_see(
             ..crate::case::Expect::default()
         },
         Some(&mid),
-        "Get after the Put",
+        &seen.get,
     )
 }
 
@@ -1647,35 +1680,14 @@ async fn fragment_put_and_see(
     prop: &str,
     new: &str,
 ) -> Result<(), Finding> {
-    let changed = BTreeMap::from([(format!("s:Body/wsman:XmlFragment/*:{prop}"), new.to_owned())]);
-    let (ex, mid) = fragment_put(ctx, w, prop, new).await?;
-    expect_that(
-        &ex,
-        &crate::case::Expect {
-            no_fault: true,
-            action: Some(ns::action::PUT_RESPONSE.into()),
-            relates_to: true,
-            values: changed.clone(),
-            ..crate::case::Expect::default()
-        },
-        Some(&mid),
-        &format!("fragment Put of {prop}"),
-    )?;
-    let (mut r, mid) = ctx.request(&w.uri);
-    for (k, v) in &w.selectors {
-        r = r.selector(k.clone(), v.clone());
-    }
-    let ex = ctx.send(&r.fragment(prop.to_owned()).get()).await?;
-    expect_that(
-        &ex,
-        &crate::case::Expect {
-            no_fault: true,
-            values: changed,
-            ..crate::case::Expect::default()
-        },
-        Some(&mid),
-        &format!("fragment Get of {prop}"),
-    )
+    let answer = fragment_put(ctx, w, prop, new).await?;
+    let seen = Seen {
+        path: format!("s:Body/wsman:XmlFragment/*:{prop}"),
+        put: format!("fragment Put of {prop}"),
+        fragment: Some(prop),
+        get: format!("fragment Get of {prop}"),
+    };
+    put_applied(ctx, w, answer, new, seen).await
 }
 
 /// `wsman.filter.selector`: an Enumerate of the keyed resource filtered by the
