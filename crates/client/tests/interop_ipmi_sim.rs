@@ -140,10 +140,20 @@ async fn start() -> (Sim, SocketAddr) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     // The LAN socket is bound right after the command file ran; ping until it answers.
     let target = IpmiTarget::new(addr, "admin", "admin");
-    let mut s = IpmiSession::open(&target, 1).await.unwrap();
-    s.ping()
-        .await
-        .expect("ipmi_sim answers the RMCP presence ping");
+    // A ping before the socket is bound is refused at once (ICMP port unreachable):
+    // ask again until it answers or 10 s have passed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut s = IpmiSession::open(&target, 1).await.unwrap();
+        match s.ping().await {
+            Ok(_) => break,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("ipmi_sim not answering the ping yet: {e:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("ipmi_sim answers the RMCP presence ping: {e:?}"),
+        }
+    }
     (sim, addr)
 }
 
