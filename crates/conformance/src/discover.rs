@@ -515,7 +515,6 @@ pub fn selector_list(selectors: &[(String, String)]) -> String {
 
 /// A request envelope as text, for what the builder does not write (a Put of a
 /// representation as got, the shell probe).
-#[allow(clippy::too_many_arguments)]
 fn envelope(
     to: &str,
     action: &str,

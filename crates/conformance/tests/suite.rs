@@ -6,8 +6,11 @@
 //! `TOUCHSTONE_USER` / `TOUCHSTONE_PASSWORD`), or by default the embedded mock, started
 //! here through a dev-dependency (the library itself never links the mock).
 //! `TOUCHSTONE_WAIVERS` names a waiver file (default for the mock:
-//! `tests/mock-waivers.toml`); `TOUCHSTONE_SEED` sets the seed. A waived case that
-//! passes fails here, so waivers cannot go stale.
+//! `tests/mock-waivers.toml`); `TOUCHSTONE_SEED` sets the seed; `TOUCHSTONE_RESOURCE`
+//! (space-separated `URI[?Sel=V&...]`) are the resources discovery tries first, as
+//! `touchstone check --resource`. A waived case that passes fails here, so waivers
+//! cannot go stale. A case whose answers break a MUST rule every answer is held to
+//! (`wsman.rule.*`, unwaived) fails; a broken SHOULD rule is printed as a warning.
 
 use std::sync::OnceLock;
 
@@ -67,8 +70,14 @@ fn subject(cases: &[Case]) -> &'static Subject {
                 target = target.credentials(u, password.unwrap_or_default());
             }
             let client = client::Client::new(target).map_err(|e| e.to_string())?;
+            let resources = env("TOUCHSTONE_RESOURCE")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<Vec<_>, _>>()?;
             let opts = RunOptions {
                 waivers,
+                resources,
                 seed: env("TOUCHSTONE_SEED")
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(RunOptions::default().seed),
@@ -106,6 +115,18 @@ fn run_one(case: &Case, all: &[Case]) -> Result<Completion, Failed> {
             transcript_text(&r.transcript)
         )
     };
+    for f in &r.findings {
+        if f.waiver.is_none() {
+            eprintln!("{} {}#{}: {}", f.level.as_str(), r.id, f.rule, f.message);
+        }
+    }
+    if let Some(f) = r.findings.iter().find(|f| f.is_required_failure()) {
+        return Err(format!(
+            "{}: {} ({} answer(s))\nclause: {}\nrerun: {}",
+            f.rule, f.message, f.count, f.clause, r.rerun
+        )
+        .into());
+    }
     match (&r.waiver, r.outcome) {
         (Some(w), Outcome::Pass) => Err(format!(
             "stale waiver `{}` ({}): the case passes",
