@@ -1087,16 +1087,29 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-/// A plain-HTTP connection to the subject with Basic credentials, for the cases the
-/// pooled client cannot express (chunked bodies, two requests on one connection).
+/// A plain-HTTP connection to the subject, for the cases the pooled client cannot
+/// express (chunked bodies, two requests on one connection). It authenticates as the
+/// target asks: Basic, or Digest from a challenge fetched first (each request then
+/// counts up the nonce count), or not at all when the target asks for nothing.
 struct RawConn {
     authority: String,
     path: String,
-    basic: String,
+    auth: RawAuth,
+}
+
+enum RawAuth {
+    None,
+    Basic(String),
+    Digest {
+        challenge: client::auth::DigestChallenge,
+        user: String,
+        password: String,
+        nc: std::sync::atomic::AtomicU32,
+    },
 }
 
 impl RawConn {
-    fn new(ctx: &mut Ctx) -> Result<RawConn, Finding> {
+    async fn new(ctx: &mut Ctx) -> Result<RawConn, Finding> {
         if let Some(lost) = ctx.watch.refuse() {
             return Err(Finding::Error(lost));
         }
@@ -1114,26 +1127,93 @@ impl RawConn {
         let (Some(user), Some(password)) = (target.user.clone(), target.password.clone()) else {
             return Err(Finding::Skip("no credentials for the target".into()));
         };
+        // Which scheme: ask without credentials and read the challenge.
+        let probe = RawRequest::soap(build::identify().to_xml()).without_auth();
+        let ex = match ctx.client.send_raw(probe).await {
+            Ok(ex) => ex,
+            Err(e) => return Err(Finding::mismatch("answer", "an HTTP answer", e.to_string())),
+        };
+        ctx.transcript.extend(wire(&ex));
+        let challenges = client::auth::parse_challenges(
+            ex.response
+                .as_ref()
+                .map(|r| r.headers_named("WWW-Authenticate").collect::<Vec<_>>())
+                .unwrap_or_default(),
+        );
+        let auth = if ex.status() != Some(401) {
+            RawAuth::None
+        } else if challenges.iter().any(|c| c.is("Basic")) {
+            RawAuth::Basic(base64(format!("{user}:{password}").as_bytes()))
+        } else if let Some(challenge) = client::auth::DigestChallenge::best(&challenges) {
+            RawAuth::Digest {
+                challenge,
+                user,
+                password,
+                nc: std::sync::atomic::AtomicU32::new(0),
+            }
+        } else {
+            return Err(Finding::Skip(
+                "the target offers no Basic or Digest challenge to answer on a raw connection"
+                    .into(),
+            ));
+        };
         Ok(RawConn {
             authority: authority.to_owned(),
             path: path.to_owned(),
-            basic: base64(format!("{user}:{password}").as_bytes()),
+            auth,
         })
+    }
+
+    /// The `Authorization` line of the next request (empty without authentication).
+    fn authorization(&self) -> String {
+        match &self.auth {
+            RawAuth::None => String::new(),
+            RawAuth::Basic(b) => format!("Authorization: Basic {b}\r\n"),
+            RawAuth::Digest {
+                challenge,
+                user,
+                password,
+                nc,
+            } => {
+                let n = nc.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let value = challenge.authorization(
+                    user,
+                    password,
+                    "POST",
+                    &self.path,
+                    n,
+                    &client::auth::cnonce(),
+                );
+                format!("Authorization: {value}\r\n")
+            }
+        }
     }
 
     /// The head of a POST, ending with the blank line.
     fn head(&self, extra: &str) -> String {
         format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nAuthorization: Basic {}\r\n{extra}\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\n{}{extra}\r\n",
             self.path,
             self.authority,
             client::SOAP_CONTENT_TYPE,
-            self.basic
+            self.authorization()
         )
     }
 
+    /// `request` with its credentials redacted, for the transcript.
+    fn redacted(request: &str) -> String {
+        request
+            .lines()
+            .map(|l| match l.strip_prefix("Authorization: ") {
+                Some(v) => format!("Authorization: {}", client::auth::redact_authorization(v)),
+                None => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     fn record(&self, ctx: &mut Ctx, request: &str, answer: Result<&str, String>) -> Option<u16> {
-        let request = request.replace(&self.basic, "(redacted)");
+        let request = RawConn::redacted(request);
         match answer {
             Ok(a) => {
                 let status = a.split_whitespace().nth(1).and_then(|s| s.parse().ok());
@@ -1193,7 +1273,7 @@ fn check_raw_answer(
 ) -> Result<(), Finding> {
     if status == Some(401) {
         return Err(Finding::Skip(
-            "the target does not take Basic credentials on a raw connection".into(),
+            "the target refused the credentials on a raw connection".into(),
         ));
     }
     if status != Some(200) || !answer.contains("EnumerateResponse") || !answer.contains(mid) {
@@ -1208,7 +1288,7 @@ fn check_raw_answer(
 
 async fn chunked_request(ctx: &mut Ctx) -> Result<(), Finding> {
     use tokio::io::AsyncWriteExt as _;
-    let conn = RawConn::new(ctx)?;
+    let conn = RawConn::new(ctx).await?;
     let uri = enumerable(ctx)?;
     let (r, mid) = ctx.request(&uri);
     let xml = r
@@ -1234,7 +1314,7 @@ async fn chunked_request(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn keep_alive(ctx: &mut Ctx) -> Result<(), Finding> {
     use tokio::io::AsyncWriteExt as _;
-    let conn = RawConn::new(ctx)?;
+    let conn = RawConn::new(ctx).await?;
     let uri = enumerable(ctx)?;
     let mut s = match tokio::net::TcpStream::connect(&conn.authority).await {
         Ok(s) => s,
