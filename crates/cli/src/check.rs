@@ -354,6 +354,13 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         ipmi: ipmi_opts,
         resources: args.resources.clone(),
     };
+    // For the reports of a run that cannot start.
+    let report_opts = opts.clone();
+    let target_label = match (&args.target, &args.ipmi) {
+        (_, Some(i)) if args.target.is_none() => format!("ipmi://{i}"),
+        _ => url.clone(),
+    };
+    let not_run = |why: &str| conformance::run::not_run(&cases, &report_opts, &target_label, why);
     let prepared = if args.target.is_none() && !embedded {
         conformance::run::Runner::prepare_ipmi(opts).await
     } else {
@@ -363,7 +370,8 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         Ok(r) => r,
         Err(e @ (RunError::Unreachable { .. } | RunError::IpmiUnreachable(_))) => {
             eprintln!("touchstone check: {e}");
-            return ExitCode::from(3);
+            let code = write_reports(&args, &not_run(&e.to_string()));
+            return ExitCode::from(code.max(3));
         }
         // Reached, but Identify got no answer at all: as unreachable as refused.
         Err(RunError::Client { url, source }) if source.is_unanswered() => {
@@ -375,9 +383,16 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
                 other => format!("Identify got no answer: {other}"),
             };
             eprintln!("touchstone check: target {url} is unreachable: {why}");
-            return ExitCode::from(3);
+            let code = write_reports(
+                &args,
+                &not_run(&format!("the target is unreachable: {why}")),
+            );
+            return ExitCode::from(code.max(3));
         }
-        Err(e) => return usage(e),
+        Err(e) => {
+            write_reports(&args, &not_run(&e.to_string()));
+            return usage(e);
+        }
     };
     print_discovery(runner.capabilities());
     let tty = std::io::stderr().is_terminal();
@@ -413,30 +428,7 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
     }
     print_problems(&report);
     print_summary(&report);
-    let mut code = report.exit_code();
-    for (path, text) in [
-        (
-            &args.junit,
-            args.junit
-                .as_ref()
-                .map(|_| report::junit::to_string(&report)),
-        ),
-        (
-            &args.json,
-            args.json.as_ref().map(|_| report::json::to_string(&report)),
-        ),
-        (
-            &args.html,
-            args.html.as_ref().map(|_| report::html::to_string(&report)),
-        ),
-    ] {
-        if let (Some(p), Some(t)) = (path, text) {
-            if let Err(e) = std::fs::write(p, t) {
-                eprintln!("touchstone check: cannot write {}: {e}", p.display());
-                code = code.max(2);
-            }
-        }
-    }
+    let code = report.exit_code().max(write_reports(&args, &report));
     if let Some(m) = mock {
         m.shutdown().await;
     }
@@ -497,6 +489,35 @@ fn print_discovery(caps: &conformance::discover::Capabilities) {
         }
     }
     println!();
+}
+
+/// Writes the report files asked for; 2 when one cannot be written, else 0.
+fn write_reports(args: &Args, report: &Report) -> u8 {
+    let mut code = 0;
+    for (path, text) in [
+        (
+            &args.junit,
+            args.junit
+                .as_ref()
+                .map(|_| report::junit::to_string(report)),
+        ),
+        (
+            &args.json,
+            args.json.as_ref().map(|_| report::json::to_string(report)),
+        ),
+        (
+            &args.html,
+            args.html.as_ref().map(|_| report::html::to_string(report)),
+        ),
+    ] {
+        if let (Some(p), Some(t)) = (path, text) {
+            if let Err(e) = std::fs::write(p, t) {
+                eprintln!("touchstone check: cannot write {}: {e}", p.display());
+                code = 2;
+            }
+        }
+    }
+    code
 }
 
 fn label(r: &CaseResult) -> &'static str {

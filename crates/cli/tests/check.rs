@@ -57,7 +57,16 @@ fn lists_case_ids_without_a_target() {
 #[test]
 fn an_unreachable_target_exits_3_quickly() {
     let start = Instant::now();
-    let o = touchstone(&["check", "--target", "http://127.0.0.1:1/wsman"]);
+    let json = std::env::temp_dir().join(format!("ts-unreachable-{}.json", std::process::id()));
+    let o = touchstone(&[
+        "check",
+        "--target",
+        "http://127.0.0.1:1/wsman",
+        "--profile",
+        "core",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert_eq!(
         o.status.code(),
         Some(3),
@@ -66,6 +75,18 @@ fn an_unreachable_target_exits_3_quickly() {
     );
     assert!(start.elapsed() < Duration::from_secs(10));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unreachable"));
+    // The report is written anyway: every case an error naming why.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(
+        results
+            .iter()
+            .all(|r| r["outcome"] == "error"
+                && r["message"].as_str().unwrap().contains("unreachable"))
+    );
+    let _ = std::fs::remove_file(&json);
 }
 
 #[test]
@@ -220,6 +241,9 @@ fn a_silent_ipmi_target_exits_3() {
 fn refused_credentials_are_a_usage_error_that_says_so() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mock = rt.block_on(mock::MockServer::start()).unwrap();
+    let dir = std::env::temp_dir().join(format!("ts-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, junit) = (dir.join("r.json"), dir.join("r.xml"));
     let o = touchstone(&[
         "check",
         "--target",
@@ -230,6 +254,10 @@ fn refused_credentials_are_a_usage_error_that_says_so() {
         "not-the-password",
         "--profile",
         "core",
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{err}\n{}", stdout(&o));
@@ -239,6 +267,29 @@ fn refused_credentials_are_a_usage_error_that_says_so() {
         err.contains("Basic"),
         "the offered schemes are named: {err}"
     );
+    // The reports are still written: every selected case an error saying why.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert!(results.len() >= 10, "{report}");
+    for r in results {
+        assert_eq!(r["outcome"], "error", "{r}");
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains("refused the credentials"),
+            "{r}"
+        );
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, results.len());
+    std::fs::remove_dir_all(&dir).ok();
     rt.block_on(mock.shutdown());
 }
 

@@ -88,6 +88,14 @@ impl Ctx {
         (r, mid)
     }
 
+    /// A request builder for the instance discovery found (its URI and selectors) with
+    /// a seeded MessageID; returns the MessageID too.
+    pub fn instance_request(&mut self, found: &crate::discover::Found) -> (build::Request, String) {
+        let (r, mid) = self.request(&found.uri);
+        let r = r.selectors(found.selectors.iter().cloned());
+        (r, mid)
+    }
+
     /// Sends a raw request and records it. An answer that never came is a mismatch
     /// (the target's doing); a request that cannot be made is a harness error.
     ///
@@ -1393,10 +1401,7 @@ fn fault_words(f: &client::FaultSummary) -> String {
 /// that is also a property of it carries the selected value.
 async fn get_body_is_representation(ctx: &mut Ctx) -> Result<(), Finding> {
     let found = role(ctx, "gettable")?;
-    let (mut r, _) = ctx.request(&found.uri);
-    for (k, v) in &found.selectors {
-        r = r.selector(k.clone(), v.clone());
-    }
+    let (r, _) = ctx.instance_request(&found);
     let ex = ctx.send(&r.get()).await?;
     if let Some(f) = ex.fault() {
         return Err(Finding::mismatch(
@@ -1510,10 +1515,7 @@ async fn current(
     ctx: &mut Ctx,
     found: &crate::discover::Found,
 ) -> Result<crate::discover::Element, Finding> {
-    let (mut r, _) = ctx.request(&found.uri);
-    for (k, v) in &found.selectors {
-        r = r.selector(k.clone(), v.clone());
-    }
+    let (r, _) = ctx.instance_request(found);
     let ex = ctx.send(&r.get()).await?;
     if let Some(f) = ex.fault() {
         return Err(Finding::mismatch(
@@ -1644,10 +1646,7 @@ async fn put_applied(
         Some(&mid),
         &seen.put,
     )?;
-    let (mut r, mid) = ctx.request(&w.uri);
-    for (k, v) in &w.selectors {
-        r = r.selector(k.clone(), v.clone());
-    }
+    let (mut r, mid) = ctx.instance_request(w);
     if let Some(f) = seen.fragment {
         r = r.fragment(f.to_owned());
     }

@@ -298,7 +298,7 @@ pub async fn discover(
     d.filters(&mut caps).await;
     d.eventing(&mut caps).await;
     d.profiles(&mut caps).await;
-    if opts.needed.contains("shell:cmd") {
+    if opts.needed.contains("shell:cmd") && !d.over_budget(&mut caps, &["shell:cmd"]) {
         let why = probe_shell(client).await;
         caps.probes.push(Probe {
             what: "WinRM cmd shell (Create, then Delete)".into(),
@@ -556,6 +556,21 @@ struct Discovery<'c> {
 impl Discovery<'_> {
     fn out_of_time(&self) -> bool {
         self.started.elapsed() > DISCOVERY_BUDGET
+    }
+
+    /// Past the budget (a slow target): `requirements` are marked not probed, so their
+    /// cases skip with that reason instead of discovery waiting on more deadlines.
+    fn over_budget(&self, caps: &mut Capabilities, requirements: &[&str]) -> bool {
+        if !self.out_of_time() {
+            return false;
+        }
+        for r in requirements {
+            caps.missing.insert(
+                (*r).to_owned(),
+                "not probed: discovery ran out of its 60 s budget (a slow target)".into(),
+            );
+        }
+        true
     }
 
     /// Sends `env`, or says why nothing came.
@@ -929,6 +944,9 @@ impl Discovery<'_> {
     /// A Subscribe with pull delivery and a 10-second expiry on the enumerable resource,
     /// unsubscribed at once when it is accepted (eventing is optional in DSP0226).
     async fn eventing(&mut self, caps: &mut Capabilities) {
+        if self.over_budget(caps, &["feature:eventing"]) {
+            return;
+        }
         let Some(e) = caps.role("enumerable").cloned() else {
             caps.missing.insert(
                 "feature:eventing".into(),
@@ -993,6 +1011,9 @@ impl Discovery<'_> {
     /// The profiles `CIM_RegisteredProfile` advertises (name and version), for the
     /// reports: what the target claims to implement.
     async fn profiles(&mut self, caps: &mut Capabilities) {
+        if self.out_of_time() {
+            return;
+        }
         let uri = crate::template::resource_uri("CIM_RegisteredProfile");
         let offered = caps
             .probes
@@ -1038,6 +1059,9 @@ impl Discovery<'_> {
 
     /// Fragment-level Get of one property of the gettable resource.
     async fn fragment(&mut self, caps: &mut Capabilities) {
+        if self.over_budget(caps, &["feature:fragment"]) {
+            return;
+        }
         let Some(f) = caps.role("gettable").cloned() else {
             caps.missing.insert(
                 "feature:fragment".into(),
@@ -1089,6 +1113,9 @@ impl Discovery<'_> {
 
     /// The selector filter (on the keyed resource) and WQL (on the enumerable one).
     async fn filters(&mut self, caps: &mut Capabilities) {
+        if self.over_budget(caps, &["filter:selector", "filter:wql"]) {
+            return;
+        }
         let keyed = caps.role("keyed").cloned();
         let enumerable = caps.role("enumerable").cloned();
         let probes = [

@@ -33,6 +33,9 @@ pub struct Rule {
     pub req: &'static str,
     /// The keyword of its wording.
     pub keyword: &'static str,
+    /// Whether that keyword was read in the text; `false`: the identifier is the
+    /// section that holds the rule, and the level is our judgement until it is read.
+    pub verified: bool,
     /// The requirement, in our own words.
     pub requirement: &'static str,
 }
@@ -51,7 +54,7 @@ impl Rule {
             requirement: self.requirement.into(),
             id: Some(self.req.into()),
             keyword: Some(self.keyword.into()),
-            verified: None,
+            verified: (!self.verified).then_some(false),
         }
     }
 }
@@ -63,6 +66,7 @@ pub const FAULT_NOT_2XX: Rule = Rule {
     spec: "SOAP 1.2 Part 2",
     req: "7.5.2.2",
     keyword: "must",
+    verified: false,
     requirement: "A responding SOAP node that answers with a fault uses the fault's HTTP \
                   status (400 for env:Sender, 500 otherwise), never a success status.",
 };
@@ -74,6 +78,7 @@ pub const FAULT_STATUS_CLASS: Rule = Rule {
     spec: "SOAP 1.2 Part 2",
     req: "7.5.2.2",
     keyword: "should",
+    verified: false,
     requirement: "In the SOAP HTTP binding an env:Sender fault is a client error (400 Bad \
                   Request) and every other fault code (Receiver, MustUnderstand, \
                   VersionMismatch, DataEncodingUnknown) a server error (500).",
@@ -83,11 +88,13 @@ pub const FAULT_STATUS_CLASS: Rule = Rule {
 pub const RESPONSE_HEADERS: Rule = Rule {
     id: "wsman.rule.response-headers",
     title: "A response to a well-formed request carries wsa:Action and wsa:RelatesTo",
-    spec: "DSP0226 1.1",
-    req: "R5.4.4-1",
-    keyword: "shall",
-    requirement: "A response names its action and relates to the MessageID of the request \
-                  it answers (the checks of the wsman crate's response validation).",
+    spec: "WS-Addressing 2004/08",
+    req: "3.1",
+    keyword: "must",
+    verified: true,
+    requirement: "A reply carries wsa:RelatesTo with the MessageID of the request it \
+                  answers, and every message names its wsa:Action (the checks of the \
+                  wsman crate's response validation).",
 };
 
 /// A successful Get or Put answers the representation itself.
@@ -97,6 +104,7 @@ pub const TRANSFER_BODY: Rule = Rule {
     spec: "WS-Transfer 2004/09",
     req: "3.1 Get",
     keyword: "must",
+    verified: false,
     requirement: "A successful Get (and a Put that returns the resource) answers with the \
                   resource's representation as the one child of the SOAP Body, not wrapped \
                   in another element.",
@@ -109,6 +117,7 @@ pub const MESSAGE_ID_UNIQUE: Rule = Rule {
     spec: "DSP0226 1.1",
     req: "R5.4.4-2",
     keyword: "shall",
+    verified: true,
     requirement: "Every message the service sends has a MessageID of its own: a value it \
                   sent once is never sent again.",
 };

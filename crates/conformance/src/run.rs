@@ -329,6 +329,25 @@ pub async fn run_ipmi(
     Ok(runner.run(cases, progress).await)
 }
 
+/// The report of a run that could not start (the target unreachable, the credentials
+/// refused): every case an error saying why, so CI still gets complete report files.
+pub fn not_run(cases: &[Case], opts: &RunOptions, target: &str, reason: &str) -> Report {
+    Report {
+        tool: opts.tool.clone(),
+        target: target.to_owned(),
+        product: None,
+        discovery: Vec::new(),
+        seed: opts.seed,
+        jobs: opts.jobs.max(1),
+        duration_us: 0,
+        results: cases
+            .iter()
+            .map(|c| result(c, opts, Outcome::Error, Some(format!("not run: {reason}"))))
+            .collect(),
+        target_lost: None,
+    }
+}
+
 fn result(case: &Case, opts: &RunOptions, outcome: Outcome, message: Option<String>) -> CaseResult {
     CaseResult {
         id: case.id.clone(),
