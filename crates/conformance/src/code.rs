@@ -69,9 +69,19 @@ pub struct Ctx {
     pub open_enumerations: Vec<(String, String)>,
     /// Whether the WS-Man target is still there (shared by the cases of a run).
     pub watch: CaseWatch,
+    /// What the case changed on the target and how it put it back, in words
+    /// ("deleted SEL entry 0x0012; added back as 0x0031"), for the report.
+    pub changes: Vec<String>,
+    /// What IPMI discovery learnt of the BMC (devices, payloads, optional commands).
+    pub ipmi_caps: std::sync::Arc<crate::ipmi::IpmiCaps>,
 }
 
 impl Ctx {
+    /// Records a change the case made to the target (and whether it was undone).
+    pub fn record_change(&mut self, what: impl Into<String>) {
+        self.changes.push(what.into());
+    }
+
     /// A fresh seeded MessageID.
     pub fn message_id(&mut self) -> String {
         template::seeded_uuid(&mut self.rng)

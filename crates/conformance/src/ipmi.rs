@@ -112,8 +112,34 @@ pub fn needs(id: &str) -> (bool, bool) {
 pub fn valid_requirement(r: &str) -> bool {
     matches!(
         r,
-        "ipmi:operator" | "ipmi:user" | "ipmi:md5" | "ipmi:idle-wait"
-    )
+        "ipmi:operator" | "ipmi:user" | "ipmi:md5" | "ipmi:ipmi15" | "ipmi:idle-wait" | "ipmi:sol"
+    ) || r
+        .strip_prefix("ipmi:")
+        .is_some_and(|k| ipmi::spec::Device::ALL.iter().any(|d| d.key() == k))
+}
+
+/// What discovery learnt of a BMC: the facts verdicts rest on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpmiCaps {
+    /// Get Device ID's additional device support byte (`None`: not answered).
+    pub devices: Option<u8>,
+    /// Whether the LAN channel lists the SOL payload (`None`: not asked or not answered).
+    pub sol: Option<bool>,
+    /// The cipher suite IDs the channel lists.
+    pub suites: Vec<u8>,
+    /// The IPMI 1.5 authentication type support byte of Get Channel Authentication
+    /// Capabilities (bit 0 none, 1 MD2, 2 MD5, 4 straight password, 5 OEM).
+    pub ipmi15_auth: u8,
+    /// Optional commands (NetFn, cmd) the BMC answered 0xC1 (invalid command).
+    pub invalid: std::collections::BTreeSet<(u8, u8)>,
+}
+
+impl IpmiCaps {
+    /// Whether Get Device ID advertises `d` (true when Get Device ID did not answer:
+    /// nothing then says the device is absent).
+    pub fn has(&self, d: ipmi::spec::Device) -> bool {
+        self.devices.is_none_or(|b| b & d.bit() != 0)
+    }
 }
 
 /// Why an IPMI target could not be used (the run's exit code 3).
@@ -126,29 +152,252 @@ pub struct Unanswered {
     pub reason: String,
 }
 
-/// Pings the BMC and asks its authentication capabilities; returns the requirements
-/// it does not meet, with the reason.
-pub async fn discover(opts: &IpmiOptions) -> Result<BTreeMap<String, String>, Unanswered> {
+/// What IPMI discovery found: the requirements the BMC does not meet (with the
+/// reason), what it offers, and every question asked, for the reports.
+#[derive(Debug, Clone, Default)]
+pub struct IpmiDiscovery {
+    /// Requirements not met, with the reason.
+    pub missing: BTreeMap<String, String>,
+    /// What the BMC offers.
+    pub caps: IpmiCaps,
+    /// What was asked and what came.
+    pub probes: Vec<crate::discover::Probe>,
+}
+
+/// Read-only requests of optional commands the suite exercises, asked once in
+/// discovery to learn which the BMC implements (0xC1: it does not).
+const OPTIONAL_PROBES: &[(u8, u8, &[u8])] = &[
+    (0x06, 0x59, &[0x00, 0x01, 0x00, 0x00]), // Get System Info Parameters (firmware)
+    (0x00, 0x0F, &[]),                       // Get POH Counter
+    (0x00, 0x09, &[0x05, 0x00, 0x00]),       // Get System Boot Options (boot flags)
+    (0x06, 0x25, &[]),                       // Get Watchdog Timer
+    (0x06, 0x37, &[]),                       // Get System GUID
+    (0x06, 0x08, &[]),                       // Get Device GUID
+    (0x0A, 0x48, &[]),                       // Get SEL Time
+    (0x06, 0x4E, &[0x01]),                   // Get Channel Payload Support
+];
+
+/// The names of the IPMI 1.5 authentication types set in `b` (Get Channel
+/// Authentication Capabilities, data byte 1).
+pub fn auth_type_names(b: u8) -> String {
+    let names: Vec<&str> = [
+        (0x01, "none"),
+        (0x02, "MD2"),
+        (0x04, "MD5"),
+        (0x10, "straight password"),
+        (0x20, "OEM"),
+    ]
+    .iter()
+    .filter(|(bit, _)| b & bit != 0)
+    .map(|(_, n)| *n)
+    .collect();
+    if names.is_empty() {
+        "none advertised".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A completion code as an IPMI engineer writes it: `0xC1 (invalid command)`.
+pub fn completion(cc: u8) -> String {
+    match ipmi::codes::completion_name(cc) {
+        Some(n) => format!("0x{cc:02X} ({n})"),
+        None => format!("0x{cc:02X}"),
+    }
+}
+
+/// Asks the BMC what clients ask before they log in (Get Channel Authentication
+/// Capabilities in IPMI 1.5 framing, then in RMCP+ framing; the presence ping, for
+/// information), then logs in and learns what it offers: Get Device ID's device
+/// support, the cipher suites, the SOL payload, and which optional commands it
+/// implements. Fails (exit 3) only when neither form of the authentication
+/// capabilities is answered.
+pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, Unanswered> {
     let fail = |reason: String| Unanswered {
         addr: opts.target.addr.to_string(),
         reason,
     };
+    let mut d = IpmiDiscovery::default();
+    let mut probe = |what: &str, offered: bool, detail: String| {
+        d.probes.push(crate::discover::Probe {
+            what: what.into(),
+            offered,
+            detail,
+        })
+    };
     let mut s = IpmiSession::open(&opts.target, 0x7011)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    s.ping()
-        .await
-        .map_err(|e| fail(format!("presence ping: {e}")))?;
     // IPMI 1.5 framing first: every client sends it that way before a login, and some
     // BMCs (OpenIPMI's ipmi_sim) answer only that framing; then the RMCP+ framing.
-    let caps = match s.auth_caps(false).await {
-        Ok(c) => c,
-        Err(_) => s
-            .auth_caps(true)
-            .await
-            .map_err(|e| fail(format!("Get Channel Authentication Capabilities: {e}")))?,
+    let v15 = s.auth_caps(false).await;
+    let v20 = s.auth_caps(true).await;
+    let answer = |r: &Result<Reply, IpmiError>| match r {
+        Ok(r) if r.completion == 0 => format!("answered: {}", client::ipmi::hex(&r.data)),
+        Ok(r) => format!("answered {}", completion(r.completion)),
+        Err(e) => e.to_string(),
     };
+    probe(
+        "Get Channel Authentication Capabilities (IPMI 1.5 framing)",
+        v15.as_ref().is_ok_and(|r| r.completion == 0),
+        answer(&v15),
+    );
+    probe(
+        "Get Channel Authentication Capabilities (RMCP+ framing)",
+        v20.as_ref().is_ok_and(|r| r.completion == 0),
+        answer(&v20),
+    );
+    let caps = match (&v15, &v20) {
+        (Ok(r), _) if r.completion == 0 => r.clone(),
+        (_, Ok(r)) if r.completion == 0 => r.clone(),
+        (Err(a), Err(b)) => {
+            return Err(fail(format!(
+                "Get Channel Authentication Capabilities: {a} (IPMI 1.5 framing); {b} \
+                 (RMCP+ framing)"
+            )));
+        }
+        (Ok(r), _) | (_, Ok(r)) => {
+            return Err(fail(format!(
+                "Get Channel Authentication Capabilities answered {}",
+                completion(r.completion)
+            )));
+        }
+    };
+    let auth = caps.data.get(1).copied().unwrap_or(0);
+    d.caps.ipmi15_auth = auth & 0x3F;
+    probe(
+        "IPMI 1.5 authentication types",
+        auth & 0x37 != 0,
+        auth_type_names(auth & 0x3F),
+    );
+    // The presence ping: informational (ipmitool and freeipmi log in without it).
+    let mut ping = IpmiSession::open(&opts.target, 0x7012)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    match ping.ping().await {
+        Ok(p) => probe(
+            "RMCP/ASF presence ping",
+            true,
+            format!("pong, supported entities 0x{:02X}", p.entities),
+        ),
+        Err(e) => probe("RMCP/ASF presence ping", false, e.to_string()),
+    }
+    match s.cipher_suite_records().await {
+        Ok(b) => {
+            let ids = suite_ids(&b);
+            probe(
+                "Get Channel Cipher Suites",
+                true,
+                format!("suites {}", list(&ids)),
+            );
+            d.caps.suites = ids;
+        }
+        Err(e) => probe("Get Channel Cipher Suites", false, e.to_string()),
+    }
     let mut missing = BTreeMap::new();
+    if auth & 0x04 == 0 {
+        missing.insert(
+            "ipmi:md5".into(),
+            format!(
+                "the channel does not advertise IPMI 1.5 MD5 authentication (it advertises: {})",
+                auth_type_names(auth & 0x3F)
+            ),
+        );
+    }
+    if auth & 0x37 == 0 {
+        missing.insert(
+            "ipmi:ipmi15".into(),
+            "the channel advertises no IPMI 1.5 authentication type".into(),
+        );
+    }
+    // In a session: what the BMC is.
+    match s
+        .login_v20(Privilege::Administrator, SuiteChoice::Auto)
+        .await
+    {
+        Ok(_) => {
+            match s.command(0x06, 0x01, &[]).await {
+                Ok(r) if r.completion == 0 && r.data.len() >= 6 => {
+                    let b = r.data[5];
+                    d.caps.devices = Some(b);
+                    let names: Vec<&str> = ipmi::spec::Device::from_byte(b)
+                        .iter()
+                        .map(|d| d.name())
+                        .collect();
+                    probe(
+                        "Get Device ID (additional device support)",
+                        true,
+                        format!(
+                            "0x{b:02X}: {}",
+                            if names.is_empty() {
+                                "none".into()
+                            } else {
+                                names.join(", ")
+                            }
+                        ),
+                    );
+                    for dev in ipmi::spec::Device::ALL {
+                        if b & dev.bit() == 0 {
+                            missing.insert(
+                                format!("ipmi:{}", dev.key()),
+                                format!(
+                                    "Get Device ID does not advertise a {} (additional device \
+                                     support 0x{b:02X})",
+                                    dev.name()
+                                ),
+                            );
+                        }
+                    }
+                }
+                Ok(r) => probe(
+                    "Get Device ID (additional device support)",
+                    false,
+                    format!("{}, {} data bytes", completion(r.completion), r.data.len()),
+                ),
+                Err(e) => probe(
+                    "Get Device ID (additional device support)",
+                    false,
+                    e.to_string(),
+                ),
+            }
+            for (netfn, cmd, data) in OPTIONAL_PROBES {
+                let name = ipmi::spec::lookup(*netfn, *cmd).map_or_else(
+                    || format!("NetFn 0x{netfn:02X} cmd 0x{cmd:02X}"),
+                    |c| c.name.to_owned(),
+                );
+                match s.command(*netfn, *cmd, data).await {
+                    Ok(r) if r.completion == 0xC1 => {
+                        d.caps.invalid.insert((*netfn, *cmd));
+                        probe(&name, false, completion(0xC1));
+                    }
+                    Ok(r) => {
+                        if (*netfn, *cmd) == (0x06, 0x4E) && r.completion == 0 {
+                            let sol = r.data.first().is_some_and(|b| b & 0x02 != 0);
+                            d.caps.sol = Some(sol);
+                        }
+                        probe(&name, r.completion == 0, completion(r.completion));
+                    }
+                    Err(e) => probe(&name, false, e.to_string()),
+                }
+            }
+            let _ = s.close().await;
+        }
+        Err(e) => probe(
+            "RMCP+ login as the administrator",
+            false,
+            format!("{e}; the capabilities after login are unknown"),
+        ),
+    }
+    if d.caps.sol != Some(true) {
+        missing.insert(
+            "ipmi:sol".into(),
+            match d.caps.sol {
+                Some(false) => "Get Channel Payload Support does not list the SOL payload".into(),
+                _ => "Get Channel Payload Support did not answer; SOL is not known to be offered"
+                    .into(),
+            },
+        );
+    }
     if opts.operator.is_none() {
         missing.insert(
             "ipmi:operator".into(),
@@ -161,12 +410,6 @@ pub async fn discover(opts: &IpmiOptions) -> Result<BTreeMap<String, String>, Un
             "no user-level account given (--ipmi-user-account USER:PASSWORD)".into(),
         );
     }
-    if caps.completion != 0 || caps.data.get(1).is_none_or(|b| b & 0x04 == 0) {
-        missing.insert(
-            "ipmi:md5".into(),
-            "the channel does not offer IPMI 1.5 MD5 authentication".into(),
-        );
-    }
     if opts.idle_wait.is_none() {
         missing.insert(
             "ipmi:idle-wait".into(),
@@ -175,7 +418,31 @@ pub async fn discover(opts: &IpmiOptions) -> Result<BTreeMap<String, String>, Un
                 .into(),
         );
     }
-    Ok(missing)
+    d.missing = missing;
+    Ok(d)
+}
+
+/// The suite IDs of a cipher suite record list (records start 0xC0 or 0xC1).
+pub fn suite_ids(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            start @ (0xC0 | 0xC1) => {
+                if let Some(id) = b.get(i + 1) {
+                    out.push(*id);
+                }
+                // A standard record: start, ID; an OEM one adds the 3-byte IANA number.
+                i += if start == 0xC0 { 2 } else { 5 };
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+fn list(ids: &[u8]) -> String {
+    ids.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// IPMI errors as findings: no answer is the target's doing, a socket error the

@@ -107,6 +107,7 @@ pub struct Runner {
     wsman: bool,
     ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
     caps: Arc<Capabilities>,
+    ipmi_caps: Arc<crate::ipmi::IpmiCaps>,
     opts: RunOptions,
     seen: crate::rules::SeenIds,
 }
@@ -152,14 +153,19 @@ impl Runner {
                 },
             });
         }
+        let mut ipmi_caps = crate::ipmi::IpmiCaps::default();
         if let Some(o) = &opts.ipmi {
-            caps.missing.extend(crate::ipmi::discover(o).await?);
+            let d = crate::ipmi::discover(o).await?;
+            caps.missing.extend(d.missing);
+            caps.probes.extend(d.probes);
+            ipmi_caps = d.caps;
         }
         Ok(Runner {
             client,
             wsman: true,
             ipmi: opts.ipmi.clone().map(Arc::new),
             caps: Arc::new(caps),
+            ipmi_caps: Arc::new(ipmi_caps),
             opts,
             seen: Default::default(),
         })
@@ -174,7 +180,7 @@ impl Runner {
                 reason: "no IPMI target given".into(),
             }));
         };
-        let missing = crate::ipmi::discover(o).await?;
+        let d = crate::ipmi::discover(o).await?;
         // Never used: every case that needs WS-Man is skipped before it runs.
         let client = Client::new(client::Target::new(format!(
             "http://{}/wsman",
@@ -189,9 +195,11 @@ impl Runner {
             wsman: false,
             ipmi: opts.ipmi.clone().map(Arc::new),
             caps: Arc::new(Capabilities {
-                missing,
+                missing: d.missing,
+                probes: d.probes,
                 ..Capabilities::default()
             }),
+            ipmi_caps: Arc::new(d.caps),
             opts,
             seen: Default::default(),
         })
@@ -292,6 +300,7 @@ impl Runner {
             wsman: self.wsman,
             ipmi: self.ipmi.clone(),
             caps: self.caps.clone(),
+            ipmi_caps: self.ipmi_caps.clone(),
             opts: self.opts.clone(),
             seen: self.seen.clone(),
         }
@@ -304,6 +313,7 @@ struct Subject {
     wsman: bool,
     ipmi: Option<Arc<crate::ipmi::IpmiOptions>>,
     caps: Arc<Capabilities>,
+    ipmi_caps: Arc<crate::ipmi::IpmiCaps>,
     opts: RunOptions,
     seen: crate::rules::SeenIds,
 }
@@ -365,6 +375,7 @@ fn result(case: &Case, opts: &RunOptions, outcome: Outcome, message: Option<Stri
         waiver: None,
         rerun: (opts.rerun)(case),
         findings: Vec::new(),
+        changes: Vec::new(),
     }
 }
 
@@ -456,6 +467,8 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         judge: crate::rules::Judge::new(&case.id, subject.seen.clone()),
         open_enumerations: Vec::new(),
         watch: CaseWatch::new(watch.clone(), case.id.clone()),
+        changes: Vec::new(),
+        ipmi_caps: subject.ipmi_caps.clone(),
     };
     let deadline = case
         .timeout_ms
@@ -511,6 +524,7 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         }
     }
     r.transcript = ctx.transcript;
+    r.changes = ctx.changes;
     r.findings = ctx.judge.finish(&opts.waivers);
     r.duration_us = start.elapsed().as_micros() as u64;
     apply_waiver(&mut r, &opts.waivers);

@@ -77,6 +77,40 @@ pub mod cc {
     pub const UNSPECIFIED: u8 = 0xFF;
 }
 
+/// A completion code's meaning in a few words (IPMI v2.0 table 5-2), for messages:
+/// `invalid command` for 0xC1; `None` for codes the table does not define (OEM and
+/// command-specific codes 0x01-0x7E, 0x80-0xBE).
+pub fn completion_name(cc: u8) -> Option<&'static str> {
+    Some(match cc {
+        0x00 => "completed normally",
+        0xC0 => "node busy",
+        0xC1 => "invalid command",
+        0xC2 => "invalid for the given LUN",
+        0xC3 => "timeout while processing",
+        0xC4 => "out of space",
+        0xC5 => "reservation cancelled or invalid",
+        0xC6 => "request data truncated",
+        0xC7 => "request data length invalid",
+        0xC8 => "request data field length limit exceeded",
+        0xC9 => "parameter out of range",
+        0xCA => "cannot return number of requested data bytes",
+        0xCB => "requested sensor, data or record not present",
+        0xCC => "invalid data field in request",
+        0xCD => "illegal for the sensor or record type",
+        0xCE => "response could not be provided",
+        0xCF => "cannot execute duplicated request",
+        0xD0 => "SDR repository in update mode",
+        0xD1 => "device in firmware update mode",
+        0xD2 => "BMC initialization in progress",
+        0xD3 => "destination unavailable",
+        0xD4 => "insufficient privilege level",
+        0xD5 => "not supported in present state",
+        0xD6 => "sub-function disabled or unavailable",
+        0xFF => "unspecified error",
+        _ => return None,
+    })
+}
+
 /// A session privilege level (IPMI v2.0 table 22-?, "privilege level" encodings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Privilege {

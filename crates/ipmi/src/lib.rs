@@ -35,3 +35,4 @@ pub mod rmcp;
 pub mod sdr;
 pub mod sel;
 pub mod session;
+pub mod spec;

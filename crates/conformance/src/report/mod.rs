@@ -114,6 +114,9 @@ pub struct CaseResult {
     /// Rules every answer is held to that this case's answers broke.
     #[serde(default)]
     pub findings: Vec<crate::rules::RuleFinding>,
+    /// What the case changed on the target and how it restored it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 impl CaseResult {
