@@ -281,6 +281,7 @@ pub(crate) mod sample {
             waiver: None,
             rerun: format!("touchstone check --filter {id}"),
             findings: Vec::new(),
+                changes: Vec::new(),
         }
         };
         let mut waived = result("wsman.core.waived", Outcome::Pass, Level::Must);
