@@ -83,7 +83,7 @@ impl IpmiTarget {
 #[non_exhaustive]
 pub enum IpmiError {
     /// No answer came in time (after every attempt).
-    #[error("no answer to {what} within {after:?} ({attempts} attempt(s))")]
+    #[error("no answer to {what} within {} ({attempts} {}){}", millis(*after), plural(*attempts, "attempt"), junk_note(*junk, first_junk))]
     Timeout {
         /// What was sent.
         what: String,
@@ -91,7 +91,14 @@ pub enum IpmiError {
         after: Duration,
         /// Datagrams sent.
         attempts: u32,
+        /// Datagrams that came but were not IPMI/RMCP at all (a target answering junk).
+        junk: u32,
+        /// The first of them, in hex (at most 32 bytes).
+        first_junk: String,
     },
+    /// The target's host says nothing listens on the port (ICMP port unreachable).
+    #[error("{0}: port unreachable (ICMP): nothing listens there")]
+    Unreachable(String),
     /// The socket failed.
     #[error("UDP: {0}")]
     Io(String),
@@ -104,9 +111,40 @@ pub enum IpmiError {
 }
 
 impl IpmiError {
-    /// True when the target never answered.
+    /// True when the target stayed silent.
     pub fn is_timeout(&self) -> bool {
         matches!(self, IpmiError::Timeout { .. })
+    }
+}
+
+/// A duration as people write it: `500 ms`, `2 ms`, `1.5 s`.
+pub fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1000.0 {
+        format!("{} ms", ms.ceil() as u64)
+    } else {
+        let s = format!("{:.1}", ms / 1000.0);
+        format!("{} s", s.trim_end_matches(".0"))
+    }
+}
+
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn junk_note(n: u32, first: &str) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {} came that {} not RMCP (first: {first})",
+            plural(n, "datagram"),
+            if n == 1 { "was" } else { "were" }
+        )
     }
 }
 
@@ -265,7 +303,9 @@ impl IpmiSession {
                 Ok(Some(buf))
             }
             // A port unreachable from an earlier datagram surfaces here on Linux.
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Ok(None),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(IpmiError::Unreachable(self.target.addr.to_string()))
+            }
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Ok(None),
         }
@@ -284,6 +324,7 @@ impl IpmiSession {
         let started = Instant::now();
         let mut datagram = first;
         let mut sent = 0;
+        let (mut junk, mut first_junk) = (0u32, String::new());
         'send: loop {
             let r = self.socket.send(&datagram).await;
             if let Err(e) = r {
@@ -297,8 +338,8 @@ impl IpmiSession {
                 let Some(answer) = self.recv_within(left).await? else {
                     if sent < attempts {
                         self.note(format!(
-                            "no answer within {:?}: sending again",
-                            retry.timeout
+                            "no answer within {}: sending again",
+                            millis(retry.timeout)
                         ));
                         continue 'send;
                     }
@@ -306,10 +347,25 @@ impl IpmiSession {
                         what: what.to_owned(),
                         after: started.elapsed(),
                         attempts: sent,
+                        junk,
+                        first_junk: first_junk.clone(),
                     };
                     self.note(e.to_string());
                     return Err(e);
                 };
+                if ipmi::rmcp::decode(&answer).is_err() {
+                    // Not RMCP at all: a real client ignores it and keeps waiting.
+                    let shown = hex(&answer[..answer.len().min(32)]);
+                    self.note(format!(
+                        "a datagram that is not RMCP ({} bytes: {shown}): ignored",
+                        answer.len()
+                    ));
+                    if junk == 0 {
+                        first_junk = shown;
+                    }
+                    junk += 1;
+                    continue;
+                }
                 let now = self.now_ms();
                 let ev = self.console.receive(&answer, now, &mut self.rng);
                 self.sync();
@@ -533,7 +589,7 @@ impl IpmiSession {
     pub async fn expect_silence(&mut self, wait: Duration) -> Result<bool, IpmiError> {
         match self.recv_within(wait).await? {
             None => {
-                self.note(format!("no answer within {wait:?}, as expected"));
+                self.note(format!("no answer within {}, as expected", millis(wait)));
                 Ok(true)
             }
             Some(d) => {

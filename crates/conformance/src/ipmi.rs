@@ -77,6 +77,15 @@ impl Role {
         }
     }
 
+    /// The account's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "administrator",
+            Role::Operator => "operator",
+            Role::User => "user-level",
+        }
+    }
+
     /// The privilege this role logs in with by default.
     pub fn privilege(self) -> Privilege {
         match self {
@@ -445,12 +454,46 @@ fn list(ids: &[u8]) -> String {
     ids.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
 }
 
+/// The skip for a 0xC1 (invalid command) answer to a command the BMC need not
+/// implement: an optional one, or one of a logical device Get Device ID does not
+/// advertise. `None` when 0xC1 is a failure (a mandatory command) or `cc` is another code.
+pub fn not_implemented(caps: &IpmiCaps, netfn: u8, cmd: u8, cc: u8) -> Option<Finding> {
+    if cc != ipmi::codes::cc::INVALID_COMMAND {
+        return None;
+    }
+    let c = ipmi::spec::lookup(netfn, cmd)?;
+    match (c.support, c.device) {
+        (ipmi::spec::Support::Optional, _) => Some(Finding::Skip(format!(
+            "{} is optional, and the BMC answers {}",
+            c.citation(),
+            completion(cc)
+        ))),
+        (ipmi::spec::Support::Mandatory, Some(d)) if !caps.has(d) => Some(Finding::Skip(format!(
+            "{}: Get Device ID does not advertise a {}, and the BMC answers {}",
+            c.citation(),
+            d.name(),
+            completion(cc)
+        ))),
+        _ => None,
+    }
+}
+
 /// IPMI errors as findings: no answer is the target's doing, a socket error the
 /// harness's.
 pub fn finding(what: &str, e: IpmiError) -> Finding {
     match e {
         IpmiError::Io(e) => Finding::Error(format!("{what}: {e}")),
-        e => Finding::mismatch(what, "an answer", e.to_string()),
+        e @ IpmiError::Timeout { .. } => Finding::mismatch(what, "an answer", e.to_string()),
+        e => Finding::mismatch(what, "an answer it can use", e.to_string()),
+    }
+}
+
+/// `n` bytes: `1 byte`, `18 bytes`.
+pub fn bytes(n: usize) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -525,7 +568,14 @@ impl Ctx {
         };
         match cred {
             Some((u, p)) => Ok(o.target.with_credentials(u, p)),
-            None => Err(Finding::Skip(format!("no {role:?} account given"))),
+            None => Err(Finding::Skip(format!(
+                "no {} account given ({})",
+                role.name(),
+                match role {
+                    Role::User => "--ipmi-user-account USER:PASSWORD",
+                    _ => "--ipmi-operator USER:PASSWORD",
+                }
+            ))),
         }
     }
 
@@ -575,10 +625,13 @@ impl Ctx {
             .await
             .map_err(|e| finding(what, e))?;
         if r.completion != 0 {
+            if let Some(skip) = not_implemented(&self.ipmi_caps, netfn, cmd, r.completion) {
+                return Err(skip);
+            }
             return Err(Finding::mismatch(
                 format!("{what}: completion code"),
                 "0x00",
-                format!("{:#04x}", r.completion),
+                completion(r.completion),
             ));
         }
         Ok(r.data)
@@ -714,11 +767,11 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
     };
     if let Some(c) = &e.completion {
         if !c.contains(&r.completion) {
-            let want: Vec<String> = c.as_slice().iter().map(|c| format!("{c:#04x}")).collect();
+            let want: Vec<String> = c.as_slice().iter().map(|c| completion(*c)).collect();
             miss(
                 "completion code".into(),
                 want.join(" or "),
-                format!("{:#04x}", r.completion),
+                completion(r.completion),
             );
         }
     }
@@ -726,8 +779,8 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
         if r.data.len() != n {
             miss(
                 "response data length".into(),
-                n.to_string(),
-                format!("{} ({})", r.data.len(), client::ipmi::hex(&r.data)),
+                bytes(n),
+                format!("{} ({})", bytes(r.data.len()), client::ipmi::hex(&r.data)),
             );
         }
     }
@@ -735,8 +788,8 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
         if r.data.len() < n {
             miss(
                 "response data length".into(),
-                format!("at least {n}"),
-                format!("{} ({})", r.data.len(), client::ipmi::hex(&r.data)),
+                format!("at least {}", bytes(n)),
+                format!("{} ({})", bytes(r.data.len()), client::ipmi::hex(&r.data)),
             );
         }
     }
@@ -760,8 +813,11 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
             Some(b) if b & mask == *value => {}
             got => miss(
                 format!("data[{off}] & {mask:#04x}"),
-                format!("{value:#04x}"),
-                got.map_or("absent".into(), |b| format!("{:#04x}", b & mask)),
+                format!("0x{value:02X}"),
+                got.map_or_else(
+                    || format!("no byte {off} ({} of data)", bytes(r.data.len())),
+                    |b| format!("0x{:02X}", b & mask),
+                ),
             ),
         }
     }
@@ -770,7 +826,7 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
             miss(
                 "answer time".into(),
                 format!("within {ms} ms"),
-                format!("{:?}", r.elapsed),
+                client::ipmi::millis(r.elapsed),
             );
         }
     }
@@ -826,6 +882,16 @@ pub async fn run_step(ctx: &mut Ctx, step: &Step) -> Result<Vec<Mismatch>, Findi
         ctx.s(h).command(netfn, cmd, &data).await
     };
     let reply = reply.map_err(|e| finding(&what, e))?;
+    let allowed = step
+        .expect
+        .completion
+        .as_ref()
+        .is_some_and(|c| c.contains(&reply.completion));
+    if !allowed {
+        if let Some(skip) = not_implemented(&ctx.ipmi_caps, netfn, cmd, reply.completion) {
+            return Err(skip);
+        }
+    }
     let mismatches = check(&step.expect, &reply);
     if mismatches.is_empty() {
         for (var, range) in &step.capture {

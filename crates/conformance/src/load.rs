@@ -85,6 +85,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../suites/ipmi/privilege.toml"),
     ),
     (
+        "suites/ipmi/operator.toml",
+        include_str!("../../../suites/ipmi/operator.toml"),
+    ),
+    (
         "suites/ipmi/sdr.toml",
         include_str!("../../../suites/ipmi/sdr.toml"),
     ),

@@ -9,7 +9,8 @@ use ipmi::console::{ConsoleError, SuiteChoice};
 use ipmi::rmcp::AuthType;
 
 use crate::code::{CodeFn, Ctx, Finding, reg, verdict};
-use crate::ipmi::{Handle, Role, finding};
+use crate::ipmi::{Handle, Role, completion, finding};
+use client::ipmi::millis;
 
 mod storage;
 use storage::*;
@@ -33,6 +34,8 @@ pub const REGISTRY: &[CodeFn] = reg![
     "ipmi.session.rakp-wrong-password" => rakp_wrong_password,
     "ipmi.session.rakp-role-above-limit" => rakp_role_above_limit,
     "ipmi.session.rakp-name-only-lookup" => rakp_name_only,
+    "ipmi.privilege.operator-login-as-administrator" => operator_login_as_administrator,
+    "ipmi.privilege.operator-set-session-administrator" => operator_set_session_administrator,
     "ipmi.session.rakp-privilege-lookup" => rakp_privilege_lookup,
     "ipmi.security.cipher-suite-zero-refused" => suite_zero_refused,
     "ipmi.security.anonymous-login-refused" => anonymous_refused,
@@ -67,6 +70,17 @@ const APP: u8 = 0x06;
 const CHASSIS: u8 = 0x00;
 const SENSOR: u8 = 0x04;
 const STORAGE: u8 = 0x0A;
+
+fn list_ids(ids: &[u8]) -> String {
+    if ids.is_empty() {
+        return "none".into();
+    }
+    ids.iter().map(u8::to_string).collect::<Vec<_>>().join(", ")
+}
+
+fn privilege_text(p: Option<Privilege>) -> String {
+    p.map_or_else(|| "no privilege level".into(), |p| p.name().to_owned())
+}
 
 fn hexs(b: &[u8]) -> String {
     client::ipmi::hex(b)
@@ -172,10 +186,13 @@ async fn completion_must_be(
         .await
         .map_err(|e| finding(sent, e))?;
     if r.completion != cc {
+        if let Some(skip) = crate::ipmi::not_implemented(&ctx.ipmi_caps, netfn, cmd, r.completion) {
+            return Err(skip);
+        }
         return Err(Finding::mismatch(
             what,
-            format!("0x{cc:02X}"),
-            format!("{:#04x}", r.completion),
+            completion(cc),
+            completion(r.completion),
         ));
     }
     Ok(())
@@ -258,14 +275,14 @@ async fn cipher_suites_listed(ctx: &mut Ctx) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "cipher suites",
             "suite 3 listed",
-            format!("{ids:?}"),
+            format!("suites {}", list_ids(&ids)),
         ));
     }
     if ids.contains(&0) {
         return Err(Finding::mismatch(
             "cipher suites",
             "suite 0 (no authentication) not offered",
-            format!("{ids:?}"),
+            format!("suites {}", list_ids(&ids)),
         ));
     }
     Ok(())
@@ -294,7 +311,8 @@ async fn login_suite(ctx: &mut Ctx, suite: u8) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "negotiated suite",
             suite.to_string(),
-            format!("{:?}", info.suite),
+            info.suite
+                .map_or_else(|| "an IPMI 1.5 session".into(), |s| format!("suite {s}")),
         ));
     }
     let d = ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
@@ -332,7 +350,7 @@ async fn open_privilege_zero(ctx: &mut Ctx) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "Open Session Response maximum privilege",
             "Administrator (the user's real level)",
-            format!("{:?}", info.max_privilege),
+            privilege_text(info.max_privilege),
         ));
     }
     Ok(())
@@ -345,7 +363,7 @@ async fn open_privilege_echo(ctx: &mut Ctx) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "Open Session Response maximum privilege",
             "Operator (as requested)",
-            format!("{:?}", info.max_privilege),
+            privilege_text(info.max_privilege),
         ));
     }
     Ok(())
@@ -409,10 +427,79 @@ async fn rakp_wrong_password(ctx: &mut Ctx) -> Result<(), Finding> {
     }
 }
 
+/// The least privileged account given (user-level, else operator) and the level it may
+/// not exceed; a skip when neither was given.
+fn limited_role(ctx: &Ctx) -> Result<Role, Finding> {
+    let o = ctx.ipmi_opts()?;
+    if o.user.is_some() {
+        Ok(Role::User)
+    } else if o.operator.is_some() {
+        Ok(Role::Operator)
+    } else {
+        Err(Finding::Skip(
+            "no account below Administrator given (--ipmi-operator or --ipmi-user-account)".into(),
+        ))
+    }
+}
+
 async fn rakp_role_above_limit(ctx: &mut Ctx) -> Result<(), Finding> {
-    let h = ctx.ipmi_open(Role::User).await?;
-    admin_login_must_fail(ctx, h, "a user-level account asking for Administrator").await?;
+    let role = limited_role(ctx)?;
+    let h = ctx.ipmi_open(role).await?;
+    admin_login_must_fail(
+        ctx,
+        h,
+        &format!(
+            "the {} account asking for Administrator (username/privilege lookup)",
+            role.name()
+        ),
+    )
+    .await?;
     Ok(())
+}
+
+async fn operator_login_as_administrator(ctx: &mut Ctx) -> Result<(), Finding> {
+    // Name-only lookup (RAKP 1 role bit 4), as ipmitool and freeipmi send it: the
+    // requested maximum privilege is still checked against the account's limit.
+    let h = ctx.ipmi_open(Role::Operator).await?;
+    ctx.s(h).faults().rakp1_role = Some(0x10 | Privilege::Administrator.to_u8());
+    admin_login_must_fail(
+        ctx,
+        h,
+        "the operator account asking for Administrator (name-only lookup)",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Set Session Privilege Level's refusals for a level above the account's limit
+/// (IPMI v2.0 22.18: 0x80 level not available for this user, 0x81 level exceeds the
+/// channel or user limit) and the generic 0xD4 (insufficient privilege).
+const SET_PRIVILEGE_REFUSALS: [u8; 3] = [0x80, 0x81, 0xD4];
+
+async fn operator_set_session_administrator(ctx: &mut Ctx) -> Result<(), Finding> {
+    let h = ctx.ipmi_open(Role::Operator).await?;
+    login_ok(ctx, h, Privilege::Operator, 3, "operator login at Operator").await?;
+    let r = ctx
+        .s(h)
+        .command(APP, 0x3B, &[Privilege::Administrator.to_u8()])
+        .await
+        .map_err(|e| finding("Set Session Privilege Level", e))?;
+    if SET_PRIVILEGE_REFUSALS.contains(&r.completion) {
+        return Ok(());
+    }
+    let want: Vec<String> = SET_PRIVILEGE_REFUSALS
+        .iter()
+        .map(|c| completion(*c))
+        .collect();
+    Err(Finding::mismatch(
+        "Set Session Privilege Level to Administrator in an operator session",
+        format!("refused: {}", want.join(" or ")),
+        if r.completion == 0 {
+            format!("granted ({})", hexs(&r.data))
+        } else {
+            completion(r.completion)
+        },
+    ))
 }
 
 async fn rakp_name_only(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -424,7 +511,7 @@ async fn rakp_name_only(ctx: &mut Ctx) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "session privilege",
             "Operator",
-            format!("{:?}", info.privilege),
+            info.privilege.name().to_owned(),
         ));
     }
     Ok(())
@@ -471,6 +558,14 @@ async fn anonymous_refused(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 async fn ipmi15_none_refused(ctx: &mut Ctx) -> Result<(), Finding> {
+    if ctx.ipmi_caps.ipmi15_auth & 0x01 != 0 {
+        return Err(Finding::Skip(
+            "the channel advertises IPMI 1.5 authentication type none (Get Channel \
+             Authentication Capabilities): it is enabled by configuration, and the \
+             requirement applies only where it is not"
+                .into(),
+        ));
+    }
     let h = ctx.ipmi_open(Role::Admin).await?;
     let what = "IPMI 1.5 login with authentication type none";
     login_v15_must_fail(ctx, h, AuthType::None, what).await
@@ -486,7 +581,7 @@ async fn expect_dropped(ctx: &mut Ctx, h: Handle, what: &str) -> Result<(), Find
     if !silent {
         return Err(Finding::mismatch(
             what,
-            format!("no answer within {wait:?} (the packet dropped)"),
+            format!("no answer within {} (the packet dropped)", millis(wait)),
             "an answer (see the transcript)",
         ));
     }
@@ -549,13 +644,13 @@ async fn idle_timeout(ctx: &mut Ctx) -> Result<(), Finding> {
         .ok_or_else(|| Finding::Skip("no idle wait given".into()))?;
     let h = ctx.ipmi_login(Role::Admin).await?;
     ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
-    ctx.s(h).note(format!("idle for {wait:?}"));
+    ctx.s(h).note(format!("idle for {}", millis(wait)));
     tokio::time::sleep(wait).await;
     device_id_dropped(
         ctx,
         h,
         "command after the idle time",
-        format!("a command after {wait:?} idle"),
+        format!("a command after {} idle", millis(wait)),
         "no answer (the session timed out)",
     )
     .await
