@@ -441,6 +441,28 @@ fn print_discovery(caps: &conformance::discover::Capabilities) {
     if caps.probes.is_empty() {
         return;
     }
+    let (ipmi, wsman): (Vec<_>, Vec<_>) = caps
+        .probes
+        .iter()
+        .partition(|p| p.what.starts_with("IPMI: "));
+    if !ipmi.is_empty() {
+        println!("IPMI discovery:");
+        for p in &ipmi {
+            let mark = if p.offered { "yes" } else { "no " };
+            println!(
+                "  {mark} {}: {}",
+                p.what.trim_start_matches("IPMI: "),
+                p.detail
+            );
+        }
+    }
+    if wsman.is_empty() {
+        for (req, why) in &caps.missing {
+            println!("  missing {req}: {why}");
+        }
+        println!();
+        return;
+    }
     println!(
         "discovery: {}",
         caps.product

@@ -347,3 +347,170 @@ fn a_user_resource_is_discovered_first_and_skips_say_why() {
     assert!(!out.contains("SKIP  wsman.core.relates-to"), "{out}");
     rt.block_on(mock.shutdown());
 }
+
+/// A BMC that answers Get Channel Authentication Capabilities but not the ASF presence
+/// ping (as many do; ipmitool and freeipmi log in without it) is checked, not given up
+/// on: discovery says the ping went unanswered and the cases run.
+#[test]
+fn a_bmc_without_presence_pong_is_checked() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let scenario = r#"
+[scenario]
+name = "no-pong"
+description = "drops the presence ping"
+
+[[ipmi.rules]]
+name = "no pong"
+match = { payload = "ping" }
+action = { drop = true }
+"#;
+    let mock = rt
+        .block_on(
+            mock::MockServer::builder()
+                .scenario_str(scenario)
+                .unwrap()
+                .ipmi(true)
+                .start(),
+        )
+        .unwrap();
+    let addr = mock.ipmi_addr().unwrap().to_string();
+    let json = std::env::temp_dir().join(format!("ts-nopong-{}.json", std::process::id()));
+    let o = touchstone(&[
+        "check",
+        "--ipmi",
+        &addr,
+        "--user",
+        "admin",
+        "--password",
+        "admin",
+        "--filter",
+        "ipmi.discovery",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_ne!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("no  RMCP/ASF presence ping: no answer to presence ping"),
+        "discovery says the ping went unanswered:\n{out}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let outcome = |id: &str| {
+        results
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["outcome"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        outcome("ipmi.discovery.auth-caps-v20").as_deref(),
+        Some("pass")
+    );
+    assert_eq!(
+        outcome("ipmi.discovery.presence-ping").as_deref(),
+        Some("fail"),
+        "the ping case itself still judges the missing pong"
+    );
+    let discovery = report["discovery"].to_string();
+    assert!(
+        discovery.contains("additional device support"),
+        "{discovery}"
+    );
+    let _ = std::fs::remove_file(&json);
+    rt.block_on(mock.shutdown());
+}
+
+/// Exit 3 (an IPMI target that answers nothing, or only junk) still writes every
+/// report asked for, each case an error that says why.
+#[test]
+fn an_unanswering_ipmi_target_exits_3_with_complete_reports() {
+    let dir = std::env::temp_dir().join(format!("ts-ipmi3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // One silent socket, one that answers every datagram with junk.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let junk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let junk_addr = junk.local_addr().unwrap().to_string();
+    let answering = std::thread::spawn(move || {
+        junk.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        while let Ok((_, from)) = junk.recv_from(&mut buf) {
+            if junk.send_to(b"hello, not RMCP", from).is_err() {
+                break;
+            }
+        }
+    });
+    for (name, addr, says) in [
+        (
+            "silent",
+            silent.local_addr().unwrap().to_string(),
+            "no answer",
+        ),
+        ("junk", junk_addr, "not RMCP"),
+    ] {
+        let (json, junit, html) = (
+            dir.join(format!("{name}.json")),
+            dir.join(format!("{name}.xml")),
+            dir.join(format!("{name}.html")),
+        );
+        let o = touchstone(&[
+            "check",
+            "--ipmi",
+            &addr,
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(3), "{name}: {err}");
+        assert!(err.contains(says), "{name}: the reason is said: {err}");
+        assert!(
+            !debug_duration(&err),
+            "{name}: durations as people write them: {err}"
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let results = report["results"].as_array().unwrap();
+        assert!(
+            results.len() > 50,
+            "{name}: every selected case has a result"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| r["outcome"] == "error" && r["message"].as_str().unwrap().contains(says)),
+            "{name}: every case an error naming the reason"
+        );
+        let x = std::fs::read_to_string(&junit).unwrap();
+        assert!(
+            x.contains("<testsuites") && x.contains(says),
+            "{name}: {x:.300}"
+        );
+        let h = std::fs::read_to_string(&html).unwrap();
+        assert!(h.contains(says), "{name}: the HTML says why");
+    }
+    drop(silent);
+    std::fs::remove_dir_all(&dir).ok();
+    let _ = answering;
+}
+
+/// Whether `s` holds a duration in Rust's debug form (`2.68797ms`, `1.5s`, `12µs`).
+fn debug_duration(s: &str) -> bool {
+    let b = s.as_bytes();
+    s.contains("µs")
+        || (1..b.len()).any(|i| {
+            b[i] == b'.'
+                && b[i - 1].is_ascii_digit()
+                && b[i + 1..]
+                    .iter()
+                    .skip_while(|c| c.is_ascii_digit())
+                    .take(2)
+                    .copied()
+                    .collect::<Vec<u8>>()
+                    .starts_with(b"ms")
+        })
+}

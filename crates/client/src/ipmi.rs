@@ -83,7 +83,7 @@ impl IpmiTarget {
 #[non_exhaustive]
 pub enum IpmiError {
     /// No answer came in time (after every attempt).
-    #[error("no answer to {what} within {} ({attempts} {}){}", millis(*after), plural(*attempts, "attempt"), junk_note(*junk, first_junk))]
+    #[error("no answer to {what} within {} ({}){}", millis(*after), plural(*attempts, "attempt"), junk_note(*junk, first_junk))]
     Timeout {
         /// What was sent.
         what: String,

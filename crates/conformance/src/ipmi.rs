@@ -229,7 +229,7 @@ pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, Unanswered> {
     let mut d = IpmiDiscovery::default();
     let mut probe = |what: &str, offered: bool, detail: String| {
         d.probes.push(crate::discover::Probe {
-            what: what.into(),
+            what: format!("IPMI: {what}"),
             offered,
             detail,
         })
@@ -350,8 +350,9 @@ pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, Unanswered> {
                             missing.insert(
                                 format!("ipmi:{}", dev.key()),
                                 format!(
-                                    "Get Device ID does not advertise a {} (additional device \
+                                    "Get Device ID does not advertise {} {} (additional device \
                                      support 0x{b:02X})",
+                                    article(dev.name()),
                                     dev.name()
                                 ),
                             );
@@ -469,8 +470,9 @@ pub fn not_implemented(caps: &IpmiCaps, netfn: u8, cmd: u8, cc: u8) -> Option<Fi
             completion(cc)
         ))),
         (ipmi::spec::Support::Mandatory, Some(d)) if !caps.has(d) => Some(Finding::Skip(format!(
-            "{}: Get Device ID does not advertise a {}, and the BMC answers {}",
+            "{}: Get Device ID does not advertise {} {}, and the BMC answers {}",
             c.citation(),
+            article(d.name()),
             d.name(),
             completion(cc)
         ))),
@@ -486,6 +488,14 @@ pub fn finding(what: &str, e: IpmiError) -> Finding {
         e @ IpmiError::Timeout { .. } => Finding::mismatch(what, "an answer", e.to_string()),
         e => Finding::mismatch(what, "an answer it can use", e.to_string()),
     }
+}
+
+/// "a" or "an" before `word` (by its sound: "an SDR", "an IPMB", "a SEL").
+fn article(word: &str) -> &'static str {
+    let first = word.split_whitespace().next().unwrap_or("");
+    let sounds_vowel =
+        matches!(first, "SDR" | "IPMB") || first.starts_with(['a', 'e', 'i', 'o', 'u']);
+    if sounds_vowel { "an" } else { "a" }
 }
 
 /// `n` bytes: `1 byte`, `18 bytes`.
