@@ -583,6 +583,22 @@ fn print_problems(report: &Report) {
         }
         println!("  rerun:    {}", r.rerun);
     }
+    // What cases changed on the target and put back, whatever their outcome: the
+    // operator of a real BMC wants to know.
+    let changed: Vec<&CaseResult> = report
+        .results
+        .iter()
+        .filter(|r| !r.changes.is_empty())
+        .collect();
+    if !changed.is_empty() {
+        println!();
+        println!("changed on the target (and restored):");
+        for r in changed {
+            for c in &r.changes {
+                println!("  {}: {c}", r.id);
+            }
+        }
+    }
     // Findings grouped by rule: a server that breaks a rule usually breaks it in many
     // cases, and one block per rule says it once.
     let mut by_rule: BTreeMap<(&str, bool), Vec<(&CaseResult, &conformance::rules::RuleFinding)>> =

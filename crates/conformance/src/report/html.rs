@@ -148,7 +148,17 @@ pub fn to_string(report: &Report) -> String {
                 )
             })
             .collect();
-        let waiver = format!("{waiver}{findings}");
+        let changes: String = r
+            .changes
+            .iter()
+            .map(|c| {
+                format!(
+                    "<br><span class=\"muted\">changed on the target: {}</span>",
+                    escape(c)
+                )
+            })
+            .collect();
+        let waiver = format!("{waiver}{findings}{changes}");
         let _ = write!(
             h,
             "<tr class=\"case\" id=\"c{i}\" data-outcome=\"{o}\" data-profiles=\"{p}\">\

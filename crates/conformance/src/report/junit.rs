@@ -94,6 +94,9 @@ pub fn to_string(report: &Report) -> String {
         if r.outcome == Outcome::Warn {
             tc.add_property(Property::new("touchstone.warning", message.as_str()));
         }
+        for c in &r.changes {
+            tc.add_property(Property::new("touchstone.changed", c.as_str()));
+        }
         if let Some(w) = &r.waiver {
             tc.add_property(Property::new("waiver", w.reason.as_str()));
             if w.stale {
