@@ -610,7 +610,7 @@ async fn numeric_sensor_keys(ctx: &mut Ctx) -> Result<(), Finding> {
                 misses.push(Mismatch {
                     what: format!("CIM_NumericSensor {name}"),
                     expected: format!("key property {key} with one non-empty value"),
-                    got: format!("{:?}", inst.get(key)),
+                    got: values_text(inst.get(key)),
                 });
             }
         }
@@ -677,7 +677,7 @@ async fn record_log_count(ctx: &mut Ctx) -> Result<(), Finding> {
                 return Err(Finding::mismatch(
                     "CIM_RecordLog.CurrentNumberOfRecords",
                     "an unsigned integer",
-                    format!("{v:?}"),
+                    v.map_or_else(|| "no value".into(), |v| format!("`{v}`")),
                 ));
             }
         }
@@ -872,6 +872,25 @@ async fn pull_max_elements_exact(ctx: &mut Ctx) -> Result<(), Finding> {
     Ok(())
 }
 
+/// A property's values for a message: `absent`, `empty`, `` `a` ``, `` `a`, `b` ``.
+fn values_text(v: Option<&Vec<String>>) -> String {
+    match v {
+        None => "absent".into(),
+        Some(v) if v.is_empty() => "no value".into(),
+        Some(v) => list_text(v.iter()),
+    }
+}
+
+/// Items for a message, each in backticks, comma-separated (`none` when empty).
+fn list_text<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    let v: Vec<String> = items.map(|i| format!("`{i}`")).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
 fn device_ids(all: &[Instance]) -> std::collections::BTreeSet<String> {
     all.iter()
         .filter_map(|i| first(i, "DeviceID").map(str::to_owned))
@@ -890,8 +909,8 @@ fn same_devices(
     } else {
         Err(Finding::mismatch(
             what,
-            format!("{want:?}"),
-            format!("{got:?}"),
+            list_text(want.iter()),
+            list_text(got.iter()),
         ))
     }
 }
@@ -1806,7 +1825,7 @@ async fn selector_filter(ctx: &mut Ctx) -> Result<(), Finding> {
                 misses.push(Mismatch {
                     what: format!("{k} of the item"),
                     expected: format!("`{v}`"),
-                    got: format!("{vals:?}"),
+                    got: values_text(Some(vals)),
                 });
             }
         }
@@ -1834,7 +1853,7 @@ async fn type_and_units(ctx: &mut Ctx) -> Result<(), Finding> {
                 misses.push(Mismatch {
                     what: format!("CIM_NumericSensor {}", device_name(inst, i)),
                     expected: format!("{prop}: an integer value"),
-                    got: format!("{:?}", inst.get(prop)),
+                    got: values_text(inst.get(prop)),
                 });
             }
         }
@@ -1889,7 +1908,7 @@ async fn log_record_keys(ctx: &mut Ctx) -> Result<(), Finding> {
                             .map_or_else(|| format!("#{}", i + 1), str::to_owned)
                     ),
                     expected: format!("key property {key} with one non-empty value"),
-                    got: format!("{:?}", inst.get(key)),
+                    got: values_text(inst.get(key)),
                 });
             }
         }
@@ -1947,8 +1966,11 @@ async fn sensor_system_name(ctx: &mut Ctx) -> Result<(), Finding> {
         if !known.contains(&key) {
             misses.push(Mismatch {
                 what: format!("CIM_NumericSensor {}", device_name(inst, i)),
-                expected: format!("the keys of one of the systems {known:?}"),
-                got: format!("{key:?}"),
+                expected: format!(
+                    "the keys of one of the systems: {}",
+                    list_text(known.iter().map(|(c, n)| format!("{c}/{n}")))
+                ),
+                got: format!("{}/{}", key.0, key.1),
             });
         }
     }
