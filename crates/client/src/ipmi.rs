@@ -649,3 +649,39 @@ pub fn hex(b: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_timeouts_read_as_people_write_them() {
+        assert_eq!(millis(Duration::from_micros(2688)), "3 ms");
+        assert_eq!(millis(Duration::from_millis(500)), "500 ms");
+        assert_eq!(millis(Duration::from_millis(2000)), "2 s");
+        assert_eq!(millis(Duration::from_millis(1500)), "1.5 s");
+        let e = IpmiError::Timeout {
+            what: "presence ping".into(),
+            after: Duration::from_millis(2003),
+            attempts: 2,
+            junk: 0,
+            first_junk: String::new(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no answer to presence ping within 2 s (2 attempts)"
+        );
+        let e = IpmiError::Timeout {
+            what: "presence ping".into(),
+            after: Duration::from_millis(900),
+            attempts: 1,
+            junk: 3,
+            first_junk: "68 65".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "no answer to presence ping within 900 ms (1 attempt); 3 datagrams came that \
+             were not RMCP (first: 68 65)"
+        );
+    }
+}

@@ -922,3 +922,135 @@ pub async fn run_step(ctx: &mut Ctx, step: &Step) -> Result<Vec<Mismatch>, Findi
     }
     Ok(mismatches)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skip_text(f: Option<Finding>) -> Option<String> {
+        match f {
+            Some(Finding::Skip(t)) => Some(t),
+            Some(_) => Some("not a skip".into()),
+            None => None,
+        }
+    }
+
+    #[test]
+    fn invalid_command_is_a_skip_only_for_what_need_not_be_implemented() {
+        let all = IpmiCaps {
+            devices: Some(0xFF),
+            ..IpmiCaps::default()
+        };
+        let chassis_only = IpmiCaps {
+            devices: Some(0x80),
+            ..IpmiCaps::default()
+        };
+        // Chassis Identify is optional: 0xC1 is a skip whatever the devices.
+        let t = skip_text(not_implemented(&all, 0x00, 0x04, 0xC1)).unwrap();
+        assert!(
+            t.contains("Chassis Identify") && t.contains("optional"),
+            "{t}"
+        );
+        assert!(t.contains("0xC1 (invalid command)"), "{t}");
+        // Another code from an optional command is judged, not skipped.
+        assert!(not_implemented(&all, 0x00, 0x04, 0xCC).is_none());
+        assert!(not_implemented(&all, 0x00, 0x04, 0x00).is_none());
+        // Get Device ID is mandatory: 0xC1 is a failure.
+        assert!(not_implemented(&chassis_only, 0x06, 0x01, 0xC1).is_none());
+        // An unknown command: no excuse.
+        assert!(not_implemented(&all, 0x2E, 0x01, 0xC1).is_none());
+    }
+
+    #[test]
+    fn a_device_command_is_excused_only_when_the_device_is_not_advertised() {
+        let Some(c) = ipmi::spec::COMMANDS
+            .iter()
+            .find(|c| c.support == ipmi::spec::Support::Mandatory && c.device.is_some())
+        else {
+            return; // the table holds no mandatory device command yet
+        };
+        let d = c.device.unwrap();
+        let without = IpmiCaps {
+            devices: Some(0xFF & !d.bit()),
+            ..IpmiCaps::default()
+        };
+        let with = IpmiCaps {
+            devices: Some(d.bit()),
+            ..IpmiCaps::default()
+        };
+        let t = skip_text(not_implemented(&without, c.netfn, c.cmd, 0xC1)).unwrap();
+        assert!(
+            t.contains("does not advertise") && t.contains(d.name()),
+            "{t}"
+        );
+        assert!(not_implemented(&with, c.netfn, c.cmd, 0xC1).is_none());
+        // Unknown devices (Get Device ID not answered): nothing says it is absent.
+        assert!(not_implemented(&IpmiCaps::default(), c.netfn, c.cmd, 0xC1).is_none());
+    }
+
+    #[test]
+    fn values_are_written_as_engineers_write_them() {
+        assert_eq!(completion(0xC1), "0xC1 (invalid command)");
+        assert_eq!(completion(0x00), "0x00 (completed normally)");
+        assert_eq!(completion(0x81), "0x81");
+        assert_eq!(bytes(1), "1 byte");
+        assert_eq!(bytes(18), "18 bytes");
+        assert_eq!(auth_type_names(0x14), "MD5, straight password");
+        assert_eq!(auth_type_names(0x01), "none");
+        assert_eq!(auth_type_names(0x00), "none advertised");
+        assert_eq!(article("SDR repository device"), "an");
+        assert_eq!(article("IPMB event receiver"), "an");
+        assert_eq!(article("SEL device"), "a");
+        assert_eq!(article("FRU inventory device"), "a");
+        assert_eq!(article("chassis device"), "a");
+    }
+
+    #[test]
+    fn suite_ids_read_standard_and_oem_records() {
+        // 17 (HMAC-SHA256...), 3, then an OEM record 0x80 with IANA bytes that look
+        // like record starts, then 1.
+        let b = [
+            0xC0, 17, 0x03, 0x44, 0x81, 0xC0, 3, 0x01, 0x41, 0x81, 0xC1, 0x80, 0xC0, 0xC1, 0x00,
+            0x01, 0xC0, 1, 0x01, 0x40, 0x80,
+        ];
+        assert_eq!(suite_ids(&b), vec![17, 3, 0x80, 1]);
+        assert!(suite_ids(&[]).is_empty());
+        assert_eq!(suite_ids(&[0xC0]), Vec::<u8>::new());
+    }
+
+    fn reply(cc: u8, data: &[u8]) -> Reply {
+        Reply {
+            completion: cc,
+            data: data.to_vec(),
+            elapsed: Duration::from_millis(3),
+        }
+    }
+
+    #[test]
+    fn step_expectations_judge_each_field() {
+        let e = Expect {
+            completion: Some(crate::case::OneOrMany::Many(vec![0xCB, 0xC9])),
+            ..Expect::default()
+        };
+        assert!(check(&e, &reply(0xCB, &[])).is_empty());
+        assert!(check(&e, &reply(0xC9, &[])).is_empty());
+        let m = check(&e, &reply(0x00, &[1]));
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m[0].expected,
+            "0xCB (requested sensor, data or record not present) or 0xC9 (parameter out of range)"
+        );
+        let e = Expect {
+            length: Some(11),
+            bits: vec![[1, 0x0F, 0x02]],
+            ..Expect::default()
+        };
+        let m = check(&e, &reply(0, &[0; 3]));
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert_eq!(m[0].expected, "11 bytes");
+        assert!(m[0].got.starts_with("3 bytes"), "{}", m[0].got);
+        assert_eq!(m[1].got, "0x00");
+        let m = check(&e, &reply(0, &[]));
+        assert!(m[1].got.contains("no byte 1"), "{}", m[1].got);
+    }
+}
