@@ -971,7 +971,7 @@ mod tests {
         };
         let d = c.device.unwrap();
         let without = IpmiCaps {
-            devices: Some(0xFF & !d.bit()),
+            devices: Some(!d.bit()),
             ..IpmiCaps::default()
         };
         let with = IpmiCaps {
