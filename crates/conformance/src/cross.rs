@@ -349,7 +349,7 @@ async fn guid(ctx: &mut Ctx) -> Result<(), Finding> {
     let other = |o: GuidOrder| {
         let text = guid_text(&w, o);
         let named = if cim.contains(&text) {
-            ", the GUID CIM_ComputerSystem names"
+            " (the GUID CIM_ComputerSystem names)"
         } else {
             ""
         };
@@ -362,11 +362,10 @@ async fn guid(ctx: &mut Ctx) -> Result<(), Finding> {
             "Get System GUID byte order",
             "IPMI v2.0 20.8 order: least significant byte first, node first and time_low last",
             format!(
-                "{} ({}): read in the spec's order they give {ipmi}, whose version nibble {:#x} is no GUID version; they make sense only {}",
+                "bytes {}: in the spec's order they read {ipmi}, whose version nibble {} is no GUID version (1 to 5); they make sense only {} (ipmitool reports this as an IPMI specification violation)",
                 client::ipmi::hex(&w),
-                "as ipmitool reports, an IPMI specification violation",
                 guid_version(&guid_fields(&w, GuidOrder::Ipmi)),
-                readings.join("; or ")
+                readings.join(", or ")
             ),
         ));
     }
