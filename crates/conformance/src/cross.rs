@@ -232,32 +232,99 @@ async fn sel_contents(ctx: &mut Ctx) -> Result<(), Finding> {
     verdict(misses)
 }
 
-/// The GUID text (8-4-4-4-12) of Get System GUID's bytes: the first three fields
-/// little endian, the rest as sent (the SMBIOS order).
-pub fn guid_text(w: &[u8]) -> String {
+/// The byte orders a BMC's 16 GUID bytes are found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuidOrder {
+    /// IPMI v2.0 section 20.8 (Get Device GUID; Get System GUID, 22.14, uses the same
+    /// format): least significant byte first, the node field first and time_low last,
+    /// so the 16 bytes are the GUID's text order reversed. ipmitool (lib/ipmi_mc.c,
+    /// `ipmi_guid_t`) and freeipmi (bmc-info, its default decoding) read it so.
+    Ipmi,
+    /// SMBIOS (7.2.1): time_low, time_mid and time_hi_and_version little endian, the
+    /// clock sequence and node as written.
+    Smbios,
+    /// RFC 4122 (4.1.2): every field most significant byte first, as written.
+    Rfc4122,
+}
+
+impl GuidOrder {
+    /// The order's name, as an engineer says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GuidOrder::Ipmi => "the IPMI v2.0 20.8 order (least significant byte first)",
+            GuidOrder::Smbios => "SMBIOS order",
+            GuidOrder::Rfc4122 => "RFC 4122 order",
+        }
+    }
+}
+
+/// The GUID in text order (time_low first, node last) of the 16 bytes `w` read in
+/// `order`.
+pub fn guid_fields(w: &[u8; 16], order: GuidOrder) -> [u8; 16] {
+    let mut t = *w;
+    match order {
+        GuidOrder::Ipmi => t.reverse(),
+        GuidOrder::Smbios => {
+            t[0..4].reverse();
+            t[4..6].reverse();
+            t[6..8].reverse();
+        }
+        GuidOrder::Rfc4122 => {}
+    }
+    t
+}
+
+/// The GUID text (8-4-4-4-12, lower case) of the 16 bytes `w` read in `order`.
+pub fn guid_text(w: &[u8; 16], order: GuidOrder) -> String {
+    let t = guid_fields(w, order);
     let h = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    let rev = |b: &[u8]| h(&b.iter().rev().copied().collect::<Vec<_>>());
     format!(
         "{}-{}-{}-{}-{}",
-        rev(&w[0..4]),
-        rev(&w[4..6]),
-        rev(&w[6..8]),
-        h(&w[8..10]),
-        h(&w[10..16])
+        h(&t[0..4]),
+        h(&t[4..6]),
+        h(&t[6..8]),
+        h(&t[8..10]),
+        h(&t[10..16])
     )
+}
+
+/// The version nibble (time_hi_and_version bits 12-15) of a GUID in text order.
+fn guid_version(t: &[u8; 16]) -> u8 {
+    t[6] >> 4
+}
+
+/// Whether a GUID in text order is a well-formed RFC 4122 GUID: version 1 to 5
+/// (ipmitool's test for a plausible reading) and the variant bits 10b.
+fn guid_well_formed(t: &[u8; 16]) -> bool {
+    (1..=5).contains(&guid_version(t)) && t[8] & 0xC0 == 0x80
+}
+
+/// The byte orders in which Get System GUID's bytes `w` make sense when they make no
+/// sense in the spec's order: empty when the IPMI reading has a defined version (1 to
+/// 5) or no other reading is a well-formed GUID (then the bytes do not tell, and the
+/// BMC gets the benefit of the doubt).
+pub fn guid_misordered(w: &[u8; 16]) -> Vec<GuidOrder> {
+    let ipmi = guid_fields(w, GuidOrder::Ipmi);
+    if (1..=5).contains(&guid_version(&ipmi)) {
+        return Vec::new();
+    }
+    [GuidOrder::Smbios, GuidOrder::Rfc4122]
+        .into_iter()
+        .filter(|o| guid_well_formed(&guid_fields(w, *o)))
+        .collect()
 }
 
 async fn guid(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let d = ctx.ipmi_ok(h, "Get System GUID", 0x06, 0x37, &[]).await?;
-    if d.len() != 16 {
+    let Ok(w) = <[u8; 16]>::try_from(&d[..]) else {
         return Err(Finding::mismatch(
             "Get System GUID",
             "16 bytes",
-            client::ipmi::hex(&d),
+            format!("{} bytes: {}", d.len(), client::ipmi::hex(&d)),
         ));
-    }
-    let ipmi = guid_text(&d);
+    };
+    let ipmi = guid_text(&w, GuidOrder::Ipmi);
     let cs = all(ctx, "CIM_ComputerSystem").await?;
     let cim: Vec<String> = cs
         .iter()
@@ -275,19 +342,56 @@ async fn guid(ctx: &mut Ctx) -> Result<(), Finding> {
                 .collect::<Vec<_>>()
         })
         .collect();
+    if cim.contains(&ipmi) {
+        return Ok(());
+    }
+    // The bytes read in another order, and whether that is what CIM names.
+    let other = |o: GuidOrder| {
+        let text = guid_text(&w, o);
+        let named = if cim.contains(&text) {
+            " (the GUID CIM_ComputerSystem names)"
+        } else {
+            ""
+        };
+        format!("in {} {text}{named}", o.name())
+    };
+    let misordered = guid_misordered(&w);
+    if !misordered.is_empty() {
+        let readings: Vec<String> = misordered.iter().map(|o| other(*o)).collect();
+        return Err(Finding::mismatch(
+            "Get System GUID byte order",
+            "IPMI v2.0 20.8 order: least significant byte first, node first and time_low last",
+            format!(
+                "bytes {}: in the spec's order they read {ipmi}, whose version nibble {} is no GUID version (1 to 5); they make sense only {} (ipmitool reports this as an IPMI specification violation)",
+                client::ipmi::hex(&w),
+                guid_version(&guid_fields(&w, GuidOrder::Ipmi)),
+                readings.join(", or ")
+            ),
+        ));
+    }
     if cim.is_empty() {
         return Err(Finding::Skip(
             "CIM_ComputerSystem names no GUID (IdentifyingDescriptions CIM:GUID)".into(),
         ));
     }
-    if !cim.contains(&ipmi) {
-        return Err(Finding::mismatch(
-            "GUID",
-            format!("CIM {cim:?}"),
-            format!("IPMI Get System GUID {ipmi}"),
-        ));
+    let mut got = format!(
+        "IPMI Get System GUID {ipmi} (bytes {} read in the spec's order)",
+        client::ipmi::hex(&w)
+    );
+    for o in [GuidOrder::Smbios, GuidOrder::Rfc4122] {
+        if cim.contains(&guid_text(&w, o)) {
+            got.push_str(&format!(
+                "; {} (the BMC sends {} instead of the spec's)",
+                other(o),
+                o.name()
+            ));
+        }
     }
-    Ok(())
+    Err(Finding::mismatch(
+        "GUID",
+        format!("CIM_ComputerSystem's {}", cim.join(", ")),
+        got,
+    ))
 }
 
 async fn firmware(ctx: &mut Ctx) -> Result<(), Finding> {
@@ -297,7 +401,7 @@ async fn firmware(ctx: &mut Ctx) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "Get Device ID",
             "11 bytes",
-            client::ipmi::hex(&d),
+            format!("{} bytes: {}", d.len(), client::ipmi::hex(&d)),
         ));
     }
     let major = u32::from(d[2] & 0x7F);
@@ -318,8 +422,106 @@ async fn firmware(ctx: &mut Ctx) -> Result<(), Finding> {
         return Err(Finding::mismatch(
             "firmware version",
             format!("a CIM_SoftwareIdentity VersionString {major}.{minor}… (IPMI Get Device ID)"),
-            format!("{versions:?}"),
+            if versions.is_empty() {
+                "no VersionString".to_owned()
+            } else {
+                versions
+                    .iter()
+                    .map(|v| format!("\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The GUID 5a1d0c6e-3e2b-4f5a-9b7c-2d1e0f3a4b5c (the mock machine's default) in
+    /// IPMI v2.0 20.8 order, as ipmitool's `ipmi_guid_t` lays it out (lib/ipmi_mc.h):
+    /// node bytes least significant first (5c 4b 3a 0f 1e 2d), clock_seq_low (7c),
+    /// clock_seq_hi (9b), time_hi_and_version LSB first (5a 4f), time_mid (2b 3e),
+    /// time_low (6e 0c 1d 5a). freeipmi's bmc-info prints byte 15 first down to byte 0,
+    /// the same text.
+    const IPMI_ORDER: [u8; 16] = [
+        0x5c, 0x4b, 0x3a, 0x0f, 0x1e, 0x2d, 0x7c, 0x9b, 0x5a, 0x4f, 0x2b, 0x3e, 0x6e, 0x0c, 0x1d,
+        0x5a,
+    ];
+    /// The same GUID in SMBIOS order (first three fields little endian, the rest as
+    /// written): what ipmitool reports as "GUID Encoding : SMBIOS (WARNING: IPMI
+    /// Specification violation!)".
+    const SMBIOS_ORDER: [u8; 16] = [
+        0x6e, 0x0c, 0x1d, 0x5a, 0x2b, 0x3e, 0x5a, 0x4f, 0x9b, 0x7c, 0x2d, 0x1e, 0x0f, 0x3a, 0x4b,
+        0x5c,
+    ];
+    /// The same GUID in RFC 4122 order (as written).
+    const RFC_ORDER: [u8; 16] = [
+        0x5a, 0x1d, 0x0c, 0x6e, 0x3e, 0x2b, 0x4f, 0x5a, 0x9b, 0x7c, 0x2d, 0x1e, 0x0f, 0x3a, 0x4b,
+        0x5c,
+    ];
+    const TEXT: &str = "5a1d0c6e-3e2b-4f5a-9b7c-2d1e0f3a4b5c";
+
+    #[test]
+    fn ipmi_order_decodes_least_significant_byte_first() {
+        assert_eq!(guid_text(&IPMI_ORDER, GuidOrder::Ipmi), TEXT);
+        assert_eq!(guid_text(&SMBIOS_ORDER, GuidOrder::Smbios), TEXT);
+        assert_eq!(guid_text(&RFC_ORDER, GuidOrder::Rfc4122), TEXT);
+        // The field values ipmitool prints: time_low from bytes 12-15, node from 0-5.
+        let t = guid_fields(&IPMI_ORDER, GuidOrder::Ipmi);
+        assert_eq!(u32::from_be_bytes([t[0], t[1], t[2], t[3]]), 0x5a1d_0c6e);
+        assert_eq!(&t[10..], &[0x2d, 0x1e, 0x0f, 0x3a, 0x4b, 0x5c]);
+        assert_eq!(guid_version(&t), 4);
+    }
+
+    #[test]
+    fn spec_order_is_not_misordered() {
+        assert!(guid_misordered(&IPMI_ORDER).is_empty());
+    }
+
+    #[test]
+    fn smbios_order_is_found_out() {
+        // Read in the spec's order the version nibble is 7: no GUID version.
+        assert_eq!(
+            guid_version(&guid_fields(&SMBIOS_ORDER, GuidOrder::Ipmi)),
+            7
+        );
+        assert_eq!(
+            guid_misordered(&SMBIOS_ORDER),
+            vec![GuidOrder::Smbios, GuidOrder::Rfc4122]
+        );
+        assert_eq!(
+            guid_text(&SMBIOS_ORDER, GuidOrder::Ipmi),
+            "5c4b3a0f-1e2d-7c9b-4f5a-3e2b5a1d0c6e"
+        );
+    }
+
+    #[test]
+    fn rfc4122_order_is_found_out() {
+        assert_eq!(
+            guid_misordered(&RFC_ORDER),
+            vec![GuidOrder::Smbios, GuidOrder::Rfc4122]
+        );
+    }
+
+    #[test]
+    fn bytes_that_tell_nothing_are_not_judged() {
+        // All zero, and a GUID whose every reading lacks a version: no verdict on order.
+        assert!(guid_misordered(&[0; 16]).is_empty());
+        assert!(guid_misordered(&[0xFF; 16]).is_empty());
+    }
+
+    #[test]
+    fn a_valid_ipmi_reading_wins_even_when_another_reading_is_valid() {
+        // Version 1 in the IPMI reading (byte 9 high nibble) and a well-formed SMBIOS
+        // reading (byte 7 high nibble 4, byte 8 variant 10b): the spec's order stands.
+        let mut w = [0u8; 16];
+        w[9] = 0x10;
+        w[7] = 0x40;
+        w[8] = 0x80;
+        assert!(guid_well_formed(&guid_fields(&w, GuidOrder::Smbios)));
+        assert!(guid_misordered(&w).is_empty());
+    }
 }
