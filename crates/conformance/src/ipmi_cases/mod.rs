@@ -14,7 +14,7 @@ use client::ipmi::millis;
 
 mod storage;
 use storage::*;
-pub(crate) use storage::{sdr_records, sel_count, sel_entries};
+pub(crate) use storage::{SelSnapshot, sdr_records, sel_count, sel_entries, sel_restore, sel_save};
 
 /// The IPMI code cases.
 pub const REGISTRY: &[CodeFn] = reg![
