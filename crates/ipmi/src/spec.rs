@@ -162,11 +162,15 @@ const fn c(
 /// The commands, by NetFn and number: every command the conformance suite, its code
 /// cases, discovery and the mock use.
 ///
-/// Sections and M/O markings were checked against secondary sources that reproduce the
-/// specification's command tables or cite its sections (python-ipmi's documentation,
-/// go-ipmi's sources, vendor BMC manuals); the evidence per command is in the IPMI
-/// levels trace notes. Entries marked "suite's reading" below could not be traced to
-/// such a source: the marking is the lenient one (O), so a 0xC1 answer is a skip.
+/// The specification's text was not at hand; sections and M/O markings were checked
+/// against sources that reproduce its command tables or cite its sections, an entry
+/// being taken when two of them agree: the O/M tables of python-ipmi's documentation
+/// (kontron/python-ipmi, docs/source/*_cmd.rst), the command support tables of vendor
+/// BMC manuals (Advantech MIC-3392 and PCE series, Quanta QSSC-S99K, Intel MPCBL0001),
+/// and the section citations in go-ipmi (bougou/go-ipmi, cmd_*.go) and gopacket's
+/// RMCP+ layers. Get LAN Configuration Parameters is M in the vendor tables (python-ipmi
+/// lists it O). Entries marked "suite's reading" could not be traced: the marking is the
+/// lenient one (O), so a 0xC1 answer is a skip.
 pub const COMMANDS: &[Command] = &[
     // IPM device "global" commands (chapter 20).
     c(0x06, 0x01, "Get Device ID", "20.1", M, None),
