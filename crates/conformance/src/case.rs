@@ -140,6 +140,9 @@ pub struct Case {
     pub requires: Vec<String>,
     /// Deadline of the whole case, in milliseconds (the run's default when absent).
     pub timeout_ms: Option<u64>,
+    /// Target state the case could lose when the target misbehaves and that the
+    /// engine saves before it and puts back after it (`sel`: the IPMI SEL entries).
+    pub preserve: Vec<String>,
     /// Data steps, or a registered code case.
     pub body: CaseBody,
     /// Where the case was defined (`suites/wsman/core.toml:12:1`).

@@ -848,6 +848,12 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
 pub async fn run_step(ctx: &mut Ctx, step: &Step) -> Result<Vec<Mismatch>, Finding> {
     let r: &RequestSpec = &step.request;
     let (netfn, cmd) = (r.netfn.unwrap_or(0), r.cmd.unwrap_or(0));
+    if r.data.as_deref().is_some_and(|d| d.contains("{{sensor}}"))
+        && !ctx.vars.contains_key("sensor")
+    {
+        let n = crate::ipmi_cases::full_sensor_number(ctx).await?;
+        ctx.vars.insert("sensor".into(), format!("{n:02x}"));
+    }
     let data = match &r.data {
         Some(d) => parse_hex(&expand_vars(d, &ctx.vars).map_err(Finding::Error)?)
             .map_err(Finding::Error)?,

@@ -140,6 +140,8 @@ struct CaseDoc {
     #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
+    preserve: Vec<String>,
+    #[serde(default)]
     code: bool,
     #[serde(default)]
     step: Vec<Step>,
@@ -427,6 +429,11 @@ impl Suite {
                         crate::discover::FEATURES.join(", ")
                     )));
                 }
+                if let Some(p) = c.preserve.iter().find(|p| p.as_str() != "sel") {
+                    return Err(err(format!(
+                        "case `{id}`: cannot preserve `{p}` (expected `sel`)"
+                    )));
+                }
                 let body = if c.code {
                     if !c.step.is_empty() {
                         return Err(err(format!("case `{id}` is `code = true` and has steps")));
@@ -487,6 +494,7 @@ impl Suite {
                     profiles: c.profiles,
                     requires: c.requires,
                     timeout_ms: c.timeout_ms,
+                    preserve: c.preserve,
                     body,
                     origin,
                 });

@@ -396,6 +396,9 @@ fn fnv(s: &str) -> u64 {
     })
 }
 
+/// How long saving or restoring preserved state may take.
+const PRESERVE_DEADLINE: Duration = Duration::from_secs(60);
+
 /// `d` for a message: `10 s`, `1.5 s`, `500 ms`.
 pub(crate) fn seconds(d: Duration) -> String {
     match d.as_millis() {
@@ -473,6 +476,44 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
     let deadline = case
         .timeout_ms
         .map_or(opts.case_timeout, Duration::from_millis);
+    // State the case could lose when the target misbehaves: saved first, put back after.
+    let mut saved_sel = None;
+    if case.preserve.iter().any(|p| p == "sel") {
+        match tokio::time::timeout(PRESERVE_DEADLINE, crate::ipmi_cases::preserve_sel(&mut ctx))
+            .await
+        {
+            Ok(Ok(s)) => saved_sel = Some(s),
+            Ok(Err(Finding::Skip(why))) => {
+                ctx.ipmi_finish().await;
+                r.outcome = Outcome::Skip;
+                r.message = Some(why);
+                r.transcript = ctx.transcript;
+                apply_waiver(&mut r, &opts.waivers);
+                return r;
+            }
+            failed => {
+                let why = match failed {
+                    Ok(Err(Finding::Error(e))) => e,
+                    Ok(Err(Finding::Mismatch(m))) => m
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    _ => format!("no answer within {}", seconds(PRESERVE_DEADLINE)),
+                };
+                ctx.ipmi_finish().await;
+                r.outcome = Outcome::Error;
+                r.message = Some(format!(
+                    "the SEL could not be saved before a case that could change it, so the \
+                     case did not run: {why}"
+                ));
+                r.transcript = ctx.transcript;
+                r.duration_us = start.elapsed().as_micros() as u64;
+                apply_waiver(&mut r, &opts.waivers);
+                return r;
+            }
+        }
+    }
     let body = async {
         match &case.body {
             CaseBody::Steps(steps) => run_steps(&mut ctx, steps).await,
@@ -485,6 +526,24 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         Ok(Err(f)) => Some(f),
         Err(_) => Some(deadline_passed(deadline, ctx.watch.in_flight())),
     };
+    let mut finding = finding;
+    if let Some(saved) = &saved_sel {
+        let restored = tokio::time::timeout(
+            PRESERVE_DEADLINE,
+            crate::ipmi_cases::restore_sel(&mut ctx, saved),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Finding::Error(format!(
+                "putting the SEL back took longer than {}",
+                seconds(PRESERVE_DEADLINE)
+            )))
+        });
+        if let Err(f) = restored {
+            // The case's own verdict first; a failed restore is said when it has none.
+            finding = finding.or(Some(f));
+        }
+    }
     ctx.release_open_enumerations().await;
     ctx.ipmi_finish().await;
     if let (true, Some(lost)) = (ctx.watch.met_lost(), ctx.watch.lost()) {

@@ -14,7 +14,8 @@ use client::ipmi::millis;
 
 mod storage;
 use storage::*;
-pub(crate) use storage::{SelSnapshot, sdr_records, sel_count, sel_entries, sel_restore, sel_save};
+use storage::{SelSnapshot, sel_restore, sel_save};
+pub(crate) use storage::{sdr_records, sel_count, sel_entries};
 
 /// The IPMI code cases.
 pub const REGISTRY: &[CodeFn] = reg![
@@ -776,4 +777,32 @@ async fn power_cycle(ctx: &mut Ctx) -> Result<(), Finding> {
     ctx.ipmi_ok(h, "Chassis Control 2 (cycle)", CHASSIS, 0x02, &[2])
         .await?;
     wait_power(ctx, h, true).await
+}
+
+/// Saves the SEL before a case that could lose entries when the BMC misbehaves (in a
+/// session of its own).
+pub(crate) async fn preserve_sel(ctx: &mut Ctx) -> Result<SelSnapshot, Finding> {
+    let h = ctx.ipmi_login(Role::Admin).await?;
+    sel_save(ctx, h).await
+}
+
+/// Puts back what the case lost of `saved` (in a fresh session: the case may have
+/// outlasted the first one's idle timeout), recording each change.
+pub(crate) async fn restore_sel(ctx: &mut Ctx, saved: &SelSnapshot) -> Result<(), Finding> {
+    let h = ctx.ipmi_login(Role::Admin).await?;
+    sel_restore(ctx, h, saved).await
+}
+
+/// The sensor number of the first full sensor record of the SDR (found by record
+/// type, read as clients read), for data steps that name `{{sensor}}`.
+pub(crate) async fn full_sensor_number(ctx: &mut Ctx) -> Result<u8, Finding> {
+    let h = ctx.ipmi_login(Role::Admin).await?;
+    sdr_records(ctx, h)
+        .await?
+        .iter()
+        .find_map(|s| match &s.record {
+            ipmi::sdr::Record::Full(f) => Some(f.key.number),
+            _ => None,
+        })
+        .ok_or_else(|| Finding::Skip("the SDR holds no full sensor record".into()))
 }
