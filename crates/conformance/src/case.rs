@@ -412,4 +412,9 @@ pub struct Expect {
     /// IPMI: the answer came within this many milliseconds.
     #[serde(default)]
     pub within_ms: Option<u64>,
+    /// IPMI: completion codes by which the BMC says it does not support what was asked
+    /// (0x80, "parameter not supported", of the Get ... Parameters commands): the case
+    /// is skipped, naming the code, instead of judged.
+    #[serde(default)]
+    pub unsupported: Vec<u8>,
 }

@@ -907,6 +907,13 @@ pub async fn run_step(ctx: &mut Ctx, step: &Step) -> Result<Vec<Mismatch>, Findi
         if let Some(skip) = not_implemented(&ctx.ipmi_caps, netfn, cmd, reply.completion) {
             return Err(skip);
         }
+        if step.expect.unsupported.contains(&reply.completion) {
+            let name = ipmi::spec::lookup(netfn, cmd).map_or(what.as_str(), |c| c.name);
+            return Err(Finding::Skip(format!(
+                "{name}: the BMC answers 0x{:02X} (the parameter asked for is not supported)",
+                reply.completion
+            )));
+        }
     }
     let mismatches = check(&step.expect, &reply);
     if mismatches.is_empty() {

@@ -347,11 +347,13 @@ async fn open_privilege_zero(ctx: &mut Ctx) -> Result<(), Finding> {
         "login asking for privilege 0",
     )
     .await?;
-    if info.max_privilege != Some(Privilege::Administrator) {
+    // 0 asks for the highest level the proposed algorithms allow; the response states
+    // that level (which one is the BMC's to say: the user is not known yet).
+    if info.max_privilege.is_none() {
         return Err(Finding::mismatch(
             "Open Session Response maximum privilege",
-            "Administrator (the user's real level)",
-            privilege_text(info.max_privilege),
+            "the level the session may reach (User to Administrator or OEM), not 0",
+            "0 (no privilege level)",
         ));
     }
     Ok(())
@@ -531,6 +533,14 @@ async fn rakp_privilege_lookup(ctx: &mut Ctx) -> Result<(), Finding> {
 }
 
 async fn suite_zero_refused(ctx: &mut Ctx) -> Result<(), Finding> {
+    if ctx.ipmi_caps.suites.contains(&0) {
+        return Err(Finding::Skip(
+            "the channel lists cipher suite 0 (Get Channel Cipher Suites): it is enabled \
+             by configuration, and the requirement applies only where it is not (the \
+             listing itself is judged by ipmi.discovery.cipher-suites-listed)"
+                .into(),
+        ));
+    }
     let h = ctx.ipmi_open(Role::Admin).await?;
     let e = login_must_fail(
         ctx,

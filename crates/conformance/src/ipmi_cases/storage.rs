@@ -1215,7 +1215,9 @@ pub(super) async fn fru_read_too_large(ctx: &mut Ctx) -> Result<(), Finding> {
         .await
         .map_err(|e| finding(what, e))?;
     match (r.completion, r.data.split_first()) {
-        (0xCA, _) => Ok(()),
+        // 0xC8 (request data field length limit exceeded) is the same refusal to
+        // ipmitool and freeipmi, which shrink their reads on it: accepted alike.
+        (0xCA | 0xC8, _) => Ok(()),
         (0, Some((&n, rest))) if usize::from(n) == rest.len() && n > 0 => {
             // A shorter answer is allowed; its bytes must be the inventory's.
             let mut reader = FruReader::new(ctx, h).await?;
@@ -1244,7 +1246,7 @@ pub(super) async fn fru_read_too_large(ctx: &mut Ctx) -> Result<(), Finding> {
         )),
         (cc, _) => Err(Finding::mismatch(
             format!("{what}: completion code"),
-            "0xCA (cannot return number of requested data bytes), or 0x00 with fewer bytes",
+            "0xCA (cannot return number of requested data bytes) or 0xC8, or 0x00 with fewer bytes",
             crate::ipmi::completion(cc),
         )),
     }
