@@ -666,3 +666,14 @@ fn the_new_defect_files_name_what_they_break() {
         assert!(s.meta.name.starts_with("defect-ipmi-"), "{file}");
     }
 }
+
+#[test]
+fn the_default_scenario_spells_out_the_default_bmc() {
+    let s = mock::Scenario::default_scenario();
+    assert_eq!(s.ipmi.profile, machine::ipmi::IpmiProfile::default());
+    assert!(s.ipmi.config.presence_ping && s.ipmi.config.sol);
+    assert_eq!(s.ipmi.config.defects, ipmi::session::BmcDefects::default());
+    // An empty [ipmi] table is the same BMC.
+    let empty = mock::Scenario::from_toml("", "t").unwrap();
+    assert_eq!(empty.ipmi, s.ipmi);
+}
