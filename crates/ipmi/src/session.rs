@@ -145,11 +145,12 @@ pub struct BmcDefects {
     /// Echo the requested maximum privilege in the Open Session Response, 0 included,
     /// instead of the level the session gets.
     pub echo_requested_privilege: bool,
-    /// Do not hold a login or a session to its account's privilege limit: RAKP
-    /// Message 1 (either role lookup mode) and Activate Session asking for more than
-    /// the account may have are granted, and Set Session Privilege Level may raise a
-    /// session above the account's limit and above what its login asked for.
-    pub ignore_privilege_limit: bool,
+    /// Accounts whose privilege limit is one of these levels are not held to it:
+    /// RAKP Message 1 (either role lookup mode) and Activate Session asking for more
+    /// than the account may have are granted, and Set Session Privilege Level may
+    /// raise such a session above the account's limit and above what its login asked
+    /// for (`[Operator]`: operator accounts can become Administrator).
+    pub ignore_privilege_limit: Vec<Privilege>,
     /// Accept IPMI 1.5 logins with authentication type none although the channel
     /// does not enable (and Get Channel Authentication Capabilities does not
     /// advertise) it.
@@ -778,7 +779,7 @@ impl Bmc {
                 return Err(cc::INVALID_DATA_FIELD);
             }
             let requested = Privilege::from_u8(d[1] & 0x0F).ok_or(cc::INVALID_DATA_FIELD)?;
-            if requested > ch.user.max_privilege && !self.config.defects.ignore_privilege_limit {
+            if requested > ch.user.max_privilege && !self.limit_ignored(ch.user.max_privilege) {
                 return Err(0x86);
             }
             if self.sessions.len() >= self.config.session_limit {
@@ -847,6 +848,11 @@ impl Bmc {
             cmd::GET_SESSION_CHALLENGE => self.session_challenge(app, &msg.data, now_ms, rng),
             _ => (cc::INSUFFICIENT_PRIVILEGE, Vec::new()),
         }
+    }
+
+    /// Whether the seeded defect lets accounts limited to `limit` exceed it.
+    fn limit_ignored(&self, limit: Privilege) -> bool {
+        self.config.defects.ignore_privilege_limit.contains(&limit)
     }
 
     fn channel_ok(&self, b: u8) -> bool {
@@ -1242,7 +1248,7 @@ impl Bmc {
             return Handled::one(r, record);
         };
         let above_account =
-            requested > user.max_privilege && !self.config.defects.ignore_privilege_limit;
+            requested > user.max_privilege && !self.limit_ignored(user.max_privilege);
         if above_account || requested > self.sessions[idx].max_priv {
             let r = refuse(self, status::UNAUTHORIZED_ROLE, &mut record);
             return Handled::one(r, record);
@@ -1664,6 +1670,10 @@ impl Bmc {
         if d.len() != 1 {
             return (cc::DATA_LENGTH_INVALID, Vec::new());
         }
+        let ignored = self.sessions[idx]
+            .user
+            .as_ref()
+            .is_some_and(|u| self.limit_ignored(u.max_privilege));
         let s = &mut self.sessions[idx];
         let v = d[0] & 0x0F;
         if v == 0 {
@@ -1679,7 +1689,7 @@ impl Bmc {
             .user
             .as_ref()
             .map_or(Privilege::Callback, |u| u.max_privilege);
-        if (p > s.max_priv || p > user_max) && !self.config.defects.ignore_privilege_limit {
+        if (p > s.max_priv || p > user_max) && !ignored {
             return (0x81, Vec::new());
         }
         s.priv_ = p;

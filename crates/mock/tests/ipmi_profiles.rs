@@ -351,6 +351,11 @@ fn the_new_ipmi_knobs_are_checked_with_clear_errors() {
             None,
         ),
         (
+            "[ipmi.defects]\nignore_privilege_limit = [\"administrator\"]\n",
+            "`administrator` is not an account privilege limit",
+            None,
+        ),
+        (
             "[ipmi.defects]\nignore_reservation = true\n",
             "unknown key `ignore_reservation`",
             Some("did you mean `ignore_reservations`?"),
@@ -583,6 +588,18 @@ async fn operator_escalation_only_with_the_defect() {
         cc::OK,
         "Set User Password (enable)"
     );
+    // A user-level account is still held to its limit.
+    let mut u = Client::as_user(&server, "user", Privilege::Administrator).await;
+    assert_eq!(
+        u.login().await.unwrap_err(),
+        ConsoleError::Refused {
+            stage: "RAKP2",
+            status: status::UNAUTHORIZED_ROLE
+        }
+    );
+    let mut u = Client::as_user(&server, "user", Privilege::User).await;
+    assert_eq!(logged_in(u.login().await), Privilege::User);
+    assert_eq!(u.cc(APP, 0x3B, &[admin]).await, 0x81);
     server.shutdown().await;
 
     let server = start("").await;

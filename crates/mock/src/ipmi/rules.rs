@@ -94,10 +94,11 @@ pub struct IpmiDefectsFile {
     /// accepted by partial reads, Delete SEL Entry and Clear SEL).
     #[serde(default)]
     pub ignore_reservations: bool,
-    /// Do not hold logins and sessions to the account's privilege limit (RAKP 1 and
-    /// Activate Session above it granted, Set Session Privilege Level above it done).
+    /// Accounts with these privilege limits (`"callback"`, `"user"`, `"operator"`)
+    /// are not held to them: RAKP 1 and Activate Session above the limit granted, Set
+    /// Session Privilege Level above it done.
     #[serde(default)]
-    pub ignore_privilege_limit: bool,
+    pub ignore_privilege_limit: Vec<String>,
     /// Accept IPMI 1.5 logins with authentication type none although `ipmi15_auth`
     /// does not enable (so Get Channel Authentication Capabilities does not
     /// advertise) it.
@@ -510,7 +511,7 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
         skip_integrity_check: file.defects.skip_integrity_check,
         substitute_algorithms: file.defects.substitute_algorithms,
         echo_requested_privilege: file.defects.echo_requested_privilege,
-        ignore_privilege_limit: file.defects.ignore_privilege_limit,
+        ignore_privilege_limit: privilege_levels(&file.defects.ignore_privilege_limit)?,
         accept_unadvertised_none: file.defects.accept_unadvertised_none,
     };
     config.presence_ping = file.presence_ping;
@@ -544,6 +545,34 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
         profile,
         rules,
     })
+}
+
+/// `[ipmi.defects] ignore_privilege_limit`: account limits by name.
+fn privilege_levels(names: &[String]) -> Result<Vec<ipmi::codes::Privilege>, Refusal> {
+    use ipmi::codes::Privilege;
+    const LEVELS: [(&str, Privilege); 3] = [
+        ("callback", Privilege::Callback),
+        ("user", Privilege::User),
+        ("operator", Privilege::Operator),
+    ];
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let Some((_, p)) = LEVELS.iter().find(|(l, _)| l.eq_ignore_ascii_case(n)) else {
+            let all: Vec<&str> = LEVELS.iter().map(|(l, _)| *l).collect();
+            return Err((
+                format!("ipmi.defects.ignore_privilege_limit[{i}]"),
+                format!("`{n}` is not an account privilege limit that can be exceeded"),
+                Some("\"callback\", \"user\" or \"operator\"".into()),
+                crate::scenario::closest_of(n, &all)
+                    .map(|c| format!("did you mean \"{c}\"?"))
+                    .or_else(|| Some("an administrator account has nothing above it".into())),
+            ));
+        };
+        if !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    Ok(out)
 }
 
 /// Get Device ID's additional device support bits (IPMI v2.0 20.1), by name.
