@@ -3,7 +3,8 @@
 //! [`Bmc::handle`] takes one UDP datagram and returns the datagrams to send back plus a
 //! decoded [`Record`] for the journal; nothing is dropped without a
 //! [`RecordKind::Dropped`] record saying why. The BMC owns:
-//! - ASF presence ping → pong;
+//! - ASF presence ping → pong (unless [`BmcConfig::presence_ping`] is off: then it is
+//!   ignored, as some BMCs do);
 //! - sessionless Get Channel Authentication Capabilities and Get Channel Cipher Suites,
 //!   in IPMI 1.5 framing and in RMCP+ framing (payload type 0, session 0);
 //! - the IPMI 1.5 login (Get Session Challenge, Activate Session) with MD5, straight
@@ -11,7 +12,9 @@
 //! - the RMCP+ login (Open Session, RAKP 1-4) with cipher suites 0, 1, 2, 3, 17;
 //! - per-session sequence windows, integrity and confidentiality, idle timeout, the
 //!   session limit, Set Session Privilege, Close Session, Get Session Info;
-//! - Serial over LAN payload activation and the SOL packet exchange.
+//! - Serial over LAN payload activation and the SOL packet exchange (with
+//!   [`BmcConfig::sol`] off, Get Channel Payload Support lists IPMI only and the payload
+//!   commands answer 0xC1, as from a BMC that does not implement them).
 //!
 //! Every other command goes to [`Application::handle`] with the session's user and
 //! privilege.
@@ -113,6 +116,15 @@ pub struct BmcConfig {
     pub kg: Option<Vec<u8>>,
     /// The UDP port reported in Activate Payload (the listener sets its bound port).
     pub port: u16,
+    /// Whether the ASF presence ping is answered (a pong). Off: pings are ignored, as
+    /// some BMCs do (clients then go straight to Get Channel Authentication
+    /// Capabilities).
+    pub presence_ping: bool,
+    /// Whether the BMC implements Serial over LAN. Off: Get Channel Payload Support
+    /// lists the IPMI payload only, and Activate/Deactivate Payload, Get Payload
+    /// Activation Status, Get Payload Instance Info and Get Channel Payload Version
+    /// answer 0xC1 (invalid command).
+    pub sol: bool,
     /// Deliberate deviations from the specification, for seeded-defect scenarios that
     /// prove the conformance suite catches them. All off by default.
     pub defects: BmcDefects,
@@ -133,6 +145,16 @@ pub struct BmcDefects {
     /// Echo the requested maximum privilege in the Open Session Response, 0 included,
     /// instead of the level the session gets.
     pub echo_requested_privilege: bool,
+    /// Accounts whose privilege limit is one of these levels are not held to it:
+    /// RAKP Message 1 (either role lookup mode) and Activate Session asking for more
+    /// than the account may have are granted, and Set Session Privilege Level may
+    /// raise such a session above the account's limit and above what its login asked
+    /// for (`[Operator]`: operator accounts can become Administrator).
+    pub ignore_privilege_limit: Vec<Privilege>,
+    /// Accept IPMI 1.5 logins with authentication type none although the channel
+    /// does not enable (and Get Channel Authentication Capabilities does not
+    /// advertise) it.
+    pub accept_unadvertised_none: bool,
 }
 
 impl Default for BmcConfig {
@@ -146,6 +168,8 @@ impl Default for BmcConfig {
             allow_anonymous: false,
             kg: None,
             port: 623,
+            presence_ping: true,
+            sol: true,
             defects: BmcDefects::default(),
         }
     }
@@ -164,6 +188,9 @@ pub enum DropReason {
     /// An ASF message other than a presence ping.
     #[error("ASF message other than a presence ping")]
     UnexpectedAsf,
+    /// A presence ping, and the BMC does not answer pings (`presence_ping` off).
+    #[error("presence ping ignored (this BMC does not answer pings)")]
+    PingIgnored,
     /// A response (odd NetFn) arrived where a request was expected.
     #[error("not a request")]
     NotARequest,
@@ -623,6 +650,9 @@ impl Bmc {
             Err(e) => return drop_with(DropReason::Frame(e), 0),
         };
         match frame {
+            Frame::Ping { .. } if !self.config.presence_ping => {
+                drop_with(DropReason::PingIgnored, 0)
+            }
             Frame::Ping { tag } => Handled {
                 replies: vec![rmcp::encode_pong(tag)],
                 record: Record::new(RecordKind::Ping),
@@ -749,7 +779,7 @@ impl Bmc {
                 return Err(cc::INVALID_DATA_FIELD);
             }
             let requested = Privilege::from_u8(d[1] & 0x0F).ok_or(cc::INVALID_DATA_FIELD)?;
-            if requested > ch.user.max_privilege {
+            if requested > ch.user.max_privilege && !self.limit_ignored(ch.user.max_privilege) {
                 return Err(0x86);
             }
             if self.sessions.len() >= self.config.session_limit {
@@ -818,6 +848,11 @@ impl Bmc {
             cmd::GET_SESSION_CHALLENGE => self.session_challenge(app, &msg.data, now_ms, rng),
             _ => (cc::INSUFFICIENT_PRIVILEGE, Vec::new()),
         }
+    }
+
+    /// Whether the seeded defect lets accounts limited to `limit` exceed it.
+    fn limit_ignored(&self, limit: Privilege) -> bool {
+        self.config.defects.ignore_privilege_limit.contains(&limit)
     }
 
     fn channel_ok(&self, b: u8) -> bool {
@@ -931,8 +966,9 @@ impl Bmc {
         if d.len() != 17 {
             return (cc::DATA_LENGTH_INVALID, Vec::new());
         }
+        let unadvertised_none = self.config.defects.accept_unadvertised_none;
         let Some(auth) = AuthType::from_u8(d[0]).filter(|a| {
-            self.config.ipmi15_auth.contains(a)
+            (self.config.ipmi15_auth.contains(a) || (*a == AuthType::None && unadvertised_none))
                 && matches!(a, AuthType::None | AuthType::Md5 | AuthType::Password)
         }) else {
             return (cc::INVALID_DATA_FIELD, Vec::new());
@@ -1211,7 +1247,9 @@ impl Bmc {
             let r = refuse(self, status::UNAUTHORIZED_NAME, &mut record);
             return Handled::one(r, record);
         };
-        if requested > user.max_privilege || requested > self.sessions[idx].max_priv {
+        let above_account =
+            requested > user.max_privilege && !self.limit_ignored(user.max_privilege);
+        if above_account || requested > self.sessions[idx].max_priv {
             let r = refuse(self, status::UNAUTHORIZED_ROLE, &mut record);
             return Handled::one(r, record);
         }
@@ -1548,6 +1586,16 @@ impl Bmc {
                 | cmd::DEACTIVATE_PAYLOAD
                 | cmd::PAYLOAD_ACTIVATION_STATUS
                 | cmd::PAYLOAD_INSTANCE_INFO
+                | cmd::CHANNEL_PAYLOAD_VERSION
+                    if !self.config.sol =>
+                {
+                    // A BMC without Serial over LAN implements no payload commands.
+                    Some((cc::INVALID_COMMAND, Vec::new()))
+                }
+                cmd::ACTIVATE_PAYLOAD
+                | cmd::DEACTIVATE_PAYLOAD
+                | cmd::PAYLOAD_ACTIVATION_STATUS
+                | cmd::PAYLOAD_INSTANCE_INFO
                 | cmd::CHANNEL_PAYLOAD_SUPPORT
                 | cmd::CHANNEL_PAYLOAD_VERSION
                     if !need(Privilege::User) =>
@@ -1565,7 +1613,10 @@ impl Bmc {
                 } else if !self.channel_ok(d[0]) {
                     (cc::INVALID_DATA_FIELD, Vec::new())
                 } else {
-                    (cc::OK, vec![0x03, 0x3F, 0, 0, 0, 0, 0, 0])
+                    // Standard payloads: bit 0 IPMI, bit 1 SOL; session setup payloads
+                    // 0x10-0x15 in the second byte.
+                    let standard = if self.config.sol { 0x03 } else { 0x01 };
+                    (cc::OK, vec![standard, 0x3F, 0, 0, 0, 0, 0, 0])
                 }),
                 cmd::CHANNEL_PAYLOAD_VERSION => Some(if d.len() != 2 {
                     (cc::DATA_LENGTH_INVALID, Vec::new())
@@ -1619,6 +1670,10 @@ impl Bmc {
         if d.len() != 1 {
             return (cc::DATA_LENGTH_INVALID, Vec::new());
         }
+        let ignored = self.sessions[idx]
+            .user
+            .as_ref()
+            .is_some_and(|u| self.limit_ignored(u.max_privilege));
         let s = &mut self.sessions[idx];
         let v = d[0] & 0x0F;
         if v == 0 {
@@ -1634,7 +1689,7 @@ impl Bmc {
             .user
             .as_ref()
             .map_or(Privilege::Callback, |u| u.max_privilege);
-        if p > s.max_priv || p > user_max {
+        if (p > s.max_priv || p > user_max) && !ignored {
             return (0x81, Vec::new());
         }
         s.priv_ = p;

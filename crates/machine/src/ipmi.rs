@@ -72,9 +72,68 @@ impl Default for SolSpec {
     }
 }
 
+/// How this BMC implementation behaves where IPMI v2.0 leaves a choice (or, for the
+/// seeded defects, where it does not): which devices it has, how much it reads at
+/// once, which optional commands it implements. The mock sets it from the scenario's
+/// `[ipmi]` table ([`Machine::set_ipmi_profile`]); the default is the full BMC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpmiProfile {
+    /// Get Device ID's additional device support byte (IPMI v2.0 20.1, response byte 7
+    /// counting the completion code: bit 0 sensor device, 1 SDR repository, 2 SEL,
+    /// 3 FRU inventory, 4 IPMB event receiver, 5 IPMB event generator, 6 bridge,
+    /// 7 chassis); also the MC locator record's device capabilities.
+    pub device_support: u8,
+    /// The most data bytes one Get SDR or Read FRU Data returns. A larger count, or a
+    /// "whole record" Get SDR (0xFF) whose remaining bytes are more than this, is
+    /// answered 0xCA (cannot return number of requested data bytes); clients then
+    /// read in smaller pieces.
+    pub max_read: usize,
+    /// Whether Serial over LAN is implemented: off, Get/Set SOL Configuration
+    /// Parameters answer 0xC1 (the payload commands are the session layer's).
+    pub sol: bool,
+    /// Put the management controller locator record first in the SDR repository
+    /// (record IDs still 1, 2, ... in repository order).
+    pub mc_locator_first: bool,
+    /// Commands answered 0xC1 (invalid command), as by a BMC that does not implement
+    /// them: (request NetFn, command), or (NetFn, None) for a whole NetFn.
+    pub unsupported: Vec<(u8, Option<u8>)>,
+    /// Seeded defect: SEL and SDR reservation IDs are not checked (Get SDR and Get
+    /// SEL Entry partial reads, Delete SEL Entry and Clear SEL accept any reservation,
+    /// 0x0000 and superseded ones included).
+    pub ignore_reservations: bool,
+}
+
+impl Default for IpmiProfile {
+    fn default() -> IpmiProfile {
+        IpmiProfile {
+            device_support: DEVICE_SUPPORT,
+            max_read: MAX_READ,
+            sol: true,
+            mc_locator_first: false,
+            unsupported: Vec::new(),
+            ignore_reservations: false,
+        }
+    }
+}
+
+impl IpmiProfile {
+    /// Whether `netfn`/`cmd` is one the profile says the BMC does not implement.
+    pub fn is_unsupported(&self, netfn: u8, cmd: u8) -> bool {
+        let netfn = netfn & !1;
+        let sol_cmd = netfn == id::GET_SOL_CONFIG.0
+            && (cmd == id::GET_SOL_CONFIG.1 || cmd == id::SET_SOL_CONFIG.1);
+        (!self.sol && sol_cmd)
+            || self
+                .unsupported
+                .iter()
+                .any(|(n, c)| *n == netfn && c.is_none_or(|c| c == cmd))
+    }
+}
+
 /// What the BMC keeps besides the machine.
 #[derive(Debug, Clone)]
 pub(crate) struct BmcState {
+    profile: IpmiProfile,
     next_reservation: u16,
     sdr_reservation: Option<u16>,
     sel_reservation: Option<u16>,
@@ -151,6 +210,7 @@ fn boot_defaults() -> BTreeMap<u8, Vec<u8>> {
 impl BmcState {
     pub(crate) fn new(_spec: &MachineSpec) -> BmcState {
         let mut s = BmcState {
+            profile: IpmiProfile::default(),
             next_reservation: 1,
             sdr_reservation: None,
             sel_reservation: None,
@@ -387,26 +447,49 @@ pub fn compact_record(d: &DiscreteSensor, record_id: u16) -> Sdr {
 /// locator): chassis, FRU inventory, SEL, SDR repository, sensor device.
 pub const DEVICE_SUPPORT: u8 = 0x80 | 0x08 | 0x04 | 0x02 | 0x01;
 
+/// The 16 bytes Get System GUID (IPMI v2.0 22.14) and Get Device GUID (20.8) send for a
+/// GUID given in its textual byte order (`t[0]` the first two hex digits of
+/// `xxxxxxxx-xxxx-...`): IPMI v2.0 table 20-10 lists the fields least significant byte
+/// first and in reverse order, node first. So the wire is the text reversed:
+///
+/// | wire bytes | field | text bytes |
+/// |---|---|---|
+/// | 0..6 | node, LS byte first | 15, 14, 13, 12, 11, 10 |
+/// | 6..8 | clock_seq_low, clock_seq_hi_and_reserved | 9, 8 |
+/// | 8..10 | time_hi_and_version, LS byte first | 7, 6 |
+/// | 10..12 | time_mid, LS byte first | 5, 4 |
+/// | 12..16 | time_low, LS byte first | 3, 2, 1, 0 |
+///
+/// ipmitool (`mc guid`, encoding "IPMI") and freeipmi (`bmc-info`) decode it back to
+/// the same text. (The SMBIOS order, first three fields little endian and the rest as
+/// written, is what ipmitool flags as an IPMI specification violation.)
+pub fn guid_to_wire(t: [u8; 16]) -> [u8; 16] {
+    let mut w = t;
+    w.reverse();
+    w
+}
+
+/// The textual byte order of a GUID as Get System/Device GUID sends it (the inverse of
+/// [`guid_to_wire`]).
+pub fn guid_from_wire(w: [u8; 16]) -> [u8; 16] {
+    guid_to_wire(w)
+}
+
 impl Machine {
     /// The SDR repository: full records for numeric sensors, compact records for
     /// discrete ones, the FRU device locator (FRU device 0) and the BMC's management
-    /// controller locator; record IDs 1, 2, ... in that order.
+    /// controller locator (first instead of last when the profile says
+    /// `mc_locator_first`); record IDs 1, 2, ... in repository order.
     pub fn sdr_repository(&self) -> Vec<Sdr> {
         let mut out = Vec::new();
-        let mut next = 1u16;
-        let mut id = || {
-            let i = next;
-            next += 1;
-            i
-        };
         for s in self.numeric_sensors() {
-            out.push(full_record(s, id()));
+            out.push(full_record(s, 0));
         }
         for d in self.discrete_sensors() {
-            out.push(compact_record(d, id()));
+            out.push(compact_record(d, 0));
         }
         out.push(Sdr {
-            id: id(),
+            id: 0,
             version: SDR_VERSION,
             record: Record::FruLocator(FruLocator {
                 access_address: BMC_ADDRESS,
@@ -421,21 +504,39 @@ impl Machine {
                 id: IdString::ascii("Builtin FRU"),
             }),
         });
-        out.push(Sdr {
-            id: id(),
+        let mc = Sdr {
+            id: 0,
             version: SDR_VERSION,
             record: Record::McLocator(McLocator {
                 slave_address: BMC_ADDRESS,
                 channel: 0,
                 power_state: 0,
-                capabilities: DEVICE_SUPPORT,
+                capabilities: self.bmc.profile.device_support,
                 entity_id: 0x06,
                 entity_instance: 1,
                 oem: 0,
                 id: IdString::ascii("BMC"),
             }),
-        });
+        };
+        if self.bmc.profile.mc_locator_first {
+            out.insert(0, mc);
+        } else {
+            out.push(mc);
+        }
+        for (i, r) in out.iter_mut().enumerate() {
+            r.id = u16::try_from(i + 1).unwrap_or(u16::MAX);
+        }
         out
+    }
+
+    /// Sets how this BMC behaves where implementations differ ([`IpmiProfile`]).
+    pub fn set_ipmi_profile(&mut self, profile: IpmiProfile) {
+        self.bmc.profile = profile;
+    }
+
+    /// The BMC's [`IpmiProfile`].
+    pub fn ipmi_profile(&self) -> &IpmiProfile {
+        &self.bmc.profile
     }
 
     /// Sets the RMCP+ cipher suite IDs LAN parameters 22-24 report (at most 16; each
@@ -586,7 +687,7 @@ impl Machine {
                 if r.device != 0 {
                     return Err(Response::cc(cc::NOT_PRESENT));
                 }
-                if usize::from(r.count) > MAX_READ {
+                if usize::from(r.count) > self.bmc.profile.max_read {
                     return Err(Response::cc(cc::CANNOT_RETURN_BYTES));
                 }
                 let fru = self.fru_bytes();
@@ -743,7 +844,7 @@ impl Machine {
             firmware_major: major,
             firmware_minor: ((minor / 10) << 4) | (minor % 10),
             ipmi_version: 0x02,
-            additional_support: DEVICE_SUPPORT,
+            additional_support: self.bmc.profile.device_support,
             manufacturer_id: MANUFACTURER_ID,
             product_id: PRODUCT_ID,
             aux: None,
@@ -1083,7 +1184,10 @@ impl Machine {
 
     fn get_sdr(&self, d: &[u8]) -> Answer {
         let r: cmd::GetRecordReq = decode(d)?;
-        if r.offset != 0 && self.bmc.sdr_reservation != Some(r.reservation) {
+        if r.offset != 0
+            && self.bmc.sdr_reservation != Some(r.reservation)
+            && !self.bmc.profile.ignore_reservations
+        {
             return Err(Response::cc(cc::RESERVATION_CANCELLED));
         }
         let repo = self.sdr_repository();
@@ -1100,7 +1204,7 @@ impl Machine {
         let bytes = rec.encode();
         Ok(ok(cmd::GetRecordResp {
             next,
-            data: slice(&bytes, r.offset, r.count)?,
+            data: slice(&bytes, r.offset, r.count, self.bmc.profile.max_read)?,
         }))
     }
 
@@ -1114,7 +1218,7 @@ impl Machine {
     }
 
     fn check_sel_reservation(&self, r: u16) -> Result<(), Response> {
-        if self.bmc.sel_reservation == Some(r) {
+        if self.bmc.sel_reservation == Some(r) || self.bmc.profile.ignore_reservations {
             Ok(())
         } else {
             Err(Response::cc(cc::RESERVATION_CANCELLED))
@@ -1139,23 +1243,26 @@ impl Machine {
         let bytes = entries[i].to_bytes();
         Ok(ok(cmd::GetRecordResp {
             next,
-            data: slice(&bytes, r.offset, r.count)?,
+            data: slice(&bytes, r.offset, r.count, MAX_READ)?,
         }))
     }
 }
 
 /// Bytes `offset..offset+count` of a record (count 0xFF: to the end; cut at the end);
-/// 0xCA when more than [`MAX_READ`] bytes are asked for, 0xC9 when the offset is past
-/// the end.
-fn slice(bytes: &[u8], offset: u8, count: u8) -> Result<Vec<u8>, Response> {
+/// 0xCA when more than `max` bytes are asked for (a count above `max`, or 0xFF with
+/// more than `max` bytes left), 0xC9 when the offset is past the end.
+fn slice(bytes: &[u8], offset: u8, count: u8, max: usize) -> Result<Vec<u8>, Response> {
     let off = usize::from(offset);
     if off > bytes.len() {
         return Err(Response::cc(cc::PARAMETER_OUT_OF_RANGE));
     }
     let end = if count == 0xFF {
+        if bytes.len() - off > max {
+            return Err(Response::cc(cc::CANNOT_RETURN_BYTES));
+        }
         bytes.len()
     } else {
-        if usize::from(count) > MAX_READ {
+        if usize::from(count) > max {
             return Err(Response::cc(cc::CANNOT_RETURN_BYTES));
         }
         (off + usize::from(count)).min(bytes.len())
@@ -1232,16 +1339,19 @@ impl Application for Machine {
         Machine::user_by_id(self, id).map(|u| self.user_record(u))
     }
 
-    /// The GUID as Get System GUID sends it ([`cmd::guid_to_wire`] of
+    /// The GUID as Get System GUID sends it ([`guid_to_wire`] of
     /// [`Machine::guid_bytes`]).
     fn guid(&self) -> [u8; 16] {
-        cmd::guid_to_wire(self.guid_bytes())
+        guid_to_wire(self.guid_bytes())
     }
 
     fn handle(&mut self, req: &Request<'_>, now_ms: u64) -> Response {
         let Some(need) = required(req.netfn, req.cmd) else {
             return Response::cc(cc::INVALID_COMMAND);
         };
+        if self.bmc.profile.is_unsupported(req.netfn, req.cmd) {
+            return Response::cc(cc::INVALID_COMMAND);
+        }
         let have = req.session.map_or(Priv::User, |s| s.privilege);
         if have < need {
             return Response::cc(cc::INSUFFICIENT_PRIVILEGE);

@@ -85,7 +85,16 @@ fn get_device_id_and_friends() {
     assert_eq!((t.result, t.detail), (0x55, 0));
     let g: cmd::GuidResp = ok(&mut m, id::GET_SYSTEM_GUID, &[], 0);
     assert_eq!(g.guid, Application::guid(&m));
-    assert_eq!(cmd::guid_from_wire(g.guid), m.guid_bytes());
+    assert_eq!(machine::ipmi::guid_from_wire(g.guid), m.guid_bytes());
+    // IPMI v2.0 table 20-10: the wire is the textual byte order reversed, node first
+    // (the default GUID is 5a1d0c6e-3e2b-4f5a-9b7c-2d1e0f3a4b5c).
+    assert_eq!(
+        g.guid,
+        [
+            0x5c, 0x4b, 0x3a, 0x0f, 0x1e, 0x2d, 0x7c, 0x9b, 0x5a, 0x4f, 0x2b, 0x3e, 0x6e, 0x0c,
+            0x1d, 0x5a
+        ]
+    );
     let w: cmd::WatchdogResp = ok(&mut m, id::GET_WATCHDOG, &[], 0);
     assert_eq!(w.timer_use & 0x40, 0, "not running");
     assert_eq!(send(&mut m, id::COLD_RESET, &[], 0).completion, cc::OK);

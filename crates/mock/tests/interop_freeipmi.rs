@@ -7,7 +7,10 @@ mod interop;
 
 use std::process::Command;
 
-use interop::ipmi::{CALL_DEADLINE, IpmiMock, call_ok, field, run_sol, values, wsman_readings};
+use interop::ipmi::{
+    CALL_DEADLINE, IpmiMock, assert_read_in_pieces, call_ok, field, mock_toml, read_counts,
+    run_sol, scenario_guid, values, wsman_readings,
+};
 use interop::{Requirement, TempFile, run_with_deadline};
 
 fn have_freeipmi(test: &str) -> bool {
@@ -199,5 +202,118 @@ fn a_wrong_password_is_refused() {
         run.stdout.to_lowercase().contains("password"),
         "{}",
         run.report()
+    );
+}
+
+#[test]
+fn bmc_info_prints_the_scenario_guid() {
+    if !have_freeipmi("bmc_info_prints_the_scenario_guid") {
+        return;
+    }
+    let m = IpmiMock::start(None);
+    let guid = call_ok(&mut tool(&m, "bmc-info", "admin", &["--get-system-guid"]));
+    assert_eq!(guid.stdout.trim(), scenario_guid(None), "{}", guid.report());
+    let all = call_ok(&mut tool(&m, "bmc-info", "admin", &[]));
+    assert_eq!(
+        field(&all.stdout, "System GUID"),
+        Some(scenario_guid(None).as_str()),
+        "{}",
+        all.report()
+    );
+}
+
+#[test]
+fn small_reads_sensors_and_fru_read_in_16_byte_pieces() {
+    if !have_freeipmi("small_reads_sensors_and_fru_read_in_16_byte_pieces") {
+        return;
+    }
+    let toml = mock_toml("ipmi-small-reads.toml");
+    let m = IpmiMock::start(Some(&toml));
+    let cache = TempFile::new("freeipmi-sdr", ".d", "");
+    std::fs::remove_file(cache.path()).ok();
+    std::fs::create_dir_all(cache.path()).expect("cache dir");
+    let cache_arg = format!("--sdr-cache-directory={}", cache.path().display());
+    let sensors = call_ok(&mut tool(
+        &m,
+        "ipmi-sensors",
+        "admin",
+        &[&cache_arg, "--quiet-cache"],
+    ));
+    for (name, value, tolerance) in &wsman_readings(&m) {
+        let row = sensors
+            .stdout
+            .lines()
+            .find(|l| l.split('|').nth(1).map(str::trim) == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{name} missing:\n{}", sensors.report()));
+        let shown: f64 = row.split('|').nth(3).unwrap().trim().parse().unwrap();
+        assert!(
+            (shown - value).abs() <= tolerance + 1e-6,
+            "{name}: {shown} vs {value}"
+        );
+    }
+    let journal = m.ipmi_journal();
+    eprintln!(
+        "ipmi-sensors, Get SDR (count, cc): {:?}",
+        read_counts(&journal, "get_sdr")
+    );
+    assert_read_in_pieces(&journal, "get_sdr", 16, true);
+    std::fs::remove_dir_all(cache.path()).ok();
+
+    m.server().journal_handle().clear();
+    let fru = call_ok(&mut tool(&m, "ipmi-fru", "admin", &[]));
+    assert_eq!(
+        field(&fru.stdout, "FRU Chassis Serial Number"),
+        Some("TSCH000001"),
+        "{}",
+        fru.report()
+    );
+    assert_eq!(
+        field(&fru.stdout, "FRU Product Asset Tag"),
+        Some("ASSET-0001")
+    );
+    let journal = m.ipmi_journal();
+    eprintln!(
+        "ipmi-fru, Read FRU Data (count, cc): {:?}",
+        read_counts(&journal, "read_fru_data")
+    );
+    // ipmi-fru asks for 16 bytes at most from the start.
+    assert_read_in_pieces(&journal, "read_fru_data", 16, false);
+}
+
+#[test]
+fn chassis_only_bmc_info_and_chassis_status() {
+    if !have_freeipmi("chassis_only_bmc_info_and_chassis_status") {
+        return;
+    }
+    let toml = mock_toml("ipmi-chassis-only.toml");
+    let m = IpmiMock::start(Some(&toml));
+    let info = call_ok(&mut tool(&m, "bmc-info", "admin", &["--get-device-id"]));
+    assert_eq!(
+        field(&info.stdout, "Chassis Device"),
+        Some("supported"),
+        "{}",
+        info.report()
+    );
+    for device in [
+        "Sensor Device",
+        "SDR Repository Device",
+        "SEL Device",
+        "FRU Inventory Device",
+    ] {
+        assert_eq!(field(&info.stdout, device), Some("unsupported"), "{device}");
+    }
+    let guid = call_ok(&mut tool(&m, "bmc-info", "admin", &["--get-system-guid"]));
+    assert_eq!(guid.stdout.trim(), scenario_guid(Some(&toml)));
+    let chassis = call_ok(&mut tool(
+        &m,
+        "ipmi-chassis",
+        "admin",
+        &["--get-chassis-status"],
+    ));
+    assert_eq!(
+        field(&chassis.stdout, "System Power"),
+        Some("on"),
+        "{}",
+        chassis.report()
     );
 }

@@ -9,7 +9,8 @@ mod interop;
 use std::process::Command;
 
 use interop::ipmi::{
-    CALL_DEADLINE, IpmiMock, by_element_name, call_ok, field, run_sol, values, wsman_readings,
+    CALL_DEADLINE, IpmiMock, assert_read_in_pieces, by_element_name, call_ok, field, mock_toml,
+    read_counts, run_sol, scenario_guid, values, wsman_readings,
 };
 use interop::{Requirement, run_with_deadline};
 
@@ -415,6 +416,148 @@ fn a_wrong_password_is_refused() {
         !journal
             .iter()
             .any(|r| r.command.as_deref() == Some("get_device_id")),
+        "{journal:#?}"
+    );
+}
+
+#[test]
+fn mc_guid_is_the_scenario_guid_in_ipmi_encoding() {
+    if !have_ipmitool("mc_guid_is_the_scenario_guid_in_ipmi_encoding") {
+        return;
+    }
+    let m = IpmiMock::start(None);
+    let guid = call_ok(&mut lanplus(&m, None, &["mc", "guid"]));
+    assert_eq!(
+        field(&guid.stdout, "System GUID"),
+        Some(scenario_guid(None).as_str()),
+        "{}",
+        guid.report()
+    );
+    // ipmitool tries the RFC 4122, IPMI and SMBIOS byte orders and names the one whose
+    // version nibble is valid; anything but IPMI carries a specification warning.
+    assert_eq!(
+        field(&guid.stdout, "GUID Encoding"),
+        Some("IPMI"),
+        "{}",
+        guid.report()
+    );
+    assert!(!guid.stdout.contains("WARNING"), "{}", guid.report());
+    assert!(!guid.stderr.contains("WARNING"), "{}", guid.report());
+}
+
+#[test]
+fn small_reads_sdr_list_and_fru_print_read_in_16_byte_pieces() {
+    if !have_ipmitool("small_reads_sdr_list_and_fru_print_read_in_16_byte_pieces") {
+        return;
+    }
+    let toml = mock_toml("ipmi-small-reads.toml");
+    let m = IpmiMock::start(Some(&toml));
+    let info = call_ok(&mut lanplus(&m, None, &["mc", "info"]));
+    assert_eq!(
+        field(&info.stdout, "IPMI Version"),
+        Some("2.0"),
+        "{}",
+        info.report()
+    );
+    let status = call_ok(&mut lanplus(&m, None, &["chassis", "status"]));
+    assert_eq!(field(&status.stdout, "System Power"), Some("on"));
+
+    m.server().journal_handle().clear();
+    let sdr = call_ok(&mut lanplus(&m, None, &["sdr", "list"]));
+    let cim = wsman_readings(&m);
+    for (name, value, tolerance) in &cim {
+        let row = sdr
+            .stdout
+            .lines()
+            .find(|l| l.split('|').next().map(str::trim) == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("{name} missing:\n{}", sdr.report()));
+        let shown: f64 = row
+            .split('|')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (shown - value).abs() <= tolerance + 1e-6,
+            "{name}: {shown} vs {value}"
+        );
+    }
+    let journal = m.ipmi_journal();
+    eprintln!(
+        "ipmitool sdr list, Get SDR (count, cc): {:?}",
+        read_counts(&journal, "get_sdr")
+    );
+    assert_read_in_pieces(&journal, "get_sdr", 16, true);
+
+    m.server().journal_handle().clear();
+    let fru = call_ok(&mut lanplus(&m, None, &["fru", "print"]));
+    assert_eq!(
+        field(&fru.stdout, "Chassis Serial"),
+        Some("TSCH000001"),
+        "{}",
+        fru.report()
+    );
+    assert_eq!(field(&fru.stdout, "Product Asset Tag"), Some("ASSET-0001"));
+    let journal = m.ipmi_journal();
+    eprintln!(
+        "ipmitool fru print, Read FRU Data (count, cc): {:?}",
+        read_counts(&journal, "read_fru_data")
+    );
+    assert_read_in_pieces(&journal, "read_fru_data", 16, true);
+
+    // IPMI 1.5 without authentication: enabled and advertised on purpose here.
+    let mut c = lan15(&m, "NONE", "admin", &["chassis", "power", "status"]);
+    let none = call_ok(&mut c);
+    assert_eq!(none.stdout.trim(), "Chassis Power is on");
+}
+
+#[test]
+fn chassis_only_mc_info_and_chassis_status() {
+    if !have_ipmitool("chassis_only_mc_info_and_chassis_status") {
+        return;
+    }
+    let toml = mock_toml("ipmi-chassis-only.toml");
+    let m = IpmiMock::start(Some(&toml));
+    let info = call_ok(&mut lanplus(&m, None, &["mc", "info"]));
+    let support: Vec<&str> = info
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Additional Device Support"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(support, ["Chassis Device"], "{}", info.report());
+    let status = call_ok(&mut lanplus(&m, None, &["chassis", "status"]));
+    assert_eq!(
+        field(&status.stdout, "System Power"),
+        Some("on"),
+        "{}",
+        status.report()
+    );
+    let mut op = Command::new("ipmitool");
+    op.args([
+        "-I",
+        "lanplus",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        &m.port().to_string(),
+    ])
+    .args(["-U", "operator", "-P", "operator", "-L", "OPERATOR"])
+    .args(["chassis", "power", "status"]);
+    assert_eq!(call_ok(&mut op).stdout.trim(), "Chassis Power is on");
+    let guid = call_ok(&mut lanplus(&m, None, &["mc", "guid"]));
+    assert_eq!(field(&guid.stdout, "GUID Encoding"), Some("IPMI"));
+    // The ping ipmitool may send is ignored, and nothing else went unanswered.
+    let journal = m.ipmi_journal();
+    assert!(
+        journal
+            .iter()
+            .all(|r| r.dropped.is_none() || r.kind == "ping"),
         "{journal:#?}"
     );
 }

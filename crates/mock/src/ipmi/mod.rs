@@ -41,6 +41,7 @@ impl State {
         let mut config = settings.config.clone();
         config.port = port;
         machine.set_ipmi_cipher_suites(&config.cipher_suites);
+        machine.set_ipmi_profile(settings.profile.clone());
         State {
             bmc: Bmc::new(config),
             hits: Vec::new(),

@@ -1,5 +1,15 @@
-//! The scenario's `[ipmi]` table: the LAN channel's settings and the IPMI fault rules
-//! (`[[ipmi.rules]]`).
+//! The scenario's `[ipmi]` table: the LAN channel's settings, what kind of BMC the
+//! machine imitates, and the IPMI fault rules (`[[ipmi.rules]]`).
+//!
+//! What kind of BMC (each knob a behaviour IPMI v2.0 allows, so a correct but minimal
+//! BMC can be imitated): `presence_ping = false` (the ASF presence ping is ignored),
+//! `max_read = N` (Get SDR and Read FRU Data asking for more than N bytes, or a
+//! "whole record" Get SDR with more than N bytes left, answer 0xCA), `device_support`
+//! (Get Device ID's additional device support bits by name), `sol = false` (no Serial
+//! over LAN: payload support lists IPMI only, the payload and SOL configuration
+//! commands answer 0xC1), `sdr_mc_locator_first` (the MC locator record leads the SDR
+//! repository) and `unsupported` (NetFns or commands answered 0xC1, as by a BMC that
+//! does not implement them).
 //!
 //! A rule matches datagrams by payload kind, NetFn, command and user, and does one or
 //! more things to them: drop (as if the request never arrived: nothing runs, the
@@ -34,6 +44,27 @@ pub struct IpmiFile {
     pub allow_anonymous: bool,
     /// The channel's BMC key Kg (text, or hex with `0x`); absent: Kuid is used.
     pub kg: Option<String>,
+    /// Whether the ASF presence ping is answered (default true).
+    #[serde(default = "yes")]
+    pub presence_ping: bool,
+    /// The most bytes one Get SDR or Read FRU Data returns (default 128); more is
+    /// answered 0xCA.
+    pub max_read: Option<usize>,
+    /// Get Device ID's additional device support, by name: `sensor`,
+    /// `sdr_repository`, `sel`, `fru_inventory`, `ipmb_event_receiver`,
+    /// `ipmb_event_generator`, `bridge`, `chassis` (default: chassis, FRU inventory,
+    /// SEL, SDR repository, sensor).
+    pub device_support: Option<Vec<String>>,
+    /// Whether Serial over LAN is implemented (default true).
+    #[serde(default = "yes")]
+    pub sol: bool,
+    /// Put the management controller locator record first in the SDR repository.
+    #[serde(default)]
+    pub sdr_mc_locator_first: bool,
+    /// NetFns (`sensor`, `storage`, `0x30`) or commands (`get_poh_counter`,
+    /// `0x06:0x59`) answered 0xC1 (invalid command).
+    #[serde(default)]
+    pub unsupported: Vec<String>,
     /// Fault rules.
     #[serde(default)]
     pub rules: Vec<IpmiRuleSpec>,
@@ -59,6 +90,20 @@ pub struct IpmiDefectsFile {
     /// Echo the requested privilege (0 included) in the Open Session Response.
     #[serde(default)]
     pub echo_requested_privilege: bool,
+    /// Do not check SEL and SDR reservation IDs (0x0000 and superseded reservations
+    /// accepted by partial reads, Delete SEL Entry and Clear SEL).
+    #[serde(default)]
+    pub ignore_reservations: bool,
+    /// Accounts with these privilege limits (`"callback"`, `"user"`, `"operator"`)
+    /// are not held to them: RAKP 1 and Activate Session above the limit granted, Set
+    /// Session Privilege Level above it done.
+    #[serde(default)]
+    pub ignore_privilege_limit: Vec<String>,
+    /// Accept IPMI 1.5 logins with authentication type none although `ipmi15_auth`
+    /// does not enable (so Get Channel Authentication Capabilities does not
+    /// advertise) it.
+    #[serde(default)]
+    pub accept_unadvertised_none: bool,
 }
 
 impl Default for IpmiFile {
@@ -70,10 +115,20 @@ impl Default for IpmiFile {
             idle_timeout_ms: default_idle(),
             allow_anonymous: false,
             kg: None,
+            presence_ping: true,
+            max_read: None,
+            device_support: None,
+            sol: true,
+            sdr_mc_locator_first: false,
+            unsupported: Vec::new(),
             rules: Vec::new(),
             defects: IpmiDefectsFile::default(),
         }
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_suites() -> Vec<u8> {
@@ -325,6 +380,9 @@ pub struct IpmiRule {
 pub struct IpmiSettings {
     /// The session layer's configuration (its `port` is set by the listener).
     pub config: ipmi::session::BmcConfig,
+    /// What the machine's BMC application implements (set on the machine when the
+    /// listener's state is built).
+    pub profile: machine::ipmi::IpmiProfile,
     /// The rules in order.
     pub rules: Vec<IpmiRule>,
 }
@@ -453,7 +511,12 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
         skip_integrity_check: file.defects.skip_integrity_check,
         substitute_algorithms: file.defects.substitute_algorithms,
         echo_requested_privilege: file.defects.echo_requested_privilege,
+        ignore_privilege_limit: privilege_levels(&file.defects.ignore_privilege_limit)?,
+        accept_unadvertised_none: file.defects.accept_unadvertised_none,
     };
+    config.presence_ping = file.presence_ping;
+    config.sol = file.sol;
+    let profile = compile_profile(file)?;
     if let Some(kg) = &file.kg {
         let bytes = match kg.strip_prefix("0x").or_else(|| kg.strip_prefix("0X")) {
             Some(hex) => decode_hex(hex),
@@ -477,7 +540,152 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
     for (i, spec) in file.rules.iter().enumerate() {
         rules.push(compile_rule(spec, i)?);
     }
-    Ok(IpmiSettings { config, rules })
+    Ok(IpmiSettings {
+        config,
+        profile,
+        rules,
+    })
+}
+
+/// `[ipmi.defects] ignore_privilege_limit`: account limits by name.
+fn privilege_levels(names: &[String]) -> Result<Vec<ipmi::codes::Privilege>, Refusal> {
+    use ipmi::codes::Privilege;
+    const LEVELS: [(&str, Privilege); 3] = [
+        ("callback", Privilege::Callback),
+        ("user", Privilege::User),
+        ("operator", Privilege::Operator),
+    ];
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let Some((_, p)) = LEVELS.iter().find(|(l, _)| l.eq_ignore_ascii_case(n)) else {
+            let all: Vec<&str> = LEVELS.iter().map(|(l, _)| *l).collect();
+            return Err((
+                format!("ipmi.defects.ignore_privilege_limit[{i}]"),
+                format!("`{n}` is not an account privilege limit that can be exceeded"),
+                Some("\"callback\", \"user\" or \"operator\"".into()),
+                crate::scenario::closest_of(n, &all)
+                    .map(|c| format!("did you mean \"{c}\"?"))
+                    .or_else(|| Some("an administrator account has nothing above it".into())),
+            ));
+        };
+        if !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    Ok(out)
+}
+
+/// Get Device ID's additional device support bits (IPMI v2.0 20.1), by name.
+const DEVICE_BITS: [(&str, u8); 8] = [
+    ("sensor", 0),
+    ("sdr_repository", 1),
+    ("sel", 2),
+    ("fru_inventory", 3),
+    ("ipmb_event_receiver", 4),
+    ("ipmb_event_generator", 5),
+    ("bridge", 6),
+    ("chassis", 7),
+];
+
+/// App commands the session layer answers itself (an `unsupported` entry cannot
+/// reach them).
+const SESSION_COMMANDS: [u8; 13] = [
+    0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x48, 0x49, 0x4A, 0x4B, 0x4E, 0x4F, 0x54,
+];
+
+/// The machine's side of the `[ipmi]` table: device support, read size, SOL, SDR
+/// order, unimplemented commands, reservation checks.
+fn compile_profile(file: &IpmiFile) -> Result<machine::ipmi::IpmiProfile, Refusal> {
+    let mut p = machine::ipmi::IpmiProfile {
+        sol: file.sol,
+        mc_locator_first: file.sdr_mc_locator_first,
+        ignore_reservations: file.defects.ignore_reservations,
+        ..machine::ipmi::IpmiProfile::default()
+    };
+    if let Some(n) = file.max_read {
+        if !(8..=255).contains(&n) {
+            return Err((
+                "ipmi.max_read".into(),
+                format!("max_read = {n} is out of range"),
+                Some("8..=255 (bytes)".into()),
+                Some(
+                    "clients read the 5-byte SDR header and the 8-byte FRU common header in one piece; 16 and 32 are what small BMCs allow"
+                        .into(),
+                ),
+            ));
+        }
+        p.max_read = n;
+    }
+    if let Some(names) = &file.device_support {
+        let mut bits = 0u8;
+        for (i, name) in names.iter().enumerate() {
+            let Some((_, bit)) = DEVICE_BITS
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            else {
+                let all: Vec<&str> = DEVICE_BITS.iter().map(|(n, _)| *n).collect();
+                return Err((
+                    format!("ipmi.device_support[{i}]"),
+                    format!("`{name}` is not an additional device support bit"),
+                    Some(format!("one of {}", all.join(", "))),
+                    crate::scenario::closest_of(name, &all).map(|c| format!("did you mean `{c}`?")),
+                ));
+            };
+            bits |= 1 << bit;
+        }
+        p.device_support = bits;
+    }
+    for (i, entry) in file.unsupported.iter().enumerate() {
+        let at = format!("ipmi.unsupported[{i}]");
+        let (netfn, cmd) = unsupported_entry(entry).ok_or_else(|| {
+            let mut names: Vec<&str> = NETFNS.iter().map(|(_, n)| *n).collect();
+            names.extend(COMMANDS.iter().map(|(_, _, n)| *n));
+            (
+                at.clone(),
+                format!("`{entry}` is not a NetFn or command name"),
+                Some(
+                    "a NetFn name (sensor, storage, ...), a command name (get_poh_counter, ...), 0xNN (a NetFn) or 0xNN:0xMM (NetFn:command)"
+                        .into(),
+                ),
+                crate::scenario::closest_of(entry, &names).map(|c| format!("did you mean `{c}`?")),
+            )
+        })?;
+        if netfn == 0x06 && cmd.is_some_and(|c| SESSION_COMMANDS.contains(&c)) {
+            return Err((
+                at,
+                format!("`{entry}` is answered by the session layer, not by the machine"),
+                Some("a command the machine answers".into()),
+                Some(
+                    "sol = false turns the payload commands off; [[ipmi.rules]] with completion_code can refuse the others"
+                        .into(),
+                ),
+            ));
+        }
+        if !p.unsupported.contains(&(netfn, cmd)) {
+            p.unsupported.push((netfn, cmd));
+        }
+    }
+    Ok(p)
+}
+
+/// An `unsupported` entry: a NetFn or command name, `0xNN` or `0xNN:0xMM`.
+fn unsupported_entry(s: &str) -> Option<(u8, Option<u8>)> {
+    let hex = |h: &str| {
+        let h = h.trim();
+        let digits = h.strip_prefix("0x").or_else(|| h.strip_prefix("0X"))?;
+        u8::from_str_radix(digits, 16).ok()
+    };
+    if let Some((n, c)) = s.split_once(':') {
+        let n = hex(n)?;
+        return (n % 2 == 0).then_some((n, Some(hex(c)?)));
+    }
+    if let Some(n) = hex(s) {
+        return (n % 2 == 0).then_some((n, None));
+    }
+    if let Some(n) = netfn_by_name(s) {
+        return Some((n, None));
+    }
+    command_by_name(s).map(|(n, c)| (n, Some(c)))
 }
 
 fn dedup(v: &[u8]) -> Vec<u8> {

@@ -232,3 +232,87 @@ pub fn run_sol(cmd: &mut Command) -> Finished {
     assert!(run.stdout.contains("exit 0"), "{}", run.report());
     run
 }
+
+/// The text of a scenario file under `mocks/` (e.g. `ipmi-small-reads.toml`).
+pub fn mock_toml(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../mocks")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The GUID the scenario's machine has (`[machine.identity] guid`), lower case.
+pub fn scenario_guid(toml: Option<&str>) -> String {
+    let s = match toml {
+        Some(t) => mock::Scenario::from_toml(t, "<test>").expect("scenario"),
+        None => mock::Scenario::default_scenario(),
+    };
+    s.machine.identity.guid.to_ascii_lowercase()
+}
+
+/// What the journal shows of `command` (e.g. "get_sdr", "read_fru_data"): the count
+/// each request asked for (its last data byte) with the completion code answered.
+pub fn read_counts(journal: &[mock::journal::IpmiRecord], command: &str) -> Vec<(u8, u8)> {
+    journal
+        .iter()
+        .filter(|r| r.command.as_deref() == Some(command) && r.dropped.is_none())
+        .filter_map(|r| {
+            let count = u8::from_str_radix(
+                r.request_hex.get(r.request_hex.len().checked_sub(2)?..)?,
+                16,
+            )
+            .ok()?;
+            Some((count, r.completion_code?))
+        })
+        .collect()
+}
+
+/// Asserts that a client read `command` in pieces of at most `max` bytes: every read
+/// that succeeded asked for at most `max` (or 0xFF "the rest" only when that was at
+/// most `max`), at least one succeeded, only requests above `max` were answered 0xCA,
+/// and, with `stepped_down`, at least one was (the client asked for more first and
+/// had to read smaller pieces).
+pub fn assert_read_in_pieces(
+    journal: &[mock::journal::IpmiRecord],
+    command: &str,
+    max: u8,
+    stepped_down: bool,
+) {
+    let counts = read_counts(journal, command);
+    let ok: Vec<u8> = counts
+        .iter()
+        .filter(|(_, c)| *c == 0)
+        .map(|(n, _)| *n)
+        .collect();
+    let refused: Vec<u8> = counts
+        .iter()
+        .filter(|(_, c)| *c == 0xCA)
+        .map(|(n, _)| *n)
+        .collect();
+    assert!(!ok.is_empty(), "{command}: no read succeeded: {counts:?}");
+    assert!(
+        ok.iter().all(|n| *n <= max || *n == 0xFF),
+        "{command}: a read above {max} bytes succeeded: {counts:?}"
+    );
+    assert!(
+        refused.iter().all(|n| *n > max),
+        "{command}: 0xCA for a read of at most {max}: {counts:?}"
+    );
+    if stepped_down {
+        assert!(
+            !refused.is_empty(),
+            "{command}: never answered 0xCA: {counts:?}"
+        );
+    }
+    // Every successful answer carries at most `max` data bytes (Get SDR: 2 bytes of
+    // next record ID first; Read FRU Data: 1 byte of count first).
+    for r in journal
+        .iter()
+        .filter(|r| r.command.as_deref() == Some(command) && r.completion_code == Some(0))
+    {
+        assert!(
+            r.response_hex.len() / 2 <= usize::from(max) + 2,
+            "{command}: {r:?}"
+        );
+    }
+}
