@@ -155,6 +155,9 @@ pub struct BmcDefects {
     /// does not enable (and Get Channel Authentication Capabilities does not
     /// advertise) it.
     pub accept_unadvertised_none: bool,
+    /// Leave cipher suite 0 out of Get Channel Cipher Suites although it is enabled
+    /// (logins with it are accepted): an insecure suite nobody can see.
+    pub unlisted_suite_zero: bool,
 }
 
 impl Default for BmcConfig {
@@ -920,7 +923,12 @@ impl Bmc {
         if !self.channel_ok(d[0]) {
             return (cc::INVALID_DATA_FIELD, Vec::new());
         }
-        let suites = self.enabled_suites();
+        let hide_zero = self.config.defects.unlisted_suite_zero;
+        let suites: Vec<CipherSuite> = self
+            .enabled_suites()
+            .into_iter()
+            .filter(|s| !(hide_zero && s.id == 0))
+            .collect();
         let mut bytes = Vec::new();
         if d[2] & 0x80 != 0 {
             for s in &suites {

@@ -104,6 +104,10 @@ pub struct IpmiDefectsFile {
     /// advertise) it.
     #[serde(default)]
     pub accept_unadvertised_none: bool,
+    /// Leave an enabled cipher suite 0 out of Get Channel Cipher Suites (logins with
+    /// it still work).
+    #[serde(default)]
+    pub unlisted_suite_zero: bool,
 }
 
 impl Default for IpmiFile {
@@ -513,6 +517,7 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
         echo_requested_privilege: file.defects.echo_requested_privilege,
         ignore_privilege_limit: privilege_levels(&file.defects.ignore_privilege_limit)?,
         accept_unadvertised_none: file.defects.accept_unadvertised_none,
+        unlisted_suite_zero: file.defects.unlisted_suite_zero,
     };
     config.presence_ping = file.presence_ping;
     config.sol = file.sol;
