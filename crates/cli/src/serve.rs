@@ -100,8 +100,10 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let defaults = args.http.is_none() && args.https.is_none() && args.ipmi.is_none();
+    // With no listener option, the standard ports; with any, only what was asked for
+    // (`--ipmi ADDR` alone serves IPMI alone).
     let (http, https) = match (args.http, args.https) {
-        (None, None) => (Some(SocketAddr::from(([127, 0, 0, 1], 5985))), None),
+        (None, None) if defaults => (Some(SocketAddr::from(([127, 0, 0, 1], 5985))), None),
         other => other,
     };
     let ipmi = if defaults {

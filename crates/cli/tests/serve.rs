@@ -111,3 +111,44 @@ fn checksum(bytes: &[u8]) -> u8 {
         .fold(0u8, |a, b| a.wrapping_add(*b))
         .wrapping_neg()
 }
+
+/// `--ipmi ADDR` alone serves IPMI alone: no HTTP listener on 5985 (a port another
+/// process may hold), as `serve --help` says.
+#[test]
+fn serve_with_ipmi_alone_opens_no_http_listener() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_touchstone"))
+        .args(["serve", "--ipmi", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let Ok(line) = rx.recv_timeout(PATIENCE) else {
+            let _ = child.kill();
+            panic!("no `ipmi:` line; got {lines:?}");
+        };
+        let done = line.starts_with("ipmi: ");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !lines.iter().any(|l| l.starts_with("http")),
+        "only the IPMI listener: {lines:?}"
+    );
+}
