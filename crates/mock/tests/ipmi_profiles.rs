@@ -393,6 +393,7 @@ async fn the_chassis_only_bmc_answers_the_mandatory_commands_only() {
     for (netfn, cmd, data) in [
         (APP, 0x04, &[][..]),                       // Get Self Test Results
         (APP, 0x37, &[][..]),                       // Get System GUID
+        (APP, 0x25, &[][..]),                       // Get Watchdog Timer (M for a BMC)
         (APP, 0x41, &[0x0E, 0x40][..]),             // Get Channel Access
         (APP, 0x42, &[0x0E][..]),                   // Get Channel Info
         (APP, 0x44, &[0x0E, 0x02][..]),             // Get User Access
@@ -422,7 +423,6 @@ async fn the_chassis_only_bmc_answers_the_mandatory_commands_only() {
         (SENSOR, 0x2D, &[1][..]),                      // Get Sensor Reading
         (SENSOR, 0x27, &[1][..]),                      // Get Sensor Thresholds
         (APP, 0x59, &[0, 1, 0, 0][..]),                // Get System Info Parameters
-        (APP, 0x25, &[][..]),                          // Get Watchdog Timer
         (CHASSIS, 0x0F, &[][..]),                      // Get POH Counter
         (CHASSIS, 0x04, &[][..]),                      // Chassis Identify
         (CHASSIS, 0x09, &[0x05, 0, 0][..]),            // Get System Boot Options
@@ -663,7 +663,7 @@ fn the_new_defect_files_name_what_they_break() {
         ),
         (
             "defects/ipmi-operator-escalation.toml",
-            "ipmi.privilege.operator-login-as-administrator, ipmi.privilege.operator-set-session-administrator, ipmi.session.rakp-privilege-lookup, ipmi.session.rakp-role-above-limit",
+            "ipmi.privilege.operator-login-as-administrator, ipmi.privilege.operator-set-session-administrator, ipmi.session.rakp-privilege-lookup",
         ),
         (
             "defects/ipmi-ipmi15-none-unadvertised.toml",
