@@ -10,17 +10,17 @@ use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
-#[test]
-fn serve_with_ipmi_prints_the_port_and_answers_rmcp() {
+/// Starts `touchstone serve ARGS`; its stdout lines arrive on the receiver (read on a
+/// thread, so a silent binary fails the test in time).
+fn serve(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_touchstone"))
-        .args(["serve", "--http", "127.0.0.1:0", "--ipmi", "127.0.0.1:0"])
+        .arg("serve")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
-    let pid = child.id();
-    // Read the listener lines on a thread, so a silent binary fails the test in time.
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -31,6 +31,13 @@ fn serve_with_ipmi_prints_the_port_and_answers_rmcp() {
             }
         }
     });
+    (child, rx)
+}
+
+#[test]
+fn serve_with_ipmi_prints_the_port_and_answers_rmcp() {
+    let (mut child, rx) = serve(&["--http", "127.0.0.1:0", "--ipmi", "127.0.0.1:0"]);
+    let pid = child.id();
     let mut lines = Vec::new();
     let ipmi: SocketAddr = loop {
         let line = match rx.recv_timeout(PATIENCE) {
@@ -116,23 +123,7 @@ fn checksum(bytes: &[u8]) -> u8 {
 /// process may hold), as `serve --help` says.
 #[test]
 fn serve_with_ipmi_alone_opens_no_http_listener() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_touchstone"))
-        .args(["serve", "--ipmi", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary runs");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut child, rx) = serve(&["--ipmi", "127.0.0.1:0"]);
     let mut lines = Vec::new();
     loop {
         let Ok(line) = rx.recv_timeout(PATIENCE) else {
