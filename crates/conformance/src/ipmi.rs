@@ -1064,4 +1064,74 @@ mod tests {
         let m = check(&e, &reply(0, &[]));
         assert!(m[1].got.contains("no byte 1"), "{}", m[1].got);
     }
+
+    fn step(toml_text: &str) -> Step {
+        toml::from_str(toml_text).unwrap_or_else(|e| panic!("{toml_text}: {e}"))
+    }
+
+    #[test]
+    fn the_loader_refuses_malformed_ipmi_steps() {
+        let ok = r#"request = { op = "ipmi", netfn = 0x06, cmd = 0x01 }"#;
+        assert!(check_step(&step(ok)).is_ok());
+        for (bad, says) in [
+            (
+                r#"request = { op = "ipmi", cmd = 0x01 }"#,
+                "needs `netfn` and `cmd`",
+            ),
+            (
+                r#"request = { op = "ipmi", netfn = 0x06 }"#,
+                "needs `netfn` and `cmd`",
+            ),
+            (
+                r#"request = { op = "ipmi", netfn = 6, cmd = 1, session = "tls" }"#,
+                "expected rmcp+",
+            ),
+            (
+                r#"request = { op = "ipmi", netfn = 6, cmd = 1, as_user = "root" }"#,
+                "expected admin, operator or user",
+            ),
+            (
+                r#"request = { op = "ipmi", netfn = 6, cmd = 1, privilege = "god" }"#,
+                "expected user, operator or administrator",
+            ),
+            (
+                r#"request = { op = "ipmi", netfn = 6, cmd = 1, data = "0g" }"#,
+                "not hex",
+            ),
+            (
+                r#"request = { op = "ipmi", netfn = 6, cmd = 1, data = "012" }"#,
+                "odd number",
+            ),
+        ] {
+            let e = check_step(&step(bad)).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        // A template is checked when it is expanded, not before.
+        assert!(
+            check_step(&step(
+                r#"request = { op = "ipmi", netfn = 6, cmd = 1, data = "{{x}} 01" }"#
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_data_prefix_must_match_byte_for_byte() {
+        let e = Expect {
+            data: Some("01 .. 03".into()),
+            ..Expect::default()
+        };
+        assert!(check(&e, &reply(0, &[1, 9, 3, 4])).is_empty());
+        assert_eq!(check(&e, &reply(0, &[1, 9, 4])).len(), 1, "a byte differs");
+        assert_eq!(
+            check(&e, &reply(0, &[1, 9])).len(),
+            1,
+            "too short for the prefix"
+        );
+        assert_eq!(
+            check(&e, &reply(0, &[2, 9, 3])).len(),
+            1,
+            "the first byte differs"
+        );
+    }
 }
