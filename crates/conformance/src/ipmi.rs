@@ -1063,6 +1063,16 @@ mod tests {
         assert_eq!(m[1].got, "0x00");
         let m = check(&e, &reply(0, &[]));
         assert!(m[1].got.contains("no byte 1"), "{}", m[1].got);
+        // An answer exactly at the bound is in time; one later is not.
+        let e = Expect {
+            within_ms: Some(3),
+            ..Expect::default()
+        };
+        assert!(check(&e, &reply(0, &[])).is_empty(), "3 ms within 3 ms");
+        let mut late = reply(0, &[]);
+        late.elapsed = Duration::from_millis(4);
+        let m = check(&e, &late);
+        assert_eq!((m.len(), m[0].got.as_str()), (1, "4 ms"));
     }
 
     fn step(toml_text: &str) -> Step {
