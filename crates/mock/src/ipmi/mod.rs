@@ -148,7 +148,7 @@ fn peek(bmc: &Bmc, payload: Payload, datagram: &[u8]) -> Peeked {
             }
         }
         Ok(ipmi::rmcp::Frame::V20(v)) => match payload {
-            Payload::Sessionless if !v.encrypted => {
+            Payload::SessionlessRmcpp if !v.encrypted => {
                 if let Ok(m) = ipmi::msg::Message::decode(v.payload) {
                     p.netfn = Some(m.netfn);
                     p.cmd = Some(m.cmd);

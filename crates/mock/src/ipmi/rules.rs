@@ -170,8 +170,9 @@ pub struct IpmiMatchSpec {
     pub cmd: Option<NameOrNumber>,
     /// The session's (or the login's) user name.
     pub user: Option<String>,
-    /// `ping`, `sessionless`, `open_session`, `rakp1`, `rakp3`, `ipmi15`, `rmcpp`,
-    /// `command` (ipmi15 or rmcpp), `sol`.
+    /// `ping`, `sessionless` (either framing; `sessionless15` or `sessionless_rmcpp`
+    /// for one), `open_session`, `rakp1`, `rakp3`, `ipmi15`, `rmcpp`, `command` (ipmi15
+    /// or rmcpp), `sol`.
     pub payload: Option<String>,
 }
 
@@ -221,8 +222,10 @@ pub struct IpmiRuleSpec {
 pub enum Payload {
     /// ASF presence ping.
     Ping,
-    /// Sessionless IPMI command (session ID 0).
+    /// Sessionless IPMI command (session ID 0) in IPMI 1.5 framing.
     Sessionless,
+    /// Sessionless IPMI command (session ID 0) in RMCP+ framing.
+    SessionlessRmcpp,
     /// RMCP+ Open Session Request.
     OpenSession,
     /// RAKP 1.
@@ -244,7 +247,8 @@ impl Payload {
     pub fn name(self) -> &'static str {
         match self {
             Payload::Ping => "ping",
-            Payload::Sessionless => "sessionless",
+            Payload::Sessionless => "sessionless15",
+            Payload::SessionlessRmcpp => "sessionless_rmcpp",
             Payload::OpenSession => "open_session",
             Payload::Rakp1 => "rakp1",
             Payload::Rakp3 => "rakp3",
@@ -275,7 +279,7 @@ impl Payload {
                 ipmi::rmcp::payload::RAKP1 => Payload::Rakp1,
                 ipmi::rmcp::payload::RAKP3 => Payload::Rakp3,
                 ipmi::rmcp::payload::SOL => Payload::Sol,
-                ipmi::rmcp::payload::IPMI if sid == 0 => Payload::Sessionless,
+                ipmi::rmcp::payload::IPMI if sid == 0 => Payload::SessionlessRmcpp,
                 ipmi::rmcp::payload::IPMI => Payload::Rmcpp,
                 _ => Payload::Other,
             };
@@ -291,9 +295,11 @@ impl Payload {
     }
 }
 
-const PAYLOAD_NAMES: [&str; 9] = [
+const PAYLOAD_NAMES: [&str; 11] = [
     "ping",
     "sessionless",
+    "sessionless15",
+    "sessionless_rmcpp",
     "open_session",
     "rakp1",
     "rakp3",
@@ -782,7 +788,9 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
     if let Some(p) = &spec.matcher.payload {
         m.payloads = match p.as_str() {
             "ping" => vec![Payload::Ping],
-            "sessionless" => vec![Payload::Sessionless],
+            "sessionless" => vec![Payload::Sessionless, Payload::SessionlessRmcpp],
+            "sessionless15" => vec![Payload::Sessionless],
+            "sessionless_rmcpp" => vec![Payload::SessionlessRmcpp],
             "open_session" => vec![Payload::OpenSession],
             "rakp1" => vec![Payload::Rakp1],
             "rakp3" => vec![Payload::Rakp3],
