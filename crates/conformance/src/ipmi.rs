@@ -498,6 +498,15 @@ fn article(word: &str) -> &'static str {
     if sounds_vowel { "an" } else { "a" }
 }
 
+/// The length of `data` and the bytes: `3 bytes (01 02 03)`, `0 bytes`.
+fn with_data(data: &[u8]) -> String {
+    if data.is_empty() {
+        bytes(0)
+    } else {
+        format!("{} ({})", bytes(data.len()), client::ipmi::hex(data))
+    }
+}
+
 /// `n` bytes: `1 byte`, `18 bytes`.
 pub fn bytes(n: usize) -> String {
     if n == 1 {
@@ -787,11 +796,7 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
     }
     if let Some(n) = e.length {
         if r.data.len() != n {
-            miss(
-                "response data length".into(),
-                bytes(n),
-                format!("{} ({})", bytes(r.data.len()), client::ipmi::hex(&r.data)),
-            );
+            miss("response data length".into(), bytes(n), with_data(&r.data));
         }
     }
     if let Some(n) = e.min_length {
@@ -799,7 +804,7 @@ pub fn check(e: &Expect, r: &Reply) -> Vec<Mismatch> {
             miss(
                 "response data length".into(),
                 format!("at least {}", bytes(n)),
-                format!("{} ({})", bytes(r.data.len()), client::ipmi::hex(&r.data)),
+                with_data(&r.data),
             );
         }
     }
@@ -867,7 +872,10 @@ pub async fn run_step(ctx: &mut Ctx, step: &Step) -> Result<Vec<Mismatch>, Findi
         .unwrap_or(role.privilege());
     let kind = r.session.clone().unwrap_or_else(|| "rmcp+".into());
     let key = format!("{kind}/{role:?}/{privilege:?}");
-    let what = format!("NetFn {netfn:#04x} cmd {cmd:#04x}");
+    let what = ipmi::spec::lookup(netfn, cmd).map_or_else(
+        || format!("NetFn 0x{netfn:02X} cmd 0x{cmd:02X}"),
+        |c| c.name.to_owned(),
+    );
     let reply = if kind.starts_with("sessionless") {
         let h = match ctx.ipmi_keys.get(&key) {
             Some(h) => *h,
