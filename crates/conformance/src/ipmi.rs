@@ -307,10 +307,15 @@ pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, Unanswered> {
     if auth & 0x04 == 0 {
         missing.insert(
             "ipmi:md5".into(),
-            format!(
-                "the channel does not advertise IPMI 1.5 MD5 authentication (it advertises: {})",
-                auth_type_names(auth & 0x3F)
-            ),
+            if auth & 0x3F == 0 {
+                "the channel advertises no IPMI 1.5 authentication type, MD5 included".into()
+            } else {
+                format!(
+                    "the channel does not advertise IPMI 1.5 MD5 authentication (it \
+                     advertises: {})",
+                    auth_type_names(auth & 0x3F)
+                )
+            },
         );
     }
     if auth & 0x37 == 0 {
