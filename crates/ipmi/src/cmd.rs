@@ -982,18 +982,31 @@ impl Wire for ClearSelReq {
     }
 }
 
-/// The GUID bytes Get System GUID sends for a GUID given in textual order: the first
-/// three fields little endian, the rest as written (the SMBIOS byte order, which
-/// ipmitool, freeipmi and Windows decode back to the same text).
+/// The 16 bytes Get System GUID (IPMI v2.0 22.14) and Get Device GUID (20.8) send for a
+/// GUID given in its textual byte order (`t[0]` the first two hex digits of
+/// `xxxxxxxx-xxxx-...`): the fields least significant byte first and in reverse order,
+/// node first, as ipmitool's GUID structure (which cites IPMI v2.0 rev. 1.1, 20.8) and
+/// freeipmi's bmc-info read them. So the wire is the text reversed:
+///
+/// | wire bytes | field | text bytes |
+/// |---|---|---|
+/// | 0..6 | node, LS byte first | 15, 14, 13, 12, 11, 10 |
+/// | 6..8 | clock_seq_low, clock_seq_hi_and_reserved | 9, 8 |
+/// | 8..10 | time_hi_and_version, LS byte first | 7, 6 |
+/// | 10..12 | time_mid, LS byte first | 5, 4 |
+/// | 12..16 | time_low, LS byte first | 3, 2, 1, 0 |
+///
+/// ipmitool (`mc guid`, encoding "IPMI") and freeipmi (`bmc-info`) decode it back to
+/// the same text. (The SMBIOS order, first three fields little endian and the rest as
+/// written, is what ipmitool flags as an IPMI specification violation.)
 pub fn guid_to_wire(t: [u8; 16]) -> [u8; 16] {
     let mut w = t;
-    w[0..4].reverse();
-    w[4..6].reverse();
-    w[6..8].reverse();
+    w.reverse();
     w
 }
 
-/// The inverse of [`guid_to_wire`].
+/// The textual byte order of a GUID as Get System/Device GUID sends it (the inverse of
+/// [`guid_to_wire`]).
 pub fn guid_from_wire(w: [u8; 16]) -> [u8; 16] {
     guid_to_wire(w)
 }
@@ -1132,8 +1145,10 @@ mod tests {
         let t = [
             0x5a, 0x1d, 0x0c, 0x6e, 0x3e, 0x2b, 0x4f, 0x5a, 0x9b, 0x7c, 0, 0, 0, 0, 0, 1,
         ];
+        // IPMI v2.0 20.8 order: the text's bytes reversed (node first, time_low last).
         let w = guid_to_wire(t);
-        assert_eq!(&w[..8], &[0x6e, 0x0c, 0x1d, 0x5a, 0x2b, 0x3e, 0x5a, 0x4f]);
+        assert_eq!(&w[..6], &[1, 0, 0, 0, 0, 0]);
+        assert_eq!(&w[12..], &[0x6e, 0x0c, 0x1d, 0x5a]);
         assert_eq!(guid_from_wire(w), t);
     }
 }

@@ -447,33 +447,7 @@ pub fn compact_record(d: &DiscreteSensor, record_id: u16) -> Sdr {
 /// locator): chassis, FRU inventory, SEL, SDR repository, sensor device.
 pub const DEVICE_SUPPORT: u8 = 0x80 | 0x08 | 0x04 | 0x02 | 0x01;
 
-/// The 16 bytes Get System GUID (IPMI v2.0 22.14) and Get Device GUID (20.8) send for a
-/// GUID given in its textual byte order (`t[0]` the first two hex digits of
-/// `xxxxxxxx-xxxx-...`): IPMI v2.0 table 20-10 lists the fields least significant byte
-/// first and in reverse order, node first. So the wire is the text reversed:
-///
-/// | wire bytes | field | text bytes |
-/// |---|---|---|
-/// | 0..6 | node, LS byte first | 15, 14, 13, 12, 11, 10 |
-/// | 6..8 | clock_seq_low, clock_seq_hi_and_reserved | 9, 8 |
-/// | 8..10 | time_hi_and_version, LS byte first | 7, 6 |
-/// | 10..12 | time_mid, LS byte first | 5, 4 |
-/// | 12..16 | time_low, LS byte first | 3, 2, 1, 0 |
-///
-/// ipmitool (`mc guid`, encoding "IPMI") and freeipmi (`bmc-info`) decode it back to
-/// the same text. (The SMBIOS order, first three fields little endian and the rest as
-/// written, is what ipmitool flags as an IPMI specification violation.)
-pub fn guid_to_wire(t: [u8; 16]) -> [u8; 16] {
-    let mut w = t;
-    w.reverse();
-    w
-}
-
-/// The textual byte order of a GUID as Get System/Device GUID sends it (the inverse of
-/// [`guid_to_wire`]).
-pub fn guid_from_wire(w: [u8; 16]) -> [u8; 16] {
-    guid_to_wire(w)
-}
+pub use ipmi::cmd::{guid_from_wire, guid_to_wire};
 
 impl Machine {
     /// The SDR repository: full records for numeric sensors, compact records for
