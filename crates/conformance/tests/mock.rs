@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::Instant;
-
 use conformance::case::Level;
 use conformance::{RunOptions, Waivers};
 
@@ -32,7 +30,6 @@ async fn run_against_mock(jobs: usize) -> conformance::Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_embedded_mock_passes_every_must_case() {
-    let start = Instant::now();
     let report = run_against_mock(8).await;
     let bad = support::not_passing(&report, |r| r.level == Level::Must && r.waiver.is_none());
     assert!(
@@ -47,11 +44,6 @@ async fn the_embedded_mock_passes_every_must_case() {
         .collect();
     assert!(stale.is_empty(), "stale mock waivers: {stale:?}");
     assert_eq!(report.exit_code(), 0);
-    assert!(
-        start.elapsed().as_secs() < 10,
-        "the suite took {:?}",
-        start.elapsed()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

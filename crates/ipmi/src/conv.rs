@@ -178,9 +178,14 @@ impl Linear {
                     continue;
                 }
                 let err = m_err + (b * bs - offset).abs();
-                // A relative tolerance so that 0.1 + float noise still counts as exact.
-                let tol = 1e-9 * (resolution.abs() * 255.0 + offset.abs()).max(1e-12);
-                if err + tol < best_err {
+                // Better only by more than float noise, so that 0.1 + noise still counts
+                // as exact and the earlier (larger exponent) choice is kept. The margin
+                // is relative to the error to beat, not to the resolution: an exact
+                // small offset must win over a rounded one even when M is large.
+                let noise = 1e-12 * (resolution.abs() * 255.0 + offset.abs()).max(1e-12);
+                let better =
+                    best_err.is_infinite() || err < best_err - (1e-9 * best_err).max(noise);
+                if better {
                     best_err = err;
                     best = Linear {
                         m: m as i16,
@@ -316,5 +321,22 @@ mod tests {
             let err = (l.resolution() - res).abs() * 255.0 + (l.offset() - offset).abs();
             prop_assert!(err.is_finite());
         }
+    }
+
+    /// Found by `chosen_factors_reproduce_readings`: a large resolution with a small
+    /// offset once rounded the offset (-0.007 became -0.01) because the tolerance
+    /// scaled with the resolution.
+    #[test]
+    fn a_small_offset_beside_a_large_resolution_is_exact() {
+        let l = Linear::for_resolution(11800.0, -0.007);
+        assert!(
+            (l.offset() + 0.007).abs() < 1e-12,
+            "{l:?} gives {}",
+            l.offset()
+        );
+        assert!((l.resolution() - 11800.0).abs() < 1e-9, "{l:?}");
+        // Float noise still does not beat an earlier exact choice.
+        let l = Linear::for_resolution(0.1, 0.3);
+        assert!((l.resolution() - 0.1).abs() < 1e-12 && (l.offset() - 0.3).abs() < 1e-12);
     }
 }
