@@ -110,6 +110,11 @@ pub struct BmcConfig {
     pub session_limit: usize,
     /// Idle time after which a session is closed.
     pub idle_timeout_ms: u64,
+    /// How long an RMCP+ handshake may stay half-open (Open Session answered, RAKP
+    /// not completed) before its slot is freed. Half-open handshakes also take at most
+    /// half of `session_limit` and give way, oldest first, to new ones, so Open
+    /// Session requests nobody completes cannot lock real clients out.
+    pub handshake_timeout_ms: u64,
     /// Whether the null user (empty name) may log in.
     pub allow_anonymous: bool,
     /// The BMC key Kg (None: Kuid is used, the usual "one-key" login).
@@ -168,6 +173,7 @@ impl Default for BmcConfig {
             ipmi15_auth: vec![AuthType::Md5, AuthType::Password],
             session_limit: 8,
             idle_timeout_ms: 60_000,
+            handshake_timeout_ms: 5_000,
             allow_anonymous: false,
             kg: None,
             port: 623,
@@ -490,6 +496,17 @@ struct Session {
 }
 
 impl Session {
+    /// An RMCP+ handshake not completed yet (Open Session or RAKP 2 answered).
+    fn half_open(&self) -> bool {
+        matches!(
+            &self.proto,
+            Proto::V20 {
+                stage: Stage::Opened | Stage::Rakp2Sent { .. },
+                ..
+            }
+        )
+    }
+
     fn active(&self) -> bool {
         match &self.proto {
             Proto::V15 { .. } => true,
@@ -614,10 +631,34 @@ impl Bmc {
     /// Close sessions (and forget challenges) idle for longer than the idle timeout.
     pub fn expire(&mut self, now_ms: u64) {
         let t = self.config.idle_timeout_ms;
-        self.sessions
-            .retain(|s| now_ms.saturating_sub(s.last_ms) <= t);
+        let h = self.config.handshake_timeout_ms.min(t);
+        self.sessions.retain(|s| {
+            let idle = now_ms.saturating_sub(s.last_ms);
+            idle <= if s.half_open() { h } else { t }
+        });
         self.challenges
             .retain(|c| now_ms.saturating_sub(c.created_ms) <= t);
+    }
+
+    /// Makes room for a new session when the table is full or half-open handshakes
+    /// hold their share (half the slots, at least one): the oldest half-open handshake
+    /// goes. Completed sessions are never displaced.
+    fn make_room(&mut self) {
+        let share = (self.config.session_limit / 2).max(1);
+        let half_open = self.sessions.iter().filter(|s| s.half_open()).count();
+        if half_open < share && self.sessions.len() < self.config.session_limit {
+            return;
+        }
+        let oldest = self
+            .sessions
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.half_open())
+            .min_by_key(|(_, s)| s.last_ms)
+            .map(|(i, _)| i);
+        if let Some(i) = oldest {
+            self.sessions.remove(i);
+        }
     }
 
     /// Close one session by its BMC session ID (admin API); true if it existed.
@@ -784,6 +825,9 @@ impl Bmc {
             let requested = Privilege::from_u8(d[1] & 0x0F).ok_or(cc::INVALID_DATA_FIELD)?;
             if requested > ch.user.max_privilege && !self.limit_ignored(ch.user.max_privilege) {
                 return Err(0x86);
+            }
+            if self.sessions.len() >= self.config.session_limit {
+                self.make_room();
             }
             if self.sessions.len() >= self.config.session_limit {
                 return Err(0x81);
@@ -1136,6 +1180,7 @@ impl Bmc {
             return fail(record, status::NO_CIPHER_SUITE_MATCH);
         };
         record.suite = Some(suite.id);
+        self.make_room();
         if self.sessions.len() >= self.config.session_limit {
             return fail(record, status::NO_RESOURCES);
         }

@@ -575,3 +575,61 @@ fn ipmi15_bmc_sequence_numbers_follow_the_console_request() {
         p.console.receive(&h.replies[0], p.now, &mut p.rng).unwrap(),
     ));
 }
+
+/// Open Session requests nobody completes (a flood, or clients that crashed) hold at
+/// most half the slots, give way oldest first, and are forgotten after the handshake
+/// timeout: a real client still logs in, and completed sessions are never displaced.
+#[test]
+fn half_open_handshakes_cannot_lock_out_a_real_client() {
+    let config = BmcConfig::default();
+    let (limit, handshake) = (config.session_limit, config.handshake_timeout_ms);
+    let mut p = Pair::new(config, admin(SuiteChoice::Id(3)));
+    logged_in(p.login_v20().unwrap());
+    // A flood: twice as many Open Session requests as there are slots, none completed.
+    for i in 0..2 * limit {
+        let mut c = ipmi::console::Console::new(admin(SuiteChoice::Id(3)));
+        let open = c.login_v20(p.now, &mut p.rng);
+        p.now += 1;
+        let h = p.deliver(&open);
+        assert_eq!(h.replies.len(), 1, "Open Session {i} answered");
+    }
+    let half_open = p.bmc.sessions().filter(|s| !s.active).count();
+    assert_eq!(
+        half_open,
+        limit / 2,
+        "half-open handshakes hold half the slots"
+    );
+    assert_eq!(p.bmc.sessions().filter(|s| s.active).count(), 1);
+    // A real client logs in at once, and so does another: the half-open give way.
+    let mut real = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
+    std::mem::swap(&mut real.bmc, &mut p.bmc);
+    real.now = p.now;
+    logged_in(real.login_v20().unwrap());
+    let mut third = ipmi::console::Console::new(admin(SuiteChoice::Id(3)));
+    std::mem::swap(&mut real.console, &mut third);
+    logged_in(real.login_v20().unwrap());
+    assert_eq!(real.bmc.sessions().filter(|s| s.active).count(), 3);
+    // After the handshake timeout only completed sessions remain.
+    real.now += handshake + 1;
+    real.bmc.expire(real.now);
+    assert_eq!(
+        real.bmc.sessions().count(),
+        3,
+        "only the three logins remain"
+    );
+    assert!(real.bmc.sessions().all(|s| s.active));
+}
+
+/// The handshake timeout frees a half-open slot even when nothing else arrives.
+#[test]
+fn a_half_open_handshake_expires_after_the_handshake_timeout() {
+    let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
+    let open = p.console.login_v20(p.now, &mut p.rng);
+    p.deliver(&open);
+    assert_eq!(p.bmc.sessions().count(), 1);
+    let t = p.bmc.config().handshake_timeout_ms;
+    p.bmc.expire(p.now + t);
+    assert_eq!(p.bmc.sessions().count(), 1, "kept up to the timeout");
+    p.bmc.expire(p.now + t + 1);
+    assert_eq!(p.bmc.sessions().count(), 0, "forgotten after it");
+}

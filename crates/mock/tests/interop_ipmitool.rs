@@ -561,3 +561,43 @@ fn chassis_only_mc_info_and_chassis_status() {
         "{journal:#?}"
     );
 }
+
+/// Issue 13: eight unauthenticated Open Session requests (one per slot, none followed by
+/// RAKP) do not lock ipmitool out: half-open handshakes hold at most half the slots and
+/// give way to new ones, so `mc info` logs in at once.
+#[test]
+fn a_burst_of_open_sessions_does_not_lock_ipmitool_out() {
+    use rand::SeedableRng as _;
+    if !have_ipmitool("a_burst_of_open_sessions_does_not_lock_ipmitool_out") {
+        return;
+    }
+    let m = IpmiMock::start(None);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], m.port()));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    let mut buf = [0u8; 512];
+    for i in 0..8 {
+        let mut c = ipmi::console::Console::new(ipmi::console::ConsoleConfig::new("x", "y"));
+        sock.send_to(&c.login_v20(0, &mut rng), target).unwrap();
+        // Each is answered (an Open Session Response), so the slot was taken.
+        sock.recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("Open Session {i}: {e}"));
+    }
+    let started = std::time::Instant::now();
+    let info = call_ok(&mut lanplus(&m, Some("3"), &["mc", "info"]));
+    assert_eq!(
+        field(&info.stdout, "IPMI Version"),
+        Some("2.0"),
+        "{}",
+        info.report()
+    );
+    // Not a timing claim about the mock: ipmitool's own retry would take seconds if
+    // its Open Session were refused or dropped; logging in at once is the point.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "ipmitool logged in after {:?}",
+        started.elapsed()
+    );
+}

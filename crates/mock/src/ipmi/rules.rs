@@ -39,6 +39,10 @@ pub struct IpmiFile {
     /// A session idle this long is closed.
     #[serde(default = "default_idle")]
     pub idle_timeout_ms: u64,
+    /// An RMCP+ handshake left half-open this long is forgotten (and half-open ones
+    /// never hold more than half the slots).
+    #[serde(default = "default_handshake")]
+    pub handshake_timeout_ms: u64,
     /// Whether the null user may log in.
     #[serde(default)]
     pub allow_anonymous: bool,
@@ -117,6 +121,7 @@ impl Default for IpmiFile {
             ipmi15_auth: default_auth(),
             session_limit: default_session_limit(),
             idle_timeout_ms: default_idle(),
+            handshake_timeout_ms: default_handshake(),
             allow_anonymous: false,
             kg: None,
             presence_ping: true,
@@ -146,6 +151,10 @@ fn default_session_limit() -> usize {
 }
 fn default_idle() -> u64 {
     60_000
+}
+
+fn default_handshake() -> u64 {
+    5_000
 }
 
 /// A NetFn or command: a number or a name.
@@ -515,6 +524,15 @@ pub fn compile(file: &IpmiFile) -> Result<IpmiSettings, Refusal> {
         ));
     }
     config.idle_timeout_ms = file.idle_timeout_ms;
+    if file.handshake_timeout_ms == 0 {
+        return Err((
+            "ipmi.handshake_timeout_ms".into(),
+            "handshake_timeout_ms = 0 would forget every login between its messages".into(),
+            Some("a number of milliseconds above 0 (5000 is the default)".into()),
+            None,
+        ));
+    }
+    config.handshake_timeout_ms = file.handshake_timeout_ms;
     config.allow_anonymous = file.allow_anonymous;
     config.defects = ipmi::session::BmcDefects {
         accept_replays: file.defects.accept_replays,
