@@ -135,6 +135,9 @@ pub struct WsmanSettings {
     pub enumeration_expiry_s: u64,
     /// Most enumeration contexts alive at once (a quota fault beyond).
     pub max_enumerations: usize,
+    /// Most enumeration contexts one user may hold at once (a quota fault beyond), so
+    /// that one client cannot exhaust `max_enumerations` for everyone.
+    pub max_enumerations_per_user: usize,
     /// Most remote shells one user may have open at once (WinRM's MaxShellsPerUser,
     /// default 30); one more is refused with `wsman:QuotaLimit`.
     pub max_shells_per_user: usize,
@@ -303,6 +306,7 @@ impl Default for WsmanSettings {
             wmi_namespace: "root/hardware".into(),
             enumeration_expiry_s: 600,
             max_enumerations: 1024,
+            max_enumerations_per_user: 128,
             max_shells_per_user: 30,
             fault_machine: None,
             vendor_schemas: BTreeMap::new(),

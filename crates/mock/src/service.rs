@@ -86,6 +86,8 @@ impl AuthSnapshot {
 
 /// An open enumeration: the items not pulled yet (a snapshot taken at Enumerate).
 struct Enumeration {
+    /// Who opened it (the per-user quota counts by it).
+    owner: String,
     items: VecDeque<Item<'static>>,
     /// How many items the enumeration had at the start (TotalItemsCountEstimate).
     total: u64,
@@ -1036,7 +1038,10 @@ impl Inner {
             ns::action::PUT => self.put(env, uri, scenario, now),
             ns::action::CREATE => self.create(env, uri, scenario, now),
             ns::action::DELETE => self.delete(env, uri, scenario, now),
-            ns::action::ENUMERATE => self.enumerate(env, uri, scenario, charset, now),
+            ns::action::ENUMERATE => {
+                let owner = req.user.as_deref().unwrap_or("anonymous");
+                self.enumerate(env, uri, owner, scenario, charset, now)
+            }
             ns::action::PULL => self.pull(env, charset, now),
             ns::action::RELEASE => self.release(env),
             ns::action::ENUM_RENEW => self.renew(env, now),
@@ -1263,6 +1268,7 @@ impl Inner {
         &mut self,
         env: &Envelope<'_>,
         uri: &str,
+        owner: &str,
         scenario: &Scenario,
         charset: Charset,
         now: u64,
@@ -1305,6 +1311,21 @@ impl Inner {
                 "too many open enumerations; Release some",
             ));
         }
+        // One user cannot take the whole service's contexts and lock the others out.
+        let mine = self
+            .enumerations
+            .values()
+            .filter(|e| e.owner == owner)
+            .count();
+        if mine >= scenario.wsman.max_enumerations_per_user {
+            return Err(fault(
+                FaultKind::QuotaLimit,
+                format!(
+                    "`{owner}` has {mine} open enumerations, the most one user may have; \
+                     Release some"
+                ),
+            ));
+        }
         check_dialect(e.filter.as_ref(), scenario)?;
         let instances = self.collect(env, uri, e.filter.as_ref(), scenario, now)?;
         let (instances, style) = instances;
@@ -1322,6 +1343,7 @@ impl Inner {
         let total = items.len() as u64;
         let context = new_uuid();
         let mut enumeration = Enumeration {
+            owner: owner.to_owned(),
             items,
             total,
             expires_at: now + lifetime_ms,

@@ -723,6 +723,34 @@ async fn scenario_enumeration_expiry_and_quota() {
     server.shutdown().await;
 }
 
+/// Issue 13: one user cannot take every enumeration context and lock the others out;
+/// past `max_enumerations_per_user` that user is refused with wsman:QuotaLimit while
+/// another still enumerates.
+#[tokio::test]
+async fn one_user_cannot_exhaust_the_enumeration_contexts() {
+    let server = serve("[wsman]\nmax_enumerations_per_user = 2\n").await;
+    let mut admin = Client::new(&server);
+    let mut other = Client::new(&server).with_auth(Some(basic("operator", "operator")));
+    let u = uri("CIM_Fan");
+    for _ in 0..2 {
+        enumerate_context(&admin.send(&Req::enumerate(&u, "")).await).unwrap();
+    }
+    let third = Req::enumerate(&u, "");
+    let ans = admin.send(&third).await;
+    ans.assert_fault(&third, FaultKind::QuotaLimit, None);
+    let text = String::from_utf8_lossy(&ans.body).into_owned();
+    assert!(
+        text.contains("`admin`"),
+        "the fault names whose quota: {text}"
+    );
+    let theirs = Req::enumerate(&u, "");
+    assert!(
+        enumerate_context(&other.send(&theirs).await).is_some(),
+        "another user still enumerates"
+    );
+    server.shutdown().await;
+}
+
 // ---------------------------------------------------------------- filters
 
 #[tokio::test]
