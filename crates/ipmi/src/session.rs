@@ -2014,6 +2014,63 @@ fn trim_name(b: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What the window must do, kept the slow way: every accepted number remembered.
+    struct Model {
+        size: u32,
+        highest: Option<u32>,
+        accepted: std::collections::HashSet<u32>,
+    }
+
+    impl Model {
+        fn ok(&self, seq: u32) -> bool {
+            if seq == 0 {
+                return false;
+            }
+            let Some(h) = self.highest else {
+                return true;
+            };
+            let ahead = seq.wrapping_sub(h);
+            let behind = h.wrapping_sub(seq);
+            (ahead != 0 && ahead <= self.size)
+                || (behind < self.size && !self.accepted.contains(&seq))
+        }
+
+        fn accept(&mut self, seq: u32) {
+            self.accepted.insert(seq);
+            match self.highest {
+                Some(h) if !(1..=self.size).contains(&seq.wrapping_sub(h)) => {}
+                _ => self.highest = Some(seq),
+            }
+        }
+    }
+
+    proptest! {
+        /// Any packet of the window, not only the newest, is refused when it comes
+        /// again; a late packet never moves the window back; numbers far ahead or
+        /// behind are out of the window. Sequences start anywhere (wrap included).
+        #[test]
+        fn the_window_refuses_every_replay_and_nothing_else(
+            size in prop::sample::select(vec![8u32, 16, 32]),
+            base in any::<u32>(),
+            steps in prop::collection::vec(-40i64..=40, 1..200),
+        ) {
+            let mut w = Window::new(size);
+            let mut m = Model { size, highest: None, accepted: Default::default() };
+            let mut cur = base;
+            for d in steps {
+                let seq = (i64::from(cur) + d).rem_euclid(1 << 32) as u32;
+                let ok = w.check(seq).is_ok();
+                prop_assert_eq!(ok, m.ok(seq), "seq {} (highest {:?})", seq, m.highest);
+                if ok {
+                    w.accept(seq);
+                    m.accept(seq);
+                    cur = m.highest.unwrap_or(seq);
+                }
+            }
+        }
+    }
 
     #[test]
     fn window_accepts_in_order_and_refuses_replays() {

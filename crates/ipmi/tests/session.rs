@@ -633,3 +633,60 @@ fn a_half_open_handshake_expires_after_the_handshake_timeout() {
     p.bmc.expire(p.now + t + 1);
     assert_eq!(p.bmc.sessions().count(), 0, "forgotten after it");
 }
+
+/// Every session-layer privilege boundary from below: a Callback-level session may not
+/// read session info or touch payloads, and a User session may close only its own
+/// session, never an Administrator's.
+#[test]
+fn privilege_boundaries_of_the_session_layer_hold_from_below() {
+    // Callback: the admin account logged in at Callback level.
+    let mut p = Pair::new(
+        BmcConfig::default(),
+        ConsoleConfig {
+            privilege: Privilege::Callback,
+            ..admin(SuiteChoice::Id(3))
+        },
+    );
+    let (_, privilege, ..) = logged_in(p.login_v20().unwrap());
+    assert_eq!(privilege, Privilege::Callback);
+    for (what, cmd, data) in [
+        ("Get Session Info", 0x3D, &[0u8][..]),
+        ("Get Channel Payload Support", 0x4E, &[0x0E][..]),
+        (
+            "Activate Payload (SOL)",
+            0x48,
+            &[0x01, 0x01, 0xC0, 0, 0, 0][..],
+        ),
+        ("Get Payload Activation Status", 0x4A, &[0x01][..]),
+    ] {
+        let m = response(p.command(0x06, cmd, data).unwrap());
+        assert_eq!(
+            m.completion(),
+            Some(cc::INSUFFICIENT_PRIVILEGE),
+            "{what} at Callback"
+        );
+    }
+    // User: cannot close the administrator's session, can close its own.
+    let mut admin_pair = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
+    let (admin_id, ..) = logged_in(admin_pair.login_v20().unwrap());
+    let mut u = Pair::new(
+        BmcConfig::default(),
+        ConsoleConfig {
+            suite: SuiteChoice::Id(3),
+            privilege: Privilege::User,
+            ..ConsoleConfig::new("user", "user")
+        },
+    );
+    std::mem::swap(&mut u.bmc, &mut admin_pair.bmc);
+    u.now = admin_pair.now;
+    let (user_id, ..) = logged_in(u.login_v20().unwrap());
+    let m = response(u.command(0x06, 0x3C, &admin_id.to_le_bytes()).unwrap());
+    assert_eq!(m.completion(), Some(cc::INSUFFICIENT_PRIVILEGE));
+    assert!(
+        u.bmc.sessions().any(|s| s.id == admin_id),
+        "the admin's session stays"
+    );
+    let m = response(u.command(0x06, 0x3C, &user_id.to_le_bytes()).unwrap());
+    assert_eq!(m.completion(), Some(0), "its own session it may close");
+    assert!(!u.bmc.sessions().any(|s| s.id == user_id));
+}
