@@ -1,6 +1,9 @@
 //! The HTML report: one self-contained file (inline CSS and a few lines of inline
 //! JavaScript, no network resources) with the summary, a filter by outcome and
-//! profile, and each case's transcript in a collapsible block.
+//! profile, and each case's transcript in a collapsible block. Transcripts and
+//! messages are bounded ([`super::text::bounded`]); characters XML 1.0 forbids or
+//! discourages are replaced ([`super::text::XmlText`], over the whole document) and a
+//! note at the top says how many.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -36,6 +39,7 @@ r.style.display=ok?'':'none';var d=document.getElementById(r.id+'-d');if(d)d.sty
 
 /// The report as one HTML document.
 pub fn to_string(report: &Report) -> String {
+    let report = &super::text::bounded(report);
     let mut h = String::new();
     let counts = report.counts();
     let profiles: BTreeSet<&str> = report
@@ -204,6 +208,19 @@ pub fn to_string(report: &Report) -> String {
         }
     }
     let _ = writeln!(h, "</table><script>{SCRIPT}</script></body></html>");
+    // Every string the document holds, in one pass: the markup itself is plain ASCII.
+    let mut x = super::text::XmlText::html();
+    let mut h = x.clean(&h).into_owned();
+    if x.replaced() > 0 {
+        let note = format!(
+            "<p class=\"muted\" id=\"replaced\">{}</p>",
+            escape(&super::text::replaced_note(x.replaced()))
+        );
+        // User text is escaped, so the first such heading is ours.
+        if let Some(at) = h.find("<h2>") {
+            h.insert_str(at, &note);
+        }
+    }
     h
 }
 

@@ -1,13 +1,14 @@
 //! The JSON report: the [`Report`] as it is (per case: id, outcome, clause, level,
 //! profiles, duration, message, transcript; `target_lost`, the message of a target
-//! that stopped answering mid-run, or `null`), pretty-printed.
+//! that stopped answering mid-run, or `null`), pretty-printed, with transcripts and
+//! messages bounded as [`super::text::bounded`] says.
 
 use super::Report;
 
 /// The report as JSON text.
 pub fn to_string(report: &Report) -> String {
     // A Report holds only strings, numbers and lists: serialising cannot fail.
-    serde_json::to_string_pretty(report).unwrap_or_default()
+    serde_json::to_string_pretty(&super::text::bounded(report)).unwrap_or_default()
 }
 
 /// Reads a JSON report back.

@@ -11,10 +11,13 @@ use crate::waiver::WaiverNote;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod text;
 
-/// Largest body kept in a transcript; the rest is elided (an oversize-request case
-/// sends half a megabyte that no report reader wants).
-const MAX_BODY_IN_TRANSCRIPT: usize = 16 * 1024;
+/// Bytes of a body kept from its start and from its end in a transcript; the middle is
+/// cut (an oversize-request case sends half a megabyte that no report reader wants).
+/// Below the writers' per-leg bound ([`text::LEG_HEAD`]), so that the line saying how
+/// much was cut survives.
+const BODY_KEPT: usize = 12 * 1024;
 
 /// One HTTP round trip of a case, as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,19 +34,7 @@ pub struct WireLeg {
 
 fn body_text(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    if text.len() > MAX_BODY_IN_TRANSCRIPT {
-        let mut cut = MAX_BODY_IN_TRANSCRIPT;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!(
-            "{}\n[... {} more bytes elided]",
-            &text[..cut],
-            text.len() - cut
-        )
-    } else {
-        text.into_owned()
-    }
+    text::clip(&text, BODY_KEPT, BODY_KEPT).into_owned()
 }
 
 /// The round trips of an exchange (authentication legs first).
