@@ -13,9 +13,32 @@
 //! | `POST /sel` | entry JSON | [`AdminOps::add_sel`] |
 //! | `POST /scenario` | TOML text (`text/plain` or `application/toml`) | [`AdminOps::load_scenario`] |
 //!
-//! Errors are `{"error": "..."}`: 400 for a refused request, 404 for an unknown route,
-//! 405 (with `Allow`) for a wrong method, 413 past 1 MiB of body, 415 for a scenario
-//! that is not text.
+//! Errors are `{"error": "..."}`: 400 for a refused request, 403 for a cross-origin
+//! request, 404 for an unknown route, 405 (with `Allow`) for a wrong method, 413 past
+//! 1 MiB of body, 415 for a body of the wrong type.
+//!
+//! # Cross-site requests
+//!
+//! There is no authentication (the listener is on loopback by default), so what a web
+//! page open in a browser on the same host can send is refused:
+//!
+//! - A request with an `Origin` header other than the admin listener's own loopback
+//!   origins (`http://127.0.0.1:PORT`, `http://localhost:PORT`, `http://[::1]:PORT`,
+//!   PORT being the admin port) is refused with 403 whatever its method or path,
+//!   `OPTIONS` preflights included. `Origin: null` is foreign. No answer ever carries
+//!   `Access-Control-*` headers, so a browser lets no other origin read an answer or
+//!   pass a preflight.
+//! - `POST /sensors/{id}`, `POST /power` and `POST /sel` take JSON only: a
+//!   `Content-Type` other than `application/json` (parameters such as `charset`
+//!   allowed), or none, is refused with 415. A page can send `text/plain`,
+//!   `application/x-www-form-urlencoded` or `multipart/form-data` cross-origin without
+//!   a preflight; it cannot send `application/json` so. `DELETE /journal` takes no
+//!   body; if one is sent, it must be `application/json` too.
+//! - `POST /scenario` takes TOML text: `application/toml`, `text/x-toml`,
+//!   `text/plain`, `application/x-www-form-urlencoded` (what `curl --data-binary
+//!   @file.toml` sends) or no `Content-Type`. The two CORS-safelisted types are safe
+//!   to accept because browsers send `Origin` with every cross-origin `POST`, and a
+//!   foreign `Origin` is refused before the type is looked at; anything else is 415.
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode, header};
@@ -49,9 +72,17 @@ pub trait AdminOps: Send + Sync + 'static {
 pub(crate) async fn serve(
     ops: &dyn AdminOps,
     journal: &Journal,
+    port: u16,
     req: http::Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    if let Err(message) = check_origin(&parts.headers, port) {
+        let mut resp = error(StatusCode::FORBIDDEN, &message);
+        // The body (if any) is left unread: the connection cannot be reused.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return resp;
+    }
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
     let route = match route(path) {
@@ -88,10 +119,22 @@ pub(crate) async fn serve(
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("reading body: {e}")),
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+    let media = media_type(&parts.headers);
+    let wants_json = match (&route, &parts.method) {
+        (Route::Sensor(_) | Route::Power | Route::Sel, _) => true,
+        (Route::Journal, &Method::DELETE) => !body.is_empty(),
+        _ => false,
+    };
+    if wants_json && media.as_deref() != Some("application/json") {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!(
+                "{} {path} takes Content-Type: application/json, not {}",
+                parts.method,
+                media.as_deref().unwrap_or("none")
+            ),
+        );
+    }
     let result = match (route, &parts.method) {
         (Route::Health, _) => Ok(ops.health()),
         (Route::State, _) => Ok(ops.state()),
@@ -113,22 +156,18 @@ pub(crate) async fn serve(
         }
         (Route::Sel, _) => parse_json(&body).and_then(|v| ops.add_sel(v)),
         (Route::Scenario, _) => {
-            let media = content_type
-                .map(|c| {
-                    c.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .unwrap_or_default();
             if !matches!(
-                media.as_str(),
-                "" | "text/plain" | "application/toml" | "text/x-toml"
+                media.as_deref(),
+                None | Some(
+                    "application/toml"
+                        | "text/x-toml"
+                        | "text/plain"
+                        | "application/x-www-form-urlencoded"
+                )
             ) {
                 return error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "send the scenario as text/plain or application/toml",
+                    "send the scenario as application/toml (or text/plain)",
                 );
             }
             match std::str::from_utf8(&body) {
@@ -185,6 +224,53 @@ fn route(path: &str) -> Option<Route> {
             Route::Sensor(percent_decode(id)?)
         }
     })
+}
+
+/// Refuses a request whose `Origin` is not one of the admin listener's own loopback
+/// origins (see the module documentation).
+fn check_origin(headers: &http::HeaderMap, port: u16) -> Result<(), String> {
+    let mut origins = headers.get_all(header::ORIGIN).iter();
+    let Some(origin) = origins.next() else {
+        return Ok(());
+    };
+    let refused = |shown: &str| {
+        format!(
+            "cross-origin request refused: Origin {shown} is not this admin API \
+             (http://127.0.0.1:{port})"
+        )
+    };
+    if origins.next().is_some() {
+        return Err(refused("(more than one)"));
+    }
+    let Ok(text) = origin.to_str() else {
+        return Err(refused("(not text)"));
+    };
+    if is_own_origin(text, port) {
+        Ok(())
+    } else {
+        Err(refused(text))
+    }
+}
+
+/// Whether `origin` is `http://` + a loopback name + this port (the default port 80
+/// may be left out, as browsers do).
+fn is_own_origin(origin: &str, port: u16) -> bool {
+    let origin = origin.trim().to_ascii_lowercase();
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|host| {
+        origin == format!("http://{host}:{port}")
+            || (port == 80 && origin == format!("http://{host}"))
+    })
+}
+
+/// The media type of the request body (lowercase, parameters dropped), if it says one.
+fn media_type(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let Ok(text) = value.to_str() else {
+        // Not text: a type that matches nothing.
+        return Some("(not text)".into());
+    };
+    let media = text.split(';').next().unwrap_or("").trim();
+    Some(media.to_ascii_lowercase()).filter(|m| !m.is_empty())
 }
 
 fn journal_since(journal: &Journal, query: &str) -> Result<Value, String> {
@@ -256,5 +342,34 @@ mod tests {
         assert_eq!(route("/sensors/a/b"), None);
         assert_eq!(route("/sensors/%zz"), None);
         assert_eq!(route("/nope"), None);
+    }
+
+    #[test]
+    fn own_origins() {
+        for own in [
+            "http://127.0.0.1:5990",
+            "http://localhost:5990",
+            "HTTP://LocalHost:5990",
+            "http://[::1]:5990",
+        ] {
+            assert!(is_own_origin(own, 5990), "{own}");
+        }
+        for foreign in [
+            "http://evil.example",
+            "null",
+            "",
+            "http://127.0.0.1",
+            "http://127.0.0.1:5991",
+            "http://127.0.0.1:05990",
+            "http://127.0.0.1:5990/",
+            "https://127.0.0.1:5990",
+            "http://127.0.0.2:5990",
+            "http://localhost.evil.example:5990",
+            "http://user@localhost:5990",
+        ] {
+            assert!(!is_own_origin(foreign, 5990), "{foreign}");
+        }
+        assert!(is_own_origin("http://localhost", 80));
+        assert!(is_own_origin("http://localhost:80", 80));
     }
 }

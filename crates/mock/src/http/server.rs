@@ -309,7 +309,14 @@ async fn serve_tcp(
 ) {
     let (stream, role) = match kind {
         Kind::Http => (Stream::Plain(tcp), Role::Wsman { tls: false }),
-        Kind::Admin => (Stream::Plain(tcp), Role::Admin),
+        Kind::Admin => {
+            // The admin API accepts only its own loopback origins (on this port).
+            let port = match tcp.local_addr() {
+                Ok(local) => local.port(),
+                Err(_) => return,
+            };
+            (Stream::Plain(tcp), Role::Admin { port })
+        }
         Kind::Https(acceptor) => {
             match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => (Stream::Tls(Box::new(tls)), Role::Wsman { tls: true }),
@@ -330,8 +337,13 @@ async fn serve_tcp(
 /// What the service does.
 #[derive(Clone, Copy)]
 enum Role {
-    Wsman { tls: bool },
-    Admin,
+    Wsman {
+        tls: bool,
+    },
+    /// The admin API, listening on `port`.
+    Admin {
+        port: u16,
+    },
 }
 
 /// Instructions from a request to its connection task: take the socket back from
@@ -370,7 +382,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Svc {
         Box::pin(async move {
             Ok(match svc.role {
                 Role::Wsman { tls } => svc.wsman(req, tls).await,
-                Role::Admin => admin::serve(&*svc.ctx.admin, &svc.ctx.journal, req)
+                Role::Admin { port } => admin::serve(&*svc.ctx.admin, &svc.ctx.journal, port, req)
                     .await
                     .map(|b| b.map_err(|never| match never {}).boxed_unsync()),
             })
