@@ -28,6 +28,10 @@
 //!   `OPTIONS` preflights included. `Origin: null` is foreign. No answer ever carries
 //!   `Access-Control-*` headers, so a browser lets no other origin read an answer or
 //!   pass a preflight.
+//! - On a loopback listener, a request whose `Host` is not a loopback name
+//!   (`127.x.x.x`, `localhost`, `[::1]`, any port) is refused with 403: a page whose
+//!   host name was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name as `Host`
+//!   and no `Origin` on same-origin GETs.
 //! - `POST /sensors/{id}`, `POST /power` and `POST /sel` take JSON only: a
 //!   `Content-Type` other than `application/json` (parameters such as `charset`
 //!   allowed), or none, is refused with 415. A page can send `text/plain`,
@@ -73,10 +77,18 @@ pub(crate) async fn serve(
     ops: &dyn AdminOps,
     journal: &Journal,
     port: u16,
+    loopback: bool,
     req: http::Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
-    if let Err(message) = check_origin(&parts.headers, port) {
+    let checked = check_origin(&parts.headers, port).and_then(|()| {
+        if loopback {
+            check_host(&parts.headers)
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(message) = checked {
         let mut resp = error(StatusCode::FORBIDDEN, &message);
         // The body (if any) is left unread: the connection cannot be reused.
         resp.headers_mut()
@@ -226,6 +238,32 @@ fn route(path: &str) -> Option<Route> {
     })
 }
 
+/// On a loopback listener, refuses a request whose `Host` is not a loopback name: a
+/// page whose host name was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name
+/// and no `Origin` on same-origin GETs, and must not read the journal or the state.
+fn check_host(headers: &http::HeaderMap) -> Result<(), String> {
+    let Some(host) = headers.get(header::HOST) else {
+        return Ok(()); // HTTP/1.0 clients may send none; no browser does.
+    };
+    let text = host.to_str().unwrap_or("").trim().to_ascii_lowercase();
+    let name = match text.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => text.rsplit_once(':').map_or(text.as_str(), |(h, _)| h),
+    };
+    let loopback = name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "request refused: Host {text:?} is not a loopback name (this admin API answers \
+             only 127.0.0.1, localhost or [::1]: a re-pointed host name is DNS rebinding)"
+        ))
+    }
+}
+
 /// Refuses a request whose `Origin` is not one of the admin listener's own loopback
 /// origins (see the module documentation).
 fn check_origin(headers: &http::HeaderMap, port: u16) -> Result<(), String> {
@@ -342,6 +380,38 @@ mod tests {
         assert_eq!(route("/sensors/a/b"), None);
         assert_eq!(route("/sensors/%zz"), None);
         assert_eq!(route("/nope"), None);
+    }
+
+    #[test]
+    fn loopback_hosts_only() {
+        let with = |h: &str| {
+            let mut m = http::HeaderMap::new();
+            m.insert(header::HOST, HeaderValue::from_str(h).unwrap());
+            check_host(&m)
+        };
+        for ok in [
+            "127.0.0.1:5990",
+            "localhost:5990",
+            "LOCALHOST",
+            "[::1]:5990",
+            "127.1.2.3",
+        ] {
+            assert!(with(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "evil.example:5990",
+            "evil.example",
+            "10.0.0.1:5990",
+            "[fe80::1]:80",
+            "",
+        ] {
+            let e = with(bad).expect_err(bad);
+            assert!(e.contains("DNS rebinding"), "{e}");
+        }
+        assert!(
+            check_host(&http::HeaderMap::new()).is_ok(),
+            "no Host header"
+        );
     }
 
     #[test]

@@ -42,9 +42,21 @@ async fn admin() -> (MockServer, SocketAddr) {
 /// Sends one request (`extra` is more header lines, each ending in CRLF) on a fresh
 /// connection and reads the answer to the end.
 async fn send(addr: SocketAddr, method: &str, path: &str, extra: &str, body: &str) -> Answer {
+    send_as_host(addr, &addr.to_string(), method, path, extra, body).await
+}
+
+/// [`send`] with the `Host` header a browser would send for `host`.
+async fn send_as_host(
+    addr: SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> Answer {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {}\r\n\
          Connection: close\r\n\r\n{body}",
         body.len()
     );
@@ -297,6 +309,35 @@ async fn scenario_upload_takes_toml_as_curl_sends_it_but_not_cross_site() {
         )
         .await;
         assert_eq!(r.status, 415, "{ct}: {}", r.body);
+    }
+    server.shutdown().await;
+}
+
+/// DNS rebinding: a page whose host name now resolves to 127.0.0.1 sends its own name as
+/// `Host` and no `Origin` on same-origin GETs. On a loopback listener such requests are
+/// refused, so the page cannot read the journal or the state; loopback names work.
+#[tokio::test]
+async fn a_rebound_host_name_cannot_read_the_admin_api() {
+    let (server, addr) = admin().await;
+    for path in ["/state", "/journal", "/health"] {
+        let r = send_as_host(
+            addr,
+            &format!("evil.example:{}", addr.port()),
+            "GET",
+            path,
+            "",
+            "",
+        )
+        .await;
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        assert!(r.body.contains("DNS rebinding"), "{}", r.body);
+    }
+    for host in [
+        format!("localhost:{}", addr.port()),
+        format!("127.0.0.1:{}", addr.port()),
+    ] {
+        let r = send_as_host(addr, &host, "GET", "/state", "", "").await;
+        assert_eq!(r.status, 200, "{host}: {}", r.body);
     }
     server.shutdown().await;
 }

@@ -883,9 +883,11 @@ async fn https_works_with_the_generated_certificate_and_survives_bad_handshakes(
 
 // ---------------------------------------------------------------- admin API
 
+/// An admin request as curl sends it (`Host: localhost`: the admin API refuses other
+/// names on a loopback listener).
 fn admin_req(method: &str, path: &str, content_type: &str, body: &str) -> String {
     format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }

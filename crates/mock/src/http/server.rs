@@ -311,11 +311,11 @@ async fn serve_tcp(
         Kind::Http => (Stream::Plain(tcp), Role::Wsman { tls: false }),
         Kind::Admin => {
             // The admin API accepts only its own loopback origins (on this port).
-            let port = match tcp.local_addr() {
-                Ok(local) => local.port(),
+            let (port, loopback) = match tcp.local_addr() {
+                Ok(local) => (local.port(), local.ip().is_loopback()),
                 Err(_) => return,
             };
-            (Stream::Plain(tcp), Role::Admin { port })
+            (Stream::Plain(tcp), Role::Admin { port, loopback })
         }
         Kind::Https(acceptor) => {
             match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
@@ -340,9 +340,10 @@ enum Role {
     Wsman {
         tls: bool,
     },
-    /// The admin API, listening on `port`.
+    /// The admin API, listening on `port` (`loopback`: on a loopback address).
     Admin {
         port: u16,
+        loopback: bool,
     },
 }
 
@@ -382,9 +383,11 @@ impl hyper::service::Service<http::Request<Incoming>> for Svc {
         Box::pin(async move {
             Ok(match svc.role {
                 Role::Wsman { tls } => svc.wsman(req, tls).await,
-                Role::Admin { port } => admin::serve(&*svc.ctx.admin, &svc.ctx.journal, port, req)
-                    .await
-                    .map(|b| b.map_err(|never| match never {}).boxed_unsync()),
+                Role::Admin { port, loopback } => {
+                    admin::serve(&*svc.ctx.admin, &svc.ctx.journal, port, loopback, req)
+                        .await
+                        .map(|b| b.map_err(|never| match never {}).boxed_unsync())
+                }
             })
         })
     }
