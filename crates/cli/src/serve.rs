@@ -131,6 +131,8 @@ pub fn run(args: Args) -> ExitCode {
         admin: args.admin,
         tls,
         max_request_bytes: scenario.http.max_request_bytes,
+        body_read_timeout: std::time::Duration::from_millis(scenario.http.body_timeout_ms.max(1)),
+        max_connections: scenario.http.max_connections.max(1),
         ..ServerConfig::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

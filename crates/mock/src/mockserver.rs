@@ -130,6 +130,10 @@ impl Builder {
             admin: self.admin.then_some(loopback),
             tls: self.tls,
             max_request_bytes: self.scenario.http.max_request_bytes,
+            body_read_timeout: std::time::Duration::from_millis(
+                self.scenario.http.body_timeout_ms.max(1),
+            ),
+            max_connections: self.scenario.http.max_connections.max(1),
             ..ServerConfig::default()
         };
         let ipmi = self.ipmi.then_some(loopback);

@@ -90,6 +90,11 @@ pub struct HttpSettings {
     /// WinRM's `AllowUnencrypted`: over plain HTTP, accept authenticated SOAP bodies
     /// that are not sealed by an NTLM session (false: 401). HTTPS is not affected.
     pub allow_unencrypted: bool,
+    /// Milliseconds a client has to send a request's body after its headers (408 and
+    /// the connection closed beyond).
+    pub body_timeout_ms: u64,
+    /// Most connections one listener serves at once (one more is closed at once).
+    pub max_connections: usize,
 }
 
 impl Default for HttpSettings {
@@ -100,6 +105,8 @@ impl Default for HttpSettings {
             realm: "Touchstone".into(),
             unauthenticated_identify: true,
             max_request_bytes: 512_000,
+            body_timeout_ms: 30_000,
+            max_connections: 1024,
             allow_unencrypted: true,
         }
     }

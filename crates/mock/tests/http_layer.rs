@@ -1066,3 +1066,58 @@ async fn graceful_shutdown_finishes_in_flight_and_frees_the_ports() {
         std::net::TcpListener::bind(addr).expect("port released");
     }
 }
+
+/// Issue 13: a body that does not come after its headers is answered 408 within the
+/// body deadline and the connection closed, instead of holding it for the whole
+/// request deadline.
+#[tokio::test]
+async fn a_slow_body_is_answered_408_and_closed() {
+    let s = serve_with(
+        |c| c.body_read_timeout = std::time::Duration::from_millis(200),
+        1000,
+    )
+    .await;
+    let mut c = connect(s.http()).await;
+    c.send(
+        format!(
+            "POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Type: {SOAP}\r\nContent-Length: 100\r\n\r\n<s:Env",
+            basic("admin", "admin")
+        )
+        .as_bytes(),
+    )
+    .await;
+    let r = c.response().await;
+    assert_eq!(r.status, 408);
+    assert!(
+        c.rest().await.unwrap_or_default().is_empty(),
+        "then the connection closes"
+    );
+    assert!(
+        s.handler.seen.lock().unwrap().is_empty(),
+        "the handler never saw it"
+    );
+}
+
+/// Issue 13: one listener serves at most `max_connections` at once; one more is closed
+/// at once, and the ones being served are not disturbed.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_at_once() {
+    let s = serve_with(|c| c.max_connections = 2, 1000).await;
+    let mut first = connect(s.http()).await;
+    let mut second = connect(s.http()).await;
+    // Both are being served (each answers), so both hold a slot.
+    assert_eq!(first.request(&authed("")).await.status, 200);
+    assert_eq!(second.request(&authed("")).await.status, 200);
+    let mut third = connect(s.http()).await;
+    let _ = third.stream.write_all(authed("").as_bytes()).await;
+    let got = third.rest().await.unwrap_or_default();
+    assert!(
+        got.is_empty(),
+        "the third connection is closed without an answer"
+    );
+    assert_eq!(
+        first.request(&authed("")).await.status,
+        200,
+        "the first still works"
+    );
+}

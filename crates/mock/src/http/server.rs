@@ -91,6 +91,11 @@ pub struct ServerConfig {
     /// Time a client has to send a request's headers (and to finish a TLS handshake);
     /// also how long an idle keep-alive connection is kept. Slowloris protection.
     pub header_read_timeout: Duration,
+    /// Time a client has to send a request's body once the headers are in (a slow
+    /// body is answered 408 and the connection closed).
+    pub body_read_timeout: Duration,
+    /// Most connections one listener serves at once; one more is closed at once.
+    pub max_connections: usize,
     /// How long [`Running::shutdown`] lets requests in flight finish before it aborts
     /// them.
     pub shutdown_grace: Duration,
@@ -112,6 +117,8 @@ impl Default for ServerConfig {
             path: "/wsman".into(),
             request_timeout: Duration::from_secs(300),
             header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
             shutdown_grace: Duration::from_secs(5),
             digest_nonce_lifetime: Duration::from_secs(300),
         }
@@ -156,6 +163,7 @@ struct Ctx {
     path: String,
     max_request_bytes: usize,
     request_timeout: Duration,
+    body_read_timeout: Duration,
 }
 
 /// What a listener serves.
@@ -215,6 +223,7 @@ pub async fn start(
         path: config.path.clone(),
         max_request_bytes: config.max_request_bytes,
         request_timeout: config.request_timeout,
+        body_read_timeout: config.body_read_timeout,
     });
     let mut builder = http1::Builder::new();
     builder
@@ -235,6 +244,7 @@ pub async fn start(
                 stop.subscribe(),
                 config.header_read_timeout,
                 config.shutdown_grace,
+                config.max_connections.max(1),
             ))
         })
         .collect();
@@ -261,6 +271,7 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     handshake_timeout: Duration,
     grace: Duration,
+    max_connections: usize,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -270,6 +281,15 @@ async fn accept_loop(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    // Count only the connections still being served.
+                    while conns.try_join_next().is_some() {}
+                    if conns.len() >= max_connections {
+                        // Full: this one is closed at once (the client sees the
+                        // connection end) rather than held or queued.
+                        tracing::warn!(%peer, max_connections, "connection refused: listener full");
+                        drop(tcp);
+                        continue;
+                    }
                     let _ = tcp.set_nodelay(true);
                     conns.spawn(serve_tcp(
                         tcp,
@@ -564,7 +584,13 @@ impl Svc {
         if declared.is_some_and(|n| n > max as u64) {
             return self.too_large(rec).await;
         }
-        match read_body(body, max).await {
+        let read = tokio::time::timeout(ctx.body_read_timeout, read_body(body, max)).await;
+        let Ok(read) = read else {
+            // The headers came, the body does not: answer and close, so a slow body
+            // cannot hold the connection for the whole request deadline.
+            return rec.refuse(simple(408, "request body not received in time", true));
+        };
+        match read {
             Ok(b) => rec.body = b,
             Err(BodyError::TooLarge(partial)) => {
                 rec.body = partial;
