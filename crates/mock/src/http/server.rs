@@ -164,6 +164,7 @@ struct Ctx {
     max_request_bytes: usize,
     request_timeout: Duration,
     body_read_timeout: Duration,
+    max_connections: usize,
 }
 
 /// What a listener serves.
@@ -224,6 +225,7 @@ pub async fn start(
         max_request_bytes: config.max_request_bytes,
         request_timeout: config.request_timeout,
         body_read_timeout: config.body_read_timeout,
+        max_connections: config.max_connections.max(1),
     });
     let mut builder = http1::Builder::new();
     builder
@@ -244,7 +246,6 @@ pub async fn start(
                 stop.subscribe(),
                 config.header_read_timeout,
                 config.shutdown_grace,
-                config.max_connections.max(1),
             ))
         })
         .collect();
@@ -271,8 +272,8 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     handshake_timeout: Duration,
     grace: Duration,
-    max_connections: usize,
 ) {
+    let max_connections = ctx.max_connections;
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
