@@ -4,6 +4,7 @@
 //! had to be expanded.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
@@ -452,23 +453,31 @@ impl<'a> Cursor<'a> {
         raw_attrs: &mut Vec<(&'a str, &'a str, Cow<'a, str>)>,
     ) -> Result<(Name<'a>, Vec<Attribute<'a>>), Error> {
         // quick-xml's duplicate check allocates per element; duplicates are caught below
-        // on expanded names, and repeated declarations here.
+        // on expanded names, and repeated declarations here. Both checks scan what came
+        // before while an element has few attributes (no allocation, the usual case)
+        // and switch to a hash set past `LINEAR_ATTRS`, so that a hostile element costs
+        // time linear in its attributes, which `max_attributes` bounds anyway.
         let mark = self.bindings.len();
+        let mut count = 0usize;
+        let mut declared_set: Option<HashSet<&'a str>> = None;
         for a in e.attributes().with_checks(false) {
+            count += 1;
+            if count > self.limits.max_attributes {
+                return Err(self.err(
+                    ErrorKind::TooManyAttributes {
+                        limit: self.limits.max_attributes,
+                    },
+                    pos,
+                ));
+            }
             let a =
                 a.map_err(|err| self.err(ErrorKind::Syntax(format!("attribute: {err}")), pos))?;
             let key = self
                 .sub(a.key.as_ref())
                 .ok_or_else(|| self.err(ErrorKind::Syntax("attribute name".into()), pos))?;
             let value = self.attr_value(&a.value).map_err(|k| self.err(k, pos))?;
-            let declared =
-                |prefix: &str, me: &Self| me.bindings[mark..].iter().any(|(p, _)| *p == prefix);
-            if key == "xmlns" {
-                if declared("", self) {
-                    return Err(self.err(ErrorKind::Syntax("xmlns declared twice".into()), pos));
-                }
-                self.bindings.push(("", value));
-                self.generation = self.generation.wrapping_add(1);
+            let prefix = if key == "xmlns" {
+                ""
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
                 if value.is_empty() {
                     return Err(self.err(
@@ -476,14 +485,7 @@ impl<'a> Cursor<'a> {
                         pos,
                     ));
                 }
-                if declared(prefix, self) {
-                    return Err(self.err(
-                        ErrorKind::Syntax(format!("xmlns:{prefix} declared twice")),
-                        pos,
-                    ));
-                }
-                self.bindings.push((prefix, value));
-                self.generation = self.generation.wrapping_add(1);
+                prefix
             } else {
                 let Some((prefix, local)) = split_qname(key) else {
                     return Err(self.err(
@@ -492,20 +494,55 @@ impl<'a> Cursor<'a> {
                     ));
                 };
                 raw_attrs.push((prefix, local, value));
+                continue;
+            };
+            let mine = &self.bindings[mark..];
+            let again = match &mut declared_set {
+                Some(set) => !set.insert(prefix),
+                None if mine.len() < LINEAR_ATTRS => mine.iter().any(|(p, _)| *p == prefix),
+                None => {
+                    let mut set: HashSet<&'a str> = mine.iter().map(|(p, _)| *p).collect();
+                    let again = !set.insert(prefix);
+                    declared_set = Some(set);
+                    again
+                }
+            };
+            if again {
+                let what = if prefix.is_empty() {
+                    "xmlns declared twice".to_owned()
+                } else {
+                    format!("xmlns:{prefix} declared twice")
+                };
+                return Err(self.err(ErrorKind::Syntax(what), pos));
             }
+            self.bindings.push((prefix, value));
+            self.generation = self.generation.wrapping_add(1);
         }
         let name = self.plain_name(qname, pos)?;
         let mut attrs = Vec::with_capacity(raw_attrs.len());
+        let mut seen: Option<HashSet<(Cow<'a, str>, Cow<'a, str>)>> = None;
         for (prefix, local, value) in raw_attrs.drain(..) {
             let ns = if prefix.is_empty() {
                 Cow::Borrowed("")
             } else {
                 self.resolve_element(prefix).map_err(|k| self.err(k, pos))?
             };
-            if attrs
-                .iter()
-                .any(|a: &Attribute<'a>| a.name.local == local && a.name.ns == ns)
-            {
+            let again = match &mut seen {
+                Some(set) => !set.insert((ns.clone(), Cow::Borrowed(local))),
+                None if attrs.len() < LINEAR_ATTRS => attrs
+                    .iter()
+                    .any(|a: &Attribute<'a>| a.name.local == local && a.name.ns == ns),
+                None => {
+                    let mut set: HashSet<(Cow<'a, str>, Cow<'a, str>)> = attrs
+                        .iter()
+                        .map(|a: &Attribute<'a>| (a.name.ns.clone(), a.name.local.clone()))
+                        .collect();
+                    let again = !set.insert((ns.clone(), Cow::Borrowed(local)));
+                    seen = Some(set);
+                    again
+                }
+            };
+            if again {
                 return Err(self.err(
                     ErrorKind::Syntax(format!(
                         "attribute `{local}` appears twice in namespace `{ns}`"
@@ -845,6 +882,10 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Up to this many attributes (or namespace declarations) on one element, duplicates
+/// are found by scanning the earlier ones; past it, by a hash set.
+const LINEAR_ATTRS: usize = 16;
+
 /// Slots in the cursor's cache of checked element names.
 const QNAME_CACHE: usize = 64;
 
@@ -930,8 +971,8 @@ fn push_start<'a>(b: &mut TreeBuilder<'a>, s: Start<'a>) {
 
 #[cfg(test)]
 mod tests {
-    use super::split_qname;
-    use crate::{ErrorKind, Limits, parse};
+    use super::{LINEAR_ATTRS, split_qname};
+    use crate::{Body, ErrorKind, FaultKind, Limits, parse};
 
     fn syntax_error(xml: &str) -> bool {
         matches!(
@@ -968,5 +1009,140 @@ mod tests {
             r#"<h p:x="1" q:x="2" xmlns:p="urn:n" xmlns:q="urn:n"/>"#
         )));
         assert!(!syntax_error(&env(r#"<h p:x="1" x="2" xmlns:p="urn:n"/>"#)));
+    }
+
+    /// A Get request whose body is one element `p:X` carrying `attrs` (written as is).
+    fn get_with_body_attrs(attrs: &str) -> String {
+        format!(
+            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:To>http://h/wsman</a:To><a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:MessageID>uuid:1</a:MessageID><w:ResourceURI>urn:r</w:ResourceURI></s:Header><s:Body><p:X xmlns:p="urn:x"{attrs}/></s:Body></s:Envelope>"#
+        )
+    }
+
+    /// ` a0="" a1="" …`: `n` distinct empty attributes.
+    fn empty_attrs(n: usize) -> String {
+        (0..n).map(|i| format!(r#" a{i}="""#)).collect()
+    }
+
+    fn body_attr_count(xml: &str, limits: &Limits) -> usize {
+        match parse(xml, limits) {
+            Ok(env) => match env.body {
+                Body::Instance(t) => t.root().attributes().len(),
+                other => panic!("expected an instance body, got {other:?}"),
+            },
+            Err(e) => panic!("expected the envelope to parse: {e}"),
+        }
+    }
+
+    #[test]
+    fn an_element_with_45000_attributes_is_refused_by_the_cap() {
+        let xml = get_with_body_attrs(&empty_attrs(45_000));
+        let limits = Limits::default();
+        // Well under the size limit: the attribute cap is what refuses it.
+        assert!(xml.len() < limits.max_bytes, "{} bytes", xml.len());
+        let e = parse(&xml, &limits).expect_err("45,000 attributes must be refused");
+        assert_eq!(e.kind, ErrorKind::TooManyAttributes { limit: 256 });
+        assert_eq!(e.kind.name(), "too_many_attributes");
+        // Related to the request: the MessageID was read before the body.
+        assert_eq!(e.message_id.as_deref(), Some("uuid:1"));
+        let fault = e.fault();
+        assert_eq!(fault.kind, FaultKind::EncodingLimit);
+        assert_eq!(fault.detail, Some("ServiceEnvelopeLimit"));
+        // The same family as the element-count limit.
+        assert_eq!(
+            ErrorKind::TooManyElements { limit: 1 }.fault().kind,
+            fault.kind
+        );
+    }
+
+    #[test]
+    fn the_cap_counts_declarations_and_is_inclusive() {
+        let limits = Limits::default();
+        // `xmlns:p` plus 255 attributes: exactly the cap.
+        let at_cap = get_with_body_attrs(&empty_attrs(limits.max_attributes - 1));
+        assert_eq!(body_attr_count(&at_cap, &limits), limits.max_attributes - 1);
+        let over = get_with_body_attrs(&empty_attrs(limits.max_attributes));
+        assert_eq!(
+            parse(&over, &limits).map(|_| ()).map_err(|e| e.kind),
+            Err(ErrorKind::TooManyAttributes {
+                limit: limits.max_attributes
+            })
+        );
+        // Declarations count too: 256 of them on one header element are over the cap.
+        let decls: String = (0..limits.max_attributes)
+            .map(|i| format!(r#" xmlns:q{i}="urn:q{i}""#))
+            .collect();
+        assert_eq!(
+            parse(&get_with_body_attrs(&decls), &limits)
+                .map(|_| ())
+                .map_err(|e| e.kind),
+            Err(ErrorKind::TooManyAttributes {
+                limit: limits.max_attributes
+            })
+        );
+    }
+
+    #[test]
+    fn duplicates_past_the_linear_scan_are_still_found() {
+        let limits = Limits {
+            max_attributes: 10_000,
+            ..Limits::default()
+        };
+        let mut attrs = empty_attrs(6_000);
+        assert_eq!(
+            body_attr_count(&get_with_body_attrs(&attrs), &limits),
+            6_000
+        );
+        // Attribute 5,000 repeats attribute 17's name.
+        attrs = (0..6_000)
+            .map(|i| format!(r#" a{}="""#, if i == 5_000 { 17 } else { i }))
+            .collect();
+        let e = parse(&get_with_body_attrs(&attrs), &limits).expect_err("a17 appears twice");
+        assert!(
+            matches!(&e.kind, ErrorKind::Syntax(m) if m.contains("`a17` appears twice")),
+            "{e}"
+        );
+        // Duplicates are by expanded name: `p:a3` and `q:a3` with p and q bound to one
+        // namespace, many attributes in.
+        let mut attrs = empty_attrs(100);
+        attrs.push_str(r#" xmlns:q="urn:x" p:a3="1" q:a3="2""#);
+        let e = parse(&get_with_body_attrs(&attrs), &limits).expect_err("p:a3 = q:a3");
+        assert!(
+            matches!(&e.kind, ErrorKind::Syntax(m) if m.contains("`a3` appears twice in namespace `urn:x`")),
+            "{e}"
+        );
+        // ... while a local name shared across namespaces is not a duplicate.
+        let mut attrs = empty_attrs(100);
+        attrs.push_str(r#" p:a3="1""#);
+        assert_eq!(body_attr_count(&get_with_body_attrs(&attrs), &limits), 101);
+    }
+
+    #[test]
+    fn repeated_declarations_past_the_linear_scan_are_still_found() {
+        let limits = Limits::default();
+        let n = 4 * LINEAR_ATTRS;
+        let mut decls: String = (0..n).map(|i| format!(r#" xmlns:q{i}="urn:q""#)).collect();
+        assert_eq!(body_attr_count(&get_with_body_attrs(&decls), &limits), 0);
+        decls.push_str(r#" xmlns:q3="urn:other""#);
+        let e = parse(&get_with_body_attrs(&decls), &limits).expect_err("q3 declared twice");
+        assert_eq!(e.kind, ErrorKind::Syntax("xmlns:q3 declared twice".into()));
+        // The default namespace, declared twice after many prefixes.
+        let mut decls: String = (0..n).map(|i| format!(r#" xmlns:q{i}="urn:q""#)).collect();
+        decls.push_str(r#" xmlns="urn:d" xmlns="urn:e""#);
+        let e = parse(&get_with_body_attrs(&decls), &limits).expect_err("xmlns twice");
+        assert_eq!(e.kind, ErrorKind::Syntax("xmlns declared twice".into()));
+        // A prefix declared among many resolves the element's own attribute.
+        let mut decls: String = (0..n).map(|i| format!(r#" xmlns:q{i}="urn:q""#)).collect();
+        decls.push_str(r#" q7:b="1""#);
+        assert_eq!(body_attr_count(&get_with_body_attrs(&decls), &limits), 1);
+    }
+
+    #[test]
+    fn a_raised_cap_accepts_45000_attributes() {
+        let limits = Limits {
+            max_attributes: 50_000,
+            ..Limits::default()
+        };
+        let xml = get_with_body_attrs(&empty_attrs(45_000));
+        assert_eq!(body_attr_count(&xml, &limits), 45_000);
     }
 }

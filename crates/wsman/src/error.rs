@@ -34,6 +34,13 @@ pub enum ErrorKind {
         /// The limit in force.
         limit: usize,
     },
+    /// An element has more attributes (namespace declarations included) than the
+    /// caller's limit.
+    #[error("an element has more than {limit} attributes")]
+    TooManyAttributes {
+        /// The limit in force.
+        limit: usize,
+    },
     /// The message is larger than the caller's limit.
     #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge {
@@ -125,6 +132,7 @@ impl ErrorKind {
             ErrorKind::Encoding(_) => "encoding",
             ErrorKind::TooDeep { .. } => "too_deep",
             ErrorKind::TooManyElements { .. } => "too_many_elements",
+            ErrorKind::TooManyAttributes { .. } => "too_many_attributes",
             ErrorKind::TooLarge { .. } => "too_large",
             ErrorKind::UnboundPrefix { .. } => "unbound_prefix",
             ErrorKind::NotAnEnvelope(_) => "not_an_envelope",
@@ -157,6 +165,7 @@ impl ErrorKind {
             }
             ErrorKind::TooDeep { .. }
             | ErrorKind::TooManyElements { .. }
+            | ErrorKind::TooManyAttributes { .. }
             | ErrorKind::TooLarge { .. } => {
                 FaultSpec::new(F::EncodingLimit, reason).with_detail("ServiceEnvelopeLimit")
             }

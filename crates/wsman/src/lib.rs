@@ -26,7 +26,8 @@
 //! ```
 //!
 //! Safety properties: a DOCTYPE is refused (no entity is ever expanded); depth, element
-//! count and size are bounded by [`Limits`]; SOAP 1.1 is answered with VersionMismatch;
+//! count, attributes per element and size are bounded by [`Limits`], and checking an
+//! element's attributes costs time linear in their number; SOAP 1.1 is answered with VersionMismatch;
 //! no input makes it panic (a proptest and a fuzz target check this).
 
 #![forbid(unsafe_code)]
@@ -64,16 +65,20 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most elements in one message.
     pub max_elements: usize,
+    /// Most attributes on one element, namespace declarations included.
+    pub max_attributes: usize,
 }
 
 impl Default for Limits {
-    /// 4 MiB, 100 levels, 200,000 elements: far above what real servers send (WinRM's
-    /// default MaxEnvelopeSizekb is 500) and far below what could exhaust memory.
+    /// 4 MiB, 100 levels, 200,000 elements, 256 attributes per element: far above what
+    /// real servers send (WinRM's default MaxEnvelopeSizekb is 500; a WS-Management
+    /// element carries a handful of attributes) and far below what could exhaust memory.
     fn default() -> Limits {
         Limits {
             max_bytes: 4 << 20,
             max_depth: 100,
             max_elements: 200_000,
+            max_attributes: 256,
         }
     }
 }

@@ -42,6 +42,7 @@ const TIGHT: Limits = Limits {
     max_bytes: 512,
     max_depth: 6,
     max_elements: 24,
+    max_attributes: 4,
 };
 
 /// Everything a server does with a request body it has not yet trusted.
