@@ -751,6 +751,27 @@ async fn one_user_cannot_exhaust_the_enumeration_contexts() {
     server.shutdown().await;
 }
 
+/// Issue 13: a Get whose body holds one element with 45,000 attributes (440 KB, under
+/// the size limit) used to cost seconds of CPU on the async workers. It is refused with
+/// wsman:EncodingLimit (the per-element attribute cap), and an Identify sent alongside
+/// is answered as usual. (How fast: `benches/attributes.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_element_with_45000_attributes_is_refused_and_starves_no_one() {
+    let server = MockServer::start().await.unwrap();
+    let attrs: String = (0..45_000).map(|i| format!(" a{i}=\"\"")).collect();
+    let req = Req::get(&uri("CIM_Fan"))
+        .selector("DeviceID", "FAN1")
+        .body(&format!("<x{attrs}/>"));
+    assert!(req.xml().len() < 512_000, "under the default size limit");
+    let mut hostile = Client::new(&server);
+    let mut polite = Client::new(&server);
+    let identify = Req::identify();
+    let (bad, ok) = tokio::join!(hostile.send(&req), polite.send(&identify));
+    bad.assert_fault(&req, FaultKind::EncodingLimit, Some("ServiceEnvelopeLimit"));
+    assert_eq!(ok.status, 200, "the concurrent Identify is answered");
+    server.shutdown().await;
+}
+
 // ---------------------------------------------------------------- filters
 
 #[tokio::test]
