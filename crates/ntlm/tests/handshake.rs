@@ -282,3 +282,115 @@ proptest! {
         }
     }
 }
+
+/// The CHALLENGE's flags, one requested flag at a time (MS-NLMP 3.2.5.1.1: the server
+/// answers with the flags it supports of those the client asked for). Echoed when asked
+/// and only then: SIGN, SEAL, ALWAYS_SIGN, EXTENDED_SESSIONSECURITY, 128, 56, KEY_EXCH,
+/// IDENTIFY. Never: LM_KEY, OEM, DATAGRAM, REQUEST_NON_NT_SESSION_KEY. Always: UNICODE,
+/// NTLM, TARGET_INFO, VERSION. REQUEST_TARGET brings TARGET_TYPE_SERVER with it.
+#[test]
+fn challenge_flags_answer_each_requested_flag() {
+    let always = flags::NEGOTIATE_UNICODE
+        | flags::NEGOTIATE_NTLM
+        | flags::NEGOTIATE_TARGET_INFO
+        | flags::NEGOTIATE_VERSION;
+    let echoed = [
+        flags::NEGOTIATE_SIGN,
+        flags::NEGOTIATE_SEAL,
+        flags::NEGOTIATE_ALWAYS_SIGN,
+        flags::NEGOTIATE_EXTENDED_SESSIONSECURITY,
+        flags::NEGOTIATE_128,
+        flags::NEGOTIATE_56,
+        flags::NEGOTIATE_KEY_EXCH,
+        flags::NEGOTIATE_IDENTIFY,
+    ];
+    let never = [
+        flags::NEGOTIATE_LM_KEY,
+        flags::NEGOTIATE_OEM,
+        flags::NEGOTIATE_DATAGRAM,
+        flags::REQUEST_NON_NT_SESSION_KEY,
+    ];
+    let challenge_for = |requested: u32| -> u32 {
+        let mut neg = Vec::new();
+        Negotiate {
+            flags: flags::NEGOTIATE_UNICODE | requested,
+            domain: Vec::new(),
+            workstation: Vec::new(),
+            version: None,
+        }
+        .encode(&mut neg);
+        let mut acc = Acceptor::new(AcceptorConfig::default());
+        let mut rng = StdRng::seed_from_u64(7);
+        let c = acc.challenge(&neg, &mut rng, NOW).expect("a challenge");
+        Challenge::decode(&c).expect("decodes").flags
+    };
+    assert_eq!(
+        challenge_for(0),
+        always,
+        "nothing asked: only what is always set"
+    );
+    for f in echoed {
+        assert_eq!(challenge_for(f), always | f, "{f:#010x} asked: echoed");
+    }
+    for f in never {
+        assert_eq!(challenge_for(f), always, "{f:#010x} asked: not echoed");
+    }
+    assert_eq!(
+        challenge_for(flags::REQUEST_TARGET),
+        always | flags::REQUEST_TARGET | flags::TARGET_TYPE_SERVER
+    );
+    // Without Unicode there is no CHALLENGE at all.
+    let mut neg = Vec::new();
+    Negotiate {
+        flags: flags::NEGOTIATE_OEM | flags::NEGOTIATE_NTLM,
+        domain: Vec::new(),
+        workstation: Vec::new(),
+        version: None,
+    }
+    .encode(&mut neg);
+    let mut acc = Acceptor::new(AcceptorConfig::default());
+    let mut rng = StdRng::seed_from_u64(7);
+    assert!(matches!(
+        acc.challenge(&neg, &mut rng, NOW),
+        Err(Error::UnicodeRequired)
+    ));
+}
+
+/// SEALKEY for each key strength (MS-NLMP 3.4.5.3: the exported session key cut to 16,
+/// 7 or 5 bytes by NEGOTIATE_128 / NEGOTIATE_56 / neither, then MD5 with the magic of
+/// the direction). Expected values computed independently (Python's hashlib.md5) for
+/// the key 55 56 57 ... 64.
+#[test]
+fn seal_keys_for_128_56_and_40_bit_keys() {
+    use ntlm::crypto::{Direction, seal_key};
+    let key: [u8; 16] = std::array::from_fn(|i| 0x55 + i as u8);
+    let cases = [
+        (
+            flags::NEGOTIATE_128 | flags::NEGOTIATE_56,
+            "21f57bd955b12b0e1372c5826a2e1a46",
+            "9becf6225c390daccfcd4545ed96e36b",
+        ),
+        (
+            flags::NEGOTIATE_56,
+            "e3d9a1f160d936c06a949a1a4dba48a6",
+            "218c670e6205e130dfe44d09013811f1",
+        ),
+        (
+            0,
+            "29587ba3edf6cf0cb127f6268b0decd1",
+            "df3a77ceb516df9fbbe7d8469f61dcdf",
+        ),
+    ];
+    for (negotiated, c2s, s2c) in cases {
+        assert_eq!(
+            seal_key(&key, negotiated, Direction::ClientToServer).to_vec(),
+            hex(c2s),
+            "{negotiated:#010x} client to server"
+        );
+        assert_eq!(
+            seal_key(&key, negotiated, Direction::ServerToClient).to_vec(),
+            hex(s2c),
+            "{negotiated:#010x} server to client"
+        );
+    }
+}
