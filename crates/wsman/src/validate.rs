@@ -294,3 +294,51 @@ mod fault_to_tests {
         assert_eq!(errors, ["unsupported_addressing"]);
     }
 }
+
+#[cfg(test)]
+mod response_tests {
+    use super::*;
+
+    const RESPONSE: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Header><a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To><a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse</a:Action><a:MessageID>uuid:11111111-2222-4333-8444-555555555556</a:MessageID><a:RelatesTo>uuid:11111111-2222-4333-8444-555555555555</a:RelatesTo></s:Header><s:Body><p:X xmlns:p="urn:x"/></s:Body></s:Envelope>"#;
+
+    fn errors(xml: &str) -> Vec<String> {
+        let env = crate::parse(xml, &crate::Limits::default()).unwrap();
+        check(&env)
+            .into_iter()
+            .filter_map(|f| match f {
+                Finding::Error(ErrorKind::MissingHeader { name }, _) => Some(name.to_string()),
+                Finding::Error(k, _) => Some(k.name().to_owned()),
+                Finding::Warning(..) => None,
+            })
+            .collect()
+    }
+
+    /// A response is held to Action and RelatesTo, each on its own; a complete one has
+    /// no finding.
+    #[test]
+    fn a_response_needs_action_and_relates_to() {
+        assert!(errors(RESPONSE).is_empty(), "{:?}", errors(RESPONSE));
+        let no_relates = RESPONSE.replace(
+            "<a:RelatesTo>uuid:11111111-2222-4333-8444-555555555555</a:RelatesTo>",
+            "",
+        );
+        let e = errors(&no_relates);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("RelatesTo"), "{e:?}");
+        let no_action = RESPONSE.replace(
+            "<a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse</a:Action>",
+            "",
+        );
+        let e = errors(&no_action);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("Action"), "{e:?}");
+    }
+
+    /// A request without ResourceURI where its operation needs one is reported (and
+    /// only that).
+    #[test]
+    fn a_get_without_resource_uri_is_reported() {
+        let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Header><a:To s:mustUnderstand="true">http://127.0.0.1/wsman</a:To><a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:MessageID>uuid:11111111-2222-4333-8444-555555555555</a:MessageID></s:Header><s:Body/></s:Envelope>"#;
+        assert_eq!(errors(xml), ["missing_resource_uri"]);
+    }
+}
