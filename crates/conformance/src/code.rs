@@ -1275,24 +1275,45 @@ impl RawConn {
     }
 }
 
-/// Reads one HTTP answer with a Content-Length (or to the end of the stream).
+/// The most of one raw answer the harness reads: enough for any answer a case judges,
+/// and the harness's memory stays bounded whatever the target sends.
+const MAX_RAW_ANSWER: usize = 16 << 20;
+
+/// Reads one HTTP answer with a Content-Length (or to the end of the stream), at most
+/// [`MAX_RAW_ANSWER`] bytes (an error beyond: the rest is not read).
 async fn read_answer(s: &mut tokio::net::TcpStream) -> std::io::Result<String> {
     use tokio::io::AsyncReadExt as _;
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; 16384];
+    // Where the head ends and the answer's whole length, once the head is in.
+    let mut whole: Option<Option<usize>> = None;
+    let mut scanned: usize = 0;
     loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if let Some(len) = len {
-                if buf.len() >= end + 4 + len {
-                    buf.truncate(end + 4 + len);
-                    return Ok(String::from_utf8_lossy(&buf).into_owned());
-                }
+        if whole.is_none() {
+            // Only the bytes not searched yet (and 3 before them): linear in the answer.
+            let from = scanned.saturating_sub(3);
+            if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                let end = from + i;
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                whole = Some(len.map(|len| end + 4 + len));
             }
+            scanned = buf.len();
+        }
+        if let Some(Some(total)) = whole {
+            if buf.len() >= total {
+                buf.truncate(total);
+                return Ok(String::from_utf8_lossy(&buf).into_owned());
+            }
+        }
+        if buf.len() > MAX_RAW_ANSWER {
+            return Err(std::io::Error::other(format!(
+                "the answer passed {} MiB; the rest was not read",
+                MAX_RAW_ANSWER >> 20
+            )));
         }
         let n = s.read(&mut chunk).await?;
         if n == 0 {
@@ -1997,5 +2018,49 @@ mod tests {
                 f.id
             );
         }
+    }
+
+    /// A target that answers with a 200 MB body: the raw reader stops after
+    /// `MAX_RAW_ANSWER` with an error saying so (memory stays bounded), and a normal
+    /// answer split over many reads comes back whole.
+    #[tokio::test]
+    async fn raw_answers_are_bounded_and_whole() {
+        use super::read_answer;
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            // First connection: 200 MB, written until the reader goes away.
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 209715200\r\n\r\n")
+                .await;
+            let block = vec![b'x'; 1 << 20];
+            for _ in 0..200 {
+                if s.write_all(&block).await.is_err() {
+                    break;
+                }
+            }
+            // Second: a small answer dribbled in pieces, the head split across reads.
+            let (mut s, _) = listener.accept().await.unwrap();
+            for piece in [
+                "HTTP/1.1 200 OK\r\nContent-Le",
+                "ngth: 5\r\n\r",
+                "\nhel",
+                "lo",
+            ] {
+                s.write_all(piece.as_bytes()).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let e = read_answer(&mut c).await.expect_err("too large");
+        assert!(e.to_string().contains("16 MiB"), "{e}");
+        drop(c);
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let a = read_answer(&mut c).await.unwrap();
+        assert!(a.ends_with("\r\n\r\nhello"), "{a:?}");
+        server.await.unwrap();
     }
 }
