@@ -272,6 +272,47 @@ mod tests {
         assert!(!is_uuid_uri("uuid:xyz"));
         assert!(is_absolute_uri("http://127.0.0.1:5985/wsman"));
         assert!(!is_absolute_uri("/wsman"));
+        // Exactly 36 characters, and the 8-4-4-4-12 hex shape: both are needed.
+        assert!(!is_uuid_uri("uuid:zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"));
+        assert!(!is_uuid_uri("uuid:3D5F4F5E-1234-4000-8000-00AABBCCDDEE00"));
+        assert!(!is_uuid_uri("uuid:3D5F4F5E-1234-4000-8000-00AABBCCDD"));
+        // A scheme: not empty, a letter first, then letters, digits, + - . only.
+        assert!(!is_absolute_uri(":x"));
+        assert!(!is_absolute_uri("1http://x"));
+        assert!(!is_absolute_uri("ht tp://x"));
+        assert!(is_absolute_uri("urn:x-y.z+1:a"));
+    }
+
+    #[test]
+    fn warnings_say_what_is_wrong() {
+        assert_eq!(
+            Warning::MissingMustUnderstand(HeaderName::To).message(),
+            "wsa:To should carry s:mustUnderstand=\"true\""
+        );
+        assert_eq!(
+            Warning::RelativeTo.message(),
+            "wsa:To is not an absolute URI"
+        );
+        assert_eq!(
+            Warning::NonUuidMessageId.message(),
+            "wsa:MessageID is not a uuid: URI"
+        );
+    }
+
+    #[test]
+    fn max_envelope_size_8192_is_the_smallest_allowed() {
+        let with = |n: u32| {
+            let xml = format!(
+                r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header><a:To s:mustUnderstand="true">http://127.0.0.1/wsman</a:To><a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:MessageID>uuid:11111111-2222-4333-8444-555555555555</a:MessageID><w:ResourceURI s:mustUnderstand="true">urn:x</w:ResourceURI><w:MaxEnvelopeSize s:mustUnderstand="true">{n}</w:MaxEnvelopeSize></s:Header><s:Body/></s:Envelope>"#
+            );
+            let env = crate::parse(&xml, &crate::Limits::default()).unwrap();
+            check_request(&env, &[])
+                .into_iter()
+                .filter(|f| matches!(f, Finding::Error(..)))
+                .count()
+        };
+        assert_eq!(with(8192), 0);
+        assert_eq!(with(8191), 1);
     }
 }
 
