@@ -690,3 +690,68 @@ fn privilege_boundaries_of_the_session_layer_hold_from_below() {
     assert_eq!(m.completion(), Some(0), "its own session it may close");
     assert!(!u.bmc.sessions().any(|s| s.id == user_id));
 }
+
+/// `allow_anonymous` decides, and only it: the null user (empty name) is refused in
+/// RAKP and in IPMI 1.5 Get Session Challenge unless the channel allows anonymous
+/// logins, and Get Channel Authentication Capabilities says which (login status bits 0
+/// and 1).
+#[test]
+fn the_null_user_logs_in_only_where_anonymous_logins_are_allowed() {
+    let null = || ConsoleConfig {
+        suite: SuiteChoice::Id(3),
+        privilege: Privilege::User,
+        ..ConsoleConfig::new("", "null")
+    };
+    let status_byte = |p: &mut Pair| {
+        let b = p.console.auth_caps(true, p.now);
+        response(p.drive(b).unwrap()).response_data()[2]
+    };
+    // Refused by default.
+    let mut p = Pair::new(BmcConfig::default(), null());
+    assert_eq!(
+        status_byte(&mut p) & 0x03,
+        0,
+        "no null user, no anonymous login"
+    );
+    assert!(matches!(
+        p.login_v20(),
+        Err(ConsoleError::Refused {
+            stage: "RAKP2",
+            status: status::UNAUTHORIZED_NAME
+        })
+    ));
+    let b = p.console.login_v15(AuthType::Md5, p.now);
+    let refused = p.drive(b);
+    assert!(
+        matches!(
+            refused,
+            Err(ConsoleError::Completion {
+                stage: "Get Session Challenge",
+                completion: 0x82
+            })
+        ),
+        "IPMI 1.5 refuses the null user too (0x82): {refused:?}"
+    );
+    // Allowed when the channel says so.
+    let allow = || BmcConfig {
+        allow_anonymous: true,
+        ..BmcConfig::default()
+    };
+    let mut p = Pair::new(allow(), null());
+    assert_eq!(
+        status_byte(&mut p) & 0x03,
+        0x03,
+        "null user and anonymous login"
+    );
+    let (_, privilege, ..) = logged_in(p.login_v20().unwrap());
+    assert_eq!(privilege, Privilege::User);
+    let mut p = Pair::new(
+        allow(),
+        ConsoleConfig {
+            privilege: Privilege::User,
+            ..ConsoleConfig::new("", "null")
+        },
+    );
+    let b = p.console.login_v15(AuthType::Md5, p.now);
+    logged_in(p.drive(b).unwrap());
+}

@@ -9,7 +9,8 @@ use ipmi::session::{Bmc, BmcConfig, Handled, Record};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-/// Two users (admin/admin ADMINISTRATOR, user/user USER); Get Device ID answered,
+/// Two users (admin/admin ADMINISTRATOR, user/user USER) and the null user (empty name,
+/// password `null`, USER); Get Device ID answered,
 /// everything else 0xC1; SOL echoes in upper case.
 #[derive(Default)]
 pub struct FakeApp {
@@ -34,12 +35,22 @@ impl Application for FakeApp {
                 max_privilege: Privilege::User,
                 enabled: true,
             }),
+            // The null user (user 1, empty name): only for a channel that allows
+            // anonymous logins.
+            b"" => Some(UserRecord {
+                id: 1,
+                name: Vec::new(),
+                password: b"null".to_vec(),
+                max_privilege: Privilege::User,
+                enabled: true,
+            }),
             _ => None,
         }
     }
 
     fn user_by_id(&self, id: u8) -> Option<UserRecord> {
         match id {
+            1 => self.user_by_name(b""),
             2 => self.user_by_name(b"admin"),
             3 => self.user_by_name(b"user"),
             _ => None,
