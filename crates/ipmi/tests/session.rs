@@ -755,3 +755,43 @@ fn the_null_user_logs_in_only_where_anonymous_logins_are_allowed() {
     let b = p.console.login_v15(AuthType::Md5, p.now);
     logged_in(p.drive(b).unwrap());
 }
+
+/// Correctly framed session-setup payloads of every short length: an Open Session
+/// Request under 8 bytes (no tag or console ID to answer to) and a RAKP 1 under 28
+/// bytes are dropped; from 8 bytes on, an Open Session Request of the wrong length is
+/// answered "illegal parameter"; nothing panics.
+#[test]
+fn setup_payloads_of_every_short_length_are_dropped_or_refused() {
+    use ipmi::rmcp::{encode_v20_unsigned, payload};
+    for len in 0..=40usize {
+        let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
+        // A plausible request: tag 1, console ID 0x11223344, then zeros.
+        let mut body = vec![0u8; len];
+        if len >= 8 {
+            body[0] = 1;
+            body[4..8].copy_from_slice(&0x1122_3344u32.to_le_bytes());
+        }
+        let d = encode_v20_unsigned(payload::OPEN_SESSION_REQUEST, false, false, 0, 0, &body);
+        let h = p.deliver(&d);
+        match len {
+            0..=7 => assert!(h.replies.is_empty(), "{len} bytes: dropped"),
+            32 => {} // a whole request (its algorithms here are all "any"): judged on content
+            _ => {
+                assert_eq!(h.replies.len(), 1, "{len} bytes: answered");
+                // RMCP (4) + session header (12): the Open Session Response's status is
+                // its second byte.
+                let status = h.replies[0][16 + 1];
+                assert_eq!(status, status::ILLEGAL_PARAMETER, "{len} bytes");
+            }
+        }
+        // RAKP 1 after a real Open Session, at every short length.
+        let open = p.console.login_v20(p.now, &mut p.rng);
+        let h = p.deliver(&open);
+        assert_eq!(h.replies.len(), 1);
+        let rakp = encode_v20_unsigned(payload::RAKP1, false, false, 0, 0, &vec![0u8; len]);
+        let h = p.deliver(&rakp);
+        if len < 28 {
+            assert!(h.replies.is_empty(), "RAKP1 of {len} bytes: dropped");
+        }
+    }
+}
