@@ -563,6 +563,39 @@ impl Scenario {
                 None,
             ));
         }
+        // Limits of zero would refuse everything; say so rather than serve a mock that
+        // cannot answer.
+        for (key, value, expected) in [
+            (
+                "http.body_timeout_ms",
+                file.http.body_timeout_ms as usize,
+                "milliseconds above 0 (30000 is the default)",
+            ),
+            (
+                "http.max_connections",
+                file.http.max_connections,
+                "a number above 0 (1024 is the default)",
+            ),
+            (
+                "wsman.max_enumerations",
+                file.wsman.max_enumerations,
+                "a number above 0 (1024 is the default)",
+            ),
+            (
+                "wsman.max_enumerations_per_user",
+                file.wsman.max_enumerations_per_user,
+                "a number above 0 (128 is the default)",
+            ),
+        ] {
+            if value == 0 {
+                return Err(at(
+                    span_of(key),
+                    format!("{key} = 0 would refuse every request it limits"),
+                    Some(expected.into()),
+                    None,
+                ));
+            }
+        }
         const LENIENT: [&str; 3] = [
             "missing_must_understand",
             "relative_to",

@@ -917,6 +917,33 @@ const BROKEN: &[Broken] = &[
         expected: Some("ignore_must_comply"),
         hint: Some("did you mean \"ignore_locale\"?"),
     },
+    Broken {
+        what: "a zero connection cap",
+        toml: "[http]\nmax_connections = 0\n",
+        line: 2,
+        column: 19,
+        message: "http.max_connections = 0 would refuse every request",
+        expected: Some("above 0"),
+        hint: None,
+    },
+    Broken {
+        what: "a zero per-user enumeration quota",
+        toml: "[wsman]\nmax_enumerations_per_user = 0\n",
+        line: 2,
+        column: 29,
+        message: "wsman.max_enumerations_per_user = 0",
+        expected: Some("above 0"),
+        hint: None,
+    },
+    Broken {
+        what: "a zero handshake timeout",
+        toml: "[ipmi]\nhandshake_timeout_ms = 0\n",
+        line: 2,
+        column: 24,
+        message: "handshake_timeout_ms = 0",
+        expected: Some("above 0"),
+        hint: None,
+    },
 ];
 
 #[test]
