@@ -490,6 +490,9 @@ async fn operator_set_session_administrator(ctx: &mut Ctx) -> Result<(), Finding
     if SET_PRIVILEGE_REFUSALS.contains(&r.completion) {
         return Ok(());
     }
+    if let Some(skip) = crate::ipmi::not_implemented(&ctx.ipmi_caps, APP, 0x3B, r.completion) {
+        return Err(skip);
+    }
     let want: Vec<String> = SET_PRIVILEGE_REFUSALS
         .iter()
         .map(|c| completion(*c))
