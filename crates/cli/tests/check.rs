@@ -181,6 +181,21 @@ expect = { status = 418 }
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `touchstone check --ipmi ADDR` as admin/admin, with `extra` arguments.
+fn check_ipmi(addr: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "check",
+        "--ipmi",
+        addr,
+        "--user",
+        "admin",
+        "--password",
+        "admin",
+    ];
+    args.extend_from_slice(extra);
+    touchstone(&args)
+}
+
 #[test]
 fn checks_a_separately_started_ipmi_target() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -189,21 +204,17 @@ fn checks_a_separately_started_ipmi_target() {
         .unwrap();
     let addr = mock.ipmi_addr().unwrap().to_string();
     let json = std::env::temp_dir().join(format!("ts-ipmi-{}.json", std::process::id()));
-    let o = touchstone(&[
-        "check",
-        "--ipmi",
+    let o = check_ipmi(
         &addr,
-        "--user",
-        "admin",
-        "--password",
-        "admin",
-        "--ipmi-operator",
-        "operator:operator",
-        "--ipmi-user-account",
-        "user:user",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+        &[
+            "--ipmi-operator",
+            "operator:operator",
+            "--ipmi-user-account",
+            "user:user",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.lines().any(|l| l.starts_with("ipmi-lan")), "{out}");
@@ -375,19 +386,15 @@ action = { drop = true }
         .unwrap();
     let addr = mock.ipmi_addr().unwrap().to_string();
     let json = std::env::temp_dir().join(format!("ts-nopong-{}.json", std::process::id()));
-    let o = touchstone(&[
-        "check",
-        "--ipmi",
+    let o = check_ipmi(
         &addr,
-        "--user",
-        "admin",
-        "--password",
-        "admin",
-        "--filter",
-        "ipmi.discovery",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+        &[
+            "--filter",
+            "ipmi.discovery",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
     let out = stdout(&o);
     assert_ne!(o.status.code(), Some(3), "{out}");
     assert!(
