@@ -133,6 +133,9 @@ pub fn run(args: Args) -> ExitCode {
         max_request_bytes: scenario.http.max_request_bytes,
         body_read_timeout: std::time::Duration::from_millis(scenario.http.body_timeout_ms.max(1)),
         max_connections: scenario.http.max_connections.max(1),
+        // A signal stops the process within a second whatever is in flight: requests
+        // get this long to finish, the rest are aborted.
+        shutdown_grace: SHUTDOWN_GRACE,
         ..ServerConfig::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -145,7 +148,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let name = scenario.meta.name.clone();
         let server = match MockServer::start_with_ipmi(scenario, config, ipmi).await {
             Ok(s) => s,
@@ -175,10 +178,27 @@ pub fn run(args: Args) -> ExitCode {
         }
         wait_for_signal().await;
         eprintln!("touchstone serve: stopping");
-        server.shutdown().await;
+        // A second signal, or the grace running out, ends the wait: the process must
+        // not outlive a signal by more than a second.
+        tokio::select! {
+            _ = server.shutdown() => {}
+            _ = wait_for_signal() => eprintln!("touchstone serve: second signal, not waiting"),
+            _ = tokio::time::sleep(SHUTDOWN_GRACE + SHUTDOWN_SLACK) => {
+                eprintln!("touchstone serve: stopped before every connection finished");
+            }
+        }
         ExitCode::SUCCESS
-    })
+    });
+    // Work still running on the runtime's blocking threads (a large body being parsed)
+    // is not waited for beyond this.
+    runtime.shutdown_timeout(SHUTDOWN_SLACK);
+    code
 }
+
+/// How long requests in flight may take to finish after a signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+/// What the listeners, sessions and worker threads get beyond the grace to stop.
+const SHUTDOWN_SLACK: std::time::Duration = std::time::Duration::from_millis(200);
 
 async fn wait_for_signal() {
     #[cfg(unix)]

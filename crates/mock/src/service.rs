@@ -34,6 +34,25 @@ use crate::shell::{self as winrs, ShellFault};
 const SOAP_CT: &str = "application/soap+xml;charset=UTF-8";
 const SOAP_CT_UTF16: &str = "application/soap+xml;charset=UTF-16";
 
+/// Bodies at least this large are decoded and parsed with [`off_worker`]. Smaller ones
+/// cost a few tens of microseconds at most, less than handing the worker over would.
+const OFF_WORKER_BYTES: usize = 64 * 1024;
+
+/// Runs `work`, CPU-bound and linear in the `len` bytes it reads, so that it cannot
+/// stall the other connections served by this worker thread: on a multi-threaded
+/// runtime a large input runs under `block_in_place`, which first hands this worker's
+/// queued tasks to another thread. On a current-thread runtime (tests) it just runs.
+fn off_worker<R>(len: usize, work: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if len >= OFF_WORKER_BYTES && multi {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
 /// The mock: one simulated machine behind WS-Man, driven by a scenario.
 #[derive(Clone)]
 pub struct Mock {
@@ -290,16 +309,17 @@ impl Mock {
             return handled;
         }
         let declared = req.header("content-type").and_then(charset_of);
-        let (text, charset) =
-            match wsman::decode::decode_with_charset(&req.body, declared.as_deref()) {
-                Ok(t) => t,
-                Err(e) => {
-                    // Not decodable: nothing says which encoding the client reads, so
-                    // the fault is UTF-8.
-                    handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
-                    return handled;
-                }
-            };
+        let (text, charset) = match off_worker(req.body.len(), || {
+            wsman::decode::decode_with_charset(&req.body, declared.as_deref())
+        }) {
+            Ok(t) => t,
+            Err(e) => {
+                // Not decodable: nothing says which encoding the client reads, so
+                // the fault is UTF-8.
+                handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
+                return handled;
+            }
+        };
         let limits = Limits {
             max_bytes: scenario.http.max_request_bytes.max(8192),
             ..Limits::default()
@@ -307,9 +327,11 @@ impl Mock {
         if charset != Charset::Utf8 && !scenario.wsman.utf16 {
             // A service that reads UTF-8 only says so in the one encoding every client
             // reads, related to the MessageID when it can be read.
-            let relates = wsman::parse_header(&text, &limits)
-                .ok()
-                .and_then(|h| h.header.message_id.map(|m| m.into_owned()));
+            let relates = off_worker(text.len(), || {
+                wsman::parse_header(&text, &limits)
+                    .ok()
+                    .and_then(|h| h.header.message_id.map(|m| m.into_owned()))
+            });
             handled.outcome = fault_answer(
                 fault_d(
                     FaultKind::EncodingLimit,
@@ -350,7 +372,7 @@ impl Mock {
             rule: None,
             operation: None,
         };
-        let mut env = match wsman::parse(text, limits) {
+        let mut env = match off_worker(text.len(), || wsman::parse(text, limits)) {
             Ok(env) => env,
             Err(e) => {
                 handled.outcome =
@@ -404,12 +426,36 @@ impl Mock {
             env.header.fragment_transfer = None;
         }
 
+        // The rules' body matcher needs the body as a generic tree: a second read,
+        // skipped when no rule could use it, and done before the machine lock is taken.
+        let needs_body = scenario
+            .rules
+            .rules()
+            .iter()
+            .any(|r| r.matcher.body_path.is_some());
+        let body_tree = if needs_body {
+            off_worker(text.len(), || {
+                wsman::parse_header(text, limits)
+                    .ok()
+                    .and_then(|h| h.body_trees(limits).ok())
+                    .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0)))
+            })
+        } else {
+            None
+        };
         let mut rule = None;
         let phase = {
             let mut inner = self.lock();
             inner.expire(now);
             inner.decide_and_dispatch(
-                req, &env, text, limits, charset, operation, &scenario, &mut rule, now,
+                req,
+                &env,
+                body_tree.as_ref(),
+                charset,
+                operation,
+                &scenario,
+                &mut rule,
+                now,
             )
         };
         handled.rule = rule;
@@ -538,8 +584,7 @@ impl Inner {
         &mut self,
         req: &Request,
         env: &Envelope<'_>,
-        text: &str,
-        limits: &Limits,
+        body_tree: Option<&Tree<'_>>,
         charset: Charset,
         operation: &'static str,
         scenario: &Arc<Scenario>,
@@ -553,32 +598,12 @@ impl Inner {
             .iter()
             .filter_map(|s| s.as_text().map(|v| (s.name.to_string(), v.to_owned())))
             .collect();
-        // The rules' body matcher needs the body as a generic tree: a second read,
-        // skipped when no rule could use it.
-        let needs_body = scenario
-            .rules
-            .rules()
-            .iter()
-            .any(|r| r.matcher.body_path.is_some());
-        let body_tree = (if needs_body {
-            wsman::parse_header(text, limits).ok()
-        } else {
-            None
-        })
-        .and_then(|h| h.body_trees(limits).ok())
-        .and_then(|mut v| {
-            if v.is_empty() {
-                None
-            } else {
-                Some(v.remove(0))
-            }
-        });
         let view = RequestView {
             action: env.header.action.as_deref().unwrap_or(""),
             operation,
             resource_uri: env.header.resource_uri.as_deref().unwrap_or(""),
             selectors: &selectors,
-            body: body_tree.as_ref(),
+            body: body_tree,
             user: req.user.as_deref(),
         };
         let mut delay = None;
