@@ -193,7 +193,11 @@ fn sigterm_stops_serve_promptly_with_an_answer_in_flight() {
         assert_eq!(n, 1, "the connection closed early: {head:?}");
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
 
     let signalled = std::time::Instant::now();
     let _ = Command::new("kill")
