@@ -7,7 +7,8 @@
 //! self-contained: its markup refers to no http(s) resource, and Chromium runs with
 //! every host name made unresolvable so that any network use would fail visibly.
 //!
-//! Set `TOUCHSTONE_HTML_SCREENSHOT=path.png` to keep the screenshot of the failing run.
+//! Set `TOUCHSTONE_HTML_SCREENSHOT=path.png` to keep the screenshot of the failing run
+//! (and, next to it, both pages).
 //!
 //! Without `chromium` on PATH the test says so on stderr and passes, except under
 //! `CI=true`, where it fails (`.ci/run` installs Chromium).
@@ -363,9 +364,9 @@ fn check_dom(exe: &Path, report: &Report, scratch: &Path, name: &str) -> (PathBu
     assert!(ranks.is_sorted(), "{name}: blocks out of order: {blocks:?}");
 
     let problems_at = dom.find("id=\"problems\"").expect("a problems section");
-    let summary_at = dom.find("id=\"summary\"").expect("a summary section");
-    assert!(banner_at < problems_at && problems_at < dom.find("<div class=\"case ").unwrap());
-    let listed: Vec<String> = links(&dom[problems_at..summary_at])
+    let cases_at = dom.find("<div class=\"case ").expect("case blocks");
+    assert!(banner_at < problems_at && problems_at < cases_at);
+    let listed: Vec<String> = links(&dom[problems_at..cases_at])
         .into_iter()
         .map(|l| l.trim_start_matches('#').to_owned())
         .collect();
@@ -403,7 +404,11 @@ fn a_failing_run_reads_failures_first_in_headless_chromium() {
 
     // Every outcome, made here: the order of all six groups.
     let all = every_outcome();
-    let (_, dom) = check_dom(&exe, &all, scratch.path(), "every-outcome");
+    let (all_page, dom) = check_dom(&exe, &all, scratch.path(), "every-outcome");
+    if let Some(keep) = std::env::var_os("TOUCHSTONE_HTML_SCREENSHOT") {
+        let keep = Path::new(&keep).with_extension("every-outcome.html");
+        fs::copy(&all_page, keep).expect("the page is kept");
+    }
     let order: Vec<String> = case_blocks(&dom).into_iter().map(|(_, id)| id).collect();
     assert_eq!(
         order,

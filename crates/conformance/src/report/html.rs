@@ -4,9 +4,9 @@
 //! From the top: a verdict banner (PASS, FAIL, ERROR or TARGET UNREACHABLE, with the
 //! exit code and what it means, big outcome counts, the target and its product, the
 //! run's duration); a "Problems" section linking to every failure and error and then to
-//! every warning; the counts per profile and what discovery found; then the cases,
-//! failures and errors first, then warnings, waived cases, skips (with their reasons)
-//! and, collapsed, the passes. Each case shows its clause (requirement ID, level),
+//! every warning; then the cases, failures and errors first, then warnings, waived
+//! cases, skips (with their reasons) and, collapsed, the passes; last the counts per
+//! profile and what discovery found. Each case shows its clause (requirement ID, level),
 //! expected and got, the rerun command the report carries, and its transcript, where an
 //! XML body is shown indented ([`indent_xml`]) above the text exactly as it was
 //! exchanged.
@@ -341,7 +341,7 @@ code,pre{font:12.5px/1.4 ui-monospace,'SFMono-Regular',Menlo,Consolas,monospace}
 pre{background:#f6f8fa;border:1px solid #d8dee4;border-radius:4px;padding:.5em .7em;margin:.3em 0;\
 overflow:auto;max-height:36em;white-space:pre-wrap;overflow-wrap:anywhere}\
 table{border-collapse:collapse;margin:.4em 0}td,th{border:1px solid #d0d7de;padding:.2em .6em;text-align:left;vertical-align:top}\
-th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f6f8fa}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
 .muted{color:#656d76}.zero{color:#8c959f}\
 .banner{padding:1em 1.5em 1.1em;border-bottom:4px solid;color:#1f2328}\
 .banner.pass{background:#dafbe1;border-color:#1a7f37}.banner.fail{background:#ffebe9;border-color:#cf222e}\
@@ -382,7 +382,6 @@ pub fn to_string(report: &Report) -> String {
     // The body first: its text decides how many characters the note says were replaced.
     let mut body = String::new();
     problems_section(&mut body, report, &order, &anchors, &mut c);
-    summary_section(&mut body, report, &mut c);
     let groups: [(Group, &str, &str); 5] = [
         (Group::Fail, "g-fail", "Failures"),
         (Group::Error, "g-error", "Errors"),
@@ -427,6 +426,8 @@ pub fn to_string(report: &Report) -> String {
         }
         body.push_str("</details>");
     }
+    // The counts per profile and what discovery found: context, after the cases.
+    summary_section(&mut body, report, &mut c);
 
     let (word, class, code, meaning) = verdict(report);
     let mut h = String::with_capacity(body.len() + 8192);
@@ -489,19 +490,27 @@ pub fn to_string(report: &Report) -> String {
     }
     if must_findings + should_findings > 0 {
         extra.push(format!(
-            "{must_findings} MUST and {should_findings} SHOULD rule finding(s)"
+            "{} ({must_findings} MUST, {should_findings} SHOULD)",
+            plural(
+                must_findings + should_findings,
+                "rule finding",
+                "rule findings"
+            )
         ));
     }
     let stale = report.stale_waivers().len();
     if stale > 0 {
-        extra.push(format!("{stale} stale waiver(s)"));
+        extra.push(plural(stale, "stale waiver", "stale waivers"));
     }
     let _ = write!(
         h,
         "<p class=\"meta\">{total} cases{extra} &middot; target <code>{target}</code>{product} \
          &middot; {dur} &middot; {tool} &middot; seed {seed} &middot; {jobs} jobs</p>",
         total = report.results.len(),
-        extra = extra.iter().map(|e| format!(" ({e})")).collect::<String>(),
+        extra = extra
+            .iter()
+            .map(|e| format!(" &middot; {e}"))
+            .collect::<String>(),
         target = c.html(&report.target),
         product = report
             .product
@@ -539,6 +548,11 @@ pub fn to_string(report: &Report) -> String {
     h.push_str(&body);
     h.push_str(&tail);
     h
+}
+
+/// `n` and the noun, singular or plural.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn duration(us: u64) -> String {
@@ -585,12 +599,17 @@ fn problems_section(
     if problems > 0 {
         let _ = write!(
             h,
-            "<p><b>{problems} failure(s) and error(s)</b>, each linked to its details below:</p>"
+            "<p><b>{}</b>, each linked to its details below:</p>",
+            plural(problems, "failure or error", "failures and errors")
         );
         list(h, c, &[Group::Fail, Group::Error]);
     }
     if warnings > 0 {
-        let _ = write!(h, "<p><b>{warnings} warning(s)</b> (SHOULD):</p>");
+        let _ = write!(
+            h,
+            "<p><b>{}</b> (SHOULD):</p>",
+            plural(warnings, "warning", "warnings")
+        );
         list(h, c, &[Group::Warn]);
     }
     let stale = report.stale_waivers();
@@ -648,7 +667,7 @@ fn badge_outcome(badge: &str) -> Outcome {
 
 fn summary_section(h: &mut String, report: &Report, c: &mut Cleaner) {
     let counts = report.counts();
-    h.push_str("<h2 id=\"summary\">Summary</h2><table><tr><th>profile</th>");
+    h.push_str("<h2 id=\"summary\">Counts by profile</h2><table><tr><th>profile</th>");
     for o in Outcome::ALL {
         let _ = write!(h, "<th>{}</th>", o.as_str());
     }
@@ -776,12 +795,12 @@ fn case_card(h: &mut String, r: &CaseResult, g: Group, anchor: &str, c: &mut Cle
     for f in &r.findings {
         let _ = write!(
             h,
-            "<p><span class=\"badge {o}\">{o}</span> rule <code>{rule}</code> ({lvl}, {n} answer(s)): \
+            "<p><span class=\"badge {o}\">{o}</span> rule <code>{rule}</code> ({lvl}, {n}): \
              {title}<br>{msg}{waiver}<br><span class=\"muted\">{clause}</span></p>",
             o = f.outcome.as_str(),
             rule = c.html(&f.rule),
             lvl = f.level.as_str(),
-            n = f.count,
+            n = plural(f.count, "answer", "answers"),
             title = c.html(&f.title),
             msg = c.html(&f.message),
             waiver = f
@@ -817,8 +836,8 @@ fn case_card(h: &mut String, r: &CaseResult, g: Group, anchor: &str, c: &mut Cle
         };
         let _ = write!(
             h,
-            "<details class=\"transcript\"{open}><summary>transcript ({} round trip(s))</summary>",
-            r.transcript.len()
+            "<details class=\"transcript\"{open}><summary>transcript ({})</summary>",
+            plural(r.transcript.len(), "round trip", "round trips")
         );
         if !problem {
             let _ = write!(
@@ -981,10 +1000,10 @@ mod tests {
         let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s} missing"));
         assert!(at("<p class=\"verdict\">FAIL</p>") < at("id=\"problems\""));
         assert!(at("<b>exit code 1</b>: a required (MUST) case failed") < at("id=\"problems\""));
-        assert!(at("id=\"problems\"") < at("id=\"summary\""));
-        assert!(at("id=\"summary\"") < at("<div class=\"case "));
+        assert!(at("id=\"problems\"") < at("<div class=\"case "));
+        assert!(html.rfind("<div class=\"case ").unwrap() < at("id=\"summary\""));
         // The problems list links fail then error, then the warning, then the stale waiver.
-        let problems = &html[at("id=\"problems\"")..at("id=\"summary\"")];
+        let problems = &html[at("id=\"problems\"")..at("<div class=\"case ")];
         let links: Vec<&str> = problems
             .match_indices("href=\"#")
             .map(|(i, m)| {
@@ -1085,7 +1104,7 @@ mod tests {
         let html = to_string(&r);
         assert!(html.contains("<p class=\"verdict\">FAIL</p>"));
         let problems =
-            &html[html.find("id=\"problems\"").unwrap()..html.find("id=\"summary\"").unwrap()];
+            &html[html.find("id=\"problems\"").unwrap()..html.find("<div class=\"case ").unwrap()];
         assert!(
             problems.contains("href=\"#c-wsman.core.pass\""),
             "{problems}"
