@@ -257,6 +257,7 @@ pub(crate) fn handle(
                 if let Some((cc, (v20, m))) = answer {
                     record.request_hex = hex(&m.data);
                     record.completion_code = Some(cc);
+                    record.response_hex = hex(&rule.action.data);
                     let rsp = m.response(cc, &rule.action.data).to_bytes();
                     replies.push(if v20 {
                         ipmi::rmcp::encode_v20_unsigned(0, false, false, 0, 0, &rsp)
