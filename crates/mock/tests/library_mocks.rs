@@ -247,6 +247,16 @@ async fn instances_sequences_delays_and_transport_failures() {
 async fn mounting_keeps_the_machine_state_and_later_mocks_follow_earlier_ones() {
     let server = MockServer::start().await.unwrap();
     let c = client(&server);
+    // An enumeration opened before the mocks are mounted...
+    let enumerate = c
+        .request(FAN)
+        .enumerate(client::build::enumerate_body(None, false, None, None, None));
+    let opened = c.send(&enumerate).await.unwrap();
+    let env = opened.envelope().unwrap().unwrap();
+    let wsman::Body::EnumerateResponse(r) = &env.body else {
+        panic!("not an EnumerateResponse: {:?}", opened.body_text())
+    };
+    let context = r.context.clone().expect("a context").into_owned();
     Mock::given(operation("Get").resource("CIM_Fan"))
         .respond_with(Respond::status(503))
         .up_to_n_times(1)
@@ -264,6 +274,14 @@ async fn mounting_keeps_the_machine_state_and_later_mocks_follow_earlier_ones() 
     assert_eq!(get_fan(&c, "fan1").await.status(), Some(503));
     assert_eq!(get_fan(&c, "fan1").await.status(), Some(502));
     server.verify().unwrap();
+    // ...is still open: mounting did not reload the machine (a scenario load would
+    // have answered wsen:InvalidEnumerationContext).
+    let pull = c
+        .request(FAN)
+        .pull(client::build::pull_body(context, Some(10)));
+    let pulled = c.send(&pull).await.unwrap();
+    assert_eq!(pulled.fault().map(|f| f.reason), None);
+    assert_eq!(pulled.status(), Some(200));
 
     server.reset();
     assert!(server.received_requests().is_empty());
@@ -321,20 +339,20 @@ async fn ipmi_mocks_answer_data_or_completion_codes_and_are_verified() {
         .mount(&server)
         .await
         .unwrap();
+    let target = client::ipmi::IpmiTarget::new(addr, "admin", "admin");
+    let mut s = client::ipmi::IpmiSession::open(&target, 7).await.unwrap();
+    let id = s.sessionless(0x06, 0x01, &[], false).await.unwrap();
+    assert_eq!((id.completion, id.data.as_slice()), (0, &[0x20, 0x81, 0x01, 0x02][..]));
+    s.login_v20(Privilege::Administrator, SuiteChoice::Auto)
+        .await
+        .unwrap();
+    // Mounted inside the session: the session survives it.
     IpmiMock::given(0x00, 0x01) // Get Chassis Status
         .in_session()
         .user("admin")
         .respond_with(IpmiRespond::completion_code(0xC0))
         .expect(1)
         .mount(&server)
-        .await
-        .unwrap();
-
-    let target = client::ipmi::IpmiTarget::new(addr, "admin", "admin");
-    let mut s = client::ipmi::IpmiSession::open(&target, 7).await.unwrap();
-    let id = s.sessionless(0x06, 0x01, &[], false).await.unwrap();
-    assert_eq!((id.completion, id.data.as_slice()), (0, &[0x20, 0x81, 0x01, 0x02][..]));
-    s.login_v20(Privilege::Administrator, SuiteChoice::Auto)
         .await
         .unwrap();
     let status = s.command(0x00, 0x01, &[]).await.unwrap();
