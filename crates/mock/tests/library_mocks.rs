@@ -410,3 +410,70 @@ async fn an_ipmi_expectation_that_fails_lists_the_datagrams() {
     let message = panic_message(move || drop(server));
     assert!(message.contains("received 1"), "{message}");
 }
+
+#[tokio::test]
+async fn typed_mocks_compile_to_the_rules_the_scenario_file_gives() {
+    let scenario = mock::Scenario::from_toml(
+        r#"
+        [[rules]]
+        name = "r"
+        match = { action = "Get", resource_uri = "CIM_Fan", selectors = { DeviceID = "fan*" }, user = "admin" }
+        answers = [{ fault = "wsman:AccessDenied", reason = "no", delay_ms = 5 }, { status = 503 }, { transport = "reset" }]
+        times = 3
+
+        [[ipmi.rules]]
+        name = "i"
+        match = { netfn = 6, cmd = 1, user = "admin" }
+        action = { data = "0x20 81", delay_ms = 7 }
+        "#,
+        "t.toml",
+    )
+    .unwrap();
+    let server = MockServer::builder()
+        .scenario(scenario.clone())
+        .start()
+        .await
+        .unwrap();
+    Mock::given(
+        operation("Get")
+            .resource("CIM_Fan")
+            .selector("DeviceID", "fan*")
+            .user("admin"),
+    )
+    .respond_with(
+        Respond::fault(FaultKind::AccessDenied)
+            .reason("no")
+            .delayed(Duration::from_millis(5)),
+    )
+    .then_respond_with(Respond::status(503))
+    .then_respond_with(Respond::reset())
+    .up_to_n_times(3)
+    .mount(&server)
+    .await
+    .unwrap();
+    IpmiMock::given(0x06, 0x01)
+        .user("admin")
+        .respond_with(IpmiRespond::data([0x20, 0x81]).delayed(Duration::from_millis(7)))
+        .mount(&server)
+        .await
+        .unwrap();
+    let now = server.mock().scenario();
+    let (file, typed) = (&scenario.rules.rules()[0], &now.rules.rules()[1]);
+    assert_eq!(format!("{:?}", typed.matcher), format!("{:?}", file.matcher));
+    assert_eq!(format!("{:?}", typed.answers), format!("{:?}", file.answers));
+    assert_eq!(typed.times, file.times);
+    let (file, typed) = (&scenario.ipmi.rules[0], &now.ipmi.rules[1]);
+    assert_eq!(typed.matcher, file.matcher);
+    assert_eq!(typed.action, file.action);
+    assert_eq!(typed.action.data, [0x20, 0x81]);
+
+    // Bad data in a scenario file is refused where it is written.
+    let e = mock::Scenario::from_toml(
+        "[[ipmi.rules]]\nmatch = { cmd = 1 }\naction = { data = \"0x2\" }\n",
+        "t.toml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("t.toml:3:"), "{e}");
+    assert!(e.message.contains("data is not 1 to 200 bytes of hex"), "{e}");
+    server.shutdown().await;
+}
