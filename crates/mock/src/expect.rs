@@ -485,8 +485,11 @@ impl fmt::Display for ReceivedRequest {
                     write!(f, " {r}")?;
                 }
                 if !w.selectors.is_empty() {
-                    let s: Vec<String> =
-                        w.selectors.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                    let s: Vec<String> = w
+                        .selectors
+                        .iter()
+                        .map(|(n, v)| format!("{n}={v}"))
+                        .collect();
                     write!(f, " {{{}}}", s.join(", "))?;
                 }
                 write!(f, " user {}", w.user.as_deref().unwrap_or("-"))?;

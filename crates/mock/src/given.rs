@@ -458,7 +458,9 @@ impl Respond {
             Kind::Instance(xml) => template(transfer_response(&no_placeholders(xml))),
             Kind::InstanceOf { class, properties } => {
                 let valid = |n: &str| {
-                    n.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                    n.chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphabetic() || c == '_')
                         && n.chars()
                             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
                 };
@@ -947,7 +949,10 @@ mod tests {
             .detail("NoSuchToken")
             .to_answer()
             .unwrap_err();
-        assert!(e.contains("NoSuchToken") && e.contains("AccessDenied"), "{e}");
+        assert!(
+            e.contains("NoSuchToken") && e.contains("AccessDenied"),
+            "{e}"
+        );
         let e = Respond::script("let = ;").to_answer().unwrap_err();
         assert!(e.contains("does not compile"), "{e}");
         assert!(Respond::status(42).to_answer().is_err());
@@ -977,7 +982,13 @@ mod tests {
         else {
             panic!("not a template")
         };
-        assert!(template.contains("<p:Name>&lt;x&gt;&#123;{user}}</p:Name>"), "{template}");
-        assert!(template.contains("xmlns:p=\"{{resource_uri}}\""), "{template}");
+        assert!(
+            template.contains("<p:Name>&lt;x&gt;&#123;{user}}</p:Name>"),
+            "{template}"
+        );
+        assert!(
+            template.contains("xmlns:p=\"{{resource_uri}}\""),
+            "{template}"
+        );
     }
 }

@@ -104,6 +104,6 @@ pub use given::{
     any_request, operation, resource,
 };
 pub use mockserver::{Builder, MockServer};
-pub use wsman::FaultKind;
 pub use scenario::Scenario;
 pub use service::Mock;
+pub use wsman::FaultKind;

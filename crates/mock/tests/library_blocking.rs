@@ -122,7 +122,11 @@ fn blocking_shutdown_returns_the_report_instead_of_panicking() {
     let report = server.shutdown().expect_err("no Enumerate was sent");
     assert_eq!(report.failed.len(), 1);
     assert_eq!(report.failed[0].mock, "enumerations");
-    assert!(report.to_string().contains("The server received no request."));
+    assert!(
+        report
+            .to_string()
+            .contains("The server received no request.")
+    );
 }
 
 #[test]

@@ -26,7 +26,9 @@ fn client(server: &MockServer) -> Client {
 
 async fn get_fan(c: &Client, id: &str) -> Exchange {
     let get = c.request(FAN).selector("DeviceID", id).get();
-    c.send(&get).await.unwrap_or_else(|e| panic!("Get {id}: {e}"))
+    c.send(&get)
+        .await
+        .unwrap_or_else(|e| panic!("Get {id}: {e}"))
 }
 
 /// The panic message of `f`, which must panic.
@@ -139,7 +141,10 @@ async fn expect_failure_is_reported_with_expected_received_and_the_requests() {
 
     // Dropping the server panics with the same report.
     let message = panic_message(move || drop(server));
-    assert!(message.contains("expected exactly 2 requests, received 1"), "{message}");
+    assert!(
+        message.contains("expected exactly 2 requests, received 1"),
+        "{message}"
+    );
     assert!(message.contains("{DeviceID=fan7}"), "{message}");
 }
 
@@ -192,7 +197,10 @@ async fn instances_sequences_delays_and_transport_failures() {
     Mock::given(operation("Get").selector("DeviceID", "virtual"))
         .respond_with(Respond::instance_of(
             "CIM_Fan",
-            [("DeviceID", "virtual"), ("ElementName", "<spinning> & {{user}}")],
+            [
+                ("DeviceID", "virtual"),
+                ("ElementName", "<spinning> & {{user}}"),
+            ],
         ))
         .then_respond_with(Respond::status(503))
         .expect(3)
@@ -342,7 +350,10 @@ async fn ipmi_mocks_answer_data_or_completion_codes_and_are_verified() {
     let target = client::ipmi::IpmiTarget::new(addr, "admin", "admin");
     let mut s = client::ipmi::IpmiSession::open(&target, 7).await.unwrap();
     let id = s.sessionless(0x06, 0x01, &[], false).await.unwrap();
-    assert_eq!((id.completion, id.data.as_slice()), (0, &[0x20, 0x81, 0x01, 0x02][..]));
+    assert_eq!(
+        (id.completion, id.data.as_slice()),
+        (0, &[0x20, 0x81, 0x01, 0x02][..])
+    );
     s.login_v20(Privilege::Administrator, SuiteChoice::Auto)
         .await
         .unwrap();
@@ -459,8 +470,14 @@ async fn typed_mocks_compile_to_the_rules_the_scenario_file_gives() {
         .unwrap();
     let now = server.mock().scenario();
     let (file, typed) = (&scenario.rules.rules()[0], &now.rules.rules()[1]);
-    assert_eq!(format!("{:?}", typed.matcher), format!("{:?}", file.matcher));
-    assert_eq!(format!("{:?}", typed.answers), format!("{:?}", file.answers));
+    assert_eq!(
+        format!("{:?}", typed.matcher),
+        format!("{:?}", file.matcher)
+    );
+    assert_eq!(
+        format!("{:?}", typed.answers),
+        format!("{:?}", file.answers)
+    );
     assert_eq!(typed.times, file.times);
     let (file, typed) = (&scenario.ipmi.rules[0], &now.ipmi.rules[1]);
     assert_eq!(typed.matcher, file.matcher);
@@ -474,6 +491,9 @@ async fn typed_mocks_compile_to_the_rules_the_scenario_file_gives() {
     )
     .unwrap_err();
     assert!(e.to_string().starts_with("t.toml:3:"), "{e}");
-    assert!(e.message.contains("data is not 1 to 200 bytes of hex"), "{e}");
+    assert!(
+        e.message.contains("data is not 1 to 200 bytes of hex"),
+        "{e}"
+    );
     server.shutdown().await;
 }
