@@ -14,8 +14,8 @@
 //! A rule matches datagrams by payload kind, NetFn, command and user, and does one or
 //! more things to them: drop (as if the request never arrived: nothing runs, the
 //! session's sequence window is left as it was), delay the reply, send it twice, answer
-//! a chosen completion code (and response data) instead of running the command, corrupt the reply's
-//! AuthCode, disable a cipher suite or lower the session limit from then on.
+//! a chosen completion code (and response data) instead of running the command, corrupt
+//! the reply's AuthCode, disable a cipher suite or lower the session limit from then on.
 //! Deterministic like the WS-Man rules: `skip` lets the first N matches through,
 //! `times` caps how often the rule acts; the first rule that acts wins.
 
