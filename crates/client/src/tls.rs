@@ -12,7 +12,7 @@ use crate::{CaPem, TlsOptions};
 
 /// Builds the client configuration for `opts`.
 pub(crate) fn config(opts: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, ClientError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crypto_provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ClientError::TlsConfig(e.to_string()))?;
@@ -120,4 +120,22 @@ pub(crate) mod danger {
             self.0.signature_verification_algorithms.supported_schemes()
         }
     }
+}
+
+/// The crypto provider: the process default when the application installed one
+/// (`CryptoProvider::install_default`, e.g. aws-lc-rs with post-quantum key exchange),
+/// else *ring*, the provider this crate is built with.
+///
+/// rustls 0.23.48 deprecates `ring::default_provider` ("no support for post-quantum
+/// algorithms") without a *ring* replacement; the only other built-in provider,
+/// aws-lc-rs, needs a C toolchain and CMake to build. The deprecation is allowed here,
+/// in this one place, so the crate builds warning-free with rustls before and after
+/// 0.23.48.
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }

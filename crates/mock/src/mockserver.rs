@@ -1,12 +1,13 @@
 //! The library face of the mock, in the spirit of wiremock: start a mock from a
-//! scenario on a free loopback port, point a client at [`MockServer::url`], then look at
-//! what it received in the journal. Each instance has its own machine and state.
+//! scenario on a free loopback port, mount typed mocks ([`crate::given`]), point a client
+//! at [`MockServer::url`], then look at what it received in the journal. Each instance
+//! has its own machine and state. (The crate docs have the quick start with typed
+//! mocks; this example drives the mock with a scenario's own rule.)
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use mock::MockServer;
-//! use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 //!
 //! let server = MockServer::builder()
 //!     .scenario_str(r#"
@@ -20,32 +21,18 @@
 //! let url = server.url(); // http://127.0.0.1:PORT/wsman, user admin / admin
 //! assert!(url.ends_with("/wsman"));
 //!
-//! // Any WS-Man client goes here; this one writes a Get by hand.
-//! let envelope = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
-//!     xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"
-//!     xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd"><s:Header>
-//!   <a:To>http://127.0.0.1/wsman</a:To>
-//!   <a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action>
-//!   <a:MessageID>uuid:5a1d0c6e-3e2b-4f5a-9b7c-2d1e0f3a4b5c</a:MessageID>
-//!   <w:ResourceURI s:mustUnderstand="true">http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Fan</w:ResourceURI>
-//! </s:Header><s:Body/></s:Envelope>"#;
-//! let addr = server.addresses().0.expect("HTTP listens");
-//! let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-//! let request = format!(
-//!     "POST /wsman HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\n\
-//!      Content-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: {}\r\n\
-//!      Connection: close\r\n\r\n{envelope}",
-//!     envelope.len()
-//! );
-//! tcp.write_all(request.as_bytes()).await?;
-//! let mut answer = String::new();
-//! tcp.read_to_string(&mut answer).await?;
-//! assert!(answer.starts_with("HTTP/1.1 401")); // AccessDenied, in the DMTF mapping
-//! assert!(answer.contains("AccessDenied"));
+//! // Any WS-Man client goes here; this is Touchstone's own.
+//! let client = client::Client::new(client::Target::new(url).credentials("admin", "admin"))?;
+//! let get = client
+//!     .request("http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Fan")
+//!     .get();
+//! let answer = client.send(&get).await?;
+//! assert_eq!(answer.status(), Some(401)); // AccessDenied, in the DMTF mapping
+//! assert_eq!(answer.fault().and_then(|f| f.kind), Some(mock::FaultKind::AccessDenied));
 //!
 //! // The journal says what came in and which rule answered.
 //! let journal = server.journal();
-//! let exchange = journal[0].http().expect("an HTTP exchange");
+//! let exchange = journal.last().and_then(|e| e.http()).expect("an HTTP exchange");
 //! assert_eq!(exchange.rule.as_deref(), Some("deny fans"));
 //! assert_eq!(exchange.operation.as_deref(), Some("Get"));
 //! assert_eq!(exchange.user.as_deref(), Some("admin"));
@@ -57,6 +44,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::expect::{MockGuard, ReceivedRequest, Registry, VerificationError};
+use crate::given::{Definition, MountError};
 use crate::http::server::{self, Running, ServerConfig, TlsSource};
 use crate::journal::{Entry, Journal};
 use crate::scenario::{Scenario, ScenarioError};
@@ -142,10 +131,16 @@ impl Builder {
 }
 
 /// A running mock.
+///
+/// Dropping it stops the listeners (in the background: [`MockServer::shutdown`] waits
+/// until the ports are free) and verifies the expectations of the mounted mocks that
+/// no [`MockGuard`] verified, panicking with a report of what was expected and what
+/// was received if one failed (unless the thread is already panicking).
 pub struct MockServer {
     mock: Mock,
-    running: Running,
+    running: Option<Running>,
     ipmi: Option<crate::ipmi::Listener>,
+    registry: Arc<Registry>,
 }
 
 impl MockServer {
@@ -191,10 +186,56 @@ impl MockServer {
         let running =
             server::start(config, shared.clone(), shared.clone(), shared, journal).await?;
         Ok(MockServer {
+            registry: Arc::new(Registry::new(mock.clone())),
             mock,
-            running,
+            running: Some(running),
             ipmi,
         })
+    }
+
+    /// Mounts a WS-Man ([`crate::Mock::given`]) or IPMI ([`crate::IpmiMock::given`])
+    /// mock: its rule follows the scenario's rules and the mocks mounted before it.
+    /// Its expectation is verified when the server is dropped.
+    pub fn register(&self, mock: impl Into<Definition>) -> Result<(), MountError> {
+        self.registry.mount(mock.into()).map(|_| ())
+    }
+
+    /// Mounts a mock until the returned guard is dropped, which verifies its
+    /// expectation.
+    pub fn register_as_scoped(&self, mock: impl Into<Definition>) -> Result<MockGuard, MountError> {
+        let id = self.registry.mount(mock.into())?;
+        Ok(MockGuard::new(self.registry.clone(), id))
+    }
+
+    /// Checks the expectations of the mounted mocks now (those a dropped guard has
+    /// not checked already).
+    pub fn verify(&self) -> Result<(), VerificationError> {
+        self.registry.verify()
+    }
+
+    /// Unmounts every mock (forgetting their expectations) and clears the journal.
+    /// The machine's state is kept.
+    pub fn reset(&self) {
+        self.registry.reset();
+        self.mock.journal().clear();
+    }
+
+    /// Verifies the expectations not verified yet, marking them verified (so that
+    /// dropping the server does not check them again).
+    pub(crate) fn registry_verify_once(&self) -> Result<(), VerificationError> {
+        self.registry.verify_once()
+    }
+
+    /// How many requests each mounted mock matched so far, by its rule name (the
+    /// journal's `rule`).
+    pub fn mock_counts(&self) -> Vec<(String, u32)> {
+        self.registry.counts()
+    }
+
+    /// The requests received so far (that the journal kept: the newest
+    /// [`crate::journal::DEFAULT_CAPACITY`]), oldest first, typed.
+    pub fn received_requests(&self) -> Vec<ReceivedRequest> {
+        crate::expect::received_requests(&self.mock.journal().entries())
     }
 
     /// The bound IPMI (UDP) address, if IPMI listens.
@@ -204,7 +245,8 @@ impl MockServer {
 
     /// `http://127.0.0.1:PORT/wsman` (or the HTTPS URL when only HTTPS listens).
     pub fn url(&self) -> String {
-        match (self.running.http, self.running.https) {
+        let (http, https, _) = self.addresses();
+        match (http, https) {
             (Some(a), _) => format!("http://{a}/wsman"),
             (None, Some(a)) => format!("https://{a}/wsman"),
             (None, None) => String::new(),
@@ -213,22 +255,25 @@ impl MockServer {
 
     /// `https://127.0.0.1:PORT/wsman`, if HTTPS listens.
     pub fn https_url(&self) -> Option<String> {
-        self.running.https.map(|a| format!("https://{a}/wsman"))
+        self.addresses().1.map(|a| format!("https://{a}/wsman"))
     }
 
     /// The admin API base URL, if it listens.
     pub fn admin_url(&self) -> Option<String> {
-        self.running.admin.map(|a| format!("http://{a}"))
+        self.addresses().2.map(|a| format!("http://{a}"))
     }
 
     /// The bound addresses: (http, https, admin).
     pub fn addresses(&self) -> (Option<SocketAddr>, Option<SocketAddr>, Option<SocketAddr>) {
-        (self.running.http, self.running.https, self.running.admin)
+        match &self.running {
+            Some(r) => (r.http, r.https, r.admin),
+            None => (None, None, None),
+        }
     }
 
     /// The self-signed certificate (PEM) clients must trust for HTTPS.
     pub fn certificate_pem(&self) -> Option<&str> {
-        self.running.cert_pem.as_deref()
+        self.running.as_ref().and_then(|r| r.cert_pem.as_deref())
     }
 
     /// Everything received so far, oldest first.
@@ -246,11 +291,34 @@ impl MockServer {
         &self.mock
     }
 
-    /// Stops the listeners and frees the ports.
-    pub async fn shutdown(self) {
-        if let Some(l) = self.ipmi {
+    /// Stops the listeners and frees the ports, then verifies the expectations (as
+    /// dropping the server does).
+    pub async fn shutdown(mut self) {
+        if let Some(l) = self.ipmi.take() {
             l.shutdown().await;
         }
-        self.running.shutdown().await;
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        if let Err(e) = self.registry.verify_once() {
+            panic!("{e}");
+        }
+    }
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addresses", &self.addresses())
+            .field("ipmi", &self.ipmi_addr())
+            .finish_non_exhaustive()
     }
 }

@@ -163,6 +163,14 @@ pub struct Decision {
     pub hits: u32,
 }
 
+impl RuleState {
+    /// How often each rule (by position in the [`RuleSet`]) has matched; rules that
+    /// never matched yet may be missing from the end.
+    pub fn hits(&self) -> &[u32] {
+        &self.hits
+    }
+}
+
 impl RuleSet {
     /// Rules in order.
     pub fn new(rules: Vec<Rule>) -> RuleSet {

@@ -281,6 +281,29 @@ impl Mock {
         self.lock().ipmi.bmc.config().clone()
     }
 
+    /// Changes the rules in force (WS-Man and IPMI) without touching the machine, the
+    /// sessions or the rules' counters: how [`crate::MockServer`] mounts mocks. The
+    /// counters are kept by position, so `f` may append rules or change them in place
+    /// but must not remove or reorder them.
+    pub fn edit_rules(
+        &self,
+        f: impl FnOnce(&mut Vec<crate::rules::Rule>, &mut Vec<crate::ipmi::rules::IpmiRule>),
+    ) {
+        let mut inner = self.lock();
+        let mut scenario = Scenario::clone(&inner.scenario);
+        let mut rules = scenario.rules.rules().to_vec();
+        f(&mut rules, &mut scenario.ipmi.rules);
+        scenario.rules = crate::rules::RuleSet::new(rules);
+        inner.scenario = Arc::new(scenario);
+    }
+
+    /// How often each WS-Man rule and each IPMI rule has matched since the scenario
+    /// was loaded, by position (counted when the rule decides, before the answer).
+    pub fn rule_hits(&self) -> (Vec<u32>, Vec<u32>) {
+        let inner = self.lock();
+        (inner.rules.hits().to_vec(), inner.ipmi.rule_hits().to_vec())
+    }
+
     /// Answers one request (the synchronous core of [`WsmanHandler::handle`]).
     ///
     /// Decoding, parsing and checking happen before the machine lock is taken, and the

@@ -840,13 +840,14 @@ async fn tls_connect(s: &Server) -> Conn<tokio_rustls::client::TlsStream<TcpStre
     for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    // Deprecated since rustls 0.23.48 (no post-quantum key exchange); fine for a test.
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(ring))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(s.running.https.unwrap()).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();

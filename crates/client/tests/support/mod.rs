@@ -149,6 +149,8 @@ pub fn self_signed() -> (Arc<rustls::ServerConfig>, String) {
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
         ck.signing_key.serialize_der(),
     ));
+    // Deprecated since rustls 0.23.48 (no post-quantum key exchange); fine for a test.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

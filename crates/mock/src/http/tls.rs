@@ -55,7 +55,7 @@ pub(crate) fn load(source: &TlsSource) -> io::Result<Loaded> {
         }
         TlsSource::Files { cert, key } => (read_chain(cert)?, read_key(key)?, None),
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crypto_provider();
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?
@@ -122,6 +122,24 @@ fn read_key(path: &Path) -> io::Result<PrivateKeyDer<'static>> {
                 ),
             )
         })
+}
+
+/// The crypto provider: the process default when the application installed one
+/// (`CryptoProvider::install_default`, e.g. aws-lc-rs with post-quantum key exchange),
+/// else *ring*, the provider this crate is built with.
+///
+/// rustls 0.23.48 deprecates `ring::default_provider` ("no support for post-quantum
+/// algorithms") without a *ring* replacement; the only other built-in provider,
+/// aws-lc-rs, needs a C toolchain and CMake to build. The deprecation is allowed here,
+/// in this one place, so the crate builds warning-free with rustls before and after
+/// 0.23.48.
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }
 
 #[cfg(test)]

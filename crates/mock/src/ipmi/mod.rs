@@ -47,6 +47,12 @@ impl State {
             hits: Vec::new(),
         }
     }
+
+    /// How often each `[[ipmi.rules]]` rule (by position) has matched (`skip`ped
+    /// matches included); rules never matched yet may be missing from the end.
+    pub fn rule_hits(&self) -> &[u32] {
+        &self.hits
+    }
 }
 
 /// What to do with one datagram.
@@ -101,7 +107,10 @@ impl Application for Ruled<'_, '_, '_> {
                 return Response::cc(ipmi::codes::cc::UNSPECIFIED);
             }
             if let Some(cc) = rule.action.completion_code {
-                return Response::cc(cc);
+                return Response {
+                    completion: cc,
+                    data: rule.action.data.clone(),
+                };
             }
         }
         Application::handle(self.machine, req, now_ms)
@@ -248,7 +257,8 @@ pub(crate) fn handle(
                 if let Some((cc, (v20, m))) = answer {
                     record.request_hex = hex(&m.data);
                     record.completion_code = Some(cc);
-                    let rsp = m.response(cc, &[]).to_bytes();
+                    record.response_hex = hex(&rule.action.data);
+                    let rsp = m.response(cc, &rule.action.data).to_bytes();
                     replies.push(if v20 {
                         ipmi::rmcp::encode_v20_unsigned(0, false, false, 0, 0, &rsp)
                     } else {

@@ -14,8 +14,8 @@
 //! A rule matches datagrams by payload kind, NetFn, command and user, and does one or
 //! more things to them: drop (as if the request never arrived: nothing runs, the
 //! session's sequence window is left as it was), delay the reply, send it twice, answer
-//! a chosen completion code instead of running the command, corrupt the reply's
-//! AuthCode, disable a cipher suite or lower the session limit from then on.
+//! a chosen completion code (and response data) instead of running the command, corrupt
+//! the reply's AuthCode, disable a cipher suite or lower the session limit from then on.
 //! Deterministic like the WS-Man rules: `skip` lets the first N matches through,
 //! `times` caps how often the rule acts; the first rule that acts wins.
 
@@ -199,6 +199,10 @@ pub struct IpmiActionSpec {
     pub duplicate: bool,
     /// Answer this completion code instead of running the command.
     pub completion_code: Option<u8>,
+    /// Answer these response data bytes (hex, `0x` optional, spaces allowed) after the
+    /// completion code (0 unless `completion_code` says otherwise) instead of running
+    /// the command.
+    pub data: Option<String>,
     /// Flip a byte of the reply's AuthCode (the console must reject it).
     #[serde(default)]
     pub corrupt_integrity: bool,
@@ -342,6 +346,8 @@ pub struct IpmiAction {
     pub duplicate: bool,
     /// Answer this completion code.
     pub completion_code: Option<u8>,
+    /// The response data sent after `completion_code`.
+    pub data: Vec<u8>,
     /// Corrupt the reply's AuthCode.
     pub corrupt_integrity: bool,
     /// Disable this cipher suite.
@@ -365,6 +371,10 @@ impl IpmiAction {
         }
         if let Some(cc) = self.completion_code {
             parts.push(format!("completion code {cc:#04x}"));
+        }
+        if !self.data.is_empty() {
+            let hex: Vec<String> = self.data.iter().map(|b| format!("{b:02x}")).collect();
+            parts.push(format!("data {}", hex.join("")));
         }
         if self.corrupt_integrity {
             parts.push("corrupt integrity".to_owned());
@@ -464,6 +474,10 @@ pub fn decide<'r>(
     }
     None
 }
+
+/// The most response data bytes a rule answers (an IPMI message fits in one
+/// datagram whatever the framing).
+pub const MAX_RULE_DATA: usize = 200;
 
 /// A refusal: the TOML path of the offending value, the message, what was expected,
 /// a hint.
@@ -828,11 +842,35 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
         };
     }
     let a = &spec.action;
+    let data = match &a.data {
+        None => Vec::new(),
+        Some(text) => {
+            let digits: String = text.split_whitespace().collect();
+            let digits = digits
+                .strip_prefix("0x")
+                .or_else(|| digits.strip_prefix("0X"))
+                .unwrap_or(&digits);
+            match decode_hex(digits) {
+                Some(d) if !d.is_empty() && d.len() <= MAX_RULE_DATA => d,
+                _ => {
+                    return Err((
+                        at("action.data"),
+                        format!("rule `{name}`: data is not 1 to {MAX_RULE_DATA} bytes of hex"),
+                        Some("hex digits, such as \"0x2081\" or \"20 81\"".into()),
+                        None,
+                    ));
+                }
+            }
+        }
+    };
     let action = IpmiAction {
         drop: a.drop,
         delay_ms: a.delay_ms.unwrap_or(0),
         duplicate: a.duplicate,
-        completion_code: a.completion_code,
+        completion_code: a
+            .completion_code
+            .or_else(|| (!data.is_empty()).then_some(ipmi::codes::cc::OK)),
+        data,
         corrupt_integrity: a.corrupt_integrity,
         disable_cipher_suite: a.disable_cipher_suite,
         session_limit: a.session_limit,
@@ -841,7 +879,7 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
         return Err((
             at("action"),
             format!("rule `{name}` does nothing"),
-            Some("drop, delay_ms, duplicate, completion_code, corrupt_integrity, disable_cipher_suite or session_limit".into()),
+            Some("drop, delay_ms, duplicate, completion_code, data, corrupt_integrity, disable_cipher_suite or session_limit".into()),
             None,
         ));
     }
@@ -858,11 +896,11 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
             None,
         ));
     }
-    if action.completion_code == Some(0) {
+    if action.completion_code == Some(0) && action.data.is_empty() {
         return Err((
             at("action.completion_code"),
-            format!("rule `{name}`: completion code 0 (success) carries no data"),
-            Some("a non-zero completion code such as 0xC1 or 0xC0".into()),
+            format!("rule `{name}`: completion code 0 (success) without `data`"),
+            Some("a non-zero completion code such as 0xC1 or 0xC0, or `data`".into()),
             None,
         ));
     }
