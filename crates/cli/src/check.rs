@@ -536,19 +536,20 @@ fn select(suite: &Suite, args: &Args) -> Vec<Case> {
         .collect()
 }
 
-/// `--list`: a table, or one JSON array.
+/// `--list`: a table, or one JSON array. A closed pipe (`| head`) ends it quietly.
 fn list(cases: &[Case], format: ListFormat) -> ExitCode {
-    match format {
-        ListFormat::Text => {
-            for c in cases {
-                println!(
-                    "{:<60} {:<6} {}",
+    let text = match format {
+        ListFormat::Text => cases
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:<60} {:<6} {}\n",
                     c.id,
                     c.level.as_str(),
                     c.profiles.join(",")
-                );
-            }
-        }
+                )
+            })
+            .collect::<String>(),
         ListFormat::Json => {
             let doc: Vec<serde_json::Value> = cases
                 .iter()
@@ -564,12 +565,18 @@ fn list(cases: &[Case], format: ListFormat) -> ExitCode {
                 })
                 .collect();
             match serde_json::to_string_pretty(&doc) {
-                Ok(text) => println!("{text}"),
+                Ok(text) => text + "\n",
                 Err(e) => return usage(format!("cannot write the list: {e}")),
             }
         }
+    };
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            usage(format!("cannot write the list: {e}"))
+        }
+        _ => ExitCode::SUCCESS,
     }
-    ExitCode::SUCCESS
 }
 
 /// Runs `touchstone check`.
