@@ -1185,3 +1185,52 @@ fn print_summary(console: &Console, report: &Report) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipmi_addresses_get_port_623_when_none_is_given() {
+        let ok = |s: &str| ipmi_host_port(s).unwrap();
+        assert_eq!(ok("bmc.example"), "bmc.example:623");
+        assert_eq!(ok("10.0.0.5"), "10.0.0.5:623");
+        assert_eq!(ok("10.0.0.5:6230"), "10.0.0.5:6230");
+        assert_eq!(ok("[fe80::1]"), "[fe80::1]:623");
+        assert_eq!(ok("[::1]:40000"), "[::1]:40000");
+        assert_eq!(ok("::1"), "[::1]:623");
+        for bad in ["", ":623", "host:", "host:x", "host:70000", "[::1", "[]", "[::1]x"] {
+            let e = ipmi_host_port(bad).unwrap_err();
+            assert!(e.contains("expected HOST"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn shell_words_survive_sh() {
+        assert_eq!(shell_word("wsman.core.to"), "wsman.core.to");
+        assert_eq!(
+            shell_word("http://h:5985/wsman"),
+            "http://h:5985/wsman"
+        );
+        assert_eq!(shell_word("URI?Name=x&Id=2"), "'URI?Name=x&Id=2'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+        // What sh makes of them is the text again.
+        for w in ["a b", "$HOME", "x&y;z", "it's", "*"] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", shell_word(w))])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), w);
+        }
+    }
+
+    #[test]
+    fn and_lists_read_as_english() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(and_list(&v(&[])), "");
+        assert_eq!(and_list(&v(&["A"])), "A");
+        assert_eq!(and_list(&v(&["A", "B"])), "A and B");
+        assert_eq!(and_list(&v(&["A", "B", "C"])), "A, B and C");
+    }
+}

@@ -654,3 +654,96 @@ fn help_names_the_schemes_and_the_credential_sources() {
         assert!(help.contains(want), "{want} missing from:\n{help}");
     }
 }
+
+/// A target that answers Identify to anyone and everything else with 401 whatever the
+/// credentials (as a BMC with a locked account does): HTTP/1.1 on loopback, one
+/// thread per connection. Returns its URL; it serves until the test process ends.
+fn identify_only_target() -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/wsman", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = conn.set_read_timeout(Some(DEADLINE));
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                loop {
+                    let mut length = 0usize;
+                    let mut first = true;
+                    loop {
+                        let mut line = String::new();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        if !first {
+                            if let Some((k, v)) = line.split_once(':') {
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    length = v.trim().parse().unwrap_or(0);
+                                }
+                            }
+                        }
+                        first = false;
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let body = String::from_utf8_lossy(&body);
+                    let answer = if body.contains("Identify") {
+                        let xml = "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+                                   xmlns:wsmid=\"http://schemas.dmtf.org/wbem/wsman/identity/1/wsmanidentity.xsd\">\
+                                   <s:Header/><s:Body><wsmid:IdentifyResponse>\
+                                   <wsmid:ProtocolVersion>http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd</wsmid:ProtocolVersion>\
+                                   <wsmid:ProductVendor>Locked</wsmid:ProductVendor>\
+                                   <wsmid:ProductVersion>1</wsmid:ProductVersion>\
+                                   </wsmid:IdentifyResponse></s:Body></s:Envelope>";
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n\
+                             Content-Length: {}\r\n\r\n{xml}",
+                            xml.len()
+                        )
+                    } else {
+                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"locked\"\r\n\
+                         Content-Length: 0\r\n\r\n"
+                            .to_owned()
+                    };
+                    if conn.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_target_that_answers_identify_to_anyone_still_gets_the_authentication_verdict() {
+    let url = identify_only_target();
+    let dir = temp_dir("locked");
+    let json = dir.join("r.json").display().to_string();
+    let o = touchstone(
+        &[
+            "check", "--target", &url, "--user", "admin", "--profile", "core", "--json", &json,
+        ],
+        &[("TOUCHSTONE_PASSWORD", "whatever")],
+    );
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{}", both(&o));
+    assert_eq!(
+        err.matches("authentication failed for user `admin` (Basic offered; 401 for Basic)")
+            .count(),
+        1,
+        "{err}"
+    );
+    let report = read_json(&dir.join("r.json"));
+    let results = report["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(results.iter().all(|r| r["outcome"] == "error"), "{report}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1450,6 +1450,62 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_authentication_failure_is_one_sentence_naming_what_was_tried() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let mut f = AuthFailure {
+            user: Some("admin".into()),
+            plain_http: false,
+            offered: v(&["Basic", "Digest"]),
+            tried: vec![("Basic".into(), Some(401)), ("Digest".into(), Some(401))],
+            status: 401,
+        };
+        assert_eq!(
+            f.to_string(),
+            "authentication failed for user `admin` (Basic and Digest offered; 401 for all); \
+             check --user and the password"
+        );
+        f.offered.push("Negotiate".into());
+        f.plain_http = true;
+        assert_eq!(
+            f.to_string(),
+            "authentication failed for user `admin` (Basic, Digest and Negotiate offered; \
+             401 for Basic and Digest; Negotiate not tried: touchstone speaks Basic and \
+             Digest); check --user and the password (WinRM over plain HTTP refuses Basic \
+             unless AllowUnencrypted is set)"
+        );
+        f.tried[1].1 = Some(500);
+        assert!(
+            f.to_string()
+                .contains("offered; 401 for Basic, accepted (HTTP 500) for Digest; Negotiate"),
+            "{f}"
+        );
+        let only_negotiate = AuthFailure {
+            offered: v(&["Negotiate"]),
+            tried: Vec::new(),
+            ..f.clone()
+        };
+        assert!(
+            only_negotiate.to_string().starts_with(
+                "authentication failed for user `admin` (Negotiate offered; none of them is \
+                 Basic or Digest, the schemes touchstone speaks)"
+            ),
+            "{only_negotiate}"
+        );
+        let anonymous = AuthFailure {
+            user: None,
+            offered: Vec::new(),
+            tried: Vec::new(),
+            ..f
+        };
+        assert_eq!(
+            anonymous.to_string(),
+            "authentication failed: no credentials were given (HTTP 401 without a \
+             WWW-Authenticate challenge); give --user and the password (TOUCHSTONE_PASSWORD \
+             or --password-file)"
+        );
+    }
+
+    #[test]
     fn user_resources_parse_with_and_without_selectors() {
         let r: UserResource = "http://x/y/Widget?Name=a&Id=2".parse().unwrap();
         assert_eq!(r.uri, "http://x/y/Widget");
