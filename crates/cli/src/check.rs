@@ -325,7 +325,11 @@ impl Credentials {
             .user
             .clone()
             .or_else(|| var("TOUCHSTONE_USER").and_then(env_var));
-        let password = secret(&args.password, &args.password_file, var("TOUCHSTONE_PASSWORD"))?;
+        let password = secret(
+            &args.password,
+            &args.password_file,
+            var("TOUCHSTONE_PASSWORD"),
+        )?;
         let ipmi_user = args
             .ipmi_user
             .clone()
@@ -399,17 +403,24 @@ fn rerun_prefix(args: &Args, creds: &Credentials) -> (String, String) {
     if let Some(u) = &creds.user {
         push("--user", u);
     }
-    let mut secret = |push: &mut dyn FnMut(&str, &str), s: &Option<Secret>, file_flag, var: &str| {
-        match s.as_ref().map(|s| &s.source) {
+    let mut secret =
+        |push: &mut dyn FnMut(&str, &str), s: &Option<Secret>, file_flag, var: &str| match s
+            .as_ref()
+            .map(|s| &s.source)
+        {
             Some(Source::File(p)) => push(file_flag, &p.to_string_lossy()),
             Some(Source::Flag | Source::Env) if creds.from_env => needs.push(var.to_owned()),
             Some(Source::Flag | Source::Env) => {
                 needs.push(format!("the {} given", file_flag.trim_end_matches("-file")))
             }
             None => {}
-        }
-    };
-    secret(&mut push, &creds.password, "--password-file", "TOUCHSTONE_PASSWORD");
+        };
+    secret(
+        &mut push,
+        &creds.password,
+        "--password-file",
+        "TOUCHSTONE_PASSWORD",
+    );
     if let Some(u) = &creds.ipmi_user {
         push("--ipmi-user", u);
     }
@@ -419,7 +430,12 @@ fn rerun_prefix(args: &Args, creds: &Credentials) -> (String, String) {
         "--ipmi-password-file",
         "TOUCHSTONE_IPMI_PASSWORD",
     );
-    secret(&mut push, &creds.operator, "--ipmi-operator", "TOUCHSTONE_IPMI_OPERATOR");
+    secret(
+        &mut push,
+        &creds.operator,
+        "--ipmi-operator",
+        "TOUCHSTONE_IPMI_OPERATOR",
+    );
     secret(
         &mut push,
         &creds.user_account,
@@ -437,7 +453,11 @@ fn rerun_prefix(args: &Args, creds: &Credentials) -> (String, String) {
         push("--cacert", &ca.to_string_lossy());
     }
     for r in &args.resources {
-        let sels: Vec<String> = r.selectors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let sels: Vec<String> = r
+            .selectors
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         match sels.is_empty() {
             true => push("--resource", &r.uri),
             false => push("--resource", &format!("{}?{}", r.uri, sels.join("&"))),
@@ -872,11 +892,7 @@ fn case_line(console: &Console, r: &CaseResult) -> String {
     let label = console.label(label(r), 5);
     match (r.outcome, &r.message) {
         (Outcome::Skip, Some(why)) => format!("{label} {} ({why})", r.id),
-        _ => format!(
-            "{label} {} ({:.1} ms)",
-            r.id,
-            r.duration_us as f64 / 1e3
-        ),
+        _ => format!("{label} {} ({:.1} ms)", r.id, r.duration_us as f64 / 1e3),
     }
 }
 
@@ -1199,7 +1215,16 @@ mod tests {
         assert_eq!(ok("[fe80::1]"), "[fe80::1]:623");
         assert_eq!(ok("[::1]:40000"), "[::1]:40000");
         assert_eq!(ok("::1"), "[::1]:623");
-        for bad in ["", ":623", "host:", "host:x", "host:70000", "[::1", "[]", "[::1]x"] {
+        for bad in [
+            "",
+            ":623",
+            "host:",
+            "host:x",
+            "host:70000",
+            "[::1",
+            "[]",
+            "[::1]x",
+        ] {
             let e = ipmi_host_port(bad).unwrap_err();
             assert!(e.contains("expected HOST"), "{bad}: {e}");
         }
@@ -1208,10 +1233,7 @@ mod tests {
     #[test]
     fn shell_words_survive_sh() {
         assert_eq!(shell_word("wsman.core.to"), "wsman.core.to");
-        assert_eq!(
-            shell_word("http://h:5985/wsman"),
-            "http://h:5985/wsman"
-        );
+        assert_eq!(shell_word("http://h:5985/wsman"), "http://h:5985/wsman");
         assert_eq!(shell_word("URI?Name=x&Id=2"), "'URI?Name=x&Id=2'");
         assert_eq!(shell_word("it's"), r"'it'\''s'");
         assert_eq!(shell_word(""), "''");

@@ -276,7 +276,10 @@ fn refused_credentials_are_one_authentication_verdict_with_exit_3() {
     ]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(3), "{err}\n{}", stdout(&o));
-    assert!(err.contains("authentication failed for user `admin`"), "{err}");
+    assert!(
+        err.contains("authentication failed for user `admin`"),
+        "{err}"
+    );
     assert!(err.contains("401 for Basic and Digest"), "{err}");
     assert!(
         err.contains("Negotiate offered"),

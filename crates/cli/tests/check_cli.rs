@@ -189,7 +189,10 @@ fn env_credentials_work_are_never_printed_and_the_rerun_reproduces_the_verdict()
     args.push(suites.display().to_string());
     args.extend(report_args(&dir));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env = [("TOUCHSTONE_USER", "admin"), ("TOUCHSTONE_PASSWORD", SECRET)];
+    let env = [
+        ("TOUCHSTONE_USER", "admin"),
+        ("TOUCHSTONE_PASSWORD", SECRET),
+    ];
     let o = touchstone(&argv, &env);
     let out = both(&o);
     // The credentials came through: the cases ran (a wrong password is exit 3), the
@@ -197,9 +200,15 @@ fn env_credentials_work_are_never_printed_and_the_rerun_reproduces_the_verdict()
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("PASS  local.a.first"), "{out}");
     assert!(out.contains("got:      200"), "{out}");
-    assert!(!out.contains(SECRET), "the password leaked to the console:\n{out}");
+    assert!(
+        !out.contains(SECRET),
+        "the password leaked to the console:\n{out}"
+    );
     for (kind, r) in ["json", "junit", "html"].iter().zip(reports(&dir)) {
-        assert!(!r.contains(SECRET), "the password leaked into the {kind} report");
+        assert!(
+            !r.contains(SECRET),
+            "the password leaked into the {kind} report"
+        );
     }
     let report = read_json(&dir.join("r.json"));
     let teapot = result(&report, "local.b.teapot");
@@ -214,7 +223,10 @@ fn env_credentials_work_are_never_printed_and_the_rerun_reproduces_the_verdict()
     // The same command in JUnit and HTML (escaped there).
     let [_, junit, html] = reports(&dir);
     assert!(junit.contains(&format!("rerun: {rerun}")), "{junit}");
-    assert!(html.contains("--filter local.b.teapot"), "no rerun in the HTML");
+    assert!(
+        html.contains("--filter local.b.teapot"),
+        "no rerun in the HTML"
+    );
     // Run as printed, with the variable set (and the user name only on its line): the
     // same case, the same verdict.
     let again = shell(rerun, &[("TOUCHSTONE_PASSWORD", SECRET)]);
@@ -281,7 +293,10 @@ fn a_password_file_or_flag_is_never_printed_and_the_rerun_names_the_file() {
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
     let raw = std::fs::read_to_string(dir.join("r.json")).unwrap();
     assert!(!raw.contains(SECRET) && !both(&o).contains(SECRET));
-    assert!(raw.contains("TOUCHSTONE_PASSWORD set in the environment"), "{raw}");
+    assert!(
+        raw.contains("TOUCHSTONE_PASSWORD set in the environment"),
+        "{raw}"
+    );
     // Both a flag and a file: which one was meant is unclear, so neither is taken.
     let mut args = base.to_vec();
     args.extend(["--password", "x", "--password-file", &pw_arg]);
@@ -337,13 +352,16 @@ fn a_wrong_password_is_one_authentication_verdict_exit_3_with_reports() {
         .collect();
     assert_eq!(errors.len(), results.len(), "{junit}");
     assert!(
-        errors
-            .iter()
-            .all(|e| e.attribute("message").unwrap_or_default().contains(verdict)
-                || e.text().unwrap_or_default().contains(verdict)),
+        errors.iter().all(
+            |e| e.attribute("message").unwrap_or_default().contains(verdict)
+                || e.text().unwrap_or_default().contains(verdict)
+        ),
         "{junit}"
     );
-    assert!(html.contains("authentication failed for user"), "no reason in the HTML");
+    assert!(
+        html.contains("authentication failed for user"),
+        "no reason in the HTML"
+    );
     for r in [&json, &junit, &html] {
         assert!(!r.contains(wrong));
     }
@@ -353,7 +371,9 @@ fn a_wrong_password_is_one_authentication_verdict_exit_3_with_reports() {
     assert_eq!(o.status.code(), Some(3), "{}", both(&o));
     let err = text(&o.stderr);
     assert!(
-        err.contains("authentication failed: no credentials were given (Digest, Basic and Negotiate offered)"),
+        err.contains(
+            "authentication failed: no credentials were given (Digest, Basic and Negotiate offered)"
+        ),
         "{err}"
     );
     assert!(err.contains("TOUCHSTONE_PASSWORD"), "{err}");
@@ -368,7 +388,14 @@ fn fail_fast_stops_after_the_first_required_failure_and_reports_the_rest_skipped
     let s = suites.display().to_string();
     let json = dir.join("r.json").display().to_string();
     let args = [
-        "check", "--suites", &s, "--jobs", "1", "--fail-fast", "--json", &json,
+        "check",
+        "--suites",
+        &s,
+        "--jobs",
+        "1",
+        "--fail-fast",
+        "--json",
+        &json,
     ];
     let o = touchstone(&args, &[]);
     let out = both(&o);
@@ -390,9 +417,19 @@ fn fail_fast_stops_after_the_first_required_failure_and_reports_the_rest_skipped
         out.contains("--fail-fast: stopped after the first required failure; 4 case(s) not run"),
         "{out}"
     );
-    assert!(out.contains("6 cases: 1 passed, 1 failed, 0 warned, 4 skipped"), "{out}");
+    assert!(
+        out.contains("6 cases: 1 passed, 1 failed, 0 warned, 4 skipped"),
+        "{out}"
+    );
     // Without it every case runs.
-    let o = touchstone(&args[..5].iter().chain(&args[6..]).copied().collect::<Vec<_>>(), &[]);
+    let o = touchstone(
+        &args[..5]
+            .iter()
+            .chain(&args[6..])
+            .copied()
+            .collect::<Vec<_>>(),
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", both(&o));
     let report = read_json(&dir.join("r.json"));
     assert_eq!(result(&report, "local.e.after")["outcome"], "pass");
@@ -424,7 +461,10 @@ fn list_format_json_lists_every_case_with_its_fields() {
             ["MUST", "SHOULD", "MAY"].contains(&c["level"].as_str().unwrap()),
             "{c}"
         );
-        assert!(c["profiles"].as_array().is_some_and(|p| !p.is_empty()), "{c}");
+        assert!(
+            c["profiles"].as_array().is_some_and(|p| !p.is_empty()),
+            "{c}"
+        );
         assert!(c["requires"].is_array(), "{c}");
         assert!(c["clause"]["spec"].as_str().is_some(), "{c}");
         assert!(c["clause"]["section"].as_str().is_some(), "{c}");
@@ -460,10 +500,7 @@ fn filter_and_skip_are_repeatable() {
     assert_eq!(two, expected);
     // A glob and an exact ID left out.
     let core = list(&["--profile", "core"]);
-    let some_core = core
-        .iter()
-        .find(|i| !i.starts_with("wsman.core."))
-        .cloned();
+    let some_core = core.iter().find(|i| !i.starts_with("wsman.core.")).cloned();
     let kept = list(&[
         "--profile",
         "core",
@@ -472,10 +509,15 @@ fn filter_and_skip_are_repeatable() {
         "--skip",
         "wsman.core.relates-to",
     ]);
-    assert!(kept.iter().all(|i| !i.starts_with("wsman.core.")), "{kept:?}");
+    assert!(
+        kept.iter().all(|i| !i.starts_with("wsman.core.")),
+        "{kept:?}"
+    );
     assert_eq!(
         kept.len(),
-        core.iter().filter(|i| !i.starts_with("wsman.core.")).count()
+        core.iter()
+            .filter(|i| !i.starts_with("wsman.core."))
+            .count()
     );
     if let Some(other) = some_core {
         assert!(kept.contains(&other));
@@ -498,7 +540,10 @@ fn filter_and_skip_are_repeatable() {
     assert!(out.contains("1 cases: 1 passed"), "{out}");
     assert!(out.contains("PASS  wsman.core.relates-to"), "{out}");
     // Everything skipped: nothing to run is a usage error.
-    let o = touchstone(&["check", "--filter", "wsman.core.*", "--skip", "wsman.*"], &[]);
+    let o = touchstone(
+        &["check", "--filter", "wsman.core.*", "--skip", "wsman.*"],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", both(&o));
 }
 
@@ -533,7 +578,9 @@ fn skips_say_why_on_their_console_line_and_quiet_keeps_only_failures_and_the_sum
     assert!(!skips.is_empty(), "{out}");
     for l in &skips {
         // `SKIP  ID (reason)` with a reason of some words.
-        let (_, why) = l.split_once(" (").unwrap_or_else(|| panic!("no reason: {l}"));
+        let (_, why) = l
+            .split_once(" (")
+            .unwrap_or_else(|| panic!("no reason: {l}"));
         assert!(why.ends_with(')') && why.len() > 10, "{l}");
     }
     // Quiet: no per-case lines, no discovery, no table; the totals line stays.
@@ -542,8 +589,14 @@ fn skips_say_why_on_their_console_line_and_quiet_keeps_only_failures_and_the_sum
     let o = touchstone(&q, &[]);
     let quiet = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{}", both(&o));
-    assert!(!quiet.contains("SKIP") && !quiet.contains("PASS"), "{quiet}");
-    assert!(!quiet.contains("discovery:") && !quiet.contains("profile "), "{quiet}");
+    assert!(
+        !quiet.contains("SKIP") && !quiet.contains("PASS"),
+        "{quiet}"
+    );
+    assert!(
+        !quiet.contains("discovery:") && !quiet.contains("profile "),
+        "{quiet}"
+    );
     assert!(quiet.contains(" skipped, 0 errors"), "{quiet}");
     assert!(quiet.lines().count() < 6, "{quiet}");
     rt.block_on(mock.shutdown());
@@ -586,7 +639,13 @@ fn colour_follows_the_flag_the_terminal_and_no_color() {
     assert!(text(&plain.stdout).contains("PASS  wsman.core.relates-to"));
     assert!(!text(&plain.stdout).contains(esc));
     let always = touchstone(
-        &["check", "--filter", "wsman.core.relates-to", "--color", "always"],
+        &[
+            "check",
+            "--filter",
+            "wsman.core.relates-to",
+            "--color",
+            "always",
+        ],
         &[("NO_COLOR", "1")],
     );
     assert!(
@@ -632,7 +691,11 @@ fn ipmi_without_a_port_means_623_and_bracketed_ipv6_is_read() {
     for bad in ["host:notaport", "[::1", "[]:623", ":623"] {
         let o = touchstone(&["check", "--ipmi", bad], &[]);
         assert_eq!(o.status.code(), Some(2), "{bad}: {}", both(&o));
-        assert!(text(&o.stderr).contains("expected HOST"), "{bad}: {}", both(&o));
+        assert!(
+            text(&o.stderr).contains("expected HOST"),
+            "{bad}: {}",
+            both(&o)
+        );
     }
 }
 
@@ -729,7 +792,15 @@ fn a_target_that_answers_identify_to_anyone_still_gets_the_authentication_verdic
     let json = dir.join("r.json").display().to_string();
     let o = touchstone(
         &[
-            "check", "--target", &url, "--user", "admin", "--profile", "core", "--json", &json,
+            "check",
+            "--target",
+            &url,
+            "--user",
+            "admin",
+            "--profile",
+            "core",
+            "--json",
+            &json,
         ],
         &[("TOUCHSTONE_PASSWORD", "whatever")],
     );

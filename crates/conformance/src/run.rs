@@ -262,12 +262,7 @@ impl Runner {
             .map(|((r, c), started)| {
                 if !started {
                     // No waiver applies: nothing was judged.
-                    return result(
-                        c,
-                        &self.opts,
-                        Outcome::Skip,
-                        Some(NOT_RUN_FAIL_FAST.into()),
-                    );
+                    return result(c, &self.opts, Outcome::Skip, Some(NOT_RUN_FAIL_FAST.into()));
                 }
                 r.unwrap_or_else(|| {
                     let mut r = result(
