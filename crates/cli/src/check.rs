@@ -403,18 +403,17 @@ fn rerun_prefix(args: &Args, creds: &Credentials) -> (String, String) {
     if let Some(u) = &creds.user {
         push("--user", u);
     }
-    let mut secret =
-        |push: &mut dyn FnMut(&str, &str), s: &Option<Secret>, file_flag, var: &str| match s
-            .as_ref()
-            .map(|s| &s.source)
-        {
-            Some(Source::File(p)) => push(file_flag, &p.to_string_lossy()),
-            Some(Source::Flag | Source::Env) if creds.from_env => needs.push(var.to_owned()),
-            Some(Source::Flag | Source::Env) => {
-                needs.push(format!("the {} given", file_flag.trim_end_matches("-file")))
-            }
-            None => {}
-        };
+    let mut secret = |push: &mut dyn FnMut(&str, &str),
+                      s: &Option<Secret>,
+                      file_flag,
+                      var: &str| match s.as_ref().map(|s| &s.source) {
+        Some(Source::File(p)) => push(file_flag, &p.to_string_lossy()),
+        Some(Source::Flag | Source::Env) if creds.from_env => needs.push(var.to_owned()),
+        Some(Source::Flag | Source::Env) => {
+            needs.push(format!("the {} given", file_flag.trim_end_matches("-file")))
+        }
+        None => {}
+    };
     secret(
         &mut push,
         &creds.password,

@@ -225,8 +225,12 @@ pub async fn discover(
     // everything else: one authenticated request that is not an Identify says so now,
     // before every case meets the same 401.
     if ex.auth_scheme.is_none() && client.target().user.is_some() {
-        let probe = client.send(&auth_probe(client)).await?;
-        if let Some(status @ (401 | 403)) = probe.status() {
+        // Only a refusal counts: any other answer, or none (a huge body, a timeout),
+        // is for discovery and the cases to judge.
+        let probe = client.send(&auth_probe(client)).await;
+        if let Some((probe, status @ (401 | 403))) =
+            probe.ok().and_then(|p| p.status().map(|s| (p, s)))
+        {
             caps.probes.push(Probe {
                 what: "Authenticated Get".into(),
                 offered: false,
