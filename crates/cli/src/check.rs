@@ -380,112 +380,117 @@ fn shell_word(s: &str) -> String {
     }
 }
 
-/// The rerun command of a case: the same subject, credentials (files by name, the
-/// others through their environment variables, never their values), suites, waivers
-/// and settings that change a verdict, then `--filter ID`. A trailing shell comment
-/// names the variables the command needs set.
+/// A rerun command being written: its words and the variables it needs set.
+struct Rerun<'c> {
+    words: Vec<String>,
+    needs: Vec<String>,
+    creds: &'c Credentials,
+}
+
+impl Rerun<'_> {
+    fn arg(&mut self, flag: &str, value: &str) {
+        self.words.push(flag.to_owned());
+        self.words.push(shell_word(value));
+    }
+
+    /// A secret: its file by name, else the variable to set (or, with the environment
+    /// not read, the flag to give again); never its value.
+    fn secret(&mut self, s: &Option<Secret>, file_flag: &str, var: &str) {
+        match s.as_ref().map(|s| &s.source) {
+            Some(Source::File(p)) => self.arg(file_flag, &p.to_string_lossy()),
+            Some(Source::Flag | Source::Env) if self.creds.from_env => {
+                self.needs.push(var.to_owned())
+            }
+            Some(Source::Flag | Source::Env) => self
+                .needs
+                .push(format!("the {} given", file_flag.trim_end_matches("-file"))),
+            None => {}
+        }
+    }
+}
+
+/// The rerun command of a case, less its `--filter ID`: the same subject, credentials
+/// (files by name, the others through their environment variables, never their
+/// values), suites, waivers and settings that change a verdict. The second string is
+/// a trailing shell comment naming the variables the command needs set.
 fn rerun_prefix(args: &Args, creds: &Credentials) -> (String, String) {
-    let mut words: Vec<String> = vec!["touchstone".into(), "check".into()];
-    let mut push = |flag: &str, v: &str| {
-        words.push(flag.to_owned());
-        words.push(shell_word(v));
+    let mut r = Rerun {
+        words: vec!["touchstone".into(), "check".into()],
+        needs: Vec::new(),
+        creds,
     };
-    let mut needs: Vec<String> = Vec::new();
     if let Some(d) = &args.suites {
-        push("--suites", &d.to_string_lossy());
+        r.arg("--suites", &d.to_string_lossy());
     }
     if let Some(t) = &args.target {
-        push("--target", t);
+        r.arg("--target", t);
     }
     if let Some(i) = &args.ipmi {
-        push("--ipmi", i);
+        r.arg("--ipmi", i);
     }
     if let Some(u) = &creds.user {
-        push("--user", u);
+        r.arg("--user", u);
     }
-    let mut secret = |push: &mut dyn FnMut(&str, &str),
-                      s: &Option<Secret>,
-                      file_flag,
-                      var: &str| match s.as_ref().map(|s| &s.source) {
-        Some(Source::File(p)) => push(file_flag, &p.to_string_lossy()),
-        Some(Source::Flag | Source::Env) if creds.from_env => needs.push(var.to_owned()),
-        Some(Source::Flag | Source::Env) => {
-            needs.push(format!("the {} given", file_flag.trim_end_matches("-file")))
-        }
-        None => {}
-    };
-    secret(
-        &mut push,
-        &creds.password,
-        "--password-file",
-        "TOUCHSTONE_PASSWORD",
-    );
+    r.secret(&creds.password, "--password-file", "TOUCHSTONE_PASSWORD");
     if let Some(u) = &creds.ipmi_user {
-        push("--ipmi-user", u);
+        r.arg("--ipmi-user", u);
     }
-    secret(
-        &mut push,
+    r.secret(
         &creds.ipmi_password,
         "--ipmi-password-file",
         "TOUCHSTONE_IPMI_PASSWORD",
     );
-    secret(
-        &mut push,
+    r.secret(
         &creds.operator,
         "--ipmi-operator",
         "TOUCHSTONE_IPMI_OPERATOR",
     );
-    secret(
-        &mut push,
+    r.secret(
         &creds.user_account,
         "--ipmi-user-account",
         "TOUCHSTONE_IPMI_USER_ACCOUNT",
     );
     if args.insecure {
-        words.push("--insecure".into());
+        r.words.push("--insecure".into());
     }
-    let mut push = |flag: &str, v: &str| {
-        words.push(flag.to_owned());
-        words.push(shell_word(v));
-    };
     if let Some(ca) = &args.cacert {
-        push("--cacert", &ca.to_string_lossy());
+        r.arg("--cacert", &ca.to_string_lossy());
     }
-    for r in &args.resources {
-        let sels: Vec<String> = r
+    for res in &args.resources {
+        let sels: Vec<String> = res
             .selectors
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         match sels.is_empty() {
-            true => push("--resource", &r.uri),
-            false => push("--resource", &format!("{}?{}", r.uri, sels.join("&"))),
+            true => r.arg("--resource", &res.uri),
+            false => r.arg("--resource", &format!("{}?{}", res.uri, sels.join("&"))),
         }
     }
     if let Some(w) = &args.waivers {
-        push("--waivers", &w.to_string_lossy());
+        r.arg("--waivers", &w.to_string_lossy());
     }
     if let Some(seed) = args.seed {
-        push("--seed", &seed.to_string());
+        r.arg("--seed", &seed.to_string());
     }
     if args.case_timeout != DEFAULT_CASE_TIMEOUT {
-        push("--case-timeout", &args.case_timeout.to_string());
+        r.arg("--case-timeout", &args.case_timeout.to_string());
     }
     if let Some(w) = args.ipmi_idle_wait {
-        push("--ipmi-idle-wait", &w.to_string());
+        r.arg("--ipmi-idle-wait", &w.to_string());
     }
     if args.ipmi_silence_ms != DEFAULT_IPMI_SILENCE_MS {
-        push("--ipmi-silence-ms", &args.ipmi_silence_ms.to_string());
+        r.arg("--ipmi-silence-ms", &args.ipmi_silence_ms.to_string());
     }
-    let note = match needs.len() {
+    let note = match r.needs.len() {
         0 => String::new(),
         _ if creds.from_env => format!(
             "  # with {} set in the environment (not printed)",
-            and_list(&needs)
+            and_list(&r.needs)
         ),
-        _ => format!("  # with {} (not printed)", and_list(&needs)),
+        _ => format!("  # with {} (not printed)", and_list(&r.needs)),
     };
-    (words.join(" "), note)
+    (r.words.join(" "), note)
 }
 
 /// `a`, `a and b`, `a, b and c`.
@@ -747,6 +752,7 @@ async fn check(
         Ok(c) => c,
         Err(e) => return usage(e),
     };
+    let ipmi_label = ipmi_addr.clone();
     let ipmi_addr = match (&ipmi_addr, &mock) {
         (Some(a), _) => {
             use std::net::ToSocketAddrs as _;
@@ -801,8 +807,8 @@ async fn check(
     };
     // For the reports of a run that cannot start.
     let report_opts = opts.clone();
-    let target_label = match (&args.target, &args.ipmi) {
-        (_, Some(i)) if args.target.is_none() => format!("ipmi://{i}"),
+    let target_label = match (&args.target, &ipmi_label) {
+        (None, Some(i)) => format!("ipmi://{i}"),
         _ => url.clone(),
     };
     let not_run = |why: &str| conformance::run::not_run(&cases, &report_opts, &target_label, why);
@@ -1244,6 +1250,83 @@ mod tests {
                 .unwrap();
             assert_eq!(String::from_utf8_lossy(&out.stdout), w);
         }
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(argv: &[&str]) -> Args {
+        use clap::Parser as _;
+        Cli::try_parse_from(std::iter::once("check").chain(argv.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn rerun_commands_carry_every_setting_and_no_secret() {
+        let dir = std::env::temp_dir().join(format!("ts-rerun-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pw = dir.join("ipmi pw");
+        std::fs::write(&pw, "file-secret\r\nsecond line").unwrap();
+        let a = args(&[
+            "--target",
+            "https://bmc:5986/wsman",
+            "--ipmi",
+            "bmc",
+            "--user",
+            "root",
+            "--password",
+            "flag-secret",
+            "--ipmi-password-file",
+            pw.to_str().unwrap(),
+            "--ipmi-operator",
+            "op:op-secret",
+            // Every credential given, so that none comes from the test's environment.
+            "--ipmi-user",
+            "admin2",
+            "--ipmi-user-account",
+            "u:u-secret",
+            "--insecure",
+            "--resource",
+            "http://v/Settings?Name=eth0&Id=2",
+            "--seed",
+            "7",
+            "--case-timeout",
+            "5",
+        ]);
+        let creds = Credentials::resolve(&a).unwrap();
+        assert_eq!(
+            creds.ipmi_password.as_ref().unwrap().value,
+            "file-secret",
+            "the first line, without its line ending"
+        );
+        let (cmd, note) = rerun_prefix(&a, &creds);
+        assert_eq!(
+            cmd,
+            format!(
+                "touchstone check --target https://bmc:5986/wsman --ipmi bmc --user root \
+                 --ipmi-user admin2 --ipmi-password-file '{}' --insecure --resource \
+                 'http://v/Settings?Name=eth0&Id=2' --seed 7 --case-timeout 5",
+                pw.display()
+            )
+        );
+        assert_eq!(
+            note,
+            "  # with TOUCHSTONE_PASSWORD, TOUCHSTONE_IPMI_OPERATOR and \
+             TOUCHSTONE_IPMI_USER_ACCOUNT set in the environment (not printed)"
+        );
+        for secret in ["flag-secret", "file-secret", "op-secret", "u-secret"] {
+            assert!(!cmd.contains(secret) && !note.contains(secret));
+        }
+        // The embedded mock: nothing from the environment, a flag given again.
+        let a = args(&["--user", "admin", "--password", "admin"]);
+        let (cmd, note) = rerun_prefix(&a, &Credentials::resolve(&a).unwrap());
+        assert_eq!(cmd, "touchstone check --user admin");
+        assert_eq!(note, "  # with the --password given (not printed)");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
