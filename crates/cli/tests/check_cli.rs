@@ -818,3 +818,55 @@ fn a_target_that_answers_identify_to_anyone_still_gets_the_authentication_verdic
     assert!(results.iter().all(|r| r["outcome"] == "error"), "{report}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn ipmi_credentials_come_from_the_environment_too_and_are_never_printed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let toml = mock::scenario::DEFAULT_TOML.replacen(
+        "name = \"admin\"\npassword = \"admin\"",
+        &format!("name = \"admin\"\npassword = \"{SECRET}\""),
+        1,
+    );
+    let mock = rt
+        .block_on(
+            mock::MockServer::builder()
+                .scenario_str(&toml)
+                .unwrap()
+                .http(false)
+                .ipmi(true)
+                .start(),
+        )
+        .unwrap();
+    let addr = mock.ipmi_addr().expect("IPMI on").to_string();
+    let dir = temp_dir("ipmi-env");
+    let json = dir.join("r.json").display().to_string();
+    let case = "ipmi.session.login-suite-3";
+    let args = ["check", "--ipmi", &addr, "--filter", case, "--json", &json];
+    let env = [
+        ("TOUCHSTONE_IPMI_USER", "admin"),
+        ("TOUCHSTONE_IPMI_PASSWORD", SECRET),
+    ];
+    let o = touchstone(&args, &env);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(text(&o.stdout).contains(&format!("PASS  {case}")));
+    let raw = std::fs::read_to_string(dir.join("r.json")).unwrap();
+    assert!(!raw.contains(SECRET) && !both(&o).contains(SECRET));
+    let report: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let rerun = result(&report, case)["rerun"].as_str().unwrap().to_owned();
+    assert!(
+        rerun.contains(&format!("--ipmi {addr} --ipmi-user admin")),
+        "{rerun}"
+    );
+    assert!(
+        rerun.ends_with("# with TOUCHSTONE_IPMI_PASSWORD set in the environment (not printed)"),
+        "{rerun}"
+    );
+    let again = shell(&rerun, &[("TOUCHSTONE_IPMI_PASSWORD", SECRET)]);
+    assert_eq!(again.status.code(), Some(0), "{rerun}\n{}", both(&again));
+    assert!(text(&again.stdout).contains(&format!("PASS  {case}")));
+    // The variable is what logged in: without it (admin/admin) the login fails.
+    let o = touchstone(&args, &env[..1]);
+    assert_ne!(o.status.code(), Some(0), "{}", both(&o));
+    rt.block_on(mock.shutdown());
+    std::fs::remove_dir_all(&dir).ok();
+}
