@@ -2,17 +2,18 @@
 //! embedded mock when no target is given.
 //!
 //! The engine (cases, runner, waivers, reports) is the `conformance` crate; this
-//! module only chooses the subject, shows progress (a bar on a TTY, one line per case
-//! otherwise), prints failures with their rerun command and the summary, writes the
-//! report files and maps the run to the CLI contract's exit codes: 0 every required
-//! case passes, 1 a required (MUST) case failed (a case deadline that passed is a
-//! failure: the target was too slow), 2 usage or harness error, 3 the target is
-//! unreachable: it did not answer Identify at all, or it stopped answering during the
-//! run (said once; the cases it kept from running are errors; reports still written).
+//! module only chooses the subject and its credentials (flags, files, environment),
+//! shows progress (a bar on a TTY, one line per case otherwise; colour, `--quiet`),
+//! prints failures with a rerun command that reproduces them without printing a
+//! secret, and the summary, writes the report files and maps the run to the CLI
+//! contract's exit codes: 0 every required case passes, 1 a required (MUST) case
+//! failed (a case deadline that passed is a failure: the target was too slow), 2 usage
+//! or harness error, 3 the target is unreachable, stopped answering during the run, or
+//! would not take the credentials (said once; reports still written).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +30,20 @@ use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 /// unchanged and with one property changed and restored; then fragment-level Get, the
 /// selector and WQL filters and (when a case needs it) the cmd shell. Protocol cases
 /// run on the resources found (roles: enumerable, gettable, keyed, writable); a case
-/// whose capability is missing is skipped with the reason on its own line. What
+/// whose capability is missing is skipped with the reason on its SKIP line. What
 /// discovery saw is printed first and kept in every report.
+///
+/// Credentials: --user or TOUCHSTONE_USER; the password from --password-file, the
+/// TOUCHSTONE_PASSWORD environment variable or --password (visible to other users in
+/// the process list: prefer the other two). IPMI likewise: --ipmi-user or
+/// TOUCHSTONE_IPMI_USER, --ipmi-password-file, TOUCHSTONE_IPMI_PASSWORD or
+/// --ipmi-password (default: the WS-Man ones), TOUCHSTONE_IPMI_OPERATOR and
+/// TOUCHSTONE_IPMI_USER_ACCOUNT for the second accounts. The environment is read only
+/// when a target is given (the embedded mock has its own accounts). HTTP
+/// authentication: Basic and Digest are answered; a target that offers only
+/// Negotiate/NTLM (WinRM's default, pywinrm's transport="ntlm") is told apart by the
+/// authentication check: allow Basic (over HTTP, AllowUnencrypted) or use HTTPS.
+/// Printed rerun commands never carry a password: they name the variable to set.
 ///
 /// Besides each case's own expectations, every answer is held to a few rules (a fault
 /// never with 2xx; Sender faults 4xx and others 5xx; responses carry Action and
@@ -43,16 +56,19 @@ use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 ///   1  a required case failed or a MUST rule was broken, a case deadline passing
 ///      included: a target slower than --case-timeout fails with "no answer within
 ///      the case deadline of N s";
-///   2  usage or harness error (bad arguments, a suite or waiver file that does not
-///      load, credentials the target refuses, a case the harness could not run, a
-///      report that cannot be written);
+///   2  usage or harness error (bad arguments, a suite, waiver or password file that
+///      does not load, a case the harness could not run, a report that cannot be
+///      written);
 ///   3  the target is unreachable: the WS-Man target did not answer Identify at all
 ///      (refused, timed out, or closed the connection), the IPMI target answered
 ///      neither the ping nor the authentication capabilities, or the WS-Man target
 ///      stopped answering during the run. Then "the target stopped answering after
 ///      case X" is printed once, the cases it kept from running are errors with that
 ///      message, and every report is still written (JSON `target_lost`, a JUnit
-///      `touchstone.target_lost` property, a banner in the HTML).
+///      `touchstone.target_lost` property, a banner in the HTML). Also 3: the target
+///      would not take the credentials: one verdict, "authentication failed (Basic,
+///      Digest and Negotiate offered; 401 for ...)", every selected case an error
+///      with that reason in the reports.
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -60,22 +76,45 @@ pub struct Args {
     /// mock is started and checked (default scenario, admin/admin).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
-    /// User name for Basic or Digest authentication.
-    #[arg(long)]
+    /// User name for HTTP authentication (Basic or Digest; a target offering only
+    /// Negotiate/NTLM is reported as such). Default: $TOUCHSTONE_USER.
+    #[arg(long, value_name = "USER")]
     user: Option<String>,
-    /// Password for Basic or Digest authentication.
-    #[arg(long)]
+    /// Password (seen by anyone who can list processes: prefer $TOUCHSTONE_PASSWORD or
+    /// --password-file).
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "password_file")]
     password: Option<String>,
+    /// Read the password from the first line of this file.
+    #[arg(long, value_name = "F")]
+    password_file: Option<PathBuf>,
     /// Run only cases of this profile (repeatable).
     #[arg(long = "profile", value_name = "P")]
     profiles: Vec<String>,
-    /// Run only cases whose ID or test name matches: an exact ID, a glob (`wsman.http.*`)
-    /// or a substring.
-    #[arg(long, value_name = "PAT")]
-    filter: Option<String>,
+    /// Run only cases whose ID or test name matches (repeatable: any of them): an exact
+    /// ID, a glob (`wsman.http.*`) or a substring.
+    #[arg(long = "filter", value_name = "PAT")]
+    filters: Vec<String>,
+    /// Leave out the cases that match (repeatable; the same patterns as --filter).
+    #[arg(long = "skip", value_name = "PAT")]
+    skips: Vec<String>,
     /// List the selected cases and exit.
     #[arg(long)]
     list: bool,
+    /// How --list prints: `text` (a table) or `json` (one array of {id, title, level,
+    /// profiles, requires, clause}).
+    #[arg(long, value_enum, default_value_t = ListFormat::Text, requires = "list")]
+    format: ListFormat,
+    /// Stop starting cases after the first required (MUST) failure; the cases not run
+    /// are reported as skipped ("not run: --fail-fast") and the reports still written.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Print only failures and the summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Colour the console: `auto` (on a terminal, unless NO_COLOR is set), `always` or
+    /// `never`.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
     /// Cases run at once (the report order does not depend on it).
     #[arg(long, default_value_t = 4, value_name = "N")]
     jobs: usize,
@@ -102,7 +141,7 @@ pub struct Args {
     seed: Option<u64>,
     /// Deadline of one case, in seconds (and of each request, the first Identify
     /// included). A case that passes it fails: "no answer within the case deadline".
-    #[arg(long, default_value_t = 30, value_name = "S")]
+    #[arg(long, default_value_t = DEFAULT_CASE_TIMEOUT, value_name = "S")]
     case_timeout: u64,
     /// A resource to check first (repeatable): a resource URI or CIM class name, with
     /// optional selectors naming one instance (`URI?Name=x&Id=2`). Discovery tries it
@@ -113,21 +152,28 @@ pub struct Args {
     /// Load cases from this directory instead of the suites built into the binary.
     #[arg(long, value_name = "DIR")]
     suites: Option<PathBuf>,
-    /// The BMC's IPMI-over-LAN address (`HOST:PORT`, UDP; 623 on hardware). Alone: the
-    /// IPMI profiles only; with `--target`: WS-Man, IPMI and the `cross` profile.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The BMC's IPMI-over-LAN address (UDP): `HOST`, `HOST:PORT`, `[IPv6]:PORT`; the
+    /// port defaults to 623. Alone: the IPMI profiles only; with `--target`: WS-Man,
+    /// IPMI and the `cross` profile.
+    #[arg(long, value_name = "HOST[:PORT]")]
     ipmi: Option<String>,
-    /// IPMI administrator user name (default: --user).
+    /// IPMI administrator user name (default: $TOUCHSTONE_IPMI_USER, then --user).
     #[arg(long, value_name = "USER")]
     ipmi_user: Option<String>,
-    /// IPMI administrator password (default: --password).
-    #[arg(long, value_name = "PASSWORD")]
+    /// IPMI administrator password (prefer $TOUCHSTONE_IPMI_PASSWORD or
+    /// --ipmi-password-file; default: the WS-Man password).
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "ipmi_password_file")]
     ipmi_password: Option<String>,
-    /// An operator-level IPMI account for the privilege cases (`USER:PASSWORD`; the
-    /// embedded mock's operator/operator by default when checking it).
+    /// Read the IPMI administrator password from the first line of this file.
+    #[arg(long, value_name = "F")]
+    ipmi_password_file: Option<PathBuf>,
+    /// An operator-level IPMI account for the privilege cases (`USER:PASSWORD`; default
+    /// $TOUCHSTONE_IPMI_OPERATOR; the embedded mock's operator/operator when checking
+    /// it).
     #[arg(long, value_name = "USER:PASSWORD")]
     ipmi_operator: Option<String>,
-    /// A user-level IPMI account for the privilege cases (`USER:PASSWORD`).
+    /// A user-level IPMI account for the privilege cases (`USER:PASSWORD`; default
+    /// $TOUCHSTONE_IPMI_USER_ACCOUNT).
     #[arg(long, value_name = "USER:PASSWORD")]
     ipmi_user_account: Option<String>,
     /// Seconds to stay idle in the idle-timeout case (the target's session timeout plus
@@ -135,8 +181,28 @@ pub struct Args {
     #[arg(long, value_name = "S")]
     ipmi_idle_wait: Option<u64>,
     /// How long a dropped IPMI packet is waited for, in milliseconds.
-    #[arg(long, default_value_t = 500, value_name = "MS")]
+    #[arg(long, default_value_t = DEFAULT_IPMI_SILENCE_MS, value_name = "MS")]
     ipmi_silence_ms: u64,
+}
+
+const DEFAULT_CASE_TIMEOUT: u64 = 30;
+const DEFAULT_IPMI_SILENCE_MS: u64 = 500;
+/// The IPMI-over-LAN port (RMCP, "asf-rmcp").
+const IPMI_PORT: u16 = 623;
+
+/// How `--list` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
+/// When the console is coloured.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 fn parse_resource(s: &str) -> Result<conformance::discover::UserResource, String> {
@@ -150,6 +216,391 @@ fn account(s: &str) -> Option<(String, String)> {
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("touchstone check: {msg}");
     ExitCode::from(2)
+}
+
+/// `--ipmi` as `HOST:PORT` for the resolver: `HOST` and `[V6]` get port 623, and so
+/// does a bare IPv6 address (more than one colon, no brackets).
+fn ipmi_host_port(s: &str) -> Result<String, String> {
+    let bad = || format!("--ipmi `{s}`: expected HOST, HOST:PORT or [IPv6]:PORT");
+    let port_ok = |p: &str| p.parse::<u16>().is_ok();
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        if host.is_empty() {
+            return Err(bad());
+        }
+        return match after {
+            "" => Ok(format!("[{host}]:{IPMI_PORT}")),
+            p => match p.strip_prefix(':') {
+                Some(port) if port_ok(port) => Ok(s.to_owned()),
+                _ => Err(bad()),
+            },
+        };
+    }
+    match s.matches(':').count() {
+        0 if !s.is_empty() => Ok(format!("{s}:{IPMI_PORT}")),
+        1 => match s.split_once(':') {
+            Some((host, port)) if !host.is_empty() && port_ok(port) => Ok(s.to_owned()),
+            _ => Err(bad()),
+        },
+        n if n > 1 => Ok(format!("[{s}]:{IPMI_PORT}")),
+        _ => Err(bad()),
+    }
+}
+
+/// Where a secret came from: what a rerun command needs to reproduce it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// On the command line.
+    Flag,
+    /// A file (the rerun names the same file).
+    File(PathBuf),
+    /// An environment variable.
+    Env,
+}
+
+/// A secret and where it came from.
+#[derive(Debug, Clone)]
+struct Secret {
+    value: String,
+    source: Source,
+}
+
+/// The first line of a password file (without its line ending).
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the password file {}: {e}", path.display()))?;
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+/// An environment variable, when set and not empty.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A secret from its flag, its file or its variable (in that order).
+fn secret(
+    flag: &Option<String>,
+    file: &Option<PathBuf>,
+    var: Option<&str>,
+) -> Result<Option<Secret>, String> {
+    if let Some(v) = flag {
+        return Ok(Some(Secret {
+            value: v.clone(),
+            source: Source::Flag,
+        }));
+    }
+    if let Some(p) = file {
+        return Ok(Some(Secret {
+            value: read_secret_file(p)?,
+            source: Source::File(p.clone()),
+        }));
+    }
+    Ok(var.and_then(env_var).map(|value| Secret {
+        value,
+        source: Source::Env,
+    }))
+}
+
+/// Every credential of the run, resolved once.
+#[derive(Debug, Clone)]
+struct Credentials {
+    /// The WS-Man user (also the IPMI one by default).
+    user: Option<String>,
+    password: Option<Secret>,
+    ipmi_user: Option<String>,
+    /// Only when given for IPMI (else the WS-Man password, then `admin`).
+    ipmi_password: Option<Secret>,
+    operator: Option<Secret>,
+    user_account: Option<Secret>,
+    /// Whether the environment was read (a target given).
+    from_env: bool,
+}
+
+impl Credentials {
+    fn resolve(args: &Args) -> Result<Credentials, String> {
+        // The embedded mock has its own accounts: a shell's BMC password is not for it.
+        let from_env = args.target.is_some() || args.ipmi.is_some();
+        let var = |name| from_env.then_some(name);
+        let user = args
+            .user
+            .clone()
+            .or_else(|| var("TOUCHSTONE_USER").and_then(env_var));
+        let password = secret(
+            &args.password,
+            &args.password_file,
+            var("TOUCHSTONE_PASSWORD"),
+        )?;
+        let ipmi_user = args
+            .ipmi_user
+            .clone()
+            .or_else(|| var("TOUCHSTONE_IPMI_USER").and_then(env_var));
+        let ipmi_password = secret(
+            &args.ipmi_password,
+            &args.ipmi_password_file,
+            var("TOUCHSTONE_IPMI_PASSWORD"),
+        )?;
+        let operator = secret(&args.ipmi_operator, &None, var("TOUCHSTONE_IPMI_OPERATOR"))?;
+        let user_account = secret(
+            &args.ipmi_user_account,
+            &None,
+            var("TOUCHSTONE_IPMI_USER_ACCOUNT"),
+        )?;
+        for a in [&operator, &user_account].into_iter().flatten() {
+            if account(&a.value).is_none() {
+                return Err(match a.source {
+                    Source::Flag => format!("`{}`: expected USER:PASSWORD", a.value),
+                    _ => "TOUCHSTONE_IPMI_OPERATOR / TOUCHSTONE_IPMI_USER_ACCOUNT: expected \
+                          USER:PASSWORD"
+                        .to_owned(),
+                });
+            }
+        }
+        Ok(Credentials {
+            user,
+            password,
+            ipmi_user,
+            ipmi_password,
+            operator,
+            user_account,
+            from_env,
+        })
+    }
+}
+
+/// `s` as one shell word: as is when it has nothing the shell would read, else in
+/// single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// A rerun command being written: its words and the variables it needs set.
+struct Rerun<'c> {
+    words: Vec<String>,
+    needs: Vec<String>,
+    creds: &'c Credentials,
+}
+
+impl Rerun<'_> {
+    fn arg(&mut self, flag: &str, value: &str) {
+        self.words.push(flag.to_owned());
+        self.words.push(shell_word(value));
+    }
+
+    /// A secret: its file by name, else the variable to set (or, with the environment
+    /// not read, the flag to give again); never its value.
+    fn secret(&mut self, s: &Option<Secret>, file_flag: &str, var: &str) {
+        match s.as_ref().map(|s| &s.source) {
+            Some(Source::File(p)) => self.arg(file_flag, &p.to_string_lossy()),
+            Some(Source::Flag | Source::Env) if self.creds.from_env => {
+                self.needs.push(var.to_owned())
+            }
+            Some(Source::Flag | Source::Env) => self
+                .needs
+                .push(format!("the {} given", file_flag.trim_end_matches("-file"))),
+            None => {}
+        }
+    }
+}
+
+/// The rerun command of a case, less its `--filter ID`: the same subject, credentials
+/// (files by name, the others through their environment variables, never their
+/// values), suites, waivers and settings that change a verdict. The second string is
+/// a trailing shell comment naming the variables the command needs set.
+fn rerun_prefix(args: &Args, creds: &Credentials) -> (String, String) {
+    let mut r = Rerun {
+        words: vec!["touchstone".into(), "check".into()],
+        needs: Vec::new(),
+        creds,
+    };
+    if let Some(d) = &args.suites {
+        r.arg("--suites", &d.to_string_lossy());
+    }
+    if let Some(t) = &args.target {
+        r.arg("--target", t);
+    }
+    if let Some(i) = &args.ipmi {
+        r.arg("--ipmi", i);
+    }
+    if let Some(u) = &creds.user {
+        r.arg("--user", u);
+    }
+    r.secret(&creds.password, "--password-file", "TOUCHSTONE_PASSWORD");
+    if let Some(u) = &creds.ipmi_user {
+        r.arg("--ipmi-user", u);
+    }
+    r.secret(
+        &creds.ipmi_password,
+        "--ipmi-password-file",
+        "TOUCHSTONE_IPMI_PASSWORD",
+    );
+    r.secret(
+        &creds.operator,
+        "--ipmi-operator",
+        "TOUCHSTONE_IPMI_OPERATOR",
+    );
+    r.secret(
+        &creds.user_account,
+        "--ipmi-user-account",
+        "TOUCHSTONE_IPMI_USER_ACCOUNT",
+    );
+    if args.insecure {
+        r.words.push("--insecure".into());
+    }
+    if let Some(ca) = &args.cacert {
+        r.arg("--cacert", &ca.to_string_lossy());
+    }
+    for res in &args.resources {
+        let sels: Vec<String> = res
+            .selectors
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        match sels.is_empty() {
+            true => r.arg("--resource", &res.uri),
+            false => r.arg("--resource", &format!("{}?{}", res.uri, sels.join("&"))),
+        }
+    }
+    if let Some(w) = &args.waivers {
+        r.arg("--waivers", &w.to_string_lossy());
+    }
+    if let Some(seed) = args.seed {
+        r.arg("--seed", &seed.to_string());
+    }
+    if args.case_timeout != DEFAULT_CASE_TIMEOUT {
+        r.arg("--case-timeout", &args.case_timeout.to_string());
+    }
+    if let Some(w) = args.ipmi_idle_wait {
+        r.arg("--ipmi-idle-wait", &w.to_string());
+    }
+    if args.ipmi_silence_ms != DEFAULT_IPMI_SILENCE_MS {
+        r.arg("--ipmi-silence-ms", &args.ipmi_silence_ms.to_string());
+    }
+    let note = match r.needs.len() {
+        0 => String::new(),
+        _ if creds.from_env => format!(
+            "  # with {} set in the environment (not printed)",
+            and_list(&r.needs)
+        ),
+        _ => format!("  # with {} (not printed)", and_list(&r.needs)),
+    };
+    (r.words.join(" "), note)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// How the console looks.
+#[derive(Debug, Clone, Copy)]
+struct Console {
+    color: bool,
+    quiet: bool,
+}
+
+impl Console {
+    /// `label` padded to `width`, coloured by what it says.
+    fn label(&self, label: &str, width: usize) -> String {
+        let pad = " ".repeat(width.saturating_sub(label.len()));
+        if !self.color {
+            return format!("{label}{pad}");
+        }
+        let code = match label {
+            "PASS" => "32",
+            "FAIL" | "ERROR" | "TARGET LOST:" => "1;31",
+            "WARN" | "STALE" => "33",
+            "SKIP" => "36",
+            "WAIVE" => "35",
+            _ => return format!("{label}{pad}"),
+        };
+        format!("\x1b[{code}m{label}\x1b[0m{pad}")
+    }
+}
+
+/// Whether the console is coloured: `--color`, then NO_COLOR (set and not empty: no
+/// colour), then whether stdout is a terminal that can show it.
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            env_var("NO_COLOR").is_none()
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// The selected cases: those of the profiles that match any `--filter` (all without
+/// one), less those that match a `--skip`, in suite order.
+fn select(suite: &Suite, args: &Args) -> Vec<Case> {
+    let matching = |pats: &[String]| -> BTreeSet<String> {
+        pats.iter()
+            .flat_map(|p| suite.select(&args.profiles, Some(p)))
+            .map(|c| c.id)
+            .collect()
+    };
+    let wanted = (!args.filters.is_empty()).then(|| matching(&args.filters));
+    let skipped = matching(&args.skips);
+    suite
+        .select(&args.profiles, None)
+        .into_iter()
+        .filter(|c| wanted.as_ref().is_none_or(|w| w.contains(&c.id)) && !skipped.contains(&c.id))
+        .collect()
+}
+
+/// `--list`: a table, or one JSON array. A closed pipe (`| head`) ends it quietly.
+fn list(cases: &[Case], format: ListFormat) -> ExitCode {
+    let text = match format {
+        ListFormat::Text => cases
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:<60} {:<6} {}\n",
+                    c.id,
+                    c.level.as_str(),
+                    c.profiles.join(",")
+                )
+            })
+            .collect::<String>(),
+        ListFormat::Json => {
+            let doc: Vec<serde_json::Value> = cases
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id,
+                        "title": c.title,
+                        "level": c.level.as_str(),
+                        "profiles": c.profiles,
+                        "requires": c.requires,
+                        "clause": c.clause,
+                    })
+                })
+                .collect();
+            match serde_json::to_string_pretty(&doc) {
+                Ok(text) => text + "\n",
+                Err(e) => return usage(format!("cannot write the list: {e}")),
+            }
+        }
+    };
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            usage(format!("cannot write the list: {e}"))
+        }
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// Runs `touchstone check`.
@@ -173,7 +624,7 @@ pub fn run(args: Args) -> ExitCode {
     if args.jobs == 0 {
         return usage("--jobs must be at least 1");
     }
-    let cases = suite.select(&args.profiles, args.filter.as_deref());
+    let cases = select(&suite, &args);
     // Only the cases whose targets were given (both when neither: the embedded mock).
     let embedded = args.target.is_none() && args.ipmi.is_none();
     let (wsman, ipmi) = (
@@ -187,28 +638,23 @@ pub fn run(args: Args) -> ExitCode {
             (!w || wsman) && (!i || ipmi)
         })
         .collect();
-    for a in [&args.ipmi_operator, &args.ipmi_user_account]
-        .into_iter()
-        .flatten()
-    {
-        if account(a).is_none() {
-            return usage(format!("`{a}`: expected USER:PASSWORD"));
-        }
-    }
     if args.list {
-        for c in &cases {
-            println!(
-                "{:<60} {:<6} {}",
-                c.id,
-                c.level.as_str(),
-                c.profiles.join(",")
-            );
-        }
-        return ExitCode::SUCCESS;
+        return list(&cases, args.format);
     }
+    let creds = match Credentials::resolve(&args) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
     if cases.is_empty() {
-        return usage("no case matches the given profiles and filter");
+        return usage("no case matches the given profiles, filters and skips");
     }
+    let ipmi_addr = match &args.ipmi {
+        Some(a) => match ipmi_host_port(a) {
+            Ok(hp) => Some(hp),
+            Err(e) => return usage(e),
+        },
+        None => None,
+    };
     let waivers = match &args.waivers {
         Some(p) => match Waivers::load(p) {
             Ok(w) => w,
@@ -223,7 +669,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return usage(format!("cannot start the runtime: {e}")),
     };
-    rt.block_on(check(args, cases, waivers))
+    rt.block_on(check(args, creds, ipmi_addr, cases, waivers))
 }
 
 /// The embedded mock's IPMI idle timeout when `check` starts it: short, so that the
@@ -248,29 +694,43 @@ async fn embedded_mock() -> std::io::Result<(mock::MockServer, bool)> {
     Ok((builder.ipmi(true).start().await?, short))
 }
 
-async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
+async fn check(
+    args: Args,
+    creds: Credentials,
+    ipmi_addr: Option<String>,
+    cases: Vec<Case>,
+    waivers: Waivers,
+) -> ExitCode {
+    let console = Console {
+        color: use_color(args.color),
+        quiet: args.quiet,
+    };
     let embedded = args.target.is_none() && args.ipmi.is_none();
     let mut short_idle = false;
+    let password = creds.password.as_ref().map(|s| s.value.clone());
     let (mock, url, user, password) = match &args.target {
-        Some(url) => (None, url.clone(), args.user.clone(), args.password.clone()),
-        None if !embedded => (
-            None,
-            String::new(),
-            args.user.clone(),
-            args.password.clone(),
-        ),
+        Some(url) => (None, url.clone(), creds.user.clone(), password),
+        None if !embedded => (None, String::new(), creds.user.clone(), password),
         None => match embedded_mock().await {
             Ok((m, short)) => {
                 short_idle = short;
                 let url = m.url();
-                eprintln!("touchstone check: no --target, checking the embedded mock at {url}");
-                let user = args.user.clone().or(Some("admin".into()));
-                let password = args.password.clone().or(Some("admin".into()));
+                if !console.quiet {
+                    eprintln!("touchstone check: no --target, checking the embedded mock at {url}");
+                }
+                let user = creds.user.clone().or(Some("admin".into()));
+                let password = password.or(Some("admin".into()));
                 (Some(m), url, user, password)
             }
             Err(e) => return usage(format!("cannot start the embedded mock: {e}")),
         },
     };
+    if args.target.is_some() && user.is_some() && password.is_none() {
+        eprintln!(
+            "touchstone check: a user but no password (--password-file, TOUCHSTONE_PASSWORD or \
+             --password): an empty password is sent"
+        );
+    }
     // IPMI alone: the WS-Man client is never used (its cases are not selected).
     let url = if url.is_empty() {
         "http://127.0.0.1/wsman".to_owned()
@@ -279,8 +739,8 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
     };
     let mut target =
         client::Target::new(url.clone()).timeout(Duration::from_secs(args.case_timeout.max(1)));
-    if let Some(u) = user {
-        target = target.credentials(u, password.unwrap_or_default());
+    if let Some(u) = &user {
+        target = target.credentials(u.clone(), password.clone().unwrap_or_default());
     }
     if args.insecure {
         target = target.insecure();
@@ -292,42 +752,38 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let ipmi_addr = match (&args.ipmi, &mock) {
+    let ipmi_label = ipmi_addr.clone();
+    let ipmi_addr = match (&ipmi_addr, &mock) {
         (Some(a), _) => {
             use std::net::ToSocketAddrs as _;
             match a.to_socket_addrs().map(|mut i| i.next()) {
                 Ok(Some(addr)) => Some(addr),
-                _ => return usage(format!("--ipmi `{a}`: expected HOST:PORT")),
+                Ok(None) => return usage(format!("--ipmi `{a}`: no address")),
+                Err(e) => return usage(format!("--ipmi `{a}`: {e}")),
             }
         }
         (None, Some(m)) => m.ipmi_addr(),
         (None, None) => None,
     };
     let ipmi_opts = ipmi_addr.map(|addr| {
-        let u = args
+        let u = creds
             .ipmi_user
             .clone()
-            .or(args.user.clone())
+            .or(user.clone())
             .unwrap_or_else(|| "admin".into());
-        let p = args
+        let p = creds
             .ipmi_password
-            .clone()
-            .or(args.password.clone())
+            .as_ref()
+            .map(|s| s.value.clone())
+            .or(password.clone())
             .unwrap_or_else(|| "admin".into());
         let mut t = client::ipmi::IpmiTarget::new(addr, &u, &p);
         t.retry.timeout = Duration::from_secs(1);
         let mut o = conformance::ipmi::IpmiOptions::new(t);
         let defaults = |name: &str| mock.as_ref().map(|_| (name.to_owned(), name.to_owned()));
-        o.operator = args
-            .ipmi_operator
-            .as_deref()
-            .and_then(account)
-            .or_else(|| defaults("operator"));
-        o.user = args
-            .ipmi_user_account
-            .as_deref()
-            .and_then(account)
-            .or_else(|| defaults("user"));
+        let given = |s: &Option<Secret>| s.as_ref().and_then(|s| account(&s.value));
+        o.operator = given(&creds.operator).or_else(|| defaults("operator"));
+        o.user = given(&creds.user_account).or_else(|| defaults("user"));
         o.idle_wait = args
             .ipmi_idle_wait
             .map(Duration::from_secs)
@@ -335,29 +791,24 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         o.silence = Duration::from_millis(args.ipmi_silence_ms);
         o
     });
-    let rerun_target = match (&args.target, &args.ipmi) {
-        (Some(t), Some(i)) => Some(format!("--target {t} --ipmi {i}")),
-        (Some(t), None) => Some(format!("--target {t}")),
-        (None, Some(i)) => Some(format!("--ipmi {i}")),
-        (None, None) => None,
-    };
+    let (rerun_cmd, rerun_note) = rerun_prefix(&args, &creds);
     let opts = RunOptions {
         jobs: args.jobs,
         case_timeout: Duration::from_secs(args.case_timeout.max(1)),
         seed: args.seed.unwrap_or(RunOptions::default().seed),
         waivers,
-        rerun: Arc::new(move |c: &Case| match &rerun_target {
-            Some(t) => format!("touchstone check {t} --filter {}", c.id),
-            None => format!("touchstone check --filter {}", c.id),
+        rerun: Arc::new(move |c: &Case| {
+            format!("{rerun_cmd} --filter {}{rerun_note}", shell_word(&c.id))
         }),
         tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
         ipmi: ipmi_opts,
         resources: args.resources.clone(),
+        fail_fast: args.fail_fast,
     };
     // For the reports of a run that cannot start.
     let report_opts = opts.clone();
-    let target_label = match (&args.target, &args.ipmi) {
-        (_, Some(i)) if args.target.is_none() => format!("ipmi://{i}"),
+    let target_label = match (&args.target, &ipmi_label) {
+        (None, Some(i)) => format!("ipmi://{i}"),
         _ => url.clone(),
     };
     let not_run = |why: &str| conformance::run::not_run(&cases, &report_opts, &target_label, why);
@@ -368,7 +819,11 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
     };
     let runner = match prepared {
         Ok(r) => r,
-        Err(e @ (RunError::Unreachable { .. } | RunError::IpmiUnreachable(_))) => {
+        Err(
+            e @ (RunError::Unreachable { .. }
+            | RunError::IpmiUnreachable(_)
+            | RunError::AuthFailed { .. }),
+        ) => {
             eprintln!("touchstone check: {e}");
             let code = write_reports(&args, &not_run(&e.to_string()));
             return ExitCode::from(code.max(3));
@@ -394,9 +849,12 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
             return usage(e);
         }
     };
-    print_discovery(runner.capabilities());
-    let tty = std::io::stderr().is_terminal();
-    let bar = tty.then(|| {
+    if !console.quiet {
+        print_discovery(runner.capabilities());
+    }
+    // A bar only when both streams are a terminal: piped output gets one line per case.
+    let tty = std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    let bar = (tty && !console.quiet).then(|| {
         let bar = indicatif::ProgressBar::new(cases.len() as u64);
         if let Ok(style) =
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
@@ -406,33 +864,41 @@ async fn check(args: Args, cases: Vec<Case>, waivers: Waivers) -> ExitCode {
         bar
     });
     let report = runner
-        .run(&cases, |r| match &bar {
-            Some(b) => {
-                b.set_message(r.id.clone());
-                b.inc(1);
+        .run(&cases, |r| {
+            let line = case_line(&console, r);
+            match &bar {
+                Some(b) => {
+                    // Above the bar: everything but a pass (a skip says why).
+                    if r.outcome != Outcome::Pass || r.waiver.is_some() {
+                        b.println(line);
+                    }
+                    b.set_message(r.id.clone());
+                    b.inc(1);
+                }
+                None if console.quiet => {}
+                None => println!("{line}"),
             }
-            None => match (r.outcome, &r.message) {
-                // A skip says why on its own line: that is the whole point of a skip.
-                (Outcome::Skip, Some(why)) => println!("{:<5} {} ({why})", label(r), r.id),
-                _ => println!(
-                    "{:<5} {} ({:.1} ms)",
-                    label(r),
-                    r.id,
-                    r.duration_us as f64 / 1e3
-                ),
-            },
         })
         .await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print_problems(&report);
-    print_summary(&report);
+    print_problems(&console, &report);
+    print_summary(&console, &report);
     let code = report.exit_code().max(write_reports(&args, &report));
     if let Some(m) = mock {
         m.shutdown().await;
     }
     ExitCode::from(code)
+}
+
+/// The console line of one finished case: a skip says why.
+fn case_line(console: &Console, r: &CaseResult) -> String {
+    let label = console.label(label(r), 5);
+    match (r.outcome, &r.message) {
+        (Outcome::Skip, Some(why)) => format!("{label} {} ({why})", r.id),
+        _ => format!("{label} {} ({:.1} ms)", r.id, r.duration_us as f64 / 1e3),
+    }
 }
 
 /// What discovery found, before the cases: the product, the resource of each role
@@ -559,7 +1025,7 @@ fn kept_from_running(report: &Report, r: &CaseResult) -> bool {
     report.target_lost.is_some() && r.outcome == Outcome::Error && r.message == report.target_lost
 }
 
-fn print_problems(report: &Report) {
+fn print_problems(console: &Console, report: &Report) {
     for r in &report.results {
         if !matches!(r.outcome, Outcome::Fail | Outcome::Warn | Outcome::Error)
             || kept_from_running(report, r)
@@ -567,7 +1033,13 @@ fn print_problems(report: &Report) {
             continue;
         }
         println!();
-        println!("{} {} [{}] {}", label(r), r.id, r.level.as_str(), r.title);
+        println!(
+            "{} {} [{}] {}",
+            console.label(label(r), 0),
+            r.id,
+            r.level.as_str(),
+            r.title
+        );
         println!("  clause:   {}", r.clause);
         if let Some(e) = &r.expected {
             println!("  expected: {e}");
@@ -590,7 +1062,7 @@ fn print_problems(report: &Report) {
         .iter()
         .filter(|r| !r.changes.is_empty())
         .collect();
-    if !changed.is_empty() {
+    if !changed.is_empty() && !console.quiet {
         println!();
         println!("changed on the target (and restored):");
         for r in changed {
@@ -617,7 +1089,12 @@ fn print_problems(report: &Report) {
             _ => "WARN",
         };
         println!();
-        println!("{tag} {rule} [{}] {}", first.level.as_str(), first.title);
+        println!(
+            "{} {rule} [{}] {}",
+            console.label(tag, 0),
+            first.level.as_str(),
+            first.title
+        );
         println!("  clause:   {}", first.clause);
         let ids: Vec<&str> = seen.iter().map(|(r, _)| r.id.as_str()).collect();
         let shown = ids.iter().take(6).copied().collect::<Vec<_>>().join(", ");
@@ -640,14 +1117,17 @@ fn print_problems(report: &Report) {
     for r in report.stale_waivers() {
         if let Some(w) = &r.waiver {
             println!(
-                "\nSTALE waiver `{}` ({}): {} passes now",
-                w.pattern, w.reason, r.id
+                "\n{} waiver `{}` ({}): {} passes now",
+                console.label("STALE", 0),
+                w.pattern,
+                w.reason,
+                r.id
             );
         }
     }
 }
 
-fn print_summary(report: &Report) {
+fn print_summary(console: &Console, report: &Report) {
     println!();
     println!(
         "touchstone check: {} ({})",
@@ -668,28 +1148,43 @@ fn print_summary(report: &Report) {
             n => format!(" and {n} more"),
         };
         println!(
-            "TARGET LOST: {lost}; {} cases could not be run (errors): {}{more}",
+            "{} {lost}; {} cases could not be run (errors): {}{more}",
+            console.label("TARGET LOST:", 0),
             kept.len(),
             kept[..kept.len().min(SHOWN)].join(", ")
         );
     }
-    let header: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
-    println!(
-        "{:<14}{}",
-        "profile",
-        header.iter().map(|h| format!("{h:>7}")).collect::<String>()
-    );
-    let row = |name: &str, m: &BTreeMap<Outcome, usize>| {
-        let cells: String = Outcome::ALL
-            .iter()
-            .map(|o| format!("{:>7}", m.get(o).copied().unwrap_or(0)))
-            .collect();
-        println!("{name:<14}{cells}");
-    };
-    for (p, m) in report.by_profile() {
-        row(&p, &m);
+    let not_run = report
+        .results
+        .iter()
+        .filter(|r| r.message.as_deref() == Some(conformance::run::NOT_RUN_FAIL_FAST))
+        .count();
+    if not_run > 0 {
+        println!(
+            "--fail-fast: stopped after the first required failure; {not_run} case(s) not run \
+             (reported as skipped)"
+        );
     }
-    row("all", &report.counts());
+    // Quiet: the totals line without the table.
+    if !console.quiet {
+        let header: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        println!(
+            "{:<14}{}",
+            "profile",
+            header.iter().map(|h| format!("{h:>7}")).collect::<String>()
+        );
+        let row = |name: &str, m: &BTreeMap<Outcome, usize>| {
+            let cells: String = Outcome::ALL
+                .iter()
+                .map(|o| format!("{:>7}", m.get(o).copied().unwrap_or(0)))
+                .collect();
+            println!("{name:<14}{cells}");
+        };
+        for (p, m) in report.by_profile() {
+            row(&p, &m);
+        }
+        row("all", &report.counts());
+    }
     let c = report.counts();
     println!(
         "{} cases: {} passed, {} failed, {} warned, {} skipped, {} errors in {:.2} s (seed {}, {} jobs)",
@@ -709,5 +1204,137 @@ fn print_summary(report: &Report) {
             "rules every answer is held to: {must} MUST and {should} SHOULD finding(s) \
              (see above; waive with the rule ID or CASE-ID#RULE-ID)"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipmi_addresses_get_port_623_when_none_is_given() {
+        let ok = |s: &str| ipmi_host_port(s).unwrap();
+        assert_eq!(ok("bmc.example"), "bmc.example:623");
+        assert_eq!(ok("10.0.0.5"), "10.0.0.5:623");
+        assert_eq!(ok("10.0.0.5:6230"), "10.0.0.5:6230");
+        assert_eq!(ok("[fe80::1]"), "[fe80::1]:623");
+        assert_eq!(ok("[::1]:40000"), "[::1]:40000");
+        assert_eq!(ok("::1"), "[::1]:623");
+        for bad in [
+            "",
+            ":623",
+            "host:",
+            "host:x",
+            "host:70000",
+            "[::1",
+            "[]",
+            "[::1]x",
+        ] {
+            let e = ipmi_host_port(bad).unwrap_err();
+            assert!(e.contains("expected HOST"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn shell_words_survive_sh() {
+        assert_eq!(shell_word("wsman.core.to"), "wsman.core.to");
+        assert_eq!(shell_word("http://h:5985/wsman"), "http://h:5985/wsman");
+        assert_eq!(shell_word("URI?Name=x&Id=2"), "'URI?Name=x&Id=2'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word(""), "''");
+        // What sh makes of them is the text again.
+        for w in ["a b", "$HOME", "x&y;z", "it's", "*"] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", shell_word(w))])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), w);
+        }
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(argv: &[&str]) -> Args {
+        use clap::Parser as _;
+        Cli::try_parse_from(std::iter::once("check").chain(argv.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn rerun_commands_carry_every_setting_and_no_secret() {
+        let dir = std::env::temp_dir().join(format!("ts-rerun-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pw = dir.join("ipmi pw");
+        std::fs::write(&pw, "file-secret\r\nsecond line").unwrap();
+        let a = args(&[
+            "--target",
+            "https://bmc:5986/wsman",
+            "--ipmi",
+            "bmc",
+            "--user",
+            "root",
+            "--password",
+            "flag-secret",
+            "--ipmi-password-file",
+            pw.to_str().unwrap(),
+            "--ipmi-operator",
+            "op:op-secret",
+            // Every credential given, so that none comes from the test's environment.
+            "--ipmi-user",
+            "admin2",
+            "--ipmi-user-account",
+            "u:u-secret",
+            "--insecure",
+            "--resource",
+            "http://v/Settings?Name=eth0&Id=2",
+            "--seed",
+            "7",
+            "--case-timeout",
+            "5",
+        ]);
+        let creds = Credentials::resolve(&a).unwrap();
+        assert_eq!(
+            creds.ipmi_password.as_ref().unwrap().value,
+            "file-secret",
+            "the first line, without its line ending"
+        );
+        let (cmd, note) = rerun_prefix(&a, &creds);
+        assert_eq!(
+            cmd,
+            format!(
+                "touchstone check --target https://bmc:5986/wsman --ipmi bmc --user root \
+                 --ipmi-user admin2 --ipmi-password-file '{}' --insecure --resource \
+                 'http://v/Settings?Name=eth0&Id=2' --seed 7 --case-timeout 5",
+                pw.display()
+            )
+        );
+        assert_eq!(
+            note,
+            "  # with TOUCHSTONE_PASSWORD, TOUCHSTONE_IPMI_OPERATOR and \
+             TOUCHSTONE_IPMI_USER_ACCOUNT set in the environment (not printed)"
+        );
+        for secret in ["flag-secret", "file-secret", "op-secret", "u-secret"] {
+            assert!(!cmd.contains(secret) && !note.contains(secret));
+        }
+        // The embedded mock: nothing from the environment, a flag given again.
+        let a = args(&["--user", "admin", "--password", "admin"]);
+        let (cmd, note) = rerun_prefix(&a, &Credentials::resolve(&a).unwrap());
+        assert_eq!(cmd, "touchstone check --user admin");
+        assert_eq!(note, "  # with the --password given (not printed)");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn and_lists_read_as_english() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(and_list(&v(&[])), "");
+        assert_eq!(and_list(&v(&["A"])), "A");
+        assert_eq!(and_list(&v(&["A", "B"])), "A and B");
+        assert_eq!(and_list(&v(&["A", "B", "C"])), "A, B and C");
     }
 }

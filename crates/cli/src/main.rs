@@ -5,7 +5,8 @@
 //! rules the mock applies on the wire; `serve` runs the mock endpoint.
 //!
 //! Exit codes follow the CLI contract in the design: 0 success, 1 a finding that fails
-//! the run, 2 usage or harness error (clap already exits 2 on bad arguments).
+//! the run, 2 usage or harness error (clap already exits 2 on bad arguments), 3 (check)
+//! a target unreachable, lost mid-run, or refusing the credentials.
 
 use std::process::ExitCode;
 
@@ -27,7 +28,8 @@ mod serve;
                   `touchstone check` runs the conformance suite against a target; \
                   `touchstone lint` checks envelopes offline.",
     after_help = "Exit codes: 0 success, 1 a check failed, 2 usage or input error, \
-                  3 target unreachable or stopped answering (check)."
+                  3 target unreachable, stopped answering or refused the credentials \
+                  (check)."
 )]
 struct Cli {
     #[command(subcommand)]

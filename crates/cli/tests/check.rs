@@ -174,8 +174,12 @@ expect = { status = 418 }
     assert!(out.contains("clause:   RFC 2324"), "{out}");
     assert!(out.contains("expected: HTTP status: 418"), "{out}");
     assert!(out.contains("got:      200"), "{out}");
+    // The rerun names the suite directory too: without it the case does not exist.
     assert!(
-        out.contains("rerun:    touchstone check --filter local.identify.teapot"),
+        out.contains(&format!(
+            "rerun:    touchstone check --suites {} --filter local.identify.teapot",
+            dir.display()
+        )),
         "{out}"
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -249,7 +253,7 @@ fn a_silent_ipmi_target_exits_3() {
 }
 
 #[test]
-fn refused_credentials_are_a_usage_error_that_says_so() {
+fn refused_credentials_are_one_authentication_verdict_with_exit_3() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mock = rt.block_on(mock::MockServer::start()).unwrap();
     let dir = std::env::temp_dir().join(format!("ts-refused-{}", std::process::id()));
@@ -271,13 +275,17 @@ fn refused_credentials_are_a_usage_error_that_says_so() {
         junit.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(2), "{err}\n{}", stdout(&o));
-    assert!(err.contains("refused the credentials"), "{err}");
-    assert!(err.contains("HTTP 401"), "{err}");
+    assert_eq!(o.status.code(), Some(3), "{err}\n{}", stdout(&o));
     assert!(
-        err.contains("Basic"),
+        err.contains("authentication failed for user `admin`"),
+        "{err}"
+    );
+    assert!(err.contains("401 for Basic and Digest"), "{err}");
+    assert!(
+        err.contains("Negotiate offered"),
         "the offered schemes are named: {err}"
     );
+    assert!(!err.contains("not-the-password"), "{err}");
     // The reports are still written: every selected case an error saying why.
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -289,7 +297,7 @@ fn refused_credentials_are_a_usage_error_that_says_so() {
             r["message"]
                 .as_str()
                 .unwrap()
-                .contains("refused the credentials"),
+                .contains("authentication failed"),
             "{r}"
         );
     }

@@ -218,17 +218,28 @@ pub async fn discover(
     });
     if let Some(status @ (401 | 403)) = ex.status() {
         caps.refused = Some(status);
-        caps.challenges = ex
-            .response
-            .as_ref()
-            .map(|r| {
-                r.headers_named("WWW-Authenticate")
-                    .filter_map(|v| v.split_whitespace().next())
-                    .map(|s| s.trim_end_matches(',').to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        caps.challenges = offered_schemes(&ex);
         return Ok(caps);
+    }
+    // A target may answer Identify without asking for credentials and refuse them on
+    // everything else: one authenticated request that is not an Identify says so now,
+    // before every case meets the same 401.
+    if ex.auth_scheme.is_none() && client.target().user.is_some() {
+        // Only a refusal counts: any other answer, or none (a huge body, a timeout),
+        // is for discovery and the cases to judge.
+        let probe = client.send(&auth_probe(client)).await;
+        if let Some((probe, status @ (401 | 403))) =
+            probe.ok().and_then(|p| p.status().map(|s| (p, s)))
+        {
+            caps.probes.push(Probe {
+                what: "Authenticated Get".into(),
+                offered: false,
+                detail: describe(&probe),
+            });
+            caps.refused = Some(status);
+            caps.challenges = offered_schemes(&probe);
+            return Ok(caps);
+        }
     }
     let unauth = probe_unauthenticated(client).await;
     caps.probes.push(Probe {
@@ -334,6 +345,158 @@ fn describe(ex: &client::Exchange) -> String {
             "no answer ({})",
             ex.error.as_deref().unwrap_or("the connection closed")
         ),
+    }
+}
+
+/// The schemes a 401's `WWW-Authenticate` headers offer, as the target spells them,
+/// each once.
+fn offered_schemes(ex: &client::Exchange) -> Vec<String> {
+    let Some(r) = ex.response.as_ref() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for c in client::auth::parse_challenges(r.headers_named("WWW-Authenticate")) {
+        if !out.iter().any(|s| s.eq_ignore_ascii_case(&c.scheme)) {
+            out.push(c.scheme);
+        }
+    }
+    out
+}
+
+/// The authenticated request of the preflight: a Get of `CIM_ComputerSystem` without
+/// selectors. Whatever the target thinks of it (an instance, a fault), anything but
+/// 401/403 means the credentials were taken.
+fn auth_probe(client: &Client) -> wsman::Envelope<'static> {
+    client
+        .request(format!("{}CIM_ComputerSystem", wsman::ns::CIM_SCHEMA))
+        .get()
+}
+
+/// The schemes the client answers, as targets name them, and how to ask for each.
+const SPOKEN: [(&str, client::AuthScheme); 2] = [
+    ("Basic", client::AuthScheme::Basic),
+    ("Digest", client::AuthScheme::Digest),
+];
+
+/// What the authentication preflight saw when the target would not take the
+/// credentials: the schemes it offered and what each one the client speaks got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailure {
+    /// The user name sent, if any.
+    pub user: Option<String>,
+    /// Whether the URL is plain HTTP (WinRM's AllowUnencrypted hint).
+    pub plain_http: bool,
+    /// The schemes the target's challenge offered, as it spells them.
+    pub offered: Vec<String>,
+    /// Each offered scheme the client speaks, tried alone, with the status it got
+    /// (`None`: no answer).
+    pub tried: Vec<(String, Option<u16>)>,
+    /// The status of the request that was refused first.
+    pub status: u16,
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+impl std::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let offered = if self.offered.is_empty() {
+            format!("HTTP {} without a WWW-Authenticate challenge", self.status)
+        } else {
+            format!("{} offered", and_list(&self.offered))
+        };
+        let Some(user) = &self.user else {
+            return write!(
+                f,
+                "authentication failed: no credentials were given ({offered}); give --user \
+                 and the password (TOUCHSTONE_PASSWORD or --password-file)"
+            );
+        };
+        write!(f, "authentication failed for user `{user}` ({offered}")?;
+        let unspoken: Vec<String> = self
+            .offered
+            .iter()
+            .filter(|o| !self.tried.iter().any(|(t, _)| t.eq_ignore_ascii_case(o)))
+            .cloned()
+            .collect();
+        let status = |s: Option<u16>| match s {
+            None => "no answer".to_owned(),
+            Some(s @ (401 | 403)) => s.to_string(),
+            Some(s) => format!("accepted (HTTP {s})"),
+        };
+        let same = self.tried.first().map(|(_, s)| *s);
+        if self.tried.is_empty() {
+            if !self.offered.is_empty() {
+                f.write_str("; none of them is Basic or Digest, the schemes touchstone speaks")?;
+            }
+        } else if self.tried.iter().all(|(_, s)| Some(*s) == same) {
+            let tried: Vec<String> = self.tried.iter().map(|(t, _)| t.clone()).collect();
+            match unspoken.is_empty() {
+                true if tried.len() > 1 => write!(f, "; {} for all", status(same.flatten()))?,
+                _ => write!(f, "; {} for {}", status(same.flatten()), and_list(&tried))?,
+            }
+        } else {
+            let each: Vec<String> = self
+                .tried
+                .iter()
+                .map(|(t, s)| format!("{} for {t}", status(*s)))
+                .collect();
+            write!(f, "; {}", each.join(", "))?;
+        }
+        if !unspoken.is_empty() && !self.tried.is_empty() {
+            write!(
+                f,
+                "; {} not tried: touchstone speaks Basic and Digest",
+                and_list(&unspoken)
+            )?;
+        }
+        f.write_str(")")?;
+        if self.plain_http && self.offered.iter().any(|o| o.eq_ignore_ascii_case("basic")) {
+            f.write_str(
+                "; check --user and the password (WinRM over plain HTTP refuses Basic \
+                 unless AllowUnencrypted is set)",
+            )
+        } else {
+            f.write_str("; check --user and the password")
+        }
+    }
+}
+
+/// The authentication preflight, once the target refused the credentials (`status`
+/// to an authenticated request; `offered`: the schemes its challenge named): every
+/// offered scheme the client speaks is tried on its own with the authenticated Get, so
+/// the verdict can say what each got.
+pub async fn auth_preflight(client: &Client, status: u16, offered: &[String]) -> AuthFailure {
+    let target = client.target();
+    let mut tried = Vec::new();
+    if target.user.is_some() {
+        for (name, scheme) in SPOKEN {
+            if !offered.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            let got = match Client::new(target.clone().auth(scheme)) {
+                Ok(c) => c
+                    .send(&auth_probe(&c))
+                    .await
+                    .ok()
+                    .and_then(|ex| ex.status()),
+                Err(_) => None,
+            };
+            tried.push((name.to_owned(), got));
+        }
+    }
+    AuthFailure {
+        user: target.user.clone(),
+        plain_http: client.url().starts_with("http:"),
+        offered: offered.to_vec(),
+        tried,
+        status,
     }
 }
 
@@ -1289,6 +1452,62 @@ async fn probe_shell(client: &Client) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_authentication_failure_is_one_sentence_naming_what_was_tried() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let mut f = AuthFailure {
+            user: Some("admin".into()),
+            plain_http: false,
+            offered: v(&["Basic", "Digest"]),
+            tried: vec![("Basic".into(), Some(401)), ("Digest".into(), Some(401))],
+            status: 401,
+        };
+        assert_eq!(
+            f.to_string(),
+            "authentication failed for user `admin` (Basic and Digest offered; 401 for all); \
+             check --user and the password"
+        );
+        f.offered.push("Negotiate".into());
+        f.plain_http = true;
+        assert_eq!(
+            f.to_string(),
+            "authentication failed for user `admin` (Basic, Digest and Negotiate offered; \
+             401 for Basic and Digest; Negotiate not tried: touchstone speaks Basic and \
+             Digest); check --user and the password (WinRM over plain HTTP refuses Basic \
+             unless AllowUnencrypted is set)"
+        );
+        f.tried[1].1 = Some(500);
+        assert!(
+            f.to_string()
+                .contains("offered; 401 for Basic, accepted (HTTP 500) for Digest; Negotiate"),
+            "{f}"
+        );
+        let only_negotiate = AuthFailure {
+            offered: v(&["Negotiate"]),
+            tried: Vec::new(),
+            ..f.clone()
+        };
+        assert!(
+            only_negotiate.to_string().starts_with(
+                "authentication failed for user `admin` (Negotiate offered; none of them is \
+                 Basic or Digest, the schemes touchstone speaks)"
+            ),
+            "{only_negotiate}"
+        );
+        let anonymous = AuthFailure {
+            user: None,
+            offered: Vec::new(),
+            tried: Vec::new(),
+            ..f
+        };
+        assert_eq!(
+            anonymous.to_string(),
+            "authentication failed: no credentials were given (HTTP 401 without a \
+             WWW-Authenticate challenge); give --user and the password (TOUCHSTONE_PASSWORD \
+             or --password-file)"
+        );
+    }
 
     #[test]
     fn user_resources_parse_with_and_without_selectors() {

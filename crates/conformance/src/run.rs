@@ -40,7 +40,14 @@ pub struct RunOptions {
     pub ipmi: Option<crate::ipmi::IpmiOptions>,
     /// Resources to try first in discovery (`--resource`).
     pub resources: Vec<discover::UserResource>,
+    /// Stop starting cases after the first one that fails the run (an unwaived MUST
+    /// failure or MUST rule finding); the cases not started are skips saying
+    /// [`NOT_RUN_FAIL_FAST`]. Cases already running finish.
+    pub fail_fast: bool,
 }
+
+/// The message of a case `--fail-fast` kept from starting.
+pub const NOT_RUN_FAIL_FAST: &str = "not run: --fail-fast";
 
 impl Default for RunOptions {
     fn default() -> RunOptions {
@@ -53,6 +60,7 @@ impl Default for RunOptions {
             tool: concat!("touchstone ", env!("CARGO_PKG_VERSION")).to_owned(),
             ipmi: None,
             resources: Vec::new(),
+            fail_fast: false,
         }
     }
 }
@@ -74,19 +82,14 @@ pub enum RunError {
     /// capabilities (exit code 3).
     #[error(transparent)]
     IpmiUnreachable(#[from] crate::ipmi::Unanswered),
-    /// The target answered, but refused the credentials (exit code 2: the user's to
-    /// fix; nothing would be judged fairly without them).
-    #[error(
-        "target {url} refused the credentials: an authenticated Identify was answered \
-         HTTP {status}{hint}"
-    )]
-    Refused {
+    /// The target answered, but would not take the credentials with any scheme tried
+    /// (exit code 3: nothing could be judged fairly without them).
+    #[error("target {url}: {failure}")]
+    AuthFailed {
         /// The target URL.
         url: String,
-        /// The HTTP status (401 or 403).
-        status: u16,
-        /// What to check.
-        hint: String,
+        /// What the authentication preflight saw.
+        failure: discover::AuthFailure,
     },
     /// The first Identify failed otherwise.
     #[error("identifying {url} failed: {source}")]
@@ -139,18 +142,12 @@ impl Runner {
                 }
             })?;
         if let Some(status) = caps.refused {
-            let schemes = caps.challenges.join(", ");
-            return Err(RunError::Refused {
+            // One verdict instead of a wall of 401s: every scheme the client speaks is
+            // tried on its own, so the message can say which were refused.
+            let failure = discover::auth_preflight(&client, status, &caps.challenges).await;
+            return Err(RunError::AuthFailed {
                 url: client.url().to_owned(),
-                status,
-                hint: if schemes.is_empty() {
-                    "; check --user and --password".into()
-                } else {
-                    format!(
-                        "; check --user and --password (the target offers: {schemes}; \
-                         WinRM over plain HTTP refuses Basic unless AllowUnencrypted is set)"
-                    )
-                },
+                failure,
             });
         }
         let mut ipmi_caps = crate::ipmi::IpmiCaps::default();
@@ -221,13 +218,16 @@ impl Runner {
         let mut set = tokio::task::JoinSet::new();
         let mut pending = cases.iter().enumerate();
         let mut results: Vec<Option<CaseResult>> = vec![None; cases.len()];
+        let mut started = vec![false; cases.len()];
+        let mut stopped = false;
         loop {
             // Cases start in the order given as slots free up (`--jobs 1` is that order
             // exactly), so "the cases after X" are the ones that had not started.
-            while set.len() < jobs {
+            while set.len() < jobs && !stopped {
                 let Some((i, case)) = pending.next() else {
                     break;
                 };
+                started[i] = true;
                 let (case, subject, ipmi_sem, watch) = (
                     case.clone(),
                     self.subject(),
@@ -250,6 +250,7 @@ impl Runner {
             };
             // A panicking case task is a bug in a code case; its slot is filled below.
             if let Ok((i, r)) = joined {
+                stopped |= self.opts.fail_fast && fails_the_run(&r);
                 progress(&r);
                 results[i] = Some(r);
             }
@@ -257,7 +258,12 @@ impl Runner {
         let results = results
             .into_iter()
             .zip(cases)
-            .map(|(r, c)| {
+            .zip(started)
+            .map(|((r, c), started)| {
+                if !started {
+                    // No waiver applies: nothing was judged.
+                    return result(c, &self.opts, Outcome::Skip, Some(NOT_RUN_FAIL_FAST.into()));
+                }
                 r.unwrap_or_else(|| {
                     let mut r = result(
                         c,
@@ -387,6 +393,12 @@ fn apply_waiver(r: &mut CaseResult, waivers: &Waivers) {
             stale: r.outcome == Outcome::Pass,
         });
     }
+}
+
+/// Whether `r` fails the run (what `--fail-fast` stops at): an unwaived MUST failure
+/// or an unwaived MUST rule finding.
+fn fails_the_run(r: &CaseResult) -> bool {
+    r.is_required_failure() || r.findings.iter().any(|f| f.is_required_failure())
 }
 
 /// FNV-1a of the case ID, to give every case its own stream from the run's seed.
