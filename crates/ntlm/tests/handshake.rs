@@ -388,3 +388,108 @@ fn seal_keys_for_128_56_and_40_bit_keys() {
         );
     }
 }
+
+/// A fresh acceptor and a real AUTHENTICATE from `admin` answering its challenge,
+/// decoded so a test can change one thing; the MIC is dropped (the message is
+/// re-encoded, and a changed message would fail the MIC before the rule under test).
+fn fresh_authenticate(seed: u64) -> (Acceptor, Authenticate) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut acc = Acceptor::new(AcceptorConfig::default());
+    let mut ini = Initiator::new(InitiatorConfig::new("admin", "admin"));
+    let ch = acc.challenge(&ini.negotiate(), &mut rng, NOW).unwrap();
+    let (auth, _) = ini.authenticate(&ch, &mut rng, NOW).unwrap();
+    let mut auth = Authenticate::decode(&auth).unwrap();
+    auth.mic = None;
+    (acc, auth)
+}
+
+fn encoded(a: &Authenticate) -> Vec<u8> {
+    let mut raw = Vec::new();
+    a.encode(&mut raw);
+    raw
+}
+
+/// MS-NLMP 3.2.5.1.2: WinRM's acceptor works in Unicode only; an AUTHENTICATE that
+/// does not settle on NTLMSSP_NEGOTIATE_UNICODE is refused as such, whatever other
+/// flags it keeps, and the same message with the flag passes the checks up to the proof.
+#[test]
+fn an_authenticate_without_unicode_is_refused_whatever_else_it_has() {
+    for (seed, keep) in [(21u64, u32::MAX), (22, flags::NEGOTIATE_NTLM), (23, 0)] {
+        let (mut acc, mut auth) = fresh_authenticate(seed);
+        auth.flags &= !flags::NEGOTIATE_UNICODE & keep;
+        assert_eq!(
+            acc.authenticate(&encoded(&auth), &passwords).unwrap_err(),
+            Error::UnicodeRequired,
+            "flags {:#010x}",
+            auth.flags
+        );
+    }
+    // Unicode alone (no other flag) is not refused for want of Unicode.
+    let (mut acc, mut auth) = fresh_authenticate(24);
+    auth.flags = flags::NEGOTIATE_UNICODE;
+    assert_ne!(
+        acc.authenticate(&encoded(&auth), &passwords).unwrap_err(),
+        Error::UnicodeRequired
+    );
+}
+
+/// Anonymous is an empty user AND an empty NT response (or the ANONYMOUS flag); an
+/// empty user with a real NT response is not anonymous (it fails as an unknown user),
+/// and a named user with only an LM response is NTLMv1 (LM) authentication, refused as
+/// such, not as anonymous.
+#[test]
+fn anonymous_means_no_user_and_no_nt_response() {
+    let (mut acc, mut auth) = fresh_authenticate(31);
+    auth.user.clear();
+    assert_eq!(
+        acc.authenticate(&encoded(&auth), &passwords).unwrap_err(),
+        Error::UnknownUser {
+            user: String::new()
+        }
+    );
+    let (mut acc, mut auth) = fresh_authenticate(32);
+    auth.nt_response.clear();
+    auth.lm_response = vec![7; 24];
+    assert_eq!(
+        acc.authenticate(&encoded(&auth), &passwords).unwrap_err(),
+        Error::NtlmV1Refused
+    );
+    let (mut acc, mut auth) = fresh_authenticate(33);
+    auth.flags |= flags::ANONYMOUS;
+    assert_eq!(
+        acc.authenticate(&encoded(&auth), &passwords).unwrap_err(),
+        Error::AnonymousRefused
+    );
+}
+
+/// `ct_eq` is equality: differences anywhere make it false, however they combine (two
+/// bytes that differ by the same bits must not cancel out).
+#[test]
+fn ct_eq_is_equality_for_any_pattern_of_differences() {
+    use ntlm::crypto::ct_eq;
+    assert!(ct_eq(&[], &[]));
+    assert!(ct_eq(&[1, 2, 3], &[1, 2, 3]));
+    assert!(!ct_eq(&[0, 0], &[1, 1]));
+    assert!(!ct_eq(&[0, 0, 0], &[1, 1, 1]));
+    assert!(!ct_eq(&[5, 5], &[4, 4]));
+    assert!(!ct_eq(&[1, 2], &[1, 2, 3]));
+    let a = [0x11u8; 16];
+    for i in 0..16 {
+        for j in i..16 {
+            let mut b = a;
+            b[i] ^= 0x80;
+            b[j] ^= 0x80;
+            assert_eq!(ct_eq(&a, &b), i == j, "flips at {i} and {j}");
+        }
+    }
+}
+
+/// The acceptor's Debug output says where it is in the exchange and nothing secret.
+#[test]
+fn acceptor_debug_shows_the_state_only() {
+    let (acc, _) = fresh_authenticate(41);
+    let shown = format!("{acc:?}");
+    assert!(shown.contains("Acceptor") && shown.contains("challenged"), "{shown}");
+    let fresh = format!("{:?}", Acceptor::new(AcceptorConfig::default()));
+    assert!(fresh.contains("initial"), "{fresh}");
+}
