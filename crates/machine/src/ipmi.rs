@@ -1461,10 +1461,9 @@ impl Machine {
             SolStage::Login if typed.is_empty() => SolStage::Login,
             SolStage::Login => SolStage::Password(typed.to_owned()),
             SolStage::Password(name) => {
-                let ok = self
-                    .users()
-                    .iter()
-                    .any(|u| u.enabled && !u.name.is_empty() && u.name == name && u.password == typed);
+                let ok = self.users().iter().any(|u| {
+                    u.enabled && !u.name.is_empty() && u.name == name && u.password == typed
+                });
                 if ok {
                     SolStage::Shell(name)
                 } else {

@@ -929,8 +929,8 @@ fn the_sol_login_refuses_wrong_credentials_and_asks_again() {
         .cloned()
         .expect("the default scenario has a second user");
     m.sol_input(3, format!("{}\r", user.name).as_bytes(), 0);
-    let out = String::from_utf8(m.sol_input(3, format!("{}\r", user.password).as_bytes(), 0))
-        .unwrap();
+    let out =
+        String::from_utf8(m.sol_input(3, format!("{}\r", user.password).as_bytes(), 0)).unwrap();
     assert!(
         out.ends_with(&format!("{}@touchstone-sim:~$ ", user.name)),
         "{out:?}"
