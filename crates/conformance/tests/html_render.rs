@@ -158,6 +158,10 @@ async fn report_of_the_mock() -> conformance::Report {
     report
 }
 
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium is not installed: apt-get update && apt-get install -y chromium"
+)]
 #[test]
 fn the_html_report_renders_in_headless_chromium() {
     let Some(exe) = chromium_or_skip() else {
