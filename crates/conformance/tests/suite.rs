@@ -15,10 +15,12 @@
 //!   (the privilege cases' accounts) and `TOUCHSTONE_IPMI_IDLE_WAIT=SECONDS` (the
 //!   idle-timeout case), as `touchstone check --ipmi` takes them. `TOUCHSTONE_IPMI=mock`
 //!   (without `TOUCHSTONE_SUBJECT`) is the embedded mock's own IPMI listener, so the
-//!   cross cases see one machine both ways (operator/operator and user/user accounts).
-//!   `TOUCHSTONE_IPMI=HOST` without `TOUCHSTONE_SUBJECT` checks IPMI alone, as
-//!   `touchstone check --ipmi` alone does. Unset: the IPMI and cross cases are ignored,
-//!   the reason saying which variable to set.
+//!   cross cases see one machine both ways (operator/operator and user/user accounts);
+//!   it is the default when neither variable is set, so by default every case runs (the
+//!   idle-timeout case needs `TOUCHSTONE_IPMI_IDLE_WAIT`). `TOUCHSTONE_IPMI=HOST`
+//!   without `TOUCHSTONE_SUBJECT` checks IPMI alone, as `touchstone check --ipmi` alone
+//!   does. With `TOUCHSTONE_SUBJECT` and no `TOUCHSTONE_IPMI`, the IPMI and cross cases
+//!   are ignored, the reason saying which variable to set.
 //!
 //! `TOUCHSTONE_WAIVERS` names a waiver file (default for the mock:
 //! `tests/mock-waivers.toml`); `TOUCHSTONE_SEED` sets the seed; `TOUCHSTONE_RESOURCE`
@@ -110,9 +112,10 @@ fn ipmi_options(
     o.user = account("TOUCHSTONE_IPMI_USER_ACCOUNT")?.or_else(|| known("user"));
     o.idle_wait = env("TOUCHSTONE_IPMI_IDLE_WAIT")
         .map(|s| {
-            s.parse::<u64>()
-                .map(std::time::Duration::from_secs)
-                .map_err(|_| format!("TOUCHSTONE_IPMI_IDLE_WAIT={s}: expected seconds"))
+            s.parse::<f64>()
+                .ok()
+                .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+                .ok_or_else(|| format!("TOUCHSTONE_IPMI_IDLE_WAIT={s}: expected seconds"))
         })
         .transpose()?;
     Ok(o)
@@ -126,7 +129,11 @@ fn subject(cases: &[Case]) -> &'static Subject {
             .build()
             .expect("a tokio runtime");
         let ipmi_var = env("TOUCHSTONE_IPMI");
-        let embedded_ipmi = ipmi_var.as_deref() == Some("mock");
+        // The embedded mock answers IPMI too unless another IPMI target is named.
+        let embedded_ipmi = match ipmi_var.as_deref() {
+            Some(v) => v == "mock",
+            None => env("TOUCHSTONE_SUBJECT").is_none(),
+        };
         // (URL, user, password, IPMI options, the mock, waivers); `None` URL: IPMI alone.
         let setup: Result<_, String> = (|| {
             Ok(match env("TOUCHSTONE_SUBJECT") {
@@ -168,8 +175,23 @@ fn subject(cases: &[Case]) -> &'static Subject {
                     )
                 }
                 None => {
+                    // With IPMI, the session idle timeout shortened (as `touchstone check`
+                    // does), so that the idle-timeout case runs.
+                    let toml = mock::scenario::DEFAULT_TOML.replacen(
+                        "idle_timeout_ms = 60000",
+                        "idle_timeout_ms = 1500",
+                        1,
+                    );
+                    let short_idle = embedded_ipmi && toml != mock::scenario::DEFAULT_TOML;
+                    let builder = mock::MockServer::builder()
+                        .scenario_str(if embedded_ipmi {
+                            &toml
+                        } else {
+                            mock::scenario::DEFAULT_TOML
+                        })
+                        .map_err(|e| format!("the embedded mock's scenario: {e}"))?;
                     let m = rt
-                        .block_on(mock::MockServer::builder().ipmi(embedded_ipmi).start())
+                        .block_on(builder.ipmi(embedded_ipmi).start())
                         .map_err(|e| format!("the embedded mock: {e}"))?;
                     let waivers = env("TOUCHSTONE_WAIVERS").or_else(|| {
                         Some(
@@ -179,7 +201,12 @@ fn subject(cases: &[Case]) -> &'static Subject {
                     });
                     let ipmi = match m.ipmi_addr() {
                         Some(addr) if embedded_ipmi => {
-                            Some(ipmi_options(addr, Some("admin"), Some("admin"), true)?)
+                            let mut o = ipmi_options(addr, Some("admin"), Some("admin"), true)?;
+                            if short_idle {
+                                o.idle_wait =
+                                    o.idle_wait.or(Some(std::time::Duration::from_millis(2500)));
+                            }
+                            Some(o)
                         }
                         _ => None,
                     };
@@ -305,9 +332,39 @@ fn run_one(case: &Case, all: &[Case]) -> Result<Completion, Failed> {
             );
             Ok(Completion::Completed)
         }
-        (None, Outcome::Skip) => Ok(Completion::ignored_with(r.message.unwrap_or_default())),
+        (None, Outcome::Skip) => Ok(Completion::ignored_with(harness_advice(
+            &r.message.unwrap_or_default(),
+        ))),
         (None, Outcome::Fail | Outcome::Error) => Err(detail().into()),
     }
+}
+
+/// A skip reason with `touchstone check`'s options replaced by this harness's
+/// environment variables, so that its advice works here.
+fn harness_advice(message: &str) -> String {
+    [
+        (
+            "--ipmi-idle-wait SECONDS",
+            "TOUCHSTONE_IPMI_IDLE_WAIT=SECONDS",
+        ),
+        (
+            "--ipmi-operator USER:PASSWORD",
+            "TOUCHSTONE_IPMI_OPERATOR=USER:PASSWORD",
+        ),
+        (
+            "--ipmi-user-account USER:PASSWORD",
+            "TOUCHSTONE_IPMI_USER_ACCOUNT=USER:PASSWORD",
+        ),
+        ("--ipmi-operator", "TOUCHSTONE_IPMI_OPERATOR"),
+        ("--ipmi-user-account", "TOUCHSTONE_IPMI_USER_ACCOUNT"),
+        ("--ipmi HOST:PORT", "TOUCHSTONE_IPMI=HOST[:PORT]"),
+        ("--target", "TOUCHSTONE_SUBJECT=URL"),
+        ("--resource", "TOUCHSTONE_RESOURCE"),
+    ]
+    .iter()
+    .fold(message.to_owned(), |m, (option, var)| {
+        m.replace(option, var)
+    })
 }
 
 fn main() {
