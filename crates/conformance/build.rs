@@ -1,7 +1,7 @@
 //! Probes for the tools of `tests/html_render.rs` (Chromium) and `tests/ipmi_sim.rs`
-//! (OpenIPMI's `ipmi_sim` and `sdrcomp`); see `../build_probe.rs`.
+//! (OpenIPMI's `ipmi_sim` and `sdrcomp`); see `.ci/build_probe.rs`.
 
-include!("../build_probe.rs");
+include!("../../.ci/build_probe.rs");
 
 fn main() {
     probe_tools(&[

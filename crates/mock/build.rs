@@ -1,6 +1,6 @@
-//! Probes for the clients the interop tests drive (see `../build_probe.rs`).
+//! Probes for the clients the interop tests drive (see `.ci/build_probe.rs`).
 
-include!("../build_probe.rs");
+include!("../../.ci/build_probe.rs");
 
 fn main() {
     probe_tools(&[

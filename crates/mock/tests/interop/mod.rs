@@ -4,7 +4,7 @@
 //!
 //! Three things every such test needs:
 //! - Whether the client is installed. The crate's build script (`build.rs`, with
-//!   `../build_probe.rs`) probes for each client and sets `has_<client>`; a test whose
+//!   `.ci/build_probe.rs`) probes for each client and sets `has_<client>`; a test whose
 //!   client is missing is `#[cfg_attr(not(has_<client>), ignore = "<why and how to
 //!   install>")]`, so `cargo test` lists it as ignored with that reason. Under `CI=true`
 //!   the build script sets every `has_*`: nothing is ignored and a missing client fails

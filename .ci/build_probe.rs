@@ -76,7 +76,7 @@ fn succeeds(cmd: &mut Command) -> bool {
 /// Probes each tool and prints the cargo directives.
 pub fn probe_tools(tools: &[Tool]) {
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rerun-if-changed=../build_probe.rs");
+    println!("cargo::rerun-if-changed=../../.ci/build_probe.rs");
     println!("cargo::rerun-if-env-changed=PATH");
     println!("cargo::rerun-if-env-changed=CI");
     if let Some(path) = std::env::var_os("PATH") {
