@@ -394,6 +394,10 @@ fn check_dom(exe: &Path, report: &Report, scratch: &Path, name: &str) -> (PathBu
     (page, dom)
 }
 
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium is not installed: apt-get update && apt-get install -y chromium"
+)]
 #[test]
 fn a_failing_run_reads_failures_first_in_headless_chromium() {
     let Some(exe) = chromium_or_skip() else {

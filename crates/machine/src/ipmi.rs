@@ -50,15 +50,29 @@ pub const MAX_USERS: u8 = 15;
 pub const DEFAULT_CIPHER_SUITES: [u8; 2] = [3, 17];
 
 /// The Serial over LAN console of the machine (`[machine.sol]`): what it shows when a
-/// console attaches, and how it answers typed lines.
+/// console attaches, how it logs a user in, and how it answers typed lines.
+///
+/// With a `login_prompt` (the default), the console behaves like a serial getty: it
+/// shows the banner and `login_prompt`, takes a user name, then shows
+/// `password_prompt` and takes the password without echoing it. A name and password of
+/// an enabled user of the scenario (`[[machine.users]]`) logs in and shows `prompt`;
+/// anything else answers `Login incorrect` and asks again from the user name. Once
+/// logged in, each line typed is answered from the command table as that user. An empty
+/// `login_prompt` skips the login: the prompt follows the banner and lines run as
+/// `root`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SolSpec {
-    /// Printed when the SOL payload is activated (before the prompt).
+    /// Printed when the SOL payload is activated (before the login prompt).
     pub banner: String,
-    /// Printed after the banner and after every line typed.
+    /// Asks for the user name; empty: no login.
+    pub login_prompt: String,
+    /// Asks for the password (typed characters are not echoed).
+    pub password_prompt: String,
+    /// Printed after a successful login and after every line typed; `{user}` is
+    /// replaced by the logged-in user's name.
     pub prompt: String,
-    /// Whether typed characters are echoed back.
+    /// Whether typed characters are echoed back (never those of a password).
     pub echo: bool,
 }
 
@@ -66,10 +80,40 @@ impl Default for SolSpec {
     fn default() -> SolSpec {
         SolSpec {
             banner: "\r\nTouchstone Simulated Server ttyS0\r\n\r\n".into(),
-            prompt: "touchstone-sim login: ".into(),
+            login_prompt: "touchstone-sim login: ".into(),
+            password_prompt: "Password: ".into(),
+            prompt: "{user}@touchstone-sim:~$ ".into(),
             echo: true,
         }
     }
+}
+
+impl SolSpec {
+    /// The shell prompt for `user`.
+    pub fn prompt_for(&self, user: &str) -> String {
+        self.prompt.replace("{user}", user)
+    }
+}
+
+/// Where one SOL console session is: typing a user name, a password, or commands.
+#[derive(Debug, Clone, Default)]
+enum SolStage {
+    /// At `login:`.
+    #[default]
+    Login,
+    /// At `Password:`, for this user name.
+    Password(String),
+    /// Logged in as this user.
+    Shell(String),
+}
+
+/// The line being typed on one SOL console session.
+#[derive(Debug, Clone, Default)]
+struct SolTerm {
+    stage: SolStage,
+    line: Vec<u8>,
+    /// The last byte was a CR (a following LF ends nothing).
+    after_cr: bool,
 }
 
 /// How this BMC implementation behaves where IPMI v2.0 leaves a choice (or, for the
@@ -151,7 +195,7 @@ pub(crate) struct BmcState {
     identify_forever: bool,
     power_on_by_ipmi: bool,
     no_access: Vec<u8>,
-    sol_lines: HashMap<u32, (Vec<u8>, bool)>,
+    sol_lines: HashMap<u32, SolTerm>,
 }
 
 fn lan_defaults() -> BTreeMap<u8, Vec<u8>> {
@@ -1336,52 +1380,105 @@ impl Application for Machine {
     }
 
     fn sol_activated(&mut self, session: u32, _now_ms: u64) -> Vec<u8> {
-        self.bmc.sol_lines.insert(session, (Vec::new(), false));
         let sol = &self.spec().sol;
+        let term = if sol.login_prompt.is_empty() {
+            SolTerm {
+                stage: SolStage::Shell("root".into()),
+                ..SolTerm::default()
+            }
+        } else {
+            SolTerm::default()
+        };
         let mut out = sol.banner.as_bytes().to_vec();
-        out.extend_from_slice(sol.prompt.as_bytes());
+        out.extend_from_slice(self.sol_stage_prompt(&term.stage).as_bytes());
+        self.bmc.sol_lines.insert(session, term);
         out
     }
 
     fn sol_input(&mut self, session: u32, data: &[u8], now_ms: u64) -> Vec<u8> {
-        let sol = self.spec().sol.clone();
-        let (mut line, mut after_cr) = self.bmc.sol_lines.remove(&session).unwrap_or_default();
+        let echo = self.spec().sol.echo;
+        let mut term = self.bmc.sol_lines.remove(&session).unwrap_or_default();
         let mut out = Vec::new();
         for &b in data {
+            // Password characters are never echoed.
+            let echo_now = echo && !matches!(term.stage, SolStage::Password(_));
             match b {
-                b'\n' if after_cr => after_cr = false,
+                b'\n' if term.after_cr => term.after_cr = false,
                 b'\r' | b'\n' => {
-                    after_cr = b == b'\r';
-                    if sol.echo {
+                    term.after_cr = b == b'\r';
+                    if echo || matches!(term.stage, SolStage::Password(_)) {
                         out.extend_from_slice(b"\r\n");
                     }
-                    let text = String::from_utf8_lossy(&line).trim().to_owned();
-                    if !text.is_empty() {
-                        let (text, _) = self.run_line(&text, "root", now_ms);
-                        out.extend_from_slice(text.as_bytes());
-                    }
-                    line.clear();
-                    out.extend_from_slice(sol.prompt.as_bytes());
+                    // A password is taken as typed; names and commands trimmed.
+                    let text = String::from_utf8_lossy(&term.line);
+                    let typed = if matches!(term.stage, SolStage::Password(_)) {
+                        text.into_owned()
+                    } else {
+                        text.trim().to_owned()
+                    };
+                    term.line.clear();
+                    term.stage = self.sol_line(term.stage, &typed, now_ms, &mut out);
+                    out.extend_from_slice(self.sol_stage_prompt(&term.stage).as_bytes());
                 }
                 0x08 | 0x7F => {
-                    after_cr = false;
-                    if line.pop().is_some() && sol.echo {
+                    term.after_cr = false;
+                    if term.line.pop().is_some() && echo_now {
                         out.extend_from_slice(b"\x08 \x08");
                     }
                 }
                 _ => {
-                    after_cr = false;
-                    if line.len() < 4096 {
-                        line.push(b);
+                    term.after_cr = false;
+                    if term.line.len() < 4096 {
+                        term.line.push(b);
                     }
-                    if sol.echo {
+                    if echo_now {
                         out.push(b);
                     }
                 }
             }
         }
-        self.bmc.sol_lines.insert(session, (line, after_cr));
+        self.bmc.sol_lines.insert(session, term);
         out
+    }
+}
+
+impl Machine {
+    /// What the SOL console shows when it waits in `stage`.
+    fn sol_stage_prompt(&self, stage: &SolStage) -> String {
+        let sol = &self.spec().sol;
+        match stage {
+            SolStage::Login => sol.login_prompt.clone(),
+            SolStage::Password(_) => sol.password_prompt.clone(),
+            SolStage::Shell(user) => sol.prompt_for(user),
+        }
+    }
+
+    /// A line typed at the SOL console in `stage`: its answer goes to `out`; returns the
+    /// next stage.
+    fn sol_line(&self, stage: SolStage, typed: &str, now_ms: u64, out: &mut Vec<u8>) -> SolStage {
+        match stage {
+            // An empty user name asks again, as getty does.
+            SolStage::Login if typed.is_empty() => SolStage::Login,
+            SolStage::Login => SolStage::Password(typed.to_owned()),
+            SolStage::Password(name) => {
+                let ok = self.users().iter().any(|u| {
+                    u.enabled && !u.name.is_empty() && u.name == name && u.password == typed
+                });
+                if ok {
+                    SolStage::Shell(name)
+                } else {
+                    out.extend_from_slice(b"\r\nLogin incorrect\r\n");
+                    SolStage::Login
+                }
+            }
+            SolStage::Shell(user) => {
+                if !typed.is_empty() {
+                    let (text, _) = self.run_line(typed, &user, now_ms);
+                    out.extend_from_slice(text.as_bytes());
+                }
+                SolStage::Shell(user)
+            }
+        }
     }
 }
 

@@ -864,32 +864,80 @@ fn system_info_parameters() {
 #[test]
 fn serial_over_lan_console() {
     let mut m = machine();
+    let sol = m.spec().sol.clone();
     let hello = m.sol_activated(7, 0);
     let text = String::from_utf8(hello).unwrap();
-    assert!(text.starts_with(&m.spec().sol.banner));
-    assert!(text.ends_with(&m.spec().sol.prompt));
-    // Echo, then a line: the command table answers, then the prompt again.
+    assert!(text.starts_with(&sol.banner));
+    assert!(text.ends_with("touchstone-sim login: "), "{text:?}");
+    // The user name is echoed; the password is not; then the user's prompt.
+    let out = String::from_utf8(m.sol_input(7, b"admin\r\n", 0)).unwrap();
+    assert_eq!(out, "admin\r\nPassword: ");
+    let out = String::from_utf8(m.sol_input(7, b"admin\r", 0)).unwrap();
+    assert_eq!(out, "\r\nadmin@touchstone-sim:~$ ");
+    // Echo, then a line: the command table answers as that user, then the prompt again.
     let out = m.sol_input(7, b"host", 0);
     assert_eq!(out, b"host");
     let out = String::from_utf8(m.sol_input(7, b"name\r\n", 0)).unwrap();
     assert!(out.starts_with("name\r\n"), "{out:?}");
     assert!(out.contains("touchstone-sim\r\n"), "{out:?}");
-    assert!(out.ends_with(&m.spec().sol.prompt));
+    assert!(out.ends_with("admin@touchstone-sim:~$ "), "{out:?}");
+    let out = String::from_utf8(m.sol_input(7, b"whoami\r", 0)).unwrap();
+    assert!(out.contains("admin"), "{out:?}");
     // A bare newline prints the prompt again; backspace erases.
     let out = String::from_utf8(m.sol_input(7, b"\r", 0)).unwrap();
-    assert_eq!(out, format!("\r\n{}", m.spec().sol.prompt));
+    assert_eq!(out, "\r\nadmin@touchstone-sim:~$ ");
     let out = m.sol_input(7, b"ab\x7f", 0);
     assert_eq!(out, b"ab\x08 \x08");
-    // Without echo nothing but answers comes back.
+    // Without echo nothing but answers comes back; no login prompt: straight in.
     let mut spec = MachineSpec::default();
     spec.sol.echo = false;
+    spec.sol.login_prompt = String::new();
     spec.sol.prompt = "$ ".into();
     let mut m = Machine::new(spec, 0).unwrap();
-    m.sol_activated(1, 0);
+    let hello = String::from_utf8(m.sol_activated(1, 0)).unwrap();
+    assert!(hello.ends_with("$ "), "{hello:?}");
     // An unknown command is answered as cmd.exe answers it, then the prompt.
     let out = String::from_utf8(m.sol_input(1, b"xyz\r", 0)).unwrap();
     assert!(out.starts_with("'xyz' is not recognized"), "{out:?}");
     assert!(out.ends_with("batch file.\r\n$ "), "{out:?}");
+}
+
+#[test]
+fn the_sol_login_refuses_wrong_credentials_and_asks_again() {
+    let mut m = machine();
+    m.sol_activated(3, 0);
+    // A user name alone is never run as a command.
+    let out = String::from_utf8(m.sol_input(3, b"admin\r", 0)).unwrap();
+    assert!(!out.contains("not recognized"), "{out:?}");
+    assert!(out.ends_with("Password: "), "{out:?}");
+    // A wrong password: not echoed, "Login incorrect", then login: again.
+    let out = String::from_utf8(m.sol_input(3, b"wrong\r", 0)).unwrap();
+    assert!(!out.contains("wrong"), "{out:?}");
+    assert_eq!(out, "\r\n\r\nLogin incorrect\r\ntouchstone-sim login: ");
+    // An unknown user is refused the same way, whatever the password.
+    m.sol_input(3, b"nobody\r", 0);
+    let out = String::from_utf8(m.sol_input(3, b"admin\r", 0)).unwrap();
+    assert!(out.contains("Login incorrect"), "{out:?}");
+    // An empty name asks for the name again.
+    let out = String::from_utf8(m.sol_input(3, b"\r", 0)).unwrap();
+    assert_eq!(out, "\r\ntouchstone-sim login: ");
+    // Another scenario user logs in with its own password.
+    let user = m
+        .users()
+        .iter()
+        .find(|u| u.name != "admin" && u.enabled)
+        .cloned()
+        .expect("the default scenario has a second user");
+    m.sol_input(3, format!("{}\r", user.name).as_bytes(), 0);
+    let out =
+        String::from_utf8(m.sol_input(3, format!("{}\r", user.password).as_bytes(), 0)).unwrap();
+    assert!(
+        out.ends_with(&format!("{}@touchstone-sim:~$ ", user.name)),
+        "{out:?}"
+    );
+    // Another session starts at login: again.
+    let hello = String::from_utf8(m.sol_activated(4, 0)).unwrap();
+    assert!(hello.ends_with("login: "), "{hello:?}");
 }
 
 #[test]
@@ -900,6 +948,10 @@ fn the_sol_section_is_read_from_a_scenario() {
     }
     let s: S = toml::from_str("[machine.sol]\nprompt = \"# \"\necho = false\n").unwrap();
     assert_eq!(s.machine.sol.prompt, "# ");
+    assert_eq!(
+        s.machine.sol.login_prompt,
+        MachineSpec::default().sol.login_prompt
+    );
     assert!(!s.machine.sol.echo);
     assert_eq!(s.machine.sol.banner, MachineSpec::default().sol.banner);
     assert!(toml::from_str::<S>("[machine.sol]\npromt = \"# \"\n").is_err());

@@ -8,14 +8,19 @@
 //! | `GET /state` | | [`AdminOps::state`] |
 //! | `GET /journal[?since=SEQ]` | | array of journal entries (newer than SEQ) |
 //! | `DELETE /journal` | | `{"cleared": N}` |
-//! | `POST /sensors/{id}` | `{"value": 41.5}` or `{"value": null}` | [`AdminOps::set_sensor`] |
+//! | `POST /sensors/{id}` | `{"value": 41.5}` or `{"value": null}` | [`sensor_answer`]; 404 for an unknown id |
 //! | `POST /power` | `{"action": "off"}` | [`AdminOps::power`] |
-//! | `POST /sel` | entry JSON | [`AdminOps::add_sel`] |
-//! | `POST /scenario` | TOML text (`text/plain` or `application/toml`) | [`AdminOps::load_scenario`] |
+//! | `POST /sel` | entry JSON, or no body ([`default_sel_event`]) | [`AdminOps::add_sel`] |
+//! | `POST /scenario` | TOML text | [`AdminOps::load_scenario`] |
 //!
 //! Errors are `{"error": "..."}`: 400 for a refused request, 403 for a cross-origin
-//! request, 404 for an unknown route, 405 (with `Allow`) for a wrong method, 413 past
-//! 1 MiB of body, 415 for a body of the wrong type.
+//! request, 404 for an unknown route or sensor id, 405 (with `Allow`) for a wrong
+//! method, 413 past 1 MiB of body, 415 for a body of the wrong type.
+//!
+//! A sensor reading is kept as its IPMI raw byte (`value = raw × resolution + offset`,
+//! clamped to the byte), so the value set is rounded to the sensor's resolution: the
+//! answer says the value requested, the value stored and whether they differ
+//! (`"quantised": true`, with a `note`).
 //!
 //! # Cross-site requests
 //!
@@ -34,7 +39,8 @@
 //!   and no `Origin` on same-origin GETs.
 //! - `POST /sensors/{id}`, `POST /power` and `POST /sel` take JSON only: a
 //!   `Content-Type` other than `application/json` (parameters such as `charset`
-//!   allowed), or none, is refused with 415. A page can send `text/plain`,
+//!   allowed), or none, is refused with 415 (a `POST /sel` without a body needs no
+//!   type, as `curl -X POST` sends it). A page can send `text/plain`,
 //!   `application/x-www-form-urlencoded` or `multipart/form-data` cross-origin without
 //!   a preflight; it cannot send `application/json` so. `DELETE /journal` takes no
 //!   body; if one is sent, it must be `application/json` too.
@@ -55,15 +61,72 @@ use crate::journal::Journal;
 /// Largest admin request body.
 pub const MAX_ADMIN_BODY: usize = 1024 * 1024;
 
+/// Why an admin request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminError {
+    /// The request cannot be done (400).
+    BadRequest(String),
+    /// What the path names does not exist (404).
+    NotFound(String),
+}
+
+impl From<String> for AdminError {
+    fn from(message: String) -> AdminError {
+        AdminError::BadRequest(message)
+    }
+}
+
+/// The answer to `POST /sensors/{id}`: `{"id", "value", "resolution"}`, and when a value
+/// was set, `"requested"` and `"quantised"` (whether the stored reading differs from the
+/// requested value), with a `"note"` saying so when it does. `stored` is the reading
+/// after the change (the raw byte converted back).
+pub fn sensor_answer(
+    id: &str,
+    requested: Option<f64>,
+    stored: Option<f64>,
+    resolution: f64,
+) -> Value {
+    let mut answer = json!({ "id": id, "value": stored, "resolution": resolution });
+    if let Some(asked) = requested {
+        let quantised = stored.is_none_or(|v| (v - asked).abs() > 1e-9);
+        answer["requested"] = json!(asked);
+        answer["quantised"] = json!(quantised);
+        if quantised {
+            answer["note"] = json!(format!(
+                "readings are kept as the IPMI raw byte: {asked} is stored as {} \
+                 (resolution {resolution}, clamped to the sensor's range)",
+                stored.map_or("nothing".to_owned(), |v| v.to_string())
+            ));
+        }
+    }
+    answer
+}
+
+/// The event `POST /sel` adds when it has no body: a System Event (sensor type 0x12),
+/// sensor number 0, asserted, sensor-specific event type 0x6F, offset 0 (System
+/// Reconfigured), as `ipmitool sel list` shows it: `System Event #0x00 | System
+/// Reconfigured | Asserted`.
+pub fn default_sel_event() -> Value {
+    json!({
+        "sensor_type": 0x12,
+        "sensor_number": 0,
+        "event_type": 0x6F,
+        "data": [0x00, 0xFF, 0xFF],
+        "description": "System Reconfigured (the admin API's default event)",
+    })
+}
+
 /// What the admin API can do to the simulated machine (implemented by the service
-/// layer). Errors are messages for the client (answered with 400).
+/// layer). Errors are messages for the client (answered with 400 unless an
+/// [`AdminError`] says otherwise).
 pub trait AdminOps: Send + Sync + 'static {
     /// Liveness and version information.
     fn health(&self) -> Value;
     /// A summary of the machine state.
     fn state(&self) -> Value;
-    /// Overrides a sensor reading (`None` clears the override).
-    fn set_sensor(&self, id: &str, value: Option<f64>) -> Result<Value, String>;
+    /// Overrides a sensor reading (`None` clears the override); answers
+    /// [`sensor_answer`], or [`AdminError::NotFound`] for an id no numeric sensor has.
+    fn set_sensor(&self, id: &str, value: Option<f64>) -> Result<Value, AdminError>;
     /// A power action (`on`, `off`, `cycle`, `reset`, ...).
     fn power(&self, action: &str) -> Result<Value, String>;
     /// Appends a System Event Log entry.
@@ -133,7 +196,9 @@ pub(crate) async fn serve(
     };
     let media = media_type(&parts.headers);
     let wants_json = match (&route, &parts.method) {
-        (Route::Sensor(_) | Route::Power | Route::Sel, _) => true,
+        // No body at all (`curl -X POST .../sel`): the default event, no type needed.
+        (Route::Sel, _) => !body.is_empty() || media.is_some(),
+        (Route::Sensor(_) | Route::Power, _) => true,
         (Route::Journal, &Method::DELETE) => !body.is_empty(),
         _ => false,
     };
@@ -147,26 +212,42 @@ pub(crate) async fn serve(
             ),
         );
     }
-    let result = match (route, &parts.method) {
+    let result: Result<Value, AdminError> = match (route, &parts.method) {
         (Route::Health, _) => Ok(ops.health()),
         (Route::State, _) => Ok(ops.state()),
         (Route::Journal, &Method::DELETE) => Ok(json!({ "cleared": journal.clear() })),
-        (Route::Journal, _) => journal_since(journal, query),
-        (Route::Sensor(id), _) => parse_json(&body).and_then(|v| match v.get("value") {
-            Some(Value::Null) => ops.set_sensor(&id, None),
-            Some(Value::Number(n)) => match n.as_f64() {
-                Some(x) => ops.set_sensor(&id, Some(x)),
-                None => Err("value is not a finite number".into()),
+        (Route::Journal, _) => journal_since(journal, query).map_err(AdminError::from),
+        (Route::Sensor(id), _) => match parse_json(&body) {
+            Err(e) => Err(e.into()),
+            Ok(v) => match v.get("value") {
+                Some(Value::Null) => ops.set_sensor(&id, None),
+                Some(Value::Number(n)) => match n.as_f64() {
+                    Some(x) => ops.set_sensor(&id, Some(x)),
+                    None => Err(AdminError::from("value is not a finite number".to_owned())),
+                },
+                _ => Err(AdminError::from(
+                    r#"expected {"value": <number or null>}"#.to_owned(),
+                )),
             },
-            _ => Err(r#"expected {"value": <number or null>}"#.into()),
-        }),
-        (Route::Power, _) => {
-            parse_json(&body).and_then(|v| match v.get("action").and_then(Value::as_str) {
+        },
+        (Route::Power, _) => parse_json(&body)
+            .and_then(|v| match v.get("action").and_then(Value::as_str) {
                 Some(action) => ops.power(action),
                 None => Err(r#"expected {"action": "<on|off|cycle|reset|...>"}"#.into()),
             })
+            .map_err(AdminError::from),
+        (Route::Sel, _) if body.is_empty() => {
+            let event = default_sel_event();
+            ops.add_sel(event.clone())
+                .map(|mut answer| {
+                    answer["entry"] = event;
+                    answer
+                })
+                .map_err(AdminError::from)
         }
-        (Route::Sel, _) => parse_json(&body).and_then(|v| ops.add_sel(v)),
+        (Route::Sel, _) => parse_json(&body)
+            .and_then(|v| ops.add_sel(v))
+            .map_err(AdminError::from),
         (Route::Scenario, _) => {
             if !matches!(
                 media.as_deref(),
@@ -183,14 +264,17 @@ pub(crate) async fn serve(
                 );
             }
             match std::str::from_utf8(&body) {
-                Ok(text) => ops.load_scenario(text),
-                Err(_) => Err("the scenario is not UTF-8 text".into()),
+                Ok(text) => ops.load_scenario(text).map_err(AdminError::from),
+                Err(_) => Err(AdminError::from(
+                    "the scenario is not UTF-8 text".to_owned(),
+                )),
             }
         }
     };
     match result {
         Ok(value) => json_response(StatusCode::OK, &value),
-        Err(message) => error(StatusCode::BAD_REQUEST, &message),
+        Err(AdminError::BadRequest(message)) => error(StatusCode::BAD_REQUEST, &message),
+        Err(AdminError::NotFound(message)) => error(StatusCode::NOT_FOUND, &message),
     }
 }
 

@@ -2641,15 +2641,29 @@ impl crate::admin::AdminOps for Mock {
         })
     }
 
-    fn set_sensor(&self, id: &str, value: Option<f64>) -> Result<serde_json::Value, String> {
+    fn set_sensor(
+        &self,
+        id: &str,
+        value: Option<f64>,
+    ) -> Result<serde_json::Value, crate::admin::AdminError> {
         let now = self.now_ms();
         let mut inner = self.lock();
         let m = &mut inner.machine;
+        let Some(resolution) = m.numeric_sensor(id).map(|s| s.resolution()) else {
+            return Err(crate::admin::AdminError::NotFound(format!(
+                "no numeric sensor has the id \"{id}\" (GET /state lists them)"
+            )));
+        };
         match value {
             Some(v) => m.set_sensor(id, v, now).map_err(|e| e.to_string())?,
             None => m.clear_override(id, now).map_err(|e| e.to_string())?,
         }
-        Ok(serde_json::json!({ "id": id, "value": m.reading(id, now) }))
+        Ok(crate::admin::sensor_answer(
+            id,
+            value,
+            m.reading(id, now),
+            resolution,
+        ))
     }
 
     fn power(&self, action: &str) -> Result<serde_json::Value, String> {

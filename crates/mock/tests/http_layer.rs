@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use md5::Md5;
-use mock::admin::AdminOps;
+use mock::admin::{AdminError, AdminOps};
 use mock::http::{
     AuthPolicy, Credentials, Handled, HandlerFuture, Outcome, Reply, Request, Running,
     ServerConfig, WsmanHandler,
@@ -144,13 +144,13 @@ impl AdminOps for FakeAdmin {
     fn state(&self) -> Value {
         json!({ "power": "on" })
     }
-    fn set_sensor(&self, id: &str, value: Option<f64>) -> Result<Value, String> {
+    fn set_sensor(&self, id: &str, value: Option<f64>) -> Result<Value, AdminError> {
         self.calls
             .lock()
             .unwrap()
             .push(format!("sensor {id} {value:?}"));
         if id == "nope" {
-            return Err("no sensor nope".into());
+            return Err(AdminError::NotFound("no sensor nope".into()));
         }
         Ok(json!({ "id": id, "value": value }))
     }
@@ -962,7 +962,7 @@ async fn admin_routes_delegate_and_report() {
         .await;
     assert_eq!(
         (r.status, r.json()),
-        (400, json!({ "error": "no sensor nope" }))
+        (404, json!({ "error": "no sensor nope" }))
     );
     let r = c
         .request(&admin_req("POST", "/sensors/fan", "application/json", "{"))

@@ -27,6 +27,10 @@ fn tool(m: &IpmiMock, program: &str, password: &str, args: &[&str]) -> Command {
     c
 }
 
+#[cfg_attr(
+    not(has_freeipmi),
+    ignore = "freeipmi is not installed: apt-get update && apt-get install -y freeipmi-tools"
+)]
 #[test]
 fn bmc_info_sensors_sel_fru_chassis() {
     if !have_freeipmi("bmc_info_sensors_sel_fru_chassis") {
@@ -122,6 +126,10 @@ fn bmc_info_sensors_sel_fru_chassis() {
     assert!(journal.iter().all(|r| r.dropped.is_none()), "{journal:#?}");
 }
 
+#[cfg_attr(
+    not(has_freeipmi),
+    ignore = "freeipmi is not installed: apt-get update && apt-get install -y freeipmi-tools"
+)]
 #[test]
 fn ipmipower_changes_what_wsman_shows() {
     if !have_freeipmi("ipmipower_changes_what_wsman_shows") {
@@ -151,6 +159,10 @@ fn ipmipower_changes_what_wsman_shows() {
     );
 }
 
+#[cfg_attr(
+    not(has_freeipmi),
+    ignore = "freeipmi is not installed: apt-get update && apt-get install -y freeipmi-tools"
+)]
 #[test]
 fn ipmiconsole_shows_the_scripted_console_and_echoes() {
     if !have_freeipmi("ipmiconsole_shows_the_scripted_console_and_echoes") {
@@ -179,6 +191,10 @@ fn ipmiconsole_shows_the_scripted_console_and_echoes() {
     );
 }
 
+#[cfg_attr(
+    not(has_freeipmi),
+    ignore = "freeipmi is not installed: apt-get update && apt-get install -y freeipmi-tools"
+)]
 #[test]
 fn a_wrong_password_is_refused() {
     if !have_freeipmi("a_wrong_password_is_refused") {
@@ -205,6 +221,10 @@ fn a_wrong_password_is_refused() {
     );
 }
 
+#[cfg_attr(
+    not(has_freeipmi),
+    ignore = "freeipmi is not installed: apt-get update && apt-get install -y freeipmi-tools"
+)]
 #[test]
 fn bmc_info_prints_the_scenario_guid() {
     if !have_freeipmi("bmc_info_prints_the_scenario_guid") {
@@ -222,6 +242,10 @@ fn bmc_info_prints_the_scenario_guid() {
     );
 }
 
+#[cfg_attr(
+    not(has_freeipmi),
+    ignore = "freeipmi is not installed: apt-get update && apt-get install -y freeipmi-tools"
+)]
 #[test]
 fn small_reads_sensors_and_fru_read_in_16_byte_pieces() {
     if !have_freeipmi("small_reads_sensors_and_fru_read_in_16_byte_pieces") {
@@ -280,6 +304,10 @@ fn small_reads_sensors_and_fru_read_in_16_byte_pieces() {
     assert_read_in_pieces(&journal, "read_fru_data", 16, false);
 }
 
+#[cfg_attr(
+    not(has_freeipmi),
+    ignore = "freeipmi is not installed: apt-get update && apt-get install -y freeipmi-tools"
+)]
 #[test]
 fn chassis_only_bmc_info_and_chassis_status() {
     if !have_freeipmi("chassis_only_bmc_info_and_chassis_status") {

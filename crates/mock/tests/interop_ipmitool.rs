@@ -59,6 +59,10 @@ fn wsman_enabled_state(m: &IpmiMock) -> String {
         .expect("EnabledState")
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn lanplus_every_suite_choice_logs_in_and_answers() {
     if !have_ipmitool("lanplus_every_suite_choice_logs_in_and_answers") {
@@ -112,6 +116,10 @@ fn lanplus_every_suite_choice_logs_in_and_answers() {
     }
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn chassis_power_control_is_what_wsman_shows() {
     if !have_ipmitool("chassis_power_control_is_what_wsman_shows") {
@@ -147,6 +155,10 @@ fn chassis_power_control_is_what_wsman_shows() {
     assert_eq!(wsman_enabled_state(&m), "3");
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn sensor_readings_equal_wsman_within_the_sdr_resolution() {
     if !have_ipmitool("sensor_readings_equal_wsman_within_the_sdr_resolution") {
@@ -235,6 +247,10 @@ fn sensor_readings_equal_wsman_within_the_sdr_resolution() {
     );
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn sel_fru_users_channel_lan_and_sol_settings() {
     if !have_ipmitool("sel_fru_users_channel_lan_and_sol_settings") {
@@ -304,6 +320,10 @@ fn sel_fru_users_channel_lan_and_sol_settings() {
     );
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn sol_activate_shows_the_scripted_console_and_echoes() {
     if !have_ipmitool("sol_activate_shows_the_scripted_console_and_echoes") {
@@ -341,6 +361,10 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn ipmi15_md5_and_straight_password() {
     if !have_ipmitool("ipmi15_md5_and_straight_password") {
@@ -371,6 +395,10 @@ fn ipmi15_md5_and_straight_password() {
     );
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn a_wrong_password_is_refused() {
     if !have_ipmitool("a_wrong_password_is_refused") {
@@ -420,6 +448,10 @@ fn a_wrong_password_is_refused() {
     );
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn mc_guid_is_the_scenario_guid_in_ipmi_encoding() {
     if !have_ipmitool("mc_guid_is_the_scenario_guid_in_ipmi_encoding") {
@@ -445,6 +477,10 @@ fn mc_guid_is_the_scenario_guid_in_ipmi_encoding() {
     assert!(!guid.stderr.contains("WARNING"), "{}", guid.report());
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn small_reads_sdr_list_and_fru_print_read_in_16_byte_pieces() {
     if !have_ipmitool("small_reads_sdr_list_and_fru_print_read_in_16_byte_pieces") {
@@ -514,6 +550,10 @@ fn small_reads_sdr_list_and_fru_print_read_in_16_byte_pieces() {
     assert_eq!(none.stdout.trim(), "Chassis Power is on");
 }
 
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn chassis_only_mc_info_and_chassis_status() {
     if !have_ipmitool("chassis_only_mc_info_and_chassis_status") {
@@ -565,6 +605,10 @@ fn chassis_only_mc_info_and_chassis_status() {
 /// Issue 13: eight unauthenticated Open Session requests (one per slot, none followed by
 /// RAKP) do not lock ipmitool out: half-open handshakes hold at most half the slots and
 /// give way to new ones, so `mc info` logs in at once.
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
 #[test]
 fn a_burst_of_open_sessions_does_not_lock_ipmitool_out() {
     use rand::SeedableRng as _;

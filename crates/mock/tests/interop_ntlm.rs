@@ -8,8 +8,8 @@
 //! and exit status 3 when the login fails). Each run gets its own mock, whose journal
 //! shows what arrived: sealed or not, which user, which scheme.
 //!
-//! Without pywinrm or pypsrp the tests print `SKIPPED ...` and pass; with `CI=true`
-//! they fail instead.
+//! Without pywinrm or pypsrp (probed by `build.rs`) the tests are ignored with the
+//! reason and the install command; with `CI=true` they run and fail instead.
 
 mod interop;
 
@@ -163,6 +163,10 @@ impl Run {
     }
 }
 
+#[cfg_attr(
+    not(has_pywinrm),
+    ignore = "pywinrm is not installed: python3 -m pip install pywinrm"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn pywinrm_ntlm_with_and_without_message_encryption() {
     if !Requirement::python_module("winrm", "pip install pywinrm").check("interop_ntlm pywinrm") {
@@ -187,6 +191,10 @@ async fn pywinrm_ntlm_with_and_without_message_encryption() {
         .assert_ok(AuthOutcome::Basic, false);
 }
 
+#[cfg_attr(
+    not(has_pypsrp),
+    ignore = "pypsrp is not installed: python3 -m pip install pypsrp"
+)]
 #[tokio::test(flavor = "multi_thread")]
 async fn pypsrp_ntlm_and_negotiate_with_and_without_message_encryption() {
     if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_ntlm pypsrp") {

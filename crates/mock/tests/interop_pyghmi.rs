@@ -74,6 +74,10 @@ fn have_pyipmi(test: &str) -> bool {
     Requirement::python_module("pyipmi", "pip install python-ipmi").check(test)
 }
 
+#[cfg_attr(
+    not(has_pyghmi),
+    ignore = "pyghmi is not installed: python3 -m pip install pyghmi"
+)]
 #[test]
 fn pyghmi_power_sensors_inventory_events_users() {
     if !have_pyghmi("pyghmi_power_sensors_inventory_events_users") {
@@ -115,6 +119,10 @@ fn pyghmi_power_sensors_inventory_events_users() {
     assert_eq!(users["3"], "operator");
 }
 
+#[cfg_attr(
+    not(has_pyghmi),
+    ignore = "pyghmi is not installed: python3 -m pip install pyghmi"
+)]
 #[test]
 fn pyghmi_wrong_password_is_refused() {
     if !have_pyghmi("pyghmi_wrong_password_is_refused") {
@@ -135,6 +143,10 @@ fn pyghmi_wrong_password_is_refused() {
     assert!(!s.iter().any(|x| x["step"] == "power"));
 }
 
+#[cfg_attr(
+    not(has_pyipmi),
+    ignore = "python-ipmi is not installed: python3 -m pip install python-ipmi"
+)]
 #[test]
 fn python_ipmi_over_ipmi15() {
     if !have_pyipmi("python_ipmi_over_ipmi15") {
@@ -170,6 +182,10 @@ fn python_ipmi_over_ipmi15() {
     assert!(journal.iter().all(|r| r.dropped.is_none()), "{journal:#?}");
 }
 
+#[cfg_attr(
+    not(has_pyipmi),
+    ignore = "python-ipmi is not installed: python3 -m pip install python-ipmi"
+)]
 #[test]
 fn python_ipmi_wrong_password_is_refused() {
     if !have_pyipmi("python_ipmi_wrong_password_is_refused") {

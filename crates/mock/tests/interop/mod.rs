@@ -3,9 +3,13 @@
 //! The clients' scripts live beside this file.
 //!
 //! Three things every such test needs:
-//! - [`Requirement`]: whether the client is installed. Missing locally, the test prints
-//!   `SKIPPED <test>: ...` on stderr and passes; with `CI=true` a missing client is a
-//!   failure, because CI installs it (`.ci/run`) and a silent skip would hide that.
+//! - Whether the client is installed. The crate's build script (`build.rs`, with
+//!   `.ci/build_probe.rs`) probes for each client and sets `has_<client>`; a test whose
+//!   client is missing is `#[cfg_attr(not(has_<client>), ignore = "<why and how to
+//!   install>")]`, so `cargo test` lists it as ignored with that reason. Under `CI=true`
+//!   the build script sets every `has_*`: nothing is ignored and a missing client fails
+//!   (CI installs them: `.ci/run`). [`Requirement::check`] checks again when the test
+//!   runs and fails it with the reason if the client went missing since the build.
 //! - [`run_with_deadline`]: a child process that is killed when its deadline passes, so
 //!   a client that hangs fails the test instead of hanging it.
 //! - [`TempFile`]: a file (a certificate to trust, a config) under cargo's per-target
@@ -80,40 +84,39 @@ impl Requirement {
         }
     }
 
-    /// Whether `test` should go on; see [`verdict`]. A skip is printed on stderr and
-    /// returns `false` (the test should return early); a failure panics.
+    /// Checks the requirement when `test` runs; see [`verdict`]. Returns `true` (the
+    /// test goes on) or panics with the reason.
     pub fn check(mut self, test: &str) -> bool {
         match verdict(test, self.unmet(), in_ci()) {
             Verdict::Run => true,
-            Verdict::Skip(line) => {
-                eprintln!("{line}");
-                false
-            }
             Verdict::Fail(message) => panic!("{message}"),
         }
     }
 }
 
-/// What a test does about a requirement.
+/// What a test does about a requirement when it runs.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// It is met: run.
     Run,
-    /// Not met outside CI: print this line and pass.
-    Skip(String),
-    /// Not met under CI: fail with this message.
+    /// Not met: fail with this message.
     Fail(String),
 }
 
-/// The skip rule: an unmet requirement skips `test` with a visible `SKIPPED` line, except
-/// under CI, where a missing client means an install step is missing and fails it.
+/// The rule when a test runs: a test whose client the build script did not find is
+/// ignored before it runs (with the reason), so a test that runs and misses its client
+/// fails: under CI an install step is missing; elsewhere the client went missing after
+/// the build (the message says how to rebuild).
 pub fn verdict(test: &str, unmet: Option<String>, ci: bool) -> Verdict {
     match unmet {
         None => Verdict::Run,
         Some(why) if ci => Verdict::Fail(format!(
             "{test}: {why}; with CI=true a missing interop client is a failure (.ci/run installs it)"
         )),
-        Some(why) => Verdict::Skip(format!("SKIPPED {test}: {why}")),
+        Some(why) => Verdict::Fail(format!(
+            "{test}: {why}; it was found when the tests were built: reinstall it, or \
+             rebuild (`touch crates/mock/build.rs`) so that the test is ignored"
+        )),
     }
 }
 

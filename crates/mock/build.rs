@@ -1,0 +1,14 @@
+//! Probes for the clients the interop tests drive (see `.ci/build_probe.rs`).
+
+include!("../../.ci/build_probe.rs");
+
+fn main() {
+    probe_tools(&[
+        Tool::Python("has_pypsrp", "pypsrp"),
+        Tool::Python("has_pywinrm", "winrm"),
+        Tool::Python("has_pyghmi", "pyghmi"),
+        Tool::Python("has_pyipmi", "pyipmi"),
+        Tool::Program("has_ipmitool", "ipmitool"),
+        Tool::Program("has_freeipmi", "bmc-info"),
+    ]);
+}
