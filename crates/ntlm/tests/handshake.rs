@@ -489,7 +489,10 @@ fn ct_eq_is_equality_for_any_pattern_of_differences() {
 fn acceptor_debug_shows_the_state_only() {
     let (acc, _) = fresh_authenticate(41);
     let shown = format!("{acc:?}");
-    assert!(shown.contains("Acceptor") && shown.contains("challenged"), "{shown}");
+    assert!(
+        shown.contains("Acceptor") && shown.contains("challenged"),
+        "{shown}"
+    );
     let fresh = format!("{:?}", Acceptor::new(AcceptorConfig::default()));
     assert!(fresh.contains("initial"), "{fresh}");
 }
