@@ -155,7 +155,9 @@ pub struct FaultSummary {
 }
 
 impl Exchange {
-    pub(crate) fn new(
+    /// An exchange from its parts (what the client builds after a round trip; also
+    /// how a recorded or synthetic answer is judged without a network).
+    pub fn new(
         request: Transcript,
         response: Option<ResponseTranscript>,
         error: Option<String>,

@@ -328,3 +328,149 @@ fn describe_fault(fe: &FaultExpect) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use client::exchange::{Exchange, ResponseTranscript, Transcript};
+
+    use super::*;
+    use crate::case::OneOrMany;
+
+    const WSA_FAULT: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault";
+
+    /// An exchange answered `status` with a SOAP envelope of `action` whose body is a
+    /// fault (Sender, wsman:InvalidSelectors, detail AmbiguousSelectors) or empty.
+    fn answered(status: u16, action: &str, fault: bool) -> Exchange {
+        let body = if fault {
+            "<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode>\
+             <s:Value>w:InvalidSelectors</s:Value></s:Subcode></s:Code>\
+             <s:Reason><s:Text xml:lang=\"en\">which one?</s:Text></s:Reason>\
+             <s:Detail><w:FaultDetail>http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/AmbiguousSelectors</w:FaultDetail></s:Detail></s:Fault>"
+        } else {
+            ""
+        };
+        let xml = format!(
+            "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+             xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+             xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header>\
+             <a:Action>{action}</a:Action><a:RelatesTo>uuid:1</a:RelatesTo>\
+             <a:MessageID>uuid:2</a:MessageID></s:Header><s:Body>{body}</s:Body></s:Envelope>"
+        );
+        let request = Transcript {
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/wsman".into(),
+            target: "/wsman".into(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            started: Duration::ZERO,
+            connection: 1,
+            reused: false,
+        };
+        let response = ResponseTranscript {
+            status,
+            reason: None,
+            version: "HTTP/1.1".into(),
+            headers: vec![(
+                "content-type".into(),
+                "application/soap+xml;charset=UTF-8".into(),
+            )],
+            body: Bytes::from(xml),
+            elapsed: Duration::ZERO,
+        };
+        Exchange::new(request, Some(response), None, Vec::new(), Duration::ZERO)
+    }
+
+    fn mismatches(expect: &Expect, ex: &Exchange) -> Vec<Mismatch> {
+        check(expect, &Answer::new(ex), Some("uuid:1"), &mut |s| {
+            Ok(s.to_owned())
+        })
+    }
+
+    fn one(m: Vec<Mismatch>, what: &str) -> Mismatch {
+        let mut found: Vec<Mismatch> = m.into_iter().filter(|m| m.what == what).collect();
+        assert_eq!(found.len(), 1, "one `{what}` mismatch: {found:?}");
+        found.remove(0)
+    }
+
+    /// A fault where another action was expected says which fault it was, once: the
+    /// fault's own action is shown as it came, an answer whose action hides the fault
+    /// gets the fault named after it.
+    #[test]
+    fn a_fault_instead_of_the_expected_action_is_named() {
+        let expect = Expect {
+            action: Some("urn:GetResponse".into()),
+            ..Expect::default()
+        };
+        let m = one(
+            mismatches(&expect, &answered(500, WSA_FAULT, true)),
+            "wsa:Action",
+        );
+        assert_eq!(m.expected, "urn:GetResponse");
+        assert_eq!(m.got, WSA_FAULT, "the fault action alone, not named twice");
+
+        let m = one(
+            mismatches(&expect, &answered(500, "urn:Other", true)),
+            "wsa:Action",
+        );
+        assert_eq!(
+            m.got,
+            "urn:Other (fault wsman:InvalidSelectors (detail AmbiguousSelectors))"
+        );
+
+        // Not a fault: the action as it came, nothing added.
+        let m = one(
+            mismatches(&expect, &answered(200, "urn:Other", false)),
+            "wsa:Action",
+        );
+        assert_eq!(m.got, "urn:Other");
+    }
+
+    /// A fault where none was allowed shows its subcode, detail and reason.
+    #[test]
+    fn an_unwanted_fault_is_described() {
+        let expect = Expect {
+            no_fault: true,
+            ..Expect::default()
+        };
+        let m = one(
+            mismatches(&expect, &answered(400, WSA_FAULT, true)),
+            "answer",
+        );
+        assert_eq!(m.expected, "no fault");
+        assert_eq!(
+            m.got,
+            "fault wsman:InvalidSelectors (detail AmbiguousSelectors): which one?"
+        );
+    }
+
+    /// A fault that was expected and did not come says every part that was expected.
+    #[test]
+    fn a_missing_fault_says_what_was_expected() {
+        let expect = Expect {
+            fault: Some(FaultExpect {
+                code: Some(OneOrMany::One("Sender".into())),
+                subcode: Some(OneOrMany::Many(vec![
+                    "wsman:InvalidSelectors".into(),
+                    "wsa:DestinationUnreachable".into(),
+                ])),
+                detail: Some(OneOrMany::One("AmbiguousSelectors".into())),
+            }),
+            ..Expect::default()
+        };
+        let m = one(
+            mismatches(&expect, &answered(200, "urn:GetResponse", false)),
+            "answer",
+        );
+        assert_eq!(
+            m.expected,
+            "a fault with code Sender with subcode wsman:InvalidSelectors or \
+             wsa:DestinationUnreachable with detail AmbiguousSelectors"
+        );
+        assert_eq!(m.got, "no fault (HTTP 200)");
+        // The same fault, present: no mismatch at all.
+        assert!(mismatches(&expect, &answered(400, WSA_FAULT, true)).is_empty());
+    }
+}

@@ -390,6 +390,23 @@ impl Judge {
 mod tests {
     use super::*;
 
+    /// A rule whose identifier was read against the specification's wording carries no
+    /// "not yet read" flag in the clause reports show; one that was not read carries
+    /// it. Both kinds exist, and every clause names the rule's spec, identifier and
+    /// keyword.
+    #[test]
+    fn clauses_flag_exactly_the_rules_not_read_against_the_wording() {
+        assert!(ALL.iter().any(|r| r.verified) && ALL.iter().any(|r| !r.verified));
+        for r in ALL {
+            let c = r.clause();
+            assert_eq!(c.verified.is_none(), r.verified, "{}: {c:?}", r.id);
+            assert_eq!(c.verified, (!r.verified).then_some(false), "{}", r.id);
+            assert_eq!(c.id.as_deref(), Some(r.req));
+            assert_eq!(c.keyword.as_deref(), Some(r.keyword));
+            assert_eq!(c.spec, r.spec);
+        }
+    }
+
     const ANON: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous";
 
     /// A Get request (optionally a fragment Get, optionally without a MessageID).
