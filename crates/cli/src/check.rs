@@ -68,7 +68,8 @@ use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 ///      `touchstone.target_lost` property, a banner in the HTML). Also 3: the target
 ///      would not take the credentials: one verdict, "authentication failed (Basic,
 ///      Digest and Negotiate offered; 401 for ...)", every selected case an error
-///      with that reason in the reports.
+///      with that reason in the reports; likewise a BMC that refuses the IPMI
+///      administrator's login (wrong password, unknown user, privilege not allowed).
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -822,6 +823,7 @@ async fn check(
         Err(
             e @ (RunError::Unreachable { .. }
             | RunError::IpmiUnreachable(_)
+            | RunError::IpmiAuthFailed(_)
             | RunError::AuthFailed { .. }),
         ) => {
             eprintln!("touchstone check: {e}");

@@ -870,3 +870,61 @@ fn ipmi_credentials_come_from_the_environment_too_and_are_never_printed() {
     rt.block_on(mock.shutdown());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// IPMI credentials the BMC refuses are one verdict too: a wrong password (the BMC's
+/// RAKP2 code does not verify) and an unknown user (RAKP2 status 0x0D) each stop the
+/// run with exit 3, one message naming the user and what the login saw, and reports in
+/// which every case is an error with that reason: not 60 failed cases.
+#[test]
+fn refused_ipmi_credentials_are_one_authentication_verdict_exit_3_with_reports() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt
+        .block_on(mock::MockServer::builder().http(false).ipmi(true).start())
+        .unwrap();
+    let addr = mock.ipmi_addr().expect("IPMI on").to_string();
+    let dir = temp_dir("ipmi-auth");
+    let json = dir.join("r.json").display().to_string();
+    for (user, password, saw) in [
+        (
+            "admin",
+            "not-the-password",
+            "RAKP2 key exchange code does not verify",
+        ),
+        ("nobody", "admin", "status 0x0D (unauthorized name)"),
+    ] {
+        let args = [
+            "check",
+            "--ipmi",
+            &addr,
+            "--ipmi-user",
+            user,
+            "--ipmi-password",
+            password,
+            "--json",
+            &json,
+        ];
+        let o = touchstone(&args, &[]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{}", both(&o));
+        assert!(
+            err.contains(&format!("authentication failed for user `{user}`")) && err.contains(saw),
+            "{err}"
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let results = report["results"].as_array().unwrap();
+        assert!(results.len() > 50, "every selected case is in the report");
+        for r in results {
+            assert_eq!(r["outcome"], "error", "{r}");
+            assert!(
+                r["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("authentication failed"),
+                "{r}"
+            );
+        }
+    }
+    rt.block_on(mock.shutdown());
+    std::fs::remove_dir_all(&dir).ok();
+}

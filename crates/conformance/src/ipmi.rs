@@ -161,6 +161,52 @@ pub struct Unanswered {
     pub reason: String,
 }
 
+/// Why IPMI discovery could not go on (the run's exit code 3, reports still written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IpmiStartError {
+    /// The BMC answers nothing a client asks before logging in.
+    #[error(transparent)]
+    Unanswered(#[from] Unanswered),
+    /// The BMC answers, but refuses the administrator's credentials: every case that
+    /// logs in would fail for that one reason, so the run stops with it instead.
+    #[error(
+        "IPMI target {addr}: authentication failed for user `{user}` ({why}); check \
+         --ipmi-user and the IPMI password (--ipmi-password-file, TOUCHSTONE_IPMI_PASSWORD)"
+    )]
+    AuthFailed {
+        /// The address.
+        addr: String,
+        /// The user name tried.
+        user: String,
+        /// What the login saw.
+        why: String,
+    },
+}
+
+/// When a login failed because the BMC does not take these credentials (wrong
+/// password, unknown user, a privilege the account may not have), what happened;
+/// `None` for any other failure (silence, a protocol error, a suite refused).
+pub fn credentials_refused(e: &IpmiError) -> Option<String> {
+    use ipmi::console::ConsoleError;
+    match e {
+        IpmiError::Console(ConsoleError::Rakp2Mismatch) => {
+            Some("the BMC's RAKP2 key exchange code does not verify with this password".into())
+        }
+        IpmiError::Console(ConsoleError::Refused { stage, status }) => {
+            let what = match status {
+                0x0A => "unauthorized role or privilege level",
+                0x0D => "unauthorized name",
+                0x0F => "invalid integrity check value",
+                _ => return None,
+            };
+            Some(format!(
+                "{stage} refused with status 0x{status:02X} ({what})"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// What IPMI discovery found: the requirements the BMC does not meet (with the
 /// reason), what it offers, and every question asked, for the reports.
 #[derive(Debug, Clone, Default)]
@@ -221,10 +267,12 @@ pub fn completion(cc: u8) -> String {
 /// support, the cipher suites, the SOL payload, and which optional commands it
 /// implements. Fails (exit 3) only when neither form of the authentication
 /// capabilities is answered.
-pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, Unanswered> {
-    let fail = |reason: String| Unanswered {
-        addr: opts.target.addr.to_string(),
-        reason,
+pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, IpmiStartError> {
+    let fail = |reason: String| {
+        IpmiStartError::Unanswered(Unanswered {
+            addr: opts.target.addr.to_string(),
+            reason,
+        })
     };
     let mut d = IpmiDiscovery::default();
     let mut probe = |what: &str, offered: bool, detail: String| {
@@ -397,11 +445,20 @@ pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, Unanswered> {
             }
             let _ = s.close().await;
         }
-        Err(e) => probe(
-            "RMCP+ login as the administrator",
-            false,
-            format!("{e}; the capabilities after login are unknown"),
-        ),
+        Err(e) => {
+            if let Some(why) = credentials_refused(&e) {
+                return Err(IpmiStartError::AuthFailed {
+                    addr: opts.target.addr.to_string(),
+                    user: opts.target.user.clone(),
+                    why,
+                });
+            }
+            probe(
+                "RMCP+ login as the administrator",
+                false,
+                format!("{e}; the capabilities after login are unknown"),
+            )
+        }
     }
     if d.caps.sol != Some(true) {
         missing.insert(

@@ -82,6 +82,10 @@ pub enum RunError {
     /// capabilities (exit code 3).
     #[error(transparent)]
     IpmiUnreachable(#[from] crate::ipmi::Unanswered),
+    /// The IPMI target answers but refuses the administrator's credentials (exit code
+    /// 3: every case that logs in would fail for that one reason).
+    #[error(transparent)]
+    IpmiAuthFailed(crate::ipmi::IpmiStartError),
     /// The target answered, but would not take the credentials with any scheme tried
     /// (exit code 3: nothing could be judged fairly without them).
     #[error("target {url}: {failure}")]
@@ -829,5 +833,14 @@ mod tests {
             m[0].got,
             "still running when the case deadline of 2 s passed"
         );
+    }
+}
+
+impl From<crate::ipmi::IpmiStartError> for RunError {
+    fn from(e: crate::ipmi::IpmiStartError) -> RunError {
+        match e {
+            crate::ipmi::IpmiStartError::Unanswered(u) => RunError::IpmiUnreachable(u),
+            other => RunError::IpmiAuthFailed(other),
+        }
     }
 }
