@@ -106,6 +106,15 @@ pub enum RunError {
     },
 }
 
+impl From<crate::ipmi::IpmiStartError> for RunError {
+    fn from(e: crate::ipmi::IpmiStartError) -> RunError {
+        match e {
+            crate::ipmi::IpmiStartError::Unanswered(u) => RunError::IpmiUnreachable(u),
+            other => RunError::IpmiAuthFailed(other),
+        }
+    }
+}
+
 /// A prepared run: the subject identified and its capabilities known. Cases can then
 /// be run all at once ([`Runner::run`]) or one by one ([`Runner::run_case`], as the
 /// libtest harness does).
@@ -833,14 +842,5 @@ mod tests {
             m[0].got,
             "still running when the case deadline of 2 s passed"
         );
-    }
-}
-
-impl From<crate::ipmi::IpmiStartError> for RunError {
-    fn from(e: crate::ipmi::IpmiStartError) -> RunError {
-        match e {
-            crate::ipmi::IpmiStartError::Unanswered(u) => RunError::IpmiUnreachable(u),
-            other => RunError::IpmiAuthFailed(other),
-        }
     }
 }
