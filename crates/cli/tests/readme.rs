@@ -9,8 +9,9 @@
 //!   runs verbatim in `bash -e -o pipefail` from the repository's root, with the
 //!   `touchstone` just built first on `PATH`, in its own process group (killed
 //!   afterwards, so a background `touchstone serve` never outlives it), within
-//!   [`DEADLINE`], and must exit 0. Blocks run one at a time (some use fixed loopback
-//!   ports). A block preceded by `<!-- readme-test: skip (why) -->` is ignored with that
+//!   [`DEADLINE`], and must exit 0. The loopback ports the examples name (5985, 5990,
+//!   6230) are replaced by free ones the system hands out for port 0; blocks still run
+//!   one at a time. A block preceded by `<!-- readme-test: skip (why) -->` is ignored with that
 //!   reason (installs, the test command itself, a real target, an interactive console);
 //!   a block that needs a tool that is not installed (curl, ipmitool, bmc-info) is
 //!   ignored with the install command, except under `CI=true`, where it fails.
@@ -24,6 +25,50 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
+
+/// The loopback ports README's examples name (WS-Man HTTP, the admin API, IPMI on UDP).
+const README_PORTS: [(&str, bool); 3] = [("5985", false), ("5990", false), ("6230", true)];
+
+/// `text` with each port README's examples name replaced by one the system just gave
+/// out for port 0 (TCP, or UDP for IPMI): the examples stay copyable as written, and
+/// the test never depends on a fixed port being free (another `touchstone serve`, a
+/// real WinRM on 5985).
+fn with_free_ports(text: &str) -> String {
+    let mut out = text.to_owned();
+    for (port, udp) in README_PORTS {
+        if !out.contains(port) {
+            continue;
+        }
+        let free = if udp {
+            std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr())
+        } else {
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|s| s.local_addr())
+        }
+        .expect("a free loopback port")
+        .port()
+        .to_string();
+        out = replace_number(&out, port, &free);
+    }
+    out
+}
+
+/// `text` with every occurrence of the number `from` that is not part of a longer
+/// number (`:6230`, `-p 6230`, but not `62301`) replaced by `to`.
+fn replace_number(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + from.len()..].chars().next();
+        let alone = !before.is_some_and(|c| c.is_ascii_digit())
+            && !after.is_some_and(|c| c.is_ascii_digit());
+        out.push_str(&rest[..i]);
+        out.push_str(if alone { to } else { from });
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// How long one example may run before its process group is killed.
 const DEADLINE: Duration = Duration::from_secs(300);
@@ -232,8 +277,9 @@ fn run_example(block: &Block) -> Result<(), Failed> {
         ),
     )
     .expect("a PATH");
+    let text = with_free_ports(&block.text);
     let mut cmd = Command::new("bash");
-    cmd.args(["-e", "-o", "pipefail", "-c", &block.text])
+    cmd.args(["-e", "-o", "pipefail", "-c", &text])
         .current_dir(root())
         .env("PATH", path)
         .stdin(Stdio::null())
