@@ -115,6 +115,51 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A waiver file that does not parse is refused with `file:line:column` of the
+    /// offending character, counted from 1, on whatever line it is.
+    #[test]
+    fn a_syntax_error_names_file_line_and_column() {
+        for (text, line, col) in [
+            ("a = @\n", 1, 5),
+            ("a = \"x\"\n  b = @\n", 2, 7),
+            ("a = \"x\"\nb = \"y\"\n\nccc =   @\n", 4, 9),
+        ] {
+            let e = Waivers::parse(text, "w.toml").unwrap_err();
+            assert_eq!(e.origin, format!("w.toml:{line}:{col}"), "{text:?}: {e:?}");
+            let at = text.lines().nth(line - 1).unwrap().chars().nth(col - 1);
+            assert_eq!(at, Some('@'), "the position points at the culprit");
+        }
+    }
+
+    /// Every waiver says why: an empty or blank reason, or a reason that is not a
+    /// string, is refused naming the waiver.
+    #[test]
+    fn a_waiver_needs_a_reason() {
+        for text in ["x = \"\"", "x = \"   \"", "x = 3"] {
+            let e = Waivers::parse(text, "w.toml").unwrap_err();
+            assert_eq!(e.origin, "w.toml");
+            assert!(e.message.contains("waiver `x`"), "{e:?}");
+        }
+        let w = Waivers::parse("x = \" known \"", "w.toml").unwrap();
+        assert_eq!(w.lookup("x"), Some(("x", " known ")));
+    }
+
+    /// `load` reads the file it is given; a missing file is an error naming it.
+    #[test]
+    fn load_reads_the_file_or_says_why_not() {
+        let path = std::env::temp_dir().join(format!("waivers-{}.toml", std::process::id()));
+        std::fs::write(&path, "\"wsman.http.*\" = \"not offered here\"\n").unwrap();
+        let w = Waivers::load(&path).unwrap();
+        assert_eq!(
+            w.lookup("wsman.http.keep-alive"),
+            Some(("wsman.http.*", "not offered here"))
+        );
+        std::fs::remove_file(&path).unwrap();
+        let e = Waivers::load(&path).unwrap_err();
+        assert_eq!(e.origin, path.display().to_string());
+        assert!(e.message.contains("cannot read"), "{e:?}");
+    }
+
     #[test]
     fn globs() {
         assert!(glob("wsman.*", "wsman.core.to"));
