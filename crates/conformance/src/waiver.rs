@@ -142,6 +142,9 @@ mod tests {
         }
         let w = Waivers::parse("x = \" known \"", "w.toml").unwrap();
         assert_eq!(w.lookup("x"), Some(("x", " known ")));
+        assert!(!w.is_empty());
+        let none = Waivers::parse("# nothing waived\n", "w.toml").unwrap();
+        assert!(none.is_empty() && none.lookup("x").is_none());
     }
 
     /// `load` reads the file it is given; a missing file is an error naming it.
