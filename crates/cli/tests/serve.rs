@@ -37,7 +37,6 @@ fn serve(args: &[&str]) -> (std::process::Child, mpsc::Receiver<String>) {
 #[test]
 fn serve_with_ipmi_prints_the_port_and_answers_rmcp() {
     let (mut child, rx) = serve(&["--http", "127.0.0.1:0", "--ipmi", "127.0.0.1:0"]);
-    let pid = child.id();
     let mut lines = Vec::new();
     let ipmi: SocketAddr = loop {
         let line = match rx.recv_timeout(PATIENCE) {
@@ -93,22 +92,35 @@ fn serve_with_ipmi_prints_the_port_and_answers_rmcp() {
     assert_eq!(rsp[6], 0x00, "completion code: {answer:02x?}");
     assert_eq!(rsp[7], 0x01, "channel 1: {answer:02x?}");
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
+    let Ok((out, _)) = terminate(child, PATIENCE) else {
+        panic!("serve did not stop on SIGTERM");
+    };
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stopping"));
+}
+
+/// Sends SIGTERM to `child` and waits at most `within` for it to exit: its output and
+/// how long it took, or (after a SIGKILL) how long was waited.
+fn terminate(
+    child: std::process::Child,
+    within: Duration,
+) -> Result<(std::process::Output, Duration), Duration> {
+    let pid = child.id().to_string();
+    let signalled = std::time::Instant::now();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let (done_tx, done_rx) = mpsc::channel();
     let waiter = std::thread::spawn(move || {
         let out = child.wait_with_output();
         let _ = done_tx.send(());
         out
     });
-    if done_rx.recv_timeout(PATIENCE).is_err() {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        panic!("serve did not stop on SIGTERM");
+    let stopped = done_rx.recv_timeout(within);
+    let took = signalled.elapsed();
+    if stopped.is_err() {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        return Err(took);
     }
-    let out = waiter.join().unwrap().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stopping"));
+    Ok((waiter.join().unwrap().unwrap(), took))
 }
 
 /// The IPMI two's-complement checksum.
@@ -166,7 +178,6 @@ fn sigterm_stops_serve_promptly_with_an_answer_in_flight() {
         "--scenario",
         scenario.to_str().unwrap(),
     ]);
-    let pid = child.id();
     let http: SocketAddr = loop {
         let Ok(line) = rx.recv_timeout(PATIENCE) else {
             let _ = child.kill();
@@ -199,24 +210,13 @@ fn sigterm_stops_serve_promptly_with_an_answer_in_flight() {
         String::from_utf8_lossy(&head)
     );
 
-    let signalled = std::time::Instant::now();
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let (done_tx, done_rx) = mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let out = child.wait_with_output();
-        let _ = done_tx.send(());
-        out
-    });
-    let stopped = done_rx.recv_timeout(Duration::from_secs(5));
-    let took = signalled.elapsed();
-    if stopped.is_err() {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        panic!("serve still running {took:?} after SIGTERM with an answer in flight");
-    }
+    let (out, took) = match terminate(child, Duration::from_secs(5)) {
+        Ok(done) => done,
+        Err(took) => {
+            panic!("serve still running {took:?} after SIGTERM with an answer in flight")
+        }
+    };
     eprintln!("serve stopped {took:?} after SIGTERM");
-    let out = waiter.join().unwrap().unwrap();
     assert!(out.status.success(), "{out:?}");
     // The dripping answer was cut, not completed: the connection ends.
     let mut rest = Vec::new();
