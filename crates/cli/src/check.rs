@@ -69,7 +69,7 @@ use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 ///      would not take the credentials: one verdict, "authentication failed (Basic,
 ///      Digest and Negotiate offered; 401 for ...)", every selected case an error
 ///      with that reason in the reports; likewise a BMC that refuses the IPMI
-///      administrator's login (wrong password, unknown user, privilege not allowed).
+///      administrator's login (wrong password, unknown user).
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {

@@ -718,10 +718,11 @@ fn help_names_the_schemes_and_the_credential_sources() {
     }
 }
 
-/// A target that answers Identify to anyone and everything else with 401 whatever the
-/// credentials (as a BMC with a locked account does): HTTP/1.1 on loopback, one
-/// thread per connection. Returns its URL; it serves until the test process ends.
-fn identify_only_target() -> String {
+/// A target that answers Identify to anyone and everything else with `refusal` whatever
+/// the credentials: 401 as a BMC with a locked account does, 403 as one whose account
+/// may not read anything but Identify. HTTP/1.1 on loopback, one thread per connection.
+/// Returns its URL; it serves until the test process ends.
+fn identify_only_target(refusal: &'static str) -> String {
     use std::io::{BufRead as _, BufReader, Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/wsman", listener.local_addr().unwrap());
@@ -771,9 +772,10 @@ fn identify_only_target() -> String {
                             xml.len()
                         )
                     } else {
-                        "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"locked\"\r\n\
-                         Content-Length: 0\r\n\r\n"
-                            .to_owned()
+                        format!(
+                            "HTTP/1.1 {refusal}\r\nWWW-Authenticate: Basic realm=\"locked\"\r\n\
+                             Content-Length: 0\r\n\r\n"
+                        )
                     };
                     if conn.write_all(answer.as_bytes()).is_err() {
                         return;
@@ -787,7 +789,7 @@ fn identify_only_target() -> String {
 
 #[test]
 fn a_target_that_answers_identify_to_anyone_still_gets_the_authentication_verdict() {
-    let url = identify_only_target();
+    let url = identify_only_target("401 Unauthorized");
     let dir = temp_dir("locked");
     let json = dir.join("r.json").display().to_string();
     let o = touchstone(
@@ -816,6 +818,38 @@ fn a_target_that_answers_identify_to_anyone_still_gets_the_authentication_verdic
     let results = report["results"].as_array().unwrap();
     assert!(!results.is_empty());
     assert!(results.iter().all(|r| r["outcome"] == "error"), "{report}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A 403 to the preflight's authenticated Get is this account not being allowed that
+/// class, not the credentials refused: the run goes on and the cases judge the target.
+#[test]
+fn a_403_to_the_preflight_get_is_not_an_authentication_verdict() {
+    let url = identify_only_target("403 Forbidden");
+    let dir = temp_dir("forbidden");
+    let json = dir.join("r.json").display().to_string();
+    let o = touchstone(
+        &[
+            "check",
+            "--target",
+            &url,
+            "--user",
+            "admin",
+            "--profile",
+            "core",
+            "--json",
+            &json,
+        ],
+        &[("TOUCHSTONE_PASSWORD", "whatever")],
+    );
+    assert!(!both(&o).contains("authentication failed"), "{}", both(&o));
+    assert_ne!(o.status.code(), Some(3), "{}", both(&o));
+    let report = read_json(&dir.join("r.json"));
+    let results = report["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["outcome"] != "error"),
+        "the cases ran: {report}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

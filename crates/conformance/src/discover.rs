@@ -225,12 +225,12 @@ pub async fn discover(
     // everything else: one authenticated request that is not an Identify says so now,
     // before every case meets the same 401.
     if ex.auth_scheme.is_none() && client.target().user.is_some() {
-        // Only a refusal counts: any other answer, or none (a huge body, a timeout),
-        // is for discovery and the cases to judge.
+        // Only a refusal of the credentials counts (401 after they were offered): a 403
+        // is this user not being allowed this class, which says nothing about the
+        // credentials; any other answer, or none (a huge body, a timeout), is for
+        // discovery and the cases to judge.
         let probe = client.send(&auth_probe(client)).await;
-        if let Some((probe, status @ (401 | 403))) =
-            probe.ok().and_then(|p| p.status().map(|s| (p, s)))
-        {
+        if let Some((probe, status @ 401)) = probe.ok().and_then(|p| p.status().map(|s| (p, s))) {
             caps.probes.push(Probe {
                 what: "Authenticated Get".into(),
                 offered: false,
@@ -364,8 +364,8 @@ fn offered_schemes(ex: &client::Exchange) -> Vec<String> {
 }
 
 /// The authenticated request of the preflight: a Get of `CIM_ComputerSystem` without
-/// selectors. Whatever the target thinks of it (an instance, a fault), anything but
-/// 401/403 means the credentials were taken.
+/// selectors. Whatever the target thinks of it (an instance, a fault, a 403 for a class
+/// this user may not read), anything but a 401 means the credentials were taken.
 fn auth_probe(client: &Client) -> wsman::Envelope<'static> {
     client
         .request(format!("{}CIM_ComputerSystem", wsman::ns::CIM_SCHEMA))

@@ -184,8 +184,10 @@ pub enum IpmiStartError {
 }
 
 /// When a login failed because the BMC does not take these credentials (wrong
-/// password, unknown user, a privilege the account may not have), what happened;
-/// `None` for any other failure (silence, a protocol error, a suite refused).
+/// password or Kg, unknown user), what happened; `None` for any other failure
+/// (silence, a protocol error, a suite refused, and 0x0A: an account that exists but
+/// may not have the Administrator role is the target's to judge case by case, not a
+/// reason to check nothing).
 pub fn credentials_refused(e: &IpmiError) -> Option<String> {
     use ipmi::console::ConsoleError;
     match e {
@@ -194,7 +196,6 @@ pub fn credentials_refused(e: &IpmiError) -> Option<String> {
         }
         IpmiError::Console(ConsoleError::Refused { stage, status }) => {
             let what = match status {
-                0x0A => "unauthorized role or privilege level",
                 0x0D => "unauthorized name",
                 0x0F => "invalid integrity check value",
                 _ => return None,
