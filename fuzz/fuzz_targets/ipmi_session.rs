@@ -13,27 +13,15 @@
 
 #![no_main]
 
-use ipmi::console::{Console, ConsoleConfig, Event, SuiteChoice};
+use ipmi::console::{Console, ConsoleConfig, SuiteChoice};
 use ipmi::session::{Bmc, BmcConfig};
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::{datagrams, log_in};
 use machine::{Machine, MachineSpec};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-
-fn datagrams(mut b: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    while b.len() >= 2 && out.len() < 64 {
-        let n = usize::from(u16::from_le_bytes([b[0], b[1]]));
-        b = &b[2..];
-        let take = n.min(b.len());
-        out.push(&b[..take]);
-        b = &b[take..];
-    }
-    if !b.is_empty() {
-        out.push(b);
-    }
-    out
-}
 
 fuzz_target!(|input: &[u8]| {
     let Some((&mode, rest)) = input.split_first() else {
@@ -51,26 +39,7 @@ fuzz_target!(|input: &[u8]| {
         c
     });
     if mode & 1 == 1 {
-        // Log in: pump console datagrams through the BMC until the login ends.
-        let mut out = console.login_v20(now, &mut rng);
-        let mut logged_in = false;
-        for _ in 0..16 {
-            now += 1;
-            let h = bmc.handle(&mut machine, &out, now, &mut rng);
-            let mut next = None;
-            for r in h.replies {
-                match console.receive(&r, now, &mut rng) {
-                    Ok(Event::Send(b)) => next = Some(b),
-                    Ok(Event::LoggedIn { .. }) => logged_in = true,
-                    _ => {}
-                }
-            }
-            match next {
-                Some(b) => out = b,
-                None => break,
-            }
-        }
-        assert!(logged_in, "the scripted login works");
+        log_in(&mut console, &mut bmc, &mut machine, &mut now, &mut rng);
     }
     for d in datagrams(rest) {
         now += 3;

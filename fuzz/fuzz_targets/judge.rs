@@ -29,26 +29,14 @@ use ipmi::console::{Console, ConsoleConfig, Event, SuiteChoice};
 use ipmi::rmcp::AuthType;
 use ipmi::session::{Bmc, BmcConfig};
 use libfuzzer_sys::fuzz_target;
+
+mod common;
+use common::{datagrams, log_in};
 use machine::{Machine, MachineSpec};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 const REQUEST: &[u8] = br#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"><s:Header><a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Get</a:Action><a:MessageID>uuid:11111111-2222-4333-8444-555555555555</a:MessageID></s:Header><s:Body/></s:Envelope>"#;
-
-fn datagrams(mut b: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    while b.len() >= 2 && out.len() < 64 {
-        let n = usize::from(u16::from_le_bytes([b[0], b[1]]));
-        b = &b[2..];
-        let take = n.min(b.len());
-        out.push(&b[..take]);
-        b = &b[take..];
-    }
-    if !b.is_empty() {
-        out.push(b);
-    }
-    out
-}
 
 fn judge_http(input: &[u8]) {
     if input.len() < 2 {
@@ -77,7 +65,10 @@ fn expectations(d: &[u8]) -> Vec<Expect> {
             completion: Some(OneOrMany::Many(vec![0, 0xC1, first])),
             min_length: Some(usize::from(first % 8)),
             data: Some("01 .. ff".into()),
-            bits: vec![[usize::from(first % 16) as u8, 0x80, 0x80], [0, 0x0F, first]],
+            bits: vec![
+                [usize::from(first % 16) as u8, 0x80, 0x80],
+                [0, 0x0F, first],
+            ],
             within_ms: Some(u64::from(first)),
             ..Expect::default()
         },
@@ -138,25 +129,7 @@ fuzz_target!(|input: &[u8]| {
             };
             let mut bmc = Bmc::new(BmcConfig::default());
             let mut c = console();
-            let mut out = c.login_v20(now, &mut rng);
-            let mut logged_in = false;
-            for _ in 0..16 {
-                now += 1;
-                let h = bmc.handle(&mut machine, &out, now, &mut rng);
-                let mut next = None;
-                for r in h.replies {
-                    match c.receive(&r, now, &mut rng) {
-                        Ok(Event::Send(b)) => next = Some(b),
-                        Ok(Event::LoggedIn { .. }) => logged_in = true,
-                        _ => {}
-                    }
-                }
-                match next {
-                    Some(b) => out = b,
-                    None => break,
-                }
-            }
-            assert!(logged_in, "the scripted login works");
+            log_in(&mut c, &mut bmc, &mut machine, &mut now, &mut rng);
             // Get Device ID outstanding; the fuzzed datagrams are its "answers".
             let _ = c.command(0x06, 0x01, &[], now, &mut rng);
             for d in datagrams(rest) {
