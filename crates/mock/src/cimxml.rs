@@ -5,6 +5,8 @@
 use std::borrow::Cow;
 
 use machine::cim::{Instance, Reference, Value};
+use wsman::body::Item;
+use wsman::write::{XmlWriter, write_endpoint_reference};
 use wsman::{Element, Epr, Name, Selector, Tree, TreeBuilder, ns};
 
 /// The DSP0230 common namespace (`cim:Datetime`).
@@ -141,6 +143,142 @@ pub fn instance_tree(inst: &Instance, style: &UriStyle) -> Tree<'static> {
     }
     b.end();
     b.finish()
+}
+
+/// How an enumeration answers with each instance (`wsman:EnumerationMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemShape {
+    /// The instance (no mode).
+    Object,
+    /// Its endpoint reference (EnumerateEPR).
+    Epr,
+    /// `wsman:Item` with both (EnumerateObjectAndEPR).
+    ObjectAndEpr,
+}
+
+/// An instance as an enumeration item, written once as XML ([`Item::Xml`]): its length
+/// is its size against MaxEnvelopeSize, and later Pulls copy it. The text is what
+/// writing [`instance_tree`] (and [`epr`]) in the answer would give, byte for byte.
+pub fn item(inst: &Instance, style: &UriStyle, shape: ItemShape) -> Item<'static> {
+    let mut w = XmlWriter::item_fragment();
+    match shape {
+        ItemShape::Object => write_instance(&mut w, inst, style),
+        ItemShape::Epr => write_endpoint_reference(
+            &mut w,
+            &Name::new(ns::WSA, "EndpointReference"),
+            &epr(&inst.reference(), style),
+        ),
+        ItemShape::ObjectAndEpr => {
+            w.start(&Name::new(ns::WSMAN, "Item"), &[]);
+            write_instance(&mut w, inst, style);
+            write_endpoint_reference(
+                &mut w,
+                &Name::new(ns::WSA, "EndpointReference"),
+                &epr(&inst.reference(), style),
+            );
+            w.end();
+        }
+    }
+    // The writer only ever appends whole `&str`s.
+    Item::Xml(Cow::Owned(
+        String::from_utf8(w.into_inner()).unwrap_or_default(),
+    ))
+}
+
+/// Writes an instance as [`instance_tree`] would be written, without building the tree.
+pub fn write_instance(w: &mut XmlWriter, inst: &Instance, style: &UriStyle) {
+    let uri = static_uri(style.uri(&inst.class));
+    let root = Name::new(uri.clone(), inst.class.as_str()).with_prefix("p");
+    if inst
+        .properties
+        .iter()
+        .all(|p| matches!(&p.value, Value::Array(a) if a.is_empty()))
+    {
+        // No child at all: the tree writer writes an empty element.
+        w.leaf(&root, &[], "");
+        return;
+    }
+    w.start(&root, &[]);
+    let mut text = String::new();
+    for p in &inst.properties {
+        let name = Name::new(uri.as_ref(), p.name.as_str()).with_prefix("p");
+        match &p.value {
+            Value::Array(items) => {
+                for v in items {
+                    write_value(w, &name, v, style, &mut text);
+                }
+            }
+            v => write_value(w, &name, v, style, &mut text),
+        }
+    }
+    w.end();
+}
+
+fn write_value(w: &mut XmlWriter, name: &Name<'_>, v: &Value, style: &UriStyle, text: &mut String) {
+    use std::fmt::Write as _;
+    text.clear();
+    match v {
+        Value::Null => {
+            let nil = Name::new(ns::XSI, "nil").with_prefix("xsi");
+            w.leaf(name, &[(&nil, "true")], "");
+        }
+        Value::Str(s) => w.leaf(name, &[], s),
+        Value::Int(i) => {
+            let _ = write!(text, "{i}");
+            w.leaf(name, &[], text);
+        }
+        Value::UInt(u) => {
+            let _ = write!(text, "{u}");
+            w.leaf(name, &[], text);
+        }
+        Value::Real(r) => w.leaf(name, &[], &real(*r)),
+        Value::Bool(x) => w.leaf(name, &[], if *x { "true" } else { "false" }),
+        Value::DateTime(t) => {
+            w.start(name, &[]);
+            w.leaf(
+                &Name::new(CIM_COMMON, "Datetime").with_prefix("cim"),
+                &[],
+                t,
+            );
+            w.end();
+        }
+        Value::Array(items) => {
+            for item in items {
+                write_value(w, name, item, style, text);
+            }
+        }
+        Value::Ref(r) => {
+            w.start(name, &[]);
+            w.leaf(
+                &Name::new(ns::WSA, "Address").with_prefix("a"),
+                &[],
+                ns::ANONYMOUS,
+            );
+            w.start(
+                &Name::new(ns::WSA, "ReferenceParameters").with_prefix("a"),
+                &[],
+            );
+            w.leaf(
+                &Name::new(ns::WSMAN, "ResourceURI").with_prefix("w"),
+                &[],
+                &style.uri(&r.class),
+            );
+            let set = Name::new(ns::WSMAN, "SelectorSet").with_prefix("w");
+            let selector = Name::new(ns::WSMAN, "Selector").with_prefix("w");
+            let attr = Name::new("", "Name");
+            if r.keys.is_empty() {
+                w.leaf(&set, &[], "");
+            } else {
+                w.start(&set, &[]);
+                for (k, v) in &r.keys {
+                    w.leaf(&selector, &[(&attr, k)], v);
+                }
+                w.end();
+            }
+            w.end();
+            w.end();
+        }
+    }
 }
 
 fn value(b: &mut TreeBuilder<'static>, name: Name<'static>, v: &Value, style: &UriStyle) {
@@ -297,4 +435,137 @@ pub fn value_text(v: &Value) -> Option<String> {
         Value::Real(r) => real(*r),
         Value::Bool(b) => b.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use machine::cim::Property;
+    use proptest::prelude::*;
+
+    /// The item as the answer used to carry it: a tree (and an EPR) written in place.
+    fn written_from_tree(inst: &Instance, style: &UriStyle, shape: ItemShape) -> String {
+        let item = match shape {
+            ItemShape::Object => Item::Object(instance_tree(inst, style)),
+            ItemShape::Epr => Item::Epr(epr(&inst.reference(), style)),
+            ItemShape::ObjectAndEpr => {
+                Item::ObjectAndEpr(instance_tree(inst, style), epr(&inst.reference(), style))
+            }
+        };
+        let mut w = XmlWriter::item_fragment();
+        wsman::write::write_item(&mut w, &item);
+        String::from_utf8(w.into_inner()).unwrap()
+    }
+
+    fn text(item: Item<'static>) -> String {
+        match item {
+            Item::Xml(x) => x.into_owned(),
+            other => panic!("not written once: {other:?}"),
+        }
+    }
+
+    fn instance(class: &str, properties: Vec<(&str, Value)>) -> Instance {
+        Instance {
+            class: class.into(),
+            keys: vec![("DeviceID".into(), "d & <1>".into())],
+            properties: properties
+                .into_iter()
+                .map(|(n, value)| Property {
+                    name: n.into(),
+                    value,
+                })
+                .collect(),
+        }
+    }
+
+    fn every_value() -> Vec<(&'static str, Value)> {
+        let with_keys = Reference {
+            class: "CIM_ComputerSystem".into(),
+            keys: vec![
+                ("CreationClassName".into(), "CIM_ComputerSystem".into()),
+                ("Name".into(), "a \"b\" & <c>".into()),
+            ],
+        };
+        let keyless = Reference {
+            class: "CIM_Thing".into(),
+            keys: Vec::new(),
+        };
+        vec![
+            ("Null", Value::Null),
+            ("Str", Value::Str("x < y & \"z\"\r\n".into())),
+            ("Empty", Value::Str(String::new())),
+            ("Int", Value::Int(-42)),
+            ("UInt", Value::UInt(u64::MAX)),
+            ("Real", Value::Real(1.5)),
+            ("Nan", Value::Real(f64::NAN)),
+            ("Inf", Value::Real(f64::NEG_INFINITY)),
+            ("Bool", Value::Bool(false)),
+            ("When", Value::DateTime("2026-12-05T16:00:00Z".into())),
+            (
+                "List",
+                Value::Array(vec![Value::UInt(1), Value::Null, Value::Str("s".into())]),
+            ),
+            ("None", Value::Array(Vec::new())),
+            (
+                "Nested",
+                Value::Array(vec![Value::Array(vec![Value::Int(7)])]),
+            ),
+            ("System", Value::Ref(with_keys)),
+            ("Keyless", Value::Ref(keyless)),
+        ]
+    }
+
+    /// An item written once is, byte for byte, the tree written in place, for every
+    /// kind of value, every shape, a schema class and a class the schema does not know,
+    /// an instance with no element at all, and both URI styles.
+    #[test]
+    fn items_written_once_are_what_the_tree_gives() {
+        let mut vendor = UriStyle::dmtf();
+        vendor.vendor_schemas.push((
+            "AMT_".into(),
+            "http://intel.com/wbem/wscim/1/amt-schema/1/".into(),
+        ));
+        let instances = [
+            instance("CIM_NumericSensor", every_value()),
+            instance("Vendor_Unknown", every_value()),
+            instance("AMT_Thing", every_value()),
+            instance("CIM_Empty", Vec::new()),
+            instance("CIM_OnlyEmptyArrays", vec![("A", Value::Array(Vec::new()))]),
+        ];
+        for style in [UriStyle::dmtf(), UriStyle::wmi("root/cimv2"), vendor] {
+            for inst in &instances {
+                for shape in [ItemShape::Object, ItemShape::Epr, ItemShape::ObjectAndEpr] {
+                    assert_eq!(
+                        text(item(inst, &style, shape)),
+                        written_from_tree(inst, &style, shape),
+                        "{} {shape:?} {style:?}",
+                        inst.class
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Any string and integer values are written once as the tree writes them.
+        #[test]
+        fn any_text_is_written_once_as_the_tree_writes_it(
+            strings in proptest::collection::vec(any::<String>(), 0..4),
+            ints in proptest::collection::vec(any::<i64>(), 0..3),
+        ) {
+            let mut props: Vec<(&str, Value)> = Vec::new();
+            for s in &strings {
+                props.push(("S", Value::Str(s.clone())));
+            }
+            for i in &ints {
+                props.push(("I", Value::Int(*i)));
+            }
+            let inst = instance("CIM_X", props);
+            let style = UriStyle::dmtf();
+            prop_assert_eq!(
+                text(item(&inst, &style, ItemShape::ObjectAndEpr)),
+                written_from_tree(&inst, &style, ItemShape::ObjectAndEpr)
+            );
+        }
+    }
 }

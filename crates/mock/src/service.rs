@@ -1377,16 +1377,16 @@ impl Inner {
         check_dialect(e.filter.as_ref(), scenario)?;
         let instances = self.collect(env, uri, e.filter.as_ref(), scenario, now)?;
         let (instances, style) = instances;
+        // Each item is written once, here: its length is its size in take_fitting, and
+        // a later Pull copies the text.
+        let shape = match &mode {
+            None => cimxml::ItemShape::Object,
+            Some(EnumerationMode::Epr) => cimxml::ItemShape::Epr,
+            Some(_) => cimxml::ItemShape::ObjectAndEpr,
+        };
         let items: VecDeque<Item<'static>> = instances
             .iter()
-            .map(|i| match &mode {
-                None => Item::Object(cimxml::instance_tree(i, &style)),
-                Some(EnumerationMode::Epr) => Item::Epr(cimxml::epr(&i.reference(), &style)),
-                Some(_) => Item::ObjectAndEpr(
-                    cimxml::instance_tree(i, &style),
-                    cimxml::epr(&i.reference(), &style),
-                ),
-            })
+            .map(|i| cimxml::item(i, &style, shape))
             .collect();
         let total = items.len() as u64;
         let context = new_uuid();
@@ -1514,7 +1514,9 @@ impl Inner {
             Flavour::Dmtf => filter::selector::Case::Sensitive,
         };
         let env = filter::Env::new(&is_subclass).with_selector_case(case);
-        let out = compiled.apply(&instances, &env).map_err(filter_fault)?;
+        let out = compiled
+            .apply_owned(instances, &env)
+            .map_err(filter_fault)?;
         // A polymorphic enumeration does not show subclasses the service does not serve.
         Ok((visible(out, scenario), target.style))
     }
@@ -1970,6 +1972,7 @@ fn item_size(item: &Item<'_>) -> usize {
         Item::Object(t) => wsman::write::write_tree(t).len(),
         Item::Epr(_) => 700,
         Item::ObjectAndEpr(t, _) => wsman::write::write_tree(t).len() + 750,
+        Item::Xml(x) => x.len(),
     }
 }
 

@@ -1737,3 +1737,43 @@ proptest! {
         prop_assert_eq!(Query::parse(&text), Ok(q), "text: {}", text);
     }
 }
+
+/// `apply_owned` (the mock's path, which keeps the instances it is given instead of
+/// copying them) answers exactly what `apply` does, for every kind of filter: none,
+/// selectors that keep some, all or none, and WQL with and without a projection.
+#[test]
+fn applying_to_owned_instances_answers_as_applying_to_borrowed_ones() {
+    let mut filters: Vec<(String, Compiled)> = vec![("none".into(), Compiled::All)];
+    for selectors in [
+        vec![t("DeviceID", "Sensor 1")],
+        vec![t("SystemName", "host")],
+        vec![t("DeviceID", "nothing")],
+        vec![],
+    ] {
+        let f = selector_filter(selectors.clone());
+        filters.push((
+            format!("selectors {selectors:?}"),
+            compile(Some(&f), "CIM_Sensor").unwrap(),
+        ));
+    }
+    for text in [
+        "SELECT * FROM CIM_Sensor WHERE Enabled = TRUE",
+        "SELECT DeviceID FROM CIM_Sensor",
+        "SELECT * FROM CIM_Sensor WHERE DeviceID = 'none'",
+    ] {
+        filters.push((
+            text.into(),
+            compile(Some(&wql_filter(text)), "CIM_Sensor").unwrap(),
+        ));
+    }
+    for case in [Case::Sensitive, Case::Insensitive] {
+        let env = env().with_selector_case(case);
+        for (what, f) in &filters {
+            assert_eq!(
+                f.apply_owned(sensors(), &env),
+                f.apply(&sensors(), &env),
+                "{what}, {case:?}"
+            );
+        }
+    }
+}

@@ -205,6 +205,13 @@ pub enum Item<'a> {
     Epr(Epr<'a>),
     /// `wsman:Item` with both (EnumerateObjectAndEPR).
     ObjectAndEpr(Tree<'a>, Epr<'a>),
+    /// An item (of any shape above) already written as XML, copied into the answer as
+    /// it is. A server writes each item once, sizes it by its length and keeps the
+    /// text for later Pulls, instead of holding a tree and writing it twice. Write it
+    /// with [`crate::write::XmlWriter::item_fragment`], so that it uses the prefixes the
+    /// envelope has in scope where items go and comes out as the tree would have. The
+    /// parser never produces it.
+    Xml(Cow<'a, str>),
 }
 
 /// `wsen:EnumerateResponse`.

@@ -108,6 +108,29 @@ impl XmlWriter {
         }
     }
 
+    /// A writer for an enumeration item written apart from its answer (see
+    /// [`Item::Xml`]): the prefixes bound where [`write_envelope`] writes items (`s`,
+    /// `a`, `w` on the envelope, `n` on the enumerate or pull response) are taken as
+    /// bound, so the item comes out byte for byte as it would inside the answer.
+    pub fn item_fragment() -> XmlWriter {
+        let mut w = XmlWriter::new(Vec::with_capacity(1024));
+        for (ns, prefix) in [
+            (ns::SOAP, "s"),
+            (ns::WSA, "a"),
+            (ns::WSMAN, "w"),
+            (ns::WSEN, "n"),
+        ] {
+            w.bindings.push((prefix.to_owned(), ns.to_owned()));
+        }
+        w.generation = 1;
+        w
+    }
+
+    /// Copies already written XML (an [`Item::Xml`]) into the output as it is.
+    pub fn raw(&mut self, xml: &str) {
+        self.out.extend_from_slice(xml.as_bytes());
+    }
+
     /// The bytes written.
     pub fn into_inner(self) -> Vec<u8> {
         self.out
@@ -708,18 +731,31 @@ fn write_filter(w: &mut XmlWriter, f: &Filter<'_>) {
 fn write_items(w: &mut XmlWriter, name: &Name<'_>, items: &[Item<'_>]) {
     w.start(name, &[]);
     for i in items {
-        match i {
-            Item::Object(t) => w.tree(t.root()),
-            Item::Epr(e) => write_epr(w, &n(ns::WSA, "EndpointReference"), e),
-            Item::ObjectAndEpr(t, e) => {
-                w.start(&n(ns::WSMAN, "Item"), &[]);
-                w.tree(t.root());
-                write_epr(w, &n(ns::WSA, "EndpointReference"), e);
-                w.end();
-            }
-        }
+        write_item(w, i);
     }
     w.end();
+}
+
+/// Writes one enumeration item as [`XmlWriter::item_fragment`] expects: the object, its
+/// EPR, or `wsman:Item` with both.
+pub fn write_item(w: &mut XmlWriter, item: &Item<'_>) {
+    match item {
+        Item::Object(t) => w.tree(t.root()),
+        Item::Epr(e) => write_epr(w, &n(ns::WSA, "EndpointReference"), e),
+        Item::ObjectAndEpr(t, e) => {
+            w.start(&n(ns::WSMAN, "Item"), &[]);
+            w.tree(t.root());
+            write_epr(w, &n(ns::WSA, "EndpointReference"), e);
+            w.end();
+        }
+        Item::Xml(x) => w.raw(x),
+    }
+}
+
+/// Writes an endpoint reference as the element `name` (`wsa:EndpointReference` for an
+/// enumeration item).
+pub fn write_endpoint_reference(w: &mut XmlWriter, name: &Name<'_>, e: &Epr<'_>) {
+    write_epr(w, name, e);
 }
 
 fn opt_leaf(w: &mut XmlWriter, name: Name<'_>, v: &Option<Cow<'_, str>>) {

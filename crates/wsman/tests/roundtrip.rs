@@ -1112,6 +1112,30 @@ proptest! {
         body_round_trip(Body::PullResponse(r))?;
     }
 
+    /// Every item written apart (`XmlWriter::item_fragment`, kept as `Item::Xml`)
+    /// comes out of an EnumerateResponse and of a PullResponse byte for byte as the
+    /// item itself would, so a server may write its items once and size them by length.
+    #[test]
+    fn items_written_apart_are_written_as_in_place(item in item(), pull in any::<bool>()) {
+        let mut w = wsman::write::XmlWriter::item_fragment();
+        wsman::write::write_item(&mut w, &item);
+        let text = String::from_utf8(w.into_inner()).expect("UTF-8");
+        let answer = |item: Item<'static>| {
+            let body = if pull {
+                Body::PullResponse(PullResponse { context: None, items: vec![item], end_of_sequence: true })
+            } else {
+                Body::EnumerateResponse(EnumerateResponse {
+                    expires: None,
+                    context: None,
+                    items: Some(vec![item]),
+                    end_of_sequence: true,
+                })
+            };
+            Envelope { header: plain_header(), body, extra: Vec::new(), meta: Meta::default() }.to_xml()
+        };
+        prop_assert_eq!(answer(Item::Xml(Cow::Owned(text))), answer(item));
+    }
+
     /// For every Release, enumeration Renew, RenewResponse, GetStatus and
     /// GetStatusResponse with a trimmed context and Expires, each present or not,
     /// parse(write(x)) == x.

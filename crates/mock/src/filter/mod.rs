@@ -258,6 +258,25 @@ impl Compiled {
         }
     }
 
+    /// [`Compiled::apply`] on instances the caller gives away: without a filter, or
+    /// with one that only keeps or drops whole instances, they are kept as they are
+    /// rather than copied (a WQL projection still builds new ones).
+    pub fn apply_owned(
+        &self,
+        candidates: Vec<Instance>,
+        env: &Env<'_>,
+    ) -> Result<Vec<Instance>, FilterError> {
+        match self {
+            Compiled::All => Ok(candidates),
+            Compiled::Selector(s) => {
+                let mut kept = candidates;
+                kept.retain(|inst| selector::matches(inst, s, env.selector_case, env.is_subclass));
+                Ok(kept)
+            }
+            _ => self.apply(&candidates, env),
+        }
+    }
+
     /// The whole result. `candidates` are the enumerated class's instances (with its
     /// subclasses') for every dialect but the association filter, for which they are
     /// the association instances to search (see [`association`]).

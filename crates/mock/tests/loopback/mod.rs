@@ -771,6 +771,8 @@ pub fn item_text(item: &wsman::body::Item<'_>) -> String {
             e.resource_uri,
             e.selectors
         ),
+        // Only a server's own answers hold written items; a parsed one never does.
+        wsman::body::Item::Xml(x) => x.to_string(),
     }
 }
 
