@@ -85,7 +85,7 @@ pub struct Reference {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Property {
     /// Property name (`CurrentReading`).
-    pub name: String,
+    pub name: std::borrow::Cow<'static, str>,
     /// Its value.
     pub value: Value,
 }
@@ -739,7 +739,7 @@ fn build(class_name: &'static str, values: Vec<(&'static str, Value)>) -> Instan
                 None => Value::Null,
             };
             Property {
-                name: (*name).into(),
+                name: std::borrow::Cow::Borrowed(*name),
                 value,
             }
         })
@@ -1682,8 +1682,11 @@ pub fn create(
             Some(p) => parse_like(name, &p.value, text)?,
             None => Value::Str(text.clone()),
         };
-        let name = like.map_or_else(|| name.clone(), |p| p.name.clone());
-        props.push(Property { name, value });
+        let name = like.map_or_else(|| name.clone(), |p| p.name.to_string());
+        props.push(Property {
+            name: name.into(),
+            value,
+        });
     }
     let mut keys = Vec::new();
     for k in &key_names {
@@ -1738,7 +1741,7 @@ fn refs_of(inst: &Instance) -> Vec<(String, Reference)> {
     inst.properties
         .iter()
         .filter_map(|p| match &p.value {
-            Value::Ref(r) => Some((p.name.clone(), r.clone())),
+            Value::Ref(r) => Some((p.name.to_string(), r.clone())),
             _ => None,
         })
         .collect()
@@ -1881,7 +1884,7 @@ pub(crate) fn extra_instance(spec: &InstanceSpec) -> Instance {
         .0
         .iter()
         .map(|(k, v)| Property {
-            name: k.clone(),
+            name: k.clone().into(),
             value: prop_value(v),
         })
         .collect();

@@ -101,7 +101,7 @@ fn every_instance_has_its_class_keys_and_schema_properties() {
             assert_eq!(i.class, c.name);
             let keys: Vec<&str> = i.keys.iter().map(|(k, _)| k.as_str()).collect();
             assert_eq!(keys, c.keys, "{}", c.name);
-            let props: Vec<&str> = i.properties.iter().map(|p| p.name.as_str()).collect();
+            let props: Vec<&str> = i.properties.iter().map(|p| p.name.as_ref()).collect();
             let schema: Vec<&str> = c.properties.iter().map(|(p, _)| *p).collect();
             assert_eq!(props, schema, "{} properties in schema order", c.name);
             for (k, v) in &i.keys {

@@ -116,22 +116,17 @@ fn static_uri(uri: String) -> Cow<'static, str> {
 /// An instance as the element a Get or Pull answers with.
 pub fn instance_tree(inst: &Instance, style: &UriStyle) -> Tree<'static> {
     let uri = static_uri(style.uri(&inst.class));
-    // A built-in class's instances list its properties in schema order: their names
-    // can then be borrowed from the schema rather than copied.
+    // A built-in class's name can be borrowed from the schema rather than copied.
     let class = machine::cim::class(&inst.class);
-    let schema = class.map_or(&[][..], |c| c.properties);
     let class_name: Cow<'static, str> = match class {
         Some(c) if c.name == inst.class => Cow::Borrowed(c.name),
         _ => Cow::Owned(inst.class.clone()),
     };
     let mut b = TreeBuilder::with_capacity(inst.properties.len() * 2 + 1);
     b.start(Name::new(uri.clone(), class_name).with_prefix("p"));
-    for (i, p) in inst.properties.iter().enumerate() {
-        let local: Cow<'static, str> = match schema.get(i) {
-            Some((n, _)) if *n == p.name => Cow::Borrowed(n),
-            _ => Cow::Owned(p.name.clone()),
-        };
-        let name = Name::new(uri.clone(), local).with_prefix("p");
+    for p in &inst.properties {
+        // Built-in classes' property names are borrowed from the schema already.
+        let name = Name::new(uri.clone(), p.name.clone()).with_prefix("p");
         match &p.value {
             Value::Array(items) => {
                 for v in items {
@@ -201,7 +196,7 @@ pub fn write_instance(w: &mut XmlWriter, inst: &Instance, style: &UriStyle) {
     w.start(&root, &[]);
     let mut text = String::new();
     for p in &inst.properties {
-        let name = Name::new(uri.as_ref(), p.name.as_str()).with_prefix("p");
+        let name = Name::new(uri.as_ref(), p.name.as_ref()).with_prefix("p");
         match &p.value {
             Value::Array(items) => {
                 for v in items {
@@ -214,25 +209,33 @@ pub fn write_instance(w: &mut XmlWriter, inst: &Instance, style: &UriStyle) {
     w.end();
 }
 
+/// Writes one property value as the element `name`, a child of the instance element
+/// (and so in its namespace: plain values go through the writer's shortcut).
 fn write_value(w: &mut XmlWriter, name: &Name<'_>, v: &Value, style: &UriStyle, text: &mut String) {
     use std::fmt::Write as _;
     text.clear();
-    match v {
-        Value::Null => {
-            let nil = Name::new(ns::XSI, "nil").with_prefix("xsi");
-            w.leaf(name, &[(&nil, "true")], "");
-        }
-        Value::Str(s) => w.leaf(name, &[], s),
+    let plain: Option<&str> = match v {
+        Value::Str(s) => Some(s),
         Value::Int(i) => {
             let _ = write!(text, "{i}");
-            w.leaf(name, &[], text);
+            Some(text)
         }
         Value::UInt(u) => {
             let _ = write!(text, "{u}");
-            w.leaf(name, &[], text);
+            Some(text)
         }
-        Value::Real(r) => w.leaf(name, &[], &real(*r)),
-        Value::Bool(x) => w.leaf(name, &[], if *x { "true" } else { "false" }),
+        Value::Bool(x) => Some(if *x { "true" } else { "false" }),
+        _ => None,
+    };
+    if let Some(t) = plain {
+        w.leaf_in_parent_namespace(&name.local, t);
+        return;
+    }
+    match v {
+        // Written above.
+        Value::Str(_) | Value::Int(_) | Value::UInt(_) | Value::Bool(_) => {}
+        Value::Null => w.nil_leaf_in_parent_namespace(name),
+        Value::Real(r) => w.leaf_in_parent_namespace(&name.local, &real(*r)),
         Value::DateTime(t) => {
             w.start(name, &[]);
             w.leaf(
@@ -471,7 +474,7 @@ mod tests {
             properties: properties
                 .into_iter()
                 .map(|(n, value)| Property {
-                    name: n.into(),
+                    name: n.to_owned().into(),
                     value,
                 })
                 .collect(),

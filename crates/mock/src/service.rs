@@ -2206,7 +2206,7 @@ fn fragment_tree(
         class: inst.class.clone(),
         keys: Vec::new(),
         properties: vec![machine::cim::Property {
-            name: prop.clone(),
+            name: prop.clone().into(),
             value: value.clone(),
         }],
     };

@@ -53,7 +53,7 @@ fn is_subclass(child: &str, parent: &str) -> bool {
 
 fn prop(name: &str, value: Value) -> Property {
     Property {
-        name: name.to_owned(),
+        name: name.to_owned().into(),
         value,
     }
 }
@@ -939,7 +939,7 @@ fn wql_projection_keeps_keys() {
     let q =
         Query::parse("SELECT elementname, Threshold FROM CIM_Sensor WHERE Threshold = 40").unwrap();
     let got = q.select(&s1(), &is_subclass).unwrap().expect("selected");
-    let names: Vec<&str> = got.properties.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = got.properties.iter().map(|p| p.name.as_ref()).collect();
     assert_eq!(
         names,
         [
@@ -1402,7 +1402,7 @@ fn association_include_result_property() {
     )
     .unwrap();
     for i in &got {
-        let names: Vec<&str> = i.properties.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<&str> = i.properties.iter().map(|p| p.name.as_ref()).collect();
         assert_eq!(
             names,
             ["CreationClassName", "DeviceID", "SystemName", "ElementName"]
@@ -1418,7 +1418,7 @@ fn association_include_result_property() {
         },
     )
     .unwrap();
-    let names: Vec<&str> = got[0].properties.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = got[0].properties.iter().map(|p| p.name.as_ref()).collect();
     assert_eq!(
         names,
         ["Antecedent", "Dependent"],

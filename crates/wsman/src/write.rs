@@ -393,6 +393,57 @@ impl XmlWriter {
         }
     }
 
+    /// A leaf without attributes in the namespace of the innermost open element, with
+    /// its prefix: what [`XmlWriter::leaf`] writes for such a name, without resolving
+    /// anything (the way [`XmlWriter::tree`] writes a parent's plain children). Only
+    /// call it inside an element whose namespace the leaf shares.
+    pub fn leaf_in_parent_namespace(&mut self, local: &str, text: &str) {
+        let at = self.open.last().copied().unwrap_or(0);
+        let tag = &self.tags.as_bytes()[at..];
+        let prefix_len = tag.iter().position(|&b| b == b':').map_or(0, |i| i + 1);
+        let prefix = &tag[..prefix_len];
+        let out = &mut self.out;
+        out.push(b'<');
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(local.as_bytes());
+        if text.is_empty() {
+            out.extend_from_slice(b"/>");
+        } else {
+            out.push(b'>');
+            write_escaped(out, text, false);
+            out.extend_from_slice(b"</");
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(local.as_bytes());
+            out.push(b'>');
+        }
+    }
+
+    /// `<p:local xmlns:xsi="..." xsi:nil="true"/>` in the namespace of the innermost
+    /// open element: what [`XmlWriter::leaf`] writes for a nil child `name` (which must
+    /// be in that namespace), without resolving anything when neither the `xsi` prefix
+    /// nor the XSI namespace is in scope (the usual case inside an instance).
+    pub fn nil_leaf_in_parent_namespace(&mut self, name: &Name<'_>) {
+        if self
+            .bindings
+            .iter()
+            .any(|(p, n)| p == "xsi" || n == ns::XSI)
+        {
+            let nil = Name::new(ns::XSI, "nil");
+            self.leaf(name, &[(&nil, "true")], "");
+            return;
+        }
+        let at = self.open.last().copied().unwrap_or(0);
+        let tag = &self.tags.as_bytes()[at..];
+        let prefix_len = tag.iter().position(|&b| b == b':').map_or(0, |i| i + 1);
+        let out = &mut self.out;
+        out.push(b'<');
+        out.extend_from_slice(&tag[..prefix_len]);
+        out.extend_from_slice(name.local.as_bytes());
+        out.extend_from_slice(b" xmlns:xsi=\"");
+        out.extend_from_slice(ns::XSI.as_bytes());
+        out.extend_from_slice(b"\" xsi:nil=\"true\"/>");
+    }
+
     /// Writes an element tree.
     pub fn tree(&mut self, el: Element<'_, '_>) {
         let attrs = Attrs::Tree(el.attributes());
@@ -1151,6 +1202,43 @@ mod tests {
         let shared = write_tree(&build(true));
         assert_eq!(shared, write_tree(&build(false)));
         assert!(shared.contains("<p:A>1 &lt; 2</p:A><p:Empty/>"), "{shared}");
+    }
+
+    /// `leaf_in_parent_namespace` and `nil_leaf_in_parent_namespace` write what
+    /// `leaf` writes for the same child: under a prefixed parent, an unprefixed one,
+    /// with XSI already bound, and with the `xsi` prefix taken by another namespace.
+    #[test]
+    fn parent_namespace_shortcuts_write_what_leaf_writes() {
+        let nil = Name::new(ns::XSI, "nil");
+        let cases: [(&str, &str, &[(&str, &str)]); 4] = [
+            ("urn:c", "p", &[]),
+            ("urn:c", "", &[]),
+            ("urn:c", "p", &[(ns::XSI, "i")]),
+            ("urn:c", "p", &[("urn:other", "xsi")]),
+        ];
+        for (uri, prefix, extra) in cases {
+            let parent = Name::new(uri, "Root").with_prefix(prefix);
+            let child = Name::new(uri, "Child").with_prefix(prefix);
+            let write = |shortcut: bool| {
+                let mut w = XmlWriter::default();
+                w.start_with(&parent, &[], extra);
+                for text in ["a < b & c\r", ""] {
+                    if shortcut {
+                        w.leaf_in_parent_namespace("Child", text);
+                    } else {
+                        w.leaf(&child, &[], text);
+                    }
+                }
+                if shortcut {
+                    w.nil_leaf_in_parent_namespace(&child);
+                } else {
+                    w.leaf(&child, &[(&nil, "true")], "");
+                }
+                w.end();
+                String::from_utf8(w.into_inner()).unwrap()
+            };
+            assert_eq!(write(true), write(false), "{prefix:?} {extra:?}");
+        }
     }
 
     /// The block-skipping escaper agrees with a plain character-by-character one,

@@ -205,7 +205,7 @@ impl AssociationQuery {
                 .properties
                 .iter()
                 .filter_map(|p| match &p.value {
-                    Value::Ref(r) => Some((p.name.as_str(), r)),
+                    Value::Ref(r) => Some((p.name.as_ref(), r)),
                     _ => None,
                 })
                 .collect();
