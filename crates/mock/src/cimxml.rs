@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use machine::cim::{Instance, Reference, Value};
-use wsman::body::Item;
+use wsman::body::{Body, Item};
 use wsman::write::{XmlWriter, write_endpoint_reference};
 use wsman::{Element, Epr, Name, Selector, Tree, TreeBuilder, ns};
 
@@ -176,6 +176,17 @@ pub fn item(inst: &Instance, style: &UriStyle, shape: ItemShape) -> Item<'static
     }
     // The writer only ever appends whole `&str`s.
     Item::Xml(Cow::Owned(
+        String::from_utf8(w.into_inner()).unwrap_or_default(),
+    ))
+}
+
+/// An instance as the body of a Get (or Put) answer, written once as XML
+/// ([`Body::Xml`]): byte for byte what writing [`instance_tree`] in the answer gives.
+pub fn instance_body(inst: &Instance, style: &UriStyle) -> Body<'static> {
+    let mut w = XmlWriter::body_fragment();
+    write_instance(&mut w, inst, style);
+    // The writer only ever appends whole `&str`s.
+    Body::Xml(Cow::Owned(
         String::from_utf8(w.into_inner()).unwrap_or_default(),
     ))
 }
@@ -545,6 +556,34 @@ mod tests {
                         inst.class
                     );
                 }
+            }
+        }
+    }
+
+    /// A Get answer's body written once is the tree written in place.
+    #[test]
+    fn bodies_written_once_are_what_the_tree_gives() {
+        let answer = |body: Body<'static>| {
+            wsman::Envelope {
+                header: wsman::Header::default(),
+                body,
+                extra: Vec::new(),
+                meta: Default::default(),
+            }
+            .to_xml()
+        };
+        for inst in [
+            instance("CIM_NumericSensor", every_value()),
+            instance("Vendor_Unknown", every_value()),
+            instance("CIM_Empty", Vec::new()),
+        ] {
+            for style in [UriStyle::dmtf(), UriStyle::wmi("root/cimv2")] {
+                assert_eq!(
+                    answer(instance_body(&inst, &style)),
+                    answer(Body::Instance(instance_tree(&inst, &style))),
+                    "{} {style:?}",
+                    inst.class
+                );
             }
         }
     }

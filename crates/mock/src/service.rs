@@ -1999,7 +1999,7 @@ fn representation(
             fragment.dialect.as_deref(),
             &target.style,
         )?),
-        None => Body::Instance(cimxml::instance_tree(inst, &target.style)),
+        None => cimxml::instance_body(inst, &target.style),
     })
 }
 

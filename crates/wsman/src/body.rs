@@ -28,6 +28,11 @@ pub enum Body<'a> {
     IdentifyResponse(IdentifyResponse<'a>),
     /// A resource representation (Get response, Put request and response, Create request).
     Instance(Tree<'a>),
+    /// A body's content already written as XML, copied into the answer as it is: a
+    /// server writes a representation straight from its own data instead of building a
+    /// tree first. Write it with [`crate::write::XmlWriter::body_fragment`], so that it
+    /// uses the prefixes the envelope has in scope. The parser never produces it.
+    Xml(Cow<'a, str>),
     /// `wsman:XmlFragment` (fragment-level Get/Put).
     Fragment(Tree<'a>),
     /// `wxf:ResourceCreated` (Create response).

@@ -113,14 +113,25 @@ impl XmlWriter {
     /// `a`, `w` on the envelope, `n` on the enumerate or pull response) are taken as
     /// bound, so the item comes out byte for byte as it would inside the answer.
     pub fn item_fragment() -> XmlWriter {
-        let mut w = XmlWriter::new(Vec::with_capacity(1024));
-        for (ns, prefix) in [
+        XmlWriter::in_scope(&[
             (ns::SOAP, "s"),
             (ns::WSA, "a"),
             (ns::WSMAN, "w"),
             (ns::WSEN, "n"),
-        ] {
-            w.bindings.push((prefix.to_owned(), ns.to_owned()));
+        ])
+    }
+
+    /// A writer for a body's content written apart from its answer (see
+    /// [`Body::Xml`]): the prefixes [`write_envelope`] binds on the envelope (`s`, `a`,
+    /// `w`) are taken as bound, so the content comes out as it would in place.
+    pub fn body_fragment() -> XmlWriter {
+        XmlWriter::in_scope(&[(ns::SOAP, "s"), (ns::WSA, "a"), (ns::WSMAN, "w")])
+    }
+
+    fn in_scope(bound: &[(&str, &str)]) -> XmlWriter {
+        let mut w = XmlWriter::new(Vec::with_capacity(1024));
+        for (ns, prefix) in bound {
+            w.bindings.push(((*prefix).to_owned(), (*ns).to_owned()));
         }
         w.generation = 1;
         w
@@ -854,6 +865,7 @@ pub fn write_body(w: &mut XmlWriter, body: &Body<'_>) {
             w.end();
         }
         Body::Instance(t) | Body::Fragment(t) => w.tree(t.root()),
+        Body::Xml(x) => w.raw(x),
         Body::ResourceCreated(e) => write_epr(w, &n(ns::WXF, "ResourceCreated"), e),
         Body::Enumerate(e) => {
             w.start(&n(ns::WSEN, "Enumerate"), &[]);

@@ -1112,6 +1112,19 @@ proptest! {
         body_round_trip(Body::PullResponse(r))?;
     }
 
+    /// Any representation written apart (`XmlWriter::body_fragment`, kept as
+    /// `Body::Xml`) comes out of an answer byte for byte as the tree itself would.
+    #[test]
+    fn bodies_written_apart_are_written_as_in_place(tree in tree_except(&[])) {
+        let mut w = wsman::write::XmlWriter::body_fragment();
+        w.tree(tree.root());
+        let text = String::from_utf8(w.into_inner()).expect("UTF-8");
+        let answer = |body: Body<'static>| {
+            Envelope { header: plain_header(), body, extra: Vec::new(), meta: Meta::default() }.to_xml()
+        };
+        prop_assert_eq!(answer(Body::Xml(Cow::Owned(text))), answer(Body::Instance(tree)));
+    }
+
     /// Every item written apart (`XmlWriter::item_fragment`, kept as `Item::Xml`)
     /// comes out of an EnumerateResponse and of a PullResponse byte for byte as the
     /// item itself would, so a server may write its items once and size them by length.
