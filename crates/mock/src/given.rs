@@ -24,7 +24,7 @@ use crate::expect::MockGuard;
 use crate::ipmi::rules::{IpmiAction, IpmiMatcher, IpmiRule, MAX_RULE_DATA, Payload};
 use crate::mockserver::MockServer;
 use crate::rules::{Answer, Matcher, Rule, Transport};
-use crate::service::Mock;
+use crate::mock::Mock;
 
 /// A mock that cannot be mounted: which one and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -49,7 +49,7 @@ use crate::given::{Definition, MountError};
 use crate::http::server::{self, Running, ServerConfig, TlsSource};
 use crate::journal::{Entry, Journal};
 use crate::scenario::{Scenario, ScenarioError};
-use crate::service::Mock;
+use crate::mock::Mock;
 
 /// Builds a [`MockServer`].
 pub struct Builder {
