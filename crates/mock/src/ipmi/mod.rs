@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::journal::{Detail, Entry, IpmiRecord};
-use crate::mock::Mock;
+use crate::service::Mock;
 use rules::{IpmiAction, IpmiRule, IpmiSettings, IpmiView, Payload};
 
 /// The IPMI side of a mock: the session layer and the rules' counters.

@@ -4,9 +4,9 @@
 //! the rules, which may script answers for anything).
 
 use wsman::validate::{Finding, Warning};
-use wsman::{Envelope, ErrorKind, FaultKind, HeaderName, ns};
+use wsman::{Envelope, ErrorKind, HeaderName, ns};
 
-use super::faults::{Fail, fault_d};
+use super::faults::{self, Fail};
 use super::operation_name;
 use super::shell::{is_shell, understood_option};
 use crate::scenario::Scenario;
@@ -23,17 +23,7 @@ pub(super) fn check(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail>
     ) {
         match f {
             Finding::Error(kind, _) => {
-                let mut f = Fail::from(kind.fault());
-                if let ErrorKind::MustUnderstand { name, namespace } = &kind {
-                    // SOAP 1.2 §5.4.8: the fault names the header it did not understand.
-                    let (prefix, local) = name.split_once(':').unwrap_or(("", name));
-                    let mut q = wsman::Name::new(namespace.clone(), local.to_owned());
-                    if !prefix.is_empty() {
-                        q = q.with_prefix(prefix.to_owned());
-                    }
-                    f.not_understood = Some(Box::new(q));
-                }
-                return Err(f);
+                return Err(faults::request_error(kind));
             }
             Finding::Warning(w, _) => {
                 if scenario.lenient(w.name()) {
@@ -54,7 +44,7 @@ pub(super) fn check(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail>
                     },
                     _ => continue,
                 };
-                return Err(Fail::from(kind.fault()));
+                return Err(faults::request_error(kind));
             }
         }
     }
@@ -72,14 +62,10 @@ pub(super) fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fai
         scenario.defect("ignore_locale"),
     ) {
         if !w.supports_locale(tag) {
-            return Err(fault_d(
-                FaultKind::UnsupportedFeature,
-                "Locale",
-                format!(
-                    "the locale `{tag}` is not supported (supported: {})",
-                    w.locales.join(", ")
-                ),
-            ));
+            return Err(faults::unsupported_locale(format!(
+                "the locale `{tag}` is not supported (supported: {})",
+                w.locales.join(", ")
+            )));
         }
     }
     if env.header.fragment_transfer.is_some()
@@ -88,20 +74,14 @@ pub(super) fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fai
     {
         // Only a FragmentTransfer marked mustUnderstand gets here: the service drops
         // one that is not before the request is handled.
-        return Err(fault_d(
-            FaultKind::UnsupportedFeature,
-            "FragmentLevelAccess",
-            "this service has no fragment-level access",
-        ));
+        return Err(faults::no_fragment_access());
     }
     if let Some(op) = capability_of(env) {
         if !w.offers_operation(op) {
             let action = env.header.action.as_deref().unwrap_or("Identify");
-            return Err(fault_d(
-                FaultKind::ActionNotSupported,
-                "ActionMismatch",
-                format!("the action `{action}` is not supported by this service"),
-            ));
+            return Err(faults::action_mismatch(format!(
+                "the action `{action}` is not supported by this service"
+            )));
         }
     }
     if let Some(o) = env
@@ -111,14 +91,10 @@ pub(super) fn offered(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fai
         .find(|o| o.must_comply && !understood_option(env, o))
         .filter(|_| !scenario.defect("ignore_must_comply"))
     {
-        return Err(fault_d(
-            FaultKind::InvalidOptions,
-            "NotSupported",
-            format!(
-                "the option `{}` is marked MustComply but is not supported here",
-                o.name
-            ),
-        ));
+        return Err(faults::option_not_supported(format!(
+            "the option `{}` is marked MustComply but is not supported here",
+            o.name
+        )));
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use wsman::body::{
 use wsman::decode::Charset;
 use wsman::{Envelope, FaultKind, ns};
 
-use super::faults::{Fail, OpResult, cim_fault, fault, fault_d, filter_fault};
+use super::faults::{self, Fail, OpResult, cim_fault, fault_d, filter_fault};
 use super::resource::{class_of, dmtf_style, resolve, visible, wmi_style};
 use super::write::{new_uuid, respond};
 use crate::cimxml::{self, UriStyle};
@@ -43,8 +43,7 @@ impl Inner {
         now: u64,
     ) -> OpResult {
         let Body::Enumerate(e) = &env.body else {
-            return Err(fault(
-                FaultKind::SchemaValidationError,
+            return Err(faults::malformed_body(
                 "an Enumerate needs a wsen:Enumerate body",
             ));
         };
@@ -53,11 +52,9 @@ impl Inner {
             Some(EnumerationMode::Epr) => Some(EnumerationMode::Epr),
             Some(EnumerationMode::ObjectAndEpr) => Some(EnumerationMode::ObjectAndEpr),
             Some(EnumerationMode::Other(m)) => {
-                return Err(fault_d(
-                    FaultKind::UnsupportedFeature,
-                    "EnumerationMode",
-                    format!("enumeration mode `{m}` is not supported"),
-                ));
+                return Err(faults::unsupported_mode(format!(
+                    "enumeration mode `{m}` is not supported"
+                )));
             }
         };
         let lifetime_ms = match &e.expires {
@@ -65,18 +62,14 @@ impl Inner {
             Some(x) => match x.parse::<wsman::XsDuration>().ok().and_then(|d| d.to_std()) {
                 Some(d) if !d.is_zero() => d.as_millis() as u64,
                 _ => {
-                    return Err(fault(
-                        FaultKind::UnsupportedExpirationType,
-                        format!(
-                            "Expires `{x}` is not a positive duration (dateTime expiry is not supported)"
-                        ),
-                    ));
+                    return Err(faults::bad_expiry(format!(
+                        "Expires `{x}` is not a positive duration (dateTime expiry is not supported)"
+                    )));
                 }
             },
         };
         if self.enumerations.len() >= scenario.wsman.max_enumerations {
-            return Err(fault(
-                FaultKind::QuotaLimit,
+            return Err(faults::enumeration_quota(
                 "too many open enumerations; Release some",
             ));
         }
@@ -87,13 +80,10 @@ impl Inner {
             .filter(|e| e.owner == owner)
             .count();
         if mine >= scenario.wsman.max_enumerations_per_user {
-            return Err(fault(
-                FaultKind::QuotaLimit,
-                format!(
-                    "`{owner}` has {mine} open enumerations, the most one user may have; \
+            return Err(faults::enumeration_quota(format!(
+                "`{owner}` has {mine} open enumerations, the most one user may have; \
                      Release some"
-                ),
-            ));
+            )));
         }
         check_dialect(e.filter.as_ref(), scenario)?;
         let instances = self.collect(env, uri, e.filter.as_ref(), scenario, now)?;
@@ -182,11 +172,7 @@ impl Inner {
             let no_classes = scenario.wsman.classes.as_ref().is_some_and(Vec::is_empty);
             let style = if no_classes {
                 // A service that serves no CIM class has no all-classes resource.
-                return Err(fault_d(
-                    FaultKind::DestinationUnreachable,
-                    "InvalidResourceURI",
-                    format!("no resource at `{uri}`"),
-                ));
+                return Err(faults::no_resource(format!("no resource at `{uri}`")));
             } else if base == "http://schemas.dmtf.org/wbem/wscim/1/"
                 || base == ns::CIM_SCHEMA
                 || scenario.wsman.vendor_schemas.values().any(|v| v == base)
@@ -195,16 +181,10 @@ impl Inner {
             } else if base.eq_ignore_ascii_case(&wmi_all) {
                 wmi_style(scenario)
             } else {
-                return Err(fault_d(
-                    FaultKind::DestinationUnreachable,
-                    "InvalidResourceURI",
-                    format!("no resource at `{uri}`"),
-                ));
+                return Err(faults::no_resource(format!("no resource at `{uri}`")));
             };
             let Some(f) = filter else {
-                return Err(fault_d(
-                    FaultKind::UnsupportedFeature,
-                    "FilteringRequired",
+                return Err(faults::filtering_required(
                     "enumerating all classes needs an association filter",
                 ));
             };
@@ -247,19 +227,15 @@ impl Inner {
         now: u64,
     ) -> Result<Vec<Instance>, Fail> {
         let wsman::body::FilterContent::Association(a) = &f.content else {
-            return Err(fault(
-                FaultKind::EnumerationCannotProcessFilter,
+            return Err(faults::bad_association_filter(
                 "the association filter has no AssociatedInstances or AssociationInstances",
             ));
         };
         let object_uri = a.object.resource_uri.as_deref().unwrap_or("");
         let object_class = class_of(object_uri, scenario).ok_or_else(|| {
-            fault(
-                FaultKind::EnumerationCannotProcessFilter,
-                format!(
-                    "the association object's resource URI `{object_uri}` is not a known class"
-                ),
-            )
+            faults::bad_association_filter(format!(
+                "the association object's resource URI `{object_uri}` is not a known class"
+            ))
         })?;
         let keys: Vec<(String, String)> = a
             .object
@@ -309,28 +285,19 @@ impl Inner {
             }
             _ => None,
         };
-        ctx.map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| {
-            fault(
-                FaultKind::SchemaValidationError,
-                "the request has no wsen:EnumerationContext",
-            )
-        })
+        ctx.map(str::trim)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| faults::malformed_body("the request has no wsen:EnumerationContext"))
     }
 
     pub(super) fn pull(&mut self, env: &Envelope<'_>, charset: Charset, now: u64) -> OpResult {
         let Body::Pull(p) = &env.body else {
-            return Err(fault(
-                FaultKind::SchemaValidationError,
-                "a Pull needs a wsen:Pull body",
-            ));
+            return Err(faults::malformed_body("a Pull needs a wsen:Pull body"));
         };
         let ctx = self.context_of(env)?.to_owned();
         let mut header = self.response_header(env, ns::action::PULL_RESPONSE);
         let Some(mut enumeration) = self.enumerations.remove(&ctx) else {
-            return Err(fault(
-                FaultKind::InvalidEnumerationContext,
-                format!("the enumeration context `{ctx}` is unknown or has expired"),
-            ));
+            return Err(faults::unknown_context(&ctx));
         };
         let max = p.max_elements.unwrap_or(1).max(1) as usize;
         let mut budget = env.header.max_envelope_size;
@@ -379,10 +346,7 @@ impl Inner {
     pub(super) fn release(&mut self, env: &Envelope<'_>) -> OpResult {
         let ctx = self.context_of(env)?.to_owned();
         if self.enumerations.remove(&ctx).is_none() {
-            return Err(fault(
-                FaultKind::InvalidEnumerationContext,
-                format!("the enumeration context `{ctx}` is unknown or has expired"),
-            ));
+            return Err(faults::unknown_context(&ctx));
         }
         let header = self.response_header(env, ns::action::RELEASE_RESPONSE);
         Ok(respond(header, Body::Empty))
@@ -402,18 +366,12 @@ impl Inner {
         let lifetime = match requested {
             Some(Some(ms)) if ms > 0 => Some(ms),
             Some(_) => {
-                return Err(fault(
-                    FaultKind::UnsupportedExpirationType,
-                    "Expires must be a positive duration",
-                ));
+                return Err(faults::bad_expiry("Expires must be a positive duration"));
             }
             None => None,
         };
         let Some(e) = self.enumerations.get_mut(&ctx) else {
-            return Err(fault(
-                FaultKind::InvalidEnumerationContext,
-                format!("the enumeration context `{ctx}` is unknown or has expired"),
-            ));
+            return Err(faults::unknown_context(&ctx));
         };
         if let Some(ms) = lifetime {
             e.lifetime_ms = ms;
@@ -433,10 +391,7 @@ impl Inner {
     pub(super) fn get_status(&mut self, env: &Envelope<'_>, now: u64) -> OpResult {
         let ctx = self.context_of(env)?.to_owned();
         let Some(e) = self.enumerations.get(&ctx) else {
-            return Err(fault(
-                FaultKind::InvalidEnumerationContext,
-                format!("the enumeration context `{ctx}` is unknown or has expired"),
-            ));
+            return Err(faults::unknown_context(&ctx));
         };
         let left =
             wsman::XsDuration::from_std(Duration::from_millis(e.expires_at.saturating_sub(now)))
@@ -460,25 +415,19 @@ pub(super) fn check_dialect(
     let Some(f) = filter else { return Ok(()) };
     let w = &scenario.wsman;
     if w.filter_dialects.is_empty() {
-        return Err(fault(
-            FaultKind::FilteringNotSupported,
-            "this service does not filter enumerations",
-        ));
+        return Err(faults::filtering_not_supported());
     }
     let dialect = f.dialect();
     if !w.offers_dialect(dialect) {
-        return Err(fault(
-            FaultKind::FilterDialectRequestedUnavailable,
-            format!(
-                "filter dialect {dialect} is not supported; supported dialects: {}",
-                crate::scenario::FILTER_DIALECTS
-                    .iter()
-                    .filter(|(_, uri)| w.offers_dialect(uri))
-                    .map(|(_, uri)| *uri)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
+        return Err(faults::dialect_unavailable(format!(
+            "filter dialect {dialect} is not supported; supported dialects: {}",
+            crate::scenario::FILTER_DIALECTS
+                .iter()
+                .filter(|(_, uri)| w.offers_dialect(uri))
+                .map(|(_, uri)| *uri)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use machine::cim;
 use machine::shell::ShellError;
 use wsman::body::Body;
-use wsman::{Envelope, FaultKind, FaultSpec, ns};
+use wsman::{Envelope, ErrorKind, FaultKind, FaultSpec, ns};
 
 use super::SOAP_CT;
 use super::write::{new_uuid, reply};
@@ -149,16 +149,34 @@ impl From<machine::shell::ShellError> for Fail {
     }
 }
 
+/// A fault of the catalogue with a reason (the named constructors below use it).
 pub(super) fn fault(kind: FaultKind, reason: impl Into<String>) -> Fail {
     Fail::from(FaultSpec::new(kind, reason))
 }
 
+/// A fault of the catalogue with a `wsman:FaultDetail` token and a reason.
 pub(super) fn fault_d(kind: FaultKind, detail: &'static str, reason: impl Into<String>) -> Fail {
     Fail::from(FaultSpec::new(kind, reason).with_detail(detail))
 }
 
 pub(super) type OpResult = Result<Envelope<'static>, Fail>;
 
+/// The fault for a request the envelope checks refuse (the wsman catalogue's); a
+/// header not understood is named in `s:NotUnderstood` (SOAP 1.2 §5.4.8).
+pub(super) fn request_error(kind: ErrorKind) -> Fail {
+    let mut f = Fail::from(kind.fault());
+    if let ErrorKind::MustUnderstand { name, namespace } = &kind {
+        let (prefix, local) = name.split_once(':').unwrap_or(("", name));
+        let mut q = wsman::Name::new(namespace.clone(), local.to_owned());
+        if !prefix.is_empty() {
+            q = q.with_prefix(prefix.to_owned());
+        }
+        f.not_understood = Some(Box::new(q));
+    }
+    f
+}
+
+/// The fault for each of the machine's CIM errors, by variant.
 pub(super) fn cim_fault(e: cim::CimError) -> Fail {
     use cim::CimError as E;
     let reason = e.to_string();
@@ -183,17 +201,11 @@ pub(super) fn cim_fault(e: cim::CimError) -> Fail {
             fault_d(FaultKind::InvalidRepresentation, "InvalidValues", reason)
         }
         E::UnknownMethod { .. } => fault_d(FaultKind::ActionNotSupported, "ActionMismatch", reason),
-        E::InvalidParameter {
-            reason: ref why, ..
-        } => {
-            // CimError gives the reason as text only: "is missing", "\"x\" is not a
-            // uint16"; anything else names a parameter the method does not have.
-            let detail = if why.starts_with("is missing") {
-                "MissingValues"
-            } else if why.contains(" is not a") {
-                "TypeMismatch"
-            } else {
-                "InvalidName"
+        E::InvalidParameter { reason: why, .. } => {
+            let detail = match why {
+                cim::ParameterProblem::Missing => "MissingValues",
+                cim::ParameterProblem::WrongType { .. } => "TypeMismatch",
+                _ => "InvalidName",
             };
             fault_d(FaultKind::InvalidParameter, detail, reason)
         }
@@ -206,6 +218,8 @@ pub(super) fn cim_fault(e: cim::CimError) -> Fail {
     }
 }
 
+/// The fault for a filter that cannot be used (its kind is the filter module's,
+/// by variant).
 pub(super) fn filter_fault(e: filter::FilterError) -> Fail {
     fault(e.fault_kind(), e.to_string())
 }
@@ -219,6 +233,7 @@ pub(super) fn missing_command_id(what: &str) -> Fail {
     ))
 }
 
+/// The reason a scenario rule's fault gets when the rule gives none.
 pub(super) fn default_reason(kind: FaultKind) -> String {
     format!("{} (answered by a scenario rule)", kind.qname())
 }
@@ -290,4 +305,233 @@ impl Inner {
     ) -> Outcome {
         fault_answer(f, relates, scenario)
     }
+}
+
+// ---------------------------------------------------------------- scenario rules
+
+/// A rule's `fault` answer: its kind, detail token and status as the scenario wrote
+/// them, and the default reason when it gave none.
+pub(super) fn rule_fault(
+    kind: FaultKind,
+    detail: Option<&'static str>,
+    reason: Option<String>,
+    status: Option<u16>,
+) -> Fail {
+    let mut spec = FaultSpec::new(kind, reason.unwrap_or_else(|| default_reason(kind)));
+    spec.detail = detail;
+    Fail {
+        status,
+        ..Fail::from(spec)
+    }
+}
+
+/// A rule script's `#{ fault: .. }` verdict: the fault named by qualified or local
+/// name (an unknown name is the scenario's error: `wsman:InternalError`), with the
+/// detail token only if the catalogue entry has it.
+pub(super) fn script_fault(name: &str, detail: Option<String>, reason: Option<String>) -> Fail {
+    let kind = FaultKind::from_qname(name).or_else(|| {
+        FaultKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.local_name() == name)
+    });
+    match kind {
+        Some(kind) => {
+            let mut spec = FaultSpec::new(kind, reason.unwrap_or_else(|| default_reason(kind)));
+            spec.detail =
+                detail.and_then(|t| kind.detail_tokens().iter().copied().find(|x| *x == t));
+            Fail::from(spec)
+        }
+        None => script_error(format!("scenario script named an unknown fault `{name}`")),
+    }
+}
+
+/// A rule script that failed to run.
+pub(super) fn script_error(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::InternalError, reason)
+}
+
+// ---------------------------------------------------------------- request shape
+//
+// The faults for requests the operations cannot take as they are. Each names the
+// catalogue entry and detail token once; the reason is the caller's.
+
+/// Only Identify may come without credentials (`WSMANIDENTIFY: unauthenticated`): a
+/// 401 AccessDenied fault, to which the HTTP layer adds its challenges.
+pub(super) fn identify_only() -> Fail {
+    Fail {
+        status: Some(401),
+        ..fault(
+            FaultKind::AccessDenied,
+            "only Identify is answered without credentials",
+        )
+    }
+}
+
+/// A UTF-16 request to a service that reads UTF-8 only.
+pub(super) fn utf8_only() -> Fail {
+    fault_d(
+        FaultKind::EncodingLimit,
+        "CharacterSet",
+        "this service accepts UTF-8 only",
+    )
+}
+
+/// A scripted delay longer than the request's OperationTimeout.
+pub(super) fn operation_timed_out() -> Fail {
+    fault(
+        FaultKind::TimedOut,
+        "the operation did not finish within the OperationTimeout",
+    )
+}
+
+/// The body is not the element the operation takes.
+pub(super) fn malformed_body(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::SchemaValidationError, reason)
+}
+
+/// An action the service, the resource or the body does not support.
+pub(super) fn action_mismatch(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::ActionNotSupported, "ActionMismatch", reason)
+}
+
+/// A locale (marked mustUnderstand) the scenario does not list.
+pub(super) fn unsupported_locale(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::UnsupportedFeature, "Locale", reason)
+}
+
+/// A FragmentTransfer (marked mustUnderstand) to a service without fragment access.
+pub(super) fn no_fragment_access() -> Fail {
+    fault_d(
+        FaultKind::UnsupportedFeature,
+        "FragmentLevelAccess",
+        "this service has no fragment-level access",
+    )
+}
+
+/// A MustComply option the service does not comply with.
+pub(super) fn option_not_supported(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidOptions, "NotSupported", reason)
+}
+
+/// A resource URI that addresses nothing the service serves (or is absent).
+pub(super) fn no_resource(reason: impl Into<String>) -> Fail {
+    fault_d(
+        FaultKind::DestinationUnreachable,
+        "InvalidResourceURI",
+        reason,
+    )
+}
+
+/// A selector given twice.
+pub(super) fn duplicate_selector(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidSelectors, "DuplicateSelectors", reason)
+}
+
+/// An endpoint-reference selector where the class takes text keys.
+pub(super) fn selector_not_text(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidSelectors, "TypeMismatch", reason)
+}
+
+/// A `__cimnamespace` selector naming a namespace the scenario does not have.
+pub(super) fn unknown_cim_namespace(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidSelectors, "InvalidValue", reason)
+}
+
+/// A Put or Create without the resource in its body.
+pub(super) fn resource_missing(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidRepresentation, "MissingValues", reason)
+}
+
+/// A Put whose body is another class than the resource's.
+pub(super) fn wrong_class(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidRepresentation, "InvalidNamespace", reason)
+}
+
+/// A fragment expression, or fragment body, the service cannot use.
+pub(super) fn invalid_fragment(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidRepresentation, "InvalidFragment", reason)
+}
+
+/// A fragment dialect other than XPath.
+pub(super) fn fragment_dialect(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::FragmentDialectNotSupported, reason)
+}
+
+/// An enumeration mode other than EnumerateEPR and EnumerateObjectAndEPR.
+pub(super) fn unsupported_mode(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::UnsupportedFeature, "EnumerationMode", reason)
+}
+
+/// An Expires that is not a positive duration.
+pub(super) fn bad_expiry(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::UnsupportedExpirationType, reason)
+}
+
+/// Too many open enumerations (for the service or for one user).
+pub(super) fn enumeration_quota(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::QuotaLimit, reason)
+}
+
+/// An enumeration context that is unknown, ended or expired.
+pub(super) fn unknown_context(ctx: &str) -> Fail {
+    fault(
+        FaultKind::InvalidEnumerationContext,
+        format!("the enumeration context `{ctx}` is unknown or has expired"),
+    )
+}
+
+/// An all-classes Enumerate without an association filter.
+pub(super) fn filtering_required(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::UnsupportedFeature, "FilteringRequired", reason)
+}
+
+/// A filter sent to a service that filters nothing.
+pub(super) fn filtering_not_supported() -> Fail {
+    fault(
+        FaultKind::FilteringNotSupported,
+        "this service does not filter enumerations",
+    )
+}
+
+/// A filter dialect the scenario does not offer.
+pub(super) fn dialect_unavailable(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::FilterDialectRequestedUnavailable, reason)
+}
+
+/// An association filter that names no usable object.
+pub(super) fn bad_association_filter(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::EnumerationCannotProcessFilter, reason)
+}
+
+/// A shell request without a ShellId selector.
+pub(super) fn no_shell_id() -> ShellFault {
+    bad_request(
+        FaultKind::InvalidSelectors,
+        Some("InsufficientSelectors"),
+        "the request names no shell (no ShellId selector)",
+    )
+}
+
+/// A `WINRS_CODEPAGE` that is not a number.
+pub(super) fn bad_codepage(reason: impl AsRef<str>) -> ShellFault {
+    bad_request(
+        FaultKind::InvalidOptions,
+        Some("InvalidValue"),
+        reason.as_ref(),
+    )
+}
+
+/// A shell Create whose body is not `rsp:Shell`.
+pub(super) fn invalid_shell_body(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidRepresentation, "InvalidValues", reason)
+}
+
+/// A Signal code the shell does not know.
+pub(super) fn unknown_signal(reason: impl AsRef<str>) -> ShellFault {
+    bad_request(
+        FaultKind::InvalidParameter,
+        Some("InvalidName"),
+        reason.as_ref(),
+    )
 }

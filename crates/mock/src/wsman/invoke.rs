@@ -4,10 +4,9 @@ use std::borrow::Cow;
 
 use machine::cim;
 use wsman::Envelope;
-use wsman::FaultKind;
 use wsman::body::{Body, Method};
 
-use super::faults::{OpResult, cim_fault, fault, fault_d};
+use super::faults::{self, OpResult, cim_fault};
 use super::resource::resolve;
 use super::write::respond;
 use crate::cimxml;
@@ -30,21 +29,16 @@ impl Inner {
                 .map(|(n, v)| (n, v.unwrap_or_default()))
                 .collect(),
             Body::MethodInput(m) => {
-                return Err(fault_d(
-                    FaultKind::ActionNotSupported,
-                    "ActionMismatch",
-                    format!(
-                        "the body is {}_INPUT but the action names {method}",
-                        m.method
-                    ),
-                ));
+                return Err(faults::action_mismatch(format!(
+                    "the body is {}_INPUT but the action names {method}",
+                    m.method
+                )));
             }
             Body::Empty => Vec::new(),
             _ => {
-                return Err(fault(
-                    FaultKind::SchemaValidationError,
-                    format!("Invoke of {method} needs a {method}_INPUT body"),
-                ));
+                return Err(faults::malformed_body(format!(
+                    "Invoke of {method} needs a {method}_INPUT body"
+                )));
             }
         };
         let out = cim::invoke(

@@ -35,20 +35,21 @@ pub(crate) mod shell;
 mod transfer;
 mod write;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wsman::body::Body;
 use wsman::decode::Charset;
-use wsman::{Envelope, FaultKind, HeaderName, Limits, Tree, ns};
+use wsman::{Envelope, HeaderName, Limits, Tree, ns};
 
 pub(crate) use enumeration::Enumeration;
 pub use faults::windows_code;
-use faults::{Fail, OpResult, fault, fault_answer, fault_d};
+use faults::{Fail, OpResult, fault_answer};
 use shell::is_shell;
 use write::{finish_answer, in_charset, new_uuid, reply, timed};
 
-use crate::http::{Handled, HandlerFuture, Outcome, Reply, Request, WsmanHandler};
+use crate::http::{Handled, HandlerFuture, Outcome, Request, WsmanHandler};
 use crate::mock::{Inner, Mock};
 use crate::rules::RequestView;
 use crate::scenario::Scenario;
@@ -88,7 +89,10 @@ enum Phase {
 }
 
 impl Mock {
-    /// Answers one request (the synchronous core of [`WsmanHandler::handle`]).
+    /// Answers one request (the core of [`WsmanHandler::handle`]), top to bottom:
+    /// decode, parse once, check, then the rules and the operation under the machine
+    /// lock, then write. The HTTP layer has already refused other methods than POST
+    /// and decided authentication.
     ///
     /// Decoding, parsing and checking happen before the machine lock is taken, and the
     /// answer is written after it is released, so concurrent requests only queue for
@@ -97,130 +101,50 @@ impl Mock {
         let arrived = Instant::now();
         let now = self.now_ms();
         let scenario = self.lock().scenario.clone();
-        let mut handled = Handled {
-            outcome: Outcome::Close,
-            rule: None,
-            operation: None,
-        };
-        if req.method != "POST" {
-            handled.outcome = Outcome::Reply(Reply {
-                status: 405,
-                headers: vec![("allow".into(), "POST".into())],
-                body: Vec::new(),
-            });
-            return handled;
-        }
         if req.body.is_empty() {
             // pywinrm and others authenticate with an empty POST first.
-            handled.outcome = reply(200, Vec::new(), SOAP_CT);
-            return handled;
+            return handled(reply(200, Vec::new(), SOAP_CT), None);
         }
-        let declared = req.header("content-type").and_then(charset_of);
-        let (text, charset) = match off_worker(req.body.len(), || {
-            wsman::decode::decode_with_charset(&req.body, declared.as_deref())
-        }) {
-            Ok(t) => t,
-            Err(e) => {
-                // Not decodable: nothing says which encoding the client reads, so
-                // the fault is UTF-8.
-                handled.outcome = fault_answer(Fail::from(e.fault()), None, &scenario);
-                return handled;
-            }
-        };
+
+        // 1. Decode.
         let limits = Limits {
             max_bytes: scenario.http.max_request_bytes.max(8192),
             ..Limits::default()
         };
-        if charset != Charset::Utf8 && !scenario.wsman.utf16 {
-            // A service that reads UTF-8 only says so in the one encoding every client
-            // reads, related to the MessageID when it can be read.
-            let relates = off_worker(text.len(), || {
-                wsman::parse_header(&text, &limits)
-                    .ok()
-                    .and_then(|h| h.header.message_id.map(|m| m.into_owned()))
-            });
-            handled.outcome = fault_answer(
-                fault_d(
-                    FaultKind::EncodingLimit,
-                    "CharacterSet",
-                    "this service accepts UTF-8 only",
-                ),
-                relates.as_deref(),
-                &scenario,
-            );
-            return handled;
-        }
-        handled = self
-            .answer_text(req, &text, charset, &limits, &scenario, arrived, now)
-            .await;
-        // DSP0226 R13.1-5: the answer is in the request's encoding.
-        if !scenario.defect("utf8_answers") {
-            handled.outcome = in_charset(handled.outcome, charset);
-        }
-        handled
-    }
-
-    /// Answers a request whose body has been decoded to `text` (read as `charset`).
-    /// The answer is UTF-8 text still; the caller encodes it.
-    #[allow(clippy::too_many_arguments)]
-    async fn answer_text(
-        &self,
-        req: &Request,
-        text: &str,
-        charset: Charset,
-        limits: &Limits,
-        scenario: &Arc<Scenario>,
-        arrived: Instant,
-        now: u64,
-    ) -> Handled {
-        let scenario = scenario.clone();
-        let mut handled = Handled {
-            outcome: Outcome::Close,
-            rule: None,
-            operation: None,
+        let (text, charset) = match decode(req, &limits, &scenario) {
+            Ok(decoded) => decoded,
+            Err(refused) => return handled(refused, None),
         };
-        let mut env = match off_worker(text.len(), || wsman::parse(text, limits)) {
-            Ok(env) => env,
+
+        // 2. Parse, once.
+        let needs_body = scenario
+            .rules
+            .rules()
+            .iter()
+            .any(|r| r.matcher.body_path.is_some());
+        let Parsed { mut env, body_tree } = match parse(&text, &limits, needs_body) {
+            Ok(parsed) => parsed,
             Err(e) => {
-                handled.outcome =
+                let outcome =
                     fault_answer(Fail::from(e.fault()), e.message_id.as_deref(), &scenario);
-                return handled;
+                return handled(outcome, None);
             }
         };
         let relates = env.header.message_id.as_deref().map(str::to_owned);
         let operation = operation_name(&env);
-        handled.operation = Some(operation.to_owned());
 
-        let policy = scenario.auth_policy();
-        let open = !policy.offers_any();
-        if req.user.is_none() && !open && !matches!(env.body, Body::Identify) {
-            // Only Identify may skip authentication (`WSMANIDENTIFY: unauthenticated`
-            // lets any request past the HTTP layer, which cannot see the body). The
-            // HTTP layer owns the Digest nonces, so only a Basic challenge can be added
-            // here; the AccessDenied fault tells a Digest-only client what happened.
-            let mut outcome = fault_answer(
-                Fail {
-                    status: Some(401),
-                    ..fault(
-                        FaultKind::AccessDenied,
-                        "only Identify is answered without credentials",
-                    )
-                },
-                relates.as_deref(),
-                &scenario,
-            );
-            if let (Outcome::Reply(r), true) = (&mut outcome, policy.basic) {
-                r.headers.push((
-                    "www-authenticate".into(),
-                    format!("Basic realm=\"{}\", charset=\"UTF-8\"", policy.realm),
-                ));
-            }
-            handled.outcome = outcome;
-            return handled;
-        }
-        if let Err(f) = check::check(&env, &scenario) {
-            handled.outcome = fault_answer(f, relates.as_deref(), &scenario);
-            return handled;
+        // 3. Check: credentials (only Identify may come without), then the envelope.
+        let open = !scenario.auth_policy().offers_any();
+        let checked = if req.user.is_none() && !open && !matches!(env.body, Body::Identify) {
+            // `WSMANIDENTIFY: unauthenticated` lets any request past the HTTP layer,
+            // which cannot see the body; the HTTP layer adds its challenges to the 401.
+            Err(faults::identify_only())
+        } else {
+            check::check(&env, &scenario)
+        };
+        if let Err(f) = checked {
+            let outcome = fault_answer(f, relates.as_deref(), &scenario);
+            return handled(outcome, Some(operation));
         }
         if !scenario.wsman.fragments
             && env
@@ -233,64 +157,145 @@ impl Mock {
             env.header.fragment_transfer = None;
         }
 
-        // The rules' body matcher needs the body as a generic tree: a second read,
-        // skipped when no rule could use it, and done before the machine lock is taken.
-        let needs_body = scenario
-            .rules
-            .rules()
-            .iter()
-            .any(|r| r.matcher.body_path.is_some());
-        let body_tree = if needs_body {
-            off_worker(text.len(), || {
-                wsman::parse_header(text, limits)
-                    .ok()
-                    .and_then(|h| h.body_trees(limits).ok())
-                    .and_then(|mut v| (!v.is_empty()).then(|| v.remove(0)))
-            })
-        } else {
-            None
-        };
+        // 4. Rules and dispatch, under the machine lock (a shell Receive with nothing
+        // to say yet waits without it).
+        let body_tree = body_tree.as_ref().or_else(|| typed_tree(&env.body));
         let mut rule = None;
         let phase = {
             let mut inner = self.lock();
             inner.expire(now);
             inner.decide_and_dispatch(
-                req,
-                &env,
-                body_tree.as_ref(),
-                charset,
-                operation,
-                &scenario,
-                &mut rule,
-                now,
+                req, &env, body_tree, charset, operation, &scenario, &mut rule, now,
             )
         };
-        handled.rule = rule;
         let phase = match phase {
             Phase::Wait(until, rx) => self.wait_for_output(&env, arrived, until, rx).await,
             other => other,
         };
-        handled.outcome = match phase {
+
+        // 5. Write.
+        let relates = relates.as_deref();
+        let mut outcome = match phase {
             Phase::Done(outcome) => outcome,
-            Phase::Wait(..) => fault_answer(
-                Fail::from(faults::timed_out()),
-                relates.as_deref(),
-                &scenario,
-            ),
+            Phase::Wait(..) => fault_answer(Fail::from(faults::timed_out()), relates, &scenario),
             Phase::Dispatched(result, delay) => {
                 let outcome = match *result {
-                    Ok(answer) => {
-                        finish_answer(answer, &env, charset, relates.as_deref(), &scenario)
-                    }
-                    Err(f) => fault_answer(f, relates.as_deref(), &scenario),
+                    Ok(answer) => finish_answer(answer, &env, charset, relates, &scenario),
+                    Err(f) => fault_answer(f, relates, &scenario),
                 };
                 match delay {
-                    Some(d) => timed(d, &env, outcome, relates.as_deref(), &scenario),
+                    Some(d) => timed(d, &env, outcome, relates, &scenario),
                     None => outcome,
                 }
             }
         };
-        handled
+        // DSP0226 R13.1-5: the answer is in the request's encoding.
+        if !scenario.defect("utf8_answers") {
+            outcome = in_charset(outcome, charset);
+        }
+        Handled {
+            outcome,
+            rule,
+            operation: Some(operation.to_owned()),
+        }
+    }
+}
+
+/// What the handler tells the HTTP layer when no rule was involved.
+fn handled(outcome: Outcome, operation: Option<&str>) -> Handled {
+    Handled {
+        outcome,
+        rule: None,
+        operation: operation.map(str::to_owned),
+    }
+}
+
+/// Step 1: the body as text, and the encoding it was read in. A body that cannot be
+/// decoded, or UTF-16 to a service that reads UTF-8 only, is refused with its fault.
+fn decode<'r>(
+    req: &'r Request,
+    limits: &Limits,
+    scenario: &Scenario,
+) -> Result<(Cow<'r, str>, Charset), Outcome> {
+    let declared = req.header("content-type").and_then(charset_of);
+    let (text, charset) = match off_worker(req.body.len(), || {
+        wsman::decode::decode_with_charset(&req.body, declared.as_deref())
+    }) {
+        Ok(t) => t,
+        // Not decodable: nothing says which encoding the client reads, so the fault
+        // is UTF-8.
+        Err(e) => return Err(fault_answer(Fail::from(e.fault()), None, scenario)),
+    };
+    if charset != Charset::Utf8 && !scenario.wsman.utf16 {
+        // A service that reads UTF-8 only says so in the one encoding every client
+        // reads, related to the MessageID when it can be read.
+        let relates = off_worker(text.len(), || {
+            wsman::parse_header(&text, limits)
+                .ok()
+                .and_then(|h| h.header.message_id.map(|m| m.into_owned()))
+        });
+        return Err(fault_answer(
+            faults::utf8_only(),
+            relates.as_deref(),
+            scenario,
+        ));
+    }
+    Ok((text, charset))
+}
+
+/// A request as read, once.
+struct Parsed<'t> {
+    env: Envelope<'t>,
+    /// The first body element as a generic tree, for rules that match on the body,
+    /// when its typed form does not carry one (see [`typed_tree`]).
+    body_tree: Option<Tree<'t>>,
+}
+
+/// Step 2: the envelope, read once. When a rule matches on the body, the headers are
+/// read once and the delimited body gives both the typed element and, unless that
+/// already is a tree, the generic tree the rule looks at.
+fn parse<'t>(text: &'t str, limits: &Limits, needs_body: bool) -> Result<Parsed<'t>, wsman::Error> {
+    off_worker(text.len(), || {
+        let whole = || {
+            wsman::parse(text, limits).map(|env| Parsed {
+                env,
+                body_tree: None,
+            })
+        };
+        if !needs_body {
+            return whole();
+        }
+        let split = || -> Result<Parsed<'t>, wsman::Error> {
+            let head = wsman::parse_header(text, limits)?;
+            let (body, extra) = head.parse_body(limits)?;
+            let body_tree = match typed_tree(&body) {
+                Some(_) => None,
+                None => head.body_trees(limits)?.into_iter().next(),
+            };
+            Ok(Parsed {
+                env: Envelope {
+                    header: head.header,
+                    body,
+                    extra,
+                    meta: head.meta,
+                },
+                body_tree,
+            })
+        };
+        // A request that does not read this way gets the whole-envelope reader's
+        // answer, exactly as when no rule looks at the body.
+        split().or_else(|_| whole())
+    })
+}
+
+/// The body element as a generic tree, when its typed form is one (a resource, a
+/// fragment, a method's input): what a rule's body matcher reads without a second
+/// parse.
+fn typed_tree<'b, 't>(body: &'b Body<'t>) -> Option<&'b Tree<'t>> {
+    match body {
+        Body::Instance(t) | Body::Fragment(t) => Some(t),
+        Body::MethodInput(m) => Some(&m.element),
+        _ => None,
     }
 }
 
@@ -386,11 +391,9 @@ impl Inner {
             a if a.starts_with(uri) && !uri.is_empty() && a.len() > uri.len() + 1 => {
                 self.invoke(env, uri, &a[uri.len() + 1..], scenario, now)
             }
-            other => Err(fault_d(
-                FaultKind::ActionNotSupported,
-                "ActionMismatch",
-                format!("the action `{other}` is not supported by this resource"),
-            )),
+            other => Err(faults::action_mismatch(format!(
+                "the action `{other}` is not supported by this resource"
+            ))),
         }
     }
 }

@@ -2,9 +2,9 @@
 //! `[wsman.resources]` URI), its selectors, and how answers name classes.
 
 use machine::cim::Instance;
-use wsman::{Envelope, FaultKind, ns};
+use wsman::{Envelope, ns};
 
-use super::faults::{Fail, fault_d};
+use super::faults::{self, Fail};
 use crate::cimxml::{self, UriStyle};
 use crate::scenario::Scenario;
 
@@ -17,42 +17,27 @@ pub(super) struct Target {
 
 pub(super) fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Result<Target, Fail> {
     if uri.is_empty() {
-        return Err(fault_d(
-            FaultKind::DestinationUnreachable,
-            "InvalidResourceURI",
-            "no wsman:ResourceURI",
-        ));
+        return Err(faults::no_resource("no wsman:ResourceURI"));
     }
-    let class = class_of(uri, scenario).ok_or_else(|| {
-        fault_d(
-            FaultKind::DestinationUnreachable,
-            "InvalidResourceURI",
-            format!("no resource at `{uri}`"),
-        )
-    })?;
+    let class = class_of(uri, scenario)
+        .ok_or_else(|| faults::no_resource(format!("no resource at `{uri}`")))?;
     let style = if uri.starts_with(ns::WMI) {
         wmi_style(scenario)
     } else {
         dmtf_style(scenario)
     };
     if let Some(d) = wsman::addressing::duplicate_selector(&env.header.selectors) {
-        return Err(fault_d(
-            FaultKind::InvalidSelectors,
-            "DuplicateSelectors",
-            format!("selector `{d}` appears twice"),
-        ));
+        return Err(faults::duplicate_selector(format!(
+            "selector `{d}` appears twice"
+        )));
     }
     let mut selectors = Vec::new();
     for s in &env.header.selectors {
         let Some(v) = s.as_text() else {
-            return Err(fault_d(
-                FaultKind::InvalidSelectors,
-                "TypeMismatch",
-                format!(
-                    "selector `{}` is an endpoint reference; this class takes text keys",
-                    s.name
-                ),
-            ));
+            return Err(faults::selector_not_text(format!(
+                "selector `{}` is an endpoint reference; this class takes text keys",
+                s.name
+            )));
         };
         if s.name == "__cimnamespace" {
             let wanted = v.trim().replace('\\', "/").to_ascii_lowercase();
@@ -62,11 +47,9 @@ pub(super) fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Res
                 .iter()
                 .any(|n| n.to_ascii_lowercase() == wanted)
             {
-                return Err(fault_d(
-                    FaultKind::InvalidSelectors,
-                    "InvalidValue",
-                    format!("CIM namespace `{v}` does not exist here"),
-                ));
+                return Err(faults::unknown_cim_namespace(format!(
+                    "CIM namespace `{v}` does not exist here"
+                )));
             }
             continue;
         }

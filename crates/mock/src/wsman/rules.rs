@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use wsman::Envelope;
 use wsman::body::Body;
-use wsman::{Envelope, FaultKind, FaultSpec};
 
 use super::SOAP_CT;
-use super::faults::{Fail, default_reason, fault};
+use super::faults::{rule_fault, script_error, script_fault};
 use super::write::{new_uuid, reply, respond, timed};
 use crate::http::{Outcome, Reply};
 use crate::mock::Inner;
@@ -44,16 +44,8 @@ impl Inner {
                 status,
                 delay,
             } => {
-                let mut spec = FaultSpec::new(
-                    *kind,
-                    reason.clone().unwrap_or_else(|| default_reason(*kind)),
-                );
-                spec.detail = *detail;
                 let o = self.fault_outcome(
-                    Fail {
-                        status: *status,
-                        ..Fail::from(spec)
-                    },
+                    rule_fault(*kind, *detail, reason.clone(), *status),
                     relates,
                     scenario,
                 );
@@ -140,37 +132,13 @@ impl Inner {
                         detail,
                         reason,
                     }) => {
-                        let kind = FaultKind::from_qname(&name).or_else(|| {
-                            FaultKind::ALL
-                                .iter()
-                                .copied()
-                                .find(|k| k.local_name() == name)
-                        });
-                        let f = match kind {
-                            Some(kind) => {
-                                let mut spec = FaultSpec::new(
-                                    kind,
-                                    reason.unwrap_or_else(|| default_reason(kind)),
-                                );
-                                spec.detail = detail.and_then(|t| {
-                                    kind.detail_tokens().iter().copied().find(|x| *x == t)
-                                });
-                                Fail::from(spec)
-                            }
-                            None => fault(
-                                FaultKind::InternalError,
-                                format!("scenario script named an unknown fault `{name}`"),
-                            ),
-                        };
+                        let f = script_fault(&name, detail, reason);
                         let o = self.fault_outcome(f, relates, scenario);
                         RuleOutcome::Done(with_delay(*delay, o))
                     }
                     Err(e) => {
                         let o = self.fault_outcome(
-                            fault(
-                                FaultKind::InternalError,
-                                format!("scenario script failed: {e}"),
-                            ),
+                            script_error(format!("scenario script failed: {e}")),
                             relates,
                             scenario,
                         );

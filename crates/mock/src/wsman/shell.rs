@@ -24,9 +24,9 @@ use machine::shell::{
     Chunk, CommandStatus, Received, ShellInfo, ShellLimits, ShellRequest, Signal, StreamName,
 };
 use wsman::body::{Body, CommandState, ReceiveResponse, Shell, Stream};
-use wsman::{Envelope, FaultKind, XsDuration, ns};
+use wsman::{Envelope, XsDuration, ns};
 
-use super::faults::{Fail, OpResult, ShellFault, bad_request, fault, fault_d, missing_command_id};
+use super::faults::{self, Fail, OpResult, ShellFault, missing_command_id};
 use super::write::respond;
 use super::{Phase, new_uuid};
 use crate::http::Request;
@@ -45,13 +45,7 @@ pub fn shell_id<'e>(env: &'e Envelope<'_>) -> Result<&'e str, ShellFault> {
         .selector("ShellId")
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            bad_request(
-                FaultKind::InvalidSelectors,
-                Some("InsufficientSelectors"),
-                "the request names no shell (no ShellId selector)",
-            )
-        })
+        .ok_or_else(|| faults::no_shell_id())
 }
 
 pub(super) fn ms_of(d: &XsDuration) -> Option<u64> {
@@ -72,11 +66,7 @@ pub fn shell_request(
 ) -> Result<ShellRequest, ShellFault> {
     let codepage = match env.header.option("WINRS_CODEPAGE") {
         Some(v) => Some(v.trim().parse::<u32>().map_err(|_| {
-            bad_request(
-                FaultKind::InvalidOptions,
-                Some("InvalidValue"),
-                &format!("WINRS_CODEPAGE `{v}` is not a code page number"),
-            )
+            faults::bad_codepage(format!("WINRS_CODEPAGE `{v}` is not a code page number"))
         })?),
         None => None,
     };
@@ -231,8 +221,7 @@ impl Inner {
         let result = (|| -> Result<Result<Envelope<'static>, Option<u64>>, Fail> {
             let shell_id = shell_id(env)?;
             let Body::Receive(r) = &env.body else {
-                return Err(fault(
-                    FaultKind::SchemaValidationError,
+                return Err(faults::malformed_body(
                     "a shell Receive carries rsp:Receive",
                 ));
             };
@@ -291,9 +280,7 @@ impl Inner {
                     Body::Shell(s) => Some(s),
                     Body::Empty => None,
                     _ => {
-                        return Err(fault_d(
-                            FaultKind::InvalidRepresentation,
-                            "InvalidValues",
+                        return Err(faults::invalid_shell_body(
                             "a shell Create carries rsp:Shell",
                         ));
                     }
@@ -324,8 +311,7 @@ impl Inner {
             ns::action::COMMAND => {
                 let shell_id = shell_id(env)?;
                 let Body::CommandLine(c) = &env.body else {
-                    return Err(fault(
-                        FaultKind::SchemaValidationError,
+                    return Err(faults::malformed_body(
                         "a shell Command carries rsp:CommandLine",
                     ));
                 };
@@ -343,10 +329,7 @@ impl Inner {
             ns::action::SEND => {
                 let shell_id = shell_id(env)?;
                 let Body::Send(send) = &env.body else {
-                    return Err(fault(
-                        FaultKind::SchemaValidationError,
-                        "a shell Send carries rsp:Send",
-                    ));
+                    return Err(faults::malformed_body("a shell Send carries rsp:Send"));
                 };
                 for stream in &send.streams {
                     let command_id = stream
@@ -369,31 +352,25 @@ impl Inner {
             ns::action::SIGNAL => {
                 let shell_id = shell_id(env)?;
                 let Body::Signal(sig) = &env.body else {
-                    return Err(fault(
-                        FaultKind::SchemaValidationError,
-                        "a shell Signal carries rsp:Signal",
-                    ));
+                    return Err(faults::malformed_body("a shell Signal carries rsp:Signal"));
                 };
                 let command_id = sig
                     .command_id
                     .as_deref()
                     .ok_or_else(|| missing_command_id("rsp:Signal names no CommandId"))?;
                 let signal = Signal::parse(&sig.code).ok_or_else(|| {
-                    Fail::from(bad_request(
-                        FaultKind::InvalidParameter,
-                        Some("InvalidName"),
-                        &format!("unknown signal code `{}`", sig.code),
-                    ))
+                    Fail::from(faults::unknown_signal(&format!(
+                        "unknown signal code `{}`",
+                        sig.code
+                    )))
                 })?;
                 self.machine
                     .shell_signal(shell_id, command_id, signal, now)?;
                 Ok(self.wake_and_respond(env, ns::action::SIGNAL_RESPONSE, Body::SignalResponse))
             }
-            other => Err(fault_d(
-                FaultKind::ActionNotSupported,
-                "ActionMismatch",
-                format!("the action `{other}` is not supported by the shell resource"),
-            )),
+            other => Err(faults::action_mismatch(format!(
+                "the action `{other}` is not supported by the shell resource"
+            ))),
         }
     }
 }

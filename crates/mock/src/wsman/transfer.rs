@@ -2,9 +2,9 @@
 
 use machine::cim::{self, Instance};
 use wsman::body::Body;
-use wsman::{Envelope, FaultKind, Tree, ns};
+use wsman::{Envelope, Tree, ns};
 
-use super::faults::{Fail, OpResult, cim_fault, fault, fault_d};
+use super::faults::{self, Fail, OpResult, cim_fault};
 use super::resource::{Target, resolve};
 use super::write::respond;
 use crate::cimxml::{self, UriStyle};
@@ -55,24 +55,18 @@ impl Inner {
                 vec![(prop, value)]
             }
             (Some(_), _) => {
-                return Err(fault_d(
-                    FaultKind::InvalidRepresentation,
-                    "InvalidFragment",
+                return Err(faults::invalid_fragment(
                     "a fragment Put needs a wsman:XmlFragment body",
                 ));
             }
             (None, Body::Instance(tree)) => {
                 let root = tree.root();
                 if root.name().local != target.class {
-                    return Err(fault_d(
-                        FaultKind::InvalidRepresentation,
-                        "InvalidNamespace",
-                        format!(
-                            "the body is a {}, not a {}",
-                            root.name().local,
-                            target.class
-                        ),
-                    ));
+                    return Err(faults::wrong_class(format!(
+                        "the body is a {}, not a {}",
+                        root.name().local,
+                        target.class
+                    )));
                 }
                 // Only what differs from the current instance is a change; resending
                 // read-only properties unchanged is how every client does a Put.
@@ -91,9 +85,7 @@ impl Inner {
                     .collect()
             }
             _ => {
-                return Err(fault_d(
-                    FaultKind::InvalidRepresentation,
-                    "MissingValues",
+                return Err(faults::resource_missing(
                     "a Put needs the resource in the body",
                 ));
             }
@@ -120,9 +112,7 @@ impl Inner {
     ) -> OpResult {
         let target = resolve(uri, env, scenario)?;
         let Body::Instance(tree) = &env.body else {
-            return Err(fault_d(
-                FaultKind::InvalidRepresentation,
-                "MissingValues",
+            return Err(faults::resource_missing(
                 "a Create needs the new resource in the body",
             ));
         };
@@ -174,21 +164,18 @@ pub(super) fn representation(
 pub(super) fn fragment_property(expression: &str, dialect: Option<&str>) -> Result<String, Fail> {
     if let Some(d) = dialect {
         if d != ns::dialect::XPATH && d != "http://www.w3.org/TR/1999/REC-xpath-19991116" {
-            return Err(fault(
-                FaultKind::FragmentDialectNotSupported,
-                format!("fragment dialect `{d}` is not supported (XPath is)"),
-            ));
+            return Err(faults::fragment_dialect(format!(
+                "fragment dialect `{d}` is not supported (XPath is)"
+            )));
         }
     }
     let e = expression.trim().trim_end_matches("/text()");
     let last = e.rsplit('/').next().unwrap_or(e);
     let last = last.rsplit(':').next().unwrap_or(last);
     if last.is_empty() || !last.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(fault_d(
-            FaultKind::InvalidRepresentation,
-            "InvalidFragment",
-            format!("fragment `{expression}` is not a property path this service understands"),
-        ));
+        return Err(faults::invalid_fragment(format!(
+            "fragment `{expression}` is not a property path this service understands"
+        )));
     }
     Ok(last.to_owned())
 }
@@ -201,11 +188,10 @@ pub(super) fn fragment_tree(
 ) -> Result<Tree<'static>, Fail> {
     let prop = fragment_property(expression, dialect)?;
     let Some(value) = inst.get(&prop) else {
-        return Err(fault_d(
-            FaultKind::InvalidRepresentation,
-            "InvalidFragment",
-            format!("{} has no property `{prop}`", inst.class),
-        ));
+        return Err(faults::invalid_fragment(format!(
+            "{} has no property `{prop}`",
+            inst.class
+        )));
     };
     let text_only = expression.trim().ends_with("/text()");
     let mut b = wsman::TreeBuilder::with_capacity(4);

@@ -9,7 +9,7 @@ use wsman::body::Body;
 use wsman::decode::Charset;
 use wsman::{Envelope, FaultKind, Header, ns};
 
-use super::faults::{fault, fault_answer, fault_d};
+use super::faults::{self, fault_answer, fault_d};
 use super::{SOAP_CT, SOAP_CT_UTF16};
 use crate::http::{Outcome, Reply};
 use crate::mock::Inner;
@@ -147,14 +147,7 @@ pub(super) fn timed(
 ) -> Outcome {
     match env.header.operation_timeout.and_then(|t| t.to_std()) {
         Some(limit) if d > limit => {
-            let f = fault_answer(
-                fault(
-                    FaultKind::TimedOut,
-                    "the operation did not finish within the OperationTimeout",
-                ),
-                relates,
-                scenario,
-            );
+            let f = fault_answer(faults::operation_timed_out(), relates, scenario);
             Outcome::Delayed(limit, Box::new(f))
         }
         _ => Outcome::Delayed(d, Box::new(outcome)),
