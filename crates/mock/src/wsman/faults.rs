@@ -458,19 +458,9 @@ pub(super) fn fragment_dialect(reason: impl Into<String>) -> Fail {
     fault(FaultKind::FragmentDialectNotSupported, reason)
 }
 
-/// An enumeration mode other than EnumerateEPR and EnumerateObjectAndEPR.
-pub(super) fn unsupported_mode(reason: impl Into<String>) -> Fail {
-    fault_d(FaultKind::UnsupportedFeature, "EnumerationMode", reason)
-}
-
 /// An Expires that is not a positive duration.
 pub(super) fn bad_expiry(reason: impl Into<String>) -> Fail {
     fault(FaultKind::UnsupportedExpirationType, reason)
-}
-
-/// Too many open enumerations (for the service or for one user).
-pub(super) fn enumeration_quota(reason: impl Into<String>) -> Fail {
-    fault(FaultKind::QuotaLimit, reason)
 }
 
 /// An enumeration context that is unknown, ended or expired.

@@ -26,12 +26,12 @@
 
 mod check;
 mod enumeration;
-pub(crate) mod faults;
+mod faults;
 mod identify;
 mod invoke;
 mod resource;
 mod rules;
-pub(crate) mod shell;
+mod shell;
 mod transfer;
 mod write;
 
@@ -116,17 +116,41 @@ impl Mock {
             Err(refused) => return handled(refused, None),
         };
 
+        let mut handled = self
+            .answer_text(req, &text, charset, &limits, &scenario, arrived, now)
+            .await;
+        // DSP0226 R13.1-5: the answer (a fault about the request too) is in the
+        // request's encoding.
+        if !scenario.defect("utf8_answers") {
+            handled.outcome = in_charset(handled.outcome, charset);
+        }
+        handled
+    }
+
+    /// Steps 2 to 5 for a body decoded to `text` (read as `charset`). The answer is
+    /// UTF-8 text still; [`Mock::answer`] encodes it.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer_text(
+        &self,
+        req: &Request,
+        text: &str,
+        charset: Charset,
+        limits: &Limits,
+        scenario: &Arc<Scenario>,
+        arrived: Instant,
+        now: u64,
+    ) -> Handled {
         // 2. Parse, once.
         let needs_body = scenario
             .rules
             .rules()
             .iter()
             .any(|r| r.matcher.body_path.is_some());
-        let Parsed { mut env, body_tree } = match parse(&text, &limits, needs_body) {
+        let Parsed { mut env, body_tree } = match parse(text, limits, needs_body) {
             Ok(parsed) => parsed,
             Err(e) => {
                 let outcome =
-                    fault_answer(Fail::from(e.fault()), e.message_id.as_deref(), &scenario);
+                    fault_answer(Fail::from(e.fault()), e.message_id.as_deref(), scenario);
                 return handled(outcome, None);
             }
         };
@@ -140,10 +164,10 @@ impl Mock {
             // which cannot see the body; the HTTP layer adds its challenges to the 401.
             Err(faults::identify_only())
         } else {
-            check::check(&env, &scenario)
+            check::check(&env, scenario)
         };
         if let Err(f) = checked {
-            let outcome = fault_answer(f, relates.as_deref(), &scenario);
+            let outcome = fault_answer(f, relates.as_deref(), scenario);
             return handled(outcome, Some(operation));
         }
         if !scenario.wsman.fragments
@@ -165,7 +189,7 @@ impl Mock {
             let mut inner = self.lock();
             inner.expire(now);
             inner.decide_and_dispatch(
-                req, &env, body_tree, charset, operation, &scenario, &mut rule, now,
+                req, &env, body_tree, charset, operation, scenario, &mut rule, now,
             )
         };
         let phase = match phase {
@@ -175,24 +199,20 @@ impl Mock {
 
         // 5. Write.
         let relates = relates.as_deref();
-        let mut outcome = match phase {
+        let outcome = match phase {
             Phase::Done(outcome) => outcome,
-            Phase::Wait(..) => fault_answer(Fail::from(faults::timed_out()), relates, &scenario),
+            Phase::Wait(..) => fault_answer(Fail::from(faults::timed_out()), relates, scenario),
             Phase::Dispatched(result, delay) => {
                 let outcome = match *result {
-                    Ok(answer) => finish_answer(answer, &env, charset, relates, &scenario),
-                    Err(f) => fault_answer(f, relates, &scenario),
+                    Ok(answer) => finish_answer(answer, &env, charset, relates, scenario),
+                    Err(f) => fault_answer(f, relates, scenario),
                 };
                 match delay {
-                    Some(d) => timed(d, &env, outcome, relates, &scenario),
+                    Some(d) => timed(d, &env, outcome, relates, scenario),
                     None => outcome,
                 }
             }
         };
-        // DSP0226 R13.1-5: the answer is in the request's encoding.
-        if !scenario.defect("utf8_answers") {
-            outcome = in_charset(outcome, charset);
-        }
         Handled {
             outcome,
             rule,

@@ -45,7 +45,7 @@ pub fn shell_id<'e>(env: &'e Envelope<'_>) -> Result<&'e str, ShellFault> {
         .selector("ShellId")
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| faults::no_shell_id())
+        .ok_or_else(faults::no_shell_id)
 }
 
 pub(super) fn ms_of(d: &XsDuration) -> Option<u64> {
@@ -359,7 +359,7 @@ impl Inner {
                     .as_deref()
                     .ok_or_else(|| missing_command_id("rsp:Signal names no CommandId"))?;
                 let signal = Signal::parse(&sig.code).ok_or_else(|| {
-                    Fail::from(faults::unknown_signal(&format!(
+                    Fail::from(faults::unknown_signal(format!(
                         "unknown signal code `{}`",
                         sig.code
                     )))
