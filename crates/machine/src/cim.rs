@@ -260,6 +260,35 @@ fn inherits(info: &ClassInfo, of: &str) -> bool {
     false
 }
 
+/// Why a method parameter was refused (the detail of [`CimError::InvalidParameter`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParameterProblem {
+    /// A required parameter is absent (`MissingValues`).
+    Missing,
+    /// The value is not of the parameter's type (`TypeMismatch`).
+    WrongType {
+        /// The value as sent.
+        value: String,
+        /// The CIM type it should have been (`uint16`).
+        expected: &'static str,
+    },
+    /// The method has no parameter of that name (`InvalidName`).
+    Unknown,
+}
+
+impl std::fmt::Display for ParameterProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParameterProblem::Missing => f.write_str("is missing"),
+            ParameterProblem::WrongType { value, expected } => {
+                write!(f, "\"{value}\" is not a {expected}")
+            }
+            ParameterProblem::Unknown => f.write_str("the method has no such parameter"),
+        }
+    }
+}
+
 /// Why a CIM operation failed. The WS-Man layer maps each to one fault; the intended
 /// mapping is given per variant.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -350,7 +379,7 @@ pub enum CimError {
         /// The parameter.
         name: String,
         /// Why.
-        reason: String,
+        reason: ParameterProblem,
     },
     /// A Create names an instance that exists (`wsman:AlreadyExists`).
     #[error("{} already exists", reference.object_path())]
@@ -1510,7 +1539,7 @@ fn only_params(params: &[(String, String)], allowed: &[&str]) -> Result<(), CimE
     {
         Some((n, _)) => Err(CimError::InvalidParameter {
             name: n.clone(),
-            reason: "the method has no such parameter".into(),
+            reason: ParameterProblem::Unknown,
         }),
         None => Ok(()),
     }
@@ -1575,7 +1604,7 @@ pub fn invoke(
             let Some(text) = param(params, "RequestedState") else {
                 return Err(CimError::InvalidParameter {
                     name: "RequestedState".into(),
-                    reason: "is missing".into(),
+                    reason: ParameterProblem::Missing,
                 });
             };
             let value: u16 = text
@@ -1583,7 +1612,10 @@ pub fn invoke(
                 .parse()
                 .map_err(|_| CimError::InvalidParameter {
                     name: "RequestedState".into(),
-                    reason: format!("\"{text}\" is not a uint16"),
+                    reason: ParameterProblem::WrongType {
+                        value: text.to_owned(),
+                        expected: "uint16",
+                    },
                 })?;
             let action = match value {
                 2 => PowerAction::On,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::given::{Def, Definition, MountError, Times};
 use crate::journal::{Entry, OutcomeKind};
-use crate::service::Mock;
+use crate::mock::Mock;
 
 #[cfg(doc)]
 use crate::MockServer;

@@ -1,3 +1,4 @@
+// Over 800 lines because it is the whole typed-mock builder API (matchers, answers, IPMI mocks), all compiling to the one rule type; the last ~60 lines are tests.
 //! Typed mocks, mounted into a running [`MockServer`]: `Mock::given(matcher)
 //! .respond_with(answer).expect(n).mount(&server)`.
 //!
@@ -22,9 +23,9 @@ use wsman::FaultKind;
 
 use crate::expect::MockGuard;
 use crate::ipmi::rules::{IpmiAction, IpmiMatcher, IpmiRule, MAX_RULE_DATA, Payload};
+use crate::mock::Mock;
 use crate::mockserver::MockServer;
 use crate::rules::{Answer, Matcher, Rule, Transport};
-use crate::service::Mock;
 
 /// A mock that cannot be mounted: which one and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -85,6 +85,7 @@
 //! A whole scenario file can be used too: [`MockServer::builder`]`().scenario_file(..)`.
 
 pub mod admin;
+mod admin_ops;
 pub mod blocking;
 pub mod cimxml;
 pub mod expect;
@@ -92,18 +93,20 @@ pub mod filter;
 pub mod given;
 pub mod http;
 pub mod ipmi;
+mod ipmi_bridge;
 pub mod journal;
+mod mock;
 pub mod mockserver;
 pub mod rules;
 pub mod scenario;
 pub mod service;
-pub mod shell;
+mod wsman;
+pub use ::wsman::FaultKind;
 pub use expect::{MockGuard, ReceivedRequest, VerificationError};
 pub use given::{
     IpmiMock, IpmiRespond, MockBuilder, MountError, RequestMatcher, Respond, Times, action,
     any_request, operation, resource,
 };
+pub use mock::Mock;
 pub use mockserver::{Builder, MockServer};
 pub use scenario::Scenario;
-pub use service::Mock;
-pub use wsman::FaultKind;

@@ -48,8 +48,8 @@ use crate::expect::{MockGuard, ReceivedRequest, Registry, VerificationError};
 use crate::given::{Definition, MountError};
 use crate::http::server::{self, Running, ServerConfig, TlsSource};
 use crate::journal::{Entry, Journal};
+use crate::mock::Mock;
 use crate::scenario::{Scenario, ScenarioError};
-use crate::service::Mock;
 
 /// Builds a [`MockServer`].
 pub struct Builder {

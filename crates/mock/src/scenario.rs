@@ -1,3 +1,4 @@
+// Over 800 lines because it is the one scenario schema: each TOML table's types sit next to its defaults and its checks (with positions), which read together.
 //! Scenario files: what the mock is (the machine, the WS-Man flavour, authentication)
 //! and what it does beyond the defaults (rules). A scenario is TOML; a broken one is
 //! refused with `file:line:column`, what was expected, and a hint.

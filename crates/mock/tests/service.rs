@@ -1323,6 +1323,29 @@ async fn utf16_requests_are_answered_in_utf16() {
     server.shutdown().await;
 }
 
+/// Faults about the request itself, before any operation runs (it does not parse, or
+/// the envelope checks refuse it), are in the request's encoding too.
+#[tokio::test]
+async fn faults_before_dispatch_are_in_the_requests_encoding() {
+    let server = MockServer::start().await.unwrap();
+    let mut c = Client::new(&server);
+    for le in [true, false] {
+        // Refused by the strict default's checks.
+        let req = system_get().message_id("42");
+        let a = c.send_utf16(&req, le).await;
+        a.assert_fault(&req, FaultKind::InvalidMessageInformationHeader, None);
+        assert_utf16(&a, le);
+        // Does not parse: an element left open in the body.
+        let mut req = system_get();
+        req.body = "<p:Unclosed xmlns:p=\"urn:example\">".into();
+        let a = c.send_utf16(&req, le).await;
+        assert!(a.status >= 400, "{}", a.status);
+        let _ = a.fault();
+        assert_utf16(&a, le);
+    }
+    server.shutdown().await;
+}
+
 /// `[wsman] utf16 = false`: a server that reads UTF-8 only refuses UTF-16 with
 /// `wsman:EncodingLimit` / `CharacterSet`, in UTF-8, related to the MessageID.
 #[tokio::test]

@@ -1,3 +1,4 @@
+// Over 800 lines because it is one grammar: the WQL lexer, parser and evaluator share the AST and are read together; the last ~30 lines are its unit tests.
 //! WQL, the WMI Query Language, as WinRM accepts it in an enumeration filter
 //! (dialect `http://schemas.microsoft.com/wbem/wsman/1/WQL`, MS-WSMV 3.1.4.1.13):
 //! a hand-written lexer and recursive-descent parser for the data-query subset

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// A request as the WS-Man handler sees it.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// HTTP method (the handler answers non-POST with 405).
+    /// HTTP method (POST: the HTTP layer answers any other with 405 itself).
     pub method: String,
     /// Request path (`/wsman`).
     pub path: String,
@@ -97,8 +97,10 @@ pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Handled> + Send + 'a>>;
 
 /// Handles WS-Man requests (implemented by the service layer).
 pub trait WsmanHandler: Send + Sync + 'static {
-    /// Handles one authenticated request (or an Identify that may skip authentication:
-    /// see [`AuthPolicy::unauthenticated_identify`]).
+    /// Handles one authenticated POST (or one let through without credentials by
+    /// [`AuthPolicy::unauthenticated_identify`], which the handler answers only if it
+    /// is an Identify; its 401 for anything else gets the HTTP layer's challenges: a
+    /// handler never sets `WWW-Authenticate`).
     fn handle(&self, req: Request) -> HandlerFuture<'_>;
 }
 

@@ -1,3 +1,4 @@
+// Over 800 lines because the connection driver, the request pipeline's refusals and the transport-fault hijack share the per-connection state and are read together.
 //! The listeners and the per-connection machinery: accept loops for HTTP, HTTPS and the
 //! admin API, the HTTP/1.1 connection driver, the WS-Man request pipeline (routing,
 //! size limit, authentication, content type, handler, outcome) and graceful shutdown.
@@ -774,11 +775,8 @@ impl Svc {
                     if reply.status == 401 && rec.user.is_none() {
                         // A handler 401 for a request let through without credentials
                         // (`WSMANIDENTIFY: unauthenticated` on something else than
-                        // Identify): the challenges are the HTTP layer's to give, with
-                        // fresh Digest nonces, whatever the handler put there.
-                        reply
-                            .headers
-                            .retain(|(n, _)| !n.eq_ignore_ascii_case("www-authenticate"));
+                        // Identify): challenges are only ever the HTTP layer's to give
+                        // (the handler sets none), with fresh Digest nonces.
                         reply.headers.extend(
                             ctx.auth
                                 .challenges(&policy, false)

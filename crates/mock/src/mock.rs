@@ -1,0 +1,188 @@
+//! The mock itself: one simulated machine and its scenario behind a lock, the state
+//! WS-Man requests share (open enumerations, the rules' counters, the shell wake-up
+//! channel, the IPMI session layer), and the public API that the admin API, the
+//! library ([`crate::MockServer`]) and tests use. Answering WS-Man requests is
+//! [`crate::wsman`]'s; the IPMI entry points are in `ipmi_bridge.rs`, the admin
+//! operations in `admin_ops.rs`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use machine::Machine;
+
+use crate::journal::Journal;
+use crate::rules::RuleState;
+use crate::scenario::Scenario;
+use crate::wsman::Enumeration;
+
+/// The mock: one simulated machine behind WS-Man, driven by a scenario.
+#[derive(Clone)]
+pub struct Mock {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) inner: Mutex<Inner>,
+    /// What the HTTP layer asks on every request, kept out of `inner` so that
+    /// authentication never waits for another request's WS-Man work.
+    pub(crate) auth: std::sync::RwLock<Arc<AuthSnapshot>>,
+    pub(crate) journal: Arc<Journal>,
+    pub(crate) started: Instant,
+}
+
+pub(crate) struct Inner {
+    pub(crate) scenario: Arc<Scenario>,
+    pub(crate) machine: Machine,
+    pub(crate) rules: RuleState,
+    pub(crate) enumerations: HashMap<String, Enumeration>,
+    /// Bumped (under the lock) whenever shell state changes in a way a waiting Receive
+    /// may care about: stdin, a signal, a delete, a new scenario.
+    pub(crate) shell_wake: tokio::sync::watch::Sender<u64>,
+    /// The IPMI session layer (sessions, rule counters) in front of the same machine.
+    pub(crate) ipmi: crate::ipmi::State,
+    /// The IPMI listener's port (0 until one listens).
+    pub(crate) ipmi_port: u16,
+}
+
+/// The scenario's authentication policy and the enabled users' passwords.
+pub(crate) struct AuthSnapshot {
+    pub(crate) policy: crate::http::AuthPolicy,
+    pub(crate) passwords: HashMap<String, String>,
+}
+
+impl AuthSnapshot {
+    fn of(scenario: &Scenario) -> AuthSnapshot {
+        AuthSnapshot {
+            policy: scenario.auth_policy(),
+            passwords: scenario
+                .machine
+                .users
+                .iter()
+                .filter(|u| u.enabled)
+                .map(|u| (u.name.clone(), u.password.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl Mock {
+    /// A mock of `scenario`, with a journal.
+    pub fn new(scenario: Scenario, journal: Arc<Journal>) -> Result<Mock, String> {
+        let started = Instant::now();
+        let mut machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
+        let auth = std::sync::RwLock::new(Arc::new(AuthSnapshot::of(&scenario)));
+        let ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, 0);
+        Ok(Mock {
+            shared: Arc::new(Shared {
+                auth,
+                inner: Mutex::new(Inner {
+                    scenario: Arc::new(scenario),
+                    machine,
+                    rules: RuleState::default(),
+                    enumerations: HashMap::new(),
+                    shell_wake: tokio::sync::watch::Sender::new(0),
+                    ipmi,
+                    ipmi_port: 0,
+                }),
+                journal,
+                started,
+            }),
+        })
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.shared.journal
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock would be a bug; keep serving rather than
+        // poisoning every later request.
+        self.shared.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Milliseconds since the mock started: the machine's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.shared.started.elapsed().as_millis() as u64
+    }
+
+    /// The scenario in force.
+    pub fn scenario(&self) -> Arc<Scenario> {
+        self.lock().scenario.clone()
+    }
+
+    /// Replaces the scenario (and the machine with it).
+    pub fn load(&self, scenario: Scenario) -> Result<(), String> {
+        let now = self.now_ms();
+        let mut machine = Machine::new(scenario.machine.clone(), now).map_err(|e| e.to_string())?;
+        let snapshot = Arc::new(AuthSnapshot::of(&scenario));
+        let mut inner = self.lock();
+        // A new machine means new users and keys: the IPMI sessions go with the old one.
+        inner.ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, inner.ipmi_port);
+        inner.machine = machine;
+        inner.scenario = Arc::new(scenario);
+        *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+        inner.rules = RuleState::default();
+        inner.enumerations.clear();
+        // Receives waiting on the old machine's shells find them gone.
+        inner.shell_wake.send_modify(|g| *g += 1);
+        Ok(())
+    }
+
+    /// Runs `f` on the machine at the current time (for the admin API and tests).
+    pub fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, u64) -> R) -> R {
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        f(&mut inner.machine, now)
+    }
+
+    /// Changes the rules in force (WS-Man and IPMI) without touching the machine, the
+    /// sessions or the rules' counters: how [`crate::MockServer`] mounts mocks. The
+    /// counters are kept by position, so `f` may append rules or change them in place
+    /// but must not remove or reorder them.
+    pub fn edit_rules(
+        &self,
+        f: impl FnOnce(&mut Vec<crate::rules::Rule>, &mut Vec<crate::ipmi::rules::IpmiRule>),
+    ) {
+        let mut inner = self.lock();
+        let mut scenario = Scenario::clone(&inner.scenario);
+        let mut rules = scenario.rules.rules().to_vec();
+        f(&mut rules, &mut scenario.ipmi.rules);
+        scenario.rules = crate::rules::RuleSet::new(rules);
+        inner.scenario = Arc::new(scenario);
+    }
+
+    /// How often each WS-Man rule and each IPMI rule has matched since the scenario
+    /// was loaded, by position (counted when the rule decides, before the answer).
+    pub fn rule_hits(&self) -> (Vec<u32>, Vec<u32>) {
+        let inner = self.lock();
+        (inner.rules.hits().to_vec(), inner.ipmi.rule_hits().to_vec())
+    }
+
+    /// The accounts and authentication policy in force.
+    pub(crate) fn auth(&self) -> Arc<AuthSnapshot> {
+        self.shared
+            .auth
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Inner {
+    pub(crate) fn expire(&mut self, now: u64) {
+        self.enumerations.retain(|_, e| e.expires_at > now);
+        self.machine.shell_expire(now);
+    }
+}
+
+impl crate::http::Credentials for Mock {
+    fn password(&self, user: &str) -> Option<String> {
+        self.auth().passwords.get(user).cloned()
+    }
+
+    fn policy(&self) -> crate::http::AuthPolicy {
+        self.auth().policy.clone()
+    }
+}
