@@ -1222,7 +1222,8 @@ mod tests {
     #[test]
     fn parent_namespace_shortcuts_write_what_leaf_writes() {
         let nil = Name::new(ns::XSI, "nil");
-        let cases: [(&str, &str, &[(&str, &str)]); 4] = [
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: [Case<'_>; 4] = [
             ("urn:c", "p", &[]),
             ("urn:c", "", &[]),
             ("urn:c", "p", &[(ns::XSI, "i")]),
