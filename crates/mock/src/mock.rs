@@ -43,17 +43,24 @@ pub(crate) struct Inner {
     pub(crate) ipmi: crate::ipmi::State,
     /// The IPMI listener's port (0 until one listens).
     pub(crate) ipmi_port: u16,
+    /// The Identify answer's body as written, to an anonymous ([0]) and to an
+    /// authenticated ([1]) client: it depends on the scenario only.
+    pub(crate) identify_answers: [Option<String>; 2],
 }
 
 /// The scenario's authentication policy and the enabled users' passwords.
 pub(crate) struct AuthSnapshot {
     pub(crate) policy: crate::http::AuthPolicy,
     pub(crate) passwords: HashMap<String, String>,
+    /// Distinct for every snapshot the process makes ([`crate::http::Credentials::generation`]).
+    pub(crate) generation: u64,
 }
 
 impl AuthSnapshot {
     fn of(scenario: &Scenario) -> AuthSnapshot {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         AuthSnapshot {
+            generation: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             policy: scenario.auth_policy(),
             passwords: scenario
                 .machine
@@ -84,6 +91,7 @@ impl Mock {
                     shell_wake: tokio::sync::watch::Sender::new(0),
                     ipmi,
                     ipmi_port: 0,
+                    identify_answers: Default::default(),
                 }),
                 journal,
                 started,
@@ -125,6 +133,7 @@ impl Mock {
         *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
         inner.rules = RuleState::default();
         inner.enumerations.clear();
+        inner.identify_answers = Default::default();
         // Receives waiting on the old machine's shells find them gone.
         inner.shell_wake.send_modify(|g| *g += 1);
         Ok(())
@@ -184,5 +193,29 @@ impl crate::http::Credentials for Mock {
 
     fn policy(&self) -> crate::http::AuthPolicy {
         self.auth().policy.clone()
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.auth().generation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Credentials as _;
+
+    /// Loading a scenario makes a new credentials generation (so connections that
+    /// proved a Basic header prove it again); reading them does not.
+    #[test]
+    fn loading_a_scenario_changes_the_credentials_generation() {
+        let mock = Mock::new(Scenario::default_scenario(), Arc::new(Journal::default())).unwrap();
+        let first = mock.generation();
+        assert!(first.is_some());
+        assert_eq!(mock.generation(), first);
+        mock.load(Scenario::default_scenario()).unwrap();
+        let second = mock.generation();
+        assert!(second.is_some());
+        assert_ne!(second, first);
     }
 }

@@ -113,22 +113,29 @@ impl WsmanHandler for FakeHandler {
 
 struct FakeCreds {
     policy: Mutex<AuthPolicy>,
+    password: Mutex<String>,
+    generation: Mutex<Option<u64>>,
 }
 
 impl FakeCreds {
     fn new() -> Arc<FakeCreds> {
         Arc::new(FakeCreds {
             policy: Mutex::new(AuthPolicy::default()),
+            password: Mutex::new("admin".into()),
+            generation: Mutex::new(None),
         })
     }
 }
 
 impl Credentials for FakeCreds {
     fn password(&self, user: &str) -> Option<String> {
-        (user == "admin").then(|| "admin".to_owned())
+        (user == "admin").then(|| self.password.lock().unwrap().clone())
     }
     fn policy(&self) -> AuthPolicy {
         self.policy.lock().unwrap().clone()
+    }
+    fn generation(&self) -> Option<u64> {
+        *self.generation.lock().unwrap()
     }
 }
 
@@ -565,6 +572,42 @@ async fn basic_ok_wrong_and_missing() {
     let missing = s.entry(3).await.http().cloned().unwrap();
     assert_eq!(missing.auth, AuthOutcome::Missing);
     assert_eq!(s.handler.seen.lock().unwrap().len(), 1);
+}
+
+/// A connection that proved a Basic header is not made to prove it again while the
+/// credentials' generation stands; a new generation, another header, another
+/// connection, Basic no longer offered, or credentials without a generation all go
+/// through the full check again.
+#[tokio::test]
+async fn a_proved_basic_header_is_trusted_on_its_connection_until_the_credentials_change() {
+    let s = serve().await;
+    *s.creds.generation.lock().unwrap() = Some(1);
+    let mut c = connect(s.http()).await;
+    assert_eq!(c.request(&authed("")).await.status, 200);
+    // The password changes under the same generation: the proved header still counts
+    // on this connection (only a new generation says the credentials changed)...
+    *s.creds.password.lock().unwrap() = "changed".into();
+    assert_eq!(c.request(&authed("")).await.status, 200);
+    assert_eq!(s.handler.last().user.as_deref(), Some("admin"));
+    // ... but not on another connection, which checks it in full.
+    assert_eq!(one(s.http(), &authed("")).await.status, 401);
+    // Another header on the proved connection is checked in full.
+    let wrong = post(&format!("Authorization: {}\r\n", basic("admin", "admin2")));
+    assert_eq!(c.request(&wrong).await.status, 401);
+    // A new generation: the old header is checked again, and refused.
+    *s.creds.generation.lock().unwrap() = Some(2);
+    assert_eq!(c.request(&authed("")).await.status, 401);
+    let new = post(&format!("Authorization: {}\r\n", basic("admin", "changed")));
+    assert_eq!(c.request(&new).await.status, 200);
+    // Basic withdrawn: a proved header does not get around the policy.
+    s.creds.policy.lock().unwrap().basic = false;
+    assert_eq!(c.request(&new).await.status, 401);
+    s.creds.policy.lock().unwrap().basic = true;
+    assert_eq!(c.request(&new).await.status, 200);
+    // Credentials without a generation are never trusted from memory.
+    *s.creds.generation.lock().unwrap() = None;
+    *s.creds.password.lock().unwrap() = "third".into();
+    assert_eq!(c.request(&new).await.status, 401);
 }
 
 #[tokio::test]

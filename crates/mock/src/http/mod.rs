@@ -111,6 +111,13 @@ pub trait Credentials: Send + Sync + 'static {
     fn password(&self, user: &str) -> Option<String>;
     /// The schemes to offer now.
     fn policy(&self) -> AuthPolicy;
+    /// A number that changes whenever the passwords or the policy may have changed, or
+    /// `None` (the default) when there is none: with it, a connection that proved a
+    /// Basic `Authorization` header is not made to prove the same header again (one
+    /// hash of each side per request saved) until the number changes.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A Digest algorithm offered in `WWW-Authenticate`.

@@ -32,6 +32,32 @@ pub(crate) struct ConnAuth {
     /// The authenticated user, the session keys, the SPNEGO MechTypeList (when
     /// wrapped) and whether the NTLM MIC was checked.
     session: Option<(String, Session, Option<Vec<u8>>, bool)>,
+    /// The Basic `Authorization` header this connection last proved, its user and the
+    /// credentials' generation then (see [`crate::http::Credentials::generation`]).
+    pub(crate) basic: Option<BasicMemo>,
+}
+
+/// A Basic `Authorization` header a connection has proved.
+#[derive(Debug)]
+pub(crate) struct BasicMemo {
+    pub(crate) header: String,
+    pub(crate) user: String,
+    pub(crate) generation: u64,
+}
+
+impl BasicMemo {
+    /// The user, when `header` is the proved one and the credentials have not changed
+    /// since. The headers are compared in constant time (for equal lengths).
+    pub(crate) fn user_for(&self, header: &str, generation: Option<u64>) -> Option<&str> {
+        let same = generation == Some(self.generation)
+            && header.len() == self.header.len()
+            && header
+                .bytes()
+                .zip(self.header.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        same.then_some(self.user.as_str())
+    }
 }
 
 /// What one `Authorization: Negotiate ...` header leads to.
@@ -272,4 +298,29 @@ pub(crate) fn header_value(scheme: &str, token: &[u8]) -> String {
         "{scheme} {}",
         base64::engine::general_purpose::STANDARD.encode(token)
     )
+}
+
+#[cfg(test)]
+mod basic_memo_tests {
+    use super::BasicMemo;
+
+    #[test]
+    fn a_memo_answers_only_its_own_header_in_its_own_generation() {
+        let memo = BasicMemo {
+            header: "Basic YWRtaW46YWRtaW4=".into(),
+            user: "admin".into(),
+            generation: 7,
+        };
+        assert_eq!(
+            memo.user_for("Basic YWRtaW46YWRtaW4=", Some(7)),
+            Some("admin")
+        );
+        // One character off, same length; a prefix; a longer one.
+        assert_eq!(memo.user_for("Basic YWRtaW46YWRtaW5=", Some(7)), None);
+        assert_eq!(memo.user_for("Basic YWRtaW46YWRta", Some(7)), None);
+        assert_eq!(memo.user_for("Basic YWRtaW46YWRtaW4=x", Some(7)), None);
+        // Another generation, or none.
+        assert_eq!(memo.user_for("Basic YWRtaW46YWRtaW4=", Some(8)), None);
+        assert_eq!(memo.user_for("Basic YWRtaW46YWRtaW4=", None), None);
+    }
 }

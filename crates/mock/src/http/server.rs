@@ -58,9 +58,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, Sleep};
 
 use super::auth::{Authenticator, Verdict};
-use super::ntlm::{ConnAuth, Step, header_value, ntlm_token};
+use super::ntlm::{BasicMemo, ConnAuth, Step, header_value, ntlm_token};
 pub use super::tls::TlsSource;
-use super::{Credentials, Outcome, Reply, Request, WsmanHandler};
+use super::{AuthPolicy, Credentials, Outcome, Reply, Request, WsmanHandler};
 use crate::admin::{self, AdminOps};
 use crate::journal::{AuthOutcome, Detail, Entry, HttpRecord, Journal, OutcomeKind, StoredBody};
 
@@ -655,15 +655,38 @@ impl Svc {
                 user: Some(user),
                 outcome: AuthOutcome::Negotiate,
             }
+        } else if let Some(user) =
+            self.proved_basic(&policy, authorization, header("wsmanidentify"))
+        {
+            Verdict::Allow {
+                user: Some(user),
+                outcome: AuthOutcome::Basic,
+            }
         } else {
-            ctx.auth.verify(
+            let verdict = ctx.auth.verify(
                 &policy,
                 &*ctx.creds,
                 authorization,
                 header("wsmanidentify"),
                 parts.method.as_str(),
                 target,
-            )
+            );
+            if let (
+                Verdict::Allow {
+                    user: Some(user),
+                    outcome: AuthOutcome::Basic,
+                },
+                Some(header),
+                Some(generation),
+            ) = (&verdict, authorization, ctx.creds.generation())
+            {
+                self.conn().basic = Some(BasicMemo {
+                    header: header.to_owned(),
+                    user: user.clone(),
+                    generation,
+                });
+            }
+            verdict
         };
         match verdict {
             Verdict::Allow { user, outcome } => {
@@ -840,6 +863,27 @@ impl Svc {
 
     /// This connection's NTLM state (a poisoned lock only means a panic elsewhere; the
     /// state itself is still consistent).
+    /// The user of a Basic header this connection has already proved, while Basic is
+    /// offered and the credentials are unchanged (a request asking for unauthenticated
+    /// Identify is decided afresh).
+    fn proved_basic(
+        &self,
+        policy: &AuthPolicy,
+        authorization: Option<&str>,
+        identify: Option<&str>,
+    ) -> Option<String> {
+        let header = authorization?;
+        if !policy.basic || identify.is_some() {
+            return None;
+        }
+        let generation = self.ctx.creds.generation();
+        let conn = self.conn();
+        conn.basic
+            .as_ref()?
+            .user_for(header, generation)
+            .map(str::to_owned)
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, ConnAuth> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
