@@ -12,6 +12,8 @@
 //!   the application that answers commands (the simulated machine implements it).
 //! - [`rmcp`], [`msg`]: framing (RMCP, ASF presence ping, IPMI 1.5 and RMCP+ session
 //!   wrappers) and the IPMI message with its checksums.
+//! - [`peek`]: what a datagram is (kind, session ID, clear command, handshake fields),
+//!   read without session state: the mock's listener asks it once per datagram.
 //! - [`crypto`]: cipher suites, RAKP HMACs, SIK/K1/K2 derivation, integrity, AES-CBC-128,
 //!   the IPMI 1.5 MD5 and straight-password AuthCodes.
 //! - [`session`]: the BMC side: sessionless commands, IPMI 1.5 and RMCP+ logins, session
@@ -31,6 +33,7 @@ pub mod conv;
 pub mod crypto;
 pub mod fru;
 pub mod msg;
+pub mod peek;
 pub mod rmcp;
 pub mod sdr;
 pub mod sel;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipmi::app::{Application, Request, Response, UserRecord};
+use ipmi::peek::{Datagram, Handshake, Wrapper};
 use ipmi::session::{Bmc, Record, RecordKind};
 use machine::Machine;
 use tokio::net::UdpSocket;
@@ -135,56 +136,32 @@ struct Peeked {
     sessionless: Option<(bool, ipmi::msg::Message)>,
 }
 
-fn peek(bmc: &Bmc, payload: Payload, datagram: &[u8]) -> Peeked {
-    let mut p = Peeked {
-        netfn: None,
-        cmd: None,
-        user: None,
-        sessionless: None,
-    };
+fn peek(bmc: &Bmc, d: &Datagram) -> Peeked {
     let session_user = |id: u32| {
         bmc.sessions()
             .find(|s| s.id == id)
             .map(|s| s.user)
             .filter(|u| !u.is_empty())
     };
-    match ipmi::rmcp::decode(datagram) {
-        Ok(ipmi::rmcp::Frame::V15(v)) if payload == Payload::Sessionless => {
-            if let Ok(m) = ipmi::msg::Message::decode(v.message) {
-                p.netfn = Some(m.netfn);
-                p.cmd = Some(m.cmd);
-                p.sessionless = Some((false, m));
-            }
+    let sessionless = d
+        .sessionless_request()
+        .map(|m| (d.kind == Payload::SessionlessRmcpp, m.clone()));
+    let user = match (&d.handshake, &d.frame) {
+        (Some(Handshake::Rakp1 { user, .. }), _) => user
+            .as_deref()
+            .map(|n| String::from_utf8_lossy(n).into_owned()),
+        (Some(Handshake::Rakp3 { bmc_session_id }), _) => session_user(*bmc_session_id),
+        (_, Ok(Wrapper::Rmcpp { session_id, .. })) if d.kind == Payload::Sol => {
+            session_user(*session_id)
         }
-        Ok(ipmi::rmcp::Frame::V20(v)) => match payload {
-            Payload::SessionlessRmcpp if !v.encrypted => {
-                if let Ok(m) = ipmi::msg::Message::decode(v.payload) {
-                    p.netfn = Some(m.netfn);
-                    p.cmd = Some(m.cmd);
-                    p.sessionless = Some((true, m));
-                }
-            }
-            Payload::Rakp1 => {
-                // tag, reserved (3), BMC session ID (4), Rm (16), role, reserved (2),
-                // name length, name.
-                let b = v.payload;
-                if let Some(&len) = b.get(27) {
-                    if let Some(name) = b.get(28..28 + len as usize) {
-                        p.user = Some(String::from_utf8_lossy(name).into_owned());
-                    }
-                }
-            }
-            Payload::Rakp3 => {
-                if let Some(id) = v.payload.get(4..8) {
-                    p.user = session_user(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
-                }
-            }
-            Payload::Sol => p.user = session_user(v.session_id),
-            _ => {}
-        },
-        _ => {}
+        _ => None,
+    };
+    Peeked {
+        netfn: sessionless.as_ref().map(|(_, m)| m.netfn),
+        cmd: sessionless.as_ref().map(|(_, m)| m.cmd),
+        user,
+        sessionless,
     }
-    p
 }
 
 /// Carries out the parts of a rule's action that change the channel (from this
@@ -217,7 +194,8 @@ pub(crate) fn handle(
     peer: SocketAddr,
     now_ms: u64,
 ) -> Outcome {
-    let payload = Payload::peek(datagram);
+    let classified = ipmi::peek::classify(datagram);
+    let payload = classified.kind;
     let mut rng = rand::rng();
     if settings.rules.is_empty() {
         let handled = state
@@ -230,10 +208,10 @@ pub(crate) fn handle(
             record,
         };
     }
-    let in_session = matches!(payload, Payload::Ipmi15 | Payload::Rmcpp);
+    let in_session = payload.in_session();
     let mut pre: Option<&IpmiRule> = None;
     if !in_session {
-        let p = peek(&state.bmc, payload, datagram);
+        let p = peek(&state.bmc, &classified);
         let view = IpmiView {
             payload,
             netfn: p.netfn,

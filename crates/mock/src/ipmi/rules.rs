@@ -230,83 +230,8 @@ pub struct IpmiRuleSpec {
     pub times: Option<u32>,
 }
 
-/// Kinds of datagram a rule can match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payload {
-    /// ASF presence ping.
-    Ping,
-    /// Sessionless IPMI command (session ID 0) in IPMI 1.5 framing.
-    Sessionless,
-    /// Sessionless IPMI command (session ID 0) in RMCP+ framing.
-    SessionlessRmcpp,
-    /// RMCP+ Open Session Request.
-    OpenSession,
-    /// RAKP 1.
-    Rakp1,
-    /// RAKP 3.
-    Rakp3,
-    /// A command in an IPMI 1.5 session (Get Session Challenge's Activate included).
-    Ipmi15,
-    /// A command in an RMCP+ session.
-    Rmcpp,
-    /// Serial over LAN.
-    Sol,
-    /// Anything else (malformed, unknown payload type).
-    Other,
-}
-
-impl Payload {
-    /// The name a scenario uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Payload::Ping => "ping",
-            Payload::Sessionless => "sessionless15",
-            Payload::SessionlessRmcpp => "sessionless_rmcpp",
-            Payload::OpenSession => "open_session",
-            Payload::Rakp1 => "rakp1",
-            Payload::Rakp3 => "rakp3",
-            Payload::Ipmi15 => "ipmi15",
-            Payload::Rmcpp => "rmcpp",
-            Payload::Sol => "sol",
-            Payload::Other => "other",
-        }
-    }
-
-    /// What kind of datagram this is, from its first bytes (no decryption needed).
-    pub fn peek(d: &[u8]) -> Payload {
-        if d.len() < 5 {
-            return Payload::Other;
-        }
-        if d[3] == ipmi::rmcp::CLASS_ASF {
-            return Payload::Ping;
-        }
-        if d[4] == ipmi::rmcp::AUTH_RMCPP {
-            let Some(pt) = d.get(5) else {
-                return Payload::Other;
-            };
-            let sid = d
-                .get(6..10)
-                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-            return match pt & 0x3F {
-                ipmi::rmcp::payload::OPEN_SESSION_REQUEST => Payload::OpenSession,
-                ipmi::rmcp::payload::RAKP1 => Payload::Rakp1,
-                ipmi::rmcp::payload::RAKP3 => Payload::Rakp3,
-                ipmi::rmcp::payload::SOL => Payload::Sol,
-                ipmi::rmcp::payload::IPMI if sid == 0 => Payload::SessionlessRmcpp,
-                ipmi::rmcp::payload::IPMI => Payload::Rmcpp,
-                _ => Payload::Other,
-            };
-        }
-        let sid = d
-            .get(9..13)
-            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        if sid == 0 {
-            Payload::Sessionless
-        } else {
-            Payload::Ipmi15
-        }
-    }
-}
+/// Kinds of datagram a rule can match: what [`ipmi::peek::classify`] says a datagram is.
+pub use ipmi::peek::Kind as Payload;
 
 const PAYLOAD_NAMES: [&str; 11] = [
     "ping",
@@ -1085,20 +1010,13 @@ mod tests {
     }
 
     #[test]
-    fn peek_kinds() {
-        assert_eq!(Payload::peek(&ipmi::rmcp::encode_ping(1)), Payload::Ping);
-        assert_eq!(
-            Payload::peek(&[6, 0, 0xFF, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            Payload::Sessionless
-        );
-        assert_eq!(
-            Payload::peek(&[6, 0, 0xFF, 7, 6, 0x10, 0, 0, 0, 0]),
-            Payload::OpenSession
-        );
-        assert_eq!(
-            Payload::peek(&[6, 0, 0xFF, 7, 6, 0xC0, 1, 0, 0, 0]),
-            Payload::Rmcpp
-        );
-        assert_eq!(Payload::peek(&[6]), Payload::Other);
+    fn payload_names_are_the_scenario_names() {
+        for k in Payload::ALL {
+            assert!(
+                PAYLOAD_NAMES.contains(&k.name()) || k == Payload::Other,
+                "{}",
+                k.name()
+            );
+        }
     }
 }
