@@ -7,7 +7,9 @@
 //! and give the same bytes every run.
 //!
 //! Map of the crate:
-//! - [`codes`]: network functions, command numbers, completion codes, privilege levels.
+//! - [`codes`]: network functions, completion codes, privilege levels.
+//! - [`commands`]: the one command table (NetFn, number, scenario/journal key, spec
+//!   name, section, M/O, minimum privilege, who answers it); the place to add a command.
 //! - [`app`]: the contract between the session layer (the BMC side of [`session`]) and
 //!   the application that answers commands (the simulated machine implements it).
 //! - [`rmcp`], [`msg`]: framing (RMCP, ASF presence ping, IPMI 1.5 and RMCP+ session
@@ -28,6 +30,7 @@
 pub mod app;
 pub mod cmd;
 pub mod codes;
+pub mod commands;
 pub mod console;
 pub mod conv;
 pub mod crypto;

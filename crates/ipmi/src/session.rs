@@ -31,34 +31,37 @@ use crate::rmcp::{self, AuthType, Frame, FrameError, V15Packet, V20Packet, paylo
 
 pub use crate::rmcp::AuthType as Ipmi15Auth;
 
-/// App NetFn command numbers the session layer answers itself.
+/// App NetFn command numbers the session layer answers itself (from the command
+/// table, [`crate::commands`]).
 pub mod cmd {
+    use crate::commands::id;
+
     /// Get Channel Authentication Capabilities.
-    pub const GET_CHANNEL_AUTH_CAPS: u8 = 0x38;
+    pub const GET_CHANNEL_AUTH_CAPS: u8 = id::GET_CHANNEL_AUTH_CAPS.1;
     /// Get Session Challenge.
-    pub const GET_SESSION_CHALLENGE: u8 = 0x39;
+    pub const GET_SESSION_CHALLENGE: u8 = id::GET_SESSION_CHALLENGE.1;
     /// Activate Session.
-    pub const ACTIVATE_SESSION: u8 = 0x3A;
+    pub const ACTIVATE_SESSION: u8 = id::ACTIVATE_SESSION.1;
     /// Set Session Privilege Level.
-    pub const SET_SESSION_PRIVILEGE: u8 = 0x3B;
+    pub const SET_SESSION_PRIVILEGE: u8 = id::SET_SESSION_PRIVILEGE.1;
     /// Close Session.
-    pub const CLOSE_SESSION: u8 = 0x3C;
+    pub const CLOSE_SESSION: u8 = id::CLOSE_SESSION.1;
     /// Get Session Info.
-    pub const GET_SESSION_INFO: u8 = 0x3D;
+    pub const GET_SESSION_INFO: u8 = id::GET_SESSION_INFO.1;
     /// Activate Payload.
-    pub const ACTIVATE_PAYLOAD: u8 = 0x48;
+    pub const ACTIVATE_PAYLOAD: u8 = id::ACTIVATE_PAYLOAD.1;
     /// Deactivate Payload.
-    pub const DEACTIVATE_PAYLOAD: u8 = 0x49;
+    pub const DEACTIVATE_PAYLOAD: u8 = id::DEACTIVATE_PAYLOAD.1;
     /// Get Payload Activation Status.
-    pub const PAYLOAD_ACTIVATION_STATUS: u8 = 0x4A;
+    pub const PAYLOAD_ACTIVATION_STATUS: u8 = id::PAYLOAD_ACTIVATION_STATUS.1;
     /// Get Payload Instance Info.
-    pub const PAYLOAD_INSTANCE_INFO: u8 = 0x4B;
+    pub const PAYLOAD_INSTANCE_INFO: u8 = id::PAYLOAD_INSTANCE_INFO.1;
     /// Get Channel Payload Support.
-    pub const CHANNEL_PAYLOAD_SUPPORT: u8 = 0x4E;
+    pub const CHANNEL_PAYLOAD_SUPPORT: u8 = id::CHANNEL_PAYLOAD_SUPPORT.1;
     /// Get Channel Payload Version.
-    pub const CHANNEL_PAYLOAD_VERSION: u8 = 0x4F;
+    pub const CHANNEL_PAYLOAD_VERSION: u8 = id::CHANNEL_PAYLOAD_VERSION.1;
     /// Get Channel Cipher Suites.
-    pub const GET_CHANNEL_CIPHER_SUITES: u8 = 0x54;
+    pub const GET_CHANNEL_CIPHER_SUITES: u8 = id::GET_CHANNEL_CIPHER_SUITES.1;
 }
 
 /// RMCP+ and RAKP message status codes (IPMI v2.0 table 13-15).
