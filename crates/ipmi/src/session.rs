@@ -1197,10 +1197,7 @@ impl Bmc {
             .iter()
             .position(|c| c.temp_id == p.session_id)
         {
-            return match self.activate_request(ci, p, peer, now_ms) {
-                Ok(c) => Event::SessionCommand(c),
-                Err(h) => Event::Done(h),
-            };
+            return self.activate_request(ci, p, peer, now_ms);
         }
         let Some(idx) = self.sessions.iter().position(|s| s.id == p.session_id) else {
             return Event::Done(drop_with(
@@ -1243,26 +1240,26 @@ impl Bmc {
         p: V15Packet<'_>,
         peer: Option<SocketAddr>,
         now_ms: u64,
-    ) -> Result<SessionCommand, Handled> {
+    ) -> Event {
         let ch = &self.challenges[ci];
         if p.auth_type != ch.auth {
-            return Err(drop_with(DropReason::WrongProtection, p.session_id));
+            return Event::Done(drop_with(DropReason::WrongProtection, p.session_id));
         }
         if ch.auth != AuthType::None {
             let expect =
                 crypto::v15_auth_code(ch.auth, &ch.user.password, p.session_id, p.message, p.seq);
             if !crypto::ct_eq(&expect, &p.auth_code.unwrap_or([0; 16])) {
-                return Err(drop_with(DropReason::BadAuthCode, p.session_id));
+                return Event::Done(drop_with(DropReason::BadAuthCode, p.session_id));
             }
         }
         let msg = match decode_request(p.message) {
             Ok(m) => m,
-            Err(r) => return Err(drop_with(r, p.session_id)),
+            Err(r) => return Event::Done(drop_with(r, p.session_id)),
         };
         let mut record = Record::new(RecordKind::Ipmi15).with_session(ch.temp_id);
         record.user = Some(String::from_utf8_lossy(&ch.user.name).into_owned());
         record.request_of(&msg);
-        Ok(SessionCommand {
+        Event::SessionCommand(SessionCommand {
             step: Step {
                 record,
                 msg,
