@@ -276,6 +276,20 @@ pub fn classify(datagram: &[u8]) -> Datagram {
     out
 }
 
+/// Where a datagram's AuthCode has a byte to spoil, for tests of a console's checks:
+/// the first byte of an IPMI 1.5 AuthCode (authentication type other than none), the
+/// last byte of an authenticated RMCP+ packet's trailer. None when it carries none.
+pub fn auth_code_byte(datagram: &[u8]) -> Option<usize> {
+    if datagram.len() < 5 || datagram[3] != rmcp::CLASS_IPMI {
+        return None;
+    }
+    if datagram[4] == rmcp::AUTH_RMCPP {
+        let authenticated = datagram.get(5).is_some_and(|p| p & 0x40 != 0);
+        return authenticated.then(|| datagram.len() - 1);
+    }
+    (datagram[4] & 0x0F != 0 && datagram.len() > 13).then_some(13)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +448,23 @@ mod tests {
         assert_eq!(d.kind, Kind::Rmcpp);
         assert_eq!(d.frame, Err(FrameError::BadVersion(5)));
         assert_eq!(classify(&[6, 0, 0xFF, 7, 6, 0x3F]).kind, Kind::Other);
+    }
+
+    #[test]
+    fn the_auth_code_byte_is_found_where_there_is_one() {
+        let msg = get_device_id();
+        let md5 = rmcp::encode_v15(AuthType::Md5, 1, 9, Some(&[0xAA; 16]), &msg);
+        assert_eq!(auth_code_byte(&md5), Some(13));
+        assert_eq!(md5[13], 0xAA);
+        let none = rmcp::encode_v15(AuthType::None, 0, 0, None, &msg);
+        assert_eq!(auth_code_byte(&none), None);
+        let mut signed = rmcp::encode_v20_unsigned(payload::IPMI, false, true, 1, 1, &msg);
+        signed.extend_from_slice(&[0xFF, 0x02, 0x07, 1, 2, 3]);
+        assert_eq!(auth_code_byte(&signed), Some(signed.len() - 1));
+        let unsigned = rmcp::encode_v20_unsigned(payload::IPMI, false, false, 0, 0, &msg);
+        assert_eq!(auth_code_byte(&unsigned), None);
+        assert_eq!(auth_code_byte(&rmcp::encode_ping(1)), None);
+        assert_eq!(auth_code_byte(&[]), None);
     }
 
     #[test]

@@ -307,20 +307,8 @@ fn shaped(mut replies: Vec<Vec<u8>>, a: &IpmiAction, mut record: IpmiRecord) -> 
 /// Flips a byte of the AuthCode a reply carries (IPMI 1.5: the 16 bytes after the
 /// session ID; RMCP+: the trailer's last byte). Replies without one are left alone.
 fn corrupt_auth_code(reply: &mut [u8]) {
-    if reply.len() < 5 || reply[3] != ipmi::rmcp::CLASS_IPMI {
-        return;
-    }
-    if reply[4] == ipmi::rmcp::AUTH_RMCPP {
-        let authenticated = reply.get(5).is_some_and(|p| p & 0x40 != 0);
-        if authenticated {
-            if let Some(last) = reply.last_mut() {
-                *last ^= 0xFF;
-            }
-        }
-    } else if reply[4] & 0x0F != 0 {
-        if let Some(b) = reply.get_mut(13) {
-            *b ^= 0xFF;
-        }
+    if let Some(i) = ipmi::peek::auth_code_byte(reply) {
+        reply[i] ^= 0xFF;
     }
 }
 
