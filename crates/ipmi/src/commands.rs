@@ -89,8 +89,13 @@ impl Command {
     }
 }
 
+/// One line per command: `IDENT = netfn, cmd, key, name, section, M/O, device,
+/// privilege, handler;` makes the constant `id::IDENT` and the table entry.
 macro_rules! commands {
-    ($($ident:ident = $netfn:expr, $cmd:expr, $key:expr, $name:expr, $section:expr, $support:ident, $device:expr, $privilege:ident, $handler:ident;)*) => {
+    ($(
+        $ident:ident = $netfn:expr, $cmd:expr, $key:expr, $name:expr, $section:expr,
+        $support:ident, $device:expr, $privilege:ident, $handler:ident;
+    )*) => {
         /// NetFn and command number of each command, by name (derived from
         /// [`COMMANDS`]).
         pub mod id {

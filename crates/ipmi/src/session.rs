@@ -1008,8 +1008,8 @@ impl Bmc {
         if let Form::Activate { peer } = c.step.form {
             return self.proceed_activate(c.step, peer, rng);
         }
-        self.complete(c.step, rng, |bmc, idx, msg, now_ms| {
-            bmc.session_command(idx, msg, now_ms)
+        self.complete(c.step, rng, |bmc, idx, msg, _| {
+            bmc.session_command(idx, msg)
         })
     }
 
@@ -2103,10 +2103,13 @@ impl Bmc {
 
     /// Answers a command of the session layer's own ([`is_session_command`]) in a
     /// session, carrying out its effect (closes wait in the returned [`After`]).
-    fn session_command(&mut self, idx: usize, msg: &Message, _now_ms: u64) -> (u8, Vec<u8>, After) {
+    fn session_command(&mut self, idx: usize, msg: &Message) -> (u8, Vec<u8>, After) {
         let mut after = After::default();
         let priv_ = self.sessions[idx].priv_;
         let need = |p: Privilege| priv_ >= p;
+        // The command table's lowest privilege (checked for Get Session Info and the
+        // payload commands; the login and privilege commands are open to any level).
+        let min = commands::lookup(msg.netfn, msg.cmd).map_or(Privilege::User, |c| c.privilege);
         let d = &msg.data;
         if msg.netfn == netfn::APP {
             let r = match msg.cmd {
@@ -2117,7 +2120,7 @@ impl Bmc {
                 }
                 cmd::SET_SESSION_PRIVILEGE => Some(self.set_privilege(idx, d)),
                 cmd::CLOSE_SESSION => Some(self.close_cmd(idx, d, &mut after)),
-                cmd::GET_SESSION_INFO if !need(Privilege::User) => {
+                cmd::GET_SESSION_INFO if !need(min) => {
                     Some((cc::INSUFFICIENT_PRIVILEGE, Vec::new()))
                 }
                 cmd::GET_SESSION_INFO => Some(self.session_info(idx, d)),
@@ -2137,7 +2140,7 @@ impl Bmc {
                 | cmd::PAYLOAD_INSTANCE_INFO
                 | cmd::CHANNEL_PAYLOAD_SUPPORT
                 | cmd::CHANNEL_PAYLOAD_VERSION
-                    if !need(Privilege::User) =>
+                    if !need(min) =>
                 {
                     Some((cc::INSUFFICIENT_PRIVILEGE, Vec::new()))
                 }
