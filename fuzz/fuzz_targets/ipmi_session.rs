@@ -56,6 +56,9 @@ fuzz_target!(|input: &[u8]| {
                 }
             }
         }
-        bmc.expire(now);
+        bmc.handle_timeout(now);
+        if let Some(t) = bmc.next_timeout() {
+            assert!(t > now, "a timeout at {t} left after handling {now}");
+        }
     }
 });

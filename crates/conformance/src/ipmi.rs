@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use client::ipmi::{IpmiError, IpmiSession, IpmiTarget, LoginInfo, Packet, Reply};
 use ipmi::codes::Privilege;
+use ipmi::commands::id;
 use ipmi::console::SuiteChoice;
 use ipmi::rmcp::AuthType;
 use rand::RngCore as _;
@@ -222,15 +223,15 @@ pub struct IpmiDiscovery {
 
 /// Read-only requests of optional commands the suite exercises, asked once in
 /// discovery to learn which the BMC implements (0xC1: it does not).
-const OPTIONAL_PROBES: &[(u8, u8, &[u8])] = &[
-    (0x06, 0x59, &[0x00, 0x01, 0x00, 0x00]), // Get System Info Parameters (firmware)
-    (0x00, 0x0F, &[]),                       // Get POH Counter
-    (0x00, 0x09, &[0x05, 0x00, 0x00]),       // Get System Boot Options (boot flags)
-    (0x06, 0x25, &[]),                       // Get Watchdog Timer
-    (0x06, 0x37, &[]),                       // Get System GUID
-    (0x06, 0x08, &[]),                       // Get Device GUID
-    (0x0A, 0x48, &[]),                       // Get SEL Time
-    (0x06, 0x4E, &[0x01]),                   // Get Channel Payload Support
+const OPTIONAL_PROBES: &[((u8, u8), &[u8])] = &[
+    (id::GET_SYSTEM_INFO, &[0x00, 0x01, 0x00, 0x00]), // (firmware)
+    (id::GET_POH_COUNTER, &[]),
+    (id::GET_BOOT_OPTIONS, &[0x05, 0x00, 0x00]), // (boot flags)
+    (id::GET_WATCHDOG, &[]),
+    (id::GET_SYSTEM_GUID, &[]),
+    (id::GET_DEVICE_GUID, &[]),
+    (id::GET_SEL_TIME, &[]),
+    (id::CHANNEL_PAYLOAD_SUPPORT, &[0x01]),
 ];
 
 /// The names of the IPMI 1.5 authentication types set in `b` (Get Channel
@@ -379,7 +380,10 @@ pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, IpmiStartErro
         .await
     {
         Ok(_) => {
-            match s.command(0x06, 0x01, &[]).await {
+            match s
+                .command(id::GET_DEVICE_ID.0, id::GET_DEVICE_ID.1, &[])
+                .await
+            {
                 Ok(r) if r.completion == 0 && r.data.len() >= 6 => {
                     let b = r.data[5];
                     d.caps.devices = Some(b);
@@ -424,7 +428,7 @@ pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, IpmiStartErro
                     e.to_string(),
                 ),
             }
-            for (netfn, cmd, data) in OPTIONAL_PROBES {
+            for ((netfn, cmd), data) in OPTIONAL_PROBES {
                 let name = ipmi::spec::lookup(*netfn, *cmd).map_or_else(
                     || format!("NetFn 0x{netfn:02X} cmd 0x{cmd:02X}"),
                     |c| c.name.to_owned(),
@@ -435,7 +439,7 @@ pub async fn discover(opts: &IpmiOptions) -> Result<IpmiDiscovery, IpmiStartErro
                         probe(&name, false, completion(0xC1));
                     }
                     Ok(r) => {
-                        if (*netfn, *cmd) == (0x06, 0x4E) && r.completion == 0 {
+                        if (*netfn, *cmd) == id::CHANNEL_PAYLOAD_SUPPORT && r.completion == 0 {
                             let sol = r.data.first().is_some_and(|b| b & 0x02 != 0);
                             d.caps.sol = Some(sol);
                         }

@@ -87,8 +87,34 @@ impl Response {
     }
 }
 
+/// The read-only lookups the session layer makes while it runs a login (Get Session
+/// Challenge, Activate Session, RAKP 1 and 3): it never executes anything through
+/// them. Every [`Application`] is one.
+pub trait Accounts {
+    /// Look up a user by name (may be empty: the null user).
+    fn user_by_name(&self, name: &[u8]) -> Option<UserRecord>;
+    /// Look up a user by ID.
+    fn user_by_id(&self, id: u8) -> Option<UserRecord>;
+    /// The system GUID (RAKP 2 / RAKP 4).
+    fn guid(&self) -> [u8; 16];
+}
+
+impl<T: Application + ?Sized> Accounts for T {
+    fn user_by_name(&self, name: &[u8]) -> Option<UserRecord> {
+        Application::user_by_name(self, name)
+    }
+    fn user_by_id(&self, id: u8) -> Option<UserRecord> {
+        Application::user_by_id(self, id)
+    }
+    fn guid(&self) -> [u8; 16] {
+        Application::guid(self)
+    }
+}
+
 /// What answers commands inside sessions, and what the session layer asks of the
-/// managed system.
+/// managed system. The session layer itself only takes [`Accounts`] and hands commands
+/// and Serial over LAN input back to its caller (see [`crate::session::Event`]);
+/// [`crate::session::Bmc::handle`] drives both phases with an `Application`.
 pub trait Application {
     /// Look up a user by name for a login (RAKP 1 / Activate Session). `name` may be
     /// empty (the null user).

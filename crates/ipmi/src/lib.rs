@@ -7,11 +7,15 @@
 //! and give the same bytes every run.
 //!
 //! Map of the crate:
-//! - [`codes`]: network functions, command numbers, completion codes, privilege levels.
+//! - [`codes`]: network functions, completion codes, privilege levels.
+//! - [`commands`]: the one command table (NetFn, number, scenario/journal key, spec
+//!   name, section, M/O, minimum privilege, who answers it); the place to add a command.
 //! - [`app`]: the contract between the session layer (the BMC side of [`session`]) and
 //!   the application that answers commands (the simulated machine implements it).
 //! - [`rmcp`], [`msg`]: framing (RMCP, ASF presence ping, IPMI 1.5 and RMCP+ session
 //!   wrappers) and the IPMI message with its checksums.
+//! - [`peek`]: what a datagram is (kind, session ID, clear command, handshake fields),
+//!   read without session state: the mock's listener asks it once per datagram.
 //! - [`crypto`]: cipher suites, RAKP HMACs, SIK/K1/K2 derivation, integrity, AES-CBC-128,
 //!   the IPMI 1.5 MD5 and straight-password AuthCodes.
 //! - [`session`]: the BMC side: sessionless commands, IPMI 1.5 and RMCP+ logins, session
@@ -26,11 +30,13 @@
 pub mod app;
 pub mod cmd;
 pub mod codes;
+pub mod commands;
 pub mod console;
 pub mod conv;
 pub mod crypto;
 pub mod fru;
 pub mod msg;
+pub mod peek;
 pub mod rmcp;
 pub mod sdr;
 pub mod sel;

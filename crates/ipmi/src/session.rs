@@ -1,8 +1,21 @@
 //! The BMC side of LAN sessions.
 //!
-//! [`Bmc::handle`] takes one UDP datagram and returns the datagrams to send back plus a
-//! decoded [`Record`] for the journal; nothing is dropped without a
-//! [`RecordKind::Dropped`] record saying why. The BMC owns:
+//! Two phases, in the style of a sans-IO protocol state machine: [`Bmc::receive`] takes
+//! one UDP datagram and either finishes it itself ([`Event::Done`]: the datagrams to
+//! send back plus a decoded [`Record`] for the journal) or hands the caller what only
+//! the caller can decide: an authenticated command for the application
+//! ([`Event::Command`], answered with [`Bmc::answer`]), a command the session layer
+//! answers itself once the caller lets it ([`Event::SessionCommand`],
+//! [`Bmc::proceed`]), or Serial over LAN input ([`Event::Sol`], [`Bmc::answer_sol`]).
+//! Any of them may be refused with [`Bmc::drop`] instead. Nothing about a command is
+//! committed before it is answered (sequence window, activity time, the command's own
+//! effect), so dropping one leaves the session layer as it was. The session layer
+//! never calls into the application: it only looks accounts up ([`Accounts`]).
+//! [`Bmc::next_timeout`] and [`Bmc::handle_timeout`] drive idle and handshake expiry.
+//! [`Bmc::handle`] runs both phases with an [`Application`], for callers with nothing
+//! to decide.
+//!
+//! Nothing is dropped without a [`RecordKind::Dropped`] record saying why. The BMC owns:
 //! - ASF presence ping → pong (unless [`BmcConfig::presence_ping`] is off: then it is
 //!   ignored, as some BMCs do);
 //! - sessionless Get Channel Authentication Capabilities and Get Channel Cipher Suites,
@@ -16,49 +29,54 @@
 //!   [`BmcConfig::sol`] off, Get Channel Payload Support lists IPMI only and the payload
 //!   commands answer 0xC1, as from a BMC that does not implement them).
 //!
-//! Every other command goes to [`Application::handle`] with the session's user and
-//! privilege.
+//! Every other command goes to the application ([`Event::Command`]) with the
+//! session's user and privilege. Which commands are the session layer's is the command
+//! table's [`Handler::Session`].
 
 use std::net::SocketAddr;
 
 use rand_core::RngCore;
 
-use crate::app::{Application, Request, SessionView, UserRecord};
+use crate::app::{Accounts, Application, Request, Response, SessionView, UserRecord};
 use crate::codes::{Privilege, cc, netfn};
+use crate::commands::{self, Handler};
 use crate::crypto::{self, AuthAlg, CipherSuite, ConfAlg, IntegrityAlg, RakpParams, SessionKeys};
 use crate::msg::{Message, MsgError};
 use crate::rmcp::{self, AuthType, Frame, FrameError, V15Packet, V20Packet, payload};
 
 pub use crate::rmcp::AuthType as Ipmi15Auth;
 
-/// App NetFn command numbers the session layer answers itself.
+/// App NetFn command numbers the session layer answers itself (from the command
+/// table, [`crate::commands`]).
 pub mod cmd {
+    use crate::commands::id;
+
     /// Get Channel Authentication Capabilities.
-    pub const GET_CHANNEL_AUTH_CAPS: u8 = 0x38;
+    pub const GET_CHANNEL_AUTH_CAPS: u8 = id::GET_CHANNEL_AUTH_CAPS.1;
     /// Get Session Challenge.
-    pub const GET_SESSION_CHALLENGE: u8 = 0x39;
+    pub const GET_SESSION_CHALLENGE: u8 = id::GET_SESSION_CHALLENGE.1;
     /// Activate Session.
-    pub const ACTIVATE_SESSION: u8 = 0x3A;
+    pub const ACTIVATE_SESSION: u8 = id::ACTIVATE_SESSION.1;
     /// Set Session Privilege Level.
-    pub const SET_SESSION_PRIVILEGE: u8 = 0x3B;
+    pub const SET_SESSION_PRIVILEGE: u8 = id::SET_SESSION_PRIVILEGE.1;
     /// Close Session.
-    pub const CLOSE_SESSION: u8 = 0x3C;
+    pub const CLOSE_SESSION: u8 = id::CLOSE_SESSION.1;
     /// Get Session Info.
-    pub const GET_SESSION_INFO: u8 = 0x3D;
+    pub const GET_SESSION_INFO: u8 = id::GET_SESSION_INFO.1;
     /// Activate Payload.
-    pub const ACTIVATE_PAYLOAD: u8 = 0x48;
+    pub const ACTIVATE_PAYLOAD: u8 = id::ACTIVATE_PAYLOAD.1;
     /// Deactivate Payload.
-    pub const DEACTIVATE_PAYLOAD: u8 = 0x49;
+    pub const DEACTIVATE_PAYLOAD: u8 = id::DEACTIVATE_PAYLOAD.1;
     /// Get Payload Activation Status.
-    pub const PAYLOAD_ACTIVATION_STATUS: u8 = 0x4A;
+    pub const PAYLOAD_ACTIVATION_STATUS: u8 = id::PAYLOAD_ACTIVATION_STATUS.1;
     /// Get Payload Instance Info.
-    pub const PAYLOAD_INSTANCE_INFO: u8 = 0x4B;
+    pub const PAYLOAD_INSTANCE_INFO: u8 = id::PAYLOAD_INSTANCE_INFO.1;
     /// Get Channel Payload Support.
-    pub const CHANNEL_PAYLOAD_SUPPORT: u8 = 0x4E;
+    pub const CHANNEL_PAYLOAD_SUPPORT: u8 = id::CHANNEL_PAYLOAD_SUPPORT.1;
     /// Get Channel Payload Version.
-    pub const CHANNEL_PAYLOAD_VERSION: u8 = 0x4F;
+    pub const CHANNEL_PAYLOAD_VERSION: u8 = id::CHANNEL_PAYLOAD_VERSION.1;
     /// Get Channel Cipher Suites.
-    pub const GET_CHANNEL_CIPHER_SUITES: u8 = 0x54;
+    pub const GET_CHANNEL_CIPHER_SUITES: u8 = id::GET_CHANNEL_CIPHER_SUITES.1;
 }
 
 /// RMCP+ and RAKP message status codes (IPMI v2.0 table 13-15).
@@ -234,6 +252,9 @@ pub enum DropReason {
     /// A handshake message the console aborted (RAKP3 with a non-zero status).
     #[error("console aborted the handshake with status {0:#04x}")]
     ConsoleAbort(u8),
+    /// The caller chose not to answer ([`Bmc::drop`]), for this reason.
+    #[error("{0}")]
+    Application(String),
 }
 
 /// What kind of datagram a record describes.
@@ -337,16 +358,211 @@ pub struct Handled {
     pub replies: Vec<Vec<u8>>,
     /// What happened.
     pub record: Record,
+    /// Serial over LAN was just activated in this session (BMC session ID): what the
+    /// application shows first goes out through [`Bmc::send_sol`].
+    pub sol_activated: Option<u32>,
 }
 
 impl Handled {
     /// One reply datagram and its record.
     fn one(reply: Vec<u8>, record: Record) -> Handled {
         Handled {
+            sol_activated: None,
             replies: vec![reply],
             record,
         }
     }
+}
+
+/// What [`Bmc::receive`] made of a datagram: finished, or a decision for the caller.
+#[derive(Debug)]
+pub enum Event {
+    /// The session layer is done with it: send the replies (maybe none), journal the
+    /// record.
+    Done(Handled),
+    /// An authenticated, in-window command inside a session, for the application:
+    /// [`Bmc::answer`] it (or [`Bmc::drop`] it). Nothing about it is committed yet.
+    Command(Pending),
+    /// A command the session layer answers itself (Activate Session, Set Session
+    /// Privilege Level, Close Session, Get Session Info, the payload commands and the
+    /// channel queries inside a session): [`Bmc::proceed`] (or [`Bmc::drop`]). Nothing
+    /// about it is committed yet.
+    SessionCommand(SessionCommand),
+    /// Serial over LAN characters for the application: [`Bmc::answer_sol`] with what
+    /// the serial port prints back. The packet's own SOL sequence state is already
+    /// committed (a retransmission is acknowledged, not delivered again).
+    Sol(SolInput),
+}
+
+/// How a pending command's answer is framed.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// In an IPMI 1.5 session.
+    V15,
+    /// In an RMCP+ session.
+    V20,
+    /// The Activate Session of a pending IPMI 1.5 login (the BMC session ID is the
+    /// challenge's temporary one).
+    Activate { peer: Option<SocketAddr> },
+}
+
+/// A verified command waiting for the caller's decision.
+#[derive(Debug)]
+struct Step {
+    record: Record,
+    msg: Message,
+    /// The BMC session ID.
+    session: u32,
+    /// The inbound session sequence number to accept on answer (None: the packet
+    /// carries none that is tracked).
+    seq: Option<u32>,
+    now_ms: u64,
+    form: Form,
+}
+
+/// A command for the application (the token of [`Event::Command`]).
+#[derive(Debug)]
+pub struct Pending {
+    step: Step,
+    handle: u8,
+    user_id: u8,
+    user: Vec<u8>,
+    privilege: Privilege,
+    channel: u8,
+}
+
+impl Pending {
+    /// The command as the application sees it, with the session it arrived in.
+    pub fn request(&self) -> Request<'_> {
+        let m = &self.step.msg;
+        Request {
+            netfn: m.netfn,
+            cmd: m.cmd,
+            lun: m.dst_lun,
+            data: &m.data,
+            session: Some(SessionView {
+                id: self.step.session,
+                handle: self.handle,
+                user_id: self.user_id,
+                user: &self.user,
+                privilege: self.privilege,
+                channel: self.channel,
+            }),
+        }
+    }
+
+    /// What is known so far (session, user, privilege, suite, NetFn, command, request
+    /// data), for rules and the journal.
+    pub fn record(&self) -> &Record {
+        &self.step.record
+    }
+
+    /// The time the datagram arrived.
+    pub fn now_ms(&self) -> u64 {
+        self.step.now_ms
+    }
+}
+
+/// A command the session layer answers itself, waiting for the caller's go-ahead (the
+/// token of [`Event::SessionCommand`]).
+#[derive(Debug)]
+pub struct SessionCommand {
+    step: Step,
+}
+
+impl SessionCommand {
+    /// What is known so far, for rules and the journal.
+    pub fn record(&self) -> &Record {
+        &self.step.record
+    }
+
+    /// The time the datagram arrived.
+    pub fn now_ms(&self) -> u64 {
+        self.step.now_ms
+    }
+}
+
+/// Serial over LAN characters for the application (the token of [`Event::Sol`]).
+#[derive(Debug)]
+pub struct SolInput {
+    record: Record,
+    session: u32,
+    ack: u8,
+    accepted: u8,
+    now_ms: u64,
+}
+
+impl SolInput {
+    /// The BMC session ID.
+    pub fn session_id(&self) -> u32 {
+        self.session
+    }
+
+    /// The characters typed at the remote console.
+    pub fn data(&self) -> &[u8] {
+        &self.record.request
+    }
+
+    /// What is known so far, for the journal.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// The time the datagram arrived.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+}
+
+/// Anything [`Bmc::receive`] asked the caller to decide, for [`Bmc::drop`].
+#[derive(Debug)]
+pub enum Undecided {
+    /// A command for the application.
+    Command(Pending),
+    /// A command for the session layer.
+    SessionCommand(SessionCommand),
+    /// Serial over LAN input.
+    Sol(SolInput),
+}
+
+impl From<Pending> for Undecided {
+    fn from(p: Pending) -> Undecided {
+        Undecided::Command(p)
+    }
+}
+
+impl From<SessionCommand> for Undecided {
+    fn from(p: SessionCommand) -> Undecided {
+        Undecided::SessionCommand(p)
+    }
+}
+
+impl From<SolInput> for Undecided {
+    fn from(p: SolInput) -> Undecided {
+        Undecided::Sol(p)
+    }
+}
+
+/// An [`Application`] seen as [`Accounts`] (for [`Bmc::handle_from`]).
+struct ViaApp<'a>(&'a dyn Application);
+
+impl Accounts for ViaApp<'_> {
+    fn user_by_name(&self, name: &[u8]) -> Option<UserRecord> {
+        Application::user_by_name(self.0, name)
+    }
+    fn user_by_id(&self, id: u8) -> Option<UserRecord> {
+        Application::user_by_id(self.0, id)
+    }
+    fn guid(&self) -> [u8; 16] {
+        Application::guid(self.0)
+    }
+}
+
+/// Whether the session layer answers a request itself (the command table's
+/// [`Handler::Session`] entries, all App NetFn).
+fn is_session_command(msg: &Message) -> bool {
+    msg.netfn == netfn::APP
+        && commands::lookup(msg.netfn, msg.cmd).is_some_and(|c| c.handler == Handler::Session)
 }
 
 /// A session as the mock's admin API shows it.
@@ -585,8 +801,7 @@ const IPMI15_WINDOW: u32 = 8;
 /// Largest SOL character chunk the BMC sends in one packet.
 const SOL_CHUNK: usize = 200;
 
-/// The BMC's LAN session layer (Clone: the mock snapshots it to undo a datagram a
-/// scenario rule drops).
+/// The BMC's LAN session layer.
 #[derive(Debug, Clone)]
 pub struct Bmc {
     config: BmcConfig,
@@ -600,7 +815,8 @@ struct After {
     close_self: bool,
     /// Another session to close once the reply is sealed (indices stay valid until then).
     close_other: Option<u32>,
-    sol_banner: Option<Vec<u8>>,
+    /// Serial over LAN was activated: the application's banner follows the answer.
+    sol_activated: bool,
 }
 
 impl Bmc {
@@ -640,6 +856,28 @@ impl Bmc {
             .retain(|c| now_ms.saturating_sub(c.created_ms) <= t);
     }
 
+    /// When the next session or pending login times out: the first millisecond at
+    /// which [`Bmc::handle_timeout`] has something to close (None: nothing to time out).
+    pub fn next_timeout(&self) -> Option<u64> {
+        let t = self.config.idle_timeout_ms;
+        let h = self.config.handshake_timeout_ms.min(t);
+        let sessions = self.sessions.iter().map(|s| {
+            let limit = if s.half_open() { h } else { t };
+            s.last_ms.saturating_add(limit).saturating_add(1)
+        });
+        let challenges = self
+            .challenges
+            .iter()
+            .map(|c| c.created_ms.saturating_add(t).saturating_add(1));
+        sessions.chain(challenges).min()
+    }
+
+    /// Closes what has timed out by `now_ms` (idle sessions, half-open handshakes,
+    /// forgotten challenges); [`Bmc::receive`] does it too before each datagram.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        self.expire(now_ms);
+    }
+
     /// Makes room for a new session when the table is full or half-open handshakes
     /// hold their share (half the slots, at least one): the oldest half-open handshake
     /// goes. Completed sessions are never displaced.
@@ -668,7 +906,8 @@ impl Bmc {
         before != self.sessions.len()
     }
 
-    /// Handle one datagram from an unknown peer.
+    /// Handle one datagram from an unknown peer, both phases, with `app` answering
+    /// what the session layer hands out.
     pub fn handle(
         &mut self,
         app: &mut dyn Application,
@@ -679,7 +918,8 @@ impl Bmc {
         self.handle_from(app, datagram, None, now_ms, rng)
     }
 
-    /// Handle one datagram; `peer` is remembered for Get Session Info.
+    /// [`Bmc::receive`] then [`Bmc::complete_with`]: one datagram, both phases, `app`
+    /// answering; `peer` is remembered for Get Session Info.
     pub fn handle_from(
         &mut self,
         app: &mut dyn Application,
@@ -688,22 +928,243 @@ impl Bmc {
         now_ms: u64,
         rng: &mut dyn RngCore,
     ) -> Handled {
+        let event = self.receive(&ViaApp(&*app), datagram, peer, now_ms, rng);
+        self.complete_with(app, event, rng)
+    }
+
+    /// The second phase with `app` deciding nothing: a command goes to
+    /// [`Application::handle`], a session-layer command proceeds (with the
+    /// application's Serial over LAN banner after an activation), SOL input goes to
+    /// [`Application::sol_input`].
+    pub fn complete_with(
+        &mut self,
+        app: &mut dyn Application,
+        event: Event,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        match event {
+            Event::Done(h) => h,
+            Event::Command(c) => {
+                let rsp = app.handle(&c.request(), c.now_ms());
+                self.answer(c, rsp, rng)
+            }
+            Event::SessionCommand(c) => {
+                let now_ms = c.now_ms();
+                let mut h = self.proceed(c, rng);
+                if let Some(sid) = h.sol_activated.take() {
+                    let banner = app.sol_activated(sid, now_ms);
+                    h.replies.extend(self.send_sol(sid, &banner, rng));
+                }
+                h
+            }
+            Event::Sol(s) => {
+                let out = app.sol_input(s.session, s.data(), s.now_ms);
+                self.answer_sol(s, &out, rng)
+            }
+        }
+    }
+
+    /// The first phase: take one datagram (from `peer`, remembered for Get Session
+    /// Info). Logins look users up in `accounts`; nothing else is asked of anyone.
+    pub fn receive(
+        &mut self,
+        accounts: &dyn Accounts,
+        datagram: &[u8],
+        peer: Option<SocketAddr>,
+        now_ms: u64,
+        rng: &mut dyn RngCore,
+    ) -> Event {
         self.expire(now_ms);
         let frame = match rmcp::decode(datagram) {
             Ok(f) => f,
-            Err(e) => return drop_with(DropReason::Frame(e), 0),
+            Err(e) => return Event::Done(drop_with(DropReason::Frame(e), 0)),
         };
         match frame {
             Frame::Ping { .. } if !self.config.presence_ping => {
-                drop_with(DropReason::PingIgnored, 0)
+                Event::Done(drop_with(DropReason::PingIgnored, 0))
             }
-            Frame::Ping { tag } => Handled {
+            Frame::Ping { tag } => Event::Done(Handled {
+                sol_activated: None,
                 replies: vec![rmcp::encode_pong(tag)],
                 record: Record::new(RecordKind::Ping),
-            },
-            Frame::Pong(_) => drop_with(DropReason::UnexpectedAsf, 0),
-            Frame::V15(p) => self.handle_v15(app, p, peer, now_ms, rng),
-            Frame::V20(p) => self.handle_v20(app, datagram, p, peer, now_ms, rng),
+            }),
+            Frame::Pong(_) => Event::Done(drop_with(DropReason::UnexpectedAsf, 0)),
+            Frame::V15(p) => self.handle_v15(accounts, p, peer, now_ms, rng),
+            Frame::V20(p) => self.handle_v20(accounts, datagram, p, peer, now_ms, rng),
+        }
+    }
+
+    /// Answers a command with the application's response: the packet's sequence
+    /// number and the session's activity are committed now, and the answer is sealed.
+    pub fn answer(&mut self, c: Pending, response: Response, rng: &mut dyn RngCore) -> Handled {
+        let Response { completion, data } = response;
+        self.complete(c.step, rng, move |_, _, _, _| {
+            (completion, data, After::default())
+        })
+    }
+
+    /// Lets the session layer answer a command of its own (and carry out its effect).
+    pub fn proceed(&mut self, c: SessionCommand, rng: &mut dyn RngCore) -> Handled {
+        if let Form::Activate { peer } = c.step.form {
+            return self.proceed_activate(c.step, peer, rng);
+        }
+        self.complete(c.step, rng, |bmc, idx, msg, _| {
+            bmc.session_command(idx, msg)
+        })
+    }
+
+    /// Sends what the serial port printed back for SOL input (possibly nothing: the
+    /// acknowledgement still goes out).
+    pub fn answer_sol(&mut self, s: SolInput, output: &[u8], rng: &mut dyn RngCore) -> Handled {
+        let sid = s.session;
+        let Some((idx, keys)) = self.active_v20(sid) else {
+            return drop_with(DropReason::UnknownSession(sid), sid);
+        };
+        let mut record = s.record;
+        record.response = output.to_vec();
+        let replies = self.sol_output(idx, &keys, s.ack, s.accepted, output, rng);
+        Handled {
+            sol_activated: None,
+            replies,
+            record,
+        }
+    }
+
+    /// Refuses what [`Bmc::receive`] handed out: no answer, and nothing about it is
+    /// committed (the console may send it again). The record says `reason`.
+    pub fn drop(&mut self, what: impl Into<Undecided>, reason: impl Into<String>) -> Handled {
+        let mut record = match what.into() {
+            Undecided::Command(c) => c.step.record,
+            Undecided::SessionCommand(c) => c.step.record,
+            Undecided::Sol(s) => s.record,
+        };
+        record.kind = RecordKind::Dropped {
+            reason: DropReason::Application(reason.into()),
+        };
+        Handled {
+            sol_activated: None,
+            replies: Vec::new(),
+            record,
+        }
+    }
+
+    /// Serial over LAN output the application produces on its own (the banner after
+    /// an activation, see [`Handled::sol_activated`]): the packets to send, none when
+    /// `data` is empty or the session has no active SOL payload.
+    pub fn send_sol(&mut self, session: u32, data: &[u8], rng: &mut dyn RngCore) -> Vec<Vec<u8>> {
+        match self.active_v20(session) {
+            Some((idx, keys)) if !data.is_empty() && self.sessions[idx].sol.is_some() => {
+                self.sol_output(idx, &keys, 0, 0, data, rng)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// An active RMCP+ session by BMC session ID, with its keys.
+    fn active_v20(&self, id: u32) -> Option<(usize, SessionKeys)> {
+        let idx = self.sessions.iter().position(|s| s.id == id)?;
+        match &self.sessions[idx].proto {
+            Proto::V20 {
+                stage: Stage::Active { keys, .. },
+                ..
+            } => Some((idx, keys.clone())),
+            _ => None,
+        }
+    }
+
+    /// The decision a verified in-session command needs.
+    fn decision(
+        &self,
+        idx: usize,
+        msg: Message,
+        seq: Option<u32>,
+        now_ms: u64,
+        form: Form,
+        kind: RecordKind,
+    ) -> Event {
+        let s = &self.sessions[idx];
+        let mut record = s.record(kind);
+        record.request_of(&msg);
+        let session_layer = is_session_command(&msg);
+        let step = Step {
+            record,
+            msg,
+            session: s.id,
+            seq,
+            now_ms,
+            form,
+        };
+        if session_layer {
+            return Event::SessionCommand(SessionCommand { step });
+        }
+        let user = s.user.as_ref();
+        Event::Command(Pending {
+            step,
+            handle: s.handle,
+            user_id: user.map_or(0, |u| u.id),
+            user: user.map(|u| u.name.clone()).unwrap_or_default(),
+            privilege: s.priv_,
+            channel: self.config.channel,
+        })
+    }
+
+    /// Commits a verified command (sequence number, activity), runs `run` for its
+    /// answer and seals the reply.
+    fn complete(
+        &mut self,
+        step: Step,
+        rng: &mut dyn RngCore,
+        run: impl FnOnce(&mut Bmc, usize, &Message, u64) -> (u8, Vec<u8>, After),
+    ) -> Handled {
+        let sid = step.session;
+        let Some(idx) = self.sessions.iter().position(|s| s.id == sid) else {
+            return drop_with(DropReason::UnknownSession(sid), sid);
+        };
+        if let Some(seq) = step.seq {
+            // Checked on receive; again here in case another packet with the same
+            // number was answered in between.
+            if let Err(r) = self.sessions[idx].rx.check(seq) {
+                if !self.config.defects.accept_replays {
+                    return drop_with(r, sid);
+                }
+            }
+            self.sessions[idx].rx.accept(seq);
+        }
+        self.sessions[idx].last_ms = step.now_ms;
+        let msg = step.msg;
+        let mut record = step.record;
+        let (completion, data, after) = run(self, idx, &msg, step.now_ms);
+        record.exchange(&msg, completion, &data);
+        let rsp = msg.response(completion, &data).to_bytes();
+        let mut sol_activated = None;
+        let reply = match (step.form, &self.sessions[idx].proto) {
+            (Form::V15, Proto::V15 { auth, password }) => {
+                let (auth, password) = (*auth, password.clone());
+                let s = &mut self.sessions[idx];
+                let seq = s.next_tx_seq();
+                let code = crypto::v15_auth_code(auth, &password, s.id, &rsp, seq);
+                rmcp::encode_v15(auth, seq, s.id, Some(&code), &rsp)
+            }
+            (
+                Form::V20,
+                Proto::V20 {
+                    stage: Stage::Active { keys, .. },
+                    ..
+                },
+            ) => {
+                let keys = keys.clone();
+                if after.sol_activated {
+                    sol_activated = Some(sid);
+                }
+                seal_v20(&mut self.sessions[idx], &keys, payload::IPMI, &rsp, rng)
+            }
+            _ => return drop_with(DropReason::WrongProtection, sid),
+        };
+        self.finish(idx, &after);
+        Handled {
+            sol_activated,
+            replies: vec![reply],
+            record,
         }
     }
 
@@ -711,97 +1172,124 @@ impl Bmc {
 
     fn handle_v15(
         &mut self,
-        app: &mut dyn Application,
+        accounts: &dyn Accounts,
         p: V15Packet<'_>,
         peer: Option<SocketAddr>,
         now_ms: u64,
         rng: &mut dyn RngCore,
-    ) -> Handled {
+    ) -> Event {
         if p.session_id == 0 {
             let msg = match decode_request(p.message) {
                 Ok(m) => m,
-                Err(r) => return drop_with(r, 0),
+                Err(r) => return Event::Done(drop_with(r, 0)),
             };
-            let (completion, data) = self.sessionless(app, &msg, now_ms, rng);
+            let (completion, data) = self.sessionless(accounts, &msg, now_ms, rng);
             let rsp = msg.response(completion, &data);
             let reply = rmcp::encode_v15(AuthType::None, 0, 0, None, &rsp.to_bytes());
-            return Handled {
+            return Event::Done(Handled {
+                sol_activated: None,
                 replies: vec![reply],
                 record: command_record(RecordKind::Sessionless, &msg, completion, &data),
-            };
+            });
         }
         if let Some(ci) = self
             .challenges
             .iter()
             .position(|c| c.temp_id == p.session_id)
         {
-            return self.activate_session(ci, p, peer, now_ms, rng);
+            return self.activate_request(ci, p, peer, now_ms);
         }
         let Some(idx) = self.sessions.iter().position(|s| s.id == p.session_id) else {
-            return drop_with(DropReason::UnknownSession(p.session_id), p.session_id);
+            return Event::Done(drop_with(
+                DropReason::UnknownSession(p.session_id),
+                p.session_id,
+            ));
         };
         let (auth, password) = match &self.sessions[idx].proto {
             Proto::V15 { auth, password } => (*auth, password.clone()),
-            Proto::V20 { .. } => return drop_with(DropReason::WrongProtection, p.session_id),
+            Proto::V20 { .. } => {
+                return Event::Done(drop_with(DropReason::WrongProtection, p.session_id));
+            }
         };
         if p.auth_type != auth {
-            return drop_with(DropReason::WrongProtection, p.session_id);
+            return Event::Done(drop_with(DropReason::WrongProtection, p.session_id));
         }
         if auth != AuthType::None {
             let expect = crypto::v15_auth_code(auth, &password, p.session_id, p.message, p.seq);
             if !crypto::ct_eq(&expect, &p.auth_code.unwrap_or([0; 16])) {
-                return drop_with(DropReason::BadAuthCode, p.session_id);
+                return Event::Done(drop_with(DropReason::BadAuthCode, p.session_id));
             }
         }
         if let Err(r) = self.sessions[idx].rx.check(p.seq) {
             if !self.config.defects.accept_replays {
-                return drop_with(r, p.session_id);
+                return Event::Done(drop_with(r, p.session_id));
             }
         }
         let msg = match decode_request(p.message) {
             Ok(m) => m,
-            Err(r) => return drop_with(r, p.session_id),
+            Err(r) => return Event::Done(drop_with(r, p.session_id)),
         };
-        self.sessions[idx].rx.accept(p.seq);
-        self.sessions[idx].last_ms = now_ms;
-        let mut record = self.sessions[idx].record(RecordKind::Ipmi15);
-        let (completion, data, after) = self.in_session(app, idx, &msg, now_ms);
-        record.exchange(&msg, completion, &data);
-        let rsp = msg.response(completion, &data).to_bytes();
-        let s = &mut self.sessions[idx];
-        let seq = s.next_tx_seq();
-        let code = crypto::v15_auth_code(auth, &password, s.id, &rsp, seq);
-        let reply = rmcp::encode_v15(auth, seq, s.id, Some(&code), &rsp);
-        self.finish(idx, &after);
-        Handled::one(reply, record)
+        self.decision(idx, msg, Some(p.seq), now_ms, Form::V15, RecordKind::Ipmi15)
     }
 
-    fn activate_session(
-        &mut self,
+    /// Verifies the Activate Session of a pending IPMI 1.5 login (nothing changes
+    /// until [`Bmc::proceed`]).
+    fn activate_request(
+        &self,
         ci: usize,
         p: V15Packet<'_>,
         peer: Option<SocketAddr>,
         now_ms: u64,
-        rng: &mut dyn RngCore,
-    ) -> Handled {
-        let ch = self.challenges[ci].clone();
+    ) -> Event {
+        let ch = &self.challenges[ci];
         if p.auth_type != ch.auth {
-            return drop_with(DropReason::WrongProtection, p.session_id);
+            return Event::Done(drop_with(DropReason::WrongProtection, p.session_id));
         }
         if ch.auth != AuthType::None {
             let expect =
                 crypto::v15_auth_code(ch.auth, &ch.user.password, p.session_id, p.message, p.seq);
             if !crypto::ct_eq(&expect, &p.auth_code.unwrap_or([0; 16])) {
-                return drop_with(DropReason::BadAuthCode, p.session_id);
+                return Event::Done(drop_with(DropReason::BadAuthCode, p.session_id));
             }
         }
         let msg = match decode_request(p.message) {
             Ok(m) => m,
-            Err(r) => return drop_with(r, p.session_id),
+            Err(r) => return Event::Done(drop_with(r, p.session_id)),
         };
         let mut record = Record::new(RecordKind::Ipmi15).with_session(ch.temp_id);
         record.user = Some(String::from_utf8_lossy(&ch.user.name).into_owned());
         record.request_of(&msg);
+        Event::SessionCommand(SessionCommand {
+            step: Step {
+                record,
+                msg,
+                session: ch.temp_id,
+                seq: None,
+                now_ms,
+                form: Form::Activate { peer },
+            },
+        })
+    }
+
+    /// Runs a verified Activate Session: the session is created (or the login
+    /// refused with a completion code).
+    fn proceed_activate(
+        &mut self,
+        step: Step,
+        peer: Option<SocketAddr>,
+        rng: &mut dyn RngCore,
+    ) -> Handled {
+        let Some(ci) = self
+            .challenges
+            .iter()
+            .position(|c| c.temp_id == step.session)
+        else {
+            return drop_with(DropReason::UnknownSession(step.session), step.session);
+        };
+        let ch = self.challenges[ci].clone();
+        let now_ms = step.now_ms;
+        let msg = step.msg;
+        let mut record = step.record;
         // The success answer carries the console's initial outbound sequence number
         // (freeipmi starts its receive window there); refusals carry 0.
         let answer = |record: &mut Record, completion: u8, data: Vec<u8>, seq: u32| {
@@ -881,7 +1369,7 @@ impl Bmc {
 
     fn sessionless(
         &mut self,
-        app: &mut dyn Application,
+        accounts: &dyn Accounts,
         msg: &Message,
         now_ms: u64,
         rng: &mut dyn RngCore,
@@ -892,7 +1380,7 @@ impl Bmc {
         match msg.cmd {
             cmd::GET_CHANNEL_AUTH_CAPS => self.auth_caps(&msg.data),
             cmd::GET_CHANNEL_CIPHER_SUITES => self.cipher_suites(&msg.data),
-            cmd::GET_SESSION_CHALLENGE => self.session_challenge(app, &msg.data, now_ms, rng),
+            cmd::GET_SESSION_CHALLENGE => self.session_challenge(accounts, &msg.data, now_ms, rng),
             _ => (cc::INSUFFICIENT_PRIVILEGE, Vec::new()),
         }
     }
@@ -1010,7 +1498,7 @@ impl Bmc {
 
     fn session_challenge(
         &mut self,
-        app: &mut dyn Application,
+        accounts: &dyn Accounts,
         d: &[u8],
         now_ms: u64,
         rng: &mut dyn RngCore,
@@ -1029,7 +1517,7 @@ impl Bmc {
         if name.is_empty() && !self.config.allow_anonymous {
             return (0x82, Vec::new());
         }
-        let Some(user) = app.user_by_name(name).filter(|u| u.enabled) else {
+        let Some(user) = accounts.user_by_name(name).filter(|u| u.enabled) else {
             return (0x81, Vec::new());
         };
         let temp_id = self.fresh_session_id(rng);
@@ -1071,53 +1559,58 @@ impl Bmc {
 
     fn handle_v20(
         &mut self,
-        app: &mut dyn Application,
+        accounts: &dyn Accounts,
         datagram: &[u8],
         p: V20Packet<'_>,
         peer: Option<SocketAddr>,
         now_ms: u64,
         rng: &mut dyn RngCore,
-    ) -> Handled {
-        match p.payload_type {
+    ) -> Event {
+        if matches!(p.payload_type, payload::IPMI | payload::SOL) && p.session_id != 0 {
+            return self.v20_session_packet(datagram, p, now_ms, rng);
+        }
+        Event::Done(match p.payload_type {
             payload::OPEN_SESSION_REQUEST | payload::RAKP1 | payload::RAKP3 => {
                 if p.encrypted || p.authenticated || !p.trailer.is_empty() {
-                    return drop_with(DropReason::WrongProtection, p.session_id);
+                    return Event::Done(drop_with(DropReason::WrongProtection, p.session_id));
                 }
                 match p.payload_type {
                     payload::OPEN_SESSION_REQUEST => {
                         self.open_session(p.payload, peer, now_ms, rng)
                     }
-                    payload::RAKP1 => self.rakp1(app, p.payload, now_ms, rng),
-                    _ => self.rakp3(app, p.payload, now_ms),
+                    payload::RAKP1 => self.rakp1(accounts, p.payload, now_ms, rng),
+                    _ => self.rakp3(accounts, p.payload, now_ms),
                 }
             }
             payload::IPMI if p.session_id == 0 => {
                 if p.encrypted || p.authenticated || !p.trailer.is_empty() {
-                    return drop_with(DropReason::WrongProtection, 0);
+                    return Event::Done(drop_with(DropReason::WrongProtection, 0));
                 }
                 let msg = match decode_request(p.payload) {
                     Ok(m) => m,
-                    Err(r) => return drop_with(r, 0),
+                    Err(r) => return Event::Done(drop_with(r, 0)),
                 };
                 let (completion, data) = if msg.netfn == netfn::APP
                     && matches!(
                         msg.cmd,
                         cmd::GET_CHANNEL_AUTH_CAPS | cmd::GET_CHANNEL_CIPHER_SUITES
                     ) {
-                    self.sessionless(app, &msg, now_ms, rng)
+                    self.sessionless(accounts, &msg, now_ms, rng)
                 } else {
                     (cc::INSUFFICIENT_PRIVILEGE, Vec::new())
                 };
                 let rsp = msg.response(completion, &data).to_bytes();
                 let reply = rmcp::encode_v20_unsigned(payload::IPMI, false, false, 0, 0, &rsp);
                 Handled {
+                    sol_activated: None,
                     replies: vec![reply],
                     record: command_record(RecordKind::Sessionless, &msg, completion, &data),
                 }
             }
-            payload::IPMI | payload::SOL => self.v20_session_packet(app, datagram, p, now_ms, rng),
+            // SOL outside a session.
+            payload::SOL => drop_with(DropReason::UnknownSession(0), 0),
             other => drop_with(DropReason::UnexpectedPayload(other), p.session_id),
-        }
+        })
     }
 
     fn open_session(
@@ -1230,7 +1723,7 @@ impl Bmc {
 
     fn rakp1(
         &mut self,
-        app: &mut dyn Application,
+        accounts: &dyn Accounts,
         d: &[u8],
         now_ms: u64,
         rng: &mut dyn RngCore,
@@ -1294,7 +1787,7 @@ impl Bmc {
         let user = if name.is_empty() && !self.config.allow_anonymous {
             None
         } else {
-            app.user_by_name(name).filter(|u| u.enabled)
+            accounts.user_by_name(name).filter(|u| u.enabled)
         };
         let Some(user) = user else {
             let r = refuse(self, status::UNAUTHORIZED_NAME, &mut record);
@@ -1308,7 +1801,7 @@ impl Bmc {
         }
         let mut rc = [0u8; 16];
         rng.fill_bytes(&mut rc);
-        let guid = app.guid();
+        let guid = accounts.guid();
         let params = RakpParams {
             auth: suite.auth,
             console_sid: console_id,
@@ -1342,7 +1835,7 @@ impl Bmc {
         Handled::one(rakp2, record)
     }
 
-    fn rakp3(&mut self, app: &mut dyn Application, d: &[u8], now_ms: u64) -> Handled {
+    fn rakp3(&mut self, accounts: &dyn Accounts, d: &[u8], now_ms: u64) -> Handled {
         if d.len() < 8 {
             return truncated("RAKP3", 8, d.len());
         }
@@ -1370,6 +1863,7 @@ impl Bmc {
             };
             record.status = Some(console_status);
             return Handled {
+                sol_activated: None,
                 replies: Vec::new(),
                 record,
             };
@@ -1401,7 +1895,7 @@ impl Bmc {
             max_privilege: Privilege::Callback,
             enabled: false,
         });
-        let guid = app.guid();
+        let guid = accounts.guid();
         let params = RakpParams {
             auth: suite.auth,
             console_sid: console_id,
@@ -1444,57 +1938,58 @@ impl Bmc {
 
     fn v20_session_packet(
         &mut self,
-        app: &mut dyn Application,
         datagram: &[u8],
         p: V20Packet<'_>,
         now_ms: u64,
         rng: &mut dyn RngCore,
-    ) -> Handled {
+    ) -> Event {
         let sid = p.session_id;
         let Some(idx) = self.sessions.iter().position(|s| s.id == sid) else {
-            return drop_with(DropReason::UnknownSession(sid), sid);
+            return Event::Done(drop_with(DropReason::UnknownSession(sid), sid));
         };
         let keys = match &self.sessions[idx].proto {
             Proto::V20 {
                 stage: Stage::Active { keys, .. },
                 ..
             } => keys.clone(),
-            Proto::V20 { .. } => return drop_with(DropReason::InactiveSession(sid), sid),
-            Proto::V15 { .. } => return drop_with(DropReason::WrongProtection, sid),
+            Proto::V20 { .. } => {
+                return Event::Done(drop_with(DropReason::InactiveSession(sid), sid));
+            }
+            Proto::V15 { .. } => return Event::Done(drop_with(DropReason::WrongProtection, sid)),
         };
         let suite = keys.suite;
         let want_auth = suite.integrity != IntegrityAlg::None;
         let want_enc = suite.conf != ConfAlg::None;
         if p.authenticated != want_auth || p.encrypted != want_enc {
-            return drop_with(DropReason::WrongProtection, sid);
+            return Event::Done(drop_with(DropReason::WrongProtection, sid));
         }
         if want_auth {
             let (covered, code) =
                 match rmcp::split_trailer(datagram, p.trailer_offset, suite.integrity.code_len()) {
                     Ok(x) => x,
-                    Err(e) => return drop_with(DropReason::Frame(e), sid),
+                    Err(e) => return Event::Done(drop_with(DropReason::Frame(e), sid)),
                 };
             if !keys.verify(covered, code) && !self.config.defects.skip_integrity_check {
-                return drop_with(DropReason::BadAuthCode, sid);
+                return Event::Done(drop_with(DropReason::BadAuthCode, sid));
             }
         } else if !p.trailer.is_empty() {
-            return drop_with(
+            return Event::Done(drop_with(
                 DropReason::Frame(FrameError::TrailingBytes(p.trailer.len())),
                 sid,
-            );
+            ));
         }
         // Unauthenticated sessions carry no protected sequence numbers to track.
         if want_auth {
             if let Err(r) = self.sessions[idx].rx.check(p.seq) {
                 if !self.config.defects.accept_replays {
-                    return drop_with(r, sid);
+                    return Event::Done(drop_with(r, sid));
                 }
             }
         }
         let plain = if want_enc {
             match crypto::aes_decrypt(&keys.aes_key(), p.payload) {
                 Ok(x) => x,
-                Err(e) => return drop_with(DropReason::Decrypt(e), sid),
+                Err(e) => return Event::Done(drop_with(DropReason::Decrypt(e), sid)),
             }
         } else {
             p.payload.to_vec()
@@ -1503,32 +1998,20 @@ impl Bmc {
             if want_auth {
                 self.sessions[idx].rx.accept(p.seq);
             }
-            return self.sol_packet(app, idx, &keys, &plain, now_ms, rng);
+            return self.sol_packet(idx, &keys, &plain, now_ms, rng);
         }
         let msg = match decode_request(&plain) {
             Ok(m) => m,
-            Err(r) => return drop_with(r, sid),
+            Err(r) => return Event::Done(drop_with(r, sid)),
         };
-        if want_auth {
-            self.sessions[idx].rx.accept(p.seq);
-        }
-        self.sessions[idx].last_ms = now_ms;
-        let mut record = self.sessions[idx].record(RecordKind::Rmcpp);
-        let (completion, data, after) = self.in_session(app, idx, &msg, now_ms);
-        record.exchange(&msg, completion, &data);
-        let rsp = msg.response(completion, &data).to_bytes();
-        let mut replies = vec![seal_v20(
-            &mut self.sessions[idx],
-            &keys,
-            payload::IPMI,
-            &rsp,
-            rng,
-        )];
-        if let Some(banner) = after.sol_banner.as_deref() {
-            replies.extend(self.sol_output(idx, &keys, 0, 0, banner, rng));
-        }
-        self.finish(idx, &after);
-        Handled { replies, record }
+        self.decision(
+            idx,
+            msg,
+            want_auth.then_some(p.seq),
+            now_ms,
+            Form::V20,
+            RecordKind::Rmcpp,
+        )
     }
 
     fn sol_output(
@@ -1568,16 +2051,15 @@ impl Bmc {
 
     fn sol_packet(
         &mut self,
-        app: &mut dyn Application,
         idx: usize,
         keys: &SessionKeys,
         plain: &[u8],
         now_ms: u64,
         rng: &mut dyn RngCore,
-    ) -> Handled {
+    ) -> Event {
         let sid = self.sessions[idx].id;
         if plain.len() < 4 || self.sessions[idx].sol.is_none() {
-            return drop_with(DropReason::SolInactive, sid);
+            return Event::Done(drop_with(DropReason::SolInactive, sid));
         }
         self.sessions[idx].last_ms = now_ms;
         let seq = plain[0] & 0x0F;
@@ -1586,41 +2068,48 @@ impl Bmc {
         record.request = data.to_vec();
         if seq == 0 {
             // An acknowledgement only: nothing to answer.
-            return Handled {
+            return Event::Done(Handled {
+                sol_activated: None,
                 replies: Vec::new(),
                 record,
-            };
+            });
         }
+        let accepted = data.len().min(255) as u8;
         let last_in = self.sessions[idx].sol.as_ref().map_or(0, |s| s.last_in);
-        let output = if seq == last_in {
-            Vec::new() // a retransmission: acknowledge again, deliver once
-        } else {
+        // A retransmission is acknowledged again but delivered once.
+        if seq != last_in {
             if let Some(sol) = self.sessions[idx].sol.as_mut() {
                 sol.last_in = seq;
             }
-            if data.is_empty() {
-                Vec::new()
-            } else {
-                app.sol_input(sid, data, now_ms)
+            if !data.is_empty() {
+                return Event::Sol(SolInput {
+                    record,
+                    session: sid,
+                    ack: seq,
+                    accepted,
+                    now_ms,
+                });
             }
-        };
-        record.response = output.clone();
-        let replies = self.sol_output(idx, keys, seq, data.len().min(255) as u8, &output, rng);
-        Handled { replies, record }
+        }
+        let replies = self.sol_output(idx, keys, seq, accepted, &[], rng);
+        Event::Done(Handled {
+            sol_activated: None,
+            replies,
+            record,
+        })
     }
 
     // ----- commands inside a session -----
 
-    fn in_session(
-        &mut self,
-        app: &mut dyn Application,
-        idx: usize,
-        msg: &Message,
-        now_ms: u64,
-    ) -> (u8, Vec<u8>, After) {
+    /// Answers a command of the session layer's own ([`is_session_command`]) in a
+    /// session, carrying out its effect (closes wait in the returned [`After`]).
+    fn session_command(&mut self, idx: usize, msg: &Message) -> (u8, Vec<u8>, After) {
         let mut after = After::default();
         let priv_ = self.sessions[idx].priv_;
         let need = |p: Privilege| priv_ >= p;
+        // The command table's lowest privilege (checked for Get Session Info and the
+        // payload commands; the login and privilege commands are open to any level).
+        let min = commands::lookup(msg.netfn, msg.cmd).map_or(Privilege::User, |c| c.privilege);
         let d = &msg.data;
         if msg.netfn == netfn::APP {
             let r = match msg.cmd {
@@ -1631,7 +2120,7 @@ impl Bmc {
                 }
                 cmd::SET_SESSION_PRIVILEGE => Some(self.set_privilege(idx, d)),
                 cmd::CLOSE_SESSION => Some(self.close_cmd(idx, d, &mut after)),
-                cmd::GET_SESSION_INFO if !need(Privilege::User) => {
+                cmd::GET_SESSION_INFO if !need(min) => {
                     Some((cc::INSUFFICIENT_PRIVILEGE, Vec::new()))
                 }
                 cmd::GET_SESSION_INFO => Some(self.session_info(idx, d)),
@@ -1651,13 +2140,11 @@ impl Bmc {
                 | cmd::PAYLOAD_INSTANCE_INFO
                 | cmd::CHANNEL_PAYLOAD_SUPPORT
                 | cmd::CHANNEL_PAYLOAD_VERSION
-                    if !need(Privilege::User) =>
+                    if !need(min) =>
                 {
                     Some((cc::INSUFFICIENT_PRIVILEGE, Vec::new()))
                 }
-                cmd::ACTIVATE_PAYLOAD => {
-                    Some(self.activate_payload(app, idx, d, now_ms, &mut after))
-                }
+                cmd::ACTIVATE_PAYLOAD => Some(self.activate_payload(idx, d, &mut after)),
                 cmd::DEACTIVATE_PAYLOAD => Some(self.deactivate_payload(idx, d)),
                 cmd::PAYLOAD_ACTIVATION_STATUS => Some(self.payload_status(d)),
                 cmd::PAYLOAD_INSTANCE_INFO => Some(self.payload_instance(d)),
@@ -1686,26 +2173,9 @@ impl Bmc {
                 return (c, data, after);
             }
         }
-        let s = &self.sessions[idx];
-        let user = s.user.clone();
-        let name = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
-        let view = SessionView {
-            id: s.id,
-            handle: s.handle,
-            user_id: user.as_ref().map_or(0, |u| u.id),
-            user: &name,
-            privilege: s.priv_,
-            channel: self.config.channel,
-        };
-        let req = Request {
-            netfn: msg.netfn,
-            cmd: msg.cmd,
-            lun: msg.dst_lun,
-            data: &msg.data,
-            session: Some(view),
-        };
-        let rsp = app.handle(&req, now_ms);
-        (rsp.completion, rsp.data, after)
+        // Not a session-layer command after all (is_session_command and this match
+        // disagree): what a BMC answers for a command it does not implement.
+        (cc::INVALID_COMMAND, Vec::new(), after)
     }
 
     /// Apply the session closes a command asked for, after its reply is sealed.
@@ -1831,14 +2301,7 @@ impl Bmc {
         self.sessions.iter().position(|s| s.sol.is_some())
     }
 
-    fn activate_payload(
-        &mut self,
-        app: &mut dyn Application,
-        idx: usize,
-        d: &[u8],
-        now_ms: u64,
-        after: &mut After,
-    ) -> (u8, Vec<u8>) {
+    fn activate_payload(&mut self, idx: usize, d: &[u8], after: &mut After) -> (u8, Vec<u8>) {
         if d.len() != 6 {
             return (cc::DATA_LENGTH_INVALID, Vec::new());
         }
@@ -1854,15 +2317,11 @@ impl Bmc {
         if d[2] & 0x80 != 0 && suite.conf == ConfAlg::None {
             return (0x83, Vec::new());
         }
-        let sid = self.sessions[idx].id;
         self.sessions[idx].sol = Some(SolState {
             out_seq: 0,
             last_in: 0,
         });
-        let banner = app.sol_activated(sid, now_ms);
-        if !banner.is_empty() {
-            after.sol_banner = Some(banner);
-        }
+        after.sol_activated = true;
         let mut out = vec![0, 0, 0, 0];
         out.extend_from_slice(&255u16.to_le_bytes()); // inbound payload size
         out.extend_from_slice(&255u16.to_le_bytes()); // outbound payload size
@@ -1973,6 +2432,7 @@ fn setup_reply(payload: u8, tag: u8, st: u8, byte2: u8, console_id: u32, rest: &
 
 fn drop_with(reason: DropReason, session_id: u32) -> Handled {
     Handled {
+        sol_activated: None,
         replies: Vec::new(),
         record: Record::dropped(reason).with_session(session_id),
     }

@@ -795,3 +795,143 @@ fn setup_payloads_of_every_short_length_are_dropped_or_refused() {
         }
     }
 }
+
+/// The two phases: a command handed out by `receive` and dropped leaves the session
+/// layer as it was (the same packet is taken again, not refused as a replay); answered,
+/// the same packet afterwards is a replay.
+#[test]
+fn a_dropped_command_commits_nothing_and_an_answered_one_commits_its_sequence_number() {
+    use ipmi::app::Response;
+    use ipmi::session::Event as Bmc;
+    for suite in [SuiteChoice::Id(3), SuiteChoice::Id(17)] {
+        let mut p = Pair::new(BmcConfig::default(), admin(suite));
+        logged_in(p.login_v20().unwrap());
+        let before: Vec<_> = p.bmc.sessions().collect();
+        p.now += 500;
+        let d = p
+            .console
+            .command(0x06, 0x01, &[], p.now, &mut p.rng)
+            .unwrap();
+        let Bmc::Command(c) = p.bmc.receive(&p.app, &d, None, p.now, &mut p.rng) else {
+            panic!("a command for the application");
+        };
+        assert_eq!((c.request().netfn, c.request().cmd), (0x06, 0x01));
+        assert_eq!(c.request().session.map(|s| s.user), Some(&b"admin"[..]));
+        let h = p.bmc.drop(c, "not now");
+        assert!(h.replies.is_empty());
+        assert_eq!(
+            h.record.kind,
+            RecordKind::Dropped {
+                reason: DropReason::Application("not now".into())
+            }
+        );
+        assert_eq!(
+            h.record.cmd,
+            Some(0x01),
+            "the record still says what it was"
+        );
+        let after: Vec<_> = p.bmc.sessions().collect();
+        assert_eq!(before, after, "last activity and everything else unchanged");
+        // The same packet again: taken, answered, committed.
+        let Bmc::Command(c) = p.bmc.receive(&p.app, &d, None, p.now, &mut p.rng) else {
+            panic!("the dropped packet is not a replay");
+        };
+        let h = p.bmc.answer(c, Response::ok(vec![0x20]), &mut p.rng);
+        assert_eq!(h.replies.len(), 1);
+        assert_eq!(h.record.completion, Some(cc::OK));
+        assert_eq!(h.record.response, vec![0x20]);
+        let rsp = match p.console.receive(&h.replies[0], p.now, &mut p.rng) {
+            Ok(Event::Response(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            (rsp.completion(), rsp.response_data()),
+            (Some(cc::OK), &[0x20][..])
+        );
+        let s = p.bmc.sessions().next().unwrap();
+        assert_eq!(s.last_activity_ms, p.now);
+        match p.bmc.receive(&p.app, &d, None, p.now, &mut p.rng) {
+            ipmi::session::Event::Done(h) => assert_eq!(
+                h.record.kind,
+                RecordKind::Dropped {
+                    reason: DropReason::Replay(d_seq(&d))
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// The RMCP+ session sequence number of an authenticated packet.
+fn d_seq(d: &[u8]) -> u32 {
+    u32::from_le_bytes([d[10], d[11], d[12], d[13]])
+}
+
+/// A session-layer command waits for the go-ahead too: a dropped Set Session Privilege
+/// Level changes nothing, a dropped Close Session closes nothing.
+#[test]
+fn dropped_session_commands_have_no_effect() {
+    use ipmi::session::Event as Bmc;
+    let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
+    logged_in(p.login_v20().unwrap());
+    let level = p.bmc.sessions().next().unwrap().privilege;
+    let d = p
+        .console
+        .command(
+            0x06,
+            0x3B,
+            &[Privilege::Administrator.to_u8()],
+            p.now,
+            &mut p.rng,
+        )
+        .unwrap();
+    let Bmc::SessionCommand(c) = p.bmc.receive(&p.app, &d, None, p.now, &mut p.rng) else {
+        panic!("Set Session Privilege Level is the session layer's");
+    };
+    assert_eq!(c.record().cmd, Some(0x3B));
+    p.bmc.drop(c, "no");
+    assert_eq!(p.bmc.sessions().next().unwrap().privilege, level);
+    let id = p.bmc.sessions().next().unwrap().id;
+    let d = p
+        .console
+        .command(0x06, 0x3C, &id.to_le_bytes(), p.now, &mut p.rng)
+        .unwrap();
+    let Bmc::SessionCommand(c) = p.bmc.receive(&p.app, &d, None, p.now, &mut p.rng) else {
+        panic!("Close Session is the session layer's");
+    };
+    p.bmc.drop(c, "no");
+    assert_eq!(p.bmc.sessions().count(), 1, "still open");
+    // Let through, it closes the session.
+    let Bmc::SessionCommand(c) = p.bmc.receive(&p.app, &d, None, p.now, &mut p.rng) else {
+        panic!("again");
+    };
+    let h = p.bmc.proceed(c, &mut p.rng);
+    assert_eq!(h.record.completion, Some(cc::OK));
+    assert_eq!(p.bmc.sessions().count(), 0);
+}
+
+/// `next_timeout` names the first millisecond `handle_timeout` closes something at.
+#[test]
+fn next_timeout_is_when_the_idle_session_goes() {
+    let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
+    assert_eq!(p.bmc.next_timeout(), None);
+    let open = p.console.login_v20(p.now, &mut p.rng);
+    p.deliver(&open);
+    let h = p.bmc.config().handshake_timeout_ms;
+    assert_eq!(
+        p.bmc.next_timeout(),
+        Some(p.now + h + 1),
+        "a half-open handshake"
+    );
+    let mut p = Pair::new(BmcConfig::default(), admin(SuiteChoice::Id(3)));
+    logged_in(p.login_v20().unwrap());
+    let last = p.bmc.sessions().next().unwrap().last_activity_ms;
+    let t = p.bmc.config().idle_timeout_ms;
+    let next = p.bmc.next_timeout().unwrap();
+    assert_eq!(next, last + t + 1);
+    p.bmc.handle_timeout(next - 1);
+    assert_eq!(p.bmc.sessions().count(), 1);
+    p.bmc.handle_timeout(next);
+    assert_eq!(p.bmc.sessions().count(), 0);
+    assert_eq!(p.bmc.next_timeout(), None);
+}

@@ -298,54 +298,10 @@ impl BmcState {
     }
 }
 
-/// The minimum privilege of each implemented command (appendix G); `None` for
-/// commands the application does not implement.
+/// The minimum privilege of each implemented command (appendix G), from the command
+/// table; `None` for commands the application does not implement.
 fn required(netfn: u8, cmd: u8) -> Option<Priv> {
-    use Priv::{Administrator as A, Operator as O, User as U};
-    Some(match (netfn, cmd) {
-        id::GET_DEVICE_ID
-        | id::GET_SELF_TEST
-        | id::GET_WATCHDOG
-        | id::GET_SYSTEM_GUID
-        | id::GET_CHANNEL_ACCESS
-        | id::GET_CHANNEL_INFO
-        | id::GET_SYSTEM_INFO
-        | id::GET_CHASSIS_CAPABILITIES
-        | id::GET_CHASSIS_STATUS
-        | id::GET_POH_COUNTER
-        | id::GET_SENSOR_HYSTERESIS
-        | id::GET_SENSOR_THRESHOLDS
-        | id::GET_SENSOR_EVENT_ENABLE
-        | id::GET_SENSOR_READING
-        | id::GET_FRU_INFO
-        | id::READ_FRU
-        | id::GET_SDR_INFO
-        | id::RESERVE_SDR
-        | id::GET_SDR
-        | id::GET_SEL_INFO
-        | id::RESERVE_SEL
-        | id::GET_SEL_ENTRY
-        | id::GET_SEL_TIME
-        | id::GET_SOL_CONFIG => U,
-        id::GET_USER_ACCESS
-        | id::GET_USER_NAME
-        | id::CHASSIS_CONTROL
-        | id::CHASSIS_IDENTIFY
-        | id::SET_BOOT_OPTIONS
-        | id::GET_BOOT_OPTIONS
-        | id::ADD_SEL_ENTRY
-        | id::DELETE_SEL_ENTRY
-        | id::CLEAR_SEL
-        | id::SET_SEL_TIME
-        | id::GET_LAN_CONFIG => O,
-        id::COLD_RESET
-        | id::SET_USER_ACCESS
-        | id::SET_USER_NAME
-        | id::SET_USER_PASSWORD
-        | id::SET_LAN_CONFIG
-        | id::SET_SOL_CONFIG => A,
-        _ => return None,
-    })
+    ipmi::commands::machine_privilege(netfn, cmd)
 }
 
 fn to_ipmi_priv(p: Privilege) -> Priv {
@@ -1500,6 +1456,39 @@ mod tests {
             required(id::SET_USER_PASSWORD.0, id::SET_USER_PASSWORD.1),
             Some(Priv::Administrator)
         );
+    }
+
+    /// The machine's dispatch and the command table agree: every command it handles
+    /// is a `Handler::Machine` entry of the table, and every such entry is handled
+    /// (anything else falls through to 0xC1, invalid command).
+    #[test]
+    fn dispatch_handles_exactly_the_table_s_machine_commands() {
+        use ipmi::commands::{Handler, lookup};
+        let mut m = Machine::new(crate::MachineSpec::default(), 0).unwrap();
+        let name = b"admin".to_vec();
+        for netfn in (0u8..0x40).step_by(2) {
+            for cmd in 0..=u8::MAX {
+                let req = Request {
+                    netfn,
+                    cmd,
+                    lun: 0,
+                    data: &[],
+                    session: Some(ipmi::app::SessionView {
+                        id: 1,
+                        handle: 1,
+                        user_id: 2,
+                        user: &name,
+                        privilege: Priv::Administrator,
+                        channel: LAN_CHANNEL,
+                    }),
+                };
+                let handled = match m.dispatch(&req, 0) {
+                    Ok(r) | Err(r) => r.completion != cc::INVALID_COMMAND,
+                };
+                let listed = lookup(netfn, cmd).is_some_and(|c| c.handler == Handler::Machine);
+                assert_eq!(handled, listed, "NetFn {netfn:#04x} cmd {cmd:#04x}");
+            }
+        }
     }
 
     #[test]

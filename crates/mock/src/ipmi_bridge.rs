@@ -26,10 +26,14 @@ impl Mock {
         )
     }
 
-    /// Closes IPMI sessions idle for longer than the scenario's idle timeout.
-    pub fn ipmi_expire(&self) {
+    /// Closes IPMI sessions idle for longer than the scenario's idle timeout; returns
+    /// when (on [`Mock::now_ms`]'s clock) the session layer next has something to
+    /// time out.
+    pub fn ipmi_expire(&self) -> Option<u64> {
         let now = self.now_ms();
-        self.lock().ipmi.bmc.expire(now);
+        let mut inner = self.lock();
+        inner.ipmi.bmc.handle_timeout(now);
+        inner.ipmi.bmc.next_timeout()
     }
 
     /// Tells the session layer which UDP port it listens on (Activate Payload reports it).

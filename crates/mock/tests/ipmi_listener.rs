@@ -300,6 +300,54 @@ async fn rule_drop_undoes_the_datagram() {
 }
 
 #[tokio::test]
+async fn a_dropped_session_layer_command_changes_nothing() {
+    let server = start(
+        r#"
+        [[ipmi.rules]]
+        name = "no change"
+        match = { cmd = "set_session_privilege" }
+        action = { drop = true }
+        skip = 1
+        times = 1
+        "#,
+    )
+    .await;
+    // The login's own Set Session Privilege Level (to Administrator) is let through.
+    let mut c = Client::logged_in_admin(&server, SuiteChoice::Auto).await;
+    let level = server.mock().ipmi_sessions()[0].privilege;
+    assert_eq!(level, Privilege::Administrator);
+    let request = c.seal(APP, 0x3B, &[Privilege::User.to_u8()]);
+    c.sock.send(&request).await.unwrap();
+    c.assert_silence_then_pong().await;
+    assert_eq!(
+        server.mock().ipmi_sessions()[0].privilege,
+        level,
+        "not raised"
+    );
+    // The same bytes again: the session layer takes them (no replay) and lowers it.
+    c.sock.send(&request).await.unwrap();
+    let reply = c.recv().await;
+    match c.receive(&reply).unwrap() {
+        Event::Response(m) => assert_eq!(m.completion(), Some(cc::OK)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.mock().ipmi_sessions()[0].privilege, Privilege::User);
+    let journal = server.journal();
+    let dropped = journal
+        .iter()
+        .filter_map(|e| e.ipmi())
+        .find(|r| r.rule.as_deref() == Some("no change"))
+        .expect("journaled");
+    assert_eq!(dropped.command.as_deref(), Some("set_session_privilege"));
+    assert_eq!(
+        dropped.dropped.as_deref(),
+        Some("dropped by a scenario rule")
+    );
+    assert_eq!(dropped.completion_code, None);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn rule_completion_code_answers_without_running_the_command() {
     let server = start(
         r#"
@@ -681,7 +729,8 @@ async fn idle_sessions_are_swept() {
     let server = start("[ipmi]\nidle_timeout_ms = 100\n").await;
     let _c = Client::logged_in_admin(&server, SuiteChoice::Id(3)).await;
     assert_eq!(server.mock().ipmi_sessions().len(), 1);
-    // The listener's sweep (every second) closes it with no datagram arriving.
+    // The listener wakes at the session layer's next timeout and closes it, with no
+    // datagram arriving.
     let deadline = Instant::now() + PATIENCE;
     let mut interval = tokio::time::interval(Duration::from_millis(50));
     while !server.mock().ipmi_sessions().is_empty() {

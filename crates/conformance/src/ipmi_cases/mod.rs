@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use client::ipmi::{IpmiError, LoginInfo};
 use ipmi::codes::Privilege;
+use ipmi::commands::id;
 use ipmi::console::{ConsoleError, SuiteChoice};
 use ipmi::rmcp::AuthType;
 
@@ -67,10 +68,8 @@ pub const REGISTRY: &[CodeFn] = reg![
     "ipmi.chassis.power-cycle" => power_cycle,
 ];
 
-const APP: u8 = 0x06;
-const CHASSIS: u8 = 0x00;
-const SENSOR: u8 = 0x04;
-const STORAGE: u8 = 0x0A;
+const SENSOR: u8 = ipmi::codes::netfn::SENSOR_EVENT;
+const STORAGE: u8 = ipmi::codes::netfn::STORAGE;
 
 fn list_ids(ids: &[u8]) -> String {
     if ids.is_empty() {
@@ -163,7 +162,7 @@ async fn device_id_dropped(
     let wait = silence(ctx);
     let silent = ctx
         .s(h)
-        .command_expect_silence(APP, 0x01, &[], wait)
+        .command_expect_silence(id::GET_DEVICE_ID.0, id::GET_DEVICE_ID.1, &[], wait)
         .await
         .map_err(|e| finding(sent, e))?;
     if !silent {
@@ -316,7 +315,15 @@ async fn login_suite(ctx: &mut Ctx, suite: u8) -> Result<(), Finding> {
                 .map_or_else(|| "an IPMI 1.5 session".into(), |s| format!("suite {s}")),
         ));
     }
-    let d = ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
+    let d = ctx
+        .ipmi_ok(
+            h,
+            "Get Device ID",
+            id::GET_DEVICE_ID.0,
+            id::GET_DEVICE_ID.1,
+            &[],
+        )
+        .await?;
     if d.len() < 11 {
         return Err(Finding::mismatch("Get Device ID", "11 bytes", hexs(&d)));
     }
@@ -484,13 +491,22 @@ async fn operator_set_session_administrator(ctx: &mut Ctx) -> Result<(), Finding
     login_ok(ctx, h, Privilege::Operator, 3, "operator login at Operator").await?;
     let r = ctx
         .s(h)
-        .command(APP, 0x3B, &[Privilege::Administrator.to_u8()])
+        .command(
+            id::SET_SESSION_PRIVILEGE.0,
+            id::SET_SESSION_PRIVILEGE.1,
+            &[Privilege::Administrator.to_u8()],
+        )
         .await
         .map_err(|e| finding("Set Session Privilege Level", e))?;
     if SET_PRIVILEGE_REFUSALS.contains(&r.completion) {
         return Ok(());
     }
-    if let Some(skip) = crate::ipmi::not_implemented(&ctx.ipmi_caps, APP, 0x3B, r.completion) {
+    if let Some(skip) = crate::ipmi::not_implemented(
+        &ctx.ipmi_caps,
+        id::SET_SESSION_PRIVILEGE.0,
+        id::SET_SESSION_PRIVILEGE.1,
+        r.completion,
+    ) {
         return Err(skip);
     }
     let want: Vec<String> = SET_PRIVILEGE_REFUSALS
@@ -600,14 +616,27 @@ async fn expect_dropped(ctx: &mut Ctx, h: Handle, what: &str) -> Result<(), Find
         ));
     }
     // The session still works.
-    ctx.ipmi_ok(h, "Get Device ID afterwards", APP, 0x01, &[])
-        .await?;
+    ctx.ipmi_ok(
+        h,
+        "Get Device ID afterwards",
+        id::GET_DEVICE_ID.0,
+        id::GET_DEVICE_ID.1,
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
 async fn replay_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
-    ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
+    ctx.ipmi_ok(
+        h,
+        "Get Device ID",
+        id::GET_DEVICE_ID.0,
+        id::GET_DEVICE_ID.1,
+        &[],
+    )
+    .await?;
     let again = ctx.s(h).last_sent();
     ctx.s(h)
         .send_raw(&again, "the same packet again (replay)")
@@ -618,7 +647,14 @@ async fn replay_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
 
 async fn out_of_window_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
-    ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
+    ctx.ipmi_ok(
+        h,
+        "Get Device ID",
+        id::GET_DEVICE_ID.0,
+        id::GET_DEVICE_ID.1,
+        &[],
+    )
+    .await?;
     let next = ctx.s(h).console().next_seq();
     ctx.s(h).faults().next_seq = Some(next.wrapping_add(1000));
     device_id_dropped(
@@ -629,8 +665,14 @@ async fn out_of_window_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
         "dropped",
     )
     .await?;
-    ctx.ipmi_ok(h, "Get Device ID in the window", APP, 0x01, &[])
-        .await?;
+    ctx.ipmi_ok(
+        h,
+        "Get Device ID in the window",
+        id::GET_DEVICE_ID.0,
+        id::GET_DEVICE_ID.1,
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
@@ -646,8 +688,14 @@ async fn integrity_dropped(ctx: &mut Ctx) -> Result<(), Finding> {
         "dropped",
     )
     .await?;
-    ctx.ipmi_ok(h, "Get Device ID afterwards", APP, 0x01, &[])
-        .await?;
+    ctx.ipmi_ok(
+        h,
+        "Get Device ID afterwards",
+        id::GET_DEVICE_ID.0,
+        id::GET_DEVICE_ID.1,
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
@@ -657,7 +705,14 @@ async fn idle_timeout(ctx: &mut Ctx) -> Result<(), Finding> {
         .idle_wait
         .ok_or_else(|| Finding::Skip("no idle wait given".into()))?;
     let h = ctx.ipmi_login(Role::Admin).await?;
-    ctx.ipmi_ok(h, "Get Device ID", APP, 0x01, &[]).await?;
+    ctx.ipmi_ok(
+        h,
+        "Get Device ID",
+        id::GET_DEVICE_ID.0,
+        id::GET_DEVICE_ID.1,
+        &[],
+    )
+    .await?;
     ctx.s(h).note(format!("idle for {}", millis(wait)));
     tokio::time::sleep(wait).await;
     device_id_dropped(
@@ -721,7 +776,13 @@ async fn ipmi15_wrong_password(ctx: &mut Ctx) -> Result<(), Finding> {
 
 pub(crate) async fn power_on(ctx: &mut Ctx, h: Handle) -> Result<bool, Finding> {
     let d = ctx
-        .ipmi_ok(h, "Get Chassis Status", CHASSIS, 0x01, &[])
+        .ipmi_ok(
+            h,
+            "Get Chassis Status",
+            id::GET_CHASSIS_STATUS.0,
+            id::GET_CHASSIS_STATUS.1,
+            &[],
+        )
         .await?;
     d.first()
         .map(|b| b & 1 == 1)
@@ -763,8 +824,8 @@ pub(crate) async fn chassis_control(
     ctx.ipmi_ok(
         h,
         &format!("Chassis Control {action}"),
-        CHASSIS,
-        0x02,
+        id::CHASSIS_CONTROL.0,
+        id::CHASSIS_CONTROL.1,
         &[action],
     )
     .await?;
@@ -787,8 +848,14 @@ async fn power_cycle(ctx: &mut Ctx) -> Result<(), Finding> {
             "the system is off; a power cycle needs it on".into(),
         ));
     }
-    ctx.ipmi_ok(h, "Chassis Control 2 (cycle)", CHASSIS, 0x02, &[2])
-        .await?;
+    ctx.ipmi_ok(
+        h,
+        "Chassis Control 2 (cycle)",
+        id::CHASSIS_CONTROL.0,
+        id::CHASSIS_CONTROL.1,
+        &[2],
+    )
+    .await?;
     wait_power(ctx, h, true).await
 }
 

@@ -263,7 +263,7 @@ impl SdrReader {
     pub(crate) async fn new(ctx: &mut Ctx, h: Handle) -> Result<SdrReader, Finding> {
         Ok(SdrReader {
             h,
-            rsv: reserve(ctx, h, 0x22).await?,
+            rsv: reserve(ctx, h, id::RESERVE_SDR.1).await?,
             chunk: Chunk::sdr(),
         })
     }
@@ -280,7 +280,7 @@ impl SdrReader {
 
     /// Reserves again (after 0xC5).
     pub(crate) async fn reserve_again(&mut self, ctx: &mut Ctx) -> Result<(), Finding> {
-        self.rsv = reserve(ctx, self.h, 0x22).await?;
+        self.rsv = reserve(ctx, self.h, id::RESERVE_SDR.1).await?;
         Ok(())
     }
 
@@ -304,7 +304,7 @@ impl SdrReader {
                     req.extend_from_slice(&[offset, count]);
                     let r = ctx
                         .s(self.h)
-                        .command(STORAGE, 0x23, &req)
+                        .command(id::GET_SDR.0, id::GET_SDR.1, &req)
                         .await
                         .map_err(|e| finding(&format!("Get SDR {id:#06x}"), e))?;
                     read.answer(r.completion, &r.data)?;
@@ -318,7 +318,7 @@ impl SdrReader {
 }
 
 pub(super) async fn reserve(ctx: &mut Ctx, h: Handle, cmd: u8) -> Result<u16, Finding> {
-    let what = if cmd == 0x22 {
+    let what = if cmd == id::RESERVE_SDR.1 {
         "Reserve SDR Repository"
     } else {
         "Reserve SEL"
@@ -400,7 +400,13 @@ pub(crate) async fn sdr_records(ctx: &mut Ctx, h: Handle) -> Result<Vec<Sdr>, Fi
 pub(super) async fn sdr_walk_chain(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let info = ctx
-        .ipmi_ok(h, "Get SDR Repository Info", STORAGE, 0x20, &[])
+        .ipmi_ok(
+            h,
+            "Get SDR Repository Info",
+            id::GET_SDR_INFO.0,
+            id::GET_SDR_INFO.1,
+            &[],
+        )
         .await?;
     let count = usize::from(le16(&info, 1));
     let walked = sdr_walk(ctx, h).await?;
@@ -439,7 +445,7 @@ pub(super) async fn sdr_partial_reads(ctx: &mut Ctx) -> Result<(), Finding> {
         req.extend_from_slice(&[off as u8, n]);
         let r = ctx
             .s(h)
-            .command(STORAGE, 0x23, &req)
+            .command(id::GET_SDR.0, id::GET_SDR.1, &req)
             .await
             .map_err(|e| finding(&what, e))?;
         match r.completion {
@@ -480,7 +486,7 @@ pub(super) async fn sdr_partial_reads(ctx: &mut Ctx) -> Result<(), Finding> {
     let what = format!("Get SDR {id:#06x} offset 0 count 0xFF (the whole record)");
     let r = ctx
         .s(h)
-        .command(STORAGE, 0x23, &req)
+        .command(id::GET_SDR.0, id::GET_SDR.1, &req)
         .await
         .map_err(|e| finding(&what, e))?;
     let sdr = Chunk::sdr();
@@ -505,8 +511,8 @@ pub(super) async fn sdr_partial_reads(ctx: &mut Ctx) -> Result<(), Finding> {
 
 pub(super) async fn sdr_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
-    let old = reserve(ctx, h, 0x22).await?;
-    let new = reserve(ctx, h, 0x22).await?;
+    let old = reserve(ctx, h, id::RESERVE_SDR.1).await?;
+    let new = reserve(ctx, h, id::RESERVE_SDR.1).await?;
     if old == new {
         return Err(Finding::mismatch(
             "second reservation",
@@ -519,7 +525,7 @@ pub(super) async fn sdr_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Findi
     completion_must_be(
         ctx,
         h,
-        (STORAGE, 0x23, &req),
+        (id::GET_SDR.0, id::GET_SDR.1, &req),
         "Get SDR with the old reservation",
         "Get SDR with a cancelled reservation",
         0xC5,
@@ -538,7 +544,14 @@ pub(super) async fn thresholds_match_sdr(ctx: &mut Ctx) -> Result<(), Finding> {
         if mask == 0 {
             continue;
         }
-        let d = sensor_ok(ctx, h, "Get Sensor Thresholds", 0x27, f.key.number).await?;
+        let d = sensor_ok(
+            ctx,
+            h,
+            "Get Sensor Thresholds",
+            id::GET_SENSOR_THRESHOLDS.1,
+            f.key.number,
+        )
+        .await?;
         if d.len() != 7 {
             misses.push(crate::eval::Mismatch {
                 what: format!("sensor {} thresholds", f.key.number),
@@ -577,7 +590,7 @@ pub(super) async fn every_sensor_reads(ctx: &mut Ctx) -> Result<(), Finding> {
             continue;
         };
         n += 1;
-        let d = sensor_ok(ctx, h, "Get Sensor Reading", 0x2D, num).await?;
+        let d = sensor_ok(ctx, h, "Get Sensor Reading", id::GET_SENSOR_READING.1, num).await?;
         if d.len() < 2 || d[1] & 0x20 != 0 {
             return Err(Finding::mismatch(
                 format!("sensor {num} reading"),
@@ -599,7 +612,14 @@ pub(super) async fn reading_conversion(ctx: &mut Ctx) -> Result<(), Finding> {
         let Record::Full(f) = sdr.record else {
             continue;
         };
-        let d = sensor_ok(ctx, h, "Get Sensor Reading", 0x2D, f.key.number).await?;
+        let d = sensor_ok(
+            ctx,
+            h,
+            "Get Sensor Reading",
+            id::GET_SENSOR_READING.1,
+            f.key.number,
+        )
+        .await?;
         // No reading to convert while it is unavailable (byte 2 bit 5).
         let Some(raw) = d
             .first()
@@ -638,7 +658,7 @@ pub(super) async fn unknown_sensor(ctx: &mut Ctx) -> Result<(), Finding> {
     };
     let r = ctx
         .s(h)
-        .command(SENSOR, 0x2D, &[free])
+        .command(id::GET_SENSOR_READING.0, id::GET_SENSOR_READING.1, &[free])
         .await
         .map_err(|e| finding("Get Sensor Reading", e))?;
     if r.completion == 0 {
@@ -664,7 +684,7 @@ pub(crate) async fn sel_entries(ctx: &mut Ctx, h: Handle) -> Result<Vec<Vec<u8>>
         let what = format!("Get SEL Entry {id:#06x}");
         let r = ctx
             .s(h)
-            .command(STORAGE, 0x43, &req)
+            .command(id::GET_SEL_ENTRY.0, id::GET_SEL_ENTRY.1, &req)
             .await
             .map_err(|e| finding(&what, e))?;
         if r.completion == 0xCB && id == 0 {
@@ -709,7 +729,15 @@ pub(crate) async fn sel_entries(ctx: &mut Ctx, h: Handle) -> Result<Vec<Vec<u8>>
 }
 
 pub(crate) async fn sel_count(ctx: &mut Ctx, h: Handle) -> Result<u16, Finding> {
-    let d = ctx.ipmi_ok(h, "Get SEL Info", STORAGE, 0x40, &[]).await?;
+    let d = ctx
+        .ipmi_ok(
+            h,
+            "Get SEL Info",
+            id::GET_SEL_INFO.0,
+            id::GET_SEL_INFO.1,
+            &[],
+        )
+        .await?;
     if d.len() < 3 {
         return Err(Finding::mismatch(
             "Get SEL Info",
@@ -800,7 +828,7 @@ async fn sel_restore_because(
         rec[1] = 0;
         let r = ctx
             .s(h)
-            .command(STORAGE, 0x44, &rec)
+            .command(id::ADD_SEL_ENTRY.0, id::ADD_SEL_ENTRY.1, &rec)
             .await
             .map_err(|e| finding("Add SEL Entry (restoring)", e))?;
         let new = (r.completion == 0 && r.data.len() == 2).then(|| le16(&r.data, 0));
@@ -875,7 +903,13 @@ pub(super) const TEST_EVENT: [u8; 16] = [
 /// Adds the test event; records the change.
 pub(super) async fn add_entry(ctx: &mut Ctx, h: Handle) -> Result<u16, Finding> {
     let d = ctx
-        .ipmi_ok(h, "Add SEL Entry", STORAGE, 0x44, &TEST_EVENT)
+        .ipmi_ok(
+            h,
+            "Add SEL Entry",
+            id::ADD_SEL_ENTRY.0,
+            id::ADD_SEL_ENTRY.1,
+            &TEST_EVENT,
+        )
         .await?;
     if d.len() != 2 {
         return Err(Finding::mismatch(
@@ -895,11 +929,17 @@ pub(super) async fn add_entry(ctx: &mut Ctx, h: Handle) -> Result<u16, Finding> 
 /// (or that the entry stayed).
 pub(super) async fn delete_entry(ctx: &mut Ctx, h: Handle, id: u16) -> Result<(), Finding> {
     let result = async {
-        let rsv = reserve(ctx, h, 0x42).await?;
+        let rsv = reserve(ctx, h, id::RESERVE_SEL.1).await?;
         let mut req = rsv.to_le_bytes().to_vec();
         req.extend_from_slice(&id.to_le_bytes());
         let d = ctx
-            .ipmi_ok(h, "Delete SEL Entry", STORAGE, 0x46, &req)
+            .ipmi_ok(
+                h,
+                "Delete SEL Entry",
+                id::DELETE_SEL_ENTRY.0,
+                id::DELETE_SEL_ENTRY.1,
+                &req,
+            )
             .await?;
         if d.len() != 2 || le16(&d, 0) != id {
             return Err(Finding::mismatch(
@@ -935,7 +975,13 @@ async fn add_get_delete(ctx: &mut Ctx, h: Handle) -> Result<(), Finding> {
     req.extend_from_slice(&id.to_le_bytes());
     req.extend_from_slice(&[0, 0xFF]);
     let got = ctx
-        .ipmi_ok(h, "Get SEL Entry of the new record", STORAGE, 0x43, &req)
+        .ipmi_ok(
+            h,
+            "Get SEL Entry of the new record",
+            id::GET_SEL_ENTRY.0,
+            id::GET_SEL_ENTRY.1,
+            &req,
+        )
         .await;
     let check = match got {
         Ok(d)
@@ -958,7 +1004,7 @@ async fn add_get_delete(ctx: &mut Ctx, h: Handle) -> Result<(), Finding> {
     completion_must_be(
         ctx,
         h,
-        (STORAGE, 0x43, &req),
+        (id::GET_SEL_ENTRY.0, id::GET_SEL_ENTRY.1, &req),
         "Get SEL Entry after delete",
         "Get SEL Entry of the deleted record",
         0xCB,
@@ -1000,8 +1046,8 @@ pub(super) async fn sel_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Findi
         .entries
         .last()
         .map_or(0xFFFF, |e| u16::from_le_bytes([e[0], e[1]]));
-    let old = reserve(ctx, h, 0x42).await?;
-    let new = reserve(ctx, h, 0x42).await?;
+    let old = reserve(ctx, h, id::RESERVE_SEL.1).await?;
+    let new = reserve(ctx, h, id::RESERVE_SEL.1).await?;
     let mut req = old.to_le_bytes().to_vec();
     req.extend_from_slice(&target.to_le_bytes());
     let what = format!(
@@ -1009,7 +1055,7 @@ pub(super) async fn sel_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Findi
     );
     let r = ctx
         .s(h)
-        .command(STORAGE, 0x46, &req)
+        .command(id::DELETE_SEL_ENTRY.0, id::DELETE_SEL_ENTRY.1, &req)
         .await
         .map_err(|e| finding(&what, e));
     let restored = sel_restore_because(
@@ -1050,19 +1096,31 @@ pub(super) async fn sel_reservation_cancelled(ctx: &mut Ctx) -> Result<(), Findi
 pub(super) async fn sel_clear_and_restore(ctx: &mut Ctx) -> Result<(), Finding> {
     let h = ctx.ipmi_login(Role::Admin).await?;
     let saved = sel_save(ctx, h).await?;
-    let rsv = reserve(ctx, h, 0x42).await?;
+    let rsv = reserve(ctx, h, id::RESERVE_SEL.1).await?;
     let mut req = rsv.to_le_bytes().to_vec();
     req.extend_from_slice(b"CLR");
     req.push(0xAA);
     let cleared = ctx
-        .ipmi_ok(h, "Clear SEL (0xAA)", STORAGE, 0x47, &req)
+        .ipmi_ok(
+            h,
+            "Clear SEL (0xAA)",
+            id::CLEAR_SEL.0,
+            id::CLEAR_SEL.1,
+            &req,
+        )
         .await;
     let mut result = cleared.map(|_| ());
     if result.is_ok() {
         ctx.record_change(format!("cleared the SEL ({} entries)", saved.entries.len()));
         *req.last_mut().expect("four bytes") = 0x00;
         let poll = ctx
-            .ipmi_ok(h, "Clear SEL (poll)", STORAGE, 0x47, &req)
+            .ipmi_ok(
+                h,
+                "Clear SEL (poll)",
+                id::CLEAR_SEL.0,
+                id::CLEAR_SEL.1,
+                &req,
+            )
             .await;
         let count = sel_count(ctx, h).await;
         result = match (poll, count) {
@@ -1084,7 +1142,13 @@ pub(super) async fn sel_clear_and_restore(ctx: &mut Ctx) -> Result<(), Finding> 
 
 pub(super) async fn fru_size(ctx: &mut Ctx, h: Handle) -> Result<usize, Finding> {
     let d = ctx
-        .ipmi_ok(h, "Get FRU Inventory Area Info", STORAGE, 0x10, &[0])
+        .ipmi_ok(
+            h,
+            "Get FRU Inventory Area Info",
+            id::GET_FRU_INFO.0,
+            id::GET_FRU_INFO.1,
+            &[0],
+        )
         .await?;
     if d.len() != 3 {
         return Err(Finding::mismatch(
@@ -1189,7 +1253,7 @@ impl FruReader {
             let o = o.to_le_bytes();
             let r = ctx
                 .s(self.h)
-                .command(STORAGE, 0x11, &[0, o[0], o[1], n])
+                .command(id::READ_FRU.0, id::READ_FRU.1, &[0, o[0], o[1], n])
                 .await
                 .map_err(|e| finding(&format!("Read FRU Data offset {at}"), e))?;
             match fru_answer(&mut self.chunk, at, n, r.completion, &r.data)? {
@@ -1211,7 +1275,7 @@ pub(super) async fn fru_read_too_large(ctx: &mut Ctx) -> Result<(), Finding> {
     let what = "Read FRU Data offset 0 count 255";
     let r = ctx
         .s(h)
-        .command(STORAGE, 0x11, &[0, 0, 0, 0xFF])
+        .command(id::READ_FRU.0, id::READ_FRU.1, &[0, 0, 0, 0xFF])
         .await
         .map_err(|e| finding(what, e))?;
     match (r.completion, r.data.split_first()) {
@@ -1327,7 +1391,7 @@ pub(super) async fn fru_read_past_end(ctx: &mut Ctx) -> Result<(), Finding> {
     let what = format!("Read FRU Data offset {at} count 8 (past the {size}-byte end)");
     let r = ctx
         .s(h)
-        .command(STORAGE, 0x11, &[0, o[0], o[1], 8])
+        .command(id::READ_FRU.0, id::READ_FRU.1, &[0, o[0], o[1], 8])
         .await
         .map_err(|e| finding(&what, e))?;
     if r.completion == 0 && r.data.first().is_some_and(|c| *c > 0) {

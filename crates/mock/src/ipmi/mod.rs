@@ -6,8 +6,9 @@
 //! mock's one lock (so a power change over IPMI is what WS-Man shows next), lets the
 //! scenario's `[[ipmi.rules]]` act, and returns what to send and when. The listener then
 //! sends (a delayed reply from its own task, so the socket keeps serving), journals the
-//! datagram, sweeps idle sessions once a second, and stops on the same kind of signal
-//! as the HTTP listeners.
+//! datagram, wakes at the session layer's next timeout ([`Bmc::next_timeout`]: idle
+//! sessions, half-open handshakes) to close what expired, and stops on the same kind of
+//! signal as the HTTP listeners.
 
 pub mod rules;
 
@@ -15,8 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use ipmi::app::{Application, Request, Response, UserRecord};
-use ipmi::session::{Bmc, Record, RecordKind};
+use ipmi::app::{Application, Response};
+use ipmi::peek::{Datagram, Handshake, Wrapper};
+use ipmi::session::{Bmc, Event, Record, RecordKind};
 use machine::Machine;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
@@ -64,63 +66,8 @@ pub struct Outcome {
     pub delay: Duration,
     /// The journal's account of it.
     pub record: IpmiRecord,
-}
-
-/// The machine as the session layer sees it, with the rules consulted before a
-/// command runs (so a dropped or refused command never reaches the machine).
-struct Ruled<'a, 'm, 'h> {
-    machine: &'m mut Machine,
-    rules: &'a [IpmiRule],
-    hits: &'h mut Vec<u32>,
-    payload: Payload,
-    /// Set once the rules were asked (Some(None): no rule acted).
-    decided: Option<Option<&'a IpmiRule>>,
-}
-
-impl Application for Ruled<'_, '_, '_> {
-    fn user_by_name(&self, name: &[u8]) -> Option<UserRecord> {
-        Application::user_by_name(&*self.machine, name)
-    }
-    fn user_by_id(&self, id: u8) -> Option<UserRecord> {
-        Application::user_by_id(&*self.machine, id)
-    }
-    fn guid(&self) -> [u8; 16] {
-        Application::guid(&*self.machine)
-    }
-    fn handle(&mut self, req: &Request<'_>, now_ms: u64) -> Response {
-        if self.decided.is_none() {
-            let user = req
-                .session
-                .map(|s| String::from_utf8_lossy(s.user).into_owned());
-            let view = IpmiView {
-                payload: self.payload,
-                netfn: Some(req.netfn),
-                cmd: Some(req.cmd),
-                user: user.as_deref(),
-            };
-            let rules: &[IpmiRule] = self.rules;
-            self.decided = Some(rules::decide(rules, &view, self.hits));
-        }
-        if let Some(Some(rule)) = self.decided {
-            if rule.action.drop {
-                // Never sent: the whole datagram is undone.
-                return Response::cc(ipmi::codes::cc::UNSPECIFIED);
-            }
-            if let Some(cc) = rule.action.completion_code {
-                return Response {
-                    completion: cc,
-                    data: rule.action.data.clone(),
-                };
-            }
-        }
-        Application::handle(self.machine, req, now_ms)
-    }
-    fn sol_input(&mut self, session: u32, data: &[u8], now_ms: u64) -> Vec<u8> {
-        Application::sol_input(self.machine, session, data, now_ms)
-    }
-    fn sol_activated(&mut self, session: u32, now_ms: u64) -> Vec<u8> {
-        Application::sol_activated(self.machine, session, now_ms)
-    }
+    /// When the session layer next has something to time out (the mock's clock, ms).
+    pub next_timeout_ms: Option<u64>,
 }
 
 /// What the rules can see of a datagram before the session layer runs, for the kinds
@@ -135,56 +82,32 @@ struct Peeked {
     sessionless: Option<(bool, ipmi::msg::Message)>,
 }
 
-fn peek(bmc: &Bmc, payload: Payload, datagram: &[u8]) -> Peeked {
-    let mut p = Peeked {
-        netfn: None,
-        cmd: None,
-        user: None,
-        sessionless: None,
-    };
+fn peek(bmc: &Bmc, d: &Datagram) -> Peeked {
     let session_user = |id: u32| {
         bmc.sessions()
             .find(|s| s.id == id)
             .map(|s| s.user)
             .filter(|u| !u.is_empty())
     };
-    match ipmi::rmcp::decode(datagram) {
-        Ok(ipmi::rmcp::Frame::V15(v)) if payload == Payload::Sessionless => {
-            if let Ok(m) = ipmi::msg::Message::decode(v.message) {
-                p.netfn = Some(m.netfn);
-                p.cmd = Some(m.cmd);
-                p.sessionless = Some((false, m));
-            }
+    let sessionless = d
+        .sessionless_request()
+        .map(|m| (d.kind == Payload::SessionlessRmcpp, m.clone()));
+    let user = match (&d.handshake, &d.frame) {
+        (Some(Handshake::Rakp1 { user, .. }), _) => user
+            .as_deref()
+            .map(|n| String::from_utf8_lossy(n).into_owned()),
+        (Some(Handshake::Rakp3 { bmc_session_id }), _) => session_user(*bmc_session_id),
+        (_, Ok(Wrapper::Rmcpp { session_id, .. })) if d.kind == Payload::Sol => {
+            session_user(*session_id)
         }
-        Ok(ipmi::rmcp::Frame::V20(v)) => match payload {
-            Payload::SessionlessRmcpp if !v.encrypted => {
-                if let Ok(m) = ipmi::msg::Message::decode(v.payload) {
-                    p.netfn = Some(m.netfn);
-                    p.cmd = Some(m.cmd);
-                    p.sessionless = Some((true, m));
-                }
-            }
-            Payload::Rakp1 => {
-                // tag, reserved (3), BMC session ID (4), Rm (16), role, reserved (2),
-                // name length, name.
-                let b = v.payload;
-                if let Some(&len) = b.get(27) {
-                    if let Some(name) = b.get(28..28 + len as usize) {
-                        p.user = Some(String::from_utf8_lossy(name).into_owned());
-                    }
-                }
-            }
-            Payload::Rakp3 => {
-                if let Some(id) = v.payload.get(4..8) {
-                    p.user = session_user(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
-                }
-            }
-            Payload::Sol => p.user = session_user(v.session_id),
-            _ => {}
-        },
-        _ => {}
+        _ => None,
+    };
+    Peeked {
+        netfn: sessionless.as_ref().map(|(_, m)| m.netfn),
+        cmd: sessionless.as_ref().map(|(_, m)| m.cmd),
+        user,
+        sessionless,
     }
-    p
 }
 
 /// Carries out the parts of a rule's action that change the channel (from this
@@ -203,12 +126,14 @@ fn reconfigure(state: &mut State, machine: &mut Machine, a: &IpmiAction) {
 
 /// Runs one datagram through the rules, the session layer and the machine.
 ///
-/// Commands inside a session are matched by a wrapper around the machine, before the
-/// machine runs them (the session layer has decrypted them by then); a dropped one puts
-/// back a snapshot of the session layer, so its sequence window is untouched. Every
-/// other kind is matched before the session layer runs: a drop never reaches it, a
-/// completion code answers a sessionless command at once, and a channel change
-/// (suites, session limit) already applies to the datagram that triggered it.
+/// The datagram is classified once ([`ipmi::peek::classify`]). Kinds outside a session
+/// are matched before the session layer runs: a drop never reaches it, a completion
+/// code answers a sessionless command at once, and a channel change (suites, session
+/// limit) already applies to the datagram that triggered it. A command inside a
+/// session is matched once the session layer has verified (and decrypted) it and
+/// handed it out ([`ipmi::session::Event`]), before anything about it is committed: a
+/// drop is [`Bmc::drop`] (no state to undo), a completion code is the answer instead of
+/// the machine's, and a channel change applies from the next datagram.
 pub(crate) fn handle(
     state: &mut State,
     machine: &mut Machine,
@@ -217,23 +142,13 @@ pub(crate) fn handle(
     peer: SocketAddr,
     now_ms: u64,
 ) -> Outcome {
-    let payload = Payload::peek(datagram);
+    let classified = ipmi::peek::classify(datagram);
+    let payload = classified.kind;
     let mut rng = rand::rng();
-    if settings.rules.is_empty() {
-        let handled = state
-            .bmc
-            .handle_from(&mut *machine, datagram, Some(peer), now_ms, &mut rng);
-        let record = journal_record(&handled.record, payload, None, handled.replies.len());
-        return Outcome {
-            replies: handled.replies,
-            delay: Duration::ZERO,
-            record,
-        };
-    }
-    let in_session = matches!(payload, Payload::Ipmi15 | Payload::Rmcpp);
+    let in_session = payload.in_session();
     let mut pre: Option<&IpmiRule> = None;
-    if !in_session {
-        let p = peek(&state.bmc, payload, datagram);
+    if !in_session && !settings.rules.is_empty() {
+        let p = peek(&state.bmc, &classified);
         let view = IpmiView {
             payload,
             netfn: p.netfn,
@@ -267,68 +182,104 @@ pub(crate) fn handle(
                 } else {
                     record.dropped = Some("dropped by a scenario rule".into());
                 }
-                return shaped(replies, &rule.action, record);
+                let mut out = shaped(replies, &rule.action, record);
+                out.next_timeout_ms = state.bmc.next_timeout();
+                return out;
             }
         }
     }
-    // A dropped command must leave no trace in the session layer: keep a copy to put
-    // back (only when a rule could drop).
-    let snapshot =
-        (in_session && settings.rules.iter().any(|r| r.action.drop)).then(|| state.bmc.clone());
-    let mut app = Ruled {
-        machine,
-        rules: &settings.rules,
-        hits: &mut state.hits,
-        payload,
-        decided: if in_session { None } else { Some(pre) },
-    };
-    let handled = state
+    let event = state
         .bmc
-        .handle_from(&mut app, datagram, Some(peer), now_ms, &mut rng);
-    let decided = app.decided;
-    let machine = app.machine;
-    let rule = match decided {
-        Some(d) => d,
-        // A session-layer command (Activate Session, Set Session Privilege, Close
-        // Session, ...) or a datagram the session layer refused.
-        None if matches!(handled.record.kind, RecordKind::Dropped { .. }) => None,
-        None => {
-            let r = &handled.record;
-            let view = IpmiView {
-                payload,
-                netfn: r.netfn,
-                cmd: r.cmd,
-                user: r.user.as_deref(),
+        .receive(&*machine, datagram, Some(peer), now_ms, &mut rng);
+    // The rule for a command inside a session, decided on what the session layer
+    // verified (outside a session: the one decided above).
+    let mut decide = |record: &Record| -> Option<&IpmiRule> {
+        if !in_session {
+            return pre;
+        }
+        let view = IpmiView {
+            payload,
+            netfn: record.netfn,
+            cmd: record.cmd,
+            user: record.user.as_deref(),
+        };
+        rules::decide(&settings.rules, &view, &mut state.hits)
+    };
+    const DROPPED: &str = "dropped by a scenario rule";
+    let (handled, rule) = match event {
+        Event::Done(h) => {
+            // Answered or refused by the session layer alone (never a command inside
+            // a session: those are handed out below).
+            let rule = if matches!(h.record.kind, RecordKind::Dropped { .. }) && in_session {
+                None
+            } else {
+                decide(&h.record)
             };
-            rules::decide(&settings.rules, &view, &mut state.hits)
+            (h, rule)
+        }
+        Event::Command(c) => {
+            let rule = decide(c.record());
+            let handled = match rule.map(|r| &r.action) {
+                Some(a) if a.drop => state.bmc.drop(c, DROPPED),
+                Some(IpmiAction {
+                    completion_code: Some(cc),
+                    data,
+                    ..
+                }) => state.bmc.answer(
+                    c,
+                    Response {
+                        completion: *cc,
+                        data: data.clone(),
+                    },
+                    &mut rng,
+                ),
+                _ => {
+                    let rsp = Application::handle(machine, &c.request(), now_ms);
+                    state.bmc.answer(c, rsp, &mut rng)
+                }
+            };
+            (handled, rule)
+        }
+        Event::SessionCommand(c) => {
+            let rule = decide(c.record());
+            let handled = if rule.is_some_and(|r| r.action.drop) {
+                state.bmc.drop(c, DROPPED)
+            } else {
+                let mut h = state.bmc.proceed(c, &mut rng);
+                if let Some(sid) = h.sol_activated.take() {
+                    let banner = Application::sol_activated(machine, sid, now_ms);
+                    h.replies.extend(state.bmc.send_sol(sid, &banner, &mut rng));
+                }
+                h
+            };
+            (handled, rule)
+        }
+        Event::Sol(s) => {
+            let output = Application::sol_input(machine, s.session_id(), s.data(), now_ms);
+            (state.bmc.answer_sol(s, &output, &mut rng), pre)
         }
     };
-    let mut replies = handled.replies;
-    let mut record = journal_record(&handled.record, payload, rule, 0);
-    if rule.is_some_and(|r| r.action.drop) {
-        if let Some(s) = snapshot {
-            state.bmc = s;
-        }
-        replies.clear();
-        record.dropped = Some("dropped by a scenario rule".into());
-        record.completion_code = None;
-        record.response_hex.clear();
-    }
+    let replies = handled.replies;
+    let record = journal_record(&handled.record, payload, rule, 0);
     // In a session the channel changes after the datagram (before, for other kinds).
     if let Some(rule) = rule.filter(|_| in_session) {
         reconfigure(state, machine, &rule.action);
     }
-    match rule {
+    let mut out = match rule {
         Some(rule) => shaped(replies, &rule.action, record),
         None => {
+            let mut record = record;
             record.replies = replies.len();
             Outcome {
                 replies,
                 delay: Duration::ZERO,
                 record,
+                next_timeout_ms: None,
             }
         }
-    }
+    };
+    out.next_timeout_ms = state.bmc.next_timeout();
+    out
 }
 
 /// Applies a rule's reply shaping (corrupt, duplicate, delay) and counts the replies.
@@ -349,26 +300,15 @@ fn shaped(mut replies: Vec<Vec<u8>>, a: &IpmiAction, mut record: IpmiRecord) -> 
         replies,
         delay: Duration::from_millis(a.delay_ms),
         record,
+        next_timeout_ms: None,
     }
 }
 
 /// Flips a byte of the AuthCode a reply carries (IPMI 1.5: the 16 bytes after the
 /// session ID; RMCP+: the trailer's last byte). Replies without one are left alone.
 fn corrupt_auth_code(reply: &mut [u8]) {
-    if reply.len() < 5 || reply[3] != ipmi::rmcp::CLASS_IPMI {
-        return;
-    }
-    if reply[4] == ipmi::rmcp::AUTH_RMCPP {
-        let authenticated = reply.get(5).is_some_and(|p| p & 0x40 != 0);
-        if authenticated {
-            if let Some(last) = reply.last_mut() {
-                *last ^= 0xFF;
-            }
-        }
-    } else if reply[4] & 0x0F != 0 {
-        if let Some(b) = reply.get_mut(13) {
-            *b ^= 0xFF;
-        }
+    if let Some(i) = ipmi::peek::auth_code_byte(reply) {
+        reply[i] ^= 0xFF;
     }
 }
 
@@ -431,8 +371,11 @@ impl Listener {
     }
 }
 
-/// How often idle sessions are swept.
-const SWEEP: Duration = Duration::from_secs(1);
+/// The instant at which the session layer next has something to time out, from its
+/// deadline on the mock's clock (`now_ms` is that clock now).
+fn deadline(next_ms: Option<u64>, now_ms: u64) -> Option<tokio::time::Instant> {
+    next_ms.map(|t| tokio::time::Instant::now() + Duration::from_millis(t.saturating_sub(now_ms)))
+}
 
 /// Binds `addr` (port 0: a free port) and serves IPMI for `mock`.
 pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
@@ -442,13 +385,18 @@ pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
-        let mut sweep = tokio::time::interval(SWEEP);
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The session layer's next timeout (idle sessions, half-open handshakes):
+        // slept until, then handled, instead of sweeping on a fixed period.
+        let mut next = deadline(mock.ipmi_expire(), mock.now_ms());
         let mut delayed = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 _ = async { let _ = stopped.wait_for(|s| *s).await; } => break,
-                _ = sweep.tick() => mock.ipmi_expire(),
+                _ = async {
+                    if let Some(at) = next {
+                        tokio::time::sleep_until(at).await;
+                    }
+                }, if next.is_some() => next = deadline(mock.ipmi_expire(), mock.now_ms()),
                 Some(_) = delayed.join_next(), if !delayed.is_empty() => {}
                 got = socket.recv_from(&mut buf) => {
                     let (n, peer) = match got {
@@ -463,6 +411,7 @@ pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
                     let started = SystemTime::now();
                     let t0 = Instant::now();
                     let out = mock.ipmi_datagram(&buf[..n], peer);
+                    next = deadline(out.next_timeout_ms, mock.now_ms());
                     let journal = mock.journal().clone();
                     if out.delay.is_zero() {
                         for r in &out.replies {

@@ -230,83 +230,8 @@ pub struct IpmiRuleSpec {
     pub times: Option<u32>,
 }
 
-/// Kinds of datagram a rule can match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payload {
-    /// ASF presence ping.
-    Ping,
-    /// Sessionless IPMI command (session ID 0) in IPMI 1.5 framing.
-    Sessionless,
-    /// Sessionless IPMI command (session ID 0) in RMCP+ framing.
-    SessionlessRmcpp,
-    /// RMCP+ Open Session Request.
-    OpenSession,
-    /// RAKP 1.
-    Rakp1,
-    /// RAKP 3.
-    Rakp3,
-    /// A command in an IPMI 1.5 session (Get Session Challenge's Activate included).
-    Ipmi15,
-    /// A command in an RMCP+ session.
-    Rmcpp,
-    /// Serial over LAN.
-    Sol,
-    /// Anything else (malformed, unknown payload type).
-    Other,
-}
-
-impl Payload {
-    /// The name a scenario uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            Payload::Ping => "ping",
-            Payload::Sessionless => "sessionless15",
-            Payload::SessionlessRmcpp => "sessionless_rmcpp",
-            Payload::OpenSession => "open_session",
-            Payload::Rakp1 => "rakp1",
-            Payload::Rakp3 => "rakp3",
-            Payload::Ipmi15 => "ipmi15",
-            Payload::Rmcpp => "rmcpp",
-            Payload::Sol => "sol",
-            Payload::Other => "other",
-        }
-    }
-
-    /// What kind of datagram this is, from its first bytes (no decryption needed).
-    pub fn peek(d: &[u8]) -> Payload {
-        if d.len() < 5 {
-            return Payload::Other;
-        }
-        if d[3] == ipmi::rmcp::CLASS_ASF {
-            return Payload::Ping;
-        }
-        if d[4] == ipmi::rmcp::AUTH_RMCPP {
-            let Some(pt) = d.get(5) else {
-                return Payload::Other;
-            };
-            let sid = d
-                .get(6..10)
-                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-            return match pt & 0x3F {
-                ipmi::rmcp::payload::OPEN_SESSION_REQUEST => Payload::OpenSession,
-                ipmi::rmcp::payload::RAKP1 => Payload::Rakp1,
-                ipmi::rmcp::payload::RAKP3 => Payload::Rakp3,
-                ipmi::rmcp::payload::SOL => Payload::Sol,
-                ipmi::rmcp::payload::IPMI if sid == 0 => Payload::SessionlessRmcpp,
-                ipmi::rmcp::payload::IPMI => Payload::Rmcpp,
-                _ => Payload::Other,
-            };
-        }
-        let sid = d
-            .get(9..13)
-            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        if sid == 0 {
-            Payload::Sessionless
-        } else {
-            Payload::Ipmi15
-        }
-    }
-}
+/// Kinds of datagram a rule can match: what [`ipmi::peek::classify`] says a datagram is.
+pub use ipmi::peek::Kind as Payload;
 
 const PAYLOAD_NAMES: [&str; 11] = [
     "ping",
@@ -630,12 +555,6 @@ const DEVICE_BITS: [(&str, u8); 8] = [
     ("chassis", 7),
 ];
 
-/// App commands the session layer answers itself (an `unsupported` entry cannot
-/// reach them).
-const SESSION_COMMANDS: [u8; 13] = [
-    0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x48, 0x49, 0x4A, 0x4B, 0x4E, 0x4F, 0x54,
-];
-
 /// The machine's side of the `[ipmi]` table: device support, read size, SOL, SDR
 /// order, unimplemented commands, reservation checks.
 fn compile_profile(file: &IpmiFile) -> Result<machine::ipmi::IpmiProfile, Refusal> {
@@ -681,8 +600,8 @@ fn compile_profile(file: &IpmiFile) -> Result<machine::ipmi::IpmiProfile, Refusa
     for (i, entry) in file.unsupported.iter().enumerate() {
         let at = format!("ipmi.unsupported[{i}]");
         let (netfn, cmd) = unsupported_entry(entry).ok_or_else(|| {
-            let mut names: Vec<&str> = NETFNS.iter().map(|(_, n)| *n).collect();
-            names.extend(COMMANDS.iter().map(|(_, _, n)| *n));
+            let mut names: Vec<&str> = commands::NETFNS.iter().map(|(_, n)| *n).collect();
+            names.extend(command_names());
             (
                 at.clone(),
                 format!("`{entry}` is not a NetFn or command name"),
@@ -693,7 +612,12 @@ fn compile_profile(file: &IpmiFile) -> Result<machine::ipmi::IpmiProfile, Refusa
                 crate::scenario::closest_of(entry, &names).map(|c| format!("did you mean `{c}`?")),
             )
         })?;
-        if netfn == 0x06 && cmd.is_some_and(|c| SESSION_COMMANDS.contains(&c)) {
+        // App commands the session layer answers itself cannot be reached.
+        let session = |c: u8| {
+            commands::lookup(netfn, c)
+                .is_some_and(|e| e.handler == Handler::Session && e.netfn == netfn)
+        };
+        if cmd.is_some_and(session) {
             return Err((
                 at,
                 format!("`{entry}` is answered by the session layer, not by the machine"),
@@ -774,7 +698,7 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
             NameOrNumber::Name(s) => match netfn_by_name(s) {
                 Some(v) => v,
                 None => {
-                    let names: Vec<&str> = NETFNS.iter().map(|(_, n)| *n).collect();
+                    let names: Vec<&str> = commands::NETFNS.iter().map(|(_, n)| *n).collect();
                     return Err((
                         at("match.netfn"),
                         format!("rule `{name}`: `{s}` is not a NetFn name"),
@@ -804,7 +728,7 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
                         m.cmd = Some(cmd);
                     }
                     None => {
-                        let names: Vec<&str> = COMMANDS.iter().map(|(_, _, n)| *n).collect();
+                        let names: Vec<&str> = command_names();
                         return Err((
                         at("match.cmd"),
                         format!("rule `{name}`: `{s}` is not a command name the mock knows"),
@@ -929,110 +853,29 @@ fn compile_rule(spec: &IpmiRuleSpec, i: usize) -> Result<IpmiRule, Refusal> {
     })
 }
 
-/// NetFn names.
-const NETFNS: [(u8, &str); 9] = [
-    (0x00, "chassis"),
-    (0x02, "bridge"),
-    (0x04, "sensor"),
-    (0x06, "app"),
-    (0x08, "firmware"),
-    (0x0A, "storage"),
-    (0x0C, "transport"),
-    (0x2C, "group_ext"),
-    (0x2E, "oem_group"),
-];
-
-/// Command names (the reference table).
-const COMMANDS: &[(u8, u8, &str)] = &[
-    (0x00, 0x00, "get_chassis_capabilities"),
-    (0x00, 0x01, "get_chassis_status"),
-    (0x00, 0x02, "chassis_control"),
-    (0x00, 0x04, "chassis_identify"),
-    (0x00, 0x08, "set_system_boot_options"),
-    (0x00, 0x09, "get_system_boot_options"),
-    (0x00, 0x0F, "get_poh_counter"),
-    (0x04, 0x25, "get_sensor_hysteresis"),
-    (0x04, 0x27, "get_sensor_thresholds"),
-    (0x04, 0x29, "get_sensor_event_enable"),
-    (0x04, 0x2D, "get_sensor_reading"),
-    (0x06, 0x01, "get_device_id"),
-    (0x06, 0x02, "cold_reset"),
-    (0x06, 0x04, "get_self_test_results"),
-    (0x06, 0x25, "get_watchdog_timer"),
-    (0x06, 0x37, "get_system_guid"),
-    (0x06, 0x38, "get_channel_auth_capabilities"),
-    (0x06, 0x39, "get_session_challenge"),
-    (0x06, 0x3A, "activate_session"),
-    (0x06, 0x3B, "set_session_privilege"),
-    (0x06, 0x3C, "close_session"),
-    (0x06, 0x3D, "get_session_info"),
-    (0x06, 0x41, "get_channel_access"),
-    (0x06, 0x42, "get_channel_info"),
-    (0x06, 0x43, "set_user_access"),
-    (0x06, 0x44, "get_user_access"),
-    (0x06, 0x45, "set_user_name"),
-    (0x06, 0x46, "get_user_name"),
-    (0x06, 0x47, "set_user_password"),
-    (0x06, 0x48, "activate_payload"),
-    (0x06, 0x49, "deactivate_payload"),
-    (0x06, 0x4A, "get_payload_activation_status"),
-    (0x06, 0x4B, "get_payload_instance_info"),
-    (0x06, 0x4E, "get_channel_payload_support"),
-    (0x06, 0x4F, "get_channel_payload_version"),
-    (0x06, 0x54, "get_channel_cipher_suites"),
-    (0x06, 0x59, "get_system_info_parameters"),
-    (0x0A, 0x10, "get_fru_inventory_area_info"),
-    (0x0A, 0x11, "read_fru_data"),
-    (0x0A, 0x20, "get_sdr_repository_info"),
-    (0x0A, 0x22, "reserve_sdr_repository"),
-    (0x0A, 0x23, "get_sdr"),
-    (0x0A, 0x40, "get_sel_info"),
-    (0x0A, 0x42, "reserve_sel"),
-    (0x0A, 0x43, "get_sel_entry"),
-    (0x0A, 0x44, "add_sel_entry"),
-    (0x0A, 0x46, "delete_sel_entry"),
-    (0x0A, 0x47, "clear_sel"),
-    (0x0A, 0x48, "get_sel_time"),
-    (0x0A, 0x49, "set_sel_time"),
-    (0x0C, 0x01, "set_lan_configuration_parameters"),
-    (0x0C, 0x02, "get_lan_configuration_parameters"),
-    (0x0C, 0x21, "set_sol_configuration_parameters"),
-    (0x0C, 0x22, "get_sol_configuration_parameters"),
-    (0x2C, 0x00, "picmg_get_properties"),
-    (0x2C, 0x01, "dcmi_get_capabilities"),
-];
+use ipmi::commands::{self, Handler};
 
 fn netfn_by_name(s: &str) -> Option<u8> {
-    NETFNS
-        .iter()
-        .find(|(_, n)| n.eq_ignore_ascii_case(s))
-        .map(|(v, _)| *v)
+    commands::netfn_by_name(s)
 }
 
 fn command_by_name(s: &str) -> Option<(u8, u8)> {
-    COMMANDS
-        .iter()
-        .find(|(_, _, n)| n.eq_ignore_ascii_case(s))
-        .map(|(nf, c, _)| (*nf, *c))
+    commands::by_key(s).map(commands::Command::id)
+}
+
+/// Every command name a scenario may use.
+fn command_names() -> Vec<&'static str> {
+    commands::keys().collect()
 }
 
 /// The name of a NetFn (request or response), or its number in hex.
 pub fn netfn_name(netfn: u8) -> String {
-    NETFNS
-        .iter()
-        .find(|(v, _)| *v == netfn & !1)
-        .map_or_else(|| format!("{netfn:#04x}"), |(_, n)| (*n).to_owned())
+    commands::netfn_name(netfn)
 }
 
 /// The name of a command, or `netfn:cmd` in hex.
 pub fn command_name(netfn: u8, cmd: u8) -> String {
-    COMMANDS
-        .iter()
-        .find(|(nf, c, _)| *nf == netfn & !1 && *c == cmd)
-        .map_or_else(
-            || format!("{:#04x}:{cmd:#04x}", netfn & !1),
-            |(_, _, n)| (*n).to_owned(),
-        )
+    commands::command_name(netfn, cmd)
 }
 
 #[cfg(test)]
@@ -1085,20 +928,13 @@ mod tests {
     }
 
     #[test]
-    fn peek_kinds() {
-        assert_eq!(Payload::peek(&ipmi::rmcp::encode_ping(1)), Payload::Ping);
-        assert_eq!(
-            Payload::peek(&[6, 0, 0xFF, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            Payload::Sessionless
-        );
-        assert_eq!(
-            Payload::peek(&[6, 0, 0xFF, 7, 6, 0x10, 0, 0, 0, 0]),
-            Payload::OpenSession
-        );
-        assert_eq!(
-            Payload::peek(&[6, 0, 0xFF, 7, 6, 0xC0, 1, 0, 0, 0]),
-            Payload::Rmcpp
-        );
-        assert_eq!(Payload::peek(&[6]), Payload::Other);
+    fn payload_names_are_the_scenario_names() {
+        for k in Payload::ALL {
+            assert!(
+                PAYLOAD_NAMES.contains(&k.name()) || k == Payload::Other,
+                "{}",
+                k.name()
+            );
+        }
     }
 }
