@@ -115,6 +115,12 @@ fn module_resolves(src: &Path, segments: &[&str]) -> bool {
         } else if as_dir.exists() {
             file = as_dir;
             dir = dir.join(seg);
+        } else if std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains(&format!("mod {seg} {{"))
+        {
+            // An inline module: what follows is looked up in the same file.
+            dir = dir.join(seg);
         } else {
             let last = i + 1 == segments.len();
             let text = std::fs::read_to_string(&file).unwrap_or_default();

@@ -223,16 +223,18 @@ pub fn write_instance(w: &mut XmlWriter, inst: &Instance, style: &UriStyle) {
 /// Writes one property value as the element `name`, a child of the instance element
 /// (and so in its namespace: plain values go through the writer's shortcut).
 fn write_value(w: &mut XmlWriter, name: &Name<'_>, v: &Value, style: &UriStyle, text: &mut String) {
-    use std::fmt::Write as _;
     text.clear();
     let plain: Option<&str> = match v {
         Value::Str(s) => Some(s),
         Value::Int(i) => {
-            let _ = write!(text, "{i}");
+            if *i < 0 {
+                text.push('-');
+            }
+            push_decimal(text, i.unsigned_abs());
             Some(text)
         }
         Value::UInt(u) => {
-            let _ = write!(text, "{u}");
+            push_decimal(text, *u);
             Some(text)
         }
         Value::Bool(x) => Some(if *x { "true" } else { "false" }),
@@ -337,6 +339,23 @@ fn value(b: &mut TreeBuilder<'static>, name: Name<'static>, v: &Value, style: &U
             b.end();
         }
     }
+}
+
+/// Appends `n` in decimal, as `{n}` would (without the formatting machinery: an
+/// enumeration writes a few hundred numbers).
+fn push_decimal(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    text.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 fn real(r: f64) -> String {
@@ -589,6 +608,26 @@ mod tests {
     }
 
     proptest! {
+        /// Numbers are written as `{n}` writes them, at both ends of each range.
+        #[test]
+        fn numbers_are_written_as_display_writes_them(i in any::<i64>(), u in any::<u64>()) {
+            for (value, want) in [
+                (Value::Int(i), i.to_string()),
+                (Value::UInt(u), u.to_string()),
+                (Value::Int(i64::MIN), i64::MIN.to_string()),
+                (Value::Int(0), "0".to_string()),
+                (Value::UInt(u64::MAX), u64::MAX.to_string()),
+            ] {
+                let mut w = XmlWriter::item_fragment();
+                let root = Name::new("urn:c", "C").with_prefix("p");
+                w.start(&root, &[]);
+                write_value(&mut w, &Name::new("urn:c", "N").with_prefix("p"), &value, &UriStyle::dmtf(), &mut String::new());
+                w.end();
+                let xml = String::from_utf8(w.into_inner()).unwrap();
+                prop_assert!(xml.contains(&format!("<p:N>{want}</p:N>")), "{}", xml);
+            }
+        }
+
         /// Any string and integer values are written once as the tree writes them.
         #[test]
         fn any_text_is_written_once_as_the_tree_writes_it(

@@ -292,6 +292,24 @@ impl StoredBody {
         }
     }
 
+    /// Stores `body` as [`StoredBody::new`] does, reusing its allocation when it is
+    /// UTF-8 text within [`MAX_STORED_BODY`] (the usual SOAP body): no copy.
+    pub fn from_vec(body: Vec<u8>) -> StoredBody {
+        if body.len() > MAX_STORED_BODY {
+            return StoredBody::new(&body);
+        }
+        let len = body.len();
+        match String::from_utf8(body) {
+            Ok(data) => StoredBody {
+                data,
+                base64: false,
+                len,
+                truncated: false,
+            },
+            Err(e) => StoredBody::new(e.as_bytes()),
+        }
+    }
+
     /// The stored bytes (decoding base64).
     pub fn bytes(&self) -> Vec<u8> {
         if self.base64 {
@@ -465,6 +483,33 @@ mod tests {
         assert!(b.truncated && !b.base64);
         assert_eq!(b.data.len(), MAX_STORED_BODY - 1);
         assert_eq!(b.len, MAX_STORED_BODY + 1);
+    }
+
+    /// `from_vec` stores exactly what `new` stores, for text, binary, empty, exactly
+    /// at the cap, over it, and a character split by the cap.
+    #[test]
+    fn storing_an_owned_body_stores_what_storing_a_borrowed_one_does() {
+        let mut at_cap = vec![b'a'; MAX_STORED_BODY];
+        at_cap[0] = b'<';
+        let mut split = vec![b'a'; MAX_STORED_BODY - 1];
+        split.extend_from_slice("é".as_bytes());
+        let bodies: Vec<Vec<u8>> = vec![
+            b"<s:Envelope/>".to_vec(),
+            Vec::new(),
+            vec![0xff, 0xfe, 0],
+            "Größe ✓".as_bytes().to_vec(),
+            at_cap,
+            vec![b'b'; MAX_STORED_BODY + 10],
+            split,
+        ];
+        for body in bodies {
+            assert_eq!(
+                StoredBody::from_vec(body.clone()),
+                StoredBody::new(&body),
+                "{} bytes",
+                body.len()
+            );
+        }
     }
 
     #[test]

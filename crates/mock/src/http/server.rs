@@ -542,7 +542,7 @@ impl Svc {
                     body: b"request timed out\n".to_vec(),
                 };
                 rec.finish(OutcomeKind::Timeout, Some(&reply));
-                build_response(&reply)
+                build_response(reply)
             }
         }
     }
@@ -808,7 +808,7 @@ impl Svc {
                         );
                     }
                     rec.finish(OutcomeKind::Reply, Some(&reply));
-                    return build_response(&protect(reply));
+                    return build_response(protect(reply));
                 }
                 Outcome::SlowDrip {
                     reply,
@@ -817,7 +817,7 @@ impl Svc {
                 } => {
                     rec.finish(OutcomeKind::SlowDrip, Some(&reply));
                     let reply = protect(reply);
-                    let mut resp = build_response(&reply);
+                    let mut resp = build_response(reply.clone());
                     *resp.body_mut() =
                         Drip::new(Bytes::from(reply.body), chunk, interval, deadline)
                             .boxed_unsync();
@@ -941,7 +941,7 @@ impl Svc {
             Ok(()) => std::future::pending().await,
             // Cannot happen while hyper serves us (one request at a time, and the
             // receiver lives as long as the connection); answer something sane anyway.
-            Err(_) => build_response(&simple(500, "cannot take over the connection", true)),
+            Err(_) => build_response(simple(500, "cannot take over the connection", true)),
         }
     }
 }
@@ -1005,9 +1005,10 @@ fn is_framing_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding")
 }
 
-fn build_response(reply: &Reply) -> Response<ResBody> {
+fn build_response(reply: Reply) -> Response<ResBody> {
+    let len = reply.body.len();
     let mut resp = Response::new(
-        Full::new(Bytes::from(reply.body.clone()))
+        Full::new(Bytes::from(reply.body))
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
@@ -1028,7 +1029,7 @@ fn build_response(reply: &Reply) -> Response<ResBody> {
             _ => tracing::warn!(name, value, "dropping an invalid response header"),
         }
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(reply.body.len()));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
 }
 
@@ -1095,7 +1096,8 @@ impl Draft {
             method: std::mem::take(&mut self.method),
             path: std::mem::take(&mut self.path),
             request_headers: std::mem::take(&mut self.headers),
-            request_body: StoredBody::new(&self.body),
+            // The body is not needed after this: its bytes become the stored text.
+            request_body: StoredBody::from_vec(std::mem::take(&mut self.body)),
             user: self.user.take(),
             auth: self.auth,
             encrypted: self.encrypted,
@@ -1139,7 +1141,7 @@ impl Draft {
     /// Journals a refusal by the HTTP layer and builds its response.
     fn refuse(&mut self, reply: Reply) -> Response<ResBody> {
         self.finish(OutcomeKind::Refused, Some(&reply));
-        build_response(&reply)
+        build_response(reply)
     }
 }
 
