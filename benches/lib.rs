@@ -4,6 +4,11 @@
 
 use std::path::PathBuf;
 
+/// The allocator the `touchstone` binary ships with (see `crates/cli/src/main.rs`), so
+/// the benches that link this library measure what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One bench input: the criterion group it names and its path under the corpus.
 #[derive(Debug, Clone, Copy)]
 pub struct Input {

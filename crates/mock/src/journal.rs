@@ -366,17 +366,23 @@ impl Journal {
     /// Records `entry` (its `seq` is overwritten) and returns its sequence number. The
     /// oldest entry is dropped when the journal is full.
     pub fn record(&self, mut entry: Entry) -> u64 {
-        let seq = {
+        let (seq, oldest) = {
             let mut ring = self.ring();
             let seq = ring.next_seq;
             ring.next_seq += 1;
             entry.seq = seq;
-            if ring.entries.len() == ring.capacity {
-                ring.entries.pop_front();
-            }
+            let oldest = if ring.entries.len() == ring.capacity {
+                ring.entries.pop_front()
+            } else {
+                None
+            };
             ring.entries.push_back(entry);
-            seq
+            (seq, oldest)
         };
+        // The entry that fell out is freed after the lock is released: freeing its
+        // strings is most of the cost of recording, and other connections' requests
+        // wait for the lock.
+        drop(oldest);
         self.last.send_replace(seq);
         seq
     }

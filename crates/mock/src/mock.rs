@@ -27,6 +27,10 @@ pub(crate) struct Shared {
     /// What the HTTP layer asks on every request, kept out of `inner` so that
     /// authentication never waits for another request's WS-Man work.
     pub(crate) auth: std::sync::RwLock<Arc<AuthSnapshot>>,
+    /// The scenario in force, as `Inner::scenario` (both are replaced together, under
+    /// the machine lock): a request reads it here before it needs the machine, so it
+    /// takes the contended machine lock once, not twice.
+    pub(crate) scenario: std::sync::RwLock<Arc<Scenario>>,
     pub(crate) journal: Arc<Journal>,
     pub(crate) started: Instant,
 }
@@ -80,11 +84,13 @@ impl Mock {
         let mut machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
         let auth = std::sync::RwLock::new(Arc::new(AuthSnapshot::of(&scenario)));
         let ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, 0);
+        let scenario = Arc::new(scenario);
         Ok(Mock {
             shared: Arc::new(Shared {
                 auth,
+                scenario: std::sync::RwLock::new(scenario.clone()),
                 inner: Mutex::new(Inner {
-                    scenario: Arc::new(scenario),
+                    scenario,
                     machine,
                     rules: RuleState::default(),
                     enumerations: HashMap::new(),
@@ -117,7 +123,22 @@ impl Mock {
 
     /// The scenario in force.
     pub fn scenario(&self) -> Arc<Scenario> {
-        self.lock().scenario.clone()
+        self.shared
+            .scenario
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Puts `scenario` in force, with the machine lock held (`inner`).
+    fn set_scenario(&self, inner: &mut Inner, scenario: Scenario) {
+        let scenario = Arc::new(scenario);
+        inner.scenario = scenario.clone();
+        *self
+            .shared
+            .scenario
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = scenario;
     }
 
     /// Replaces the scenario (and the machine with it).
@@ -129,7 +150,7 @@ impl Mock {
         // A new machine means new users and keys: the IPMI sessions go with the old one.
         inner.ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, inner.ipmi_port);
         inner.machine = machine;
-        inner.scenario = Arc::new(scenario);
+        self.set_scenario(&mut inner, scenario);
         *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
         inner.rules = RuleState::default();
         inner.enumerations.clear();
@@ -159,7 +180,7 @@ impl Mock {
         let mut rules = scenario.rules.rules().to_vec();
         f(&mut rules, &mut scenario.ipmi.rules);
         scenario.rules = crate::rules::RuleSet::new(rules);
-        inner.scenario = Arc::new(scenario);
+        self.set_scenario(&mut inner, scenario);
     }
 
     /// How often each WS-Man rule and each IPMI rule has matched since the scenario

@@ -100,7 +100,7 @@ impl Mock {
     pub async fn answer(&self, req: &Request) -> Handled {
         let arrived = Instant::now();
         let now = self.now_ms();
-        let scenario = self.lock().scenario.clone();
+        let scenario = self.scenario();
         if req.body.is_empty() {
             // pywinrm and others authenticate with an empty POST first.
             return handled(reply(200, Vec::new(), SOAP_CT), None);
