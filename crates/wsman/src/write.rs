@@ -409,24 +409,15 @@ impl XmlWriter {
     /// anything (the way [`XmlWriter::tree`] writes a parent's plain children). Only
     /// call it inside an element whose namespace the leaf shares.
     pub fn leaf_in_parent_namespace(&mut self, local: &str, text: &str) {
+        let prefix = &self.tags.as_bytes()[self.parent_prefix()];
+        write_prefixed_leaf(&mut self.out, prefix, local, text);
+    }
+
+    /// Where the innermost open element's prefix and colon (if any) are in `tags`.
+    fn parent_prefix(&self) -> std::ops::Range<usize> {
         let at = self.open.last().copied().unwrap_or(0);
         let tag = &self.tags.as_bytes()[at..];
-        let prefix_len = tag.iter().position(|&b| b == b':').map_or(0, |i| i + 1);
-        let prefix = &tag[..prefix_len];
-        let out = &mut self.out;
-        out.push(b'<');
-        out.extend_from_slice(prefix);
-        out.extend_from_slice(local.as_bytes());
-        if text.is_empty() {
-            out.extend_from_slice(b"/>");
-        } else {
-            out.push(b'>');
-            write_escaped(out, text, false);
-            out.extend_from_slice(b"</");
-            out.extend_from_slice(prefix);
-            out.extend_from_slice(local.as_bytes());
-            out.push(b'>');
-        }
+        at..at + tag.iter().position(|&b| b == b':').map_or(0, |i| i + 1)
     }
 
     /// `<p:local xmlns:xsi="..." xsi:nil="true"/>` in the namespace of the innermost
@@ -443,12 +434,10 @@ impl XmlWriter {
             self.leaf(name, &[(&nil, "true")], "");
             return;
         }
-        let at = self.open.last().copied().unwrap_or(0);
-        let tag = &self.tags.as_bytes()[at..];
-        let prefix_len = tag.iter().position(|&b| b == b':').map_or(0, |i| i + 1);
+        let prefix = &self.tags.as_bytes()[self.parent_prefix()];
         let out = &mut self.out;
         out.push(b'<');
-        out.extend_from_slice(&tag[..prefix_len]);
+        out.extend_from_slice(prefix);
         out.extend_from_slice(name.local.as_bytes());
         out.extend_from_slice(b" xmlns:xsi=\"");
         out.extend_from_slice(ns::XSI.as_bytes());
@@ -478,26 +467,30 @@ impl XmlWriter {
                 && std::ptr::eq(cn.ns.as_ref(), name.ns.as_ref())
             {
                 let prefix = &self.tags.as_bytes()[at..prefix_end];
-                let out = &mut self.out;
-                out.push(b'<');
-                out.extend_from_slice(prefix);
-                out.extend_from_slice(cn.local.as_bytes());
-                let text = c.text();
-                if text.is_empty() {
-                    out.extend_from_slice(b"/>");
-                } else {
-                    out.push(b'>');
-                    write_escaped(out, text, false);
-                    out.extend_from_slice(b"</");
-                    out.extend_from_slice(prefix);
-                    out.extend_from_slice(cn.local.as_bytes());
-                    out.push(b'>');
-                }
+                write_prefixed_leaf(&mut self.out, prefix, &cn.local, c.text());
                 continue;
             }
             self.tree(c);
         }
         self.end();
+    }
+}
+
+/// `<{prefix}{local}>text</{prefix}{local}>`, or `<{prefix}{local}/>` without text;
+/// `prefix` is empty or ends with its colon.
+fn write_prefixed_leaf(out: &mut Vec<u8>, prefix: &[u8], local: &str, text: &str) {
+    out.push(b'<');
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(local.as_bytes());
+    if text.is_empty() {
+        out.extend_from_slice(b"/>");
+    } else {
+        out.push(b'>');
+        write_escaped(out, text, false);
+        out.extend_from_slice(b"</");
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(local.as_bytes());
+        out.push(b'>');
     }
 }
 
