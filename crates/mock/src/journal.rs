@@ -328,6 +328,8 @@ pub struct Journal {
     inner: Mutex<Ring>,
     /// The sequence number of the newest entry (0: none yet), for waiters.
     last: watch::Sender<u64>,
+    /// Whether the capacity is above 0 (read without the lock on every request).
+    keeps: bool,
 }
 
 #[derive(Debug)]
@@ -344,9 +346,10 @@ impl Default for Journal {
 }
 
 impl Journal {
-    /// A journal keeping the newest `capacity` entries (at least one).
+    /// A journal keeping the newest `capacity` entries. With 0 it keeps none: entries
+    /// are still numbered (and waiters woken), and recorders may skip building them
+    /// ([`Journal::keeps_entries`]).
     pub fn new(capacity: usize) -> Journal {
-        let capacity = capacity.max(1);
         Journal {
             inner: Mutex::new(Ring {
                 capacity,
@@ -354,6 +357,7 @@ impl Journal {
                 entries: VecDeque::with_capacity(capacity.min(1024)),
             }),
             last: watch::Sender::new(0),
+            keeps: capacity > 0,
         }
     }
 
@@ -371,18 +375,41 @@ impl Journal {
             let seq = ring.next_seq;
             ring.next_seq += 1;
             entry.seq = seq;
-            let oldest = if ring.entries.len() == ring.capacity {
-                ring.entries.pop_front()
+            if ring.capacity == 0 {
+                (seq, Some(entry))
             } else {
-                None
-            };
-            ring.entries.push_back(entry);
-            (seq, oldest)
+                let oldest = if ring.entries.len() == ring.capacity {
+                    ring.entries.pop_front()
+                } else {
+                    None
+                };
+                ring.entries.push_back(entry);
+                (seq, oldest)
+            }
         };
         // The entry that fell out is freed after the lock is released: freeing its
         // strings is most of the cost of recording, and other connections' requests
         // wait for the lock.
         drop(oldest);
+        self.last.send_replace(seq);
+        seq
+    }
+
+    /// Whether entries are kept at all (a capacity above 0). A recorder may skip
+    /// building an entry nobody will see, and call [`Journal::skip`] instead.
+    pub fn keeps_entries(&self) -> bool {
+        self.keeps
+    }
+
+    /// Numbers an exchange that is not kept (as [`Journal::record`] would) and returns
+    /// its sequence number.
+    pub fn skip(&self) -> u64 {
+        let seq = {
+            let mut ring = self.ring();
+            let seq = ring.next_seq;
+            ring.next_seq += 1;
+            seq
+        };
         self.last.send_replace(seq);
         seq
     }
@@ -516,6 +543,21 @@ mod tests {
                 body.len()
             );
         }
+    }
+
+    /// A journal of capacity 0 keeps nothing but still numbers what it is given, by
+    /// `record` and by `skip` alike.
+    #[test]
+    fn a_journal_of_capacity_zero_keeps_nothing_and_counts_on() {
+        let j = Journal::new(0);
+        assert!(!j.keeps_entries());
+        assert_eq!(j.record(entry(1)), 1);
+        assert_eq!(j.skip(), 2);
+        assert_eq!(j.record(entry(3)), 3);
+        assert!(j.is_empty());
+        assert_eq!(j.entries().len(), 0);
+        assert_eq!(j.last_seq(), 3);
+        assert!(Journal::new(1).keeps_entries());
     }
 
     #[test]

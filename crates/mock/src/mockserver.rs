@@ -176,7 +176,7 @@ impl MockServer {
         config: ServerConfig,
         ipmi: Option<SocketAddr>,
     ) -> std::io::Result<MockServer> {
-        let journal = Arc::new(Journal::default());
+        let journal = Arc::new(Journal::new(scenario.http.journal_capacity));
         let mock = Mock::new(scenario, journal.clone()).map_err(std::io::Error::other)?;
         let shared = Arc::new(mock.clone());
         let ipmi = match ipmi {

@@ -96,6 +96,10 @@ pub struct HttpSettings {
     pub body_timeout_ms: u64,
     /// Most connections one listener serves at once (one more is closed at once).
     pub max_connections: usize,
+    /// How many exchanges (HTTP requests and IPMI datagrams) the journal keeps, newest
+    /// last; 0 keeps none and skips building the records (for load tests, where the
+    /// journal is most of the per-request allocation).
+    pub journal_capacity: usize,
 }
 
 impl Default for HttpSettings {
@@ -109,6 +113,7 @@ impl Default for HttpSettings {
             body_timeout_ms: 30_000,
             max_connections: 1024,
             allow_unencrypted: true,
+            journal_capacity: crate::journal::DEFAULT_CAPACITY,
         }
     }
 }

@@ -497,3 +497,44 @@ async fn typed_mocks_compile_to_the_rules_the_scenario_file_gives() {
     );
     server.shutdown().await;
 }
+
+/// `[http] journal_capacity = 0` turns the journal off: requests are answered as
+/// usual, and nothing is kept; the default keeps them.
+#[tokio::test]
+async fn journal_capacity_zero_keeps_nothing_and_answers_as_usual() {
+    for capacity in [0usize, 5] {
+        let mut scenario = mock::Scenario::default_scenario();
+        scenario.http.journal_capacity = capacity;
+        let server = MockServer::builder()
+            .scenario(scenario)
+            .start()
+            .await
+            .unwrap();
+        let c = client(&server);
+        for _ in 0..2 {
+            let answer = c.identify(false).await.unwrap();
+            assert_eq!(
+                answer.status(),
+                Some(200),
+                "{capacity}: {:?}",
+                answer.body_text()
+            );
+            assert!(
+                answer
+                    .body_text()
+                    .unwrap_or_default()
+                    .contains("IdentifyResponse")
+            );
+        }
+        // Two Identifies (and whatever the client's authentication adds) were answered.
+        let kept = server.journal().len();
+        if capacity == 0 {
+            assert_eq!(kept, 0);
+        } else {
+            assert!(
+                (2..=capacity).contains(&kept),
+                "capacity {capacity}: {kept} kept"
+            );
+        }
+    }
+}

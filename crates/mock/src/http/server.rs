@@ -1091,6 +1091,10 @@ impl Draft {
             return;
         }
         self.done = true;
+        if !self.journal.keeps_entries() {
+            self.journal.skip();
+            return;
+        }
         let record = HttpRecord {
             tls: self.tls,
             method: std::mem::take(&mut self.method),
