@@ -1,3 +1,4 @@
+// Over 800 lines because it is the one [ipmi] schema: the BMC-kind knobs, the fault rules and their matchers sit with their defaults and their file:line checks, which read together.
 //! The scenario's `[ipmi]` table: the LAN channel's settings, what kind of BMC the
 //! machine imitates, and the IPMI fault rules (`[[ipmi.rules]]`).
 //!
