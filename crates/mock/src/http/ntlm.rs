@@ -315,7 +315,9 @@ mod basic_memo_tests {
             memo.user_for("Basic YWRtaW46YWRtaW4=", Some(7)),
             Some("admin")
         );
-        // One character off, same length; a prefix; a longer one.
+        // Two characters off by the same bit (their differences would cancel in an
+        // XOR accumulator), one character off, same length; a prefix; a longer one.
+        assert_eq!(memo.user_for("Basic XWRtaW46XWRtaW4=", Some(7)), None);
         assert_eq!(memo.user_for("Basic YWRtaW46YWRtaW5=", Some(7)), None);
         assert_eq!(memo.user_for("Basic YWRtaW46YWRta", Some(7)), None);
         assert_eq!(memo.user_for("Basic YWRtaW46YWRtaW4=x", Some(7)), None);
