@@ -275,6 +275,19 @@ pub fn command_name(netfn: u8, cmd: u8) -> String {
 mod tests {
     use super::*;
 
+    /// `keys` lists every named command once, in table order.
+    #[test]
+    fn keys_are_the_named_entries_in_order() {
+        let keys: Vec<&str> = keys().collect();
+        let named: Vec<&str> = COMMANDS.iter().filter_map(|c| c.key).collect();
+        assert_eq!(keys, named);
+        assert!(keys.len() >= 20, "{keys:?}");
+        assert!(
+            keys.contains(&"get_device_id") && keys.contains(&"get_sdr"),
+            "{keys:?}"
+        );
+    }
+
     #[test]
     fn no_two_entries_share_a_number_key_or_name() {
         for (i, a) in COMMANDS.iter().enumerate() {

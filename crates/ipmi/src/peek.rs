@@ -309,6 +309,80 @@ mod tests {
         .to_bytes()
     }
 
+    /// The kind each RMCP+ payload type claims in the header, in or out of a session,
+    /// and which kinds are in a session.
+    #[test]
+    fn every_payload_type_has_its_kind() {
+        let header = |pt: u8, sid: u32| {
+            let mut d = vec![0x06, 0x00, 0xFF, rmcp::CLASS_IPMI, rmcp::AUTH_RMCPP, pt];
+            d.extend_from_slice(&sid.to_le_bytes());
+            d.extend_from_slice(&[0; 8]);
+            d
+        };
+        for (pt, sid, kind) in [
+            (payload::OPEN_SESSION_REQUEST, 0, Kind::OpenSession),
+            (payload::RAKP1, 0, Kind::Rakp1),
+            (payload::RAKP3, 0, Kind::Rakp3),
+            (payload::SOL, 7, Kind::Sol),
+            (payload::IPMI, 0, Kind::SessionlessRmcpp),
+            (payload::IPMI, 7, Kind::Rmcpp),
+            (0x3E, 7, Kind::Other),
+        ] {
+            assert_eq!(
+                classify(&header(pt, sid)).kind,
+                kind,
+                "payload type {pt:#04x}"
+            );
+            // The encrypted and authenticated flags do not change the kind.
+            assert_eq!(
+                classify(&header(pt | 0xC0, sid)).kind,
+                kind,
+                "{pt:#04x} flagged"
+            );
+        }
+        for kind in [
+            Kind::Ping,
+            Kind::Sessionless,
+            Kind::SessionlessRmcpp,
+            Kind::OpenSession,
+            Kind::Rakp1,
+            Kind::Rakp3,
+            Kind::Sol,
+            Kind::Other,
+        ] {
+            assert!(!kind.in_session(), "{kind:?}");
+        }
+        assert!(Kind::Ipmi15.in_session() && Kind::Rmcpp.in_session());
+    }
+
+    /// Four bytes are no header; five are (the authentication type byte is read).
+    #[test]
+    fn the_header_needs_five_bytes() {
+        let asf = [0x06, 0x00, 0xFF, rmcp::CLASS_ASF, 0x00];
+        assert_eq!(classify(&asf[..4]).kind, Kind::Other);
+        assert_eq!(classify(&asf).kind, Kind::Ping);
+        let ipmi = [0x06, 0x00, 0xFF, rmcp::CLASS_IPMI, 0x00];
+        assert_eq!(classify(&ipmi).kind, Kind::Sessionless);
+    }
+
+    /// The AuthCode byte of an IPMI 1.5 packet is byte 13, and only when the packet
+    /// is long enough to have it; an unauthenticated or short packet has none.
+    #[test]
+    fn the_auth_code_byte_is_inside_the_packet() {
+        let mut d = vec![0x06, 0x00, 0xFF, rmcp::CLASS_IPMI, 0x02];
+        d.resize(13, 0);
+        assert_eq!(auth_code_byte(&d), None, "13 bytes end before the AuthCode");
+        d.push(0xAA);
+        assert_eq!(auth_code_byte(&d), Some(13));
+        d[4] = 0x00;
+        assert_eq!(auth_code_byte(&d), None, "authentication type none");
+        let mut rmcpp = vec![0x06, 0x00, 0xFF, rmcp::CLASS_IPMI, rmcp::AUTH_RMCPP, 0x40];
+        rmcpp.resize(40, 0);
+        assert_eq!(auth_code_byte(&rmcpp), Some(39));
+        rmcpp[5] = 0x00;
+        assert_eq!(auth_code_byte(&rmcpp), None, "not authenticated");
+    }
+
     #[test]
     fn a_ping_is_a_ping() {
         let d = classify(&rmcp::encode_ping(9));
