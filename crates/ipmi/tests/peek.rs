@@ -4,46 +4,16 @@
 mod common;
 
 use common::Pair;
-use ipmi::console::{ConsoleConfig, Event, SuiteChoice};
 use ipmi::peek::{Kind, Wrapper, classify};
-use ipmi::rmcp::AuthType;
-use ipmi::session::{BmcConfig, DropReason, RecordKind};
+use ipmi::session::{DropReason, RecordKind};
 use proptest::prelude::*;
 
-/// A BMC with a live RMCP+ session (suite 17, SOL active) and the datagrams of a
-/// real exchange with it: login, a command, SOL, sessionless commands, a ping and an
-/// IPMI 1.5 login.
+/// The common live exchange, with Get Channel Authentication Capabilities asked for
+/// IPMI v2.0 data as well.
 fn live() -> (Pair, Vec<Vec<u8>>) {
-    let mut p = Pair::new(
-        BmcConfig {
-            cipher_suites: vec![17, 3, 2, 1, 0],
-            ipmi15_auth: vec![AuthType::None, AuthType::Md5, AuthType::Password],
-            ..BmcConfig::default()
-        },
-        ConsoleConfig {
-            suite: SuiteChoice::Id(17),
-            ..ConsoleConfig::new("admin", "admin")
-        },
-    );
-    let mut seeds = Vec::new();
-    let first = p.console.login_v20(p.now, &mut p.rng);
-    seeds.push(first.clone());
-    assert!(matches!(p.drive(first), Ok(Some(Event::LoggedIn { .. }))));
-    let cmd = p
-        .console
-        .command(0x06, 0x01, &[], p.now, &mut p.rng)
-        .unwrap();
-    seeds.push(cmd.clone());
-    let _ = p.drive(cmd);
-    let sol = p.console.activate_sol(true, p.now, &mut p.rng).unwrap();
-    seeds.push(sol.clone());
-    let _ = p.deliver(&sol);
-    seeds.push(p.console.sol_send(b"x", p.now, &mut p.rng).unwrap());
-    seeds.push(p.console.auth_caps(false, p.now));
-    seeds.push(p.console.auth_caps(true, p.now));
-    seeds.push(p.console.cipher_suites(0, p.now));
-    seeds.push(p.console.ping(p.now));
-    seeds.push(p.console.login_v15(AuthType::Md5, p.now));
+    let (mut p, mut seeds) = common::live_pair();
+    let v20_caps = p.console.auth_caps(true, p.now);
+    seeds.insert(5, v20_caps);
     (p, seeds)
 }
 

@@ -3,51 +3,14 @@
 
 mod common;
 
-use common::Pair;
-use ipmi::console::{ConsoleConfig, Event, SuiteChoice};
 use ipmi::crypto;
 use ipmi::msg::Message;
 use ipmi::rmcp::{self, AuthType, Frame};
-use ipmi::session::{BmcConfig, RecordKind};
+use ipmi::session::RecordKind;
 use proptest::prelude::*;
 
 fn unanswered_is_explained(kind: &RecordKind) -> bool {
     matches!(kind, RecordKind::Dropped { .. } | RecordKind::Sol)
-}
-
-/// A BMC with one live RMCP+ session (suite 17) and one IPMI 1.5 session, so that
-/// mutated packets reach the session code paths.
-fn live_pair() -> (Pair, Vec<Vec<u8>>) {
-    let mut p = Pair::new(
-        BmcConfig {
-            cipher_suites: vec![17, 3, 2, 1, 0],
-            ipmi15_auth: vec![AuthType::None, AuthType::Md5, AuthType::Password],
-            ..BmcConfig::default()
-        },
-        ConsoleConfig {
-            suite: SuiteChoice::Id(17),
-            ..ConsoleConfig::new("admin", "admin")
-        },
-    );
-    let mut seeds = Vec::new();
-    let first = p.console.login_v20(p.now, &mut p.rng);
-    seeds.push(first.clone());
-    assert!(matches!(p.drive(first), Ok(Some(Event::LoggedIn { .. }))));
-    let cmd = p
-        .console
-        .command(0x06, 0x01, &[], p.now, &mut p.rng)
-        .unwrap();
-    seeds.push(cmd.clone());
-    let _ = p.drive(cmd);
-    let sol = p.console.activate_sol(true, p.now, &mut p.rng).unwrap();
-    seeds.push(sol.clone());
-    let _ = p.deliver(&sol);
-    seeds.push(p.console.sol_send(b"x", p.now, &mut p.rng).unwrap());
-    seeds.push(p.console.auth_caps(false, p.now));
-    seeds.push(p.console.cipher_suites(0, p.now));
-    seeds.push(p.console.ping(p.now));
-    seeds.push(p.console.login_v15(AuthType::Md5, p.now));
-    (p, seeds)
 }
 
 proptest! {
@@ -56,7 +19,7 @@ proptest! {
     /// Any bytes at all: the BMC answers or records why not, and never panics.
     #[test]
     fn arbitrary_datagrams_never_panic_the_bmc(d in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let (mut p, _) = live_pair();
+        let (mut p, _) = common::live_pair();
         let h = p.deliver(&d);
         if h.replies.is_empty() {
             prop_assert!(unanswered_is_explained(&h.record.kind), "{:?}", h.record);
@@ -68,7 +31,7 @@ proptest! {
     fn garbage_after_a_valid_header(auth in prop::sample::select(vec![0u8, 2, 4, 6]),
                                     pt in any::<u8>(),
                                     tail in proptest::collection::vec(any::<u8>(), 0..120)) {
-        let (mut p, _) = live_pair();
+        let (mut p, _) = common::live_pair();
         let mut d = vec![0x06, 0x00, 0xFF, 0x07, auth, pt];
         d.extend_from_slice(&tail);
         let h = p.deliver(&d);
@@ -81,7 +44,7 @@ proptest! {
     /// console survives the BMC's answers too.
     #[test]
     fn mutated_real_packets(which in 0usize..8, pos in any::<usize>(), xor in 1u8..=255, cut in any::<bool>()) {
-        let (mut p, seeds) = live_pair();
+        let (mut p, seeds) = common::live_pair();
         let mut d = seeds[which % seeds.len()].clone();
         if !d.is_empty() {
             let i = pos % d.len();
@@ -99,7 +62,7 @@ proptest! {
     /// The console never panics on arbitrary input either.
     #[test]
     fn arbitrary_datagrams_never_panic_the_console(d in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let (mut p, _) = live_pair();
+        let (mut p, _) = common::live_pair();
         let _ = p.console.receive(&d, p.now, &mut p.rng);
         let _ = rmcp::decode(&d);
         let _ = Message::decode(&d);

@@ -166,3 +166,43 @@ pub fn response(e: Option<Event>) -> ipmi::msg::Message {
         other => panic!("expected a response, got {other:?}"),
     }
 }
+
+/// A BMC with one live RMCP+ session (suite 17, SOL active) and one IPMI 1.5 session,
+/// and the datagrams of that real exchange: login, a command, SOL, sessionless
+/// commands, a ping and an IPMI 1.5 login (mutated, they reach the session code paths).
+pub fn live_pair() -> (Pair, Vec<Vec<u8>>) {
+    let mut p = Pair::new(
+        BmcConfig {
+            cipher_suites: vec![17, 3, 2, 1, 0],
+            ipmi15_auth: vec![
+                ipmi::rmcp::AuthType::None,
+                ipmi::rmcp::AuthType::Md5,
+                ipmi::rmcp::AuthType::Password,
+            ],
+            ..BmcConfig::default()
+        },
+        ConsoleConfig {
+            suite: ipmi::console::SuiteChoice::Id(17),
+            ..ConsoleConfig::new("admin", "admin")
+        },
+    );
+    let mut seeds = Vec::new();
+    let first = p.console.login_v20(p.now, &mut p.rng);
+    seeds.push(first.clone());
+    assert!(matches!(p.drive(first), Ok(Some(Event::LoggedIn { .. }))));
+    let cmd = p
+        .console
+        .command(0x06, 0x01, &[], p.now, &mut p.rng)
+        .unwrap();
+    seeds.push(cmd.clone());
+    let _ = p.drive(cmd);
+    let sol = p.console.activate_sol(true, p.now, &mut p.rng).unwrap();
+    seeds.push(sol.clone());
+    let _ = p.deliver(&sol);
+    seeds.push(p.console.sol_send(b"x", p.now, &mut p.rng).unwrap());
+    seeds.push(p.console.auth_caps(false, p.now));
+    seeds.push(p.console.cipher_suites(0, p.now));
+    seeds.push(p.console.ping(p.now));
+    seeds.push(p.console.login_v15(ipmi::rmcp::AuthType::Md5, p.now));
+    (p, seeds)
+}
