@@ -174,10 +174,11 @@ pub fn item(inst: &Instance, style: &UriStyle, shape: ItemShape) -> Item<'static
             w.end();
         }
     }
-    // The writer only ever appends whole `&str`s.
-    Item::Xml(Cow::Owned(
-        String::from_utf8(w.into_inner()).unwrap_or_default(),
-    ))
+    // The writer only ever appends whole `&str`s. Items may wait in an enumeration
+    // context for a Pull: keep only what they use.
+    let mut text = String::from_utf8(w.into_inner()).unwrap_or_default();
+    text.shrink_to_fit();
+    Item::Xml(Cow::Owned(text))
 }
 
 /// An instance as the body of a Get (or Put) answer, written once as XML

@@ -129,7 +129,8 @@ impl XmlWriter {
     }
 
     fn in_scope(bound: &[(&str, &str)]) -> XmlWriter {
-        let mut w = XmlWriter::new(Vec::with_capacity(1024));
+        // A CIM instance is a few kilobytes: start there rather than double up to it.
+        let mut w = XmlWriter::new(Vec::with_capacity(4096));
         for (ns, prefix) in bound {
             w.bindings.push(((*prefix).to_owned(), (*ns).to_owned()));
         }
@@ -575,8 +576,28 @@ pub fn write_envelope(env: &Envelope<'_>, out: Vec<u8>) -> Vec<u8> {
 impl Envelope<'_> {
     /// The envelope as an XML string.
     pub fn to_xml(&self) -> String {
-        String::from_utf8(write_envelope(self, Vec::with_capacity(2048))).unwrap_or_default()
+        // Room for what is already written (items, a written body) up front, so that
+        // a large answer is not copied each time the buffer doubles.
+        let written: usize = match &self.body {
+            Body::Xml(x) => x.len(),
+            Body::EnumerateResponse(r) => r.items.as_deref().map_or(0, written_len),
+            Body::PullResponse(r) => written_len(&r.items),
+            _ => 0,
+        };
+        String::from_utf8(write_envelope(self, Vec::with_capacity(2048 + written)))
+            .unwrap_or_default()
     }
+}
+
+/// The length of the items already written as XML.
+fn written_len(items: &[Item<'_>]) -> usize {
+    items
+        .iter()
+        .map(|i| match i {
+            Item::Xml(x) => x.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn write_header(w: &mut XmlWriter, h: &Header<'_>) {
