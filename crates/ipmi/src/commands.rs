@@ -43,8 +43,8 @@ pub struct Command {
     pub netfn: u8,
     /// The command number.
     pub cmd: u8,
-    /// The snake_case name scenario rules match and the journal shows (`None`: not
-    /// named yet; the journal shows `0xNN:0xMM`).
+    /// The snake_case name scenario rules match and the journal shows (`None`: no
+    /// name, the journal shows `0xNN:0xMM`; every command of the table has one).
     pub key: Option<&'static str>,
     /// The name as the specification writes it.
     pub name: &'static str,
@@ -132,12 +132,12 @@ commands! {
     // IPM device "global" commands (chapter 20).
     GET_DEVICE_ID = APP, 0x01, Some("get_device_id"), "Get Device ID", "20.1", M, None, User, Machine;
     COLD_RESET = APP, 0x02, Some("cold_reset"), "Cold Reset", "20.2", O, None, Administrator, Machine;
-    WARM_RESET = APP, 0x03, None, "Warm Reset", "20.3", O, None, Administrator, Nobody;
+    WARM_RESET = APP, 0x03, Some("warm_reset"), "Warm Reset", "20.3", O, None, Administrator, Nobody;
     GET_SELF_TEST = APP, 0x04, Some("get_self_test_results"), "Get Self Test Results", "20.4", M, None, User, Machine;
-    GET_DEVICE_GUID = APP, 0x08, None, "Get Device GUID", "20.8", O, None, User, Nobody;
+    GET_DEVICE_GUID = APP, 0x08, Some("get_device_guid"), "Get Device GUID", "20.8", O, None, User, Nobody;
     // BMC watchdog timer commands (chapter 27).
-    RESET_WATCHDOG = APP, 0x22, None, "Reset Watchdog Timer", "27.5", M, None, Operator, Nobody;
-    SET_WATCHDOG = APP, 0x24, None, "Set Watchdog Timer", "27.6", M, None, Operator, Nobody;
+    RESET_WATCHDOG = APP, 0x22, Some("reset_watchdog_timer"), "Reset Watchdog Timer", "27.5", M, None, Operator, Nobody;
+    SET_WATCHDOG = APP, 0x24, Some("set_watchdog_timer"), "Set Watchdog Timer", "27.6", M, None, Operator, Nobody;
     GET_WATCHDOG = APP, 0x25, Some("get_watchdog_timer"), "Get Watchdog Timer", "27.7", M, None, User, Machine;
     // BMC device and messaging commands (chapter 22).
     GET_SYSTEM_GUID = APP, 0x37, Some("get_system_guid"), "Get System GUID", "22.14", O, None, User, Machine;
@@ -155,7 +155,7 @@ commands! {
     GET_USER_NAME = APP, 0x46, Some("get_user_name"), "Get User Name", "22.29", O, None, Operator, Machine;
     SET_USER_PASSWORD = APP, 0x47, Some("set_user_password"), "Set User Password", "22.30", O, None, Administrator, Machine;
     GET_CHANNEL_CIPHER_SUITES = APP, 0x54, Some("get_channel_cipher_suites"), "Get Channel Cipher Suites", "22.15", O, None, Callback, Session;
-    SET_SYSTEM_INFO = APP, 0x58, None, "Set System Info Parameters", "22.14a", O, None, Administrator, Nobody;
+    SET_SYSTEM_INFO = APP, 0x58, Some("set_system_info_parameters"), "Set System Info Parameters", "22.14a", O, None, Administrator, Nobody;
     GET_SYSTEM_INFO = APP, 0x59, Some("get_system_info_parameters"), "Get System Info Parameters", "22.14b", O, None, User, Machine;
     // RMCP+ payload commands (chapter 24); M/O: suite's reading.
     ACTIVATE_PAYLOAD = APP, 0x48, Some("activate_payload"), "Activate Payload", "24.1", O, None, User, Session;
@@ -346,11 +346,13 @@ mod tests {
         assert_eq!(by_key("Get_SDR").map(Command::id), Some(id::GET_SDR));
         assert_eq!(command_name(0x0B, 0x23), "get_sdr");
         assert_eq!(command_name(0x30, 0x01), "0x30:0x01");
-        assert_eq!(
-            command_name(0x06, 0x03),
-            "0x06:0x03",
-            "Warm Reset has no key yet"
-        );
+        assert_eq!(command_name(0x06, 0x03), "warm_reset");
+        assert_eq!(command_name(0x06, 0x58), "set_system_info_parameters");
+        // Every command the IPMI v2.0 table lists has a key (only vendor and
+        // unlisted numbers are shown as NetFn:command).
+        for c in COMMANDS {
+            assert!(c.key.is_some(), "{} has no key", c.name);
+        }
         assert_eq!(netfn_name(0x07), "app");
         assert_eq!(netfn_by_name("STORAGE"), Some(0x0A));
         assert_eq!(machine_privilege(0x00, 0x02), Some(Privilege::Operator));
