@@ -770,3 +770,21 @@ async fn ipv6_loopback() {
     assert_eq!(c.command(APP, 0x01, &[]).await.completion(), Some(cc::OK));
     server.shutdown().await;
 }
+
+/// Timeouts as long as TOML allows: the listener waits at most a day at a time for
+/// the next one (instead of overflowing the clock) and keeps serving.
+#[tokio::test]
+async fn huge_timeouts_are_served() {
+    let server = start(
+        "[ipmi]\nidle_timeout_ms = 9223372036854775807\nhandshake_timeout_ms = 9223372036854775807\n",
+    )
+    .await;
+    let mut c = Client::admin(&server, SuiteChoice::Auto).await;
+    logged_in(c.login().await);
+    let rsp = c.command(APP, 0x01, &[]).await;
+    assert_eq!(rsp.completion(), Some(cc::OK));
+    // A second login while the first session stays open: the listener is still up.
+    let mut d = Client::admin(&server, SuiteChoice::Auto).await;
+    logged_in(d.login().await);
+    server.shutdown().await;
+}
