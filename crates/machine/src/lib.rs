@@ -34,6 +34,7 @@
 
 pub mod cim;
 pub mod command;
+pub mod events;
 pub mod fru;
 pub mod ipmi;
 mod machine;

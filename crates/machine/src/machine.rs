@@ -18,6 +18,7 @@
 use crate::Millis;
 use crate::cim::Instance;
 use crate::command::CommandSpec;
+use crate::events::{EventKind, EventLog};
 use crate::power::{Power, PowerAction, PowerState};
 use crate::script;
 use crate::sel::{EventDirection, Sel, SelEntry, SelInfo};
@@ -281,6 +282,8 @@ pub struct Machine {
     pub(crate) bmc: crate::ipmi::BmcState,
     /// The open remote shells.
     shells: Shells,
+    /// What happened, for event subscribers (see [`crate::events`]).
+    events: EventLog,
 }
 
 /// What the shell model needs of the machine (fields, so that `self.shells` can be
@@ -372,6 +375,7 @@ impl Machine {
             extra_classes: Vec::new(),
             bmc: crate::ipmi::BmcState::new(&spec),
             shells: Shells::new(),
+            events: EventLog::default(),
             engine,
             sensors,
             discrete,
@@ -548,6 +552,7 @@ impl Machine {
         if !changed {
             return Ok(());
         }
+        self.record(EventKind::Power { action }, now);
         let (stype, dir, offset, text) = match action {
             PowerAction::On => (
                 0x09,
@@ -697,12 +702,20 @@ impl Machine {
         let s = &self.sensors[i];
         let reading = sensor::from_raw(raw, s.resolution(), s.offset());
         let mut events = Vec::new();
+        let mut crossings = Vec::new();
         for t in Threshold::ALL {
             let (was, is) = (before.is_crossed(t), status.is_crossed(t));
             if was == is {
                 continue;
             }
             let th = s.thresholds.get(t).unwrap_or(reading);
+            crossings.push(EventKind::Threshold {
+                sensor: s.id().to_owned(),
+                threshold: t,
+                asserted: is,
+                reading,
+                limit: s.quantize(th),
+            });
             let (dir, verb) = if is {
                 (EventDirection::Assert, "asserted")
             } else {
@@ -726,7 +739,9 @@ impl Machine {
                 text,
             ));
         }
-        for e in events {
+        // Each crossing is heard before the SEL record that logs it.
+        for (kind, e) in crossings.into_iter().zip(events) {
+            self.record(kind, now);
             self.log(e, now);
         }
         raw
@@ -927,7 +942,26 @@ impl Machine {
     /// overflow flag).
     fn log(&mut self, entry: SelEntry, now: Millis) {
         let ts = self.sel_time(now);
-        let _ = self.sel.add(entry, ts);
+        if let Ok(record_id) = self.sel.add(entry, ts) {
+            self.record(EventKind::SelRecord { record_id }, now);
+        }
+    }
+
+    /// Appends to the event log (see [`crate::events`]).
+    fn record(&mut self, kind: EventKind, now: Millis) -> u64 {
+        let unix = self.sel_time(now);
+        self.events.push(now, unix, kind)
+    }
+
+    /// What happened on the machine since it was built, for event subscribers.
+    pub fn events(&self) -> &EventLog {
+        &self.events
+    }
+
+    /// Records an event a scenario, script or the admin API raises (an indication of
+    /// their making); returns its sequence number.
+    pub fn raise_event(&mut self, kind: EventKind, now: Millis) -> u64 {
+        self.record(kind, now)
     }
 
     /// The SEL, oldest first.
@@ -950,7 +984,9 @@ impl Machine {
     /// timestamped record types, the timestamp. Returns the record id.
     pub fn sel_add(&mut self, entry: SelEntry, now: Millis) -> Result<u16, MachineError> {
         let ts = self.sel_time(now);
-        self.sel.add(entry, ts).map_err(|_| MachineError::SelFull)
+        let record_id = self.sel.add(entry, ts).map_err(|_| MachineError::SelFull)?;
+        self.record(EventKind::SelRecord { record_id }, now);
+        Ok(record_id)
     }
 
     /// Deletes one record (IPMI Delete SEL Entry); updates the last erase time.
