@@ -472,7 +472,7 @@ pub fn value_text(v: &Value) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use machine::cim::Property;
     use proptest::prelude::*;
@@ -491,14 +491,14 @@ mod tests {
         String::from_utf8(w.into_inner()).unwrap()
     }
 
-    fn text(item: Item<'static>) -> String {
+    pub(crate) fn text(item: Item<'static>) -> String {
         match item {
             Item::Xml(x) => x.into_owned(),
             other => panic!("not written once: {other:?}"),
         }
     }
 
-    fn instance(class: &str, properties: Vec<(&str, Value)>) -> Instance {
+    pub(crate) fn instance(class: &str, properties: Vec<(&str, Value)>) -> Instance {
         Instance {
             class: class.into(),
             keys: vec![("DeviceID".into(), "d & <1>".into())],
@@ -512,7 +512,7 @@ mod tests {
         }
     }
 
-    fn every_value() -> Vec<(&'static str, Value)> {
+    pub(crate) fn every_value() -> Vec<(&'static str, Value)> {
         let with_keys = Reference {
             class: "CIM_ComputerSystem".into(),
             keys: vec![

@@ -101,6 +101,7 @@ pub mod rules;
 pub mod scenario;
 pub mod service;
 mod wsman;
+mod xml_memo;
 pub use ::wsman::FaultKind;
 pub use expect::{MockGuard, ReceivedRequest, VerificationError};
 pub use given::{

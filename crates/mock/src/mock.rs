@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     /// The Identify answer's body as written, to an anonymous ([0]) and to an
     /// authenticated ([1]) client: it depends on the scenario only.
     pub(crate) identify_answers: [Option<String>; 2],
+    /// Instances written before and their XML (see [`crate::xml_memo::XmlMemo`]).
+    pub(crate) xml_memo: crate::xml_memo::XmlMemo,
 }
 
 /// The scenario's authentication policy and the enabled users' passwords.
@@ -98,6 +100,7 @@ impl Mock {
                     ipmi,
                     ipmi_port: 0,
                     identify_answers: Default::default(),
+                    xml_memo: Default::default(),
                 }),
                 journal,
                 started,
@@ -155,6 +158,7 @@ impl Mock {
         inner.rules = RuleState::default();
         inner.enumerations.clear();
         inner.identify_answers = Default::default();
+        inner.xml_memo.clear();
         // Receives waiting on the old machine's shells find them gone.
         inner.shell_wake.send_modify(|g| *g += 1);
         Ok(())

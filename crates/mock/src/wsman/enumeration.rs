@@ -111,7 +111,8 @@ impl Inner {
         };
         let items: VecDeque<Item<'static>> = instances
             .iter()
-            .map(|i| cimxml::item(i, &style, shape))
+            .enumerate()
+            .map(|(slot, i)| self.xml_memo.item(slot, i, &style, shape))
             .collect();
         let total = items.len() as u64;
         let context = new_uuid();

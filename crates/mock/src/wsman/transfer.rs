@@ -26,9 +26,9 @@ impl Inner {
             // The seeded defect: the FragmentTransfer header is not acted on.
             let mut whole = env.clone();
             whole.header.fragment_transfer = None;
-            representation(&whole, &inst, &target)?
+            representation(&whole, &inst, &target, &mut self.xml_memo)?
         } else {
-            representation(env, &inst, &target)?
+            representation(env, &inst, &target, &mut self.xml_memo)?
         };
         let header = self.response_header(env, ns::action::GET_RESPONSE);
         Ok(respond(header, body))
@@ -98,7 +98,7 @@ impl Inner {
             now,
         )
         .map_err(cim_fault)?;
-        let body = representation(env, &updated, &target)?;
+        let body = representation(env, &updated, &target, &mut self.xml_memo)?;
         let header = self.response_header(env, ns::action::PUT_RESPONSE);
         Ok(respond(header, body))
     }
@@ -148,6 +148,7 @@ pub(super) fn representation(
     env: &Envelope<'_>,
     inst: &Instance,
     target: &Target,
+    memo: &mut crate::xml_memo::XmlMemo,
 ) -> Result<Body<'static>, Fail> {
     Ok(match &env.header.fragment_transfer {
         Some(fragment) => Body::Fragment(fragment_tree(
@@ -156,7 +157,7 @@ pub(super) fn representation(
             fragment.dialect.as_deref(),
             &target.style,
         )?),
-        None => cimxml::instance_body(inst, &target.style),
+        None => memo.instance_body(inst, &target.style),
     })
 }
 

@@ -1,0 +1,196 @@
+//! Instances written before, with their XML: the memo that spares rewriting an
+//! instance that has not changed since the last answer (see [`XmlMemo`]).
+
+use std::borrow::Cow;
+
+use machine::cim::Instance;
+use wsman::body::{Body, Item};
+
+use crate::cimxml::{ItemShape, UriStyle, instance_body, item};
+
+/// Instances written before, with their text: an instance equal to the one last
+/// written in the same place (same class, same position in an enumeration or a Get,
+/// same URI style, same shape) gets that text again without being written again.
+///
+/// Most of what a WS-Man client asks for does not change between two requests (a
+/// sensor's reading is quantised to its raw byte, names and capabilities never change),
+/// and comparing an instance with the one kept costs a tenth of writing it. Equality of
+/// the whole instance decides, so an answer is byte for byte what writing it now would
+/// give: the memo can make an answer faster, never different.
+#[derive(Debug, Default)]
+pub struct XmlMemo {
+    written: std::collections::HashMap<(u8, u64, usize), Written>,
+}
+
+#[derive(Debug)]
+struct Written {
+    inst: Instance,
+    style: UriStyle,
+    text: String,
+}
+
+/// How many instances the memo keeps before it starts afresh: far more than any
+/// scenario serves, so only a pathological one pays for the clearing.
+const MEMO_CAPACITY: usize = 4096;
+
+impl XmlMemo {
+    /// [`item`], from the memo when `inst` is the instance written last at `slot`.
+    pub fn item(
+        &mut self,
+        slot: usize,
+        inst: &Instance,
+        style: &UriStyle,
+        shape: ItemShape,
+    ) -> Item<'static> {
+        let kind = match shape {
+            ItemShape::Object => 0,
+            ItemShape::Epr => 1,
+            ItemShape::ObjectAndEpr => 2,
+        };
+        let text = self.text(kind, slot, inst, style, |inst, style| {
+            match item(inst, style, shape) {
+                Item::Xml(text) => text.into_owned(),
+                // `item` only ever writes text.
+                _ => String::new(),
+            }
+        });
+        Item::Xml(Cow::Owned(text))
+    }
+
+    /// [`instance_body`], from the memo when `inst` is the instance with its keys last
+    /// written as a body.
+    pub fn instance_body(&mut self, inst: &Instance, style: &UriStyle) -> Body<'static> {
+        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+        // Distinct instances of a class are told apart by their keys (a collision only
+        // costs a write).
+        let keys = BuildHasherDefault::<DefaultHasher>::default().hash_one(&inst.keys);
+        let slot = keys as usize;
+        let text = self.text(3, slot, inst, style, |inst, style| {
+            match instance_body(inst, style) {
+                Body::Xml(text) => text.into_owned(),
+                // `instance_body` only ever writes text.
+                _ => String::new(),
+            }
+        });
+        Body::Xml(Cow::Owned(text))
+    }
+
+    fn text(
+        &mut self,
+        kind: u8,
+        slot: usize,
+        inst: &Instance,
+        style: &UriStyle,
+        write: impl FnOnce(&Instance, &UriStyle) -> String,
+    ) -> String {
+        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+        let class = BuildHasherDefault::<DefaultHasher>::default().hash_one(inst.class.as_str());
+        let key = (kind, class, slot);
+        if let Some(w) = self.written.get(&key)
+            && w.inst == *inst
+            && w.style == *style
+        {
+            return w.text.clone();
+        }
+        let text = write(inst, style);
+        if self.written.len() >= MEMO_CAPACITY {
+            self.written.clear();
+        }
+        self.written.insert(
+            key,
+            Written {
+                inst: inst.clone(),
+                style: style.clone(),
+                text: text.clone(),
+            },
+        );
+        text
+    }
+
+    /// Forgets everything (a new scenario).
+    pub fn clear(&mut self) {
+        self.written.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cimxml::tests::{every_value, instance, text};
+    use machine::cim::Value;
+
+    fn body_text(body: Body<'static>) -> String {
+        match body {
+            Body::Xml(x) => x.into_owned(),
+            other => panic!("not written once: {other:?}"),
+        }
+    }
+
+    /// The memo answers what writing would: for the instance it kept, and after any
+    /// change to the instance (a value, a property name, the class, a key), the URI
+    /// style or the shape, whatever the slot holds.
+    #[test]
+    fn the_memo_answers_what_writing_now_would() {
+        let mut memo = XmlMemo::default();
+        let base = instance("CIM_NumericSensor", every_value());
+        let mut changed_value = base.clone();
+        changed_value.properties[3].value = Value::Int(-43);
+        let mut renamed = base.clone();
+        renamed.properties[0].name = "Other".into();
+        let mut other_class = base.clone();
+        other_class.class = "CIM_Sensor".into();
+        let mut other_key = base.clone();
+        other_key.keys[0].1 = "d2".into();
+        let nan = instance("CIM_NumericSensor", vec![("R", Value::Real(f64::NAN))]);
+        let styles = [UriStyle::dmtf(), UriStyle::wmi("root/cimv2")];
+        let shapes = [ItemShape::Object, ItemShape::Epr, ItemShape::ObjectAndEpr];
+        // Every order of asking, each twice, so that hits and misses both happen.
+        for _round in 0..2 {
+            for inst in [
+                &base,
+                &changed_value,
+                &base,
+                &renamed,
+                &other_class,
+                &other_key,
+                &nan,
+            ] {
+                for style in &styles {
+                    for shape in shapes {
+                        for slot in [0, 1] {
+                            assert_eq!(
+                                text(memo.item(slot, inst, style, shape)),
+                                text(item(inst, style, shape)),
+                                "{} {shape:?} {style:?}",
+                                inst.class
+                            );
+                        }
+                    }
+                    assert_eq!(
+                        body_text(memo.instance_body(inst, style)),
+                        body_text(instance_body(inst, style)),
+                    );
+                }
+            }
+        }
+        // It keeps what it wrote: an unchanged instance is not written again, a changed
+        // one is, and a cleared memo writes everything again.
+        let mut memo = XmlMemo::default();
+        let style = UriStyle::dmtf();
+        let ask = |memo: &mut XmlMemo, inst: &Instance, n: &str| {
+            memo.text(0, 0, inst, &style, |_, _| n.to_owned())
+        };
+        // (Not `base`: its NaN equals nothing, so it is written every time.)
+        let plain = instance("CIM_NumericSensor", vec![("A", Value::UInt(1))]);
+        let mut changed = plain.clone();
+        changed.properties[0].value = Value::UInt(2);
+        assert_eq!(ask(&mut memo, &plain, "first"), "first");
+        assert_eq!(ask(&mut memo, &plain, "second"), "first");
+        assert_eq!(ask(&mut memo, &changed, "third"), "third");
+        assert_eq!(ask(&mut memo, &base, "fourth"), "fourth");
+        assert_eq!(ask(&mut memo, &base, "fifth"), "fifth");
+        assert_eq!(memo.written.len(), 1);
+        memo.clear();
+        assert_eq!(ask(&mut memo, &changed, "sixth"), "sixth");
+    }
+}
