@@ -17,6 +17,8 @@ pub enum Tool {
     Program(&'static str, &'static str),
     /// A Python module importable by `python3`: `(cfg, module)`.
     Python(&'static str, &'static str),
+    /// A UDP socket can be bound to the IPv6 loopback `[::1]:0`: `(cfg)`.
+    Ipv6Loopback(&'static str),
 }
 
 /// How long one probe may take before it counts as "not installed".
@@ -96,6 +98,10 @@ pub fn probe_tools(tools: &[Tool]) {
                         .arg("-c")
                         .arg(format!("import {module}")),
                 ),
+            ),
+            Tool::Ipv6Loopback(cfg) => (
+                cfg,
+                ci || std::net::UdpSocket::bind((std::net::Ipv6Addr::LOCALHOST, 0)).is_ok(),
             ),
         };
         println!("cargo::rustc-check-cfg=cfg({cfg})");

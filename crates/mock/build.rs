@@ -10,5 +10,6 @@ fn main() {
         Tool::Python("has_pyipmi", "pyipmi"),
         Tool::Program("has_ipmitool", "ipmitool"),
         Tool::Program("has_freeipmi", "bmc-info"),
+        Tool::Ipv6Loopback("has_ipv6_loopback"),
     ]);
 }

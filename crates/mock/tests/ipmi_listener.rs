@@ -740,22 +740,25 @@ async fn idle_sessions_are_swept() {
     server.shutdown().await;
 }
 
+/// The listener on `[::1]`. Ignored (with the reason) where the build found no IPv6
+/// loopback; under `CI=true` it always runs, so a CI machine without one fails it.
 #[tokio::test]
+#[cfg_attr(
+    not(has_ipv6_loopback),
+    ignore = "no IPv6 loopback ([::1] cannot be bound) on this machine"
+)]
 async fn ipv6_loopback() {
     let config = mock::http::ServerConfig {
         http: None,
         ..mock::http::ServerConfig::default()
     };
-    let Ok(server) = MockServer::start_with_ipmi(
+    let server = MockServer::start_with_ipmi(
         mock::Scenario::default_scenario(),
         config,
         Some("[::1]:0".parse().unwrap()),
     )
     .await
-    else {
-        eprintln!("SKIPPED ipv6_loopback: no IPv6 loopback on this machine");
-        return;
-    };
+    .expect("the IPMI listener binds [::1]:0");
     let addr = server.ipmi_addr().unwrap();
     assert!(addr.is_ipv6());
     let sock = UdpSocket::bind("[::1]:0").await.unwrap();
