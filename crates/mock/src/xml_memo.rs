@@ -190,7 +190,33 @@ mod tests {
         assert_eq!(ask(&mut memo, &base, "fourth"), "fourth");
         assert_eq!(ask(&mut memo, &base, "fifth"), "fifth");
         assert_eq!(memo.written.len(), 1);
-        memo.clear();
         assert_eq!(ask(&mut memo, &changed, "sixth"), "sixth");
+        assert_eq!(ask(&mut memo, &changed, "seventh"), "sixth");
+        memo.clear();
+        assert_eq!(ask(&mut memo, &changed, "eighth"), "eighth");
+    }
+
+    /// Slots are kept side by side up to the capacity; past it the memo starts afresh
+    /// rather than growing.
+    #[test]
+    fn the_memo_keeps_many_slots_and_no_more_than_its_capacity() {
+        let mut memo = XmlMemo::default();
+        let style = UriStyle::dmtf();
+        let plain = instance("CIM_NumericSensor", vec![("A", Value::UInt(1))]);
+        let mut ask =
+            |slot: usize, n: &str| memo.text(0, slot, &plain, &style, |_, _| n.to_owned());
+        assert_eq!(ask(0, "a"), "a");
+        assert_eq!(ask(1, "b"), "b");
+        assert_eq!(ask(0, "c"), "a", "slot 0 is kept beside slot 1");
+        assert_eq!(ask(1, "d"), "b");
+        for slot in 2..=MEMO_CAPACITY {
+            ask(slot, "x");
+        }
+        assert!(
+            memo.written.len() <= MEMO_CAPACITY,
+            "{}",
+            memo.written.len()
+        );
+        assert!(!memo.written.is_empty());
     }
 }
