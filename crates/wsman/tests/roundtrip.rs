@@ -1189,6 +1189,7 @@ proptest! {
             send_bookmarks,
             bookmark,
             other,
+            ..Subscribe::default()
         }.into()))?;
     }
 
@@ -1679,6 +1680,7 @@ fn samples() -> Vec<(&'static str, Envelope<'static>)> {
                         .tree(),
                     ),
                     other: Vec::new(),
+                    ..Subscribe::default()
                 }
                 .into(),
             ),
