@@ -319,6 +319,9 @@ pub struct SubscribeResponse<'a> {
     pub subscription_manager: Epr<'a>,
     /// `wse:Expires`.
     pub expires: Option<Cow<'a, str>>,
+    /// `wsen:EnumerationContext`: a Pull-mode subscription's context, which the
+    /// subscriber pulls its events with (DSP0226 10.2.9.5).
+    pub enumeration_context: Option<Cow<'a, str>>,
 }
 
 /// `wse:SubscriptionEnd`.
@@ -720,6 +723,7 @@ pub(crate) fn subscribe_response<'a>(
     Ok(SubscribeResponse {
         subscription_manager: Epr::from_element(manager, E)?,
         expires: el.child(ns::WSE, "Expires").map(text),
+        enumeration_context: el.child(ns::WSEN, "EnumerationContext").map(text),
     })
 }
 

@@ -999,6 +999,7 @@ pub fn write_body(w: &mut XmlWriter, body: &Body<'_>) {
                 &r.subscription_manager,
             );
             opt_leaf(w, n(ns::WSE, "Expires"), &r.expires);
+            opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &r.enumeration_context);
             w.end();
         }
         Body::Renew(e) => expiry(w, "Renew", e),

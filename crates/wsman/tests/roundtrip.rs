@@ -1196,8 +1196,8 @@ proptest! {
     /// For every SubscribeResponse (a SubscriptionManager EPR and an Expires),
     /// parse(write(x)) == x.
     #[test]
-    fn subscribe_response_round_trips(manager in epr(2), expires in of(trimmed())) {
-        let r = SubscribeResponse { subscription_manager: manager, expires: opt_cow(expires) };
+    fn subscribe_response_round_trips(manager in epr(2), expires in of(trimmed()), context in of(trimmed())) {
+        let r = SubscribeResponse { subscription_manager: manager, expires: opt_cow(expires), enumeration_context: opt_cow(context) };
         body_round_trip(Body::SubscribeResponse(r))?;
     }
 
@@ -1692,6 +1692,7 @@ fn samples() -> Vec<(&'static str, Envelope<'static>)> {
             Body::SubscribeResponse(SubscribeResponse {
                 subscription_manager: sample_epr(),
                 expires: Some(Cow::Borrowed("PT1H")),
+                enumeration_context: Some(Cow::Borrowed("uuid:context")),
             }),
         ),
         (
