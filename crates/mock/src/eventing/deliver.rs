@@ -52,7 +52,7 @@ enum Step {
     /// The subscription is gone (unsubscribed, the scenario reloaded, the mock dropped).
     Gone,
     /// It expired: SubscriptionEnd goes to EndTo (when there is one).
-    Expired(Subscription),
+    Expired(Box<Subscription>),
     /// Send this message; when delivered, the cursor moves to `upto`.
     Send(Message, u64),
     /// Nothing to send before `until` (mock ms).
@@ -141,7 +141,7 @@ fn plan(mock: &Mock, id: &str, now: u64, last_sent: u64, batch_since: &mut Optio
     };
     if now >= sub.expires_at {
         inner.subscriptions.subs.remove(id);
-        return Step::Expired(sub);
+        return Step::Expired(Box::new(sub));
     }
     let mut until = sub.expires_at;
     if !sub.mode.is_push() {
