@@ -841,3 +841,135 @@ async fn the_event_log_resource_answers_windows_events_of_the_selected_channel()
     }
     server.shutdown().await;
 }
+
+// ---------------------------------------------------------------- seeded defects
+//
+// Each `[wsman] defects` switch for eventing does what its name says (the conformance
+// suite's `mocks/defects/eventing-*.toml` rely on them).
+
+fn with_defect(defect: &str) -> String {
+    format!("[wsman]\ndefects = [\"{defect}\"]\n")
+}
+
+#[tokio::test]
+async fn defect_no_heartbeats_sends_none() {
+    let server = serve(&with_defect("eventing_no_heartbeats")).await;
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::PUSH);
+    s.notify = Some(sink.url("hb"));
+    s.heartbeats = Some("PT0.200S");
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    assert!(sink.next(Duration::from_millis(900)).await.is_none());
+    // Events still flow: only heartbeats are missing.
+    raise(&server, 1, "e");
+    assert_eq!(sink.next(PATIENT).await.unwrap().action, ev::EVENT);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn defect_late_heartbeats_come_at_twice_the_interval() {
+    let server = serve(&with_defect("eventing_late_heartbeats")).await;
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::PUSH);
+    s.notify = Some(sink.url("hb"));
+    s.heartbeats = Some("PT0.200S");
+    let t0 = Instant::now();
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    let a = sink.next(PATIENT).await.unwrap();
+    let b = sink.next(PATIENT).await.unwrap();
+    assert_eq!(a.action, ev::HEARTBEAT);
+    assert!(a.at - t0 >= Duration::from_millis(380), "{:?}", a.at - t0);
+    assert!(
+        b.at - a.at >= Duration::from_millis(380),
+        "{:?}",
+        b.at - a.at
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn defect_no_identifier_drops_the_reference_parameters() {
+    let server = serve(&with_defect("eventing_no_identifier")).await;
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::PUSH);
+    s.notify = Some(sink.url("id"));
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    raise(&server, 1, "e");
+    let d = sink.next(PATIENT).await.unwrap();
+    assert_eq!(d.action, ev::EVENT);
+    assert_eq!(d.identifier, None);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn defect_oversized_batch_exceeds_max_elements() {
+    let server = serve(&with_defect("eventing_oversized_batch")).await;
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::EVENTS);
+    s.notify = Some(sink.url("big"));
+    s.delivery_extra = "<w:MaxElements>2</w:MaxElements><w:MaxTime>PT0.300S</w:MaxTime>".into();
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    raise(&server, 6, "e");
+    let d = sink.next(PATIENT).await.unwrap();
+    assert!(d.seqs.len() > 2, "{:?}", d.seqs);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn defect_bookmark_skip_loses_the_event_after_the_bookmark() {
+    let server = serve(&with_defect("eventing_bookmark_skip")).await;
+    let mut c = Client::new(&server);
+    let mut s = Sub::new(ev::PULL);
+    s.send_bookmarks = true;
+    let (_, _, ctx) = subscribed(&c.send(&s.req(ALERT_URI)).await);
+    raise(&server, 1, "a");
+    let (_, mark, _) = pulled(&c.send(&event_pull(&ctx.unwrap(), 5, "PT1S")).await);
+    let later = raise(&server, 2, "b");
+    let mut s = Sub::new(ev::PULL);
+    s.bookmark = mark;
+    let (_, _, ctx) = subscribed(&c.send(&s.req(ALERT_URI)).await);
+    let (seqs, _, _) = pulled(&c.send(&event_pull(&ctx.unwrap(), 5, "PT1S")).await);
+    assert_eq!(seqs, later[1..].to_vec());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn defect_no_subscription_end_stays_silent_on_expiry() {
+    let server = serve(&with_defect("eventing_no_subscription_end")).await;
+    let mut sink = sink().await;
+    let mut c = Client::new(&server);
+    let mut s = Sub::new(ev::PULL);
+    s.expires = Some("PT0.200S");
+    s.end_to = Some(sink.url("end"));
+    let (id, _, _) = subscribed(&c.send(&s.req(ALERT_URI)).await);
+    assert!(sink.next(Duration::from_millis(900)).await.is_none());
+    // It did expire.
+    let r = manager_req(
+        ns::action::GET_STATUS,
+        &id,
+        &format!("<e:GetStatus xmlns:e=\"{WSE}\"/>"),
+    );
+    c.send(&r)
+        .await
+        .assert_fault(&r, FaultKind::DestinationUnreachable, None);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn delivery_fault_rules_drop_and_duplicate_by_class() {
+    let server = serve(
+        "[[eventing.delivery_faults]]\nclass = \"CIM_AlertIndication\"\naction = \"drop\"\ntimes = 1\n\n\
+         [[eventing.delivery_faults]]\nclass = \"CIM_AlertIndication\"\naction = \"duplicate\"\ntimes = 1\n",
+    )
+    .await;
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::PUSH);
+    s.notify = Some(sink.url("faults"));
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    let raised = raise(&server, 3, "f");
+    let got = sink.until_events(3, PATIENT).await;
+    let seqs: Vec<u64> = got.iter().flat_map(|d| d.seqs.clone()).collect();
+    // The first is dropped, the second sent twice, the third once.
+    assert_eq!(seqs, vec![raised[1], raised[1], raised[2]]);
+    server.shutdown().await;
+}
