@@ -267,10 +267,12 @@ fn subscribed(a: &Answer) -> (String, String, Option<String>) {
     })
 }
 
+/// A request to the subscription manager: the Identifier header, marked
+/// mustUnderstand as some clients do.
 fn manager_req(action: &str, id: &str, body: &str) -> Req {
     Req::new(action, ALERT_URI)
         .header(&format!(
-            "<e:Identifier xmlns:e=\"{WSE}\">{id}</e:Identifier>"
+            "<e:Identifier xmlns:e=\"{WSE}\" s:mustUnderstand=\"true\">{id}</e:Identifier>"
         ))
         .body(body)
 }
