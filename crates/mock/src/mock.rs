@@ -52,6 +52,10 @@ pub(crate) struct Inner {
     pub(crate) identify_answers: [Option<String>; 2],
     /// Instances written before and their XML (see [`crate::xml_memo::XmlMemo`]).
     pub(crate) xml_memo: crate::xml_memo::XmlMemo,
+    /// WS-Eventing subscriptions (`crate::eventing`).
+    pub(crate) subscriptions: crate::eventing::Store,
+    /// Subscriptions made under the lock whose delivery task starts once it is released.
+    pub(crate) subscriptions_to_start: Vec<String>,
 }
 
 /// The scenario's authentication policy and the enabled users' passwords.
@@ -101,6 +105,8 @@ impl Mock {
                     ipmi_port: 0,
                     identify_answers: Default::default(),
                     xml_memo: Default::default(),
+                    subscriptions: Default::default(),
+                    subscriptions_to_start: Vec::new(),
                 }),
                 journal,
                 started,
@@ -159,6 +165,8 @@ impl Mock {
         inner.enumerations.clear();
         inner.identify_answers = Default::default();
         inner.xml_memo.clear();
+        // A new machine has a new event log: subscriptions to the old one end.
+        inner.subscriptions.reset();
         // Receives waiting on the old machine's shells find them gone.
         inner.shell_wake.send_modify(|g| *g += 1);
         Ok(())
