@@ -698,6 +698,13 @@ async fn subscribe_faults() {
         c.send(&r)
             .await
             .assert_fault(&r, FaultKind::UnsupportedFeature, Some("UnusableAddress"));
+        // The EndTo of any mode is held to the same rule: the mock never connects out.
+        let mut s = Sub::new(ev::PULL);
+        s.end_to = Some(far.into());
+        let r = s.req(ALERT_URI);
+        c.send(&r)
+            .await
+            .assert_fault(&r, FaultKind::UnsupportedFeature, Some("UnusableAddress"));
     }
 
     let mut s = Sub::new(ev::PULL);
