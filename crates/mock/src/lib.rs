@@ -99,6 +99,7 @@ mod mock;
 pub mod mockserver;
 pub mod rules;
 pub mod scenario;
+pub mod schedule;
 pub mod service;
 mod wsman;
 pub use ::wsman::FaultKind;

@@ -1,7 +1,10 @@
 //! Scenario rules: match a request (action, resource URI, selectors, a body element,
 //! the user), then answer with a template, a fault, a status, a transport failure, a
 //! delay, or a sandboxed Rhai script; `times`, answer sequences and named states make
-//! stateful flows.
+//! stateful flows. A rule may also raise an indication each time it matches (`raise =
+//! { class = "...", properties = { ... } }`, beside or instead of an answer): the
+//! request is answered as it would be without it, and the indication goes to the
+//! machine's event log (see `schedule.rs`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -119,6 +122,8 @@ pub struct Rule {
     pub state: Option<String>,
     /// Enter this state after matching.
     pub next_state: Option<String>,
+    /// Raise this indication each time the rule matches.
+    pub raise: Option<crate::schedule::Raise>,
 }
 
 /// The rules of a scenario, in order.
@@ -133,6 +138,9 @@ pub struct RuleState {
     hits: Vec<u32>,
     /// The current named state (empty at start).
     pub state: String,
+    /// Indications raised by the rules that matched in [`RuleSet::decide`], for the
+    /// caller to record in the machine's event log ([`RuleState::take_raised`]).
+    raised: Vec<crate::schedule::Raise>,
 }
 
 /// What the service knows about a request when it asks the rules.
@@ -169,6 +177,11 @@ impl RuleState {
     pub fn hits(&self) -> &[u32] {
         &self.hits
     }
+
+    /// The indications the rules raised since the last call, oldest first.
+    pub fn take_raised(&mut self) -> Vec<crate::schedule::Raise> {
+        std::mem::take(&mut self.raised)
+    }
 }
 
 impl RuleSet {
@@ -204,12 +217,16 @@ impl RuleSet {
             if let Some(next) = &rule.next_state {
                 st.state = next.clone();
             }
+            if let Some(raise) = &rule.raise {
+                st.raised.push(raise.clone());
+            }
             let Some(answer) = rule
                 .answers
                 .get((hits as usize - 1).min(rule.answers.len().saturating_sub(1)))
                 .cloned()
             else {
-                // A rule with only a state change: go on as if it had not matched.
+                // A rule with only a state change or a raise: go on as if it had not
+                // matched.
                 continue;
             };
             return Some(Decision {

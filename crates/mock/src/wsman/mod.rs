@@ -356,7 +356,11 @@ impl Inner {
             user: req.user.as_deref(),
         };
         let mut delay = None;
-        if let Some(decision) = scenario.rules.decide(&view, &mut self.rules) {
+        let decision = scenario.rules.decide(&view, &mut self.rules);
+        for raise in self.rules.take_raised() {
+            crate::schedule::raise(&mut self.machine, &raise, now);
+        }
+        if let Some(decision) = decision {
             *rule = Some(decision.rule.clone());
             match self.rule_outcome(&decision, &view, env, scenario, now) {
                 RuleOutcome::Done(outcome) => return Phase::Done(outcome),
