@@ -63,7 +63,9 @@ pub fn engine() -> Engine {
     e.disable_symbol("eval");
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
-    e.register_fn("raise_event", |class: &str| raise_event(class, rhai::Map::new()));
+    e.register_fn("raise_event", |class: &str| {
+        raise_event(class, rhai::Map::new())
+    });
     e.register_fn("raise_event", raise_event);
     // Rhai's own operation limit restarts inside every closure that a native function
     // such as `map` calls (the count is kept on a copy of the evaluation state), so
@@ -293,7 +295,9 @@ mod tests {
 
     fn handler(e: &Engine, src: &str) -> Result<Dynamic, String> {
         let mut scope = handler_scope("alert now", "");
-        let ast = e.compile_with_scope(&scope, src).map_err(|e| e.to_string())?;
+        let ast = e
+            .compile_with_scope(&scope, src)
+            .map_err(|e| e.to_string())?;
         e.eval_ast_with_scope(&mut scope, &ast)
             .map_err(|e| e.to_string())
     }
@@ -349,8 +353,14 @@ mod tests {
         for (src, says) in [
             (r#"raise_event("1bad")"#, "not a CIM class name"),
             (r#"raise_event("has space")"#, "not a CIM class name"),
-            (r#"raise_event("C", #{ "a-b": 1 })"#, "not a CIM property name"),
-            (r#"raise_event("C", #{ P: [1, 2] })"#, "property P is a array"),
+            (
+                r#"raise_event("C", #{ "a-b": 1 })"#,
+                "not a CIM property name",
+            ),
+            (
+                r#"raise_event("C", #{ P: [1, 2] })"#,
+                "property P is a array",
+            ),
             (r#"raise_event("C", #{ P: () })"#, "property P is a ()"),
             (r#"raise_event(42)"#, "raise_event"),
             (
@@ -372,8 +382,8 @@ mod tests {
     #[test]
     fn sensor_expressions_cannot_raise() {
         let e = engine();
-        let err = compile_sensor_expr(&e, r#"if raise_event("C") == () { 1 } else { 2 }"#)
-            .unwrap_err();
+        let err =
+            compile_sensor_expr(&e, r#"if raise_event("C") == () { 1 } else { 2 }"#).unwrap_err();
         assert!(err.contains("cannot call raise_event"), "{err}");
         // Outside a collection (as a sensor reading is evaluated) the call fails.
         let err = handler(&e, r#"raise_event("C")"#).unwrap_err();

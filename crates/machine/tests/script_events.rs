@@ -108,7 +108,10 @@ fn a_line_run_outside_a_shell_raises_too_and_a_failing_handler_keeps_its_events(
     assert!(out.contains("then broken"), "{out}");
     let raised = customs(&m, before);
     assert_eq!(
-        raised.iter().map(|r| (r.1, r.2.as_str())).collect::<Vec<_>>(),
+        raised
+            .iter()
+            .map(|r| (r.1, r.2.as_str()))
+            .collect::<Vec<_>>(),
         vec![(700, "CIM_AlertIndication"), (800, "CIM_AlertIndication")]
     );
     assert_eq!(raised[1].3, vec![]);

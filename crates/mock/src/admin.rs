@@ -140,7 +140,9 @@ pub trait AdminOps: Send + Sync + 'static {
     /// Answers the sequence numbers of the events the machine recorded (`"raised"`).
     fn raise_events(&self, request: EventsRequest) -> Result<Value, AdminError> {
         let _ = request;
-        Err(AdminError::NotFound("this admin API raises no events".into()))
+        Err(AdminError::NotFound(
+            "this admin API raises no events".into(),
+        ))
     }
     /// The machine's event log after sequence number `after` (0: all it keeps):
     /// `{"last_seq", "dropped", "events": [`[`event_json`]`, ...]}`.

@@ -690,9 +690,8 @@ impl Scenario {
             }
             rules.push(rule);
         }
-        let events = crate::schedule::compile(&file.events).map_err(|(p, m, e, h)| {
-            at(span_of(&p).or_else(|| span_of("events")), m, e, h)
-        })?;
+        let events = crate::schedule::compile(&file.events)
+            .map_err(|(p, m, e, h)| at(span_of(&p).or_else(|| span_of("events")), m, e, h))?;
         let ipmi = crate::ipmi::rules::compile(&file.ipmi).map_err(
             |(path, message, expected, hint)| {
                 at(

@@ -326,7 +326,9 @@ pub(crate) fn compile(specs: &[ScheduleSpec]) -> Result<Vec<Schedule>, PathRefus
             name,
             at_ms: s.at_ms,
             every_ms: s.every_ms,
-            count: s.count.or(if s.every_ms.is_some() { None } else { Some(1) }),
+            count: s
+                .count
+                .or(if s.every_ms.is_some() { None } else { Some(1) }),
             raise,
         });
     }
@@ -465,9 +467,17 @@ mod tests {
     #[test]
     fn refusals_name_the_entry_and_the_key() {
         for (text, path, says) in [
-            ("every_ms = 5\nclass = \"A\"", "events[0].every_ms", "too often"),
+            (
+                "every_ms = 5\nclass = \"A\"",
+                "events[0].every_ms",
+                "too often",
+            ),
             ("count = 0\nclass = \"A\"", "events[0].count", "never raise"),
-            ("count = 2\nclass = \"A\"", "events[0].count", "without every_ms"),
+            (
+                "count = 2\nclass = \"A\"",
+                "events[0].count",
+                "without every_ms",
+            ),
             ("class = \"9x\"", "events[0].class", "not a CIM class name"),
             (
                 "class = \"A\"\nproperties = { \"a b\" = 1 }",
@@ -513,7 +523,10 @@ mod tests {
             (serde_json::json!([]), "not an array"),
             (serde_json::json!({}), "\"class\" is missing"),
             (serde_json::json!({"class": 1}), "is a number, not text"),
-            (serde_json::json!({"class": "A", "x": 1}), "unknown key \"x\""),
+            (
+                serde_json::json!({"class": "A", "x": 1}),
+                "unknown key \"x\"",
+            ),
             (
                 serde_json::json!({"class": "A", "properties": []}),
                 "\"properties\" is an array",
