@@ -20,7 +20,8 @@
 //! has no access to the machine, so the call only collects the indication: the machine
 //! records what was collected in its event log once the handler has returned
 //! ([`collecting_events`], used by `Machine::shell_command`, `shell_send` and
-//! `run_line`), stamped with the time the command ran. A handler that fails after
+//! `run_line`), stamped with the time the command ran. The mock's rule scripts get the
+//! same function ([`register_raise_event`]). A handler that fails after
 //! raising still raises what it raised before failing. At most [`MAX_RAISED`] per
 //! evaluation. Sensor expressions stay pure: outside [`collecting_events`] the call is
 //! an evaluation error, and [`compile_sensor_expr`] refuses an expression naming it.
@@ -63,10 +64,7 @@ pub fn engine() -> Engine {
     e.disable_symbol("eval");
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
-    e.register_fn("raise_event", |class: &str| {
-        raise_event(class, rhai::Map::new())
-    });
-    e.register_fn("raise_event", raise_event);
+    register_raise_event(&mut e);
     // Rhai's own operation limit restarts inside every closure that a native function
     // such as `map` calls (the count is kept on a copy of the evaluation state), so
     // nested callbacks could run far past MAX_OPERATIONS. This counter sees every
@@ -166,6 +164,16 @@ pub fn eval_sensor_expr(
     } else {
         Err(format!("the expression gave {x}, not a finite number"))
     }
+}
+
+/// Registers `raise_event(class)` and `raise_event(class, #{...})` on another engine
+/// (the mock's rule scripts use it): the calls are collected by [`collecting_events`]
+/// and are errors outside it.
+pub fn register_raise_event(e: &mut Engine) {
+    e.register_fn("raise_event", |class: &str| {
+        raise_event(class, rhai::Map::new())
+    });
+    e.register_fn("raise_event", raise_event);
 }
 
 /// The script function's name.

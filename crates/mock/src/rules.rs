@@ -344,6 +344,7 @@ pub fn engine() -> &'static rhai::Engine {
         e.set_max_functions(100);
         e.on_print(|_| {});
         e.on_debug(|_, _, _| {});
+        machine::script::register_raise_event(&mut e);
         e
     })
 }
@@ -411,8 +412,26 @@ pub enum ScriptAnswer {
 /// Runs a script with the request in scope: `action`, `operation`, `resource_uri`,
 /// `selectors` (a map), `user`, `hits`, `state`. It returns a string (the response
 /// body), a map (`#{ status: 200, body: "..." }` or `#{ fault: "wsman:AccessDenied" }`),
-/// or nothing (the default answer).
+/// or nothing (the default answer). It may call `raise_event(class, #{...})` (see
+/// `machine::script`): what it raised, even if it then fails, is queued in `st` for
+/// [`RuleState::take_raised`].
 pub fn run_script(
+    ast: &rhai::AST,
+    req: &RequestView<'_>,
+    hits: u32,
+    st: &mut RuleState,
+) -> Result<ScriptAnswer, String> {
+    let (answer, raised) =
+        machine::script::collecting_events(|| eval_script(ast, req, hits, &st.state));
+    st.raised
+        .extend(raised.into_iter().map(|r| crate::schedule::Raise {
+            class: r.class,
+            properties: r.properties,
+        }));
+    answer
+}
+
+fn eval_script(
     ast: &rhai::AST,
     req: &RequestView<'_>,
     hits: u32,
@@ -491,10 +510,10 @@ mod tests {
             body: None,
             user: None,
         };
-        let err = run_script(&ast, &req, 1, "").unwrap_err();
+        let err = run_script(&ast, &req, 1, &mut RuleState::default()).unwrap_err();
         assert!(err.to_lowercase().contains("operation"), "{err}");
         let ast = compile_script("let s = \"x\"; loop { s += s; }").unwrap();
-        assert!(run_script(&ast, &req, 1, "").is_err());
+        assert!(run_script(&ast, &req, 1, &mut RuleState::default()).is_err());
     }
 
     #[test]
@@ -512,7 +531,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            run_script(&ast, &req, 1, "").unwrap(),
+            run_script(&ast, &req, 1, &mut RuleState::default()).unwrap(),
             ScriptAnswer::Fault {
                 fault: "AccessDenied".into(),
                 detail: None,
@@ -521,12 +540,53 @@ mod tests {
         );
         let ast = compile_script(r#"`<x n="${hits}"/>`"#).unwrap();
         assert_eq!(
-            run_script(&ast, &req, 3, "").unwrap(),
+            run_script(&ast, &req, 3, &mut RuleState::default()).unwrap(),
             ScriptAnswer::Body {
                 status: 200,
                 body: "<x n=\"3\"/>".into(),
                 content_type: None
             }
         );
+    }
+
+    #[test]
+    fn scripts_raise_events_queued_for_the_caller() {
+        let req = RequestView {
+            action: "a",
+            operation: "Get",
+            resource_uri: "r",
+            selectors: &[],
+            body: None,
+            user: Some("admin"),
+        };
+        let mut st = RuleState::default();
+        let ast = compile_script(
+            r#"raise_event("CIM_AlertIndication", #{ Message: `hit ${hits} by ${user}` }); ()"#,
+        )
+        .unwrap();
+        assert_eq!(
+            run_script(&ast, &req, 2, &mut st).unwrap(),
+            ScriptAnswer::Default
+        );
+        let ast = compile_script(r#"raise_event("Then_Fails"); throw "no""#).unwrap();
+        assert!(run_script(&ast, &req, 3, &mut st).is_err());
+        let raised = st.take_raised();
+        assert_eq!(
+            raised
+                .iter()
+                .map(|r| (r.class.as_str(), r.properties.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    "CIM_AlertIndication",
+                    vec![("Message".to_owned(), "hit 2 by admin".to_owned())]
+                ),
+                ("Then_Fails", vec![])
+            ]
+        );
+        assert!(st.take_raised().is_empty());
+        let ast = compile_script(r#"raise_event("bad name")"#).unwrap();
+        let e = run_script(&ast, &req, 1, &mut st).unwrap_err();
+        assert!(e.contains("not a CIM class name"), "{e}");
     }
 }

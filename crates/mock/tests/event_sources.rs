@@ -394,6 +394,11 @@ raise = { class = "CIM_AlertIndication", properties = { Message = "fan read deni
 name = "note identify"
 match = { action = "Identify" }
 raise = { class = "Identify_Seen" }
+
+[[rules]]
+name = "scripted"
+match = { resource_uri = "CIM_Processor" }
+answer = { script = 'raise_event("Script_Raised", #{ Operation: operation, Hits: hits }); #{ fault: "wsman:AccessDenied" }' }
 "#;
     let (server, addr) = start(Some(scenario)).await;
     let base = get_events(addr, 0).await["last_seq"].as_u64().unwrap();
@@ -430,6 +435,26 @@ raise = { class = "Identify_Seen" }
     assert_eq!(
         events(&log)[0]["properties"],
         json!({"Message": "fan read denied", "PerceivedSeverity": "3"})
+    );
+
+    // A rule script raising: the script's answer, and its indication.
+    let get = client
+        .request("http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Processor")
+        .get();
+    let answer = tokio::time::timeout(DEADLINE, client.send(&get))
+        .await
+        .expect("in time")
+        .expect("an answer");
+    assert_eq!(
+        answer.fault().and_then(|f| f.kind),
+        Some(mock::FaultKind::AccessDenied)
+    );
+    let log = get_events(addr, base + 2).await;
+    assert_eq!(events(&log).len(), 1, "{log}");
+    assert_eq!(events(&log)[0]["class"], "Script_Raised");
+    assert_eq!(
+        events(&log)[0]["properties"],
+        json!({"Hits": "1", "Operation": "Get"})
     );
 }
 

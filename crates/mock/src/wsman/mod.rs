@@ -356,17 +356,21 @@ impl Inner {
             user: req.user.as_deref(),
         };
         let mut delay = None;
-        let decision = scenario.rules.decide(&view, &mut self.rules);
+        let decided = scenario
+            .rules
+            .decide(&view, &mut self.rules)
+            .map(|decision| {
+                *rule = Some(decision.rule.clone());
+                self.rule_outcome(&decision, &view, env, scenario, now)
+            });
+        // What the matching rules and their scripts raised (schedule.rs).
         for raise in self.rules.take_raised() {
             crate::schedule::raise(&mut self.machine, &raise, now);
         }
-        if let Some(decision) = decision {
-            *rule = Some(decision.rule.clone());
-            match self.rule_outcome(&decision, &view, env, scenario, now) {
-                RuleOutcome::Done(outcome) => return Phase::Done(outcome),
-                RuleOutcome::DelayThenDefault(d) => delay = Some(d),
-                RuleOutcome::Default => {}
-            }
+        match decided {
+            Some(RuleOutcome::Done(outcome)) => return Phase::Done(outcome),
+            Some(RuleOutcome::DelayThenDefault(d)) => delay = Some(d),
+            Some(RuleOutcome::Default) | None => {}
         }
 
         // What the service offers at all (the scenario's capability knobs), after the
