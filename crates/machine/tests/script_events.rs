@@ -46,7 +46,10 @@ fn open(m: &mut Machine, now: u64) {
     .unwrap();
 }
 
-fn customs(m: &Machine, after: u64) -> Vec<(u64, u64, String, Vec<(String, String)>)> {
+/// A raised indication: sequence number, time, class, properties.
+type Custom = (u64, u64, String, Vec<(String, String)>);
+
+fn customs(m: &Machine, after: u64) -> Vec<Custom> {
     let (dropped, events) = m.events().since(after);
     assert_eq!(dropped, 0);
     events

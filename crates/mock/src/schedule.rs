@@ -398,8 +398,18 @@ async fn run(mock: Mock) {
         let next = {
             let now = mock.now_ms();
             let mut inner = mock.lock();
-            if scenario.is_none() || progress.loaded_at != inner.loaded_at {
-                // A new scenario: its own schedules, counted from its load.
+            // A new scenario (a load, or one whose schedules differ, should two loads
+            // fall in the same millisecond; mounting mocks changes neither): its own
+            // schedules, counted from its load.
+            let reloaded = match &scenario {
+                None => true,
+                Some(old) => {
+                    progress.loaded_at != inner.loaded_at
+                        || (!Arc::ptr_eq(old, &inner.scenario)
+                            && old.events != inner.scenario.events)
+                }
+            };
+            if reloaded {
                 progress = Progress {
                     loaded_at: inner.loaded_at,
                     fired: Vec::new(),
