@@ -1411,7 +1411,13 @@ impl Machine {
 
     /// A line typed at the SOL console in `stage`: its answer goes to `out`; returns the
     /// next stage.
-    fn sol_line(&self, stage: SolStage, typed: &str, now_ms: u64, out: &mut Vec<u8>) -> SolStage {
+    fn sol_line(
+        &mut self,
+        stage: SolStage,
+        typed: &str,
+        now_ms: u64,
+        out: &mut Vec<u8>,
+    ) -> SolStage {
         match stage {
             // An empty user name asks again, as getty does.
             SolStage::Login if typed.is_empty() => SolStage::Login,

@@ -1150,14 +1150,34 @@ impl Machine {
         now: Millis,
     ) -> Result<String, ShellError> {
         let ctx = shell_context(&self.engine, &self.spec, self.sel_time(now));
-        self.shells
-            .command(shell_id, command_id, command, arguments, &ctx, now)
+        let (result, raised) = script::collecting_events(|| {
+            self.shells
+                .command(shell_id, command_id, command, arguments, &ctx, now)
+        });
+        self.record_raised(raised, now);
+        result
     }
 
     /// Runs one command line at once, outside any shell (see [`crate::shell::run_line`]).
-    pub fn run_line(&self, cmdline: &str, user: &str, now: Millis) -> (String, i32) {
+    pub fn run_line(&mut self, cmdline: &str, user: &str, now: Millis) -> (String, i32) {
         let ctx = shell_context(&self.engine, &self.spec, self.sel_time(now));
-        crate::shell::run_line(cmdline, user, &ctx)
+        let (out, raised) =
+            script::collecting_events(|| crate::shell::run_line(cmdline, user, &ctx));
+        self.record_raised(raised, now);
+        out
+    }
+
+    /// Records the indications a command handler raised (see [`crate::script`]).
+    fn record_raised(&mut self, raised: Vec<script::RaisedEvent>, now: Millis) {
+        for r in raised {
+            self.record(
+                EventKind::Custom {
+                    class: r.class,
+                    properties: r.properties,
+                },
+                now,
+            );
+        }
     }
 
     /// Feeds a command's standard input (see [`Shells::send`]).
@@ -1172,8 +1192,12 @@ impl Machine {
         now: Millis,
     ) -> Result<(), ShellError> {
         let ctx = shell_context(&self.engine, &self.spec, self.sel_time(now));
-        self.shells
-            .send(shell_id, command_id, stream, bytes, end, &ctx, now)
+        let (result, raised) = script::collecting_events(|| {
+            self.shells
+                .send(shell_id, command_id, stream, bytes, end, &ctx, now)
+        });
+        self.record_raised(raised, now);
+        result
     }
 
     /// Takes a command's due output (see [`Shells::receive`]).

@@ -1,6 +1,6 @@
-//! The Rhai sandbox for scenario scripts: sensor `expr` sources now, shell command
-//! handlers later. One engine configuration, used everywhere, so that a script that
-//! loads in one place behaves the same in another.
+//! The Rhai sandbox for scenario scripts: sensor `expr` sources and shell command
+//! handlers. One engine configuration, used everywhere, so that a script that loads in
+//! one place behaves the same in another.
 //!
 //! The engine is built from [`rhai::Engine::new_raw`] plus the core, logic, math,
 //! string, array and map packages: no time package (no clock), no module resolver (the
@@ -11,6 +11,20 @@
 //! covers closures run by `map`, `filter` and the like too (see [`engine`]); one
 //! engine must not run two evaluations at the same time (the machine owns its engine
 //! and runs one at a time).
+//!
+//! # Raising events
+//!
+//! A command handler may call `raise_event(class)` or `raise_event(class, #{ Name:
+//! value, ... })` to raise a CIM indication (`CIM_AlertIndication`, ...) for WS-Eventing
+//! subscribers; property values are text, numbers or booleans, kept as text. A script
+//! has no access to the machine, so the call only collects the indication: the machine
+//! records what was collected in its event log once the handler has returned
+//! ([`collecting_events`], used by `Machine::shell_command`, `shell_send` and
+//! `run_line`), stamped with the time the command ran. The mock's rule scripts get the
+//! same function ([`register_raise_event`]). A handler that fails after
+//! raising still raises what it raised before failing. At most [`MAX_RAISED`] per
+//! evaluation. Sensor expressions stay pure: outside [`collecting_events`] the call is
+//! an evaluation error, and [`compile_sensor_expr`] refuses an expression naming it.
 
 use rhai::packages::{
     BasicArrayPackage, BasicMapPackage, BasicMathPackage, CorePackage, LogicPackage,
@@ -19,7 +33,9 @@ use rhai::packages::{
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rhai::{AST, Dynamic, Engine, OptimizationLevel, Scope};
+use std::cell::RefCell;
+
+use rhai::{AST, Dynamic, Engine, EvalAltResult, OptimizationLevel, Scope};
 
 /// The operation budget of one evaluation.
 pub const MAX_OPERATIONS: u64 = 10_000;
@@ -48,6 +64,7 @@ pub fn engine() -> Engine {
     e.disable_symbol("eval");
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
+    register_raise_event(&mut e);
     // Rhai's own operation limit restarts inside every closure that a native function
     // such as `map` calls (the count is kept on a copy of the evaluation state), so
     // nested callbacks could run far past MAX_OPERATIONS. This counter sees every
@@ -78,8 +95,15 @@ fn sensor_scope(t_ms: u64, nominal: f64) -> Scope<'static> {
     s
 }
 
-/// Compiles a sensor expression (an expression, not a script: no statements or loops).
+/// Compiles a sensor expression (an expression, not a script: no statements or loops;
+/// no `raise_event`, since reading a sensor must not have effects).
 pub fn compile_sensor_expr(engine: &Engine, expr: &str) -> Result<AST, String> {
+    if expr.contains(RAISE_EVENT) {
+        return Err(format!(
+            "a sensor expression cannot call {RAISE_EVENT} (reading a sensor has no \
+             effects); raise events from a command handler or a scenario [[events]] entry"
+        ));
+    }
     engine
         .compile_expression_with_scope(&sensor_scope(0, 0.0), expr)
         .map_err(|e| e.to_string())
@@ -142,6 +166,120 @@ pub fn eval_sensor_expr(
     }
 }
 
+/// Registers `raise_event(class)` and `raise_event(class, #{...})` on another engine
+/// (the mock's rule scripts use it): the calls are collected by [`collecting_events`]
+/// and are errors outside it.
+pub fn register_raise_event(e: &mut Engine) {
+    e.register_fn("raise_event", |class: &str| {
+        raise_event(class, rhai::Map::new())
+    });
+    e.register_fn("raise_event", raise_event);
+}
+
+/// The script function's name.
+const RAISE_EVENT: &str = "raise_event";
+
+/// Most indications one evaluation may raise.
+pub const MAX_RAISED: usize = 64;
+
+/// An indication a script raised with `raise_event` (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaisedEvent {
+    /// The indication's CIM class.
+    pub class: String,
+    /// Property name and value as text, in the map's order (sorted by name).
+    pub properties: Vec<(String, String)>,
+}
+
+thread_local! {
+    /// The indications raised by the evaluation running on this thread, when one is
+    /// being collected (`None`: raising is not allowed here).
+    static RAISED: RefCell<Option<Vec<RaisedEvent>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (which evaluates scripts on this thread) with `raise_event` allowed, and
+/// returns its result with the indications raised, oldest first. Nested calls collect
+/// separately.
+pub fn collecting_events<R>(f: impl FnOnce() -> R) -> (R, Vec<RaisedEvent>) {
+    /// Puts back the outer collection even if `f` panics.
+    struct Restore(Option<Option<Vec<RaisedEvent>>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(outer) = self.0.take() {
+                RAISED.with(|r| *r.borrow_mut() = outer);
+            }
+        }
+    }
+    let outer = RAISED.with(|r| r.replace(Some(Vec::new())));
+    let mut restore = Restore(Some(outer));
+    let out = f();
+    let outer = restore.0.take().unwrap_or(None);
+    let raised = RAISED.with(|r| r.replace(outer)).unwrap_or_default();
+    (out, raised)
+}
+
+/// Whether `name` can name a CIM class or property (and so an XML element): an ASCII
+/// letter or `_`, then letters, digits or `_`, at most 256 bytes.
+pub fn is_cim_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 256
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A script value as property text, if it is a scalar.
+fn property_text(v: &Dynamic) -> Option<String> {
+    if v.is_string() || v.is_char() || v.is_int() || v.is_float() || v.is_bool() {
+        Some(v.to_string())
+    } else {
+        None
+    }
+}
+
+fn raise_event(class: &str, properties: rhai::Map) -> Result<(), Box<EvalAltResult>> {
+    let fail = |message: String| -> Result<(), Box<EvalAltResult>> { Err(message.into()) };
+    if !is_cim_name(class) {
+        return fail(format!(
+            "{RAISE_EVENT}: {class:?} is not a CIM class name (letters, digits and _, \
+             not starting with a digit, e.g. \"CIM_AlertIndication\")"
+        ));
+    }
+    let mut props = Vec::with_capacity(properties.len());
+    for (name, value) in &properties {
+        if !is_cim_name(name) {
+            return fail(format!(
+                "{RAISE_EVENT}: property {:?} is not a CIM property name",
+                name.as_str()
+            ));
+        }
+        let Some(text) = property_text(value) else {
+            return fail(format!(
+                "{RAISE_EVENT}: property {name} is a {}; give text, a number or a bool",
+                value.type_name()
+            ));
+        };
+        props.push((name.to_string(), text));
+    }
+    RAISED.with(|r| match r.borrow_mut().as_mut() {
+        None => fail(format!(
+            "{RAISE_EVENT} works only in a command handler ([[machine.commands]] or \
+             [[machine.scripts]] `handler`)"
+        )),
+        Some(raised) if raised.len() >= MAX_RAISED => fail(format!(
+            "{RAISE_EVENT}: a script may raise at most {MAX_RAISED} events"
+        )),
+        Some(raised) => {
+            raised.push(RaisedEvent {
+                class: class.to_owned(),
+                properties: props,
+            });
+            Ok(())
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +299,112 @@ mod tests {
         assert!(compile_sensor_expr(&e, "while true {}").is_err());
         let ast = compile_sensor_expr(&e, "\"a\"").unwrap();
         assert!(eval_sensor_expr(&e, &ast, 0, 0.0).is_err());
+    }
+
+    fn handler(e: &Engine, src: &str) -> Result<Dynamic, String> {
+        let mut scope = handler_scope("alert now", "");
+        let ast = e
+            .compile_with_scope(&scope, src)
+            .map_err(|e| e.to_string())?;
+        e.eval_ast_with_scope(&mut scope, &ast)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn handlers_raise_events_collected_in_order() {
+        let e = engine();
+        let (out, raised) = collecting_events(|| {
+            handler(
+                &e,
+                r#"raise_event("CIM_AlertIndication", #{ Message: `${command} ${args[0]}`,
+                       PerceivedSeverity: 6, Probable: 1.5, Ack: true });
+                   raise_event("CIM_InstCreation");
+                   "done""#,
+            )
+        });
+        assert_eq!(out.unwrap().into_string().unwrap(), "done");
+        assert_eq!(
+            raised,
+            vec![
+                RaisedEvent {
+                    class: "CIM_AlertIndication".into(),
+                    properties: vec![
+                        ("Ack".into(), "true".into()),
+                        ("Message".into(), "alert now".into()),
+                        ("PerceivedSeverity".into(), "6".into()),
+                        ("Probable".into(), "1.5".into()),
+                    ],
+                },
+                RaisedEvent {
+                    class: "CIM_InstCreation".into(),
+                    properties: vec![],
+                },
+            ]
+        );
+        // Nothing is left behind for the next evaluation.
+        let (_, again) = collecting_events(|| handler(&e, "1"));
+        assert!(again.is_empty());
+    }
+
+    #[test]
+    fn a_failing_handler_keeps_what_it_raised_before_failing() {
+        let e = engine();
+        let (out, raised) =
+            collecting_events(|| handler(&e, r#"raise_event("A_B"); throw "broken""#));
+        assert!(out.unwrap_err().contains("broken"));
+        assert_eq!(raised.len(), 1);
+    }
+
+    #[test]
+    fn bad_calls_are_evaluation_errors_naming_the_problem() {
+        let e = engine();
+        for (src, says) in [
+            (r#"raise_event("1bad")"#, "not a CIM class name"),
+            (r#"raise_event("has space")"#, "not a CIM class name"),
+            (
+                r#"raise_event("C", #{ "a-b": 1 })"#,
+                "not a CIM property name",
+            ),
+            (
+                r#"raise_event("C", #{ P: [1, 2] })"#,
+                "property P is a array",
+            ),
+            (r#"raise_event("C", #{ P: () })"#, "property P is a ()"),
+            (r#"raise_event(42)"#, "raise_event"),
+            (
+                r#"for i in 0..100 { raise_event("C") }"#,
+                "at most 64 events",
+            ),
+        ] {
+            let (out, raised) = collecting_events(|| handler(&e, src));
+            let err = out.expect_err(src);
+            assert!(err.contains(says), "{src}: {err}");
+            if !src.starts_with("for") {
+                assert!(raised.is_empty(), "{src}");
+            } else {
+                assert_eq!(raised.len(), MAX_RAISED);
+            }
+        }
+    }
+
+    #[test]
+    fn sensor_expressions_cannot_raise() {
+        let e = engine();
+        let err =
+            compile_sensor_expr(&e, r#"if raise_event("C") == () { 1 } else { 2 }"#).unwrap_err();
+        assert!(err.contains("cannot call raise_event"), "{err}");
+        // Outside a collection (as a sensor reading is evaluated) the call fails.
+        let err = handler(&e, r#"raise_event("C")"#).unwrap_err();
+        assert!(err.contains("works only in a command handler"), "{err}");
+    }
+
+    #[test]
+    fn cim_names() {
+        for ok in ["CIM_AlertIndication", "_x", "a1"] {
+            assert!(is_cim_name(ok), "{ok}");
+        }
+        for bad in ["", "1a", "a-b", "a b", "é", &"a".repeat(257)] {
+            assert!(!is_cim_name(bad), "{bad}");
+        }
     }
 }

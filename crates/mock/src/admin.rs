@@ -12,6 +12,8 @@
 //! | `POST /power` | `{"action": "off"}` | [`AdminOps::power`] |
 //! | `POST /sel` | entry JSON, or no body ([`default_sel_event`]) | [`AdminOps::add_sel`] |
 //! | `POST /scenario` | TOML text | [`AdminOps::load_scenario`] |
+//! | `GET /events[?after=SEQ]` | | [`AdminOps::events`]: the machine's event log (after SEQ) |
+//! | `POST /events` | an indication, a list of them, `{"sel": entry}` or `{"power": action}` | 201, [`AdminOps::raise_events`] |
 //!
 //! Errors are `{"error": "..."}`: 400 for a refused request, 403 for a cross-origin
 //! request, 404 for an unknown route or sensor id, 405 (with `Allow`) for a wrong
@@ -37,7 +39,8 @@
 //!   (`127.x.x.x`, `localhost`, `[::1]`, any port) is refused with 403: a page whose
 //!   host name was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name as `Host`
 //!   and no `Origin` on same-origin GETs.
-//! - `POST /sensors/{id}`, `POST /power` and `POST /sel` take JSON only: a
+//! - `POST /sensors/{id}`, `POST /power`, `POST /sel` and `POST /events` take JSON
+//!   only: a
 //!   `Content-Type` other than `application/json` (parameters such as `charset`
 //!   allowed), or none, is refused with 415 (a `POST /sel` without a body needs no
 //!   type, as `curl -X POST` sends it). A page can send `text/plain`,
@@ -133,6 +136,138 @@ pub trait AdminOps: Send + Sync + 'static {
     fn add_sel(&self, entry: Value) -> Result<Value, String>;
     /// Replaces the running scenario with this TOML text.
     fn load_scenario(&self, toml_text: &str) -> Result<Value, String>;
+    /// Makes events happen: the body of `POST /events` (see [`parse_events`]).
+    /// Answers the sequence numbers of the events the machine recorded (`"raised"`).
+    fn raise_events(&self, request: EventsRequest) -> Result<Value, AdminError> {
+        let _ = request;
+        Err(AdminError::NotFound(
+            "this admin API raises no events".into(),
+        ))
+    }
+    /// The machine's event log after sequence number `after` (0: all it keeps):
+    /// `{"last_seq", "dropped", "events": [`[`event_json`]`, ...]}`.
+    fn events(&self, after: u64) -> Value {
+        let _ = after;
+        json!({ "last_seq": 0, "dropped": 0, "events": [] })
+    }
+}
+
+/// What `POST /events` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventsRequest {
+    /// Raise these indications, in order (one object or a list of them).
+    Raise(Vec<crate::schedule::Raise>),
+    /// Add this SEL entry (as `POST /sel` takes it).
+    Sel(Value),
+    /// Take this power action (as `POST /power` takes it).
+    Power(String),
+}
+
+/// Most indications one `POST /events` may raise (the machine's event log keeps
+/// [`machine::events::DEFAULT_CAPACITY`]).
+pub const MAX_EVENTS_PER_POST: usize = 256;
+
+/// Reads the body of `POST /events`: `{"class": "CIM_AlertIndication", "properties":
+/// {"Message": "...", "PerceivedSeverity": 6}}`, a non-empty list of such objects,
+/// `{"sel": <entry as POST /sel takes it>}` or `{"power": "off"}`. An error says
+/// which item and what is wrong.
+pub fn parse_events(body: &Value) -> Result<EventsRequest, String> {
+    use crate::schedule::Raise;
+    const SHAPES: &str = "send {\"class\": \"CIM_AlertIndication\", \"properties\": {...}}, \
+                          a list of them, {\"sel\": {...}} or {\"power\": \"off\"}";
+    match body {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(format!("an empty list raises nothing: {SHAPES}"));
+            }
+            if items.len() > MAX_EVENTS_PER_POST {
+                return Err(format!(
+                    "{} events in one request; at most {MAX_EVENTS_PER_POST}",
+                    items.len()
+                ));
+            }
+            let raises = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    if item.get("sel").is_some() || item.get("power").is_some() {
+                        return Err(format!(
+                            "[{i}]: {{\"sel\": ...}} and {{\"power\": ...}} are sent alone, \
+                             not in a list"
+                        ));
+                    }
+                    Raise::from_json(item).map_err(|e| format!("[{i}]: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(EventsRequest::Raise(raises))
+        }
+        Value::Object(map) if map.contains_key("sel") || map.contains_key("power") => {
+            if map.len() != 1 {
+                return Err(format!(
+                    "{{\"sel\": ...}} and {{\"power\": ...}} take no other key: {SHAPES}"
+                ));
+            }
+            match (map.get("sel"), map.get("power")) {
+                (Some(entry @ Value::Object(_)), _) => Ok(EventsRequest::Sel(entry.clone())),
+                (Some(_), _) => Err("\"sel\" is a SEL entry object, as POST /sel takes".into()),
+                (_, Some(Value::String(action))) => Ok(EventsRequest::Power(action.clone())),
+                _ => Err("\"power\" is an action: on, off, cycle, reset, soft or diag".into()),
+            }
+        }
+        Value::Object(_) => Ok(EventsRequest::Raise(vec![Raise::from_json(body)?])),
+        _ => Err(SHAPES.to_owned()),
+    }
+}
+
+/// One machine event as JSON: `seq`, `at` (ms on the mock's clock), `unix` (the SEL
+/// clock), `kind` (`threshold`, `power`, `sel_record` or `indication`) and its fields.
+pub fn event_json(event: &machine::events::Event) -> Value {
+    use machine::events::EventKind;
+    let mut v = json!({ "seq": event.seq, "at": event.at, "unix": event.unix });
+    let fields = match &event.kind {
+        EventKind::Threshold {
+            sensor,
+            threshold,
+            asserted,
+            reading,
+            limit,
+        } => json!({
+            "kind": "threshold",
+            "sensor": sensor,
+            "threshold": threshold.field(),
+            "asserted": asserted,
+            "reading": reading,
+            "limit": limit,
+        }),
+        EventKind::Power { action } => json!({ "kind": "power", "action": power_name(*action) }),
+        EventKind::SelRecord { record_id } => {
+            json!({ "kind": "sel_record", "record_id": record_id })
+        }
+        EventKind::Custom { class, properties } => {
+            let props: serde_json::Map<String, Value> = properties
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            json!({ "kind": "indication", "class": class, "properties": props })
+        }
+    };
+    if let (Some(v), Value::Object(f)) = (v.as_object_mut(), fields) {
+        v.extend(f);
+    }
+    v
+}
+
+/// The admin API's name of a power action (what `POST /power` takes).
+pub fn power_name(action: machine::PowerAction) -> &'static str {
+    use machine::PowerAction as P;
+    match action {
+        P::On => "on",
+        P::Off => "off",
+        P::Cycle => "cycle",
+        P::HardReset => "reset",
+        P::SoftOff => "soft",
+        P::DiagnosticInterrupt => "diag",
+    }
 }
 
 /// Answers one admin request.
@@ -198,7 +333,7 @@ pub(crate) async fn serve(
     let wants_json = match (&route, &parts.method) {
         // No body at all (`curl -X POST .../sel`): the default event, no type needed.
         (Route::Sel, _) => !body.is_empty() || media.is_some(),
-        (Route::Sensor(_) | Route::Power, _) => true,
+        (Route::Sensor(_) | Route::Power, _) | (Route::Events, &Method::POST) => true,
         (Route::Journal, &Method::DELETE) => !body.is_empty(),
         _ => false,
     };
@@ -212,7 +347,15 @@ pub(crate) async fn serve(
             ),
         );
     }
+    let created = route == Route::Events && parts.method == Method::POST;
     let result: Result<Value, AdminError> = match (route, &parts.method) {
+        (Route::Events, &Method::POST) => parse_json(&body)
+            .and_then(|v| parse_events(&v).map_err(|e| format!("POST /events: {e}")))
+            .map_err(AdminError::from)
+            .and_then(|request| ops.raise_events(request)),
+        (Route::Events, _) => query_number(query, "after")
+            .map(|after| ops.events(after.unwrap_or(0)))
+            .map_err(AdminError::from),
         (Route::Health, _) => Ok(ops.health()),
         (Route::State, _) => Ok(ops.state()),
         (Route::Journal, &Method::DELETE) => Ok(json!({ "cleared": journal.clear() })),
@@ -272,6 +415,7 @@ pub(crate) async fn serve(
         }
     };
     match result {
+        Ok(value) if created => json_response(StatusCode::CREATED, &value),
         Ok(value) => json_response(StatusCode::OK, &value),
         Err(AdminError::BadRequest(message)) => error(StatusCode::BAD_REQUEST, &message),
         Err(AdminError::NotFound(message)) => error(StatusCode::NOT_FOUND, &message),
@@ -288,6 +432,7 @@ enum Route {
     Power,
     Sel,
     Scenario,
+    Events,
 }
 
 impl Route {
@@ -295,6 +440,7 @@ impl Route {
         match self {
             Route::Health | Route::State => &[Method::GET],
             Route::Journal => &[Method::GET, Method::DELETE],
+            Route::Events => &[Method::GET, Method::POST],
             Route::Sensor(_) | Route::Power | Route::Sel | Route::Scenario => &[Method::POST],
         }
     }
@@ -312,6 +458,7 @@ fn route(path: &str) -> Option<Route> {
         "/power" => Route::Power,
         "/sel" => Route::Sel,
         "/scenario" => Route::Scenario,
+        "/events" => Route::Events,
         _ => {
             let id = path.strip_prefix("/sensors/")?;
             if id.is_empty() || id.contains('/') {
@@ -395,16 +542,21 @@ fn media_type(headers: &http::HeaderMap) -> Option<String> {
     Some(media.to_ascii_lowercase()).filter(|m| !m.is_empty())
 }
 
-fn journal_since(journal: &Journal, query: &str) -> Result<Value, String> {
-    let since = query
+/// The query parameter `key` as a sequence number, if given.
+fn query_number(query: &str, key: &str) -> Result<Option<u64>, String> {
+    query
         .split('&')
         .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "since")
+        .find(|(k, _)| *k == key)
         .map(|(_, v)| {
             v.parse::<u64>()
-                .map_err(|_| format!("since={v} is not a sequence number"))
+                .map_err(|_| format!("{key}={v} is not a sequence number"))
         })
-        .transpose()?;
+        .transpose()
+}
+
+fn journal_since(journal: &Journal, query: &str) -> Result<Value, String> {
+    let since = query_number(query, "since")?;
     let entries = match since {
         Some(seq) => journal.since(seq),
         None => journal.entries(),

@@ -1,5 +1,5 @@
 //! The admin API's operations on the mock (health, state, sensors, power, SEL,
-//! scenario upload); `admin.rs` is the HTTP side that calls them.
+//! scenario upload, events); `admin.rs` is the HTTP side that calls them.
 
 use crate::mock::Mock;
 use crate::scenario::Scenario;
@@ -108,20 +108,7 @@ impl crate::admin::AdminOps for Mock {
     }
 
     fn power(&self, action: &str) -> Result<serde_json::Value, String> {
-        use machine::PowerAction as P;
-        let a = match action.to_ascii_lowercase().as_str() {
-            "on" => P::On,
-            "off" => P::Off,
-            "cycle" => P::Cycle,
-            "reset" | "hard_reset" => P::HardReset,
-            "soft" | "soft_off" => P::SoftOff,
-            "diag" | "nmi" | "diagnostic_interrupt" => P::DiagnosticInterrupt,
-            other => {
-                return Err(format!(
-                    "unknown power action `{other}` (on, off, cycle, reset, soft, diag)"
-                ));
-            }
-        };
+        let a = power_action(action)?;
         let now = self.now_ms();
         let mut inner = self.lock();
         inner
@@ -132,57 +119,65 @@ impl crate::admin::AdminOps for Mock {
     }
 
     fn add_sel(&self, entry: serde_json::Value) -> Result<serde_json::Value, String> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct NewEntry {
-            sensor: Option<String>,
-            sensor_type: Option<u8>,
-            sensor_number: Option<u8>,
-            #[serde(default = "assert_dir")]
-            direction: machine::EventDirection,
-            #[serde(default = "sensor_specific")]
-            event_type: u8,
-            #[serde(default)]
-            data: Vec<u8>,
-            #[serde(default)]
-            description: String,
-        }
-        fn assert_dir() -> machine::EventDirection {
-            machine::EventDirection::default()
-        }
-        fn sensor_specific() -> u8 {
-            0x6F
-        }
-        let e: NewEntry = serde_json::from_value(entry).map_err(|e| format!("SEL entry: {e}"))?;
+        let e = new_sel_entry(entry)?;
+        let now = self.now_ms();
+        let mut inner = self.lock();
+        let id = sel_add(&mut inner.machine, e, now)?;
+        Ok(serde_json::json!({ "record_id": id }))
+    }
+
+    fn raise_events(
+        &self,
+        request: crate::admin::EventsRequest,
+    ) -> Result<serde_json::Value, crate::admin::AdminError> {
+        use crate::admin::EventsRequest as R;
+        // Checked before the lock, so that a bad request changes nothing.
+        let sel = match &request {
+            R::Sel(entry) => Some(new_sel_entry(entry.clone())?),
+            _ => None,
+        };
+        let power = match &request {
+            R::Power(action) => Some(power_action(action)?),
+            _ => None,
+        };
         let now = self.now_ms();
         let mut inner = self.lock();
         let m = &mut inner.machine;
-        let (mut st, mut sn) = (e.sensor_type.unwrap_or(0x12), e.sensor_number.unwrap_or(0));
-        if let Some(id) = &e.sensor {
-            if let Some(s) = m.numeric_sensor(id) {
-                st = e.sensor_type.unwrap_or(s.sensor_type().ipmi_code());
-                sn = s.number();
-            } else if let Some(d) = m.discrete_sensor(id) {
-                st = e.sensor_type.unwrap_or(d.sensor_type().ipmi_code());
-                sn = d.number();
-            } else {
-                return Err(format!("no sensor `{id}`"));
+        let before = m.events().last_seq();
+        let mut answer = serde_json::json!({});
+        match request {
+            R::Raise(raises) => {
+                for r in &raises {
+                    crate::schedule::raise(m, r, now);
+                }
+            }
+            R::Sel(_) => {
+                let e = sel.ok_or_else(|| "no SEL entry".to_owned())?;
+                answer["record_id"] = sel_add(m, e, now)?.into();
+            }
+            R::Power(_) => {
+                let a = power.ok_or_else(|| "no power action".to_owned())?;
+                m.chassis_control(a, now).map_err(|e| e.to_string())?;
+                answer["power"] = format!("{:?}", m.power_state(now)).into();
             }
         }
-        let mut data = [0xFF; 3];
-        for (i, b) in e.data.iter().take(3).enumerate() {
-            data[i] = *b;
-        }
-        let entry = machine::SelEntry::system_event(
-            st,
-            sn,
-            e.direction,
-            e.event_type & 0x7F,
-            data,
-            e.description,
-        );
-        let id = m.sel_add(entry, now).map_err(|e| e.to_string())?;
-        Ok(serde_json::json!({ "record_id": id }))
+        let last = m.events().last_seq();
+        answer["raised"] = ((before + 1)..=last).collect::<Vec<u64>>().into();
+        answer["last_seq"] = last.into();
+        Ok(answer)
+    }
+
+    fn events(&self, after: u64) -> serde_json::Value {
+        let inner = self.lock();
+        let log = inner.machine.events();
+        let (dropped, events) = log.since(after);
+        let events: Vec<serde_json::Value> = events.map(crate::admin::event_json).collect();
+        serde_json::json!({
+            "last_seq": log.last_seq(),
+            "dropped": dropped,
+            "capacity": log.capacity(),
+            "events": events,
+        })
     }
 
     fn load_scenario(&self, toml_text: &str) -> Result<serde_json::Value, String> {
@@ -191,4 +186,76 @@ impl crate::admin::AdminOps for Mock {
         self.load(s)?;
         Ok(serde_json::json!({ "loaded": name }))
     }
+}
+
+/// A power action by the admin API's name (see [`crate::admin::power_name`]).
+fn power_action(action: &str) -> Result<machine::PowerAction, String> {
+    use machine::PowerAction as P;
+    Ok(match action.to_ascii_lowercase().as_str() {
+        "on" => P::On,
+        "off" => P::Off,
+        "cycle" => P::Cycle,
+        "reset" | "hard_reset" => P::HardReset,
+        "soft" | "soft_off" => P::SoftOff,
+        "diag" | "nmi" | "diagnostic_interrupt" => P::DiagnosticInterrupt,
+        other => {
+            return Err(format!(
+                "unknown power action `{other}` (on, off, cycle, reset, soft, diag)"
+            ));
+        }
+    })
+}
+
+/// A SEL entry as the admin API takes it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEntry {
+    sensor: Option<String>,
+    sensor_type: Option<u8>,
+    sensor_number: Option<u8>,
+    #[serde(default)]
+    direction: machine::EventDirection,
+    #[serde(default = "sensor_specific")]
+    event_type: u8,
+    #[serde(default)]
+    data: Vec<u8>,
+    #[serde(default)]
+    description: String,
+}
+
+fn sensor_specific() -> u8 {
+    0x6F
+}
+
+fn new_sel_entry(entry: serde_json::Value) -> Result<NewEntry, String> {
+    serde_json::from_value(entry).map_err(|e| format!("SEL entry: {e}"))
+}
+
+/// Adds `e` to the machine's SEL (a sensor named by id gives its type and number).
+fn sel_add(m: &mut machine::Machine, e: NewEntry, now: u64) -> Result<u16, String> {
+    let (mut st, mut sn) = (e.sensor_type.unwrap_or(0x12), e.sensor_number.unwrap_or(0));
+    if let Some(id) = &e.sensor {
+        if let Some(s) = m.numeric_sensor(id) {
+            st = e.sensor_type.unwrap_or(s.sensor_type().ipmi_code());
+            sn = s.number();
+        } else if let Some(d) = m.discrete_sensor(id) {
+            st = e.sensor_type.unwrap_or(d.sensor_type().ipmi_code());
+            sn = d.number();
+        } else {
+            return Err(format!("no sensor `{id}`"));
+        }
+    }
+    let mut data = [0xFF; 3];
+    for (i, b) in e.data.iter().take(3).enumerate() {
+        data[i] = *b;
+    }
+    let entry = machine::SelEntry::system_event(
+        st,
+        sn,
+        e.direction,
+        e.event_type & 0x7F,
+        data,
+        e.description,
+    );
+    m.sel_add(entry, now).map_err(|e| e.to_string())
 }

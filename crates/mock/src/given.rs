@@ -666,6 +666,7 @@ impl MockBuilder {
             times: self.up_to,
             state: self.state.clone(),
             next_state: self.next_state.clone(),
+            raise: None,
         })
     }
 

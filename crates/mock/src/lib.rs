@@ -100,6 +100,7 @@ mod mock;
 pub mod mockserver;
 pub mod rules;
 pub mod scenario;
+pub mod schedule;
 pub mod service;
 mod wsman;
 mod xml_memo;

@@ -45,6 +45,9 @@ pub(crate) struct Inner {
     pub(crate) shell_wake: tokio::sync::watch::Sender<u64>,
     /// The IPMI session layer (sessions, rule counters) in front of the same machine.
     pub(crate) ipmi: crate::ipmi::State,
+    /// When the scenario in force was loaded (`now_ms`; 0 for the first): where its
+    /// `[[events]]` schedules count from.
+    pub(crate) loaded_at: u64,
     /// The IPMI listener's port (0 until one listens).
     pub(crate) ipmi_port: u16,
     /// The Identify answer's body as written, to an anonymous ([0]) and to an
@@ -102,6 +105,7 @@ impl Mock {
                     enumerations: HashMap::new(),
                     shell_wake: tokio::sync::watch::Sender::new(0),
                     ipmi,
+                    loaded_at: 0,
                     ipmi_port: 0,
                     identify_answers: Default::default(),
                     xml_memo: Default::default(),
@@ -159,6 +163,7 @@ impl Mock {
         // A new machine means new users and keys: the IPMI sessions go with the old one.
         inner.ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, inner.ipmi_port);
         inner.machine = machine;
+        inner.loaded_at = now;
         self.set_scenario(&mut inner, scenario);
         *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
         inner.rules = RuleState::default();

@@ -141,6 +141,8 @@ pub struct MockServer {
     running: Option<Running>,
     ipmi: Option<crate::ipmi::Listener>,
     registry: Arc<Registry>,
+    /// Fires the scenario's `[[events]]`; stops when dropped.
+    _schedules: crate::schedule::Timer,
 }
 
 impl MockServer {
@@ -185,11 +187,13 @@ impl MockServer {
         };
         let running =
             server::start(config, shared.clone(), shared.clone(), shared, journal).await?;
+        let schedules = crate::schedule::start(mock.clone());
         Ok(MockServer {
             registry: Arc::new(Registry::new(mock.clone())),
             mock,
             running: Some(running),
             ipmi,
+            _schedules: schedules,
         })
     }
 

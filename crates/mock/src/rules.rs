@@ -1,7 +1,10 @@
 //! Scenario rules: match a request (action, resource URI, selectors, a body element,
 //! the user), then answer with a template, a fault, a status, a transport failure, a
 //! delay, or a sandboxed Rhai script; `times`, answer sequences and named states make
-//! stateful flows.
+//! stateful flows. A rule may also raise an indication each time it matches (`raise =
+//! { class = "...", properties = { ... } }`, beside or instead of an answer): the
+//! request is answered as it would be without it, and the indication goes to the
+//! machine's event log (see `schedule.rs`).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -119,6 +122,8 @@ pub struct Rule {
     pub state: Option<String>,
     /// Enter this state after matching.
     pub next_state: Option<String>,
+    /// Raise this indication each time the rule matches.
+    pub raise: Option<crate::schedule::Raise>,
 }
 
 /// The rules of a scenario, in order.
@@ -133,6 +138,9 @@ pub struct RuleState {
     hits: Vec<u32>,
     /// The current named state (empty at start).
     pub state: String,
+    /// Indications raised by the rules that matched in [`RuleSet::decide`], for the
+    /// caller to record in the machine's event log ([`RuleState::take_raised`]).
+    raised: Vec<crate::schedule::Raise>,
 }
 
 /// What the service knows about a request when it asks the rules.
@@ -169,6 +177,11 @@ impl RuleState {
     pub fn hits(&self) -> &[u32] {
         &self.hits
     }
+
+    /// The indications the rules raised since the last call, oldest first.
+    pub fn take_raised(&mut self) -> Vec<crate::schedule::Raise> {
+        std::mem::take(&mut self.raised)
+    }
 }
 
 impl RuleSet {
@@ -204,12 +217,16 @@ impl RuleSet {
             if let Some(next) = &rule.next_state {
                 st.state = next.clone();
             }
+            if let Some(raise) = &rule.raise {
+                st.raised.push(raise.clone());
+            }
             let Some(answer) = rule
                 .answers
                 .get((hits as usize - 1).min(rule.answers.len().saturating_sub(1)))
                 .cloned()
             else {
-                // A rule with only a state change: go on as if it had not matched.
+                // A rule with only a state change or a raise: go on as if it had not
+                // matched.
                 continue;
             };
             return Some(Decision {
@@ -327,6 +344,7 @@ pub fn engine() -> &'static rhai::Engine {
         e.set_max_functions(100);
         e.on_print(|_| {});
         e.on_debug(|_, _, _| {});
+        machine::script::register_raise_event(&mut e);
         e
     })
 }
@@ -394,8 +412,26 @@ pub enum ScriptAnswer {
 /// Runs a script with the request in scope: `action`, `operation`, `resource_uri`,
 /// `selectors` (a map), `user`, `hits`, `state`. It returns a string (the response
 /// body), a map (`#{ status: 200, body: "..." }` or `#{ fault: "wsman:AccessDenied" }`),
-/// or nothing (the default answer).
+/// or nothing (the default answer). It may call `raise_event(class, #{...})` (see
+/// `machine::script`): what it raised, even if it then fails, is queued in `st` for
+/// [`RuleState::take_raised`].
 pub fn run_script(
+    ast: &rhai::AST,
+    req: &RequestView<'_>,
+    hits: u32,
+    st: &mut RuleState,
+) -> Result<ScriptAnswer, String> {
+    let (answer, raised) =
+        machine::script::collecting_events(|| eval_script(ast, req, hits, &st.state));
+    st.raised
+        .extend(raised.into_iter().map(|r| crate::schedule::Raise {
+            class: r.class,
+            properties: r.properties,
+        }));
+    answer
+}
+
+fn eval_script(
     ast: &rhai::AST,
     req: &RequestView<'_>,
     hits: u32,
@@ -474,10 +510,10 @@ mod tests {
             body: None,
             user: None,
         };
-        let err = run_script(&ast, &req, 1, "").unwrap_err();
+        let err = run_script(&ast, &req, 1, &mut RuleState::default()).unwrap_err();
         assert!(err.to_lowercase().contains("operation"), "{err}");
         let ast = compile_script("let s = \"x\"; loop { s += s; }").unwrap();
-        assert!(run_script(&ast, &req, 1, "").is_err());
+        assert!(run_script(&ast, &req, 1, &mut RuleState::default()).is_err());
     }
 
     #[test]
@@ -495,7 +531,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            run_script(&ast, &req, 1, "").unwrap(),
+            run_script(&ast, &req, 1, &mut RuleState::default()).unwrap(),
             ScriptAnswer::Fault {
                 fault: "AccessDenied".into(),
                 detail: None,
@@ -504,12 +540,53 @@ mod tests {
         );
         let ast = compile_script(r#"`<x n="${hits}"/>`"#).unwrap();
         assert_eq!(
-            run_script(&ast, &req, 3, "").unwrap(),
+            run_script(&ast, &req, 3, &mut RuleState::default()).unwrap(),
             ScriptAnswer::Body {
                 status: 200,
                 body: "<x n=\"3\"/>".into(),
                 content_type: None
             }
         );
+    }
+
+    #[test]
+    fn scripts_raise_events_queued_for_the_caller() {
+        let req = RequestView {
+            action: "a",
+            operation: "Get",
+            resource_uri: "r",
+            selectors: &[],
+            body: None,
+            user: Some("admin"),
+        };
+        let mut st = RuleState::default();
+        let ast = compile_script(
+            r#"raise_event("CIM_AlertIndication", #{ Message: `hit ${hits} by ${user}` }); ()"#,
+        )
+        .unwrap();
+        assert_eq!(
+            run_script(&ast, &req, 2, &mut st).unwrap(),
+            ScriptAnswer::Default
+        );
+        let ast = compile_script(r#"raise_event("Then_Fails"); throw "no""#).unwrap();
+        assert!(run_script(&ast, &req, 3, &mut st).is_err());
+        let raised = st.take_raised();
+        assert_eq!(
+            raised
+                .iter()
+                .map(|r| (r.class.as_str(), r.properties.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    "CIM_AlertIndication",
+                    vec![("Message".to_owned(), "hit 2 by admin".to_owned())]
+                ),
+                ("Then_Fails", vec![])
+            ]
+        );
+        assert!(st.take_raised().is_empty());
+        let ast = compile_script(r#"raise_event("bad name")"#).unwrap();
+        let e = run_script(&ast, &req, 1, &mut st).unwrap_err();
+        assert!(e.contains("not a CIM class name"), "{e}");
     }
 }

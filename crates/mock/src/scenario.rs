@@ -474,6 +474,8 @@ pub struct RuleSpec {
     pub state: Option<String>,
     /// Enter this state after matching.
     pub next_state: Option<String>,
+    /// Also raise this indication each time the rule matches (see `schedule.rs`).
+    pub raise: Option<crate::schedule::RaiseSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -495,6 +497,7 @@ struct File {
     ipmi: crate::ipmi::rules::IpmiFile,
     #[serde(default)]
     eventing: crate::eventing::EventingSettings,
+    events: Vec<crate::schedule::ScheduleSpec>,
 }
 
 /// A loaded, checked scenario.
@@ -519,6 +522,8 @@ pub struct Scenario {
     /// `[eventing]`: WS-Eventing delivery modes, limits and delivery fault rules (see
     /// [`crate::eventing::EventingSettings`]).
     pub eventing: crate::eventing::EventingSettings,
+    /// `[[events]]`: indications raised on a schedule (see `schedule.rs`), checked.
+    pub events: Vec<crate::schedule::Schedule>,
 }
 
 impl Scenario {
@@ -701,7 +706,7 @@ impl Scenario {
             let span = spanned.span();
             let spec = spanned.get_ref();
             let rule_name = spec.name.clone().unwrap_or_else(|| format!("rules[{i}]"));
-            let rule = compile_rule(spec, &rule_name, text).map_err(
+            let mut rule = compile_rule(spec, &rule_name, text).map_err(
                 |(span2, message, expected, hint)| {
                     at(
                         Some(span2.unwrap_or(span.clone())),
@@ -711,8 +716,19 @@ impl Scenario {
                     )
                 },
             )?;
+            if let Some(r) = &spec.raise {
+                let label = format!("rule `{rule_name}`");
+                let path = format!("rules[{i}].raise");
+                rule.raise = Some(crate::schedule::compile_raise(r, &path, &label).map_err(
+                    |(p, message, expected, hint)| {
+                        at(span_of(&p).or(Some(span.clone())), message, expected, hint)
+                    },
+                )?);
+            }
             rules.push(rule);
         }
+        let events = crate::schedule::compile(&file.events)
+            .map_err(|(p, m, e, h)| at(span_of(&p).or_else(|| span_of("events")), m, e, h))?;
         let ipmi = crate::ipmi::rules::compile(&file.ipmi).map_err(
             |(path, message, expected, hint)| {
                 at(
@@ -741,6 +757,7 @@ impl Scenario {
             identify: file.identify,
             machine: file.machine,
             rules: RuleSet::new(rules),
+            events,
         })
     }
 
@@ -902,7 +919,7 @@ fn compile_rule(spec: &RuleSpec, name: &str, text: &str) -> Result<Rule, Refusal
         ));
     }
     let specs: Vec<&AnswerSpec> = spec.answer.iter().chain(spec.answers.iter()).collect();
-    if specs.is_empty() && spec.next_state.is_none() {
+    if specs.is_empty() && spec.next_state.is_none() && spec.raise.is_none() {
         return Err((
             None,
             "has no answer".into(),
@@ -935,6 +952,7 @@ fn compile_rule(spec: &RuleSpec, name: &str, text: &str) -> Result<Rule, Refusal
         times: spec.times,
         state: spec.state.clone(),
         next_state: spec.next_state.clone(),
+        raise: None,
     })
 }
 

@@ -368,13 +368,21 @@ impl Inner {
             user: req.user.as_deref(),
         };
         let mut delay = None;
-        if let Some(decision) = scenario.rules.decide(&view, &mut self.rules) {
-            *rule = Some(decision.rule.clone());
-            match self.rule_outcome(&decision, &view, env, scenario, now) {
-                RuleOutcome::Done(outcome) => return Phase::Done(outcome),
-                RuleOutcome::DelayThenDefault(d) => delay = Some(d),
-                RuleOutcome::Default => {}
-            }
+        let decided = scenario
+            .rules
+            .decide(&view, &mut self.rules)
+            .map(|decision| {
+                *rule = Some(decision.rule.clone());
+                self.rule_outcome(&decision, &view, env, scenario, now)
+            });
+        // What the matching rules and their scripts raised (schedule.rs).
+        for raise in self.rules.take_raised() {
+            crate::schedule::raise(&mut self.machine, &raise, now);
+        }
+        match decided {
+            Some(RuleOutcome::Done(outcome)) => return Phase::Done(outcome),
+            Some(RuleOutcome::DelayThenDefault(d)) => delay = Some(d),
+            Some(RuleOutcome::Default) | None => {}
         }
 
         // What the service offers at all (the scenario's capability knobs), after the

@@ -109,7 +109,7 @@ impl Inner {
                 RuleOutcome::Done(with_delay(*delay, o))
             }
             Answer::Script { ast, delay } => {
-                match crate::rules::run_script(ast, view, d.hits, &self.rules.state) {
+                match crate::rules::run_script(ast, view, d.hits, &mut self.rules) {
                     Ok(ScriptAnswer::Default) => match delay {
                         Some(d) => RuleOutcome::DelayThenDefault(*d),
                         None => RuleOutcome::Default,
