@@ -123,10 +123,10 @@ impl Mock {
         &self.shared.journal
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock would be a bug; keep serving rather than
         // poisoning every later request.
-        self.shared.inner.lock().unwrap_or_else(|p| p.into_inner())
+        Locked(self.shared.inner.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Milliseconds since the mock started: the machine's clock.
@@ -235,6 +235,32 @@ impl crate::http::Credentials for Mock {
 
     fn generation(&self) -> Option<u64> {
         Some(self.auth().generation)
+    }
+}
+
+/// The machine lock held. Whatever was done under it (a WS-Man or IPMI request, the
+/// admin API, a schedule, a test's `with_machine`), releasing it tells the event
+/// deliveries when the machine's event log grew, so a push subscriber hears of an
+/// event as soon as the lock that recorded it is released.
+pub(crate) struct Locked<'a>(MutexGuard<'a, Inner>);
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.0
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let last = self.0.machine.events().last_seq();
+        self.0.subscriptions.notify(last);
     }
 }
 

@@ -497,6 +497,7 @@ struct File {
     ipmi: crate::ipmi::rules::IpmiFile,
     #[serde(default)]
     eventing: crate::eventing::EventingSettings,
+    #[serde(default)]
     events: Vec<crate::schedule::ScheduleSpec>,
 }
 

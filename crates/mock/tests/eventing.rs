@@ -409,6 +409,29 @@ async fn push_delivers_each_event_with_the_identifier_and_heartbeats_when_idle()
     server.shutdown().await;
 }
 
+/// Without heartbeats and with a long expiry, an event recorded outside any WS-Man
+/// request (the admin API, a schedule, an IPMI Add SEL Entry all take the machine lock
+/// as `raise` does) still reaches the sink long before the subscription's end:
+/// releasing the lock wakes the delivery.
+#[tokio::test]
+async fn an_event_from_outside_a_wsman_request_is_pushed_at_once() {
+    let server = MockServer::start().await.unwrap();
+    let mut sink = sink().await;
+    let mut c = Client::new(&server);
+    let mut s = Sub::new(ev::PUSH);
+    s.notify = Some(sink.url("quiet"));
+    s.expires = Some("PT10M");
+    subscribed(&c.send(&s.req(ALERT_URI)).await);
+    let raised = raise(&server, 1, "outside");
+    let got = sink
+        .next(PATIENT)
+        .await
+        .expect("the event, long before the expiry");
+    assert_eq!(got.action, ev::EVENT);
+    assert_eq!(got.seqs, raised);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn push_with_ack_redelivers_an_unacknowledged_event_then_moves_on() {
     let server = MockServer::start().await.unwrap();
