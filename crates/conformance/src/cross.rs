@@ -130,7 +130,7 @@ async fn power_ipmi_to_wsman(ctx: &mut Ctx) -> Result<(), Finding> {
 
 /// RequestStateChange of the (first) CIM_ComputerSystem to `state` (2 Enabled, 3
 /// Disabled); a non-zero ReturnValue other than 4096 (job started) is a mismatch.
-async fn request_state(ctx: &mut Ctx, system: &Instance, state: u16) -> Result<(), Finding> {
+pub(crate) async fn request_state(ctx: &mut Ctx, system: &Instance, state: u16) -> Result<(), Finding> {
     let (mut r, _) = ctx.request("CIM_ComputerSystem");
     for key in ["CreationClassName", "Name"] {
         let Some(v) = first(system, key) else {

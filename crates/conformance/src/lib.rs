@@ -30,6 +30,7 @@ pub mod case;
 pub mod code;
 pub mod cross;
 pub mod discover;
+pub mod eventing;
 pub mod eval;
 pub mod ipmi;
 pub mod ipmi_cases;

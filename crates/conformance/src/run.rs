@@ -44,6 +44,10 @@ pub struct RunOptions {
     /// failure or MUST rule finding); the cases not started are skips saying
     /// [`NOT_RUN_FAIL_FAST`]. Cases already running finish.
     pub fail_fast: bool,
+    /// Where the event sink of the eventing cases listens (`--event-sink ADDR`); the
+    /// default is `127.0.0.1:0`. Subscriptions name `http://ADDR/sink/...` as NotifyTo,
+    /// so for a target on another host this must be an address it can reach.
+    pub event_sink: Option<std::net::SocketAddr>,
 }
 
 /// The message of a case `--fail-fast` kept from starting.
@@ -61,6 +65,7 @@ impl Default for RunOptions {
             ipmi: None,
             resources: Vec::new(),
             fail_fast: false,
+            event_sink: None,
         }
     }
 }
@@ -126,6 +131,31 @@ pub struct Runner {
     ipmi_caps: Arc<crate::ipmi::IpmiCaps>,
     opts: RunOptions,
     seen: crate::rules::SeenIds,
+    sink: Option<Arc<client::sink::EventSink>>,
+}
+
+/// Starts the event sink when a case needs eventing; a sink that cannot bind makes
+/// the push modes missing with the reason (pull needs none).
+async fn start_sink(
+    needed: &BTreeSet<String>,
+    addr: Option<std::net::SocketAddr>,
+) -> (Option<Arc<client::sink::EventSink>>, Option<String>) {
+    let wanted = needed
+        .iter()
+        .any(|r| r == "feature:eventing" || r.starts_with("eventing:"));
+    if !wanted {
+        return (None, None);
+    }
+    match client::sink::EventSink::start(addr).await {
+        Ok(s) => (Some(Arc::new(s)), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "the event sink could not listen on {}: {e}",
+                addr.map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string())
+            )),
+        ),
+    }
 }
 
 impl Runner {
@@ -140,9 +170,11 @@ impl Runner {
             .flat_map(|c| c.requires.iter().cloned())
             .filter(|r| !r.starts_with("ipmi:"))
             .collect();
+        let (sink, sink_error) = start_sink(&needed, opts.event_sink).await;
         let dopts = discover::DiscoverOptions {
             resources: opts.resources.clone(),
             needed,
+            notify_to: sink.as_ref().map(|s| s.url("")),
         };
         let mut caps = discover::discover(&client, &dopts)
             .await
@@ -163,6 +195,13 @@ impl Runner {
                 failure,
             });
         }
+        if let Some(why) = sink_error {
+            for mode in ["push", "push-with-ack", "events"] {
+                caps.missing
+                    .entry(format!("eventing:{mode}"))
+                    .or_insert_with(|| why.clone());
+            }
+        }
         let mut ipmi_caps = crate::ipmi::IpmiCaps::default();
         if let Some(o) = &opts.ipmi {
             let d = crate::ipmi::discover(o).await?;
@@ -178,6 +217,7 @@ impl Runner {
             ipmi_caps: Arc::new(ipmi_caps),
             opts,
             seen: Default::default(),
+            sink,
         })
     }
 
@@ -212,6 +252,7 @@ impl Runner {
             ipmi_caps: Arc::new(d.caps),
             opts,
             seen: Default::default(),
+            sink: None,
         })
     }
 
@@ -249,8 +290,10 @@ impl Runner {
                 );
                 set.spawn(async move {
                     // IPMI cases change shared BMC state (power, SEL) and share its few
-                    // session slots: one at a time.
-                    let _ipmi = if crate::ipmi::needs(&case.id).1 {
+                    // session slots: one at a time. Destructive cases (a power cycle
+                    // through WS-Man) take the same turn, so no two change power at once.
+                    let destructive = case.profiles.iter().any(|p| p == "destructive");
+                    let _ipmi = if crate::ipmi::needs(&case.id).1 || destructive {
                         Some(ipmi_sem.acquire_owned().await)
                     } else {
                         None
@@ -322,6 +365,7 @@ impl Runner {
             ipmi_caps: self.ipmi_caps.clone(),
             opts: self.opts.clone(),
             seen: self.seen.clone(),
+            sink: self.sink.clone(),
         }
     }
 }
@@ -335,6 +379,7 @@ struct Subject {
     ipmi_caps: Arc<crate::ipmi::IpmiCaps>,
     opts: RunOptions,
     seen: crate::rules::SeenIds,
+    sink: Option<Arc<client::sink::EventSink>>,
 }
 
 /// Prepares and runs `cases` against `client`.
@@ -497,6 +542,8 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         watch: CaseWatch::new(watch.clone(), case.id.clone()),
         changes: Vec::new(),
         ipmi_caps: subject.ipmi_caps.clone(),
+        sink: subject.sink.clone(),
+        subscriptions: Vec::new(),
     };
     let deadline = case
         .timeout_ms
@@ -570,6 +617,7 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         }
     }
     ctx.release_open_enumerations().await;
+    ctx.end_subscriptions().await;
     ctx.ipmi_finish().await;
     if let (true, Some(lost)) = (ctx.watch.met_lost(), ctx.watch.lost()) {
         let mut r = lost_result(r, lost);
