@@ -283,6 +283,14 @@ pub struct Subscribe<'a> {
     pub notify_to: Option<Epr<'a>>,
     /// `wse:Delivery/wsman:Heartbeats`.
     pub heartbeats: Option<XsDuration>,
+    /// `wse:Delivery/wsman:MaxElements` (Events mode: most events in one batch).
+    pub max_elements: Option<u32>,
+    /// `wse:Delivery/wsman:MaxTime` (Events mode: longest a batch is held back).
+    pub max_time: Option<XsDuration>,
+    /// `wse:Delivery/wsman:MaxEnvelopeSize` in octets (the largest delivery).
+    pub max_envelope_size: Option<u64>,
+    /// `wse:Delivery/wsman:ConnectionRetry`.
+    pub connection_retry: Option<ConnectionRetry>,
     /// `wse:Expires`.
     pub expires: Option<Cow<'a, str>>,
     /// The filter.
@@ -295,6 +303,15 @@ pub struct Subscribe<'a> {
     pub other: Vec<Tree<'a>>,
 }
 
+/// `wsman:ConnectionRetry`: how often and how far apart a failed delivery is retried.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectionRetry {
+    /// The `Total` attribute: how many retries.
+    pub total: u32,
+    /// The interval between retries (the element's text).
+    pub interval: XsDuration,
+}
+
 /// `wse:SubscribeResponse`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SubscribeResponse<'a> {
@@ -302,6 +319,9 @@ pub struct SubscribeResponse<'a> {
     pub subscription_manager: Epr<'a>,
     /// `wse:Expires`.
     pub expires: Option<Cow<'a, str>>,
+    /// `wsen:EnumerationContext`: a Pull-mode subscription's context, which the
+    /// subscriber pulls its events with (DSP0226 10.2.9.5).
+    pub enumeration_context: Option<Cow<'a, str>>,
 }
 
 /// `wse:SubscriptionEnd`.
@@ -654,6 +674,28 @@ pub(crate) fn subscribe<'a>(el: Element<'_, 'a>) -> Result<Subscribe<'a>, ErrorK
                     r.notify_to = Some(Epr::from_element(d, E)?);
                 } else if d.is(ns::WSMAN, "Heartbeats") {
                     r.heartbeats = Some(duration(d, E)?);
+                } else if d.is(ns::WSMAN, "MaxElements") {
+                    let v: u32 = number(d, E)?;
+                    if v == 0 {
+                        return Err(invalid(E, "MaxElements must be at least 1"));
+                    }
+                    r.max_elements = Some(v);
+                } else if d.is(ns::WSMAN, "MaxTime") {
+                    r.max_time = Some(duration(d, E)?);
+                } else if d.is(ns::WSMAN, "MaxEnvelopeSize") {
+                    r.max_envelope_size = Some(number(d, E)?);
+                } else if d.is(ns::WSMAN, "ConnectionRetry") {
+                    let total = match d.attr("", "Total") {
+                        Some(t) => t
+                            .trim()
+                            .parse()
+                            .map_err(|_| invalid(E, "ConnectionRetry Total is not a count"))?,
+                        None => 1,
+                    };
+                    r.connection_retry = Some(ConnectionRetry {
+                        total,
+                        interval: duration(d, E)?,
+                    });
                 }
             }
         } else if n.is(ns::WSE, "Expires") {
@@ -681,6 +723,7 @@ pub(crate) fn subscribe_response<'a>(
     Ok(SubscribeResponse {
         subscription_manager: Epr::from_element(manager, E)?,
         expires: el.child(ns::WSE, "Expires").map(text),
+        enumeration_context: el.child(ns::WSEN, "EnumerationContext").map(text),
     })
 }
 

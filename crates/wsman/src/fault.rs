@@ -187,6 +187,12 @@ catalogue! {
     EventFilteringNotSupported => Sender, ns::WSE, "wse:FilteringNotSupported", E, 400, [];
     /// The eventing message is not valid.
     InvalidMessage => Sender, ns::WSE, "wse:InvalidMessage", E, 400, [];
+    /// The event source does not offer the requested filter dialect.
+    FilteringRequestedUnavailable => Sender, ns::WSE, "wse:FilteringRequestedUnavailable", E, 400, [];
+    /// The event source cannot process the subscription.
+    EventSourceUnableToProcess => Receiver, ns::WSE, "wse:EventSourceUnableToProcess", E, 500, [];
+    /// The subscription cannot be renewed (unknown or ended).
+    UnableToRenew => Receiver, ns::WSE, "wse:UnableToRenew", E, 500, [];
     /// The polymorphism mode is not supported.
     PolymorphismModeNotSupported => Receiver, ns::WSMB, "wsmb:PolymorphismModeNotSupported", B, 500, [];
 }

@@ -158,6 +158,45 @@ pub mod dialect {
         "http://schemas.dmtf.org/wbem/wsman/1/cimbinding/associationFilter";
 }
 
+/// WS-Management eventing (DSP0226 clause 10) URIs.
+pub mod eventing {
+    /// WS-Eventing Push delivery.
+    pub const PUSH: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryModes/Push";
+    /// Push with an acknowledgement per delivery (DSP0226 10.2.9.3).
+    pub const PUSH_WITH_ACK: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/PushWithAck";
+    /// Batched delivery (DSP0226 10.2.9.4); also the Action of a batch.
+    pub const EVENTS: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events";
+    /// Pull delivery (DSP0226 10.2.9.5).
+    pub const PULL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull";
+    /// The Action of a single event that defines none of its own.
+    pub const EVENT: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Event";
+    /// The Action of a heartbeat.
+    pub const HEARTBEAT: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Heartbeat";
+    /// The Action of a subscriber's acknowledgement.
+    pub const ACK: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Ack";
+    /// The Action of a message that only says events were dropped.
+    pub const DROPPED_EVENTS: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/DroppedEvents";
+    /// The default bookmark: from the oldest event the source keeps.
+    pub const BOOKMARK_EARLIEST: &str =
+        "http://schemas.dmtf.org/wbem/wsman/1/wsman/bookmark/earliest";
+    /// SubscriptionEnd status: delivery failed.
+    pub const STATUS_DELIVERY_FAILURE: &str =
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryFailure";
+    /// SubscriptionEnd status: the source is shutting down.
+    pub const STATUS_SOURCE_SHUTTING_DOWN: &str =
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/SourceShuttingDown";
+    /// SubscriptionEnd status: the source ended the subscription for another reason.
+    pub const STATUS_SOURCE_CANCELLING: &str =
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/SourceCancelling";
+    /// WinRM's event log resource URI.
+    pub const EVENT_LOG_URI: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/EventLog";
+    /// The namespace of a Windows `<Event>`.
+    pub const WIN_EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
+    /// The WinRM event query filter dialect (`<QueryList>`).
+    pub const EVENT_QUERY_DIALECT: &str =
+        "http://schemas.microsoft.com/win/2004/08/events/eventquery";
+}
+
 /// URIs of the WinRM shell protocol.
 pub mod shell {
     /// Prefix of command state URIs.

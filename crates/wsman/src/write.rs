@@ -955,8 +955,25 @@ pub fn write_body(w: &mut XmlWriter, body: &Body<'_>) {
             if let Some(e) = &s.notify_to {
                 write_epr(w, &n(ns::WSE, "NotifyTo"), e);
             }
+            if let Some(m) = s.max_elements {
+                w.leaf(&n(ns::WSMAN, "MaxElements"), &[], &m.to_string());
+            }
+            if let Some(t) = &s.max_time {
+                w.leaf(&n(ns::WSMAN, "MaxTime"), &[], &t.to_string());
+            }
+            if let Some(m) = s.max_envelope_size {
+                w.leaf(&n(ns::WSMAN, "MaxEnvelopeSize"), &[], &m.to_string());
+            }
             if let Some(h) = &s.heartbeats {
                 w.leaf(&n(ns::WSMAN, "Heartbeats"), &[], &h.to_string());
+            }
+            if let Some(r) = &s.connection_retry {
+                let total = Name::new("", "Total");
+                w.leaf(
+                    &n(ns::WSMAN, "ConnectionRetry"),
+                    &[(&total, &r.total.to_string())],
+                    &r.interval.to_string(),
+                );
             }
             w.end();
             opt_leaf(w, n(ns::WSE, "Expires"), &s.expires);
@@ -982,6 +999,7 @@ pub fn write_body(w: &mut XmlWriter, body: &Body<'_>) {
                 &r.subscription_manager,
             );
             opt_leaf(w, n(ns::WSE, "Expires"), &r.expires);
+            opt_leaf(w, n(ns::WSEN, "EnumerationContext"), &r.enumeration_context);
             w.end();
         }
         Body::Renew(e) => expiry(w, "Renew", e),

@@ -1189,14 +1189,15 @@ proptest! {
             send_bookmarks,
             bookmark,
             other,
+            ..Subscribe::default()
         }.into()))?;
     }
 
     /// For every SubscribeResponse (a SubscriptionManager EPR and an Expires),
     /// parse(write(x)) == x.
     #[test]
-    fn subscribe_response_round_trips(manager in epr(2), expires in of(trimmed())) {
-        let r = SubscribeResponse { subscription_manager: manager, expires: opt_cow(expires) };
+    fn subscribe_response_round_trips(manager in epr(2), expires in of(trimmed()), context in of(trimmed())) {
+        let r = SubscribeResponse { subscription_manager: manager, expires: opt_cow(expires), enumeration_context: opt_cow(context) };
         body_round_trip(Body::SubscribeResponse(r))?;
     }
 
@@ -1679,6 +1680,7 @@ fn samples() -> Vec<(&'static str, Envelope<'static>)> {
                         .tree(),
                     ),
                     other: Vec::new(),
+                    ..Subscribe::default()
                 }
                 .into(),
             ),
@@ -1690,6 +1692,7 @@ fn samples() -> Vec<(&'static str, Envelope<'static>)> {
             Body::SubscribeResponse(SubscribeResponse {
                 subscription_manager: sample_epr(),
                 expires: Some(Cow::Borrowed("PT1H")),
+                enumeration_context: Some(Cow::Borrowed("uuid:context")),
             }),
         ),
         (
