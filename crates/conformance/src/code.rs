@@ -440,7 +440,12 @@ fn instances(answer: &Answer<'_>, items_path: &str) -> Vec<Instance> {
 }
 
 /// Checks that `ex` answers `mid` with `action`, not with a fault.
-pub(crate) fn expect_response(ex: &Exchange, mid: &str, action: &str, step: &str) -> Result<(), Finding> {
+pub(crate) fn expect_response(
+    ex: &Exchange,
+    mid: &str,
+    action: &str,
+    step: &str,
+) -> Result<(), Finding> {
     let expect = crate::case::Expect {
         action: Some(action.to_owned()),
         relates_to: true,

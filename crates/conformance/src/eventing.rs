@@ -367,7 +367,10 @@ async fn heartbeats(ctx: &mut Ctx) -> Result<(), Finding> {
         Ok(g) => g,
         Err(g) => {
             return Err(Finding::mismatch(
-                format!("deliveries within {} of each other", crate::run::seconds(gap)),
+                format!(
+                    "deliveries within {} of each other",
+                    crate::run::seconds(gap)
+                ),
                 format!(
                     "{want} heartbeats (or events) at most {} apart (Heartbeats {}, slack {})",
                     crate::run::seconds(gap),
@@ -517,7 +520,8 @@ async fn pull_response(ctx: &mut Ctx) -> Result<(), Finding> {
         .is_some_and(|f| f.subcode.as_deref() == Some("wsman:TimedOut"));
     if !timed_out {
         expect_response(&ex, &mid, ns::action::PULL_RESPONSE, "Pull")?;
-        eventing::Pulled::read(&ex).map_err(|why| Finding::mismatch("Pull", "a wsen:PullResponse", why))?;
+        eventing::Pulled::read(&ex)
+            .map_err(|why| Finding::mismatch("Pull", "a wsen:PullResponse", why))?;
     }
     unsubscribe(ctx, &s).await
 }
@@ -525,7 +529,9 @@ async fn pull_response(ctx: &mut Ctx) -> Result<(), Finding> {
 /// Power off and on again (or on and off, ending as found) through
 /// `CIM_ComputerSystem.RequestStateChange`: the change a source turns into events.
 async fn cause_events(ctx: &mut Ctx) -> Result<(), Finding> {
-    let systems = crate::code::enumerate_all(ctx, "CIM_ComputerSystem", 50).await?.0;
+    let systems = crate::code::enumerate_all(ctx, "CIM_ComputerSystem", 50)
+        .await?
+        .0;
     let Some(system) = systems.first().cloned() else {
         return Err(Finding::Skip("no CIM_ComputerSystem to power-cycle".into()));
     };
@@ -673,11 +679,7 @@ async fn max_time(ctx: &mut Ctx) -> Result<(), Finding> {
         .await;
     unsubscribe(ctx, &s).await?;
     let first_batch = first_batch.map_err(|g| {
-        Finding::mismatch(
-            "a batch after a power cycle",
-            "one",
-            deliveries_text(&g),
-        )
+        Finding::mismatch("a batch after a power cycle", "one", deliveries_text(&g))
     })?;
     let took = first_batch[0].at.saturating_duration_since(began);
     if took > limit {
@@ -706,7 +708,12 @@ async fn bookmarks_resume(ctx: &mut Ctx) -> Result<(), Finding> {
     let sink = sink(ctx)?;
     // The witness: a plain subscription that stays the whole time and sees every event.
     let w = token(ctx);
-    let witness = subscribe(ctx, &to_sink(ctx, mode::PUSH, &w)?.expires("PT120S"), "Subscribe (witness)").await?;
+    let witness = subscribe(
+        ctx,
+        &to_sink(ctx, mode::PUSH, &w)?.expires("PT120S"),
+        "Subscribe (witness)",
+    )
+    .await?;
     // The subscriber that asks for bookmarks, leaves and comes back.
     let a = token(ctx);
     let mut sub = to_sink(ctx, mode::PUSH, &a)?.expires("PT120S");
@@ -714,7 +721,12 @@ async fn bookmarks_resume(ctx: &mut Ctx) -> Result<(), Finding> {
     let (got, ex, mid) = try_subscribe(ctx, &sub).await?;
     let first_sub = match got {
         Ok(s) => {
-            expect_response(&ex, &mid, ns::action::SUBSCRIBE_RESPONSE, "Subscribe (bookmarks)")?;
+            expect_response(
+                &ex,
+                &mid,
+                ns::action::SUBSCRIBE_RESPONSE,
+                "Subscribe (bookmarks)",
+            )?;
             s
         }
         Err(why) => {
@@ -811,4 +823,75 @@ async fn bookmarks_resume(ctx: &mut Ctx) -> Result<(), Finding> {
         });
     }
     verdict(misses)
+}
+
+/// The test record added over IPMI: a system event record (type 0x02), generator 0x41
+/// (BIOS), sensor type 0x07 (processor), sensor 0x7E, assertion of offset 0 (the BMC
+/// fills in the record ID and the timestamp).
+const SEL_TEST_EVENT: [u8; 16] = [
+    0, 0, 0x02, 0, 0, 0, 0, 0x41, 0, 0x04, 0x07, 0x7E, 0x6F, 0x00, 0xFF, 0xFF,
+];
+
+/// `cross.eventing.sel-entry`: subscribe (push when offered, else pull), add a SEL
+/// record over IPMI, and see an event arrive. The SEL is saved before and restored
+/// after (`preserve = ["sel"]`).
+pub(crate) async fn sel_entry_event(ctx: &mut Ctx) -> Result<(), Finding> {
+    let push = offered(ctx, mode::PUSH) && ctx.sink.is_some();
+    let t = token(ctx);
+    let sub = if push {
+        to_sink(ctx, mode::PUSH, &t)?
+    } else if offered(ctx, mode::PULL) {
+        Subscription::pull()
+    } else {
+        return Err(Finding::Skip(
+            "the target accepts neither push nor pull delivery".into(),
+        ));
+    }
+    .expires("PT60S");
+    let s = subscribe(ctx, &sub, "Subscribe").await?;
+    let h = ctx.ipmi_login(crate::ipmi::Role::Admin).await?;
+    let d = ctx
+        .ipmi_ok(h, "Add SEL Entry", 0x0A, 0x44, &SEL_TEST_EVENT)
+        .await?;
+    if let [lo, hi] = d[..] {
+        ctx.record_change(format!(
+            "added a test SEL entry as {:#06x} (the SEL is restored after the case)",
+            u16::from_le_bytes([lo, hi])
+        ));
+    }
+    let deadline = Instant::now() + EVENT_WAIT;
+    let events = if push {
+        let sink = sink(ctx)?;
+        let got = sink
+            .wait_for(1, deadline, |d| {
+                d.path_token() == Some(t.as_str()) && d.is_event()
+            })
+            .await;
+        got.map_or(0, |g| g.len())
+    } else {
+        let mut c = s.enumeration_context.clone().unwrap_or_default();
+        let mut n = 0;
+        while n == 0 && Instant::now() < deadline {
+            let (ex, _) = pull_once(ctx, &s, &c).await?;
+            if let Ok(p) = eventing::Pulled::read(&ex) {
+                n += p.events.len();
+                if let Some(next) = p.context {
+                    c = next;
+                }
+            }
+        }
+        n
+    };
+    unsubscribe(ctx, &s).await?;
+    if events == 0 {
+        return Err(Finding::mismatch(
+            format!(
+                "events within {} of Add SEL Entry",
+                crate::run::seconds(EVENT_WAIT)
+            ),
+            "at least one",
+            "none",
+        ));
+    }
+    Ok(())
 }
