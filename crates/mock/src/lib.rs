@@ -88,6 +88,7 @@ pub mod admin;
 mod admin_ops;
 pub mod blocking;
 pub mod cimxml;
+pub mod eventing;
 pub mod expect;
 pub mod filter;
 pub mod given;

@@ -50,6 +50,10 @@ pub(crate) struct Inner {
     /// The Identify answer's body as written, to an anonymous ([0]) and to an
     /// authenticated ([1]) client: it depends on the scenario only.
     pub(crate) identify_answers: [Option<String>; 2],
+    /// WS-Eventing subscriptions (`crate::eventing`).
+    pub(crate) subscriptions: crate::eventing::Store,
+    /// Subscriptions made under the lock whose delivery task starts once it is released.
+    pub(crate) subscriptions_to_start: Vec<String>,
 }
 
 /// The scenario's authentication policy and the enabled users' passwords.
@@ -98,6 +102,8 @@ impl Mock {
                     ipmi,
                     ipmi_port: 0,
                     identify_answers: Default::default(),
+                    subscriptions: Default::default(),
+                    subscriptions_to_start: Vec::new(),
                 }),
                 journal,
                 started,
@@ -155,6 +161,8 @@ impl Mock {
         inner.rules = RuleState::default();
         inner.enumerations.clear();
         inner.identify_answers = Default::default();
+        // A new machine has a new event log: subscriptions to the old one end.
+        inner.subscriptions.reset();
         // Receives waiting on the old machine's shells find them gone.
         inner.shell_wake.send_modify(|g| *g += 1);
         Ok(())

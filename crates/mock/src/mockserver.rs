@@ -294,6 +294,8 @@ impl MockServer {
     /// Stops the listeners and frees the ports, then verifies the expectations (as
     /// dropping the server does).
     pub async fn shutdown(mut self) {
+        // Event subscribers hear that the source is going (SubscriptionEnd).
+        self.mock.end_subscriptions().await;
         if let Some(l) = self.ipmi.take() {
             l.shutdown().await;
         }

@@ -177,8 +177,8 @@ pub struct WsmanSettings {
     pub resources: BTreeMap<String, String>,
     /// The operations offered: any of [`OPERATIONS`] (`enumerate` covers Pull, Release,
     /// Renew and GetStatus; `shell` every request to the WinRM cmd shell resource;
-    /// `subscribe` is accepted, but the mock implements no eventing, so Subscribe is
-    /// `wsa:ActionNotSupported` anyway). Default: all. Another is answered
+    /// `subscribe` covers WS-Eventing's Subscribe, Renew, GetStatus and Unsubscribe,
+    /// offered as the `[eventing]` table says). Default: all. Another is answered
     /// `wsa:ActionNotSupported` (ActionMismatch).
     pub operations: Vec<String>,
     /// Fragment-level access (`wsman:FragmentTransfer`). False: a FragmentTransfer
@@ -201,7 +201,16 @@ pub struct WsmanSettings {
 }
 
 /// The seeded defects `[wsman] defects` can switch on.
-pub const WSMAN_DEFECTS: [(&str, &str); 6] = [
+///
+/// The eventing defects (WS-Eventing, `crate::eventing`): `eventing_no_heartbeats`
+/// (no Heartbeat is ever sent), `eventing_late_heartbeats` (heartbeats come at twice
+/// the interval asked), `eventing_no_identifier` (deliveries omit NotifyTo's
+/// reference parameters, so the subscriber's Identifier is missing),
+/// `eventing_oversized_batch` (an Events batch holds up to twice MaxElements plus
+/// one), `eventing_bookmark_skip` (a Subscribe resuming from a bookmark loses the
+/// event right after it), `eventing_no_subscription_end` (SubscriptionEnd is never
+/// sent).
+pub const WSMAN_DEFECTS: [(&str, &str); 12] = [
     (
         "ignore_locale",
         "a mustUnderstand wsman:Locale the service cannot serve is ignored, not faulted",
@@ -222,6 +231,27 @@ pub const WSMAN_DEFECTS: [(&str, &str); 6] = [
     (
         "wrapped_get_body",
         "a GetResponse wraps the representation in a wxf:GetResponse element",
+    ),
+    ("eventing_no_heartbeats", "no eventing Heartbeat is ever sent"),
+    (
+        "eventing_late_heartbeats",
+        "eventing heartbeats come at twice the interval the subscriber asked for",
+    ),
+    (
+        "eventing_no_identifier",
+        "event deliveries omit NotifyTo's reference parameters (the Identifier)",
+    ),
+    (
+        "eventing_oversized_batch",
+        "an Events batch holds more events than the subscriber's MaxElements",
+    ),
+    (
+        "eventing_bookmark_skip",
+        "resuming a subscription from a bookmark loses the event after it",
+    ),
+    (
+        "eventing_no_subscription_end",
+        "SubscriptionEnd is never sent (expiry, delivery failure, shutdown)",
     ),
 ];
 
@@ -460,6 +490,8 @@ struct File {
     rules: Vec<Spanned<RuleSpec>>,
     #[serde(default)]
     ipmi: crate::ipmi::rules::IpmiFile,
+    #[serde(default)]
+    eventing: crate::eventing::EventingSettings,
 }
 
 /// A loaded, checked scenario.
@@ -481,6 +513,9 @@ pub struct Scenario {
     pub rules: RuleSet,
     /// `[ipmi]` and `[[ipmi.rules]]`, checked.
     pub ipmi: crate::ipmi::rules::IpmiSettings,
+    /// `[eventing]`: WS-Eventing delivery modes, limits and delivery fault rules (see
+    /// [`crate::eventing::EventingSettings`]).
+    pub eventing: crate::eventing::EventingSettings,
 }
 
 impl Scenario {
@@ -685,8 +720,19 @@ impl Scenario {
                 )
             },
         )?;
+        file.eventing
+            .check()
+            .map_err(|(path, message, expected)| {
+                at(
+                    span_of(&path).or_else(|| span_of("eventing")),
+                    message,
+                    Some(expected),
+                    None,
+                )
+            })?;
         Ok(Scenario {
             ipmi,
+            eventing: file.eventing,
             source: name.to_owned(),
             meta: file.scenario,
             http: file.http,

@@ -35,6 +35,20 @@ impl<'a> Epr<'a> {
         selector_value(&self.selectors, name)
     }
 
+    /// The same EPR, owning its text (to keep it beyond the input it was read from).
+    pub fn into_owned(self) -> Epr<'static> {
+        Epr {
+            address: Cow::Owned(self.address.into_owned()),
+            resource_uri: self.resource_uri.map(|r| Cow::Owned(r.into_owned())),
+            selectors: self.selectors.into_iter().map(Selector::into_owned).collect(),
+            other_parameters: self
+                .other_parameters
+                .into_iter()
+                .map(Tree::into_owned)
+                .collect(),
+        }
+    }
+
     /// Reads an EPR from an element whose children are `wsa:Address` and
     /// `wsa:ReferenceParameters` (an `EndpointReference`, `ReplyTo`, `ResourceCreated`...).
     pub fn from_element(el: Element<'_, 'a>, element: &'static str) -> Result<Epr<'a>, ErrorKind> {
@@ -119,6 +133,17 @@ impl<'a> Selector<'a> {
             out.push(Selector { name, value });
         }
         Ok(out)
+    }
+
+    /// The same selector, owning its text.
+    pub fn into_owned(self) -> Selector<'static> {
+        Selector {
+            name: Cow::Owned(self.name.into_owned()),
+            value: match self.value {
+                SelectorValue::Text(t) => SelectorValue::Text(Cow::Owned(t.into_owned())),
+                SelectorValue::Epr(e) => SelectorValue::Epr(Box::new(e.into_owned())),
+            },
+        }
     }
 
     /// The text value, if it is one.

@@ -117,6 +117,8 @@ pub(super) struct Fail {
     /// A WinRM `WSManFault` code to send whatever the flavour (shell faults: clients
     /// decide on it).
     pub(super) wsman_code: Option<u32>,
+    /// More `s:Detail` children (eventing's `wse:SupportedDeliveryMode` list).
+    pub(super) detail_other: Option<Box<Vec<wsman::Tree<'static>>>>,
 }
 
 impl From<FaultSpec> for Fail {
@@ -126,6 +128,7 @@ impl From<FaultSpec> for Fail {
             status: None,
             not_understood: None,
             wsman_code: None,
+            detail_other: None,
         }
     }
 }
@@ -253,6 +256,9 @@ pub(super) fn fault_answer(f: Fail, relates: Option<&str>, scenario: &Scenario) 
     let id = new_uuid();
     let mut env = f.spec.to_envelope(relates, &id);
     env.header.not_understood = f.not_understood.map(|n| *n);
+    if let (Some(more), Body::Fault(body)) = (f.detail_other, &mut env.body) {
+        body.detail.other.extend(*more);
+    }
     if f.spec.kind == FaultKind::VersionMismatch {
         // SOAP 1.2 §5.4.7: say which envelope version is understood. The writer
         // binds `s` to the SOAP 1.2 namespace on the Envelope, so the qname resolves.
@@ -492,6 +498,104 @@ pub(super) fn dialect_unavailable(reason: impl Into<String>) -> Fail {
 /// An association filter that names no usable object.
 pub(super) fn bad_association_filter(reason: impl Into<String>) -> Fail {
     fault(FaultKind::EnumerationCannotProcessFilter, reason)
+}
+
+// ---------------------------------------------------------------- eventing
+//
+// The faults of DSP0226 clause 10 and WS-Eventing 2004/08 (section 4), one function
+// per error the eventing operations meet.
+
+/// A delivery mode the source does not offer (WS-Eventing 4.1: the detail lists the
+/// modes it does, as `wse:SupportedDeliveryMode`).
+pub(super) fn delivery_mode_unavailable(mode: &str, offered: &[&str]) -> Fail {
+    let mut f = fault(
+        FaultKind::DeliveryModeRequestedUnavailable,
+        format!(
+            "the delivery mode `{mode}` is not offered (offered: {})",
+            offered.join(", ")
+        ),
+    );
+    let supported = offered
+        .iter()
+        .map(|m| wsman::Tree::leaf(wsman::Name::new(ns::WSE, "SupportedDeliveryMode"), (*m).to_owned()))
+        .collect();
+    f.detail_other = Some(Box::new(supported));
+    f
+}
+
+/// An Expires that is not a positive duration or a future dateTime.
+pub(super) fn invalid_expiration(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::InvalidExpirationTime, reason)
+}
+
+/// A push address this source will not deliver to (not http on loopback).
+pub(super) fn unusable_address(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::UnsupportedFeature, "UnusableAddress", reason)
+}
+
+/// A heartbeat interval shorter than the source sends.
+pub(super) fn heartbeats_unsupported(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::UnsupportedFeature, "Heartbeats", reason)
+}
+
+/// A filter dialect the source does not offer (WS-Eventing 4.3).
+pub(super) fn event_filter_unavailable(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::FilteringRequestedUnavailable, reason)
+}
+
+/// A filter in an offered dialect that cannot be used.
+pub(super) fn event_filter_invalid(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::CannotProcessFilter, reason)
+}
+
+/// A bookmark this source did not issue (or issued for an earlier machine).
+pub(super) fn invalid_bookmark(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidBookmark, "Invalid", reason)
+}
+
+/// A bookmark older than the oldest event kept.
+pub(super) fn expired_bookmark(reason: impl Into<String>) -> Fail {
+    fault_d(FaultKind::InvalidBookmark, "Expired", reason)
+}
+
+/// A Subscribe, Renew, GetStatus or Unsubscribe that cannot be processed as sent.
+pub(super) fn invalid_event_message(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::InvalidMessage, reason)
+}
+
+/// A Renew of a subscription that is unknown or has ended (WS-Eventing 4.2).
+pub(super) fn unable_to_renew(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::UnableToRenew, reason)
+}
+
+/// GetStatus or Unsubscribe of a subscription that is unknown or has ended: no
+/// endpoint has those reference parameters.
+pub(super) fn unknown_subscription(id: &str) -> Fail {
+    fault(
+        FaultKind::DestinationUnreachable,
+        format!("no subscription has the identifier `{id}` (unknown, unsubscribed or expired)"),
+    )
+}
+
+/// More subscriptions than the scenario allows.
+pub(super) fn subscription_quota(max: usize) -> Fail {
+    fault(
+        FaultKind::QuotaLimit,
+        format!("this source keeps at most {max} subscriptions"),
+    )
+}
+
+/// The source cannot deliver (no runtime to run delivery on).
+pub(super) fn event_source_unable(reason: impl Into<String>) -> Fail {
+    fault(FaultKind::EventSourceUnableToProcess, reason)
+}
+
+/// A Pull of events that found none within its MaxTime.
+pub(super) fn no_events() -> Fail {
+    fault(
+        FaultKind::TimedOut,
+        "no event arrived within the Pull's MaxTime",
+    )
 }
 
 /// A shell request without a ShellId selector.

@@ -26,6 +26,7 @@
 
 mod check;
 mod enumeration;
+mod eventing;
 mod faults;
 mod identify;
 mod invoke;
@@ -86,6 +87,9 @@ enum Phase {
     /// A shell Receive has no output yet: more is due at this machine time (or when
     /// the receiver sees a change).
     Wait(Option<u64>, tokio::sync::watch::Receiver<u64>),
+    /// A Pull of a Pull-mode subscription (this id) has no event yet: wait for one
+    /// until this machine time (`eventing.rs`).
+    EventWait(String, u64),
 }
 
 impl Mock {
@@ -188,12 +192,18 @@ impl Mock {
         let phase = {
             let mut inner = self.lock();
             inner.expire(now);
-            inner.decide_and_dispatch(
+            let phase = inner.decide_and_dispatch(
                 req, &env, body_tree, charset, operation, scenario, &mut rule, now,
-            )
+            );
+            // Event subscribers hear of what the operation did to the machine.
+            let last = inner.machine.events().last_seq();
+            inner.subscriptions.notify(last);
+            phase
         };
+        self.start_subscriptions();
         let phase = match phase {
             Phase::Wait(until, rx) => self.wait_for_output(&env, arrived, until, rx).await,
+            Phase::EventWait(id, deadline) => self.wait_for_events(&env, &id, deadline).await,
             other => other,
         };
 
@@ -201,7 +211,9 @@ impl Mock {
         let relates = relates.as_deref();
         let outcome = match phase {
             Phase::Done(outcome) => outcome,
-            Phase::Wait(..) => fault_answer(Fail::from(faults::timed_out()), relates, scenario),
+            Phase::Wait(..) | Phase::EventWait(..) => {
+                fault_answer(Fail::from(faults::timed_out()), relates, scenario)
+            }
             Phase::Dispatched(result, delay) => {
                 let outcome = match *result {
                     Ok(answer) => finish_answer(answer, &env, charset, relates, scenario),
@@ -373,6 +385,11 @@ impl Inner {
         if is_shell(env) && env.header.action.as_deref() == Some(ns::action::RECEIVE) {
             return self.shell_receive_phase(env, now, delay);
         }
+        if env.header.action.as_deref() == Some(ns::action::PULL) {
+            if let Some(phase) = self.event_pull_phase(env, now) {
+                return phase;
+            }
+        }
         Phase::Dispatched(
             Box::new(self.dispatch(env, req, scenario, charset, now)),
             delay,
@@ -404,8 +421,15 @@ impl Inner {
                 let owner = req.user.as_deref().unwrap_or("anonymous");
                 self.enumerate(env, uri, owner, scenario, charset, now)
             }
+            ns::action::SUBSCRIBE => self.subscribe(env, uri, scenario, now),
+            ns::action::RENEW => self.subscription_renew(env, scenario, now),
+            ns::action::GET_STATUS => self.subscription_status(env, now),
+            ns::action::UNSUBSCRIBE => self.unsubscribe(env, now),
             ns::action::PULL => self.pull(env, charset, now),
-            ns::action::RELEASE => self.release(env),
+            ns::action::RELEASE => match self.event_context(env) {
+                Some(id) => self.release_subscription(env, &id),
+                None => self.release(env),
+            },
             ns::action::ENUM_RENEW => self.renew(env, now),
             ns::action::ENUM_GET_STATUS => self.get_status(env, now),
             a if a.starts_with(uri) && !uri.is_empty() && a.len() > uri.len() + 1 => {

@@ -1,0 +1,337 @@
+//! WS-Eventing (DSP0226 clause 10, WS-Eventing 2004/08): the mock as an event source.
+//!
+//! - `settings.rs`: the scenario's `[eventing]` table (modes, limits, delivery faults).
+//! - this file: the subscriptions (keyed by their `wse:Identifier`), what each asked
+//!   for (mode, expiry, heartbeats, bookmarks, batching, retries, filter), and
+//!   [`Subscription::collect`], which reads the machine's event log
+//!   ([`machine::events`]) after the subscription's cursor, filters and renders.
+//! - `render.rs`: an event as a CIM indication or a Windows `<Event>`.
+//! - `deliver.rs`: one task per subscription that pushes events, heartbeats and
+//!   SubscriptionEnd over HTTP to loopback sinks, with retries, acks and batches.
+//!
+//! The WS-Man operations (Subscribe, Renew, GetStatus, Unsubscribe, Pull of a
+//! Pull-mode subscription's context) are in `crate::wsman::eventing`.
+
+pub(crate) mod deliver;
+pub(crate) mod render;
+pub mod settings;
+
+use std::collections::HashMap;
+
+use machine::Machine;
+use wsman::Epr;
+
+pub use settings::{DeliveryFault, EventingSettings, FaultAction};
+
+use crate::filter::wql::Query;
+use render::Rendered;
+
+/// How events reach the subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// One event per message.
+    Push,
+    /// One event per message, each acknowledged (`wsman:AckRequested`).
+    PushWithAck,
+    /// Batches (`wsman:Events`).
+    Events,
+    /// The subscriber pulls with the subscription's enumeration context.
+    Pull,
+}
+
+impl Mode {
+    pub(crate) fn from_uri(uri: &str) -> Option<Mode> {
+        use wsman::ns::eventing as e;
+        Some(match uri {
+            e::PUSH => Mode::Push,
+            e::PUSH_WITH_ACK => Mode::PushWithAck,
+            e::EVENTS => Mode::Events,
+            e::PULL => Mode::Pull,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn is_push(self) -> bool {
+        self != Mode::Pull
+    }
+}
+
+/// What a subscription selects.
+#[derive(Debug, Clone)]
+pub(crate) enum EventFilter {
+    /// Every event.
+    All,
+    /// A WQL `SELECT * FROM <class> [WHERE ...]` over the indication.
+    Wql(Query),
+    /// A WinRM event query: the channels its `Select Path` names.
+    Channels(Vec<String>),
+}
+
+/// One subscription.
+#[derive(Debug, Clone)]
+pub(crate) struct Subscription {
+    /// `uuid:...`, the `wse:Identifier` of its SubscriptionManager EPR.
+    pub(crate) id: String,
+    pub(crate) mode: Mode,
+    /// Where events go (push modes).
+    pub(crate) notify_to: Option<Epr<'static>>,
+    /// Where SubscriptionEnd goes.
+    pub(crate) end_to: Option<Epr<'static>>,
+    /// The SubscriptionManager EPR (sent back in SubscriptionEnd).
+    pub(crate) manager: Epr<'static>,
+    /// When it ends, on the mock's clock.
+    pub(crate) expires_at: u64,
+    /// Whether the Expires was asked as an absolute dateTime (answers use the same type).
+    pub(crate) absolute_expiry: bool,
+    pub(crate) heartbeat_ms: Option<u64>,
+    pub(crate) send_bookmarks: bool,
+    /// The sequence number of the last event handled (delivered or filtered out).
+    pub(crate) cursor: u64,
+    pub(crate) filter: EventFilter,
+    /// The WinRM event log resource: events in the Windows shape.
+    pub(crate) windows: bool,
+    pub(crate) max_elements: u32,
+    pub(crate) max_time_ms: u64,
+    pub(crate) max_envelope: Option<u64>,
+    /// ConnectionRetry: (retries, interval ms).
+    pub(crate) retry: (u32, u64),
+    /// A Pull-mode subscription's enumeration context.
+    pub(crate) context: Option<String>,
+}
+
+/// The subscriptions, and the generation that makes bookmarks of an earlier machine
+/// unknown.
+#[derive(Debug)]
+pub(crate) struct Store {
+    pub(crate) subs: HashMap<String, Subscription>,
+    /// Random per machine: bookmarks carry it.
+    pub(crate) epoch: u64,
+    /// How often each delivery fault rule applied, by position.
+    pub(crate) fault_hits: Vec<u32>,
+    /// Bumped when events may be waiting (after an operation that held the machine
+    /// lock): delivery tasks and waiting Pulls look again.
+    pub(crate) wake: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store {
+            subs: HashMap::new(),
+            epoch: rand::random::<u32>().into(),
+            fault_hits: Vec::new(),
+            wake: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Store {
+    /// Forgets every subscription (a new machine): delivery tasks end when they find
+    /// theirs gone; bookmarks of the old machine become unknown.
+    pub(crate) fn reset(&mut self) {
+        self.subs.clear();
+        self.epoch = rand::random::<u32>().into();
+        self.fault_hits.clear();
+        self.wake.send_modify(|g| *g += 1);
+    }
+
+    /// Tells waiters that the log's newest event is `last_seq`, if it moved.
+    pub(crate) fn notify(&self, last_seq: u64) {
+        if *self.wake.borrow() != last_seq {
+            self.wake.send_replace(last_seq);
+        }
+    }
+
+    /// The subscription that owns a Pull-mode enumeration context.
+    pub(crate) fn by_context(&self, ctx: &str) -> Option<&str> {
+        self.subs
+            .values()
+            .find(|s| s.context.as_deref() == Some(ctx))
+            .map(|s| s.id.as_str())
+    }
+
+    /// The bookmark for the event `seq`.
+    pub(crate) fn bookmark(&self, seq: u64) -> String {
+        format!("urn:touchstone:bookmark:{:x}:{seq}", self.epoch)
+    }
+
+    /// The sequence number a bookmark of this machine names.
+    pub(crate) fn read_bookmark(&self, text: &str) -> Option<u64> {
+        let rest = text.trim().strip_prefix("urn:touchstone:bookmark:")?;
+        let (epoch, seq) = rest.split_once(':')?;
+        (u64::from_str_radix(epoch, 16).ok()? == self.epoch)
+            .then(|| seq.parse().ok())
+            .flatten()
+    }
+}
+
+/// What [`Subscription::collect`] found.
+pub(crate) struct Collected {
+    /// Events the log no longer keeps that the subscriber never read.
+    pub(crate) dropped: u64,
+    /// (sequence number, rendering) of the events selected, oldest first.
+    pub(crate) events: Vec<(u64, Rendered)>,
+    /// The cursor after these: the last event handled.
+    pub(crate) upto: u64,
+}
+
+impl Subscription {
+    /// Reads up to `limit` selected events after the cursor (the cursor is not moved:
+    /// the caller does when they are delivered).
+    pub(crate) fn collect(&self, m: &mut Machine, limit: usize) -> Collected {
+        let (dropped, it) = m.events().since(self.cursor);
+        let pending: Vec<_> = it.cloned().collect();
+        let mut out = Collected {
+            dropped,
+            events: Vec::new(),
+            upto: self.cursor,
+        };
+        for e in pending {
+            if out.events.len() >= limit {
+                break;
+            }
+            out.upto = e.seq;
+            let r = render::render(m, &e, self.windows);
+            if self.selects(&r) {
+                out.events.push((e.seq, r));
+            }
+        }
+        out
+    }
+
+    fn selects(&self, r: &Rendered) -> bool {
+        match &self.filter {
+            EventFilter::All => true,
+            EventFilter::Wql(q) => matches!(
+                q.select(&r.instance, &machine::cim::is_subclass),
+                Ok(Some(_))
+            ),
+            EventFilter::Channels(c) => c.iter().any(|c| c.eq_ignore_ascii_case(&r.channel)),
+        }
+    }
+}
+
+/// Whether a push address is on this host (127.0.0.0/8, `::1`, `localhost`): the only
+/// addresses the mock delivers to. Returns the socket address to connect to and the
+/// path, or why not.
+pub(crate) fn loopback_target(address: &str) -> Result<(std::net::SocketAddr, String), String> {
+    let rest = address
+        .strip_prefix("http://")
+        .or_else(|| address.strip_prefix("HTTP://"))
+        .ok_or_else(|| format!("`{address}` is not an http:// address"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_owned()),
+        None => (rest, "/".to_owned()),
+    };
+    if authority.contains('@') {
+        return Err(format!("`{address}` carries user information"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, p) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("`{address}` has a malformed IPv6 host"))?;
+        (h.to_owned(), p.strip_prefix(':').unwrap_or(""))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), p),
+            None => (authority.to_owned(), ""),
+        }
+    };
+    let port: u16 = if port.is_empty() {
+        80
+    } else {
+        port.parse()
+            .map_err(|_| format!("`{address}` has a malformed port"))?
+    };
+    let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        host.parse()
+            .map_err(|_| format!("`{host}` is not a loopback address"))?
+    };
+    if !ip.is_loopback() {
+        return Err(format!(
+            "`{host}` is not a loopback address: this mock delivers events to this host only"
+        ));
+    }
+    Ok((std::net::SocketAddr::new(ip, port), path))
+}
+
+/// Parses an `xs:dateTime` (`2026-12-05T18:40:00Z`, fractions and offsets allowed) to
+/// Unix milliseconds.
+pub(crate) fn parse_datetime(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (date, time) = t.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let y: i64 = d.next()?.parse().ok()?;
+    let mo: u32 = d.next()?.parse().ok()?;
+    let da: u32 = d.next()?.parse().ok()?;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) {
+        return None;
+    }
+    let (clock, offset_min) = if let Some(c) = time.strip_suffix('Z') {
+        (c, 0i64)
+    } else if let Some(i) = time.rfind(['+', '-']) {
+        let (c, off) = time.split_at(i);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = off[1..].split_once(':')?;
+        (
+            c,
+            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?),
+        )
+    } else {
+        (time, 0)
+    };
+    let mut c = clock.splitn(3, ':');
+    let h: i64 = c.next()?.parse().ok()?;
+    let mi: i64 = c.next()?.parse().ok()?;
+    let sec: f64 = c.next()?.parse().ok()?;
+    if h > 24 || mi > 59 || !(0.0..61.0).contains(&sec) {
+        return None;
+    }
+    let days = render::days_from_civil(y, mo, da);
+    let secs = days * 86_400 + h * 3600 + mi * 60 - offset_min * 60;
+    Some(secs * 1000 + (sec * 1000.0) as i64)
+}
+
+/// A new `uuid:` identifier.
+pub(crate) fn new_id() -> String {
+    let a: u64 = rand::random();
+    let b: u64 = rand::random();
+    format!(
+        "uuid:{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (a >> 32) as u32,
+        (a >> 16) as u16,
+        (a & 0xfff) as u16,
+        (b >> 48) as u16 & 0xfff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_http_addresses_are_targets() {
+        assert!(loopback_target("http://127.0.0.1:8080/sink").is_ok());
+        assert!(loopback_target("http://127.3.2.1:1/").is_ok());
+        assert!(loopback_target("http://localhost:9/x").is_ok());
+        assert!(loopback_target("http://[::1]:9/x").is_ok());
+        assert!(loopback_target("http://10.0.0.1:9/x").is_err());
+        assert!(loopback_target("http://example.com/x").is_err());
+        assert!(loopback_target("https://127.0.0.1/x").is_err());
+        assert!(loopback_target("http://evil@127.0.0.1/x").is_err());
+        let (addr, path) = loopback_target("http://127.0.0.1:8080/a/b").unwrap();
+        assert_eq!(addr.port(), 8080);
+        assert_eq!(path, "/a/b");
+    }
+
+    #[test]
+    fn datetimes_parse_with_zones() {
+        assert_eq!(parse_datetime("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_datetime("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(parse_datetime("1970-01-01T00:00:00.250Z"), Some(250));
+        assert_eq!(parse_datetime("not a date"), None);
+        assert_eq!(parse_datetime("2026-13-01T00:00:00Z"), None);
+    }
+}
