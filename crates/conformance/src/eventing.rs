@@ -56,10 +56,10 @@ pub const REF_NS: &str = "urn:touchstone:eventing";
 pub const REF_NAME: &str = "Subscriber";
 
 /// The heartbeat interval the heartbeat cases ask for.
-const HEARTBEAT: Duration = Duration::from_secs(2);
+const HEARTBEAT: Duration = Duration::from_secs(3);
 /// How late after its interval a heartbeat may still come (a fair slack for a source
 /// on a busy host and the network between).
-const HEARTBEAT_SLACK: Duration = Duration::from_secs(2);
+const HEARTBEAT_SLACK: Duration = Duration::from_millis(1500);
 /// How long after a power change its events may take to arrive.
 const EVENT_WAIT: Duration = Duration::from_secs(10);
 /// The MaxTime of the batched cases.

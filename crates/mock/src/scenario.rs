@@ -232,7 +232,10 @@ pub const WSMAN_DEFECTS: [(&str, &str); 12] = [
         "wrapped_get_body",
         "a GetResponse wraps the representation in a wxf:GetResponse element",
     ),
-    ("eventing_no_heartbeats", "no eventing Heartbeat is ever sent"),
+    (
+        "eventing_no_heartbeats",
+        "no eventing Heartbeat is ever sent",
+    ),
     (
         "eventing_late_heartbeats",
         "eventing heartbeats come at twice the interval the subscriber asked for",
@@ -720,16 +723,14 @@ impl Scenario {
                 )
             },
         )?;
-        file.eventing
-            .check()
-            .map_err(|(path, message, expected)| {
-                at(
-                    span_of(&path).or_else(|| span_of("eventing")),
-                    message,
-                    Some(expected),
-                    None,
-                )
-            })?;
+        file.eventing.check().map_err(|(path, message, expected)| {
+            at(
+                span_of(&path).or_else(|| span_of("eventing")),
+                message,
+                Some(expected),
+                None,
+            )
+        })?;
         Ok(Scenario {
             ipmi,
             eventing: file.eventing,

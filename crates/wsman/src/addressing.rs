@@ -40,7 +40,11 @@ impl<'a> Epr<'a> {
         Epr {
             address: Cow::Owned(self.address.into_owned()),
             resource_uri: self.resource_uri.map(|r| Cow::Owned(r.into_owned())),
-            selectors: self.selectors.into_iter().map(Selector::into_owned).collect(),
+            selectors: self
+                .selectors
+                .into_iter()
+                .map(Selector::into_owned)
+                .collect(),
             other_parameters: self
                 .other_parameters
                 .into_iter()

@@ -304,7 +304,13 @@ fn envelope(
 ) -> String {
     let to = sub.notify_to.clone().unwrap_or_else(Epr::anonymous);
     let with_ids = !scenario.defect("eventing_no_identifier");
-    addressed(&to, action, extra, body.map_or(Body::Empty, |b| Body::Xml(Cow::Owned(b))), with_ids)
+    addressed(
+        &to,
+        action,
+        extra,
+        body.map_or(Body::Empty, |b| Body::Xml(Cow::Owned(b))),
+        with_ids,
+    )
 }
 
 /// An envelope to `to`, its reference parameters as headers when `with_ids`.
@@ -368,7 +374,15 @@ async fn deliver(mock: &Mock, sub: &Subscription, msg: &Message) -> Result<(), S
         let rule = fault_rule(mock, msg);
         let (send, twice) = match rule {
             Some((FaultAction::Drop, _)) => {
-                journal(mock, sub, msg, addr, attempt, Instant::now(), "dropped by a delivery fault rule");
+                journal(
+                    mock,
+                    sub,
+                    msg,
+                    addr,
+                    attempt,
+                    Instant::now(),
+                    "dropped by a delivery fault rule",
+                );
                 return Ok(());
             }
             Some((FaultAction::Delay, ms)) => {
@@ -449,11 +463,7 @@ fn accepted(status: u16, text: &str, ack: bool) -> Result<(), String> {
 }
 
 /// One HTTP POST, connection included, within [`SEND_TIMEOUT`].
-async fn post(
-    addr: std::net::SocketAddr,
-    path: &str,
-    xml: &str,
-) -> Result<(u16, String), String> {
+async fn post(addr: std::net::SocketAddr, path: &str, xml: &str) -> Result<(u16, String), String> {
     let work = async {
         let tcp = tokio::net::TcpStream::connect(addr)
             .await
@@ -494,7 +504,9 @@ fn journal(
     started: Instant,
     outcome: &str,
 ) {
-    journal_raw(mock, &sub.id, msg.action, msg.events, &msg.xml, peer, attempt, started, outcome);
+    journal_raw(
+        mock, &sub.id, msg.action, msg.events, &msg.xml, peer, attempt, started, outcome,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -173,8 +173,9 @@ fn indication(m: &mut Machine, e: &Event) -> (Instance, u32, u64, String, Option
                 .ok()
                 .and_then(|all| {
                     all.into_iter().find(|r| {
-                        r.get("RecordID")
-                            .is_some_and(|v| cimxml::value_text(v).as_deref() == Some(&record_id.to_string()))
+                        r.get("RecordID").is_some_and(|v| {
+                            cimxml::value_text(v).as_deref() == Some(&record_id.to_string())
+                        })
                     })
                 });
             let path = record
@@ -259,7 +260,9 @@ pub(crate) fn render(m: &mut Machine, e: &Event, windows: bool) -> Rendered {
                 }
                 let uri = root.name().ns.clone();
                 b.start(Name::new(uri, "SourceInstance").with_prefix("p"));
-                cimxml::instance_tree(record, &style).root().copy_into(&mut b);
+                cimxml::instance_tree(record, &style)
+                    .root()
+                    .copy_into(&mut b);
                 b.end();
                 b.end();
                 b.finish().into_owned()

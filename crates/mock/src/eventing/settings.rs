@@ -62,12 +62,9 @@ impl Default for EventingSettings {
 impl EventingSettings {
     /// Whether the delivery mode URI is offered.
     pub fn offers_mode(&self, uri: &str) -> bool {
-        self.modes.iter().any(|m| {
-            m == uri
-                || MODES
-                    .iter()
-                    .any(|(name, u)| name == m && *u == uri)
-        })
+        self.modes
+            .iter()
+            .any(|m| m == uri || MODES.iter().any(|(name, u)| name == m && *u == uri))
     }
 
     /// The URIs of the modes offered.

@@ -32,9 +32,9 @@ use wsman::ns::eventing as ev;
 use wsman::write::XmlWriter;
 use wsman::{Envelope, Epr, Name, Tree, TreeBuilder, ns};
 
+use super::Phase;
 use super::faults::{self, Fail, OpResult};
 use super::write::respond;
-use super::Phase;
 use crate::eventing::render::datetime;
 use crate::eventing::{self, EventFilter, Mode, Subscription, loopback_target, parse_datetime};
 use crate::filter::wql::Query;
@@ -119,21 +119,20 @@ fn identifier(env: &Envelope<'_>) -> Option<String> {
 }
 
 /// The filter a Subscribe asks for.
-fn event_filter(
-    f: Option<&wsman::body::Filter<'_>>,
-    windows: bool,
-) -> Result<EventFilter, Fail> {
+fn event_filter(f: Option<&wsman::body::Filter<'_>>, windows: bool) -> Result<EventFilter, Fail> {
     let Some(f) = f else {
         return Ok(EventFilter::All);
     };
     let dialect = f.dialect();
     if dialect == ns::dialect::WQL {
         let FilterContent::Text(text) = &f.content else {
-            return Err(faults::event_filter_invalid("a WQL filter is the query as text"));
+            return Err(faults::event_filter_invalid(
+                "a WQL filter is the query as text",
+            ));
         };
-        return Query::parse(text)
-            .map(EventFilter::Wql)
-            .map_err(|e| faults::event_filter_invalid(format!("the WQL filter does not parse: {e}")));
+        return Query::parse(text).map(EventFilter::Wql).map_err(|e| {
+            faults::event_filter_invalid(format!("the WQL filter does not parse: {e}"))
+        });
     }
     // The WinRM event query: `<QueryList><Query><Select Path="System">*</Select>...`.
     let query_list = match &f.content {
@@ -174,9 +173,9 @@ fn event_filter(
 impl Inner {
     /// Ends subscriptions that expired without a delivery task to notice.
     fn purge_expired_subscriptions(&mut self, now: u64) {
-        self.subscriptions.subs.retain(|_, s| {
-            s.expires_at > now || s.mode.is_push() || s.end_to.is_some()
-        });
+        self.subscriptions
+            .subs
+            .retain(|_, s| s.expires_at > now || s.mode.is_push() || s.end_to.is_some());
     }
 
     pub(super) fn subscribe(
@@ -187,7 +186,9 @@ impl Inner {
         now: u64,
     ) -> OpResult {
         let Body::Subscribe(s) = &env.body else {
-            return Err(faults::malformed_body("a Subscribe needs a wse:Subscribe body"));
+            return Err(faults::malformed_body(
+                "a Subscribe needs a wse:Subscribe body",
+            ));
         };
         let settings = &scenario.eventing;
         self.purge_expired_subscriptions(now);
@@ -285,30 +286,18 @@ impl Inner {
 
         let id = eventing::new_id();
         let manager = Epr {
-            address: Cow::Owned(
-                env.header
-                    .to
-                    .as_deref()
-                    .unwrap_or(ns::ANONYMOUS)
-                    .to_owned(),
-            ),
+            address: Cow::Owned(env.header.to.as_deref().unwrap_or(ns::ANONYMOUS).to_owned()),
             resource_uri: (!uri.is_empty()).then(|| Cow::Owned(uri.to_owned())),
             selectors: Vec::new(),
-            other_parameters: vec![Tree::leaf(
-                Name::new(ns::WSE, "Identifier"),
-                id.clone(),
-            )],
+            other_parameters: vec![Tree::leaf(Name::new(ns::WSE, "Identifier"), id.clone())],
         };
         let context = (mode == Mode::Pull).then(eventing::new_id);
-        let retry = s
-            .connection_retry
-            .as_ref()
-            .map_or((0, 0), |r| {
-                (
-                    r.total.min(100),
-                    r.interval.to_std().map_or(0, |d| d.as_millis() as u64),
-                )
-            });
+        let retry = s.connection_retry.as_ref().map_or((0, 0), |r| {
+            (
+                r.total.min(100),
+                r.interval.to_std().map_or(0, |d| d.as_millis() as u64),
+            )
+        });
         let sub = Subscription {
             id: id.clone(),
             mode,
@@ -387,7 +376,9 @@ impl Inner {
             s.expires_at = granted.expires_at;
             s.absolute_expiry = granted.absolute;
         }
-        self.subscriptions.wake.send_modify(|g| *g = g.wrapping_add(0));
+        self.subscriptions
+            .wake
+            .send_modify(|g| *g = g.wrapping_add(0));
         let header = self.response_header(env, ns::action::RENEW_RESPONSE);
         Ok(respond(
             header,
@@ -427,7 +418,9 @@ impl Inner {
         self.subscriptions.subs.remove(&id);
         // Its delivery task ends when it looks again; no SubscriptionEnd follows an
         // Unsubscribe.
-        self.subscriptions.wake.send_modify(|g| *g = g.wrapping_add(0));
+        self.subscriptions
+            .wake
+            .send_modify(|g| *g = g.wrapping_add(0));
         let header = self.response_header(env, ns::action::UNSUBSCRIBE_RESPONSE);
         Ok(respond(header, Body::Empty))
     }
@@ -547,12 +540,17 @@ impl Inner {
 impl Mock {
     /// Waits (without the machine lock) for an event a Pull can return, until
     /// `deadline` on the mock's clock.
-    pub(super) async fn wait_for_events(&self, env: &Envelope<'_>, id: &str, deadline: u64) -> Phase {
+    pub(super) async fn wait_for_events(
+        &self,
+        env: &Envelope<'_>,
+        id: &str,
+        deadline: u64,
+    ) -> Phase {
         let mut wake = self.lock().subscriptions.wake.subscribe();
         loop {
             let now = self.now_ms();
-            let wait = Duration::from_millis(deadline.saturating_sub(now))
-                .min(eventing::deliver::POLL);
+            let wait =
+                Duration::from_millis(deadline.saturating_sub(now)).min(eventing::deliver::POLL);
             tokio::select! {
                 _ = wake.changed() => {}
                 () = tokio::time::sleep(wait) => {}
@@ -584,7 +582,10 @@ impl Mock {
         let subs: Vec<Subscription> = {
             let mut inner = self.lock();
             let subs = inner.subscriptions.subs.drain().map(|(_, s)| s).collect();
-            inner.subscriptions.wake.send_modify(|g| *g = g.wrapping_add(0));
+            inner
+                .subscriptions
+                .wake
+                .send_modify(|g| *g = g.wrapping_add(0));
             subs
         };
         let n = subs.len();

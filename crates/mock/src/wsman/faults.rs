@@ -517,7 +517,12 @@ pub(super) fn delivery_mode_unavailable(mode: &str, offered: &[&str]) -> Fail {
     );
     let supported = offered
         .iter()
-        .map(|m| wsman::Tree::leaf(wsman::Name::new(ns::WSE, "SupportedDeliveryMode"), (*m).to_owned()))
+        .map(|m| {
+            wsman::Tree::leaf(
+                wsman::Name::new(ns::WSE, "SupportedDeliveryMode"),
+                (*m).to_owned(),
+            )
+        })
         .collect();
     f.detail_other = Some(Box::new(supported));
     f
