@@ -132,6 +132,20 @@ pub struct Runner {
     opts: RunOptions,
     seen: crate::rules::SeenIds,
     sink: Option<Arc<client::sink::EventSink>>,
+    /// The turn the cases of [`takes_turns`] wait for.
+    turn: Arc<tokio::sync::Semaphore>,
+}
+
+/// Whether `case` runs alone among the cases that take turns. IPMI cases change shared
+/// BMC state (power, SEL) and share its few session slots; destructive cases power-cycle
+/// through WS-Man; eventing cases would take the events those cause (or each other's)
+/// for their own heartbeats and batches. One of them at a time.
+fn takes_turns(case: &Case) -> bool {
+    crate::ipmi::needs(&case.id).1
+        || case
+            .profiles
+            .iter()
+            .any(|p| p == "destructive" || p == "eventing")
 }
 
 /// Starts the event sink when a case needs eventing; a sink that cannot bind makes
@@ -218,6 +232,7 @@ impl Runner {
             opts,
             seen: Default::default(),
             sink,
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -253,6 +268,7 @@ impl Runner {
             opts,
             seen: Default::default(),
             sink: None,
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -266,7 +282,7 @@ impl Runner {
     pub async fn run(&self, cases: &[Case], mut progress: impl FnMut(&CaseResult)) -> Report {
         let start = Instant::now();
         let jobs = self.opts.jobs.max(1);
-        let ipmi_sem = Arc::new(tokio::sync::Semaphore::new(1));
+        let ipmi_sem = self.turn.clone();
         // One for the run: the first case to find the target gone says so for all.
         let watch = TargetWatch::new();
         let mut set = tokio::task::JoinSet::new();
@@ -289,11 +305,7 @@ impl Runner {
                     watch.clone(),
                 );
                 set.spawn(async move {
-                    // IPMI cases change shared BMC state (power, SEL) and share its few
-                    // session slots: one at a time. Destructive cases (a power cycle
-                    // through WS-Man) take the same turn, so no two change power at once.
-                    let destructive = case.profiles.iter().any(|p| p == "destructive");
-                    let _ipmi = if crate::ipmi::needs(&case.id).1 || destructive {
+                    let _turn = if takes_turns(&case) {
                         Some(ipmi_sem.acquire_owned().await)
                     } else {
                         None
@@ -353,6 +365,11 @@ impl Runner {
     /// Runs one case (with a target watch of its own: a case run alone does not know
     /// whether an earlier one found the target gone).
     pub async fn run_case(&self, case: &Case) -> CaseResult {
+        let _turn = if takes_turns(case) {
+            Some(self.turn.clone().acquire_owned().await)
+        } else {
+            None
+        };
         run_case(&self.subject(), case, &TargetWatch::new()).await
     }
 
