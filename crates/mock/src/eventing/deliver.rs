@@ -52,7 +52,7 @@ enum Step {
     /// The subscription is gone (unsubscribed, the scenario reloaded, the mock dropped).
     Gone,
     /// It expired: SubscriptionEnd goes to EndTo (when there is one).
-    Expired(Subscription),
+    Expired(Box<Subscription>),
     /// Send this message; when delivered, the cursor moves to `upto`.
     Send(Message, u64),
     /// Nothing to send before `until` (mock ms).
@@ -141,7 +141,7 @@ fn plan(mock: &Mock, id: &str, now: u64, last_sent: u64, batch_since: &mut Optio
     };
     if now >= sub.expires_at {
         inner.subscriptions.subs.remove(id);
-        return Step::Expired(sub);
+        return Step::Expired(Box::new(sub));
     }
     let mut until = sub.expires_at;
     if !sub.mode.is_push() {
@@ -226,7 +226,7 @@ fn events_message(
             let mut room = max.saturating_sub(2048);
             let mut keep = 0;
             for (_, r) in &events {
-                let size = wsman::write::write_tree(&r.tree).len() as u64 + 64;
+                let size = r.xml.len() as u64 + 64;
                 if keep > 0 && size > room {
                     break;
                 }
@@ -264,14 +264,14 @@ fn events_message(
         w.start(&Name::new(ns::WSMAN, "Events"), &[]);
         for (_, r) in &events {
             w.start(&Name::new(ns::WSMAN, "Event"), &[(&action_attr, ev::EVENT)]);
-            w.tree(r.tree.root());
+            w.raw(&r.xml);
             w.end();
         }
         w.end();
         ev::EVENTS
     } else {
         if let Some((_, r)) = events.first() {
-            w.tree(r.tree.root());
+            w.raw(&r.xml);
         }
         ev::EVENT
     };

@@ -10,7 +10,7 @@ use machine::cim::{self, Instance, Property, Value};
 use machine::events::{Event, EventKind};
 use machine::sensor::Threshold;
 use wsman::ns::eventing::WIN_EVENT_NS;
-use wsman::{Name, Tree, TreeBuilder};
+use wsman::{Name, TreeBuilder};
 
 use crate::cimxml::{self, UriStyle};
 
@@ -22,8 +22,9 @@ pub(crate) struct Rendered {
     pub(crate) instance: Instance,
     /// The event log channel it belongs to (`System`, `Application`, ...).
     pub(crate) channel: String,
-    /// The body element as delivered.
-    pub(crate) tree: Tree<'static>,
+    /// The body element as delivered, written once (self-contained: it declares
+    /// the namespaces it uses).
+    pub(crate) xml: String,
 }
 
 fn prop(name: &str, value: Value) -> Property {
@@ -244,11 +245,11 @@ fn indication(m: &mut Machine, e: &Event) -> (Instance, u32, u64, String, Option
 pub(crate) fn render(m: &mut Machine, e: &Event, windows: bool) -> Rendered {
     let (instance, event_id, lvl, channel, record) = indication(m, e);
     let style = UriStyle::dmtf();
-    let tree = if windows {
+    let xml = if windows {
         windows_event(m, e, &instance, event_id, lvl, &channel)
     } else {
         let plain = cimxml::instance_tree(&instance, &style);
-        match &record {
+        let tree = match &record {
             None => plain,
             Some(record) => {
                 // CIM_InstCreation.SourceInstance: the new CIM_LogRecord, embedded.
@@ -267,7 +268,8 @@ pub(crate) fn render(m: &mut Machine, e: &Event, windows: bool) -> Rendered {
                 b.end();
                 b.finish().into_owned()
             }
-        }
+        };
+        wsman::write::write_tree(&tree)
     };
     Rendered {
         class: if windows {
@@ -277,12 +279,13 @@ pub(crate) fn render(m: &mut Machine, e: &Event, windows: bool) -> Rendered {
         },
         instance,
         channel,
-        tree,
+        xml,
     }
 }
 
-/// The Windows event log shape: `System` (Provider, EventID, Level, TimeCreated,
-/// EventRecordID, Channel, Computer) and `EventData` with the indication's properties.
+/// The Windows event log shape, in its own default namespace as Windows writes it:
+/// `System` (Provider, EventID, Level, TimeCreated, EventRecordID, Channel, Computer)
+/// and `EventData` with the indication's properties.
 fn windows_event(
     m: &Machine,
     e: &Event,
@@ -290,33 +293,42 @@ fn windows_event(
     event_id: u32,
     lvl: u64,
     channel: &str,
-) -> Tree<'static> {
-    let n = |local: &'static str| Name::new(WIN_EVENT_NS, local);
-    let mut b = TreeBuilder::with_capacity(32 + inst.properties.len() * 2);
-    b.start(n("Event"));
-    b.start(n("System"));
-    b.start(n("Provider"));
-    b.attr(Name::new("", "Name"), "Touchstone-BMC");
-    b.end();
-    b.leaf(n("EventID"), event_id.to_string());
-    b.leaf(n("Level"), lvl.to_string());
-    b.start(n("TimeCreated"));
-    b.attr(Name::new("", "SystemTime"), datetime(u64::from(e.unix)));
-    b.end();
-    b.leaf(n("EventRecordID"), e.seq.to_string());
-    b.leaf(n("Channel"), channel.to_owned());
-    b.leaf(n("Computer"), m.hostname().to_owned());
-    b.end();
-    b.start(n("EventData"));
+) -> String {
+    let mut x = format!(
+        "<Event xmlns=\"{WIN_EVENT_NS}\"><System><Provider Name=\"Touchstone-BMC\"/>\
+         <EventID>{event_id}</EventID><Level>{lvl}</Level>\
+         <TimeCreated SystemTime=\"{}\"/><EventRecordID>{}</EventRecordID>\
+         <Channel>{}</Channel><Computer>{}</Computer></System><EventData>",
+        datetime(u64::from(e.unix)),
+        e.seq,
+        escape(channel),
+        escape(m.hostname()),
+    );
     for p in &inst.properties {
-        b.start(n("Data"));
-        b.attr(Name::new("", "Name"), p.name.to_string());
-        b.text(cimxml::value_text(&p.value).unwrap_or_default());
-        b.end();
+        x.push_str(&format!(
+            "<Data Name=\"{}\">{}</Data>",
+            escape(&p.name),
+            escape(&cimxml::value_text(&p.value).unwrap_or_default())
+        ));
     }
-    b.end();
-    b.end();
-    b.finish()
+    x.push_str("</EventData></Event>");
+    x
+}
+
+/// Text escaped for element content and attribute values.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wsman::body::{Body, Expiry, FilterContent, Item, PullResponse, SubscribeResponse};
 use wsman::envelope::OtherHeader;
 use wsman::ns::eventing as ev;
-use wsman::write::XmlWriter;
 use wsman::{Envelope, Epr, Name, Tree, TreeBuilder, ns};
 
 use super::Phase;
@@ -497,13 +496,7 @@ impl Inner {
         let items = collected
             .events
             .iter()
-            .map(|(_, r)| {
-                let mut w = XmlWriter::item_fragment();
-                w.tree(r.tree.root());
-                Item::Xml(Cow::Owned(
-                    String::from_utf8(w.into_inner()).unwrap_or_default(),
-                ))
-            })
+            .map(|(_, r)| Item::Xml(Cow::Owned(r.xml.clone())))
             .collect();
         Some(Ok(respond(
             header,
@@ -589,22 +582,22 @@ impl Mock {
             subs
         };
         let n = subs.len();
-        let ends = subs.iter().map(|s| {
-            eventing::deliver::end(
-                self,
-                s,
-                ev::STATUS_SOURCE_SHUTTING_DOWN,
-                "the event source is shutting down",
-            )
-        });
-        futures_join_all(ends).await;
+        // All at once: each post has its own timeout, so shutdown waits for the
+        // slowest sink, not their sum.
+        let mut ends = tokio::task::JoinSet::new();
+        for s in subs {
+            let mock = self.clone();
+            ends.spawn(async move {
+                eventing::deliver::end(
+                    &mock,
+                    &s,
+                    ev::STATUS_SOURCE_SHUTTING_DOWN,
+                    "the event source is shutting down",
+                )
+                .await;
+            });
+        }
+        while ends.join_next().await.is_some() {}
         n
-    }
-}
-
-/// Awaits every future (a few SubscriptionEnd posts, each with its own timeout).
-async fn futures_join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
-    for f in futures {
-        f.await;
     }
 }

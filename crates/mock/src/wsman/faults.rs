@@ -118,7 +118,7 @@ pub(super) struct Fail {
     /// decide on it).
     pub(super) wsman_code: Option<u32>,
     /// More `s:Detail` children (eventing's `wse:SupportedDeliveryMode` list).
-    pub(super) detail_other: Option<Box<Vec<wsman::Tree<'static>>>>,
+    pub(super) detail_other: Option<Box<[wsman::Tree<'static>]>>,
 }
 
 impl From<FaultSpec> for Fail {
@@ -257,7 +257,7 @@ pub(super) fn fault_answer(f: Fail, relates: Option<&str>, scenario: &Scenario) 
     let mut env = f.spec.to_envelope(relates, &id);
     env.header.not_understood = f.not_understood.map(|n| *n);
     if let (Some(more), Body::Fault(body)) = (f.detail_other, &mut env.body) {
-        body.detail.other.extend(*more);
+        body.detail.other.extend(more.into_vec());
     }
     if f.spec.kind == FaultKind::VersionMismatch {
         // SOAP 1.2 §5.4.7: say which envelope version is understood. The writer
@@ -515,7 +515,7 @@ pub(super) fn delivery_mode_unavailable(mode: &str, offered: &[&str]) -> Fail {
             offered.join(", ")
         ),
     );
-    let supported = offered
+    let supported: Vec<wsman::Tree<'static>> = offered
         .iter()
         .map(|m| {
             wsman::Tree::leaf(
@@ -524,7 +524,7 @@ pub(super) fn delivery_mode_unavailable(mode: &str, offered: &[&str]) -> Fail {
             )
         })
         .collect();
-    f.detail_other = Some(Box::new(supported));
+    f.detail_other = Some(supported.into_boxed_slice());
     f
 }
 
