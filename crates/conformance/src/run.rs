@@ -211,9 +211,7 @@ impl Runner {
         }
         if let Some(why) = sink_error {
             for mode in ["push", "push-with-ack", "events"] {
-                caps.missing
-                    .entry(format!("eventing:{mode}"))
-                    .or_insert_with(|| why.clone());
+                caps.missing.insert(format!("eventing:{mode}"), why.clone());
             }
         }
         let mut ipmi_caps = crate::ipmi::IpmiCaps::default();
