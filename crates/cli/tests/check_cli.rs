@@ -963,3 +963,42 @@ fn refused_ipmi_credentials_are_one_authentication_verdict_exit_3_with_reports()
     rt.block_on(mock.shutdown());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn event_sink_binds_where_told_and_subscriptions_name_it() {
+    let dir = temp_dir("sink");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let json = dir.join("r.json");
+    let o = touchstone(
+        &[
+            "check",
+            "--filter",
+            "wsman.eventing.push.reference-parameters",
+            "--event-sink",
+            &addr,
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let report = read_json(&json);
+    let r = result(&report, "wsman.eventing.push.reference-parameters");
+    assert_eq!(r["outcome"], "pass", "{r}");
+    assert!(
+        r["transcript"]
+            .to_string()
+            .contains(&format!("http://{addr}/sink/")),
+        "no NotifyTo at {addr}: {r}"
+    );
+    // Not an address: refused before anything runs.
+    let bad = touchstone(&["check", "--event-sink", "not-an-address"], &[]);
+    assert_eq!(bad.status.code(), Some(2), "{}", both(&bad));
+    assert!(text(&bad.stderr).contains("--event-sink"), "{}", both(&bad));
+    std::fs::remove_dir_all(&dir).ok();
+}
