@@ -909,35 +909,42 @@ pub(crate) async fn sel_entry_event(ctx: &mut Ctx) -> Result<(), Finding> {
     let d = ctx
         .ipmi_ok(h, "Add SEL Entry", 0x0A, 0x44, &SEL_TEST_EVENT)
         .await?;
-    if let [lo, hi] = d[..] {
-        ctx.record_change(format!(
-            "added a test SEL entry as {:#06x} (the SEL is restored after the case)",
-            u16::from_le_bytes([lo, hi])
+    let [lo, hi] = d[..] else {
+        return Err(Finding::mismatch(
+            "Add SEL Entry",
+            "the 2-byte record ID",
+            format!("{} bytes", d.len()),
         ));
-    }
+    };
+    let record = u16::from_le_bytes([lo, hi]);
+    ctx.record_change(format!(
+        "added a test SEL entry as {record:#06x} (the SEL is restored after the case)"
+    ));
     let deadline = Instant::now() + EVENT_WAIT;
-    let events = if push {
+    // Every event that came, and whether one names the new record.
+    let mut seen: Vec<String> = Vec::new();
+    if push {
         let sink = sink(ctx)?;
-        let got = sink
+        let _ = sink
             .wait_for(1, deadline, |d| {
-                d.path_token() == Some(t.as_str()) && d.is_event()
+                d.path_token() == Some(t.as_str())
+                    && d.events.iter().any(|e| mentions(&e.xml, record))
             })
             .await;
-        got.map_or(0, |g| g.len())
+        seen = events_of(&sink.matching(mine(&t)));
     } else {
         let mut c = s.enumeration_context.clone().unwrap_or_default();
-        let mut n = 0;
-        while n == 0 && Instant::now() < deadline {
+        while !seen.iter().any(|e| mentions(e, record)) && Instant::now() < deadline {
             let (ex, _) = pull_once(ctx, &s, &c).await?;
             if let Ok(p) = eventing::Pulled::read(&ex) {
-                n += p.events.len();
+                seen.extend(p.events);
                 if let Some(next) = p.context {
                     c = next;
                 }
             }
         }
-        n
-    };
+    }
+    let events = seen.iter().filter(|e| mentions(e, record)).count();
     unsubscribe(ctx, &s).await?;
     if events == 0 {
         return Err(Finding::mismatch(
@@ -945,9 +952,75 @@ pub(crate) async fn sel_entry_event(ctx: &mut Ctx) -> Result<(), Finding> {
                 "events within {} of Add SEL Entry",
                 crate::run::seconds(EVENT_WAIT)
             ),
-            "at least one",
-            "none",
+            format!("one naming record {record} ({record:#06x})"),
+            format!("{} events, none naming it", seen.len()),
         ));
     }
     Ok(())
+}
+
+/// Whether an event's XML names SEL record `id`: a token (between non-alphanumeric
+/// characters) that is its decimal value, or its hexadecimal value with `0x` or in
+/// four digits.
+fn mentions(xml: &str, id: u16) -> bool {
+    let forms = [id.to_string(), format!("{id:04x}"), format!("{id:04X}")];
+    xml.split(|c: char| !c.is_ascii_alphanumeric()).any(|tok| {
+        let bare = tok.strip_prefix("0x").unwrap_or(tok);
+        forms
+            .iter()
+            .any(|f| f == tok || (tok.starts_with("0x") && f.eq_ignore_ascii_case(bare)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_named_by_its_number_not_by_a_longer_one() {
+        assert!(mentions("<p:RecordID>42</p:RecordID>", 42));
+        assert!(mentions("RecordID=\"42\",LogName=\"IPMI SEL\"", 42));
+        assert!(mentions("InstanceID IPMI:SEL:0x002A", 42));
+        assert!(mentions("entry 002a added", 42));
+        assert!(!mentions("<p:RecordID>420</p:RecordID>", 42));
+        assert!(!mentions("<p:Reading>4.2</p:Reading>", 42));
+        assert!(!mentions("", 42));
+    }
+
+    #[test]
+    fn each_delivery_mode_has_its_requirement() {
+        let reqs: Vec<String> = mode::ALL
+            .iter()
+            .map(|m| crate::discover::mode_requirement(m))
+            .collect();
+        for r in &reqs {
+            assert!(crate::discover::FEATURES.contains(&r.as_str()), "{r}");
+        }
+        assert_eq!(
+            reqs,
+            [
+                "eventing:push",
+                "eventing:push-with-ack",
+                "eventing:events",
+                "eventing:pull"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_case_of_the_profile_is_registered_and_every_registration_has_a_case() {
+        let suite = crate::Suite::embedded().unwrap();
+        let ids: Vec<&str> = suite
+            .cases
+            .iter()
+            .filter(|c| c.profiles.iter().any(|p| p == "eventing"))
+            .map(|c| c.id.as_str())
+            .collect();
+        for c in REGISTRY {
+            assert!(ids.contains(&c.id), "{} has no suite entry", c.id);
+        }
+        for id in ids {
+            assert!(crate::code::lookup(id).is_some(), "{id} is not registered");
+        }
+    }
 }
