@@ -267,10 +267,12 @@ fn subscribed(a: &Answer) -> (String, String, Option<String>) {
     })
 }
 
+/// A request to the subscription manager: the Identifier header, marked
+/// mustUnderstand as some clients do.
 fn manager_req(action: &str, id: &str, body: &str) -> Req {
     Req::new(action, ALERT_URI)
         .header(&format!(
-            "<e:Identifier xmlns:e=\"{WSE}\">{id}</e:Identifier>"
+            "<e:Identifier xmlns:e=\"{WSE}\" s:mustUnderstand=\"true\">{id}</e:Identifier>"
         ))
         .body(body)
 }
@@ -971,5 +973,66 @@ async fn delivery_fault_rules_drop_and_duplicate_by_class() {
     let seqs: Vec<u64> = got.iter().flat_map(|d| d.seqs.clone()).collect();
     // The first is dropped, the second sent twice, the third once.
     assert_eq!(seqs, vec![raised[1], raised[1], raised[2]]);
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------- more sources and limits
+
+#[tokio::test]
+async fn a_threshold_crossing_reaches_a_push_subscriber_as_an_alert() {
+    let server = MockServer::start().await.unwrap();
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::PUSH);
+    s.notify = Some(sink.url("alerts"));
+    s.filter = Some(format!(
+        "<w:Filter Dialect=\"{}\">SELECT * FROM CIM_AlertIndication WHERE AlertingManagedElement = 'CPU1_TEMP'</w:Filter>",
+        ns::dialect::WQL
+    ));
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    server
+        .mock()
+        .with_machine(|m, now| m.set_sensor("CPU1_TEMP", 120.0, now))
+        .unwrap();
+    let d = sink.next(PATIENT).await.expect("the crossing's alert");
+    assert_eq!(d.action, ev::EVENT);
+    assert!(d.xml.contains("CIM_AlertIndication"), "{}", d.xml);
+    assert!(d.xml.contains("CPU1_TEMP"), "{}", d.xml);
+    assert!(d.xml.contains("PerceivedSeverity"), "{}", d.xml);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pull_subscriber_that_fell_behind_is_told_how_many_events_it_lost() {
+    let server = MockServer::start().await.unwrap();
+    let mut c = Client::new(&server);
+    let (_, _, ctx) = subscribed(&c.send(&Sub::new(ev::PULL).req(ALERT_URI)).await);
+    let capacity = server.mock().with_machine(|m, _| m.events().capacity());
+    let raised = raise(&server, capacity + 5, "flood");
+    let (seqs, _, dropped) = pulled(&c.send(&event_pull(&ctx.unwrap(), 2, "PT1S")).await);
+    assert_eq!(dropped, Some(5));
+    assert_eq!(seqs, raised[5..7].to_vec());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_batches_are_held_to_max_envelope_size() {
+    let server = MockServer::start().await.unwrap();
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::EVENTS);
+    s.notify = Some(sink.url("small"));
+    s.delivery_extra = "<w:MaxElements>10</w:MaxElements>\
+                        <w:MaxEnvelopeSize>4096</w:MaxEnvelopeSize>"
+        .into();
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    let raised = raise(&server, 6, "size");
+    let got = sink.until_events(6, PATIENT).await;
+    assert!(got.len() > 1, "one batch would not fit: {got:#?}");
+    for d in &got {
+        assert!(d.xml.len() <= 4096, "{} octets", d.xml.len());
+    }
+    assert_eq!(
+        got.iter().flat_map(|d| d.seqs.clone()).collect::<Vec<_>>(),
+        raised
+    );
     server.shutdown().await;
 }

@@ -320,7 +320,7 @@ pub struct SubscribeResponse<'a> {
     /// `wse:Expires`.
     pub expires: Option<Cow<'a, str>>,
     /// `wsen:EnumerationContext`: a Pull-mode subscription's context, which the
-    /// subscriber pulls its events with (DSP0226 10.2.9.5).
+    /// subscriber pulls its events with (DSP0226, Pull delivery).
     pub enumeration_context: Option<Cow<'a, str>>,
 }
 

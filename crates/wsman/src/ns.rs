@@ -162,11 +162,11 @@ pub mod dialect {
 pub mod eventing {
     /// WS-Eventing Push delivery.
     pub const PUSH: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/DeliveryModes/Push";
-    /// Push with an acknowledgement per delivery (DSP0226 10.2.9.3).
+    /// Push with an acknowledgement per delivery (DSP0226, eventing).
     pub const PUSH_WITH_ACK: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/PushWithAck";
-    /// Batched delivery (DSP0226 10.2.9.4); also the Action of a batch.
+    /// Batched delivery (DSP0226, eventing); also the Action of a batch.
     pub const EVENTS: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events";
-    /// Pull delivery (DSP0226 10.2.9.5).
+    /// Pull delivery (DSP0226, eventing).
     pub const PULL: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull";
     /// The Action of a single event that defines none of its own.
     pub const EVENT: &str = "http://schemas.dmtf.org/wbem/wsman/1/wsman/Event";

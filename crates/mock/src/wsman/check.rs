@@ -19,6 +19,8 @@ pub(super) fn check(env: &Envelope<'_>, scenario: &Scenario) -> Result<(), Fail>
             (ns::MSWSMAN, "SessionId"),
             (ns::MSWSMAN, "OperationID"),
             (ns::MSWSMAN, "SequenceId"),
+            // The subscription manager's reference parameter (WS-Eventing's Identifier).
+            (ns::WSE, "Identifier"),
         ],
     ) {
         match f {
@@ -112,10 +114,7 @@ pub(super) fn capability_of(env: &Envelope<'_>) -> Option<&'static str> {
         "Delete" => "delete",
         "Enumerate" | "Pull" | "Release" | "Renew" | "GetStatus" => "enumerate",
         "Invoke" => "invoke",
-        "Subscribe" | "Unsubscribe" => "subscribe",
-        _ => match env.header.action.as_deref().unwrap_or("") {
-            ns::action::RENEW | ns::action::GET_STATUS => "subscribe",
-            _ => return None,
-        },
+        "Subscribe" | "Unsubscribe" | "SubscriptionRenew" | "SubscriptionGetStatus" => "subscribe",
+        _ => return None,
     })
 }

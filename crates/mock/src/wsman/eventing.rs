@@ -7,7 +7,7 @@
 //! Unsubscribe send it back as a header. Faults, by what went wrong:
 //!
 //! - a mode not offered: `wse:DeliveryModeRequestedUnavailable`, the detail listing
-//!   `wse:SupportedDeliveryMode`s (WS-Eventing 4.1);
+//!   `wse:SupportedDeliveryMode`s (WS-Eventing's Subscribe);
 //! - an Expires that is neither a positive duration nor a future dateTime:
 //!   `wse:InvalidExpirationTime`; a longer one than `[eventing] max_expiry_s` is
 //!   granted shorter, and the answer's Expires says what was granted, in the type

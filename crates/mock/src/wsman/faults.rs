@@ -505,7 +505,7 @@ pub(super) fn bad_association_filter(reason: impl Into<String>) -> Fail {
 // The faults of DSP0226 clause 10 and WS-Eventing 2004/08 (section 4), one function
 // per error the eventing operations meet.
 
-/// A delivery mode the source does not offer (WS-Eventing 4.1: the detail lists the
+/// A delivery mode the source does not offer (WS-Eventing's Subscribe: the detail lists the
 /// modes it does, as `wse:SupportedDeliveryMode`).
 pub(super) fn delivery_mode_unavailable(mode: &str, offered: &[&str]) -> Fail {
     let mut f = fault(
@@ -543,7 +543,7 @@ pub(super) fn heartbeats_unsupported(reason: impl Into<String>) -> Fail {
     fault_d(FaultKind::UnsupportedFeature, "Heartbeats", reason)
 }
 
-/// A filter dialect the source does not offer (WS-Eventing 4.3).
+/// A filter dialect the source does not offer (WS-Eventing's Subscribe).
 pub(super) fn event_filter_unavailable(reason: impl Into<String>) -> Fail {
     fault(FaultKind::FilteringRequestedUnavailable, reason)
 }
@@ -568,7 +568,7 @@ pub(super) fn invalid_event_message(reason: impl Into<String>) -> Fail {
     fault(FaultKind::InvalidMessage, reason)
 }
 
-/// A Renew of a subscription that is unknown or has ended (WS-Eventing 4.2).
+/// A Renew of a subscription that is unknown or has ended (WS-Eventing's Renew).
 pub(super) fn unable_to_renew(reason: impl Into<String>) -> Fail {
     fault(FaultKind::UnableToRenew, reason)
 }

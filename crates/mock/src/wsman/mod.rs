@@ -458,6 +458,8 @@ fn operation_name(env: &Envelope<'_>) -> &'static str {
         ns::action::ENUM_GET_STATUS => "GetStatus",
         ns::action::SUBSCRIBE => "Subscribe",
         ns::action::UNSUBSCRIBE => "Unsubscribe",
+        ns::action::RENEW => "SubscriptionRenew",
+        ns::action::GET_STATUS => "SubscriptionGetStatus",
         ns::action::COMMAND => "Command",
         ns::action::SEND => "Send",
         ns::action::RECEIVE => "Receive",
