@@ -79,6 +79,9 @@ pub struct Ctx {
     /// Subscriptions the case made and has not ended: (resource URI, the answer).
     /// Unsubscribed when the case ends, so a failed case leaves none behind.
     pub subscriptions: Vec<(String, client::eventing::Subscribed)>,
+    /// The event sink paths (`/sink/TOKEN`) the case's subscriptions delivered to: what
+    /// arrived there joins the case's transcript when it ends.
+    pub sink_tokens: Vec<String>,
 }
 
 impl Ctx {

@@ -95,9 +95,13 @@ fn offered(ctx: &Ctx, mode: &str) -> bool {
         .is_none()
 }
 
-/// A fresh token for a subscription's sink path and reference parameter.
+/// A fresh token for a subscription's sink path and reference parameter (its EndTo
+/// uses `TOKEN-end`); what arrives under it joins the case's transcript.
 fn token(ctx: &mut Ctx) -> String {
-    ctx.message_id().trim_start_matches("uuid:").to_owned()
+    let t = ctx.message_id().trim_start_matches("uuid:").to_owned();
+    ctx.sink_tokens.push(t.clone());
+    ctx.sink_tokens.push(format!("{t}-end"));
+    t
 }
 
 /// A push-style subscription in `mode` to the sink, under `token`.
@@ -166,8 +170,34 @@ async fn unsubscribe(ctx: &mut Ctx, s: &Subscribed) -> Result<(), Finding> {
 }
 
 impl Ctx {
-    /// Unsubscribes what the case left subscribed (not recorded: housekeeping).
+    /// Unsubscribes what the case left subscribed (not recorded: housekeeping), then
+    /// adds what the event sink received for the case to its transcript, in arrival
+    /// order, so a report shows the deliveries its verdict rests on.
     pub async fn end_subscriptions(&mut self) {
+        self.unsubscribe_all().await;
+        let Some(sink) = self.sink.clone() else {
+            return;
+        };
+        let tokens = std::mem::take(&mut self.sink_tokens);
+        for d in sink.matching(|d| {
+            d.path_token()
+                .is_some_and(|t| tokens.iter().any(|x| x == t))
+        }) {
+            self.transcript.push(crate::report::WireLeg {
+                request: format!(
+                    "POST {} HTTP/1.1 (received by the event sink: {})\n\n{}",
+                    d.path,
+                    d.describe(),
+                    d.body
+                ),
+                response: Some(format!("HTTP/1.1 {} (the sink's answer)", d.answered)),
+                status: Some(d.answered),
+                error: None,
+            });
+        }
+    }
+
+    async fn unsubscribe_all(&mut self) {
         for (uri, s) in std::mem::take(&mut self.subscriptions) {
             if self.watch.lost().is_some() {
                 return;

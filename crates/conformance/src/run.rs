@@ -559,6 +559,7 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         ipmi_caps: subject.ipmi_caps.clone(),
         sink: subject.sink.clone(),
         subscriptions: Vec::new(),
+        sink_tokens: Vec::new(),
     };
     let deadline = case
         .timeout_ms

@@ -130,6 +130,18 @@ async fn push_subscriptions_name_the_event_sink_address_given() {
         r.transcript.iter().any(|l| l.request.contains(&notify_to)),
         "no Subscribe named {notify_to} as NotifyTo"
     );
+    // What the sink received is in the case's transcript, for the report.
+    let received: Vec<_> = r
+        .transcript
+        .iter()
+        .filter(|l| l.request.contains("received by the event sink"))
+        .collect();
+    assert!(received.len() >= 2, "{:#?}", r.transcript);
+    assert!(
+        received
+            .iter()
+            .all(|l| l.request.contains(wsman::ns::WSMAN) && l.status == Some(200))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
