@@ -11,7 +11,10 @@
 //!    known), then got with those selectors, and a few are put back unchanged and with
 //!    one property changed and restored;
 //! 3. features on the resources found: fragment-level Get, filter dialects, the WinRM
-//!    cmd shell.
+//!    cmd shell, and eventing: a Subscribe in each delivery mode (`eventing:push`,
+//!    `eventing:push-with-ack`, `eventing:events`, `eventing:pull`; push modes to the
+//!    run's event sink), unsubscribed at once, on `CIM_AlertIndication` or else the
+//!    enumerable resource (`feature:eventing` when any mode is accepted).
 //!
 //! The results are [`Role`]s (the resource a protocol case uses: `enumerable`,
 //! `gettable`, `keyed`, `writable`) and the requirements that are not met, each with
