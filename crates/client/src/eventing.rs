@@ -344,7 +344,6 @@ impl Subscribed {
             .iter()
             .find(|t| t.root().is(ns::WSE, "Identifier"))
             .map(|t| t.root().text().trim().to_owned());
-        let text = ex.body_text().unwrap_or_default();
         Ok(Subscribed {
             manager: epr.address.to_string(),
             manager_resource_uri: epr.resource_uri.as_deref().map(str::to_owned),
@@ -355,7 +354,10 @@ impl Subscribed {
                 .collect(),
             identifier,
             expires: r.expires.as_deref().map(str::to_owned),
-            enumeration_context: enumeration_context(&text),
+            enumeration_context: r
+                .enumeration_context
+                .as_deref()
+                .map(|c| c.trim().to_owned()),
         })
     }
 
@@ -489,17 +491,6 @@ fn text_of(n: &roxmltree::Node<'_, '_>) -> String {
         .collect::<String>()
         .trim()
         .to_owned()
-}
-
-/// `wsen:EnumerationContext` anywhere in a SubscribeResponse body.
-fn enumeration_context(text: &str) -> Option<String> {
-    let doc = roxmltree::Document::parse(text).ok()?;
-    let resp = doc
-        .descendants()
-        .find(|n| n.has_tag_name((ns::WSE, "SubscribeResponse")))?;
-    resp.descendants()
-        .find(|n| n.is_element() && n.tag_name().name() == "EnumerationContext")
-        .map(|n| text_of(&n))
 }
 
 #[cfg(test)]
