@@ -831,19 +831,17 @@ async fn bookmarks_resume(ctx: &mut Ctx) -> Result<(), Finding> {
         }
     };
     cause_events(ctx).await?;
-    let before = sink
-        .wait_for(1, Instant::now() + EVENT_WAIT, |d| {
-            d.path_token() == Some(a.as_str()) && d.is_event()
-        })
-        .await
-        .map_err(|g| {
-            Finding::mismatch(
-                "events before leaving",
-                "at least one, with a wsman:Bookmark",
-                deliveries_text(&g),
-            )
-        })?;
-    let _ = before;
+    sink.wait_for(1, Instant::now() + EVENT_WAIT, |d| {
+        d.path_token() == Some(a.as_str()) && d.is_event()
+    })
+    .await
+    .map_err(|g| {
+        Finding::mismatch(
+            "events before leaving",
+            "at least one, with a wsman:Bookmark",
+            deliveries_text(&g),
+        )
+    })?;
     unsubscribe(ctx, &first_sub).await?;
     let seen = sink.matching(mine(&a));
     let Some(mark) = seen.iter().rev().find_map(|d| d.bookmark.clone()) else {
