@@ -112,7 +112,8 @@ pub struct Args {
     /// Where the event sink of the eventing cases listens (`IP:PORT`; default
     /// 127.0.0.1 on a free port). Push subscriptions name `http://ADDR/sink/...` as
     /// their NotifyTo, so for a target on another host give an address of this machine
-    /// that the target can reach (`--event-sink 192.0.2.10:8085`).
+    /// that the target can reach (`--event-sink 192.0.2.10:8085`); a wildcard (0.0.0.0)
+    /// names no such address and skips the push cases with that reason.
     #[arg(long, value_name = "ADDR")]
     event_sink: Option<std::net::SocketAddr>,
     /// Print only failures and the summary.

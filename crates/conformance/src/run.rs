@@ -160,6 +160,16 @@ async fn start_sink(
     if !wanted {
         return (None, None);
     }
+    if let Some(a) = addr.filter(|a| a.ip().is_unspecified()) {
+        // The NotifyTo URL names the address: a wildcard is nowhere a target can send to.
+        return (
+            None,
+            Some(format!(
+                "the event sink address {a} is a wildcard, not an address a target can \
+                 deliver to: give --event-sink an address of this machine the target reaches"
+            )),
+        );
+    }
     match client::sink::EventSink::start(addr).await {
         Ok(s) => (Some(Arc::new(s)), None),
         Err(e) => (

@@ -171,3 +171,16 @@ async fn a_sink_that_cannot_listen_skips_the_push_cases_and_leaves_pull() {
     assert_eq!(*o, Outcome::Pass, "{m}");
     drop(taken);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_sink_address_is_refused_with_the_reason() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.push.heartbeats"]);
+    let opts = RunOptions {
+        event_sink: Some("0.0.0.0:0".parse().unwrap()),
+        ..RunOptions::default()
+    };
+    let report = run_on(None, &cases, opts).await;
+    let (o, m) = outcome(&report, "wsman.eventing.push.heartbeats");
+    assert_eq!(*o, Outcome::Skip, "{m}");
+    assert!(m.contains("wildcard"), "`{m}`");
+}
