@@ -109,6 +109,13 @@ pub struct Args {
     /// are reported as skipped ("not run: --fail-fast") and the reports still written.
     #[arg(long)]
     fail_fast: bool,
+    /// Where the event sink of the eventing cases listens (`IP:PORT`; default
+    /// 127.0.0.1 on a free port). Push subscriptions name `http://ADDR/sink/...` as
+    /// their NotifyTo, so for a target on another host give an address of this machine
+    /// that the target can reach (`--event-sink 192.0.2.10:8085`); a wildcard (0.0.0.0)
+    /// names no such address and skips the push cases with that reason.
+    #[arg(long, value_name = "ADDR")]
+    event_sink: Option<std::net::SocketAddr>,
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -805,6 +812,7 @@ async fn check(
         ipmi: ipmi_opts,
         resources: args.resources.clone(),
         fail_fast: args.fail_fast,
+        event_sink: args.event_sink,
     };
     // For the reports of a run that cannot start.
     let report_opts = opts.clone();

@@ -112,7 +112,8 @@ fn secret_mock(rt: &tokio::runtime::Runtime) -> mock::MockServer {
 }
 
 /// A suite directory: a case every target fails (Identify answered 418), between
-/// cases every target passes, then one that needs eventing, all MUST, in this order.
+/// cases every target passes, then one that needs a class the mock lacks, all MUST, in
+/// this order.
 fn teapot_suite(dir: &Path) -> PathBuf {
     let suites = dir.join("suites");
     std::fs::create_dir_all(&suites).unwrap();
@@ -137,11 +138,10 @@ expect = {{ status = {status} }}
     for id in ["local.c.after", "local.d.after", "local.e.after"] {
         toml.push_str(&case(id, 200));
     }
-    // Skipped against the mock, whose BMC advertises no IPMB bridge (the mock offers
-    // eventing since issue #16; the case keeps its id).
-    toml.push_str(&case("local.f.eventing", 200).replace(
+    // Skipped against the mock, which has no CIM_Processor.
+    toml.push_str(&case("local.f.missing", 200).replace(
         "profiles = [\"local\"]",
-        "profiles = [\"local\"]\nrequires = [\"ipmi:bridge\"]",
+        "profiles = [\"local\"]\nrequires = [\"class:CIM_Processor\"]",
     ));
     std::fs::write(suites.join("local.toml"), toml).unwrap();
     suites
@@ -408,7 +408,7 @@ fn fail_fast_stops_after_the_first_required_failure_and_reports_the_rest_skipped
         "local.c.after",
         "local.d.after",
         "local.e.after",
-        "local.f.eventing",
+        "local.f.missing",
     ] {
         let r = result(&report, id);
         assert_eq!(r["outcome"], "skip", "{r}");
@@ -434,7 +434,7 @@ fn fail_fast_stops_after_the_first_required_failure_and_reports_the_rest_skipped
     assert_eq!(o.status.code(), Some(1), "{}", both(&o));
     let report = read_json(&dir.join("r.json"));
     assert_eq!(result(&report, "local.e.after")["outcome"], "pass");
-    let r = result(&report, "local.f.eventing");
+    let r = result(&report, "local.f.missing");
     assert_eq!(r["outcome"], "skip", "{r}");
     assert_ne!(r["message"], "not run: --fail-fast", "{r}");
     std::fs::remove_dir_all(&dir).ok();
@@ -620,7 +620,7 @@ fn skips_say_why_on_their_console_line_and_quiet_keeps_only_failures_and_the_sum
 /// pseudo-terminal (`script`), so that `--color auto` sees a TTY (and the bar shows).
 fn on_a_tty(suites: &Path, extra: &str, envs: &[(&str, &str)]) -> String {
     let line = format!(
-        "{} check --suites {} --filter local.b.teapot --filter local.f.eventing {extra}",
+        "{} check --suites {} --filter local.b.teapot --filter local.f.missing {extra}",
         env!("CARGO_BIN_EXE_touchstone"),
         suites.display()
     );
@@ -662,9 +662,7 @@ fn colour_follows_the_flag_the_terminal_and_no_color() {
     assert!(tty.contains(fail), "{tty:?}");
     // Under the bar too, a skip is a line with its reason.
     assert!(
-        tty.contains(
-            "\x1b[36mSKIP\x1b[0m  local.f.eventing (Get Device ID does not advertise a bridge"
-        ),
+        tty.contains("\x1b[36mSKIP\x1b[0m  local.f.missing (fault wsa:DestinationUnreachable"),
         "{tty:?}"
     );
     for (extra, envs) in [
@@ -963,5 +961,44 @@ fn refused_ipmi_credentials_are_one_authentication_verdict_exit_3_with_reports()
         }
     }
     rt.block_on(mock.shutdown());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn event_sink_binds_where_told_and_subscriptions_name_it() {
+    let dir = temp_dir("sink");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let json = dir.join("r.json");
+    let o = touchstone(
+        &[
+            "check",
+            "--filter",
+            "wsman.eventing.push.reference-parameters",
+            "--event-sink",
+            &addr,
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let report = read_json(&json);
+    let r = result(&report, "wsman.eventing.push.reference-parameters");
+    assert_eq!(r["outcome"], "pass", "{r}");
+    assert!(
+        r["transcript"]
+            .to_string()
+            .contains(&format!("http://{addr}/sink/")),
+        "no NotifyTo at {addr}: {r}"
+    );
+    // Not an address: refused before anything runs.
+    let bad = touchstone(&["check", "--event-sink", "not-an-address"], &[]);
+    assert_eq!(bad.status.code(), Some(2), "{}", both(&bad));
+    assert!(text(&bad.stderr).contains("--event-sink"), "{}", both(&bad));
     std::fs::remove_dir_all(&dir).ok();
 }

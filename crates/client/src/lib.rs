@@ -40,8 +40,10 @@ pub mod build;
 mod client;
 mod conn;
 pub mod error;
+pub mod eventing;
 pub mod exchange;
 pub mod ipmi;
+pub mod sink;
 mod tls;
 
 use std::path::PathBuf;

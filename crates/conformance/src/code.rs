@@ -74,6 +74,14 @@ pub struct Ctx {
     pub changes: Vec<String>,
     /// What IPMI discovery learnt of the BMC (devices, payloads, optional commands).
     pub ipmi_caps: std::sync::Arc<crate::ipmi::IpmiCaps>,
+    /// The run's event sink (started when a selected case needs eventing).
+    pub sink: Option<std::sync::Arc<client::sink::EventSink>>,
+    /// Subscriptions the case made and has not ended: (resource URI, the answer).
+    /// Unsubscribed when the case ends, so a failed case leaves none behind.
+    pub subscriptions: Vec<(String, client::eventing::Subscribed)>,
+    /// The event sink paths (`/sink/TOKEN`) the case's subscriptions delivered to: what
+    /// arrived there joins the case's transcript when it ends.
+    pub sink_tokens: Vec<String>,
 }
 
 impl Ctx {
@@ -367,6 +375,7 @@ pub fn lookup(id: &str) -> Option<CodeFn> {
         .iter()
         .chain(crate::ipmi_cases::REGISTRY)
         .chain(crate::cross::REGISTRY)
+        .chain(crate::eventing::REGISTRY)
         .find(|c| c.id == id)
         .copied()
 }
@@ -434,7 +443,12 @@ fn instances(answer: &Answer<'_>, items_path: &str) -> Vec<Instance> {
 }
 
 /// Checks that `ex` answers `mid` with `action`, not with a fault.
-fn expect_response(ex: &Exchange, mid: &str, action: &str, step: &str) -> Result<(), Finding> {
+pub(crate) fn expect_response(
+    ex: &Exchange,
+    mid: &str,
+    action: &str,
+    step: &str,
+) -> Result<(), Finding> {
     let expect = crate::case::Expect {
         action: Some(action.to_owned()),
         relates_to: true,
@@ -712,7 +726,7 @@ pub(crate) fn verdict(misses: Vec<Mismatch>) -> Result<(), Finding> {
 }
 
 /// Checks `ex` against a data expectation, prefixing mismatches with `step`.
-fn expect_that(
+pub(crate) fn expect_that(
     ex: &Exchange,
     expect: &crate::case::Expect,
     mid: Option<&str>,
@@ -730,7 +744,7 @@ fn expect_that(
 }
 
 /// A fault expectation with one of these subcodes.
-fn fault_expect(subcodes: &[&str]) -> crate::case::Expect {
+pub(crate) fn fault_expect(subcodes: &[&str]) -> crate::case::Expect {
     crate::case::Expect {
         fault: Some(crate::case::FaultExpect {
             subcode: Some(crate::case::OneOrMany::Many(

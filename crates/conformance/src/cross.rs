@@ -4,6 +4,7 @@
 
 use crate::code::{CodeFn, Ctx, Finding, Instance, enumerate_all, first, reg, verdict};
 use crate::eval::Mismatch;
+use crate::eventing::sel_entry_event;
 use crate::ipmi::{Handle, Role};
 use crate::ipmi_cases::{chassis_control, power_round_trip, sel_count, sel_entries, wait_power};
 
@@ -16,6 +17,7 @@ pub const REGISTRY: &[CodeFn] = reg![
     "cross.sel.contents" => sel_contents,
     "cross.identity.guid" => guid,
     "cross.identity.firmware" => firmware,
+    "cross.eventing.sel-entry" => sel_entry_event,
 ];
 
 async fn all(ctx: &mut Ctx, class: &str) -> Result<Vec<Instance>, Finding> {
@@ -130,7 +132,11 @@ async fn power_ipmi_to_wsman(ctx: &mut Ctx) -> Result<(), Finding> {
 
 /// RequestStateChange of the (first) CIM_ComputerSystem to `state` (2 Enabled, 3
 /// Disabled); a non-zero ReturnValue other than 4096 (job started) is a mismatch.
-async fn request_state(ctx: &mut Ctx, system: &Instance, state: u16) -> Result<(), Finding> {
+pub(crate) async fn request_state(
+    ctx: &mut Ctx,
+    system: &Instance,
+    state: u16,
+) -> Result<(), Finding> {
     let (mut r, _) = ctx.request("CIM_ComputerSystem");
     for key in ["CreationClassName", "Name"] {
         let Some(v) = first(system, key) else {

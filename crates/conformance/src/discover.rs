@@ -11,7 +11,10 @@
 //!    known), then got with those selectors, and a few are put back unchanged and with
 //!    one property changed and restored;
 //! 3. features on the resources found: fragment-level Get, filter dialects, the WinRM
-//!    cmd shell.
+//!    cmd shell, and eventing: a Subscribe in each delivery mode (`eventing:push`,
+//!    `eventing:push-with-ack`, `eventing:events`, `eventing:pull`; push modes to the
+//!    run's event sink), unsubscribed at once, on `CIM_AlertIndication` or else the
+//!    enumerable resource (`feature:eventing` when any mode is accepted).
 //!
 //! The results are [`Role`]s (the resource a protocol case uses: `enumerable`,
 //! `gettable`, `keyed`, `writable`) and the requirements that are not met, each with
@@ -25,7 +28,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use client::{Client, ClientError, RawRequest, build};
+use client::{Client, ClientError, RawRequest, build, eventing};
 use serde::{Deserialize, Serialize};
 
 use crate::eval::Answer;
@@ -34,7 +37,11 @@ use crate::eval::Answer;
 pub const ROLES: [&str; 4] = ["enumerable", "gettable", "keyed", "writable"];
 
 /// Requirements that are neither roles nor classes.
-pub const FEATURES: [&str; 6] = [
+pub const FEATURES: [&str; 10] = [
+    "eventing:events",
+    "eventing:pull",
+    "eventing:push",
+    "eventing:push-with-ack",
     "feature:eventing",
     "feature:fragment",
     "filter:selector",
@@ -170,6 +177,9 @@ pub struct Capabilities {
     /// The authentication schemes the target's challenge offered, when it refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub challenges: Vec<String>,
+    /// The resource a Subscribe was accepted on (the eventing cases subscribe there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_resource: Option<String>,
 }
 
 impl Capabilities {
@@ -192,6 +202,15 @@ pub struct DiscoverOptions {
     /// Requirements the selected cases name (classes not in the well-known list are
     /// probed too; the shell is probed only when a case needs it).
     pub needed: BTreeSet<String>,
+    /// The event sink's URL prefix (`http://ADDR/sink/`) push-mode Subscribes name as
+    /// NotifyTo; without one only pull delivery is probed.
+    pub notify_to: Option<String>,
+}
+
+/// The requirement that a delivery mode is accepted: `eventing:push`,
+/// `eventing:push-with-ack`, `eventing:events`, `eventing:pull`.
+pub fn mode_requirement(mode: &str) -> String {
+    format!("eventing:{}", eventing::mode::short(mode))
 }
 
 /// Identifies the subject and learns what it offers. Fails only when the first
@@ -307,7 +326,7 @@ pub async fn discover(
     }
     d.fragment(&mut caps).await;
     d.filters(&mut caps).await;
-    d.eventing(&mut caps).await;
+    d.eventing(&mut caps, opts.notify_to.as_deref()).await;
     d.profiles(&mut caps).await;
     if opts.needed.contains("shell:cmd") && !d.over_budget(&mut caps, &["shell:cmd"]) {
         let why = probe_shell(client).await;
@@ -1104,71 +1123,100 @@ impl Discovery<'_> {
         )
     }
 
-    /// A Subscribe with pull delivery and a 10-second expiry on the enumerable resource,
-    /// unsubscribed at once when it is accepted (eventing is optional in DSP0226).
-    async fn eventing(&mut self, caps: &mut Capabilities) {
-        if self.over_budget(caps, &["feature:eventing"]) {
+    /// Which delivery modes the target accepts, and on which resource: each mode is
+    /// subscribed (10-second expiry; push modes to the run's event sink) and
+    /// unsubscribed at once when it is accepted. The resources tried are
+    /// `CIM_AlertIndication`, then the enumerable resource; the first on which any mode
+    /// is accepted is the event source of the eventing cases. Eventing is optional in
+    /// DSP0226: what is refused is missing, with the target's answer as the reason.
+    async fn eventing(&mut self, caps: &mut Capabilities, notify_to: Option<&str>) {
+        let all: Vec<String> = std::iter::once("feature:eventing".to_owned())
+            .chain(eventing::mode::ALL.iter().map(|m| mode_requirement(m)))
+            .collect();
+        let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        if self.over_budget(caps, &all_refs) {
             return;
         }
-        let Some(e) = caps.role("enumerable").cloned() else {
-            caps.missing.insert(
-                "feature:eventing".into(),
-                "no resource to subscribe to".into(),
-            );
-            return;
-        };
-        let to = self.client.url().to_owned();
-        let body = "<wse:Subscribe xmlns:wse=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\">\
-                    <wse:Delivery Mode=\"http://schemas.dmtf.org/wbem/wsman/1/wsman/Pull\"/>\
-                    <wse:Expires>PT10S</wse:Expires></wse:Subscribe>";
-        let req = envelope(&to, wsman::ns::action::SUBSCRIBE, &e.uri, &[], "", body);
-        let why = match self.send_raw(req).await {
-            Ok(ex) if ex.fault().is_none() && ex.status() == Some(200) => {
-                let answer = Answer::new(&ex);
-                if answer.count("s:Body/wse:SubscribeResponse") == 0 {
-                    Some("a Subscribe was answered without wse:SubscribeResponse".into())
-                } else {
-                    self.unsubscribe(&e.uri, &answer).await;
-                    None
+        let mut candidates = vec![crate::template::resource_uri("CIM_AlertIndication")];
+        if let Some(e) = caps.role("enumerable") {
+            if !candidates.contains(&e.uri) {
+                candidates.push(e.uri.clone());
+            }
+        }
+        let mut first_refusal: Option<String> = None;
+        for uri in &candidates {
+            let mut accepted = Vec::new();
+            let mut refused = Vec::new();
+            for mode in eventing::mode::ALL {
+                let why = self.subscribe_probe(uri, mode, notify_to).await;
+                caps.probes.push(Probe {
+                    what: format!(
+                        "Subscribe ({} delivery) to {}",
+                        eventing::mode::short(mode),
+                        short(uri)
+                    ),
+                    offered: why.is_none(),
+                    detail: why
+                        .clone()
+                        .unwrap_or_else(|| "SubscribeResponse (unsubscribed)".into()),
+                });
+                match why {
+                    None => accepted.push(mode),
+                    Some(w) => refused.push((mode, w)),
                 }
             }
-            Ok(ex) => Some(format!("a Subscribe was answered {}", describe(&ex))),
-            Err(e) => Some(e),
-        };
-        caps.probes.push(Probe {
-            what: format!("Subscribe (pull delivery) to {}", short(&e.uri)),
-            offered: why.is_none(),
-            detail: why
-                .clone()
-                .unwrap_or_else(|| "SubscribeResponse (unsubscribed)".into()),
-        });
-        if let Some(why) = why {
-            caps.missing.insert("feature:eventing".into(), why);
+            if accepted.is_empty() {
+                if first_refusal.is_none() {
+                    first_refusal = refused.first().map(|(_, w)| w.clone());
+                }
+                continue;
+            }
+            caps.event_resource = Some(uri.clone());
+            for (mode, why) in refused {
+                caps.missing.insert(mode_requirement(mode), why);
+            }
+            return;
+        }
+        let why = first_refusal.unwrap_or_else(|| "no resource to subscribe to".into());
+        for r in all {
+            caps.missing.insert(r, why.clone());
         }
     }
 
-    /// Unsubscribe, addressed with the subscription manager's reference parameters.
-    async fn unsubscribe(&self, uri: &str, answer: &Answer<'_>) {
-        let Some(doc) = answer.doc() else { return };
-        let params: String = doc
-            .descendants()
-            .find(|n| n.tag_name().name() == "SubscriptionManager")
-            .and_then(|m| {
-                m.children()
-                    .find(|n| n.tag_name().name() == "ReferenceParameters")
-            })
-            .map(|rp| {
-                rp.children()
-                    .filter(|n| n.is_element() && n.tag_name().name() != "ResourceURI")
-                    .map(|n| Element::from_node(n).to_xml(None))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let to = self.client.url().to_owned();
-        let body =
-            "<wse:Unsubscribe xmlns:wse=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\"/>";
-        let req = envelope(&to, wsman::ns::action::UNSUBSCRIBE, uri, &[], &params, body);
-        let _ = self.send_raw(req).await;
+    /// Subscribes to `uri` in `mode` and unsubscribes at once; `None` when accepted,
+    /// else why not.
+    async fn subscribe_probe(
+        &self,
+        uri: &str,
+        mode: &str,
+        notify_to: Option<&str>,
+    ) -> Option<String> {
+        let push = mode != eventing::mode::PULL;
+        let sub = match (push, notify_to) {
+            (false, _) => eventing::Subscription::pull(),
+            (true, Some(base)) => eventing::Subscription::with_mode(
+                mode,
+                Some(eventing::Endpoint::new(format!("{base}probe"))),
+            ),
+            (true, None) => return Some("no event sink to deliver to".into()),
+        }
+        .expires("PT10S");
+        let env = sub.envelope(self.client.request(uri));
+        let ex = match self.send(&env).await {
+            Ok(ex) => ex,
+            Err(e) => return Some(e),
+        };
+        if ex.fault().is_some() || ex.status() != Some(200) {
+            return Some(format!("a Subscribe was answered {}", describe(&ex)));
+        }
+        match eventing::Subscribed::read(&ex) {
+            Ok(s) => {
+                let req = s.request(self.client.url(), uri);
+                let _ = self.client.send(&eventing::unsubscribe(req)).await;
+                None
+            }
+            Err(why) => Some(format!("a Subscribe was answered with {why}")),
+        }
     }
 
     /// The profiles `CIM_RegisteredProfile` advertises (name and version), for the

@@ -31,6 +31,7 @@ pub mod code;
 pub mod cross;
 pub mod discover;
 pub mod eval;
+pub mod eventing;
 pub mod ipmi;
 pub mod ipmi_cases;
 pub mod load;

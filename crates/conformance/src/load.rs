@@ -69,6 +69,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../suites/wsman/headers.toml"),
     ),
     (
+        "suites/wsman/eventing.toml",
+        include_str!("../../../suites/wsman/eventing.toml"),
+    ),
+    (
         "suites/ipmi/discovery.toml",
         include_str!("../../../suites/ipmi/discovery.toml"),
     ),

@@ -44,6 +44,10 @@ pub struct RunOptions {
     /// failure or MUST rule finding); the cases not started are skips saying
     /// [`NOT_RUN_FAIL_FAST`]. Cases already running finish.
     pub fail_fast: bool,
+    /// Where the event sink of the eventing cases listens (`--event-sink ADDR`); the
+    /// default is `127.0.0.1:0`. Subscriptions name `http://ADDR/sink/...` as NotifyTo,
+    /// so for a target on another host this must be an address it can reach.
+    pub event_sink: Option<std::net::SocketAddr>,
 }
 
 /// The message of a case `--fail-fast` kept from starting.
@@ -61,6 +65,7 @@ impl Default for RunOptions {
             ipmi: None,
             resources: Vec::new(),
             fail_fast: false,
+            event_sink: None,
         }
     }
 }
@@ -126,6 +131,55 @@ pub struct Runner {
     ipmi_caps: Arc<crate::ipmi::IpmiCaps>,
     opts: RunOptions,
     seen: crate::rules::SeenIds,
+    sink: Option<Arc<client::sink::EventSink>>,
+    /// The turn the cases of [`takes_turns`] wait for.
+    turn: Arc<tokio::sync::Semaphore>,
+}
+
+/// Whether `case` runs alone among the cases that take turns. IPMI cases change shared
+/// BMC state (power, SEL) and share its few session slots; destructive cases power-cycle
+/// through WS-Man; eventing cases would take the events those cause (or each other's)
+/// for their own heartbeats and batches. One of them at a time.
+fn takes_turns(case: &Case) -> bool {
+    crate::ipmi::needs(&case.id).1
+        || case
+            .profiles
+            .iter()
+            .any(|p| p == "destructive" || p == "eventing")
+}
+
+/// Starts the event sink when a case needs eventing; a sink that cannot bind makes
+/// the push modes missing with the reason (pull needs none).
+async fn start_sink(
+    needed: &BTreeSet<String>,
+    addr: Option<std::net::SocketAddr>,
+) -> (Option<Arc<client::sink::EventSink>>, Option<String>) {
+    let wanted = needed
+        .iter()
+        .any(|r| r == "feature:eventing" || r.starts_with("eventing:"));
+    if !wanted {
+        return (None, None);
+    }
+    if let Some(a) = addr.filter(|a| a.ip().is_unspecified()) {
+        // The NotifyTo URL names the address: a wildcard is nowhere a target can send to.
+        return (
+            None,
+            Some(format!(
+                "the event sink address {a} is a wildcard, not an address a target can \
+                 deliver to: give --event-sink an address of this machine the target reaches"
+            )),
+        );
+    }
+    match client::sink::EventSink::start(addr).await {
+        Ok(s) => (Some(Arc::new(s)), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "the event sink could not listen on {}: {e}",
+                addr.map_or_else(|| "127.0.0.1:0".to_owned(), |a| a.to_string())
+            )),
+        ),
+    }
 }
 
 impl Runner {
@@ -140,9 +194,11 @@ impl Runner {
             .flat_map(|c| c.requires.iter().cloned())
             .filter(|r| !r.starts_with("ipmi:"))
             .collect();
+        let (sink, sink_error) = start_sink(&needed, opts.event_sink).await;
         let dopts = discover::DiscoverOptions {
             resources: opts.resources.clone(),
             needed,
+            notify_to: sink.as_ref().map(|s| s.url("")),
         };
         let mut caps = discover::discover(&client, &dopts)
             .await
@@ -163,6 +219,11 @@ impl Runner {
                 failure,
             });
         }
+        if let Some(why) = sink_error {
+            for mode in ["push", "push-with-ack", "events"] {
+                caps.missing.insert(format!("eventing:{mode}"), why.clone());
+            }
+        }
         let mut ipmi_caps = crate::ipmi::IpmiCaps::default();
         if let Some(o) = &opts.ipmi {
             let d = crate::ipmi::discover(o).await?;
@@ -178,6 +239,8 @@ impl Runner {
             ipmi_caps: Arc::new(ipmi_caps),
             opts,
             seen: Default::default(),
+            sink,
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -212,6 +275,8 @@ impl Runner {
             ipmi_caps: Arc::new(d.caps),
             opts,
             seen: Default::default(),
+            sink: None,
+            turn: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -225,7 +290,7 @@ impl Runner {
     pub async fn run(&self, cases: &[Case], mut progress: impl FnMut(&CaseResult)) -> Report {
         let start = Instant::now();
         let jobs = self.opts.jobs.max(1);
-        let ipmi_sem = Arc::new(tokio::sync::Semaphore::new(1));
+        let ipmi_sem = self.turn.clone();
         // One for the run: the first case to find the target gone says so for all.
         let watch = TargetWatch::new();
         let mut set = tokio::task::JoinSet::new();
@@ -248,9 +313,7 @@ impl Runner {
                     watch.clone(),
                 );
                 set.spawn(async move {
-                    // IPMI cases change shared BMC state (power, SEL) and share its few
-                    // session slots: one at a time.
-                    let _ipmi = if crate::ipmi::needs(&case.id).1 {
+                    let _turn = if takes_turns(&case) {
                         Some(ipmi_sem.acquire_owned().await)
                     } else {
                         None
@@ -310,6 +373,11 @@ impl Runner {
     /// Runs one case (with a target watch of its own: a case run alone does not know
     /// whether an earlier one found the target gone).
     pub async fn run_case(&self, case: &Case) -> CaseResult {
+        let _turn = if takes_turns(case) {
+            Some(self.turn.clone().acquire_owned().await)
+        } else {
+            None
+        };
         run_case(&self.subject(), case, &TargetWatch::new()).await
     }
 
@@ -322,6 +390,7 @@ impl Runner {
             ipmi_caps: self.ipmi_caps.clone(),
             opts: self.opts.clone(),
             seen: self.seen.clone(),
+            sink: self.sink.clone(),
         }
     }
 }
@@ -335,6 +404,7 @@ struct Subject {
     ipmi_caps: Arc<crate::ipmi::IpmiCaps>,
     opts: RunOptions,
     seen: crate::rules::SeenIds,
+    sink: Option<Arc<client::sink::EventSink>>,
 }
 
 /// Prepares and runs `cases` against `client`.
@@ -497,6 +567,9 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         watch: CaseWatch::new(watch.clone(), case.id.clone()),
         changes: Vec::new(),
         ipmi_caps: subject.ipmi_caps.clone(),
+        sink: subject.sink.clone(),
+        subscriptions: Vec::new(),
+        sink_tokens: Vec::new(),
     };
     let deadline = case
         .timeout_ms
@@ -570,6 +643,7 @@ async fn run_case(subject: &Subject, case: &Case, watch: &Arc<TargetWatch>) -> C
         }
     }
     ctx.release_open_enumerations().await;
+    ctx.end_subscriptions().await;
     ctx.ipmi_finish().await;
     if let (true, Some(lost)) = (ctx.watch.met_lost(), ctx.watch.lost()) {
         let mut r = lost_result(r, lost);

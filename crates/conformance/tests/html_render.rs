@@ -126,9 +126,30 @@ fn chromium(exe: &Path, page: &Path, extra: &[String], scratch: &Path, name: &st
 /// `attr=` values in `html` that point at a network resource.
 fn network_references(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
+    // Only markup counts: in the serialised DOM a text node's `<` is `&lt;`, so a
+    // transcript that shows `Action="http://..."` (a wsman:Event's attribute) is text
+    // outside every `<...>`, not a reference.
+    let mut in_tag = vec![false; lower.len()];
+    let mut open = None;
+    for (i, b) in lower.bytes().enumerate() {
+        match b {
+            b'<' => open = Some(i),
+            b'>' => {
+                if let Some(o) = open.take() {
+                    in_tag[o..=i].iter_mut().for_each(|x| *x = true);
+                }
+            }
+            _ => {}
+        }
+    }
     let mut found = Vec::new();
     for attr in ["src=", "href=", "action=", "url("] {
-        for (i, _) in lower.match_indices(attr) {
+        // `url(` is CSS: it counts in a style element's text too.
+        let markup_only = attr != "url(";
+        for (i, _) in lower
+            .match_indices(attr)
+            .filter(|(i, _)| !markup_only || in_tag[*i])
+        {
             let value = lower[i + attr.len()..].trim_start_matches(['"', '\'', ' ']);
             if ["http://", "https://", "//"]
                 .iter()

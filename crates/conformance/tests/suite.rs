@@ -23,7 +23,9 @@
 //!   are ignored, the reason saying which variable to set.
 //!
 //! `TOUCHSTONE_WAIVERS` names a waiver file (default for the mock:
-//! `tests/mock-waivers.toml`); `TOUCHSTONE_SEED` sets the seed; `TOUCHSTONE_RESOURCE`
+//! `tests/mock-waivers.toml`); `TOUCHSTONE_SEED` sets the seed; `TOUCHSTONE_EVENT_SINK`
+//! (`IP:PORT`) is where the eventing cases' event sink listens, as `touchstone check
+//! --event-sink`; `TOUCHSTONE_RESOURCE`
 //! (space-separated `URI[?Sel=V&...]`) are the resources discovery tries first, as
 //! `touchstone check --resource`. A waived case that passes fails here, so waivers
 //! cannot go stale. A case whose answers break a MUST rule every answer is held to
@@ -244,10 +246,18 @@ fn subject(cases: &[Case]) -> &'static Subject {
                 .split_whitespace()
                 .map(str::parse)
                 .collect::<Result<Vec<_>, _>>()?;
+            let event_sink = match env("TOUCHSTONE_EVENT_SINK") {
+                Some(a) => Some(
+                    a.parse()
+                        .map_err(|e| format!("TOUCHSTONE_EVENT_SINK={a}: {e}"))?,
+                ),
+                None => None,
+            };
             let opts = RunOptions {
                 waivers,
                 resources,
                 ipmi,
+                event_sink,
                 seed: env("TOUCHSTONE_SEED")
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(RunOptions::default().seed),
@@ -360,6 +370,7 @@ fn harness_advice(message: &str) -> String {
         ("--ipmi HOST:PORT", "TOUCHSTONE_IPMI=HOST[:PORT]"),
         ("--target", "TOUCHSTONE_SUBJECT=URL"),
         ("--resource", "TOUCHSTONE_RESOURCE"),
+        ("--event-sink", "TOUCHSTONE_EVENT_SINK"),
     ]
     .iter()
     .fold(message.to_owned(), |m, (option, var)| {
