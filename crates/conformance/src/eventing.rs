@@ -313,12 +313,14 @@ async fn faulted(
 }
 
 async fn bad_expiry(ctx: &mut Ctx) -> Result<(), Finding> {
-    let sub = any_mode(ctx)?.expires("2000-01-01T00:00:00Z");
+    // A zero duration rather than a past dateTime: every service takes durations, and
+    // one that takes no dateTime could fairly answer wse:UnsupportedExpirationType.
+    let sub = any_mode(ctx)?.expires("PT0S");
     faulted(
         ctx,
         sub,
         &["wse:InvalidExpirationTime"],
-        "Subscribe expiring in the past",
+        "Subscribe with a zero expiry duration",
     )
     .await
 }
