@@ -326,7 +326,15 @@ pub async fn discover(
     }
     d.fragment(&mut caps).await;
     d.filters(&mut caps).await;
-    d.eventing(&mut caps, opts.notify_to.as_deref()).await;
+    // Eight Subscribes (four modes, two resources) are probed only for a run whose cases
+    // need them: a run of other profiles sends none.
+    if opts
+        .needed
+        .iter()
+        .any(|r| r == "feature:eventing" || r.starts_with("eventing:"))
+    {
+        d.eventing(&mut caps, opts.notify_to.as_deref()).await;
+    }
     d.profiles(&mut caps).await;
     if opts.needed.contains("shell:cmd") && !d.over_budget(&mut caps, &["shell:cmd"]) {
         let why = probe_shell(client).await;

@@ -9,9 +9,17 @@ use std::time::Duration;
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Runs `touchstone ARGS` with stdin closed and returns what it printed.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
 pub fn touchstone(args: &[&str]) -> Output {
+    touchstone_with_env(args, &[])
+}
+
+/// [`touchstone`] with extra environment variables.
+#[allow(dead_code)] // Not every test binary that includes this module uses it.
+pub fn touchstone_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_touchstone"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
