@@ -288,23 +288,14 @@ pub(crate) fn parse_datetime(text: &str) -> Option<i64> {
     if h > 24 || mi > 59 || !(0.0..61.0).contains(&sec) {
         return None;
     }
-    let days = render::days_from_civil(y, mo, da);
+    let days = crate::filter::value::days(y, i64::from(mo), i64::from(da))?;
     let secs = days * 86_400 + h * 3600 + mi * 60 - offset_min * 60;
     Some(secs * 1000 + (sec * 1000.0) as i64)
 }
 
-/// A new `uuid:` identifier.
+/// A new `uuid:` identifier (the one generator the mock's message IDs come from).
 pub(crate) fn new_id() -> String {
-    let a: u64 = rand::random();
-    let b: u64 = rand::random();
-    format!(
-        "uuid:{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        (a >> 32) as u32,
-        (a >> 16) as u16,
-        (a & 0xfff) as u16,
-        (b >> 48) as u16 & 0xfff,
-        b & 0xffff_ffff_ffff
-    )
+    crate::wsman::write::new_uuid()
 }
 
 #[cfg(test)]
@@ -333,5 +324,11 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-01T00:00:00.250Z"), Some(250));
         assert_eq!(parse_datetime("not a date"), None);
         assert_eq!(parse_datetime("2026-13-01T00:00:00Z"), None);
+        // What the mock writes, it reads back (before 1970 too, and leap days).
+        for unix in [0u64, 59, 951_782_400 + 3661, 1_764_892_800, 4_102_444_800] {
+            let written = render::datetime(unix);
+            assert_eq!(parse_datetime(&written), Some(unix as i64 * 1000), "{written}");
+        }
+        assert_eq!(render::datetime(1_764_892_800), "2025-12-05T00:00:00Z");
     }
 }

@@ -18,7 +18,7 @@
 
 pub mod association;
 pub mod selector;
-mod value;
+pub(crate) mod value;
 pub mod wql;
 
 use machine::cim::{Instance, Reference};

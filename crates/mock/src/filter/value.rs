@@ -271,7 +271,7 @@ fn nanos(frac: &str) -> Option<u32> {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`), after checking the fields are in range.
-fn days(y: i64, m: i64, d: i64) -> Option<i64> {
+pub(crate) fn days(y: i64, m: i64, d: i64) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }

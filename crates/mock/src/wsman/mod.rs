@@ -34,7 +34,7 @@ mod resource;
 mod rules;
 mod shell;
 mod transfer;
-mod write;
+pub(crate) mod write;
 
 use std::borrow::Cow;
 use std::sync::Arc;

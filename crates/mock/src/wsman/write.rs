@@ -162,7 +162,7 @@ pub(super) fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
     })
 }
 
-pub(super) fn new_uuid() -> String {
+pub(crate) fn new_uuid() -> String {
     // Unique per process (a counter) and across runs (random bits); the format is what
     // clients expect.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
