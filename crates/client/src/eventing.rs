@@ -484,14 +484,7 @@ impl Pulled {
     }
 }
 
-fn text_of(n: &roxmltree::Node<'_, '_>) -> String {
-    n.descendants()
-        .filter(|d| d.is_text())
-        .filter_map(|d| d.text())
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
+use crate::sink::text_of;
 
 #[cfg(test)]
 mod tests {

@@ -401,7 +401,8 @@ fn ack(relates_to: Option<&str>) -> String {
     )
 }
 
-fn text_of(n: &roxmltree::Node<'_, '_>) -> String {
+/// The text of an element and its descendants, trimmed.
+pub(crate) fn text_of(n: &roxmltree::Node<'_, '_>) -> String {
     n.descendants()
         .filter(|d| d.is_text())
         .filter_map(|d| d.text())
