@@ -324,10 +324,14 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-01T00:00:00.250Z"), Some(250));
         assert_eq!(parse_datetime("not a date"), None);
         assert_eq!(parse_datetime("2026-13-01T00:00:00Z"), None);
-        // What the mock writes, it reads back (before 1970 too, and leap days).
+        // What the mock writes, it reads back (the epoch, a leap day, far dates).
         for unix in [0u64, 59, 951_782_400 + 3661, 1_764_892_800, 4_102_444_800] {
             let written = render::datetime(unix);
-            assert_eq!(parse_datetime(&written), Some(unix as i64 * 1000), "{written}");
+            assert_eq!(
+                parse_datetime(&written),
+                Some(unix as i64 * 1000),
+                "{written}"
+            );
         }
         assert_eq!(render::datetime(1_764_892_800), "2025-12-05T00:00:00Z");
     }
