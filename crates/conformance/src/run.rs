@@ -138,14 +138,14 @@ pub struct Runner {
 
 /// Whether `case` runs alone among the cases that take turns. IPMI cases change shared
 /// BMC state (power, SEL) and share its few session slots; destructive cases power-cycle
-/// through WS-Man; eventing cases would take the events those cause (or each other's)
-/// for their own heartbeats and batches. One of them at a time.
+/// through WS-Man, and the eventing cases that count events are destructive (they cause
+/// the events they count). One of them at a time. The other eventing cases run beside
+/// anything: they judge heartbeats under a filter no event matches, or, on a target
+/// that refuses the filter, take an event where a heartbeat was due (which can only
+/// shorten the gaps they bound), and their Pull and SubscriptionEnd checks do not
+/// count events.
 fn takes_turns(case: &Case) -> bool {
-    crate::ipmi::needs(&case.id).1
-        || case
-            .profiles
-            .iter()
-            .any(|p| p == "destructive" || p == "eventing")
+    crate::ipmi::needs(&case.id).1 || case.profiles.iter().any(|p| p == "destructive")
 }
 
 /// Starts the event sink when a case needs eventing; a sink that cannot bind makes
