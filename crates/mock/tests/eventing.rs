@@ -490,6 +490,55 @@ async fn events_mode_batches_by_max_elements_and_max_time() {
     server.shutdown().await;
 }
 
+/// Times no calendar or clock can hold are faults or "forever", never a panic: a
+/// year of seventeen digits, an offset of a million hours, durations of a billion
+/// years for Expires, Heartbeats, MaxTime and ConnectionRetry.
+#[tokio::test]
+async fn absurd_times_are_refused_or_saturate_and_the_mock_keeps_serving() {
+    let server = MockServer::start().await.unwrap();
+    let mut sink = sink().await;
+    let mut c = Client::new(&server);
+    for bad in [
+        "99999999999999999-01-01T00:00:00Z",
+        "2999-01-01T00:00:00+999999999999:00",
+        "2999-01-01T99999999999999999999:00:00Z",
+    ] {
+        let mut s = Sub::new(ev::PULL);
+        s.expires = Some(bad);
+        let r = s.req(ALERT_URI);
+        c.send(&r)
+            .await
+            .assert_fault(&r, FaultKind::InvalidExpirationTime, None);
+    }
+    // A billion years is granted as the source's longest subscription.
+    let mut s = Sub::new(ev::PULL);
+    s.expires = Some("P1000000000Y");
+    let (_, expires, _) = subscribed(&c.send(&s.req(ALERT_URI)).await);
+    assert!(expires.starts_with('P'), "{expires}");
+    // Batches held for a billion years still go out when MaxElements is reached, and
+    // heartbeats that far apart never come.
+    let mut s = Sub::new(ev::EVENTS);
+    s.notify = Some(sink.url("forever"));
+    s.heartbeats = Some("P1000000000Y");
+    s.delivery_extra = "<w:MaxElements>2</w:MaxElements><w:MaxTime>P1000000000Y</w:MaxTime>\
+                        <w:ConnectionRetry Total=\"2\">P1000000000Y</w:ConnectionRetry>"
+        .into();
+    subscribed(&c.send(&s.req(ALERT_URI)).await);
+    let raised = raise(&server, 2, "far");
+    let got = sink.until_events(2, PATIENT).await;
+    assert_eq!(
+        got.iter().flat_map(|d| d.seqs.clone()).collect::<Vec<_>>(),
+        raised,
+        "{got:#?}"
+    );
+    assert!(got.iter().all(|d| d.action == ev::EVENTS), "{got:#?}");
+    // Still serving.
+    let mut s = Sub::new(ev::PULL);
+    s.expires = Some("PT60S");
+    subscribed(&c.send(&s.req(ALERT_URI)).await);
+    server.shutdown().await;
+}
+
 /// The issue's "done when": push, batched, acked and pull subscriptions, each resumed
 /// from its last bookmark after events were raised while it was gone: every event
 /// arrives exactly once, in order.

@@ -166,7 +166,7 @@ fn plan(mock: &Mock, id: &str, now: u64, last_sent: u64, batch_since: &mut Optio
     } else {
         let first = *batch_since.get_or_insert(now);
         let full = collected.events.len() >= sub.max_elements as usize;
-        let due = first + sub.max_time_ms;
+        let due = first.saturating_add(sub.max_time_ms);
         if sub.mode != Mode::Events || full || now >= due {
             let msg = events_message(&inner.subscriptions, &sub, collected, &scenario);
             return Step::Send(msg.0, msg.1);
@@ -176,11 +176,11 @@ fn plan(mock: &Mock, id: &str, now: u64, last_sent: u64, batch_since: &mut Optio
     if let Some(hb) = sub.heartbeat_ms {
         if !scenario.defect("eventing_no_heartbeats") {
             let interval = if scenario.defect("eventing_late_heartbeats") {
-                hb * 2
+                hb.saturating_mul(2)
             } else {
                 hb
             };
-            let due = last_sent + interval;
+            let due = last_sent.saturating_add(interval);
             if now >= due {
                 let bookmark = sub
                     .send_bookmarks

@@ -274,10 +274,11 @@ pub(crate) fn parse_datetime(text: &str) -> Option<i64> {
         let (c, off) = time.split_at(i);
         let sign = if off.starts_with('-') { -1 } else { 1 };
         let (oh, om) = off[1..].split_once(':')?;
-        (
-            c,
-            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?),
-        )
+        let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+        if oh > 14 || om > 59 {
+            return None;
+        }
+        (c, sign * (oh * 60 + om))
     } else {
         (time, 0)
     };
@@ -288,9 +289,16 @@ pub(crate) fn parse_datetime(text: &str) -> Option<i64> {
     if h > 24 || mi > 59 || !(0.0..61.0).contains(&sec) {
         return None;
     }
+    // `days` refuses years far beyond any calendar (a hostile `99999999999999999`).
     let days = crate::filter::value::days(y, i64::from(mo), i64::from(da))?;
     let secs = days * 86_400 + h * 3600 + mi * 60 - offset_min * 60;
     Some(secs * 1000 + (sec * 1000.0) as i64)
+}
+
+/// A duration in whole milliseconds, saturating (a client's `P999999999Y` is "forever",
+/// not whatever the low 64 bits of its millisecond count happen to be).
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A new `uuid:` identifier (the one generator the mock's message IDs come from).

@@ -272,7 +272,8 @@ fn nanos(frac: &str) -> Option<u32> {
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`), after checking the fields are in range.
 pub(crate) fn days(y: i64, m: i64, d: i64) -> Option<i64> {
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // A year past a million either way is no date (and would overflow the count).
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(-1_000_000..=1_000_000).contains(&y) {
         return None;
     }
     let y = if m <= 2 { y - 1 } else { y };
@@ -285,7 +286,7 @@ pub(crate) fn days(y: i64, m: i64, d: i64) -> Option<i64> {
 }
 
 fn instant(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, offset_min: i64) -> Option<i64> {
-    if h > 24 || mi > 59 || s > 60 {
+    if h > 24 || mi > 59 || s > 60 || offset_min.abs() > 24 * 60 {
         return None;
     }
     Some(days(y, mo, d)? * 86_400 + h * 3600 + mi * 60 + s - offset_min * 60)
@@ -328,7 +329,11 @@ fn parse_xs(s: &str) -> Option<(i64, u32)> {
     } else if let Some(i) = time.rfind(['+', '-']) {
         let (c, z) = time.split_at(i);
         let (zh, zm) = z[1..].split_once(':')?;
-        let off = num(zh)? * 60 + num(zm)?;
+        let (zh, zm) = (num(zh)?, num(zm)?);
+        if zh > 24 || zm > 59 {
+            return None;
+        }
+        let off = zh * 60 + zm;
         (c, if z.starts_with('-') { -off } else { off })
     } else {
         (time, 0)
@@ -360,6 +365,22 @@ pub(crate) fn scalar_text(v: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A filter literal is request input: dates no calendar holds are not dates, and
+    /// never overflow the arithmetic.
+    #[test]
+    fn absurd_datetimes_are_no_dates() {
+        for s in [
+            "99999999999999999-01-01T00:00:00Z",
+            "-99999999999999999-01-01T00:00:00Z",
+            "2026-01-01T00:00:00+999999999999999:00",
+            "2026-01-01T00:00:00+25:00",
+            "2026-01-01T99999999999999:00:00Z",
+        ] {
+            assert_eq!(parse_datetime(s), None, "{s}");
+        }
+        assert!(parse_datetime("1000000-12-31T23:59:59+14:00").is_some());
+    }
 
     #[test]
     fn datetime_formats_agree() {

@@ -60,7 +60,7 @@ fn grant(expires: Option<&str>, max_ms: u64, now: u64) -> Result<Granted, Fail> 
         Some(x) if x.starts_with('P') || x.starts_with("-P") => {
             match x.parse::<wsman::XsDuration>().ok().and_then(|d| d.to_std()) {
                 Some(d) if !d.is_zero() && !x.starts_with('-') => {
-                    ((d.as_millis() as u64).min(max_ms), false)
+                    (eventing::millis(d).min(max_ms), false)
                 }
                 _ => {
                     return Err(faults::invalid_expiration(format!(
@@ -84,12 +84,12 @@ fn grant(expires: Option<&str>, max_ms: u64, now: u64) -> Result<Granted, Fail> 
         },
     };
     let text = if absolute {
-        datetime(((wall_now as u64) + ms).div_ceil(1000))
+        datetime((wall_now as u64).saturating_add(ms).div_ceil(1000))
     } else {
         wsman::XsDuration::from_std(Duration::from_millis(ms)).to_string()
     };
     Ok(Granted {
-        expires_at: now + ms,
+        expires_at: now.saturating_add(ms),
         absolute,
         text,
     })
@@ -226,8 +226,8 @@ impl Inner {
         let heartbeat_ms = match &s.heartbeats {
             None => None,
             Some(h) => match h.to_std() {
-                Some(d) if d.as_millis() as u64 >= settings.min_heartbeat_ms => {
-                    Some(d.as_millis() as u64)
+                Some(d) if eventing::millis(d) >= settings.min_heartbeat_ms => {
+                    Some(eventing::millis(d))
                 }
                 _ => {
                     return Err(faults::heartbeats_unsupported(format!(
@@ -294,7 +294,10 @@ impl Inner {
         let retry = s.connection_retry.as_ref().map_or((0, 0), |r| {
             (
                 r.total.min(100),
-                r.interval.to_std().map_or(0, |d| d.as_millis() as u64),
+                // Retrying less often than every ten minutes is not retrying.
+                r.interval
+                    .to_std()
+                    .map_or(0, |d| eventing::millis(d).min(600_000)),
             )
         });
         let sub = Subscription {
@@ -315,7 +318,7 @@ impl Inner {
                 .max_time
                 .as_ref()
                 .and_then(wsman::XsDuration::to_std)
-                .map_or(0, |d| d.as_millis() as u64),
+                .map_or(0, eventing::millis),
             max_envelope: s.max_envelope_size.or(env.header.max_envelope_size),
             retry,
             context: context.clone(),
@@ -520,7 +523,7 @@ impl Inner {
             .as_ref()
             .or(env.header.operation_timeout.as_ref())
             .and_then(wsman::XsDuration::to_std)
-            .map_or(0, |d| d.as_millis() as u64)
+            .map_or(0, eventing::millis)
             .min(MAX_PULL_WAIT_MS);
         let deadline = now + wait;
         Some(match self.event_pull(env, &id, now, wait == 0) {
