@@ -48,6 +48,12 @@ use crate::eventing::action;
 /// The largest delivery the sink reads (larger ones are malformed).
 pub const MAX_DELIVERY: usize = 8 << 20;
 
+/// The most delivery text (bodies and event XML) the sink keeps over its life; past
+/// it, deliveries are still recorded (what, when, which events by action) but their
+/// text is replaced by a note, so a target that floods the sink cannot exhaust the
+/// harness's memory.
+pub const MAX_KEPT_BYTES: usize = 64 << 20;
+
 /// The path under which [`EventSink::url`] addresses subscriptions.
 pub const SINK_PATH: &str = "/sink/";
 
@@ -164,11 +170,25 @@ impl Delivery {
 
 struct Inner {
     deliveries: Mutex<Vec<Delivery>>,
+    /// Text bytes kept so far (see [`MAX_KEPT_BYTES`]).
+    kept: std::sync::atomic::AtomicUsize,
     count: watch::Sender<usize>,
 }
 
 impl Inner {
     fn record(&self, mut d: Delivery) {
+        use std::sync::atomic::Ordering;
+        let size = d.body.len() + d.events.iter().map(|e| e.xml.len()).sum::<usize>();
+        if self.kept.fetch_add(size, Ordering::Relaxed) + size > MAX_KEPT_BYTES {
+            self.kept.fetch_sub(size, Ordering::Relaxed);
+            d.body = format!(
+                "[{} bytes not kept: the sink keeps at most {MAX_KEPT_BYTES} bytes of deliveries]",
+                d.body.len()
+            );
+            for e in &mut d.events {
+                e.xml.clear();
+            }
+        }
         let n = {
             let mut all = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
             d.seq = all.len();
@@ -207,6 +227,7 @@ impl EventSink {
         let addr = listener.local_addr()?;
         let inner = Arc::new(Inner {
             deliveries: Mutex::new(Vec::new()),
+            kept: std::sync::atomic::AtomicUsize::new(0),
             count: watch::channel(0).0,
         });
         let for_task = inner.clone();

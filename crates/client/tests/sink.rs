@@ -127,3 +127,34 @@ async fn bad_input_is_recorded_as_malformed_and_the_sink_keeps_serving() {
     assert!(matches!(&all[1].kind, Kind::Malformed(why) if why.contains("GET")));
     assert_eq!(all[2].kind, Kind::Event);
 }
+
+/// A target that floods the sink cannot make it keep unbounded text: past
+/// `MAX_KEPT_BYTES` deliveries are still recorded, with a note for their text.
+#[tokio::test]
+async fn the_sink_keeps_a_bounded_amount_of_delivery_text() {
+    use client::sink::{MAX_DELIVERY, MAX_KEPT_BYTES};
+    let sink = EventSink::start(None).await.unwrap();
+    let c = poster(&sink.url("flood"));
+    let big = "x".repeat(MAX_DELIVERY - 1024);
+    let n = MAX_KEPT_BYTES / big.len() + 2;
+    for _ in 0..n {
+        let ex = c.send_raw(RawRequest::soap(big.clone())).await.unwrap();
+        assert_eq!(ex.status(), Some(400), "not XML: malformed, recorded");
+    }
+    let all = sink.deliveries();
+    assert_eq!(all.len(), n, "every delivery is recorded");
+    let kept: usize = all.iter().map(|d| d.body.len()).sum();
+    assert!(kept <= MAX_KEPT_BYTES + n * 200, "{kept} bytes kept");
+    assert_eq!(
+        all[0].body.len(),
+        big.len(),
+        "the first ones are kept whole"
+    );
+    let last = &all[n - 1];
+    assert!(
+        last.body.contains("not kept"),
+        "{}",
+        &last.body[..80.min(last.body.len())]
+    );
+    assert!(matches!(last.kind, Kind::Malformed(_)));
+}
