@@ -184,3 +184,39 @@ async fn a_wildcard_sink_address_is_refused_with_the_reason() {
     assert_eq!(*o, Outcome::Skip, "{m}");
     assert!(m.contains("wildcard"), "`{m}`");
 }
+
+/// A subscription manager without GetStatus and Renew (it answers them
+/// `wsa:ActionNotSupported`, as a source whose subscribers subscribe again would) gets
+/// those cases skipped with the reason, not failed; the rest still pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_without_get_status_and_renew_is_skipped_not_failed() {
+    let cases = pick(
+        &eventing_cases(),
+        &[
+            "wsman.eventing.subscribe.response",
+            "wsman.eventing.get-status",
+            "wsman.eventing.renew",
+            "wsman.eventing.renew.after-unsubscribe",
+        ],
+    );
+    let toml = "[scenario]\nname = \"no-renew\"\n\n\
+        [[rules]]\nname = \"no GetStatus\"\n\
+        match = { action = \"http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatus\" }\n\
+        answer = { fault = \"wsa:ActionNotSupported\", detail = \"ActionMismatch\" }\n\n\
+        [[rules]]\nname = \"no Renew\"\n\
+        match = { action = \"http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew\" }\n\
+        answer = { fault = \"wsa:ActionNotSupported\", detail = \"ActionMismatch\" }\n";
+    let report = run_on(Some(toml), &cases, RunOptions::default()).await;
+    for id in ["wsman.eventing.get-status", "wsman.eventing.renew"] {
+        let (o, m) = outcome(&report, id);
+        assert_eq!(*o, Outcome::Skip, "{id}: {m}");
+        assert!(m.contains("ActionNotSupported"), "{id}: {m}");
+    }
+    for id in [
+        "wsman.eventing.subscribe.response",
+        "wsman.eventing.renew.after-unsubscribe",
+    ] {
+        let (o, m) = outcome(&report, id);
+        assert_eq!(*o, Outcome::Pass, "{id}: {m}");
+    }
+}
