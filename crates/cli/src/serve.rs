@@ -50,6 +50,21 @@ pub struct Args {
     /// Write the generated HTTPS certificate (PEM) to this file, for clients to trust.
     #[arg(long, value_name = "FILE")]
     cert_out: Option<PathBuf>,
+    /// Simulate N machines (a fleet; the scenario's `[fleet]` table says how). With
+    /// --http/--https/--ipmi, their address is the first machine's and their port every
+    /// machine's (`per-ip`) or the first of a range (`port-range`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    fleet: Option<u32>,
+    /// The fleet's seed (identities, scenario mix, chaos); default the `[fleet]` table's.
+    #[arg(long, value_name = "S", requires = "fleet")]
+    fleet_seed: Option<u64>,
+    /// How the fleet is addressed: `per-ip` (127.1.0.1, 127.1.0.2, ... at the same
+    /// ports) or `port-range` (one address, consecutive ports).
+    #[arg(long, value_name = "PLAN", requires = "fleet", value_parser = ["per-ip", "port-range"])]
+    fleet_plan: Option<String>,
+    /// Write the fleet's inventory here (JSON, or CSV for a `.csv` name; repeatable).
+    #[arg(long, value_name = "FILE", requires = "fleet")]
+    inventory: Vec<PathBuf>,
 }
 
 /// `preferred` if a UDP socket can be bound there right now, else the same IP with port
@@ -92,6 +107,9 @@ pub fn run(args: Args) -> ExitCode {
         },
         None => Scenario::default_scenario(),
     };
+    if let Some(n) = args.fleet {
+        return fleet(args, scenario, n as usize);
+    }
     if let Some(a) = args.admin {
         if !a.ip().is_loopback() {
             eprintln!(
@@ -191,6 +209,167 @@ pub fn run(args: Args) -> ExitCode {
     });
     // Work still running on the runtime's blocking threads (a large body being parsed)
     // is not waited for beyond this.
+    runtime.shutdown_timeout(SHUTDOWN_SLACK);
+    code
+}
+
+/// `serve --fleet N`.
+fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
+    use mock::fleet::{AddressPlan, Fleet, FleetConfig};
+    let text = match &args.scenario {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("touchstone serve: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => mock::scenario::DEFAULT_TOML.to_owned(),
+    };
+    let mut config = FleetConfig::new(scenario, text, size);
+    config.dir = args
+        .scenario
+        .as_ref()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+    config.admin = args.admin;
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        config.tls = TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+    }
+    let spec = &mut config.spec;
+    if let Some(seed) = args.fleet_seed {
+        spec.seed = seed;
+    }
+    if let Some(plan) = &args.fleet_plan {
+        spec.plan = if plan == "port-range" {
+            AddressPlan::PortRange
+        } else {
+            AddressPlan::PerIp
+        };
+    }
+    let given: Vec<SocketAddr> = [args.http, args.https, args.ipmi]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(first) = given.first() {
+        if given.iter().any(|a| a.ip() != first.ip()) {
+            eprintln!(
+                "touchstone serve: --http, --https and --ipmi give the first machine's address:                  use the same IP in all of them"
+            );
+            return ExitCode::from(2);
+        }
+        if !first.ip().is_loopback() {
+            eprintln!(
+                "touchstone serve: a fleet listens on loopback only; {} is not",
+                first.ip()
+            );
+            return ExitCode::from(2);
+        }
+        match (spec.plan, first.ip()) {
+            (AddressPlan::PerIp, std::net::IpAddr::V4(v4)) => spec.first_ip = v4,
+            (AddressPlan::PerIp, _) => {
+                eprintln!("touchstone serve: the per-ip plan needs IPv4 addresses (127.x.y.z)");
+                return ExitCode::from(2);
+            }
+            (AddressPlan::PortRange, ip) => spec.ip = ip,
+        }
+        spec.http_port = args.http.map(|a| a.port());
+        spec.https_port = args.https.map(|a| a.port());
+        spec.ipmi_port = args.ipmi.map(|a| a.port());
+    } else if spec.ipmi_port == Some(623) {
+        let first = match spec.plan {
+            AddressPlan::PerIp => std::net::IpAddr::V4(spec.first_ip),
+            AddressPlan::PortRange => spec.ip,
+        };
+        if udp_or_free_port(SocketAddr::new(first, 623)).port() == 0 {
+            eprintln!(
+                "touchstone serve: UDP port 623 cannot be bound (ports below 1024 need root);                  the fleet's IPMI listens on a free port instead (see the inventory)"
+            );
+            spec.ipmi_port = Some(if spec.plan == AddressPlan::PerIp {
+                0
+            } else {
+                6230
+            });
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("touchstone serve: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = runtime.block_on(async move {
+        let started = std::time::Instant::now();
+        let fleet = match Fleet::start(config).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("touchstone serve: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let inventory = fleet.inventory();
+        println!(
+            "fleet: {} machines, seed {}, {} ({} ms)",
+            inventory.machines.len(),
+            inventory.seed,
+            fleet.layout,
+            started.elapsed().as_millis()
+        );
+        let show = |e: &mock::fleet::inventory::Entry| {
+            let mut line = format!("{} {}", e.id, e.hostname);
+            for (name, v) in [
+                ("http", &e.wsman_url),
+                ("https", &e.https_url),
+                ("ipmi", &e.ipmi),
+            ] {
+                if let Some(v) = v {
+                    line.push_str(&format!(" {name} {v}"));
+                }
+            }
+            line
+        };
+        if let Some(first) = inventory.machines.first() {
+            println!("first: {}", show(first));
+        }
+        if let Some(last) = inventory
+            .machines
+            .last()
+            .filter(|_| inventory.machines.len() > 1)
+        {
+            println!("last: {}", show(last));
+        }
+        if let Some(a) = fleet.admin_addr() {
+            println!("admin: http://{a}/");
+        }
+        for path in &args.inventory {
+            match inventory.write(path) {
+                Ok(()) => println!("inventory: {}", path.display()),
+                Err(e) => {
+                    eprintln!("touchstone serve: cannot write {}: {e}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        if let (Some(path), Some(pem)) = (&args.cert_out, fleet.certificate_pem()) {
+            if let Err(e) = std::fs::write(path, pem) {
+                eprintln!("touchstone serve: cannot write {}: {e}", path.display());
+            }
+        }
+        wait_for_signal().await;
+        eprintln!("touchstone serve: stopping");
+        tokio::select! {
+            _ = fleet.shutdown() => {}
+            _ = wait_for_signal() => eprintln!("touchstone serve: second signal, not waiting"),
+            _ = tokio::time::sleep(SHUTDOWN_GRACE + SHUTDOWN_SLACK) => {}
+        }
+        ExitCode::SUCCESS
+    });
     runtime.shutdown_timeout(SHUTDOWN_SLACK);
     code
 }

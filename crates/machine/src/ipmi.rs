@@ -520,6 +520,13 @@ impl Machine {
         self.bmc.set_cipher_suites(suites);
     }
 
+    /// Sets the LAN channel's IP address (LAN parameter 3) and MAC address (parameter
+    /// 5): a fleet gives each of its machines its own.
+    pub fn set_lan_identity(&mut self, ip: [u8; 4], mac: [u8; 6]) {
+        self.bmc.lan.insert(3, ip.to_vec());
+        self.bmc.lan.insert(5, mac.to_vec());
+    }
+
     fn user_record(&self, u: &User) -> UserRecord {
         UserRecord {
             id: u.id,

@@ -42,15 +42,29 @@ pub const MAX_OPERATIONS: u64 = 10_000;
 /// The longest string a script may build, in bytes.
 pub const MAX_STRING_SIZE: usize = 4096;
 
+/// The packages every engine registers, built once per process and shared: a package
+/// is a few hundred kilobytes of function tables, and a fleet has an engine per machine.
+fn packages() -> &'static [rhai::Shared<rhai::Module>] {
+    static PACKAGES: std::sync::OnceLock<Vec<rhai::Shared<rhai::Module>>> =
+        std::sync::OnceLock::new();
+    PACKAGES.get_or_init(|| {
+        vec![
+            CorePackage::new().as_shared_module(),
+            LogicPackage::new().as_shared_module(),
+            BasicMathPackage::new().as_shared_module(),
+            MoreStringPackage::new().as_shared_module(),
+            BasicArrayPackage::new().as_shared_module(),
+            BasicMapPackage::new().as_shared_module(),
+        ]
+    })
+}
+
 /// A new sandboxed engine (see the module docs for what it allows).
 pub fn engine() -> Engine {
     let mut e = Engine::new_raw();
-    e.register_global_module(CorePackage::new().as_shared_module());
-    e.register_global_module(LogicPackage::new().as_shared_module());
-    e.register_global_module(BasicMathPackage::new().as_shared_module());
-    e.register_global_module(MoreStringPackage::new().as_shared_module());
-    e.register_global_module(BasicArrayPackage::new().as_shared_module());
-    e.register_global_module(BasicMapPackage::new().as_shared_module());
+    for module in packages() {
+        e.register_global_module(module.clone());
+    }
     e.set_max_operations(MAX_OPERATIONS);
     e.set_max_expr_depths(64, 32);
     e.set_max_string_size(MAX_STRING_SIZE);

@@ -472,7 +472,7 @@ fn route(path: &str) -> Option<Route> {
 /// On a loopback listener, refuses a request whose `Host` is not a loopback name: a
 /// page whose host name was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name
 /// and no `Origin` on same-origin GETs, and must not read the journal or the state.
-fn check_host(headers: &http::HeaderMap) -> Result<(), String> {
+pub(crate) fn check_host(headers: &http::HeaderMap) -> Result<(), String> {
     let Some(host) = headers.get(header::HOST) else {
         return Ok(()); // HTTP/1.0 clients may send none; no browser does.
     };
@@ -497,7 +497,7 @@ fn check_host(headers: &http::HeaderMap) -> Result<(), String> {
 
 /// Refuses a request whose `Origin` is not one of the admin listener's own loopback
 /// origins (see the module documentation).
-fn check_origin(headers: &http::HeaderMap, port: u16) -> Result<(), String> {
+pub(crate) fn check_origin(headers: &http::HeaderMap, port: u16) -> Result<(), String> {
     let mut origins = headers.get_all(header::ORIGIN).iter();
     let Some(origin) = origins.next() else {
         return Ok(());

@@ -91,6 +91,7 @@ pub mod cimxml;
 pub mod eventing;
 pub mod expect;
 pub mod filter;
+pub mod fleet;
 pub mod given;
 pub mod http;
 pub mod ipmi;

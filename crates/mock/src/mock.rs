@@ -200,6 +200,34 @@ impl Mock {
         self.set_scenario(&mut inner, scenario);
     }
 
+    /// Removes the rules at the end of the lists whose name starts with `prefix` (a
+    /// fleet's injected faults, always appended last), with their counters; answers
+    /// how many went.
+    pub fn remove_trailing_rules(&self, prefix: &str) -> usize {
+        let mut inner = self.lock();
+        let mut scenario = Scenario::clone(&inner.scenario);
+        let mut rules = scenario.rules.rules().to_vec();
+        let before = rules.len() + scenario.ipmi.rules.len();
+        while rules.last().is_some_and(|r| r.name.starts_with(prefix)) {
+            rules.pop();
+        }
+        while scenario
+            .ipmi
+            .rules
+            .last()
+            .is_some_and(|r| r.name.starts_with(prefix))
+        {
+            scenario.ipmi.rules.pop();
+        }
+        let (w, i) = (rules.len(), scenario.ipmi.rules.len());
+        let removed = before - w - i;
+        scenario.rules = crate::rules::RuleSet::new(rules);
+        self.set_scenario(&mut inner, scenario);
+        inner.rules.truncate_hits(w);
+        inner.ipmi.truncate_hits(i);
+        removed
+    }
+
     /// How often each WS-Man rule and each IPMI rule has matched since the scenario
     /// was loaded, by position (counted when the rule decides, before the answer).
     pub fn rule_hits(&self) -> (Vec<u32>, Vec<u32>) {

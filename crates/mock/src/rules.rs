@@ -178,6 +178,11 @@ impl RuleState {
         &self.hits
     }
 
+    /// Forgets the counters of the rules from position `n` on (they were removed).
+    pub(crate) fn truncate_hits(&mut self, n: usize) {
+        self.hits.truncate(n);
+    }
+
     /// The indications the rules raised since the last call, oldest first.
     pub fn take_raised(&mut self) -> Vec<crate::schedule::Raise> {
         std::mem::take(&mut self.raised)

@@ -18,6 +18,37 @@ use crate::rules::{Answer, Matcher, Rule, RuleSet, Transport};
 /// The scenario compiled into the binary; identical to `mocks/default.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../../../mocks/default.toml");
 
+/// The scenarios built into the binary, by the name a fleet's mix uses: the default
+/// and the product-shaped ones in `mocks/`.
+pub const BUILTIN: [(&str, &str); 8] = [
+    ("default", DEFAULT_TOML),
+    ("amt-like", include_str!("../../../mocks/amt-like.toml")),
+    (
+        "amt-minimal",
+        include_str!("../../../mocks/amt-minimal.toml"),
+    ),
+    (
+        "windows-server",
+        include_str!("../../../mocks/windows-server.toml"),
+    ),
+    (
+        "winrm-minimal",
+        include_str!("../../../mocks/winrm-minimal.toml"),
+    ),
+    (
+        "minimal-resource",
+        include_str!("../../../mocks/minimal-resource.toml"),
+    ),
+    (
+        "ipmi-chassis-only",
+        include_str!("../../../mocks/ipmi-chassis-only.toml"),
+    ),
+    (
+        "ipmi-small-reads",
+        include_str!("../../../mocks/ipmi-small-reads.toml"),
+    ),
+];
+
 /// A refused scenario: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
@@ -499,6 +530,8 @@ struct File {
     eventing: crate::eventing::EventingSettings,
     #[serde(default)]
     events: Vec<crate::schedule::ScheduleSpec>,
+    #[serde(default)]
+    fleet: Option<crate::fleet::FleetSpec>,
 }
 
 /// A loaded, checked scenario.
@@ -525,6 +558,8 @@ pub struct Scenario {
     pub eventing: crate::eventing::EventingSettings,
     /// `[[events]]`: indications raised on a schedule (see `schedule.rs`), checked.
     pub events: Vec<crate::schedule::Schedule>,
+    /// `[fleet]`: what `serve --fleet` runs when the scenario is served as a fleet.
+    pub fleet: Option<crate::fleet::FleetSpec>,
 }
 
 impl Scenario {
@@ -748,7 +783,13 @@ impl Scenario {
                 None,
             )
         })?;
+        if let Some(fleet) = &file.fleet {
+            if let Err((path, message)) = fleet.validate() {
+                return Err(at(span_of(&path), format!("{path}: {message}"), None, None));
+            }
+        }
         Ok(Scenario {
+            fleet: file.fleet,
             ipmi,
             eventing: file.eventing,
             source: name.to_owned(),

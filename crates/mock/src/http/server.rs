@@ -143,6 +143,22 @@ pub struct Running {
 }
 
 impl Running {
+    /// A running admin-only listener served by `task` until `stop` says true.
+    pub(crate) fn admin_only(
+        admin: SocketAddr,
+        stop: watch::Sender<bool>,
+        task: JoinHandle<()>,
+    ) -> Running {
+        Running {
+            http: None,
+            https: None,
+            admin: Some(admin),
+            cert_pem: None,
+            stop,
+            tasks: vec![task],
+        }
+    }
+
     /// Stops accepting (the ports are free when this returns), closes idle
     /// connections, lets requests in flight finish within
     /// [`ServerConfig::shutdown_grace`] and aborts the rest.
@@ -166,6 +182,112 @@ struct Ctx {
     request_timeout: Duration,
     body_read_timeout: Duration,
     max_connections: usize,
+}
+
+/// One machine's WS-Man service, for listeners that serve many machines
+/// ([`start_routed`]): its handler, credentials, admin operations and journal.
+#[derive(Clone)]
+pub struct Endpoint(Arc<Ctx>);
+
+impl Endpoint {
+    /// The service of one machine, with `config`'s limits and deadlines.
+    pub fn new(
+        config: &ServerConfig,
+        handler: Arc<dyn WsmanHandler>,
+        creds: Arc<dyn Credentials>,
+        admin: Arc<dyn AdminOps>,
+        journal: Arc<Journal>,
+    ) -> Endpoint {
+        Endpoint(Arc::new(Ctx {
+            handler,
+            creds,
+            admin,
+            journal,
+            auth: Authenticator::new(config.digest_nonce_lifetime),
+            path: config.path.clone(),
+            max_request_bytes: config.max_request_bytes,
+            request_timeout: config.request_timeout,
+            body_read_timeout: config.body_read_timeout,
+            max_connections: config.max_connections.max(1),
+        }))
+    }
+}
+
+/// Picks the service of a connection from the local address it came in on; `None`
+/// closes the connection at once.
+pub type Router = Arc<dyn Fn(SocketAddr) -> Option<Endpoint> + Send + Sync>;
+
+/// Whom an accept loop serves.
+#[derive(Clone)]
+enum Target {
+    One(Arc<Ctx>),
+    Routed(Router),
+}
+
+/// Serves WS-Man on listeners already bound (`true`: HTTPS), each connection for the
+/// endpoint `router` picks. The listeners must be non-blocking.
+pub async fn start_routed(
+    config: &ServerConfig,
+    listeners: Vec<(std::net::TcpListener, bool)>,
+    router: Router,
+) -> io::Result<Running> {
+    let tls = if listeners.iter().any(|(_, https)| *https) {
+        Some(super::tls::load(&config.tls)?)
+    } else {
+        None
+    };
+    let (mut http, mut https) = (None, None);
+    let mut bound = Vec::new();
+    for (listener, is_https) in listeners {
+        let listener = TcpListener::from_std(listener)?;
+        let local = Some(listener.local_addr()?);
+        let kind = match (&tls, is_https) {
+            (Some(tls), true) => {
+                https = local;
+                Kind::Https(tokio_rustls::TlsAcceptor::from(tls.config.clone()))
+            }
+            _ => {
+                http = local;
+                Kind::Http
+            }
+        };
+        bound.push((listener, kind));
+    }
+    let builder = Arc::new(http1_builder(config));
+    let (stop, _) = watch::channel(false);
+    let tasks = bound
+        .into_iter()
+        .map(|(listener, kind)| {
+            tokio::spawn(accept_loop(
+                listener,
+                kind,
+                Target::Routed(router.clone()),
+                config.max_connections.max(1),
+                builder.clone(),
+                stop.subscribe(),
+                config.header_read_timeout,
+                config.shutdown_grace,
+            ))
+        })
+        .collect();
+    Ok(Running {
+        http,
+        https,
+        admin: None,
+        cert_pem: tls.and_then(|t| t.cert_pem),
+        stop,
+        tasks,
+    })
+}
+
+fn http1_builder(config: &ServerConfig) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(true)
+        .half_close(false);
+    builder
 }
 
 /// What a listener serves.
@@ -228,21 +350,17 @@ pub async fn start(
         body_read_timeout: config.body_read_timeout,
         max_connections: config.max_connections.max(1),
     });
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        .keep_alive(true)
-        .half_close(false);
-    let builder = Arc::new(builder);
+    let builder = Arc::new(http1_builder(&config));
     let (stop, _) = watch::channel(false);
+    let max_connections = ctx.max_connections;
     let tasks = listeners
         .into_iter()
         .map(|(listener, kind)| {
             tokio::spawn(accept_loop(
                 listener,
                 kind,
-                ctx.clone(),
+                Target::One(ctx.clone()),
+                max_connections,
                 builder.clone(),
                 stop.subscribe(),
                 config.header_read_timeout,
@@ -265,16 +383,17 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn accept_loop(
     listener: TcpListener,
     kind: Kind,
-    ctx: Arc<Ctx>,
+    target: Target,
+    max_connections: usize,
     builder: Arc<http1::Builder>,
     mut stop: watch::Receiver<bool>,
     handshake_timeout: Duration,
     grace: Duration,
 ) {
-    let max_connections = ctx.max_connections;
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -292,6 +411,19 @@ async fn accept_loop(
                         drop(tcp);
                         continue;
                     }
+                    let ctx = match &target {
+                        Target::One(ctx) => ctx.clone(),
+                        Target::Routed(router) => {
+                            match tcp.local_addr().ok().and_then(|local| router(local)) {
+                                Some(endpoint) => endpoint.0,
+                                // Nobody there (an unreachable machine of a fleet).
+                                None => {
+                                    drop(tcp);
+                                    continue;
+                                }
+                            }
+                        }
+                    };
                     let _ = tcp.set_nodelay(true);
                     conns.spawn(serve_tcp(
                         tcp,

@@ -55,6 +55,11 @@ impl State {
     pub fn rule_hits(&self) -> &[u32] {
         &self.hits
     }
+
+    /// Forgets the counters of the rules from position `n` on (they were removed).
+    pub(crate) fn truncate_hits(&mut self, n: usize) {
+        self.hits.truncate(n);
+    }
 }
 
 /// What to do with one datagram.
@@ -377,17 +382,41 @@ fn deadline(next_ms: Option<u64>, now_ms: u64) -> Option<tokio::time::Instant> {
     next_ms.map(|t| tokio::time::Instant::now() + Duration::from_millis(t.saturating_sub(now_ms)))
 }
 
+/// Makes the mock a lazily built listener serves (a fleet's machine), when the first
+/// datagram comes; `None` drops the datagram.
+pub type MockSource = Arc<dyn Fn() -> Option<Mock> + Send + Sync>;
+
 /// Binds `addr` (port 0: a free port) and serves IPMI for `mock`.
 pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
     let socket = Arc::new(UdpSocket::bind(addr).await?);
     let bound = socket.local_addr()?;
     mock.set_ipmi_port(bound.port());
+    Ok(serve(socket, bound, Some(mock), None))
+}
+
+/// Binds `addr` and serves IPMI for the mock `make` builds when the first datagram
+/// arrives (it sets the mock's IPMI port itself).
+pub async fn start_lazy(addr: SocketAddr, make: MockSource) -> std::io::Result<Listener> {
+    let socket = Arc::new(UdpSocket::bind(addr).await?);
+    let bound = socket.local_addr()?;
+    Ok(serve(socket, bound, None, Some(make)))
+}
+
+fn serve(
+    socket: Arc<UdpSocket>,
+    bound: SocketAddr,
+    ready: Option<Mock>,
+    make: Option<MockSource>,
+) -> Listener {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
+        let mut mock = ready;
         let mut buf = vec![0u8; 2048];
         // The session layer's next timeout (idle sessions, half-open handshakes):
         // slept until, then handled, instead of sweeping on a fixed period.
-        let mut next = deadline(mock.ipmi_expire(), mock.now_ms());
+        let mut next = mock
+            .as_ref()
+            .and_then(|m| deadline(m.ipmi_expire(), m.now_ms()));
         let mut delayed = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
@@ -396,7 +425,9 @@ pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
                     if let Some(at) = next {
                         tokio::time::sleep_until(at).await;
                     }
-                }, if next.is_some() => next = deadline(mock.ipmi_expire(), mock.now_ms()),
+                }, if next.is_some() => {
+                    next = mock.as_ref().and_then(|m| deadline(m.ipmi_expire(), m.now_ms()));
+                }
                 Some(_) = delayed.join_next(), if !delayed.is_empty() => {}
                 got = socket.recv_from(&mut buf) => {
                     let (n, peer) = match got {
@@ -408,6 +439,10 @@ pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
                             continue;
                         }
                     };
+                    if mock.is_none() {
+                        mock = make.as_ref().and_then(|make| make());
+                    }
+                    let Some(mock) = mock.as_ref() else { continue };
                     let started = SystemTime::now();
                     let t0 = Instant::now();
                     let out = mock.ipmi_datagram(&buf[..n], peer);
@@ -435,9 +470,9 @@ pub async fn start(addr: SocketAddr, mock: Mock) -> std::io::Result<Listener> {
         }
         delayed.abort_all();
     });
-    Ok(Listener {
+    Listener {
         addr: bound,
         stop,
         task,
-    })
+    }
 }
