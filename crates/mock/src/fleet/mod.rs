@@ -95,7 +95,9 @@ pub(crate) struct Shared {
     pub(crate) scenario_names: Vec<String>,
     /// Per mix entry: the scenario, and the same with the `slow` rules added.
     variants: Vec<[Arc<Scenario>; 2]>,
-    machines: Vec<OnceLock<Built>>,
+    /// Each machine once built (or why it could not be: the start checks every kind, so
+    /// only a bug gets there, and that machine is then unreachable, not the fleet).
+    machines: Vec<OnceLock<Result<Built, String>>>,
     server: ServerConfig,
     /// `per-ip`: machine by address (the index is the address minus the first one).
     first_ip: u32,
@@ -113,26 +115,32 @@ impl Shared {
     /// Machine `index`, built now if it was not (`None` past the end).
     pub(crate) fn machine(&self, index: usize) -> Option<&Built> {
         let slot = self.machines.get(index)?;
-        Some(slot.get_or_init(|| self.build(index)))
+        slot.get_or_init(|| {
+            self.build(index)
+                .inspect_err(|e| tracing::error!("fleet: {e}"))
+        })
+        .as_ref()
+        .ok()
     }
 
     /// Machine `index` if it has been built.
     pub(crate) fn built(&self, index: usize) -> Option<&Built> {
-        self.machines.get(index)?.get()
+        self.machines.get(index)?.get()?.as_ref().ok()
     }
 
-    fn build(&self, index: usize) -> Built {
-        let member = &self.members[index];
+    fn scenario_of(&self, member: &Member) -> Scenario {
         let slow = usize::from(member.chaos == Some(Chaos::Slow));
         let mut scenario = Scenario::clone(&self.variants[member.scenario][slow]);
         personalise(&mut scenario, &self.spec, member);
+        scenario
+    }
+
+    fn build(&self, index: usize) -> Result<Built, String> {
+        let member = &self.members[index];
+        let scenario = self.scenario_of(member);
         let journal = Arc::new(Journal::new(self.spec.journal_capacity.max(1)));
-        // The scenario was loaded and checked once; the changes above keep it valid
-        // (a fleet test builds every kind), so this only fails on a bug.
-        let mock = match Mock::new(scenario, journal.clone()) {
-            Ok(m) => m,
-            Err(e) => panic!("fleet machine {} cannot be built: {e}", member.id),
-        };
+        let mock = Mock::new(scenario, journal.clone())
+            .map_err(|e| format!("machine {} cannot be built: {e}", member.id))?;
         let id = member.identity.clone();
         mock.with_machine(|m, _| m.set_lan_identity(id.ip.octets(), id.mac));
         if let Some(ipmi) = member.ipmi {
@@ -148,7 +156,28 @@ impl Shared {
         );
         self.built
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Built { mock, endpoint }
+        Ok(Built { mock, endpoint })
+    }
+
+    /// Builds one machine of every (scenario, chaos) kind the plan has and drops it:
+    /// a combination that cannot be built is refused at the start, not on first contact.
+    fn check_kinds(&self) -> Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for member in &self.members {
+            if seen.insert((member.scenario, member.chaos)) {
+                machine::Machine::new(self.scenario_of(member).machine, 0).map_err(|e| {
+                    format!(
+                        "the fleet's {} machines{} cannot be built: {e}",
+                        self.scenario_names[member.scenario],
+                        member
+                            .chaos
+                            .map(|c| format!(" with {} chaos", c.name()))
+                            .unwrap_or_default()
+                    )
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// The machine a connection to `local` is for.
@@ -196,6 +225,7 @@ fn personalise(scenario: &mut Scenario, spec: &FleetSpec, member: &Member) {
                         (v + s.resolution.abs().max(1.0)).min(s.max_readable.unwrap_or(f64::MAX));
                     s.constant = Some(v);
                     s.sequence = None;
+                    s.step_ms = None;
                     s.random_walk = None;
                     s.expr = None;
                 }
@@ -334,6 +364,7 @@ impl Fleet {
             built: Default::default(),
             bound: OnceLock::new(),
         });
+        shared.check_kinds().map_err(FleetError::Scenario)?;
         let mut bound: Vec<Bound> = shared
             .members
             .iter()

@@ -489,3 +489,155 @@ pub fn identity(spec: &FleetSpec, index: usize) -> FleetIdentity {
         ip,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, HashSet};
+
+    fn spec(seed: u64) -> FleetSpec {
+        FleetSpec {
+            seed,
+            ..FleetSpec::default()
+        }
+    }
+
+    #[test]
+    fn identities_are_unique_and_the_same_for_the_same_seed() {
+        let a = plan(&spec(7), 5000).unwrap();
+        assert_eq!(a, plan(&spec(7), 5000).unwrap(), "reproducible");
+        let b = plan(&spec(8), 5000).unwrap();
+        for (field, get) in [
+            (
+                "hostname",
+                (|m: &Member| m.identity.hostname.clone()) as fn(&Member) -> String,
+            ),
+            ("serial", |m| m.identity.serial_number.clone()),
+            ("guid", |m| m.identity.guid.clone()),
+            ("mac", |m| format!("{:?}", m.identity.mac)),
+            ("ip", |m| m.identity.ip.to_string()),
+            ("http", |m| format!("{:?}", m.http)),
+            ("id", |m| m.id.clone()),
+        ] {
+            let set: HashSet<String> = a.iter().map(get).collect();
+            assert_eq!(set.len(), a.len(), "{field} unique");
+        }
+        // Another seed, other GUIDs and serial numbers (host names follow the index).
+        assert!(
+            a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.identity.guid != y.identity.guid)
+        );
+        assert!(
+            a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.identity.serial_number != y.identity.serial_number)
+        );
+        let g = &a[3].identity.guid;
+        assert_eq!(g.len(), 36);
+        assert_eq!(&g[14..15], "4", "version 4: {g}");
+        assert!("89ab".contains(&g[19..20]), "RFC 4122 variant: {g}");
+        assert_eq!(
+            a[3].identity.mac[0] & 0x03,
+            0x02,
+            "locally administered unicast"
+        );
+        assert_eq!(a[3].identity.ip, Ipv4Addr::new(127, 1, 0, 4));
+    }
+
+    #[test]
+    fn weights_and_fractions_are_honoured_exactly() {
+        let mut s = spec(3);
+        s.mix = vec![
+            MixEntry {
+                scenario: "default".into(),
+                weight: 70,
+            },
+            MixEntry {
+                scenario: "amt-like".into(),
+                weight: 20,
+            },
+            MixEntry {
+                scenario: "windows-server".into(),
+                weight: 10,
+            },
+        ];
+        s.chaos.unreachable = 0.01;
+        s.chaos.slow = 0.02;
+        s.chaos.failing_sensors = 0.05;
+        let p = plan(&s, 1000).unwrap();
+        let mut by_scenario = BTreeMap::new();
+        let mut by_chaos = BTreeMap::new();
+        for m in &p {
+            *by_scenario.entry(m.scenario).or_insert(0) += 1;
+            *by_chaos.entry(m.chaos).or_insert(0) += 1;
+        }
+        assert_eq!(by_scenario, BTreeMap::from([(0, 700), (1, 200), (2, 100)]));
+        assert_eq!(
+            by_chaos,
+            BTreeMap::from([
+                (None, 920),
+                (Some(Chaos::Unreachable), 10),
+                (Some(Chaos::Slow), 20),
+                (Some(Chaos::FailingSensors), 50),
+            ])
+        );
+        // Dealt in a shuffled order, not in runs of the index.
+        let first_hundred = p[..100].iter().filter(|m| m.scenario == 0).count();
+        assert!((40..100).contains(&first_hundred), "{first_hundred}");
+    }
+
+    #[test]
+    fn bad_tables_are_refused_naming_the_value() {
+        let mut s = spec(1);
+        s.chaos.slow = 1.5;
+        assert_eq!(s.validate().unwrap_err().0, "fleet.chaos.slow");
+        let mut s = spec(1);
+        s.chaos.slow = 0.6;
+        s.chaos.unreachable = 0.6;
+        assert_eq!(s.validate().unwrap_err().0, "fleet.chaos");
+        let mut s = spec(1);
+        s.mix = vec![MixEntry {
+            scenario: "default".into(),
+            weight: 0,
+        }];
+        assert_eq!(s.validate().unwrap_err().0, "fleet.mix[0].weight");
+        let mut s = spec(1);
+        s.first_ip = Ipv4Addr::new(10, 0, 0, 1);
+        assert_eq!(s.validate().unwrap_err().0, "fleet.first_ip");
+        let mut s = spec(1);
+        s.http_port = None;
+        s.ipmi_port = None;
+        assert_eq!(s.validate().unwrap_err().0, "fleet");
+        assert!(spec(1).validate().is_ok());
+        assert_eq!(plan(&spec(1), 0).unwrap_err(), PlanError::Size(0));
+        let mut s = spec(1);
+        s.first_ip = Ipv4Addr::new(127, 255, 255, 250);
+        assert!(matches!(plan(&s, 10), Err(PlanError::Addresses(_))));
+    }
+
+    #[test]
+    fn ids_round_trip() {
+        assert_eq!(member_id(7), "m00007");
+        assert_eq!(member_index("m00007"), Some(7));
+        assert_eq!(member_index("12"), Some(12));
+        assert_eq!(member_index("mx"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn apportion_adds_up_and_stays_within_one(n in 0usize..5000, w in proptest::collection::vec(0u32..100, 1..6)) {
+            let weights: Vec<f64> = w.iter().map(|&x| f64::from(x)).collect();
+            let counts = apportion(n, &weights);
+            let total: f64 = weights.iter().sum();
+            if total > 0.0 {
+                prop_assert_eq!(counts.iter().sum::<usize>(), n);
+                for (c, w) in counts.iter().zip(&weights) {
+                    let exact = w / total * n as f64;
+                    prop_assert!((*c as f64 - exact).abs() < 1.0 + 1e-9, "{} vs {}", c, exact);
+                }
+            }
+        }
+    }
+}
