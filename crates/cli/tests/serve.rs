@@ -224,3 +224,125 @@ fn sigterm_stops_serve_promptly_with_an_answer_in_flight() {
     assert!(rest.len() < 10, "the answer went on: {rest:?}");
     let _ = std::fs::remove_file(&scenario);
 }
+
+/// `serve --fleet N --inventory F.json --inventory F.csv`: prints the fleet line and
+/// the first and last machines, writes both inventories (the same machines), and a
+/// SIGTERM stops it.
+#[test]
+fn serve_fleet_writes_its_inventory_and_stops_on_a_signal() {
+    let dir = std::env::temp_dir().join(format!("touchstone-fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, csv) = (dir.join("fleet.json"), dir.join("fleet.csv"));
+    let (mut child, rx) = serve(&[
+        "--fleet",
+        "25",
+        "--fleet-seed",
+        "4",
+        "--http",
+        "127.6.0.1:0",
+        "--ipmi",
+        "127.6.0.1:0",
+        "--inventory",
+        json.to_str().unwrap(),
+        "--inventory",
+        csv.to_str().unwrap(),
+    ]);
+    let mut lines = Vec::new();
+    while !lines
+        .iter()
+        .any(|l: &String| l.starts_with("inventory: ") && l.ends_with(".csv"))
+    {
+        match rx.recv_timeout(PATIENCE) {
+            Ok(l) => lines.push(l),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no inventory lines; got {lines:?}");
+            }
+        }
+    }
+    assert!(
+        lines[0].starts_with("fleet: 25 machines, seed 4"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("first: m00000 node-00000 http http://127.6.0.1:")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("last: m00024 node-00024 http http://127.6.0.25:")),
+        "{lines:?}"
+    );
+    let inv: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(inv["format"], "touchstone-fleet/1");
+    assert_eq!(inv["seed"], 4);
+    let machines = inv["machines"].as_array().unwrap();
+    assert_eq!(machines.len(), 25);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows[0],
+        "id,index,scenario,hostname,wsman_url,https_url,ipmi,user,password,ipmi_user,ipmi_password,chaos"
+    );
+    assert_eq!(rows.len(), 26);
+    for (row, m) in rows[1..].iter().zip(machines) {
+        let cells: Vec<&str> = row.split(',').collect();
+        assert_eq!(cells[0], m["id"].as_str().unwrap());
+        assert_eq!(cells[4], m["wsman_url"].as_str().unwrap());
+        assert_eq!(cells[6], m["ipmi"].as_str().unwrap());
+    }
+    // The listed IPMI address answers an RMCP presence ping.
+    let ipmi: SocketAddr = machines[7]["ipmi"].as_str().unwrap().parse().unwrap();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(PATIENCE)).unwrap();
+    sock.send_to(
+        &[
+            0x06, 0x00, 0xFF, 0x06, 0x00, 0x00, 0x11, 0xBE, 0x80, 0x01, 0x00, 0x00,
+        ],
+        ipmi,
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = sock.recv_from(&mut buf).expect("a pong");
+    assert_eq!(
+        from, ipmi,
+        "the answer leaves from the machine's own address"
+    );
+    assert_eq!(buf[8], 0x40, "presence pong: {:02x?}", &buf[..n]);
+    let done = terminate(child, Duration::from_secs(5)).expect("stops within 5 s");
+    assert!(done.0.status.success() || done.0.status.code().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Bad fleet arguments are refused before anything listens.
+#[test]
+fn serve_fleet_refuses_bad_arguments() {
+    for (args, says) in [
+        (vec!["--fleet", "0"], "0 is not in 1..=65536"),
+        (
+            vec![
+                "--fleet",
+                "3",
+                "--http",
+                "127.7.0.1:0",
+                "--ipmi",
+                "127.7.0.2:0",
+            ],
+            "same IP",
+        ),
+        (vec!["--fleet-seed", "3"], "--fleet"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_touchstone"))
+            .arg("serve")
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
