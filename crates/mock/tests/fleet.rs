@@ -402,3 +402,61 @@ async fn the_port_range_plan_gives_each_machine_its_own_ports() {
     }
     fleet.shutdown().await;
 }
+
+/// One raw request to the fleet admin API; the status.
+async fn raw_status(addr: SocketAddr, request: String) -> u16 {
+    let exchange = async {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        tcp.write_all(request.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).await.expect("read");
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    let raw = timeout(DEADLINE, exchange).await.expect("in time");
+    raw.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_admin_api_refuses_what_a_web_page_could_send() {
+    let fleet = Fleet::start(config(3, Ipv4Addr::new(127, 4, 4, 1)))
+        .await
+        .expect("starts");
+    let addr = fleet.admin_addr().unwrap();
+    let body = r#"{"action":"off","select":{"all":true}}"#;
+    for path in ["/fleet/power", "/machines/m00001/power"] {
+        for (extra, why) in [
+            ("Origin: http://evil.example\r\n", "a foreign origin"),
+            ("", "a host name that is not loopback"),
+        ] {
+            let host = if extra.is_empty() {
+                "evil.example".to_owned()
+            } else {
+                addr.to_string()
+            };
+            let request = format!(
+                "POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            assert_eq!(raw_status(addr, request).await, 403, "{path} with {why}");
+        }
+    }
+    // Nothing was powered off.
+    let (_, list) = admin(addr, "GET", "/machines", None).await;
+    for m in list["machines"].as_array().unwrap() {
+        assert_ne!(m["state"]["power"], "off", "{m}");
+    }
+    // The same request from curl (no Origin, a loopback Host) works.
+    let (status, _) = admin(
+        addr,
+        "POST",
+        "/fleet/power",
+        Some(serde_json::from_str(body).unwrap()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    fleet.shutdown().await;
+}

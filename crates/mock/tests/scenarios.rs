@@ -1004,3 +1004,22 @@ fn the_builder_reports_broken_scenarios_too() {
     };
     assert_eq!((e.file.as_str(), e.line), ("<string>", 2));
 }
+
+/// A `[fleet]` table is read with the scenario, and a bad value in it is refused with
+/// the line it is on.
+#[test]
+fn a_fleet_table_is_read_and_a_bad_one_located() {
+    let s = mock::Scenario::from_toml(
+        "[fleet]\nsize = 5\nseed = 9\n[[fleet.mix]]\nscenario = \"amt-like\"\nweight = 2\n",
+        "f.toml",
+    )
+    .expect("loads");
+    let f = s.fleet.expect("a fleet table");
+    assert_eq!((f.size, f.seed, f.mix.len()), (5, 9, 1));
+    let e = mock::Scenario::from_toml("[fleet]\nsize = 5\n\n[fleet.chaos]\nslow = 2.0\n", "f.toml")
+        .unwrap_err();
+    assert_eq!((e.file.as_str(), e.line), ("f.toml", 5), "{e}");
+    assert!(e.to_string().contains("fleet.chaos.slow"), "{e}");
+    let e = mock::Scenario::from_toml("[fleet]\nplan = \"per-rack\"\n", "f.toml").unwrap_err();
+    assert_eq!(e.line, 2, "{e}");
+}
