@@ -95,7 +95,7 @@ fn main() {
                 wsman.push(t.elapsed());
                 let t = Instant::now();
                 let get = c
-                    .request(&format!("{}CIM_ComputerSystem", touchstone_benches::CIM))
+                    .request(format!("{}CIM_ComputerSystem", touchstone_benches::CIM))
                     .get();
                 let ok_get = c.send(&get).await.is_ok_and(|a| a.fault().is_none());
                 wsman.push(t.elapsed());

@@ -47,7 +47,7 @@ struct Cli {
 enum Command {
     Check(Box<check::Args>),
     Lint(lint::Args),
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +55,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(*args),
         Command::Lint(args) => lint::run(&args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
     }
 }

@@ -65,7 +65,7 @@ fn wsman(url: &str, password: &str) -> client::Client {
 /// The machine's CIM_ComputerSystem as text (a fault or transport error panics).
 async fn computer_system(url: &str) -> String {
     let c = wsman(url, "admin");
-    let get = c.request(&format!("{CIM}CIM_ComputerSystem")).get();
+    let get = c.request(format!("{CIM}CIM_ComputerSystem")).get();
     let answer = timeout(DEADLINE, c.send(&get))
         .await
         .expect("in time")
@@ -208,7 +208,7 @@ async fn fleet_operations_act_on_exactly_the_selection() {
         let url = inv.machines[i].wsman_url.clone().unwrap();
         async move {
             let c = wsman(&url, "admin");
-            let get = c.request(&format!("{CIM}CIM_ComputerSystem")).get();
+            let get = c.request(format!("{CIM}CIM_ComputerSystem")).get();
             c.send(&get)
                 .await
                 .expect("answer")
@@ -291,7 +291,7 @@ async fn each_kind_of_chaos_breaks_its_machines_as_it_says() {
         m.wsman_url.as_deref().unwrap(),
         m.password.as_deref().unwrap(),
     );
-    let get = c.request(&format!("{CIM}CIM_ComputerSystem")).get();
+    let get = c.request(format!("{CIM}CIM_ComputerSystem")).get();
     let answer = timeout(DEADLINE, c.send(&get))
         .await
         .unwrap()

@@ -77,9 +77,10 @@ async fn ipmitool_reaches_each_machine_at_its_own_address() {
 }
 
 fn fleet_spec() -> mock::fleet::FleetSpec {
-    let mut s = mock::fleet::FleetSpec::default();
-    s.first_ip = Ipv4Addr::new(127, 5, 0, 1);
-    s
+    mock::fleet::FleetSpec {
+        first_ip: Ipv4Addr::new(127, 5, 0, 1),
+        ..Default::default()
+    }
 }
 
 #[cfg_attr(
