@@ -220,3 +220,130 @@ async fn a_manager_without_get_status_and_renew_is_skipped_not_failed() {
         assert_eq!(*o, Outcome::Pass, "{id}: {m}");
     }
 }
+
+const SUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe";
+
+/// WS-Eventing: a Subscribe with a zero expiry or a filter the source cannot honour
+/// "MUST fail", and the source "MAY generate" the fault the text names. A source that
+/// refuses with another fault of its own choosing meets the requirement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_with_a_fault_of_the_sources_choosing_passes() {
+    let cases = pick(
+        &eventing_cases(),
+        &[
+            "wsman.eventing.subscribe.bad-expiry",
+            "wsman.eventing.subscribe.unsupported-dialect",
+        ],
+    );
+    let toml = format!(
+        "[scenario]\nname = \"own-faults\"\n\n\
+        [[rules]]\nname = \"zero expiry\"\n\
+        match = {{ action = \"{SUBSCRIBE}\", body_path = \"Subscribe/Expires\", body_text = \"PT0S\" }}\n\
+        answer = {{ fault = \"wse:InvalidMessage\" }}\n\n\
+        [[rules]]\nname = \"unknown dialect\"\n\
+        match = {{ action = \"{SUBSCRIBE}\", body_path = \"Subscribe/Filter\", body_text = \"anything\" }}\n\
+        answer = {{ fault = \"wse:EventSourceUnableToProcess\" }}\n"
+    );
+    let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+    for c in &cases {
+        let (o, m) = outcome(&report, &c.id);
+        assert_eq!(*o, Outcome::Pass, "{}: {m}", c.id);
+    }
+    // The answers were the rules' faults, not the mock's own subcodes.
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.id == "wsman.eventing.subscribe.unsupported-dialect")
+        .unwrap();
+    assert!(
+        r.transcript.iter().any(|l| l
+            .response
+            .as_deref()
+            .is_some_and(|t| t.contains("EventSourceUnableToProcess"))),
+        "{:#?}",
+        r.transcript
+    );
+}
+
+/// The same requests accepted (a SubscribeResponse instead of a fault) fail: the
+/// request "MUST fail".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_that_must_fail_but_is_accepted_fails() {
+    let cases = pick(
+        &eventing_cases(),
+        &[
+            "wsman.eventing.subscribe.bad-expiry",
+            "wsman.eventing.subscribe.unsupported-dialect",
+        ],
+    );
+    let accepted = "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+        xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+        xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\"><s:Header>\
+        <a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>\
+        <a:Action s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscribeResponse</a:Action>\
+        <a:MessageID>{{uuid}}</a:MessageID><a:RelatesTo>{{relates_to}}</a:RelatesTo></s:Header>\
+        <s:Body><e:SubscribeResponse><e:SubscriptionManager><a:Address>http://127.0.0.1:9/manager</a:Address>\
+        <a:ReferenceParameters><e:Identifier>uuid:{{uuid}}</e:Identifier></a:ReferenceParameters>\
+        </e:SubscriptionManager><e:Expires>PT60S</e:Expires></e:SubscribeResponse></s:Body></s:Envelope>";
+    let toml = format!(
+        "[scenario]\nname = \"accepts-all\"\n\n\
+        [[rules]]\nname = \"zero expiry\"\n\
+        match = {{ action = \"{SUBSCRIBE}\", body_path = \"Subscribe/Expires\", body_text = \"PT0S\" }}\n\
+        answer = {{ template = '''{accepted}''' }}\n\n\
+        [[rules]]\nname = \"unknown dialect\"\n\
+        match = {{ action = \"{SUBSCRIBE}\", body_path = \"Subscribe/Filter\", body_text = \"anything\" }}\n\
+        answer = {{ template = '''{accepted}''' }}\n"
+    );
+    let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+    for c in &cases {
+        let (o, m) = outcome(&report, &c.id);
+        assert_eq!(*o, Outcome::Fail, "{}: {m}", c.id);
+    }
+}
+
+/// A manager that declines every renewal with `wse:UnableToRenew` (what MS-WSMV
+/// 3.1.4.1.30.4 says Windows does) gets the Renew case skipped with its answer, and
+/// still passes the case that a Renew after Unsubscribe is faulted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_that_declines_renewal_is_skipped_not_failed() {
+    let cases = pick(
+        &eventing_cases(),
+        &[
+            "wsman.eventing.renew",
+            "wsman.eventing.renew.after-unsubscribe",
+        ],
+    );
+    let toml = "[scenario]\nname = \"no-renewal\"\n\n\
+        [[rules]]\nname = \"declines Renew\"\n\
+        match = { action = \"http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew\" }\n\
+        answer = { fault = \"wse:UnableToRenew\" }\n";
+    let report = run_on(Some(toml), &cases, RunOptions::default()).await;
+    let (o, m) = outcome(&report, "wsman.eventing.renew");
+    assert_eq!(*o, Outcome::Skip, "{m}");
+    assert!(m.contains("wse:UnableToRenew"), "`{m}`");
+    let (o, m) = outcome(&report, "wsman.eventing.renew.after-unsubscribe");
+    assert_eq!(*o, Outcome::Pass, "{m}");
+}
+
+/// A Renew answered with something that is neither a RenewResponse nor a fault fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renew_answered_with_the_wrong_response_fails() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.renew"]);
+    let wrong = "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+        xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+        xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\"><s:Header>\
+        <a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>\
+        <a:Action s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatusResponse</a:Action>\
+        <a:MessageID>{{uuid}}</a:MessageID><a:RelatesTo>{{relates_to}}</a:RelatesTo></s:Header>\
+        <s:Body><e:GetStatusResponse><e:Expires>PT60S</e:Expires></e:GetStatusResponse></s:Body></s:Envelope>";
+    let toml = format!(
+        "[scenario]\nname = \"wrong-renew\"\n\n\
+        [[rules]]\nname = \"wrong Renew answer\"\n\
+        match = {{ action = \"http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew\" }}\n\
+        answer = {{ template = '''{wrong}''' }}\n"
+    );
+    let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+    let (o, m) = outcome(&report, "wsman.eventing.renew");
+    assert_eq!(*o, Outcome::Fail, "{m}");
+    assert!(m.contains("RenewResponse"), "`{m}`");
+}
