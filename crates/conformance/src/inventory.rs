@@ -347,10 +347,13 @@ fn check_machine(m: &Machine) -> Result<(), String> {
     Ok(())
 }
 
+/// A CSV record: the line it starts on and its fields.
+type Record = (usize, Vec<String>);
+
 /// The records of an RFC 4180 text, each with the line it starts on. Fields are
 /// separated by commas; a field in double quotes may hold commas, line breaks and
 /// doubled quotes; records end with LF or CRLF. Blank lines are skipped.
-fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, (usize, String)> {
+fn csv_records(text: &str) -> Result<Vec<Record>, (usize, String)> {
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;
