@@ -22,6 +22,10 @@ use conformance::case::Outcome;
 use conformance::report::{self, CaseResult, Report};
 use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 
+/// `--targets`: the suite against every machine of an inventory.
+#[path = "fleet_check.rs"]
+mod fleet_check;
+
 /// Runs the conformance suite.
 ///
 /// Discovery comes first: Identify (authenticated, then unauthenticated), then every
@@ -70,13 +74,34 @@ use conformance::{Case, RunError, RunOptions, Suite, Waivers};
 ///      Digest and Negotiate offered; 401 for ...)", every selected case an error
 ///      with that reason in the reports; likewise a BMC that refuses the IPMI
 ///      administrator's login (wrong password, unknown user).
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// The WS-Management endpoint (`http(s)://host:port/wsman`). Without it the embedded
     /// mock is started and checked (default scenario, admin/admin).
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+    /// Check every machine of a fleet inventory (the JSON `touchstone serve --fleet`
+    /// writes, or a CSV with a header row: at least `wsman_url` or `ipmi`; `id`, `user`,
+    /// `password`, `ipmi_user`, `ipmi_password`, `chaos`... optional, credentials
+    /// defaulting to the ones given here). Writes one report per target and the fleet
+    /// summary into --out DIR; --jobs targets at once.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["target", "ipmi", "junit", "json", "html"], requires = "out")]
+    targets: Option<PathBuf>,
+    /// With --targets: the output directory (targets/<id>.json and .xml, summary.json,
+    /// summary.html, junit.xml, shard.json); `touchstone report merge` merges several.
+    #[arg(long, value_name = "DIR", requires = "targets")]
+    out: Option<PathBuf>,
+    /// Take a deterministic share: `I/N` (0 <= I < N) or `auto` (TOUCHSTONE_SHARD=I/N,
+    /// then JOB_COMPLETION_INDEX with TOUCHSTONE_SHARD_COUNT, then GitLab's
+    /// CI_NODE_INDEX/CI_NODE_TOTAL). Of a fleet: the k-th target in id order goes to
+    /// shard k % N. Of one target's cases (--target, or an inventory of one): the same
+    /// over the cases in suite order, destructive and IPMI cases all in shard 0.
+    #[arg(long, value_name = "I/N|auto", value_parser = parse_shard)]
+    shard: Option<conformance::shard::ShardSpec>,
+    /// With --targets: cases run at once on each target (default 2).
+    #[arg(long, value_name = "N", requires = "targets")]
+    case_jobs: Option<usize>,
     /// User name for HTTP authentication (Basic or Digest; a target offering only
     /// Negotiate/NTLM is reported as such). Default: $TOUCHSTONE_USER.
     #[arg(long, value_name = "USER")]
@@ -123,9 +148,10 @@ pub struct Args {
     /// `never`.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     color: ColorChoice,
-    /// Cases run at once (the report order does not depend on it).
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    jobs: usize,
+    /// Cases run at once (default 4; the report order does not depend on it). With
+    /// --targets: targets checked at once (default 16).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Write a JUnit XML report.
     #[arg(long, value_name = "F")]
     junit: Option<PathBuf>,
@@ -194,6 +220,8 @@ pub struct Args {
 }
 
 const DEFAULT_CASE_TIMEOUT: u64 = 30;
+/// Cases run at once on one target.
+const DEFAULT_JOBS: usize = 4;
 const DEFAULT_IPMI_SILENCE_MS: u64 = 500;
 /// The IPMI-over-LAN port (RMCP, "asf-rmcp").
 const IPMI_PORT: u16 = 623;
@@ -211,6 +239,11 @@ enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+fn parse_shard(s: &str) -> Result<conformance::shard::ShardSpec, String> {
+    s.parse()
+        .map_err(|e: conformance::shard::ShardError| e.to_string())
 }
 
 fn parse_resource(s: &str) -> Result<conformance::discover::UserResource, String> {
@@ -327,7 +360,7 @@ struct Credentials {
 impl Credentials {
     fn resolve(args: &Args) -> Result<Credentials, String> {
         // The embedded mock has its own accounts: a shell's BMC password is not for it.
-        let from_env = args.target.is_some() || args.ipmi.is_some();
+        let from_env = args.target.is_some() || args.ipmi.is_some() || args.targets.is_some();
         let var = |name| from_env.then_some(name);
         let user = args
             .user
@@ -629,8 +662,8 @@ pub fn run(args: Args) -> ExitCode {
             list.join(", ")
         ));
     }
-    if args.jobs == 0 {
-        return usage("--jobs must be at least 1");
+    if args.jobs == Some(0) || args.case_jobs == Some(0) {
+        return usage("--jobs and --case-jobs must be at least 1");
     }
     let cases = select(&suite, &args);
     // Only the cases whose targets were given (both when neither: the embedded mock).
@@ -646,6 +679,14 @@ pub fn run(args: Args) -> ExitCode {
             (!w || wsman) && (!i || ipmi)
         })
         .collect();
+    // One target's share of the cases; a fleet's share is taken by `fleet_check`.
+    let cases = match (args.shard, &args.targets) {
+        (Some(spec), None) => match spec.resolve(env_var) {
+            Ok(shard) => shard.cases(&cases),
+            Err(e) => return usage(format!("--shard {e}")),
+        },
+        _ => cases,
+    };
     if args.list {
         return list(&cases, args.format);
     }
@@ -670,6 +711,9 @@ pub fn run(args: Args) -> ExitCode {
         },
         None => Waivers::default(),
     };
+    if args.targets.is_some() {
+        return fleet_check::run(args, creds, cases, waivers);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -801,7 +845,7 @@ async fn check(
     });
     let (rerun_cmd, rerun_note) = rerun_prefix(&args, &creds);
     let opts = RunOptions {
-        jobs: args.jobs,
+        jobs: args.jobs.unwrap_or(DEFAULT_JOBS),
         case_timeout: Duration::from_secs(args.case_timeout.max(1)),
         seed: args.seed.unwrap_or(RunOptions::default().seed),
         waivers,

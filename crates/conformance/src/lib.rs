@@ -12,6 +12,9 @@
 //! runs the selected cases with a per-case deadline and `jobs` at a time, and returns a
 //! [`report::Report`] in suite order whatever the parallelism. [`waiver`] applies the
 //! expected deviations of a target; [`report`] writes JUnit XML, JSON and HTML.
+//! [`inventory`] reads the fleet a `check --targets` run checks, [`shard`] splits a
+//! fleet (or one target's cases) between machines, and [`report::fleet`] and
+//! [`report::merge`] summarise a fleet and merge the shards' directories into one.
 //! [`watch`] notices a WS-Man target that stops answering mid-run: it is said once, the
 //! cases it could not run are errors, and the report carries it (`target_lost`).
 //!
@@ -32,6 +35,7 @@ pub mod cross;
 pub mod discover;
 pub mod eval;
 pub mod eventing;
+pub mod inventory;
 pub mod ipmi;
 pub mod ipmi_cases;
 pub mod load;
@@ -40,6 +44,7 @@ pub mod product;
 pub mod report;
 pub mod rules;
 pub mod run;
+pub mod shard;
 pub mod template;
 pub mod waiver;
 pub mod watch;

@@ -144,7 +144,7 @@ pub struct Runner {
 /// that refuses the filter, take an event where a heartbeat was due (which can only
 /// shorten the gaps they bound), and their Pull and SubscriptionEnd checks do not
 /// count events.
-fn takes_turns(case: &Case) -> bool {
+pub fn takes_turns(case: &Case) -> bool {
     crate::ipmi::needs(&case.id).1 || case.profiles.iter().any(|p| p == "destructive")
 }
 

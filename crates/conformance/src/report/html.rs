@@ -333,7 +333,7 @@ fn short(s: &str, max: usize) -> String {
     out
 }
 
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1f2328;background:#fff}\
 main{padding:0 1.5em 2em}\
 h2{margin:1.4em 0 .5em;font-size:1.25em;border-bottom:1px solid #d0d7de;padding-bottom:.2em}\

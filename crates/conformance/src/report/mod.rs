@@ -1,5 +1,6 @@
 //! The results of a run and the report writers: JUnit XML ([`junit`]), JSON
-//! ([`json`]) and one self-contained HTML file ([`html`]).
+//! ([`json`]) and one self-contained HTML file ([`html`]); for a fleet, the summary
+//! ([`fleet`], [`fleet_html`]) and the merge of shard directories ([`merge`]).
 
 use std::collections::BTreeMap;
 
@@ -8,9 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::case::{Clause, Level, Outcome};
 use crate::waiver::WaiverNote;
 
+pub mod fleet;
+pub mod fleet_html;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod merge;
 pub mod text;
 
 /// Bytes of a body kept from its start and from its end in a transcript; the middle is
