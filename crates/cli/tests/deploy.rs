@@ -983,13 +983,10 @@ fn main() {
             "local_shards::checks_what_it_claims",
             local_shards_checks_what_it_claims,
         ),
-        // Needs `check --targets/--shard/--out` and `report merge` (helper B's branch):
-        // the lead un-ignores it after merging that branch.
         Trial::test(
             "local_shards::end_to_end_equals_the_unsharded_run",
             local_shards_end_to_end,
-        )
-        .with_ignored_flag(true),
+        ),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
