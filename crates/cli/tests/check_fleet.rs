@@ -557,3 +557,64 @@ fn one_targets_cases_are_sharded_with_target_too() {
         "shard 0/2 and GitLab's node 2 of 2 cover the selection once"
     );
 }
+
+/// The inventory `serve --fleet` writes is what `check --targets` reads: a fleet of 8
+/// with one unreachable machine and one whose password is not the inventory's is
+/// checked with the inventory's own credentials; the six healthy machines pass, the
+/// two broken ones are errors with their chaos beside them, and the exit code says a
+/// target could not be reached (3).
+#[test]
+fn a_served_fleets_inventory_is_checked_machine_by_machine() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut config = mock::fleet::FleetConfig::new(
+        mock::Scenario::default_scenario(),
+        mock::scenario::DEFAULT_TOML.into(),
+        8,
+    );
+    config.spec.first_ip = std::net::Ipv4Addr::new(127, 9, 0, 1);
+    config.spec.http_port = Some(0);
+    config.spec.ipmi_port = None;
+    config.spec.chaos.unreachable = 0.125;
+    config.spec.chaos.wrong_credentials = 0.125;
+    let fleet = rt
+        .block_on(mock::fleet::Fleet::start(config))
+        .expect("the fleet starts");
+    let dir = scratch("served-fleet");
+    let inventory = dir.join("fleet.json");
+    fleet.inventory().write(&inventory).unwrap();
+    let out = dir.join("out");
+    let run = touchstone(
+        &[
+            "check",
+            "--targets",
+            inventory.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--profile",
+            "core",
+            "--case-timeout",
+            "5",
+        ],
+        &[],
+    );
+    assert_eq!(run.status.code(), Some(3), "{}", text(&run.stderr));
+    let summary = json(&out.join("summary.json"));
+    let targets = summary["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 8);
+    for t in targets {
+        let chaos = t["chaos"].as_str();
+        let verdict = t["verdict"].as_str().unwrap();
+        match chaos {
+            None => assert_eq!(verdict, "pass", "{t}"),
+            Some("unreachable" | "wrong-credentials") => assert_eq!(verdict, "error", "{t}"),
+            Some(other) => panic!("unexpected chaos {other}: {t}"),
+        }
+        assert!(
+            out.join("targets")
+                .join(format!("{}.json", t["id"].as_str().unwrap()))
+                .exists()
+        );
+    }
+    assert_eq!(targets.iter().filter(|t| t["verdict"] == "pass").count(), 6);
+    rt.block_on(fleet.shutdown());
+}
