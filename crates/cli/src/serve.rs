@@ -194,17 +194,7 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("touchstone serve: cannot write {}: {e}", path.display());
             }
         }
-        wait_for_signal().await;
-        eprintln!("touchstone serve: stopping");
-        // A second signal, or the grace running out, ends the wait: the process must
-        // not outlive a signal by more than a second.
-        tokio::select! {
-            _ = server.shutdown() => {}
-            _ = wait_for_signal() => eprintln!("touchstone serve: second signal, not waiting"),
-            _ = tokio::time::sleep(SHUTDOWN_GRACE + SHUTDOWN_SLACK) => {
-                eprintln!("touchstone serve: stopped before every connection finished");
-            }
-        }
+        until_signal_then(server.shutdown()).await;
         ExitCode::SUCCESS
     });
     // Work still running on the runtime's blocking threads (a large body being parsed)
@@ -361,17 +351,26 @@ fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
                 eprintln!("touchstone serve: cannot write {}: {e}", path.display());
             }
         }
-        wait_for_signal().await;
-        eprintln!("touchstone serve: stopping");
-        tokio::select! {
-            _ = fleet.shutdown() => {}
-            _ = wait_for_signal() => eprintln!("touchstone serve: second signal, not waiting"),
-            _ = tokio::time::sleep(SHUTDOWN_GRACE + SHUTDOWN_SLACK) => {}
-        }
+        until_signal_then(fleet.shutdown()).await;
         ExitCode::SUCCESS
     });
     runtime.shutdown_timeout(SHUTDOWN_SLACK);
     code
+}
+
+/// Waits for SIGINT or SIGTERM, then runs `shutdown`. A second signal, or the grace
+/// running out, ends the wait: the process must not outlive a signal by more than a
+/// second.
+async fn until_signal_then(shutdown: impl std::future::Future<Output = ()>) {
+    wait_for_signal().await;
+    eprintln!("touchstone serve: stopping");
+    tokio::select! {
+        _ = shutdown => {}
+        _ = wait_for_signal() => eprintln!("touchstone serve: second signal, not waiting"),
+        _ = tokio::time::sleep(SHUTDOWN_GRACE + SHUTDOWN_SLACK) => {
+            eprintln!("touchstone serve: stopped before every connection finished");
+        }
+    }
 }
 
 /// How long requests in flight may take to finish after a signal.

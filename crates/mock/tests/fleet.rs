@@ -460,3 +460,38 @@ async fn the_fleet_admin_api_refuses_what_a_web_page_could_send() {
     assert_eq!(status, 200);
     fleet.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_serves_every_machine_as_itself_on_one_listener() {
+    let mut c = config(4, Ipv4Addr::new(127, 4, 5, 1));
+    c.spec.https_port = Some(0);
+    c.spec.ipmi_port = None;
+    let fleet = Fleet::start(c).await.expect("starts");
+    assert!(
+        fleet
+            .certificate_pem()
+            .is_some_and(|p| p.contains("BEGIN CERTIFICATE"))
+    );
+    let inv = fleet.inventory();
+    for i in [1usize, 3] {
+        let url = inv.machines[i].https_url.clone().expect("an HTTPS URL");
+        assert!(
+            url.starts_with(&format!("https://127.4.5.{}:", i + 1)),
+            "{url}"
+        );
+        let client = client::Client::new(
+            client::Target::new(url)
+                .credentials("admin", "admin")
+                .insecure(),
+        )
+        .expect("client");
+        let get = client.request(format!("{CIM}CIM_ComputerSystem")).get();
+        let answer = timeout(DEADLINE, client.send(&get))
+            .await
+            .unwrap()
+            .expect("an answer");
+        let text = answer.body_text().expect("a body");
+        assert!(text.contains(&format!("node-{i:05}")), "{text}");
+    }
+    fleet.shutdown().await;
+}

@@ -253,23 +253,7 @@ pub async fn start_routed(
         };
         bound.push((listener, kind));
     }
-    let builder = Arc::new(http1_builder(config));
-    let (stop, _) = watch::channel(false);
-    let tasks = bound
-        .into_iter()
-        .map(|(listener, kind)| {
-            tokio::spawn(accept_loop(
-                listener,
-                kind,
-                Target::Routed(router.clone()),
-                config.max_connections.max(1),
-                builder.clone(),
-                stop.subscribe(),
-                config.header_read_timeout,
-                config.shutdown_grace,
-            ))
-        })
-        .collect();
+    let (stop, tasks) = spawn_accept_loops(config, bound, Target::Routed(router));
     Ok(Running {
         http,
         https,
@@ -338,36 +322,8 @@ pub async fn start(
         listeners.push((listener, kind));
     }
 
-    let ctx = Arc::new(Ctx {
-        handler,
-        creds,
-        admin,
-        journal,
-        auth: Authenticator::new(config.digest_nonce_lifetime),
-        path: config.path.clone(),
-        max_request_bytes: config.max_request_bytes,
-        request_timeout: config.request_timeout,
-        body_read_timeout: config.body_read_timeout,
-        max_connections: config.max_connections.max(1),
-    });
-    let builder = Arc::new(http1_builder(&config));
-    let (stop, _) = watch::channel(false);
-    let max_connections = ctx.max_connections;
-    let tasks = listeners
-        .into_iter()
-        .map(|(listener, kind)| {
-            tokio::spawn(accept_loop(
-                listener,
-                kind,
-                Target::One(ctx.clone()),
-                max_connections,
-                builder.clone(),
-                stop.subscribe(),
-                config.header_read_timeout,
-                config.shutdown_grace,
-            ))
-        })
-        .collect();
+    let ctx = Endpoint::new(&config, handler, creds, admin, journal).0;
+    let (stop, tasks) = spawn_accept_loops(&config, listeners, Target::One(ctx));
     Ok(Running {
         http,
         https,
@@ -376,6 +332,32 @@ pub async fn start(
         stop,
         tasks,
     })
+}
+
+/// Starts an accept loop per listener, all serving `target`, stopped by one signal.
+fn spawn_accept_loops(
+    config: &ServerConfig,
+    listeners: Vec<(TcpListener, Kind)>,
+    target: Target,
+) -> (watch::Sender<bool>, Vec<JoinHandle<()>>) {
+    let builder = Arc::new(http1_builder(config));
+    let (stop, _) = watch::channel(false);
+    let tasks = listeners
+        .into_iter()
+        .map(|(listener, kind)| {
+            tokio::spawn(accept_loop(
+                listener,
+                kind,
+                target.clone(),
+                config.max_connections.max(1),
+                builder.clone(),
+                stop.subscribe(),
+                config.header_read_timeout,
+                config.shutdown_grace,
+            ))
+        })
+        .collect();
+    (stop, tasks)
 }
 
 /// Resolves when a stop is asked for (or the [`Running`] was dropped).
