@@ -181,7 +181,6 @@ struct Ctx {
     max_request_bytes: usize,
     request_timeout: Duration,
     body_read_timeout: Duration,
-    max_connections: usize,
 }
 
 /// One machine's WS-Man service, for listeners that serve many machines
@@ -208,7 +207,6 @@ impl Endpoint {
             max_request_bytes: config.max_request_bytes,
             request_timeout: config.request_timeout,
             body_read_timeout: config.body_read_timeout,
-            max_connections: config.max_connections.max(1),
         }))
     }
 }
