@@ -222,6 +222,11 @@ fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
         .as_ref()
         .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
     config.admin = args.admin;
+    if let Some(a) = args.admin.filter(|a| !a.ip().is_loopback()) {
+        eprintln!(
+            "touchstone serve: warning: the fleet admin API on {a} is reachable from other hosts and has no authentication"
+        );
+    }
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         config.tls = TlsSource::Files {
             cert: cert.clone(),

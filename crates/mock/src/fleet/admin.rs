@@ -33,6 +33,13 @@ use super::plan::{Chaos, SplitMix, member_index};
 use crate::admin::AdminOps as _;
 use crate::http::server::Running;
 
+/// Most admin connections served at once.
+const MAX_CONNECTIONS: usize = 256;
+/// Time a whole request may take (reading its body included).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Time a client has to send a request's head.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The name prefix of injected rules.
 pub const FAULT_PREFIX: &str = "fleet fault: ";
 
@@ -51,6 +58,11 @@ pub(crate) async fn start(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Res
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 accepted = listener.accept() => {
                     let Ok((tcp, _)) = accepted else { continue };
+                    // Reap finished connections; past the cap a new one is closed at once.
+                    while conns.try_join_next().is_some() {}
+                    if conns.len() >= MAX_CONNECTIONS {
+                        continue;
+                    }
                     let shared = shared.clone();
                     let port = bound.port();
                     let loopback = bound.ip().is_loopback();
@@ -58,10 +70,24 @@ pub(crate) async fn start(addr: SocketAddr, shared: Arc<Shared>) -> std::io::Res
                         let service = hyper::service::service_fn(move |req| {
                             let shared = shared.clone();
                             async move {
-                                Ok::<_, std::convert::Infallible>(serve(&shared, port, loopback, req).await)
+                                // The whole request (its body, the work) within a deadline.
+                                let answer = tokio::time::timeout(
+                                    REQUEST_TIMEOUT,
+                                    serve(&shared, port, loopback, req),
+                                )
+                                .await
+                                .unwrap_or_else(|_| {
+                                    error(StatusCode::REQUEST_TIMEOUT, "the request took too long")
+                                });
+                                Ok::<_, std::convert::Infallible>(answer)
                             }
                         });
+                        // A client gets HEADER_TIMEOUT to send each request's head (and
+                        // an idle keep-alive connection is closed after it), so a slow or
+                        // silent client cannot hold a connection forever.
                         let _ = http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(HEADER_TIMEOUT)
                             .serve_connection(TokioIo::new(tcp), service)
                             .await;
                     });
