@@ -495,3 +495,79 @@ async fn https_serves_every_machine_as_itself_on_one_listener() {
     }
     fleet.shutdown().await;
 }
+
+/// One GET to the fleet admin API; the status and the body as text.
+async fn get_text(addr: SocketAddr, path: &str) -> (u16, String) {
+    let exchange = async {
+        let mut tcp = TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).await.expect("read");
+        String::from_utf8(raw).expect("UTF-8")
+    };
+    let raw = timeout(DEADLINE, exchange).await.expect("in time");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
+    (
+        head.split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status"),
+        body.to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_admin_api_reports_health_lists_by_filter_and_serves_the_inventory() {
+    let mut c = config(10, Ipv4Addr::new(127, 4, 6, 1));
+    c.spec.mix = vec![
+        MixEntry {
+            scenario: "default".into(),
+            weight: 4,
+        },
+        MixEntry {
+            scenario: "amt-like".into(),
+            weight: 1,
+        },
+    ];
+    c.spec.chaos.slow = 0.2;
+    let fleet = Fleet::start(c).await.expect("starts");
+    let addr = fleet.admin_addr().unwrap();
+    let (status, health) = admin(addr, "GET", "/health", None).await;
+    assert_eq!(
+        (status, health["fleet"].clone(), health["built"].clone()),
+        (200, json!(10), json!(0))
+    );
+    fleet.machine(4).expect("machine 4");
+    let (_, health) = admin(addr, "GET", "/health", None).await;
+    assert_eq!(health["built"], json!(1));
+
+    // Filters.
+    let listed = |v: &Value| -> Vec<Value> { v["machines"].as_array().unwrap().clone() };
+    let (_, amt) = admin(addr, "GET", "/machines?scenario=amt-like", None).await;
+    assert_eq!(listed(&amt).len(), 2, "{amt}");
+    assert!(listed(&amt).iter().all(|m| m["scenario"] == "amt-like"));
+    let (_, slow) = admin(addr, "GET", "/machines?chaos=slow", None).await;
+    assert_eq!(listed(&slow).len(), 2, "{slow}");
+    assert!(listed(&slow).iter().all(|m| m["chaos"] == "slow"));
+    let (_, healthy) = admin(addr, "GET", "/machines?chaos=none", None).await;
+    assert_eq!(listed(&healthy).len(), 8, "{healthy}");
+    assert!(listed(&healthy).iter().all(|m| m["chaos"].is_null()));
+    let (_, page) = admin(addr, "GET", "/machines?offset=3&limit=2", None).await;
+    let ids: Vec<_> = listed(&page).iter().map(|m| m["id"].clone()).collect();
+    assert_eq!(ids, vec![json!("m00003"), json!("m00004")]);
+
+    // The inventory, as JSON and as CSV, is the fleet's.
+    let (status, inv) = admin(addr, "GET", "/inventory", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(inv, serde_json::to_value(fleet.inventory()).unwrap());
+    let (status, csv) = get_text(addr, "/inventory?format=csv").await;
+    assert_eq!((status, csv), (200, fleet.inventory().to_csv()));
+
+    // A known route with a method it does not take.
+    let (status, body) = admin(addr, "DELETE", "/machines", None).await;
+    assert_eq!(status, 405, "{body}");
+    let (status, _) = admin(addr, "GET", "/no/such/route", None).await;
+    assert_eq!(status, 404);
+    fleet.shutdown().await;
+}
