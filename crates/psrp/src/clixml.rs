@@ -306,7 +306,7 @@ pub fn decode_string(s: &str) -> String {
                 i += 7;
                 plain_from = i;
                 // Flush the run of escapes once the next byte does not continue it.
-                if !(b.get(i) == Some(&b'_')) {
+                if b.get(i) != Some(&b'_') {
                     flush_units(&mut units, &mut out);
                 }
             }
@@ -556,8 +556,7 @@ fn parse_tree(text: &str, limits: &Limits) -> Result<Node, Error> {
             Ok(())
         };
         match ev {
-            Event::Start(e) | Event::Empty(e) if root.is_some() => {
-                let _ = e;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(Error {
                     offset,
                     kind: ErrorKind::TrailingContent,
@@ -658,10 +657,6 @@ fn parse_tree(text: &str, limits: &Limits) -> Result<Node, Error> {
                 });
             }
         }
-        if root.is_some() && !stack.is_empty() {
-            // Unreachable by construction: the root is set only when the stack empties.
-            return Err(syntax(offset, "internal: root set with open elements"));
-        }
     }
 }
 
@@ -695,17 +690,14 @@ pub fn from_str(text: &str, limits: &Limits) -> Result<Value, Error> {
     cx.value(&root, 0)
 }
 
-/// A value and its cost: how many nodes it expands to and how deep it is.
-struct Stored {
-    value: Value,
-    nodes: usize,
-    depth: usize,
-}
-
-struct Resolver {
+/// Turns the element tree into a value. Objects with a `RefId` are remembered by their
+/// element, and a `<Ref>` reads that element again where it stands: the copy counts
+/// against the node budget and the depth limit like any other element, so references
+/// cannot expand past the limits (nor loop: every expansion goes one level deeper).
+struct Resolver<'a> {
     limits: Limits,
-    objects: HashMap<String, Stored>,
-    type_lists: HashMap<String, Vec<String>>,
+    objects: HashMap<&'a str, &'a Node>,
+    type_lists: HashMap<&'a str, Vec<String>>,
     nodes: usize,
 }
 
@@ -721,12 +713,14 @@ fn parse_num<T: std::str::FromStr>(node: &Node) -> Result<T, Error> {
     t.parse().map_err(|_| bad(node, t))
 }
 
-fn parse_f64(node: &Node) -> Result<f64, Error> {
+/// A floating-point number in XML Schema's spelling (`INF`, `-INF`, `NaN`; .NET also
+/// writes `Infinity`), parsed straight to its own width so an `<Sg>` is not rounded twice.
+fn parse_float<F: std::str::FromStr>(node: &Node, inf: F, neg_inf: F, nan: F) -> Result<F, Error> {
     let t = node.text.trim();
     match t {
-        "INF" | "Infinity" => Ok(f64::INFINITY),
-        "-INF" | "-Infinity" => Ok(f64::NEG_INFINITY),
-        "NaN" => Ok(f64::NAN),
+        "INF" | "Infinity" => Ok(inf),
+        "-INF" | "-Infinity" => Ok(neg_inf),
+        "NaN" => Ok(nan),
         // Rust would also take `inf` and `nan`; XML Schema does not.
         _ if t
             .chars()
@@ -749,38 +743,7 @@ fn parse_base64(node: &Node) -> Result<Vec<u8>, Error> {
         .map_err(|_| bad(node, &node.text))
 }
 
-/// Depth of a value's nesting, counted as elements.
-fn value_cost(v: &Value) -> (usize, usize) {
-    match v {
-        Value::List(items) => {
-            let (n, d) = items
-                .iter()
-                .map(value_cost)
-                .fold((0, 0), |(n, d), (n2, d2)| (n + n2, d.max(d2)));
-            (n + 1, d + 1)
-        }
-        Value::Dict(entries) => {
-            let (n, d) = entries
-                .iter()
-                .flat_map(|(k, v)| [value_cost(k), value_cost(v)])
-                .fold((0, 0), |(n, d), (n2, d2)| (n + n2, d.max(d2)));
-            (n + entries.len() + 1, d + 2)
-        }
-        Value::Obj(o) => {
-            let parts = o
-                .adapted
-                .iter()
-                .chain(o.extended.iter())
-                .map(|(_, v)| value_cost(v))
-                .chain(o.base.iter().map(value_cost));
-            let (n, d) = parts.fold((0, 0), |(n, d), (n2, d2)| (n + n2, d.max(d2)));
-            (n + 1 + o.type_names.len(), d + 2)
-        }
-        _ => (1, 1),
-    }
-}
-
-impl Resolver {
+impl<'a> Resolver<'a> {
     fn count(&mut self, node: &Node, n: usize) -> Result<(), Error> {
         self.nodes = self.nodes.saturating_add(n);
         if self.nodes > self.limits.max_nodes {
@@ -802,7 +765,7 @@ impl Resolver {
     }
 
     /// The value an element denotes; `depth` is its nesting below the root.
-    fn value(&mut self, node: &Node, depth: usize) -> Result<Value, Error> {
+    fn value(&mut self, node: &'a Node, depth: usize) -> Result<Value, Error> {
         if depth >= self.limits.max_depth {
             return Err(node.err(ErrorKind::TooDeep {
                 limit: self.limits.max_depth,
@@ -820,19 +783,15 @@ impl Resolver {
                     attribute: "RefId",
                 })
             })?;
-            let Some(stored) = self.objects.get(id) else {
+            let Some(&target) = self.objects.get(id) else {
                 return Err(node.err(ErrorKind::UnknownRef {
                     ref_id: id.to_owned(),
                 }));
             };
-            let (nodes, sdepth, value) = (stored.nodes, stored.depth, stored.value.clone());
-            if depth + sdepth > self.limits.max_depth {
-                return Err(node.err(ErrorKind::TooDeep {
-                    limit: self.limits.max_depth,
-                }));
-            }
-            self.count(node, nodes)?;
-            return Ok(value);
+            // The copy stands where the <Ref> stands. A <Ref> always sits inside an
+            // object's member or list, so each expansion goes deeper and the depth
+            // limit ends any loop a reused RefId could make.
+            return self.object(target, depth);
         }
         Self::primitive_only(node)?;
         let t = node.text.as_str();
@@ -856,8 +815,18 @@ impl Resolver {
             "U32" => Value::U32(parse_num(node)?),
             "I64" => Value::I64(parse_num(node)?),
             "U64" => Value::U64(parse_num(node)?),
-            "Sg" => Value::Float(parse_f64(node)? as f32),
-            "Db" => Value::Double(parse_f64(node)?),
+            "Sg" => Value::Float(parse_float(
+                node,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::NAN,
+            )?),
+            "Db" => Value::Double(parse_float(
+                node,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+            )?),
             "D" => Value::Decimal(t.trim().to_owned()),
             "DT" => Value::DateTime(t.trim().to_owned()),
             "TS" => Value::TimeSpan(t.trim().to_owned()),
@@ -883,7 +852,7 @@ impl Resolver {
         })
     }
 
-    fn named(&mut self, parent: &Node, depth: usize) -> Result<Vec<(String, Value)>, Error> {
+    fn named(&mut self, parent: &'a Node, depth: usize) -> Result<Vec<(String, Value)>, Error> {
         parent.no_text()?;
         let mut out = Vec::with_capacity(parent.children.len());
         for c in &parent.children {
@@ -898,7 +867,7 @@ impl Resolver {
         Ok(out)
     }
 
-    fn type_names(&mut self, tn: &Node) -> Result<Vec<String>, Error> {
+    fn type_names(&mut self, tn: &'a Node) -> Result<Vec<String>, Error> {
         tn.no_text()?;
         let mut names = Vec::with_capacity(tn.children.len());
         for t in &tn.children {
@@ -913,12 +882,12 @@ impl Resolver {
             names.push(decode_string(&t.text));
         }
         if let Some(id) = tn.attr("RefId") {
-            self.type_lists.insert(id.to_owned(), names.clone());
+            self.type_lists.insert(id, names.clone());
         }
         Ok(names)
     }
 
-    fn object(&mut self, node: &Node, depth: usize) -> Result<Value, Error> {
+    fn object(&mut self, node: &'a Node, depth: usize) -> Result<Value, Error> {
         node.no_text()?;
         let mut obj = Obj::default();
         for c in &node.children {
@@ -1008,19 +977,10 @@ impl Resolver {
                 _ => obj.base = Some(self.value(c, depth + 1)?),
             }
         }
-        let value = canonical(obj);
         if let Some(id) = node.attr("RefId") {
-            let (nodes, depth) = value_cost(&value);
-            self.objects.insert(
-                id.to_owned(),
-                Stored {
-                    value: value.clone(),
-                    nodes,
-                    depth,
-                },
-            );
+            self.objects.insert(id, node);
         }
-        Ok(value)
+        Ok(canonical(obj))
     }
 }
 
@@ -1350,6 +1310,22 @@ mod tests {
             read(&deep).unwrap_err().kind,
             ErrorKind::TooDeep { limit: 64 }
         ));
+    }
+
+    #[test]
+    fn a_reused_ref_id_cannot_make_references_loop() {
+        // "a" is redefined to refer to "b", which refers to "a": expanding either
+        // goes round until the depth limit stops it.
+        let doc = r#"<Obj RefId="r"><MS>
+            <Obj N="a" RefId="a" />
+            <Obj N="b" RefId="b"><MS><Ref N="x" RefId="a" /></MS></Obj>
+            <Obj N="a2" RefId="a"><MS><Ref N="y" RefId="b" /></MS></Obj>
+            <Ref N="z" RefId="a" />
+        </MS></Obj>"#;
+        assert_eq!(
+            read(doc).unwrap_err().kind,
+            ErrorKind::TooDeep { limit: 64 }
+        );
     }
 
     #[test]

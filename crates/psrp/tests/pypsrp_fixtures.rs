@@ -17,8 +17,7 @@ fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let text = text.trim();
     assert!(text.len() % 2 == 0, "{name}: odd number of hex digits");
     (0..text.len())
@@ -61,7 +60,11 @@ fn check_open_pool(name: &str, max: usize) {
     }
     assert_eq!(msgs[0].kind, MessageType::SESSION_CAPABILITY);
     let sc = SessionCapability::from_value(&msgs[0].value(&Limits::default()).unwrap()).unwrap();
-    assert_eq!(sc, SessionCapability::default(), "pypsrp sends 2.3 / 2.0 / 1.1.0.1");
+    assert_eq!(
+        sc,
+        SessionCapability::default(),
+        "pypsrp sends 2.3 / 2.0 / 1.1.0.1"
+    );
 
     assert_eq!(msgs[1].kind, MessageType::INIT_RUNSPACEPOOL);
     let v = msgs[1].value(&Limits::default()).unwrap();
