@@ -526,14 +526,17 @@ fn start_node(e: &BytesStart<'_>, offset: usize) -> Result<Node, Error> {
     })
 }
 
-fn parse_tree(text: &str, limits: &Limits) -> Result<Node, Error> {
+/// The element tree of `text`; offsets are counted from `base` (what precedes `text`).
+fn parse_tree(text: &str, base: usize, limits: &Limits) -> Result<Node, Error> {
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Node> = Vec::new();
     let mut root: Option<Node> = None;
     let mut nodes = 0usize;
     loop {
-        let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        let offset = usize::try_from(reader.buffer_position())
+            .unwrap_or(usize::MAX)
+            .saturating_add(base);
         let ev = reader.read_event().map_err(|e| syntax(offset, e))?;
         let mut count_node = |stack_len: usize| -> Result<(), Error> {
             nodes += 1;
@@ -586,11 +589,11 @@ fn parse_tree(text: &str, limits: &Limits) -> Result<Node, Error> {
             }
             Event::Text(t) => {
                 let s = std::str::from_utf8(t.as_ref()).map_err(|e| syntax(offset, e))?;
-                push_text(&mut stack, s, offset)?;
+                push_text(&mut stack, s, offset, root.is_some())?;
             }
             Event::CData(t) => {
                 let s = std::str::from_utf8(t.as_ref()).map_err(|e| syntax(offset, e))?;
-                push_text(&mut stack, s, offset)?;
+                push_text(&mut stack, s, offset, root.is_some())?;
             }
             Event::GeneralRef(r) => {
                 let resolved: String = if r.is_char_ref() {
@@ -622,20 +625,7 @@ fn parse_tree(text: &str, limits: &Limits) -> Result<Node, Error> {
                     }
                     .to_owned()
                 };
-                // A reference outside every element is content after (or before) the root.
-                if stack.is_empty() {
-                    return Err(Error {
-                        offset,
-                        kind: if root.is_some() {
-                            ErrorKind::TrailingContent
-                        } else {
-                            ErrorKind::UnexpectedText {
-                                element: "(document)".into(),
-                            }
-                        },
-                    });
-                }
-                push_text(&mut stack, &resolved, offset)?;
+                push_text(&mut stack, &resolved, offset, root.is_some())?;
             }
             Event::Comment(_) | Event::PI(_) | Event::Decl(_) => {}
             Event::DocType(_) => {
@@ -660,7 +650,8 @@ fn parse_tree(text: &str, limits: &Limits) -> Result<Node, Error> {
     }
 }
 
-fn push_text(stack: &mut [Node], s: &str, offset: usize) -> Result<(), Error> {
+/// Text goes to the open element; outside every element only whitespace may stand.
+fn push_text(stack: &mut [Node], s: &str, offset: usize, after_root: bool) -> Result<(), Error> {
     match stack.last_mut() {
         Some(node) => {
             node.text.push_str(s);
@@ -669,7 +660,13 @@ fn push_text(stack: &mut [Node], s: &str, offset: usize) -> Result<(), Error> {
         None if s.trim().is_empty() => Ok(()),
         None => Err(Error {
             offset,
-            kind: ErrorKind::TrailingContent,
+            kind: if after_root {
+                ErrorKind::TrailingContent
+            } else {
+                ErrorKind::UnexpectedText {
+                    element: "(document)".into(),
+                }
+            },
         }),
     }
 }
@@ -680,7 +677,13 @@ fn push_text(stack: &mut [Node], s: &str, offset: usize) -> Result<(), Error> {
 /// # Errors
 /// [`Error`], with the byte offset of the fault.
 pub fn from_str(text: &str, limits: &Limits) -> Result<Value, Error> {
-    let root = parse_tree(text, limits)?;
+    // A byte order mark the caller left on is not content. Offsets stay those of `text`.
+    let bom = if text.starts_with('\u{FEFF}') {
+        '\u{FEFF}'.len_utf8()
+    } else {
+        0
+    };
+    let root = parse_tree(&text[bom..], bom, limits)?;
     let mut cx = Resolver {
         limits: *limits,
         objects: HashMap::new(),
@@ -1235,6 +1238,13 @@ mod tests {
         assert!(matches!(kind("<Q/>"), ErrorKind::UnknownElement { .. }));
         assert!(matches!(kind("<S>a</S><S/>"), ErrorKind::TrailingContent));
         assert!(matches!(kind("<S>a</S>x"), ErrorKind::TrailingContent));
+        assert!(matches!(
+            kind("x<S>a</S>"),
+            ErrorKind::UnexpectedText { .. }
+        ));
+        assert!(matches!(kind("<S>a</S>&amp;"), ErrorKind::TrailingContent));
+        assert_eq!(read("\u{FEFF}<S>a</S>").unwrap(), Value::string("a"));
+        assert_eq!(read("\u{FEFF}<I32>a</I32>").unwrap_err().offset, 3);
         assert!(matches!(kind(""), ErrorKind::Empty));
         assert!(matches!(kind("<S>a</B>"), ErrorKind::Syntax { .. }));
         assert!(matches!(
