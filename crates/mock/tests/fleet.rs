@@ -307,33 +307,25 @@ async fn each_kind_of_chaos_breaks_its_machines_as_it_says() {
         t.elapsed()
     );
 
-    // Failing sensors: every numeric sensor over its upper critical threshold.
+    // Failing sensors: every numeric sensor over its upper critical threshold. (A
+    // healthy machine's sensors walk at random, so they are not compared here.)
     let admin_addr = fleet.admin_addr().unwrap();
     let id = of(Chaos::FailingSensors).id;
     let (_, state) = admin(admin_addr, "GET", &format!("/machines/{id}/state"), None).await;
-    let (_, good) = admin(
-        admin_addr,
-        "GET",
-        &format!("/machines/{}/state", healthy.id),
-        None,
-    )
-    .await;
-    let sensors = |s: &Value| s["sensors"].as_array().unwrap().clone();
+    let sensors = state["sensors"].as_array().unwrap().clone();
     let scenario = mock::Scenario::default_scenario();
+    let mut checked = 0;
     for s in &scenario.machine.sensors {
         if let Some(uc) = s.thresholds.upper_critical {
-            let bad = sensors(&state)
-                .into_iter()
-                .find(|x| x["id"] == s.id.as_str())
-                .unwrap();
-            let fine = sensors(&good)
-                .into_iter()
-                .find(|x| x["id"] == s.id.as_str())
-                .unwrap();
+            let bad = sensors.iter().find(|x| x["id"] == s.id.as_str()).unwrap();
             assert!(bad["value"].as_f64().unwrap() > uc, "{}: {bad}", s.id);
-            assert!(fine["value"].as_f64().unwrap() < uc, "{}: {fine}", s.id);
+            checked += 1;
         }
     }
+    assert!(
+        checked > 3,
+        "the default machine has sensors with critical thresholds"
+    );
 
     // Flapping power: its power state changes on its own, and the healthy one's does not.
     let id = of(Chaos::FlappingPower).id;
