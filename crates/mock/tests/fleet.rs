@@ -233,6 +233,10 @@ async fn fleet_operations_act_on_exactly_the_selection() {
     for bad in [
         json!({}),
         json!({"ids": ["m99999"]}),
+        // One past the last machine (20 of them: m00000 to m00019).
+        json!({"ids": ["m00020"]}),
+        // A scenario no machine of this fleet runs.
+        json!({"scenario": "windows-server"}),
         json!({"chaos": "sleepy"}),
         json!({"colour": 1}),
     ] {
@@ -555,6 +559,35 @@ async fn the_fleet_admin_api_reports_health_lists_by_filter_and_serves_the_inven
     assert_eq!(inv, serde_json::to_value(fleet.inventory()).unwrap());
     let (status, csv) = get_text(addr, "/inventory?format=csv").await;
     assert_eq!((status, csv), (200, fleet.inventory().to_csv()));
+
+    // A selection by chaos takes exactly those machines.
+    let (status, off) = admin(
+        addr,
+        "POST",
+        "/fleet/power",
+        Some(json!({"action": "off", "select": {"chaos": "slow"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{off}");
+    let slow_ids: Vec<Value> = listed(&slow).iter().map(|m| m["id"].clone()).collect();
+    assert_eq!(off["machines"].as_array().unwrap(), &slow_ids);
+    // A fraction draws from the whole selection: over seeds, each of two machines is
+    // picked alone at some point.
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..40 {
+        let select = json!({"ids": ["m00001", "m00002"], "fraction": 0.5, "seed": seed});
+        let (_, on) = admin(
+            addr,
+            "POST",
+            "/fleet/power",
+            Some(json!({"action": "on", "select": select})),
+        )
+        .await;
+        let picked = on["machines"].as_array().unwrap().clone();
+        assert_eq!(picked.len(), 1, "{on}");
+        seen.insert(picked[0].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
 
     // A known route with a method it does not take.
     let (status, body) = admin(addr, "DELETE", "/machines", None).await;
