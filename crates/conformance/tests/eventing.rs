@@ -600,3 +600,77 @@ async fn a_subscribe_in_an_unknown_mode_that_is_accepted_fails() {
         r.transcript
     );
 }
+
+const PULL: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull";
+
+/// A Pull of a pull-mode subscription with no event yet may be answered with
+/// wsman:TimedOut, and passes; any other fault is no PullResponse, and fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_answered_with_timed_out_passes_and_with_another_fault_fails() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.pull.response"]);
+    for (fault, want) in [
+        ("wsman:TimedOut", Outcome::Pass),
+        ("wsen:InvalidEnumerationContext", Outcome::Fail),
+    ] {
+        let toml = format!(
+            "[scenario]\nname = \"pull-faults\"\n\n\
+            [[rules]]\nname = \"Pull\"\nmatch = {{ action = \"{PULL}\" }}\n\
+            answer = {{ fault = \"{fault}\" }}\n"
+        );
+        let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+        let (o, m) = outcome(&report, "wsman.eventing.pull.response");
+        assert_eq!(*o, want, "{fault}: {m}");
+        if want == Outcome::Fail {
+            assert!(m.contains("InvalidEnumerationContext"), "{fault}: `{m}`");
+        }
+    }
+}
+
+/// The push cases judge what reaches the sink: against the clean mock they pass, and
+/// each seeded delivery defect fails the cases its file names (`# breaks:`) and no
+/// other of them. (tests/defects.rs checks the same over the whole suite; this one
+/// runs three cases, fast enough to run for each mutant of their verdicts.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_push_verdicts_pass_clean_deliveries_and_fail_each_delivery_defect() {
+    let ids = [
+        "wsman.eventing.push.heartbeats",
+        "wsman.eventing.push.reference-parameters",
+        "wsman.eventing.push-with-ack.acked",
+    ];
+    let cases = pick(&eventing_cases(), &ids);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks/defects");
+    let mut runs = tokio::task::JoinSet::new();
+    for defect in [
+        None,
+        Some("eventing-no-heartbeats"),
+        Some("eventing-late-heartbeats"),
+        Some("eventing-no-identifier"),
+    ] {
+        let text = defect.map(|d| {
+            let p = dir.join(format!("{d}.toml"));
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        });
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let broken = text
+                .as_deref()
+                .map(|t| support::breaks(t).expect("a # breaks: line"))
+                .unwrap_or_default();
+            let report = run_on(text.as_deref(), &cases, RunOptions::default()).await;
+            (defect, broken, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (defect, broken, report) = joined.unwrap();
+        let name = defect.unwrap_or("the clean mock");
+        for id in ids {
+            let (o, m) = outcome(&report, id);
+            let want = if broken.contains(id) {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
+            assert_eq!(*o, want, "{name}, {id}: {m}");
+        }
+    }
+}
