@@ -347,3 +347,330 @@ async fn a_renew_answered_with_the_wrong_response_fails() {
     assert_eq!(*o, Outcome::Fail, "{m}");
     assert!(m.contains("RenewResponse"), "`{m}`");
 }
+
+const UNSUBSCRIBE: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Unsubscribe";
+const RENEW: &str = "http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew";
+
+/// A SOAP envelope answering with `action` and `body`, related to the request (or to
+/// `relates_to` when given, to answer the wrong request).
+fn envelope(action: &str, body: &str, relates_to: Option<&str>) -> String {
+    let relates = relates_to.unwrap_or("{{relates_to}}");
+    format!(
+        "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" \
+        xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" \
+        xmlns:e=\"http://schemas.xmlsoap.org/ws/2004/08/eventing\" \
+        xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" \
+        xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\"><s:Header>\
+        <a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>\
+        <a:Action s:mustUnderstand=\"true\">{action}</a:Action>\
+        <a:MessageID>uuid:{{{{uuid}}}}</a:MessageID><a:RelatesTo>{relates}</a:RelatesTo></s:Header>\
+        <s:Body>{body}</s:Body></s:Envelope>"
+    )
+}
+
+/// A SubscribeResponse whose SubscriptionManager EPR is `epr` (its children), with a
+/// pull-mode EnumerationContext when `context`.
+fn subscribed(epr: &str, context: bool) -> String {
+    let ctx = if context {
+        "<n:EnumerationContext>uuid:0f0f0f0f-0000-4000-8000-00000000c0de</n:EnumerationContext>"
+    } else {
+        ""
+    };
+    envelope(
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscribeResponse",
+        &format!(
+            "<e:SubscribeResponse><e:SubscriptionManager>{epr}</e:SubscriptionManager>\
+             <e:Expires>PT60S</e:Expires>{ctx}</e:SubscribeResponse>"
+        ),
+        None,
+    )
+}
+
+/// A fault `subcode` (Sender) whose RelatesTo names another request.
+fn unrelated_fault(subcode: &str) -> String {
+    envelope(
+        "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault",
+        &format!(
+            "<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>{subcode}</s:Value>\
+             </s:Subcode></s:Code><s:Reason><s:Text xml:lang=\"en\">refused</s:Text></s:Reason>\
+             </s:Fault>"
+        ),
+        Some("uuid:00000000-0000-4000-8000-000000000bad"),
+    )
+}
+
+/// A scenario answering every Subscribe with `subscribe` (so discovery finds every
+/// delivery mode offered) and every Unsubscribe with an UnsubscribeResponse.
+fn subscribe_answered(subscribe: &str) -> String {
+    let unsubscribed = envelope(
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/UnsubscribeResponse",
+        "",
+        None,
+    );
+    format!(
+        "[scenario]\nname = \"crafted-subscribe\"\n\n\
+        [[rules]]\nname = \"crafted SubscribeResponse\"\n\
+        match = {{ action = \"{SUBSCRIBE}\" }}\n\
+        answer = {{ template = '''{subscribe}''' }}\n\n\
+        [[rules]]\nname = \"Unsubscribe\"\n\
+        match = {{ action = \"{UNSUBSCRIBE}\" }}\n\
+        answer = {{ template = '''{unsubscribed}''' }}\n"
+    )
+}
+
+/// WS-Eventing leaves how the SubscriptionManager EPR names the subscription to the
+/// source: reference parameters (wse:Identifier, or a wsman:ResourceURI) or an address
+/// of the manager's own both do. An EPR that could name nothing (no reference
+/// parameters, and an address that is empty, anonymous, or the endpoint the Subscribe
+/// went to) fails, with what it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_manager_epr_that_can_name_nothing_fails_and_one_that_can_passes() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.subscribe.response"]);
+    let id = "<a:ReferenceParameters><e:Identifier>uuid:5ab5c71b-0000-4000-8000-000000000001\
+              </e:Identifier></a:ReferenceParameters>";
+    let uri = "<a:ReferenceParameters><w:ResourceURI>http://schemas.dmtf.org/wbem/wscim/1/\
+               cim-schema/2/CIM_IndicationSubscription</w:ResourceURI></a:ReferenceParameters>";
+    let rows: [(&str, String, Outcome); 7] = [
+        (
+            "an address of the manager's own",
+            "<a:Address>http://127.0.0.1:9/manager</a:Address>".into(),
+            Outcome::Pass,
+        ),
+        (
+            "the Subscribe's endpoint and wse:Identifier",
+            format!("<a:Address>{{{{to}}}}</a:Address>{id}"),
+            Outcome::Pass,
+        ),
+        (
+            "the Subscribe's endpoint and a wsman:ResourceURI",
+            format!("<a:Address>{{{{to}}}}</a:Address>{uri}"),
+            Outcome::Pass,
+        ),
+        (
+            "the anonymous address and wse:Identifier",
+            format!("<a:Address>{}</a:Address>{id}", wsman::ns::ANONYMOUS),
+            Outcome::Pass,
+        ),
+        (
+            "an empty address",
+            "<a:Address> </a:Address>".into(),
+            Outcome::Fail,
+        ),
+        (
+            "the anonymous address",
+            format!("<a:Address>{}</a:Address>", wsman::ns::ANONYMOUS),
+            Outcome::Fail,
+        ),
+        (
+            "the Subscribe's endpoint",
+            "<a:Address>{{to}}</a:Address>".into(),
+            Outcome::Fail,
+        ),
+    ];
+    for (what, epr, want) in rows {
+        let toml = subscribe_answered(&subscribed(&epr, true));
+        let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+        let (o, m) = outcome(&report, "wsman.eventing.subscribe.response");
+        assert_eq!(*o, want, "{what}: {m}");
+        if want == Outcome::Fail {
+            assert!(
+                m.contains("wse:SubscriptionManager") && !m.contains("EnumerationContext"),
+                "{what}: the message should name the manager EPR alone, got `{m}`"
+            );
+        }
+    }
+}
+
+/// A pull-mode subscription is read with wsen:Pull on its EnumerationContext: a
+/// SubscribeResponse to a pull-mode Subscribe without one fails; a push-mode one needs
+/// none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_subscription_needs_an_enumeration_context_and_a_push_one_does_not() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.subscribe.response"]);
+    let epr = "<a:Address>http://127.0.0.1:9/manager</a:Address>";
+    let toml = subscribe_answered(&subscribed(epr, false));
+    let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+    let (o, m) = outcome(&report, "wsman.eventing.subscribe.response");
+    assert_eq!(*o, Outcome::Fail, "{m}");
+    assert!(
+        m.contains("EnumerationContext") && !m.contains("wse:SubscriptionManager"),
+        "`{m}`"
+    );
+    // The mock offering push only: its SubscribeResponse has no context, and passes.
+    let toml = "[scenario]\nname = \"push-only\"\n\n[eventing]\nmodes = [\"push\"]\n";
+    let report = run_on(Some(toml), &cases, RunOptions::default()).await;
+    let (o, m) = outcome(&report, "wsman.eventing.subscribe.response");
+    assert_eq!(*o, Outcome::Pass, "{m}");
+    let subscribe = &report.results[0].transcript[0];
+    assert!(
+        subscribe
+            .request
+            .contains(&format!("Mode=\"{}\"", client::eventing::mode::PUSH)),
+        "the case should have subscribed in push mode: {}",
+        subscribe.request
+    );
+}
+
+/// Only `wsa:ActionNotSupported` says GetStatus is not offered: any other fault to a
+/// valid subscription's GetStatus fails the case, it is not skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_status_refused_with_another_fault_fails() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.get-status"]);
+    let toml = "[scenario]\nname = \"get-status-faults\"\n\n\
+        [[rules]]\nname = \"GetStatus refused\"\n\
+        match = { action = \"http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatus\" }\n\
+        answer = { fault = \"wse:InvalidMessage\" }\n";
+    let report = run_on(Some(toml), &cases, RunOptions::default()).await;
+    let (o, m) = outcome(&report, "wsman.eventing.get-status");
+    assert_eq!(*o, Outcome::Fail, "{m}");
+    assert!(m.contains("InvalidMessage"), "`{m}`");
+}
+
+/// A Renew of a subscription that was unsubscribed must be a fault that answers the
+/// Renew: a RenewResponse fails, and so does a fault related to another request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renew_after_unsubscribe_must_be_a_fault_answering_it() {
+    let cases = pick(
+        &eventing_cases(),
+        &["wsman.eventing.renew.after-unsubscribe"],
+    );
+    let renewed = envelope(
+        "http://schemas.xmlsoap.org/ws/2004/08/eventing/RenewResponse",
+        "<e:RenewResponse><e:Expires>PT60S</e:Expires></e:RenewResponse>",
+        None,
+    );
+    for (what, answer, status, says) in [
+        ("a RenewResponse", renewed, 200, "expected a fault"),
+        (
+            "an unrelated fault",
+            unrelated_fault("wse:InvalidMessage"),
+            400,
+            "RelatesTo",
+        ),
+    ] {
+        let toml = format!(
+            "[scenario]\nname = \"renews-the-dead\"\n\n\
+            [[rules]]\nname = \"Renew\"\nmatch = {{ action = \"{RENEW}\" }}\n\
+            answer = {{ template = '''{answer}''', status = {status} }}\n"
+        );
+        let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+        let (o, m) = outcome(&report, "wsman.eventing.renew.after-unsubscribe");
+        assert_eq!(*o, Outcome::Fail, "{what}: {m}");
+        assert!(m.contains(says), "{what}: `{m}`");
+    }
+}
+
+/// A Subscribe that must fail is answered by a fault related to it: a fault whose
+/// RelatesTo names another request does not answer it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_related_to_another_request_fails() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.subscribe.bad-expiry"]);
+    let fault = unrelated_fault("wse:InvalidExpirationTime");
+    let toml = format!(
+        "[scenario]\nname = \"unrelated-refusal\"\n\n\
+        [[rules]]\nname = \"zero expiry\"\n\
+        match = {{ action = \"{SUBSCRIBE}\", body_path = \"Subscribe/Expires\", body_text = \"PT0S\" }}\n\
+        answer = {{ template = '''{fault}''', status = 400 }}\n"
+    );
+    let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+    let (o, m) = outcome(&report, "wsman.eventing.subscribe.bad-expiry");
+    assert_eq!(*o, Outcome::Fail, "{m}");
+    assert!(m.contains("RelatesTo"), "`{m}`");
+}
+
+/// A source that takes a Subscribe in a delivery mode it cannot know (it answers
+/// SubscribeResponse to every Subscribe) fails the unknown-mode case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_in_an_unknown_mode_that_is_accepted_fails() {
+    let cases = pick(
+        &eventing_cases(),
+        &["wsman.eventing.subscribe.unknown-mode"],
+    );
+    let epr = "<a:Address>http://127.0.0.1:9/manager</a:Address>";
+    let toml = subscribe_answered(&subscribed(epr, false));
+    let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+    let (o, m) = outcome(&report, "wsman.eventing.subscribe.unknown-mode");
+    assert_eq!(*o, Outcome::Fail, "{m}");
+    let r = &report.results[0];
+    assert!(
+        r.transcript
+            .iter()
+            .any(|l| l.request.contains("NoSuchDeliveryMode")),
+        "{:#?}",
+        r.transcript
+    );
+}
+
+const PULL: &str = "http://schemas.xmlsoap.org/ws/2004/09/enumeration/Pull";
+
+/// A Pull of a pull-mode subscription with no event yet may be answered with
+/// wsman:TimedOut, and passes; any other fault is no PullResponse, and fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_answered_with_timed_out_passes_and_with_another_fault_fails() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.pull.response"]);
+    for (fault, want) in [
+        ("wsman:TimedOut", Outcome::Pass),
+        ("wsen:InvalidEnumerationContext", Outcome::Fail),
+    ] {
+        let toml = format!(
+            "[scenario]\nname = \"pull-faults\"\n\n\
+            [[rules]]\nname = \"Pull\"\nmatch = {{ action = \"{PULL}\" }}\n\
+            answer = {{ fault = \"{fault}\" }}\n"
+        );
+        let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+        let (o, m) = outcome(&report, "wsman.eventing.pull.response");
+        assert_eq!(*o, want, "{fault}: {m}");
+        if want == Outcome::Fail {
+            assert!(m.contains("InvalidEnumerationContext"), "{fault}: `{m}`");
+        }
+    }
+}
+
+/// The push cases judge what reaches the sink: against the clean mock they pass, and
+/// each seeded delivery defect fails the cases its file names (`# breaks:`) and no
+/// other of them. (tests/defects.rs checks the same over the whole suite; this one
+/// runs three cases, fast enough to run for each mutant of their verdicts.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_push_verdicts_pass_clean_deliveries_and_fail_each_delivery_defect() {
+    let ids = [
+        "wsman.eventing.push.heartbeats",
+        "wsman.eventing.push.reference-parameters",
+        "wsman.eventing.push-with-ack.acked",
+    ];
+    let cases = pick(&eventing_cases(), &ids);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks/defects");
+    let mut runs = tokio::task::JoinSet::new();
+    for defect in [
+        None,
+        Some("eventing-no-heartbeats"),
+        Some("eventing-late-heartbeats"),
+        Some("eventing-no-identifier"),
+    ] {
+        let text = defect.map(|d| {
+            let p = dir.join(format!("{d}.toml"));
+            std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        });
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let broken = text
+                .as_deref()
+                .map(|t| support::breaks(t).expect("a # breaks: line"))
+                .unwrap_or_default();
+            let report = run_on(text.as_deref(), &cases, RunOptions::default()).await;
+            (defect, broken, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (defect, broken, report) = joined.unwrap();
+        let name = defect.unwrap_or("the clean mock");
+        for id in ids {
+            let (o, m) = outcome(&report, id);
+            let want = if broken.contains(id) {
+                Outcome::Fail
+            } else {
+                Outcome::Pass
+            };
+            assert_eq!(*o, want, "{name}, {id}: {m}");
+        }
+    }
+}
