@@ -167,6 +167,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let code = runtime.block_on(async move {
+        let mut signals = Signals::new();
         let name = scenario.meta.name.clone();
         let server = match MockServer::start_with_ipmi(scenario, config, ipmi).await {
             Ok(s) => s,
@@ -194,7 +195,7 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("touchstone serve: cannot write {}: {e}", path.display());
             }
         }
-        until_signal_then(server.shutdown()).await;
+        until_signal_then(&mut signals, server.shutdown()).await;
         ExitCode::SUCCESS
     });
     // Work still running on the runtime's blocking threads (a large body being parsed)
@@ -300,6 +301,7 @@ fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
         }
     };
     let code = runtime.block_on(async move {
+        let mut signals = Signals::new();
         let started = std::time::Instant::now();
         let fleet = match Fleet::start(config).await {
             Ok(f) => f,
@@ -356,7 +358,7 @@ fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
                 eprintln!("touchstone serve: cannot write {}: {e}", path.display());
             }
         }
-        until_signal_then(fleet.shutdown()).await;
+        until_signal_then(&mut signals, fleet.shutdown()).await;
         ExitCode::SUCCESS
     });
     runtime.shutdown_timeout(SHUTDOWN_SLACK);
@@ -366,12 +368,12 @@ fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
 /// Waits for SIGINT or SIGTERM, then runs `shutdown`. A second signal, or the grace
 /// running out, ends the wait: the process must not outlive a signal by more than a
 /// second.
-async fn until_signal_then(shutdown: impl std::future::Future<Output = ()>) {
-    wait_for_signal().await;
+async fn until_signal_then(signals: &mut Signals, shutdown: impl std::future::Future<Output = ()>) {
+    signals.recv().await;
     eprintln!("touchstone serve: stopping");
     tokio::select! {
         _ = shutdown => {}
-        _ = wait_for_signal() => eprintln!("touchstone serve: second signal, not waiting"),
+        _ = signals.recv() => eprintln!("touchstone serve: second signal, not waiting"),
         _ = tokio::time::sleep(SHUTDOWN_GRACE + SHUTDOWN_SLACK) => {
             eprintln!("touchstone serve: stopped before every connection finished");
         }
@@ -383,26 +385,51 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500
 /// What the listeners, sessions and worker threads get beyond the grace to stop.
 const SHUTDOWN_SLACK: std::time::Duration = std::time::Duration::from_millis(200);
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, listened for from the moment this is made: made before the
+/// listener lines are printed, so a script that signals as soon as it reads them
+/// never meets the default action (death without a word).
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate());
-        match term {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// The next signal.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.int) => {}
+                _ = one(&mut self.term) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
