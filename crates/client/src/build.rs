@@ -104,6 +104,12 @@ impl Request {
         self
     }
 
+    /// Adds a selector as read from an endpoint reference (text or EPR value).
+    pub fn with_selector(mut self, selector: Selector<'static>) -> Request {
+        self.selectors.push(selector);
+        self
+    }
+
     /// Adds selectors with text values.
     pub fn selectors<K: Into<String>, V: Into<String>>(
         mut self,

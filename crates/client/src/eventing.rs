@@ -308,6 +308,9 @@ pub struct Subscribed {
     pub manager: String,
     /// The manager's `wsman:ResourceURI` reference parameter, if any.
     pub manager_resource_uri: Option<String>,
+    /// The manager's `wsman:SelectorSet` reference parameter (a source may name the
+    /// subscription by selectors): sent back as the request's selectors.
+    pub manager_selectors: Vec<wsman::addressing::Selector<'static>>,
     /// Every other reference parameter of the manager, `wse:Identifier` included, as
     /// owned trees: they are sent back as headers.
     pub reference_parameters: Vec<Tree<'static>>,
@@ -347,6 +350,11 @@ impl Subscribed {
         Ok(Subscribed {
             manager: epr.address.to_string(),
             manager_resource_uri: epr.resource_uri.as_deref().map(str::to_owned),
+            manager_selectors: epr
+                .selectors
+                .iter()
+                .map(|sel| sel.clone().into_owned())
+                .collect(),
             reference_parameters: epr
                 .other_parameters
                 .iter()
@@ -372,6 +380,9 @@ impl Subscribed {
         };
         let uri = self.manager_resource_uri.as_deref().unwrap_or(resource_uri);
         let mut req = build::Request::new(to, uri);
+        for sel in &self.manager_selectors {
+            req = req.with_selector(sel.clone());
+        }
         for p in &self.reference_parameters {
             req = req.header(p.clone(), false);
         }
@@ -492,6 +503,46 @@ mod tests {
 
     fn parse_body(xml: &str) -> roxmltree::Document<'_> {
         roxmltree::Document::parse(xml).unwrap()
+    }
+
+    /// A manager that names its subscription by a selector gets the selector back on
+    /// every request to it, with the other reference parameters as headers.
+    #[test]
+    fn manager_selectors_and_reference_parameters_go_back_on_each_request() {
+        let sub = Subscribed {
+            manager: ns::ANONYMOUS.into(),
+            manager_resource_uri: Some("urn:manager".into()),
+            manager_selectors: vec![wsman::addressing::Selector::text("Id", "7").into_owned()],
+            reference_parameters: Vec::new(),
+            identifier: None,
+            expires: None,
+            enumeration_context: None,
+        };
+        let env = unsubscribe(sub.request("http://127.0.0.1:9/wsman", "urn:fallback"));
+        let xml = env.to_xml();
+        let doc = parse_body(&xml);
+        let selector = doc
+            .descendants()
+            .find(|n| n.has_tag_name((ns::WSMAN, "Selector")))
+            .expect("the selector goes back");
+        assert_eq!(
+            (selector.attribute("Name"), selector.text()),
+            (Some("Id"), Some("7"))
+        );
+        let uri = doc
+            .descendants()
+            .find(|n| n.has_tag_name((ns::WSMAN, "ResourceURI")))
+            .unwrap();
+        assert_eq!(uri.text(), Some("urn:manager"));
+        let to = doc
+            .descendants()
+            .find(|n| n.has_tag_name((ns::WSA, "To")))
+            .unwrap();
+        assert_eq!(
+            to.text(),
+            Some("http://127.0.0.1:9/wsman"),
+            "the anonymous manager is the endpoint"
+        );
     }
 
     #[test]

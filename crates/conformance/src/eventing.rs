@@ -251,7 +251,11 @@ async fn subscribe_response(ctx: &mut Ctx) -> Result<(), Finding> {
     let own_address = !s.manager.trim().is_empty()
         && s.manager != wsman::ns::ANONYMOUS
         && s.manager != ctx.client.url();
-    if s.reference_parameters.is_empty() && s.manager_resource_uri.is_none() && !own_address {
+    if s.reference_parameters.is_empty()
+        && s.manager_resource_uri.is_none()
+        && s.manager_selectors.is_empty()
+        && !own_address
+    {
         misses.push(Mismatch {
             what: "wse:SubscriptionManager".into(),
             expected: "reference parameters (such as wse:Identifier) or an address of its own"

@@ -430,7 +430,14 @@ async fn a_subscription_manager_epr_that_can_name_nothing_fails_and_one_that_can
               </e:Identifier></a:ReferenceParameters>";
     let uri = "<a:ReferenceParameters><w:ResourceURI>http://schemas.dmtf.org/wbem/wscim/1/\
                cim-schema/2/CIM_IndicationSubscription</w:ResourceURI></a:ReferenceParameters>";
-    let rows: [(&str, String, Outcome); 7] = [
+    let sel = "<a:ReferenceParameters><w:SelectorSet><w:Selector Name=\"Id\">7</w:Selector>\
+               </w:SelectorSet></a:ReferenceParameters>";
+    let rows: [(&str, String, Outcome); 8] = [
+        (
+            "the Subscribe's endpoint and a wsman:SelectorSet",
+            format!("<a:Address>{{{{to}}}}</a:Address>{sel}"),
+            Outcome::Pass,
+        ),
         (
             "an address of the manager's own",
             "<a:Address>http://127.0.0.1:9/manager</a:Address>".into(),
