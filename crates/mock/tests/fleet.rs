@@ -301,6 +301,32 @@ async fn each_kind_of_chaos_breaks_its_machines_as_it_says() {
         .unwrap()
         .expect("an answer");
     assert_eq!(answer.status(), Some(401));
+    // Over IPMI too: the RMCP+ login with the inventory's password is refused, while a
+    // healthy machine takes the same login.
+    let login = |addr: &str, password: &str| {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let password = password.to_owned();
+        async move {
+            let target = client::ipmi::IpmiTarget::new(addr, "admin", &password);
+            let mut s = client::ipmi::IpmiSession::open(&target, 1)
+                .await
+                .expect("a socket");
+            s.login_v20(
+                ipmi::codes::Privilege::Administrator,
+                ipmi::console::SuiteChoice::Auto,
+            )
+            .await
+            .is_ok()
+        }
+    };
+    assert!(!login(m.ipmi.as_deref().unwrap(), m.password.as_deref().unwrap()).await);
+    assert!(
+        login(
+            healthy.ipmi.as_deref().unwrap(),
+            healthy.password.as_deref().unwrap()
+        )
+        .await
+    );
 
     // Slow: late by at least slow_ms; a healthy machine is not.
     let t = Instant::now();
