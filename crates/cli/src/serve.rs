@@ -107,8 +107,13 @@ pub fn run(args: Args) -> ExitCode {
         },
         None => Scenario::default_scenario(),
     };
-    if let Some(n) = args.fleet {
-        return fleet(args, scenario, n as usize);
+    // `--fleet N`, or a scenario whose `[fleet]` table gives a size.
+    let size = args
+        .fleet
+        .map(|n| n as usize)
+        .or_else(|| scenario.fleet.as_ref().map(|f| f.size).filter(|&n| n > 0));
+    if let Some(n) = size {
+        return fleet(args, scenario, n);
     }
     if let Some(a) = args.admin {
         if !a.ip().is_loopback() {
@@ -156,15 +161,8 @@ pub fn run(args: Args) -> ExitCode {
         shutdown_grace: SHUTDOWN_GRACE,
         ..ServerConfig::default()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("touchstone serve: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::from(2);
     };
     let code = runtime.block_on(async move {
         let mut signals = Signals::new();
@@ -290,15 +288,8 @@ fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
             });
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("touchstone serve: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::from(2);
     };
     let code = runtime.block_on(async move {
         let mut signals = Signals::new();
@@ -363,6 +354,21 @@ fn fleet(args: Args, scenario: Scenario, size: usize) -> ExitCode {
     });
     runtime.shutdown_timeout(SHUTDOWN_SLACK);
     code
+}
+
+/// The multi-threaded runtime `serve` runs on (`None`, said on stderr, if it cannot
+/// start).
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("touchstone serve: cannot start the runtime: {e}");
+            None
+        }
+    }
 }
 
 /// Waits for SIGINT or SIGTERM, then runs `shutdown`. A second signal, or the grace

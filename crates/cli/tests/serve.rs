@@ -346,3 +346,29 @@ fn serve_fleet_refuses_bad_arguments() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// A scenario whose `[fleet]` table gives a size is served as that fleet without
+/// `--fleet`; its table's seed and mix are used.
+#[test]
+fn a_scenario_with_a_fleet_size_is_served_as_a_fleet() {
+    let dir = std::env::temp_dir().join(format!("touchstone-fleet-table-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("fleet.toml");
+    std::fs::write(
+        &scenario,
+        "[fleet]\nsize = 3\nseed = 11\nhttp_port = 0\nipmi_port = 0\nfirst_ip = \"127.6.1.1\"\n\
+         [[fleet.mix]]\nscenario = \"amt-like\"\nweight = 1\n",
+    )
+    .unwrap();
+    let (child, rx) = serve(&["--scenario", scenario.to_str().unwrap()]);
+    let first = rx.recv_timeout(PATIENCE).expect("a line");
+    let second = rx.recv_timeout(PATIENCE).expect("a second line");
+    let done = terminate(child, Duration::from_secs(5));
+    assert!(first.starts_with("fleet: 3 machines, seed 11"), "{first}");
+    assert!(
+        second.starts_with("first: m00000 node-00000 http http://127.6.1.1:"),
+        "{second}"
+    );
+    assert!(done.is_ok(), "stops on SIGTERM");
+    let _ = std::fs::remove_dir_all(&dir);
+}

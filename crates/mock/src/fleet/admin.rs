@@ -142,6 +142,16 @@ async fn serve(
         .await
     {
         Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let mut resp = error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("body larger than {} bytes", crate::admin::MAX_ADMIN_BODY),
+            );
+            // The rest of the body is unread: the connection cannot be reused.
+            resp.headers_mut()
+                .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            return resp;
+        }
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("reading body: {e}")),
     };
     let path = path.trim_end_matches('/');

@@ -29,11 +29,12 @@ pub struct FleetSpec {
     /// `port-range`: the one address every machine listens on.
     pub ip: IpAddr,
     /// WS-Man over HTTP: the port (`per-ip`), or the first machine's (`port-range`:
-    /// machine `i` at `http_port + i`). 0 picks a free port. Absent: no HTTP.
+    /// machine `i` at `http_port + i`). 0 picks a free port. `None`: no HTTP (the
+    /// table's default is 5985; `serve` sets `None` for a protocol its options leave out).
     pub http_port: Option<u16>,
-    /// WS-Man over HTTPS, as `http_port`. Absent: no HTTPS.
+    /// WS-Man over HTTPS, as `http_port`. `None` (the default): no HTTPS.
     pub https_port: Option<u16>,
-    /// IPMI over LAN (UDP), as `http_port`. Absent: no IPMI.
+    /// IPMI over LAN (UDP), as `http_port` (default 623). `None`: no IPMI.
     pub ipmi_port: Option<u16>,
     /// Host names are this plus the index in five digits (`node-00007`).
     pub hostname_prefix: String,
