@@ -79,6 +79,9 @@ fn check_open_pool(name: &str, max: usize) {
     );
     let host = v.prop("HostInfo").unwrap();
     assert_eq!(host.prop("_isHostNull"), Some(&Value::Bool(true)));
+    // The client side (`psrp::client`) writes the message pypsrp wrote.
+    assert_eq!(init.to_value(), v, "InitRunspacePool::to_value differs from pypsrp's");
+    assert_eq!(sc.to_value(), msgs[0].value(&Limits::default()).unwrap());
 }
 
 fn check_create_pipeline(name: &str, max: usize) {
@@ -122,6 +125,9 @@ fn check_create_pipeline(name: &str, max: usize) {
     // Our writer's form of the same value reads back to the same value.
     let again = clixml::from_str(&clixml::to_string(&v), &Limits::default()).unwrap();
     assert_eq!(again, v);
+    // The client side (`psrp::client`) writes the message pypsrp wrote, property for
+    // property and type name for type name.
+    assert_eq!(cp.to_value(), v, "CreatePipeline::to_value differs from pypsrp's");
 }
 
 #[test]
