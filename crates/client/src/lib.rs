@@ -43,6 +43,7 @@ pub mod error;
 pub mod eventing;
 pub mod exchange;
 pub mod ipmi;
+pub mod psrp;
 pub mod sink;
 mod tls;
 

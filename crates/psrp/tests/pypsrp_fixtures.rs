@@ -80,7 +80,11 @@ fn check_open_pool(name: &str, max: usize) {
     let host = v.prop("HostInfo").unwrap();
     assert_eq!(host.prop("_isHostNull"), Some(&Value::Bool(true)));
     // The client side (`psrp::client`) writes the message pypsrp wrote.
-    assert_eq!(init.to_value(), v, "InitRunspacePool::to_value differs from pypsrp's");
+    assert_eq!(
+        init.to_value(),
+        v,
+        "InitRunspacePool::to_value differs from pypsrp's"
+    );
     assert_eq!(sc.to_value(), msgs[0].value(&Limits::default()).unwrap());
 }
 
@@ -127,7 +131,11 @@ fn check_create_pipeline(name: &str, max: usize) {
     assert_eq!(again, v);
     // The client side (`psrp::client`) writes the message pypsrp wrote, property for
     // property and type name for type name.
-    assert_eq!(cp.to_value(), v, "CreatePipeline::to_value differs from pypsrp's");
+    assert_eq!(
+        cp.to_value(),
+        v,
+        "CreatePipeline::to_value differs from pypsrp's"
+    );
 }
 
 #[test]
