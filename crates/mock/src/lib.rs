@@ -98,6 +98,7 @@ pub mod ipmi;
 mod ipmi_bridge;
 pub mod journal;
 mod mock;
+mod remoting;
 pub mod mockserver;
 pub mod rules;
 pub mod scenario;
