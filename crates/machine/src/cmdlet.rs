@@ -150,9 +150,9 @@ impl CmdletSpec {
     pub fn matches(&self, name: &str, given: &[(String, String)]) -> bool {
         self.name.eq_ignore_ascii_case(name)
             && self.parameters.0.iter().all(|(k, want)| {
-                given
-                    .iter()
-                    .any(|(n, v)| n.eq_ignore_ascii_case(k) && v.eq_ignore_ascii_case(&want.as_text()))
+                given.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case(k) && v.eq_ignore_ascii_case(&want.as_text())
+                })
             })
     }
 }
@@ -225,9 +225,14 @@ output = [{ Name = "w1", Size = 3 }, "text"]"#,
         )
         .unwrap();
         let p = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
-        assert!(spec.matches("get-widget", &p(&[("name", "W1"), ("Count", "3"), ("x", "y")])));
+        assert!(spec.matches(
+            "get-widget",
+            &p(&[("name", "W1"), ("Count", "3"), ("x", "y")])
+        ));
         assert!(!spec.matches("Get-Widget", &p(&[("Name", "w1")])));
         assert!(!spec.matches("Get-Other", &p(&[("Name", "w1"), ("Count", "3")])));
         let Data::Map(m) = &spec.output[0] else {

@@ -1118,7 +1118,10 @@ impl MachineSpec {
             let it = item("session_configurations", i, &c.name);
             let lower = c.name.to_ascii_lowercase();
             if c.name.is_empty()
-                || !c.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+                || !c
+                    .name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
             {
                 return Err(SpecError::InvalidField {
                     item: it,

@@ -153,21 +153,27 @@ pub struct InformationSource {
 
 /// INFORMATION_RECORD (2.2.2.26) with `message` as its `MessageData` and `tags`.
 pub fn information_record(message: &str, tags: &[&str], from: &InformationSource) -> Value {
-    Obj::new(["System.Management.Automation.InformationRecord", "System.Object"])
-        .with_to_string(message)
-        .ext("MessageData", Value::string(message))
-        .ext("Source", Value::string(&*from.source))
-        .ext("TimeGenerated", Value::DateTime(from.time_generated.clone()))
-        .ext(
-            "Tags",
-            Value::List(tags.iter().map(|t| Value::string(*t)).collect()),
-        )
-        .ext("User", Value::string(&*from.user))
-        .ext("Computer", Value::string(&*from.computer))
-        .ext("ProcessId", Value::U32(from.process_id))
-        .ext("NativeThreadId", Value::U32(1))
-        .ext("ManagedThreadId", Value::U32(1))
-        .into()
+    Obj::new([
+        "System.Management.Automation.InformationRecord",
+        "System.Object",
+    ])
+    .with_to_string(message)
+    .ext("MessageData", Value::string(message))
+    .ext("Source", Value::string(&*from.source))
+    .ext(
+        "TimeGenerated",
+        Value::DateTime(from.time_generated.clone()),
+    )
+    .ext(
+        "Tags",
+        Value::List(tags.iter().map(|t| Value::string(*t)).collect()),
+    )
+    .ext("User", Value::string(&*from.user))
+    .ext("Computer", Value::string(&*from.computer))
+    .ext("ProcessId", Value::U32(from.process_id))
+    .ext("NativeThreadId", Value::U32(1))
+    .ext("ManagedThreadId", Value::U32(1))
+    .into()
 }
 
 /// PROGRESS_RECORD (2.2.2.27).
@@ -296,15 +302,23 @@ mod tests {
         let p = reread(&progress_record("Copying", "half", 50, false));
         assert_eq!(p.prop("PercentComplete"), Some(&Value::I32(50)));
         assert_eq!(
-            p.prop("Type").and_then(Value::as_obj).and_then(|o| o.to_string.clone()),
+            p.prop("Type")
+                .and_then(Value::as_obj)
+                .and_then(|o| o.to_string.clone()),
             Some("Processing".into())
         );
         let c = reread(&custom_object(
-            vec![("Name".into(), Value::string("w")), ("Size".into(), Value::I32(3))],
+            vec![
+                ("Name".into(), Value::string("w")),
+                ("Size".into(), Value::I32(3)),
+            ],
             &[],
         ));
         let o = c.as_obj().unwrap();
-        assert_eq!(o.type_names[0], "System.Management.Automation.PSCustomObject");
+        assert_eq!(
+            o.type_names[0],
+            "System.Management.Automation.PSCustomObject"
+        );
         assert_eq!(o.to_string.as_deref(), Some("@{Name=w; Size=3}"));
         assert_eq!(c.prop("Size"), Some(&Value::I32(3)));
     }

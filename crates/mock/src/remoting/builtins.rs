@@ -10,9 +10,7 @@ use psrp::clixml::Obj;
 use psrp::records::ErrorRecord;
 use psrp::{Value, server};
 
-use super::engine::{
-    Emit, Runner, command_not_found, error, param, positional, switch, text_of,
-};
+use super::engine::{Emit, Runner, command_not_found, error, param, positional, switch, text_of};
 use super::script::Arg;
 
 /// The Windows PowerShell the mock is (5.1 on Server 2019).
@@ -119,9 +117,17 @@ fn name_filters(args: &[Arg]) -> Option<Vec<String>> {
 
 fn service(name: &str, display: &str, running: bool) -> Value {
     let status = if running {
-        Obj::enumeration("System.ServiceProcess.ServiceControllerStatus", "Running", 4)
+        Obj::enumeration(
+            "System.ServiceProcess.ServiceControllerStatus",
+            "Running",
+            4,
+        )
     } else {
-        Obj::enumeration("System.ServiceProcess.ServiceControllerStatus", "Stopped", 1)
+        Obj::enumeration(
+            "System.ServiceProcess.ServiceControllerStatus",
+            "Stopped",
+            1,
+        )
     };
     let mut o = Obj::new([
         "System.ServiceProcess.ServiceController",
@@ -184,7 +190,10 @@ fn select<T: Copy>(
 /// `$PSVersionTable`.
 fn ps_version_table() -> Value {
     let entries = vec![
-        (Value::string("PSVersion"), Value::Version(PS_VERSION.into())),
+        (
+            Value::string("PSVersion"),
+            Value::Version(PS_VERSION.into()),
+        ),
         (Value::string("PSEdition"), Value::string("Desktop")),
         (
             Value::string("PSCompatibleVersions"),
@@ -195,11 +204,26 @@ fn ps_version_table() -> Value {
                     .collect(),
             ),
         ),
-        (Value::string("BuildVersion"), Value::Version("10.0.17763.1".into())),
-        (Value::string("CLRVersion"), Value::Version("4.0.30319.42000".into())),
-        (Value::string("WSManStackVersion"), Value::Version("3.0".into())),
-        (Value::string("PSRemotingProtocolVersion"), Value::Version("2.3".into())),
-        (Value::string("SerializationVersion"), Value::Version("1.1.0.1".into())),
+        (
+            Value::string("BuildVersion"),
+            Value::Version("10.0.17763.1".into()),
+        ),
+        (
+            Value::string("CLRVersion"),
+            Value::Version("4.0.30319.42000".into()),
+        ),
+        (
+            Value::string("WSManStackVersion"),
+            Value::Version("3.0".into()),
+        ),
+        (
+            Value::string("PSRemotingProtocolVersion"),
+            Value::Version("2.3".into()),
+        ),
+        (
+            Value::string("SerializationVersion"),
+            Value::Version("1.1.0.1".into()),
+        ),
     ];
     Obj::new(["System.Collections.Hashtable", "System.Object"])
         .with_base(Value::Dict(entries))
@@ -259,7 +283,10 @@ fn location(r: &Runner<'_, '_>) -> Value {
     Obj::new(["System.Management.Automation.PathInfo", "System.Object"])
         .with_to_string(&path)
         .adapted("Drive", Value::string("C"))
-        .adapted("Provider", Value::string("Microsoft.PowerShell.Core\\FileSystem"))
+        .adapted(
+            "Provider",
+            Value::string("Microsoft.PowerShell.Core\\FileSystem"),
+        )
         .adapted("ProviderPath", Value::string(path.as_str()))
         .adapted("Path", Value::string(path.as_str()))
         .into()
@@ -285,7 +312,12 @@ fn command_info(name: &str) -> Value {
 /// The lines `Out-String` makes of an object.
 fn lines_of(v: &Value) -> Vec<String> {
     match v {
-        Value::Obj(o) if o.base.is_none() && o.to_string.as_deref().is_none_or(|t| t.starts_with("@{") || o.type_names.first().is_some_and(|n| n == t)) => {
+        Value::Obj(o)
+            if o.base.is_none()
+                && o.to_string.as_deref().is_none_or(|t| {
+                    t.starts_with("@{") || o.type_names.first().is_some_and(|n| n == t)
+                }) =>
+        {
             let props: Vec<&(String, Value)> = o.adapted.iter().chain(&o.extended).collect();
             if props.is_empty() {
                 return vec![text_of(v)];
@@ -300,7 +332,12 @@ fn lines_of(v: &Value) -> Vec<String> {
             let Some(Value::Dict(d)) = &o.base else {
                 return Vec::new();
             };
-            let width = d.iter().map(|(k, _)| text_of(k).len()).max().unwrap_or(4).max(4);
+            let width = d
+                .iter()
+                .map(|(k, _)| text_of(k).len())
+                .max()
+                .unwrap_or(4)
+                .max(4);
             let mut out = vec![
                 format!("{:<width$} Value", "Name"),
                 format!("{:<width$} -----", "----"),
@@ -339,7 +376,8 @@ pub(crate) fn run(
         }
         "write-error" => {
             let message = text("Message");
-            let category = param(args, "Category").map_or(0, |c| super::engine::category(&text_of(c)));
+            let category =
+                param(args, "Category").map_or(0, |c| super::engine::category(&text_of(c)));
             let id = param(args, "ErrorId").map_or(
                 "Microsoft.PowerShell.Commands.WriteErrorException".to_owned(),
                 text_of,
@@ -403,42 +441,67 @@ pub(crate) fn run(
             Vec::new()
         }
         "get-service" => {
-            let hits = select(r, &SERVICES, |s| s.0, name_filters(args), |n| {
-                error(
-                    &format!("Cannot find any service with service name '{n}'."),
-                    "Microsoft.PowerShell.Commands.ServiceCommandException",
-                    "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand",
-                    13,
-                    Some(n),
-                )
-            });
+            let hits = select(
+                r,
+                &SERVICES,
+                |s| s.0,
+                name_filters(args),
+                |n| {
+                    error(
+                        &format!("Cannot find any service with service name '{n}'."),
+                        "Microsoft.PowerShell.Commands.ServiceCommandException",
+                        "NoServiceFoundForGivenName,Microsoft.PowerShell.Commands.GetServiceCommand",
+                        13,
+                        Some(n),
+                    )
+                },
+            );
             hits.iter().map(|(n, d, run)| service(n, d, *run)).collect()
         }
         "get-process" | "ps" => {
-            let hits = select(r, &PROCESSES, |p| p.0, name_filters(args), |n| {
-                error(
-                    &format!("Cannot find a process with the name \"{n}\". Verify the process name and call the cmdlet again."),
-                    "Microsoft.PowerShell.Commands.ProcessCommandException",
-                    "NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand",
-                    13,
-                    Some(n),
-                )
-            });
-            hits.iter().map(|(n, id, ws)| process(n, *id, *ws)).collect()
+            let hits = select(
+                r,
+                &PROCESSES,
+                |p| p.0,
+                name_filters(args),
+                |n| {
+                    error(
+                        &format!(
+                            "Cannot find a process with the name \"{n}\". Verify the process name and call the cmdlet again."
+                        ),
+                        "Microsoft.PowerShell.Commands.ProcessCommandException",
+                        "NoProcessFoundForGivenName,Microsoft.PowerShell.Commands.GetProcessCommand",
+                        13,
+                        Some(n),
+                    )
+                },
+            );
+            hits.iter()
+                .map(|(n, id, ws)| process(n, *id, *ws))
+                .collect()
         }
         "get-computerinfo" => {
             let c = r.ctx;
             vec![
-                Obj::new(["Microsoft.PowerShell.Commands.ComputerInfo", "System.Object"])
-                    .with_to_string("Microsoft.PowerShell.Commands.ComputerInfo")
-                    .adapted("CsName", Value::string(c.hostname))
-                    .adapted("CsDNSHostName", Value::string(c.hostname))
-                    .adapted("WindowsProductName", Value::string("Windows Server 2019 Standard"))
-                    .adapted("OsName", Value::string("Microsoft Windows Server 2019 Standard"))
-                    .adapted("OsVersion", Value::string("10.0.17763"))
-                    .adapted("OsBuildNumber", Value::string("17763"))
-                    .adapted("PowerShellVersion", Value::Version(PS_VERSION.into()))
-                    .into(),
+                Obj::new([
+                    "Microsoft.PowerShell.Commands.ComputerInfo",
+                    "System.Object",
+                ])
+                .with_to_string("Microsoft.PowerShell.Commands.ComputerInfo")
+                .adapted("CsName", Value::string(c.hostname))
+                .adapted("CsDNSHostName", Value::string(c.hostname))
+                .adapted(
+                    "WindowsProductName",
+                    Value::string("Windows Server 2019 Standard"),
+                )
+                .adapted(
+                    "OsName",
+                    Value::string("Microsoft Windows Server 2019 Standard"),
+                )
+                .adapted("OsVersion", Value::string("10.0.17763"))
+                .adapted("OsBuildNumber", Value::string("17763"))
+                .adapted("PowerShellVersion", Value::Version(PS_VERSION.into()))
+                .into(),
             ]
         }
         "get-command" | "gcm" => {
@@ -447,7 +510,11 @@ pub(crate) fn run(
                     .visible_cmdlets
                     .iter()
                     .cloned()
-                    .chain(machine::cmdlet::RESTRICTED_DEFAULTS.iter().map(|s| (*s).to_owned()))
+                    .chain(
+                        machine::cmdlet::RESTRICTED_DEFAULTS
+                            .iter()
+                            .map(|s| (*s).to_owned()),
+                    )
                     .collect(),
                 _ => NAMES
                     .iter()
@@ -485,7 +552,10 @@ pub(crate) fn run(
             r.ctx.user
         ))],
         "start-sleep" | "sleep" => {
-            let ms = match (param(args, "Milliseconds"), param(args, "Seconds").or_else(|| positional(args).next())) {
+            let ms = match (
+                param(args, "Milliseconds"),
+                param(args, "Seconds").or_else(|| positional(args).next()),
+            ) {
                 (Some(v), _) => text_of(v).parse::<u64>().unwrap_or(0),
                 (None, Some(v)) => text_of(v).parse::<u64>().unwrap_or(0).saturating_mul(1000),
                 (None, None) => 0,
@@ -522,10 +592,16 @@ pub(crate) fn run(
             out
         }
         "measure-object" => vec![
-            Obj::new(["Microsoft.PowerShell.Commands.GenericMeasureInfo", "System.Object"])
-                .with_to_string("Microsoft.PowerShell.Commands.GenericMeasureInfo")
-                .adapted("Count", Value::I32(i32::try_from(input.len()).unwrap_or(i32::MAX)))
-                .into(),
+            Obj::new([
+                "Microsoft.PowerShell.Commands.GenericMeasureInfo",
+                "System.Object",
+            ])
+            .with_to_string("Microsoft.PowerShell.Commands.GenericMeasureInfo")
+            .adapted(
+                "Count",
+                Value::I32(i32::try_from(input.len()).unwrap_or(i32::MAX)),
+            )
+            .into(),
         ],
         "clear-host" | "cls" | "exit-pssession" | "exit" => Vec::new(),
         _ => return Ok(None),
@@ -549,7 +625,10 @@ mod tests {
     #[test]
     fn out_string_lists_an_objects_properties() {
         let v = server::custom_object(
-            vec![("Name".into(), Value::string("a")), ("LongName".into(), Value::I32(1))],
+            vec![
+                ("Name".into(), Value::string("a")),
+                ("LongName".into(), Value::I32(1)),
+            ],
             &[],
         );
         assert_eq!(lines_of(&v), vec!["Name     : a", "LongName : 1"]);

@@ -239,7 +239,11 @@ pub(crate) fn text_of(v: &Value) -> String {
 pub(crate) fn param<'a>(args: &'a [Arg], name: &str) -> Option<&'a Value> {
     let lower = name.to_ascii_lowercase();
     args.iter()
-        .find(|a| a.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .find(|a| {
+            a.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
         .or_else(|| {
             args.iter().find(|a| {
                 a.name
@@ -551,7 +555,9 @@ mod tests {
             vec![],
         );
         assert_eq!(run.end, End::Completed);
-        assert!(matches!(&run.items[0].1, Emit::Error(e) if e.target_name.as_deref() == Some("Get-Nothing")));
+        assert!(
+            matches!(&run.items[0].1, Emit::Error(e) if e.target_name.as_deref() == Some("Get-Nothing"))
+        );
         assert_eq!(run.items[1].1, Emit::Output(Value::string("after")));
     }
 
@@ -569,12 +575,18 @@ delay_ms = 5"#,
         let c = ctx(&table, None);
         let run = Runner::run_statements(
             &c,
-            &[vec![cmd("Get-Widget", false, &[(Some("Name"), Value::string("W1"))])]],
+            &[vec![cmd(
+                "Get-Widget",
+                false,
+                &[(Some("Name"), Value::string("W1"))],
+            )]],
             vec![],
         );
         assert_eq!(run.end, End::Completed);
         assert_eq!(run.items[0].1, Emit::Warning("careful".into()));
-        assert!(matches!(&run.items[1], (5, Emit::Output(v)) if v.prop("Name") == Some(&Value::string("w1"))));
+        assert!(
+            matches!(&run.items[1], (5, Emit::Output(v)) if v.prop("Name") == Some(&Value::string("w1")))
+        );
         let other = Runner::run_statements(&c, &[vec![cmd("Get-Widget", false, &[])]], vec![]);
         assert!(matches!(other.end, End::Failed(_)), "{other:?}");
 
@@ -586,8 +598,12 @@ delay_ms = 5"#,
         };
         let c = ctx(&table, Some(&jea));
         let hidden = Runner::run_statements(&c, &[vec![cmd("Get-Process", false, &[])]], vec![]);
-        assert!(matches!(&hidden.end, End::Failed(e) if e.fully_qualified_error_id == "CommandNotFoundException"));
+        assert!(
+            matches!(&hidden.end, End::Failed(e) if e.fully_qualified_error_id == "CommandNotFoundException")
+        );
         let script = Runner::run_statements(&c, &[vec![cmd("Get-Widget", true, &[])]], vec![]);
-        assert!(matches!(&script.end, End::Failed(e) if e.fully_qualified_error_id == "ScriptsNotAllowed"));
+        assert!(
+            matches!(&script.end, End::Failed(e) if e.fully_qualified_error_id == "ScriptsNotAllowed")
+        );
     }
 }

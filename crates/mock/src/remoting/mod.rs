@@ -23,6 +23,7 @@
 
 pub(crate) mod builtins;
 pub(crate) mod engine;
+pub mod journal;
 pub(crate) mod script;
 
 use std::collections::{HashMap, VecDeque};
@@ -30,8 +31,8 @@ use std::collections::{HashMap, VecDeque};
 use machine::MachineSpec;
 use psrp::fragment::{self, Defragmenter, Fragment};
 use psrp::records::{
-    self, CreatePipeline, Informational, InitRunspacePool, PipelineState,
-    RunspacePoolState, SessionCapability,
+    self, CreatePipeline, Informational, InitRunspacePool, PipelineState, RunspacePoolState,
+    SessionCapability,
 };
 use psrp::server::{Availability, PoolRequest};
 use psrp::{Destination, Guid, Message, MessageType, Value, clixml};
@@ -234,7 +235,12 @@ impl Pool {
     }
 
     /// Takes fragments (back to back) and acts on every message they complete.
-    fn take_fragments(&mut self, bytes: &[u8], now: u64, world: &World<'_>) -> Result<(), PsrpError> {
+    fn take_fragments(
+        &mut self,
+        bytes: &[u8],
+        now: u64,
+        world: &World<'_>,
+    ) -> Result<(), PsrpError> {
         let mut done = Vec::new();
         let pushed = self.defrag.push_stream(bytes, &mut done);
         for m in done {
@@ -262,7 +268,9 @@ impl Pool {
 
     fn on_message(&mut self, bytes: &[u8], now: u64, world: &World<'_>) -> Result<(), PsrpError> {
         let m = Message::decode(bytes).map_err(|e| self.broken(now, e.to_string()))?;
-        let value = m.value(&limits()).map_err(|e| self.broken(now, e.to_string()));
+        let value = m
+            .value(&limits())
+            .map_err(|e| self.broken(now, e.to_string()));
         let kind = m.kind;
         match kind {
             MessageType::SESSION_CAPABILITY => {
@@ -287,13 +295,16 @@ impl Pool {
                     .map_err(|e| self.broken(now, e.to_string()))?;
                 let id = m.pid.to_string().to_ascii_uppercase();
                 let no_input = create.no_input;
-                let p = self.pipelines.entry(id.clone()).or_insert_with(|| Pipeline {
-                    pid: m.pid,
-                    input: Vec::new(),
-                    waiting: None,
-                    ended: false,
-                    outbox: Outbox::default(),
-                });
+                let p = self
+                    .pipelines
+                    .entry(id.clone())
+                    .or_insert_with(|| Pipeline {
+                        pid: m.pid,
+                        input: Vec::new(),
+                        waiting: None,
+                        ended: false,
+                        outbox: Outbox::default(),
+                    });
                 p.waiting = Some(create);
                 if no_input {
                     self.start(&id, now, world);
@@ -433,7 +444,9 @@ impl Pool {
         };
         let v = records::pipeline_state(PipelineState::Stopped, Some(&engine::pipeline_stopped()));
         let (oid, bytes) = self.message(MessageType::PIPELINE_STATE, pid, &v);
-        self.pipeline_mut(command_id)?.outbox.push(now, oid, bytes, true);
+        self.pipeline_mut(command_id)?
+            .outbox
+            .push(now, oid, bytes, true);
         Ok(())
     }
 }
@@ -447,13 +460,31 @@ fn application_private_data() -> Value {
         "System.Object",
     ])
     .with_base(Value::Dict(vec![
-        (Value::string("PSVersion"), Value::Version("5.1.17763.1".into())),
+        (
+            Value::string("PSVersion"),
+            Value::Version("5.1.17763.1".into()),
+        ),
         (Value::string("PSEdition"), Value::string("Desktop")),
-        (Value::string("BuildVersion"), Value::Version("10.0.17763.1".into())),
-        (Value::string("CLRVersion"), Value::Version("4.0.30319.42000".into())),
-        (Value::string("WSManStackVersion"), Value::Version("3.0".into())),
-        (Value::string("PSRemotingProtocolVersion"), Value::Version("2.3".into())),
-        (Value::string("SerializationVersion"), Value::Version("1.1.0.1".into())),
+        (
+            Value::string("BuildVersion"),
+            Value::Version("10.0.17763.1".into()),
+        ),
+        (
+            Value::string("CLRVersion"),
+            Value::Version("4.0.30319.42000".into()),
+        ),
+        (
+            Value::string("WSManStackVersion"),
+            Value::Version("3.0".into()),
+        ),
+        (
+            Value::string("PSRemotingProtocolVersion"),
+            Value::Version("2.3".into()),
+        ),
+        (
+            Value::string("SerializationVersion"),
+            Value::Version("1.1.0.1".into()),
+        ),
     ]));
     records::application_private_data(vec![
         (Value::string("DebugMode"), Value::I32(1)),
@@ -565,13 +596,15 @@ impl Pools {
             return Err(pool.broken(now, "a Command's first fragment names no pipeline".into()));
         }
         let id = pid.to_string().to_ascii_uppercase();
-        pool.pipelines.entry(id.clone()).or_insert_with(|| Pipeline {
-            pid,
-            input: Vec::new(),
-            waiting: None,
-            ended: false,
-            outbox: Outbox::default(),
-        });
+        pool.pipelines
+            .entry(id.clone())
+            .or_insert_with(|| Pipeline {
+                pid,
+                input: Vec::new(),
+                waiting: None,
+                ended: false,
+                outbox: Outbox::default(),
+            });
         pool.take_fragments(first, now, world)?;
         Ok(id)
     }

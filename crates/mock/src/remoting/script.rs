@@ -185,7 +185,10 @@ fn stage_of(text: &str) -> Stage {
                         || next[1..].chars().next().is_some_and(|c| c.is_ascii_digit())
                 });
                 let value = if takes_value {
-                    let (v, q) = rest.next().map(|(v, q)| (v.clone(), *q)).unwrap_or_default();
+                    let (v, q) = rest
+                        .next()
+                        .map(|(v, q)| (v.clone(), *q))
+                        .unwrap_or_default();
                     if q { Value::string(v) } else { bare_value(&v) }
                 } else {
                     Value::Null

@@ -21,8 +21,14 @@ fn creation(rpid: Guid) -> Vec<u8> {
         .ext("MinRunspaces", Value::I32(1))
         .ext("MaxRunspaces", Value::I32(2))
         .into();
-    let mut out = fragments(1, &client_message(MessageType::SESSION_CAPABILITY, rpid, Guid::NIL, &sc));
-    out.extend(fragments(2, &client_message(MessageType::INIT_RUNSPACEPOOL, rpid, Guid::NIL, &init)));
+    let mut out = fragments(
+        1,
+        &client_message(MessageType::SESSION_CAPABILITY, rpid, Guid::NIL, &sc),
+    );
+    out.extend(fragments(
+        2,
+        &client_message(MessageType::INIT_RUNSPACEPOOL, rpid, Guid::NIL, &init),
+    ));
     out
 }
 
@@ -74,8 +80,10 @@ fn a_pool_opens_runs_a_script_and_answers_in_windows_order() {
         .unwrap();
     assert_eq!(id, rpid.to_string().to_ascii_uppercase());
     let mut d = Defragmenter::new(fragment::Limits::default());
-    let Received::Output { streams, done: None } =
-        pools.receive(&id, "admin", None, 0, 153_600).unwrap()
+    let Received::Output {
+        streams,
+        done: None,
+    } = pools.receive(&id, "admin", None, 0, 153_600).unwrap()
     else {
         panic!("the pool had nothing to say")
     };
@@ -105,22 +113,37 @@ fn a_pool_opens_runs_a_script_and_answers_in_windows_order() {
         pid,
         &create_pipeline("Write-Output one; Start-Sleep -Milliseconds 500; Write-Warning w; nope"),
     );
-    let cid = pools.command(&id, "admin", &fragments(3, &msg), 10, &w).unwrap();
+    let cid = pools
+        .command(&id, "admin", &fragments(3, &msg), 10, &w)
+        .unwrap();
     assert_eq!(cid, pid.to_string().to_ascii_uppercase());
-    let Received::Output { streams, done: Some(false) } =
-        pools.receive(&id, "admin", Some(&cid), 10, 153_600).unwrap()
+    let Received::Output {
+        streams,
+        done: Some(false),
+    } = pools
+        .receive(&id, "admin", Some(&cid), 10, 153_600)
+        .unwrap()
     else {
         panic!("no output at the start")
     };
     let first = read(&streams, &mut d);
     assert_eq!(first.len(), 1);
-    assert_eq!(first[0], (MessageType::PIPELINE_OUTPUT, Value::string("one")));
+    assert_eq!(
+        first[0],
+        (MessageType::PIPELINE_OUTPUT, Value::string("one"))
+    );
     assert!(matches!(
-        pools.receive(&id, "admin", Some(&cid), 10, 153_600).unwrap(),
+        pools
+            .receive(&id, "admin", Some(&cid), 10, 153_600)
+            .unwrap(),
         Received::Wait(Some(510))
     ));
-    let Received::Output { streams, done: Some(true) } =
-        pools.receive(&id, "admin", Some(&cid), 510, 153_600).unwrap()
+    let Received::Output {
+        streams,
+        done: Some(true),
+    } = pools
+        .receive(&id, "admin", Some(&cid), 510, 153_600)
+        .unwrap()
     else {
         panic!("not done after the sleep")
     };
@@ -148,7 +171,9 @@ fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
     let w = world(&spec);
     let mut pools = Pools::default();
     let rpid = guid(1);
-    let id = pools.create("Microsoft.PowerShell", "admin", &creation(rpid), 0, &w).unwrap();
+    let id = pools
+        .create("Microsoft.PowerShell", "admin", &creation(rpid), 0, &w)
+        .unwrap();
     let mut d = Defragmenter::new(fragment::Limits::default());
     let _ = pools.receive(&id, "admin", None, 0, 153_600).unwrap();
     let big = "x".repeat(20_000);
@@ -158,7 +183,9 @@ fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
         guid(2),
         &create_pipeline(&format!("Write-Output '{big}'; Start-Sleep -Seconds 100")),
     );
-    let cid = pools.command(&id, "admin", &fragments(5, &msg), 0, &w).unwrap();
+    let cid = pools
+        .command(&id, "admin", &fragments(5, &msg), 0, &w)
+        .unwrap();
     let mut got = Vec::new();
     let mut receives = 0;
     while got.is_empty() {
@@ -175,8 +202,12 @@ fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
     assert!(receives > 3, "{receives}");
     assert_eq!(got[0].1, Value::string(big.as_str()));
     pools.signal(&id, "admin", &cid, false, 1000).unwrap();
-    let Received::Output { streams, done: Some(true) } =
-        pools.receive(&id, "admin", Some(&cid), 1000, 153_600).unwrap()
+    let Received::Output {
+        streams,
+        done: Some(true),
+    } = pools
+        .receive(&id, "admin", Some(&cid), 1000, 153_600)
+        .unwrap()
     else {
         panic!("not stopped")
     };
@@ -187,7 +218,8 @@ fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
         pools.send(&id, "admin", None, b"\x00\x01garbage", 1000, &w),
         Err(PsrpError::BadData(_))
     ));
-    let Received::Output { streams, .. } = pools.receive(&id, "admin", None, 1000, 153_600).unwrap()
+    let Received::Output { streams, .. } =
+        pools.receive(&id, "admin", None, 1000, 153_600).unwrap()
     else {
         panic!("no broken state")
     };
@@ -198,12 +230,13 @@ fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
 #[test]
 fn an_unknown_configuration_and_a_refused_user_are_errors() {
     let mut spec = MachineSpec::default();
-    spec.session_configurations.push(machine::cmdlet::SessionConfigSpec {
-        name: "JEA".into(),
-        visible_cmdlets: vec!["Get-Service".into()],
-        language_mode: machine::cmdlet::LanguageMode::NoLanguage,
-        users: vec!["operator".into()],
-    });
+    spec.session_configurations
+        .push(machine::cmdlet::SessionConfigSpec {
+            name: "JEA".into(),
+            visible_cmdlets: vec!["Get-Service".into()],
+            language_mode: machine::cmdlet::LanguageMode::NoLanguage,
+            users: vec!["operator".into()],
+        });
     let w = world(&spec);
     let mut pools = Pools::default();
     assert!(matches!(
@@ -214,8 +247,21 @@ fn an_unknown_configuration_and_a_refused_user_are_errors() {
         pools.create("jea", "admin", &creation(guid(3)), 0, &w),
         Err(PsrpError::AccessDenied { .. })
     ));
-    assert!(pools.create("jea", "operator", &creation(guid(3)), 0, &w).is_ok());
-    assert_eq!(configuration_of("http://schemas.microsoft.com/powershell/JEA"), Some("JEA"));
-    assert_eq!(configuration_of("http://schemas.microsoft.com/powershell/"), None);
-    assert_eq!(configuration_of("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"), None);
+    assert!(
+        pools
+            .create("jea", "operator", &creation(guid(3)), 0, &w)
+            .is_ok()
+    );
+    assert_eq!(
+        configuration_of("http://schemas.microsoft.com/powershell/JEA"),
+        Some("JEA")
+    );
+    assert_eq!(
+        configuration_of("http://schemas.microsoft.com/powershell/"),
+        None
+    );
+    assert_eq!(
+        configuration_of("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"),
+        None
+    );
 }

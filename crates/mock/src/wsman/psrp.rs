@@ -49,7 +49,11 @@ fn b64(text: &str, what: &str) -> Result<Vec<u8>, Fail> {
     let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(clean)
-        .map_err(|_| Fail::from(remoting::PsrpError::BadCreation(format!("{what} is not base64"))))
+        .map_err(|_| {
+            Fail::from(remoting::PsrpError::BadCreation(format!(
+                "{what} is not base64"
+            )))
+        })
 }
 
 /// The `creationXml` of a Create's `rsp:Shell`.
@@ -148,7 +152,14 @@ impl Inner {
                 for stream in &send.streams {
                     // The parser has checked the base64.
                     let bytes = stream.decode().unwrap_or_default();
-                    pools.send(shell, user, stream.command_id.as_deref(), &bytes, now, &world)?;
+                    pools.send(
+                        shell,
+                        user,
+                        stream.command_id.as_deref(),
+                        &bytes,
+                        now,
+                        &world,
+                    )?;
                 }
                 (ns::action::SEND_RESPONSE, Body::SendResponse)
             }
@@ -194,14 +205,18 @@ impl Inner {
         let result = (|| -> Result<Result<Envelope<'static>, Option<u64>>, Fail> {
             let shell = shell_id(env)?;
             let Body::Receive(r) = &env.body else {
-                return Err(faults::malformed_body("a shell Receive carries rsp:Receive"));
+                return Err(faults::malformed_body(
+                    "a shell Receive carries rsp:Receive",
+                ));
             };
             let user = user.unwrap_or("anonymous");
             let command = r.command_id.as_deref();
             let max = env
                 .header
                 .max_envelope_size
-                .map_or(DEFAULT_MAX_ENVELOPE, |m| usize::try_from(m).unwrap_or(usize::MAX));
+                .map_or(DEFAULT_MAX_ENVELOPE, |m| {
+                    usize::try_from(m).unwrap_or(usize::MAX)
+                });
             match self.psrp.receive(shell, user, command, now, max)? {
                 Received::Wait(until) => Ok(Err(until)),
                 Received::Output { streams, done } => {

@@ -27,8 +27,8 @@ use wsman::body::{Body, CommandState, ReceiveResponse, Shell, Stream};
 use wsman::{Envelope, XsDuration, ns};
 
 use super::faults::{self, Fail, OpResult, ShellFault, missing_command_id};
-use super::write::respond;
 use super::psrp::is_psrp;
+use super::write::respond;
 use super::{Phase, new_uuid};
 use crate::http::Request;
 use crate::mock::{Inner, Mock};
