@@ -6,6 +6,10 @@
 //! `Select-Object`, `Measure-Object`, and the variables `$PSVersionTable`, `$pwd`,
 //! `$env:...`, `$true`/`$false`/`$null`.
 
+// A terminating error is a whole ErrorRecord, returned once per failed statement of a
+// simulated pipeline: boxing it would buy nothing measurable.
+#![allow(clippy::result_large_err)]
+
 use psrp::clixml::Obj;
 use psrp::records::ErrorRecord;
 use psrp::{Value, server};
@@ -135,7 +139,7 @@ fn service(name: &str, display: &str, running: bool) -> Value {
         "System.MarshalByRefObject",
         "System.Object",
     ])
-    .with_to_string(&format!("System.ServiceProcess.ServiceController"));
+    .with_to_string("System.ServiceProcess.ServiceController");
     o = o
         .adapted("Name", Value::string(name))
         .adapted("DisplayName", Value::string(display))

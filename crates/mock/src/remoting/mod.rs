@@ -223,7 +223,7 @@ impl Pool {
         (self.next_object, m.to_bytes())
     }
 
-    fn to_pool(&mut self, now: u64, kind: MessageType, value: &Value) {
+    fn queue_for_pool(&mut self, now: u64, kind: MessageType, value: &Value) {
         let (id, bytes) = self.message(kind, Guid::NIL, value);
         self.outbox.push(now, id, bytes, false);
     }
@@ -261,7 +261,7 @@ impl Pool {
                 None,
             );
             let v = records::runspace_pool_state(RunspacePoolState::Broken, Some(&e));
-            self.to_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
+            self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
         }
         PsrpError::BadData(why)
     }
@@ -277,7 +277,7 @@ impl Pool {
                 SessionCapability::from_value(&value?)
                     .map_err(|e| self.broken(now, e.to_string()))?;
                 let v = SessionCapability::default().to_value();
-                self.to_pool(now, MessageType::SESSION_CAPABILITY, &v);
+                self.queue_for_pool(now, MessageType::SESSION_CAPABILITY, &v);
             }
             MessageType::INIT_RUNSPACEPOOL => {
                 let init = InitRunspacePool::from_value(&value?)
@@ -285,10 +285,10 @@ impl Pool {
                 self.min = init.min_runspaces;
                 self.max = init.max_runspaces;
                 let apd = application_private_data();
-                self.to_pool(now, MessageType::APPLICATION_PRIVATE_DATA, &apd);
+                self.queue_for_pool(now, MessageType::APPLICATION_PRIVATE_DATA, &apd);
                 self.state = RunspacePoolState::Opened;
                 let v = records::runspace_pool_state(RunspacePoolState::Opened, None);
-                self.to_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
+                self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
             }
             MessageType::CREATE_PIPELINE => {
                 let create = CreatePipeline::from_value(&value?)
@@ -350,7 +350,7 @@ impl Pool {
                 };
                 let ci = req.map_or(0, |r| r.ci());
                 let v = psrp::server::runspace_availability(answer, ci);
-                self.to_pool(now, MessageType::RUNSPACE_AVAILABILITY, &v);
+                self.queue_for_pool(now, MessageType::RUNSPACE_AVAILABILITY, &v);
             }
             // Host responses, the key exchange and anything newer: nothing to answer.
             _ => {}
