@@ -19,6 +19,24 @@ pub enum Tool {
     Python(&'static str, &'static str),
     /// A UDP socket can be bound to the IPv6 loopback `[::1]:0`: `(cfg)`.
     Ipv6Loopback(&'static str),
+    /// An executable named by an environment variable or, without it, at a path under
+    /// the user's cache directory (`${XDG_CACHE_HOME:-$HOME/.cache}/<path>`), where
+    /// `.ci/run` installs tools that need a virtualenv of their own: `(cfg, variable,
+    /// path)`.
+    Cached(&'static str, &'static str, &'static str),
+}
+
+/// Where a [`Tool::Cached`] executable is: `$variable`, or `path` under the cache
+/// directory.
+pub fn cached_tool(variable: &str, path: &str) -> Option<std::path::PathBuf> {
+    if let Some(v) = std::env::var_os(variable).filter(|v| !v.is_empty()) {
+        return Some(v.into());
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))?;
+    Some(cache.join(path))
 }
 
 /// How long one probe may take before it counts as "not installed".
@@ -99,6 +117,20 @@ pub fn probe_tools(tools: &[Tool]) {
                         .arg(format!("import {module}")),
                 ),
             ),
+            Tool::Cached(cfg, variable, path) => {
+                println!("cargo::rerun-if-env-changed={variable}");
+                println!("cargo::rerun-if-env-changed=XDG_CACHE_HOME");
+                println!("cargo::rerun-if-env-changed=HOME");
+                let file = cached_tool(variable, path);
+                // Watch the nearest directory that exists, so an install is noticed.
+                if let Some(dir) = file
+                    .as_deref()
+                    .and_then(|f| f.ancestors().skip(1).find(|d| d.is_dir()))
+                {
+                    println!("cargo::rerun-if-changed={}", dir.display());
+                }
+                (cfg, ci || file.is_some_and(|f| f.is_file()))
+            }
             Tool::Ipv6Loopback(cfg) => (
                 cfg,
                 ci || std::net::UdpSocket::bind((std::net::Ipv6Addr::LOCALHOST, 0)).is_ok(),

@@ -11,5 +11,10 @@ fn main() {
         Tool::Program("has_ipmitool", "ipmitool"),
         Tool::Program("has_freeipmi", "bmc-info"),
         Tool::Ipv6Loopback("has_ipv6_loopback"),
+        Tool::Cached(
+            "has_evil_winrm_py",
+            "EVIL_WINRM_PY",
+            "touchstone/evil-winrm-py-venv/bin/evil-winrm-py",
+        ),
     ]);
 }

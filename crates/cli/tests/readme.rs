@@ -77,8 +77,12 @@ const DEADLINE: Duration = Duration::from_secs(300);
 const COMMANDS: [&str; 3] = ["check", "serve", "lint"];
 
 /// Tools examples may use: the program and how to install it.
-const TOOLS: [(&str, &str); 3] = [
+const TOOLS: [(&str, &str); 4] = [
     ("curl", "apt-get install -y curl"),
+    (
+        "evil-winrm-py",
+        "bash .ci/run (links it in ~/.cache/touchstone/bin) or pipx install evil-winrm-py==1.7.0",
+    ),
     ("ipmitool", "apt-get install -y ipmitool"),
     ("bmc-info", "apt-get install -y freeipmi-tools"),
 ];

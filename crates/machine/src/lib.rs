@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod cim;
+pub mod cmdlet;
 pub mod command;
 pub mod events;
 pub mod fru;

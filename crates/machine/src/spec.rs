@@ -53,6 +53,12 @@ pub struct MachineSpec {
     /// a `powershell -EncodedCommand` command line, first match wins (`echo_stdin` and
     /// `repeat` do not apply).
     pub scripts: Vec<CommandSpec>,
+    /// PowerShell Remoting cmdlet table (`[[machine.cmdlets]]`), first match wins,
+    /// before the built-ins.
+    pub cmdlets: Vec<crate::cmdlet::CmdletSpec>,
+    /// PowerShell session configurations besides `Microsoft.PowerShell`
+    /// (`[[machine.session_configurations]]`).
+    pub session_configurations: Vec<crate::cmdlet::SessionConfigSpec>,
     /// Extra CIM instances (`[[machine.instances]]`).
     pub instances: Vec<InstanceSpec>,
     /// The scripted Serial over LAN console (`[machine.sol]`).
@@ -1085,6 +1091,52 @@ impl MachineSpec {
             }
         }
         self.check_instances()?;
+        self.check_powershell()?;
+        Ok(())
+    }
+
+    fn check_powershell(&self) -> Result<(), SpecError> {
+        for (i, c) in self.cmdlets.iter().enumerate() {
+            let it = item("cmdlets", i, &c.name);
+            if c.name.trim().is_empty() || c.name.chars().any(char::is_whitespace) {
+                return Err(SpecError::InvalidField {
+                    item: it,
+                    field: "name".into(),
+                    reason: "must be one cmdlet name (no spaces)".into(),
+                });
+            }
+            if c.state == crate::cmdlet::EndState::Failed && c.errors.is_empty() {
+                return Err(SpecError::InvalidField {
+                    item: it,
+                    field: "state".into(),
+                    reason: "`failed` needs an entry in `errors` (the terminating error)".into(),
+                });
+            }
+        }
+        let mut names: HashSet<String> = HashSet::new();
+        for (i, c) in self.session_configurations.iter().enumerate() {
+            let it = item("session_configurations", i, &c.name);
+            let lower = c.name.to_ascii_lowercase();
+            if c.name.is_empty()
+                || !c
+                    .name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+            {
+                return Err(SpecError::InvalidField {
+                    item: it,
+                    field: "name".into(),
+                    reason: "must be letters, digits, `.`, `_` or `-`".into(),
+                });
+            }
+            if lower == "microsoft.powershell" || !names.insert(lower) {
+                return Err(SpecError::InvalidField {
+                    item: it,
+                    field: "name".into(),
+                    reason: "is already a session configuration".into(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -1393,6 +1445,8 @@ impl Default for MachineSpec {
             ],
             commands: crate::command::default_commands(),
             scripts: crate::command::default_scripts(),
+            cmdlets: Vec::new(),
+            session_configurations: Vec::new(),
             instances: Vec::new(),
             sol: crate::ipmi::SolSpec::default(),
         }

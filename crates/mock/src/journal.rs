@@ -182,6 +182,10 @@ pub struct HttpRecord {
     pub rule: Option<String>,
     /// The WS-Man operation as the handler understood it.
     pub operation: Option<String>,
+    /// The PowerShell Remoting messages the exchange carried, by name: `> NAME` sent by
+    /// the client, `< NAME` answered ([`crate::remoting::journal`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub psrp: Vec<String>,
     /// What the server did.
     pub outcome: OutcomeKind,
     /// Response status, when a status line was (or began to be) sent.

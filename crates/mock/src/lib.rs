@@ -99,6 +99,7 @@ mod ipmi_bridge;
 pub mod journal;
 mod mock;
 pub mod mockserver;
+pub mod remoting;
 pub mod rules;
 pub mod scenario;
 pub mod schedule;

@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) subscriptions: crate::eventing::Store,
     /// Subscriptions made under the lock whose delivery task starts once it is released.
     pub(crate) subscriptions_to_start: Vec<String>,
+    /// PowerShell runspace pools (`crate::remoting`).
+    pub(crate) psrp: crate::remoting::Pools,
 }
 
 /// The scenario's authentication policy and the enabled users' passwords.
@@ -104,6 +106,7 @@ impl Mock {
                     rules: RuleState::default(),
                     enumerations: HashMap::new(),
                     shell_wake: tokio::sync::watch::Sender::new(0),
+                    psrp: crate::remoting::Pools::default(),
                     ipmi,
                     loaded_at: 0,
                     ipmi_port: 0,

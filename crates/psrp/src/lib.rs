@@ -10,7 +10,9 @@
 //! - [`clixml`]: the serialized PowerShell objects in a message's data, read within
 //!   [`clixml::Limits`] and written with `RefId`s and shared type names;
 //! - [`records`]: the handful of messages a server-side mock builds or reads
-//!   (SESSION_CAPABILITY, INIT_RUNSPACEPOOL, CREATE_PIPELINE, states, output, errors).
+//!   (SESSION_CAPABILITY, INIT_RUNSPACEPOOL, CREATE_PIPELINE, states, output, errors),
+//!   and [`server`], the pool-level requests and their answers and the stream records
+//!   PowerShell 5 added (information, progress).
 //!
 //! Nothing here does IO, reads a clock or draws randomness; no input makes it panic
 //! (proptests feed arbitrary bytes to every decoder), and every size it holds is
@@ -25,6 +27,7 @@ pub mod fragment;
 pub mod guid;
 pub mod message;
 pub mod records;
+pub mod server;
 
 pub use clixml::{Obj, Value};
 pub use fragment::{Defragmenter, Fragment};

@@ -1207,6 +1207,10 @@ impl Draft {
             self.journal.skip();
             return;
         }
+        let psrp = crate::remoting::journal::messages(
+            &self.body,
+            response_body.as_ref().map(|b| b.bytes()).as_deref(),
+        );
         let record = HttpRecord {
             tls: self.tls,
             method: std::mem::take(&mut self.method),
@@ -1219,6 +1223,7 @@ impl Draft {
             encrypted: self.encrypted,
             rule: self.rule.take(),
             operation: self.operation.take(),
+            psrp,
             outcome,
             status,
             response_headers,

@@ -25,6 +25,11 @@ use crate::scenario::{Flavour, Scenario};
 pub const SHELL_NOT_FOUND_CODE: u32 = 2_150_858_843;
 /// WinRM's code for "this user has reached the maximum number of concurrent shells".
 pub const SHELL_QUOTA_CODE: u32 = 2_150_859_173;
+/// WinRM's code for a resource URI it does not serve (ERROR_WSMAN_INVALID_RESOURCE_URI,
+/// 0x80338012): what an unknown session configuration gets.
+pub const INVALID_RESOURCE_URI_CODE: u32 = 0x8033_8012;
+/// ERROR_ACCESS_DENIED.
+pub const ACCESS_DENIED_CODE: u32 = 5;
 /// WinRM's generic error base (0x80338000).
 pub const GENERIC_CODE: u32 = 0x8033_8000;
 
@@ -149,6 +154,40 @@ impl From<ShellFault> for Fail {
 impl From<machine::shell::ShellError> for Fail {
     fn from(e: machine::shell::ShellError) -> Fail {
         Fail::from(fault_of(&e))
+    }
+}
+
+/// The fault for a PowerShell Remoting error (`crate::remoting`).
+pub fn psrp_fault_of(e: &crate::remoting::PsrpError) -> ShellFault {
+    use crate::remoting::PsrpError;
+    let reason = e.to_string();
+    match e {
+        PsrpError::UnknownShell(_) => ShellFault::new(
+            FaultKind::InvalidSelectors,
+            Some("InvalidValue"),
+            SHELL_NOT_FOUND_CODE,
+            reason,
+        ),
+        PsrpError::UnknownCommand(_) | PsrpError::BadCreation(_) | PsrpError::BadData(_) => {
+            ShellFault::new(FaultKind::InvalidParameter, None, GENERIC_CODE, reason)
+        }
+        PsrpError::UnknownConfiguration(name) => ShellFault::new(
+            FaultKind::DestinationUnreachable,
+            Some("InvalidResourceURI"),
+            INVALID_RESOURCE_URI_CODE,
+            format!(
+                "The WS-Management service cannot process the request. Cannot find the {name} session configuration in the WSMan: drive on the localhost computer."
+            ),
+        ),
+        PsrpError::AccessDenied { .. } => {
+            ShellFault::new(FaultKind::AccessDenied, None, ACCESS_DENIED_CODE, reason)
+        }
+    }
+}
+
+impl From<crate::remoting::PsrpError> for Fail {
+    fn from(e: crate::remoting::PsrpError) -> Fail {
+        Fail::from(psrp_fault_of(&e))
     }
 }
 

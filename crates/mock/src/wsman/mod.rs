@@ -30,6 +30,7 @@ mod eventing;
 mod faults;
 mod identify;
 mod invoke;
+mod psrp;
 mod resource;
 mod rules;
 mod shell;
@@ -202,7 +203,10 @@ impl Mock {
         };
         self.start_subscriptions();
         let phase = match phase {
-            Phase::Wait(until, rx) => self.wait_for_output(&env, arrived, until, rx).await,
+            Phase::Wait(until, rx) => {
+                self.wait_for_output(&env, req.user.as_deref(), arrived, until, rx)
+                    .await
+            }
             Phase::EventWait(id, deadline) => self.wait_for_events(&env, &id, deadline).await,
             other => other,
         };
@@ -391,7 +395,7 @@ impl Inner {
             return Phase::Dispatched(Box::new(Err(f)), delay);
         }
         if is_shell(env) && env.header.action.as_deref() == Some(ns::action::RECEIVE) {
-            return self.shell_receive_phase(env, now, delay);
+            return self.shell_receive_phase(env, req.user.as_deref(), now, delay);
         }
         if env.header.action.as_deref() == Some(ns::action::PULL) {
             if let Some(phase) = self.event_pull_phase(env, now) {

@@ -27,6 +27,7 @@ use wsman::body::{Body, CommandState, ReceiveResponse, Shell, Stream};
 use wsman::{Envelope, XsDuration, ns};
 
 use super::faults::{self, Fail, OpResult, ShellFault, missing_command_id};
+use super::psrp::is_psrp;
 use super::write::respond;
 use super::{Phase, new_uuid};
 use crate::http::Request;
@@ -164,6 +165,7 @@ impl Mock {
     pub(super) async fn wait_for_output(
         &self,
         env: &Envelope<'_>,
+        user: Option<&str>,
         arrived: Instant,
         mut until: Option<u64>,
         mut rx: tokio::sync::watch::Receiver<u64>,
@@ -194,7 +196,7 @@ impl Mock {
             let phase = {
                 let mut inner = self.lock();
                 inner.expire(now);
-                inner.shell_receive_phase(env, now, None)
+                inner.shell_receive_phase(env, user, now, None)
             };
             match phase {
                 Phase::Wait(next, next_rx) => {
@@ -215,9 +217,13 @@ impl Inner {
     pub(super) fn shell_receive_phase(
         &mut self,
         env: &Envelope<'_>,
+        user: Option<&str>,
         now: u64,
         delay: Option<Duration>,
     ) -> Phase {
+        if is_psrp(env) {
+            return self.psrp_receive_phase(env, user, now, delay);
+        }
         let result = (|| -> Result<Result<Envelope<'static>, Option<u64>>, Fail> {
             let shell_id = shell_id(env)?;
             let Body::Receive(r) = &env.body else {
@@ -269,6 +275,9 @@ impl Inner {
         scenario: &Scenario,
         now: u64,
     ) -> OpResult {
+        if is_psrp(env) {
+            return self.psrp_op(env, req, now);
+        }
         let action = env.header.action.as_deref().unwrap_or("");
         let limits = ShellLimits {
             max_shells_per_user: scenario.wsman.max_shells_per_user,
@@ -375,12 +384,15 @@ impl Inner {
     }
 }
 
-/// Whether the request is for the WinRM cmd shell resource.
+/// Whether the request is for a WinRM shell: the cmd shell resource, or a PowerShell
+/// session configuration (`psrp.rs`).
 pub(super) fn is_shell(env: &Envelope<'_>) -> bool {
-    env.header
-        .resource_uri
-        .as_deref()
-        .is_some_and(|u| u.trim().eq_ignore_ascii_case(ns::SHELL_CMD))
+    is_psrp(env)
+        || env
+            .header
+            .resource_uri
+            .as_deref()
+            .is_some_and(|u| u.trim().eq_ignore_ascii_case(ns::SHELL_CMD))
 }
 
 /// The WinRM shell options the mock complies with on the shell resource: the code page
@@ -394,6 +406,18 @@ pub(super) fn understood_option(
 ) -> bool {
     if !is_shell(env) {
         return false;
+    }
+    if is_psrp(env) {
+        // The PSRP version (pypsrp marks it MustComply) and the shell options a
+        // PowerShell Create or Receive carries.
+        return matches!(
+            option.name.as_ref(),
+            "protocolversion"
+                | "WINRS_NOPROFILE"
+                | "WINRS_CODEPAGE"
+                | "WINRS_SKIP_CMD_SHELL"
+                | "WSMAN_CMDSHELL_OPTION_KEEPALIVE"
+        );
     }
     match option.name.as_ref() {
         "WINRS_CODEPAGE"

@@ -183,6 +183,12 @@ impl Finished {
 /// exited when `deadline` has passed. Blocking: from async code, call it in
 /// `tokio::task::spawn_blocking`.
 pub fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> Finished {
+    run_with_input(cmd, None, deadline)
+}
+
+/// [`run_with_deadline`], with `input` written to the child's stdin (then closed) when
+/// given.
+pub fn run_with_input(cmd: &mut Command, input: Option<&[u8]>, deadline: Duration) -> Finished {
     let command = format!("{cmd:?}");
     let started = Instant::now();
     let mut finished = Finished {
@@ -194,9 +200,13 @@ pub fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> Finished {
         stderr: String::new(),
         elapsed: Duration::ZERO,
     };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -204,6 +214,13 @@ pub fn run_with_deadline(cmd: &mut Command, deadline: Duration) -> Finished {
             return finished;
         }
     };
+    if let (Some(bytes), Some(mut stdin)) = (input.map(<[u8]>::to_vec), child.stdin.take()) {
+        // From a thread, so that a child that does not read cannot block the deadline.
+        thread::spawn(move || {
+            use std::io::Write as _;
+            let _ = stdin.write_all(&bytes);
+        });
+    }
     // Drain both pipes while waiting, so a chatty child cannot block on a full pipe.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         thread::spawn(move || {

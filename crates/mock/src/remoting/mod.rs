@@ -1,0 +1,692 @@
+//! PowerShell Remoting (MS-PSRP) in the mock: the runspace pools that live in WinRM
+//! shells at `http://schemas.microsoft.com/powershell/<configuration>`, and their
+//! pipelines. This module is the state and the PSRP side (fragments in, messages out,
+//! queued until a Receive takes them); `crate::wsman::psrp` (wsman/psrp.rs) reads the WS-Man requests
+//! and calls it, and [`engine`] runs a pipeline's commands from the scenario.
+//!
+//! What a pool answers, in the order Windows does ([MS-PSRP] 3.1.4, 3.2.4):
+//! - on Create (SESSION_CAPABILITY + INIT_RUNSPACEPOOL in `creationXml`):
+//!   SESSION_CAPABILITY, APPLICATION_PRIVATE_DATA, RUNSPACEPOOL_STATE `Opened`, taken by
+//!   a Receive without CommandId;
+//! - on Command (CREATE_PIPELINE in the first argument, more fragments by Send): the
+//!   pipeline's records and output, then PIPELINE_STATE `Completed` (or `Failed` with
+//!   its error), taken by Receives with the pipeline's CommandId, the last one saying
+//!   CommandState `Done`;
+//! - SET_MAX/MIN_RUNSPACES, GET_AVAILABLE_RUNSPACES (pypsrp's keep-alive) and
+//!   RESET_RUNSPACE_STATE: RUNSPACE_AVAILABILITY with the call id;
+//! - Signal `powershell/signal/crtl_c` (MS-PSRP's spelling; pypsrp's `ctrl_c` too):
+//!   PIPELINE_STATE `Stopped` with a PipelineStoppedException.
+//!
+//! Messages wait in an [`Outbox`] with the time they are due; a Receive takes what is due,
+//! cut into fragments that fit the client's MaxEnvelopeSize (a message larger than one
+//! Receive goes out over several).
+
+pub(crate) mod builtins;
+pub(crate) mod engine;
+pub mod journal;
+pub(crate) mod script;
+
+use std::collections::{HashMap, VecDeque};
+
+use machine::MachineSpec;
+use psrp::fragment::{self, Defragmenter, Fragment};
+use psrp::records::{
+    self, CreatePipeline, Informational, InitRunspacePool, PipelineState, RunspacePoolState,
+    SessionCapability,
+};
+use psrp::server::{Availability, PoolRequest};
+use psrp::{Destination, Guid, Message, MessageType, Value, clixml};
+
+use engine::{Ctx, Emit, End, Runner};
+
+/// The PowerShell resource URIs' common prefix.
+pub(crate) const RESOURCE_PREFIX: &str = "http://schemas.microsoft.com/powershell/";
+/// The configuration every Windows server has.
+pub(crate) const DEFAULT_CONFIGURATION: &str = "Microsoft.PowerShell";
+
+/// Why a PSRP request cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PsrpError {
+    /// No pool with this ShellId (or it is another user's).
+    #[error("{0}")]
+    UnknownShell(String),
+    /// No pipeline with this CommandId in the pool.
+    #[error("the command {0} was not found in the runspace pool")]
+    UnknownCommand(String),
+    /// The configuration the resource URI names does not exist.
+    #[error("the session configuration {0} was not found")]
+    UnknownConfiguration(String),
+    /// The configuration does not let this user in.
+    #[error("user {user} may not connect to the session configuration {config}")]
+    AccessDenied { user: String, config: String },
+    /// The Create carries no `creationXml`, or it is not base64.
+    #[error("{0}")]
+    BadCreation(String),
+    /// Fragments or messages that cannot be read: the pool is broken.
+    #[error("the PSRP data cannot be read: {0}")]
+    BadData(String),
+}
+
+/// A message waiting to be received, possibly partly sent.
+struct Queued {
+    due: u64,
+    object_id: u64,
+    data: Vec<u8>,
+    sent: usize,
+    next_fragment: u64,
+    /// The pipeline's final state: once all of it is taken, the command is Done.
+    last: bool,
+}
+
+/// Messages to the client, in order, each due at a machine time.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    q: VecDeque<Queued>,
+}
+
+/// The base64 length of `n` bytes.
+fn b64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Envelope room not counted as stream data: the SOAP headers and the
+/// ReceiveResponse's own elements.
+const ENVELOPE_OVERHEAD: usize = 4096;
+/// What one `rsp:Stream` element costs besides its base64.
+const STREAM_OVERHEAD: usize = 160;
+
+impl Outbox {
+    fn push(&mut self, due: u64, object_id: u64, data: Vec<u8>, last: bool) {
+        self.q.push_back(Queued {
+            due,
+            object_id,
+            data,
+            sent: 0,
+            next_fragment: 0,
+            last,
+        });
+    }
+
+    /// When the first message waiting is due.
+    fn next_due(&self) -> Option<u64> {
+        self.q.front().map(|m| m.due)
+    }
+
+    /// Takes what is due at `now`, as stream payloads (fragments back to back, one
+    /// payload per message) whose base64 fits `max_envelope` with the envelope around
+    /// it; whether the final message went out whole.
+    fn take(&mut self, now: u64, max_envelope: usize) -> (Vec<Vec<u8>>, bool) {
+        let mut left = max_envelope.saturating_sub(ENVELOPE_OVERHEAD).max(1024);
+        let mut streams = Vec::new();
+        let mut finished = false;
+        while let Some(m) = self.q.front_mut() {
+            if m.due > now || left <= STREAM_OVERHEAD + b64_len(fragment::HEADER_LEN + 1) {
+                break;
+            }
+            let room = (left - STREAM_OVERHEAD) / 4 * 3 - fragment::HEADER_LEN;
+            let chunk = room.min(m.data.len() - m.sent);
+            let end = m.sent + chunk == m.data.len();
+            let f = Fragment {
+                object_id: m.object_id,
+                fragment_id: m.next_fragment,
+                start: m.sent == 0,
+                end,
+                blob: m.data[m.sent..m.sent + chunk].to_vec(),
+            };
+            let mut bytes = Vec::with_capacity(fragment::HEADER_LEN + chunk);
+            // A blob this size always fits BlobLength.
+            let _ = f.encode(&mut bytes);
+            left = left.saturating_sub(STREAM_OVERHEAD + b64_len(bytes.len()));
+            streams.push(bytes);
+            m.sent += chunk;
+            m.next_fragment += 1;
+            if !end {
+                break;
+            }
+            finished |= m.last;
+            self.q.pop_front();
+        }
+        (streams, finished)
+    }
+}
+
+/// A pipeline of a pool.
+struct Pipeline {
+    pid: Guid,
+    /// Input objects received so far, while waiting for END_OF_PIPELINE_INPUT.
+    input: Vec<Value>,
+    /// The CREATE_PIPELINE, kept until the pipeline can run (its input has ended).
+    waiting: Option<CreatePipeline>,
+    /// The final state is queued.
+    ended: bool,
+    /// Messages for Receives with this CommandId.
+    outbox: Outbox,
+}
+
+/// A runspace pool.
+pub(crate) struct Pool {
+    rpid: Guid,
+    owner: String,
+    /// The session configuration, `None` for `Microsoft.PowerShell`.
+    config: Option<String>,
+    state: RunspacePoolState,
+    min: i32,
+    max: i32,
+    defrag: Defragmenter,
+    next_object: u64,
+    outbox: Outbox,
+    /// By CommandId, upper case.
+    pipelines: HashMap<String, Pipeline>,
+}
+
+/// What a Receive gets.
+pub(crate) enum Received {
+    /// Stream payloads, and for a pipeline whether it is done.
+    Output {
+        streams: Vec<Vec<u8>>,
+        done: Option<bool>,
+    },
+    /// Nothing yet; more is due at this machine time (or when something changes).
+    Wait(Option<u64>),
+}
+
+/// What a pipeline reads of the machine.
+pub(crate) struct World<'a> {
+    pub spec: &'a MachineSpec,
+    pub unix_now: u64,
+}
+
+/// The configuration a resource URI names (`Microsoft.PowerShell`, `JEAMaint`).
+pub(crate) fn configuration_of(uri: &str) -> Option<&str> {
+    let uri = uri.trim();
+    let prefix = uri.get(..RESOURCE_PREFIX.len())?;
+    prefix
+        .eq_ignore_ascii_case(RESOURCE_PREFIX)
+        .then(|| &uri[RESOURCE_PREFIX.len()..])
+        .filter(|c| !c.is_empty() && !c.contains('/'))
+}
+
+/// Every runspace pool of the mock.
+#[derive(Default)]
+pub(crate) struct Pools {
+    pools: HashMap<String, Pool>,
+}
+
+fn limits() -> clixml::Limits {
+    clixml::Limits::default()
+}
+
+impl Pool {
+    fn message(&mut self, kind: MessageType, pid: Guid, value: &Value) -> (u64, Vec<u8>) {
+        let m = Message::with_value(Destination::Client, kind, self.rpid, pid, value);
+        self.next_object += 1;
+        (self.next_object, m.to_bytes())
+    }
+
+    fn queue_for_pool(&mut self, now: u64, kind: MessageType, value: &Value) {
+        let (id, bytes) = self.message(kind, Guid::NIL, value);
+        self.outbox.push(now, id, bytes, false);
+    }
+
+    fn pipeline_mut(&mut self, command_id: &str) -> Result<&mut Pipeline, PsrpError> {
+        self.pipelines
+            .get_mut(&command_id.trim().to_ascii_uppercase())
+            .ok_or_else(|| PsrpError::UnknownCommand(command_id.to_owned()))
+    }
+
+    /// Takes fragments (back to back) and acts on every message they complete.
+    fn take_fragments(
+        &mut self,
+        bytes: &[u8],
+        now: u64,
+        world: &World<'_>,
+    ) -> Result<(), PsrpError> {
+        let mut done = Vec::new();
+        let pushed = self.defrag.push_stream(bytes, &mut done);
+        for m in done {
+            self.on_message(&m, now, world)?;
+        }
+        pushed.map_err(|e| self.broken(now, e.to_string()))
+    }
+
+    /// Marks the pool broken (telling the client) and gives the error.
+    fn broken(&mut self, now: u64, why: String) -> PsrpError {
+        if self.state != RunspacePoolState::Broken {
+            self.state = RunspacePoolState::Broken;
+            let e = engine::error(
+                &format!("The PSRP data sent to the runspace pool cannot be read: {why}"),
+                "System.Management.Automation.Remoting.PSRemotingDataStructureException",
+                "PSRemotingDataStructureException",
+                26,
+                None,
+            );
+            let v = records::runspace_pool_state(RunspacePoolState::Broken, Some(&e));
+            self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
+        }
+        PsrpError::BadData(why)
+    }
+
+    fn on_message(&mut self, bytes: &[u8], now: u64, world: &World<'_>) -> Result<(), PsrpError> {
+        let m = Message::decode(bytes).map_err(|e| self.broken(now, e.to_string()))?;
+        let value = m
+            .value(&limits())
+            .map_err(|e| self.broken(now, e.to_string()));
+        let kind = m.kind;
+        match kind {
+            MessageType::SESSION_CAPABILITY => {
+                SessionCapability::from_value(&value?)
+                    .map_err(|e| self.broken(now, e.to_string()))?;
+                let v = SessionCapability::default().to_value();
+                self.queue_for_pool(now, MessageType::SESSION_CAPABILITY, &v);
+            }
+            MessageType::INIT_RUNSPACEPOOL => {
+                let init = InitRunspacePool::from_value(&value?)
+                    .map_err(|e| self.broken(now, e.to_string()))?;
+                self.min = init.min_runspaces;
+                self.max = init.max_runspaces;
+                let apd = application_private_data();
+                self.queue_for_pool(now, MessageType::APPLICATION_PRIVATE_DATA, &apd);
+                self.state = RunspacePoolState::Opened;
+                let v = records::runspace_pool_state(RunspacePoolState::Opened, None);
+                self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
+            }
+            MessageType::CREATE_PIPELINE => {
+                let create = CreatePipeline::from_value(&value?)
+                    .map_err(|e| self.broken(now, e.to_string()))?;
+                let id = m.pid.to_string().to_ascii_uppercase();
+                let no_input = create.no_input;
+                let p = self
+                    .pipelines
+                    .entry(id.clone())
+                    .or_insert_with(|| Pipeline {
+                        pid: m.pid,
+                        input: Vec::new(),
+                        waiting: None,
+                        ended: false,
+                        outbox: Outbox::default(),
+                    });
+                p.waiting = Some(create);
+                if no_input {
+                    self.start(&id, now, world);
+                }
+            }
+            MessageType::PIPELINE_INPUT => {
+                let v = value?;
+                let id = m.pid.to_string();
+                self.pipeline_mut(&id)?.input.push(v);
+            }
+            MessageType::END_OF_PIPELINE_INPUT => {
+                let id = m.pid.to_string().to_ascii_uppercase();
+                self.pipeline_mut(&id)?;
+                self.start(&id, now, world);
+            }
+            MessageType::SET_MAX_RUNSPACES
+            | MessageType::SET_MIN_RUNSPACES
+            | MessageType::GET_AVAILABLE_RUNSPACES
+            | MessageType::RESET_RUNSPACE_STATE => {
+                let name = kind.name().unwrap_or("");
+                let req = PoolRequest::from_value(name, &value?)
+                    .map_err(|e| self.broken(now, e.to_string()))?;
+                let answer = match req {
+                    Some(PoolRequest::SetMax { max, .. }) => {
+                        let ok = max >= self.min && max >= 1;
+                        if ok {
+                            self.max = max;
+                        }
+                        Availability::Done(ok)
+                    }
+                    Some(PoolRequest::SetMin { min, .. }) => {
+                        let ok = min >= 1 && min <= self.max;
+                        if ok {
+                            self.min = min;
+                        }
+                        Availability::Done(ok)
+                    }
+                    Some(PoolRequest::GetAvailable { .. }) => {
+                        let busy = self.pipelines.values().filter(|p| !p.ended).count();
+                        Availability::Available(i64::from(self.max) - busy as i64)
+                    }
+                    Some(PoolRequest::Reset { .. }) | None => Availability::Done(true),
+                };
+                let ci = req.map_or(0, |r| r.ci());
+                let v = psrp::server::runspace_availability(answer, ci);
+                self.queue_for_pool(now, MessageType::RUNSPACE_AVAILABILITY, &v);
+            }
+            // Host responses, the key exchange and anything newer: nothing to answer.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Runs a pipeline whose input has ended and queues what it writes.
+    fn start(&mut self, id: &str, now: u64, world: &World<'_>) {
+        let config = self.config.as_deref().and_then(|c| {
+            world
+                .spec
+                .session_configurations
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(c))
+        });
+        let ctx = Ctx {
+            hostname: &world.spec.identity.hostname,
+            user: &self.owner,
+            unix_now: world.unix_now,
+            cmdlets: &world.spec.cmdlets,
+            scripts: &world.spec.scripts,
+            config,
+        };
+        let Some(p) = self.pipelines.get_mut(id) else {
+            return;
+        };
+        let Some(create) = p.waiting.take() else {
+            return;
+        };
+        let input = std::mem::take(&mut p.input);
+        let pid = p.pid;
+        let run = Runner::run_statements(&ctx, &create.statements, input);
+        let mut queued = Vec::new();
+        for (at, emit) in run.items {
+            let (kind, v) = match emit {
+                Emit::Output(v) => (MessageType::PIPELINE_OUTPUT, v),
+                Emit::Error(e) => (MessageType::ERROR_RECORD, e.to_value()),
+                Emit::Warning(s) => (
+                    MessageType::WARNING_RECORD,
+                    records::informational_record(Informational::Warning, &s),
+                ),
+                Emit::Verbose(s) => (
+                    MessageType::VERBOSE_RECORD,
+                    records::informational_record(Informational::Verbose, &s),
+                ),
+                Emit::Debug(s) => (
+                    MessageType::DEBUG_RECORD,
+                    records::informational_record(Informational::Debug, &s),
+                ),
+                Emit::Information(v) => (MessageType::INFORMATION_RECORD, v),
+                Emit::Progress(v) => (MessageType::PROGRESS_RECORD, v),
+            };
+            queued.push((now + at, kind, v, false));
+        }
+        let end = match &run.end {
+            End::Completed => Some(records::pipeline_state(PipelineState::Completed, None)),
+            End::Failed(e) => Some(records::pipeline_state(PipelineState::Failed, Some(e))),
+            End::Running => None,
+        };
+        let ended = end.is_some();
+        if let Some(v) = end {
+            queued.push((now + run.end_at, MessageType::PIPELINE_STATE, v, true));
+        }
+        let mut out = Vec::new();
+        for (due, kind, v, last) in queued {
+            let (oid, bytes) = self.message(kind, pid, &v);
+            out.push((due, oid, bytes, last));
+        }
+        if let Some(p) = self.pipelines.get_mut(id) {
+            p.ended = ended;
+            for (due, oid, bytes, last) in out {
+                p.outbox.push(due, oid, bytes, last);
+            }
+        }
+    }
+
+    /// Stops a pipeline: what was due is kept, the rest never happens, and it ends
+    /// `Stopped`.
+    fn stop(&mut self, command_id: &str, now: u64) -> Result<(), PsrpError> {
+        let pid = {
+            let p = self.pipeline_mut(command_id)?;
+            if p.ended && p.outbox.q.back().is_some_and(|m| m.due <= now) {
+                // It had already finished: nothing to stop.
+                return Ok(());
+            }
+            p.outbox.q.retain(|m| m.due <= now && !m.last);
+            p.waiting = None;
+            p.ended = true;
+            p.pid
+        };
+        let v = records::pipeline_state(PipelineState::Stopped, Some(&engine::pipeline_stopped()));
+        let (oid, bytes) = self.message(MessageType::PIPELINE_STATE, pid, &v);
+        self.pipeline_mut(command_id)?
+            .outbox
+            .push(now, oid, bytes, true);
+        Ok(())
+    }
+}
+
+/// APPLICATION_PRIVATE_DATA as Windows PowerShell 5.1 sends it.
+fn application_private_data() -> Value {
+    use psrp::clixml::Obj;
+    let versions = Obj::new([
+        "System.Management.Automation.PSPrimitiveDictionary",
+        "System.Collections.Hashtable",
+        "System.Object",
+    ])
+    .with_base(Value::Dict(vec![
+        (
+            Value::string("PSVersion"),
+            Value::Version("5.1.17763.1".into()),
+        ),
+        (Value::string("PSEdition"), Value::string("Desktop")),
+        (
+            Value::string("BuildVersion"),
+            Value::Version("10.0.17763.1".into()),
+        ),
+        (
+            Value::string("CLRVersion"),
+            Value::Version("4.0.30319.42000".into()),
+        ),
+        (
+            Value::string("WSManStackVersion"),
+            Value::Version("3.0".into()),
+        ),
+        (
+            Value::string("PSRemotingProtocolVersion"),
+            Value::Version("2.3".into()),
+        ),
+        (
+            Value::string("SerializationVersion"),
+            Value::Version("1.1.0.1".into()),
+        ),
+    ]));
+    records::application_private_data(vec![
+        (Value::string("DebugMode"), Value::I32(1)),
+        (Value::string("DebugStop"), Value::Bool(false)),
+        (Value::string("PSVersionTable"), versions.into()),
+        (Value::string("DebugBreakpointCount"), Value::I32(0)),
+    ])
+}
+
+impl Pools {
+    fn pool_mut(&mut self, shell_id: &str, user: &str) -> Result<&mut Pool, PsrpError> {
+        let not_found = || {
+            PsrpError::UnknownShell(format!(
+                "The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on the server."
+            ))
+        };
+        let pool = self
+            .pools
+            .get_mut(&shell_id.trim().to_ascii_uppercase())
+            .ok_or_else(not_found)?;
+        if !pool.owner.eq_ignore_ascii_case(user) {
+            return Err(not_found());
+        }
+        Ok(pool)
+    }
+
+    /// Creates a pool for `configuration` from the Create's `creationXml` (fragments):
+    /// gives its ShellId (the RPID, upper case, as Windows answers).
+    pub(crate) fn create(
+        &mut self,
+        configuration: &str,
+        user: &str,
+        creation: &[u8],
+        now: u64,
+        world: &World<'_>,
+    ) -> Result<String, PsrpError> {
+        let config = if configuration.eq_ignore_ascii_case(DEFAULT_CONFIGURATION) {
+            None
+        } else {
+            let c = world
+                .spec
+                .session_configurations
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(configuration))
+                .ok_or_else(|| PsrpError::UnknownConfiguration(configuration.to_owned()))?;
+            if !c.users.is_empty() && !c.users.iter().any(|u| u.eq_ignore_ascii_case(user)) {
+                return Err(PsrpError::AccessDenied {
+                    user: user.to_owned(),
+                    config: c.name.clone(),
+                });
+            }
+            Some(c.name.clone())
+        };
+        let mut pool = Pool {
+            rpid: Guid::NIL,
+            owner: user.to_owned(),
+            config,
+            state: RunspacePoolState::Opening,
+            min: 1,
+            max: 1,
+            defrag: Defragmenter::new(fragment::Limits::default()),
+            next_object: 0,
+            outbox: Outbox::default(),
+            pipelines: HashMap::new(),
+        };
+        // The RPID is in every message; read it from the first fragment's message.
+        let first = Fragment::decode_prefix(creation)
+            .map_err(|e| PsrpError::BadCreation(format!("creationXml: {e}")))?
+            .0;
+        let m = Message::decode(&first.blob)
+            .map_err(|e| PsrpError::BadCreation(format!("creationXml: {e}")))?;
+        if m.rpid.is_nil() {
+            return Err(PsrpError::BadCreation(
+                "creationXml: the runspace pool id is nil".into(),
+            ));
+        }
+        pool.rpid = m.rpid;
+        pool.take_fragments(creation, now, world)?;
+        if pool.state != RunspacePoolState::Opened {
+            return Err(PsrpError::BadCreation(
+                "creationXml carries no INIT_RUNSPACEPOOL".into(),
+            ));
+        }
+        let id = pool.rpid.to_string().to_ascii_uppercase();
+        self.pools.insert(id.clone(), pool);
+        Ok(id)
+    }
+
+    /// A Command: the first fragment(s) of a CREATE_PIPELINE; gives the CommandId (the
+    /// pipeline id, upper case).
+    pub(crate) fn command(
+        &mut self,
+        shell_id: &str,
+        user: &str,
+        first: &[u8],
+        now: u64,
+        world: &World<'_>,
+    ) -> Result<String, PsrpError> {
+        let pool = self.pool_mut(shell_id, user)?;
+        let (f, _) = Fragment::decode_prefix(first).map_err(|e| pool.broken(now, e.to_string()))?;
+        let pid = if f.start {
+            Message::decode(&f.blob)
+                .map_err(|e| pool.broken(now, e.to_string()))?
+                .pid
+        } else {
+            Guid::NIL
+        };
+        if pid.is_nil() {
+            return Err(pool.broken(now, "a Command's first fragment names no pipeline".into()));
+        }
+        let id = pid.to_string().to_ascii_uppercase();
+        pool.pipelines
+            .entry(id.clone())
+            .or_insert_with(|| Pipeline {
+                pid,
+                input: Vec::new(),
+                waiting: None,
+                ended: false,
+                outbox: Outbox::default(),
+            });
+        pool.take_fragments(first, now, world)?;
+        Ok(id)
+    }
+
+    /// A Send: fragments for the pool (no CommandId) or a pipeline.
+    pub(crate) fn send(
+        &mut self,
+        shell_id: &str,
+        user: &str,
+        command_id: Option<&str>,
+        bytes: &[u8],
+        now: u64,
+        world: &World<'_>,
+    ) -> Result<(), PsrpError> {
+        let pool = self.pool_mut(shell_id, user)?;
+        if let Some(c) = command_id {
+            pool.pipeline_mut(c)?;
+        }
+        pool.take_fragments(bytes, now, world)
+    }
+
+    /// A Signal: stop (`ctrl_c`) or forget (`Terminate`) a pipeline.
+    pub(crate) fn signal(
+        &mut self,
+        shell_id: &str,
+        user: &str,
+        command_id: &str,
+        terminate: bool,
+        now: u64,
+    ) -> Result<(), PsrpError> {
+        let pool = self.pool_mut(shell_id, user)?;
+        if terminate {
+            pool.pipelines
+                .remove(&command_id.trim().to_ascii_uppercase())
+                .map(|_| ())
+                .ok_or_else(|| PsrpError::UnknownCommand(command_id.to_owned()))
+        } else {
+            pool.stop(command_id, now)
+        }
+    }
+
+    /// A Delete: the pool and its pipelines are gone.
+    pub(crate) fn delete(&mut self, shell_id: &str, user: &str) -> Result<(), PsrpError> {
+        self.pool_mut(shell_id, user)?;
+        self.pools.remove(&shell_id.trim().to_ascii_uppercase());
+        Ok(())
+    }
+
+    /// A Receive: what is due for the pool or the pipeline.
+    pub(crate) fn receive(
+        &mut self,
+        shell_id: &str,
+        user: &str,
+        command_id: Option<&str>,
+        now: u64,
+        max_envelope: usize,
+    ) -> Result<Received, PsrpError> {
+        let pool = self.pool_mut(shell_id, user)?;
+        let Some(c) = command_id else {
+            let (streams, _) = pool.outbox.take(now, max_envelope);
+            return Ok(if streams.is_empty() {
+                Received::Wait(pool.outbox.next_due())
+            } else {
+                Received::Output {
+                    streams,
+                    done: None,
+                }
+            });
+        };
+        let p = pool.pipeline_mut(c)?;
+        let (streams, finished) = p.outbox.take(now, max_envelope);
+        if finished {
+            pool.pipelines.remove(&c.trim().to_ascii_uppercase());
+        } else if streams.is_empty() {
+            return Ok(Received::Wait(p.outbox.next_due()));
+        }
+        Ok(Received::Output {
+            streams,
+            done: Some(finished),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

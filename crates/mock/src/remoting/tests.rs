@@ -1,0 +1,267 @@
+//! The pools driven in memory by a client built from the codec.
+
+use super::*;
+use psrp::clixml::Obj;
+
+fn guid(n: u8) -> Guid {
+    Guid([n; 16])
+}
+
+fn client_message(kind: MessageType, rpid: Guid, pid: Guid, v: &Value) -> Vec<u8> {
+    Message::with_value(Destination::Server, kind, rpid, pid, v).to_bytes()
+}
+
+fn fragments(object_id: u64, msg: &[u8]) -> Vec<u8> {
+    fragment::split_encoded(object_id, msg, 32_768).unwrap()
+}
+
+fn creation(rpid: Guid) -> Vec<u8> {
+    let sc = SessionCapability::default().to_value();
+    let init: Value = Obj::default()
+        .ext("MinRunspaces", Value::I32(1))
+        .ext("MaxRunspaces", Value::I32(2))
+        .into();
+    let mut out = fragments(
+        1,
+        &client_message(MessageType::SESSION_CAPABILITY, rpid, Guid::NIL, &sc),
+    );
+    out.extend(fragments(
+        2,
+        &client_message(MessageType::INIT_RUNSPACEPOOL, rpid, Guid::NIL, &init),
+    ));
+    out
+}
+
+fn create_pipeline(script: &str) -> Value {
+    let cmd: Value = Obj::default()
+        .ext("Cmd", Value::string(script))
+        .ext("Args", Value::List(vec![]))
+        .ext("IsScript", Value::Bool(true))
+        .into();
+    Obj::default()
+        .ext("NoInput", Value::Bool(true))
+        .ext(
+            "PowerShell",
+            Obj::default().ext("Cmds", Value::List(vec![cmd])).into(),
+        )
+        .into()
+}
+
+/// Every message of a Receive's streams, as (type, value).
+fn read(streams: &[Vec<u8>], d: &mut Defragmenter) -> Vec<(MessageType, Value)> {
+    let mut out = Vec::new();
+    for s in streams {
+        let mut done = Vec::new();
+        d.push_stream(s, &mut done).unwrap();
+        for m in done {
+            let m = Message::decode(&m).unwrap();
+            assert_eq!(m.destination, Destination::Client);
+            out.push((m.kind, m.value(&clixml::Limits::default()).unwrap()));
+        }
+    }
+    out
+}
+
+fn world(spec: &MachineSpec) -> World<'_> {
+    World {
+        spec,
+        unix_now: 1_767_225_600,
+    }
+}
+
+#[test]
+fn a_pool_opens_runs_a_script_and_answers_in_windows_order() {
+    let spec = MachineSpec::default();
+    let w = world(&spec);
+    let mut pools = Pools::default();
+    let rpid = guid(7);
+    let id = pools
+        .create("microsoft.powershell", "admin", &creation(rpid), 0, &w)
+        .unwrap();
+    assert_eq!(id, rpid.to_string().to_ascii_uppercase());
+    let mut d = Defragmenter::new(fragment::Limits::default());
+    let Received::Output {
+        streams,
+        done: None,
+    } = pools.receive(&id, "admin", None, 0, 153_600).unwrap()
+    else {
+        panic!("the pool had nothing to say")
+    };
+    let kinds: Vec<MessageType> = read(&streams, &mut d).iter().map(|m| m.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            MessageType::SESSION_CAPABILITY,
+            MessageType::APPLICATION_PRIVATE_DATA,
+            MessageType::RUNSPACEPOOL_STATE
+        ]
+    );
+    assert!(matches!(
+        pools.receive(&id, "admin", None, 0, 153_600).unwrap(),
+        Received::Wait(None)
+    ));
+    // Another user does not see the pool.
+    assert!(matches!(
+        pools.receive(&id, "operator", None, 0, 153_600),
+        Err(PsrpError::UnknownShell(_))
+    ));
+
+    let pid = guid(9);
+    let msg = client_message(
+        MessageType::CREATE_PIPELINE,
+        rpid,
+        pid,
+        &create_pipeline("Write-Output one; Start-Sleep -Milliseconds 500; Write-Warning w; nope"),
+    );
+    let cid = pools
+        .command(&id, "admin", &fragments(3, &msg), 10, &w)
+        .unwrap();
+    assert_eq!(cid, pid.to_string().to_ascii_uppercase());
+    let Received::Output {
+        streams,
+        done: Some(false),
+    } = pools
+        .receive(&id, "admin", Some(&cid), 10, 153_600)
+        .unwrap()
+    else {
+        panic!("no output at the start")
+    };
+    let first = read(&streams, &mut d);
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        first[0],
+        (MessageType::PIPELINE_OUTPUT, Value::string("one"))
+    );
+    assert!(matches!(
+        pools
+            .receive(&id, "admin", Some(&cid), 10, 153_600)
+            .unwrap(),
+        Received::Wait(Some(510))
+    ));
+    let Received::Output {
+        streams,
+        done: Some(true),
+    } = pools
+        .receive(&id, "admin", Some(&cid), 510, 153_600)
+        .unwrap()
+    else {
+        panic!("not done after the sleep")
+    };
+    let rest = read(&streams, &mut d);
+    let kinds: Vec<MessageType> = rest.iter().map(|m| m.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            MessageType::WARNING_RECORD,
+            MessageType::ERROR_RECORD,
+            MessageType::PIPELINE_STATE
+        ]
+    );
+    assert_eq!(rest[2].1.prop("PipelineState"), Some(&Value::I32(4)));
+    // Done: the command is gone.
+    assert!(matches!(
+        pools.receive(&id, "admin", Some(&cid), 600, 153_600),
+        Err(PsrpError::UnknownCommand(_))
+    ));
+}
+
+#[test]
+fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
+    let spec = MachineSpec::default();
+    let w = world(&spec);
+    let mut pools = Pools::default();
+    let rpid = guid(1);
+    let id = pools
+        .create("Microsoft.PowerShell", "admin", &creation(rpid), 0, &w)
+        .unwrap();
+    let mut d = Defragmenter::new(fragment::Limits::default());
+    let _ = pools.receive(&id, "admin", None, 0, 153_600).unwrap();
+    let big = "x".repeat(20_000);
+    let msg = client_message(
+        MessageType::CREATE_PIPELINE,
+        rpid,
+        guid(2),
+        &create_pipeline(&format!("Write-Output '{big}'; Start-Sleep -Seconds 100")),
+    );
+    let cid = pools
+        .command(&id, "admin", &fragments(5, &msg), 0, &w)
+        .unwrap();
+    let mut got = Vec::new();
+    let mut receives = 0;
+    while got.is_empty() {
+        let Received::Output { streams, .. } =
+            pools.receive(&id, "admin", Some(&cid), 0, 8192).unwrap()
+        else {
+            panic!("waiting in the middle of a message")
+        };
+        let b64: usize = streams.iter().map(|s| s.len().div_ceil(3) * 4).sum();
+        assert!(b64 + ENVELOPE_OVERHEAD <= 8192, "{b64}");
+        got = read(&streams, &mut d);
+        receives += 1;
+    }
+    assert!(receives > 3, "{receives}");
+    assert_eq!(got[0].1, Value::string(big.as_str()));
+    pools.signal(&id, "admin", &cid, false, 1000).unwrap();
+    let Received::Output {
+        streams,
+        done: Some(true),
+    } = pools
+        .receive(&id, "admin", Some(&cid), 1000, 153_600)
+        .unwrap()
+    else {
+        panic!("not stopped")
+    };
+    let end = read(&streams, &mut d);
+    assert_eq!(end[0].1.prop("PipelineState"), Some(&Value::I32(3)));
+    // Broken input breaks the pool and says so.
+    assert!(matches!(
+        pools.send(&id, "admin", None, b"\x00\x01garbage", 1000, &w),
+        Err(PsrpError::BadData(_))
+    ));
+    let Received::Output { streams, .. } =
+        pools.receive(&id, "admin", None, 1000, 153_600).unwrap()
+    else {
+        panic!("no broken state")
+    };
+    let broken = read(&streams, &mut d);
+    assert_eq!(broken[0].1.prop("RunspaceState"), Some(&Value::I32(5)));
+}
+
+#[test]
+fn an_unknown_configuration_and_a_refused_user_are_errors() {
+    let mut spec = MachineSpec::default();
+    spec.session_configurations
+        .push(machine::cmdlet::SessionConfigSpec {
+            name: "JEA".into(),
+            visible_cmdlets: vec!["Get-Service".into()],
+            language_mode: machine::cmdlet::LanguageMode::NoLanguage,
+            users: vec!["operator".into()],
+        });
+    let w = world(&spec);
+    let mut pools = Pools::default();
+    assert!(matches!(
+        pools.create("Nope", "admin", &creation(guid(3)), 0, &w),
+        Err(PsrpError::UnknownConfiguration(_))
+    ));
+    assert!(matches!(
+        pools.create("jea", "admin", &creation(guid(3)), 0, &w),
+        Err(PsrpError::AccessDenied { .. })
+    ));
+    assert!(
+        pools
+            .create("jea", "operator", &creation(guid(3)), 0, &w)
+            .is_ok()
+    );
+    assert_eq!(
+        configuration_of("http://schemas.microsoft.com/powershell/JEA"),
+        Some("JEA")
+    );
+    assert_eq!(
+        configuration_of("http://schemas.microsoft.com/powershell/"),
+        None
+    );
+    assert_eq!(
+        configuration_of("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"),
+        None
+    );
+}

@@ -1,0 +1,250 @@
+//! The WS-Man side of PowerShell Remoting: the shell operations on the PowerShell
+//! resource URIs (`http://schemas.microsoft.com/powershell/<configuration>`), read
+//! from the envelope and handed to the runspace pools in [`crate::remoting`].
+//!
+//! - Create: the `rsp:Shell` carries `creationXml` (base64 fragments of
+//!   SESSION_CAPABILITY and INIT_RUNSPACEPOOL); the answer is `ResourceCreated` with
+//!   the ShellId (the runspace pool id) and the `rsp:Shell`, as Windows writes it.
+//! - Command: `rsp:Arguments` carries the first fragment(s) of CREATE_PIPELINE; the
+//!   CommandId is the pipeline id.
+//! - Send: stream `stdin` (or `pr`, host responses) with more fragments, for the pool
+//!   (no CommandId) or a pipeline.
+//! - Receive: stream `stdout`, the messages due; a pipeline's last answer says
+//!   CommandState `Done`. With nothing due it waits, as a cmd shell Receive does.
+//! - Signal: `powershell/signal/crtl_c` stops a pipeline, `.../signal/Terminate`
+//!   forgets it.
+//! - Delete: closes the pool.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use base64::Engine as _;
+use wsman::body::{Body, CommandState, ReceiveResponse, Shell, Stream};
+use wsman::{Envelope, XsDuration, ns};
+
+use super::Phase;
+use super::faults::{self, Fail, OpResult, missing_command_id};
+use super::shell::shell_id;
+use super::write::respond;
+use crate::http::Request;
+use crate::mock::Inner;
+use crate::remoting::{self, Received, World};
+
+/// MS-PSRP's stop signal (3.1.5.4.5; its spelling) and the one pypsrp sends.
+const PS_CTRL_C: [&str; 2] = ["powershell/signal/crtl_c", "powershell/signal/ctrl_c"];
+
+/// WinRM's default MaxEnvelopeSize when a request names none.
+const DEFAULT_MAX_ENVELOPE: usize = 153_600;
+
+/// Whether the request is for a PowerShell session configuration.
+pub(super) fn is_psrp(env: &Envelope<'_>) -> bool {
+    env.header
+        .resource_uri
+        .as_deref()
+        .and_then(remoting::configuration_of)
+        .is_some()
+}
+
+fn b64(text: &str, what: &str) -> Result<Vec<u8>, Fail> {
+    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .map_err(|_| {
+            Fail::from(remoting::PsrpError::BadCreation(format!(
+                "{what} is not base64"
+            )))
+        })
+}
+
+/// The `creationXml` of a Create's `rsp:Shell`.
+fn creation_xml(shell: &Shell<'_>) -> Result<Vec<u8>, Fail> {
+    let text = shell
+        .other
+        .iter()
+        .map(|t| t.root())
+        .find(|e| e.name().local == "creationXml")
+        .map(|e| e.text().to_owned())
+        .ok_or_else(|| {
+            Fail::from(remoting::PsrpError::BadCreation(
+                "the rsp:Shell of a PowerShell Create carries no creationXml".into(),
+            ))
+        })?;
+    b64(&text, "creationXml")
+}
+
+impl Inner {
+    /// Create, Command, Send, Signal and Delete on a PowerShell resource.
+    pub(super) fn psrp_op(&mut self, env: &Envelope<'_>, req: &Request, now: u64) -> OpResult {
+        let action = env.header.action.as_deref().unwrap_or("");
+        let user = req.user.as_deref().unwrap_or("anonymous");
+        let uri = env.header.resource_uri.as_deref().unwrap_or("").trim();
+        let config = remoting::configuration_of(uri).unwrap_or(remoting::DEFAULT_CONFIGURATION);
+        let unix_now = u64::from(self.machine.sel_time(now));
+        let world = World {
+            spec: self.machine.spec(),
+            unix_now,
+        };
+        let pools = &mut self.psrp;
+        // What the operation did, answered once the pools are let go.
+        let (reply, body): (&str, Body<'static>) = match action {
+            ns::action::CREATE => {
+                let Body::Shell(shell) = &env.body else {
+                    return Err(faults::invalid_shell_body(
+                        "a PowerShell Create carries rsp:Shell with creationXml",
+                    ));
+                };
+                let creation = creation_xml(shell)?;
+                let id = pools.create(config, user, &creation, now, &world)?;
+                let epr = wsman::Epr {
+                    address: Cow::Owned(
+                        env.header.to.as_deref().unwrap_or(ns::ANONYMOUS).to_owned(),
+                    ),
+                    resource_uri: Some(Cow::Owned(uri.to_owned())),
+                    selectors: vec![wsman::Selector::text("ShellId", id.clone())],
+                    other_parameters: Vec::new(),
+                };
+                let mut header = self.response_header(env, ns::action::CREATE_RESPONSE);
+                header.resource_uri = None;
+                let mut answer = respond(header, Body::ResourceCreated(epr));
+                answer.extra.push(Body::Shell(Shell {
+                    shell_id: Some(Cow::Owned(id)),
+                    input_streams: Some(Cow::Borrowed("stdin pr")),
+                    output_streams: Some(Cow::Borrowed("stdout")),
+                    working_directory: None,
+                    environment: Vec::new(),
+                    lifetime: None,
+                    idle_timeout: Some(XsDuration::from_std(Duration::from_secs(7200))),
+                    other: Vec::new(),
+                }));
+                self.shell_wake.send_modify(|g| *g += 1);
+                return Ok(answer);
+            }
+            ns::action::DELETE => {
+                pools.delete(shell_id(env)?, user)?;
+                (ns::action::DELETE_RESPONSE, Body::Empty)
+            }
+            ns::action::COMMAND => {
+                let shell = shell_id(env)?;
+                let Body::CommandLine(c) = &env.body else {
+                    return Err(faults::malformed_body(
+                        "a PowerShell Command carries rsp:CommandLine",
+                    ));
+                };
+                let first = c.arguments.first().ok_or_else(|| {
+                    Fail::from(remoting::PsrpError::BadCreation(
+                        "a PowerShell Command carries CREATE_PIPELINE in rsp:Arguments".into(),
+                    ))
+                })?;
+                let bytes = b64(first, "rsp:Arguments")?;
+                let id = pools.command(shell, user, &bytes, now, &world)?;
+                (
+                    ns::action::COMMAND_RESPONSE,
+                    Body::CommandResponse(wsman::body::CommandResponse {
+                        command_id: Cow::Owned(id),
+                    }),
+                )
+            }
+            ns::action::SEND => {
+                let shell = shell_id(env)?;
+                let Body::Send(send) = &env.body else {
+                    return Err(faults::malformed_body("a shell Send carries rsp:Send"));
+                };
+                for stream in &send.streams {
+                    // The parser has checked the base64.
+                    let bytes = stream.decode().unwrap_or_default();
+                    pools.send(
+                        shell,
+                        user,
+                        stream.command_id.as_deref(),
+                        &bytes,
+                        now,
+                        &world,
+                    )?;
+                }
+                (ns::action::SEND_RESPONSE, Body::SendResponse)
+            }
+            ns::action::SIGNAL => {
+                let shell = shell_id(env)?;
+                let Body::Signal(sig) = &env.body else {
+                    return Err(faults::malformed_body("a shell Signal carries rsp:Signal"));
+                };
+                let command = sig
+                    .command_id
+                    .as_deref()
+                    .ok_or_else(|| missing_command_id("rsp:Signal names no CommandId"))?;
+                let code = sig.code.trim();
+                let terminate = matches!(
+                    machine::shell::Signal::parse(code),
+                    Some(machine::shell::Signal::Terminate)
+                );
+                if !terminate && !PS_CTRL_C.iter().any(|c| c.eq_ignore_ascii_case(code)) {
+                    return Err(Fail::from(faults::unknown_signal(format!(
+                        "unknown signal code `{code}` for a PowerShell pipeline"
+                    ))));
+                }
+                pools.signal(shell, user, command, terminate, now)?;
+                (ns::action::SIGNAL_RESPONSE, Body::SignalResponse)
+            }
+            other => {
+                return Err(faults::action_mismatch(format!(
+                    "the action `{other}` is not supported by the PowerShell resource"
+                )));
+            }
+        };
+        Ok(self.wake_and_respond(env, reply, body))
+    }
+
+    /// A Receive on a PowerShell resource: the messages due, or `Phase::Wait`.
+    pub(super) fn psrp_receive_phase(
+        &mut self,
+        env: &Envelope<'_>,
+        user: Option<&str>,
+        now: u64,
+        delay: Option<Duration>,
+    ) -> Phase {
+        let result = (|| -> Result<Result<Envelope<'static>, Option<u64>>, Fail> {
+            let shell = shell_id(env)?;
+            let Body::Receive(r) = &env.body else {
+                return Err(faults::malformed_body(
+                    "a shell Receive carries rsp:Receive",
+                ));
+            };
+            let user = user.unwrap_or("anonymous");
+            let command = r.command_id.as_deref();
+            let max = env
+                .header
+                .max_envelope_size
+                .map_or(DEFAULT_MAX_ENVELOPE, |m| {
+                    usize::try_from(m).unwrap_or(usize::MAX)
+                });
+            match self.psrp.receive(shell, user, command, now, max)? {
+                Received::Wait(until) => Ok(Err(until)),
+                Received::Output { streams, done } => {
+                    let id = || command.map(|c| Cow::Owned(c.to_owned()));
+                    let body = ReceiveResponse {
+                        streams: streams
+                            .iter()
+                            .map(|b| Stream::with_bytes("stdout", id(), b, false))
+                            .collect(),
+                        command_state: done.map(|d| CommandState {
+                            command_id: id(),
+                            state: Cow::Borrowed(if d {
+                                ns::shell::STATE_DONE
+                            } else {
+                                ns::shell::STATE_RUNNING
+                            }),
+                            exit_code: None,
+                        }),
+                    };
+                    let header = self.response_header(env, ns::action::RECEIVE_RESPONSE);
+                    Ok(Ok(respond(header, Body::ReceiveResponse(body))))
+                }
+            }
+        })();
+        match result {
+            Ok(Ok(answer)) => Phase::Dispatched(Box::new(Ok(answer)), delay),
+            Ok(Err(until)) => Phase::Wait(until, self.shell_wake.subscribe()),
+            Err(f) => Phase::Dispatched(Box::new(Err(f)), delay),
+        }
+    }
+}
