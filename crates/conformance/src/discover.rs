@@ -37,7 +37,7 @@ use crate::eval::Answer;
 pub const ROLES: [&str; 4] = ["enumerable", "gettable", "keyed", "writable"];
 
 /// Requirements that are neither roles nor classes.
-pub const FEATURES: [&str; 10] = [
+pub const FEATURES: [&str; 11] = [
     "eventing:events",
     "eventing:pull",
     "eventing:push",
@@ -48,6 +48,7 @@ pub const FEATURES: [&str; 10] = [
     "filter:wql",
     "identify:unauthenticated",
     "shell:cmd",
+    "shell:psrp",
 ];
 
 /// Resources every run tries after the user's: class names get the DMTF CIM prefix.
@@ -345,6 +346,17 @@ pub async fn discover(
         });
         if let Some(why) = why {
             caps.missing.insert("shell:cmd".into(), why);
+        }
+    }
+    if opts.needed.contains("shell:psrp") && !d.over_budget(&mut caps, &["shell:psrp"]) {
+        let why = probe_psrp(client).await;
+        caps.probes.push(Probe {
+            what: "PowerShell remoting (Create of a runspace pool shell, then Delete)".into(),
+            offered: why.is_none(),
+            detail: why.clone().unwrap_or_else(|| "created and deleted".into()),
+        });
+        if let Some(why) = why {
+            caps.missing.insert("shell:psrp".into(), why);
         }
     }
     Ok(caps)
@@ -1502,6 +1514,43 @@ async fn probe_shell(client: &Client) -> Option<String> {
         "",
     );
     let _ = client.send_raw(RawRequest::soap(delete)).await;
+    None
+}
+
+/// Whether the target offers PowerShell remoting: a Create of a runspace pool shell at
+/// the default session configuration, with SESSION_CAPABILITY and INIT_RUNSPACEPOOL in
+/// `creationXml`, is answered ResourceCreated; the shell is deleted again. Whether the
+/// pool then opens is for the cases to judge, not for discovery.
+async fn probe_psrp(client: &Client) -> Option<String> {
+    use client::psrp::{Pool, RESOURCE_URI};
+    let mut pool = Pool::new(psrp::Guid([0x5a; 16]), RESOURCE_URI);
+    let init = psrp::records::InitRunspacePool {
+        min_runspaces: 1,
+        max_runspaces: 1,
+        thread_options: None,
+        apartment_state: None,
+        application_arguments: Vec::new(),
+    };
+    let create = pool.create(client.request(RESOURCE_URI), &init);
+    let ex = match client.send(&create).await {
+        Ok(ex) => ex,
+        Err(e) => return Some(format!("a runspace pool Create got no answer: {e}")),
+    };
+    if let Some(f) = ex.fault() {
+        return Some(format!(
+            "the target offers no PowerShell remoting at {RESOURCE_URI} (Create answered {})",
+            f.subcode.unwrap_or(f.code)
+        ));
+    }
+    if let Err(e) = pool.created(&ex) {
+        return Some(format!(
+            "a runspace pool Create was answered (HTTP {}) but {e}",
+            ex.status().map_or("none".into(), |s| s.to_string())
+        ));
+    }
+    let _ = client
+        .send(&pool.delete(client.request(RESOURCE_URI)))
+        .await;
     None
 }
 
