@@ -2,6 +2,10 @@
 //! next to a bare hyper server that answers a fixed ~3 KB envelope to any POST (`bare`),
 //! and the same server answering the mock's own ~17 KB Enumerate answer (`bare_enum`),
 //! which separates the cost of moving an answer that size from the cost of making it.
+//! Two "floor" servers (`floor_get`, `floor_enum`) do the least any WS-Man server must
+//! do for a request: read every XML event of the body (quick-xml, no tree, no types)
+//! and echo its MessageID as RelatesTo in the mock's own answer for that request, so
+//! their ratio to `bare` bounds what any implementation that reads requests can reach.
 //!
 //! Every series runs in one criterion group and is driven by the same load generator
 //! (C keep-alive connections, each sending requests back to back), so the ratio of the
@@ -180,6 +184,80 @@ async fn start_bare(body: Bytes) -> SocketAddr {
         }
     });
     addr
+}
+
+/// The least a WS-Man server must do per request: read every XML event of the body
+/// (quick-xml's reader, nothing kept but the `wsa:MessageID` text) and answer
+/// `answer`, the mock's own answer to the same request, with that MessageID as its
+/// `wsa:RelatesTo`. No tree, no typed headers, no authentication, no journal: a floor
+/// under any server that reads what it is sent.
+async fn start_floor(answer: Bytes) -> SocketAddr {
+    let text = String::from_utf8(answer.to_vec()).expect("the mock's answer is UTF-8");
+    // The answer around its RelatesTo text, which each request's MessageID replaces.
+    let open = text.find("RelatesTo>").expect("the answer has a RelatesTo") + "RelatesTo>".len();
+    let close = open + text[open..].find('<').expect("RelatesTo is closed");
+    let (head, tail) = (
+        Bytes::from(text[..open].to_owned()),
+        Bytes::from(text[close..].to_owned()),
+    );
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind the floor server");
+    let addr = listener.local_addr().expect("floor server address");
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).keep_alive(true);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            let (head, tail) = (head.clone(), tail.clone());
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let (head, tail) = (head.clone(), tail.clone());
+                async move {
+                    let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                    let mid = body.ok().and_then(|b| message_id(&b)).unwrap_or_default();
+                    let mut out = Vec::with_capacity(head.len() + mid.len() + tail.len());
+                    out.extend_from_slice(&head);
+                    out.extend_from_slice(mid.as_bytes());
+                    out.extend_from_slice(&tail);
+                    let mut resp = Response::new(Full::new(Bytes::from(out)));
+                    resp.headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static(SOAP_CT));
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            let conn = builder.serve_connection(TokioIo::new(tcp), svc);
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+    });
+    addr
+}
+
+/// Every XML event of `body`, keeping the text of the element whose local name is
+/// `MessageID` (what the floor server must echo).
+fn message_id(body: &[u8]) -> Option<String> {
+    use quick_xml::events::Event;
+    let text = std::str::from_utf8(body).ok()?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut in_mid = false;
+    let mut mid = None;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => in_mid = e.local_name().as_ref() == b"MessageID",
+            Ok(Event::Text(t)) if in_mid => {
+                mid = Some(String::from_utf8_lossy(t.as_ref()).into_owned());
+            }
+            Ok(Event::End(_)) => in_mid = false,
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    mid
 }
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -415,7 +493,7 @@ fn report(rows: &[Latency], full: bool) {
             .criterion_rate
             .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
         let x = ratio(r).map_or_else(|| "-".to_owned(), |x| format!("{x:.2}"));
-        let goals = if r.name.starts_with("bare") || !full {
+        let goals = if r.name.starts_with("bare") || r.name.starts_with("floor") || !full {
             String::new()
         } else {
             let fast = ratio(r).is_some_and(|x| x >= GOAL_RATIO);
@@ -533,6 +611,31 @@ fn mock_throughput(c: &mut Criterion) {
         probe.check(status, &body);
         start_bare(body).await
     });
+    let get_request = request_envelope(
+        wsman::ns::action::GET,
+        "CIM_ComputerSystem",
+        &[
+            ("CreationClassName", "CIM_ComputerSystem"),
+            ("Name", "touchstone-sim"),
+        ],
+        "",
+    );
+    // The floors: the least work per request (every XML event read, the MessageID
+    // echoed) answering the mock's own Get and Enumerate answers.
+    let (floor_get, floor_enum) = rt.block_on(async {
+        let mut floors = Vec::new();
+        for (request, expect) in [
+            (get_request.clone(), Expect::Instance("CIM_ComputerSystem")),
+            (enumerate_request.clone(), Expect::AllItems(11)),
+        ] {
+            let probe = Target::new("probe", 1, mock_addr, request, expect);
+            let mut sender = connect(&probe).await;
+            let (status, body) = exchange(&mut sender, &probe).await;
+            probe.check(status, &body);
+            floors.push(start_floor(body).await);
+        }
+        (floors[0], floors[1])
+    });
 
     let targets: Vec<Arc<Target>> = vec![
         Target::new(
@@ -553,15 +656,14 @@ fn mock_throughput(c: &mut Criterion) {
             "get",
             1024,
             mock_addr,
-            request_envelope(
-                wsman::ns::action::GET,
-                "CIM_ComputerSystem",
-                &[
-                    ("CreationClassName", "CIM_ComputerSystem"),
-                    ("Name", "touchstone-sim"),
-                ],
-                "",
-            ),
+            get_request.clone(),
+            Expect::Instance("CIM_ComputerSystem"),
+        ),
+        Target::new(
+            "floor_get",
+            2048,
+            floor_get,
+            get_request,
             Expect::Instance("CIM_ComputerSystem"),
         ),
         Target::new(
@@ -575,6 +677,13 @@ fn mock_throughput(c: &mut Criterion) {
             "bare_enum",
             1024,
             bare_enumerate,
+            enumerate_request.clone(),
+            Expect::AllItems(11),
+        ),
+        Target::new(
+            "floor_enum",
+            1024,
+            floor_enum,
             enumerate_request,
             Expect::AllItems(11),
         ),
