@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use client::psrp::{PipelineOutput, Pool, PsrpError, RESOURCE_URI, StreamSeen};
+use client::psrp::{PipelineOutput, Pool, PsrpError, StreamSeen};
 use psrp::clixml::{self, Value};
 use psrp::records::{Command, CreatePipeline, InitRunspacePool, Parameter};
 use psrp::{Guid, Message, MessageType};
@@ -90,6 +90,15 @@ fn names(kinds: &[MessageType]) -> String {
         .join(", ")
 }
 
+/// The session configuration the run targets.
+fn uri(ctx: &Ctx) -> String {
+    if ctx.caps.psrp_uri.is_empty() {
+        client::psrp::RESOURCE_URI.to_owned()
+    } else {
+        ctx.caps.psrp_uri.clone()
+    }
+}
+
 fn random_guid(ctx: &mut Ctx) -> Guid {
     let mut b = [0u8; 16];
     ctx.rng.fill_bytes(&mut b);
@@ -99,9 +108,8 @@ fn random_guid(ctx: &mut Ctx) -> Guid {
 }
 
 fn request(ctx: &mut Ctx) -> client::build::Request {
-    ctx.request(RESOURCE_URI)
-        .0
-        .operation_timeout(Some(RECEIVE_TIMEOUT))
+    let uri = uri(ctx);
+    ctx.request(&uri).0.operation_timeout(Some(RECEIVE_TIMEOUT))
 }
 
 /// A mismatch naming the step.
@@ -124,7 +132,7 @@ fn timed_out(ex: &client::Exchange) -> bool {
 /// Opens a pool: the Create, then Receives of the pool's messages until a
 /// RUNSPACEPOOL_STATE came (or the server said Done, or [`WAIT`] passed).
 async fn open(ctx: &mut Ctx) -> Result<(Pool, Opening), Finding> {
-    let mut pool = Pool::new(random_guid(ctx), RESOURCE_URI);
+    let mut pool = Pool::new(random_guid(ctx), uri(ctx));
     let init = InitRunspacePool {
         min_runspaces: 1,
         max_runspaces: 1,
@@ -621,7 +629,7 @@ async fn signal_unknown_pipeline(ctx: &mut Ctx) -> Result<(), Finding> {
 /// 3.2.5.3.3: a Command for a RunspacePool the server does not have MUST be answered
 /// with a fault.
 async fn command_unknown_pool(ctx: &mut Ctx) -> Result<(), Finding> {
-    let mut pool = Pool::new(random_guid(ctx), RESOURCE_URI);
+    let mut pool = Pool::new(random_guid(ctx), uri(ctx));
     pool.shell_id = Some(random_guid(ctx).to_string().to_uppercase());
     let (_, p) = echo(ctx);
     let pid = random_guid(ctx);
