@@ -20,7 +20,7 @@ description = "The default machine plus a JEA session configuration showing Get-
 [[machine.session_configurations]]
 name = "Touchstone.JEA"
 visible_cmdlets = ["Get-Service"]
-language_mode = "no_language"
+language_mode = "NoLanguage"
 "#;
 
 fn psrp_cases() -> Vec<conformance::Case> {
