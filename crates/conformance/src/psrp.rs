@@ -587,7 +587,17 @@ async fn stop_in(ctx: &mut Ctx, pool: &mut Pool) -> Result<(), Finding> {
         (None, Some(Ok(_))) => Err("another body".to_owned()),
         _ => Err("no readable envelope".to_owned()),
     };
-    let run = finish(ctx, pool, &cid).await?;
+    // A refused Signal leaves the pipeline running: there is no end to wait for.
+    let run = if signal.is_ok() {
+        finish(ctx, pool, &cid).await?
+    } else {
+        Run {
+            command_id: cid,
+            out: PipelineOutput::default(),
+            streams: Vec::new(),
+            kinds: Vec::new(),
+        }
+    };
     skip_if_not_offered(&run, "Start-Sleep")?;
     judge_stop(signal, &run)
 }
