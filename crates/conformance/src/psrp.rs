@@ -275,13 +275,23 @@ async fn start(
 /// Receives a pipeline's messages until its final PIPELINE_STATE (or Done, or the
 /// deadline).
 async fn finish(ctx: &mut Ctx, pool: &mut Pool, command_id: &str) -> Result<Run, Finding> {
+    finish_within(ctx, pool, command_id, WAIT).await
+}
+
+/// [`finish`] with a wait of its own.
+async fn finish_within(
+    ctx: &mut Ctx,
+    pool: &mut Pool,
+    command_id: &str,
+    wait: Duration,
+) -> Result<Run, Finding> {
     let mut run = Run {
         command_id: command_id.to_owned(),
         out: PipelineOutput::default(),
         streams: Vec::new(),
         kinds: Vec::new(),
     };
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + wait;
     while Instant::now() < deadline && !run.out.finished() {
         let req = request(ctx);
         let ex = ctx.send(&pool.receive(req, Some(command_id))).await?;
@@ -587,17 +597,15 @@ async fn stop_in(ctx: &mut Ctx, pool: &mut Pool) -> Result<(), Finding> {
         (None, Some(Ok(_))) => Err("another body".to_owned()),
         _ => Err("no readable envelope".to_owned()),
     };
-    // A refused Signal leaves the pipeline running: there is no end to wait for.
-    let run = if signal.is_ok() {
-        finish(ctx, pool, &cid).await?
+    // A refused Signal leaves the pipeline running, so its end is not waited for long:
+    // only long enough to see whether it had already failed (a cmdlet the session
+    // configuration hides), which skips the case instead.
+    let wait = if signal.is_ok() {
+        WAIT
     } else {
-        Run {
-            command_id: cid,
-            out: PipelineOutput::default(),
-            streams: Vec::new(),
-            kinds: Vec::new(),
-        }
+        RECEIVE_TIMEOUT
     };
+    let run = finish_within(ctx, pool, &cid, wait).await?;
     skip_if_not_offered(&run, "Start-Sleep")?;
     judge_stop(signal, &run)
 }
