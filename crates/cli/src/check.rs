@@ -141,6 +141,12 @@ pub struct Args {
     /// names no such address and skips the push cases with that reason.
     #[arg(long, value_name = "ADDR")]
     event_sink: Option<std::net::SocketAddr>,
+    /// The PowerShell session configuration the `psrp` cases open runspace pools on:
+    /// a name (`--psrp-configuration Touchstone.JEA`) or a whole resource URI; default
+    /// Microsoft.PowerShell. A JEA endpoint that hides a cmdlet a case runs skips that
+    /// case with the error it answered.
+    #[arg(long, value_name = "NAME")]
+    psrp_configuration: Option<String>,
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -857,6 +863,7 @@ async fn check(
         resources: args.resources.clone(),
         fail_fast: args.fail_fast,
         event_sink: args.event_sink,
+        psrp_configuration: args.psrp_configuration.clone(),
     };
     // For the reports of a run that cannot start.
     let report_opts = opts.clone();

@@ -336,6 +336,7 @@ fn run_options(
         event_sink: args
             .event_sink
             .map(|a| std::net::SocketAddr::new(a.ip(), 0)),
+        psrp_configuration: args.psrp_configuration.clone(),
     }
 }
 

@@ -38,6 +38,16 @@ pub const RESOURCE_URI: &str = "http://schemas.microsoft.com/powershell/Microsof
 /// The prefix of every PowerShell session configuration's resource URI.
 pub const RESOURCE_PREFIX: &str = "http://schemas.microsoft.com/powershell/";
 
+/// The resource URI of session configuration `name` (`None`: [`RESOURCE_URI`]). A name
+/// that is already a URI is kept as it is.
+pub fn resource_uri(name: Option<&str>) -> String {
+    match name {
+        None => RESOURCE_URI.to_owned(),
+        Some(n) if n.contains("://") => n.to_owned(),
+        Some(n) => format!("{RESOURCE_PREFIX}{n}"),
+    }
+}
+
 /// The namespace of `creationXml`.
 pub const NS_POWERSHELL: &str = "http://schemas.microsoft.com/powershell";
 

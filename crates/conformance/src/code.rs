@@ -376,6 +376,7 @@ pub fn lookup(id: &str) -> Option<CodeFn> {
         .chain(crate::ipmi_cases::REGISTRY)
         .chain(crate::cross::REGISTRY)
         .chain(crate::eventing::REGISTRY)
+        .chain(crate::psrp::REGISTRY)
         .find(|c| c.id == id)
         .copied()
 }

@@ -37,7 +37,7 @@ use crate::eval::Answer;
 pub const ROLES: [&str; 4] = ["enumerable", "gettable", "keyed", "writable"];
 
 /// Requirements that are neither roles nor classes.
-pub const FEATURES: [&str; 10] = [
+pub const FEATURES: [&str; 11] = [
     "eventing:events",
     "eventing:pull",
     "eventing:push",
@@ -48,6 +48,7 @@ pub const FEATURES: [&str; 10] = [
     "filter:wql",
     "identify:unauthenticated",
     "shell:cmd",
+    "shell:psrp",
 ];
 
 /// Resources every run tries after the user's: class names get the DMTF CIM prefix.
@@ -180,6 +181,9 @@ pub struct Capabilities {
     /// The resource a Subscribe was accepted on (the eventing cases subscribe there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_resource: Option<String>,
+    /// The PowerShell session configuration's resource URI the `psrp` cases open pools
+    /// on (Windows' default unless the run names another).
+    pub psrp_uri: String,
 }
 
 impl Capabilities {
@@ -205,6 +209,9 @@ pub struct DiscoverOptions {
     /// The event sink's URL prefix (`http://ADDR/sink/`) push-mode Subscribes name as
     /// NotifyTo; without one only pull delivery is probed.
     pub notify_to: Option<String>,
+    /// The resource URI of the PowerShell session configuration the `psrp` cases use
+    /// (probed for `shell:psrp`).
+    pub psrp_uri: String,
 }
 
 /// The requirement that a delivery mode is accepted: `eventing:push`,
@@ -345,6 +352,18 @@ pub async fn discover(
         });
         if let Some(why) = why {
             caps.missing.insert("shell:cmd".into(), why);
+        }
+    }
+    if opts.needed.contains("shell:psrp") && !d.over_budget(&mut caps, &["shell:psrp"]) {
+        caps.psrp_uri = opts.psrp_uri.clone();
+        let why = probe_psrp(client, &opts.psrp_uri).await;
+        caps.probes.push(Probe {
+            what: "PowerShell remoting (Create of a runspace pool shell, then Delete)".into(),
+            offered: why.is_none(),
+            detail: why.clone().unwrap_or_else(|| "created and deleted".into()),
+        });
+        if let Some(why) = why {
+            caps.missing.insert("shell:psrp".into(), why);
         }
     }
     Ok(caps)
@@ -1502,6 +1521,41 @@ async fn probe_shell(client: &Client) -> Option<String> {
         "",
     );
     let _ = client.send_raw(RawRequest::soap(delete)).await;
+    None
+}
+
+/// Whether the target offers PowerShell remoting: a Create of a runspace pool shell at
+/// the default session configuration, with SESSION_CAPABILITY and INIT_RUNSPACEPOOL in
+/// `creationXml`, is answered ResourceCreated; the shell is deleted again. Whether the
+/// pool then opens is for the cases to judge, not for discovery.
+async fn probe_psrp(client: &Client, uri: &str) -> Option<String> {
+    use client::psrp::Pool;
+    let mut pool = Pool::new(psrp::Guid([0x5a; 16]), uri);
+    let init = psrp::records::InitRunspacePool {
+        min_runspaces: 1,
+        max_runspaces: 1,
+        thread_options: None,
+        apartment_state: None,
+        application_arguments: Vec::new(),
+    };
+    let create = pool.create(client.request(uri), &init);
+    let ex = match client.send(&create).await {
+        Ok(ex) => ex,
+        Err(e) => return Some(format!("a runspace pool Create got no answer: {e}")),
+    };
+    if let Some(f) = ex.fault() {
+        return Some(format!(
+            "the target offers no PowerShell remoting at {uri} (Create answered {})",
+            f.subcode.unwrap_or(f.code)
+        ));
+    }
+    if let Err(e) = pool.created(&ex) {
+        return Some(format!(
+            "a runspace pool Create was answered (HTTP {}) but {e}",
+            ex.status().map_or("none".into(), |s| s.to_string())
+        ));
+    }
+    let _ = client.send(&pool.delete(client.request(uri))).await;
     None
 }
 

@@ -41,6 +41,7 @@ pub mod ipmi_cases;
 pub mod load;
 pub mod path;
 pub mod product;
+pub mod psrp;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -41,6 +41,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../suites/wsman/shell.toml"),
     ),
     (
+        "suites/wsman/psrp.toml",
+        include_str!("../../../suites/wsman/psrp.toml"),
+    ),
+    (
         "suites/wsman/http.toml",
         include_str!("../../../suites/wsman/http.toml"),
     ),
@@ -698,6 +702,7 @@ expect = { status = 200, present = ["s:Body/wsmid:IdentifyResponse"] }
             "filter:wql",
             "identify:unauthenticated",
             "shell:cmd",
+            "shell:psrp",
         ] {
             assert!(valid_requirement(ok), "{ok}");
         }

@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// default is `127.0.0.1:0`. Subscriptions name `http://ADDR/sink/...` as NotifyTo,
     /// so for a target on another host this must be an address it can reach.
     pub event_sink: Option<std::net::SocketAddr>,
+    /// The PowerShell session configuration the `psrp` cases open pools on
+    /// (`--psrp-configuration NAME`); `None` is Windows' default, `Microsoft.PowerShell`.
+    pub psrp_configuration: Option<String>,
 }
 
 /// The message of a case `--fail-fast` kept from starting.
@@ -66,6 +69,7 @@ impl Default for RunOptions {
             resources: Vec::new(),
             fail_fast: false,
             event_sink: None,
+            psrp_configuration: None,
         }
     }
 }
@@ -199,6 +203,7 @@ impl Runner {
             resources: opts.resources.clone(),
             needed,
             notify_to: sink.as_ref().map(|s| s.url("")),
+            psrp_uri: client::psrp::resource_uri(opts.psrp_configuration.as_deref()),
         };
         let mut caps = discover::discover(&client, &dopts)
             .await
