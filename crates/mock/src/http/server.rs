@@ -1207,10 +1207,9 @@ impl Draft {
             self.journal.skip();
             return;
         }
-        let psrp = crate::remoting::journal::messages(
-            &self.body,
-            response_body.as_ref().map(|b| b.bytes()).as_deref(),
-        );
+        let psrp = crate::remoting::journal::messages(&self.body, || {
+            response_body.as_ref().map(StoredBody::bytes)
+        });
         let record = HttpRecord {
             tls: self.tls,
             method: std::mem::take(&mut self.method),

@@ -59,16 +59,42 @@ fn names(envelope: &[u8], mark: &str, out: &mut Vec<String>) {
     }
 }
 
-/// The PSRP messages of one exchange (empty when it is not PowerShell Remoting).
-pub fn messages(request: &[u8], response: Option<&[u8]>) -> Vec<String> {
+/// Whether a request body is for a PowerShell session configuration: the one test
+/// every journaled exchange pays (a substring search), so that the rest of the work
+/// here is done only for PowerShell Remoting.
+pub fn is_psrp(request: &[u8]) -> bool {
     const MARK: &[u8] = b"schemas.microsoft.com/powershell/";
-    if !request.windows(MARK.len()).any(|w| w == MARK) {
+    memchr::memmem::find(request, MARK).is_some()
+}
+
+/// The PSRP messages of one exchange (empty when it is not PowerShell Remoting). The
+/// response is asked for only then.
+pub fn messages(request: &[u8], response: impl FnOnce() -> Option<Vec<u8>>) -> Vec<String> {
+    if !is_psrp(request) {
         return Vec::new();
     }
     let mut out = Vec::new();
     names(request, ">", &mut out);
-    if let Some(r) = response {
-        names(r, "<", &mut out);
+    if let Some(r) = response() {
+        names(&r, "<", &mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An exchange that is not PowerShell Remoting costs one substring search: its
+    /// response is never asked for, let alone parsed.
+    #[test]
+    fn other_exchanges_are_not_read() {
+        let get = b"<s:Envelope><w:ResourceURI>http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_Fan</w:ResourceURI></s:Envelope>";
+        assert!(!is_psrp(get));
+        let names = messages(get, || panic!("the response of a Get was read"));
+        assert!(names.is_empty());
+        assert!(is_psrp(
+            b"<w:ResourceURI>http://schemas.microsoft.com/powershell/Microsoft.PowerShell</w:ResourceURI>"
+        ));
+    }
 }
