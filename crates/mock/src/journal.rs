@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
+use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -254,75 +255,92 @@ pub enum OutcomeKind {
     Cancelled,
 }
 
-/// A body as stored in the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A body as stored in the journal: its first [`MAX_STORED_BODY`] bytes, shared with
+/// the request or answer they came from (no copy on the request path), read as text or
+/// base64 only when the journal is looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredBody {
-    /// The text (UTF-8 bodies) or its base64 (other bodies).
-    pub data: String,
-    /// Whether `data` is base64.
-    pub base64: bool,
+    /// The bytes kept (at most [`MAX_STORED_BODY`]).
+    kept: Bytes,
     /// The length of the whole body in bytes.
     pub len: usize,
-    /// Whether `data` holds only the first [`MAX_STORED_BODY`] bytes.
+    /// Whether only the first [`MAX_STORED_BODY`] bytes are kept.
     pub truncated: bool,
 }
 
 impl StoredBody {
-    /// Stores `body`, cut at [`MAX_STORED_BODY`] bytes.
+    /// Stores `body`, cut at [`MAX_STORED_BODY`] bytes (a copy of those bytes).
     pub fn new(body: &[u8]) -> StoredBody {
-        let truncated = body.len() > MAX_STORED_BODY;
-        let kept = &body[..body.len().min(MAX_STORED_BODY)];
-        let text = match std::str::from_utf8(kept) {
+        StoredBody {
+            kept: Bytes::copy_from_slice(&body[..body.len().min(MAX_STORED_BODY)]),
+            len: body.len(),
+            truncated: body.len() > MAX_STORED_BODY,
+        }
+    }
+
+    /// Stores `body` as [`StoredBody::new`] does, keeping its allocation: no copy.
+    pub fn from_vec(body: Vec<u8>) -> StoredBody {
+        StoredBody::from_bytes(Bytes::from(body))
+    }
+
+    /// Stores `body` as [`StoredBody::new`] does, sharing it: no copy.
+    pub fn from_bytes(mut body: Bytes) -> StoredBody {
+        let len = body.len();
+        body.truncate(MAX_STORED_BODY);
+        StoredBody {
+            kept: body,
+            len,
+            truncated: len > MAX_STORED_BODY,
+        }
+    }
+
+    /// The kept bytes as text, when they are UTF-8 (a last character split by the cut
+    /// is left out: that is still text).
+    pub fn text(&self) -> Option<&str> {
+        match std::str::from_utf8(&self.kept) {
             Ok(text) => Some(text),
-            // Cutting may split the last character: that is still text.
-            Err(e) if truncated && e.error_len().is_none() => {
-                std::str::from_utf8(&kept[..e.valid_up_to()]).ok()
+            Err(e) if self.truncated && e.error_len().is_none() => {
+                std::str::from_utf8(&self.kept[..e.valid_up_to()]).ok()
             }
             Err(_) => None,
-        };
-        match text {
-            Some(text) => StoredBody {
-                data: text.to_owned(),
-                base64: false,
-                len: body.len(),
-                truncated,
-            },
-            None => StoredBody {
-                data: base64::engine::general_purpose::STANDARD.encode(kept),
-                base64: true,
-                len: body.len(),
-                truncated,
-            },
         }
     }
 
-    /// Stores `body` as [`StoredBody::new`] does, reusing its allocation when it is
-    /// UTF-8 text within [`MAX_STORED_BODY`] (the usual SOAP body): no copy.
-    pub fn from_vec(body: Vec<u8>) -> StoredBody {
-        if body.len() > MAX_STORED_BODY {
-            return StoredBody::new(&body);
-        }
-        let len = body.len();
-        match String::from_utf8(body) {
-            Ok(data) => StoredBody {
-                data,
-                base64: false,
-                len,
-                truncated: false,
-            },
-            Err(e) => StoredBody::new(e.as_bytes()),
+    /// Whether the body is stored as base64 (it is not UTF-8 text).
+    pub fn is_base64(&self) -> bool {
+        self.text().is_none()
+    }
+
+    /// The text (UTF-8 bodies) or its base64 (other bodies), as the journal shows it.
+    pub fn data(&self) -> std::borrow::Cow<'_, str> {
+        match self.text() {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(
+                base64::engine::general_purpose::STANDARD.encode(&self.kept),
+            ),
         }
     }
 
-    /// The stored bytes (decoding base64).
+    /// The stored bytes (of a text body, those of its text).
     pub fn bytes(&self) -> Vec<u8> {
-        if self.base64 {
-            base64::engine::general_purpose::STANDARD
-                .decode(&self.data)
-                .unwrap_or_default()
-        } else {
-            self.data.as_bytes().to_vec()
+        match self.text() {
+            Some(t) => t.as_bytes().to_vec(),
+            None => self.kept.to_vec(),
         }
+    }
+}
+
+impl Serialize for StoredBody {
+    /// `{data, base64, len, truncated}`: the text or its base64, and which.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("StoredBody", 4)?;
+        let text = self.text();
+        st.serialize_field("data", &self.data())?;
+        st.serialize_field("base64", &text.is_none())?;
+        st.serialize_field("len", &self.len)?;
+        st.serialize_field("truncated", &self.truncated)?;
+        st.end()
     }
 }
 
@@ -507,19 +525,49 @@ mod tests {
     fn bodies_are_text_or_base64_and_capped() {
         let b = StoredBody::new(b"<x/>");
         assert_eq!(
-            (b.data.as_str(), b.base64, b.truncated),
+            (b.data().as_ref(), b.is_base64(), b.truncated),
             ("<x/>", false, false)
         );
         let b = StoredBody::new(&[0xff, 0xfe, 0]);
-        assert!(b.base64);
+        assert!(b.is_base64());
+        assert_eq!(b.data(), "//4A");
         assert_eq!(b.bytes(), [0xff, 0xfe, 0]);
         // A multi-byte character split by the cap is dropped, not turned into base64.
         let mut long = vec![b'a'; MAX_STORED_BODY - 1];
         long.extend_from_slice("é".as_bytes());
         let b = StoredBody::new(&long);
-        assert!(b.truncated && !b.base64);
-        assert_eq!(b.data.len(), MAX_STORED_BODY - 1);
+        assert!(b.truncated && !b.is_base64());
+        assert_eq!(b.data().len(), MAX_STORED_BODY - 1);
+        assert_eq!(b.bytes().len(), MAX_STORED_BODY - 1);
         assert_eq!(b.len, MAX_STORED_BODY + 1);
+    }
+
+    /// The journal's JSON of a body is what it was before bodies were kept as bytes,
+    /// and storing shared bytes copies nothing.
+    #[test]
+    fn stored_bodies_serialize_as_before_and_share_their_bytes() {
+        let v = serde_json::to_value(StoredBody::new(b"<x/>")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"data": "<x/>", "base64": false, "len": 4, "truncated": false})
+        );
+        let v = serde_json::to_value(StoredBody::new(&[0xff, 0xfe, 0])).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"data": "//4A", "base64": true, "len": 3, "truncated": false})
+        );
+        let answer = Bytes::from(vec![b'a'; MAX_STORED_BODY + 5]);
+        let b = StoredBody::from_bytes(answer.clone());
+        assert_eq!(
+            b.kept.as_ptr(),
+            answer.as_ptr(),
+            "the answer's bytes are shared"
+        );
+        assert_eq!(
+            (b.len, b.truncated, b.kept.len()),
+            (MAX_STORED_BODY + 5, true, MAX_STORED_BODY)
+        );
+        assert_eq!(b, StoredBody::new(&answer));
     }
 
     /// `from_vec` stores exactly what `new` stores, for text, binary, empty, exactly

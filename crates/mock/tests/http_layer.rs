@@ -68,7 +68,7 @@ fn soap_reply(body: impl Into<Vec<u8>>) -> Reply {
             "content-type".into(),
             "application/soap+xml;charset=UTF-8".into(),
         )],
-        body: body.into(),
+        body: bytes::Bytes::from(body.into()),
     }
 }
 

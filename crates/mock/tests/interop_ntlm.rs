@@ -112,7 +112,7 @@ impl Run {
             assert_eq!(r.auth, scheme, "{label}: {r:?}");
             assert_eq!(r.encrypted, sealed, "{label}: {r:?}");
             assert!(
-                r.request_body.data.contains("Envelope"),
+                r.request_body.data().contains("Envelope"),
                 "{label}: the journal should hold the plain SOAP: {r:?}"
             );
             let ct = r

@@ -107,7 +107,7 @@ fn ps_records(server: &MockServer, tls: bool) -> Vec<HttpRecord> {
         .filter(|r| {
             r.tls == tls
                 && r.request_body
-                    .data
+                    .data()
                     .contains("schemas.microsoft.com/powershell/")
         })
         .cloned()
@@ -166,7 +166,7 @@ fn assert_journal(records: &[HttpRecord], auth: AuthOutcome, sealed: bool, what:
         .find(|r| r.operation.as_deref() == Some("Create"))
         .expect("a Create");
     assert!(
-        create.request_body.data.contains(PS_URI),
+        create.request_body.data().contains(PS_URI),
         "{what}: {create:?}"
     );
     assert_eq!(
@@ -229,7 +229,7 @@ async fn pypsrp_runspace_pool_over_basic_ntlm_sealing_and_https() {
     );
     let jea_create = ps_records(&server, false).into_iter().any(|r| {
         r.request_body
-            .data
+            .data()
             .contains("schemas.microsoft.com/powershell/JEAMaint")
     });
     assert!(jea_create, "the JEA requests named their endpoint");
@@ -394,7 +394,7 @@ async fn evil_winrm_py_runs_commands_from_stdin_and_exits() {
         assert!(
             records
                 .iter()
-                .any(|r| r.request_body.data.contains("CommandLine")
+                .any(|r| r.request_body.data().contains("CommandLine")
                     && r.psrp.iter().any(|m| m == "> CREATE_PIPELINE")),
             "{what}: no pipeline"
         );

@@ -147,7 +147,7 @@ fn assert_journal(records: &[&HttpRecord], transport: &str) {
     let states: Vec<&str> = records
         .iter()
         .filter(|r| r.operation.as_deref() == Some("Invoke"))
-        .filter_map(|r| requested_state(&r.request_body.data))
+        .filter_map(|r| requested_state(r.request_body.text()?))
         .collect();
     assert_eq!(
         states,

@@ -64,7 +64,10 @@ fn assert_lines(run: &Finished, expected: &[&str]) {
 }
 
 fn body(r: &HttpRecord) -> &str {
-    r.response_body.as_ref().map_or("", |b| b.data.as_str())
+    r.response_body
+        .as_ref()
+        .and_then(|b| b.text())
+        .unwrap_or("")
 }
 
 /// The journal's HTTP records from index `from` on.
@@ -246,7 +249,7 @@ async fn pypsrp_sends_stdin_and_signals() {
                 "{:?} {:?}\n  > {}\n  < {}",
                 rec.operation,
                 rec.status,
-                rec.request_body.data,
+                rec.request_body.data(),
                 body(&rec)
             );
         }
@@ -261,13 +264,13 @@ async fn pypsrp_sends_stdin_and_signals() {
     };
     assert_eq!(ops("Send").len(), 2, "two stdin chunks");
     assert!(
-        ops("Send")[1].request_body.data.contains("End=\"True\""),
+        ops("Send")[1].request_body.data().contains("End=\"True\""),
         "pypsrp ends stdin with End=\"True\""
     );
     let signals = ops("Signal");
     assert_eq!(signals.len(), 2);
     let code = |r: &HttpRecord| {
-        let b = &r.request_body.data;
+        let b = r.request_body.data();
         let start = b.find("signal/").map_or(0, |i| i + "signal/".len());
         b[start..]
             .split('<')

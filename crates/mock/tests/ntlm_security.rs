@@ -286,11 +286,11 @@ async fn sealed_requests_are_opened_and_answers_sealed() {
         assert_eq!(r.user.as_deref(), Some("admin"));
         // The journal holds the plain SOAP both ways.
         assert!(
-            r.request_body.data.contains("CIM_ComputerSystem"),
+            r.request_body.data().contains("CIM_ComputerSystem"),
             "{:?}",
             r.request_body
         );
-        assert!(r.response_body.unwrap().data.contains(HOST));
+        assert!(r.response_body.unwrap().data().contains(HOST));
     }
     server.shutdown().await;
 }

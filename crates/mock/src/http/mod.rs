@@ -45,8 +45,8 @@ pub struct Reply {
     pub status: u16,
     /// Extra headers (Content-Type among them).
     pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
+    /// Body (shared with the journal, which keeps it without a copy).
+    pub body: bytes::Bytes,
 }
 
 /// What to do with a request: answer it, or fail in a chosen way.

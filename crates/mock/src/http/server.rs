@@ -651,7 +651,7 @@ impl Svc {
                         ("content-type".into(), "text/plain; charset=utf-8".into()),
                         ("connection".into(), "close".into()),
                     ],
-                    body: b"request timed out\n".to_vec(),
+                    body: Bytes::from_static(b"request timed out\n"),
                 };
                 rec.finish(OutcomeKind::Timeout, Some(&reply));
                 build_response(reply)
@@ -931,8 +931,7 @@ impl Svc {
                     let reply = protect(reply);
                     let mut resp = build_response(reply.clone());
                     *resp.body_mut() =
-                        Drip::new(Bytes::from(reply.body), chunk, interval, deadline)
-                            .boxed_unsync();
+                        Drip::new(reply.body, chunk, interval, deadline).boxed_unsync();
                     return resp;
                 }
                 Outcome::Reset => {
@@ -1021,7 +1020,7 @@ impl Svc {
         reply
             .headers
             .push(("content-type".into(), ntlm::winrm::content_type()));
-        reply.body = sealed;
+        reply.body = Bytes::from(sealed);
         reply
     }
 
@@ -1108,7 +1107,7 @@ fn simple(status: u16, text: &str, close: bool) -> Reply {
     Reply {
         status,
         headers,
-        body: format!("{status} {text}\n").into_bytes(),
+        body: Bytes::from(format!("{status} {text}\n")),
     }
 }
 
@@ -1120,7 +1119,7 @@ fn is_framing_header(name: &str) -> bool {
 fn build_response(reply: Reply) -> Response<ResBody> {
     let len = reply.body.len();
     let mut resp = Response::new(
-        Full::new(Bytes::from(reply.body))
+        Full::new(reply.body)
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
@@ -1247,7 +1246,7 @@ impl Draft {
                     outcome,
                     Some(r.status),
                     headers,
-                    Some(StoredBody::new(&r.body)),
+                    Some(StoredBody::from_bytes(r.body.clone())),
                 )
             }
             None => self.record(outcome, None, Vec::new(), None),
@@ -1429,7 +1428,7 @@ mod tests {
                 ("content-length".into(), "1".into()),
                 ("x-evil".into(), "a\r\nb: c".into()),
             ],
-            body: b"hello".to_vec(),
+            body: Bytes::from_static(b"hello"),
         };
         let head = String::from_utf8(head_bytes(&reply, true)).unwrap();
         assert_eq!(

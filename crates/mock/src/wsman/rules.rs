@@ -90,7 +90,7 @@ impl Inner {
                             _ => Reply {
                                 status: 200,
                                 headers: Vec::new(),
-                                body: Vec::new(),
+                                body: bytes::Bytes::new(),
                             },
                         };
                         match transport {

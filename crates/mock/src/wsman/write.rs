@@ -121,7 +121,7 @@ pub(super) fn in_charset(outcome: Outcome, charset: Charset) -> Outcome {
                 .any(|(n, v)| n.eq_ignore_ascii_case("content-type") && v == SOAP_CT);
             if ours && !r.body.is_empty() {
                 if let Ok(text) = std::str::from_utf8(&r.body) {
-                    r.body = wsman::decode::encode_utf16(text, little_endian);
+                    r.body = bytes::Bytes::from(wsman::decode::encode_utf16(text, little_endian));
                     for (n, v) in &mut r.headers {
                         if n.eq_ignore_ascii_case("content-type") {
                             *v = SOAP_CT_UTF16.into();
@@ -158,7 +158,7 @@ pub(super) fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
     Outcome::Reply(Reply {
         status,
         headers: vec![("content-type".into(), content_type.into())],
-        body,
+        body: bytes::Bytes::from(body),
     })
 }
 
