@@ -651,6 +651,7 @@ async fn the_push_verdicts_pass_clean_deliveries_and_fail_each_delivery_defect()
         None,
         Some("eventing-no-heartbeats"),
         Some("eventing-late-heartbeats"),
+        Some("eventing-irregular-heartbeats"),
         Some("eventing-no-identifier"),
     ] {
         let text = defect.map(|d| {
@@ -679,5 +680,148 @@ async fn the_push_verdicts_pass_clean_deliveries_and_fail_each_delivery_defect()
             };
             assert_eq!(*o, want, "{name}, {id}: {m}");
         }
+    }
+}
+
+/// The text of a seeded defect scenario of `mocks/defects/`.
+fn defect_text(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../mocks/defects")
+        .join(format!("{name}.toml"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The cases that judge events a power cycle causes (and the SubscriptionEnd of an
+/// expiry) pass against the clean mock and notice each seeded event defect: exactly the
+/// cases its file names stop passing (fail for MUST, skip for the MAY of
+/// SubscriptionEnd), the others still pass. (tests/defects.rs checks the same over the
+/// whole suite; this runs six cases, fast enough for each mutant of their verdicts.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_verdicts_pass_clean_events_and_fail_each_event_defect() {
+    let ids = [
+        "wsman.eventing.push.events",
+        "wsman.eventing.pull.events",
+        "wsman.eventing.events.max-elements",
+        "wsman.eventing.events.max-time",
+        "wsman.eventing.bookmarks.resume",
+        "wsman.eventing.subscription-end.expiry",
+    ];
+    let cases = pick(&eventing_cases(), &ids);
+    let mut runs = tokio::task::JoinSet::new();
+    for defect in [
+        None,
+        Some("eventing-no-identifier"),
+        Some("eventing-oversized-batch"),
+        Some("eventing-bookmark-skip"),
+        Some("eventing-no-subscription-end"),
+    ] {
+        let text = defect.map(defect_text);
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let broken = text
+                .as_deref()
+                .map(|t| support::breaks(t).expect("a # breaks: line"))
+                .unwrap_or_default();
+            let report = run_on(text.as_deref(), &cases, RunOptions::default()).await;
+            (defect, broken, cases, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (defect, broken, cases, report) = joined.unwrap();
+        let name = defect.unwrap_or("the clean mock");
+        for c in &cases {
+            let (o, m) = outcome(&report, &c.id);
+            let want = match (broken.contains(&c.id), c.level) {
+                (false, _) => Outcome::Pass,
+                (true, conformance::Level::May) => Outcome::Skip,
+                (true, _) => Outcome::Fail,
+            };
+            assert_eq!(*o, want, "{name}, {}: {m}", c.id);
+        }
+        // The case says what it changed to cause the events.
+        let r = report
+            .results
+            .iter()
+            .find(|r| r.id == "wsman.eventing.push.events")
+            .unwrap();
+        assert!(
+            r.transcript
+                .iter()
+                .any(|l| l.request.contains("RequestStateChange")),
+            "{name}: no power change in {:#?}",
+            r.transcript
+        );
+    }
+}
+
+/// A source that refuses the heartbeats a Subscribe asks for (the mock takes none this
+/// short) gets the cases that need them skipped with its answer, not failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_refuses_heartbeats_is_skipped_with_the_reason() {
+    let ids = [
+        "wsman.eventing.push.heartbeats",
+        "wsman.eventing.push.reference-parameters",
+        "wsman.eventing.push-with-ack.acked",
+    ];
+    let cases = pick(&eventing_cases(), &ids);
+    let toml = "[scenario]\nname = \"no-heartbeats\"\n\n[eventing]\nmin_heartbeat_ms = 60000\n";
+    let report = run_on(Some(toml), &cases, RunOptions::default()).await;
+    for id in ids {
+        let (o, m) = outcome(&report, id);
+        assert_eq!(*o, Outcome::Skip, "{id}: {m}");
+        assert!(
+            m.contains("does not offer heartbeats") && m.contains("wsman:UnsupportedFeature"),
+            "{id}: `{m}`"
+        );
+    }
+}
+
+/// A pull subscriber that gets no event after a power cycle fails, whether every Pull
+/// timed out or came back empty; a Pull refused with another fault fails with it. (The
+/// rules answer the Pulls of the subscription, on CIM_AlertIndication, not those of the
+/// enumeration that reads the power state.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_without_events_after_a_power_cycle_fail() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.pull.events"]);
+    let empty = envelope(
+        "http://schemas.xmlsoap.org/ws/2004/09/enumeration/PullResponse",
+        "<n:PullResponse><n:EnumerationContext>uuid:0f0f0f0f-0000-4000-8000-00000000c0de\
+         </n:EnumerationContext><n:Items/></n:PullResponse>",
+        None,
+    );
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, answer, says) in [
+        (
+            "timed out",
+            "answer = { fault = \"wsman:TimedOut\" }".to_owned(),
+            "none (last Pull: wsman:TimedOut)",
+        ),
+        (
+            "empty",
+            format!("answer = {{ template = '''{empty}''' }}"),
+            "none (last Pull: 0 events)",
+        ),
+        (
+            "refused",
+            "answer = { fault = \"wsen:InvalidEnumerationContext\" }".to_owned(),
+            "InvalidEnumerationContext",
+        ),
+    ] {
+        let toml = format!(
+            "[scenario]\nname = \"pull-no-events\"\n\n\
+            [[rules]]\nname = \"Pull of events\"\n\
+            match = {{ action = \"{PULL}\", resource_uri = \"CIM_AlertIndication\" }}\n{answer}\n"
+        );
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+            (what, says, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, says, report) = joined.unwrap();
+        let (o, m) = outcome(&report, "wsman.eventing.pull.events");
+        assert_eq!(*o, Outcome::Fail, "{what}: {m}");
+        assert!(m.contains(says), "{what}: `{m}`");
     }
 }
