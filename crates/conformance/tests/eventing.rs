@@ -825,3 +825,86 @@ async fn pulls_without_events_after_a_power_cycle_fail() {
         assert!(m.contains(says), "{what}: `{m}`");
     }
 }
+
+/// `cross.eventing.sel-entry`: a record added with IPMI Add SEL Entry reaches a push
+/// subscriber (the mock's default) and a pull one (a mock offering only pull); a
+/// source whose SEL events never reach the subscriber warns (the case is a SHOULD),
+/// pushed or pulled; a source offering neither push nor pull is skipped with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sel_entry_added_over_ipmi_reaches_a_subscriber_and_a_lost_one_warns() {
+    const ID: &str = "cross.eventing.sel-entry";
+    let case: Vec<Case> = conformance::Suite::embedded()
+        .unwrap()
+        .cases
+        .into_iter()
+        .filter(|c| c.id == ID)
+        .collect();
+    assert_eq!(case.len(), 1);
+    let pull_only = "[eventing]\nmodes = [\"pull\"]\n";
+    let push = format!("Mode=\"{}\"", client::eventing::mode::PUSH);
+    let pull = format!("Mode=\"{}\"", client::eventing::mode::PULL);
+    let rows: [(&str, String, Outcome, String); 5] = [
+        ("push", String::new(), Outcome::Pass, push.clone()),
+        ("pull", pull_only.into(), Outcome::Pass, pull.clone()),
+        (
+            "push, SEL events dropped",
+            "[[eventing.delivery_faults]]\nclass = \"CIM_InstCreation\"\naction = \"drop\"\n"
+                .into(),
+            Outcome::Warn,
+            format!("none naming it\n{push}"),
+        ),
+        (
+            "pull, every Pull timed out",
+            format!(
+                "{pull_only}\n[[rules]]\nname = \"Pull of events\"\n\
+                 match = {{ action = \"{PULL}\", resource_uri = \"CIM_AlertIndication\" }}\n\
+                 answer = {{ fault = \"wsman:TimedOut\" }}\n"
+            ),
+            Outcome::Warn,
+            format!("0 events, none naming it\n{pull}"),
+        ),
+        (
+            "batched only",
+            "[eventing]\nmodes = [\"events\"]\n".into(),
+            Outcome::Skip,
+            "neither push nor pull".into(),
+        ),
+    ];
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, toml, want, says) in rows {
+        let case = case.clone();
+        runs.spawn(async move {
+            let mock = mock::MockServer::builder()
+                .scenario_str(&format!("[scenario]\nname = \"sel-events\"\n\n{toml}"))
+                .unwrap()
+                .ipmi(true)
+                .start()
+                .await
+                .unwrap();
+            let opts = RunOptions {
+                ipmi: Some(support::ipmi_options(mock.ipmi_addr().unwrap())),
+                ..RunOptions::default()
+            };
+            let report = support::run(&mock.url(), &case, opts).await;
+            mock.shutdown().await;
+            (what, want, says, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, want, says, report) = joined.unwrap();
+        let (o, m) = outcome(&report, ID);
+        assert_eq!(*o, want, "{what}: {m}");
+        let r = &report.results[0];
+        let text = format!(
+            "{m}\n{}",
+            r.transcript
+                .iter()
+                .map(|l| l.request.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        for says in says.lines() {
+            assert!(text.contains(says), "{what}: `{says}` not in {text}");
+        }
+    }
+}
