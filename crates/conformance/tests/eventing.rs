@@ -2,6 +2,10 @@
 //! target accept its delivery mode, and is skipped with the target's answer otherwise;
 //! the event sink listens where `RunOptions::event_sink` says, and push subscriptions
 //! name that address.
+//!
+//! Over 800 lines on purpose: every eventing case runs against the mock from this one
+//! test binary, so a mutation run of `src/eventing.rs` builds one binary per mutant
+//! (fuzz/MUTANTS.md).
 
 mod support;
 
