@@ -519,6 +519,8 @@ mod tests {
         assert!(mentions("entry 002A added", 42));
         assert!(!mentions("<p:RecordID>420</p:RecordID>", 42));
         assert!(!mentions("<p:Reading>4.2</p:Reading>", 42));
+        // Another record in hexadecimal is not this one.
+        assert!(!mentions("InstanceID IPMI:SEL:0x0001", 42));
         // Hexadecimal without 0x only in four digits.
         assert!(!mentions("entry 2a added", 42));
         assert!(!mentions("", 42));
