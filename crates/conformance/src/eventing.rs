@@ -34,7 +34,7 @@ mod judge;
 
 use judge::{
     acks_requested, after_last_seen, batches_within, carries_reference_parameter, deliveries_text,
-    events_of, first_batch_in_time, heartbeat_gaps, mentions, resumed_from_bookmark,
+    ends_at, events_of, first_batch_in_time, heartbeat_gaps, mentions, resumed_from_bookmark,
 };
 
 /// The eventing code cases.
@@ -492,9 +492,7 @@ async fn subscription_end(ctx: &mut Ctx) -> Result<(), Finding> {
     }
     expect_response(&ex, &mid, ns::action::SUBSCRIBE_RESPONSE, "Subscribe")?;
     let ended = sink
-        .wait_for(1, at + expiry + END_SLACK, |d| {
-            d.path_token() == Some(end.as_str()) && d.kind == Kind::SubscriptionEnd
-        })
+        .wait_for(1, at + expiry + END_SLACK, |d| ends_at(d, &end))
         .await;
     // It expired: nothing to unsubscribe.
     ctx.subscriptions.clear();

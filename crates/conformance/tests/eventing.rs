@@ -912,3 +912,115 @@ async fn a_sel_entry_added_over_ipmi_reaches_a_subscriber_and_a_lost_one_warns()
         }
     }
 }
+
+/// Only a refusal that names heartbeats (`wsman:UnsupportedFeature`, or any fault whose
+/// detail is `Heartbeats`) says the source does not offer them, and skips; a Subscribe
+/// asking for heartbeats refused with another fault is a Subscribe that failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_refusal_naming_heartbeats_skips_the_heartbeat_cases() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.push.heartbeats"]);
+    let heartbeats_detail = envelope(
+        "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault",
+        "<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode>\
+         <s:Value>e:EventSourceUnableToProcess</s:Value></s:Subcode></s:Code>\
+         <s:Reason><s:Text xml:lang=\"en\">no heartbeats here</s:Text></s:Reason>\
+         <s:Detail><w:FaultDetail>http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/Heartbeats\
+         </w:FaultDetail></s:Detail></s:Fault>",
+        None,
+    );
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, answer, want, says) in [
+        (
+            "another fault",
+            "answer = { fault = \"wse:EventSourceUnableToProcess\" }".to_owned(),
+            Outcome::Fail,
+            "EventSourceUnableToProcess",
+        ),
+        (
+            "wsman:UnsupportedFeature without a detail",
+            "answer = { fault = \"wsman:UnsupportedFeature\" }".to_owned(),
+            Outcome::Skip,
+            "does not offer heartbeats: wsman:UnsupportedFeature",
+        ),
+        (
+            "another fault with the detail Heartbeats",
+            format!("answer = {{ template = '''{heartbeats_detail}''', status = 500 }}"),
+            Outcome::Skip,
+            "does not offer heartbeats",
+        ),
+    ] {
+        let toml = format!(
+            "[scenario]\nname = \"heartbeats-refused\"\n\n\
+            [[rules]]\nname = \"Subscribe with heartbeats\"\n\
+            match = {{ action = \"{SUBSCRIBE}\", body_path = \"Subscribe/Delivery/Heartbeats\" }}\n\
+            {answer}\n"
+        );
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+            (what, want, says, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, want, says, report) = joined.unwrap();
+        let (o, m) = outcome(&report, "wsman.eventing.push.heartbeats");
+        assert_eq!(*o, want, "{what}: {m}");
+        assert!(m.contains(says), "{what}: `{m}`");
+    }
+}
+
+/// The power change that causes events starts from a settled system and leaves it as
+/// it found it: a system found off is already settled (On, then Off, without waiting
+/// out the settle time), and one found shutting down is waited for until it is off
+/// (not sent a Reboot it would refuse in the middle of the change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_power_change_starts_from_a_settled_system_and_leaves_it_as_found() {
+    use mock::admin::AdminOps;
+    let cases = pick(&eventing_cases(), &["wsman.eventing.push.events"]);
+    let default = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks/default.toml"),
+    )
+    .unwrap();
+    let off = default.replace("initial = \"on\"", "initial = \"off\"");
+    assert_ne!(off, default, "mocks/default.toml starts on");
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, toml, soft_off) in [("off", off, false), ("shutting down", default, true)] {
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let mock = mock::MockServer::builder()
+                .scenario_str(&toml)
+                .unwrap()
+                .start()
+                .await
+                .unwrap();
+            if soft_off {
+                // An ACPI shutdown takes 2 s (soft_off_delay_ms): the case begins in it.
+                mock.mock().power("soft").unwrap();
+            }
+            let report = support::run(&mock.url(), &cases, RunOptions::default()).await;
+            mock.shutdown().await;
+            (what, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, report) = joined.unwrap();
+        let (o, m) = outcome(&report, "wsman.eventing.push.events");
+        assert_eq!(*o, Outcome::Pass, "{what}: {m}");
+        let r = &report.results[0];
+        assert!(
+            r.changes
+                .iter()
+                .any(|c| c.contains("RequestStateChange 2 then 3")),
+            "{what}: on, then off again: {:?}",
+            r.changes
+        );
+        // Off is settled: no waiting out the 15 s allowed for a change to settle.
+        if what == "off" {
+            assert!(
+                r.duration_us < 12_000_000,
+                "{what}: the case took {} ms",
+                r.duration_us / 1000
+            );
+        }
+    }
+}

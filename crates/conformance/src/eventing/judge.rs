@@ -67,6 +67,12 @@ pub(super) fn mentions(xml: &str, id: u16) -> bool {
     })
 }
 
+/// Whether `d` is the SubscriptionEnd sent to the EndTo addressed by token `end`: a
+/// SubscriptionEnd elsewhere (at NotifyTo) or another message at EndTo is not.
+pub(super) fn ends_at(d: &Delivery, end: &str) -> bool {
+    d.path_token() == Some(end) && d.kind == Kind::SubscriptionEnd
+}
+
 /// The heartbeat verdict: each delivery comes at most `gap` after the previous one
 /// (the first at most `gap` after the subscription was accepted), and each is a
 /// heartbeat or an event (an event resets the heartbeat clock as well).
@@ -500,6 +506,21 @@ mod tests {
         assert_eq!(misses[0].got, "`someone-else`");
         assert_eq!(misses[1].got, "absent");
         assert!(misses[1].expected.contains(">tok</"), "{misses:?}");
+    }
+
+    #[test]
+    fn only_a_subscription_end_at_the_end_to_ends_the_subscription() {
+        let t0 = Instant::now();
+        let mut at_end = delivery(t0, 0, Kind::SubscriptionEnd, &[]);
+        at_end.path = "/sink/tok-end".into();
+        assert!(ends_at(&at_end, "tok-end"));
+        // A SubscriptionEnd at the NotifyTo, and a heartbeat at the EndTo, are not it.
+        let mut at_notify = at_end.clone();
+        at_notify.path = "/sink/tok".into();
+        assert!(!ends_at(&at_notify, "tok-end"));
+        let mut beat_at_end = beat(t0, 1);
+        beat_at_end.path = "/sink/tok-end".into();
+        assert!(!ends_at(&beat_at_end, "tok-end"));
     }
 
     #[test]
