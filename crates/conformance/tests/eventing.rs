@@ -2,6 +2,10 @@
 //! target accept its delivery mode, and is skipped with the target's answer otherwise;
 //! the event sink listens where `RunOptions::event_sink` says, and push subscriptions
 //! name that address.
+//!
+//! Over 800 lines on purpose: every eventing case runs against the mock from this one
+//! test binary, so a mutation run of `src/eventing.rs` builds one binary per mutant
+//! (fuzz/MUTANTS.md).
 
 mod support;
 
@@ -651,6 +655,7 @@ async fn the_push_verdicts_pass_clean_deliveries_and_fail_each_delivery_defect()
         None,
         Some("eventing-no-heartbeats"),
         Some("eventing-late-heartbeats"),
+        Some("eventing-irregular-heartbeats"),
         Some("eventing-no-identifier"),
     ] {
         let text = defect.map(|d| {
@@ -678,6 +683,344 @@ async fn the_push_verdicts_pass_clean_deliveries_and_fail_each_delivery_defect()
                 Outcome::Pass
             };
             assert_eq!(*o, want, "{name}, {id}: {m}");
+        }
+    }
+}
+
+/// The text of a seeded defect scenario of `mocks/defects/`.
+fn defect_text(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../mocks/defects")
+        .join(format!("{name}.toml"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The cases that judge events a power cycle causes (and the SubscriptionEnd of an
+/// expiry) pass against the clean mock and notice each seeded event defect: exactly the
+/// cases its file names stop passing (fail for MUST, skip for the MAY of
+/// SubscriptionEnd), the others still pass. (tests/defects.rs checks the same over the
+/// whole suite; this runs six cases, fast enough for each mutant of their verdicts.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_verdicts_pass_clean_events_and_fail_each_event_defect() {
+    let ids = [
+        "wsman.eventing.push.events",
+        "wsman.eventing.pull.events",
+        "wsman.eventing.events.max-elements",
+        "wsman.eventing.events.max-time",
+        "wsman.eventing.bookmarks.resume",
+        "wsman.eventing.subscription-end.expiry",
+    ];
+    let cases = pick(&eventing_cases(), &ids);
+    let mut runs = tokio::task::JoinSet::new();
+    for defect in [
+        None,
+        Some("eventing-no-identifier"),
+        Some("eventing-oversized-batch"),
+        Some("eventing-bookmark-skip"),
+        Some("eventing-no-subscription-end"),
+    ] {
+        let text = defect.map(defect_text);
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let broken = text
+                .as_deref()
+                .map(|t| support::breaks(t).expect("a # breaks: line"))
+                .unwrap_or_default();
+            let report = run_on(text.as_deref(), &cases, RunOptions::default()).await;
+            (defect, broken, cases, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (defect, broken, cases, report) = joined.unwrap();
+        let name = defect.unwrap_or("the clean mock");
+        for c in &cases {
+            let (o, m) = outcome(&report, &c.id);
+            let want = match (broken.contains(&c.id), c.level) {
+                (false, _) => Outcome::Pass,
+                (true, conformance::Level::May) => Outcome::Skip,
+                (true, _) => Outcome::Fail,
+            };
+            assert_eq!(*o, want, "{name}, {}: {m}", c.id);
+        }
+        // The case says what it changed to cause the events.
+        let r = report
+            .results
+            .iter()
+            .find(|r| r.id == "wsman.eventing.push.events")
+            .unwrap();
+        assert!(
+            r.transcript
+                .iter()
+                .any(|l| l.request.contains("RequestStateChange")),
+            "{name}: no power change in {:#?}",
+            r.transcript
+        );
+    }
+}
+
+/// A source that refuses the heartbeats a Subscribe asks for (the mock takes none this
+/// short) gets the cases that need them skipped with its answer, not failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_refuses_heartbeats_is_skipped_with_the_reason() {
+    let ids = [
+        "wsman.eventing.push.heartbeats",
+        "wsman.eventing.push.reference-parameters",
+        "wsman.eventing.push-with-ack.acked",
+    ];
+    let cases = pick(&eventing_cases(), &ids);
+    let toml = "[scenario]\nname = \"no-heartbeats\"\n\n[eventing]\nmin_heartbeat_ms = 60000\n";
+    let report = run_on(Some(toml), &cases, RunOptions::default()).await;
+    for id in ids {
+        let (o, m) = outcome(&report, id);
+        assert_eq!(*o, Outcome::Skip, "{id}: {m}");
+        assert!(
+            m.contains("does not offer heartbeats") && m.contains("wsman:UnsupportedFeature"),
+            "{id}: `{m}`"
+        );
+    }
+}
+
+/// A pull subscriber that gets no event after a power cycle fails, whether every Pull
+/// timed out or came back empty; a Pull refused with another fault fails with it. (The
+/// rules answer the Pulls of the subscription, on CIM_AlertIndication, not those of the
+/// enumeration that reads the power state.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_without_events_after_a_power_cycle_fail() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.pull.events"]);
+    let empty = envelope(
+        "http://schemas.xmlsoap.org/ws/2004/09/enumeration/PullResponse",
+        "<n:PullResponse><n:EnumerationContext>uuid:0f0f0f0f-0000-4000-8000-00000000c0de\
+         </n:EnumerationContext><n:Items/></n:PullResponse>",
+        None,
+    );
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, answer, says) in [
+        (
+            "timed out",
+            "answer = { fault = \"wsman:TimedOut\" }".to_owned(),
+            "none (last Pull: wsman:TimedOut)",
+        ),
+        (
+            "empty",
+            format!("answer = {{ template = '''{empty}''' }}"),
+            "none (last Pull: 0 events)",
+        ),
+        (
+            "refused",
+            "answer = { fault = \"wsen:InvalidEnumerationContext\" }".to_owned(),
+            "InvalidEnumerationContext",
+        ),
+    ] {
+        let toml = format!(
+            "[scenario]\nname = \"pull-no-events\"\n\n\
+            [[rules]]\nname = \"Pull of events\"\n\
+            match = {{ action = \"{PULL}\", resource_uri = \"CIM_AlertIndication\" }}\n{answer}\n"
+        );
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+            (what, says, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, says, report) = joined.unwrap();
+        let (o, m) = outcome(&report, "wsman.eventing.pull.events");
+        assert_eq!(*o, Outcome::Fail, "{what}: {m}");
+        assert!(m.contains(says), "{what}: `{m}`");
+    }
+}
+
+/// `cross.eventing.sel-entry`: a record added with IPMI Add SEL Entry reaches a push
+/// subscriber (the mock's default) and a pull one (a mock offering only pull); a
+/// source whose SEL events never reach the subscriber warns (the case is a SHOULD),
+/// pushed or pulled; a source offering neither push nor pull is skipped with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sel_entry_added_over_ipmi_reaches_a_subscriber_and_a_lost_one_warns() {
+    const ID: &str = "cross.eventing.sel-entry";
+    let case: Vec<Case> = conformance::Suite::embedded()
+        .unwrap()
+        .cases
+        .into_iter()
+        .filter(|c| c.id == ID)
+        .collect();
+    assert_eq!(case.len(), 1);
+    let pull_only = "[eventing]\nmodes = [\"pull\"]\n";
+    let push = format!("Mode=\"{}\"", client::eventing::mode::PUSH);
+    let pull = format!("Mode=\"{}\"", client::eventing::mode::PULL);
+    let rows: [(&str, String, Outcome, String); 5] = [
+        ("push", String::new(), Outcome::Pass, push.clone()),
+        ("pull", pull_only.into(), Outcome::Pass, pull.clone()),
+        (
+            "push, SEL events dropped",
+            "[[eventing.delivery_faults]]\nclass = \"CIM_InstCreation\"\naction = \"drop\"\n"
+                .into(),
+            Outcome::Warn,
+            format!("none naming it\n{push}"),
+        ),
+        (
+            "pull, every Pull timed out",
+            format!(
+                "{pull_only}\n[[rules]]\nname = \"Pull of events\"\n\
+                 match = {{ action = \"{PULL}\", resource_uri = \"CIM_AlertIndication\" }}\n\
+                 answer = {{ fault = \"wsman:TimedOut\" }}\n"
+            ),
+            Outcome::Warn,
+            format!("0 events, none naming it\n{pull}"),
+        ),
+        (
+            "batched only",
+            "[eventing]\nmodes = [\"events\"]\n".into(),
+            Outcome::Skip,
+            "neither push nor pull".into(),
+        ),
+    ];
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, toml, want, says) in rows {
+        let case = case.clone();
+        runs.spawn(async move {
+            let mock = mock::MockServer::builder()
+                .scenario_str(&format!("[scenario]\nname = \"sel-events\"\n\n{toml}"))
+                .unwrap()
+                .ipmi(true)
+                .start()
+                .await
+                .unwrap();
+            let opts = RunOptions {
+                ipmi: Some(support::ipmi_options(mock.ipmi_addr().unwrap())),
+                ..RunOptions::default()
+            };
+            let report = support::run(&mock.url(), &case, opts).await;
+            mock.shutdown().await;
+            (what, want, says, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, want, says, report) = joined.unwrap();
+        let (o, m) = outcome(&report, ID);
+        assert_eq!(*o, want, "{what}: {m}");
+        let r = &report.results[0];
+        let text = format!(
+            "{m}\n{}",
+            r.transcript
+                .iter()
+                .map(|l| l.request.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        for says in says.lines() {
+            assert!(text.contains(says), "{what}: `{says}` not in {text}");
+        }
+    }
+}
+
+/// Only a refusal that names heartbeats (`wsman:UnsupportedFeature`, or any fault whose
+/// detail is `Heartbeats`) says the source does not offer them, and skips; a Subscribe
+/// asking for heartbeats refused with another fault is a Subscribe that failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_refusal_naming_heartbeats_skips_the_heartbeat_cases() {
+    let cases = pick(&eventing_cases(), &["wsman.eventing.push.heartbeats"]);
+    let heartbeats_detail = envelope(
+        "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault",
+        "<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode>\
+         <s:Value>e:EventSourceUnableToProcess</s:Value></s:Subcode></s:Code>\
+         <s:Reason><s:Text xml:lang=\"en\">no heartbeats here</s:Text></s:Reason>\
+         <s:Detail><w:FaultDetail>http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/Heartbeats\
+         </w:FaultDetail></s:Detail></s:Fault>",
+        None,
+    );
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, answer, want, says) in [
+        (
+            "another fault",
+            "answer = { fault = \"wse:EventSourceUnableToProcess\" }".to_owned(),
+            Outcome::Fail,
+            "EventSourceUnableToProcess",
+        ),
+        (
+            "wsman:UnsupportedFeature without a detail",
+            "answer = { fault = \"wsman:UnsupportedFeature\" }".to_owned(),
+            Outcome::Skip,
+            "does not offer heartbeats: wsman:UnsupportedFeature",
+        ),
+        (
+            "another fault with the detail Heartbeats",
+            format!("answer = {{ template = '''{heartbeats_detail}''', status = 500 }}"),
+            Outcome::Skip,
+            "does not offer heartbeats",
+        ),
+    ] {
+        let toml = format!(
+            "[scenario]\nname = \"heartbeats-refused\"\n\n\
+            [[rules]]\nname = \"Subscribe with heartbeats\"\n\
+            match = {{ action = \"{SUBSCRIBE}\", body_path = \"Subscribe/Delivery/Heartbeats\" }}\n\
+            {answer}\n"
+        );
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let report = run_on(Some(&toml), &cases, RunOptions::default()).await;
+            (what, want, says, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, want, says, report) = joined.unwrap();
+        let (o, m) = outcome(&report, "wsman.eventing.push.heartbeats");
+        assert_eq!(*o, want, "{what}: {m}");
+        assert!(m.contains(says), "{what}: `{m}`");
+    }
+}
+
+/// The power change that causes events starts from a settled system and leaves it as
+/// it found it: a system found off is already settled (On, then Off, without waiting
+/// out the settle time), and one found shutting down is waited for until it is off
+/// (not sent a Reboot it would refuse in the middle of the change).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_power_change_starts_from_a_settled_system_and_leaves_it_as_found() {
+    use mock::admin::AdminOps;
+    let cases = pick(&eventing_cases(), &["wsman.eventing.push.events"]);
+    let default = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mocks/default.toml"),
+    )
+    .unwrap();
+    let off = default.replace("initial = \"on\"", "initial = \"off\"");
+    assert_ne!(off, default, "mocks/default.toml starts on");
+    let mut runs = tokio::task::JoinSet::new();
+    for (what, toml, soft_off) in [("off", off, false), ("shutting down", default, true)] {
+        let cases = cases.clone();
+        runs.spawn(async move {
+            let mock = mock::MockServer::builder()
+                .scenario_str(&toml)
+                .unwrap()
+                .start()
+                .await
+                .unwrap();
+            if soft_off {
+                // An ACPI shutdown takes 2 s (soft_off_delay_ms): the case begins in it.
+                mock.mock().power("soft").unwrap();
+            }
+            let report = support::run(&mock.url(), &cases, RunOptions::default()).await;
+            mock.shutdown().await;
+            (what, report)
+        });
+    }
+    while let Some(joined) = runs.join_next().await {
+        let (what, report) = joined.unwrap();
+        let (o, m) = outcome(&report, "wsman.eventing.push.events");
+        assert_eq!(*o, Outcome::Pass, "{what}: {m}");
+        let r = &report.results[0];
+        assert!(
+            r.changes
+                .iter()
+                .any(|c| c.contains("RequestStateChange 2 then 3")),
+            "{what}: on, then off again: {:?}",
+            r.changes
+        );
+        // Off is settled: no waiting out the 15 s allowed for a change to settle.
+        if what == "off" {
+            assert!(
+                r.duration_us < 12_000_000,
+                "{what}: the case took {} ms",
+                r.duration_us / 1000
+            );
         }
     }
 }

@@ -968,6 +968,49 @@ async fn defect_late_heartbeats_come_at_twice_the_interval() {
     server.shutdown().await;
 }
 
+/// `heartbeat_schedule` times each heartbeat by its number: two quick ones (half the
+/// interval), then every later one four intervals after the previous.
+#[tokio::test]
+async fn a_heartbeat_schedule_sends_quick_heartbeats_then_late_ones() {
+    let server = serve("[eventing]\nheartbeat_schedule = [50, 50, 400]\n").await;
+    let mut sink = sink().await;
+    let mut s = Sub::new(ev::PUSH);
+    s.notify = Some(sink.url("hb"));
+    s.heartbeats = Some("PT0.200S");
+    let t0 = Instant::now();
+    subscribed(&Client::new(&server).send(&s.req(ALERT_URI)).await);
+    let mut at = vec![t0];
+    for _ in 0..4 {
+        let d = sink.next(PATIENT).await.unwrap();
+        assert_eq!(d.action, ev::HEARTBEAT);
+        at.push(d.at);
+    }
+    let gaps: Vec<Duration> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    let ms = Duration::from_millis;
+    assert!(gaps[0] >= ms(90) && gaps[1] >= ms(90), "{gaps:?}");
+    // Quick: well under the 800 ms of the late ones.
+    assert!(gaps[1] < ms(600), "{gaps:?}");
+    assert!(gaps[2] >= ms(780) && gaps[3] >= ms(780), "{gaps:?}");
+    server.shutdown().await;
+}
+
+#[test]
+fn a_heartbeat_schedule_outside_1_to_10000_percent_is_refused_with_its_key() {
+    for bad in ["[0]", "[100, 10001]"] {
+        let toml = format!("[eventing]\nheartbeat_schedule = {bad}\n");
+        let err = match mock::MockServer::builder().scenario_str(&toml) {
+            Ok(_) => panic!("{bad} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("eventing.heartbeat_schedule"), "{bad}: {err}");
+    }
+    assert!(
+        mock::MockServer::builder()
+            .scenario_str("[eventing]\nheartbeat_schedule = [1, 10000]\n")
+            .is_ok()
+    );
+}
+
 #[tokio::test]
 async fn defect_no_identifier_drops_the_reference_parameters() {
     let server = serve(&with_defect("eventing_no_identifier")).await;

@@ -73,12 +73,15 @@ struct Message {
 async fn run(weak: Weak<Shared>, id: String, mut wake: tokio::sync::watch::Receiver<u64>) {
     let mut last_sent: Option<u64> = None;
     let mut batch_since: Option<u64> = None;
+    // Heartbeats delivered so far (the `heartbeat_schedule` defect times each by its
+    // number).
+    let mut beats = 0;
     loop {
         let Some(shared) = weak.upgrade() else { return };
         let mock = Mock { shared };
         let now = mock.now_ms();
         let last = *last_sent.get_or_insert(now);
-        let step = plan(&mock, &id, now, last, &mut batch_since);
+        let step = plan(&mock, &id, now, last, beats, &mut batch_since);
         match step {
             Step::Gone => return,
             Step::Expired(sub) => {
@@ -103,6 +106,9 @@ async fn run(weak: Weak<Shared>, id: String, mut wake: tokio::sync::watch::Recei
                         }
                         last_sent = Some(mock.now_ms());
                         batch_since = None;
+                        if msg.events == 0 {
+                            beats += 1;
+                        }
                     }
                     Err(why) => {
                         let removed = mock.lock().subscriptions.subs.remove(&id);
@@ -129,8 +135,16 @@ async fn run(weak: Weak<Shared>, id: String, mut wake: tokio::sync::watch::Recei
     }
 }
 
-/// Under the machine lock: ticks the sensors, then decides what to send.
-fn plan(mock: &Mock, id: &str, now: u64, last_sent: u64, batch_since: &mut Option<u64>) -> Step {
+/// Under the machine lock: ticks the sensors, then decides what to send (`beats`:
+/// heartbeats delivered so far).
+fn plan(
+    mock: &Mock,
+    id: &str,
+    now: u64,
+    last_sent: u64,
+    beats: usize,
+    batch_since: &mut Option<u64>,
+) -> Step {
     let mut inner = mock.lock();
     inner.machine.tick(now);
     let last_seq = inner.machine.events().last_seq();
@@ -178,7 +192,7 @@ fn plan(mock: &Mock, id: &str, now: u64, last_sent: u64, batch_since: &mut Optio
             let interval = if scenario.defect("eventing_late_heartbeats") {
                 hb.saturating_mul(2)
             } else {
-                hb
+                scenario.eventing.heartbeat_gap_ms(hb, beats)
             };
             let due = last_sent.saturating_add(interval);
             if now >= due {

@@ -19,6 +19,7 @@ pub const MODES: [(&str, &str); 4] = [
 /// max_subscriptions = 64
 /// min_heartbeat_ms = 100
 /// max_expiry_s = 86400
+/// heartbeat_schedule = [33, 33, 300]   # a seeded defect: irregular heartbeats
 ///
 /// [[eventing.delivery_faults]]
 /// class = "CIM_AlertIndication"   # the event's class; absent or "*": any
@@ -45,6 +46,12 @@ pub struct EventingSettings {
     pub max_expiry_s: u64,
     /// Fault rules for push deliveries, first match wins.
     pub delivery_faults: Vec<DeliveryFault>,
+    /// A seeded defect of heartbeat timing: the gap before each heartbeat of a
+    /// subscription as a percentage of the interval it asked for (the first entry for
+    /// its first heartbeat, and so on; the last repeats). Empty (the default): every
+    /// heartbeat one interval after the previous delivery. `[33, 33, 300]` sends two
+    /// quick heartbeats and then one three intervals late.
+    pub heartbeat_schedule: Vec<u32>,
 }
 
 impl Default for EventingSettings {
@@ -55,6 +62,7 @@ impl Default for EventingSettings {
             min_heartbeat_ms: 100,
             max_expiry_s: 24 * 3600,
             delivery_faults: Vec::new(),
+            heartbeat_schedule: Vec::new(),
         }
     }
 }
@@ -76,6 +84,19 @@ impl EventingSettings {
             .collect()
     }
 
+    /// The gap before heartbeat number `n` (from 0) of a subscription that asked for
+    /// one every `interval_ms`, as [`EventingSettings::heartbeat_schedule`] says.
+    pub fn heartbeat_gap_ms(&self, interval_ms: u64, n: usize) -> u64 {
+        match self
+            .heartbeat_schedule
+            .get(n)
+            .or(self.heartbeat_schedule.last())
+        {
+            Some(&percent) => interval_ms.saturating_mul(u64::from(percent)) / 100,
+            None => interval_ms,
+        }
+    }
+
     /// Checks the table: (key path, message, what is expected).
     pub fn check(&self) -> Result<(), (String, String, String)> {
         for (i, m) in self.modes.iter().enumerate() {
@@ -93,6 +114,17 @@ impl EventingSettings {
                 "eventing.max_subscriptions and eventing.max_expiry_s must be above 0".into(),
                 "max_subscriptions = 64, max_expiry_s = 86400".into(),
             ));
+        }
+        for (i, &p) in self.heartbeat_schedule.iter().enumerate() {
+            if p == 0 || p > 10_000 {
+                return Err((
+                    format!("eventing.heartbeat_schedule[{i}]"),
+                    format!(
+                        "eventing.heartbeat_schedule gives {p}%, outside 1 to 10000 percent of the interval"
+                    ),
+                    "heartbeat_schedule = [33, 33, 300]".into(),
+                ));
+            }
         }
         for (i, f) in self.delivery_faults.iter().enumerate() {
             if f.action == FaultAction::Delay && f.delay_ms.is_none() {
