@@ -241,7 +241,12 @@ pub struct WsmanSettings {
 /// one), `eventing_bookmark_skip` (a Subscribe resuming from a bookmark loses the
 /// event right after it), `eventing_no_subscription_end` (SubscriptionEnd is never
 /// sent).
-pub const WSMAN_DEFECTS: [(&str, &str); 12] = [
+///
+/// The PowerShell Remoting defects (`crate::remoting`, `wsman/psrp.rs`):
+/// `psrp_no_application_private_data`, `psrp_stop_completes`,
+/// `psrp_unknown_command_fault`, `psrp_streams_without_command_id`,
+/// `psrp_unknown_shell_accepted`.
+pub const WSMAN_DEFECTS: [(&str, &str); 17] = [
     (
         "ignore_locale",
         "a mustUnderstand wsman:Locale the service cannot serve is ignored, not faulted",
@@ -286,6 +291,26 @@ pub const WSMAN_DEFECTS: [(&str, &str); 12] = [
     (
         "eventing_no_subscription_end",
         "SubscriptionEnd is never sent (expiry, delivery failure, shutdown)",
+    ),
+    (
+        "psrp_no_application_private_data",
+        "a runspace pool opens without sending APPLICATION_PRIVATE_DATA",
+    ),
+    (
+        "psrp_stop_completes",
+        "a pipeline stopped by Signal ends PIPELINE_STATE Completed, not Stopped",
+    ),
+    (
+        "psrp_unknown_command_fault",
+        "a Command whose pipeline names a command that does not exist is answered wsman:InternalError",
+    ),
+    (
+        "psrp_streams_without_command_id",
+        "a pipeline's ReceiveResponse streams carry no CommandId",
+    ),
+    (
+        "psrp_unknown_shell_accepted",
+        "a Command naming a ShellId no runspace pool has is answered CommandResponse",
     ),
 ];
 

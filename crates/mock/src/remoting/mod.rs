@@ -65,6 +65,9 @@ pub(crate) enum PsrpError {
     /// Fragments or messages that cannot be read: the pool is broken.
     #[error("the PSRP data cannot be read: {0}")]
     BadData(String),
+    /// A server-side failure (seeded by the `psrp_unknown_command_fault` defect).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// A message waiting to be received, possibly partly sent.
@@ -177,6 +180,8 @@ pub(crate) struct Pool {
     outbox: Outbox,
     /// By CommandId, upper case.
     pipelines: HashMap<String, Pipeline>,
+    /// A fault the Command being read must answer (`psrp_unknown_command_fault`).
+    fault: Option<String>,
 }
 
 /// What a Receive gets.
@@ -194,6 +199,39 @@ pub(crate) enum Received {
 pub(crate) struct World<'a> {
     pub spec: &'a MachineSpec,
     pub unix_now: u64,
+    pub defects: Defects,
+}
+
+/// The seeded defects (`[wsman] defects`, `crate::scenario::WSMAN_DEFECTS`) the pools
+/// carry out; those about the WS-Man envelope are `wsman/psrp.rs`'s.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Defects {
+    /// `psrp_no_application_private_data`: INIT_RUNSPACEPOOL is answered without
+    /// APPLICATION_PRIVATE_DATA.
+    pub no_application_private_data: bool,
+    /// `psrp_stop_completes`: a stopped pipeline ends Completed.
+    pub stop_completes: bool,
+    /// `psrp_unknown_command_fault`: a pipeline whose command does not exist makes its
+    /// Command a fault instead of ending Failed.
+    pub unknown_command_fault: bool,
+}
+
+impl Defects {
+    /// The defects `scenario` switches on.
+    pub(crate) fn of(scenario: &crate::scenario::Scenario) -> Defects {
+        Defects {
+            no_application_private_data: scenario.defect("psrp_no_application_private_data"),
+            stop_completes: scenario.defect("psrp_stop_completes"),
+            unknown_command_fault: scenario.defect("psrp_unknown_command_fault"),
+        }
+    }
+}
+
+/// The pipeline id (upper case) a Command's first fragment names, if it can be read.
+pub(crate) fn pipeline_id_of(first: &[u8]) -> Option<String> {
+    let (f, _) = Fragment::decode_prefix(first).ok()?;
+    let m = Message::decode(&f.blob).ok()?;
+    (!m.pid.is_nil()).then(|| m.pid.to_string().to_ascii_uppercase())
 }
 
 /// The configuration a resource URI names (`Microsoft.PowerShell`, `JEAMaint`).
@@ -284,8 +322,10 @@ impl Pool {
                     .map_err(|e| self.broken(now, e.to_string()))?;
                 self.min = init.min_runspaces;
                 self.max = init.max_runspaces;
-                let apd = application_private_data();
-                self.queue_for_pool(now, MessageType::APPLICATION_PRIVATE_DATA, &apd);
+                if !world.defects.no_application_private_data {
+                    let apd = application_private_data();
+                    self.queue_for_pool(now, MessageType::APPLICATION_PRIVATE_DATA, &apd);
+                }
                 self.state = RunspacePoolState::Opened;
                 let v = records::runspace_pool_state(RunspacePoolState::Opened, None);
                 self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
@@ -384,6 +424,16 @@ impl Pool {
         let input = std::mem::take(&mut p.input);
         let pid = p.pid;
         let run = Runner::run_statements(&ctx, &create.statements, input);
+        if world.defects.unknown_command_fault
+            && matches!(&run.end, End::Failed(e) if e.fully_qualified_error_id == "CommandNotFoundException")
+        {
+            self.pipelines.remove(id);
+            self.fault = Some(
+                "The WS-Management service cannot process the request: the pipeline could not be created."
+                    .into(),
+            );
+            return;
+        }
         let mut queued = Vec::new();
         for (at, emit) in run.items {
             let (kind, v) = match emit {
@@ -430,7 +480,7 @@ impl Pool {
 
     /// Stops a pipeline: what was due is kept, the rest never happens, and it ends
     /// `Stopped`.
-    fn stop(&mut self, command_id: &str, now: u64) -> Result<(), PsrpError> {
+    fn stop(&mut self, command_id: &str, now: u64, defects: Defects) -> Result<(), PsrpError> {
         let pid = {
             let p = self.pipeline_mut(command_id)?;
             if p.ended && p.outbox.q.back().is_some_and(|m| m.due <= now) {
@@ -442,7 +492,11 @@ impl Pool {
             p.ended = true;
             p.pid
         };
-        let v = records::pipeline_state(PipelineState::Stopped, Some(&engine::pipeline_stopped()));
+        let v = if defects.stop_completes {
+            records::pipeline_state(PipelineState::Completed, None)
+        } else {
+            records::pipeline_state(PipelineState::Stopped, Some(&engine::pipeline_stopped()))
+        };
         let (oid, bytes) = self.message(MessageType::PIPELINE_STATE, pid, &v);
         self.pipeline_mut(command_id)?
             .outbox
@@ -549,6 +603,7 @@ impl Pools {
             next_object: 0,
             outbox: Outbox::default(),
             pipelines: HashMap::new(),
+            fault: None,
         };
         // The RPID is in every message; read it from the first fragment's message.
         let first = Fragment::decode_prefix(creation)
@@ -606,6 +661,9 @@ impl Pools {
                 outbox: Outbox::default(),
             });
         pool.take_fragments(first, now, world)?;
+        if let Some(why) = pool.fault.take() {
+            return Err(PsrpError::Internal(why));
+        }
         Ok(id)
     }
 
@@ -634,6 +692,7 @@ impl Pools {
         command_id: &str,
         terminate: bool,
         now: u64,
+        defects: Defects,
     ) -> Result<(), PsrpError> {
         let pool = self.pool_mut(shell_id, user)?;
         if terminate {
@@ -642,7 +701,7 @@ impl Pools {
                 .map(|_| ())
                 .ok_or_else(|| PsrpError::UnknownCommand(command_id.to_owned()))
         } else {
-            pool.stop(command_id, now)
+            pool.stop(command_id, now, defects)
         }
     }
 

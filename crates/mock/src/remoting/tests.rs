@@ -33,10 +33,15 @@ fn creation(rpid: Guid) -> Vec<u8> {
 }
 
 fn create_pipeline(script: &str) -> Value {
+    create_pipeline_of(script, true)
+}
+
+/// A CREATE_PIPELINE of one script, or of one command (`is_script` false).
+fn create_pipeline_of(script: &str, is_script: bool) -> Value {
     let cmd: Value = Obj::default()
         .ext("Cmd", Value::string(script))
         .ext("Args", Value::List(vec![]))
-        .ext("IsScript", Value::Bool(true))
+        .ext("IsScript", Value::Bool(is_script))
         .into();
     Obj::default()
         .ext("NoInput", Value::Bool(true))
@@ -66,6 +71,7 @@ fn world(spec: &MachineSpec) -> World<'_> {
     World {
         spec,
         unix_now: 1_767_225_600,
+        defects: Defects::default(),
     }
 }
 
@@ -201,7 +207,9 @@ fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
     }
     assert!(receives > 3, "{receives}");
     assert_eq!(got[0].1, Value::string(big.as_str()));
-    pools.signal(&id, "admin", &cid, false, 1000).unwrap();
+    pools
+        .signal(&id, "admin", &cid, false, 1000, Defects::default())
+        .unwrap();
     let Received::Output {
         streams,
         done: Some(true),
@@ -264,4 +272,78 @@ fn an_unknown_configuration_and_a_refused_user_are_errors() {
         configuration_of("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"),
         None
     );
+}
+
+#[test]
+fn the_seeded_defects_change_what_a_pool_answers() {
+    let spec = MachineSpec::default();
+    let mut w = world(&spec);
+    w.defects = Defects {
+        no_application_private_data: true,
+        stop_completes: true,
+        unknown_command_fault: true,
+    };
+    let mut pools = Pools::default();
+    let rpid = guid(4);
+    let id = pools
+        .create("Microsoft.PowerShell", "admin", &creation(rpid), 0, &w)
+        .unwrap();
+    let mut d = Defragmenter::new(fragment::Limits::default());
+    let Received::Output { streams, .. } = pools.receive(&id, "admin", None, 0, 153_600).unwrap()
+    else {
+        panic!("the pool had nothing to say")
+    };
+    let kinds: Vec<MessageType> = read(&streams, &mut d).iter().map(|m| m.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            MessageType::SESSION_CAPABILITY,
+            MessageType::RUNSPACEPOOL_STATE
+        ]
+    );
+    // An unknown command makes the Command itself fail, and no pipeline is left.
+    let msg = client_message(
+        MessageType::CREATE_PIPELINE,
+        rpid,
+        guid(5),
+        &create_pipeline_of("Get-NoSuchThing", false),
+    );
+    let first = fragments(3, &msg);
+    assert_eq!(
+        pipeline_id_of(&first),
+        Some(guid(5).to_string().to_ascii_uppercase())
+    );
+    assert!(matches!(
+        pools.command(&id, "admin", &first, 0, &w),
+        Err(PsrpError::Internal(_))
+    ));
+    assert!(matches!(
+        pools.receive(&id, "admin", Some(&guid(5).to_string()), 0, 153_600),
+        Err(PsrpError::UnknownCommand(_))
+    ));
+    // A stopped pipeline ends Completed.
+    let msg = client_message(
+        MessageType::CREATE_PIPELINE,
+        rpid,
+        guid(6),
+        &create_pipeline("Start-Sleep -Seconds 60"),
+    );
+    let cid = pools
+        .command(&id, "admin", &fragments(4, &msg), 0, &w)
+        .unwrap();
+    pools
+        .signal(&id, "admin", &cid, false, 100, w.defects)
+        .unwrap();
+    let Received::Output {
+        streams,
+        done: Some(true),
+    } = pools
+        .receive(&id, "admin", Some(&cid), 100, 153_600)
+        .unwrap()
+    else {
+        panic!("not ended")
+    };
+    let end = read(&streams, &mut d);
+    assert_eq!(end[0].0, MessageType::PIPELINE_STATE);
+    assert_eq!(end[0].1.prop("PipelineState"), Some(&Value::I32(4)));
 }

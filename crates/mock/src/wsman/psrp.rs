@@ -80,9 +80,11 @@ impl Inner {
         let uri = env.header.resource_uri.as_deref().unwrap_or("").trim();
         let config = remoting::configuration_of(uri).unwrap_or(remoting::DEFAULT_CONFIGURATION);
         let unix_now = u64::from(self.machine.sel_time(now));
+        let defects = remoting::Defects::of(&self.scenario);
         let world = World {
             spec: self.machine.spec(),
             unix_now,
+            defects,
         };
         let pools = &mut self.psrp;
         // What the operation did, answered once the pools are let go.
@@ -136,7 +138,16 @@ impl Inner {
                     ))
                 })?;
                 let bytes = b64(first, "rsp:Arguments")?;
-                let id = pools.command(shell, user, &bytes, now, &world)?;
+                let id = match pools.command(shell, user, &bytes, now, &world) {
+                    // Seeded defect: a Command for no pool is taken as if it ran.
+                    Err(remoting::PsrpError::UnknownShell(_))
+                        if self.scenario.defect("psrp_unknown_shell_accepted") =>
+                    {
+                        remoting::pipeline_id_of(&bytes)
+                            .unwrap_or_else(|| psrp::Guid::NIL.to_string().to_ascii_uppercase())
+                    }
+                    other => other?,
+                };
                 (
                     ns::action::COMMAND_RESPONSE,
                     Body::CommandResponse(wsman::body::CommandResponse {
@@ -182,7 +193,7 @@ impl Inner {
                         "unknown signal code `{code}` for a PowerShell pipeline"
                     ))));
                 }
-                pools.signal(shell, user, command, terminate, now)?;
+                pools.signal(shell, user, command, terminate, now, defects)?;
                 (ns::action::SIGNAL_RESPONSE, Body::SignalResponse)
             }
             other => {
@@ -221,10 +232,18 @@ impl Inner {
                 Received::Wait(until) => Ok(Err(until)),
                 Received::Output { streams, done } => {
                     let id = || command.map(|c| Cow::Owned(c.to_owned()));
+                    // Seeded defect: the streams do not say which pipeline they are for.
+                    let stream_id = || {
+                        if self.scenario.defect("psrp_streams_without_command_id") {
+                            None
+                        } else {
+                            id()
+                        }
+                    };
                     let body = ReceiveResponse {
                         streams: streams
                             .iter()
-                            .map(|b| Stream::with_bytes("stdout", id(), b, false))
+                            .map(|b| Stream::with_bytes("stdout", stream_id(), b, false))
                             .collect(),
                         command_state: done.map(|d| CommandState {
                             command_id: id(),
