@@ -554,6 +554,8 @@ struct File {
     #[serde(default)]
     eventing: crate::eventing::EventingSettings,
     #[serde(default)]
+    psrp: crate::remoting::rules::PsrpSettings,
+    #[serde(default)]
     events: Vec<crate::schedule::ScheduleSpec>,
     #[serde(default)]
     fleet: Option<crate::fleet::FleetSpec>,
@@ -581,6 +583,8 @@ pub struct Scenario {
     /// `[eventing]`: WS-Eventing delivery modes, limits and delivery fault rules (see
     /// [`crate::eventing::EventingSettings`]).
     pub eventing: crate::eventing::EventingSettings,
+    /// `[psrp]`: fault rules for PowerShell Remoting (see `crate::remoting::rules`).
+    pub psrp: crate::remoting::rules::PsrpSettings,
     /// `[[events]]`: indications raised on a schedule (see `schedule.rs`), checked.
     pub events: Vec<crate::schedule::Schedule>,
     /// `[fleet]`: what `serve --fleet` runs when the scenario is served as a fleet.
@@ -808,6 +812,18 @@ impl Scenario {
                 None,
             )
         })?;
+        file.psrp
+            .check()
+            .map_err(|(path, message, expected, hint)| {
+                at(
+                    span_of(&path)
+                        .or_else(|| span_of(path.rsplit_once('.').map_or("psrp", |(p, _)| p)))
+                        .or_else(|| span_of("psrp")),
+                    message,
+                    Some(expected),
+                    hint,
+                )
+            })?;
         if let Some(fleet) = &file.fleet {
             if let Err((path, message)) = fleet.validate() {
                 return Err(at(span_of(&path), format!("{path}: {message}"), None, None));
@@ -817,6 +833,7 @@ impl Scenario {
             fleet: file.fleet,
             ipmi,
             eventing: file.eventing,
+            psrp: file.psrp,
             source: name.to_owned(),
             meta: file.scenario,
             http: file.http,

@@ -24,6 +24,7 @@
 pub(crate) mod builtins;
 pub(crate) mod engine;
 pub mod journal;
+pub mod rules;
 pub(crate) mod script;
 
 use std::collections::{HashMap, VecDeque};
@@ -38,6 +39,7 @@ use psrp::server::{Availability, PoolRequest};
 use psrp::{Destination, Guid, Message, MessageType, Value, clixml};
 
 use engine::{Ctx, Emit, End, Runner};
+use rules::{PsrpAction, PsrpSettings};
 
 /// The PowerShell resource URIs' common prefix.
 pub(crate) const RESOURCE_PREFIX: &str = "http://schemas.microsoft.com/powershell/";
@@ -85,6 +87,8 @@ struct Queued {
 #[derive(Default)]
 pub(crate) struct Outbox {
     q: VecDeque<Queued>,
+    /// A `bad_fragment` rule acted: the next fragment taken is corrupt.
+    corrupt_next: bool,
 }
 
 /// The base64 length of `n` bytes.
@@ -139,6 +143,9 @@ impl Outbox {
             let mut bytes = Vec::with_capacity(fragment::HEADER_LEN + chunk);
             // A blob this size always fits BlobLength.
             let _ = f.encode(&mut bytes);
+            if std::mem::take(&mut self.corrupt_next) {
+                corrupt(&mut bytes);
+            }
             left = left.saturating_sub(STREAM_OVERHEAD + b64_len(bytes.len()));
             streams.push(bytes);
             m.sent += chunk;
@@ -153,6 +160,16 @@ impl Outbox {
     }
 }
 
+/// Makes an encoded fragment claim one blob byte more than it carries (BlobLength is
+/// the header's last four bytes, big-endian).
+fn corrupt(fragment_bytes: &mut [u8]) {
+    let at = fragment::HEADER_LEN - 4;
+    if let Some(len) = fragment_bytes.get_mut(at..fragment::HEADER_LEN) {
+        let n = u32::from_be_bytes([len[0], len[1], len[2], len[3]]).saturating_add(1);
+        len.copy_from_slice(&n.to_be_bytes());
+    }
+}
+
 /// A pipeline of a pool.
 struct Pipeline {
     pid: Guid,
@@ -164,6 +181,9 @@ struct Pipeline {
     ended: bool,
     /// Messages for Receives with this CommandId.
     outbox: Outbox,
+    /// A `stall` rule matched its CREATE_PIPELINE: the end comes this many ms late,
+    /// or (`Some(None)`) never.
+    stall: Option<Option<u64>>,
 }
 
 /// A runspace pool.
@@ -200,6 +220,8 @@ pub(crate) struct World<'a> {
     pub spec: &'a MachineSpec,
     pub unix_now: u64,
     pub defects: Defects,
+    /// `[[psrp.rules]]`.
+    pub rules: &'a PsrpSettings,
 }
 
 /// The seeded defects (`[wsman] defects`, `crate::scenario::WSMAN_DEFECTS`) the pools
@@ -289,19 +311,88 @@ impl Pool {
 
     /// Marks the pool broken (telling the client) and gives the error.
     fn broken(&mut self, now: u64, why: String) -> PsrpError {
-        if self.state != RunspacePoolState::Broken {
-            self.state = RunspacePoolState::Broken;
-            let e = engine::error(
-                &format!("The PSRP data sent to the runspace pool cannot be read: {why}"),
-                "System.Management.Automation.Remoting.PSRemotingDataStructureException",
-                "PSRemotingDataStructureException",
-                26,
-                None,
-            );
-            let v = records::runspace_pool_state(RunspacePoolState::Broken, Some(&e));
-            self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
-        }
+        self.set_broken(
+            now,
+            &format!("The PSRP data sent to the runspace pool cannot be read: {why}"),
+            "System.Management.Automation.Remoting.PSRemotingDataStructureException",
+            "PSRemotingDataStructureException",
+        );
         PsrpError::BadData(why)
+    }
+
+    /// The pool goes Broken: RUNSPACEPOOL_STATE Broken with the error, and every
+    /// pipeline that has not ended ends Stopped with it (at most once).
+    fn set_broken(&mut self, now: u64, message: &str, exception: &str, error_id: &str) {
+        if self.state == RunspacePoolState::Broken {
+            return;
+        }
+        self.state = RunspacePoolState::Broken;
+        let e = engine::error(message, exception, error_id, 26, None);
+        let v = records::runspace_pool_state(RunspacePoolState::Broken, Some(&e));
+        self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
+        let state = records::pipeline_state(PipelineState::Stopped, Some(&e));
+        let mut pending: Vec<(String, Guid)> = self
+            .pipelines
+            .iter()
+            // Not ended, or its end is not due yet.
+            .filter(|(_, p)| !p.ended || p.outbox.q.back().is_some_and(|m| m.due > now))
+            .map(|(id, p)| (id.clone(), p.pid))
+            .collect();
+        pending.sort();
+        for (id, pid) in pending {
+            let (oid, bytes) = self.message(MessageType::PIPELINE_STATE, pid, &state);
+            if let Some(p) = self.pipelines.get_mut(&id) {
+                p.outbox.q.retain(|m| m.due <= now && !m.last);
+                p.waiting = None;
+                p.ended = true;
+                p.outbox.push(now, oid, bytes, true);
+            }
+        }
+    }
+
+    /// What `[[psrp.rules]]` says about message `m` (with its value), and the
+    /// rule's name.
+    fn rule_for(
+        &self,
+        m: &Message,
+        value: Option<&Value>,
+        world: &World<'_>,
+    ) -> Option<rules::Verdict> {
+        if world.rules.rules.is_empty() {
+            return None;
+        }
+        let create = match (m.kind, value) {
+            (MessageType::CREATE_PIPELINE, Some(v)) => CreatePipeline::from_value(v).ok(),
+            _ => None,
+        };
+        world
+            .rules
+            .verdict(m.kind, self.config.as_deref(), create.as_ref())
+    }
+
+    /// Carries out a `break_pool` rule on message `m`: a CREATE_PIPELINE's pipeline is
+    /// made (so its Command is answered) and stopped with the others.
+    fn break_by_rule(&mut self, m: &Message, rule: &str, now: u64) {
+        if m.kind == MessageType::CREATE_PIPELINE && !m.pid.is_nil() {
+            let id = m.pid.to_string().to_ascii_uppercase();
+            self.pipelines.entry(id).or_insert_with(|| Pipeline {
+                pid: m.pid,
+                input: Vec::new(),
+                waiting: None,
+                ended: false,
+                outbox: Outbox::default(),
+                stall: None,
+            });
+        }
+        self.set_broken(
+            now,
+            &format!(
+                "The runspace pool is broken: the scenario rule `{rule}` broke it on {}.",
+                m.kind.name().unwrap_or("a message")
+            ),
+            "System.Management.Automation.Runspaces.InvalidRunspacePoolStateException",
+            "InvalidRunspacePoolStateException",
+        );
     }
 
     fn on_message(&mut self, bytes: &[u8], now: u64, world: &World<'_>) -> Result<(), PsrpError> {
@@ -309,6 +400,37 @@ impl Pool {
         let value = m
             .value(&limits())
             .map_err(|e| self.broken(now, e.to_string()));
+        let verdict = self.rule_for(&m, value.as_ref().ok(), world);
+        let mut stall = None;
+        match verdict.as_ref().map(|v| v.action) {
+            Some(PsrpAction::BreakPool) => {
+                let rule = verdict.map(|v| v.rule).unwrap_or_default();
+                self.break_by_rule(&m, &rule, now);
+                return Ok(());
+            }
+            Some(PsrpAction::Stall) => stall = Some(verdict.as_ref().and_then(|v| v.delay_ms)),
+            Some(PsrpAction::BadFragment) | None => {}
+        }
+        self.act_on(&m, value, stall, now, world)?;
+        if verdict.is_some_and(|v| v.action == PsrpAction::BadFragment) {
+            let id = m.pid.to_string().to_ascii_uppercase();
+            match self.pipelines.get_mut(&id) {
+                Some(p) if !m.pid.is_nil() => p.outbox.corrupt_next = true,
+                _ => self.outbox.corrupt_next = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// Acts on one message (the rules have had their say).
+    fn act_on(
+        &mut self,
+        m: &Message,
+        value: Result<Value, PsrpError>,
+        stall: Option<Option<u64>>,
+        now: u64,
+        world: &World<'_>,
+    ) -> Result<(), PsrpError> {
         let kind = m.kind;
         match kind {
             MessageType::SESSION_CAPABILITY => {
@@ -344,8 +466,10 @@ impl Pool {
                         waiting: None,
                         ended: false,
                         outbox: Outbox::default(),
+                        stall: None,
                     });
                 p.waiting = Some(create);
+                p.stall = stall;
                 if no_input {
                     self.start(&id, now, world);
                 }
@@ -423,6 +547,7 @@ impl Pool {
         };
         let input = std::mem::take(&mut p.input);
         let pid = p.pid;
+        let stall = p.stall;
         let run = Runner::run_statements(&ctx, &create.statements, input);
         if world.defects.unknown_command_fault
             && matches!(&run.end, End::Failed(e) if e.fully_qualified_error_id == "CommandNotFoundException")
@@ -456,14 +581,21 @@ impl Pool {
             };
             queued.push((now + at, kind, v, false));
         }
-        let end = match &run.end {
-            End::Completed => Some(records::pipeline_state(PipelineState::Completed, None)),
-            End::Failed(e) => Some(records::pipeline_state(PipelineState::Failed, Some(e))),
-            End::Running => None,
+        let end = match (&run.end, stall) {
+            // A `stall` rule without delay: the end never comes.
+            (_, Some(None)) | (End::Running, _) => None,
+            (End::Completed, _) => Some(records::pipeline_state(PipelineState::Completed, None)),
+            (End::Failed(e), _) => Some(records::pipeline_state(PipelineState::Failed, Some(e))),
         };
         let ended = end.is_some();
         if let Some(v) = end {
-            queued.push((now + run.end_at, MessageType::PIPELINE_STATE, v, true));
+            let late = stall.flatten().unwrap_or(0);
+            queued.push((
+                now + run.end_at.saturating_add(late),
+                MessageType::PIPELINE_STATE,
+                v,
+                true,
+            ));
         }
         let mut out = Vec::new();
         for (due, kind, v, last) in queued {
@@ -618,7 +750,8 @@ impl Pools {
         }
         pool.rpid = m.rpid;
         pool.take_fragments(creation, now, world)?;
-        if pool.state != RunspacePoolState::Opened {
+        // Opened, or Broken by a `break_pool` rule (the client reads why).
+        if pool.state == RunspacePoolState::Opening {
             return Err(PsrpError::BadCreation(
                 "creationXml carries no INIT_RUNSPACEPOOL".into(),
             ));
@@ -659,6 +792,7 @@ impl Pools {
                 waiting: None,
                 ended: false,
                 outbox: Outbox::default(),
+                stall: None,
             });
         pool.take_fragments(first, now, world)?;
         if let Some(why) = pool.fault.take() {

@@ -67,11 +67,14 @@ fn read(streams: &[Vec<u8>], d: &mut Defragmenter) -> Vec<(MessageType, Value)> 
     out
 }
 
+static NO_RULES: PsrpSettings = PsrpSettings { rules: Vec::new() };
+
 fn world(spec: &MachineSpec) -> World<'_> {
     World {
         spec,
         unix_now: 1_767_225_600,
         defects: Defects::default(),
+        rules: &NO_RULES,
     }
 }
 
@@ -346,4 +349,161 @@ fn the_seeded_defects_change_what_a_pool_answers() {
     let end = read(&streams, &mut d);
     assert_eq!(end[0].0, MessageType::PIPELINE_STATE);
     assert_eq!(end[0].1.prop("PipelineState"), Some(&Value::I32(4)));
+}
+
+fn rules_of(text: &str) -> PsrpSettings {
+    #[derive(serde::Deserialize)]
+    struct F {
+        psrp: PsrpSettings,
+    }
+    let s = toml::from_str::<F>(text).unwrap().psrp;
+    s.check().unwrap();
+    s
+}
+
+#[test]
+fn psrp_rules_break_a_pool_corrupt_a_fragment_and_stall_a_pipeline() {
+    let spec = MachineSpec::default();
+    let rules = rules_of(
+        r#"
+        [[psrp.rules]]
+        name = "svc"
+        message = "CREATE_PIPELINE"
+        command = "Get-Service"
+        action = "break_pool"
+        [[psrp.rules]]
+        message = "CREATE_PIPELINE"
+        command = "Write-Output"
+        action = "bad_fragment"
+        times = 1
+        [[psrp.rules]]
+        message = "CREATE_PIPELINE"
+        command = "Get-Date"
+        action = "stall"
+        delay_ms = 2000
+        [[psrp.rules]]
+        message = "CREATE_PIPELINE"
+        command = "Get-Location"
+        action = "stall"
+        "#,
+    );
+    let mut w = world(&spec);
+    w.rules = &rules;
+    let mut pools = Pools::default();
+    let rpid = guid(8);
+    let id = pools
+        .create("Microsoft.PowerShell", "admin", &creation(rpid), 0, &w)
+        .unwrap();
+    let mut d = Defragmenter::new(fragment::Limits::default());
+    let _ = pools.receive(&id, "admin", None, 0, 153_600).unwrap();
+    let command = |pools: &mut Pools, n: u8, script: &str| {
+        let msg = client_message(
+            MessageType::CREATE_PIPELINE,
+            rpid,
+            guid(n),
+            &create_pipeline_of(script, false),
+        );
+        pools
+            .command(&id, "admin", &fragments(u64::from(n), &msg), 0, &w)
+            .unwrap()
+    };
+
+    // bad_fragment (once): the next answer's fragment claims a byte it lacks.
+    let cid = command(&mut pools, 20, "Write-Output");
+    let Received::Output { streams, .. } =
+        pools.receive(&id, "admin", Some(&cid), 0, 153_600).unwrap()
+    else {
+        panic!("no output")
+    };
+    let mut fresh = Defragmenter::new(fragment::Limits::default());
+    let mut whole = Vec::new();
+    assert!(fresh.push_stream(&streams[0], &mut whole).is_err());
+    let cid = command(&mut pools, 21, "Write-Output");
+    let Received::Output { streams, .. } =
+        pools.receive(&id, "admin", Some(&cid), 0, 153_600).unwrap()
+    else {
+        panic!("no output")
+    };
+    assert_eq!(
+        read(&streams, &mut d).last().map(|m| m.0),
+        Some(MessageType::PIPELINE_STATE)
+    );
+
+    // stall with delay_ms: the end comes 2 s late.
+    let late = command(&mut pools, 22, "Get-Date");
+    let Received::Output {
+        done: Some(false), ..
+    } = pools
+        .receive(&id, "admin", Some(&late), 0, 153_600)
+        .unwrap()
+    else {
+        panic!("Get-Date wrote nothing, or ended at once")
+    };
+    assert!(matches!(
+        pools.receive(&id, "admin", Some(&late), 10, 153_600).unwrap(),
+        Received::Wait(Some(t)) if t >= 2000
+    ));
+    // stall without delay: no end is due at all.
+    let never = command(&mut pools, 23, "Get-Location");
+    let _ = pools
+        .receive(&id, "admin", Some(&never), 0, 153_600)
+        .unwrap();
+    assert!(matches!(
+        pools
+            .receive(&id, "admin", Some(&never), 0, 153_600)
+            .unwrap(),
+        Received::Wait(None)
+    ));
+
+    // break_pool: the Command is answered, the pool says Broken, and the pipelines
+    // that had not ended (this one and the stalled ones) end Stopped.
+    let broken = command(&mut pools, 24, "Get-Service");
+    let Received::Output { streams, .. } = pools.receive(&id, "admin", None, 0, 153_600).unwrap()
+    else {
+        panic!("no pool state")
+    };
+    let state = read(&streams, &mut d);
+    assert_eq!(state[0].0, MessageType::RUNSPACEPOOL_STATE);
+    assert_eq!(state[0].1.prop("RunspaceState"), Some(&Value::I32(5)));
+    for cid in [&broken, &never, &late] {
+        let Received::Output {
+            streams,
+            done: Some(true),
+        } = pools.receive(&id, "admin", Some(cid), 0, 153_600).unwrap()
+        else {
+            panic!("{cid} did not end")
+        };
+        let end = read(&streams, &mut d);
+        let last = end.last().unwrap();
+        assert_eq!(last.0, MessageType::PIPELINE_STATE);
+        assert_eq!(last.1.prop("PipelineState"), Some(&Value::I32(3)));
+    }
+}
+
+#[test]
+fn a_pool_broken_by_a_rule_on_init_is_created_broken() {
+    let spec = MachineSpec::default();
+    let rules =
+        rules_of("[[psrp.rules]]\nmessage = \"INIT_RUNSPACEPOOL\"\naction = \"break_pool\"\n");
+    let mut w = world(&spec);
+    w.rules = &rules;
+    let mut pools = Pools::default();
+    let id = pools
+        .create("Microsoft.PowerShell", "admin", &creation(guid(9)), 0, &w)
+        .unwrap();
+    let mut d = Defragmenter::new(fragment::Limits::default());
+    let Received::Output { streams, .. } = pools.receive(&id, "admin", None, 0, 153_600).unwrap()
+    else {
+        panic!("nothing for the pool")
+    };
+    let got = read(&streams, &mut d);
+    let kinds: Vec<MessageType> = got.iter().map(|m| m.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            MessageType::SESSION_CAPABILITY,
+            MessageType::RUNSPACEPOOL_STATE
+        ]
+    );
+    assert_eq!(got[1].1.prop("RunspaceState"), Some(&Value::I32(5)));
 }

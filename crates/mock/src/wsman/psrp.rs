@@ -85,6 +85,7 @@ impl Inner {
             spec: self.machine.spec(),
             unix_now,
             defects,
+            rules: &self.scenario.psrp,
         };
         let pools = &mut self.psrp;
         // What the operation did, answered once the pools are let go.
