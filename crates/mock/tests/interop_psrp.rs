@@ -263,6 +263,63 @@ async fn pypsrp_runspace_pool_over_basic_ntlm_sealing_and_https() {
     server.shutdown().await;
 }
 
+/// `[[psrp.rules]]` that break runspace pools: on a `Get-Process` pipeline, and on
+/// every pool of the `Brittle` configuration as it opens.
+const BROKEN_SCENARIO: &str = r#"
+[http]
+auth = ["basic"]
+
+[[machine.session_configurations]]
+name = "Brittle"
+
+[[psrp.rules]]
+name = "breaks-on-get-process"
+message = "CREATE_PIPELINE"
+command = "Get-Process"
+action = "break_pool"
+
+[[psrp.rules]]
+name = "brittle-pools"
+message = "INIT_RUNSPACEPOOL"
+configuration = "Brittle"
+action = "break_pool"
+"#;
+
+#[cfg_attr(
+    not(has_pypsrp),
+    ignore = "pypsrp is not installed: python3 -m pip install pypsrp"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_sees_a_pool_a_scenario_rule_broke() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_psrp") {
+        return;
+    }
+    let server = MockServer::builder()
+        .scenario_str(BROKEN_SCENARIO)
+        .expect("the scenario loads")
+        .start()
+        .await
+        .expect("the mock starts");
+    let run = pypsrp(vec![
+        "127.0.0.1".into(),
+        port_of(&server.url()),
+        "basic".into(),
+        "--broken".into(),
+        "Brittle".into(),
+    ])
+    .await;
+    assert_lines(
+        &run,
+        &[
+            "ok broken-pipeline 3 InvalidRunspacePoolStateException",
+            "ok broken-pool InvalidPSRPOperation 5",
+            "done",
+        ],
+        "pypsrp against [[psrp.rules]] break_pool",
+    );
+    server.shutdown().await;
+}
+
 /// evil-winrm-py's executable: `$EVIL_WINRM_PY`, or where `.ci/run` installs it.
 fn evil_winrm_py() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("EVIL_WINRM_PY").filter(|v| !v.is_empty()) {
