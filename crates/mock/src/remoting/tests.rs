@@ -204,7 +204,7 @@ fn a_large_output_is_cut_to_the_envelope_and_a_stop_ends_a_pipeline() {
             panic!("waiting in the middle of a message")
         };
         let b64: usize = streams.iter().map(|s| s.len().div_ceil(3) * 4).sum();
-        assert!(b64 + ENVELOPE_OVERHEAD <= 8192, "{b64}");
+        assert!(b64 + outbox::ENVELOPE_OVERHEAD <= 8192, "{b64}");
         got = read(&streams, &mut d);
         receives += 1;
     }
