@@ -13,6 +13,10 @@
 //!   reading commands from stdin and leaving on `exit`, over HTTP (NTLM, sealed) and
 //!   HTTPS.
 //!
+//! - pypsrp's `RunspacePool.disconnect()` and `.connect()` (same client: Disconnect,
+//!   then Reconnect), with a pipeline before, a refused one while disconnected, and one
+//!   after.
+//!
 //! The journal is checked too: every PowerShell request was answered 200 (no transport
 //! error), authenticated as it should be, and names the PSRP messages it carried.
 //!
@@ -317,6 +321,46 @@ async fn pypsrp_sees_a_pool_a_scenario_rule_broke() {
         ],
         "pypsrp against [[psrp.rules]] break_pool",
     );
+    server.shutdown().await;
+}
+
+#[cfg_attr(
+    not(has_pypsrp),
+    ignore = "pypsrp is not installed: python3 -m pip install pypsrp"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_disconnects_and_reconnects_a_pool() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_psrp") {
+        return;
+    }
+    let (server, _cacert) = start().await;
+    let run = pypsrp(vec![
+        "127.0.0.1".into(),
+        port_of(&server.url()),
+        "basic".into(),
+        "--reconnect".into(),
+    ])
+    .await;
+    // A pipeline before, one refused while disconnected (a WS-Man fault), one after
+    // the Reconnect, then the pool closes (3: Closed).
+    assert_lines(
+        &run,
+        &[
+            "ok reconnect ['before'] WSManFaultError ['after'] 3",
+            "done",
+        ],
+        "pypsrp RunspacePool.disconnect() and .connect()",
+    );
+    let ops: Vec<String> = ps_records(&server, false)
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect();
+    for op in ["Disconnect", "Reconnect"] {
+        assert!(
+            ops.iter().any(|o| o == op),
+            "no {op} in the journal: {ops:?}"
+        );
+    }
     server.shutdown().await;
 }
 

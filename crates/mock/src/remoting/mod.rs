@@ -68,6 +68,11 @@ pub(crate) enum PsrpError {
     /// Fragments or messages that cannot be read: the pool is broken.
     #[error("the PSRP data cannot be read: {0}")]
     BadData(String),
+    /// The pool is disconnected ([MS-PSRP] 3.2.5.3.16: every request about it but a
+    /// Reconnect or Delete is refused until it is reconnected), or a Reconnect found
+    /// it connected.
+    #[error("{0}")]
+    Disconnected(String),
     /// A server-side failure (seeded by the `psrp_unknown_command_fault` defect).
     #[error("{0}")]
     Internal(String),
@@ -105,6 +110,8 @@ pub(crate) struct Pool {
     pipelines: HashMap<String, Pipeline>,
     /// A fault the Command being read must answer (`psrp_unknown_command_fault`).
     fault: Option<String>,
+    /// Disconnected by a Disconnect, until a Reconnect.
+    disconnected: bool,
 }
 
 /// What a Receive gets.
@@ -584,7 +591,41 @@ fn application_private_data() -> Value {
 }
 
 impl Pools {
+    /// A connected pool (the one a request other than Delete, Disconnect or Reconnect
+    /// is about).
     fn pool_mut(&mut self, shell_id: &str, user: &str) -> Result<&mut Pool, PsrpError> {
+        let pool = self.any_pool_mut(shell_id, user)?;
+        if pool.disconnected {
+            return Err(PsrpError::Disconnected(format!(
+                "The request for the runspace pool {} failed because the shell is disconnected: reconnect to it first.",
+                shell_id.trim()
+            )));
+        }
+        Ok(pool)
+    }
+
+    /// Disconnect ([MS-PSRP] 3.2.5.3.16); disconnecting a disconnected pool is
+    /// answered as done.
+    pub(crate) fn disconnect(&mut self, shell_id: &str, user: &str) -> Result<(), PsrpError> {
+        self.any_pool_mut(shell_id, user)?.disconnected = true;
+        Ok(())
+    }
+
+    /// Reconnect ([MS-PSRP] 3.2.5.3.18): the pool goes on where it was; one that is
+    /// not disconnected is a fault.
+    pub(crate) fn reconnect(&mut self, shell_id: &str, user: &str) -> Result<(), PsrpError> {
+        let pool = self.any_pool_mut(shell_id, user)?;
+        if !pool.disconnected {
+            return Err(PsrpError::Disconnected(format!(
+                "The runspace pool {} is not disconnected, so it cannot be reconnected.",
+                shell_id.trim()
+            )));
+        }
+        pool.disconnected = false;
+        Ok(())
+    }
+
+    fn any_pool_mut(&mut self, shell_id: &str, user: &str) -> Result<&mut Pool, PsrpError> {
         let not_found = || {
             PsrpError::UnknownShell(format!(
                 "The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on the server."
@@ -639,6 +680,7 @@ impl Pools {
             outbox: Outbox::default(),
             pipelines: HashMap::new(),
             fault: None,
+            disconnected: false,
         };
         // The RPID is in every message; read it from the first fragment's message.
         let first = Fragment::decode_prefix(creation)
@@ -744,7 +786,7 @@ impl Pools {
 
     /// A Delete: the pool and its pipelines are gone.
     pub(crate) fn delete(&mut self, shell_id: &str, user: &str) -> Result<(), PsrpError> {
-        self.pool_mut(shell_id, user)?;
+        self.any_pool_mut(shell_id, user)?;
         self.pools.remove(&shell_id.trim().to_ascii_uppercase());
         Ok(())
     }

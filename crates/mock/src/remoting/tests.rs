@@ -507,3 +507,41 @@ fn a_pool_broken_by_a_rule_on_init_is_created_broken() {
     );
     assert_eq!(got[1].1.prop("RunspaceState"), Some(&Value::I32(5)));
 }
+
+#[test]
+fn a_disconnected_pool_refuses_requests_until_reconnected() {
+    let spec = MachineSpec::default();
+    let w = world(&spec);
+    let mut pools = Pools::default();
+    let rpid = guid(10);
+    let id = pools
+        .create("Microsoft.PowerShell", "admin", &creation(rpid), 0, &w)
+        .unwrap();
+    assert!(matches!(
+        pools.reconnect(&id, "admin"),
+        Err(PsrpError::Disconnected(_))
+    ));
+    assert!(matches!(
+        pools.disconnect(&guid(11).to_string(), "admin"),
+        Err(PsrpError::UnknownShell(_))
+    ));
+    pools.disconnect(&id, "admin").unwrap();
+    assert!(matches!(
+        pools.receive(&id, "admin", None, 0, 153_600),
+        Err(PsrpError::Disconnected(_))
+    ));
+    // Another user cannot reconnect it.
+    assert!(matches!(
+        pools.reconnect(&id, "operator"),
+        Err(PsrpError::UnknownShell(_))
+    ));
+    pools.reconnect(&id, "admin").unwrap();
+    // What was queued before the disconnect is still there.
+    let Received::Output { streams, .. } = pools.receive(&id, "admin", None, 0, 153_600).unwrap()
+    else {
+        panic!("the opening messages were lost")
+    };
+    assert!(!streams.is_empty());
+    pools.disconnect(&id, "admin").unwrap();
+    pools.delete(&id, "admin").unwrap();
+}

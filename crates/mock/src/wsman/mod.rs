@@ -476,6 +476,8 @@ fn operation_name(env: &Envelope<'_>) -> &'static str {
         ns::action::SEND => "Send",
         ns::action::RECEIVE => "Receive",
         ns::action::SIGNAL => "Signal",
+        ns::action::DISCONNECT => "Disconnect",
+        ns::action::RECONNECT => "Reconnect",
         action => {
             // A custom action is an Invoke when it names a method of the resource
             // (`<resource URI>/<Method>`), whatever the body.

@@ -14,6 +14,8 @@
 //! - Signal: `powershell/signal/crtl_c` stops a pipeline, `.../signal/Terminate`
 //!   forgets it.
 //! - Delete: closes the pool.
+//! - Disconnect / Reconnect ([MS-PSRP] 3.2.5.3.16-19): a disconnected pool refuses
+//!   every request but Reconnect and Delete; reconnected, it goes on where it was.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -125,6 +127,26 @@ impl Inner {
             ns::action::DELETE => {
                 pools.delete(shell_id(env)?, user)?;
                 (ns::action::DELETE_RESPONSE, Body::Empty)
+            }
+            ns::action::DISCONNECT => {
+                pools.disconnect(shell_id(env)?, user)?;
+                (
+                    ns::action::DISCONNECT_RESPONSE,
+                    Body::Xml(Cow::Owned(format!(
+                        "<rsp:DisconnectResponse xmlns:rsp=\"{}\"/>",
+                        ns::RSP
+                    ))),
+                )
+            }
+            ns::action::RECONNECT => {
+                pools.reconnect(shell_id(env)?, user)?;
+                (
+                    ns::action::RECONNECT_RESPONSE,
+                    Body::Xml(Cow::Owned(format!(
+                        "<rsp:ReconnectResponse xmlns:rsp=\"{}\"/>",
+                        ns::RSP
+                    ))),
+                )
             }
             ns::action::COMMAND => {
                 let shell = shell_id(env)?;

@@ -206,6 +206,29 @@ def broken(args):
     raise Fail("a pool of %s opened (state %s)" % (args.broken, pool.state))
 
 
+def reconnect(args):
+    pool = RunspacePool(wsman(args))
+    pool.open()
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "before")
+    first = ps.invoke()
+    pool.disconnect()
+    check(pool.state == RunspacePoolState.DISCONNECTED, "state after disconnect %s" % pool.state)
+    # A disconnected pool refuses pipelines until it is reconnected.
+    try:
+        PowerShell(pool).add_cmdlet("Get-Date").invoke()
+        refused = "no"
+    except Exception as e:  # pypsrp raises its WSManFaultError
+        refused = type(e).__name__
+    pool.connect()
+    check(pool.state == RunspacePoolState.OPENED, "state after connect %s" % pool.state)
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "after")
+    second = ps.invoke()
+    pool.close()
+    ok("reconnect", "%s %s %s %s" % (first, refused, second, pool.state))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("host")
@@ -214,9 +237,12 @@ def main():
     p.add_argument("--ssl")
     p.add_argument("--jea")
     p.add_argument("--broken")
+    p.add_argument("--reconnect", action="store_true")
     args = p.parse_args()
     try:
-        if args.broken:
+        if args.reconnect:
+            reconnect(args)
+        elif args.broken:
             broken(args)
         elif args.jea:
             jea(args)
