@@ -15,7 +15,8 @@
 //!
 //! - pypsrp's `RunspacePool.disconnect()` and `.connect()` (same client: Disconnect,
 //!   then Reconnect), with a pipeline before, a refused one while disconnected, and one
-//!   after.
+//!   after; `RunspacePool.get_runspace_pools()` (Enumerate of the shell resource and
+//!   its commands) and `.connect()` from another client (Connect), `is_alive()` (Get).
 //!
 //! The journal is checked too: every PowerShell request was answered 200 (no transport
 //! error), authenticated as it should be, and names the PSRP messages it carried.
@@ -361,6 +362,56 @@ async fn pypsrp_disconnects_and_reconnects_a_pool() {
             "no {op} in the journal: {ops:?}"
         );
     }
+    server.shutdown().await;
+}
+
+#[cfg_attr(
+    not(has_pypsrp),
+    ignore = "pypsrp is not installed: python3 -m pip install pypsrp"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_lists_pools_and_connects_from_another_client() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_psrp") {
+        return;
+    }
+    let (server, _cacert) = start().await;
+    let run = pypsrp(vec![
+        "127.0.0.1".into(),
+        port_of(&server.url()),
+        "basic".into(),
+        "--pools".into(),
+    ])
+    .await;
+    // is_alive() (Get of the shell resource) on an open pool; the pool, disconnected,
+    // found by get_runspace_pools() (Enumerate of shells and their commands) and
+    // connected to (Connect: SESSION_CAPABILITY and RUNSPACEPOOL_INIT_DATA back, then
+    // APPLICATION_PRIVATE_DATA and Opened); a pipeline in it; is_alive() false once it
+    // is closed (the ShellId is not found).
+    assert_lines(
+        &run,
+        &[
+            "ok pools alive True listed 1 connected ['two'] max 1 gone-alive False",
+            "done",
+        ],
+        "pypsrp get_runspace_pools(), connect() as a new client, is_alive()",
+    );
+    let records = server.journal();
+    let ops: Vec<(String, String)> = records
+        .iter()
+        .filter_map(|e| e.http())
+        .filter_map(|r| Some((r.operation.clone()?, r.psrp.join(" "))))
+        .collect();
+    for op in ["Connect", "Disconnect", "Enumerate", "Get"] {
+        assert!(
+            ops.iter().any(|(o, _)| o == op),
+            "no {op} in the journal: {ops:?}"
+        );
+    }
+    assert!(
+        ops.iter()
+            .any(|(o, m)| o == "Connect" && m.contains("> CONNECT_RUNSPACEPOOL")),
+        "the Connect's messages are not journaled: {ops:?}"
+    );
     server.shutdown().await;
 }
 

@@ -129,6 +129,11 @@ pub mod action {
     /// WinRM shell Signal response.
     pub const SIGNAL_RESPONSE: &str =
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse";
+    /// WinRM shell Connect (MS-WSMV 3.1.4.5; PowerShell runspace pools).
+    pub const CONNECT: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Connect";
+    /// WinRM shell Connect response.
+    pub const CONNECT_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ConnectResponse";
     /// WinRM shell Disconnect (MS-WSMV 3.1.4.15; PowerShell runspace pools).
     pub const DISCONNECT: &str =
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Disconnect";

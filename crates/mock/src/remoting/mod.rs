@@ -21,6 +21,8 @@
 //! takes what is due, cut into fragments that fit the client's MaxEnvelopeSize.
 
 pub(crate) mod builtins;
+pub(crate) mod connect;
+pub(crate) mod defects;
 pub(crate) mod engine;
 pub mod journal;
 pub(crate) mod outbox;
@@ -38,6 +40,8 @@ use psrp::records::{
 use psrp::server::{Availability, PoolRequest};
 use psrp::{Destination, Guid, Message, MessageType, Value, clixml};
 
+pub(crate) use connect::ShellInfo;
+pub(crate) use defects::{Defects, pipeline_id_of};
 use engine::{Ctx, Emit, End, Runner};
 pub(crate) use outbox::Outbox;
 use rules::{PsrpAction, PsrpSettings};
@@ -132,38 +136,6 @@ pub(crate) struct World<'a> {
     pub defects: Defects,
     /// `[[psrp.rules]]`.
     pub rules: &'a PsrpSettings,
-}
-
-/// The seeded defects (`[wsman] defects`, `crate::scenario::WSMAN_DEFECTS`) the pools
-/// carry out; those about the WS-Man envelope are `wsman/psrp.rs`'s.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Defects {
-    /// `psrp_no_application_private_data`: INIT_RUNSPACEPOOL is answered without
-    /// APPLICATION_PRIVATE_DATA.
-    pub no_application_private_data: bool,
-    /// `psrp_stop_completes`: a stopped pipeline ends Completed.
-    pub stop_completes: bool,
-    /// `psrp_unknown_command_fault`: a pipeline whose command does not exist makes its
-    /// Command a fault instead of ending Failed.
-    pub unknown_command_fault: bool,
-}
-
-impl Defects {
-    /// The defects `scenario` switches on.
-    pub(crate) fn of(scenario: &crate::scenario::Scenario) -> Defects {
-        Defects {
-            no_application_private_data: scenario.defect("psrp_no_application_private_data"),
-            stop_completes: scenario.defect("psrp_stop_completes"),
-            unknown_command_fault: scenario.defect("psrp_unknown_command_fault"),
-        }
-    }
-}
-
-/// The pipeline id (upper case) a Command's first fragment names, if it can be read.
-pub(crate) fn pipeline_id_of(first: &[u8]) -> Option<String> {
-    let (f, _) = Fragment::decode_prefix(first).ok()?;
-    let m = Message::decode(&f.blob).ok()?;
-    (!m.pid.is_nil()).then(|| m.pid.to_string().to_ascii_uppercase())
 }
 
 /// The configuration a resource URI names (`Microsoft.PowerShell`, `JEAMaint`).
@@ -602,27 +574,6 @@ impl Pools {
             )));
         }
         Ok(pool)
-    }
-
-    /// Disconnect ([MS-PSRP] 3.2.5.3.16); disconnecting a disconnected pool is
-    /// answered as done.
-    pub(crate) fn disconnect(&mut self, shell_id: &str, user: &str) -> Result<(), PsrpError> {
-        self.any_pool_mut(shell_id, user)?.disconnected = true;
-        Ok(())
-    }
-
-    /// Reconnect ([MS-PSRP] 3.2.5.3.18): the pool goes on where it was; one that is
-    /// not disconnected is a fault.
-    pub(crate) fn reconnect(&mut self, shell_id: &str, user: &str) -> Result<(), PsrpError> {
-        let pool = self.any_pool_mut(shell_id, user)?;
-        if !pool.disconnected {
-            return Err(PsrpError::Disconnected(format!(
-                "The runspace pool {} is not disconnected, so it cannot be reconnected.",
-                shell_id.trim()
-            )));
-        }
-        pool.disconnected = false;
-        Ok(())
     }
 
     fn any_pool_mut(&mut self, shell_id: &str, user: &str) -> Result<&mut Pool, PsrpError> {

@@ -545,3 +545,63 @@ fn a_disconnected_pool_refuses_requests_until_reconnected() {
     pools.disconnect(&id, "admin").unwrap();
     pools.delete(&id, "admin").unwrap();
 }
+
+#[test]
+fn another_client_connects_to_a_disconnected_pool() {
+    let spec = MachineSpec::default();
+    let w = world(&spec);
+    let mut pools = Pools::default();
+    let rpid = guid(12);
+    let id = pools
+        .create("Microsoft.PowerShell", "admin", &creation(rpid), 0, &w)
+        .unwrap();
+    let mut d = Defragmenter::new(fragment::Limits::default());
+    let _ = pools.receive(&id, "admin", None, 0, 153_600).unwrap();
+    let sc = SessionCapability::default().to_value();
+    let mut connect = fragments(
+        1,
+        &client_message(MessageType::SESSION_CAPABILITY, rpid, Guid::NIL, &sc),
+    );
+    connect.extend(fragments(
+        2,
+        &client_message(
+            MessageType::CONNECT_RUNSPACEPOOL,
+            rpid,
+            Guid::NIL,
+            &Obj::default().into(),
+        ),
+    ));
+    // A connected pool is in use.
+    assert!(matches!(
+        pools.connect(&id, "admin", &connect, &w, 0),
+        Err(PsrpError::Disconnected(_))
+    ));
+    pools.disconnect(&id, "admin").unwrap();
+    let listed = pools.shells("admin");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].disconnected);
+    assert!(pools.shells("operator").is_empty());
+    // Only SESSION_CAPABILITY then CONNECT_RUNSPACEPOOL is a connect.
+    assert!(matches!(
+        pools.connect(&id, "admin", &connect[..connect.len() / 2], &w, 0),
+        Err(PsrpError::BadCreation(_))
+    ));
+    let answer = pools.connect(&id, "admin", &connect, &w, 0).unwrap();
+    let got: Vec<(MessageType, Value)> = read(&[answer], &mut d);
+    assert_eq!(got[0].0, MessageType::SESSION_CAPABILITY);
+    assert_eq!(got[1].0, MessageType::RUNSPACEPOOL_INIT_DATA);
+    assert_eq!(got[1].1.prop("MaxRunspaces"), Some(&Value::I32(2)));
+    let Received::Output { streams, .. } = pools.receive(&id, "admin", None, 0, 153_600).unwrap()
+    else {
+        panic!("nothing after the connect")
+    };
+    let kinds: Vec<MessageType> = read(&streams, &mut d).iter().map(|m| m.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            MessageType::APPLICATION_PRIVATE_DATA,
+            MessageType::RUNSPACEPOOL_STATE
+        ]
+    );
+    assert!(!pools.shells("admin")[0].disconnected);
+}

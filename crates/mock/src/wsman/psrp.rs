@@ -38,6 +38,56 @@ const PS_CTRL_C: [&str; 2] = ["powershell/signal/crtl_c", "powershell/signal/ctr
 /// WinRM's default MaxEnvelopeSize when a request names none.
 const DEFAULT_MAX_ENVELOPE: usize = 153_600;
 
+/// The namespace of `creationXml`, `connectXml` and `connectResponseXml`.
+const PWSH: &str = "http://schemas.microsoft.com/powershell";
+
+/// The shell resource that lists the shells (runspace pools) and is read by Get.
+const SHELL_ROOT: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
+/// The resource that lists the shells' commands (pipelines).
+const SHELL_COMMANDS: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
+
+/// The `connectXml` of a Connect's `rsp:Connect`.
+fn connect_xml(body: &Body<'_>) -> Result<Vec<u8>, Fail> {
+    let text = match body {
+        Body::Instance(t) if t.root().name().local == "Connect" => t
+            .root()
+            .children()
+            .find(|c| c.name().local == "connectXml")
+            .map(|c| c.text().to_owned()),
+        _ => None,
+    };
+    let text = text.ok_or_else(|| {
+        Fail::from(remoting::PsrpError::BadCreation(
+            "a PowerShell Connect carries rsp:Connect with connectXml".into(),
+        ))
+    })?;
+    b64(&text, "connectXml")
+}
+
+/// XML text escaping for the values written into the shell listings.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A pool as `rsp:Shell`, as WinRM lists shells.
+fn shell_xml(i: &remoting::ShellInfo) -> String {
+    format!(
+        "<rsp:Shell xmlns:rsp=\"{}\"><rsp:ShellId>{}</rsp:ShellId><rsp:ResourceUri>{}{}</rsp:ResourceUri><rsp:Owner>{}</rsp:Owner><rsp:State>{}</rsp:State><rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams></rsp:Shell>",
+        ns::RSP,
+        esc(&i.id),
+        remoting::RESOURCE_PREFIX,
+        esc(&i.configuration),
+        esc(&i.owner),
+        if i.disconnected {
+            "Disconnected"
+        } else {
+            "Connected"
+        },
+    )
+}
+
 /// Whether the request is for a PowerShell session configuration.
 pub(super) fn is_psrp(env: &Envelope<'_>) -> bool {
     env.header
@@ -75,6 +125,83 @@ fn creation_xml(shell: &Shell<'_>) -> Result<Vec<u8>, Fail> {
 }
 
 impl Inner {
+    /// A Get of the shell resource (pypsrp's `is_alive()`): the pool the ShellId
+    /// selector names, as `rsp:Shell`; `None` for any other resource. Asked only after
+    /// the CIM resources found nothing.
+    pub(super) fn psrp_shell_get(
+        &mut self,
+        env: &Envelope<'_>,
+        uri: &str,
+        user: Option<&str>,
+    ) -> Option<OpResult> {
+        if !uri.trim().eq_ignore_ascii_case(SHELL_ROOT) {
+            return None;
+        }
+        let user = user.unwrap_or("anonymous");
+        let answer = (|| {
+            let id = shell_id(env)?.to_ascii_uppercase();
+            let info = self
+                .psrp
+                .shells(user)
+                .into_iter()
+                .find(|s| s.id == id)
+                .ok_or_else(|| {
+                    Fail::from(remoting::PsrpError::UnknownShell(format!(
+                        "The request for the Windows Remote Shell with ShellId {id} failed because the shell was not found on the server."
+                    )))
+                })?;
+            let header = self.response_header(env, ns::action::GET_RESPONSE);
+            Ok(respond(header, Body::Xml(Cow::Owned(shell_xml(&info)))))
+        })();
+        Some(answer)
+    }
+
+    /// The items of an Enumerate of the shell resource (the user's runspace pools,
+    /// `rsp:Shell`) or of its commands (`rsp:Command`, filtered by a SelectorFilter on
+    /// ShellId); `None` for any other resource. Asked only after the CIM resources
+    /// found nothing.
+    pub(super) fn psrp_shell_items(
+        &self,
+        uri: &str,
+        filter: Option<&wsman::body::Filter<'_>>,
+        user: &str,
+    ) -> Option<Vec<String>> {
+        let uri = uri.trim();
+        let shells = if uri.eq_ignore_ascii_case(SHELL_ROOT) {
+            return Some(self.psrp.shells(user).iter().map(shell_xml).collect());
+        } else if uri.eq_ignore_ascii_case(SHELL_COMMANDS) {
+            self.psrp.shells(user)
+        } else {
+            return None;
+        };
+        let wanted = filter.and_then(|f| match &f.content {
+            wsman::body::FilterContent::Selectors(sel) => sel
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case("ShellId"))
+                .and_then(|s| match &s.value {
+                    wsman::addressing::SelectorValue::Text(t) => {
+                        Some(t.trim().to_ascii_uppercase())
+                    }
+                    wsman::addressing::SelectorValue::Epr(_) => None,
+                }),
+            _ => None,
+        });
+        Some(
+            shells
+                .iter()
+                .filter(|s| wanted.as_deref().is_none_or(|w| w == s.id))
+                .flat_map(|s| s.commands.iter())
+                .map(|c| {
+                    format!(
+                        "<rsp:Command xmlns:rsp=\"{}\"><rsp:CommandId>{}</rsp:CommandId></rsp:Command>",
+                        ns::RSP,
+                        esc(c)
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// Create, Command, Send, Signal and Delete on a PowerShell resource.
     pub(super) fn psrp_op(&mut self, env: &Envelope<'_>, req: &Request, now: u64) -> OpResult {
         let action = env.header.action.as_deref().unwrap_or("");
@@ -134,6 +261,18 @@ impl Inner {
                     ns::action::DISCONNECT_RESPONSE,
                     Body::Xml(Cow::Owned(format!(
                         "<rsp:DisconnectResponse xmlns:rsp=\"{}\"/>",
+                        ns::RSP
+                    ))),
+                )
+            }
+            ns::action::CONNECT => {
+                let connect = connect_xml(&env.body)?;
+                let answer = pools.connect(shell_id(env)?, user, &connect, &world, now)?;
+                let text = base64::engine::general_purpose::STANDARD.encode(answer);
+                (
+                    ns::action::CONNECT_RESPONSE,
+                    Body::Xml(Cow::Owned(format!(
+                        "<rsp:ConnectResponse xmlns:rsp=\"{}\"><pwsh:connectResponseXml xmlns:pwsh=\"{PWSH}\">{text}</pwsh:connectResponseXml></rsp:ConnectResponse>",
                         ns::RSP
                     ))),
                 )

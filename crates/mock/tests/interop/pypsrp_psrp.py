@@ -229,6 +229,29 @@ def reconnect(args):
     ok("reconnect", "%s %s %s %s" % (first, refused, second, pool.state))
 
 
+def pools(args):
+    first = RunspacePool(wsman(args))
+    first.open()
+    alive = first.is_alive()
+    ps = PowerShell(first)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "one")
+    ps.invoke()
+    first.disconnect()
+    # Another client finds the pool by enumerating shells and connects to it.
+    found = [p for p in RunspacePool.get_runspace_pools(wsman(args)) if p.id.upper() == first.id.upper()]
+    check(len(found) == 1, "pools listed %r" % [p.id for p in RunspacePool.get_runspace_pools(wsman(args))])
+    pool = found[0]
+    pool.connect()
+    check(pool.state == RunspacePoolState.OPENED, "state after connect %s" % pool.state)
+    check(pool.application_private_data is not None, "no APPLICATION_PRIVATE_DATA after connect")
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "two")
+    out = ps.invoke()
+    pool.close()
+    gone = first.is_alive()
+    ok("pools", "alive %s listed %d connected %s max %d gone-alive %s" % (alive, len(found), out, pool._max_runspaces, gone))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("host")
@@ -238,9 +261,12 @@ def main():
     p.add_argument("--jea")
     p.add_argument("--broken")
     p.add_argument("--reconnect", action="store_true")
+    p.add_argument("--pools", action="store_true")
     args = p.parse_args()
     try:
-        if args.reconnect:
+        if args.pools:
+            pools(args)
+        elif args.reconnect:
             reconnect(args)
         elif args.broken:
             broken(args)
