@@ -651,7 +651,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             got.messages,
-            [done.clone()],
+            std::slice::from_ref(&done),
             "CommandId case does not matter"
         );
         assert!(got.done);
