@@ -649,7 +649,11 @@ mod tests {
         let got = pool
             .read_receive(&answer(Body::ReceiveResponse(second)))
             .unwrap();
-        assert_eq!(got.messages, [done], "CommandId case does not matter");
+        assert_eq!(
+            got.messages,
+            std::slice::from_ref(&done),
+            "CommandId case does not matter"
+        );
         assert!(got.done);
         let mut out = PipelineOutput::default();
         out.take(&got.messages[0]).unwrap();

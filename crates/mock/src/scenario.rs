@@ -241,7 +241,12 @@ pub struct WsmanSettings {
 /// one), `eventing_bookmark_skip` (a Subscribe resuming from a bookmark loses the
 /// event right after it), `eventing_no_subscription_end` (SubscriptionEnd is never
 /// sent).
-pub const WSMAN_DEFECTS: [(&str, &str); 12] = [
+///
+/// The PowerShell Remoting defects (`crate::remoting`, `wsman/psrp.rs`):
+/// `psrp_no_application_private_data`, `psrp_stop_completes`,
+/// `psrp_unknown_command_fault`, `psrp_streams_without_command_id`,
+/// `psrp_unknown_shell_accepted`.
+pub const WSMAN_DEFECTS: [(&str, &str); 17] = [
     (
         "ignore_locale",
         "a mustUnderstand wsman:Locale the service cannot serve is ignored, not faulted",
@@ -286,6 +291,26 @@ pub const WSMAN_DEFECTS: [(&str, &str); 12] = [
     (
         "eventing_no_subscription_end",
         "SubscriptionEnd is never sent (expiry, delivery failure, shutdown)",
+    ),
+    (
+        "psrp_no_application_private_data",
+        "a runspace pool opens without sending APPLICATION_PRIVATE_DATA",
+    ),
+    (
+        "psrp_stop_completes",
+        "a pipeline stopped by Signal ends PIPELINE_STATE Completed, not Stopped",
+    ),
+    (
+        "psrp_unknown_command_fault",
+        "a Command whose pipeline names a command that does not exist is answered wsman:InternalError",
+    ),
+    (
+        "psrp_streams_without_command_id",
+        "a pipeline's ReceiveResponse streams carry no CommandId",
+    ),
+    (
+        "psrp_unknown_shell_accepted",
+        "a Command naming a ShellId no runspace pool has is answered CommandResponse",
     ),
 ];
 
@@ -529,6 +554,8 @@ struct File {
     #[serde(default)]
     eventing: crate::eventing::EventingSettings,
     #[serde(default)]
+    psrp: crate::remoting::rules::PsrpSettings,
+    #[serde(default)]
     events: Vec<crate::schedule::ScheduleSpec>,
     #[serde(default)]
     fleet: Option<crate::fleet::FleetSpec>,
@@ -556,6 +583,8 @@ pub struct Scenario {
     /// `[eventing]`: WS-Eventing delivery modes, limits and delivery fault rules (see
     /// [`crate::eventing::EventingSettings`]).
     pub eventing: crate::eventing::EventingSettings,
+    /// `[psrp]`: fault rules for PowerShell Remoting (see `crate::remoting::rules`).
+    pub psrp: crate::remoting::rules::PsrpSettings,
     /// `[[events]]`: indications raised on a schedule (see `schedule.rs`), checked.
     pub events: Vec<crate::schedule::Schedule>,
     /// `[fleet]`: what `serve --fleet` runs when the scenario is served as a fleet.
@@ -783,6 +812,18 @@ impl Scenario {
                 None,
             )
         })?;
+        file.psrp
+            .check()
+            .map_err(|(path, message, expected, hint)| {
+                at(
+                    span_of(&path)
+                        .or_else(|| span_of(path.rsplit_once('.').map_or("psrp", |(p, _)| p)))
+                        .or_else(|| span_of("psrp")),
+                    message,
+                    Some(expected),
+                    hint,
+                )
+            })?;
         if let Some(fleet) = &file.fleet {
             if let Err((path, message)) = fleet.validate() {
                 return Err(at(span_of(&path), format!("{path}: {message}"), None, None));
@@ -792,6 +833,7 @@ impl Scenario {
             fleet: file.fleet,
             ipmi,
             eventing: file.eventing,
+            psrp: file.psrp,
             source: name.to_owned(),
             meta: file.scenario,
             http: file.http,

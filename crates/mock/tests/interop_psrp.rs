@@ -13,6 +13,11 @@
 //!   reading commands from stdin and leaving on `exit`, over HTTP (NTLM, sealed) and
 //!   HTTPS.
 //!
+//! - pypsrp's `RunspacePool.disconnect()` and `.connect()` (same client: Disconnect,
+//!   then Reconnect), with a pipeline before, a refused one while disconnected, and one
+//!   after; `RunspacePool.get_runspace_pools()` (Enumerate of the shell resource and
+//!   its commands) and `.connect()` from another client (Connect), `is_alive()` (Get).
+//!
 //! The journal is checked too: every PowerShell request was answered 200 (no transport
 //! error), authenticated as it should be, and names the PSRP messages it carried.
 //!
@@ -259,6 +264,153 @@ async fn pypsrp_runspace_pool_over_basic_ntlm_sealing_and_https() {
         AuthOutcome::Basic,
         false,
         "Basic over HTTPS",
+    );
+    server.shutdown().await;
+}
+
+/// `[[psrp.rules]]` that break runspace pools: on a `Get-Process` pipeline, and on
+/// every pool of the `Brittle` configuration as it opens.
+const BROKEN_SCENARIO: &str = r#"
+[http]
+auth = ["basic"]
+
+[[machine.session_configurations]]
+name = "Brittle"
+
+[[psrp.rules]]
+name = "breaks-on-get-process"
+message = "CREATE_PIPELINE"
+command = "Get-Process"
+action = "break_pool"
+
+[[psrp.rules]]
+name = "brittle-pools"
+message = "INIT_RUNSPACEPOOL"
+configuration = "Brittle"
+action = "break_pool"
+"#;
+
+#[cfg_attr(
+    not(has_pypsrp),
+    ignore = "pypsrp is not installed: python3 -m pip install pypsrp"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_sees_a_pool_a_scenario_rule_broke() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_psrp") {
+        return;
+    }
+    let server = MockServer::builder()
+        .scenario_str(BROKEN_SCENARIO)
+        .expect("the scenario loads")
+        .start()
+        .await
+        .expect("the mock starts");
+    let run = pypsrp(vec![
+        "127.0.0.1".into(),
+        port_of(&server.url()),
+        "basic".into(),
+        "--broken".into(),
+        "Brittle".into(),
+    ])
+    .await;
+    assert_lines(
+        &run,
+        &[
+            "ok broken-pipeline 3 InvalidRunspacePoolStateException",
+            "ok broken-pool InvalidPSRPOperation 5",
+            "done",
+        ],
+        "pypsrp against [[psrp.rules]] break_pool",
+    );
+    server.shutdown().await;
+}
+
+#[cfg_attr(
+    not(has_pypsrp),
+    ignore = "pypsrp is not installed: python3 -m pip install pypsrp"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_disconnects_and_reconnects_a_pool() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_psrp") {
+        return;
+    }
+    let (server, _cacert) = start().await;
+    let run = pypsrp(vec![
+        "127.0.0.1".into(),
+        port_of(&server.url()),
+        "basic".into(),
+        "--reconnect".into(),
+    ])
+    .await;
+    // A pipeline before, one refused while disconnected (a WS-Man fault), one after
+    // the Reconnect, then the pool closes (3: Closed).
+    assert_lines(
+        &run,
+        &[
+            "ok reconnect ['before'] WSManFaultError ['after'] 3",
+            "done",
+        ],
+        "pypsrp RunspacePool.disconnect() and .connect()",
+    );
+    let ops: Vec<String> = ps_records(&server, false)
+        .iter()
+        .filter_map(|r| r.operation.clone())
+        .collect();
+    for op in ["Disconnect", "Reconnect"] {
+        assert!(
+            ops.iter().any(|o| o == op),
+            "no {op} in the journal: {ops:?}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[cfg_attr(
+    not(has_pypsrp),
+    ignore = "pypsrp is not installed: python3 -m pip install pypsrp"
+)]
+#[tokio::test(flavor = "multi_thread")]
+async fn pypsrp_lists_pools_and_connects_from_another_client() {
+    if !Requirement::python_module("pypsrp", "pip install pypsrp").check("interop_psrp") {
+        return;
+    }
+    let (server, _cacert) = start().await;
+    let run = pypsrp(vec![
+        "127.0.0.1".into(),
+        port_of(&server.url()),
+        "basic".into(),
+        "--pools".into(),
+    ])
+    .await;
+    // is_alive() (Get of the shell resource) on an open pool; the pool, disconnected,
+    // found by get_runspace_pools() (Enumerate of shells and their commands) and
+    // connected to (Connect: SESSION_CAPABILITY and RUNSPACEPOOL_INIT_DATA back, then
+    // APPLICATION_PRIVATE_DATA and Opened); a pipeline in it; is_alive() false once it
+    // is closed (the ShellId is not found).
+    assert_lines(
+        &run,
+        &[
+            "ok pools alive True listed 1 connected ['two'] max 1 gone-alive False",
+            "done",
+        ],
+        "pypsrp get_runspace_pools(), connect() as a new client, is_alive()",
+    );
+    let records = server.journal();
+    let ops: Vec<(String, String)> = records
+        .iter()
+        .filter_map(|e| e.http())
+        .filter_map(|r| Some((r.operation.clone()?, r.psrp.join(" "))))
+        .collect();
+    for op in ["Connect", "Disconnect", "Enumerate", "Get"] {
+        assert!(
+            ops.iter().any(|(o, _)| o == op),
+            "no {op} in the journal: {ops:?}"
+        );
+    }
+    assert!(
+        ops.iter()
+            .any(|(o, m)| o == "Connect" && m.contains("> CONNECT_RUNSPACEPOOL")),
+        "the Connect's messages are not journaled: {ops:?}"
     );
     server.shutdown().await;
 }

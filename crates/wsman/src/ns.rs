@@ -129,6 +129,22 @@ pub mod action {
     /// WinRM shell Signal response.
     pub const SIGNAL_RESPONSE: &str =
         "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/SignalResponse";
+    /// WinRM shell Connect (MS-WSMV 3.1.4.5; PowerShell runspace pools).
+    pub const CONNECT: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Connect";
+    /// WinRM shell Connect response.
+    pub const CONNECT_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ConnectResponse";
+    /// WinRM shell Disconnect (MS-WSMV 3.1.4.15; PowerShell runspace pools).
+    pub const DISCONNECT: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Disconnect";
+    /// WinRM shell Disconnect response.
+    pub const DISCONNECT_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/DisconnectResponse";
+    /// WinRM shell Reconnect (MS-WSMV 3.1.4.16).
+    pub const RECONNECT: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Reconnect";
+    /// WinRM shell Reconnect response.
+    pub const RECONNECT_RESPONSE: &str =
+        "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReconnectResponse";
     /// WS-Addressing fault action.
     pub const ADDRESSING_FAULT: &str = "http://schemas.xmlsoap.org/ws/2004/08/addressing/fault";
     /// WS-Management fault action.

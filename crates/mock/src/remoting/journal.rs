@@ -1,7 +1,7 @@
 //! The PSRP messages a journaled WS-Man exchange carried, by name: `> NAME` for each
-//! message the client started in the request (in `creationXml`, `rsp:Arguments` or a
-//! Send's `rsp:Stream`), `< NAME` for each the answer started (a ReceiveResponse's
-//! streams). Read from the journaled bodies after the fact, so the request pipeline
+//! message the client started in the request (in `creationXml`, `connectXml`,
+//! `rsp:Arguments` or a Send's `rsp:Stream`), `< NAME` for each the answer started (a
+//! ReceiveResponse's streams, `connectResponseXml`). Read from the journaled bodies after the fact, so the request pipeline
 //! does no extra work for it; a message is named by its first fragment (its header
 //! is there), so one cut over several Receives is named once.
 
@@ -22,6 +22,19 @@ fn payloads(body: &Body<'_>) -> Vec<String> {
         Body::CommandLine(c) => c.arguments.iter().map(|a| a.to_string()).collect(),
         Body::Send(s) => s.streams.iter().map(|s| s.data.to_string()).collect(),
         Body::ReceiveResponse(r) => r.streams.iter().map(|s| s.data.to_string()).collect(),
+        // A Connect's `connectXml` and its answer's `connectResponseXml`.
+        Body::Instance(t)
+            if matches!(
+                t.root().name().local.as_ref(),
+                "Connect" | "ConnectResponse"
+            ) =>
+        {
+            t.root()
+                .children()
+                .filter(|e| matches!(e.name().local.as_ref(), "connectXml" | "connectResponseXml"))
+                .map(|e| e.text().to_owned())
+                .collect()
+        }
         _ => Vec::new(),
     }
 }

@@ -17,16 +17,19 @@
 //! - Signal `powershell/signal/crtl_c` (MS-PSRP's spelling; pypsrp's `ctrl_c` too):
 //!   PIPELINE_STATE `Stopped` with a PipelineStoppedException.
 //!
-//! Messages wait in an [`Outbox`] with the time they are due; a Receive takes what is due,
-//! cut into fragments that fit the client's MaxEnvelopeSize (a message larger than one
-//! Receive goes out over several).
+//! Messages wait in an [`Outbox`] (`outbox.rs`) with the time they are due; a Receive
+//! takes what is due, cut into fragments that fit the client's MaxEnvelopeSize.
 
 pub(crate) mod builtins;
+pub(crate) mod connect;
+pub(crate) mod defects;
 pub(crate) mod engine;
 pub mod journal;
+pub(crate) mod outbox;
+pub mod rules;
 pub(crate) mod script;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use machine::MachineSpec;
 use psrp::fragment::{self, Defragmenter, Fragment};
@@ -37,7 +40,11 @@ use psrp::records::{
 use psrp::server::{Availability, PoolRequest};
 use psrp::{Destination, Guid, Message, MessageType, Value, clixml};
 
+pub(crate) use connect::ShellInfo;
+pub(crate) use defects::{Defects, pipeline_id_of};
 use engine::{Ctx, Emit, End, Runner};
+pub(crate) use outbox::Outbox;
+use rules::{PsrpAction, PsrpSettings};
 
 /// The PowerShell resource URIs' common prefix.
 pub(crate) const RESOURCE_PREFIX: &str = "http://schemas.microsoft.com/powershell/";
@@ -65,89 +72,14 @@ pub(crate) enum PsrpError {
     /// Fragments or messages that cannot be read: the pool is broken.
     #[error("the PSRP data cannot be read: {0}")]
     BadData(String),
-}
-
-/// A message waiting to be received, possibly partly sent.
-struct Queued {
-    due: u64,
-    object_id: u64,
-    data: Vec<u8>,
-    sent: usize,
-    next_fragment: u64,
-    /// The pipeline's final state: once all of it is taken, the command is Done.
-    last: bool,
-}
-
-/// Messages to the client, in order, each due at a machine time.
-#[derive(Default)]
-pub(crate) struct Outbox {
-    q: VecDeque<Queued>,
-}
-
-/// The base64 length of `n` bytes.
-fn b64_len(n: usize) -> usize {
-    n.div_ceil(3) * 4
-}
-
-/// Envelope room not counted as stream data: the SOAP headers and the
-/// ReceiveResponse's own elements.
-const ENVELOPE_OVERHEAD: usize = 4096;
-/// What one `rsp:Stream` element costs besides its base64.
-const STREAM_OVERHEAD: usize = 160;
-
-impl Outbox {
-    fn push(&mut self, due: u64, object_id: u64, data: Vec<u8>, last: bool) {
-        self.q.push_back(Queued {
-            due,
-            object_id,
-            data,
-            sent: 0,
-            next_fragment: 0,
-            last,
-        });
-    }
-
-    /// When the first message waiting is due.
-    fn next_due(&self) -> Option<u64> {
-        self.q.front().map(|m| m.due)
-    }
-
-    /// Takes what is due at `now`, as stream payloads (fragments back to back, one
-    /// payload per message) whose base64 fits `max_envelope` with the envelope around
-    /// it; whether the final message went out whole.
-    fn take(&mut self, now: u64, max_envelope: usize) -> (Vec<Vec<u8>>, bool) {
-        let mut left = max_envelope.saturating_sub(ENVELOPE_OVERHEAD).max(1024);
-        let mut streams = Vec::new();
-        let mut finished = false;
-        while let Some(m) = self.q.front_mut() {
-            if m.due > now || left <= STREAM_OVERHEAD + b64_len(fragment::HEADER_LEN + 1) {
-                break;
-            }
-            let room = (left - STREAM_OVERHEAD) / 4 * 3 - fragment::HEADER_LEN;
-            let chunk = room.min(m.data.len() - m.sent);
-            let end = m.sent + chunk == m.data.len();
-            let f = Fragment {
-                object_id: m.object_id,
-                fragment_id: m.next_fragment,
-                start: m.sent == 0,
-                end,
-                blob: m.data[m.sent..m.sent + chunk].to_vec(),
-            };
-            let mut bytes = Vec::with_capacity(fragment::HEADER_LEN + chunk);
-            // A blob this size always fits BlobLength.
-            let _ = f.encode(&mut bytes);
-            left = left.saturating_sub(STREAM_OVERHEAD + b64_len(bytes.len()));
-            streams.push(bytes);
-            m.sent += chunk;
-            m.next_fragment += 1;
-            if !end {
-                break;
-            }
-            finished |= m.last;
-            self.q.pop_front();
-        }
-        (streams, finished)
-    }
+    /// The pool is disconnected ([MS-PSRP] 3.2.5.3.16: every request about it but a
+    /// Reconnect or Delete is refused until it is reconnected), or a Reconnect found
+    /// it connected.
+    #[error("{0}")]
+    Disconnected(String),
+    /// A server-side failure (seeded by the `psrp_unknown_command_fault` defect).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// A pipeline of a pool.
@@ -161,6 +93,9 @@ struct Pipeline {
     ended: bool,
     /// Messages for Receives with this CommandId.
     outbox: Outbox,
+    /// A `stall` rule matched its CREATE_PIPELINE: the end comes this many ms late,
+    /// or (`Some(None)`) never.
+    stall: Option<Option<u64>>,
 }
 
 /// A runspace pool.
@@ -177,6 +112,10 @@ pub(crate) struct Pool {
     outbox: Outbox,
     /// By CommandId, upper case.
     pipelines: HashMap<String, Pipeline>,
+    /// A fault the Command being read must answer (`psrp_unknown_command_fault`).
+    fault: Option<String>,
+    /// Disconnected by a Disconnect, until a Reconnect.
+    disconnected: bool,
 }
 
 /// What a Receive gets.
@@ -194,6 +133,9 @@ pub(crate) enum Received {
 pub(crate) struct World<'a> {
     pub spec: &'a MachineSpec,
     pub unix_now: u64,
+    pub defects: Defects,
+    /// `[[psrp.rules]]`.
+    pub rules: &'a PsrpSettings,
 }
 
 /// The configuration a resource URI names (`Microsoft.PowerShell`, `JEAMaint`).
@@ -251,19 +193,88 @@ impl Pool {
 
     /// Marks the pool broken (telling the client) and gives the error.
     fn broken(&mut self, now: u64, why: String) -> PsrpError {
-        if self.state != RunspacePoolState::Broken {
-            self.state = RunspacePoolState::Broken;
-            let e = engine::error(
-                &format!("The PSRP data sent to the runspace pool cannot be read: {why}"),
-                "System.Management.Automation.Remoting.PSRemotingDataStructureException",
-                "PSRemotingDataStructureException",
-                26,
-                None,
-            );
-            let v = records::runspace_pool_state(RunspacePoolState::Broken, Some(&e));
-            self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
-        }
+        self.set_broken(
+            now,
+            &format!("The PSRP data sent to the runspace pool cannot be read: {why}"),
+            "System.Management.Automation.Remoting.PSRemotingDataStructureException",
+            "PSRemotingDataStructureException",
+        );
         PsrpError::BadData(why)
+    }
+
+    /// The pool goes Broken: RUNSPACEPOOL_STATE Broken with the error, and every
+    /// pipeline that has not ended ends Stopped with it (at most once).
+    fn set_broken(&mut self, now: u64, message: &str, exception: &str, error_id: &str) {
+        if self.state == RunspacePoolState::Broken {
+            return;
+        }
+        self.state = RunspacePoolState::Broken;
+        let e = engine::error(message, exception, error_id, 26, None);
+        let v = records::runspace_pool_state(RunspacePoolState::Broken, Some(&e));
+        self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
+        let state = records::pipeline_state(PipelineState::Stopped, Some(&e));
+        let mut pending: Vec<(String, Guid)> = self
+            .pipelines
+            .iter()
+            // Not ended, or its end is not due yet.
+            .filter(|(_, p)| !p.ended || p.outbox.q.back().is_some_and(|m| m.due > now))
+            .map(|(id, p)| (id.clone(), p.pid))
+            .collect();
+        pending.sort();
+        for (id, pid) in pending {
+            let (oid, bytes) = self.message(MessageType::PIPELINE_STATE, pid, &state);
+            if let Some(p) = self.pipelines.get_mut(&id) {
+                p.outbox.q.retain(|m| m.due <= now && !m.last);
+                p.waiting = None;
+                p.ended = true;
+                p.outbox.push(now, oid, bytes, true);
+            }
+        }
+    }
+
+    /// What `[[psrp.rules]]` says about message `m` (with its value), and the
+    /// rule's name.
+    fn rule_for(
+        &self,
+        m: &Message,
+        value: Option<&Value>,
+        world: &World<'_>,
+    ) -> Option<rules::Verdict> {
+        if world.rules.rules.is_empty() {
+            return None;
+        }
+        let create = match (m.kind, value) {
+            (MessageType::CREATE_PIPELINE, Some(v)) => CreatePipeline::from_value(v).ok(),
+            _ => None,
+        };
+        world
+            .rules
+            .verdict(m.kind, self.config.as_deref(), create.as_ref())
+    }
+
+    /// Carries out a `break_pool` rule on message `m`: a CREATE_PIPELINE's pipeline is
+    /// made (so its Command is answered) and stopped with the others.
+    fn break_by_rule(&mut self, m: &Message, rule: &str, now: u64) {
+        if m.kind == MessageType::CREATE_PIPELINE && !m.pid.is_nil() {
+            let id = m.pid.to_string().to_ascii_uppercase();
+            self.pipelines.entry(id).or_insert_with(|| Pipeline {
+                pid: m.pid,
+                input: Vec::new(),
+                waiting: None,
+                ended: false,
+                outbox: Outbox::default(),
+                stall: None,
+            });
+        }
+        self.set_broken(
+            now,
+            &format!(
+                "The runspace pool is broken: the scenario rule `{rule}` broke it on {}.",
+                m.kind.name().unwrap_or("a message")
+            ),
+            "System.Management.Automation.Runspaces.InvalidRunspacePoolStateException",
+            "InvalidRunspacePoolStateException",
+        );
     }
 
     fn on_message(&mut self, bytes: &[u8], now: u64, world: &World<'_>) -> Result<(), PsrpError> {
@@ -271,6 +282,37 @@ impl Pool {
         let value = m
             .value(&limits())
             .map_err(|e| self.broken(now, e.to_string()));
+        let verdict = self.rule_for(&m, value.as_ref().ok(), world);
+        let mut stall = None;
+        match verdict.as_ref().map(|v| v.action) {
+            Some(PsrpAction::BreakPool) => {
+                let rule = verdict.map(|v| v.rule).unwrap_or_default();
+                self.break_by_rule(&m, &rule, now);
+                return Ok(());
+            }
+            Some(PsrpAction::Stall) => stall = Some(verdict.as_ref().and_then(|v| v.delay_ms)),
+            Some(PsrpAction::BadFragment) | None => {}
+        }
+        self.act_on(&m, value, stall, now, world)?;
+        if verdict.is_some_and(|v| v.action == PsrpAction::BadFragment) {
+            let id = m.pid.to_string().to_ascii_uppercase();
+            match self.pipelines.get_mut(&id) {
+                Some(p) if !m.pid.is_nil() => p.outbox.corrupt_next = true,
+                _ => self.outbox.corrupt_next = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// Acts on one message (the rules have had their say).
+    fn act_on(
+        &mut self,
+        m: &Message,
+        value: Result<Value, PsrpError>,
+        stall: Option<Option<u64>>,
+        now: u64,
+        world: &World<'_>,
+    ) -> Result<(), PsrpError> {
         let kind = m.kind;
         match kind {
             MessageType::SESSION_CAPABILITY => {
@@ -284,8 +326,10 @@ impl Pool {
                     .map_err(|e| self.broken(now, e.to_string()))?;
                 self.min = init.min_runspaces;
                 self.max = init.max_runspaces;
-                let apd = application_private_data();
-                self.queue_for_pool(now, MessageType::APPLICATION_PRIVATE_DATA, &apd);
+                if !world.defects.no_application_private_data {
+                    let apd = application_private_data();
+                    self.queue_for_pool(now, MessageType::APPLICATION_PRIVATE_DATA, &apd);
+                }
                 self.state = RunspacePoolState::Opened;
                 let v = records::runspace_pool_state(RunspacePoolState::Opened, None);
                 self.queue_for_pool(now, MessageType::RUNSPACEPOOL_STATE, &v);
@@ -304,8 +348,10 @@ impl Pool {
                         waiting: None,
                         ended: false,
                         outbox: Outbox::default(),
+                        stall: None,
                     });
                 p.waiting = Some(create);
+                p.stall = stall;
                 if no_input {
                     self.start(&id, now, world);
                 }
@@ -383,7 +429,18 @@ impl Pool {
         };
         let input = std::mem::take(&mut p.input);
         let pid = p.pid;
+        let stall = p.stall;
         let run = Runner::run_statements(&ctx, &create.statements, input);
+        if world.defects.unknown_command_fault
+            && matches!(&run.end, End::Failed(e) if e.fully_qualified_error_id == "CommandNotFoundException")
+        {
+            self.pipelines.remove(id);
+            self.fault = Some(
+                "The WS-Management service cannot process the request: the pipeline could not be created."
+                    .into(),
+            );
+            return;
+        }
         let mut queued = Vec::new();
         for (at, emit) in run.items {
             let (kind, v) = match emit {
@@ -406,14 +463,21 @@ impl Pool {
             };
             queued.push((now + at, kind, v, false));
         }
-        let end = match &run.end {
-            End::Completed => Some(records::pipeline_state(PipelineState::Completed, None)),
-            End::Failed(e) => Some(records::pipeline_state(PipelineState::Failed, Some(e))),
-            End::Running => None,
+        let end = match (&run.end, stall) {
+            // A `stall` rule without delay: the end never comes.
+            (_, Some(None)) | (End::Running, _) => None,
+            (End::Completed, _) => Some(records::pipeline_state(PipelineState::Completed, None)),
+            (End::Failed(e), _) => Some(records::pipeline_state(PipelineState::Failed, Some(e))),
         };
         let ended = end.is_some();
         if let Some(v) = end {
-            queued.push((now + run.end_at, MessageType::PIPELINE_STATE, v, true));
+            let late = stall.flatten().unwrap_or(0);
+            queued.push((
+                now + run.end_at.saturating_add(late),
+                MessageType::PIPELINE_STATE,
+                v,
+                true,
+            ));
         }
         let mut out = Vec::new();
         for (due, kind, v, last) in queued {
@@ -430,7 +494,7 @@ impl Pool {
 
     /// Stops a pipeline: what was due is kept, the rest never happens, and it ends
     /// `Stopped`.
-    fn stop(&mut self, command_id: &str, now: u64) -> Result<(), PsrpError> {
+    fn stop(&mut self, command_id: &str, now: u64, defects: Defects) -> Result<(), PsrpError> {
         let pid = {
             let p = self.pipeline_mut(command_id)?;
             if p.ended && p.outbox.q.back().is_some_and(|m| m.due <= now) {
@@ -442,7 +506,11 @@ impl Pool {
             p.ended = true;
             p.pid
         };
-        let v = records::pipeline_state(PipelineState::Stopped, Some(&engine::pipeline_stopped()));
+        let v = if defects.stop_completes {
+            records::pipeline_state(PipelineState::Completed, None)
+        } else {
+            records::pipeline_state(PipelineState::Stopped, Some(&engine::pipeline_stopped()))
+        };
         let (oid, bytes) = self.message(MessageType::PIPELINE_STATE, pid, &v);
         self.pipeline_mut(command_id)?
             .outbox
@@ -495,7 +563,20 @@ fn application_private_data() -> Value {
 }
 
 impl Pools {
+    /// A connected pool (the one a request other than Delete, Disconnect or Reconnect
+    /// is about).
     fn pool_mut(&mut self, shell_id: &str, user: &str) -> Result<&mut Pool, PsrpError> {
+        let pool = self.any_pool_mut(shell_id, user)?;
+        if pool.disconnected {
+            return Err(PsrpError::Disconnected(format!(
+                "The request for the runspace pool {} failed because the shell is disconnected: reconnect to it first.",
+                shell_id.trim()
+            )));
+        }
+        Ok(pool)
+    }
+
+    fn any_pool_mut(&mut self, shell_id: &str, user: &str) -> Result<&mut Pool, PsrpError> {
         let not_found = || {
             PsrpError::UnknownShell(format!(
                 "The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on the server."
@@ -549,6 +630,8 @@ impl Pools {
             next_object: 0,
             outbox: Outbox::default(),
             pipelines: HashMap::new(),
+            fault: None,
+            disconnected: false,
         };
         // The RPID is in every message; read it from the first fragment's message.
         let first = Fragment::decode_prefix(creation)
@@ -563,7 +646,8 @@ impl Pools {
         }
         pool.rpid = m.rpid;
         pool.take_fragments(creation, now, world)?;
-        if pool.state != RunspacePoolState::Opened {
+        // Opened, or Broken by a `break_pool` rule (the client reads why).
+        if pool.state == RunspacePoolState::Opening {
             return Err(PsrpError::BadCreation(
                 "creationXml carries no INIT_RUNSPACEPOOL".into(),
             ));
@@ -604,8 +688,12 @@ impl Pools {
                 waiting: None,
                 ended: false,
                 outbox: Outbox::default(),
+                stall: None,
             });
         pool.take_fragments(first, now, world)?;
+        if let Some(why) = pool.fault.take() {
+            return Err(PsrpError::Internal(why));
+        }
         Ok(id)
     }
 
@@ -634,6 +722,7 @@ impl Pools {
         command_id: &str,
         terminate: bool,
         now: u64,
+        defects: Defects,
     ) -> Result<(), PsrpError> {
         let pool = self.pool_mut(shell_id, user)?;
         if terminate {
@@ -642,13 +731,13 @@ impl Pools {
                 .map(|_| ())
                 .ok_or_else(|| PsrpError::UnknownCommand(command_id.to_owned()))
         } else {
-            pool.stop(command_id, now)
+            pool.stop(command_id, now, defects)
         }
     }
 
     /// A Delete: the pool and its pipelines are gone.
     pub(crate) fn delete(&mut self, shell_id: &str, user: &str) -> Result<(), PsrpError> {
-        self.pool_mut(shell_id, user)?;
+        self.any_pool_mut(shell_id, user)?;
         self.pools.remove(&shell_id.trim().to_ascii_uppercase());
         Ok(())
     }

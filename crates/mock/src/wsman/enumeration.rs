@@ -100,20 +100,28 @@ impl Inner {
             ));
         }
         check_dialect(e.filter.as_ref(), scenario)?;
-        let instances = self.collect(env, uri, e.filter.as_ref(), scenario, now)?;
-        let (instances, style) = instances;
-        // Each item is written once, here: its length is its size in take_fitting, and
-        // a later Pull copies the text.
-        let shape = match &mode {
-            None => cimxml::ItemShape::Object,
-            Some(EnumerationMode::Epr) => cimxml::ItemShape::Epr,
-            Some(_) => cimxml::ItemShape::ObjectAndEpr,
-        };
-        let items: VecDeque<Item<'static>> = instances
-            .iter()
-            .enumerate()
-            .map(|(slot, i)| self.xml_memo.item(slot, i, &style, shape))
-            .collect();
+        let items: VecDeque<Item<'static>> =
+            match self.collect(env, uri, e.filter.as_ref(), scenario, now) {
+                Ok((instances, style)) => {
+                    // Each item is written once, here: its length is its size in
+                    // take_fitting, and a later Pull copies the text.
+                    let shape = match &mode {
+                        None => cimxml::ItemShape::Object,
+                        Some(EnumerationMode::Epr) => cimxml::ItemShape::Epr,
+                        Some(_) => cimxml::ItemShape::ObjectAndEpr,
+                    };
+                    instances
+                        .iter()
+                        .enumerate()
+                        .map(|(slot, i)| self.xml_memo.item(slot, i, &style, shape))
+                        .collect()
+                }
+                // The shell resource (runspace pools) only where no CIM resource is.
+                Err(f) => match self.psrp_shell_items(uri, e.filter.as_ref(), owner) {
+                    Some(items) => items.into_iter().map(|x| Item::Xml(x.into())).collect(),
+                    None => return Err(f),
+                },
+            };
         let total = items.len() as u64;
         let context = new_uuid();
         let mut enumeration = Enumeration {

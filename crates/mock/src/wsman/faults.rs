@@ -179,6 +179,12 @@ pub fn psrp_fault_of(e: &crate::remoting::PsrpError) -> ShellFault {
                 "The WS-Management service cannot process the request. Cannot find the {name} session configuration in the WSMan: drive on the localhost computer."
             ),
         ),
+        PsrpError::Disconnected(_) => {
+            ShellFault::new(FaultKind::InvalidParameter, None, GENERIC_CODE, reason)
+        }
+        PsrpError::Internal(_) => {
+            ShellFault::new(FaultKind::InternalError, None, GENERIC_CODE, reason)
+        }
         PsrpError::AccessDenied { .. } => {
             ShellFault::new(FaultKind::AccessDenied, None, ACCESS_DENIED_CODE, reason)
         }

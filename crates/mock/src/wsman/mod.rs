@@ -425,7 +425,11 @@ impl Inner {
         let action = env.header.action.as_deref().unwrap_or("");
         let uri = env.header.resource_uri.as_deref().unwrap_or("");
         match action {
-            ns::action::GET => self.get(env, uri, scenario, now),
+            ns::action::GET => self.get(env, uri, scenario, now).or_else(|f| {
+                // The shell resource (runspace pools) only where no CIM resource is.
+                self.psrp_shell_get(env, uri, req.user.as_deref())
+                    .unwrap_or(Err(f))
+            }),
             ns::action::PUT => self.put(env, uri, scenario, now),
             ns::action::CREATE => self.create(env, uri, scenario, now),
             ns::action::DELETE => self.delete(env, uri, scenario, now),
@@ -476,6 +480,9 @@ fn operation_name(env: &Envelope<'_>) -> &'static str {
         ns::action::SEND => "Send",
         ns::action::RECEIVE => "Receive",
         ns::action::SIGNAL => "Signal",
+        ns::action::DISCONNECT => "Disconnect",
+        ns::action::RECONNECT => "Reconnect",
+        ns::action::CONNECT => "Connect",
         action => {
             // A custom action is an Invoke when it names a method of the resource
             // (`<resource URI>/<Method>`), whatever the body.

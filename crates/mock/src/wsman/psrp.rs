@@ -14,6 +14,8 @@
 //! - Signal: `powershell/signal/crtl_c` stops a pipeline, `.../signal/Terminate`
 //!   forgets it.
 //! - Delete: closes the pool.
+//! - Disconnect / Reconnect ([MS-PSRP] 3.2.5.3.16-19): a disconnected pool refuses
+//!   every request but Reconnect and Delete; reconnected, it goes on where it was.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -35,6 +37,56 @@ const PS_CTRL_C: [&str; 2] = ["powershell/signal/crtl_c", "powershell/signal/ctr
 
 /// WinRM's default MaxEnvelopeSize when a request names none.
 const DEFAULT_MAX_ENVELOPE: usize = 153_600;
+
+/// The namespace of `creationXml`, `connectXml` and `connectResponseXml`.
+const PWSH: &str = "http://schemas.microsoft.com/powershell";
+
+/// The shell resource that lists the shells (runspace pools) and is read by Get.
+const SHELL_ROOT: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell";
+/// The resource that lists the shells' commands (pipelines).
+const SHELL_COMMANDS: &str = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command";
+
+/// The `connectXml` of a Connect's `rsp:Connect`.
+fn connect_xml(body: &Body<'_>) -> Result<Vec<u8>, Fail> {
+    let text = match body {
+        Body::Instance(t) if t.root().name().local == "Connect" => t
+            .root()
+            .children()
+            .find(|c| c.name().local == "connectXml")
+            .map(|c| c.text().to_owned()),
+        _ => None,
+    };
+    let text = text.ok_or_else(|| {
+        Fail::from(remoting::PsrpError::BadCreation(
+            "a PowerShell Connect carries rsp:Connect with connectXml".into(),
+        ))
+    })?;
+    b64(&text, "connectXml")
+}
+
+/// XML text escaping for the values written into the shell listings.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A pool as `rsp:Shell`, as WinRM lists shells.
+fn shell_xml(i: &remoting::ShellInfo) -> String {
+    format!(
+        "<rsp:Shell xmlns:rsp=\"{}\"><rsp:ShellId>{}</rsp:ShellId><rsp:ResourceUri>{}{}</rsp:ResourceUri><rsp:Owner>{}</rsp:Owner><rsp:State>{}</rsp:State><rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams></rsp:Shell>",
+        ns::RSP,
+        esc(&i.id),
+        remoting::RESOURCE_PREFIX,
+        esc(&i.configuration),
+        esc(&i.owner),
+        if i.disconnected {
+            "Disconnected"
+        } else {
+            "Connected"
+        },
+    )
+}
 
 /// Whether the request is for a PowerShell session configuration.
 pub(super) fn is_psrp(env: &Envelope<'_>) -> bool {
@@ -73,6 +125,83 @@ fn creation_xml(shell: &Shell<'_>) -> Result<Vec<u8>, Fail> {
 }
 
 impl Inner {
+    /// A Get of the shell resource (pypsrp's `is_alive()`): the pool the ShellId
+    /// selector names, as `rsp:Shell`; `None` for any other resource. Asked only after
+    /// the CIM resources found nothing.
+    pub(super) fn psrp_shell_get(
+        &mut self,
+        env: &Envelope<'_>,
+        uri: &str,
+        user: Option<&str>,
+    ) -> Option<OpResult> {
+        if !uri.trim().eq_ignore_ascii_case(SHELL_ROOT) {
+            return None;
+        }
+        let user = user.unwrap_or("anonymous");
+        let answer = (|| {
+            let id = shell_id(env)?.to_ascii_uppercase();
+            let info = self
+                .psrp
+                .shells(user)
+                .into_iter()
+                .find(|s| s.id == id)
+                .ok_or_else(|| {
+                    Fail::from(remoting::PsrpError::UnknownShell(format!(
+                        "The request for the Windows Remote Shell with ShellId {id} failed because the shell was not found on the server."
+                    )))
+                })?;
+            let header = self.response_header(env, ns::action::GET_RESPONSE);
+            Ok(respond(header, Body::Xml(Cow::Owned(shell_xml(&info)))))
+        })();
+        Some(answer)
+    }
+
+    /// The items of an Enumerate of the shell resource (the user's runspace pools,
+    /// `rsp:Shell`) or of its commands (`rsp:Command`, filtered by a SelectorFilter on
+    /// ShellId); `None` for any other resource. Asked only after the CIM resources
+    /// found nothing.
+    pub(super) fn psrp_shell_items(
+        &self,
+        uri: &str,
+        filter: Option<&wsman::body::Filter<'_>>,
+        user: &str,
+    ) -> Option<Vec<String>> {
+        let uri = uri.trim();
+        let shells = if uri.eq_ignore_ascii_case(SHELL_ROOT) {
+            return Some(self.psrp.shells(user).iter().map(shell_xml).collect());
+        } else if uri.eq_ignore_ascii_case(SHELL_COMMANDS) {
+            self.psrp.shells(user)
+        } else {
+            return None;
+        };
+        let wanted = filter.and_then(|f| match &f.content {
+            wsman::body::FilterContent::Selectors(sel) => sel
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case("ShellId"))
+                .and_then(|s| match &s.value {
+                    wsman::addressing::SelectorValue::Text(t) => {
+                        Some(t.trim().to_ascii_uppercase())
+                    }
+                    wsman::addressing::SelectorValue::Epr(_) => None,
+                }),
+            _ => None,
+        });
+        Some(
+            shells
+                .iter()
+                .filter(|s| wanted.as_deref().is_none_or(|w| w == s.id))
+                .flat_map(|s| s.commands.iter())
+                .map(|c| {
+                    format!(
+                        "<rsp:Command xmlns:rsp=\"{}\"><rsp:CommandId>{}</rsp:CommandId></rsp:Command>",
+                        ns::RSP,
+                        esc(c)
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// Create, Command, Send, Signal and Delete on a PowerShell resource.
     pub(super) fn psrp_op(&mut self, env: &Envelope<'_>, req: &Request, now: u64) -> OpResult {
         let action = env.header.action.as_deref().unwrap_or("");
@@ -80,9 +209,12 @@ impl Inner {
         let uri = env.header.resource_uri.as_deref().unwrap_or("").trim();
         let config = remoting::configuration_of(uri).unwrap_or(remoting::DEFAULT_CONFIGURATION);
         let unix_now = u64::from(self.machine.sel_time(now));
+        let defects = remoting::Defects::of(&self.scenario);
         let world = World {
             spec: self.machine.spec(),
             unix_now,
+            defects,
+            rules: &self.scenario.psrp,
         };
         let pools = &mut self.psrp;
         // What the operation did, answered once the pools are let go.
@@ -123,6 +255,38 @@ impl Inner {
                 pools.delete(shell_id(env)?, user)?;
                 (ns::action::DELETE_RESPONSE, Body::Empty)
             }
+            ns::action::DISCONNECT => {
+                pools.disconnect(shell_id(env)?, user)?;
+                (
+                    ns::action::DISCONNECT_RESPONSE,
+                    Body::Xml(Cow::Owned(format!(
+                        "<rsp:DisconnectResponse xmlns:rsp=\"{}\"/>",
+                        ns::RSP
+                    ))),
+                )
+            }
+            ns::action::CONNECT => {
+                let connect = connect_xml(&env.body)?;
+                let answer = pools.connect(shell_id(env)?, user, &connect, &world, now)?;
+                let text = base64::engine::general_purpose::STANDARD.encode(answer);
+                (
+                    ns::action::CONNECT_RESPONSE,
+                    Body::Xml(Cow::Owned(format!(
+                        "<rsp:ConnectResponse xmlns:rsp=\"{}\"><pwsh:connectResponseXml xmlns:pwsh=\"{PWSH}\">{text}</pwsh:connectResponseXml></rsp:ConnectResponse>",
+                        ns::RSP
+                    ))),
+                )
+            }
+            ns::action::RECONNECT => {
+                pools.reconnect(shell_id(env)?, user)?;
+                (
+                    ns::action::RECONNECT_RESPONSE,
+                    Body::Xml(Cow::Owned(format!(
+                        "<rsp:ReconnectResponse xmlns:rsp=\"{}\"/>",
+                        ns::RSP
+                    ))),
+                )
+            }
             ns::action::COMMAND => {
                 let shell = shell_id(env)?;
                 let Body::CommandLine(c) = &env.body else {
@@ -136,7 +300,16 @@ impl Inner {
                     ))
                 })?;
                 let bytes = b64(first, "rsp:Arguments")?;
-                let id = pools.command(shell, user, &bytes, now, &world)?;
+                let id = match pools.command(shell, user, &bytes, now, &world) {
+                    // Seeded defect: a Command for no pool is taken as if it ran.
+                    Err(remoting::PsrpError::UnknownShell(_))
+                        if self.scenario.defect("psrp_unknown_shell_accepted") =>
+                    {
+                        remoting::pipeline_id_of(&bytes)
+                            .unwrap_or_else(|| psrp::Guid::NIL.to_string().to_ascii_uppercase())
+                    }
+                    other => other?,
+                };
                 (
                     ns::action::COMMAND_RESPONSE,
                     Body::CommandResponse(wsman::body::CommandResponse {
@@ -182,7 +355,7 @@ impl Inner {
                         "unknown signal code `{code}` for a PowerShell pipeline"
                     ))));
                 }
-                pools.signal(shell, user, command, terminate, now)?;
+                pools.signal(shell, user, command, terminate, now, defects)?;
                 (ns::action::SIGNAL_RESPONSE, Body::SignalResponse)
             }
             other => {
@@ -221,10 +394,18 @@ impl Inner {
                 Received::Wait(until) => Ok(Err(until)),
                 Received::Output { streams, done } => {
                     let id = || command.map(|c| Cow::Owned(c.to_owned()));
+                    // Seeded defect: the streams do not say which pipeline they are for.
+                    let stream_id = || {
+                        if self.scenario.defect("psrp_streams_without_command_id") {
+                            None
+                        } else {
+                            id()
+                        }
+                    };
                     let body = ReceiveResponse {
                         streams: streams
                             .iter()
-                            .map(|b| Stream::with_bytes("stdout", id(), b, false))
+                            .map(|b| Stream::with_bytes("stdout", stream_id(), b, false))
                             .collect(),
                         command_state: done.map(|d| CommandState {
                             command_id: id(),

@@ -1,13 +1,16 @@
 """PSRP interop: pypsrp's RunspacePool, PowerShell and Client.execute_ps, unmodified,
 against the Touchstone mock's PowerShell endpoint.
 
-Usage: pypsrp_psrp.py HOST PORT AUTH [--ssl CACERT] [--jea NAME]
+Usage: pypsrp_psrp.py HOST PORT AUTH [--ssl CACERT] [--jea NAME | --broken NAME]
 
 AUTH is pypsrp's `auth` (`basic`, `ntlm`); over plain HTTP with NTLM, pypsrp seals
 every message (encryption `auto`); Basic over HTTP runs with encryption `never`, over
 HTTPS it validates the mock's certificate against CACERT. The scenario the Rust test
 starts the mock with has a `Get-Widget` cmdlet and, with --jea, a restricted session
-configuration NAME that shows only `Get-Widget`.
+configuration NAME that shows only `Get-Widget`. With --broken, the scenario's
+`[[psrp.rules]]` break a pool on `Get-Process` and every pool of the configuration NAME
+as it opens: the first surfaces as the pipeline's error, the second as the error pypsrp
+raises for a Broken runspace pool.
 
 Steps, one `ok <step> <detail>` line each; the first mismatch prints `FAIL ...` and
 exits 1.
@@ -18,6 +21,7 @@ import sys
 
 from pypsrp.client import Client
 from pypsrp.complex_objects import PSInvocationState, RunspacePoolState
+from pypsrp.exceptions import InvalidPSRPOperation
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
@@ -178,6 +182,76 @@ def jea(args):
         ok("jea", "%d %s %s" % (len(names), hidden, ps.streams.error[0].fq_error))
 
 
+def broken(args):
+    pool = RunspacePool(wsman(args))
+    pool.open()
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Get-Process")
+    ps.invoke()
+    check(ps.state == PSInvocationState.STOPPED, "pipeline state %s" % ps.state)
+    check(len(ps.streams.error) == 1, "errors %r" % ps.streams.error)
+    err = ps.streams.error[0]
+    check("broke it on CREATE_PIPELINE" in str(err), "error %s" % err)
+    ok("broken-pipeline", "%s %s" % (ps.state, err.fq_error))
+    pool.close()
+
+    pool = RunspacePool(wsman(args), configuration_name=args.broken)
+    try:
+        pool.open()
+    except InvalidPSRPOperation as e:
+        check("broken RunspacePoolState" in str(e), "error %s" % e)
+        check("INIT_RUNSPACEPOOL" in str(e), "error %s" % e)
+        ok("broken-pool", "%s %s" % (type(e).__name__, pool.state))
+        return
+    raise Fail("a pool of %s opened (state %s)" % (args.broken, pool.state))
+
+
+def reconnect(args):
+    pool = RunspacePool(wsman(args))
+    pool.open()
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "before")
+    first = ps.invoke()
+    pool.disconnect()
+    check(pool.state == RunspacePoolState.DISCONNECTED, "state after disconnect %s" % pool.state)
+    # A disconnected pool refuses pipelines until it is reconnected.
+    try:
+        PowerShell(pool).add_cmdlet("Get-Date").invoke()
+        refused = "no"
+    except Exception as e:  # pypsrp raises its WSManFaultError
+        refused = type(e).__name__
+    pool.connect()
+    check(pool.state == RunspacePoolState.OPENED, "state after connect %s" % pool.state)
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "after")
+    second = ps.invoke()
+    pool.close()
+    ok("reconnect", "%s %s %s %s" % (first, refused, second, pool.state))
+
+
+def pools(args):
+    first = RunspacePool(wsman(args))
+    first.open()
+    alive = first.is_alive()
+    ps = PowerShell(first)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "one")
+    ps.invoke()
+    first.disconnect()
+    # Another client finds the pool by enumerating shells and connects to it.
+    found = [p for p in RunspacePool.get_runspace_pools(wsman(args)) if p.id.upper() == first.id.upper()]
+    check(len(found) == 1, "pools listed %r" % [p.id for p in RunspacePool.get_runspace_pools(wsman(args))])
+    pool = found[0]
+    pool.connect()
+    check(pool.state == RunspacePoolState.OPENED, "state after connect %s" % pool.state)
+    check(pool.application_private_data is not None, "no APPLICATION_PRIVATE_DATA after connect")
+    ps = PowerShell(pool)
+    ps.add_cmdlet("Write-Output").add_parameter("InputObject", "two")
+    out = ps.invoke()
+    pool.close()
+    gone = first.is_alive()
+    ok("pools", "alive %s listed %d connected %s max %d gone-alive %s" % (alive, len(found), out, pool._max_runspaces, gone))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("host")
@@ -185,9 +259,18 @@ def main():
     p.add_argument("auth")
     p.add_argument("--ssl")
     p.add_argument("--jea")
+    p.add_argument("--broken")
+    p.add_argument("--reconnect", action="store_true")
+    p.add_argument("--pools", action="store_true")
     args = p.parse_args()
     try:
-        if args.jea:
+        if args.pools:
+            pools(args)
+        elif args.reconnect:
+            reconnect(args)
+        elif args.broken:
+            broken(args)
+        elif args.jea:
             jea(args)
         else:
             full(args)
