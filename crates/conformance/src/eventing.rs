@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client::eventing::{self, Endpoint, RefParam, Subscribed, Subscription, mode};
-use client::sink::{Delivery, EventSink, Kind};
+use client::sink::{Delivery, EventSink};
 use client::{Exchange, build};
 use wsman::ns;
 
