@@ -132,7 +132,7 @@ commands! {
     // IPM device "global" commands (chapter 20).
     GET_DEVICE_ID = APP, 0x01, Some("get_device_id"), "Get Device ID", "20.1", M, None, User, Machine;
     COLD_RESET = APP, 0x02, Some("cold_reset"), "Cold Reset", "20.2", O, None, Administrator, Machine;
-    WARM_RESET = APP, 0x03, Some("warm_reset"), "Warm Reset", "20.3", O, None, Administrator, Nobody;
+    WARM_RESET = APP, 0x03, Some("warm_reset"), "Warm Reset", "20.3", O, None, Administrator, Machine;
     GET_SELF_TEST = APP, 0x04, Some("get_self_test_results"), "Get Self Test Results", "20.4", M, None, User, Machine;
     GET_DEVICE_GUID = APP, 0x08, Some("get_device_guid"), "Get Device GUID", "20.8", O, None, User, Nobody;
     // BMC watchdog timer commands (chapter 27).

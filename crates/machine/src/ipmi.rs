@@ -550,6 +550,15 @@ impl Machine {
                 self.bmc.sel_reservation = None;
                 Ok(Response::ok(Vec::new()))
             }
+            // IPMI v2.0 20.3: the interface restarts, sensors and their settings stay;
+            // a reservation does not survive the reset. The session the request came
+            // in stays open (the simulated BMC does not drop off the network).
+            id::WARM_RESET => {
+                decode::<cmd::Empty>(d)?;
+                self.bmc.sdr_reservation = None;
+                self.bmc.sel_reservation = None;
+                Ok(Response::ok(Vec::new()))
+            }
             id::GET_SELF_TEST => {
                 decode::<cmd::Empty>(d)?;
                 Ok(ok(cmd::SelfTestResp {

@@ -106,6 +106,58 @@ fn get_device_id_and_friends() {
 }
 
 #[test]
+fn a_reset_cancels_the_reservations_and_keeps_the_records() {
+    for reset in [id::WARM_RESET, id::COLD_RESET] {
+        let mut m = machine();
+        let sdr: cmd::ReservationResp = ok(&mut m, id::RESERVE_SDR, &[], 0);
+        let sel: cmd::ReservationResp = ok(&mut m, id::RESERVE_SEL, &[], 0);
+        let sdr_read = |res: u16| {
+            cmd::GetRecordReq {
+                reservation: res,
+                record: 0,
+                offset: 1,
+                count: 4,
+            }
+            .encode()
+        };
+        let before: cmd::GetRecordResp = ok(&mut m, id::GET_SDR, &sdr_read(sdr.reservation), 0);
+        let records = m.sel_entries().len();
+        assert_eq!(
+            send(&mut m, reset, &[], 0).completion,
+            cc::OK,
+            "{reset:02X?}"
+        );
+        assert_eq!(
+            send(&mut m, id::GET_SDR, &sdr_read(sdr.reservation), 0).completion,
+            cc::RESERVATION_CANCELLED,
+            "{reset:02X?}: the SDR reservation outlived the reset"
+        );
+        let clear = [
+            sel.reservation.to_le_bytes()[0],
+            sel.reservation.to_le_bytes()[1],
+            b'C',
+            b'L',
+            b'R',
+            0xAA,
+        ];
+        assert_eq!(
+            send(&mut m, id::CLEAR_SEL, &clear, 0).completion,
+            cc::RESERVATION_CANCELLED,
+            "{reset:02X?}: the SEL reservation outlived the reset"
+        );
+        assert_eq!(m.sel_entries().len(), records, "{reset:02X?} kept the SEL");
+        let again: cmd::ReservationResp = ok(&mut m, id::RESERVE_SDR, &[], 0);
+        let after: cmd::GetRecordResp = ok(&mut m, id::GET_SDR, &sdr_read(again.reservation), 0);
+        assert_eq!(after.data, before.data, "{reset:02X?} kept the SDRs");
+        assert_eq!(
+            send(&mut m, reset, &[0], 0).completion,
+            cc::DATA_LENGTH_INVALID,
+            "{reset:02X?} takes no data"
+        );
+    }
+}
+
+#[test]
 fn unimplemented_and_probes_are_invalid_command() {
     let mut m = machine();
     for (nf, c, data) in [
@@ -142,6 +194,7 @@ fn privilege_is_enforced() {
         ),
         (id::GET_LAN_CONFIG, &[1, 3, 0, 0][..], Privilege::Operator),
         (id::COLD_RESET, &[][..], Privilege::Administrator),
+        (id::WARM_RESET, &[][..], Privilege::Administrator),
     ] {
         for p in [Privilege::Callback, Privilege::User, Privilege::Operator] {
             let r = send_as(&mut m, p, c, data, 0);

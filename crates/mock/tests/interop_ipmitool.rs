@@ -453,6 +453,40 @@ fn a_wrong_password_is_refused() {
     ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
 )]
 #[test]
+fn mc_reset_warm_and_cold_are_answered() {
+    if !have_ipmitool("mc_reset_warm_and_cold_are_answered") {
+        return;
+    }
+    let m = IpmiMock::start(None);
+    let warm = call_ok(&mut lanplus(&m, None, &["mc", "reset", "warm"]));
+    assert!(
+        warm.stdout.contains("Sent warm reset command to MC"),
+        "{}",
+        warm.report()
+    );
+    // ipmitool does not wait for a cold reset's answer (the BMC may be gone).
+    let cold = call_ok(&mut lanplus(&m, None, &["mc", "reset", "cold"]));
+    assert!(
+        cold.stdout.contains("Sent cold reset command to MC"),
+        "{}",
+        cold.report()
+    );
+    let journal = m.ipmi_journal();
+    for name in ["warm_reset", "cold_reset"] {
+        let answered: Vec<Option<u8>> = journal
+            .iter()
+            .filter(|r| r.command.as_deref() == Some(name))
+            .map(|r| r.completion_code)
+            .collect();
+        assert_eq!(answered, [Some(0)], "{name} in {journal:#?}");
+    }
+}
+
+#[cfg_attr(
+    not(has_ipmitool),
+    ignore = "ipmitool is not installed: apt-get update && apt-get install -y ipmitool"
+)]
+#[test]
 fn mc_guid_is_the_scenario_guid_in_ipmi_encoding() {
     if !have_ipmitool("mc_guid_is_the_scenario_guid_in_ipmi_encoding") {
         return;
