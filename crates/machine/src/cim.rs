@@ -5,7 +5,9 @@
 //! The API is free functions over a [`Machine`] ([`enumerate`], [`get`], [`put`],
 //! [`invoke`], [`create`], [`delete`], [`associations`]) plus the static schema
 //! ([`classes`], [`class`], [`is_subclass`]). Instances are built from the machine's
-//! state at the `now` they are asked for; nothing is cached.
+//! state at the `now` they are asked for; only [`enumerate_shared`] hands out a numeric
+//! sensor's instance built before, while what it is built from is unchanged (see
+//! `cim/shared.rs`).
 //!
 //! What the machine looks like in CIM:
 //! - one `CIM_ComputerSystem` (`Name` = host name; `EnabledState` 2 on, 3 off, 4
@@ -36,10 +38,13 @@
 //! holds the [`Value::Ref`].
 
 mod schema;
+mod shared;
 
 use std::collections::HashSet;
 
 pub use schema::{CimType, ClassInfo};
+pub(crate) use shared::SharedInstances;
+pub use shared::enumerate_shared;
 
 use crate::machine::MachineError;
 use crate::power::PowerAction;
@@ -746,33 +751,30 @@ fn build(class_name: &'static str, values: Vec<(&'static str, Value)>) -> Instan
             .all(|(i, (n, _))| values[..i].iter().all(|(m, _)| m != n)),
         "two values for one property of {class_name}"
     );
-    // Values are moved, not cloned. Callers mostly list them in the class's property
-    // order, so the search for each property starts after the last one found: linear
-    // rather than quadratic in the number of properties.
-    let mut values: Vec<(&'static str, Option<Value>)> =
-        values.into_iter().map(|(n, v)| (n, Some(v))).collect();
-    let mut next = 0;
-    let properties: Vec<Property> = info
-        .properties
+    // Values are moved, not cloned, into their schema slots. Callers mostly list them in
+    // the class's property order, so each value's slot is searched from the one after
+    // the last slot filled: one pass over the schema for the whole instance when the
+    // order holds (a value out of order costs one more turn), and the properties given
+    // no value are never searched for.
+    let schema = info.properties;
+    let mut properties: Vec<Property> = schema
         .iter()
-        .map(|(name, _)| {
-            let len = values.len();
-            let found = (0..len)
-                .map(|k| (next + k) % len)
-                .find(|&i| values[i].0 == *name && values[i].1.is_some());
-            let value = match found {
-                Some(i) => {
-                    next = i + 1;
-                    values[i].1.take().unwrap_or(Value::Null)
-                }
-                None => Value::Null,
-            };
-            Property {
-                name: std::borrow::Cow::Borrowed(*name),
-                value,
-            }
+        .map(|(name, _)| Property {
+            name: std::borrow::Cow::Borrowed(*name),
+            value: Value::Null,
         })
         .collect();
+    let mut next = 0;
+    for (name, value) in values {
+        let len = schema.len();
+        if let Some(i) = (0..len)
+            .map(|k| (next + k) % len)
+            .find(|&i| schema[i].0 == name)
+        {
+            properties[i].value = value;
+            next = i + 1;
+        }
+    }
     let keys = info
         .keys
         .iter()

@@ -284,6 +284,9 @@ pub struct Machine {
     shells: Shells,
     /// What happened, for event subscribers (see [`crate::events`]).
     events: EventLog,
+    /// Numeric sensors' CIM instances as last handed out (see
+    /// [`crate::cim::enumerate_shared`]).
+    pub(crate) cim_shared: crate::cim::SharedInstances,
 }
 
 /// What the shell model needs of the machine (fields, so that `self.shells` can be
@@ -376,6 +379,7 @@ impl Machine {
             bmc: crate::ipmi::BmcState::new(&spec),
             shells: Shells::new(),
             events: EventLog::default(),
+            cim_shared: Default::default(),
             engine,
             sensors,
             discrete,
@@ -745,6 +749,12 @@ impl Machine {
             self.log(e, now);
         }
         raw
+    }
+
+    /// Observes numeric sensor `i` at `now` (as [`Machine::raw_reading`] does by id):
+    /// its raw byte, or `None` when there is no such sensor.
+    pub(crate) fn observe_numeric(&mut self, i: usize, now: Millis) -> Option<u8> {
+        (i < self.sensors.len()).then(|| self.observe(i, now))
     }
 
     /// The reading of a numeric sensor at `now`, quantized to its raw byte (what the

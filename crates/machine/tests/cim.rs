@@ -1005,3 +1005,71 @@ fn a_full_sel_is_traversed_quickly() {
         start.elapsed()
     );
 }
+
+/// `enumerate_shared` answers what `enumerate` does for every class, and hands out a
+/// numeric sensor's kept instance (the same `Arc`) exactly while its reading, status,
+/// thresholds and name are unchanged.
+#[test]
+fn shared_instances_are_enumerate_s_and_kept_only_while_unchanged() {
+    use std::sync::Arc;
+    let mut m = default_machine();
+    for c in cim::classes() {
+        for poly in [false, true] {
+            let plain = cim::enumerate(&mut m, c.name, 0, poly).unwrap();
+            let shared = cim::enumerate_shared(&mut m, c.name, 0, poly).unwrap();
+            let shared: Vec<Instance> = shared.iter().map(|i| (**i).clone()).collect();
+            assert_eq!(shared, plain, "{} polymorphic {poly}", c.name);
+        }
+    }
+    assert_eq!(
+        cim::enumerate_shared(&mut m, "CIM_Nothing", 0, true).map(|v| v.len()),
+        Err(CimError::UnknownClass {
+            class: "CIM_Nothing".into()
+        })
+    );
+    let cpu = |v: &[Arc<Instance>]| {
+        v.iter()
+            .find(|i| text(i, "DeviceID") == "CPU1_TEMP")
+            .cloned()
+            .expect("CPU1_TEMP")
+    };
+    let sensors =
+        |m: &mut Machine, now| cim::enumerate_shared(m, "CIM_NumericSensor", now, false).unwrap();
+    let first = cpu(&sensors(&mut m, 0));
+    let again = cpu(&sensors(&mut m, 0));
+    assert!(Arc::ptr_eq(&first, &again), "unchanged, yet built again");
+
+    // A new reading.
+    m.set_sensor("CPU1_TEMP", 96.0, 1000).unwrap();
+    let hot = cpu(&sensors(&mut m, 1000));
+    assert!(!Arc::ptr_eq(&first, &hot));
+    assert_ne!(int(&hot, "CurrentReading"), int(&first, "CurrentReading"));
+    assert!(Arc::ptr_eq(&hot, &cpu(&sensors(&mut m, 1000))));
+
+    // New thresholds (the same reading).
+    let mut th = *m
+        .numeric_sensors()
+        .iter()
+        .find(|s| s.id() == "CPU1_TEMP")
+        .unwrap()
+        .thresholds();
+    th.upper_non_critical = th.upper_non_critical.map(|v| v - 1.0);
+    m.set_thresholds("CPU1_TEMP", th).unwrap();
+    let moved = cpu(&sensors(&mut m, 1000));
+    assert!(!Arc::ptr_eq(&hot, &moved));
+    assert_ne!(*moved, *hot);
+
+    // A new name.
+    m.set_sensor_name("CPU1_TEMP", "Processor 1").unwrap();
+    let renamed = cpu(&sensors(&mut m, 1000));
+    assert!(!Arc::ptr_eq(&moved, &renamed));
+    assert_eq!(text(&renamed, "ElementName"), "Processor 1");
+
+    // Every change is what enumerate says now.
+    let plain = cim::enumerate(&mut m, "CIM_NumericSensor", 1000, false).unwrap();
+    let shared: Vec<Instance> = sensors(&mut m, 1000)
+        .iter()
+        .map(|i| (**i).clone())
+        .collect();
+    assert_eq!(shared, plain);
+}

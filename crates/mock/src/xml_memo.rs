@@ -2,6 +2,7 @@
 //! instance that has not changed since the last answer (see [`XmlMemo`]).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use machine::cim::Instance;
 use wsman::body::{Body, Item};
@@ -24,7 +25,7 @@ pub struct XmlMemo {
 
 #[derive(Debug)]
 struct Written {
-    inst: Instance,
+    inst: Arc<Instance>,
     style: UriStyle,
     text: String,
 }
@@ -34,11 +35,12 @@ struct Written {
 const MEMO_CAPACITY: usize = 4096;
 
 impl XmlMemo {
-    /// [`item`], from the memo when `inst` is the instance written last at `slot`.
+    /// [`item`], from the memo when `inst` is the instance written last at `slot`: the
+    /// same `Arc` (a shared instance handed out again, not compared), or an equal one.
     pub fn item(
         &mut self,
         slot: usize,
-        inst: &Instance,
+        inst: &Arc<Instance>,
         style: &UriStyle,
         shape: ItemShape,
     ) -> Item<'static> {
@@ -47,7 +49,7 @@ impl XmlMemo {
             ItemShape::Epr => 1,
             ItemShape::ObjectAndEpr => 2,
         };
-        let text = self.text(kind, slot, inst, style, |inst, style| {
+        let text = self.text(kind, slot, inst, Some(inst), style, |inst, style| {
             match item(inst, style, shape) {
                 Item::Xml(text) => text.into_owned(),
                 // `item` only ever writes text.
@@ -65,7 +67,7 @@ impl XmlMemo {
         // costs a write).
         let keys = BuildHasherDefault::<DefaultHasher>::default().hash_one(&inst.keys);
         let slot = keys as usize;
-        let text = self.text(3, slot, inst, style, |inst, style| {
+        let text = self.text(3, slot, inst, None, style, |inst, style| {
             match instance_body(inst, style) {
                 Body::Xml(text) => text.into_owned(),
                 // `instance_body` only ever writes text.
@@ -80,6 +82,7 @@ impl XmlMemo {
         kind: u8,
         slot: usize,
         inst: &Instance,
+        shared: Option<&Arc<Instance>>,
         style: &UriStyle,
         write: impl FnOnce(&Instance, &UriStyle) -> String,
     ) -> String {
@@ -87,8 +90,8 @@ impl XmlMemo {
         let class = BuildHasherDefault::<DefaultHasher>::default().hash_one(inst.class.as_str());
         let key = (kind, class, slot);
         if let Some(w) = self.written.get(&key)
-            && w.inst == *inst
             && w.style == *style
+            && (shared.is_some_and(|a| Arc::ptr_eq(a, &w.inst)) || *w.inst == *inst)
         {
             return w.text.clone();
         }
@@ -99,7 +102,7 @@ impl XmlMemo {
         self.written.insert(
             key,
             Written {
-                inst: inst.clone(),
+                inst: shared.map_or_else(|| Arc::new(inst.clone()), Arc::clone),
                 style: style.clone(),
                 text: text.clone(),
             },
@@ -159,7 +162,7 @@ mod tests {
                     for shape in shapes {
                         for slot in [0, 1] {
                             assert_eq!(
-                                text(memo.item(slot, inst, style, shape)),
+                                text(memo.item(slot, &Arc::new((*inst).clone()), style, shape)),
                                 text(item(inst, style, shape)),
                                 "{} {shape:?} {style:?}",
                                 inst.class
@@ -178,7 +181,7 @@ mod tests {
         let mut memo = XmlMemo::default();
         let style = UriStyle::dmtf();
         let ask = |memo: &mut XmlMemo, inst: &Instance, n: &str| {
-            memo.text(0, 0, inst, &style, |_, _| n.to_owned())
+            memo.text(0, 0, inst, None, &style, |_, _| n.to_owned())
         };
         // (Not `base`: its NaN equals nothing, so it is written every time.)
         let plain = instance("CIM_NumericSensor", vec![("A", Value::UInt(1))]);
@@ -196,6 +199,44 @@ mod tests {
         assert_eq!(ask(&mut memo, &changed, "eighth"), "eighth");
     }
 
+    /// A shared instance handed out again is the kept one without a comparison; an
+    /// equal copy is found by comparing; another URI style is written again.
+    #[test]
+    fn the_same_shared_instance_is_known_by_its_pointer() {
+        let mut memo = XmlMemo::default();
+        let dmtf = UriStyle::dmtf();
+        // NaN equals nothing, so only the pointer can make the first hit.
+        let nan = Arc::new(instance(
+            "CIM_NumericSensor",
+            vec![("R", Value::Real(f64::NAN))],
+        ));
+        let mut ask = |a: &Arc<Instance>, style: &UriStyle, n: &str| {
+            memo.text(0, 0, a, Some(a), style, |_, _| n.to_owned())
+        };
+        assert_eq!(ask(&nan, &dmtf, "first"), "first");
+        assert_eq!(ask(&nan, &dmtf, "second"), "first");
+        let copy = Arc::new((*nan).clone());
+        assert_eq!(
+            ask(&copy, &dmtf, "third"),
+            "third",
+            "a NaN copy is not equal"
+        );
+        let plain = Arc::new(instance("CIM_NumericSensor", vec![("A", Value::UInt(1))]));
+        assert_eq!(ask(&plain, &dmtf, "fourth"), "fourth");
+        let equal = Arc::new((*plain).clone());
+        assert_eq!(
+            ask(&equal, &dmtf, "fifth"),
+            "fourth",
+            "an equal copy is a hit"
+        );
+        let wmi = UriStyle::wmi("root/cimv2");
+        assert_eq!(
+            ask(&equal, &wmi, "sixth"),
+            "sixth",
+            "another style is written"
+        );
+    }
+
     /// Slots are kept side by side up to the capacity; past it the memo starts afresh
     /// rather than growing.
     #[test]
@@ -204,7 +245,7 @@ mod tests {
         let style = UriStyle::dmtf();
         let plain = instance("CIM_NumericSensor", vec![("A", Value::UInt(1))]);
         let mut ask =
-            |slot: usize, n: &str| memo.text(0, slot, &plain, &style, |_, _| n.to_owned());
+            |slot: usize, n: &str| memo.text(0, slot, &plain, None, &style, |_, _| n.to_owned());
         assert_eq!(ask(0, "a"), "a");
         assert_eq!(ask(1, "b"), "b");
         assert_eq!(ask(0, "c"), "a", "slot 0 is kept beside slot 1");

@@ -1738,9 +1738,10 @@ proptest! {
     }
 }
 
-/// `apply_owned` (the mock's path, which keeps the instances it is given instead of
-/// copying them) answers exactly what `apply` does, for every kind of filter: none,
-/// selectors that keep some, all or none, and WQL with and without a projection.
+/// `apply_owned` and `apply_shared` (the mock's path, which keeps the `Arc`s it is
+/// given instead of copying the instances) answer exactly what `apply` does, for every
+/// kind of filter: none, selectors that keep some, all or none, and WQL with and
+/// without a projection; what `apply_shared` keeps whole is the very `Arc` it was given.
 #[test]
 fn applying_to_owned_instances_answers_as_applying_to_borrowed_ones() {
     let mut filters: Vec<(String, Compiled)> = vec![("none".into(), Compiled::All)];
@@ -1769,11 +1770,21 @@ fn applying_to_owned_instances_answers_as_applying_to_borrowed_ones() {
     for case in [Case::Sensitive, Case::Insensitive] {
         let env = env().with_selector_case(case);
         for (what, f) in &filters {
-            assert_eq!(
-                f.apply_owned(sensors(), &env),
-                f.apply(&sensors(), &env),
-                "{what}, {case:?}"
-            );
+            let borrowed = f.apply(&sensors(), &env);
+            assert_eq!(f.apply_owned(sensors(), &env), borrowed, "{what}, {case:?}");
+            let given: Vec<std::sync::Arc<_>> =
+                sensors().into_iter().map(std::sync::Arc::new).collect();
+            let shared = f.apply_shared(given.clone(), &env).unwrap();
+            let plain: Vec<_> = shared.iter().map(|i| (**i).clone()).collect();
+            assert_eq!(Ok(plain), borrowed, "{what}, {case:?}");
+            if matches!(f, Compiled::All | Compiled::Selector(_)) {
+                for kept in &shared {
+                    assert!(
+                        given.iter().any(|g| std::sync::Arc::ptr_eq(g, kept)),
+                        "{what}, {case:?}: a kept instance was copied"
+                    );
+                }
+            }
         }
     }
 }

@@ -277,6 +277,32 @@ impl Compiled {
         }
     }
 
+    /// [`Compiled::apply_owned`] on shared instances: those kept whole stay the same
+    /// `Arc`s; a filter that builds new instances (a WQL projection, an association)
+    /// gives new ones.
+    pub fn apply_shared(
+        &self,
+        candidates: Vec<std::sync::Arc<Instance>>,
+        env: &Env<'_>,
+    ) -> Result<Vec<std::sync::Arc<Instance>>, FilterError> {
+        match self {
+            Compiled::All => Ok(candidates),
+            Compiled::Selector(s) => {
+                let mut kept = candidates;
+                kept.retain(|inst| selector::matches(inst, s, env.selector_case, env.is_subclass));
+                Ok(kept)
+            }
+            _ => {
+                let owned: Vec<Instance> = candidates.iter().map(|i| (**i).clone()).collect();
+                Ok(self
+                    .apply(&owned, env)?
+                    .into_iter()
+                    .map(std::sync::Arc::new)
+                    .collect())
+            }
+        }
+    }
+
     /// The whole result. `candidates` are the enumerated class's instances (with its
     /// subclasses') for every dialect but the association filter, for which they are
     /// the association instances to search (see [`association`]).

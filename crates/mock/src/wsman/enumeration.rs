@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use machine::cim::{self, Instance, Reference};
@@ -178,7 +179,7 @@ impl Inner {
         filter: Option<&wsman::body::Filter<'_>>,
         scenario: &Scenario,
         now: u64,
-    ) -> Result<(Vec<Instance>, UriStyle), Fail> {
+    ) -> Result<(Vec<Arc<Instance>>, UriStyle), Fail> {
         if let Some(base) = uri.strip_suffix('*').filter(|b| b.ends_with('/')) {
             // All classes: DMTF's `wscim/1/*` (DSP0227), and the same under the CIM
             // schema, WMI (`.../wmi/root/hardware/*`, as WinRM clients write it) and
@@ -213,7 +214,7 @@ impl Inner {
             };
             return self
                 .associated(f, scenario, now)
-                .map(|v| (visible(v, scenario), style));
+                .map(|v| (shared(visible(v, scenario)), style));
         }
         let target = resolve(uri, env, scenario)?;
         if let Some(f) = filter {
@@ -225,21 +226,23 @@ impl Inner {
                     .into_iter()
                     .filter(|i| cim::is_subclass(&i.class, &target.class))
                     .collect();
-                return Ok((visible(kept, scenario), target.style));
+                return Ok((shared(visible(kept, scenario)), target.style));
             }
         }
         let is_subclass = |a: &str, b: &str| cim::is_subclass(a, b);
         let compiled =
             filter::compile_with(filter, &target.class, &is_subclass).map_err(filter_fault)?;
-        let instances =
-            cim::enumerate(&mut self.machine, &target.class, now, true).map_err(cim_fault)?;
+        // Shared instances: a numeric sensor's unchanged since the last answer is the
+        // same `Arc`, which the XML memo recognises without comparing it.
+        let instances = cim::enumerate_shared(&mut self.machine, &target.class, now, true)
+            .map_err(cim_fault)?;
         let case = match scenario.wsman.flavour {
             Flavour::Windows => filter::selector::Case::Insensitive,
             Flavour::Dmtf => filter::selector::Case::Sensitive,
         };
         let env = filter::Env::new(&is_subclass).with_selector_case(case);
         let out = compiled
-            .apply_owned(instances, &env)
+            .apply_shared(instances, &env)
             .map_err(filter_fault)?;
         // A polymorphic enumeration does not show subclasses the service does not serve.
         Ok((visible(out, scenario), target.style))
@@ -506,4 +509,9 @@ pub(super) fn item_size(item: &Item<'_>) -> usize {
         Item::ObjectAndEpr(t, _) => wsman::write::write_tree(t).len() + 750,
         Item::Xml(x) => x.len(),
     }
+}
+
+/// Instances built for one answer, behind the `Arc`s the memo takes.
+fn shared(instances: Vec<Instance>) -> Vec<Arc<Instance>> {
+    instances.into_iter().map(Arc::new).collect()
 }

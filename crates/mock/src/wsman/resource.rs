@@ -139,13 +139,19 @@ pub(super) fn resource_uris(scenario: &Scenario) -> Vec<(String, String)> {
 
 /// The instances the service shows: those of classes it serves (`[wsman] classes`
 /// and the classes of `[wsman.resources]`).
-pub(super) fn visible(instances: Vec<Instance>, scenario: &Scenario) -> Vec<Instance> {
+pub(super) fn visible<I: std::borrow::Borrow<Instance>>(
+    instances: Vec<I>,
+    scenario: &Scenario,
+) -> Vec<I> {
     let w = &scenario.wsman;
     if w.classes.is_none() {
         return instances;
     }
     instances
         .into_iter()
-        .filter(|i| w.offers_class(&i.class) || w.is_resource_class(&i.class))
+        .filter(|i| {
+            let class = &i.borrow().class;
+            w.offers_class(class) || w.is_resource_class(class)
+        })
         .collect()
 }
