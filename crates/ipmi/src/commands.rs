@@ -361,6 +361,11 @@ mod tests {
             None,
             "a session-layer command"
         );
-        assert_eq!(machine_privilege(0x06, 0x03), None, "not implemented");
+        assert_eq!(
+            machine_privilege(0x06, 0x03),
+            Some(Privilege::Administrator),
+            "Warm Reset"
+        );
+        assert_eq!(machine_privilege(0x06, 0x24), None, "not implemented");
     }
 }

@@ -27,6 +27,8 @@
 mod check;
 mod enumeration;
 mod eventing;
+#[cfg(test)]
+mod eventing_props;
 mod faults;
 mod identify;
 mod invoke;
