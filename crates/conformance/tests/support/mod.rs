@@ -122,6 +122,9 @@ pub fn broken_outcome(level: Level) -> Outcome {
     }
 }
 
+/// How many defect scenarios [`defect_problems`] runs the suite against at once.
+const DEFECT_RUNS_AT_ONCE: usize = 12;
+
 /// Runs `outcomes` against the clean mock (`None`) and against each defect file (in
 /// parallel), and returns what is wrong: a defect file without a `# breaks:` line or
 /// naming no case or an unknown one, a named case that does not pass when clean or
@@ -142,10 +145,18 @@ where
         levels.insert(format!("#{}", r.id), r.level());
     }
     let clean = outcomes(None).await;
+    // A bounded number of runs at once: every run has timed cases (heartbeats within
+    // their interval and slack), and forty suites at once on two cores in a debug
+    // build made a correct mock's heartbeats late.
+    let at_once = std::sync::Arc::new(tokio::sync::Semaphore::new(DEFECT_RUNS_AT_ONCE));
     let mut set = tokio::task::JoinSet::new();
     for f in files {
         let run = outcomes(Some(f.clone()));
-        set.spawn(async move { (f, run.await) });
+        let at_once = at_once.clone();
+        set.spawn(async move {
+            let _turn = at_once.acquire_owned().await.expect("never closed");
+            (f, run.await)
+        });
     }
     let mut problems = Vec::new();
     while let Some(joined) = set.join_next().await {
