@@ -191,46 +191,40 @@ fn select<T: Copy>(
     out
 }
 
-/// `$PSVersionTable`.
-fn ps_version_table() -> Value {
-    let entries = vec![
-        (
-            Value::string("PSVersion"),
-            Value::Version(PS_VERSION.into()),
-        ),
+/// The version table of Windows PowerShell 5.1 on Windows Server 2019, as
+/// `$PSVersionTable` shows it (`compatible`: with PSCompatibleVersions) and as the
+/// application private data carries it (without).
+pub(crate) fn version_entries(compatible: bool) -> Vec<(Value, Value)> {
+    let version = |name: &str, v: &str| (Value::string(name), Value::Version(v.into()));
+    let mut entries = vec![
+        version("PSVersion", PS_VERSION),
         (Value::string("PSEdition"), Value::string("Desktop")),
-        (
+    ];
+    if compatible {
+        entries.push((
             Value::string("PSCompatibleVersions"),
             Value::List(
-                ["1.0", "2.0", "3.0", "4.0", "5.0", "5.1.17763.1"]
+                ["1.0", "2.0", "3.0", "4.0", "5.0", PS_VERSION]
                     .iter()
                     .map(|v| Value::Version((*v).into()))
                     .collect(),
             ),
-        ),
-        (
-            Value::string("BuildVersion"),
-            Value::Version("10.0.17763.1".into()),
-        ),
-        (
-            Value::string("CLRVersion"),
-            Value::Version("4.0.30319.42000".into()),
-        ),
-        (
-            Value::string("WSManStackVersion"),
-            Value::Version("3.0".into()),
-        ),
-        (
-            Value::string("PSRemotingProtocolVersion"),
-            Value::Version("2.3".into()),
-        ),
-        (
-            Value::string("SerializationVersion"),
-            Value::Version("1.1.0.1".into()),
-        ),
-    ];
+        ));
+    }
+    entries.extend([
+        version("BuildVersion", "10.0.17763.1"),
+        version("CLRVersion", "4.0.30319.42000"),
+        version("WSManStackVersion", "3.0"),
+        version("PSRemotingProtocolVersion", "2.3"),
+        version("SerializationVersion", "1.1.0.1"),
+    ]);
+    entries
+}
+
+/// `$PSVersionTable`.
+fn ps_version_table() -> Value {
     Obj::new(["System.Collections.Hashtable", "System.Object"])
-        .with_base(Value::Dict(entries))
+        .with_base(Value::Dict(version_entries(true)))
         .into()
 }
 

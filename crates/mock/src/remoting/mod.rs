@@ -527,33 +527,7 @@ fn application_private_data() -> Value {
         "System.Collections.Hashtable",
         "System.Object",
     ])
-    .with_base(Value::Dict(vec![
-        (
-            Value::string("PSVersion"),
-            Value::Version("5.1.17763.1".into()),
-        ),
-        (Value::string("PSEdition"), Value::string("Desktop")),
-        (
-            Value::string("BuildVersion"),
-            Value::Version("10.0.17763.1".into()),
-        ),
-        (
-            Value::string("CLRVersion"),
-            Value::Version("4.0.30319.42000".into()),
-        ),
-        (
-            Value::string("WSManStackVersion"),
-            Value::Version("3.0".into()),
-        ),
-        (
-            Value::string("PSRemotingProtocolVersion"),
-            Value::Version("2.3".into()),
-        ),
-        (
-            Value::string("SerializationVersion"),
-            Value::Version("1.1.0.1".into()),
-        ),
-    ]));
+    .with_base(Value::Dict(builtins::version_entries(false)));
     records::application_private_data(vec![
         (Value::string("DebugMode"), Value::I32(1)),
         (Value::string("DebugStop"), Value::Bool(false)),
