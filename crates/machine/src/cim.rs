@@ -36,6 +36,11 @@
 //! Keys in [`Instance::keys`] are text; a reference-valued key (associations) is the
 //! referenced instance's object path ([`Reference::object_path`]), and its property
 //! holds the [`Value::Ref`].
+//!
+//! Why one file of ~2,000 lines: every class's instance builder, its Put/Invoke rules
+//! and the association traversal read the same private object model (`Obj`, `Device`)
+//! and helpers. Apart are the schema table (`cim/schema.rs`, plain data) and the shared
+//! instances (`cim/shared.rs`, a cache over this model rather than part of it).
 
 mod schema;
 mod shared;
