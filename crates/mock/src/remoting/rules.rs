@@ -141,13 +141,14 @@ impl PsrpSettings {
                     None,
                 ));
             }
-            if r.command.as_deref().is_some_and(|c| c.trim().is_empty())
+            let empty_command = r.command.as_deref().is_some_and(|c| c.trim().is_empty());
+            if empty_command
                 || r.configuration
                     .as_deref()
                     .is_some_and(|c| c.trim().is_empty())
             {
                 return Err((
-                    path(if r.command.is_some() {
+                    path(if empty_command {
                         "command"
                     } else {
                         "configuration"
@@ -354,6 +355,16 @@ mod tests {
                 "message = \"CREATE_PIPELINE\"\naction = \"stall\"\ntimes = 0",
                 "psrp.rules[0].times",
                 "0 times",
+            ),
+            (
+                "message = \"CREATE_PIPELINE\"\ncommand = \" \"\naction = \"break_pool\"",
+                "psrp.rules[0].command",
+                "an empty name",
+            ),
+            (
+                "message = \"CREATE_PIPELINE\"\ncommand = \"Get-Date\"\nconfiguration = \"\"\naction = \"break_pool\"",
+                "psrp.rules[0].configuration",
+                "an empty name",
             ),
         ] {
             let s = settings(&format!("[[psrp.rules]]\n{text}\n"));

@@ -5,8 +5,10 @@
 //! counted in `wsman:DroppedEvents`; nothing produced before it began or after it ended
 //! reaches it, and an ended subscription answers no more Pulls.
 //!
-//! The operations go through the same dispatch as requests over HTTP, on the mock's own
-//! state with a virtual clock (`now` is the test's), so expiry is exact and instant.
+//! Subscribe, Renew and Unsubscribe go through the same dispatch as requests over HTTP,
+//! a Pull through `event_pull` (what an HTTP Pull of a subscription's context comes to
+//! once any wait is over), all on the mock's own state with a virtual clock (`now` is
+//! the test's), so expiry is exact and instant.
 
 use proptest::prelude::*;
 use wsman::body::{Body, Item};
