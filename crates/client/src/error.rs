@@ -200,8 +200,10 @@ pub(crate) fn describe(e: &hyper::Error) -> String {
         causes.push_str(&c.to_string());
         source = c.source();
     }
-    if e.is_incomplete_message() || e.is_closed() {
-        // hyper's own words add nothing to "closed without an answer".
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        // hyper's own words add nothing to "closed without an answer". (Canceled is
+        // hyper's "connection was not ready": the peer closed it before the request
+        // could even be sent.)
         CLOSED_WITHOUT_ANSWER.to_owned()
     } else if reset {
         // Keep the socket's words (`Connection reset by peer`).

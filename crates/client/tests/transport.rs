@@ -180,6 +180,30 @@ async fn a_connection_closed_without_an_answer_keeps_the_request_transcript() {
 }
 
 #[tokio::test]
+async fn a_connection_closed_at_once_is_closed_without_an_answer() {
+    // The server accepts and closes before reading anything: depending on who is
+    // quicker the client sees the connection not ready, closed or reset, and every
+    // one of those is the same "no answer" to its caller.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            drop(s);
+        }
+    });
+    let c = Client::new(Target::new(format!("http://{addr}/wsman"))).unwrap();
+    for _ in 0..20 {
+        let ex = c.send_raw(RawRequest::post("doomed")).await.unwrap();
+        assert!(ex.response.is_none());
+        let error = ex.error.clone().unwrap();
+        assert!(error.starts_with(client::CLOSED_WITHOUT_ANSWER), "{error}");
+        assert!(ex.answered().unwrap_err().is_unanswered());
+    }
+    task.abort();
+}
+
+#[tokio::test]
 async fn a_connection_reset_without_an_answer_says_the_server_may_have_crashed() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -396,8 +396,12 @@ async fn accept_loop(
                         Target::Routed(router) => {
                             match tcp.local_addr().ok().and_then(|local| router(local)) {
                                 Some(endpoint) => endpoint.0,
-                                // Nobody there (an unreachable machine of a fleet).
+                                // Nobody there (an unreachable machine of a fleet):
+                                // a reset at once, the nearest a shared listener
+                                // comes to a refused connection.
                                 None => {
+                                    let _ = socket2::SockRef::from(&tcp)
+                                        .set_linger(Some(std::time::Duration::ZERO));
                                     drop(tcp);
                                     continue;
                                 }
