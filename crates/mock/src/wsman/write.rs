@@ -210,7 +210,10 @@ mod tests {
                     .all(|g| g.bytes().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F'))),
                 "{id}"
             );
-            assert!(groups[2].starts_with('4') && groups[3].starts_with('8'), "{id}");
+            assert!(
+                groups[2].starts_with('4') && groups[3].starts_with('8'),
+                "{id}"
+            );
         }
         let counter = |id: &str| u64::from_str_radix(&id[id.len() - 12..], 16).unwrap();
         // (Other tests may take numbers in between.)
