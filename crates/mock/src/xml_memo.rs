@@ -92,14 +92,15 @@ impl XmlMemo {
     }
 
     /// [`instance_body`], from the memo when `inst` is the instance with its keys last
-    /// written as a body.
-    pub fn instance_body(&mut self, inst: &Instance, style: &UriStyle) -> Body<'static> {
-        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+    /// written as a body: the same `Arc` (a shared instance handed out again, not
+    /// compared), or an equal one.
+    pub fn instance_body(&mut self, inst: &Arc<Instance>, style: &UriStyle) -> Body<'static> {
+        use std::hash::BuildHasher as _;
         // Distinct instances of a class are told apart by their keys (a collision only
         // costs a write).
-        let keys = BuildHasherDefault::<DefaultHasher>::default().hash_one(&inst.keys);
+        let keys = Fnv::default().hash_one(&inst.keys);
         let slot = keys as usize;
-        let text = self.text(3, slot, inst, None, style, |inst, style| {
+        let text = self.text(3, slot, inst, Some(inst), style, |inst, style| {
             match instance_body(inst, style) {
                 Body::Xml(text) => text,
                 // `instance_body` only ever writes text.
@@ -202,7 +203,7 @@ mod tests {
                         }
                     }
                     assert_eq!(
-                        body_text(memo.instance_body(inst, style)),
+                        body_text(memo.instance_body(&Arc::new((*inst).clone()), style)),
                         body_text(instance_body(inst, style)),
                     );
                 }
