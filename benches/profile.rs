@@ -63,11 +63,11 @@ fn run(case: &str, iterations: usize) -> usize {
         let req = Request {
             method: "POST".into(),
             path: "/wsman".into(),
-            headers: vec![(
+            headers: Arc::new(vec![(
                 "content-type".into(),
                 "application/soap+xml;charset=UTF-8".into(),
-            )],
-            body: body.into_bytes(),
+            )]),
+            body: body.into_bytes().into(),
             peer: "127.0.0.1:1".parse().expect("address"),
             tls: false,
             user: Some("admin".into()),

@@ -281,10 +281,7 @@ impl Subscription {
 
     /// The Subscribe request: `req`'s headers, action `wse/Subscribe`, this body.
     pub fn envelope(&self, req: build::Request) -> Envelope<'static> {
-        req.envelope(
-            ns::action::SUBSCRIBE,
-            Body::Xml(Cow::Owned(self.body_xml())),
-        )
+        req.envelope(ns::action::SUBSCRIBE, Body::Xml(self.body_xml().into()))
     }
 }
 

@@ -49,7 +49,7 @@ use std::collections::HashSet;
 
 pub use schema::{CimType, ClassInfo};
 pub(crate) use shared::SharedInstances;
-pub use shared::enumerate_shared;
+pub use shared::{enumerate_shared, get_shared};
 
 use crate::machine::MachineError;
 use crate::power::PowerAction;
@@ -867,58 +867,83 @@ fn version_parts(v: &str) -> [Value; 4] {
     ]
 }
 
+/// What the computer system's instance is built from that changes while the machine
+/// runs (its identity and element name aside): read at `now`, which observes every
+/// sensor (its health is theirs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SystemState {
+    health: u16,
+    enabled: u16,
+    requested: u16,
+    changed: u32,
+}
+
+fn system_state(m: &mut Machine, now: Millis) -> SystemState {
+    m.tick(now);
+    let mut health = 5u16;
+    for sn in m.numeric_sensors() {
+        health = health.max(sn.last_status().health_state());
+    }
+    for d in m.discrete_sensors() {
+        health = health.max(discrete_health(d.is_alarm()));
+    }
+    SystemState {
+        health,
+        enabled: m.power_state(now).cim_enabled_state(),
+        requested: m.requested_state(),
+        changed: m.sel_time(m.power_state_since(now)),
+    }
+}
+
+/// The computer system's instance: built from `state`, the machine's identity and
+/// its element name only (so [`shared`] can keep it while those are unchanged).
+fn system_instance(m: &Machine, state: SystemState) -> Instance {
+    let id = m.identity();
+    let health = state.health;
+    build(
+        CS,
+        vec![
+            ("Caption", s("Computer System")),
+            (
+                "Description",
+                s(format!("{} {} ({})", id.vendor, id.model, id.product_name)),
+            ),
+            ("ElementName", s(m.system_element_name.clone())),
+            ("OperationalStatus", u16s([operational_for_health(health)])),
+            ("HealthState", u(u64::from(health))),
+            ("EnabledState", u(u64::from(state.enabled))),
+            ("RequestedState", u(u64::from(state.requested))),
+            ("EnabledDefault", u(2)),
+            (
+                "TimeOfLastStateChange",
+                Value::DateTime(format_datetime(u64::from(state.changed))),
+            ),
+            ("CreationClassName", s(CS)),
+            ("Name", s(id.hostname.clone())),
+            ("NameFormat", s("Other")),
+            (
+                "IdentifyingDescriptions",
+                strs(["CIM:GUID", "CIM:Model:SerialNumber"]),
+            ),
+            (
+                "OtherIdentifyingInfo",
+                strs([
+                    id.guid.clone(),
+                    format!("{}:{}", id.model, id.serial_number),
+                ]),
+            ),
+            ("Dedicated", u16s([0])),
+            ("ResetCapability", u(4)),
+        ],
+    )
+}
+
 /// The instance of an object at `now` (reading sensors observes them).
 fn instance(m: &mut Machine, obj: Obj, now: Millis) -> Instance {
     match obj {
         Obj::System => {
-            m.tick(now);
-            let mut health = 5u16;
-            for sn in m.numeric_sensors() {
-                health = health.max(sn.last_status().health_state());
-            }
-            for d in m.discrete_sensors() {
-                health = health.max(discrete_health(d.is_alarm()));
-            }
-            let m = &*m;
-            let power = m.power_state(now);
-            let since = m.power_state_since(now);
-            let id = m.identity();
-            build(
-                CS,
-                vec![
-                    ("Caption", s("Computer System")),
-                    (
-                        "Description",
-                        s(format!("{} {} ({})", id.vendor, id.model, id.product_name)),
-                    ),
-                    ("ElementName", s(m.system_element_name.clone())),
-                    ("OperationalStatus", u16s([operational_for_health(health)])),
-                    ("HealthState", u(u64::from(health))),
-                    ("EnabledState", u(u64::from(power.cim_enabled_state()))),
-                    ("RequestedState", u(u64::from(m.requested_state()))),
-                    ("EnabledDefault", u(2)),
-                    (
-                        "TimeOfLastStateChange",
-                        Value::DateTime(format_datetime(u64::from(m.sel_time(since)))),
-                    ),
-                    ("CreationClassName", s(CS)),
-                    ("Name", s(id.hostname.clone())),
-                    ("NameFormat", s("Other")),
-                    (
-                        "IdentifyingDescriptions",
-                        strs(["CIM:GUID", "CIM:Model:SerialNumber"]),
-                    ),
-                    (
-                        "OtherIdentifyingInfo",
-                        strs([
-                            id.guid.clone(),
-                            format!("{}:{}", id.model, id.serial_number),
-                        ]),
-                    ),
-                    ("Dedicated", u16s([0])),
-                    ("ResetCapability", u(4)),
-                ],
-            )
+            let state = system_state(m, now);
+            system_instance(m, state)
         }
         Obj::Device(d @ Device::Numeric(i)) => {
             let Some(id) = m.numeric_sensors().get(i).map(|s| s.id().to_owned()) else {

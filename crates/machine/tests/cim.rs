@@ -1073,3 +1073,73 @@ fn shared_instances_are_enumerate_s_and_kept_only_while_unchanged() {
         .collect();
     assert_eq!(shared, plain);
 }
+
+/// `get_shared` answers what `get` does, and hands out the computer system's kept
+/// instance (the same `Arc`) exactly while its health, power, requested state, last
+/// change, element name and identity are unchanged.
+#[test]
+fn a_shared_get_is_get_s_and_kept_only_while_unchanged() {
+    use std::sync::Arc;
+    let mut m = default_machine();
+    let get = |m: &mut Machine, class: &str, keys: &[(String, String)], now| {
+        let shared = cim::get_shared(m, class, keys, now).unwrap();
+        assert_eq!(*shared, cim::get(m, class, keys, now).unwrap(), "{class}");
+        shared
+    };
+    for class in ["CIM_ComputerSystem", "CIM_NumericSensor", "CIM_RecordLog"] {
+        for inst in cim::enumerate(&mut m, class, 0, false).unwrap() {
+            let keys: Vec<(String, String)> = inst.keys.clone();
+            get(&mut m, class, &keys, 0);
+        }
+    }
+    assert_eq!(
+        cim::get_shared(&mut m, "CIM_Nothing", &[], 0).map(|_| ()),
+        cim::get(&mut m, "CIM_Nothing", &[], 0).map(|_| ())
+    );
+    let cs = |m: &mut Machine, now| get(m, "CIM_ComputerSystem", &[], now);
+    let first = cs(&mut m, 0);
+    assert!(
+        Arc::ptr_eq(&first, &cs(&mut m, 0)),
+        "unchanged, yet built again"
+    );
+    assert!(
+        Arc::ptr_eq(&first, &cs(&mut m, 500)),
+        "time alone changes nothing"
+    );
+
+    // Health: a sensor past its critical threshold.
+    m.set_sensor("CPU1_TEMP", 150.0, 1000).unwrap();
+    let sick = cs(&mut m, 1000);
+    assert!(!Arc::ptr_eq(&first, &sick));
+    assert_ne!(uint(&sick, "HealthState"), uint(&first, "HealthState"));
+    m.clear_override("CPU1_TEMP", 1000).unwrap();
+
+    // Power (state and its time of change) through RequestStateChange.
+    let before = cs(&mut m, 2000);
+    cim::invoke(
+        &mut m,
+        "CIM_ComputerSystem",
+        &[],
+        "RequestStateChange",
+        &sel(&[("RequestedState", "3")]),
+        2000,
+    )
+    .unwrap();
+    let off = cs(&mut m, 60_000);
+    assert!(!Arc::ptr_eq(&before, &off));
+    assert_ne!(uint(&off, "EnabledState"), uint(&before, "EnabledState"));
+
+    // The element name.
+    cim::put(
+        &mut m,
+        "CIM_ComputerSystem",
+        &[],
+        &sel(&[("ElementName", "rack 4 slot 2")]),
+        60_000,
+    )
+    .unwrap();
+    let renamed = cs(&mut m, 60_000);
+    assert!(!Arc::ptr_eq(&off, &renamed));
+    assert_eq!(text(&renamed, "ElementName"), "rack 4 slot 2");
+    assert!(Arc::ptr_eq(&renamed, &cs(&mut m, 60_000)));
+}

@@ -176,9 +176,8 @@ pub fn item(inst: &Instance, style: &UriStyle, shape: ItemShape) -> Item<'static
     }
     // The writer only ever appends whole `&str`s. Items may wait in an enumeration
     // context for a Pull: keep only what they use.
-    let mut text = String::from_utf8(w.into_inner()).unwrap_or_default();
-    text.shrink_to_fit();
-    Item::Xml(Cow::Owned(text))
+    let text = String::from_utf8(w.into_inner()).unwrap_or_default();
+    Item::Xml(text.into())
 }
 
 /// An instance as the body of a Get (or Put) answer, written once as XML
@@ -187,9 +186,7 @@ pub fn instance_body(inst: &Instance, style: &UriStyle) -> Body<'static> {
     let mut w = XmlWriter::body_fragment();
     write_instance(&mut w, inst, style);
     // The writer only ever appends whole `&str`s.
-    Body::Xml(Cow::Owned(
-        String::from_utf8(w.into_inner()).unwrap_or_default(),
-    ))
+    Body::Xml(String::from_utf8(w.into_inner()).unwrap_or_default().into())
 }
 
 /// Writes an instance as [`instance_tree`] would be written, without building the tree.
@@ -493,7 +490,7 @@ pub(crate) mod tests {
 
     pub(crate) fn text(item: Item<'static>) -> String {
         match item {
-            Item::Xml(x) => x.into_owned(),
+            Item::Xml(x) => x.to_string(),
             other => panic!("not written once: {other:?}"),
         }
     }

@@ -52,7 +52,7 @@ pub(crate) struct Inner {
     pub(crate) ipmi_port: u16,
     /// The Identify answer's body as written, to an anonymous ([0]) and to an
     /// authenticated ([1]) client: it depends on the scenario only.
-    pub(crate) identify_answers: [Option<String>; 2],
+    pub(crate) identify_answers: [Option<std::sync::Arc<str>>; 2],
     /// Instances written before and their XML (see [`crate::xml_memo::XmlMemo`]).
     pub(crate) xml_memo: crate::xml_memo::XmlMemo,
     /// WS-Eventing subscriptions (`crate::eventing`).

@@ -1,7 +1,6 @@
 //! Instances written before, with their XML: the memo that spares rewriting an
 //! instance that has not changed since the last answer (see [`XmlMemo`]).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use machine::cim::Instance;
@@ -20,14 +19,47 @@ use crate::cimxml::{ItemShape, UriStyle, instance_body, item};
 /// give: the memo can make an answer faster, never different.
 #[derive(Debug, Default)]
 pub struct XmlMemo {
-    written: std::collections::HashMap<(u8, u64, usize), Written>,
+    written: std::collections::HashMap<(u8, u64, usize), Written, Fnv>,
 }
 
 #[derive(Debug)]
 struct Written {
     inst: Arc<Instance>,
     style: UriStyle,
-    text: String,
+    text: Arc<str>,
+}
+
+/// FNV-1a: the memo's keys are class names and small numbers the scenario decides,
+/// not input a client controls, and SipHash cost more than the rest of a memo hit.
+type Fnv = std::hash::BuildHasherDefault<FnvHasher>;
+
+#[derive(Debug)]
+struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> Self {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.write(&n.to_le_bytes());
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// How many instances the memo keeps before it starts afresh: far more than any
@@ -51,30 +83,31 @@ impl XmlMemo {
         };
         let text = self.text(kind, slot, inst, Some(inst), style, |inst, style| {
             match item(inst, style, shape) {
-                Item::Xml(text) => text.into_owned(),
+                Item::Xml(text) => text,
                 // `item` only ever writes text.
-                _ => String::new(),
+                _ => Arc::from(""),
             }
         });
-        Item::Xml(Cow::Owned(text))
+        Item::Xml(text)
     }
 
     /// [`instance_body`], from the memo when `inst` is the instance with its keys last
-    /// written as a body.
-    pub fn instance_body(&mut self, inst: &Instance, style: &UriStyle) -> Body<'static> {
-        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+    /// written as a body: the same `Arc` (a shared instance handed out again, not
+    /// compared), or an equal one.
+    pub fn instance_body(&mut self, inst: &Arc<Instance>, style: &UriStyle) -> Body<'static> {
+        use std::hash::BuildHasher as _;
         // Distinct instances of a class are told apart by their keys (a collision only
         // costs a write).
-        let keys = BuildHasherDefault::<DefaultHasher>::default().hash_one(&inst.keys);
+        let keys = Fnv::default().hash_one(&inst.keys);
         let slot = keys as usize;
-        let text = self.text(3, slot, inst, None, style, |inst, style| {
+        let text = self.text(3, slot, inst, Some(inst), style, |inst, style| {
             match instance_body(inst, style) {
-                Body::Xml(text) => text.into_owned(),
+                Body::Xml(text) => text,
                 // `instance_body` only ever writes text.
-                _ => String::new(),
+                _ => Arc::from(""),
             }
         });
-        Body::Xml(Cow::Owned(text))
+        Body::Xml(text)
     }
 
     fn text(
@@ -84,10 +117,10 @@ impl XmlMemo {
         inst: &Instance,
         shared: Option<&Arc<Instance>>,
         style: &UriStyle,
-        write: impl FnOnce(&Instance, &UriStyle) -> String,
-    ) -> String {
-        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
-        let class = BuildHasherDefault::<DefaultHasher>::default().hash_one(inst.class.as_str());
+        write: impl FnOnce(&Instance, &UriStyle) -> Arc<str>,
+    ) -> Arc<str> {
+        use std::hash::BuildHasher as _;
+        let class = Fnv::default().hash_one(inst.class.as_str());
         let key = (kind, class, slot);
         if let Some(w) = self.written.get(&key)
             && w.style == *style
@@ -124,7 +157,7 @@ mod tests {
 
     fn body_text(body: Body<'static>) -> String {
         match body {
-            Body::Xml(x) => x.into_owned(),
+            Body::Xml(x) => x.to_string(),
             other => panic!("not written once: {other:?}"),
         }
     }
@@ -170,7 +203,7 @@ mod tests {
                         }
                     }
                     assert_eq!(
-                        body_text(memo.instance_body(inst, style)),
+                        body_text(memo.instance_body(&Arc::new((*inst).clone()), style)),
                         body_text(instance_body(inst, style)),
                     );
                 }
@@ -181,7 +214,8 @@ mod tests {
         let mut memo = XmlMemo::default();
         let style = UriStyle::dmtf();
         let ask = |memo: &mut XmlMemo, inst: &Instance, n: &str| {
-            memo.text(0, 0, inst, None, &style, |_, _| n.to_owned())
+            memo.text(0, 0, inst, None, &style, |_, _| Arc::from(n))
+                .to_string()
         };
         // (Not `base`: its NaN equals nothing, so it is written every time.)
         let plain = instance("CIM_NumericSensor", vec![("A", Value::UInt(1))]);
@@ -211,7 +245,8 @@ mod tests {
             vec![("R", Value::Real(f64::NAN))],
         ));
         let mut ask = |a: &Arc<Instance>, style: &UriStyle, n: &str| {
-            memo.text(0, 0, a, Some(a), style, |_, _| n.to_owned())
+            memo.text(0, 0, a, Some(a), style, |_, _| Arc::from(n))
+                .to_string()
         };
         assert_eq!(ask(&nan, &dmtf, "first"), "first");
         assert_eq!(ask(&nan, &dmtf, "second"), "first");
@@ -244,8 +279,10 @@ mod tests {
         let mut memo = XmlMemo::default();
         let style = UriStyle::dmtf();
         let plain = instance("CIM_NumericSensor", vec![("A", Value::UInt(1))]);
-        let mut ask =
-            |slot: usize, n: &str| memo.text(0, slot, &plain, None, &style, |_, _| n.to_owned());
+        let mut ask = |slot: usize, n: &str| {
+            memo.text(0, slot, &plain, None, &style, |_, _| Arc::from(n))
+                .to_string()
+        };
         assert_eq!(ask(0, "a"), "a");
         assert_eq!(ask(1, "b"), "b");
         assert_eq!(ask(0, "c"), "a", "slot 0 is kept beside slot 1");

@@ -32,7 +32,8 @@ pub enum Body<'a> {
     /// server writes a representation straight from its own data instead of building a
     /// tree first. Write it with [`crate::write::XmlWriter::body_fragment`], so that it
     /// uses the prefixes the envelope has in scope. The parser never produces it.
-    Xml(Cow<'a, str>),
+    /// Shared, so that a server can keep the text and answer with it without copying.
+    Xml(std::sync::Arc<str>),
     /// `wsman:XmlFragment` (fragment-level Get/Put).
     Fragment(Tree<'a>),
     /// `wxf:ResourceCreated` (Create response).
@@ -215,8 +216,9 @@ pub enum Item<'a> {
     /// text for later Pulls, instead of holding a tree and writing it twice. Write it
     /// with [`crate::write::XmlWriter::item_fragment`], so that it uses the prefixes the
     /// envelope has in scope where items go and comes out as the tree would have. The
-    /// parser never produces it.
-    Xml(Cow<'a, str>),
+    /// parser never produces it. Shared, so that a server can keep the text and hand
+    /// it to every answer without copying it.
+    Xml(std::sync::Arc<str>),
 }
 
 /// `wsen:EnumerateResponse`.

@@ -12,8 +12,12 @@
 
 use std::sync::Arc;
 
-use super::{CimError, Device, Instance, Obj, instance, is_known, numeric_instance, objects};
+use super::{
+    CimError, Device, Instance, Obj, SystemState, instance, is_known, numeric_instance, objects,
+    resolve, system_instance, system_state,
+};
 use crate::sensor::{ThresholdStatus, Thresholds};
+use crate::spec::Identity;
 use crate::{Machine, Millis};
 
 /// What a numeric sensor's instance is built from that can change.
@@ -25,10 +29,62 @@ struct Inputs {
     name: String,
 }
 
-/// The kept instance of each numeric sensor, by index, with its inputs.
+/// What the computer system's instance is built from (see [`super::system_instance`]).
+#[derive(Debug, Clone, PartialEq)]
+struct SystemInputs {
+    state: SystemState,
+    element_name: String,
+    identity: Identity,
+}
+
+/// The kept instance of each numeric sensor, by index, and of the computer system,
+/// with their inputs.
 #[derive(Debug, Default)]
 pub(crate) struct SharedInstances {
     numeric: Vec<Option<(Inputs, Arc<Instance>)>>,
+    system: Option<(SystemInputs, Arc<Instance>)>,
+}
+
+/// [`super::get`], behind an `Arc`: a numeric sensor's or the computer system's
+/// instance is the one handed out before while its inputs are unchanged.
+pub fn get_shared(
+    m: &mut Machine,
+    class: &str,
+    selectors: &[(String, String)],
+    now: Millis,
+) -> Result<Arc<Instance>, CimError> {
+    Ok(match resolve(m, class, selectors)? {
+        Obj::Device(Device::Numeric(i)) => numeric_shared(m, i, now),
+        Obj::System => system_shared(m, now),
+        other => Arc::new(instance(m, other, now)),
+    })
+}
+
+fn system_shared(m: &mut Machine, now: Millis) -> Arc<Instance> {
+    let state = system_state(m, now);
+    if let Some((kept, inst)) = &m.cim_shared.system
+        && kept.state == state
+        && kept.element_name == m.system_element_name
+        && kept.identity == *m.identity()
+    {
+        debug_assert_eq!(
+            **inst,
+            system_instance(m, state),
+            "a kept computer system instance differs from one built now: an input of \
+             system_instance is missing from cim::shared::SystemInputs"
+        );
+        return Arc::clone(inst);
+    }
+    let inst = Arc::new(system_instance(m, state));
+    m.cim_shared.system = Some((
+        SystemInputs {
+            state,
+            element_name: m.system_element_name.clone(),
+            identity: m.identity().clone(),
+        },
+        Arc::clone(&inst),
+    ));
+    inst
 }
 
 /// [`super::enumerate`], with each instance behind an `Arc`: a numeric sensor's is the

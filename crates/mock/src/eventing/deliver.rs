@@ -322,7 +322,7 @@ fn envelope(
         &to,
         action,
         extra,
-        body.map_or(Body::Empty, |b| Body::Xml(Cow::Owned(b))),
+        body.map_or(Body::Empty, |b| Body::Xml(b.into())),
         with_ids,
     )
 }

@@ -17,9 +17,9 @@ pub struct Request {
     /// Request path (`/wsman`).
     pub path: String,
     /// Header (name lower-cased, value), in order.
-    pub headers: Vec<(String, String)>,
-    /// The whole body (already bounded by the size limit).
-    pub body: Vec<u8>,
+    pub headers: std::sync::Arc<Vec<(String, String)>>,
+    /// The whole body (already bounded by the size limit), shared with the journal.
+    pub body: bytes::Bytes,
     /// The peer.
     pub peer: SocketAddr,
     /// Whether it came over TLS.

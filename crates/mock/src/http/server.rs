@@ -635,8 +635,8 @@ impl Svc {
             tls,
             method: parts.method.as_str().to_owned(),
             path: target.clone(),
-            headers,
-            body: Vec::new(),
+            headers: Arc::new(headers),
+            body: Bytes::new(),
             user: None,
             auth: AuthOutcome::NotChecked,
             encrypted: false,
@@ -709,9 +709,9 @@ impl Svc {
             return rec.refuse(simple(408, "request body not received in time", true));
         };
         match read {
-            Ok(b) => rec.body = b,
+            Ok(b) => rec.body = Bytes::from(b),
             Err(BodyError::TooLarge(partial)) => {
-                rec.body = partial;
+                rec.body = Bytes::from(partial);
                 return self.too_large(rec).await;
             }
             Err(BodyError::Io) => {
@@ -844,9 +844,9 @@ impl Svc {
             let opened = self.conn().open(content_type, &rec.body);
             match opened {
                 Some(Ok((original_type, plain))) => {
-                    rec.body = plain;
+                    rec.body = Bytes::from(plain);
                     rec.encrypted = true;
-                    for (name, value) in &mut handler_headers {
+                    for (name, value) in Arc::make_mut(&mut handler_headers) {
                         if name == "content-type" {
                             *value = original_type.clone();
                         }
@@ -1184,8 +1184,10 @@ struct Draft {
     tls: bool,
     method: String,
     path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    /// Shared with the handler's [`Request`] (copied only to rewrite a sealed body's
+    /// content type).
+    headers: Arc<Vec<(String, String)>>,
+    body: Bytes,
     user: Option<String>,
     auth: AuthOutcome,
     encrypted: bool,
@@ -1217,9 +1219,11 @@ impl Draft {
             tls: self.tls,
             method: std::mem::take(&mut self.method),
             path: std::mem::take(&mut self.path),
-            request_headers: std::mem::take(&mut self.headers),
+            // The handler's copy is gone by now: this takes the vector back.
+            request_headers: Arc::try_unwrap(std::mem::take(&mut self.headers))
+                .unwrap_or_else(|shared| (*shared).clone()),
             // The body is not needed after this: its bytes become the stored text.
-            request_body: StoredBody::from_vec(std::mem::take(&mut self.body)),
+            request_body: StoredBody::from_bytes(std::mem::take(&mut self.body)),
             user: self.user.take(),
             auth: self.auth,
             encrypted: self.encrypted,

@@ -499,7 +499,7 @@ impl Inner {
         let items = collected
             .events
             .iter()
-            .map(|(_, r)| Item::Xml(Cow::Owned(r.xml.clone())))
+            .map(|(_, r)| Item::Xml(r.xml.as_str().into()))
             .collect();
         Some(Ok(respond(
             header,

@@ -140,8 +140,8 @@ impl Run {
             req: Request {
                 method: "POST".into(),
                 path: "/wsman".into(),
-                headers: Vec::new(),
-                body: Vec::new(),
+                headers: Default::default(),
+                body: bytes::Bytes::new(),
                 peer: "127.0.0.1:1".parse().expect("address"),
                 tls: false,
                 user: Some("admin".into()),

@@ -21,12 +21,12 @@ impl Inner {
             .get_or_insert_with(|| {
                 let mut w = XmlWriter::body_fragment();
                 write_body(&mut w, &identify_body(authenticated, scenario));
-                String::from_utf8(w.into_inner()).unwrap_or_default()
+                String::from_utf8(w.into_inner()).unwrap_or_default().into()
             })
             .clone();
         Envelope {
             header: Header::default(),
-            body: Body::Xml(Cow::Owned(written)),
+            body: Body::Xml(written),
             extra: Vec::new(),
             meta: Default::default(),
         }

@@ -151,7 +151,7 @@ impl Inner {
                     )))
                 })?;
             let header = self.response_header(env, ns::action::GET_RESPONSE);
-            Ok(respond(header, Body::Xml(Cow::Owned(shell_xml(&info)))))
+            Ok(respond(header, Body::Xml(shell_xml(&info).into())))
         })();
         Some(answer)
     }
@@ -259,7 +259,7 @@ impl Inner {
                 pools.disconnect(shell_id(env)?, user)?;
                 (
                     ns::action::DISCONNECT_RESPONSE,
-                    Body::Xml(Cow::Owned(format!(
+                    Body::Xml(std::sync::Arc::<str>::from(format!(
                         "<rsp:DisconnectResponse xmlns:rsp=\"{}\"/>",
                         ns::RSP
                     ))),
@@ -271,7 +271,7 @@ impl Inner {
                 let text = base64::engine::general_purpose::STANDARD.encode(answer);
                 (
                     ns::action::CONNECT_RESPONSE,
-                    Body::Xml(Cow::Owned(format!(
+                    Body::Xml(std::sync::Arc::<str>::from(format!(
                         "<rsp:ConnectResponse xmlns:rsp=\"{}\"><pwsh:connectResponseXml xmlns:pwsh=\"{PWSH}\">{text}</pwsh:connectResponseXml></rsp:ConnectResponse>",
                         ns::RSP
                     ))),
@@ -281,7 +281,7 @@ impl Inner {
                 pools.reconnect(shell_id(env)?, user)?;
                 (
                     ns::action::RECONNECT_RESPONSE,
-                    Body::Xml(Cow::Owned(format!(
+                    Body::Xml(std::sync::Arc::<str>::from(format!(
                         "<rsp:ReconnectResponse xmlns:rsp=\"{}\"/>",
                         ns::RSP
                     ))),

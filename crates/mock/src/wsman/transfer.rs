@@ -1,5 +1,7 @@
 //! WS-Transfer on CIM resources: Get, Put (whole or fragment), Create, Delete.
 
+use std::sync::Arc;
+
 use machine::cim::{self, Instance};
 use wsman::body::Body;
 use wsman::{Envelope, Tree, ns};
@@ -20,7 +22,7 @@ impl Inner {
         now: u64,
     ) -> OpResult {
         let target = resolve(uri, env, scenario)?;
-        let inst = cim::get(&mut self.machine, &target.class, &target.selectors, now)
+        let inst = cim::get_shared(&mut self.machine, &target.class, &target.selectors, now)
             .map_err(cim_fault)?;
         let body = if scenario.defect("ignore_fragment_transfer") {
             // The seeded defect: the FragmentTransfer header is not acted on.
@@ -98,7 +100,7 @@ impl Inner {
             now,
         )
         .map_err(cim_fault)?;
-        let body = representation(env, &updated, &target, &mut self.xml_memo)?;
+        let body = representation(env, &Arc::new(updated), &target, &mut self.xml_memo)?;
         let header = self.response_header(env, ns::action::PUT_RESPONSE);
         Ok(respond(header, body))
     }
@@ -146,7 +148,7 @@ impl Inner {
 /// The instance as a Get or Put answers it: whole, or the fragment the request named.
 pub(super) fn representation(
     env: &Envelope<'_>,
-    inst: &Instance,
+    inst: &Arc<Instance>,
     target: &Target,
     memo: &mut crate::xml_memo::XmlMemo,
 ) -> Result<Body<'static>, Fail> {

@@ -168,12 +168,55 @@ pub(crate) fn new_uuid() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let r: u64 = rand::random();
-    format!(
-        "uuid:{:08X}-{:04X}-4{:03X}-8{:03X}-{:012X}",
-        (r >> 32) as u32,
-        (r >> 16) as u16,
-        (r & 0xFFF) as u16,
-        (n >> 48) as u16 & 0xFFF,
-        n & 0xFFFF_FFFF_FFFF
-    )
+    // uuid:RRRRRRRR-RRRR-4RRR-8NNN-NNNNNNNNNNNN, hex digits by hand: `format!` with
+    // widths cost more than the rest of an Identify's answer.
+    fn hex(out: &mut String, value: u64, digits: u32) {
+        for i in (0..digits).rev() {
+            let d = ((value >> (4 * i)) & 0xF) as u8;
+            out.push(char::from(if d < 10 { b'0' + d } else { b'A' + d - 10 }));
+        }
+    }
+    let mut out = String::with_capacity(41);
+    out.push_str("uuid:");
+    hex(&mut out, r >> 32, 8);
+    out.push('-');
+    hex(&mut out, (r >> 16) & 0xFFFF, 4);
+    out.push('-');
+    hex(&mut out, 0x4000 | (r & 0xFFF), 4);
+    out.push('-');
+    hex(&mut out, 0x8000 | ((n >> 48) & 0xFFF), 4);
+    out.push('-');
+    hex(&mut out, n & 0xFFFF_FFFF_FFFF, 12);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    /// `uuid:` and a version 4, variant 1 UUID in upper-case hex (as WinRM writes
+    /// them), different each time, with the process counter in its last 48 bits.
+    #[test]
+    fn new_uuids_are_well_formed_and_distinct() {
+        let a = super::new_uuid();
+        let b = super::new_uuid();
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            let hex = id.strip_prefix("uuid:").expect(id);
+            let groups: Vec<&str> = hex.split('-').collect();
+            let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+            assert_eq!(lengths, [8, 4, 4, 4, 12], "{id}");
+            assert!(
+                groups
+                    .iter()
+                    .all(|g| g.bytes().all(|c| matches!(c, b'0'..=b'9' | b'A'..=b'F'))),
+                "{id}"
+            );
+            assert!(
+                groups[2].starts_with('4') && groups[3].starts_with('8'),
+                "{id}"
+            );
+        }
+        let counter = |id: &str| u64::from_str_radix(&id[id.len() - 12..], 16).unwrap();
+        // (Other tests may take numbers in between.)
+        assert!(counter(&b) > counter(&a), "{a} {b}");
+    }
 }
