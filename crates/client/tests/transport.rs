@@ -150,18 +150,42 @@ async fn keep_alive_reuses_the_connection_and_fresh_mode_does_not() {
     assert!(conns[2] != conns[3] && conns[2] != conns[0]);
 }
 
-#[tokio::test]
-async fn a_connection_closed_without_an_answer_keeps_the_request_transcript() {
+/// How [`closing_server`] ends each connection, never answering.
+#[derive(Clone, Copy)]
+enum Close {
+    /// Reads the request, then closes.
+    AfterReading,
+    /// Closes before reading anything.
+    AtOnce,
+    /// Reads the request, then resets: a zero linger turns the close into an RST, as
+    /// a crashing process with unread data or a killed one leaves it.
+    ResetAfterReading,
+}
+
+/// A loopback server that accepts every connection and ends it as `how` says.
+async fn closing_server(how: Close) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         loop {
             let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 4096];
-            let _ = s.read(&mut buf).await;
+            if !matches!(how, Close::AtOnce) {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+            }
+            if matches!(how, Close::ResetAfterReading) {
+                #[allow(deprecated)]
+                s.set_linger(Some(Duration::ZERO)).unwrap();
+            }
             drop(s);
         }
     });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn a_connection_closed_without_an_answer_keeps_the_request_transcript() {
+    let (addr, task) = closing_server(Close::AfterReading).await;
     let c = Client::new(Target::new(format!("http://{addr}/wsman"))).unwrap();
     let ex = c.send_raw(RawRequest::post("doomed")).await.unwrap();
     assert_eq!(ex.status(), None);
@@ -184,14 +208,7 @@ async fn a_connection_closed_at_once_is_closed_without_an_answer() {
     // The server accepts and closes before reading anything: depending on who is
     // quicker the client sees the connection not ready, closed or reset, and every
     // one of those is the same "no answer" to its caller.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        loop {
-            let (s, _) = listener.accept().await.unwrap();
-            drop(s);
-        }
-    });
+    let (addr, task) = closing_server(Close::AtOnce).await;
     let c = Client::new(Target::new(format!("http://{addr}/wsman"))).unwrap();
     for _ in 0..20 {
         let ex = c.send_raw(RawRequest::post("doomed")).await.unwrap();
@@ -205,20 +222,7 @@ async fn a_connection_closed_at_once_is_closed_without_an_answer() {
 
 #[tokio::test]
 async fn a_connection_reset_without_an_answer_says_the_server_may_have_crashed() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        loop {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 4096];
-            let _ = s.read(&mut buf).await;
-            // A zero linger turns the close into a reset (RST), as a crashing process
-            // with unread data or a killed one leaves it.
-            #[allow(deprecated)]
-            s.set_linger(Some(Duration::ZERO)).unwrap();
-            drop(s);
-        }
-    });
+    let (addr, task) = closing_server(Close::ResetAfterReading).await;
     let c = Client::new(Target::new(format!("http://{addr}/wsman"))).unwrap();
     let ex = c.send_raw(RawRequest::post("doomed")).await.unwrap();
     assert!(ex.response.is_none());
