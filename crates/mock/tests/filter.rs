@@ -1738,8 +1738,8 @@ proptest! {
     }
 }
 
-/// `apply_owned` and `apply_shared` (the mock's path, which keeps the `Arc`s it is
-/// given instead of copying the instances) answer exactly what `apply` does, for every
+/// `apply_shared` (the mock's path, which keeps the `Arc`s it is given instead of
+/// copying the instances) answers exactly what `apply` does, for every
 /// kind of filter: none, selectors that keep some, all or none, and WQL with and
 /// without a projection; what `apply_shared` keeps whole is the very `Arc` it was given.
 #[test]
@@ -1771,7 +1771,6 @@ fn applying_to_owned_instances_answers_as_applying_to_borrowed_ones() {
         let env = env().with_selector_case(case);
         for (what, f) in &filters {
             let borrowed = f.apply(&sensors(), &env);
-            assert_eq!(f.apply_owned(sensors(), &env), borrowed, "{what}, {case:?}");
             let given: Vec<std::sync::Arc<_>> =
                 sensors().into_iter().map(std::sync::Arc::new).collect();
             let shared = f.apply_shared(given.clone(), &env).unwrap();

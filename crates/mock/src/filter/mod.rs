@@ -258,28 +258,10 @@ impl Compiled {
         }
     }
 
-    /// [`Compiled::apply`] on instances the caller gives away: without a filter, or
-    /// with one that only keeps or drops whole instances, they are kept as they are
-    /// rather than copied (a WQL projection still builds new ones).
-    pub fn apply_owned(
-        &self,
-        candidates: Vec<Instance>,
-        env: &Env<'_>,
-    ) -> Result<Vec<Instance>, FilterError> {
-        match self {
-            Compiled::All => Ok(candidates),
-            Compiled::Selector(s) => {
-                let mut kept = candidates;
-                kept.retain(|inst| selector::matches(inst, s, env.selector_case, env.is_subclass));
-                Ok(kept)
-            }
-            _ => self.apply(&candidates, env),
-        }
-    }
-
-    /// [`Compiled::apply_owned`] on shared instances: those kept whole stay the same
-    /// `Arc`s; a filter that builds new instances (a WQL projection, an association)
-    /// gives new ones.
+    /// [`Compiled::apply`] on shared instances the caller gives away: without a filter,
+    /// or with one that only keeps or drops whole instances, they stay the same `Arc`s
+    /// rather than copies; a filter that builds new instances (a WQL projection, an
+    /// association) gives new ones.
     pub fn apply_shared(
         &self,
         candidates: Vec<std::sync::Arc<Instance>>,
