@@ -190,7 +190,7 @@ enum Step {
 }
 
 fn statement(stmt: &str, env: &Env<'_>) -> Step {
-    let words = tokens(stmt);
+    let words = words(stmt);
     let Some(first) = words.first() else {
         return Step::Print(Vec::new());
     };
@@ -208,15 +208,23 @@ fn statement(stmt: &str, env: &Env<'_>) -> Step {
     }
 }
 
-struct Token {
-    text: String,
-    quoted: bool,
-    double: bool,
+/// One word of a PowerShell statement, as [`words`] splits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// The text, without its quotes (a doubled quote inside them is one quote).
+    pub text: String,
+    /// It was quoted.
+    pub quoted: bool,
+    /// With double quotes (PowerShell expands variables in those).
+    pub double: bool,
 }
 
-/// Splits on whitespace, keeping quoted strings whole (`''` inside single quotes is a
-/// quote).
-fn tokens(s: &str) -> Vec<Token> {
+/// Splits a statement into words, as both the cmd shell's `powershell -Command` and
+/// the PowerShell Remoting pipeline read them: whitespace separates words; a quoted
+/// string is one word (`''` inside single quotes and `""` inside double quotes is a
+/// quote); a bare word keeps `{...}` and `(...)` groups whole, spaces included, so a
+/// script block or a subexpression is one argument.
+pub fn words(s: &str) -> Vec<Word> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -238,21 +246,27 @@ fn tokens(s: &str) -> Vec<Token> {
                 }
                 text.push(x);
             }
-            out.push(Token {
+            out.push(Word {
                 text,
                 quoted: true,
                 double: c == '"',
             });
         } else {
             let mut text = String::new();
+            let mut depth = 0i32;
             while let Some(&x) = chars.peek() {
-                if x.is_whitespace() {
+                if depth <= 0 && x.is_whitespace() {
                     break;
+                }
+                match x {
+                    '{' | '(' => depth += 1,
+                    '}' | ')' => depth -= 1,
+                    _ => {}
                 }
                 text.push(x);
                 chars.next();
             }
-            out.push(Token {
+            out.push(Word {
                 text,
                 quoted: false,
                 double: false,
@@ -263,7 +277,7 @@ fn tokens(s: &str) -> Vec<Token> {
 }
 
 /// A token's value: `$env:X` looked up, double-quoted strings expanded.
-fn value(t: &Token, env: &Env<'_>) -> String {
+fn value(t: &Word, env: &Env<'_>) -> String {
     if t.quoted && !t.double {
         return t.text.clone();
     }
@@ -356,6 +370,47 @@ pub fn get_date(unix: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Quotes, doubled quotes of both kinds, and groups kept whole: one tokenizer for
+    /// the cmd shell's `powershell -Command` and the remoting pipeline.
+    #[test]
+    fn words_split_as_powershell_reads_a_statement() {
+        let w = |s: &str| -> Vec<(String, bool, bool)> {
+            words(s)
+                .into_iter()
+                .map(|w| (w.text, w.quoted, w.double))
+                .collect()
+        };
+        let bare = |t: &str| (t.to_owned(), false, false);
+        let single = |t: &str| (t.to_owned(), true, false);
+        let double = |t: &str| (t.to_owned(), true, true);
+        assert_eq!(
+            w("  Write-Output  'it''s'   \"say \"\"hi\"\"\"  x "),
+            [
+                bare("Write-Output"),
+                single("it's"),
+                double("say \"hi\""),
+                bare("x")
+            ]
+        );
+        assert_eq!(
+            w("Where-Object { $_.Status -eq 'Running' } -First (1 + 2)"),
+            [
+                bare("Where-Object"),
+                bare("{ $_.Status -eq 'Running' }"),
+                bare("-First"),
+                bare("(1 + 2)")
+            ]
+        );
+        assert_eq!(w("a{b {c}} d"), [bare("a{b {c}}"), bare("d")]);
+        // A stray closer does not swallow the rest; an unclosed quote or group runs
+        // to the end.
+        assert_eq!(w("a) b"), [bare("a)"), bare("b")]);
+        assert_eq!(w("'open end"), [single("open end")]);
+        assert_eq!(w("{open end"), [bare("{open end")]);
+        assert_eq!(w(""), []);
+        assert_eq!(w("''"), [single("")]);
+    }
 
     fn env() -> Env<'static> {
         Env {

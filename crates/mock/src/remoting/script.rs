@@ -88,50 +88,13 @@ pub(crate) fn parse(script: &str) -> Vec<Vec<Stage>> {
         .collect()
 }
 
-/// Words of a stage: quoted strings (unquoted here), blocks kept whole, bare words.
+/// Words of a stage (the shared PowerShell tokenizer): each word's text and whether
+/// it was quoted.
 fn words(text: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-            continue;
-        }
-        if c == '\'' || c == '"' {
-            chars.next();
-            let mut s = String::new();
-            while let Some(ch) = chars.next() {
-                if ch == c {
-                    // '' inside single quotes is one quote.
-                    if c == '\'' && chars.peek() == Some(&'\'') {
-                        chars.next();
-                        s.push('\'');
-                        continue;
-                    }
-                    break;
-                }
-                s.push(ch);
-            }
-            out.push((s, true));
-            continue;
-        }
-        let mut s = String::new();
-        let mut depth = 0i32;
-        while let Some(&ch) = chars.peek() {
-            if depth == 0 && ch.is_whitespace() {
-                break;
-            }
-            match ch {
-                '{' | '(' => depth += 1,
-                '}' | ')' => depth -= 1,
-                _ => {}
-            }
-            s.push(ch);
-            chars.next();
-        }
-        out.push((s, false));
-    }
-    out
+    machine::shell::powershell::words(text)
+        .into_iter()
+        .map(|w| (w.text, w.quoted))
+        .collect()
 }
 
 /// A bare word as a value: a number when it reads as one, else a string.
