@@ -200,7 +200,6 @@ impl XmlWriter {
                 && (!mu || self.binds("s", ns::SOAP)),
             "{qname} is not bound here"
         );
-        let _ = ns;
         self.out.push(b'<');
         self.out.extend_from_slice(qname.as_bytes());
         if mu {
