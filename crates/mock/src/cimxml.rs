@@ -175,7 +175,7 @@ pub fn item(inst: &Instance, style: &UriStyle, shape: ItemShape) -> Item<'static
         }
     }
     // The writer only ever appends whole `&str`s. Items may wait in an enumeration
-    // context for a Pull: keep only what they use.
+    // context for a Pull: the shared text is allocated at its exact length.
     let text = String::from_utf8(w.into_inner()).unwrap_or_default();
     Item::Xml(text.into())
 }

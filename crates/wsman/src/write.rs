@@ -1287,6 +1287,7 @@ pub fn write_tree(tree: &Tree<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::OtherHeader;
 
     /// The envelope's start and the header fields written without resolving prefixes
     /// are byte for byte what the general writer writes for them, text to escape and
@@ -1343,7 +1344,6 @@ mod tests {
             assert!(fast.starts_with(ENVELOPE_AND_HEADER), "{fast}");
         }
     }
-    use crate::envelope::OtherHeader;
 
     /// Children sharing their parent's namespace string (the shortcut in `tree`) are
     /// written exactly as children holding an equal but separate string (the general
