@@ -3,6 +3,8 @@
 //! and the refusal of DOCTYPE. Strings borrow from the input wherever no reference
 //! had to be expanded.
 
+mod common;
+
 use std::borrow::Cow;
 use std::collections::HashSet;
 

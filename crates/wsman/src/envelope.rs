@@ -316,6 +316,33 @@ fn read_body_elements<'a>(
 
 /// Reads an envelope from text (see [`crate::decode`] for bytes).
 pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Envelope<'a>, Error> {
+    match parse_common(text, limits) {
+        Some(envelope) => Ok(envelope),
+        None => parse_general(text, limits),
+    }
+}
+
+/// The common request read by [`Cursor::common_header`], or `None` for the general
+/// path to decide (this path never reports an error of its own).
+fn parse_common<'a>(text: &'a str, limits: &Limits) -> Option<Envelope<'a>> {
+    if text.len() > limits.max_bytes {
+        return None;
+    }
+    let mut c = Cursor::new(text, limits);
+    let (header, mut meta) = c.common_header(read_header)?;
+    let (body, extra) =
+        read_body_elements(&mut c, Some(&mut meta.body_element_offset), false).ok()?;
+    close_envelope(&mut c).ok()?;
+    Some(Envelope {
+        header,
+        body,
+        extra,
+        meta,
+    })
+}
+
+/// Every envelope, each rule checked and each refusal explained.
+fn parse_general<'a>(text: &'a str, limits: &Limits) -> Result<Envelope<'a>, Error> {
     let mut c = Cursor::new(text, limits);
     let (header, mut meta) = read_to_body(&mut c, text, limits)?;
     let (body, extra) = read_body_elements(&mut c, Some(&mut meta.body_element_offset), false)?;
@@ -476,120 +503,131 @@ fn must_understand(s: &Start<'_>) -> bool {
 
 fn read_headers<'a>(c: &mut Cursor<'a>, h: &mut Header<'a>, meta: &mut Meta) -> Result<(), Error> {
     while let Some(s) = c.next_child()? {
-        let mu = must_understand(&s);
-        let pos = s.pos;
-        let Some(name) = HeaderName::from_name(&s.name) else {
-            let element = c.read_tree(s)?;
-            h.other.push(OtherHeader {
-                must_understand: mu,
-                element,
-            });
-            continue;
-        };
-        if meta.headers.iter().any(|x| x.0 == name) {
-            return Err(c.err(ErrorKind::DuplicateHeader { name: name.qname() }, pos));
+        read_header(c, s, h, meta)?;
+    }
+    Ok(())
+}
+
+/// One header element, after its start tag: into `h`, with its place in `meta`.
+pub(crate) fn read_header<'a>(
+    c: &mut Cursor<'a>,
+    s: Start<'a>,
+    h: &mut Header<'a>,
+    meta: &mut Meta,
+) -> Result<(), Error> {
+    let mu = must_understand(&s);
+    let pos = s.pos;
+    let Some(name) = HeaderName::from_name(&s.name) else {
+        let element = c.read_tree(s)?;
+        h.other.push(OtherHeader {
+            must_understand: mu,
+            element,
+        });
+        return Ok(());
+    };
+    if meta.headers.iter().any(|x| x.0 == name) {
+        return Err(c.err(ErrorKind::DuplicateHeader { name: name.qname() }, pos));
+    }
+    meta.headers.push((name, mu, pos));
+    let q = name.qname();
+    let invalid = |reason: String| ErrorKind::InvalidHeader { name: q, reason };
+    match name {
+        HeaderName::To => h.to = Some(trimmed(&c.read_text(q)?)),
+        HeaderName::Action => h.action = Some(trimmed(&c.read_text(q)?)),
+        HeaderName::MessageId => {
+            let id = trimmed(&c.read_text(q)?);
+            if id.is_empty() {
+                return Err(c.err(invalid("empty".into()), pos));
+            }
+            c.message_id = Some(id.to_string());
+            h.message_id = Some(id);
         }
-        meta.headers.push((name, mu, pos));
-        let q = name.qname();
-        let invalid = |reason: String| ErrorKind::InvalidHeader { name: q, reason };
-        match name {
-            HeaderName::To => h.to = Some(trimmed(&c.read_text(q)?)),
-            HeaderName::Action => h.action = Some(trimmed(&c.read_text(q)?)),
-            HeaderName::MessageId => {
-                let id = trimmed(&c.read_text(q)?);
-                if id.is_empty() {
-                    return Err(c.err(invalid("empty".into()), pos));
-                }
-                c.message_id = Some(id.to_string());
-                h.message_id = Some(id);
+        HeaderName::RelatesTo => h.relates_to = Some(trimmed(&c.read_text(q)?)),
+        HeaderName::ResourceUri => h.resource_uri = Some(trimmed(&c.read_text(q)?)),
+        HeaderName::ReplyTo | HeaderName::FaultTo | HeaderName::From => {
+            let tree = c.read_tree(s)?;
+            let epr = Epr::from_element(tree.root(), q).map_err(|_| {
+                c.err(
+                    invalid("endpoint reference without wsa:Address".into()),
+                    pos,
+                )
+            })?;
+            match name {
+                HeaderName::ReplyTo => h.reply_to = Some(epr),
+                HeaderName::FaultTo => h.fault_to = Some(epr),
+                _ => h.from = Some(epr),
             }
-            HeaderName::RelatesTo => h.relates_to = Some(trimmed(&c.read_text(q)?)),
-            HeaderName::ResourceUri => h.resource_uri = Some(trimmed(&c.read_text(q)?)),
-            HeaderName::ReplyTo | HeaderName::FaultTo | HeaderName::From => {
-                let tree = c.read_tree(s)?;
-                let epr = Epr::from_element(tree.root(), q).map_err(|_| {
-                    c.err(
-                        invalid("endpoint reference without wsa:Address".into()),
-                        pos,
-                    )
-                })?;
-                match name {
-                    HeaderName::ReplyTo => h.reply_to = Some(epr),
-                    HeaderName::FaultTo => h.fault_to = Some(epr),
-                    _ => h.from = Some(epr),
-                }
+        }
+        HeaderName::SelectorSet => {
+            let tree = c.read_tree(s)?;
+            h.selectors = Selector::set_from_element(tree.root()).map_err(|k| c.err(k, pos))?;
+        }
+        HeaderName::OptionSet => {
+            let tree = c.read_tree(s)?;
+            h.options = OptionItem::set_from_element(tree.root()).map_err(|k| c.err(k, pos))?;
+        }
+        HeaderName::MaxEnvelopeSize => {
+            let t = c.read_text(q)?;
+            let v = t.trim().parse::<u64>().map_err(|_| {
+                c.err(
+                    invalid(format!("`{}` is not a positive integer", t.trim())),
+                    pos,
+                )
+            })?;
+            h.max_envelope_size = Some(v);
+        }
+        HeaderName::OperationTimeout => {
+            let t = c.read_text(q)?;
+            let d: XsDuration = t
+                .parse()
+                .map_err(|e: crate::duration::DurationError| c.err(invalid(e.to_string()), pos))?;
+            if d.negative {
+                return Err(c.err(invalid("negative timeout".into()), pos));
             }
-            HeaderName::SelectorSet => {
-                let tree = c.read_tree(s)?;
-                h.selectors = Selector::set_from_element(tree.root()).map_err(|k| c.err(k, pos))?;
+            h.operation_timeout = Some(d);
+        }
+        HeaderName::Locale | HeaderName::DataLocale => {
+            let lang = s.attr(ns::XML, "lang").map(trimmed);
+            c.skip()?;
+            let lang = lang.ok_or_else(|| c.err(invalid("no xml:lang attribute".into()), pos))?;
+            if name == HeaderName::Locale {
+                h.locale = Some(lang);
+            } else {
+                h.data_locale = Some(lang);
             }
-            HeaderName::OptionSet => {
-                let tree = c.read_tree(s)?;
-                h.options = OptionItem::set_from_element(tree.root()).map_err(|k| c.err(k, pos))?;
-            }
-            HeaderName::MaxEnvelopeSize => {
-                let t = c.read_text(q)?;
-                let v = t.trim().parse::<u64>().map_err(|_| {
-                    c.err(
-                        invalid(format!("`{}` is not a positive integer", t.trim())),
-                        pos,
-                    )
-                })?;
-                h.max_envelope_size = Some(v);
-            }
-            HeaderName::OperationTimeout => {
-                let t = c.read_text(q)?;
-                let d: XsDuration = t.parse().map_err(|e: crate::duration::DurationError| {
-                    c.err(invalid(e.to_string()), pos)
-                })?;
-                if d.negative {
-                    return Err(c.err(invalid("negative timeout".into()), pos));
-                }
-                h.operation_timeout = Some(d);
-            }
-            HeaderName::Locale | HeaderName::DataLocale => {
-                let lang = s.attr(ns::XML, "lang").map(trimmed);
-                c.skip()?;
-                let lang =
-                    lang.ok_or_else(|| c.err(invalid("no xml:lang attribute".into()), pos))?;
-                if name == HeaderName::Locale {
-                    h.locale = Some(lang);
-                } else {
-                    h.data_locale = Some(lang);
-                }
-            }
-            HeaderName::FragmentTransfer => {
-                let dialect = s.attr("", "Dialect").map(trimmed);
-                let expression = trimmed(&c.read_text(q)?);
-                h.fragment_transfer = Some(FragmentTransfer {
-                    expression,
-                    dialect,
-                });
-            }
-            HeaderName::RequestTotalItemsCountEstimate => {
-                c.skip()?;
-                h.request_total_items_count_estimate = true;
-            }
-            HeaderName::TotalItemsCountEstimate => {
-                let nil = s.attr(ns::XSI, "nil").is_some_and(|v| v.trim() == "true");
-                let t = c.read_text(q)?;
-                if !nil && !t.trim().is_empty() {
-                    h.total_items_count_estimate = Some(t.trim().parse().map_err(|_| {
+        }
+        HeaderName::FragmentTransfer => {
+            let dialect = s.attr("", "Dialect").map(trimmed);
+            let expression = trimmed(&c.read_text(q)?);
+            h.fragment_transfer = Some(FragmentTransfer {
+                expression,
+                dialect,
+            });
+        }
+        HeaderName::RequestTotalItemsCountEstimate => {
+            c.skip()?;
+            h.request_total_items_count_estimate = true;
+        }
+        HeaderName::TotalItemsCountEstimate => {
+            let nil = s.attr(ns::XSI, "nil").is_some_and(|v| v.trim() == "true");
+            let t = c.read_text(q)?;
+            if !nil && !t.trim().is_empty() {
+                h.total_items_count_estimate =
+                    Some(t.trim().parse().map_err(|_| {
                         c.err(invalid(format!("`{}` is not a count", t.trim())), pos)
                     })?);
-                }
             }
-            HeaderName::NotUnderstood => {
-                let q = s.attr("", "qname").cloned();
-                // Resolve while the element's own declarations are still in scope.
-                let resolved = match &q {
-                    Some(Cow::Borrowed(b)) => c.resolve_qname(b),
-                    Some(Cow::Owned(o)) => c.resolve_qname_owned(o),
-                    None => None,
-                };
-                c.skip()?;
-                h.not_understood = resolved;
-            }
+        }
+        HeaderName::NotUnderstood => {
+            let q = s.attr("", "qname").cloned();
+            // Resolve while the element's own declarations are still in scope.
+            let resolved = match &q {
+                Some(Cow::Borrowed(b)) => c.resolve_qname(b),
+                Some(Cow::Owned(o)) => c.resolve_qname_owned(o),
+                None => None,
+            };
+            c.skip()?;
+            h.not_understood = resolved;
         }
     }
     Ok(())
@@ -839,3 +877,6 @@ fn read_qname<'a>(c: &mut Cursor<'a>) -> Result<Name<'a>, Error> {
         )
     })
 }
+
+#[cfg(test)]
+mod common_tests;

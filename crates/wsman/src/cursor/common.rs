@@ -1,0 +1,391 @@
+//! The common request's envelope and headers, read straight from quick-xml's events.
+//!
+//! Most requests have one shape: an `<?xml?>` declaration, an `s:Envelope` that
+//! declares its prefixes, an `s:Header` of plain addressing headers (To, Action,
+//! MessageID, RelatesTo, ResourceURI, MaxEnvelopeSize, OperationTimeout, a ReplyTo that
+//! holds only its Address, a SelectorSet of text selectors) and then `s:Body`. Reading
+//! those through [`Cursor::next`] builds a resolved [`Start`](super::Start) with its
+//! attribute list for every element, and a tree for ReplyTo and SelectorSet;
+//! [`Cursor::common_header`] reads them with the event's bytes instead, and leaves the
+//! cursor inside `s:Body` exactly as the general path leaves it (the same bindings,
+//! open elements and element count), so the body is read by the general code.
+//!
+//! It answers only what it is sure of. Anything else (another header, an attribute it
+//! does not know, an entity or a comment, a limit reached, anything the general path
+//! would refuse) makes it return `None`; the caller then reads the whole envelope again
+//! with the general path, which decides. `envelope::tests` hold the two to the same
+//! result on the corpus and on generated envelopes.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesStart, Event};
+
+use super::{Cursor, Start, split_qname};
+use crate::addressing::{Epr, Selector, SelectorValue, is_true};
+use crate::duration::XsDuration;
+use crate::envelope::{Header, HeaderName, Meta};
+use crate::error::Error;
+use crate::ns;
+
+/// The general reader of one header element after its start tag
+/// (`envelope::read_header`), for the headers this path does not read itself.
+pub(crate) type GeneralHeader<'a> =
+    fn(&mut Cursor<'a>, Start<'a>, &mut Header<'a>, &mut Meta) -> Result<(), Error>;
+
+/// XML white space only (what the general path treats as blank is a superset).
+fn blank(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+impl<'a> Cursor<'a> {
+    /// Reads a common request up to and including its `s:Body` start tag (see the
+    /// module's text), or `None` when the envelope is not of that shape; the cursor is
+    /// then spent.
+    pub(crate) fn common_header(
+        &mut self,
+        general: GeneralHeader<'a>,
+    ) -> Option<(Header<'a>, Meta)> {
+        if self.base != 0 || !self.open.is_empty() || !self.bindings.is_empty() {
+            return None;
+        }
+        let (root, root_pos) = loop {
+            let pos = self.pos();
+            match self.reader.read_event().ok()? {
+                Event::Decl(d) => {
+                    if pos != 0 {
+                        return None;
+                    }
+                    match d.encoding() {
+                        None => {}
+                        Some(Ok(e)) if e.eq_ignore_ascii_case(b"utf-8") => {}
+                        Some(_) => return None,
+                    }
+                }
+                Event::Text(t) if blank(&t) => {}
+                Event::Start(e) => break (e, pos),
+                _ => return None,
+            }
+        };
+        let env_q = self.sub(root.name().as_ref())?;
+        let (env_prefix, "Envelope") = split_qname(env_q)? else {
+            return None;
+        };
+        self.common_enter(env_q)?;
+        self.common_declarations(&root)?;
+        if env_prefix.is_empty() || self.common_ns(env_prefix)? != ns::SOAP {
+            return None;
+        }
+        let mut header = Header::default();
+        let mut meta = Meta {
+            envelope_offset: root_pos,
+            ..Meta::default()
+        };
+        let mut seen_header = false;
+        loop {
+            let pos = self.pos();
+            let (e, empty) = match self.reader.read_event().ok()? {
+                Event::Text(t) if blank(&t) => continue,
+                Event::Start(e) => (e, false),
+                Event::Empty(e) => (e, true),
+                _ => return None,
+            };
+            let q = self.sub(e.name().as_ref())?;
+            if e.len() != q.len() {
+                return None;
+            }
+            let (prefix, local) = split_qname(q)?;
+            if prefix != env_prefix {
+                return None;
+            }
+            match local {
+                "Header" if !seen_header && !empty => {
+                    seen_header = true;
+                    self.common_enter(q)?;
+                    self.common_headers(q, &mut header, &mut meta, general)?;
+                    self.open.pop();
+                }
+                "Body" => {
+                    self.common_enter(q)?;
+                    meta.body_offset = pos;
+                    self.pending_end = empty;
+                    return Some((header, meta));
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `enter` without its errors: `None` where the general path would refuse.
+    fn common_enter(&mut self, qname: &'a str) -> Option<()> {
+        if self.open.len() + self.base_depth >= self.limits.max_depth
+            || self.elements >= self.limits.max_elements
+        {
+            return None;
+        }
+        self.elements += 1;
+        self.open.push((qname, self.bindings.len() as u32));
+        Some(())
+    }
+
+    /// The root's attributes: prefixed namespace declarations only, each new.
+    fn common_declarations(&mut self, e: &BytesStart<'a>) -> Option<()> {
+        let mut count = 0usize;
+        for a in e.attributes().with_checks(false) {
+            let a = a.ok()?;
+            count += 1;
+            if count > self.limits.max_attributes {
+                return None;
+            }
+            let prefix = self.sub(a.key.as_ref())?.strip_prefix("xmlns:")?;
+            let value = self.sub(&a.value)?;
+            if split_qname(prefix)? != ("", prefix)
+                || prefix.starts_with("xml")
+                || value.is_empty()
+                || value.contains(['<', '&'])
+                || self.bindings.iter().any(|(p, _)| *p == prefix)
+            {
+                return None;
+            }
+            self.bindings.push((prefix, Cow::Borrowed(value)));
+        }
+        self.generation = self.generation.wrapping_add(1);
+        Some(())
+    }
+
+    /// The namespace a prefix declared on the root is bound to.
+    fn common_ns(&self, prefix: &str) -> Option<&str> {
+        self.bindings
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, uri)| uri.as_ref())
+    }
+
+    /// A start tag's expanded name, as (namespace, local name).
+    fn common_name(&self, qname: &'a str) -> Option<(&str, &'a str)> {
+        let (prefix, local) = split_qname(qname)?;
+        if prefix.is_empty() {
+            return None;
+        }
+        Some((self.common_ns(prefix)?, local))
+    }
+
+    /// An element's attributes, where the only one allowed is `s:mustUnderstand`
+    /// (once): its truth.
+    fn common_must_understand(&self, e: &BytesStart<'a>) -> Option<bool> {
+        let mut mu = None;
+        let mut count = 0usize;
+        for a in e.attributes().with_checks(false) {
+            let a = a.ok()?;
+            count += 1;
+            if count > self.limits.max_attributes || mu.is_some() {
+                return None;
+            }
+            let key = self.sub(a.key.as_ref())?;
+            if self.common_name(key)? != (ns::SOAP, "mustUnderstand") {
+                return None;
+            }
+            let value = self.sub(&a.value)?;
+            if value.contains(['<', '&']) {
+                return None;
+            }
+            mu = Some(is_true(Some(value)));
+        }
+        Some(mu.unwrap_or(false))
+    }
+
+    /// After a start tag: one piece of plain text (or none) and the matching end tag.
+    fn common_text(&mut self, qname: &str) -> Option<&'a str> {
+        let text = match self.reader.read_event().ok()? {
+            Event::Text(t) => {
+                let text = self.sub(t.as_ref())?;
+                match self.reader.read_event().ok()? {
+                    Event::End(e) if e.name().as_ref() == qname.as_bytes() => text,
+                    _ => return None,
+                }
+            }
+            Event::End(e) if e.name().as_ref() == qname.as_bytes() => "",
+            _ => return None,
+        };
+        self.open.pop();
+        Some(text)
+    }
+
+    /// The next start tag inside an element (blank text skipped), or `None` at its end
+    /// tag (`Some(None)`); anything else is not the common shape.
+    fn common_child(&mut self, parent: &str) -> Option<Option<(BytesStart<'a>, usize)>> {
+        loop {
+            let pos = self.pos();
+            match self.reader.read_event().ok()? {
+                Event::Text(t) if blank(&t) => {}
+                Event::Start(e) => return Some(Some((e, pos))),
+                Event::End(e) if e.name().as_ref() == parent.as_bytes() => return Some(None),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The children of `s:Header`, up to its end tag. A header this path does not
+    /// read itself (another name, an empty-element tag, attributes other than
+    /// `s:mustUnderstand`) goes to `general` with the cursor as the general path would
+    /// have it.
+    fn common_headers(
+        &mut self,
+        header_q: &str,
+        h: &mut Header<'a>,
+        meta: &mut Meta,
+        general: GeneralHeader<'a>,
+    ) -> Option<()> {
+        loop {
+            let pos = self.pos();
+            let (e, empty) = match self.reader.read_event().ok()? {
+                Event::Text(t) if blank(&t) => continue,
+                Event::Start(e) => (e, false),
+                Event::Empty(e) => (e, true),
+                Event::End(e) if e.name().as_ref() == header_q.as_bytes() => return Some(()),
+                _ => return None,
+            };
+            let q = self.sub(e.name().as_ref())?;
+            let common = if empty {
+                None
+            } else {
+                self.common_header_name(q)
+                    .zip(self.common_must_understand(&e))
+            };
+            let Some((name, mu)) = common else {
+                self.general_header(&e, pos, empty, h, meta, general)?;
+                continue;
+            };
+            if meta.headers.iter().any(|x| x.0 == name) {
+                return None;
+            }
+            self.common_enter(q)?;
+            meta.headers.push((name, mu, pos));
+            match name {
+                HeaderName::ReplyTo => h.reply_to = Some(self.common_reply_to(q)?),
+                HeaderName::SelectorSet => h.selectors = self.common_selectors(q)?,
+                _ => {
+                    let raw = self.common_text(q)?;
+                    let text = Cow::Borrowed(raw.trim());
+                    match name {
+                        HeaderName::To => h.to = Some(text),
+                        HeaderName::Action => h.action = Some(text),
+                        HeaderName::MessageId => {
+                            if text.is_empty() {
+                                return None;
+                            }
+                            self.message_id = Some(text.to_string());
+                            h.message_id = Some(text);
+                        }
+                        HeaderName::RelatesTo => h.relates_to = Some(text),
+                        HeaderName::ResourceUri => h.resource_uri = Some(text),
+                        HeaderName::MaxEnvelopeSize => {
+                            h.max_envelope_size = Some(text.parse::<u64>().ok()?);
+                        }
+                        HeaderName::OperationTimeout => {
+                            let d: XsDuration = raw.parse().ok()?;
+                            if d.negative {
+                                return None;
+                            }
+                            h.operation_timeout = Some(d);
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The headers this path reads itself.
+    fn common_header_name(&self, qname: &'a str) -> Option<HeaderName> {
+        Some(match self.common_name(qname)? {
+            (ns::WSA, "To") => HeaderName::To,
+            (ns::WSA, "Action") => HeaderName::Action,
+            (ns::WSA, "MessageID") => HeaderName::MessageId,
+            (ns::WSA, "RelatesTo") => HeaderName::RelatesTo,
+            (ns::WSA, "ReplyTo") => HeaderName::ReplyTo,
+            (ns::WSMAN, "ResourceURI") => HeaderName::ResourceUri,
+            (ns::WSMAN, "MaxEnvelopeSize") => HeaderName::MaxEnvelopeSize,
+            (ns::WSMAN, "OperationTimeout") => HeaderName::OperationTimeout,
+            (ns::WSMAN, "SelectorSet") => HeaderName::SelectorSet,
+            _ => return None,
+        })
+    }
+
+    /// One header read by the general code, from its start tag (already read) to its
+    /// end; the cursor is then as this path keeps it.
+    fn general_header(
+        &mut self,
+        e: &BytesStart<'a>,
+        pos: usize,
+        empty: bool,
+        h: &mut Header<'a>,
+        meta: &mut Meta,
+        general: GeneralHeader<'a>,
+    ) -> Option<()> {
+        let start = self.start(e, pos, empty).ok()?;
+        general(self, start, h, meta).ok()?;
+        if self.peeked.is_some() || self.pending_end {
+            return None;
+        }
+        if self.pending_pop {
+            self.pending_pop = false;
+            self.close();
+        }
+        Some(())
+    }
+
+    /// A ReplyTo that holds its Address and nothing else.
+    fn common_reply_to(&mut self, reply_q: &str) -> Option<Epr<'a>> {
+        let (e, _) = self.common_child(reply_q)??;
+        let q = self.sub(e.name().as_ref())?;
+        if self.common_name(q)? != (ns::WSA, "Address") {
+            return None;
+        }
+        self.common_enter(q)?;
+        self.common_must_understand(&e)?;
+        let address = self.common_text(q)?;
+        if blank(address.as_bytes()) || self.common_child(reply_q)?.is_some() {
+            return None;
+        }
+        self.open.pop();
+        Some(Epr {
+            address: Cow::Borrowed(address.trim()),
+            ..Epr::default()
+        })
+    }
+
+    /// A SelectorSet of `<w:Selector Name="...">text</w:Selector>` only.
+    fn common_selectors(&mut self, set_q: &str) -> Option<Vec<Selector<'a>>> {
+        let mut out = Vec::new();
+        while let Some((e, _)) = self.common_child(set_q)? {
+            let q = self.sub(e.name().as_ref())?;
+            if self.common_name(q)? != (ns::WSMAN, "Selector") {
+                return None;
+            }
+            self.common_enter(q)?;
+            let mut attrs = e.attributes();
+            attrs.with_checks(false);
+            let a = attrs.next()?.ok()?;
+            if attrs.next().is_some() || self.limits.max_attributes == 0 {
+                return None;
+            }
+            let name = self.sub(&a.value)?;
+            if a.key.as_ref() != b"Name" || name.contains(['<', '&']) {
+                return None;
+            }
+            let text = self.common_text(q)?;
+            if blank(text.as_bytes()) {
+                return None;
+            }
+            out.push(Selector {
+                name: Cow::Borrowed(name),
+                value: SelectorValue::Text(Cow::Borrowed(text)),
+            });
+        }
+        self.open.pop();
+        Some(out)
+    }
+}

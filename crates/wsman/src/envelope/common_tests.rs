@@ -1,0 +1,295 @@
+//! The common-request path ([`super::parse_common`]) against the general one: whenever
+//! it answers, its envelope is the general path's, and it does answer for the requests
+//! real clients send most.
+
+use proptest::prelude::*;
+
+use super::{parse_common, parse_general};
+use crate::Limits;
+
+fn documents() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/documents");
+    let mut out = Vec::new();
+    for sub in ["requests", "responses"] {
+        let mut paths: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .expect("the corpus directory")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let bytes = std::fs::read(&p).expect("a corpus file");
+            // Only documents that are text as they stand (the UTF-16 ones go through
+            // `decode` first, and so reach the parser as the same text).
+            if let Ok(text) = String::from_utf8(bytes) {
+                out.push((p.display().to_string(), text));
+            }
+        }
+    }
+    out
+}
+
+/// The two paths agree: the common one answers only with the general one's envelope.
+fn agree(text: &str, limits: &Limits) -> bool {
+    match parse_common(text, limits) {
+        None => false,
+        Some(common) => {
+            let general = parse_general(text, limits);
+            assert_eq!(
+                general.as_ref().ok(),
+                Some(&common),
+                "the common path answered for\n{text}\nwhere the general one says {general:?}"
+            );
+            true
+        }
+    }
+}
+
+#[test]
+fn the_common_path_answers_as_the_general_one_on_the_corpus() {
+    let limits = Limits::default();
+    let mut taken = Vec::new();
+    for (path, text) in documents() {
+        if agree(&text, &limits) {
+            taken.push(path);
+        }
+    }
+    // The requests the throughput bench sends, and real clients' plain ones, take it.
+    for name in [
+        "requests/bench-get-request.xml",
+        "requests/openwsman-identify.xml",
+        "requests/openwsman-enumerate.xml",
+        "requests/openwsman-pull.xml",
+        "requests/openwsman-release.xml",
+    ] {
+        assert!(
+            taken.iter().any(|p| p.ends_with(name)),
+            "{name} did not take the common path (taken: {taken:#?})"
+        );
+    }
+}
+
+#[test]
+fn every_corpus_request_under_tight_limits_agrees() {
+    for (_, text) in documents() {
+        for max_elements in [1, 3, 6, 9, 12, 20] {
+            for max_depth in [1, 2, 3, 4] {
+                for max_attributes in [0, 1, 4] {
+                    let limits = Limits {
+                        max_elements,
+                        max_depth,
+                        max_attributes,
+                        ..Limits::default()
+                    };
+                    agree(&text, &limits);
+                }
+            }
+        }
+    }
+}
+
+/// Mostly one of `good`, sometimes one of `bad`: each piece of a generated envelope
+/// leaves the common shape now and then, so that most envelopes stay near it.
+fn mostly(good: &[&'static str], bad: &[&'static str]) -> BoxedStrategy<String> {
+    prop_oneof![
+        6 => prop::sample::select(good.to_vec()),
+        1 => prop::sample::select(bad.to_vec()),
+    ]
+    .prop_map(str::to_owned)
+    .boxed()
+}
+
+/// Pieces of an envelope, each either of the common shape or a way out of it.
+fn header_piece() -> impl Strategy<Value = String> {
+    let mu = mostly(
+        &[
+            "",
+            " s:mustUnderstand=\"true\"",
+            " s:mustUnderstand=\"false\"",
+            " s:mustUnderstand=\" 1 \"",
+        ],
+        &[
+            " s:mustUnderstand=\"yes\"",
+            " s:mustUnderstand=\"true\" s:mustUnderstand=\"false\"",
+            " mustUnderstand=\"true\"",
+            " x:mustUnderstand=\"true\"",
+            " a:other=\"1\"",
+            " xmlns:q=\"urn:q\"",
+        ],
+    );
+    let text = mostly(
+        &[
+            "http://127.0.0.1/wsman",
+            "  uuid:1-2-3  ",
+            "512000",
+            " 153600 ",
+            "PT60S",
+            "P1Y2M3DT4H5M6.5S",
+        ],
+        &[
+            "",
+            "   ",
+            "a &amp; b",
+            "x<!-- c -->y",
+            "<![CDATA[z]]>",
+            "<a:Inner>t</a:Inner>",
+            "-5",
+            "-PT1S",
+            "PTS",
+        ],
+    );
+    let simple = (
+        prop::sample::select(vec![
+            "a:To",
+            "a:Action",
+            "a:MessageID",
+            "a:RelatesTo",
+            "w:ResourceURI",
+            "w:MaxEnvelopeSize",
+            "w:OperationTimeout",
+            "w:Locale",
+            "a:FaultTo",
+            "w:Unknown",
+            "u:Thing",
+        ]),
+        mu.clone(),
+        text.clone(),
+    )
+        .prop_map(|(name, mu, text)| format!("<{name}{mu}>{text}</{name}>"));
+    let address = prop_oneof![
+        Just("<a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address>".to_owned()),
+        Just("<a:Address s:mustUnderstand=\"true\"> http://x/ </a:Address>".to_owned()),
+        Just("<a:Address></a:Address>".to_owned()),
+        Just("<a:Address/>".to_owned()),
+        Just("<a:Address>a</a:Address><a:ReferenceParameters><w:ResourceURI>r</w:ResourceURI></a:ReferenceParameters>".to_owned()),
+        Just("<a:Address>a</a:Address><a:Other/>".to_owned()),
+        Just("<a:Other>o</a:Other>".to_owned()),
+        Just(String::new()),
+    ];
+    let reply_to =
+        (mu.clone(), address).prop_map(|(mu, a)| format!("<a:ReplyTo{mu}>{a}</a:ReplyTo>"));
+    let selector = prop_oneof![
+        Just("<w:Selector Name=\"Name\">touchstone-sim</w:Selector>".to_owned()),
+        Just("<w:Selector Name=\"CreationClassName\"> CIM_ComputerSystem </w:Selector>".to_owned()),
+        Just("<w:Selector Name=\"N\">a &amp; b</w:Selector>".to_owned()),
+        Just("<w:Selector Name=\"N\"></w:Selector>".to_owned()),
+        Just("<w:Selector Name=\"N\">  </w:Selector>".to_owned()),
+        Just("<w:Selector>noname</w:Selector>".to_owned()),
+        Just("<w:Selector Name=\"N\" Other=\"o\">v</w:Selector>".to_owned()),
+        Just("<w:Selector Name=\"N\"><a:EndpointReference><a:Address>x</a:Address></a:EndpointReference></w:Selector>".to_owned()),
+        Just("<w:Other>o</w:Other>".to_owned()),
+    ];
+    let selector_set = (mu, prop::collection::vec(selector, 0..3))
+        .prop_map(|(mu, s)| format!("<w:SelectorSet{mu}>{}</w:SelectorSet>", s.concat()));
+    prop_oneof![
+        12 => simple,
+        1 => reply_to,
+        1 => selector_set,
+        1 => Just("<w:OptionSet><w:Option Name=\"o\">v</w:Option></w:OptionSet>".to_owned()),
+        1 => Just("<!-- a comment -->".to_owned()),
+    ]
+    .boxed()
+}
+
+fn envelope() -> impl Strategy<Value = String> {
+    let space = mostly(&["", " ", "\n  ", "\r\n\t"], &["\u{a0}"]);
+    let decl = mostly(
+        &[
+            "",
+            "<?xml version=\"1.0\"?>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n",
+        ],
+        &[
+            "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+            "<?xml version=\"1.0\" encoding=\"utf-16\"?>",
+            " <?xml version=\"1.0\"?>",
+        ],
+    );
+    let declarations = mostly(
+        &[
+            " xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns:u=\"urn:unknown\"",
+            " xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\"",
+        ],
+        &[
+            " xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns:a=\"urn:again\"",
+            " xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\" xmlns=\"urn:default\"",
+            " xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" xmlns:n=\"http://schemas.xmlsoap.org/ws/2004/09/enumeration\"",
+            " xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"\"",
+            " xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:a=\"http://schemas.xmlsoap.org/ws/2004/08/addressing\" xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\" s:encodingStyle=\"x\"",
+        ],
+    );
+    let body = mostly(
+        &[
+            "<s:Body/>",
+            "<s:Body></s:Body>",
+            "<s:Body> </s:Body>",
+            "<s:Body><w:Identify xmlns:w=\"http://schemas.dmtf.org/wbem/wsmanidentity/1/wsmanidentity.xsd\"/></s:Body>",
+            "<s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>20</w:MaxElements></n:Enumerate></s:Body>",
+            "<s:Body><n:Enumerate><w:MaxElements>x</w:MaxElements></n:Enumerate></s:Body>",
+            "<s:Body><n:Pull><n:EnumerationContext>uuid:1</n:EnumerationContext></n:Pull></s:Body>",
+        ],
+        &[
+            "<s:Body><u:Any a=\"1\">t</u:Any><u:Second/></s:Body>",
+            "<s:Body>text</s:Body>",
+            "<s:Body x=\"1\"></s:Body>",
+            "<s:Body><u:Open></s:Body>",
+        ],
+    );
+    let after = mostly(&["", "\n", "<!-- c -->"], &["<s:Body/>", "x", "<s:Extra/>"]);
+    let header = prop_oneof![
+        8 => (prop::collection::vec(header_piece(), 0..7), space.clone()).prop_map(|(h, sp)| {
+            format!("<s:Header>{sp}{}{sp}</s:Header>", h.join(&sp))
+        }),
+        1 => Just("<s:Header/>".to_owned()),
+        1 => Just(String::new()),
+        1 => Just("<s:Header x=\"1\"></s:Header>".to_owned()),
+    ];
+    (
+        decl,
+        declarations,
+        space.clone(),
+        header,
+        space,
+        body,
+        after,
+    )
+        .prop_map(|(decl, decls, sp1, header, sp2, body, after)| {
+            format!("{decl}<s:Envelope{decls}>{sp1}{header}{sp2}{body}</s:Envelope>{after}")
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_common_path_answers_as_the_general_one(text in envelope(), tight in any::<bool>()) {
+        let limits = if tight {
+            Limits { max_elements: 12, max_depth: 4, max_attributes: 5, ..Limits::default() }
+        } else {
+            Limits::default()
+        };
+        agree(&text, &limits);
+    }
+}
+
+/// The generator reaches both paths, so the property above tests something.
+#[test]
+fn generated_envelopes_take_both_paths() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut common, mut general) = (0, 0);
+    for _ in 0..500 {
+        let text = envelope().new_tree(&mut runner).expect("a value").current();
+        if agree(&text, &Limits::default()) {
+            common += 1;
+        } else {
+            general += 1;
+        }
+    }
+    assert!(
+        common >= 25 && general >= 25,
+        "common {common}, general {general}"
+    );
+}
