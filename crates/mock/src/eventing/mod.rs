@@ -5,10 +5,10 @@
 //!   and its arithmetic (keyed by their `wse:Identifier`: mode, expiry, heartbeats,
 //!   bookmarks, batching limits, Pull context, the cursor in the machine's event log
 //!   [`machine::events`], and reading the log after it).
-//! - this file: the mock's part of each subscription ([`Delivery`]: NotifyTo, EndTo,
-//!   the manager EPR, the WQL or channel filter, retries), [`collect`], which reads the
+//! - this file: the mock's part of each subscription (`Delivery`: NotifyTo, EndTo,
+//!   the manager EPR, the WQL or channel filter, retries), `collect`, which reads the
 //!   log with the mock's rendering and filter as the selection, the delivery mode URIs,
-//!   and the [`Wake`] channel that tells delivery tasks and waiting Pulls to look again.
+//!   and the `Wake` channel that tells delivery tasks and waiting Pulls to look again.
 //! - `render.rs`: an event as a CIM indication or a Windows `<Event>`.
 //! - `deliver.rs`: one task per subscription that pushes events, heartbeats and
 //!   SubscriptionEnd over HTTP to loopback sinks, with retries, acks and batches.
