@@ -29,6 +29,10 @@
 //! - [`shell`]: the WinRM remote shell (shells, commands, their output schedule,
 //!   stdin, signals, expiry, the per-user quota), run from the command and script
 //!   tables; [`shell::powershell`] reads `powershell -EncodedCommand` lines.
+//! - [`events`]: the bounded log of what happened, numbered, for event subscribers.
+//! - [`subscriptions`]: WS-Eventing's subscriptions as bookkeeping (mode, expiry,
+//!   cursor in the event log, batching limits, bookmarks, Pull contexts), read from
+//!   the event log with a caller's selection; delivery is the mock's.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -45,6 +49,7 @@ pub mod sel;
 pub mod sensor;
 pub mod shell;
 pub mod spec;
+pub mod subscriptions;
 mod time;
 
 pub use command::{CommandSpec, MatchKind};

@@ -55,8 +55,11 @@ pub(crate) struct Inner {
     pub(crate) identify_answers: [Option<std::sync::Arc<str>>; 2],
     /// Instances written before and their XML (see [`crate::xml_memo::XmlMemo`]).
     pub(crate) xml_memo: crate::xml_memo::XmlMemo,
-    /// WS-Eventing subscriptions (`crate::eventing`).
-    pub(crate) subscriptions: crate::eventing::Store,
+    /// WS-Eventing subscriptions (`machine::subscriptions` with the mock's
+    /// `crate::eventing::Delivery` part).
+    pub(crate) subscriptions: crate::eventing::Subscriptions,
+    /// Tells delivery tasks and waiting Pulls that events may be waiting.
+    pub(crate) event_wake: crate::eventing::Wake,
     /// Subscriptions made under the lock whose delivery task starts once it is released.
     pub(crate) subscriptions_to_start: Vec<String>,
     /// PowerShell runspace pools (`crate::remoting`).
@@ -112,7 +115,8 @@ impl Mock {
                     ipmi_port: 0,
                     identify_answers: Default::default(),
                     xml_memo: Default::default(),
-                    subscriptions: Default::default(),
+                    subscriptions: crate::eventing::Subscriptions::new(crate::eventing::new_epoch()),
+                    event_wake: Default::default(),
                     subscriptions_to_start: Vec::new(),
                 }),
                 journal,
@@ -173,8 +177,11 @@ impl Mock {
         inner.enumerations.clear();
         inner.identify_answers = Default::default();
         inner.xml_memo.clear();
-        // A new machine has a new event log: subscriptions to the old one end.
-        inner.subscriptions.reset();
+        // A new machine has a new event log: subscriptions to the old one end
+        // (delivery tasks end when they find theirs gone), and bookmarks of the old
+        // machine become unknown.
+        inner.subscriptions.reset(crate::eventing::new_epoch());
+        inner.event_wake.bump();
         // Receives waiting on the old machine's shells find them gone.
         inner.shell_wake.send_modify(|g| *g += 1);
         Ok(())
@@ -291,7 +298,7 @@ impl std::ops::DerefMut for Locked<'_> {
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
         let last = self.0.machine.events().last_seq();
-        self.0.subscriptions.notify(last);
+        self.0.event_wake.notify(last);
     }
 }
 

@@ -1,5 +1,5 @@
 //! Push delivery: one task per subscription that has somewhere to send to. It wakes
-//! when events may be waiting (the store's wake channel, bumped after operations that
+//! when events may be waiting (the mock's `Wake` channel, bumped after operations that
 //! held the machine lock), when a heartbeat or a batch is due, when the subscription
 //! expires, and every [`POLL`] (sensor walks cross thresholds with time alone: the
 //! task ticks the machine so that crossings are noticed).
@@ -23,7 +23,8 @@ use wsman::ns::eventing as ev;
 use wsman::write::XmlWriter;
 use wsman::{Envelope, Epr, Name, Tree, TreeBuilder, ns};
 
-use super::{FaultAction, Mode, Subscription, loopback_target, new_id};
+use super::render::Rendered;
+use super::{Collected, FaultAction, Mode, Subscription, Subscriptions, loopback_target, new_id};
 use crate::journal::{Detail, Entry};
 use crate::mock::{Mock, Shared};
 
@@ -42,7 +43,7 @@ pub(crate) fn spawn(mock: &Mock, id: String) -> bool {
         return false;
     };
     let weak = std::sync::Arc::downgrade(&mock.shared);
-    let wake = mock.lock().subscriptions.wake.subscribe();
+    let wake = mock.lock().event_wake.subscribe();
     rt.spawn(run(weak, id, wake));
     true
 }
@@ -95,14 +96,14 @@ async fn run(weak: Weak<Shared>, id: String, mut wake: tokio::sync::watch::Recei
                 return;
             }
             Step::Send(msg, upto) => {
-                let Some(sub) = mock.lock().subscriptions.subs.get(&id).cloned() else {
+                let Some(sub) = mock.lock().subscriptions.get(&id).cloned() else {
                     return;
                 };
                 match deliver(&mock, &sub, &msg).await {
                     Ok(()) => {
                         let mut inner = mock.lock();
-                        if let Some(s) = inner.subscriptions.subs.get_mut(&id) {
-                            s.cursor = s.cursor.max(upto);
+                        if let Some(s) = inner.subscriptions.get_mut(&id) {
+                            s.advance(upto);
                         }
                         last_sent = Some(mock.now_ms());
                         batch_since = None;
@@ -111,7 +112,7 @@ async fn run(weak: Weak<Shared>, id: String, mut wake: tokio::sync::watch::Recei
                         }
                     }
                     Err(why) => {
-                        let removed = mock.lock().subscriptions.subs.remove(&id);
+                        let removed = mock.lock().subscriptions.remove(&id);
                         if let Some(sub) = removed {
                             end(&mock, &sub, ev::STATUS_DELIVERY_FAILURE, &why).await;
                         }
@@ -148,13 +149,13 @@ fn plan(
     let mut inner = mock.lock();
     inner.machine.tick(now);
     let last_seq = inner.machine.events().last_seq();
-    inner.subscriptions.notify(last_seq);
+    inner.event_wake.notify(last_seq);
     let scenario = inner.scenario.clone();
-    let Some(sub) = inner.subscriptions.subs.get(id).cloned() else {
+    let Some(sub) = inner.subscriptions.get(id).cloned() else {
         return Step::Gone;
     };
-    if now >= sub.expires_at {
-        inner.subscriptions.subs.remove(id);
+    if sub.is_expired(now) {
+        inner.subscriptions.remove(id);
         return Step::Expired(Box::new(sub));
     }
     let mut until = sub.expires_at;
@@ -168,13 +169,11 @@ fn plan(
         Mode::Events => sub.max_elements as usize,
         _ => 1,
     };
-    let collected = sub.collect(&mut inner.machine, limit);
+    let collected = super::collect(&sub, &mut inner.machine, limit);
     if collected.events.is_empty() {
-        if collected.upto > sub.cursor {
-            // Only events the filter does not select: handled.
-            if let Some(s) = inner.subscriptions.subs.get_mut(id) {
-                s.cursor = collected.upto;
-            }
+        // Only events the filter does not select, if any: handled.
+        if let Some(s) = inner.subscriptions.get_mut(id) {
+            s.advance(collected.upto);
         }
         *batch_since = None;
     } else {
@@ -227,9 +226,9 @@ fn plan(
 /// The message for collected events: one event (Push, PushWithAck) or a batch
 /// (Events), held to MaxEnvelopeSize; the cursor it moves to when delivered.
 fn events_message(
-    store: &super::Store,
+    store: &Subscriptions,
     sub: &Subscription,
-    collected: super::Collected,
+    collected: Collected<Rendered>,
     scenario: &crate::scenario::Scenario,
 ) -> (Message, u64) {
     let mut upto = collected.upto;
@@ -316,7 +315,11 @@ fn envelope(
     body: Option<String>,
     scenario: &crate::scenario::Scenario,
 ) -> String {
-    let to = sub.notify_to.clone().unwrap_or_else(Epr::anonymous);
+    let to = sub
+        .delivery
+        .notify_to
+        .clone()
+        .unwrap_or_else(Epr::anonymous);
     let with_ids = !scenario.defect("eventing_no_identifier");
     addressed(
         &to,
@@ -371,17 +374,18 @@ fn addressed(
 /// says. An error says why it finally failed.
 async fn deliver(mock: &Mock, sub: &Subscription, msg: &Message) -> Result<(), String> {
     let address = sub
+        .delivery
         .notify_to
         .as_ref()
         .map(|e| e.address.to_string())
         .unwrap_or_default();
     let (addr, path) = loopback_target(&address)?;
-    let (retries, interval) = sub.retry;
+    let (retries, interval) = sub.delivery.retry;
     let mut why = String::new();
     for attempt in 0..=retries {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(interval)).await;
-            if !mock.lock().subscriptions.subs.contains_key(&sub.id) {
+            if !mock.lock().subscriptions.contains(&sub.id) {
                 return Ok(());
             }
         }
@@ -556,7 +560,7 @@ fn journal_raw(
 /// Sends SubscriptionEnd to the subscription's EndTo (once, best effort), unless the
 /// `eventing_no_subscription_end` defect is on.
 pub(crate) async fn end(mock: &Mock, sub: &Subscription, status: &'static str, reason: &str) {
-    let Some(end_to) = sub.end_to.clone() else {
+    let Some(end_to) = sub.delivery.end_to.clone() else {
         return;
     };
     if mock.scenario().defect("eventing_no_subscription_end") {
@@ -566,7 +570,7 @@ pub(crate) async fn end(mock: &Mock, sub: &Subscription, status: &'static str, r
         return;
     };
     let body = Body::SubscriptionEnd(SubscriptionEnd {
-        subscription_manager: Some(sub.manager.clone()),
+        subscription_manager: Some(sub.delivery.manager.clone()),
         status: Cow::Borrowed(status),
         reason: Some(Cow::Owned(reason.to_owned())),
     });

@@ -1,10 +1,14 @@
 //! WS-Eventing (DSP0226 clause 10, WS-Eventing 2004/08): the mock as an event source.
 //!
 //! - `settings.rs`: the scenario's `[eventing]` table (modes, limits, delivery faults).
-//! - this file: the subscriptions (keyed by their `wse:Identifier`), what each asked
-//!   for (mode, expiry, heartbeats, bookmarks, batching, retries, filter), and
-//!   [`Subscription::collect`], which reads the machine's event log
-//!   ([`machine::events`]) after the subscription's cursor, filters and renders.
+//! - [`machine::subscriptions`] (below the mock, sans-IO): the subscriptions' state
+//!   and its arithmetic (keyed by their `wse:Identifier`: mode, expiry, heartbeats,
+//!   bookmarks, batching limits, Pull context, the cursor in the machine's event log
+//!   [`machine::events`], and reading the log after it).
+//! - this file: the mock's part of each subscription (`Delivery`: NotifyTo, EndTo,
+//!   the manager EPR, the WQL or channel filter, retries), `collect`, which reads the
+//!   log with the mock's rendering and filter as the selection, the delivery mode URIs,
+//!   and the `Wake` channel that tells delivery tasks and waiting Pulls to look again.
 //! - `render.rs`: an event as a CIM indication or a Windows `<Event>`.
 //! - `deliver.rs`: one task per subscription that pushes events, heartbeats and
 //!   SubscriptionEnd over HTTP to loopback sinks, with retries, acks and batches.
@@ -16,44 +20,32 @@ pub(crate) mod deliver;
 pub(crate) mod render;
 pub mod settings;
 
-use std::collections::HashMap;
-
 use machine::Machine;
 use wsman::Epr;
 
+pub(crate) use machine::subscriptions::{Collected, Mode};
 pub use settings::{DeliveryFault, EventingSettings, FaultAction};
 
 use crate::filter::wql::Query;
 use render::Rendered;
 
-/// How events reach the subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// One event per message.
-    Push,
-    /// One event per message, each acknowledged (`wsman:AckRequested`).
-    PushWithAck,
-    /// Batches (`wsman:Events`).
-    Events,
-    /// The subscriber pulls with the subscription's enumeration context.
-    Pull,
-}
+/// A subscription as the mock keeps it: the machine's bookkeeping and the mock's
+/// [`Delivery`] part.
+pub(crate) type Subscription = machine::subscriptions::Subscription<Delivery>;
 
-impl Mode {
-    pub(crate) fn from_uri(uri: &str) -> Option<Mode> {
-        use wsman::ns::eventing as e;
-        Some(match uri {
-            e::PUSH => Mode::Push,
-            e::PUSH_WITH_ACK => Mode::PushWithAck,
-            e::EVENTS => Mode::Events,
-            e::PULL => Mode::Pull,
-            _ => return None,
-        })
-    }
+/// The mock's subscriptions (in `Inner`, next to the [`Wake`] channel).
+pub(crate) type Subscriptions = machine::subscriptions::Subscriptions<Delivery>;
 
-    pub(crate) fn is_push(self) -> bool {
-        self != Mode::Pull
-    }
+/// The delivery mode a `wse:Delivery Mode` URI names.
+pub(crate) fn mode_from_uri(uri: &str) -> Option<Mode> {
+    use wsman::ns::eventing as e;
+    Some(match uri {
+        e::PUSH => Mode::Push,
+        e::PUSH_WITH_ACK => Mode::PushWithAck,
+        e::EVENTS => Mode::Events,
+        e::PULL => Mode::Pull,
+        _ => return None,
+    })
 }
 
 /// What a subscription selects.
@@ -67,137 +59,27 @@ pub(crate) enum EventFilter {
     Channels(Vec<String>),
 }
 
-/// One subscription.
+/// The mock's part of a subscription: where its messages go, how it selects and
+/// writes events, and how its answers say its expiry.
 #[derive(Debug, Clone)]
-pub(crate) struct Subscription {
-    /// `uuid:...`, the `wse:Identifier` of its SubscriptionManager EPR.
-    pub(crate) id: String,
-    pub(crate) mode: Mode,
+pub(crate) struct Delivery {
     /// Where events go (push modes).
     pub(crate) notify_to: Option<Epr<'static>>,
     /// Where SubscriptionEnd goes.
     pub(crate) end_to: Option<Epr<'static>>,
     /// The SubscriptionManager EPR (sent back in SubscriptionEnd).
     pub(crate) manager: Epr<'static>,
-    /// When it ends, on the mock's clock.
-    pub(crate) expires_at: u64,
     /// Whether the Expires was asked as an absolute dateTime (answers use the same type).
     pub(crate) absolute_expiry: bool,
-    pub(crate) heartbeat_ms: Option<u64>,
-    pub(crate) send_bookmarks: bool,
-    /// The sequence number of the last event handled (delivered or filtered out).
-    pub(crate) cursor: u64,
     pub(crate) filter: EventFilter,
     /// The WinRM event log resource: events in the Windows shape.
     pub(crate) windows: bool,
-    pub(crate) max_elements: u32,
-    pub(crate) max_time_ms: u64,
-    pub(crate) max_envelope: Option<u64>,
     /// ConnectionRetry: (retries, interval ms).
     pub(crate) retry: (u32, u64),
-    /// A Pull-mode subscription's enumeration context.
-    pub(crate) context: Option<String>,
 }
 
-/// The subscriptions, and the generation that makes bookmarks of an earlier machine
-/// unknown.
-#[derive(Debug)]
-pub(crate) struct Store {
-    pub(crate) subs: HashMap<String, Subscription>,
-    /// Random per machine: bookmarks carry it.
-    pub(crate) epoch: u64,
-    /// How often each delivery fault rule applied, by position.
-    pub(crate) fault_hits: Vec<u32>,
-    /// Bumped when events may be waiting (after an operation that held the machine
-    /// lock): delivery tasks and waiting Pulls look again.
-    pub(crate) wake: tokio::sync::watch::Sender<u64>,
-}
-
-impl Default for Store {
-    fn default() -> Store {
-        Store {
-            subs: HashMap::new(),
-            epoch: rand::random::<u32>().into(),
-            fault_hits: Vec::new(),
-            wake: tokio::sync::watch::Sender::new(0),
-        }
-    }
-}
-
-impl Store {
-    /// Forgets every subscription (a new machine): delivery tasks end when they find
-    /// theirs gone; bookmarks of the old machine become unknown.
-    pub(crate) fn reset(&mut self) {
-        self.subs.clear();
-        self.epoch = rand::random::<u32>().into();
-        self.fault_hits.clear();
-        self.wake.send_modify(|g| *g += 1);
-    }
-
-    /// Tells waiters that the log's newest event is `last_seq`, if it moved.
-    pub(crate) fn notify(&self, last_seq: u64) {
-        if *self.wake.borrow() != last_seq {
-            self.wake.send_replace(last_seq);
-        }
-    }
-
-    /// The subscription that owns a Pull-mode enumeration context.
-    pub(crate) fn by_context(&self, ctx: &str) -> Option<&str> {
-        self.subs
-            .values()
-            .find(|s| s.context.as_deref() == Some(ctx))
-            .map(|s| s.id.as_str())
-    }
-
-    /// The bookmark for the event `seq`.
-    pub(crate) fn bookmark(&self, seq: u64) -> String {
-        format!("urn:touchstone:bookmark:{:x}:{seq}", self.epoch)
-    }
-
-    /// The sequence number a bookmark of this machine names.
-    pub(crate) fn read_bookmark(&self, text: &str) -> Option<u64> {
-        let rest = text.trim().strip_prefix("urn:touchstone:bookmark:")?;
-        let (epoch, seq) = rest.split_once(':')?;
-        (u64::from_str_radix(epoch, 16).ok()? == self.epoch)
-            .then(|| seq.parse().ok())
-            .flatten()
-    }
-}
-
-/// What [`Subscription::collect`] found.
-pub(crate) struct Collected {
-    /// Events the log no longer keeps that the subscriber never read.
-    pub(crate) dropped: u64,
-    /// (sequence number, rendering) of the events selected, oldest first.
-    pub(crate) events: Vec<(u64, Rendered)>,
-    /// The cursor after these: the last event handled.
-    pub(crate) upto: u64,
-}
-
-impl Subscription {
-    /// Reads up to `limit` selected events after the cursor (the cursor is not moved:
-    /// the caller does when they are delivered).
-    pub(crate) fn collect(&self, m: &mut Machine, limit: usize) -> Collected {
-        let (dropped, it) = m.events().since(self.cursor);
-        let pending: Vec<_> = it.cloned().collect();
-        let mut out = Collected {
-            dropped,
-            events: Vec::new(),
-            upto: self.cursor,
-        };
-        for e in pending {
-            if out.events.len() >= limit {
-                break;
-            }
-            out.upto = e.seq;
-            let r = render::render(m, &e, self.windows);
-            if self.selects(&r) {
-                out.events.push((e.seq, r));
-            }
-        }
-        out
-    }
-
+impl Delivery {
+    /// Whether the filter selects a rendered event.
     fn selects(&self, r: &Rendered) -> bool {
         match &self.filter {
             EventFilter::All => true,
@@ -207,6 +89,58 @@ impl Subscription {
             ),
             EventFilter::Channels(c) => c.iter().any(|c| c.eq_ignore_ascii_case(&r.channel)),
         }
+    }
+}
+
+/// Reads up to `limit` events `sub` selects after its cursor, rendered
+/// ([`machine::subscriptions::Subscription::collect`] with the mock's rendering and
+/// filter; the cursor is not moved).
+pub(crate) fn collect(sub: &Subscription, m: &mut Machine, limit: usize) -> Collected<Rendered> {
+    sub.collect(m, limit, |m, e| {
+        let r = render::render(m, e, sub.delivery.windows);
+        sub.delivery.selects(&r).then_some(r)
+    })
+}
+
+/// A new epoch for the subscriptions' bookmarks: random per machine, so bookmarks of
+/// an earlier machine are unknown.
+pub(crate) fn new_epoch() -> u64 {
+    rand::random::<u32>().into()
+}
+
+/// Bumped when events may be waiting (after an operation that held the machine
+/// lock): delivery tasks and waiting Pulls look again.
+#[derive(Debug)]
+pub(crate) struct Wake(tokio::sync::watch::Sender<u64>);
+
+impl Default for Wake {
+    fn default() -> Wake {
+        Wake(tokio::sync::watch::Sender::new(0))
+    }
+}
+
+impl Wake {
+    /// Tells waiters that the log's newest event is `last_seq`, if it moved.
+    pub(crate) fn notify(&self, last_seq: u64) {
+        if *self.0.borrow() != last_seq {
+            self.0.send_replace(last_seq);
+        }
+    }
+
+    /// Wakes every waiter without news (a subscription changed or went away).
+    pub(crate) fn poke(&self) {
+        self.0.send_modify(|g| *g = g.wrapping_add(0));
+    }
+
+    /// Wakes every waiter after the subscriptions were reset (a new machine): the
+    /// value moves, so the next [`Wake::notify`] wakes them again.
+    pub(crate) fn bump(&self) {
+        self.0.send_modify(|g| *g += 1);
+    }
+
+    /// A receiver for a delivery task or a waiting Pull.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
     }
 }
 

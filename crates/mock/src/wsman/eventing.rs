@@ -35,7 +35,9 @@ use super::Phase;
 use super::faults::{self, Fail, OpResult};
 use super::write::respond;
 use crate::eventing::render::datetime;
-use crate::eventing::{self, EventFilter, Mode, Subscription, loopback_target, parse_datetime};
+use crate::eventing::{
+    self, Delivery, EventFilter, Mode, Subscription, loopback_target, parse_datetime,
+};
 use crate::filter::wql::Query;
 use crate::mock::{Inner, Mock};
 use crate::scenario::Scenario;
@@ -98,7 +100,7 @@ fn grant(expires: Option<&str>, max_ms: u64, now: u64) -> Result<Granted, Fail> 
 /// What is left of a subscription's lifetime, as its answers say it.
 fn remaining(sub: &Subscription, now: u64) -> String {
     let left = sub.expires_at.saturating_sub(now);
-    if sub.absolute_expiry {
+    if sub.delivery.absolute_expiry {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -173,8 +175,7 @@ impl Inner {
     /// Ends subscriptions that expired without a delivery task to notice.
     fn purge_expired_subscriptions(&mut self, now: u64) {
         self.subscriptions
-            .subs
-            .retain(|_, s| s.expires_at > now || s.mode.is_push() || s.end_to.is_some());
+            .retain(|s| !s.is_expired(now) || s.mode.is_push() || s.delivery.end_to.is_some());
     }
 
     pub(super) fn subscribe(
@@ -194,7 +195,7 @@ impl Inner {
 
         // Mode (WS-Eventing: Push when absent).
         let mode_uri = s.delivery_mode.as_deref().unwrap_or(ev::PUSH);
-        let mode = match Mode::from_uri(mode_uri) {
+        let mode = match eventing::mode_from_uri(mode_uri) {
             Some(m) if settings.offers_mode(mode_uri) => m,
             _ => {
                 return Err(faults::delivery_mode_unavailable(
@@ -273,7 +274,7 @@ impl Inner {
             };
         }
 
-        if self.subscriptions.subs.len() >= settings.max_subscriptions {
+        if self.subscriptions.len() >= settings.max_subscriptions {
             return Err(faults::subscription_quota(settings.max_subscriptions));
         }
         let needs_task = mode.is_push() || end_to.is_some();
@@ -303,16 +304,10 @@ impl Inner {
         let sub = Subscription {
             id: id.clone(),
             mode,
-            notify_to,
-            end_to,
-            manager: manager.clone(),
             expires_at: granted.expires_at,
-            absolute_expiry: granted.absolute,
             heartbeat_ms,
             send_bookmarks: s.send_bookmarks,
             cursor,
-            filter,
-            windows,
             max_elements: s.max_elements.unwrap_or(32).max(1),
             max_time_ms: s
                 .max_time
@@ -320,10 +315,18 @@ impl Inner {
                 .and_then(wsman::XsDuration::to_std)
                 .map_or(0, eventing::millis),
             max_envelope: s.max_envelope_size.or(env.header.max_envelope_size),
-            retry,
             context: context.clone(),
+            delivery: Delivery {
+                notify_to,
+                end_to,
+                manager: manager.clone(),
+                absolute_expiry: granted.absolute,
+                filter,
+                windows,
+                retry,
+            },
         };
-        self.subscriptions.subs.insert(id.clone(), sub);
+        self.subscriptions.insert(sub);
         if needs_task {
             self.subscriptions_to_start.push(id);
         }
@@ -347,9 +350,8 @@ impl Inner {
         self.purge_expired_subscriptions(now);
         Ok(self
             .subscriptions
-            .subs
             .get(&id)
-            .filter(|s| s.expires_at > now)
+            .filter(|s| !s.is_expired(now))
             .map(|s| s.id.clone()))
     }
 
@@ -374,13 +376,11 @@ impl Inner {
             scenario.eventing.max_expiry_s.saturating_mul(1000),
             now,
         )?;
-        if let Some(s) = self.subscriptions.subs.get_mut(&id) {
-            s.expires_at = granted.expires_at;
-            s.absolute_expiry = granted.absolute;
+        if let Some(s) = self.subscriptions.get_mut(&id) {
+            s.renew(granted.expires_at);
+            s.delivery.absolute_expiry = granted.absolute;
         }
-        self.subscriptions
-            .wake
-            .send_modify(|g| *g = g.wrapping_add(0));
+        self.event_wake.poke();
         let header = self.response_header(env, ns::action::RENEW_RESPONSE);
         Ok(respond(
             header,
@@ -398,7 +398,6 @@ impl Inner {
         };
         let left = self
             .subscriptions
-            .subs
             .get(&id)
             .map(|s| remaining(s, now))
             .unwrap_or_default();
@@ -417,12 +416,10 @@ impl Inner {
                 &identifier(env).unwrap_or_default(),
             ));
         };
-        self.subscriptions.subs.remove(&id);
+        self.subscriptions.remove(&id);
         // Its delivery task ends when it looks again; no SubscriptionEnd follows an
         // Unsubscribe.
-        self.subscriptions
-            .wake
-            .send_modify(|g| *g = g.wrapping_add(0));
+        self.event_wake.poke();
         let header = self.response_header(env, ns::action::UNSUBSCRIBE_RESPONSE);
         Ok(respond(header, Body::Empty))
     }
@@ -439,7 +436,7 @@ impl Inner {
 
     /// Release of a Pull-mode subscription's context ends the subscription.
     pub(super) fn release_subscription(&mut self, env: &Envelope<'_>, id: &str) -> OpResult {
-        self.subscriptions.subs.remove(id);
+        self.subscriptions.remove(id);
         let header = self.response_header(env, ns::action::RELEASE_RESPONSE);
         Ok(respond(header, Body::Empty))
     }
@@ -457,16 +454,16 @@ impl Inner {
             return Some(Err(faults::malformed_body("a Pull needs a wsen:Pull body")));
         };
         self.purge_expired_subscriptions(now);
-        let Some(sub) = self.subscriptions.subs.get(id).cloned() else {
+        let Some(sub) = self.subscriptions.get(id).cloned() else {
             return Some(Err(faults::unknown_context(p.context.trim())));
         };
-        if sub.expires_at <= now {
+        if sub.is_expired(now) {
             return Some(Err(faults::unknown_context(p.context.trim())));
         }
         let limit = p.max_elements.unwrap_or(1).max(1) as usize;
-        let collected = sub.collect(&mut self.machine, limit);
-        if let Some(s) = self.subscriptions.subs.get_mut(id) {
-            s.cursor = collected.upto;
+        let collected = eventing::collect(&sub, &mut self.machine, limit);
+        if let Some(s) = self.subscriptions.get_mut(id) {
+            s.advance(collected.upto);
         }
         if collected.events.is_empty() && collected.dropped == 0 {
             return last_try.then(|| Err(faults::no_events()));
@@ -542,7 +539,7 @@ impl Mock {
         id: &str,
         deadline: u64,
     ) -> Phase {
-        let mut wake = self.lock().subscriptions.wake.subscribe();
+        let mut wake = self.lock().event_wake.subscribe();
         loop {
             let now = self.now_ms();
             let wait =
@@ -555,7 +552,7 @@ impl Mock {
             let mut inner = self.lock();
             inner.machine.tick(now);
             let last = inner.machine.events().last_seq();
-            inner.subscriptions.notify(last);
+            inner.event_wake.notify(last);
             if let Some(result) = inner.event_pull(env, id, now, now >= deadline) {
                 return Phase::Dispatched(Box::new(result), None);
             }
@@ -567,7 +564,7 @@ impl Mock {
         let ids = std::mem::take(&mut self.lock().subscriptions_to_start);
         for id in ids {
             if !eventing::deliver::spawn(self, id.clone()) {
-                self.lock().subscriptions.subs.remove(&id);
+                self.lock().subscriptions.remove(&id);
             }
         }
     }
@@ -577,11 +574,8 @@ impl Mock {
     pub async fn end_subscriptions(&self) -> usize {
         let subs: Vec<Subscription> = {
             let mut inner = self.lock();
-            let subs = inner.subscriptions.subs.drain().map(|(_, s)| s).collect();
-            inner
-                .subscriptions
-                .wake
-                .send_modify(|g| *g = g.wrapping_add(0));
+            let subs = inner.subscriptions.drain().collect();
+            inner.event_wake.poke();
             subs
         };
         let n = subs.len();

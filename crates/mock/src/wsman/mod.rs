@@ -200,7 +200,7 @@ impl Mock {
             );
             // Event subscribers hear of what the operation did to the machine.
             let last = inner.machine.events().last_seq();
-            inner.subscriptions.notify(last);
+            inner.event_wake.notify(last);
             phase
         };
         self.start_subscriptions();
