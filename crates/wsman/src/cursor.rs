@@ -81,7 +81,7 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn new(input: &'a str, limits: &Limits) -> Cursor<'a> {
-        Cursor::at(input, 0, input.len(), Vec::new(), limits)
+        Cursor::at(input, 0, input.len(), Vec::with_capacity(8), limits)
     }
 
     /// A cursor over `input[start..end]` with `bindings` already in scope.

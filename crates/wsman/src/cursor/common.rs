@@ -39,6 +39,62 @@ fn blank(bytes: &[u8]) -> bool {
         .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
+/// A `<` or `&` anywhere in a start tag (in practice, in an attribute value): the
+/// general path refuses or unescapes it. One pass over the whole tag.
+fn markup(tag: &[u8]) -> bool {
+    memchr::memchr2(b'<', b'&', tag).is_some()
+}
+
+/// The namespaces this path names elements in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Soap,
+    Wsa,
+    Wsman,
+    Other,
+}
+
+impl Known {
+    fn of(uri: &str) -> Known {
+        match uri {
+            ns::SOAP => Known::Soap,
+            ns::WSA => Known::Wsa,
+            ns::WSMAN => Known::Wsman,
+            _ => Known::Other,
+        }
+    }
+}
+
+/// The prefixes the root declares, each with its namespace told apart once: the only
+/// declarations in scope wherever this path reads (a header the general code reads
+/// may declare its own, which end with it).
+struct Prefixes<'a> {
+    known: [(&'a str, Known); MAX_PREFIXES],
+    len: usize,
+}
+
+/// More declarations on the root than this: the general path reads it.
+const MAX_PREFIXES: usize = 8;
+
+impl<'a> Prefixes<'a> {
+    fn get(&self, prefix: &str) -> Option<Known> {
+        self.known[..self.len]
+            .iter()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, k)| *k)
+    }
+
+    /// A name's namespace and local part; unprefixed names are not this path's.
+    ///
+    /// The name is not checked as a QName: its prefix is one the root declared (each
+    /// checked there), and the caller compares the local part with a name of its own,
+    /// which a malformed one (`a:b:c`, `a:1x`) never equals.
+    fn name<'q>(&self, qname: &'q str) -> Option<(Known, &'q str)> {
+        let (prefix, local) = qname.split_once(':')?;
+        Some((self.get(prefix)?, local))
+    }
+}
+
 impl<'a> Cursor<'a> {
     /// Reads a common request up to and including its `s:Body` start tag (see the
     /// module's text), or `None` when the envelope is not of that shape; the cursor is
@@ -69,17 +125,18 @@ impl<'a> Cursor<'a> {
             }
         };
         let env_q = self.sub(root.name().as_ref())?;
-        let (env_prefix, "Envelope") = split_qname(env_q)? else {
+        let (env_prefix, "Envelope") = env_q.split_once(':')? else {
             return None;
         };
         self.common_enter(env_q)?;
-        self.common_declarations(&root)?;
-        if env_prefix.is_empty() || self.common_ns(env_prefix)? != ns::SOAP {
+        let prefixes = self.common_declarations(&root)?;
+        if prefixes.get(env_prefix)? != Known::Soap {
             return None;
         }
         let mut header = Header::default();
         let mut meta = Meta {
             envelope_offset: root_pos,
+            headers: Vec::with_capacity(12),
             ..Meta::default()
         };
         let mut seen_header = false;
@@ -95,7 +152,7 @@ impl<'a> Cursor<'a> {
             if e.len() != q.len() {
                 return None;
             }
-            let (prefix, local) = split_qname(q)?;
+            let (prefix, local) = q.split_once(':')?;
             if prefix != env_prefix {
                 return None;
             }
@@ -103,7 +160,7 @@ impl<'a> Cursor<'a> {
                 "Header" if !seen_header && !empty => {
                     seen_header = true;
                     self.common_enter(q)?;
-                    self.common_headers(q, &mut header, &mut meta, general)?;
+                    self.common_headers(&prefixes, q, &mut header, &mut meta, general)?;
                     self.open.pop();
                 }
                 "Body" => {
@@ -130,12 +187,17 @@ impl<'a> Cursor<'a> {
     }
 
     /// The root's attributes: prefixed namespace declarations only, each new.
-    fn common_declarations(&mut self, e: &BytesStart<'a>) -> Option<()> {
-        let mut count = 0usize;
+    fn common_declarations(&mut self, e: &BytesStart<'a>) -> Option<Prefixes<'a>> {
+        let mut prefixes = Prefixes {
+            known: [("", Known::Other); MAX_PREFIXES],
+            len: 0,
+        };
+        if markup(e) {
+            return None;
+        }
         for a in e.attributes().with_checks(false) {
             let a = a.ok()?;
-            count += 1;
-            if count > self.limits.max_attributes {
+            if prefixes.len == MAX_PREFIXES || prefixes.len >= self.limits.max_attributes {
                 return None;
             }
             let prefix = self.sub(a.key.as_ref())?.strip_prefix("xmlns:")?;
@@ -143,55 +205,35 @@ impl<'a> Cursor<'a> {
             if split_qname(prefix)? != ("", prefix)
                 || prefix.starts_with("xml")
                 || value.is_empty()
-                || value.contains(['<', '&'])
-                || self.bindings.iter().any(|(p, _)| *p == prefix)
+                || prefixes.get(prefix).is_some()
             {
                 return None;
             }
+            prefixes.known[prefixes.len] = (prefix, Known::of(value));
+            prefixes.len += 1;
             self.bindings.push((prefix, Cow::Borrowed(value)));
         }
         self.generation = self.generation.wrapping_add(1);
-        Some(())
-    }
-
-    /// The namespace a prefix declared on the root is bound to.
-    fn common_ns(&self, prefix: &str) -> Option<&str> {
-        self.bindings
-            .iter()
-            .rev()
-            .find(|(p, _)| *p == prefix)
-            .map(|(_, uri)| uri.as_ref())
-    }
-
-    /// A start tag's expanded name, as (namespace, local name).
-    fn common_name(&self, qname: &'a str) -> Option<(&str, &'a str)> {
-        let (prefix, local) = split_qname(qname)?;
-        if prefix.is_empty() {
-            return None;
-        }
-        Some((self.common_ns(prefix)?, local))
+        Some(prefixes)
     }
 
     /// An element's attributes, where the only one allowed is `s:mustUnderstand`
     /// (once): its truth.
-    fn common_must_understand(&self, e: &BytesStart<'a>) -> Option<bool> {
+    fn common_must_understand(&self, p: &Prefixes<'a>, e: &BytesStart<'a>) -> Option<bool> {
         let mut mu = None;
-        let mut count = 0usize;
+        if markup(e) {
+            return None;
+        }
         for a in e.attributes().with_checks(false) {
             let a = a.ok()?;
-            count += 1;
-            if count > self.limits.max_attributes || mu.is_some() {
+            if mu.is_some() || self.limits.max_attributes == 0 {
                 return None;
             }
             let key = self.sub(a.key.as_ref())?;
-            if self.common_name(key)? != (ns::SOAP, "mustUnderstand") {
+            if p.name(key)? != (Known::Soap, "mustUnderstand") {
                 return None;
             }
-            let value = self.sub(&a.value)?;
-            if value.contains(['<', '&']) {
-                return None;
-            }
-            mu = Some(is_true(Some(value)));
+            mu = Some(is_true(Some(self.sub(&a.value)?)));
         }
         Some(mu.unwrap_or(false))
     }
@@ -233,6 +275,7 @@ impl<'a> Cursor<'a> {
     /// have it.
     fn common_headers(
         &mut self,
+        p: &Prefixes<'a>,
         header_q: &str,
         h: &mut Header<'a>,
         meta: &mut Meta,
@@ -251,8 +294,7 @@ impl<'a> Cursor<'a> {
             let common = if empty {
                 None
             } else {
-                self.common_header_name(q)
-                    .zip(self.common_must_understand(&e))
+                header_name(p, q).zip(self.common_must_understand(p, &e))
             };
             let Some((name, mu)) = common else {
                 self.general_header(&e, pos, empty, h, meta, general)?;
@@ -264,8 +306,8 @@ impl<'a> Cursor<'a> {
             self.common_enter(q)?;
             meta.headers.push((name, mu, pos));
             match name {
-                HeaderName::ReplyTo => h.reply_to = Some(self.common_reply_to(q)?),
-                HeaderName::SelectorSet => h.selectors = self.common_selectors(q)?,
+                HeaderName::ReplyTo => h.reply_to = Some(self.common_reply_to(p, q)?),
+                HeaderName::SelectorSet => h.selectors = self.common_selectors(p, q)?,
                 _ => {
                     let raw = self.common_text(q)?;
                     let text = Cow::Borrowed(raw.trim());
@@ -298,22 +340,6 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The headers this path reads itself.
-    fn common_header_name(&self, qname: &'a str) -> Option<HeaderName> {
-        Some(match self.common_name(qname)? {
-            (ns::WSA, "To") => HeaderName::To,
-            (ns::WSA, "Action") => HeaderName::Action,
-            (ns::WSA, "MessageID") => HeaderName::MessageId,
-            (ns::WSA, "RelatesTo") => HeaderName::RelatesTo,
-            (ns::WSA, "ReplyTo") => HeaderName::ReplyTo,
-            (ns::WSMAN, "ResourceURI") => HeaderName::ResourceUri,
-            (ns::WSMAN, "MaxEnvelopeSize") => HeaderName::MaxEnvelopeSize,
-            (ns::WSMAN, "OperationTimeout") => HeaderName::OperationTimeout,
-            (ns::WSMAN, "SelectorSet") => HeaderName::SelectorSet,
-            _ => return None,
-        })
-    }
-
     /// One header read by the general code, from its start tag (already read) to its
     /// end; the cursor is then as this path keeps it.
     fn general_header(
@@ -338,14 +364,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// A ReplyTo that holds its Address and nothing else.
-    fn common_reply_to(&mut self, reply_q: &str) -> Option<Epr<'a>> {
+    fn common_reply_to(&mut self, p: &Prefixes<'a>, reply_q: &str) -> Option<Epr<'a>> {
         let (e, _) = self.common_child(reply_q)??;
         let q = self.sub(e.name().as_ref())?;
-        if self.common_name(q)? != (ns::WSA, "Address") {
+        if p.name(q)? != (Known::Wsa, "Address") {
             return None;
         }
         self.common_enter(q)?;
-        self.common_must_understand(&e)?;
+        self.common_must_understand(p, &e)?;
         let address = self.common_text(q)?;
         if blank(address.as_bytes()) || self.common_child(reply_q)?.is_some() {
             return None;
@@ -358,11 +384,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// A SelectorSet of `<w:Selector Name="...">text</w:Selector>` only.
-    fn common_selectors(&mut self, set_q: &str) -> Option<Vec<Selector<'a>>> {
+    fn common_selectors(&mut self, p: &Prefixes<'a>, set_q: &str) -> Option<Vec<Selector<'a>>> {
         let mut out = Vec::new();
         while let Some((e, _)) = self.common_child(set_q)? {
             let q = self.sub(e.name().as_ref())?;
-            if self.common_name(q)? != (ns::WSMAN, "Selector") {
+            if p.name(q)? != (Known::Wsman, "Selector") {
                 return None;
             }
             self.common_enter(q)?;
@@ -373,7 +399,7 @@ impl<'a> Cursor<'a> {
                 return None;
             }
             let name = self.sub(&a.value)?;
-            if a.key.as_ref() != b"Name" || name.contains(['<', '&']) {
+            if a.key.as_ref() != b"Name" || markup(&e) {
                 return None;
             }
             let text = self.common_text(q)?;
@@ -388,4 +414,20 @@ impl<'a> Cursor<'a> {
         self.open.pop();
         Some(out)
     }
+}
+
+/// The headers this path reads itself.
+fn header_name(p: &Prefixes<'_>, qname: &str) -> Option<HeaderName> {
+    Some(match p.name(qname)? {
+        (Known::Wsa, "To") => HeaderName::To,
+        (Known::Wsa, "Action") => HeaderName::Action,
+        (Known::Wsa, "MessageID") => HeaderName::MessageId,
+        (Known::Wsa, "RelatesTo") => HeaderName::RelatesTo,
+        (Known::Wsa, "ReplyTo") => HeaderName::ReplyTo,
+        (Known::Wsman, "ResourceURI") => HeaderName::ResourceUri,
+        (Known::Wsman, "MaxEnvelopeSize") => HeaderName::MaxEnvelopeSize,
+        (Known::Wsman, "OperationTimeout") => HeaderName::OperationTimeout,
+        (Known::Wsman, "SelectorSet") => HeaderName::SelectorSet,
+        _ => return None,
+    })
 }
