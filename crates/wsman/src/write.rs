@@ -647,6 +647,13 @@ pub fn write_envelope(env: &Envelope<'_>, out: Vec<u8>) -> Vec<u8> {
 impl Envelope<'_> {
     /// The envelope as an XML string.
     pub fn to_xml(&self) -> String {
+        String::from_utf8(self.to_xml_bytes()).unwrap_or_default()
+    }
+
+    /// The envelope as UTF-8 bytes, for a caller that sends them: the same text as
+    /// [`Envelope::to_xml`] without checking again, byte by byte, that what the
+    /// writer made of `&str` pieces is UTF-8 (debug builds still check).
+    pub fn to_xml_bytes(&self) -> Vec<u8> {
         // Room for what is already written (items, a written body) up front, so that
         // a large answer is not copied each time the buffer doubles.
         let written: usize = match &self.body {
@@ -655,8 +662,12 @@ impl Envelope<'_> {
             Body::PullResponse(r) => written_len(&r.items),
             _ => 0,
         };
-        String::from_utf8(write_envelope(self, Vec::with_capacity(2048 + written)))
-            .unwrap_or_default()
+        let bytes = write_envelope(self, Vec::with_capacity(2048 + written));
+        debug_assert!(
+            std::str::from_utf8(&bytes).is_ok(),
+            "the writer wrote UTF-8"
+        );
+        bytes
     }
 }
 

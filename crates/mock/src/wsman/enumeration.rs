@@ -153,7 +153,7 @@ impl Inner {
                 &mut enumeration.items,
                 max,
                 budget,
-                probe.to_xml().len() + 600,
+                probe.to_xml_bytes().len() + 600,
                 charset,
             )?;
             response.items = Some(items);
@@ -346,7 +346,7 @@ impl Inner {
             &mut enumeration.items,
             max,
             budget,
-            probe.to_xml().len() + 400,
+            probe.to_xml_bytes().len() + 400,
             charset,
         ) {
             Ok(items) => items,

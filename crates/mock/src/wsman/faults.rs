@@ -343,7 +343,7 @@ pub(super) fn fault_answer(f: Fail, relates: Option<&str>, scenario: &Scenario) 
     } else {
         f.status.unwrap_or(f.spec.kind.http_status())
     };
-    reply(status, env.to_xml().into_bytes(), SOAP_CT)
+    reply(status, env.to_xml_bytes(), SOAP_CT)
 }
 
 impl Inner {

@@ -164,7 +164,7 @@ impl Inner {
         header.relates_to = relates.map(|r| Cow::Owned(r.to_owned()));
         let e = respond(header, Body::Empty);
         let _ = scenario;
-        reply(200, e.to_xml().into_bytes(), SOAP_CT)
+        reply(200, e.to_xml_bytes(), SOAP_CT)
     }
 
     pub(super) fn expand(

@@ -53,19 +53,19 @@ pub(super) fn finish_answer(
     if scenario.defect("reused_message_id") {
         answer.header.message_id = Some(Cow::Borrowed("uuid:00000000-0000-4000-8000-00000000beef"));
     }
-    let mut xml = answer.to_xml();
+    let mut xml = answer.to_xml_bytes();
     if scenario.defect("wrapped_get_body")
         && req.header.action.as_deref() == Some(ns::action::GET)
         && req.header.fragment_transfer.is_none()
         && !matches!(answer.body, Body::Fault(_))
     {
-        xml = wrap_body(&xml);
+        xml = wrap_body(&String::from_utf8_lossy(&xml)).into_bytes();
     }
     if let Some(max) = req.header.max_envelope_size {
         // MaxEnvelopeSize counts octets on the wire, in the answer's encoding.
         let size = match charset {
             Charset::Utf8 => xml.len() as u64,
-            _ => 2 + 2 * xml.encode_utf16().count() as u64,
+            _ => 2 + 2 * String::from_utf8_lossy(&xml).encode_utf16().count() as u64,
         };
         if size > max {
             return fault_answer(
@@ -79,7 +79,7 @@ pub(super) fn finish_answer(
             );
         }
     }
-    reply(200, xml.into_bytes(), SOAP_CT)
+    reply(200, xml, SOAP_CT)
 }
 
 /// The seeded `wrapped_get_body` defect: the Body's content inside a
