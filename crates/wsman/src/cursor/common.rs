@@ -224,6 +224,17 @@ impl<'a> Cursor<'a> {
         if markup(e) {
             return None;
         }
+        let raw = e.attributes_raw();
+        if raw.is_empty() {
+            return Some(false);
+        }
+        if let Some((key, value)) = lone_attribute(raw) {
+            let key = std::str::from_utf8(key).ok()?;
+            if p.name(key)? != (Known::Soap, "mustUnderstand") || self.limits.max_attributes == 0 {
+                return None;
+            }
+            return Some(is_true(Some(self.sub(value)?)));
+        }
         for a in e.attributes().with_checks(false) {
             let a = a.ok()?;
             if mu.is_some() || self.limits.max_attributes == 0 {
@@ -392,14 +403,11 @@ impl<'a> Cursor<'a> {
                 return None;
             }
             self.common_enter(q)?;
-            let mut attrs = e.attributes();
-            attrs.with_checks(false);
-            let a = attrs.next()?.ok()?;
-            if attrs.next().is_some() || self.limits.max_attributes == 0 {
+            let (b"Name", name) = lone_attribute(e.attributes_raw())? else {
                 return None;
-            }
-            let name = self.sub(&a.value)?;
-            if a.key.as_ref() != b"Name" || markup(&e) {
+            };
+            let name = self.sub(name)?;
+            if self.limits.max_attributes == 0 || markup(&e) {
                 return None;
             }
             let text = self.common_text(q)?;
@@ -430,4 +438,75 @@ fn header_name(p: &Prefixes<'_>, qname: &str) -> Option<HeaderName> {
         (Known::Wsman, "SelectorSet") => HeaderName::SelectorSet,
         _ => return None,
     })
+}
+
+/// The attribute of a start tag that has exactly one, written plainly
+/// (` key="value"`: white space before it, none around `=` or after it), as its key and
+/// value bytes; `None` for any other attribute text, which quick-xml's attribute
+/// reader then reads. Headers carry one `s:mustUnderstand` and selectors one `Name`,
+/// and recognising that one shape here costs a fraction of the general reader.
+fn lone_attribute(raw: &[u8]) -> Option<(&[u8], &[u8])> {
+    let start = raw
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))?;
+    if start == 0 {
+        return None;
+    }
+    let rest = &raw[start..];
+    let eq = rest.iter().position(|&b| b == b'=')?;
+    let key = &rest[..eq];
+    if key.is_empty()
+        || key
+            .iter()
+            .any(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\''))
+    {
+        return None;
+    }
+    let quoted = &rest[eq + 1..];
+    let (&quote, inner) = quoted.split_first()?;
+    if !matches!(quote, b'"' | b'\'') {
+        return None;
+    }
+    let (&last, value) = inner.split_last()?;
+    if last != quote || value.contains(&quote) {
+        return None;
+    }
+    Some((key, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lone_attribute;
+
+    #[test]
+    fn a_lone_plain_attribute_is_recognised_and_nothing_else() {
+        let got = |raw: &'static str| {
+            lone_attribute(raw.as_bytes()).map(|(k, v)| {
+                (
+                    std::str::from_utf8(k).unwrap_or("?"),
+                    std::str::from_utf8(v).unwrap_or("?"),
+                )
+            })
+        };
+        assert_eq!(
+            got(" s:mustUnderstand=\"true\""),
+            Some(("s:mustUnderstand", "true"))
+        );
+        assert_eq!(got("\n\tName='a b'"), Some(("Name", "a b")));
+        assert_eq!(got(" Name=\"\""), Some(("Name", "")));
+        for other in [
+            "",
+            "Name=\"x\"",
+            " Name = \"x\"",
+            " Name=\"x\" ",
+            " Name=\"x\" b=\"y\"",
+            " Name=\"x'",
+            " Name=x",
+            " Name=\"",
+            " =\"x\"",
+            " N\"ame=\"x\"",
+        ] {
+            assert_eq!(got(other), None, "{other:?}");
+        }
+    }
 }
