@@ -1276,14 +1276,14 @@ pub fn enumerate(
 }
 
 /// The key names selectors must give for a class.
-fn key_names(m: &Machine, class: &str) -> Vec<String> {
+fn key_names<'m>(m: &'m Machine, class: &str) -> Vec<&'m str> {
     if let Some(info) = self::class(class) {
-        return info.keys.iter().map(|k| (*k).to_owned()).collect();
+        return info.keys.to_vec();
     }
     m.extra
         .iter()
         .find(|e| e.class.eq_ignore_ascii_case(class))
-        .map(|e| e.keys.iter().map(|(k, _)| k.clone()).collect())
+        .map(|e| e.keys.iter().map(|(k, _)| k.as_str()).collect())
         .unwrap_or_default()
 }
 
@@ -1320,7 +1320,7 @@ fn resolve(m: &Machine, class: &str, selectors: &[(String, String)]) -> Result<O
     {
         return Err(CimError::InsufficientSelectors {
             class: class.into(),
-            missing: missing.clone(),
+            missing: (*missing).to_owned(),
         });
     }
     for (n, v) in &sels {
