@@ -4,6 +4,8 @@
 //! had to be expanded.
 
 mod common;
+#[cfg(test)]
+pub(crate) use common::DELEGATED;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
