@@ -10,11 +10,13 @@
 //! cursor inside `s:Body` exactly as the general path leaves it (the same bindings,
 //! open elements and element count), so the body is read by the general code.
 //!
-//! It answers only what it is sure of. Anything else (another header, an attribute it
-//! does not know, an entity or a comment, a limit reached, anything the general path
-//! would refuse) makes it return `None`; the caller then reads the whole envelope again
-//! with the general path, which decides. `envelope::tests` hold the two to the same
-//! result on the corpus and on generated envelopes.
+//! It answers only what it is sure of. A header it does not read itself goes to the
+//! general reader in place (`envelope::read_header`). Anything else unusual (an entity
+//! or a comment, an attribute it does not know, a limit reached, anything the general
+//! path would refuse) makes it return `None`; the caller then reads the whole envelope
+//! again with the general path, which decides. `envelope/common_tests.rs` holds the two
+//! to the same result on the corpus and on generated envelopes, and mutation testing
+//! (cargo-mutants on this file) found no mutant those tests miss.
 
 use std::borrow::Cow;
 
