@@ -135,8 +135,6 @@ pub struct Subscriptions<D> {
     /// Chosen by the caller per machine (the mock picks it at random): bookmarks carry
     /// it.
     epoch: u64,
-    /// How often each of the caller's delivery fault rules applied, by position.
-    pub fault_hits: Vec<u32>,
 }
 
 /// What every bookmark starts with; the epoch and the sequence number follow.
@@ -148,16 +146,14 @@ impl<D> Subscriptions<D> {
         Subscriptions {
             subs: HashMap::new(),
             epoch,
-            fault_hits: Vec::new(),
         }
     }
 
-    /// Forgets every subscription and the fault rule counts (a new machine, a new
-    /// event log); bookmarks of the old epoch become unknown.
+    /// Forgets every subscription (a new machine, a new event log); bookmarks of the
+    /// old epoch become unknown.
     pub fn reset(&mut self, new_epoch: u64) {
         self.subs.clear();
         self.epoch = new_epoch;
-        self.fault_hits.clear();
     }
 
     /// How many subscriptions there are.
@@ -308,16 +304,14 @@ mod tests {
     }
 
     #[test]
-    fn reset_forgets_subscriptions_fault_counts_and_old_bookmarks() {
+    fn reset_forgets_subscriptions_and_old_bookmarks() {
         let mut subs: Subscriptions<()> = Subscriptions::new(1);
         assert!(subs.insert(sub("uuid:a", 0)).is_none());
-        subs.fault_hits = vec![3, 1];
         let old = subs.bookmark(7);
         assert_eq!(subs.len(), 1);
         subs.reset(2);
         assert!(subs.is_empty());
         assert!(subs.get("uuid:a").is_none());
-        assert!(subs.fault_hits.is_empty());
         assert_eq!(subs.read_bookmark(&old), None);
         assert_eq!(subs.read_bookmark(&subs.bookmark(7)), Some(7));
     }

@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) subscriptions: crate::eventing::Subscriptions,
     /// Tells delivery tasks and waiting Pulls that events may be waiting.
     pub(crate) event_wake: crate::eventing::Wake,
+    /// How often each `[[eventing.delivery_faults]]` rule applied, by position.
+    pub(crate) delivery_fault_hits: Vec<u32>,
     /// Subscriptions made under the lock whose delivery task starts once it is released.
     pub(crate) subscriptions_to_start: Vec<String>,
     /// PowerShell runspace pools (`crate::remoting`).
@@ -117,6 +119,7 @@ impl Mock {
                     xml_memo: Default::default(),
                     subscriptions: crate::eventing::Subscriptions::new(crate::eventing::new_epoch()),
                     event_wake: Default::default(),
+                    delivery_fault_hits: Vec::new(),
                     subscriptions_to_start: Vec::new(),
                 }),
                 journal,
@@ -181,6 +184,7 @@ impl Mock {
         // (delivery tasks end when they find theirs gone), and bookmarks of the old
         // machine become unknown.
         inner.subscriptions.reset(crate::eventing::new_epoch());
+        inner.delivery_fault_hits.clear();
         inner.event_wake.bump();
         // Receives waiting on the old machine's shells find them gone.
         inner.shell_wake.send_modify(|g| *g += 1);
@@ -319,5 +323,26 @@ mod tests {
         let second = mock.generation();
         assert!(second.is_some());
         assert_ne!(second, first);
+    }
+
+    /// A new machine starts its eventing afresh: no subscriptions, no delivery fault
+    /// rule applied yet, bookmarks of the old machine unknown.
+    #[test]
+    fn loading_a_scenario_resets_eventing() {
+        let mock = Mock::new(Scenario::default_scenario(), Arc::new(Journal::default())).unwrap();
+        let old_bookmark = {
+            let mut inner = mock.lock();
+            inner.delivery_fault_hits = vec![2, 1];
+            inner.subscriptions.bookmark(5)
+        };
+        assert_eq!(
+            mock.lock().subscriptions.read_bookmark(&old_bookmark),
+            Some(5)
+        );
+        mock.load(Scenario::default_scenario()).unwrap();
+        let inner = mock.lock();
+        assert!(inner.delivery_fault_hits.is_empty());
+        assert!(inner.subscriptions.is_empty());
+        assert_eq!(inner.subscriptions.read_bookmark(&old_bookmark), None);
     }
 }

@@ -448,7 +448,7 @@ fn fault_rule(mock: &Mock, msg: &Message) -> Option<(FaultAction, u64)> {
     }
     let mut inner = mock.lock();
     let rules = inner.scenario.eventing.delivery_faults.clone();
-    let hits = &mut inner.subscriptions.fault_hits;
+    let hits = &mut inner.delivery_fault_hits;
     if hits.len() < rules.len() {
         hits.resize(rules.len(), 0);
     }

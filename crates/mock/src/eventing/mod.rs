@@ -135,7 +135,7 @@ impl Wake {
     /// Wakes every waiter after the subscriptions were reset (a new machine): the
     /// value moves, so the next [`Wake::notify`] wakes them again.
     pub(crate) fn bump(&self) {
-        self.0.send_modify(|g| *g += 1);
+        self.0.send_modify(|g| *g = g.wrapping_add(1));
     }
 
     /// A receiver for a delivery task or a waiting Pull.
