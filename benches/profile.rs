@@ -63,10 +63,11 @@ fn run(case: &str, iterations: usize) -> usize {
         let req = Request {
             method: "POST".into(),
             path: "/wsman".into(),
-            headers: Arc::new(vec![(
-                "content-type".into(),
-                "application/soap+xml;charset=UTF-8".into(),
-            )]),
+            headers: mock::http::Headers::from_pairs([(
+                "content-type",
+                "application/soap+xml;charset=UTF-8",
+            )])
+            .expect("a valid header"),
             body: body.into_bytes().into(),
             peer: "127.0.0.1:1".parse().expect("address"),
             tls: false,

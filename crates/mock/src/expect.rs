@@ -542,7 +542,7 @@ fn typed(e: &Entry) -> Option<ReceivedRequest> {
             path: h.path.clone(),
             user: h.user.clone(),
             action: None,
-            operation: h.operation.clone(),
+            operation: h.operation.as_deref().map(str::to_owned),
             resource_uri: None,
             selectors: Vec::new(),
             body: String::new(),

@@ -168,8 +168,8 @@ pub struct HttpRecord {
     pub method: String,
     /// Request target (path and query).
     pub path: String,
-    /// Request headers (lower-case names), in order.
-    pub request_headers: Vec<(String, String)>,
+    /// Request headers as they arrived (lower-case names), shared with the handler.
+    pub request_headers: crate::http::Headers,
     /// Request body as read (possibly only its first part when it was over the limit).
     pub request_body: StoredBody,
     /// The authenticated user.
@@ -182,7 +182,7 @@ pub struct HttpRecord {
     /// The scenario rule that matched, if any.
     pub rule: Option<String>,
     /// The WS-Man operation as the handler understood it.
-    pub operation: Option<String>,
+    pub operation: Option<std::borrow::Cow<'static, str>>,
     /// The PowerShell Remoting messages the exchange carried, by name: `> NAME` sent by
     /// the client, `< NAME` answered ([`crate::remoting::journal`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]

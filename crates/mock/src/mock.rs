@@ -70,7 +70,7 @@ pub(crate) struct Inner {
 
 /// The scenario's authentication policy and the enabled users' passwords.
 pub(crate) struct AuthSnapshot {
-    pub(crate) policy: crate::http::AuthPolicy,
+    pub(crate) policy: Arc<crate::http::AuthPolicy>,
     pub(crate) passwords: HashMap<String, String>,
     /// Distinct for every snapshot the process makes ([`crate::http::Credentials::generation`]).
     pub(crate) generation: u64,
@@ -81,7 +81,7 @@ impl AuthSnapshot {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         AuthSnapshot {
             generation: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            policy: scenario.auth_policy(),
+            policy: Arc::new(scenario.auth_policy()),
             passwords: scenario
                 .machine
                 .users
@@ -271,7 +271,7 @@ impl crate::http::Credentials for Mock {
         self.auth().passwords.get(user).cloned()
     }
 
-    fn policy(&self) -> crate::http::AuthPolicy {
+    fn policy(&self) -> Arc<crate::http::AuthPolicy> {
         self.auth().policy.clone()
     }
 

@@ -75,7 +75,7 @@ fn soap_reply(body: impl Into<Vec<u8>>) -> Reply {
 impl WsmanHandler for FakeHandler {
     fn handle(&self, req: Request) -> HandlerFuture<'_> {
         Box::pin(async move {
-            let what = req.header("x-outcome").unwrap_or("").to_owned();
+            let what = req.header("x-outcome").unwrap_or_default().into_owned();
             let user = format!("{:?}", req.user);
             let len = req.body.len();
             self.seen.lock().unwrap().push(req);
@@ -131,8 +131,8 @@ impl Credentials for FakeCreds {
     fn password(&self, user: &str) -> Option<String> {
         (user == "admin").then(|| self.password.lock().unwrap().clone())
     }
-    fn policy(&self) -> AuthPolicy {
-        self.policy.lock().unwrap().clone()
+    fn policy(&self) -> Arc<AuthPolicy> {
+        Arc::new(self.policy.lock().unwrap().clone())
     }
     fn generation(&self) -> Option<u64> {
         *self.generation.lock().unwrap()

@@ -115,12 +115,7 @@ impl Run {
                 r.request_body.data().contains("Envelope"),
                 "{label}: the journal should hold the plain SOAP: {r:?}"
             );
-            let ct = r
-                .request_headers
-                .iter()
-                .find(|(n, _)| n == "content-type")
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("");
+            let ct = r.request_headers.get("content-type").unwrap_or_default();
             assert_eq!(
                 ct.starts_with("multipart/encrypted"),
                 sealed,

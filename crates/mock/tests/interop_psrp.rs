@@ -354,7 +354,7 @@ async fn pypsrp_disconnects_and_reconnects_a_pool() {
     );
     let ops: Vec<String> = ps_records(&server, false)
         .iter()
-        .filter_map(|r| r.operation.clone())
+        .filter_map(|r| r.operation.as_deref().map(str::to_owned))
         .collect();
     for op in ["Disconnect", "Reconnect"] {
         assert!(
@@ -399,7 +399,7 @@ async fn pypsrp_lists_pools_and_connects_from_another_client() {
     let ops: Vec<(String, String)> = records
         .iter()
         .filter_map(|e| e.http())
-        .filter_map(|r| Some((r.operation.clone()?, r.psrp.join(" "))))
+        .filter_map(|r| Some((r.operation.as_deref()?.to_owned(), r.psrp.join(" "))))
         .collect();
     for op in ["Connect", "Disconnect", "Enumerate", "Get"] {
         assert!(

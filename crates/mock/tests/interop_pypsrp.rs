@@ -104,13 +104,9 @@ fn assert_journal(records: &[&HttpRecord], transport: &str) {
         assert_eq!(r.auth, AuthOutcome::Basic, "{transport}: {r:?}");
         assert_eq!(r.user.as_deref(), Some("admin"), "{transport}: {r:?}");
         assert_eq!(r.outcome, OutcomeKind::Reply, "{transport}: {r:?}");
-        let ua = r
-            .request_headers
-            .iter()
-            .find(|(k, _)| k == "user-agent")
-            .map(|(_, v)| v.as_str());
+        let ua = r.request_headers.get("user-agent");
         assert_eq!(
-            ua,
+            ua.as_deref(),
             Some("Python PSRP Client"),
             "{transport}: not pypsrp's request: {r:?}"
         );

@@ -537,11 +537,11 @@ mod tests {
         fn password(&self, user: &str) -> Option<String> {
             (user == "Mufasa").then(|| "Circle of Life".to_owned())
         }
-        fn policy(&self) -> AuthPolicy {
-            AuthPolicy {
+        fn policy(&self) -> std::sync::Arc<AuthPolicy> {
+            std::sync::Arc::new(AuthPolicy {
                 realm: "http-auth@example.org".into(),
                 ..AuthPolicy::default()
-            }
+            })
         }
     }
 

@@ -4,9 +4,12 @@
 //! and carries out the [`Outcome`] it gets back, including the deliberate failures a
 //! scenario asks for.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A request as the WS-Man handler sees it.
@@ -16,8 +19,8 @@ pub struct Request {
     pub method: String,
     /// Request path (`/wsman`).
     pub path: String,
-    /// Header (name lower-cased, value), in order.
-    pub headers: std::sync::Arc<Vec<(String, String)>>,
+    /// The headers as they arrived, shared with the journal.
+    pub headers: Headers,
     /// The whole body (already bounded by the size limit), shared with the journal.
     pub body: bytes::Bytes,
     /// The peer.
@@ -29,12 +32,89 @@ pub struct Request {
 }
 
 impl Request {
-    /// The first header called `name` (lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
+    /// The first header called `name` (lower-case), as text (see [`Headers::get`]).
+    pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.headers.get(name)
+    }
+}
+
+/// A request's headers as they arrived: names lower-case, values as sent. hyper's own
+/// map, shared by the HTTP layer, the handler and the journal without a copy (a
+/// header value is a slice of the buffer the request was read into).
+///
+/// In order of each name's first appearance; the values of a name that occurs more
+/// than once are together, in the order they came.
+#[derive(Clone, Default)]
+pub struct Headers(Arc<http::HeaderMap>);
+
+impl Headers {
+    /// Headers from hyper's map.
+    pub fn new(map: http::HeaderMap) -> Headers {
+        Headers(Arc::new(map))
+    }
+
+    /// Headers from (name, value) pairs; a pair that is not a valid header is an error
+    /// that names it.
+    pub fn from_pairs<'p>(
+        pairs: impl IntoIterator<Item = (&'p str, &'p str)>,
+    ) -> Result<Headers, String> {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in pairs {
+            let name = http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| format!("header name {name:?}: {e}"))?;
+            let value = http::HeaderValue::from_str(value)
+                .map_err(|e| format!("header {name}: value {value:?}: {e}"))?;
+            map.append(name, value);
+        }
+        Ok(Headers::new(map))
+    }
+
+    /// The first value of `name` (lower-case) as text: bytes that are not UTF-8 are
+    /// replaced, as everywhere the mock shows a header.
+    pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.0
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+    }
+
+    /// Every (name, value) pair, values as text as in [`Headers::get`].
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
+        self.0
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes())))
+    }
+
+    /// How many values there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// hyper's map itself.
+    pub fn map(&self) -> &http::HeaderMap {
+        &self.0
+    }
+
+    /// Sets `name` to `value` alone (copying the map only if it is shared).
+    pub(crate) fn set(&mut self, name: http::HeaderName, value: http::HeaderValue) {
+        Arc::make_mut(&mut self.0).insert(name, value);
+    }
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// As a list of `[name, value]` pairs, the shape the journal has always had.
+impl serde::Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
     }
 }
 
@@ -89,7 +169,7 @@ pub struct Handled {
     /// The scenario rule that matched, if any.
     pub rule: Option<String>,
     /// The operation as the handler understood it (`Get`, `Enumerate`, ...).
-    pub operation: Option<String>,
+    pub operation: Option<Cow<'static, str>>,
 }
 
 /// The boxed future a handler returns.
@@ -109,8 +189,8 @@ pub trait WsmanHandler: Send + Sync + 'static {
 pub trait Credentials: Send + Sync + 'static {
     /// The password of an enabled user.
     fn password(&self, user: &str) -> Option<String>;
-    /// The schemes to offer now.
-    fn policy(&self) -> AuthPolicy;
+    /// The schemes to offer now (shared: the HTTP layer asks on every request).
+    fn policy(&self) -> Arc<AuthPolicy>;
     /// A number that changes whenever the passwords or the policy may have changed, or
     /// `None` (the default) when there is none: with it, a connection that proved a
     /// Basic `Authorization` header is not made to prove the same header again (one
@@ -177,3 +257,97 @@ pub mod server;
 mod tls;
 
 pub use server::{Running, ServerConfig, TlsSource, start};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Headers {
+        let mut map = http::HeaderMap::new();
+        map.append("host", http::HeaderValue::from_static("127.0.0.1:5985"));
+        map.append("x-many", http::HeaderValue::from_static("one"));
+        map.append("content-type", http::HeaderValue::from_static("text/xml"));
+        map.append("x-many", http::HeaderValue::from_static("two"));
+        map.append(
+            "x-latin",
+            http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        Headers::new(map)
+    }
+
+    #[test]
+    fn headers_read_as_text_in_order_with_repeats_together() {
+        let h = sample();
+        assert_eq!(h.get("content-type").as_deref(), Some("text/xml"));
+        assert_eq!(h.get("x-many").as_deref(), Some("one"), "the first value");
+        assert_eq!(h.get("absent"), None);
+        assert_eq!(h.get("x-latin").as_deref(), Some("caf\u{fffd}"), "lossy");
+        let pairs: Vec<(String, String)> = h
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.into_owned()))
+            .collect();
+        let want = [
+            ("host", "127.0.0.1:5985"),
+            ("x-many", "one"),
+            ("x-many", "two"),
+            ("content-type", "text/xml"),
+            ("x-latin", "caf\u{fffd}"),
+        ];
+        assert_eq!(
+            pairs,
+            want.map(|(n, v)| (n.to_owned(), v.to_owned())).to_vec()
+        );
+        assert_eq!((h.len(), h.is_empty()), (5, false));
+        assert!(Headers::default().is_empty());
+        assert_eq!(
+            format!("{:?}", Headers::from_pairs([("a", "b")]).unwrap()),
+            r#"[("a", "b")]"#
+        );
+    }
+
+    #[test]
+    fn headers_serialize_as_the_pairs_the_journal_always_had() {
+        let json = serde_json::to_value(sample()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                ["host", "127.0.0.1:5985"],
+                ["x-many", "one"],
+                ["x-many", "two"],
+                ["content-type", "text/xml"],
+                ["x-latin", "caf\u{fffd}"],
+            ])
+        );
+    }
+
+    #[test]
+    fn headers_from_pairs_refuse_what_is_not_a_header() {
+        let h = Headers::from_pairs([("Content-Type", "a/b"), ("x", "1")]).unwrap();
+        assert_eq!(h.get("content-type").as_deref(), Some("a/b"), "names fold");
+        let e = Headers::from_pairs([("bad name", "v")]).unwrap_err();
+        assert!(e.contains("\"bad name\""), "{e}");
+        let e = Headers::from_pairs([("x", "line\nbreak")]).unwrap_err();
+        assert!(e.contains("header x") && e.contains("line\\nbreak"), "{e}");
+    }
+
+    #[test]
+    fn setting_a_header_copies_a_shared_map_and_leaves_the_other_handle() {
+        let original = sample();
+        let mut changed = original.clone();
+        changed.set(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/soap+xml"),
+        );
+        changed.set(
+            http::HeaderName::from_static("x-many"),
+            http::HeaderValue::from_static("only"),
+        );
+        assert_eq!(
+            changed.get("content-type").as_deref(),
+            Some("application/soap+xml")
+        );
+        assert_eq!(changed.iter().filter(|(n, _)| *n == "x-many").count(), 1);
+        assert_eq!(original.get("content-type").as_deref(), Some("text/xml"));
+        assert_eq!(original.len(), 5);
+    }
+}

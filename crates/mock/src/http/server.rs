@@ -35,6 +35,7 @@
 //! before the handler sees them (it gets the original Content-Type) and its answers
 //! are sealed on the way out; the journal records the plain SOAP.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -60,7 +61,7 @@ use tokio::time::{Instant, Sleep};
 use super::auth::{Authenticator, Verdict};
 use super::ntlm::{BasicMemo, ConnAuth, Step, header_value, ntlm_token};
 pub use super::tls::TlsSource;
-use super::{AuthPolicy, Credentials, Outcome, Reply, Request, WsmanHandler};
+use super::{AuthPolicy, Credentials, Headers, Outcome, Reply, Request, WsmanHandler};
 use crate::admin::{self, AdminOps};
 use crate::journal::{AuthOutcome, Detail, Entry, HttpRecord, Journal, OutcomeKind, StoredBody};
 
@@ -617,16 +618,8 @@ impl Svc {
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| parts.uri.path().to_owned());
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let mut parts = parts;
+        let headers = Headers::new(std::mem::take(&mut parts.headers));
         let mut rec = Draft {
             journal: self.ctx.journal.clone(),
             started: SystemTime::now(),
@@ -635,7 +628,7 @@ impl Svc {
             tls,
             method: parts.method.as_str().to_owned(),
             path: target.clone(),
-            headers: Arc::new(headers),
+            headers,
             body: Bytes::new(),
             user: None,
             auth: AuthOutcome::NotChecked,
@@ -673,6 +666,9 @@ impl Svc {
     ) -> Response<ResBody> {
         let ctx = &self.ctx;
         let max = ctx.max_request_bytes;
+        // hyper's map, moved into the draft; a second handle for reading it here.
+        let headers = rec.headers.clone();
+        let headers = headers.map();
         if parts.uri.path() != ctx.path {
             // Read (and drop) the body so that the connection stays usable.
             let close = read_body(body, max).await.is_err();
@@ -684,15 +680,11 @@ impl Svc {
             reply.headers.push(("allow".into(), "POST".into()));
             return rec.refuse(reply);
         }
-        let chunked = parts
-            .headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .any(|v| {
-                v.to_str()
-                    .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
-            });
-        let length = parts.headers.get(header::CONTENT_LENGTH);
+        let chunked = headers.get_all(header::TRANSFER_ENCODING).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+        });
+        let length = headers.get(header::CONTENT_LENGTH);
         if length.is_none() && !chunked {
             return rec.refuse(simple(411, "length required", false));
         }
@@ -721,7 +713,7 @@ impl Svc {
         }
 
         let policy = ctx.creds.policy();
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let authorization = header("authorization");
         let negotiate_token = authorization
             .and_then(ntlm_token)
@@ -846,9 +838,16 @@ impl Svc {
                 Some(Ok((original_type, plain))) => {
                     rec.body = Bytes::from(plain);
                     rec.encrypted = true;
-                    for (name, value) in Arc::make_mut(&mut handler_headers) {
-                        if name == "content-type" {
-                            *value = original_type.clone();
+                    match HeaderValue::from_str(&original_type) {
+                        Ok(v) => handler_headers.set(header::CONTENT_TYPE, v),
+                        // The sealed part's own Content-Type is not a header value:
+                        // nothing the handler could read from it either.
+                        Err(_) => {
+                            return rec.refuse(simple(
+                                400,
+                                "bad encrypted body: its content type is not a header value",
+                                true,
+                            ));
                         }
                     }
                 }
@@ -1184,15 +1183,15 @@ struct Draft {
     tls: bool,
     method: String,
     path: String,
-    /// Shared with the handler's [`Request`] (copied only to rewrite a sealed body's
-    /// content type).
-    headers: Arc<Vec<(String, String)>>,
+    /// Shared with the handler's [`Request`] and the journal (copied only to rewrite a
+    /// sealed body's content type for the handler).
+    headers: Headers,
     body: Bytes,
     user: Option<String>,
     auth: AuthOutcome,
     encrypted: bool,
     rule: Option<String>,
-    operation: Option<String>,
+    operation: Option<Cow<'static, str>>,
     done: bool,
 }
 
@@ -1219,9 +1218,7 @@ impl Draft {
             tls: self.tls,
             method: std::mem::take(&mut self.method),
             path: std::mem::take(&mut self.path),
-            // The handler's copy is gone by now: this takes the vector back.
-            request_headers: Arc::try_unwrap(std::mem::take(&mut self.headers))
-                .unwrap_or_else(|shared| (*shared).clone()),
+            request_headers: std::mem::take(&mut self.headers),
             // The body is not needed after this: its bytes become the stored text.
             request_body: StoredBody::from_bytes(std::mem::take(&mut self.body)),
             user: self.user.take(),
@@ -1246,7 +1243,8 @@ impl Draft {
 
     fn finish(&mut self, outcome: OutcomeKind, reply: Option<&Reply>) {
         match reply {
-            Some(r) => {
+            // Nothing to copy for a journal that keeps no entries.
+            Some(r) if self.journal.keeps_entries() => {
                 let mut headers = r.headers.clone();
                 headers.retain(|(n, _)| !is_framing_header(n));
                 headers.push(("content-length".into(), r.body.len().to_string()));
@@ -1257,6 +1255,7 @@ impl Draft {
                     Some(StoredBody::from_bytes(r.body.clone())),
                 )
             }
+            Some(r) => self.record(outcome, Some(r.status), Vec::new(), None),
             None => self.record(outcome, None, Vec::new(), None),
         }
     }

@@ -165,7 +165,7 @@ impl Mock {
         let operation = operation_name(&env);
 
         // 3. Check: credentials (only Identify may come without), then the envelope.
-        let open = !scenario.auth_policy().offers_any();
+        let open = !scenario.offers_any_auth();
         let checked = if req.user.is_none() && !open && !matches!(env.body, Body::Identify) {
             // `WSMANIDENTIFY: unauthenticated` lets any request past the HTTP layer,
             // which cannot see the body; the HTTP layer adds its challenges to the 401.
@@ -234,17 +234,17 @@ impl Mock {
         Handled {
             outcome,
             rule,
-            operation: Some(operation.to_owned()),
+            operation: Some(operation.into()),
         }
     }
 }
 
 /// What the handler tells the HTTP layer when no rule was involved.
-fn handled(outcome: Outcome, operation: Option<&str>) -> Handled {
+fn handled(outcome: Outcome, operation: Option<&'static str>) -> Handled {
     Handled {
         outcome,
         rule: None,
-        operation: operation.map(str::to_owned),
+        operation: operation.map(Cow::Borrowed),
     }
 }
 
@@ -255,7 +255,7 @@ fn decode<'r>(
     limits: &Limits,
     scenario: &Scenario,
 ) -> Result<(Cow<'r, str>, Charset), Outcome> {
-    let declared = req.header("content-type").and_then(charset_of);
+    let declared = req.header("content-type").and_then(|t| charset_of(&t));
     let (text, charset) = match off_worker(req.body.len(), || {
         wsman::decode::decode_with_charset(&req.body, declared.as_deref())
     }) {
