@@ -4,10 +4,14 @@
 
 use std::path::PathBuf;
 
-/// The allocator the `touchstone` binary ships with (see `crates/cli/src/main.rs`), so
-/// the benches that link this library measure what users run.
+/// The allocator the `touchstone` binary ships with: its very source file (the binary
+/// has no library to depend on), so the benches that link this library measure what
+/// users run.
+#[path = "../crates/cli/src/alloc.rs"]
+mod alloc;
+
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 
 /// One bench input: the criterion group it names and its path under the corpus.
 #[derive(Debug, Clone, Copy)]

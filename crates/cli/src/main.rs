@@ -11,19 +11,17 @@
 
 use std::process::ExitCode;
 
-/// mimalloc rather than the system allocator: the mock allocates and frees on both
-/// worker threads (tokio moves connections between them), and glibc's arenas then
-/// contend. Measured with `benches/mock_throughput.rs` (64 connections, 2 cores):
-/// Identify 51k -> 89k requests/s with jemalloc preloaded; mimalloc is what ships.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
+mod alloc;
 mod check;
 mod lint;
 mod report_cmd;
 mod serve;
+
+/// mimalloc, called as `alloc.rs` says.
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 
 /// Touchstone: test tooling for WS-Management and IPMI endpoints.
 #[derive(Parser, Debug)]
