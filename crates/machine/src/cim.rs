@@ -45,6 +45,7 @@
 mod schema;
 mod shared;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 pub use schema::{CimType, ClassInfo};
@@ -215,7 +216,7 @@ fn key_value_eq(name: &str, a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    if name.to_ascii_lowercase().ends_with("creationclassname") {
+    if names_a_class(name) {
         return a.eq_ignore_ascii_case(b);
     }
     match (
@@ -225,6 +226,14 @@ fn key_value_eq(name: &str, a: &str, b: &str) -> bool {
         (Some(x), Some(y)) => x.same_instance(&y),
         _ => false,
     }
+}
+
+/// Whether a key's name ends in `CreationClassName` (any case): its value is a class
+/// name, compared without regard to case.
+fn names_a_class(key: &str) -> bool {
+    const SUFFIX: &str = "creationclassname";
+    key.len() >= SUFFIX.len()
+        && key.as_bytes()[key.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX.as_bytes())
 }
 
 /// The built-in classes (abstract ones included, superclasses first).
@@ -245,16 +254,37 @@ pub fn is_subclass(class: &str, of: &str) -> bool {
     if class.eq_ignore_ascii_case(of) {
         return true;
     }
-    self::class(class).is_some_and(|info| inherits(info, of))
+    schema::CLASSES
+        .iter()
+        .position(|c| c.name.eq_ignore_ascii_case(class))
+        .is_some_and(|i| inherits(i, of))
 }
 
-/// Whether one of `info`'s superclasses is `of` (case-insensitive).
-fn inherits(info: &ClassInfo, of: &str) -> bool {
+/// Whether one of the superclasses of the built-in class at `index` is `of`
+/// (case-insensitive).
+fn inherits(index: usize, of: &str) -> bool {
+    superclass_chains()[index]
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(of))
+}
+
+/// Each built-in class's superclasses by name, nearest first (computed once: asking
+/// whether a class inherits from another is on every Get's and Enumerate's way).
+fn superclass_chains() -> &'static [Vec<&'static str>] {
+    static CHAINS: std::sync::OnceLock<Vec<Vec<&'static str>>> = std::sync::OnceLock::new();
+    CHAINS.get_or_init(|| schema::CLASSES.iter().map(superclass_chain).collect())
+}
+
+/// `info`'s superclasses by name, nearest first: a superclass the schema does not
+/// describe ends the chain after itself, and so does the 33rd (a cycle in the
+/// table would otherwise never end).
+fn superclass_chain(info: &ClassInfo) -> Vec<&'static str> {
+    let mut chain = Vec::new();
     let mut cur = info.superclass;
-    let mut hops = 0;
     while let Some(c) = cur {
-        if c.eq_ignore_ascii_case(of) {
-            return true;
+        chain.push(c);
+        if chain.len() > 32 {
+            break;
         }
         // The schema names superclasses exactly as it names the classes.
         cur = schema::CLASSES
@@ -262,12 +292,8 @@ fn inherits(info: &ClassInfo, of: &str) -> bool {
             .find(|i| i.name == c)
             .or_else(|| self::class(c))
             .and_then(|i| i.superclass);
-        hops += 1;
-        if hops > 32 {
-            break;
-        }
     }
-    false
+    chain
 }
 
 /// Why a method parameter was refused (the detail of [`CimError::InvalidParameter`]).
@@ -545,10 +571,8 @@ fn class_matches(candidate: &str, class: &str, polymorphic: bool) -> bool {
 /// The objects of a class (and its subclasses when `polymorphic`), built-in first.
 fn objects(m: &Machine, class: &str, polymorphic: bool) -> Vec<Obj> {
     let mut out = Vec::new();
-    for c in schema::CLASSES.iter().filter(|c| !c.is_abstract) {
-        if c.name.eq_ignore_ascii_case(class) || (polymorphic && inherits(c, class)) {
-            out.extend(concrete_objects(m, c.name));
-        }
+    for i in concrete_classes(class, polymorphic) {
+        out.extend(concrete_objects(m, schema::CLASSES[i].name));
     }
     for (i, e) in m.extra.iter().enumerate() {
         if class_matches(&e.class, class, polymorphic) {
@@ -556,6 +580,43 @@ fn objects(m: &Machine, class: &str, polymorphic: bool) -> Vec<Obj> {
         }
     }
     out
+}
+
+/// The concrete built-in classes (by index, in table order) that are `class` or, when
+/// `polymorphic`, inherit from it: the class's kept family when the table knows it.
+fn concrete_classes(class: &str, polymorphic: bool) -> Vec<usize> {
+    match schema::CLASSES
+        .iter()
+        .position(|c| c.name.eq_ignore_ascii_case(class))
+    {
+        Some(j) if polymorphic => families()[j].clone(),
+        Some(j) if !schema::CLASSES[j].is_abstract => vec![j],
+        Some(_) => Vec::new(),
+        None => concrete_classes_by_scan(class, polymorphic),
+    }
+}
+
+/// What [`concrete_classes`] answers, by asking every class.
+fn concrete_classes_by_scan(class: &str, polymorphic: bool) -> Vec<usize> {
+    (0..schema::CLASSES.len())
+        .filter(|&i| {
+            let c = &schema::CLASSES[i];
+            !c.is_abstract
+                && (c.name.eq_ignore_ascii_case(class) || (polymorphic && inherits(i, class)))
+        })
+        .collect()
+}
+
+/// For each built-in class, the concrete classes that are it or inherit from it
+/// (computed once).
+fn families() -> &'static [Vec<usize>] {
+    static FAMILIES: std::sync::OnceLock<Vec<Vec<usize>>> = std::sync::OnceLock::new();
+    FAMILIES.get_or_init(|| {
+        schema::CLASSES
+            .iter()
+            .map(|c| concrete_classes_by_scan(c.name, true))
+            .collect()
+    })
 }
 
 fn is_known(m: &Machine, class: &str) -> bool {
@@ -600,16 +661,29 @@ fn device_id(m: &Machine, d: Device) -> String {
 }
 
 fn device_ref(m: &Machine, d: Device) -> Reference {
-    let class = device_class(d);
     Reference {
-        class: class.into(),
-        keys: vec![
-            ("CreationClassName".into(), class.into()),
-            ("DeviceID".into(), device_id(m, d)),
-            ("SystemCreationClassName".into(), CS.into()),
-            ("SystemName".into(), m.hostname().into()),
-        ],
+        class: device_class(d).into(),
+        keys: device_keys(m, d)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
+            .collect(),
     }
+}
+
+/// A device's keys, in key order, borrowed where they can be: what [`device_ref`]
+/// holds, and what [`resolve`] compares selectors with without building it.
+fn device_keys(m: &Machine, d: Device) -> [(&'static str, Cow<'_, str>); 4] {
+    let id = match d {
+        Device::Numeric(i) => Cow::Borrowed(m.numeric_sensors().get(i).map_or("", |s| s.id())),
+        Device::Discrete(i) => Cow::Borrowed(m.discrete_sensors().get(i).map_or("", |s| s.id())),
+        Device::Fan(_) | Device::Psu(_) => Cow::Owned(device_id(m, d)),
+    };
+    [
+        ("CreationClassName", Cow::Borrowed(device_class(d))),
+        ("DeviceID", id),
+        ("SystemCreationClassName", Cow::Borrowed(CS)),
+        ("SystemName", Cow::Borrowed(m.hostname())),
+    ]
 }
 
 fn log_ref() -> Reference {
@@ -1287,6 +1361,16 @@ fn key_names<'m>(m: &'m Machine, class: &str) -> Vec<&'m str> {
         .unwrap_or_default()
 }
 
+/// Whether one of `keys` is the selector `name` = `value` (the name in any case, the
+/// value as [`key_value_eq`] compares it).
+fn has_key<'k>(
+    mut keys: impl Iterator<Item = (&'k str, &'k str)>,
+    name: &str,
+    value: &str,
+) -> bool {
+    keys.any(|(k, kv)| k.eq_ignore_ascii_case(name) && key_value_eq(k, kv, value))
+}
+
 /// Finds the object that selectors name (see [`get`] for the rules).
 fn resolve(m: &Machine, class: &str, selectors: &[(String, String)]) -> Result<Obj, CimError> {
     if !is_known(m, class) {
@@ -1324,7 +1408,7 @@ fn resolve(m: &Machine, class: &str, selectors: &[(String, String)]) -> Result<O
         });
     }
     for (n, v) in &sels {
-        if n.to_ascii_lowercase().ends_with("creationclassname") && !is_known(m, v) {
+        if names_a_class(n) && !is_known(m, v) {
             return Err(CimError::InvalidSelectorValue {
                 name: n.clone(),
                 value: v.clone(),
@@ -1333,12 +1417,16 @@ fn resolve(m: &Machine, class: &str, selectors: &[(String, String)]) -> Result<O
         }
     }
     for c in candidates {
-        let r = reference(m, c);
-        let all = sels.iter().all(|(n, v)| {
-            r.keys
-                .iter()
-                .any(|(k, kv)| k.eq_ignore_ascii_case(n) && key_value_eq(k, kv, v))
-        });
+        let all = if let Obj::Device(d) = c {
+            // The common case, one candidate per sensor: no reference built.
+            let keys = device_keys(m, d);
+            sels.iter()
+                .all(|(n, v)| has_key(keys.iter().map(|(k, kv)| (*k, &**kv)), n, v))
+        } else {
+            let r = reference(m, c);
+            sels.iter()
+                .all(|(n, v)| has_key(r.keys.iter().map(|(k, kv)| (k.as_str(), kv.as_str())), n, v))
+        };
         if all {
             return Ok(c);
         }
@@ -1997,4 +2085,137 @@ pub(crate) fn check_extras(m: &Machine) -> Result<(), SpecError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk `inherits` made before the chains were kept: one class at a time by
+    /// name, at most 33 hops.
+    fn walk(info: &ClassInfo, of: &str) -> bool {
+        let mut cur = info.superclass;
+        let mut hops = 0;
+        while let Some(c) = cur {
+            if c.eq_ignore_ascii_case(of) {
+                return true;
+            }
+            cur = schema::CLASSES
+                .iter()
+                .find(|i| i.name == c)
+                .or_else(|| class(c))
+                .and_then(|i| i.superclass);
+            hops += 1;
+            if hops > 32 {
+                break;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn kept_chains_answer_as_the_walk_did() {
+        let mut names: Vec<String> = vec!["CIM_Nothing".into(), String::new(), "cim".into()];
+        for c in schema::CLASSES {
+            names.extend([
+                c.name.to_owned(),
+                c.name.to_ascii_lowercase(),
+                c.name.to_ascii_uppercase(),
+            ]);
+        }
+        let mut related = 0;
+        for (i, info) in schema::CLASSES.iter().enumerate() {
+            for of in &names {
+                assert_eq!(inherits(i, of), walk(info, of), "{} of {of}", info.name);
+                related += usize::from(walk(info, of));
+            }
+        }
+        assert!(
+            related > 3 * schema::CLASSES.len(),
+            "the check saw relations"
+        );
+        // A chain through a superclass the table does not describe stops after it.
+        let orphan = ClassInfo {
+            superclass: Some("Vendor_Base"),
+            ..schema::CLASSES[0]
+        };
+        assert_eq!(superclass_chain(&orphan), ["Vendor_Base"]);
+    }
+
+    #[test]
+    fn kept_families_are_what_asking_every_class_gives() {
+        let mut names: Vec<String> = vec!["CIM_Nothing".into(), String::new()];
+        for c in schema::CLASSES {
+            names.extend([c.name.to_owned(), c.name.to_ascii_uppercase()]);
+        }
+        let mut members = 0;
+        for class in &names {
+            for polymorphic in [false, true] {
+                let scan = concrete_classes_by_scan(class, polymorphic);
+                assert_eq!(concrete_classes(class, polymorphic), scan, "{class}");
+                members += scan.len();
+            }
+        }
+        assert!(
+            members > 2 * schema::CLASSES.len(),
+            "the check saw families"
+        );
+        let sensor = |name: &str| concrete_classes(name, true).len();
+        assert!(sensor("CIM_Sensor") > sensor("CIM_NumericSensor"));
+    }
+
+    #[test]
+    fn class_keys_are_recognised_in_any_case() {
+        for key in [
+            "CreationClassName",
+            "SystemCreationClassName",
+            "LOGCREATIONCLASSNAME",
+            "creationclassname",
+        ] {
+            assert!(names_a_class(key), "{key}");
+        }
+        for key in [
+            "DeviceID",
+            "CreationClassNam",
+            "reationClassName",
+            "",
+            "Name",
+        ] {
+            assert!(!names_a_class(key), "{key}");
+        }
+    }
+
+    /// Every device found by the keys of its own reference, in any case of the key
+    /// names and of the class names (what `resolve` compares without a reference),
+    /// and not by another device's DeviceID.
+    #[test]
+    fn every_device_is_resolved_by_its_reference_keys() {
+        let m = Machine::new(crate::MachineSpec::default(), 0).expect("a machine");
+        let found = devices(&m);
+        assert!(found.len() > 5, "the default machine has devices");
+        for d in found {
+            let r = device_ref(&m, d);
+            let sels: Vec<(String, String)> = r.keys.clone();
+            assert_eq!(resolve(&m, &r.class, &sels), Ok(Obj::Device(d)), "{r:?}");
+            let shouting: Vec<(String, String)> = r
+                .keys
+                .iter()
+                .map(|(k, v)| {
+                    let v = if names_a_class(k) {
+                        v.to_ascii_uppercase()
+                    } else {
+                        v.clone()
+                    };
+                    (k.to_ascii_lowercase(), v)
+                })
+                .collect();
+            assert_eq!(resolve(&m, &r.class, &shouting), Ok(Obj::Device(d)));
+            let mut wrong = sels.clone();
+            wrong[1].1.push('X');
+            assert!(matches!(
+                resolve(&m, &r.class, &wrong),
+                Err(CimError::NotFound { .. })
+            ));
+        }
+    }
 }
