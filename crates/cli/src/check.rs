@@ -88,7 +88,7 @@ pub struct Args {
     /// summary into --out DIR; --jobs targets at once.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["target", "ipmi", "junit", "json", "html"], requires = "out")]
     targets: Option<PathBuf>,
-    /// With --targets: the output directory (targets/<id>.json and .xml, summary.json,
+    /// With --targets: the output directory (`targets/<id>.json` and `.xml`, `summary.json`,
     /// summary.html, junit.xml, shard.json); `touchstone report merge` merges several.
     #[arg(long, value_name = "DIR", requires = "targets")]
     out: Option<PathBuf>,

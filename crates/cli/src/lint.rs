@@ -320,7 +320,7 @@ fn lint_bytes(path: String, bytes: &[u8], strict: bool) -> FileReport {
 }
 
 /// The text of `bytes` with undecodable sequences replaced, BOM stripped, following the
-/// same BOM rules as [`wsman::decode`]; used only to turn an offset into line:column.
+/// same BOM rules as [`wsman::decode()`]; used only to turn an offset into line:column.
 fn lossy_text(bytes: &[u8]) -> Cow<'_, str> {
     let utf16 = |rest: &[u8], le: bool| -> Cow<'_, str> {
         let units = rest.chunks_exact(2).map(|c| {

@@ -176,7 +176,7 @@ impl Exchange {
         }
     }
 
-    /// The exchange when an answer came; [`ClientError::NoAnswer`] with the reason when
+    /// The exchange when an answer came; [`crate::ClientError::NoAnswer`] with the reason when
     /// the connection closed first (for callers that cannot go on without an answer).
     pub fn answered(self) -> Result<Exchange, crate::ClientError> {
         match (&self.response, &self.error) {

@@ -16,7 +16,7 @@
 //!    run's event sink), unsubscribed at once, on `CIM_AlertIndication` or else the
 //!    enumerable resource (`feature:eventing` when any mode is accepted).
 //!
-//! The results are [`Role`]s (the resource a protocol case uses: `enumerable`,
+//! The results are roles (the resource a protocol case uses: `enumerable`,
 //! `gettable`, `keyed`, `writable`) and the requirements that are not met, each with
 //! its reason. Requirements are strings in the suite files: `resource:ROLE`,
 //! `class:NAME` (an Enumerate of the class is not a fault), `feature:fragment`,

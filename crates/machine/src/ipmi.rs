@@ -9,7 +9,7 @@
 //! [`Machine::fru_bytes`], chassis control is [`Machine::chassis_control`] and users
 //! are the machine's users. What only a BMC has (reservations, LAN, SOL and boot
 //! configuration parameters, the identify light, Serial over LAN line buffers) is kept
-//! in [`BmcState`], inside the machine, so the mock needs one lock for both protocols.
+//! in `BmcState`, inside the machine, so the mock needs one lock for both protocols.
 //!
 //! Privileges follow IPMI v2.0 appendix G; a command a session's privilege does not
 //! reach is answered 0xD4, a command not implemented 0xC1 (whatever its privilege).

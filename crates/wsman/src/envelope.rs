@@ -314,7 +314,7 @@ fn read_body_elements<'a>(
     }
 }
 
-/// Reads an envelope from text (see [`crate::decode`] for bytes).
+/// Reads an envelope from text (see [`crate::decode()`] for bytes).
 pub fn parse<'a>(text: &'a str, limits: &Limits) -> Result<Envelope<'a>, Error> {
     match parse_common(text, limits) {
         Some(envelope) => Ok(envelope),

@@ -200,7 +200,7 @@ pub struct Error {
     /// What went wrong.
     pub kind: ErrorKind,
     /// Byte offset where it was found: in the decoded text for parse errors, in the
-    /// input bytes for [`ErrorKind::Encoding`] errors raised by [`crate::decode`].
+    /// input bytes for [`ErrorKind::Encoding`] errors raised by [`crate::decode()`].
     pub offset: usize,
     /// The request's `wsa:MessageID`, if it had been read before the error.
     pub message_id: Option<String>,

@@ -2,7 +2,7 @@
 //! shells at `http://schemas.microsoft.com/powershell/<configuration>`, and their
 //! pipelines. This module is the state and the PSRP side (fragments in, messages out,
 //! queued until a Receive takes them); `crate::wsman::psrp` (wsman/psrp.rs) reads the WS-Man requests
-//! and calls it, and [`engine`] runs a pipeline's commands from the scenario.
+//! and calls it, and `engine` runs a pipeline's commands from the scenario.
 //!
 //! What a pool answers, in the order Windows does ([MS-PSRP] 3.1.4, 3.2.4):
 //! - on Create (SESSION_CAPABILITY + INIT_RUNSPACEPOOL in `creationXml`):
@@ -17,7 +17,7 @@
 //! - Signal `powershell/signal/crtl_c` (MS-PSRP's spelling; pypsrp's `ctrl_c` too):
 //!   PIPELINE_STATE `Stopped` with a PipelineStoppedException.
 //!
-//! Messages wait in an [`Outbox`] (`outbox.rs`) with the time they are due; a Receive
+//! Messages wait in an `Outbox` (`outbox.rs`) with the time they are due; a Receive
 //! takes what is due, cut into fragments that fit the client's MaxEnvelopeSize.
 
 pub(crate) mod builtins;
