@@ -272,13 +272,18 @@ fn inherits(index: usize, of: &str) -> bool {
 /// whether a class inherits from another is on every Get's and Enumerate's way).
 fn superclass_chains() -> &'static [Vec<&'static str>] {
     static CHAINS: std::sync::OnceLock<Vec<Vec<&'static str>>> = std::sync::OnceLock::new();
-    CHAINS.get_or_init(|| schema::CLASSES.iter().map(superclass_chain).collect())
+    CHAINS.get_or_init(|| {
+        schema::CLASSES
+            .iter()
+            .map(|c| superclass_chain(c, schema::CLASSES))
+            .collect()
+    })
 }
 
-/// `info`'s superclasses by name, nearest first: a superclass the schema does not
-/// describe ends the chain after itself, and so does the 33rd (a cycle in the
-/// table would otherwise never end).
-fn superclass_chain(info: &ClassInfo) -> Vec<&'static str> {
+/// `info`'s superclasses by name as `table` describes them, nearest first: a
+/// superclass the table does not describe ends the chain after itself, and so does the
+/// 33rd (a cycle in the table would otherwise never end).
+fn superclass_chain(info: &ClassInfo, table: &[ClassInfo]) -> Vec<&'static str> {
     let mut chain = Vec::new();
     let mut cur = info.superclass;
     while let Some(c) = cur {
@@ -287,10 +292,10 @@ fn superclass_chain(info: &ClassInfo) -> Vec<&'static str> {
             break;
         }
         // The schema names superclasses exactly as it names the classes.
-        cur = schema::CLASSES
+        cur = table
             .iter()
             .find(|i| i.name == c)
-            .or_else(|| self::class(c))
+            .or_else(|| table.iter().find(|i| i.name.eq_ignore_ascii_case(c)))
             .and_then(|i| i.superclass);
     }
     chain
@@ -2139,7 +2144,60 @@ mod tests {
             superclass: Some("Vendor_Base"),
             ..schema::CLASSES[0]
         };
-        assert_eq!(superclass_chain(&orphan), ["Vendor_Base"]);
+        assert_eq!(superclass_chain(&orphan, schema::CLASSES), ["Vendor_Base"]);
+        // A table with a cycle (A's superclass is b, B's is A): the chain stops at 33
+        // names, as the walk stopped after 33 hops.
+        let a = ClassInfo {
+            name: "A",
+            superclass: Some("b"),
+            ..schema::CLASSES[0]
+        };
+        let b = ClassInfo {
+            name: "B",
+            superclass: Some("A"),
+            ..schema::CLASSES[0]
+        };
+        let chain = superclass_chain(&a, &[a, b]);
+        assert_eq!(chain.len(), 33);
+        assert_eq!(chain[..3], ["b", "A", "b"]);
+    }
+
+    #[test]
+    fn reference_keys_compare_as_the_instances_they_name() {
+        let path = |keys: &[(&str, &str)]| {
+            Reference {
+                class: "CIM_NumericSensor".into(),
+                keys: keys
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
+            }
+            .object_path()
+        };
+        let one = path(&[
+            ("CreationClassName", "CIM_NumericSensor"),
+            ("DeviceID", "T1"),
+        ]);
+        let reordered = path(&[
+            ("DeviceID", "T1"),
+            ("CreationClassName", "cim_numericsensor"),
+        ]);
+        let other = path(&[
+            ("CreationClassName", "CIM_NumericSensor"),
+            ("DeviceID", "T2"),
+        ]);
+        assert_ne!(one, reordered, "different text");
+        assert!(
+            key_value_eq("Element", &one, &reordered),
+            "the same instance"
+        );
+        assert!(!key_value_eq("Element", &one, &other));
+        assert!(!key_value_eq("Element", &one, "not a path"));
+        assert!(key_value_eq("SystemCreationClassName", "CIM_A", "cim_a"));
+        assert!(
+            !key_value_eq("DeviceID", "T1", "t1"),
+            "other keys are exact"
+        );
     }
 
     #[test]
