@@ -298,11 +298,32 @@ mod tests {
             want.map(|(n, v)| (n.to_owned(), v.to_owned())).to_vec()
         );
         assert_eq!((h.len(), h.is_empty()), (5, false));
+        assert_eq!(
+            h.map().get_all("x-many").iter().count(),
+            2,
+            "hyper's map itself"
+        );
         assert!(Headers::default().is_empty());
         assert_eq!(
             format!("{:?}", Headers::from_pairs([("a", "b")]).unwrap()),
             r#"[("a", "b")]"#
         );
+    }
+
+    #[test]
+    fn a_request_reads_its_headers() {
+        let req = Request {
+            method: "POST".into(),
+            path: "/wsman".into(),
+            headers: sample(),
+            body: bytes::Bytes::new(),
+            peer: "127.0.0.1:1".parse().unwrap(),
+            tls: false,
+            user: None,
+        };
+        assert_eq!(req.header("content-type").as_deref(), Some("text/xml"));
+        assert_eq!(req.header("x-many").as_deref(), Some("one"));
+        assert_eq!(req.header("absent"), None);
     }
 
     #[test]
