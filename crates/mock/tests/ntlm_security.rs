@@ -347,6 +347,20 @@ async fn broken_frames_and_bad_signatures_are_400_and_never_handled() {
         let a = post(&mut conn, &[("Content-Type", &ct)], &f).await;
         assert_eq!(a.status, 400, "{}", a.text());
     }
+    // A frame that opens, but whose OriginalContent type has a control character:
+    // it cannot be the handler's Content-Type.
+    let mut conn = Conn::open(addr).await;
+    let (_, mut session, _) = login(&mut conn, admin("admin"), |_| {}).await;
+    let body = ntlm::winrm::seal(
+        &mut session,
+        "application/soap+xml;charset=UTF-8\u{1}",
+        plain.as_bytes(),
+    );
+    let a = post(&mut conn, &[("Content-Type", &ct)], &body).await;
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert!(a.text().contains("OriginalContent type"), "{}", a.text());
+    assert_eq!(a.header("connection"), Some("close"));
+
     // A sealed body on a connection without an NTLM session.
     let a = post(
         &mut Conn::open(addr).await,
@@ -362,7 +376,7 @@ async fn broken_frames_and_bad_signatures_are_400_and_never_handled() {
     // None of them reached the handler (which names the operation it saw).
     let rs = records(&server);
     let refused: Vec<_> = rs.iter().filter(|r| r.status == Some(400)).collect();
-    assert_eq!(refused.len(), 7, "{rs:?}");
+    assert_eq!(refused.len(), 8, "{rs:?}");
     assert!(
         refused
             .iter()

@@ -836,20 +836,19 @@ impl Svc {
             let opened = self.conn().open(content_type, &rec.body);
             match opened {
                 Some(Ok((original_type, plain))) => {
+                    // The sealed part's own content type becomes the handler's
+                    // Content-Type header, so it must be one (no control characters).
+                    let Ok(original_type) = HeaderValue::from_bytes(original_type.as_bytes())
+                    else {
+                        return rec.refuse(simple(
+                            400,
+                            "bad encrypted body: its OriginalContent type is not a header value",
+                            true,
+                        ));
+                    };
                     rec.body = Bytes::from(plain);
                     rec.encrypted = true;
-                    match HeaderValue::from_str(&original_type) {
-                        Ok(v) => handler_headers.set(header::CONTENT_TYPE, v),
-                        // The sealed part's own Content-Type is not a header value:
-                        // nothing the handler could read from it either.
-                        Err(_) => {
-                            return rec.refuse(simple(
-                                400,
-                                "bad encrypted body: its content type is not a header value",
-                                true,
-                            ));
-                        }
-                    }
+                    handler_headers.set(header::CONTENT_TYPE, original_type);
                 }
                 // The RC4 streams may be out of step now: close the connection.
                 Some(Err(e)) => {
