@@ -845,16 +845,6 @@ impl Scenario {
         })
     }
 
-    /// Whether any authentication scheme is offered: what [`AuthPolicy::offers_any`]
-    /// says of [`Scenario::auth_policy`], without building the policy.
-    pub fn offers_any_auth(&self) -> bool {
-        self.http.auth.iter().any(|a| match a.as_str() {
-            "basic" | "negotiate" | "ntlm" => true,
-            "digest" => !self.http.digest_algorithms.is_empty(),
-            _ => false,
-        })
-    }
-
     /// The authentication policy the scenario asks for.
     pub fn auth_policy(&self) -> AuthPolicy {
         let offers = |scheme: &str| self.http.auth.iter().any(|a| a == scheme);

@@ -165,7 +165,8 @@ impl Mock {
         let operation = operation_name(&env);
 
         // 3. Check: credentials (only Identify may come without), then the envelope.
-        let open = !scenario.offers_any_auth();
+        // The policy the HTTP layer applied to this request (shared, not rebuilt).
+        let open = !self.auth().policy.offers_any();
         let checked = if req.user.is_none() && !open && !matches!(env.body, Body::Identify) {
             // `WSMANIDENTIFY: unauthenticated` lets any request past the HTTP layer,
             // which cannot see the body; the HTTP layer adds its challenges to the 401.
