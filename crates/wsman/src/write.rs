@@ -76,8 +76,9 @@ const ENVELOPE_AND_HEADER: &str = concat!(
 /// An XML writer that declares namespaces where they are first needed.
 pub struct XmlWriter {
     out: Vec<u8>,
-    /// (prefix, namespace) in scope, innermost last.
-    bindings: Vec<(String, String)>,
+    /// (prefix, namespace) in scope, innermost last. The well-known ones borrow the
+    /// static names, so binding them (every envelope does) allocates nothing.
+    bindings: Vec<Binding>,
     /// `bindings.len()` before each open element's declarations.
     marks: Vec<usize>,
     /// The open elements' tags as written, concatenated; `open` holds where each starts.
@@ -85,13 +86,28 @@ pub struct XmlWriter {
     open: Vec<usize>,
     generated: usize,
     /// Scratch for the tag being written: its new declarations and attribute prefixes.
-    decls: Vec<(String, String)>,
+    decls: Vec<Binding>,
     attr_pfx: Vec<Pfx>,
     /// Bumped whenever `bindings` changes, to invalidate `last`.
     generation: u32,
     /// The last namespace found bound (siblings and children mostly share it): its
     /// binding and the generation it was found in.
     last: Option<(usize, u32)>,
+}
+
+/// A (prefix, namespace) pair in scope or being declared.
+type Binding = (Cow<'static, str>, Cow<'static, str>);
+
+/// `text` borrowed when it is one of the `statics` (the well-known prefixes or
+/// namespaces), else copied.
+fn known_or_owned(
+    text: &str,
+    statics: impl IntoIterator<Item = &'static str>,
+) -> Cow<'static, str> {
+    statics
+        .into_iter()
+        .find(|s| *s == text)
+        .map_or_else(|| Cow::Owned(text.to_owned()), Cow::Borrowed)
 }
 
 impl Default for XmlWriter {
@@ -103,15 +119,17 @@ impl Default for XmlWriter {
 impl XmlWriter {
     /// A writer appending to `out`.
     pub fn new(out: Vec<u8>) -> XmlWriter {
+        // Room for an envelope's usual depth and bindings from the start, rather than
+        // growing each of these a step at a time on every answer.
         XmlWriter {
             out,
-            bindings: Vec::new(),
-            marks: Vec::new(),
-            tags: String::new(),
-            open: Vec::new(),
+            bindings: Vec::with_capacity(8),
+            marks: Vec::with_capacity(16),
+            tags: String::with_capacity(128),
+            open: Vec::with_capacity(16),
             generated: 0,
-            decls: Vec::new(),
-            attr_pfx: Vec::new(),
+            decls: Vec::with_capacity(4),
+            attr_pfx: Vec::with_capacity(4),
             generation: 0,
             last: None,
         }
@@ -141,7 +159,10 @@ impl XmlWriter {
         // A CIM instance is a few kilobytes: start there rather than double up to it.
         let mut w = XmlWriter::new(Vec::with_capacity(4096));
         for (ns, prefix) in bound {
-            w.bindings.push(((*prefix).to_owned(), (*ns).to_owned()));
+            w.bindings.push((
+                known_or_owned(prefix, KNOWN.iter().map(|k| k.1)),
+                known_or_owned(ns, KNOWN.iter().map(|k| k.0)),
+            ));
         }
         w.generation = 1;
         w
@@ -158,7 +179,7 @@ impl XmlWriter {
         self.tags.push_str("s:Envelope");
         self.marks.push(0);
         for (p, n) in [("s", ns::SOAP), ("a", ns::WSA), ("w", ns::WSMAN)] {
-            self.bindings.push((p.to_owned(), n.to_owned()));
+            self.bindings.push((Cow::Borrowed(p), Cow::Borrowed(n)));
         }
         self.generation = self.generation.wrapping_add(1);
         self.open.push(self.tags.len());
@@ -231,7 +252,7 @@ impl XmlWriter {
             .iter()
             .rev()
             .find(|(p, _)| p == prefix)
-            .map(|(_, n)| n.as_str())
+            .map(|(_, n)| n.as_ref())
     }
 
     fn pfx_str(&self, p: Pfx) -> &str {
@@ -284,19 +305,23 @@ impl XmlWriter {
                 && me.bound(p).is_none()
                 && !me.decls.iter().any(|(dp, _)| dp == p)
         };
-        let known = KNOWN.iter().find(|(n, _)| *n == ns).map(|(_, p)| *p);
+        let known = KNOWN.iter().find(|(n, _)| *n == ns);
         let prefix = match known {
-            Some(p) if free(self, p) => p.to_owned(),
-            _ if free(self, hint) && !hint.starts_with("xml") => hint.to_owned(),
+            Some((_, p)) if free(self, p) => Cow::Borrowed(*p),
+            _ if free(self, hint) && !hint.starts_with("xml") => Cow::Owned(hint.to_owned()),
             _ => loop {
                 let p = format!("ns{}", self.generated);
                 self.generated += 1;
                 if free(self, &p) {
-                    break p;
+                    break Cow::Owned(p);
                 }
             },
         };
-        self.decls.push((prefix, ns.to_owned()));
+        let ns = match known {
+            Some((n, _)) => Cow::Borrowed(*n),
+            None => Cow::Owned(ns.to_owned()),
+        };
+        self.decls.push((prefix, ns));
         Pfx::Decl(self.decls.len() - 1)
     }
 
@@ -334,7 +359,7 @@ impl XmlWriter {
             out.extend_from_slice(b" xmlns:");
             out.extend_from_slice(p.as_bytes());
             out.extend_from_slice(b"=\"");
-            out.extend_from_slice(quick_xml::escape::escape(n.as_str()).as_bytes());
+            out.extend_from_slice(quick_xml::escape::escape(n.as_ref()).as_bytes());
             out.push(b'"');
         }
         for i in 0..attrs.len() {
@@ -414,7 +439,7 @@ impl XmlWriter {
             .iter()
             .rev()
             .find(|(_, n)| *n == q.ns)
-            .map(|(p, _)| p.clone())
+            .map(|(p, _)| p.to_string())
             .or_else(|| {
                 if q.ns.is_empty() {
                     None
@@ -443,7 +468,7 @@ impl XmlWriter {
             .iter()
             .rev()
             .find(|(p, n)| n == ns && self.bound(p) == Some(ns))
-            .map(|(p, _)| p.as_str())
+            .map(|(p, _)| p.as_ref())
     }
 
     /// Writes escaped text. CR is written as a reference: a conforming reader would
