@@ -95,6 +95,77 @@ pub struct XmlWriter {
     last: Option<(usize, u32)>,
 }
 
+/// The bookkeeping vectors of a writer, kept for the next writer on the same thread
+/// when one is dropped: every answer, item and fault is written by a new writer, and
+/// allocating these six anew each time was six allocations per answer.
+struct Scratch {
+    bindings: Vec<Binding>,
+    marks: Vec<usize>,
+    tags: String,
+    open: Vec<usize>,
+    decls: Vec<Binding>,
+    attr_pfx: Vec<Pfx>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+}
+
+/// Larger vectors than this (a deeply nested document) are not kept.
+const SCRATCH_KEPT: usize = 64;
+
+impl Scratch {
+    /// The kept vectors, empty, or new ones with room for an envelope's usual depth
+    /// (a writer made while another is alive on this thread gets new ones).
+    fn take() -> Scratch {
+        SCRATCH
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Scratch {
+                bindings: Vec::with_capacity(8),
+                marks: Vec::with_capacity(16),
+                tags: String::with_capacity(128),
+                open: Vec::with_capacity(16),
+                decls: Vec::with_capacity(4),
+                attr_pfx: Vec::with_capacity(4),
+            })
+    }
+
+    /// Keeps `self`, emptied, for the next writer on this thread.
+    fn keep(mut self) {
+        if self.bindings.capacity() > SCRATCH_KEPT
+            || self.marks.capacity() > SCRATCH_KEPT
+            || self.open.capacity() > SCRATCH_KEPT
+            || self.tags.capacity() > SCRATCH_KEPT * 32
+        {
+            return;
+        }
+        self.bindings.clear();
+        self.marks.clear();
+        self.tags.clear();
+        self.open.clear();
+        self.decls.clear();
+        self.attr_pfx.clear();
+        // During thread teardown the slot may be gone: then the vectors are freed.
+        let _ = SCRATCH.try_with(|slot| slot.set(Some(self)));
+    }
+}
+
+impl Drop for XmlWriter {
+    fn drop(&mut self) {
+        Scratch {
+            bindings: std::mem::take(&mut self.bindings),
+            marks: std::mem::take(&mut self.marks),
+            tags: std::mem::take(&mut self.tags),
+            open: std::mem::take(&mut self.open),
+            decls: std::mem::take(&mut self.decls),
+            attr_pfx: std::mem::take(&mut self.attr_pfx),
+        }
+        .keep();
+    }
+}
+
 /// A (prefix, namespace) pair in scope or being declared.
 type Binding = (Cow<'static, str>, Cow<'static, str>);
 
@@ -119,17 +190,23 @@ impl Default for XmlWriter {
 impl XmlWriter {
     /// A writer appending to `out`.
     pub fn new(out: Vec<u8>) -> XmlWriter {
-        // Room for an envelope's usual depth and bindings from the start, rather than
-        // growing each of these a step at a time on every answer.
+        let Scratch {
+            bindings,
+            marks,
+            tags,
+            open,
+            decls,
+            attr_pfx,
+        } = Scratch::take();
         XmlWriter {
             out,
-            bindings: Vec::with_capacity(8),
-            marks: Vec::with_capacity(16),
-            tags: String::with_capacity(128),
-            open: Vec::with_capacity(16),
+            bindings,
+            marks,
+            tags,
+            open,
             generated: 0,
-            decls: Vec::with_capacity(4),
-            attr_pfx: Vec::with_capacity(4),
+            decls,
+            attr_pfx,
             generation: 0,
             last: None,
         }
@@ -243,8 +320,8 @@ impl XmlWriter {
     }
 
     /// The bytes written.
-    pub fn into_inner(self) -> Vec<u8> {
-        self.out
+    pub fn into_inner(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
     }
 
     fn bound(&self, prefix: &str) -> Option<&str> {
@@ -1323,6 +1400,53 @@ pub fn write_tree(tree: &Tree<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer reuses the vectors of the last one dropped on its thread, emptied: what
+    /// the earlier writer had bound or left open never shows in a later document, and a
+    /// writer made while another is alive writes on its own.
+    #[test]
+    fn a_writer_starts_empty_whatever_the_one_before_left() {
+        let doc = |w: &mut XmlWriter| {
+            w.leaf(&Name::new(ns::WSMAN, "Locale"), &[], "en");
+        };
+        let mut first = XmlWriter::default();
+        doc(&mut first);
+        let alone = first.into_inner();
+        // Left with the envelope's three bindings in scope and two elements open.
+        let mut left_open = XmlWriter::default();
+        left_open.envelope_and_header();
+        left_open.start(&Name::new(ns::WSEN, "Enumerate"), &[]);
+        drop(left_open);
+        let kept = Scratch::take();
+        assert!(kept.bindings.capacity() > 0, "the vectors are kept");
+        assert!(
+            kept.bindings.is_empty()
+                && kept.marks.is_empty()
+                && kept.tags.is_empty()
+                && kept.open.is_empty()
+                && kept.decls.is_empty()
+                && kept.attr_pfx.is_empty(),
+            "kept vectors are emptied"
+        );
+        kept.keep();
+        for _ in 0..2 {
+            let mut w = XmlWriter::default();
+            doc(&mut w);
+            // Another writer while this one is alive.
+            let mut inner = XmlWriter::default();
+            doc(&mut inner);
+            assert_eq!(inner.into_inner(), alone);
+            // Nothing is open: an element left open before would be closed here.
+            w.end();
+            assert_eq!(w.into_inner(), alone);
+        }
+        assert!(
+            String::from_utf8(alone)
+                .unwrap()
+                .contains(&format!("xmlns:w=\"{}\"", ns::WSMAN)),
+            "the first document declares its prefix"
+        );
+    }
     use crate::envelope::OtherHeader;
 
     /// The envelope's start and the header fields written without resolving prefixes
