@@ -25,7 +25,8 @@
 //!   0.15-0.25x bare with a p99 of 15-25 ms, and `perf` put both cores in the kernel's
 //!   `clear_page` from `to_xml_bytes` during it. The `no_thp` feature of
 //!   `libmimalloc-sys` (set in the workspace manifest) leaves that `madvise` out, so
-//!   the kernel gives 4 KB pages, the same bytes spread over many small faults. Where
+//!   the kernel gives 4 KB pages, the same bytes spread over many small faults (at
+//!   about 4% of Identify's throughput, from TLB misses; Get showed no change). Where
 //!   the system's THP setting is `always` rather than `madvise`, the kernel may still
 //!   use huge pages; `MIMALLOC_ALLOW_THP=0` turns them off for the process.
 //! - mimalloc's default gives pages that stayed free for a second back to the kernel,
