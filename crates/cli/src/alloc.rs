@@ -22,7 +22,7 @@
 //! - mimalloc asks the kernel for transparent huge pages (`MADV_HUGEPAGE`). The first
 //!   touch of each 2 MB page then zeroes (and may compact) it all at once, inside
 //!   whichever request touched it: every full bench run had an Enumerate round at
-//!   0.15-0.25x bare with a p99 of 15-25 ms, and `perf` put both cores in the kernel's
+//!   0.15-0.26x bare and a p99 of up to 25 ms, and `perf` put both cores in the kernel's
 //!   `clear_page` from `to_xml_bytes` during it. The `no_thp` feature of
 //!   `libmimalloc-sys` (set in the workspace manifest) leaves that `madvise` out, so
 //!   the kernel gives 4 KB pages, the same bytes spread over many small faults (at
@@ -31,7 +31,7 @@
 //!   use huge pages; `MIMALLOC_ALLOW_THP=0` turns them off for the process.
 //! - mimalloc's default gives pages that stayed free for a second back to the kernel,
 //!   and a busy mock needs them again moments later, so the kernel maps and zeroes
-//!   fresh ones over and over: 24k-27k page faults per bench run against about 0.4k
+//!   fresh ones over and over: 24k-28k page faults per bench run against about 0.4k
 //!   without it, and 8% of all CPU in `clear_page` during an Enumerate load.
 //!   [`configure`], run before `main`, turns purging off: the process keeps the memory
 //!   of its busiest moment. `MIMALLOC_PURGE_DELAY` in the environment chooses

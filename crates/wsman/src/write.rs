@@ -111,7 +111,8 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
 }
 
-/// Larger vectors than this (a deeply nested document) are not kept.
+/// Larger vectors than this (a deeply nested document, an element with many
+/// attributes) are not kept.
 const SCRATCH_KEPT: usize = 64;
 
 impl Scratch {
@@ -137,6 +138,9 @@ impl Scratch {
         if self.bindings.capacity() > SCRATCH_KEPT
             || self.marks.capacity() > SCRATCH_KEPT
             || self.open.capacity() > SCRATCH_KEPT
+            // Only ever wide together with `bindings` or `attr_pfx`: a guard.
+            || self.decls.capacity() > SCRATCH_KEPT
+            || self.attr_pfx.capacity() > SCRATCH_KEPT
             || self.tags.capacity() > SCRATCH_KEPT * 32
         {
             return;
@@ -1429,6 +1433,35 @@ mod tests {
             "kept vectors are emptied"
         );
         kept.keep();
+        // More declarations on one element than are kept (no attributes), then more
+        // attributes (in one namespace): either writer's vectors are freed, and the
+        // next writer starts with new, small ones.
+        let namespaces: Vec<String> = (0..=SCRATCH_KEPT).map(|i| format!("urn:x:{i}")).collect();
+        let declared: Vec<(&str, &str)> = namespaces.iter().map(|n| (n.as_str(), "x")).collect();
+        let locals: Vec<String> = (0..=SCRATCH_KEPT).map(|i| format!("a{i}")).collect();
+        let names: Vec<Name<'_>> = locals
+            .iter()
+            .map(|l| Name::new("urn:y", l.as_str()))
+            .collect();
+        let attrs: Vec<(&Name<'_>, &str)> = names.iter().map(|n| (n, "v")).collect();
+        let kept_is_small = || {
+            SCRATCH.with(|slot| {
+                let kept = slot.take();
+                let small = kept.as_ref().is_none_or(|k| {
+                    k.decls.capacity() <= SCRATCH_KEPT && k.attr_pfx.capacity() <= SCRATCH_KEPT
+                });
+                slot.set(kept);
+                small
+            })
+        };
+        let mut many_decls = XmlWriter::default();
+        many_decls.start_with(&Name::new(ns::WSMAN, "Wide"), &[], &declared);
+        drop(many_decls);
+        assert!(kept_is_small(), "oversized declarations are not kept");
+        let mut many_attrs = XmlWriter::default();
+        many_attrs.leaf(&Name::new(ns::WSMAN, "Wide"), &attrs, "");
+        drop(many_attrs);
+        assert!(kept_is_small(), "oversized attribute prefixes are not kept");
         for _ in 0..2 {
             let mut w = XmlWriter::default();
             doc(&mut w);
