@@ -10,12 +10,13 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// Default number of entries kept.
 pub const DEFAULT_CAPACITY: usize = 1000;
@@ -348,8 +349,14 @@ impl Serialize for StoredBody {
 #[derive(Debug)]
 pub struct Journal {
     inner: Mutex<Ring>,
-    /// The sequence number of the newest entry (0: none yet), for waiters.
-    last: watch::Sender<u64>,
+    /// The sequence number of the newest entry (0: none yet), stored with the ring
+    /// locked so that it never goes back.
+    last: AtomicU64,
+    /// Tasks in [`Journal::wait_for`]. A recorder wakes them only when there are any:
+    /// a request nobody waits for then writes no state shared with the other workers
+    /// beyond the ring and `last` (a `watch` channel took nine locks per request).
+    waiters: AtomicUsize,
+    recorded: Notify,
     /// Whether the capacity is above 0 (read without the lock on every request).
     keeps: bool,
 }
@@ -378,7 +385,9 @@ impl Journal {
                 next_seq: 1,
                 entries: VecDeque::with_capacity(capacity.min(1024)),
             }),
-            last: watch::Sender::new(0),
+            last: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
+            recorded: Notify::new(),
             keeps: capacity > 0,
         }
     }
@@ -396,6 +405,7 @@ impl Journal {
             let mut ring = self.ring();
             let seq = ring.next_seq;
             ring.next_seq += 1;
+            self.last.store(seq, Ordering::SeqCst);
             entry.seq = seq;
             if ring.capacity == 0 {
                 (seq, Some(entry))
@@ -413,8 +423,17 @@ impl Journal {
         // strings is most of the cost of recording, and other connections' requests
         // wait for the lock.
         drop(oldest);
-        self.last.send_replace(seq);
+        self.wake_waiters();
         seq
+    }
+
+    /// Wakes the tasks in [`Journal::wait_for`], if any. `last` was stored before
+    /// (sequentially consistent on both sides), so a waiter that registered too late
+    /// to be counted here reads the new value itself.
+    fn wake_waiters(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.recorded.notify_waiters();
+        }
     }
 
     /// Whether entries are kept at all (a capacity above 0). A recorder may skip
@@ -430,9 +449,10 @@ impl Journal {
             let mut ring = self.ring();
             let seq = ring.next_seq;
             ring.next_seq += 1;
+            self.last.store(seq, Ordering::SeqCst);
             seq
         };
-        self.last.send_replace(seq);
+        self.wake_waiters();
         seq
     }
 
@@ -475,18 +495,33 @@ impl Journal {
 
     /// The sequence number of the newest entry ever recorded (0: none).
     pub fn last_seq(&self) -> u64 {
-        *self.last.borrow()
+        self.last.load(Ordering::SeqCst)
     }
 
     /// Waits until an entry with a sequence number of at least `seq` has been recorded
     /// and returns the newest sequence number. Lets tests and long-polling clients wait
     /// on the event instead of sleeping.
     pub async fn wait_for(&self, seq: u64) -> u64 {
-        let mut rx = self.last.subscribe();
-        // The sender lives as long as `self`, so this cannot fail while we borrow it.
-        match rx.wait_for(|last| *last >= seq).await {
-            Ok(last) => *last,
-            Err(_) => self.last_seq(),
+        /// Counts this task among the waiters while it waits (and when it is dropped
+        /// while waiting, no longer).
+        struct Counted<'a>(&'a AtomicUsize);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let _counted = Counted(&self.waiters);
+        loop {
+            // Registered before `last` is read: a recording after the read wakes it.
+            let recorded = self.recorded.notified();
+            let mut recorded = std::pin::pin!(recorded);
+            recorded.as_mut().enable();
+            let last = self.last_seq();
+            if last >= seq {
+                return last;
+            }
+            recorded.await;
         }
     }
 }
@@ -503,6 +538,73 @@ mod tests {
             Duration::from_millis(1),
             Detail::Data(serde_json::json!({ "n": n })),
         )
+    }
+
+    /// `wait_for` ends when its entry is recorded, from whichever thread, whether it
+    /// registered before or after the recording; a waiter gone stops being counted.
+    #[test]
+    fn waiters_wake_on_their_entry_from_any_thread_and_are_counted_while_waiting() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let j = std::sync::Arc::new(Journal::new(4));
+        let patience = Duration::from_secs(10);
+        rt.block_on(async {
+            // Already recorded: no wait at all.
+            j.record(entry(0));
+            assert_eq!(j.wait_for(1).await, 1);
+            assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+
+            // Waiting first, recorded later by another thread (and a capacity-0
+            // journal's `skip` wakes the same way).
+            let waiter = tokio::spawn({
+                let j = j.clone();
+                async move { j.wait_for(3).await }
+            });
+            while j.waiters.load(Ordering::SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+            let recorder = std::thread::spawn({
+                let j = j.clone();
+                move || {
+                    j.record(entry(1));
+                    j.skip();
+                }
+            });
+            let got = tokio::time::timeout(patience, waiter)
+                .await
+                .expect("the waiter was woken")
+                .expect("the waiter did not panic");
+            assert_eq!(got, 3);
+            recorder.join().expect("recorder");
+            assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+
+            // Racing: each round a waiter and a recorder on different threads.
+            for _ in 0..200 {
+                let want = j.last_seq() + 1;
+                let waiter = tokio::spawn({
+                    let j = j.clone();
+                    async move { j.wait_for(want).await }
+                });
+                let recorder = std::thread::spawn({
+                    let j = j.clone();
+                    move || j.record(entry(2))
+                });
+                let got = tokio::time::timeout(patience, waiter)
+                    .await
+                    .expect("no wake-up lost in the race")
+                    .expect("the waiter did not panic");
+                assert!(got >= want);
+                recorder.join().expect("recorder");
+            }
+
+            // A waiter dropped while waiting is no longer counted.
+            let waiting = tokio::time::timeout(Duration::from_millis(1), j.wait_for(u64::MAX));
+            assert!(waiting.await.is_err());
+            assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+        });
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! operations in `admin_ops.rs`.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -27,6 +28,11 @@ pub(crate) struct Shared {
     /// What the HTTP layer asks on every request, kept out of `inner` so that
     /// authentication never waits for another request's WS-Man work.
     pub(crate) auth: std::sync::RwLock<Arc<AuthSnapshot>>,
+    /// `auth`'s generation and whether its policy offers no scheme at all, stored after
+    /// it is replaced: what every request asks, read without the lock and without a
+    /// count on the snapshot (both lines every worker would write).
+    pub(crate) auth_generation: std::sync::atomic::AtomicU64,
+    pub(crate) auth_open: std::sync::atomic::AtomicBool,
     /// The scenario in force, as `Inner::scenario` (both are replaced together, under
     /// the machine lock): a request reads it here before it needs the machine, so it
     /// takes the contended machine lock once, not twice.
@@ -98,12 +104,16 @@ impl Mock {
     pub fn new(scenario: Scenario, journal: Arc<Journal>) -> Result<Mock, String> {
         let started = Instant::now();
         let mut machine = Machine::new(scenario.machine.clone(), 0).map_err(|e| e.to_string())?;
-        let auth = std::sync::RwLock::new(Arc::new(AuthSnapshot::of(&scenario)));
+        let auth = AuthSnapshot::of(&scenario);
+        let (auth_generation, auth_open) = (auth.generation, !auth.policy.offers_any());
+        let auth = std::sync::RwLock::new(Arc::new(auth));
         let ipmi = crate::ipmi::State::new(&scenario.ipmi, &mut machine, 0);
         let scenario = Arc::new(scenario);
         Ok(Mock {
             shared: Arc::new(Shared {
                 auth,
+                auth_generation: auth_generation.into(),
+                auth_open: auth_open.into(),
                 scenario: std::sync::RwLock::new(scenario.clone()),
                 inner: Mutex::new(Inner {
                     scenario,
@@ -175,7 +185,12 @@ impl Mock {
         inner.machine = machine;
         inner.loaded_at = now;
         self.set_scenario(&mut inner, scenario);
+        let (generation, open) = (snapshot.generation, !snapshot.policy.offers_any());
         *self.shared.auth.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+        self.shared.auth_open.store(open, Ordering::Release);
+        self.shared
+            .auth_generation
+            .store(generation, Ordering::Release);
         inner.rules = RuleState::default();
         inner.enumerations.clear();
         inner.identify_answers = Default::default();
@@ -250,6 +265,12 @@ impl Mock {
     }
 
     /// The accounts and authentication policy in force.
+    /// Whether the policy in force offers no authentication scheme (anyone may ask
+    /// anything).
+    pub(crate) fn auth_open(&self) -> bool {
+        self.shared.auth_open.load(Ordering::Acquire)
+    }
+
     pub(crate) fn auth(&self) -> Arc<AuthSnapshot> {
         self.shared
             .auth
@@ -276,7 +297,12 @@ impl crate::http::Credentials for Mock {
     }
 
     fn generation(&self) -> Option<u64> {
-        Some(self.auth().generation)
+        Some(self.shared.auth_generation.load(Ordering::Acquire))
+    }
+
+    /// The policy changes only with the whole snapshot.
+    fn policy_generation(&self) -> Option<u64> {
+        self.generation()
     }
 }
 
@@ -323,6 +349,27 @@ mod tests {
         let second = mock.generation();
         assert!(second.is_some());
         assert_ne!(second, first);
+    }
+
+    /// What the HTTP layer and the handler read on every request without the lock
+    /// follows a loaded scenario: the policy generation with the snapshot, and
+    /// whether the policy offers any scheme.
+    #[test]
+    fn the_lock_free_auth_reads_follow_a_loaded_scenario() {
+        let mock = Mock::new(Scenario::default_scenario(), Arc::new(Journal::default())).unwrap();
+        assert!(mock.policy().offers_any());
+        assert!(!mock.auth_open());
+        assert_eq!(mock.policy_generation(), mock.generation());
+        let before = mock.policy_generation();
+        let mut open = Scenario::default_scenario();
+        open.http.auth.clear();
+        mock.load(open).unwrap();
+        assert!(!mock.policy().offers_any());
+        assert!(mock.auth_open());
+        assert_ne!(mock.policy_generation(), before);
+        assert_eq!(mock.policy_generation(), mock.generation());
+        mock.load(Scenario::default_scenario()).unwrap();
+        assert!(!mock.auth_open());
     }
 
     /// A new machine starts its eventing afresh: no subscriptions, no delivery fault

@@ -115,6 +115,7 @@ struct FakeCreds {
     policy: Mutex<AuthPolicy>,
     password: Mutex<String>,
     generation: Mutex<Option<u64>>,
+    policy_generation: Mutex<Option<u64>>,
 }
 
 impl FakeCreds {
@@ -123,6 +124,7 @@ impl FakeCreds {
             policy: Mutex::new(AuthPolicy::default()),
             password: Mutex::new("admin".into()),
             generation: Mutex::new(None),
+            policy_generation: Mutex::new(None),
         })
     }
 }
@@ -136,6 +138,9 @@ impl Credentials for FakeCreds {
     }
     fn generation(&self) -> Option<u64> {
         *self.generation.lock().unwrap()
+    }
+    fn policy_generation(&self) -> Option<u64> {
+        *self.policy_generation.lock().unwrap()
     }
 }
 
@@ -608,6 +613,30 @@ async fn a_proved_basic_header_is_trusted_on_its_connection_until_the_credential
     *s.creds.generation.lock().unwrap() = None;
     *s.creds.password.lock().unwrap() = "third".into();
     assert_eq!(c.request(&new).await.status, 401);
+}
+
+/// With a policy generation, a connection keeps its copy of the policy until the
+/// generation changes; a new connection takes the policy in force.
+#[tokio::test]
+async fn a_connection_keeps_its_policy_until_the_policy_generation_changes() {
+    let s = serve().await;
+    *s.creds.policy_generation.lock().unwrap() = Some(1);
+    let mut c = connect(s.http()).await;
+    assert_eq!(c.request(&authed("")).await.status, 200);
+    // Basic withdrawn under the same generation: this connection still has its copy...
+    s.creds.policy.lock().unwrap().basic = false;
+    assert_eq!(c.request(&authed("")).await.status, 200);
+    // ... a new connection reads the policy as it is now...
+    assert_eq!(one(s.http(), &authed("")).await.status, 401);
+    // ... and a new generation reaches the kept connection too.
+    *s.creds.policy_generation.lock().unwrap() = Some(2);
+    let r = c.request(&authed("")).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.all("www-authenticate")
+            .iter()
+            .all(|c| c.starts_with("Digest"))
+    );
 }
 
 #[tokio::test]

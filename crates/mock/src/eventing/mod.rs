@@ -110,37 +110,50 @@ pub(crate) fn new_epoch() -> u64 {
 
 /// Bumped when events may be waiting (after an operation that held the machine
 /// lock): delivery tasks and waiting Pulls look again.
+///
+/// It lives in the machine's `Inner`, so every call holds the machine lock. The last
+/// value sent is kept beside the channel: [`Wake::notify`] runs on every request, and
+/// reading the channel's own value takes its lock, a cache line both workers write.
 #[derive(Debug)]
-pub(crate) struct Wake(tokio::sync::watch::Sender<u64>);
+pub(crate) struct Wake {
+    tx: tokio::sync::watch::Sender<u64>,
+    sent: u64,
+}
 
 impl Default for Wake {
     fn default() -> Wake {
-        Wake(tokio::sync::watch::Sender::new(0))
+        Wake {
+            tx: tokio::sync::watch::Sender::new(0),
+            sent: 0,
+        }
     }
 }
 
 impl Wake {
     /// Tells waiters that the log's newest event is `last_seq`, if it moved.
-    pub(crate) fn notify(&self, last_seq: u64) {
-        if *self.0.borrow() != last_seq {
-            self.0.send_replace(last_seq);
+    pub(crate) fn notify(&mut self, last_seq: u64) {
+        if self.sent != last_seq {
+            self.sent = last_seq;
+            self.tx.send_replace(last_seq);
         }
     }
 
     /// Wakes every waiter without news (a subscription changed or went away).
     pub(crate) fn poke(&self) {
-        self.0.send_modify(|g| *g = g.wrapping_add(0));
+        self.tx.send_modify(|g| *g = g.wrapping_add(0));
     }
 
     /// Wakes every waiter after the subscriptions were reset (a new machine): the
     /// value moves, so the next [`Wake::notify`] wakes them again.
-    pub(crate) fn bump(&self) {
-        self.0.send_modify(|g| *g = g.wrapping_add(1));
+    pub(crate) fn bump(&mut self) {
+        self.sent = self.sent.wrapping_add(1);
+        let sent = self.sent;
+        self.tx.send_replace(sent);
     }
 
     /// A receiver for a delivery task or a waiting Pull.
     pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.0.subscribe()
+        self.tx.subscribe()
     }
 }
 

@@ -194,8 +194,17 @@ pub trait Credentials: Send + Sync + 'static {
     /// A number that changes whenever the passwords or the policy may have changed, or
     /// `None` (the default) when there is none: with it, a connection that proved a
     /// Basic `Authorization` header is not made to prove the same header again (one
-    /// hash of each side per request saved) until the number changes.
+    /// hash of each side per request saved) until the number changes. Asked on every
+    /// request: it should be cheap.
     fn generation(&self) -> Option<u64> {
+        None
+    }
+
+    /// A number that changes whenever the policy may have changed, or `None` (the
+    /// default): with it, each connection keeps its own copy of the policy until the
+    /// number changes, instead of asking [`Credentials::policy`] on every request.
+    /// Asked on every request: it should be cheap.
+    fn policy_generation(&self) -> Option<u64> {
         None
     }
 }

@@ -498,16 +498,32 @@ enum Hijack {
     WriteAndClose { bytes: Bytes, drain: bool },
 }
 
-/// The service hyper calls for each request on one connection.
+/// The service hyper calls for each request on one connection. Each request's future
+/// holds a clone: one count on this connection's own allocation, rather than a count
+/// on the listener's `Ctx` (shared by every connection, so written by every worker)
+/// and on the hijack channel.
 #[derive(Clone)]
-struct Svc {
+struct Svc(Arc<ConnSvc>);
+
+struct ConnSvc {
     ctx: Arc<Ctx>,
     peer: SocketAddr,
     role: Role,
     hijack: mpsc::Sender<Hijack>,
     /// NTLM authenticates the connection: its handshake state, user and session keys.
     /// Never locked across an await.
-    conn: Arc<std::sync::Mutex<ConnAuth>>,
+    conn: std::sync::Mutex<ConnAuth>,
+    /// This connection's own copy of the credentials' policy and the generation it is
+    /// of ([`Credentials::policy_generation`]): a count on the shared policy, taken on every
+    /// request, would be written by every worker.
+    policy: std::sync::Mutex<Option<(u64, Arc<AuthPolicy>)>>,
+}
+
+impl std::ops::Deref for Svc {
+    type Target = ConnSvc;
+    fn deref(&self) -> &ConnSvc {
+        &self.0
+    }
 }
 
 type SvcFuture = Pin<Box<dyn Future<Output = Result<Response<ResBody>, Infallible>> + Send>>;
@@ -542,13 +558,14 @@ async fn drive(
     mut stop: watch::Receiver<bool>,
 ) {
     let (hijack, mut hijacked) = mpsc::channel(1);
-    let svc = Svc {
+    let svc = Svc(Arc::new(ConnSvc {
         ctx,
         peer,
         role,
         hijack,
-        conn: Arc::default(),
-    };
+        conn: Default::default(),
+        policy: Default::default(),
+    }));
     let mut conn = builder.serve_connection(TokioIo::new(stream), svc);
     let mut stopping = false;
     enum End {
@@ -621,7 +638,7 @@ impl Svc {
         let mut parts = parts;
         let headers = Headers::new(std::mem::take(&mut parts.headers));
         let mut rec = Draft {
-            journal: self.ctx.journal.clone(),
+            journal: &self.ctx.journal,
             started: SystemTime::now(),
             t0: Instant::now(),
             peer: self.peer,
@@ -661,7 +678,7 @@ impl Svc {
         parts: &http::request::Parts,
         body: Incoming,
         target: &str,
-        rec: &mut Draft,
+        rec: &mut Draft<'_>,
         deadline: Instant,
     ) -> Response<ResBody> {
         let ctx = &self.ctx;
@@ -712,7 +729,7 @@ impl Svc {
             }
         }
 
-        let policy = ctx.creds.policy();
+        let policy = self.policy();
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let authorization = header("authorization");
         let negotiate_token = authorization
@@ -997,6 +1014,26 @@ impl Svc {
             .map(str::to_owned)
     }
 
+    /// The authentication policy in force: this connection's copy while the
+    /// credentials' policy generation is the one it was taken at.
+    fn policy(&self) -> Arc<AuthPolicy> {
+        let creds = &*self.ctx.creds;
+        let Some(generation) = creds.policy_generation() else {
+            return creds.policy();
+        };
+        let mut kept = self.policy.lock().unwrap_or_else(|e| e.into_inner());
+        match &*kept {
+            Some((g, policy)) if *g == generation => policy.clone(),
+            _ => {
+                // Read after the generation: a change in between leaves a newer policy
+                // under an older generation, which the next request replaces.
+                let policy = Arc::new((*creds.policy()).clone());
+                *kept = Some((generation, policy.clone()));
+                policy
+            }
+        }
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, ConnAuth> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -1028,7 +1065,7 @@ impl Svc {
 
     /// Answers 413 on the raw socket and closes it: the rest of the body is never read
     /// into memory.
-    async fn too_large(&self, rec: &mut Draft) -> Response<ResBody> {
+    async fn too_large(&self, rec: &mut Draft<'_>) -> Response<ResBody> {
         let reply = simple(
             413,
             &format!(
@@ -1174,8 +1211,10 @@ fn head_bytes(reply: &Reply, close: bool) -> Vec<u8> {
 
 /// A request on its way through the pipeline, recorded in the journal exactly once:
 /// by one of the `finish` methods, or when dropped (the client went away).
-struct Draft {
-    journal: Arc<Journal>,
+struct Draft<'j> {
+    /// Borrowed from the listener's context for the request's life (a clone of the
+    /// `Arc` would write a count every worker shares).
+    journal: &'j Journal,
     started: SystemTime,
     t0: Instant,
     peer: SocketAddr,
@@ -1194,7 +1233,7 @@ struct Draft {
     done: bool,
 }
 
-impl Draft {
+impl Draft<'_> {
     fn record(
         &mut self,
         outcome: OutcomeKind,
@@ -1270,7 +1309,7 @@ impl Draft {
     }
 }
 
-impl Drop for Draft {
+impl Drop for Draft<'_> {
     fn drop(&mut self) {
         if !self.done {
             self.record(OutcomeKind::Cancelled, None, Vec::new(), None);

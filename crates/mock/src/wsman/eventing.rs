@@ -560,8 +560,9 @@ impl Mock {
     }
 
     /// Starts the delivery tasks of subscriptions made under the lock just released.
-    pub(super) fn start_subscriptions(&self) {
-        let ids = std::mem::take(&mut self.lock().subscriptions_to_start);
+    /// Starts the delivery tasks of the subscriptions `ids` (taken from
+    /// `subscriptions_to_start` by the caller, under the lock it held anyway).
+    pub(super) fn start_subscriptions(&self, ids: Vec<String>) {
         for id in ids {
             if !eventing::deliver::spawn(self, id.clone()) {
                 self.lock().subscriptions.remove(&id);

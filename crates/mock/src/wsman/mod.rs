@@ -166,7 +166,7 @@ impl Mock {
 
         // 3. Check: credentials (only Identify may come without), then the envelope.
         // The policy the HTTP layer applied to this request (shared, not rebuilt).
-        let open = !self.auth().policy.offers_any();
+        let open = self.auth_open();
         let checked = if req.user.is_none() && !open && !matches!(env.body, Body::Identify) {
             // `WSMANIDENTIFY: unauthenticated` lets any request past the HTTP layer,
             // which cannot see the body; the HTTP layer adds its challenges to the 401.
@@ -193,18 +193,19 @@ impl Mock {
         // to say yet waits without it).
         let body_tree = body_tree.as_ref().or_else(|| typed_tree(&env.body));
         let mut rule = None;
-        let phase = {
+        let (phase, to_start) = {
             let mut inner = self.lock();
             inner.expire(now);
             let phase = inner.decide_and_dispatch(
                 req, &env, body_tree, charset, operation, scenario, &mut rule, now,
             );
-            // Event subscribers hear of what the operation did to the machine.
-            let last = inner.machine.events().last_seq();
-            inner.event_wake.notify(last);
-            phase
+            // Event subscribers hear of what the operation did to the machine when
+            // the lock is released (`Locked`'s drop).
+            (phase, std::mem::take(&mut inner.subscriptions_to_start))
         };
-        self.start_subscriptions();
+        if !to_start.is_empty() {
+            self.start_subscriptions(to_start);
+        }
         let phase = match phase {
             Phase::Wait(until, rx) => {
                 self.wait_for_output(&env, req.user.as_deref(), arrived, until, rx)
