@@ -261,6 +261,7 @@ impl AuthPolicy {
 }
 
 mod auth;
+mod deadline;
 mod ntlm;
 pub mod server;
 mod tls;

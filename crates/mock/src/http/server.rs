@@ -59,6 +59,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, Sleep};
 
 use super::auth::{Authenticator, Verdict};
+use super::deadline;
 use super::ntlm::{BasicMemo, ConnAuth, Step, header_value, ntlm_token};
 pub use super::tls::TlsSource;
 use super::{AuthPolicy, Credentials, Headers, Outcome, Reply, Request, WsmanHandler};
@@ -656,7 +657,8 @@ impl Svc {
         };
         let deadline = rec.t0 + self.ctx.request_timeout;
         let pipeline = self.pipeline(&parts, body, &target, &mut rec, deadline);
-        match tokio::time::timeout_at(deadline, pipeline).await {
+        let answered = { deadline::deadline(deadline, std::pin::pin!(pipeline)).await };
+        match answered {
             Ok(resp) => resp,
             Err(_) => {
                 let reply = Reply {
@@ -711,7 +713,8 @@ impl Svc {
         if declared.is_some_and(|n| n > max as u64) {
             return self.too_large(rec).await;
         }
-        let read = tokio::time::timeout(ctx.body_read_timeout, read_body(body, max)).await;
+        let body_deadline = Instant::now() + ctx.body_read_timeout;
+        let read = deadline::deadline(body_deadline, std::pin::pin!(read_body(body, max))).await;
         let Ok(read) = read else {
             // The headers came, the body does not: answer and close, so a slow body
             // cannot hold the connection for the whole request deadline.
