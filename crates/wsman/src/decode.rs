@@ -37,13 +37,16 @@ pub fn decode_with_charset<'b>(
     bytes: &'b [u8],
     charset: Option<&str>,
 ) -> Result<(Cow<'b, str>, Charset), Error> {
-    let declared = match charset.map(|c| c.trim().trim_matches('"').to_ascii_lowercase()) {
+    // Compared without case, in place: no lower-case copy on every request.
+    let is = |c: &str, name: &str| c.eq_ignore_ascii_case(name);
+    let declared = match charset.map(|c| c.trim().trim_matches('"')) {
         None => None,
-        Some(c) if c.is_empty() || c == "utf-8" || c == "utf8" || c == "us-ascii" => None,
-        Some(c) if c == "utf-16" => Some(None),
-        Some(c) if c == "utf-16le" => Some(Some(Utf16::Le)),
-        Some(c) if c == "utf-16be" => Some(Some(Utf16::Be)),
+        Some(c) if c.is_empty() || is(c, "utf-8") || is(c, "utf8") || is(c, "us-ascii") => None,
+        Some(c) if is(c, "utf-16") => Some(None),
+        Some(c) if is(c, "utf-16le") => Some(Some(Utf16::Le)),
+        Some(c) if is(c, "utf-16be") => Some(Some(Utf16::Be)),
         Some(c) => {
+            let c = c.to_ascii_lowercase();
             return Err(Error::new(
                 ErrorKind::Encoding(format!("charset `{c}` is not supported (UTF-8 or UTF-16)")),
                 0,
@@ -128,4 +131,37 @@ pub fn encode_utf16(text: &str, little_endian: bool) -> Vec<u8> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The HTTP charset is named in any case, quoted or not, with white space around.
+    #[test]
+    fn charsets_are_named_without_regard_to_case() {
+        let text = b"<a/>";
+        for utf8 in ["UTF-8", "Utf8", "us-ASCII", "\"utf-8\"", " utf-8 ", ""] {
+            let (t, used) = decode_with_charset(text, Some(utf8)).expect(utf8);
+            assert_eq!((t.as_ref(), used), ("<a/>", Charset::Utf8), "{utf8:?}");
+        }
+        let le = encode_utf16("<a/>", true);
+        let be = encode_utf16("<a/>", false);
+        // Without their byte order marks, so that the charset decides.
+        let (le, be) = (&le[2..], &be[2..]);
+        for (bytes, name, want) in [
+            (le, "UTF-16LE", Charset::Utf16Le),
+            (be, "utf-16BE", Charset::Utf16Be),
+            (be, " \"UTF-16\" ", Charset::Utf16Be),
+            (le, "utf-16", Charset::Utf16Le),
+        ] {
+            let (t, used) = decode_with_charset(bytes, Some(name)).expect(name);
+            assert_eq!((t.as_ref(), used), ("<a/>", want), "{name:?}");
+        }
+        let refused = decode_with_charset(text, Some("ISO-8859-1")).unwrap_err();
+        assert_eq!(
+            refused.kind,
+            ErrorKind::Encoding("charset `iso-8859-1` is not supported (UTF-8 or UTF-16)".into())
+        );
+    }
 }

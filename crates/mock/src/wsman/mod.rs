@@ -257,9 +257,10 @@ fn decode<'r>(
     limits: &Limits,
     scenario: &Scenario,
 ) -> Result<(Cow<'r, str>, Charset), Outcome> {
-    let declared = req.header("content-type").and_then(|t| charset_of(&t));
+    let content_type = req.header("content-type");
+    let declared = content_type.as_deref().and_then(charset_of);
     let (text, charset) = match off_worker(req.body.len(), || {
-        wsman::decode::decode_with_charset(&req.body, declared.as_deref())
+        wsman::decode::decode_with_charset(&req.body, declared)
     }) {
         Ok(t) => t,
         // Not decodable: nothing says which encoding the client reads, so the fault
@@ -504,11 +505,11 @@ fn operation_name(env: &Envelope<'_>) -> &'static str {
     }
 }
 
-fn charset_of(content_type: &str) -> Option<String> {
+fn charset_of(content_type: &str) -> Option<&str> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim()
             .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches('"').to_owned())
+            .then(|| v.trim().trim_matches('"'))
     })
 }
