@@ -7,9 +7,11 @@
 //! hyper owns a connection's socket while it serves it, and always writes a
 //! well-formed response. A scenario sometimes wants the opposite (a reset, a close
 //! without an answer, a response cut short, bytes that are not HTTP), so each
-//! connection task drives its hyper connection with `poll_without_shutdown` and also
-//! listens on a per-connection *hijack* channel. A request whose outcome is a
-//! transport fault sends a `Hijack` on that channel and never completes; the
+//! connection task drives its hyper connection with `poll_without_shutdown` and looks
+//! into a per-connection *hijack* slot whenever that poll is pending. A request whose
+//! outcome is a transport fault puts a `Hijack` there and never completes (the request
+//! runs inside the connection's poll, so the slot is seen as soon as it is filled, and
+//! no waker is registered for it on every poll); the
 //! connection task then takes the socket back from hyper (`into_parts`) and carries out
 //! the fault on the raw stream: `SO_LINGER` 0 and drop for an RST, a write then
 //! close for truncated or garbage answers, a plain close. Over TLS the same happens
@@ -54,7 +56,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{Instant, Sleep};
 
@@ -500,9 +502,8 @@ enum Hijack {
 }
 
 /// The service hyper calls for each request on one connection. Each request's future
-/// holds a clone: one count on this connection's own allocation, rather than a count
-/// on the listener's `Ctx` (shared by every connection, so written by every worker)
-/// and on the hijack channel.
+/// holds a clone: one count on this connection's own allocation, rather than one on
+/// the listener's `Ctx` (shared by every connection, so written by every worker).
 #[derive(Clone)]
 struct Svc(Arc<ConnSvc>);
 
@@ -510,7 +511,8 @@ struct ConnSvc {
     ctx: Arc<Ctx>,
     peer: SocketAddr,
     role: Role,
-    hijack: mpsc::Sender<Hijack>,
+    /// A transport fault for the connection task to carry out (see the module's text).
+    hijack: std::sync::Mutex<Option<Hijack>>,
     /// NTLM authenticates the connection: its handshake state, user and session keys.
     /// Never locked across an await.
     conn: std::sync::Mutex<ConnAuth>,
@@ -558,15 +560,15 @@ async fn drive(
     builder: &http1::Builder,
     mut stop: watch::Receiver<bool>,
 ) {
-    let (hijack, mut hijacked) = mpsc::channel(1);
     let svc = Svc(Arc::new(ConnSvc {
         ctx,
         peer,
         role,
-        hijack,
+        hijack: Default::default(),
         conn: Default::default(),
         policy: Default::default(),
     }));
+    let slot = svc.clone();
     let mut conn = builder.serve_connection(TokioIo::new(stream), svc);
     let mut stopping = false;
     enum End {
@@ -575,8 +577,14 @@ async fn drive(
     }
     let end = loop {
         tokio::select! {
-            r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => break End::Done(r),
-            Some(h) = hijacked.recv() => break End::Hijack(h),
+            end = std::future::poll_fn(|cx| match conn.poll_without_shutdown(cx) {
+                Poll::Ready(r) => Poll::Ready(End::Done(r)),
+                // A request asks for the socket only from inside this poll.
+                Poll::Pending => match slot.hijack.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    Some(h) => Poll::Ready(End::Hijack(h)),
+                    None => Poll::Pending,
+                },
+            }) => break end,
             _ = stopped(&mut stop), if !stopping => {
                 // Idle connections close at once; a request in flight finishes first.
                 Pin::new(&mut conn).graceful_shutdown();
@@ -1090,12 +1098,16 @@ impl Svc {
     /// Hands the socket to the connection task and waits to be dropped with the
     /// connection.
     async fn take_over(&self, hijack: Hijack) -> Response<ResBody> {
-        match self.hijack.try_send(hijack) {
-            Ok(()) => std::future::pending().await,
-            // Cannot happen while hyper serves us (one request at a time, and the
-            // receiver lives as long as the connection); answer something sane anyway.
-            Err(_) => build_response(simple(500, "cannot take over the connection", true)),
+        {
+            let mut slot = self.hijack.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_some() {
+                // Cannot happen while hyper serves us (one request at a time, and the
+                // slot is emptied as soon as it is filled); answer something sane.
+                return build_response(simple(500, "cannot take over the connection", true));
+            }
+            *slot = Some(hijack);
         }
+        std::future::pending().await
     }
 }
 
