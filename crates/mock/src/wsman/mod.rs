@@ -72,9 +72,11 @@ const OFF_WORKER_BYTES: usize = 64 * 1024;
 /// queued tasks to another thread. On a current-thread runtime (tests) it just runs.
 fn off_worker<R>(len: usize, work: impl FnOnce() -> R) -> R {
     use tokio::runtime::{Handle, RuntimeFlavor};
+    // The size first: asking for the runtime's handle takes a count on it, a line every
+    // worker writes, and nearly every body is small.
     let multi =
-        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-    if len >= OFF_WORKER_BYTES && multi {
+        || Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if len >= OFF_WORKER_BYTES && multi() {
         tokio::task::block_in_place(work)
     } else {
         work()
