@@ -542,9 +542,18 @@ impl hyper::service::Service<http::Request<Incoming>> for Svc {
             Ok(match svc.role {
                 Role::Wsman { tls } => svc.wsman(req, tls).await,
                 Role::Admin { port, loopback } => {
-                    admin::serve(&*svc.ctx.admin, &svc.ctx.journal, port, loopback, req)
-                        .await
-                        .map(|b| b.map_err(|never| match never {}).boxed_unsync())
+                    // Boxed on its own: an admin request's future is larger than a
+                    // WS-Man one's, and every WS-Man request's future would otherwise
+                    // be allocated and moved at its size.
+                    Box::pin(admin::serve(
+                        &*svc.ctx.admin,
+                        &svc.ctx.journal,
+                        port,
+                        loopback,
+                        req,
+                    ))
+                    .await
+                    .map(|b| b.map_err(|never| match never {}).boxed_unsync())
                 }
             })
         })
@@ -664,8 +673,12 @@ impl Svc {
             done: false,
         };
         let deadline = rec.t0 + self.ctx.request_timeout;
-        let pipeline = self.pipeline(&parts, body, &target, &mut rec, deadline);
-        let answered = { deadline::deadline(deadline, std::pin::pin!(pipeline)).await };
+        // Made inside `pin!`, so that the request's future holds one slot for it, not a
+        // second for a local it was moved from.
+        let answered = {
+            let pipeline = std::pin::pin!(self.pipeline(&parts, body, &target, &mut rec, deadline));
+            deadline::deadline(deadline, pipeline).await
+        };
         match answered {
             Ok(resp) => resp,
             Err(_) => {

@@ -524,7 +524,7 @@ impl Inner {
             .min(MAX_PULL_WAIT_MS);
         let deadline = now + wait;
         Some(match self.event_pull(env, &id, now, wait == 0) {
-            Some(result) => Phase::Dispatched(Box::new(result), None),
+            Some(result) => Phase::Dispatched(result, None),
             None => Phase::EventWait(id, deadline),
         })
     }
@@ -554,7 +554,7 @@ impl Mock {
             let last = inner.machine.events().last_seq();
             inner.event_wake.notify(last);
             if let Some(result) = inner.event_pull(env, id, now, now >= deadline) {
-                return Phase::Dispatched(Box::new(result), None);
+                return Phase::Dispatched(result, None);
             }
         }
     }

@@ -84,11 +84,14 @@ fn off_worker<R>(len: usize, work: impl FnOnce() -> R) -> R {
 }
 
 /// Where the locked part of handling left a request.
+#[allow(clippy::large_enum_variant)] // One per request, on the stack (see `Dispatched`).
 enum Phase {
     /// A rule answered.
     Done(Outcome),
     /// The operation ran (after an optional rule delay).
-    Dispatched(Box<Result<Envelope<'static>, Fail>>, Option<Duration>),
+    /// Not boxed: the phase is returned once, on the stack (which the cache holds),
+    /// where a box put the answer's envelope into fresh heap memory on every request.
+    Dispatched(Result<Envelope<'static>, Fail>, Option<Duration>),
     /// A shell Receive has no output yet: more is due at this machine time (or when
     /// the receiver sees a change).
     Wait(Option<u64>, tokio::sync::watch::Receiver<u64>),
@@ -210,10 +213,13 @@ impl Mock {
         }
         let phase = match phase {
             Phase::Wait(until, rx) => {
-                self.wait_for_output(&env, req.user.as_deref(), arrived, until, rx)
-                    .await
+                // The waits are boxed: rare, and large enough to double the size of
+                // every request's future if they were a state of it.
+                Box::pin(self.wait_for_output(&env, req.user.as_deref(), arrived, until, rx)).await
             }
-            Phase::EventWait(id, deadline) => self.wait_for_events(&env, &id, deadline).await,
+            Phase::EventWait(id, deadline) => {
+                Box::pin(self.wait_for_events(&env, &id, deadline)).await
+            }
             other => other,
         };
 
@@ -225,7 +231,7 @@ impl Mock {
                 fault_answer(Fail::from(faults::timed_out()), relates, scenario)
             }
             Phase::Dispatched(result, delay) => {
-                let outcome = match *result {
+                let outcome = match result {
                     Ok(answer) => finish_answer(answer, &env, charset, relates, scenario),
                     Err(f) => fault_answer(f, relates, scenario),
                 };
@@ -399,7 +405,7 @@ impl Inner {
         // What the service offers at all (the scenario's capability knobs), after the
         // rules, which may script answers for anything.
         if let Err(f) = check::offered(env, scenario) {
-            return Phase::Dispatched(Box::new(Err(f)), delay);
+            return Phase::Dispatched(Err(f), delay);
         }
         if is_shell(env) && env.header.action.as_deref() == Some(ns::action::RECEIVE) {
             return self.shell_receive_phase(env, req.user.as_deref(), now, delay);
@@ -409,10 +415,7 @@ impl Inner {
                 return phase;
             }
         }
-        Phase::Dispatched(
-            Box::new(self.dispatch(env, req, scenario, charset, now)),
-            delay,
-        )
+        Phase::Dispatched(self.dispatch(env, req, scenario, charset, now), delay)
     }
 
     fn dispatch(

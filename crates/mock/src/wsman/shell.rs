@@ -249,9 +249,9 @@ impl Inner {
             }
         })();
         match result {
-            Ok(Ok(answer)) => Phase::Dispatched(Box::new(Ok(answer)), delay),
+            Ok(Ok(answer)) => Phase::Dispatched(Ok(answer), delay),
             Ok(Err(until)) => Phase::Wait(until, self.shell_wake.subscribe()),
-            Err(f) => Phase::Dispatched(Box::new(Err(f)), delay),
+            Err(f) => Phase::Dispatched(Err(f), delay),
         }
     }
 
