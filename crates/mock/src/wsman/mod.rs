@@ -128,9 +128,21 @@ impl Mock {
             Err(refused) => return handled(refused, None),
         };
 
-        let mut handled = self
-            .answer_text(req, &text, charset, &limits, &scenario, arrived, now)
-            .await;
+        // Steps 2 to 5 run without a pause for nearly every request, so they are not
+        // a state of this future (which every request allocates and moves): only a
+        // shell Receive or a Pull that has to wait continues in a future of its own.
+        // (The step is matched before anything is awaited: a value matched in the
+        // statement that awaits would be kept in this future for the whole await.)
+        let later = match self.answer_now(req, &text, charset, &limits, &scenario, now) {
+            Step::Done(handled) => Ok(handled),
+            Step::Wait(waiting, phase) => {
+                Err(Box::pin(self.answer_later(req, waiting, phase, arrived)))
+            }
+        };
+        let mut handled = match later {
+            Ok(handled) => handled,
+            Err(later) => later.await,
+        };
         // DSP0226 R13.1-5: the answer (a fault about the request too) is in the
         // request's encoding.
         if !scenario.defect("utf8_answers") {
@@ -139,19 +151,18 @@ impl Mock {
         handled
     }
 
-    /// Steps 2 to 5 for a body decoded to `text` (read as `charset`). The answer is
-    /// UTF-8 text still; [`Mock::answer`] encodes it.
-    #[allow(clippy::too_many_arguments)]
-    async fn answer_text(
+    /// Steps 2 to 5 for a body decoded to `text` (read as `charset`), up to an answer,
+    /// or up to a wait that must happen without the lock ([`Mock::answer_later`]). The
+    /// answer is UTF-8 text still; [`Mock::answer`] encodes it.
+    fn answer_now<'t>(
         &self,
         req: &Request,
-        text: &str,
+        text: &'t str,
         charset: Charset,
         limits: &Limits,
-        scenario: &Arc<Scenario>,
-        arrived: Instant,
+        scenario: &'t Arc<Scenario>,
         now: u64,
-    ) -> Handled {
+    ) -> Step<'t> {
         // 2. Parse, once.
         let needs_body = scenario
             .rules
@@ -163,7 +174,7 @@ impl Mock {
             Err(e) => {
                 let outcome =
                     fault_answer(Fail::from(e.fault()), e.message_id.as_deref(), scenario);
-                return handled(outcome, None);
+                return Step::Done(handled(outcome, None));
             }
         };
         let relates = env.header.message_id.as_deref().map(str::to_owned);
@@ -181,7 +192,7 @@ impl Mock {
         };
         if let Err(f) = checked {
             let outcome = fault_answer(f, relates.as_deref(), scenario);
-            return handled(outcome, Some(operation));
+            return Step::Done(handled(outcome, Some(operation)));
         }
         if !scenario.wsman.fragments
             && env
@@ -211,19 +222,71 @@ impl Mock {
         if !to_start.is_empty() {
             self.start_subscriptions(to_start);
         }
+        let waiting = Waiting {
+            env,
+            relates,
+            operation,
+            rule,
+            charset,
+            scenario,
+        };
+        match phase {
+            Phase::Wait(..) | Phase::EventWait(..) => Step::Wait(waiting, phase),
+            _ => Step::Done(waiting.write(phase)),
+        }
+    }
+
+    /// The wait [`Mock::answer_now`] stopped at, then the answer.
+    async fn answer_later(
+        &self,
+        req: &Request,
+        waiting: Waiting<'_>,
+        phase: Phase,
+        arrived: Instant,
+    ) -> Handled {
         let phase = match phase {
             Phase::Wait(until, rx) => {
-                // The waits are boxed: rare, and large enough to double the size of
-                // every request's future if they were a state of it.
-                Box::pin(self.wait_for_output(&env, req.user.as_deref(), arrived, until, rx)).await
+                self.wait_for_output(&waiting.env, req.user.as_deref(), arrived, until, rx)
+                    .await
             }
             Phase::EventWait(id, deadline) => {
-                Box::pin(self.wait_for_events(&env, &id, deadline)).await
+                self.wait_for_events(&waiting.env, &id, deadline).await
             }
             other => other,
         };
+        waiting.write(phase)
+    }
+}
 
-        // 5. Write.
+/// Where [`Mock::answer_now`] left a request.
+#[allow(clippy::large_enum_variant)] // Returned once per request, on the stack.
+enum Step<'t> {
+    Done(Handled),
+    /// A wait, then the answer ([`Mock::answer_later`]).
+    Wait(Waiting<'t>, Phase),
+}
+
+/// A request between its operation and its answer.
+struct Waiting<'t> {
+    env: Envelope<'t>,
+    relates: Option<String>,
+    operation: &'static str,
+    rule: Option<String>,
+    charset: Charset,
+    scenario: &'t Scenario,
+}
+
+impl Waiting<'_> {
+    /// Step 5: the answer for the phase the request is in.
+    fn write(self, phase: Phase) -> Handled {
+        let Waiting {
+            env,
+            relates,
+            operation,
+            rule,
+            charset,
+            scenario,
+        } = self;
         let relates = relates.as_deref();
         let outcome = match phase {
             Phase::Done(outcome) => outcome,
