@@ -76,7 +76,11 @@ pub(crate) struct Cursor<'a> {
     /// Element names already checked as QNames, by a hash of their bytes: the same
     /// names recur (siblings, repeated instances), and comparing is cheaper than
     /// checking again. Each entry is the name and its colon's position (0: none).
-    qnames: [(&'a str, u32); QNAME_CACHE],
+    /// Empty until this cursor has read [`QNAME_CACHE_AFTER`] elements (up to
+    /// `cache_from` in the element count): a small document (a request, an item)
+    /// checks its few names directly rather than clear a cache first.
+    qnames: Option<Box<[(&'a str, u32); QNAME_CACHE]>>,
+    cache_from: usize,
     /// The MessageID, once read, for errors raised after it.
     pub message_id: Option<String>,
 }
@@ -114,7 +118,8 @@ impl<'a> Cursor<'a> {
             generation: 0,
             last_resolved: [None, None],
             raw_attrs: Vec::new(),
-            qnames: [("", 0); QNAME_CACHE],
+            qnames: None,
+            cache_from: QNAME_CACHE_AFTER,
             base_depth: 0,
             message_id: None,
         }
@@ -125,6 +130,7 @@ impl<'a> Cursor<'a> {
     pub fn continue_limits(&mut self, depth: usize, elements: usize) {
         self.base_depth = depth;
         self.elements = elements;
+        self.cache_from = elements.saturating_add(QNAME_CACHE_AFTER);
     }
 
     /// Elements counted so far.
@@ -378,10 +384,17 @@ impl<'a> Cursor<'a> {
     /// `split_qname`, remembering names that passed.
     #[inline(always)]
     fn split_cached(&mut self, qname: &'a str) -> Option<(&'a str, &'a str)> {
+        if self.qnames.is_none() {
+            if self.elements < self.cache_from {
+                return split_qname(qname);
+            }
+            self.qnames = Some(Box::new([("", 0); QNAME_CACHE]));
+        }
+        let qnames = self.qnames.as_mut()?;
         let b = qname.as_bytes();
         let (&first, &last) = (b.first()?, b.last()?);
         let slot = (b.len() ^ (usize::from(first) << 1) ^ (usize::from(last) << 3)) % QNAME_CACHE;
-        let (known, colon) = self.qnames[slot];
+        let (known, colon) = qnames[slot];
         if same(known.as_bytes(), b) {
             let colon = colon as usize;
             return Some(if colon == 0 {
@@ -391,7 +404,7 @@ impl<'a> Cursor<'a> {
             });
         }
         let (prefix, local) = split_qname(qname)?;
-        self.qnames[slot] = (qname, prefix.len() as u32);
+        qnames[slot] = (qname, prefix.len() as u32);
         Some((prefix, local))
     }
 
@@ -893,6 +906,9 @@ const LINEAR_ATTRS: usize = 16;
 /// Slots in the cursor's cache of checked element names.
 const QNAME_CACHE: usize = 64;
 
+/// Elements a cursor reads before it starts its cache of checked names.
+const QNAME_CACHE_AFTER: usize = 8;
+
 /// Byte classes for [`split_qname`]: 0 not allowed, 1 allowed anywhere in a part,
 /// 2 allowed but not first in a part, 3 the colon. Non-ASCII bytes are let through: the
 /// tokenizer has already delimited the name.
@@ -983,6 +999,27 @@ mod tests {
             parse(xml, &Limits::default()).map_err(|e| e.kind),
             Err(ErrorKind::Syntax(_))
         )
+    }
+
+    /// Past the elements a cursor reads before it keeps checked names, the names are
+    /// still checked: a repeated good name passes, a bad one (never kept) fails.
+    #[test]
+    fn names_are_checked_before_and_after_the_cache_starts() {
+        let env = |items: &str| {
+            format!(
+                "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\">\
+                 <s:Body><x:Big xmlns:x=\"urn:x\">{items}</x:Big></s:Body></s:Envelope>"
+            )
+        };
+        let many = "<x:i>1</x:i>".repeat(super::QNAME_CACHE_AFTER * 2);
+        assert!(parse(&env(&many), &Limits::default()).is_ok());
+        for bad in ["<x:1i/>", "<x:i:j/>", "<1x:i/>"] {
+            assert!(
+                syntax_error(&env(&format!("{many}{bad}"))),
+                "{bad} after the cache"
+            );
+            assert!(syntax_error(&env(bad)), "{bad} before the cache");
+        }
     }
 
     #[test]
