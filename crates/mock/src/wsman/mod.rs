@@ -279,15 +279,8 @@ struct Waiting<'t> {
 impl Waiting<'_> {
     /// Step 5: the answer for the phase the request is in.
     fn write(self, phase: Phase) -> Handled {
-        let Waiting {
-            env,
-            relates,
-            operation,
-            rule,
-            charset,
-            scenario,
-        } = self;
-        let relates = relates.as_deref();
+        let (env, scenario, charset) = (&self.env, self.scenario, self.charset);
+        let relates = self.relates.as_deref();
         let outcome = match phase {
             Phase::Done(outcome) => outcome,
             Phase::Wait(..) | Phase::EventWait(..) => {
@@ -295,19 +288,19 @@ impl Waiting<'_> {
             }
             Phase::Dispatched(result, delay) => {
                 let outcome = match result {
-                    Ok(answer) => finish_answer(answer, &env, charset, relates, scenario),
+                    Ok(answer) => finish_answer(answer, env, charset, relates, scenario),
                     Err(f) => fault_answer(f, relates, scenario),
                 };
                 match delay {
-                    Some(d) => timed(d, &env, outcome, relates, scenario),
+                    Some(d) => timed(d, env, outcome, relates, scenario),
                     None => outcome,
                 }
             }
         };
         Handled {
             outcome,
-            rule,
-            operation: Some(operation.into()),
+            rule: self.rule,
+            operation: Some(self.operation.into()),
         }
     }
 }
