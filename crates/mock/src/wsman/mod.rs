@@ -135,9 +135,9 @@ impl Mock {
         // statement that awaits would be kept in this future for the whole await.)
         let later = match self.answer_now(req, &text, charset, &limits, &scenario, now) {
             Step::Done(handled) => Ok(handled),
-            Step::Wait(waiting, phase) => {
-                Err(Box::pin(self.answer_later(req, waiting, phase, arrived)))
-            }
+            Step::Wait(env, answering, phase) => Err(Box::pin(
+                self.answer_later(req, env, answering, phase, arrived),
+            )),
         };
         let mut handled = match later {
             Ok(handled) => handled,
@@ -222,8 +222,7 @@ impl Mock {
         if !to_start.is_empty() {
             self.start_subscriptions(to_start);
         }
-        let waiting = Waiting {
-            env,
+        let answering = Answering {
             relates,
             operation,
             rule,
@@ -231,8 +230,9 @@ impl Mock {
             scenario,
         };
         match phase {
-            Phase::Wait(..) | Phase::EventWait(..) => Step::Wait(waiting, phase),
-            _ => Step::Done(waiting.write(phase)),
+            // Only a wait moves the envelope (into the future that waits).
+            Phase::Wait(..) | Phase::EventWait(..) => Step::Wait(env, answering, phase),
+            _ => Step::Done(answering.write(&env, phase)),
         }
     }
 
@@ -240,21 +240,20 @@ impl Mock {
     async fn answer_later(
         &self,
         req: &Request,
-        waiting: Waiting<'_>,
+        env: Envelope<'_>,
+        answering: Answering<'_>,
         phase: Phase,
         arrived: Instant,
     ) -> Handled {
         let phase = match phase {
             Phase::Wait(until, rx) => {
-                self.wait_for_output(&waiting.env, req.user.as_deref(), arrived, until, rx)
+                self.wait_for_output(&env, req.user.as_deref(), arrived, until, rx)
                     .await
             }
-            Phase::EventWait(id, deadline) => {
-                self.wait_for_events(&waiting.env, &id, deadline).await
-            }
+            Phase::EventWait(id, deadline) => self.wait_for_events(&env, &id, deadline).await,
             other => other,
         };
-        waiting.write(phase)
+        answering.write(&env, phase)
     }
 }
 
@@ -263,12 +262,12 @@ impl Mock {
 enum Step<'t> {
     Done(Handled),
     /// A wait, then the answer ([`Mock::answer_later`]).
-    Wait(Waiting<'t>, Phase),
+    Wait(Envelope<'t>, Answering<'t>, Phase),
 }
 
-/// A request between its operation and its answer.
-struct Waiting<'t> {
-    env: Envelope<'t>,
+/// What the answer to a request needs beside its envelope, between its operation and
+/// its answer.
+struct Answering<'t> {
     relates: Option<String>,
     operation: &'static str,
     rule: Option<String>,
@@ -276,10 +275,10 @@ struct Waiting<'t> {
     scenario: &'t Scenario,
 }
 
-impl Waiting<'_> {
-    /// Step 5: the answer for the phase the request is in.
-    fn write(self, phase: Phase) -> Handled {
-        let (env, scenario, charset) = (&self.env, self.scenario, self.charset);
+impl Answering<'_> {
+    /// Step 5: the answer to `env` for the phase the request is in.
+    fn write(self, env: &Envelope<'_>, phase: Phase) -> Handled {
+        let (scenario, charset) = (self.scenario, self.charset);
         let relates = self.relates.as_deref();
         let outcome = match phase {
             Phase::Done(outcome) => outcome,
