@@ -673,8 +673,8 @@ impl Svc {
             done: false,
         };
         let deadline = rec.t0 + self.ctx.request_timeout;
-        // Made inside `pin!`, so that the request's future holds one slot for it, not a
-        // second for a local it was moved from.
+        // Pinned where it is made (`deadline` takes an `Unpin` future); the block ends
+        // the borrow of `rec` before the timeout below records it.
         let answered = {
             let pipeline = std::pin::pin!(self.pipeline(&parts, body, &target, &mut rec, deadline));
             deadline::deadline(deadline, pipeline).await
