@@ -50,7 +50,7 @@ use std::collections::HashSet;
 
 pub use schema::{CimType, ClassInfo};
 pub(crate) use shared::SharedInstances;
-pub use shared::{enumerate_shared, get_shared};
+pub use shared::{enumerate_shared, get_shared, get_shared_borrowed};
 
 use crate::machine::MachineError;
 use crate::power::PowerAction;
@@ -634,11 +634,16 @@ fn is_known(m: &Machine, class: &str) -> bool {
 fn sys_ref(m: &Machine) -> Reference {
     Reference {
         class: CS.into(),
-        keys: vec![
-            ("CreationClassName".into(), CS.into()),
-            ("Name".into(), m.hostname().into()),
-        ],
+        keys: sys_keys(m)
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
     }
+}
+
+/// The computer system's keys, borrowed ([`sys_ref`]'s).
+fn sys_keys(m: &Machine) -> [(&'static str, &str); 2] {
+    [("CreationClassName", CS), ("Name", m.hostname())]
 }
 
 fn device_class(d: Device) -> &'static str {
@@ -1377,25 +1382,32 @@ fn has_key<'k>(
 }
 
 /// Finds the object that selectors name (see [`get`] for the rules).
-fn resolve(m: &Machine, class: &str, selectors: &[(String, String)]) -> Result<Obj, CimError> {
+fn resolve<K: AsRef<str>, V: AsRef<str>>(
+    m: &Machine,
+    class: &str,
+    selectors: &[(K, V)],
+) -> Result<Obj, CimError> {
     if !is_known(m, class) {
         return Err(CimError::UnknownClass {
             class: class.into(),
         });
     }
     let keys = key_names(m, class);
-    let sels: Vec<&(String, String)> = selectors
+    let sels: Vec<(&str, &str)> = selectors
         .iter()
+        .map(|(n, v)| (n.as_ref(), v.as_ref()))
         .filter(|(n, _)| !n.starts_with("__"))
         .collect();
     for (i, (n, _)) in sels.iter().enumerate() {
         if sels[..i].iter().any(|(p, _)| p.eq_ignore_ascii_case(n)) {
-            return Err(CimError::DuplicateSelectors { name: n.clone() });
+            return Err(CimError::DuplicateSelectors {
+                name: (*n).to_owned(),
+            });
         }
         if !keys.iter().any(|k| k.eq_ignore_ascii_case(n)) {
             return Err(CimError::UnexpectedSelectors {
                 class: class.into(),
-                name: n.clone(),
+                name: (*n).to_owned(),
             });
         }
     }
@@ -1415,22 +1427,31 @@ fn resolve(m: &Machine, class: &str, selectors: &[(String, String)]) -> Result<O
     for (n, v) in &sels {
         if names_a_class(n) && !is_known(m, v) {
             return Err(CimError::InvalidSelectorValue {
-                name: n.clone(),
-                value: v.clone(),
+                name: (*n).to_owned(),
+                value: (*v).to_owned(),
                 reason: "is not a known class".into(),
             });
         }
     }
     for c in candidates {
-        let all = if let Obj::Device(d) = c {
-            // The common case, one candidate per sensor: no reference built.
-            let keys = device_keys(m, d);
-            sels.iter()
-                .all(|(n, v)| has_key(keys.iter().map(|(k, kv)| (*k, &**kv)), n, v))
-        } else {
-            let r = reference(m, c);
-            sels.iter()
-                .all(|(n, v)| has_key(r.keys.iter().map(|(k, kv)| (k.as_str(), kv.as_str())), n, v))
+        // The common cases, a sensor or the computer system: no reference built.
+        let all = match c {
+            Obj::Device(d) => {
+                let keys = device_keys(m, d);
+                sels.iter()
+                    .all(|(n, v)| has_key(keys.iter().map(|(k, kv)| (*k, &**kv)), n, v))
+            }
+            Obj::System => {
+                let keys = sys_keys(m);
+                sels.iter()
+                    .all(|(n, v)| has_key(keys.iter().copied(), n, v))
+            }
+            _ => {
+                let r = reference(m, c);
+                sels.iter().all(|(n, v)| {
+                    has_key(r.keys.iter().map(|(k, kv)| (k.as_str(), kv.as_str())), n, v)
+                })
+            }
         };
         if all {
             return Ok(c);
@@ -1438,8 +1459,16 @@ fn resolve(m: &Machine, class: &str, selectors: &[(String, String)]) -> Result<O
     }
     Err(CimError::NotFound {
         class: class.into(),
-        selectors: selectors.to_vec(),
+        selectors: owned_pairs(selectors),
     })
+}
+
+/// Selectors as the owned pairs an error carries.
+fn owned_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+        .collect()
 }
 
 /// The instance that the selectors name, at `now`.
@@ -1519,7 +1548,7 @@ pub fn put(
         let Some(inst) = m.extra.get(i) else {
             return Err(CimError::NotFound {
                 class: class.into(),
-                selectors: selectors.to_vec(),
+                selectors: owned_pairs(selectors),
             });
         };
         let mut updated = inst.clone();
@@ -1576,7 +1605,7 @@ pub fn put(
         let Some(sn) = m.numeric_sensors().get(i) else {
             return Err(CimError::NotFound {
                 class: class.into(),
-                selectors: selectors.to_vec(),
+                selectors: owned_pairs(selectors),
             });
         };
         let Some(t) = Threshold::ALL

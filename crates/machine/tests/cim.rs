@@ -1143,3 +1143,60 @@ fn a_shared_get_is_get_s_and_kept_only_while_unchanged() {
     assert_eq!(text(&renamed, "ElementName"), "rack 4 slot 2");
     assert!(Arc::ptr_eq(&renamed, &cs(&mut m, 60_000)));
 }
+
+/// `get_shared_borrowed` (the selectors as a request holds them) finds what
+/// `get_shared` finds and refuses what it refuses: the computer system by its two
+/// keys (names in any case), a sensor by its four, and neither with a key's value
+/// changed.
+#[test]
+fn a_get_with_borrowed_selectors_answers_as_with_owned_ones() {
+    let mut m = default_machine();
+    let host = m.hostname().to_owned();
+    let cs = "CIM_ComputerSystem";
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (cs, vec![]),
+        (cs, vec![("CreationClassName", cs), ("Name", &host)]),
+        (cs, vec![("name", &host), ("creationclassname", cs)]),
+        (
+            cs,
+            vec![("CreationClassName", cs), ("Name", "someone-else")],
+        ),
+        (
+            cs,
+            vec![("CreationClassName", "CIM_Other"), ("Name", &host)],
+        ),
+        (cs, vec![("Name", &host)]),
+        (
+            cs,
+            vec![("CreationClassName", cs), ("Name", &host), ("Bogus", "1")],
+        ),
+        (
+            "CIM_NumericSensor",
+            vec![
+                ("CreationClassName", "CIM_NumericSensor"),
+                ("DeviceID", "FAN1"),
+                ("SystemCreationClassName", cs),
+                ("SystemName", &host),
+            ],
+        ),
+        (
+            "CIM_NumericSensor",
+            vec![
+                ("CreationClassName", "CIM_NumericSensor"),
+                ("DeviceID", "FAN1"),
+                ("SystemCreationClassName", cs),
+                ("SystemName", "someone-else"),
+            ],
+        ),
+        ("CIM_Nothing", vec![]),
+    ];
+    let mut found = 0;
+    for (class, keys) in &cases {
+        let owned = cim::get_shared(&mut m, class, &sel(keys), 0).map(|i| (*i).clone());
+        let borrowed = cim::get_shared_borrowed(&mut m, class, keys, 0).map(|i| (*i).clone());
+        assert_eq!(borrowed, owned, "{class} {keys:?}");
+        found += usize::from(owned.is_ok());
+    }
+    // The system with no keys, by its keys twice, and the sensor.
+    assert_eq!(found, 4);
+}

@@ -540,7 +540,7 @@ fn typed(e: &Entry) -> Option<ReceivedRequest> {
             tls: h.tls,
             method: h.method.clone(),
             path: h.path.clone(),
-            user: h.user.clone(),
+            user: h.user.as_deref().map(str::to_owned),
             action: None,
             operation: h.operation.as_deref().map(str::to_owned),
             resource_uri: None,

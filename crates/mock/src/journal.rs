@@ -7,6 +7,7 @@
 //! carry a protocol-specific [`Detail`]: HTTP exchanges have a typed record; other
 //! protocols (IPMI over UDP) can record free-form JSON until they grow a typed variant.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -32,7 +33,7 @@ pub struct Entry {
     /// When the exchange started, in milliseconds since the Unix epoch.
     pub time_ms: u64,
     /// `"http"`, `"https"`, `"ipmi"`, ...
-    pub protocol: String,
+    pub protocol: Cow<'static, str>,
     /// The peer's address.
     pub peer: SocketAddr,
     /// How long the exchange took, in milliseconds.
@@ -45,7 +46,7 @@ impl Entry {
     /// A new entry (its `seq` is set when it is recorded) that started at `started` and
     /// took `duration`.
     pub fn new(
-        protocol: impl Into<String>,
+        protocol: impl Into<Cow<'static, str>>,
         peer: SocketAddr,
         started: SystemTime,
         duration: Duration,
@@ -174,7 +175,7 @@ pub struct HttpRecord {
     /// Request body as read (possibly only its first part when it was over the limit).
     pub request_body: StoredBody,
     /// The authenticated user.
-    pub user: Option<String>,
+    pub user: Option<std::sync::Arc<str>>,
     /// What authentication concluded.
     pub auth: AuthOutcome,
     /// The body arrived sealed (WinRM NTLM message encryption); `request_body` and

@@ -153,7 +153,7 @@ pub struct RequestView<'r> {
     /// Resource URI.
     pub resource_uri: &'r str,
     /// Selectors with text values.
-    pub selectors: &'r [(String, String)],
+    pub selectors: &'r [(&'r str, &'r str)],
     /// The first body element, as a tree.
     pub body: Option<&'r wsman::Tree<'r>>,
     /// The authenticated user.
@@ -448,7 +448,7 @@ fn eval_script(
     scope.push_constant("resource_uri", req.resource_uri.to_owned());
     let mut sel = rhai::Map::new();
     for (k, v) in req.selectors {
-        sel.insert(k.as_str().into(), v.clone().into());
+        sel.insert((*k).into(), (*v).into());
     }
     scope.push_constant("selectors", sel);
     scope.push_constant("user", req.user.unwrap_or("").to_owned());

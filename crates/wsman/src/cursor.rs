@@ -82,7 +82,7 @@ pub(crate) struct Cursor<'a> {
     qnames: Option<Box<[(&'a str, u32); QNAME_CACHE]>>,
     cache_from: usize,
     /// The MessageID, once read, for errors raised after it.
-    pub message_id: Option<String>,
+    pub message_id: Option<Cow<'a, str>>,
 }
 
 impl<'a> Cursor<'a> {
@@ -155,7 +155,7 @@ impl<'a> Cursor<'a> {
         Error {
             kind,
             offset,
-            message_id: self.message_id.clone(),
+            message_id: self.message_id.as_deref().map(str::to_owned),
         }
     }
 

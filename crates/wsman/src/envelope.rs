@@ -262,7 +262,7 @@ impl<'a> HeaderOnly<'a> {
             limits,
         );
         c.continue_limits(2, self.elements_before);
-        c.message_id = self.header.message_id.as_ref().map(|m| m.to_string());
+        c.message_id = self.header.message_id.clone();
         c
     }
 
@@ -539,7 +539,7 @@ pub(crate) fn read_header<'a>(
             if id.is_empty() {
                 return Err(c.err(invalid("empty".into()), pos));
             }
-            c.message_id = Some(id.to_string());
+            c.message_id = Some(id.clone());
             h.message_id = Some(id);
         }
         HeaderName::RelatesTo => h.relates_to = Some(trimmed(&c.read_text(q)?)),

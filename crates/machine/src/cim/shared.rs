@@ -53,6 +53,26 @@ pub fn get_shared(
     selectors: &[(String, String)],
     now: Millis,
 ) -> Result<Arc<Instance>, CimError> {
+    shared_of(m, class, selectors, now)
+}
+
+/// [`get_shared`] with the selectors borrowed (as a request holds them): nothing
+/// copied to find the instance.
+pub fn get_shared_borrowed(
+    m: &mut Machine,
+    class: &str,
+    selectors: &[(&str, &str)],
+    now: Millis,
+) -> Result<Arc<Instance>, CimError> {
+    shared_of(m, class, selectors, now)
+}
+
+fn shared_of<K: AsRef<str>, V: AsRef<str>>(
+    m: &mut Machine,
+    class: &str,
+    selectors: &[(K, V)],
+    now: Millis,
+) -> Result<Arc<Instance>, CimError> {
     Ok(match resolve(m, class, selectors)? {
         Obj::Device(Device::Numeric(i)) => numeric_shared(m, i, now),
         Obj::System => system_shared(m, now),

@@ -13,7 +13,7 @@
 //! whether by length) two values differ.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -30,7 +30,7 @@ pub(crate) enum Verdict {
     /// Let it through, as `user` (None: without a user).
     Allow {
         /// The authenticated user.
-        user: Option<String>,
+        user: Option<Arc<str>>,
         /// For the journal.
         outcome: AuthOutcome,
     },
@@ -219,7 +219,7 @@ impl Authenticator {
         if scheme.eq_ignore_ascii_case("basic") && policy.basic {
             match verify_basic(creds, rest.trim()) {
                 Ok(user) => Verdict::Allow {
-                    user: Some(user),
+                    user: Some(user.into()),
                     outcome: AuthOutcome::Basic,
                 },
                 Err(outcome) => challenge(outcome),
@@ -330,7 +330,7 @@ impl Authenticator {
             return challenge(AuthOutcome::Replay);
         }
         Verdict::Allow {
-            user: Some(user),
+            user: Some(user.into()),
             outcome: AuthOutcome::Digest,
         }
     }

@@ -16,9 +16,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Request {
     /// HTTP method (POST: the HTTP layer answers any other with 405 itself).
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Request path (`/wsman`).
-    pub path: String,
+    pub path: Arc<str>,
     /// The headers as they arrived, shared with the journal.
     pub headers: Headers,
     /// The whole body (already bounded by the size limit), shared with the journal.
@@ -28,7 +28,7 @@ pub struct Request {
     /// Whether it came over TLS.
     pub tls: bool,
     /// The authenticated user, if any.
-    pub user: Option<String>,
+    pub user: Option<Arc<str>>,
 }
 
 impl Request {

@@ -14,6 +14,7 @@
 //! in the `WWW-Authenticate` header of the response that completes the login. SPNEGO
 //! offering only Kerberos is refused with 401 and a message that says so.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -31,7 +32,7 @@ pub(crate) struct ConnAuth {
     pending: Option<(Acceptor, Option<Vec<u8>>)>,
     /// The authenticated user, the session keys, the SPNEGO MechTypeList (when
     /// wrapped) and whether the NTLM MIC was checked.
-    session: Option<(String, Session, Option<Vec<u8>>, bool)>,
+    session: Option<(Arc<str>, Session, Option<Vec<u8>>, bool)>,
     /// The Basic `Authorization` header this connection last proved, its user and the
     /// credentials' generation then (see [`crate::http::Credentials::generation`]).
     pub(crate) basic: Option<BasicMemo>,
@@ -41,7 +42,7 @@ pub(crate) struct ConnAuth {
 #[derive(Debug)]
 pub(crate) struct BasicMemo {
     pub(crate) header: String,
-    pub(crate) user: String,
+    pub(crate) user: Arc<str>,
     pub(crate) generation: u64,
 }
 
@@ -50,7 +51,7 @@ impl BasicMemo {
     /// since. The headers are compared in constant time for equal lengths, without
     /// `auth::ct_eq`'s hashing (the cost this memo saves): a different length only
     /// tells the sender the length of a header its own connection sent before.
-    pub(crate) fn user_for(&self, header: &str, generation: Option<u64>) -> Option<&str> {
+    pub(crate) fn user_for(&self, header: &str, generation: Option<u64>) -> Option<&Arc<str>> {
         let same = generation == Some(self.generation)
             && header.len() == self.header.len()
             && std::hint::black_box(
@@ -59,7 +60,7 @@ impl BasicMemo {
                     .zip(self.header.bytes())
                     .fold(0u8, |acc, (a, b)| acc | (a ^ b)),
             ) == 0;
-        same.then_some(self.user.as_str())
+        same.then_some(&self.user)
     }
 }
 
@@ -70,7 +71,7 @@ pub(crate) enum Step {
     Challenge(Vec<u8>),
     /// The connection is now this user's; with SPNEGO, the final token to send in
     /// `WWW-Authenticate` with the answer.
-    Accepted(String, Option<Vec<u8>>),
+    Accepted(Arc<str>, Option<Vec<u8>>),
     /// Refused: answer 401 with fresh challenges; the text says why.
     Refused {
         /// Why, for the answer body.
@@ -90,8 +91,8 @@ pub(crate) fn ntlm_token(authorization: &str) -> Option<(&str, &str)> {
 
 impl ConnAuth {
     /// The user this connection authenticated as with NTLM, if any.
-    pub(crate) fn user(&self) -> Option<&str> {
-        self.session.as_ref().map(|(u, ..)| u.as_str())
+    pub(crate) fn user(&self) -> Option<&Arc<str>> {
+        self.session.as_ref().map(|(u, ..)| u)
     }
 
     /// One handshake leg: the base64 `token` from the `Authorization` header. Tokens to
@@ -168,7 +169,7 @@ impl ConnAuth {
     }
 
     /// Checks the client's mechListMIC and makes the final token.
-    fn finish_spnego(&mut self, user: String, client_mic: Option<Vec<u8>>) -> Step {
+    fn finish_spnego(&mut self, user: Arc<str>, client_mic: Option<Vec<u8>>) -> Step {
         let Some((_, session, Some(mech_list), mic_checked)) = self
             .session
             .as_mut()
@@ -247,9 +248,9 @@ impl ConnAuth {
                 };
                 match acceptor.authenticate(raw, &|user| creds.password(user)) {
                     Ok(accepted) => {
-                        let user = accepted.user.clone();
+                        let user: Arc<str> = accepted.user.into();
                         self.session = Some((
-                            accepted.user,
+                            user.clone(),
                             accepted.session,
                             mech_list,
                             accepted.mic_checked,
@@ -315,7 +316,8 @@ mod basic_memo_tests {
             generation: 7,
         };
         assert_eq!(
-            memo.user_for("Basic YWRtaW46YWRtaW4=", Some(7)),
+            memo.user_for("Basic YWRtaW46YWRtaW4=", Some(7))
+                .map(|u| &**u),
             Some("admin")
         );
         // Two characters off by the same bit (their differences would cancel in an

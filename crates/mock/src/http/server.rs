@@ -520,6 +520,9 @@ struct ConnSvc {
     /// of ([`Credentials::policy_generation`]): a count on the shared policy, taken on every
     /// request, would be written by every worker.
     policy: std::sync::Mutex<Option<(u64, Arc<AuthPolicy>)>>,
+    /// The WS-Man path, this connection's own copy for the same reason: each request's
+    /// [`Request`] holds it.
+    path: Arc<str>,
 }
 
 impl std::ops::Deref for Svc {
@@ -570,12 +573,13 @@ async fn drive(
     mut stop: watch::Receiver<bool>,
 ) {
     let svc = Svc(Arc::new(ConnSvc {
-        ctx,
         peer,
         role,
         hijack: Default::default(),
         conn: Default::default(),
         policy: Default::default(),
+        path: Arc::from(ctx.path.as_str()),
+        ctx,
     }));
     let slot = svc.clone();
     let mut conn = builder.serve_connection(TokioIo::new(stream), svc);
@@ -647,22 +651,20 @@ impl Svc {
     /// The WS-Man pipeline: route, method, length, size, authentication, content type,
     /// handler, outcome, each step journaled.
     async fn wsman(&self, req: http::Request<Incoming>, tls: bool) -> Response<ResBody> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        let headers = Headers::new(std::mem::take(&mut parts.headers));
         let target = parts
             .uri
             .path_and_query()
-            .map(|pq| pq.as_str().to_owned())
-            .unwrap_or_else(|| parts.uri.path().to_owned());
-        let mut parts = parts;
-        let headers = Headers::new(std::mem::take(&mut parts.headers));
+            .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
         let mut rec = Draft {
             journal: &self.ctx.journal,
             started: SystemTime::now(),
             t0: Instant::now(),
             peer: self.peer,
             tls,
-            method: parts.method.as_str().to_owned(),
-            path: target.clone(),
+            method: method_name(&parts.method),
+            path: target.to_owned(),
             headers,
             body: Bytes::new(),
             user: None,
@@ -676,7 +678,7 @@ impl Svc {
         // Pinned where it is made (`deadline` takes an `Unpin` future); the block ends
         // the borrow of `rec` before the timeout below records it.
         let answered = {
-            let pipeline = std::pin::pin!(self.pipeline(&parts, body, &target, &mut rec, deadline));
+            let pipeline = std::pin::pin!(self.pipeline(&parts, body, target, &mut rec, deadline));
             deadline::deadline(deadline, pipeline).await
         };
         match answered {
@@ -690,8 +692,7 @@ impl Svc {
                     ],
                     body: Bytes::from_static(b"request timed out\n"),
                 };
-                rec.finish(OutcomeKind::Timeout, Some(&reply));
-                build_response(reply)
+                rec.reply(OutcomeKind::Timeout, reply)
             }
         }
     }
@@ -762,7 +763,7 @@ impl Svc {
             .and_then(ntlm_token)
             .filter(|_| policy.negotiate);
         let conn_user = match authorization {
-            None if policy.negotiate => self.conn().user().map(str::to_owned),
+            None if policy.negotiate => self.conn().user().cloned(),
             _ => None,
         };
         // The final SPNEGO token goes with the answer that completes the login.
@@ -933,7 +934,7 @@ impl Svc {
 
         let request = Request {
             method: rec.method.clone(),
-            path: parts.uri.path().to_owned(),
+            path: self.path.clone(),
             headers: handler_headers,
             body: rec.body.clone(),
             peer: self.peer,
@@ -964,8 +965,12 @@ impl Svc {
                                 .map(|c| ("www-authenticate".to_owned(), c)),
                         );
                     }
+                    if !encrypted && final_token.is_none() {
+                        // Nothing to seal or add: the journal takes the reply itself.
+                        return rec.reply(OutcomeKind::Reply, reply);
+                    }
                     rec.finish(OutcomeKind::Reply, Some(&reply));
-                    return build_response(protect(reply));
+                    return build_response(&protect(reply));
                 }
                 Outcome::SlowDrip {
                     reply,
@@ -974,7 +979,7 @@ impl Svc {
                 } => {
                     rec.finish(OutcomeKind::SlowDrip, Some(&reply));
                     let reply = protect(reply);
-                    let mut resp = build_response(reply.clone());
+                    let mut resp = build_response(&reply);
                     *resp.body_mut() =
                         Drip::new(reply.body, chunk, interval, deadline).boxed_unsync();
                     return resp;
@@ -1027,17 +1032,14 @@ impl Svc {
         policy: &AuthPolicy,
         authorization: Option<&str>,
         identify: Option<&str>,
-    ) -> Option<String> {
+    ) -> Option<Arc<str>> {
         let header = authorization?;
         if !policy.basic || identify.is_some() {
             return None;
         }
         let generation = self.ctx.creds.generation();
         let conn = self.conn();
-        conn.basic
-            .as_ref()?
-            .user_for(header, generation)
-            .map(str::to_owned)
+        conn.basic.as_ref()?.user_for(header, generation).cloned()
     }
 
     /// The authentication policy in force: this connection's copy while the
@@ -1118,7 +1120,7 @@ impl Svc {
             if slot.is_some() {
                 // Cannot happen while hyper serves us (one request at a time, and the
                 // slot is emptied as soon as it is filled); answer something sane.
-                return build_response(simple(500, "cannot take over the connection", true));
+                return build_response(&simple(500, "cannot take over the connection", true));
             }
             *slot = Some(hijack);
         }
@@ -1180,36 +1182,79 @@ fn simple(status: u16, text: &str, close: bool) -> Reply {
     }
 }
 
+/// A request method's name, borrowed for the methods HTTP defines (one allocation
+/// fewer for every request).
+fn method_name(method: &http::Method) -> Cow<'static, str> {
+    static KNOWN: [http::Method; 9] = [
+        http::Method::POST,
+        http::Method::GET,
+        http::Method::HEAD,
+        http::Method::PUT,
+        http::Method::DELETE,
+        http::Method::OPTIONS,
+        http::Method::PATCH,
+        http::Method::CONNECT,
+        http::Method::TRACE,
+    ];
+    match KNOWN.iter().find(|m| *m == method) {
+        Some(m) => Cow::Borrowed(m.as_str()),
+        None => Cow::Owned(method.as_str().to_owned()),
+    }
+}
+
 /// Headers the HTTP layer sets itself; a handler's copies are ignored.
 fn is_framing_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding")
 }
 
-fn build_response(reply: Reply) -> Response<ResBody> {
+/// Header values the mock sends on nearly every answer: [`build_response`] hands
+/// these to hyper as static values, without copying them.
+const COMMON_VALUES: &[&str] = &[
+    "application/soap+xml;charset=UTF-8",
+    "application/soap+xml;charset=UTF-16",
+    "text/plain; charset=utf-8",
+    "close",
+];
+
+fn wire_value(value: &str) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    match COMMON_VALUES.iter().find(|v| **v == value) {
+        Some(v) => Ok(HeaderValue::from_static(v)),
+        None => HeaderValue::from_str(value),
+    }
+}
+
+/// The response for `reply` (its body shared, not copied).
+///
+/// The Content-Length comes from the body: hyper writes it from the body's exact
+/// length, after the reply's headers, as an inserted header would be written. Only
+/// for a status that hyper gives no length (1xx, 204, 304) is it inserted here, so
+/// that a scenario's unusual reply still goes out as it did.
+fn build_response(reply: &Reply) -> Response<ResBody> {
     let len = reply.body.len();
     let mut resp = Response::new(
-        Full::new(reply.body)
+        Full::new(reply.body.clone())
             .map_err(|never| match never {})
             .boxed_unsync(),
     );
-    *resp.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = status;
     let headers = resp.headers_mut();
     for (name, value) in &reply.headers {
         if is_framing_header(name) {
             continue;
         }
-        match (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
+        match (HeaderName::from_bytes(name.as_bytes()), wire_value(value)) {
             (Ok(n), Ok(v)) => {
                 headers.append(n, v);
             }
             _ => tracing::warn!(name, value, "dropping an invalid response header"),
         }
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if status.is_informational()
+        || matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED)
+    {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
     resp
 }
 
@@ -1249,13 +1294,13 @@ struct Draft<'j> {
     t0: Instant,
     peer: SocketAddr,
     tls: bool,
-    method: String,
+    method: Cow<'static, str>,
     path: String,
     /// Shared with the handler's [`Request`] and the journal (copied only to rewrite a
     /// sealed body's content type for the handler).
     headers: Headers,
     body: Bytes,
-    user: Option<String>,
+    user: Option<Arc<str>>,
     auth: AuthOutcome,
     encrypted: bool,
     rule: Option<String>,
@@ -1284,7 +1329,7 @@ impl Draft<'_> {
         });
         let record = HttpRecord {
             tls: self.tls,
-            method: std::mem::take(&mut self.method),
+            method: std::mem::take(&mut self.method).into_owned(),
             path: std::mem::take(&mut self.path),
             request_headers: std::mem::take(&mut self.headers),
             // The body is not needed after this: its bytes become the stored text.
@@ -1312,20 +1357,33 @@ impl Draft<'_> {
     fn finish(&mut self, outcome: OutcomeKind, reply: Option<&Reply>) {
         match reply {
             // Nothing to copy for a journal that keeps no entries.
-            Some(r) if self.journal.keeps_entries() => {
-                let mut headers = r.headers.clone();
-                headers.retain(|(n, _)| !is_framing_header(n));
-                headers.push(("content-length".into(), r.body.len().to_string()));
-                self.record(
-                    outcome,
-                    Some(r.status),
-                    headers,
-                    Some(StoredBody::from_bytes(r.body.clone())),
-                )
-            }
+            Some(r) if self.journal.keeps_entries() => self.finish_owned(outcome, r.clone()),
             Some(r) => self.record(outcome, Some(r.status), Vec::new(), None),
             None => self.record(outcome, None, Vec::new(), None),
         }
+    }
+
+    /// [`Draft::finish`] with a reply the journal may keep as it is.
+    fn finish_owned(&mut self, outcome: OutcomeKind, reply: Reply) {
+        if !self.journal.keeps_entries() {
+            return self.record(outcome, Some(reply.status), Vec::new(), None);
+        }
+        let mut headers = reply.headers;
+        headers.retain(|(n, _)| !is_framing_header(n));
+        headers.push(("content-length".into(), reply.body.len().to_string()));
+        self.record(
+            outcome,
+            Some(reply.status),
+            headers,
+            Some(StoredBody::from_bytes(reply.body)),
+        )
+    }
+
+    /// Journals `reply` (moved into the entry) and builds its response.
+    fn reply(&mut self, outcome: OutcomeKind, reply: Reply) -> Response<ResBody> {
+        let response = build_response(&reply);
+        self.finish_owned(outcome, reply);
+        response
     }
 
     fn finish_raw(&mut self, outcome: OutcomeKind, bytes: &[u8]) {
@@ -1334,8 +1392,7 @@ impl Draft<'_> {
 
     /// Journals a refusal by the HTTP layer and builds its response.
     fn refuse(&mut self, reply: Reply) -> Response<ResBody> {
-        self.finish(OutcomeKind::Refused, Some(&reply));
-        build_response(reply)
+        self.reply(OutcomeKind::Refused, reply)
     }
 }
 

@@ -44,7 +44,7 @@ impl Inner {
         let out = cim::invoke(
             &mut self.machine,
             &target.class,
-            &target.selectors,
+            &target.owned_selectors(),
             method,
             &params,
             now,
@@ -62,7 +62,7 @@ impl Inner {
         }
         let header = self.response_header(
             env,
-            &format!("{}Response", env.header.action.as_deref().unwrap_or("")),
+            format!("{}Response", env.header.action.as_deref().unwrap_or("")),
         );
         Ok(respond(
             header,

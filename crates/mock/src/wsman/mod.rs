@@ -425,11 +425,11 @@ impl Inner {
         now: u64,
     ) -> Phase {
         // The rules see the request first.
-        let selectors: Vec<(String, String)> = env
+        let selectors: Vec<(&str, &str)> = env
             .header
             .selectors
             .iter()
-            .filter_map(|s| s.as_text().map(|v| (s.name.to_string(), v.to_owned())))
+            .filter_map(|s| s.as_text().map(|v| (&*s.name, v)))
             .collect();
         let view = RequestView {
             action: env.header.action.as_deref().unwrap_or(""),

@@ -9,13 +9,28 @@ use crate::cimxml::{self, UriStyle};
 use crate::scenario::Scenario;
 
 /// What a resource URI and its selectors address.
-pub(super) struct Target {
+pub(super) struct Target<'e> {
     pub(super) class: String,
-    pub(super) selectors: Vec<(String, String)>,
+    /// Borrowed from the request (`__cimnamespace` left out).
+    pub(super) selectors: Vec<(&'e str, &'e str)>,
     pub(super) style: UriStyle,
 }
 
-pub(super) fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Result<Target, Fail> {
+impl Target<'_> {
+    /// The selectors as the owned pairs `machine::cim`'s writing operations take.
+    pub(super) fn owned_selectors(&self) -> Vec<(String, String)> {
+        self.selectors
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+}
+
+pub(super) fn resolve<'e>(
+    uri: &str,
+    env: &'e Envelope<'_>,
+    scenario: &Scenario,
+) -> Result<Target<'e>, Fail> {
     if uri.is_empty() {
         return Err(faults::no_resource("no wsman:ResourceURI"));
     }
@@ -53,7 +68,7 @@ pub(super) fn resolve(uri: &str, env: &Envelope<'_>, scenario: &Scenario) -> Res
             }
             continue;
         }
-        selectors.push((s.name.to_string(), v.to_owned()));
+        selectors.push((&*s.name, v));
     }
     Ok(Target {
         class,

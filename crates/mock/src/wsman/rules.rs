@@ -197,8 +197,8 @@ impl Inner {
                     Some(name) => view
                         .selectors
                         .iter()
-                        .find(|(n, _)| n == name)
-                        .map(|(_, v)| v.clone())
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, v)| (*v).to_owned())
                         .unwrap_or_default(),
                     None => format!("{{{{{key}}}}}"),
                 },

@@ -260,7 +260,7 @@ impl Inner {
     pub(super) fn wake_and_respond(
         &mut self,
         env: &Envelope<'_>,
-        action: &str,
+        action: &'static str,
         body: Body<'static>,
     ) -> Envelope<'static> {
         self.shell_wake.send_modify(|g| *g += 1);

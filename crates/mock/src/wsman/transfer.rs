@@ -22,8 +22,9 @@ impl Inner {
         now: u64,
     ) -> OpResult {
         let target = resolve(uri, env, scenario)?;
-        let inst = cim::get_shared(&mut self.machine, &target.class, &target.selectors, now)
-            .map_err(cim_fault)?;
+        let inst =
+            cim::get_shared_borrowed(&mut self.machine, &target.class, &target.selectors, now)
+                .map_err(cim_fault)?;
         let body = if scenario.defect("ignore_fragment_transfer") {
             // The seeded defect: the FragmentTransfer header is not acted on.
             let mut whole = env.clone();
@@ -44,8 +45,13 @@ impl Inner {
         now: u64,
     ) -> OpResult {
         let target = resolve(uri, env, scenario)?;
-        let current = cim::get(&mut self.machine, &target.class, &target.selectors, now)
-            .map_err(cim_fault)?;
+        let current = cim::get(
+            &mut self.machine,
+            &target.class,
+            &target.owned_selectors(),
+            now,
+        )
+        .map_err(cim_fault)?;
         let changes: Vec<(String, String)> = match (&env.header.fragment_transfer, &env.body) {
             (Some(fragment), Body::Fragment(tree)) => {
                 let prop = fragment_property(&fragment.expression, fragment.dialect.as_deref())?;
@@ -95,7 +101,7 @@ impl Inner {
         let updated = cim::put(
             &mut self.machine,
             &target.class,
-            &target.selectors,
+            &target.owned_selectors(),
             &changes,
             now,
         )
@@ -139,7 +145,8 @@ impl Inner {
         _now: u64,
     ) -> OpResult {
         let target = resolve(uri, env, scenario)?;
-        cim::delete(&mut self.machine, &target.class, &target.selectors).map_err(cim_fault)?;
+        cim::delete(&mut self.machine, &target.class, &target.owned_selectors())
+            .map_err(cim_fault)?;
         let header = self.response_header(env, ns::action::DELETE_RESPONSE);
         Ok(respond(header, Body::Empty))
     }

@@ -16,10 +16,15 @@ use crate::mock::Inner;
 use crate::scenario::Scenario;
 
 impl Inner {
-    pub(super) fn response_header(&mut self, env: &Envelope<'_>, action: &str) -> Header<'static> {
+    pub(super) fn response_header(
+        &mut self,
+        env: &Envelope<'_>,
+        action: impl Into<Cow<'static, str>>,
+    ) -> Header<'static> {
         Header {
             to: Some(Cow::Borrowed(ns::ANONYMOUS)),
-            action: Some(Cow::Owned(action.to_owned())),
+            // The catalogue's actions are borrowed: no copy for nearly every answer.
+            action: Some(action.into()),
             message_id: Some(Cow::Owned(new_uuid())),
             relates_to: env
                 .header
@@ -157,7 +162,12 @@ pub(super) fn timed(
 pub(super) fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
     Outcome::Reply(Reply {
         status,
-        headers: vec![("content-type".into(), content_type.into())],
+        // Room for the Content-Length the journal adds to its copy.
+        headers: {
+            let mut headers = Vec::with_capacity(2);
+            headers.push(("content-type".into(), content_type.into()));
+            headers
+        },
         body: bytes::Bytes::from(body),
     })
 }

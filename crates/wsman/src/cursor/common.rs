@@ -160,6 +160,9 @@ impl<'a> Cursor<'a> {
         let mut header = Header::default();
         let mut meta = Meta {
             envelope_offset: root_pos,
+            // Room for every header clients send (pywinrm sends 11): one allocation
+            // rather than one per doubling.
+            headers: Vec::with_capacity(16),
             ..Meta::default()
         };
         let mut seen_header = false;
@@ -365,7 +368,7 @@ impl<'a> Cursor<'a> {
                             if text.is_empty() {
                                 return None;
                             }
-                            self.message_id = Some(text.to_string());
+                            self.message_id = Some(text.clone());
                             h.message_id = Some(text);
                         }
                         HeaderName::RelatesTo => h.relates_to = Some(text),
