@@ -85,6 +85,17 @@ pub(crate) struct Cursor<'a> {
     pub message_id: Option<Cow<'a, str>>,
 }
 
+/// A quick-xml reader over `text` configured as every cursor reads.
+fn reader_over(text: &str) -> Reader<&[u8]> {
+    let mut reader = Reader::from_str(text);
+    let config = reader.config_mut();
+    // End tags are checked here against `open`, which is cheaper than quick-xml
+    // copying every start name into a buffer of its own.
+    config.check_end_names = false;
+    config.check_comments = true;
+    reader
+}
+
 impl<'a> Cursor<'a> {
     pub fn new(input: &'a str, limits: &Limits) -> Cursor<'a> {
         Cursor::at(input, 0, input.len(), Vec::with_capacity(8), limits)
@@ -98,16 +109,10 @@ impl<'a> Cursor<'a> {
         bindings: Vec<(&'a str, Cow<'a, str>)>,
         limits: &Limits,
     ) -> Cursor<'a> {
-        let mut reader = Reader::from_str(&input[start..end]);
-        let config = reader.config_mut();
-        // End tags are checked here against `open`, which is cheaper than quick-xml
-        // copying every start name into a buffer of its own.
-        config.check_end_names = false;
-        config.check_comments = true;
         Cursor {
             input,
             base: start,
-            reader,
+            reader: reader_over(&input[start..end]),
             bindings,
             open: Vec::with_capacity(16),
             pending_pop: false,
@@ -123,6 +128,18 @@ impl<'a> Cursor<'a> {
             base_depth: 0,
             message_id: None,
         }
+    }
+
+    /// Hands reading to a fresh quick-xml reader at `at` (an offset of the input), to
+    /// the input's end: the common path (`common.rs`) reads a request's header with
+    /// its own lexer and the general code goes on from there. That reader knows of no
+    /// element opened before `at`, so it lets end tags through unmatched; `open`
+    /// checks every end tag anyway ([`Cursor::check_end`]).
+    pub(crate) fn resync(&mut self, at: usize) {
+        let mut reader = reader_over(&self.input[at..]);
+        reader.config_mut().allow_unmatched_ends = true;
+        self.reader = reader;
+        self.base = at;
     }
 
     /// Continues the limits of an enclosing read: `depth` elements are open around the

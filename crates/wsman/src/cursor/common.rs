@@ -157,6 +157,8 @@ impl<'a> Cursor<'a> {
         if prefixes.get(env_prefix)? != Known::Soap {
             return None;
         }
+        // From here to the Body's start tag, the lexer reads (see `Lex`).
+        let mut lex = Lex { at: self.pos() };
         let mut header = Header::default();
         let mut meta = Meta {
             envelope_offset: root_pos,
@@ -167,11 +169,11 @@ impl<'a> Cursor<'a> {
         };
         let mut seen_header = false;
         loop {
-            let pos = self.pos();
-            let (e, empty) = match self.reader.read_event().ok()? {
-                Event::Text(t) if blank(&t) => continue,
-                Event::Start(e) => (e, false),
-                Event::Empty(e) => (e, true),
+            let pos = lex.at;
+            let (e, empty) = match self.lex(&mut lex)? {
+                Tok::Text(t) if blank(t) => continue,
+                Tok::Start(e) => (e, false),
+                Tok::Empty(e) => (e, true),
                 _ => return None,
             };
             let q = self.sub(e.name().as_ref())?;
@@ -187,7 +189,14 @@ impl<'a> Cursor<'a> {
                     seen_header = true;
                     self.common_enter(q)?;
                     if !empty {
-                        self.common_headers(&prefixes, q, &mut header, &mut meta, general)?;
+                        self.common_headers(
+                            &mut lex,
+                            &prefixes,
+                            q,
+                            &mut header,
+                            &mut meta,
+                            general,
+                        )?;
                     }
                     self.open.pop();
                 }
@@ -195,6 +204,8 @@ impl<'a> Cursor<'a> {
                     self.common_enter(q)?;
                     meta.body_offset = pos;
                     self.pending_end = empty;
+                    // The general code reads the body with quick-xml from here.
+                    self.resync(lex.at);
                     return Some((header, meta));
                 }
                 _ => return None,
@@ -288,16 +299,16 @@ impl<'a> Cursor<'a> {
     }
 
     /// After a start tag: one piece of plain text (or none) and the matching end tag.
-    fn common_text(&mut self, qname: &str) -> Option<&'a str> {
-        let text = match self.reader.read_event().ok()? {
-            Event::Text(t) => {
-                let text = self.sub(t.as_ref())?;
-                match self.reader.read_event().ok()? {
-                    Event::End(e) if e.name().as_ref() == qname.as_bytes() => text,
+    fn common_text(&mut self, lex: &mut Lex, qname: &str) -> Option<&'a str> {
+        let text = match self.lex(lex)? {
+            Tok::Text(t) => {
+                let text = self.sub(t)?;
+                match self.lex(lex)? {
+                    Tok::End(name) if name == qname.as_bytes() => text,
                     _ => return None,
                 }
             }
-            Event::End(e) if e.name().as_ref() == qname.as_bytes() => "",
+            Tok::End(name) if name == qname.as_bytes() => "",
             _ => return None,
         };
         self.open.pop();
@@ -307,13 +318,17 @@ impl<'a> Cursor<'a> {
     /// The next start tag inside an element, or `None` at its end tag (`Some(None)`);
     /// anything else is not the common shape. Text between the children is skipped,
     /// as the general path ignores it in `s:Header`, an EPR and a SelectorSet.
-    fn common_child(&mut self, parent: &str) -> Option<Option<(BytesStart<'a>, usize)>> {
+    fn common_child(
+        &mut self,
+        lex: &mut Lex,
+        parent: &str,
+    ) -> Option<Option<(BytesStart<'a>, usize)>> {
         loop {
-            let pos = self.pos();
-            match self.reader.read_event().ok()? {
-                Event::Text(_) => {}
-                Event::Start(e) => return Some(Some((e, pos))),
-                Event::End(e) if e.name().as_ref() == parent.as_bytes() => return Some(None),
+            let pos = lex.at;
+            match self.lex(lex)? {
+                Tok::Text(_) => {}
+                Tok::Start(e) => return Some(Some((e, pos))),
+                Tok::End(name) if name == parent.as_bytes() => return Some(None),
                 _ => return None,
             }
         }
@@ -325,6 +340,7 @@ impl<'a> Cursor<'a> {
     /// have it.
     fn common_headers(
         &mut self,
+        lex: &mut Lex,
         p: &Prefixes<'a>,
         header_q: &str,
         h: &mut Header<'a>,
@@ -332,12 +348,12 @@ impl<'a> Cursor<'a> {
         general: GeneralHeader<'a>,
     ) -> Option<()> {
         loop {
-            let pos = self.pos();
-            let (e, empty) = match self.reader.read_event().ok()? {
-                Event::Text(_) => continue,
-                Event::Start(e) => (e, false),
-                Event::Empty(e) => (e, true),
-                Event::End(e) if e.name().as_ref() == header_q.as_bytes() => return Some(()),
+            let pos = lex.at;
+            let (e, empty) = match self.lex(lex)? {
+                Tok::Text(_) => continue,
+                Tok::Start(e) => (e, false),
+                Tok::Empty(e) => (e, true),
+                Tok::End(name) if name == header_q.as_bytes() => return Some(()),
                 _ => return None,
             };
             let q = self.sub(e.name().as_ref())?;
@@ -347,7 +363,11 @@ impl<'a> Cursor<'a> {
                 header_name(p, q).zip(self.common_must_understand(p, &e))
             };
             let Some((name, mu)) = common else {
+                // quick-xml reads this header for the general code, from after its
+                // start tag; the lexer goes on where it ended.
+                self.resync(lex.at);
                 self.general_header(&e, pos, empty, h, meta, general)?;
+                lex.at = self.pos();
                 continue;
             };
             if meta.headers.iter().any(|x| x.0 == name) {
@@ -356,10 +376,10 @@ impl<'a> Cursor<'a> {
             self.common_enter(q)?;
             meta.headers.push((name, mu, pos));
             match name {
-                HeaderName::ReplyTo => h.reply_to = Some(self.common_reply_to(p, q)?),
-                HeaderName::SelectorSet => h.selectors = self.common_selectors(p, q)?,
+                HeaderName::ReplyTo => h.reply_to = Some(self.common_reply_to(lex, p, q)?),
+                HeaderName::SelectorSet => h.selectors = self.common_selectors(lex, p, q)?,
                 _ => {
-                    let raw = self.common_text(q)?;
+                    let raw = self.common_text(lex, q)?;
                     let text = Cow::Borrowed(raw.trim());
                     match name {
                         HeaderName::To => h.to = Some(text),
@@ -415,16 +435,21 @@ impl<'a> Cursor<'a> {
     }
 
     /// A ReplyTo that holds its Address and nothing else.
-    fn common_reply_to(&mut self, p: &Prefixes<'a>, reply_q: &str) -> Option<Epr<'a>> {
-        let (e, _) = self.common_child(reply_q)??;
+    fn common_reply_to(
+        &mut self,
+        lex: &mut Lex,
+        p: &Prefixes<'a>,
+        reply_q: &str,
+    ) -> Option<Epr<'a>> {
+        let (e, _) = self.common_child(lex, reply_q)??;
         let q = self.sub(e.name().as_ref())?;
         if p.name(q)? != (Known::Wsa, "Address") {
             return None;
         }
         self.common_enter(q)?;
         self.common_must_understand(p, &e)?;
-        let address = self.common_text(q)?;
-        if blank(address.as_bytes()) || self.common_child(reply_q)?.is_some() {
+        let address = self.common_text(lex, q)?;
+        if blank(address.as_bytes()) || self.common_child(lex, reply_q)?.is_some() {
             return None;
         }
         self.open.pop();
@@ -435,9 +460,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// A SelectorSet of `<w:Selector Name="...">text</w:Selector>` only.
-    fn common_selectors(&mut self, p: &Prefixes<'a>, set_q: &str) -> Option<Vec<Selector<'a>>> {
+    fn common_selectors(
+        &mut self,
+        lex: &mut Lex,
+        p: &Prefixes<'a>,
+        set_q: &str,
+    ) -> Option<Vec<Selector<'a>>> {
         let mut out = Vec::new();
-        while let Some((e, _)) = self.common_child(set_q)? {
+        while let Some((e, _)) = self.common_child(lex, set_q)? {
             let q = self.sub(e.name().as_ref())?;
             if p.name(q)? != (Known::Wsman, "Selector") {
                 return None;
@@ -450,7 +480,7 @@ impl<'a> Cursor<'a> {
             if markup(&e) {
                 return None;
             }
-            let text = self.common_text(q)?;
+            let text = self.common_text(lex, q)?;
             if blank(text.as_bytes()) {
                 return None;
             }
@@ -462,6 +492,86 @@ impl<'a> Cursor<'a> {
         self.open.pop();
         Some(out)
     }
+}
+
+/// Where the lexer is: a byte offset in the cursor's input.
+///
+/// From the root's start tag to the Body's, this path reads tags and text with
+/// [`Cursor::lex`] rather than quick-xml, which costs several times as much per
+/// event for the plain markup a request's header is. It splits the input as quick-xml
+/// does (a start tag ends at the first `>` outside quotes, an end tag's name loses
+/// trailing white space, text runs to the next `<`) and gives up (`None`) on anything
+/// else: comments, CDATA, processing instructions, references, the end of the input.
+/// Giving up only ever sends the envelope to the general path, which decides.
+struct Lex {
+    at: usize,
+}
+
+/// What the lexer reads: the events of quick-xml's this path looks at.
+enum Tok<'a> {
+    Text(&'a [u8]),
+    Start(BytesStart<'a>),
+    Empty(BytesStart<'a>),
+    /// The end tag's name.
+    End(&'a [u8]),
+}
+
+impl<'a> Cursor<'a> {
+    /// The next token at `lex`, which then moves past it (see [`Lex`]).
+    fn lex(&self, lex: &mut Lex) -> Option<Tok<'a>> {
+        let input: &'a [u8] = self.input.as_bytes();
+        let rest = input.get(lex.at..)?;
+        let (&first, _) = rest.split_first()?;
+        if first != b'<' {
+            let len = memchr::memchr(b'<', rest).unwrap_or(rest.len());
+            let text = &rest[..len];
+            if memchr::memchr(b'&', text).is_some() {
+                return None;
+            }
+            lex.at += len;
+            return Some(Tok::Text(text));
+        }
+        match *rest.get(1)? {
+            b'/' => {
+                let end = memchr::memchr(b'>', rest)?;
+                let content = &rest[2..end];
+                let name = match content.iter().rposition(|b| !is_space(*b)) {
+                    Some(last) => &content[..=last],
+                    None => content,
+                };
+                lex.at += end + 1;
+                Some(Tok::End(name))
+            }
+            b'!' | b'?' => None,
+            _ => {
+                // The first `>` outside quoted attribute values.
+                let mut from = 1;
+                let end = loop {
+                    let i = from + memchr::memchr3(b'>', b'"', b'\'', &rest[from..])?;
+                    if rest[i] == b'>' {
+                        break i;
+                    }
+                    from = i + 1 + memchr::memchr(rest[i], &rest[i + 1..])? + 1;
+                };
+                lex.at += end + 1;
+                let (content, empty) = match rest[1..end].strip_suffix(b"/") {
+                    Some(content) => (content, true),
+                    None => (&rest[1..end], false),
+                };
+                let name_len = content
+                    .iter()
+                    .position(|b| is_space(*b))
+                    .unwrap_or(content.len());
+                let e = BytesStart::from_content(self.sub(content)?, name_len);
+                Some(if empty { Tok::Empty(e) } else { Tok::Start(e) })
+            }
+        }
+    }
+}
+
+/// XML white space (quick-xml's, for names and end tags).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 /// The headers this path reads itself.

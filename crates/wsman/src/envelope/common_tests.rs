@@ -407,3 +407,53 @@ fn near_misses_are_left_to_the_general_path() {
         }
     }
 }
+
+/// The common path's lexer splits markup as quick-xml does: a `>` inside a quoted
+/// attribute value does not end the tag (in either quote), an end tag may carry white
+/// space after its name, and text may hold a `>`. Each of these the common path reads
+/// itself, as the general path does; markup cut short, a reference, a comment or
+/// CDATA in a header it declines, leaving the envelope to the general path.
+#[test]
+fn the_lexer_splits_markup_as_quick_xml_does() {
+    let envelope = |header: &str| {
+        format!(
+            "<?xml version=\"1.0\"?>\n<s:Envelope xmlns:s=\"{}\" xmlns:a=\"{}\" xmlns:w=\"{}\">\
+             <s:Header>{header}</s:Header \n><s:Body><w:Thing a=\"x>y\">t</w:Thing></s:Body></s:Envelope>",
+            crate::ns::SOAP,
+            crate::ns::WSA,
+            crate::ns::WSMAN
+        )
+    };
+    let limits = Limits::default();
+    let read = [
+        "<a:To s:mustUnderstand=\"true\">http://x/a>b</a:To >",
+        "<a:To s:mustUnderstand='t\">rue'>x</a:To\t>",
+        "<w:SelectorSet><w:Selector Name=\"a>b\">v</w:Selector></w:SelectorSet>",
+        "<w:SelectorSet><w:Selector Name='a\">b'>v</w:Selector ></w:SelectorSet >",
+        "<a:ReplyTo><a:Address>x</a:Address\n></a:ReplyTo>",
+        "<w:Locale xml:lang=\"en>US\" s:mustUnderstand=\"false\"/><a:To>t</a:To>",
+        "<w:Unknown q=\"1>2\">t<w:Inner/></w:Unknown><a:Action>x</a:Action>",
+    ];
+    for header in read {
+        let text = envelope(header);
+        assert!(parse_general(&text, &limits).is_ok(), "{text}");
+        assert!(agree(&text, &limits), "the common path declined\n{text}");
+    }
+    let declined = [
+        "<a:To>a &amp; b</a:To>",
+        "<a:To><!-- c -->t</a:To>",
+        "<a:To><![CDATA[t]]></a:To>",
+        "<a:To>t<?pi x?></a:To>",
+        "<a:To s:mustUnderstand=\"true>t</a:To>",
+    ];
+    for header in declined {
+        let text = envelope(header);
+        assert!(parse_common(&text, &limits).is_none(), "{text}");
+    }
+    // Cut short anywhere, a request is the general path's to refuse.
+    let whole = envelope(read[0]);
+    for end in 0..whole.len() {
+        let text = &whole[..end];
+        assert!(parse_common(text, &limits).is_none(), "{text}");
+    }
+}
