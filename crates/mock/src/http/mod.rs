@@ -45,12 +45,61 @@ impl Request {
 /// In order of each name's first appearance; the values of a name that occurs more
 /// than once are together, in the order they came.
 #[derive(Clone, Default)]
-pub struct Headers(Arc<http::HeaderMap>);
+pub struct Headers(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// hyper's map (its values slices of the buffer the request was read into).
+    Map(Arc<http::HeaderMap>),
+    /// A copy in one buffer ([`Headers::compact`]).
+    Lines(Arc<Lines>),
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Map(Arc::default())
+    }
+}
+
+/// The headers as `name:value\n` lines (a name holds no `:`, a value no line break,
+/// as hyper reads them), and the map built from them if asked for.
+struct Lines {
+    text: Box<[u8]>,
+    map: std::sync::OnceLock<http::HeaderMap>,
+}
+
+impl Lines {
+    fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.text
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                let colon = line.iter().position(|b| *b == b':').unwrap_or(line.len());
+                (&line[..colon], line.get(colon + 1..).unwrap_or_default())
+            })
+    }
+
+    fn map(&self) -> &http::HeaderMap {
+        self.map.get_or_init(|| {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in self.pairs() {
+                // Each pair came out of a valid map.
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::from_bytes(name),
+                    http::HeaderValue::from_bytes(value),
+                ) {
+                    map.append(n, v);
+                }
+            }
+            map
+        })
+    }
+}
 
 impl Headers {
     /// Headers from hyper's map.
     pub fn new(map: http::HeaderMap) -> Headers {
-        Headers(Arc::new(map))
+        Headers(Repr::Map(Arc::new(map)))
     }
 
     /// Headers from (name, value) pairs; a pair that is not a valid header is an error
@@ -69,39 +118,91 @@ impl Headers {
         Ok(Headers::new(map))
     }
 
+    /// The same headers in one buffer of their own, for keeping (the journal): hyper's
+    /// map holds the whole buffer the request was read into, and freeing its parts
+    /// long after, on another thread, costs more than this copy.
+    pub(crate) fn compact(&self) -> Headers {
+        let Repr::Map(map) = &self.0 else {
+            return self.clone();
+        };
+        let size: usize = map
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 2)
+            .sum();
+        let mut text = Vec::with_capacity(size);
+        for (n, v) in map.iter() {
+            text.extend_from_slice(n.as_str().as_bytes());
+            text.push(b':');
+            text.extend_from_slice(v.as_bytes());
+            text.push(b'\n');
+        }
+        Headers(Repr::Lines(Arc::new(Lines {
+            text: text.into_boxed_slice(),
+            map: std::sync::OnceLock::new(),
+        })))
+    }
+
     /// The first value of `name` (lower-case) as text: bytes that are not UTF-8 are
     /// replaced, as everywhere the mock shows a header.
     pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.0
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        match &self.0 {
+            Repr::Map(map) => map.get(name).map(|v| String::from_utf8_lossy(v.as_bytes())),
+            Repr::Lines(lines) => lines
+                .pairs()
+                .find(|(n, _)| *n == name.as_bytes())
+                .map(|(_, v)| String::from_utf8_lossy(v)),
+        }
     }
 
     /// Every (name, value) pair, values as text as in [`Headers::get`].
     pub fn iter(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
-        self.0
-            .iter()
-            .map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes())))
+        let (map, lines) = match &self.0 {
+            Repr::Map(map) => (Some(map.iter()), None),
+            Repr::Lines(lines) => (None, Some(lines.pairs())),
+        };
+        let from_map = map
+            .into_iter()
+            .flatten()
+            .map(|(n, v)| (n.as_str(), String::from_utf8_lossy(v.as_bytes())));
+        // Names are ASCII (hyper's `HeaderName`s, copied).
+        let from_lines = lines.into_iter().flatten().map(|(n, v)| {
+            (
+                std::str::from_utf8(n).unwrap_or_default(),
+                String::from_utf8_lossy(v),
+            )
+        });
+        from_map.chain(from_lines)
     }
 
     /// How many values there are.
     pub fn len(&self) -> usize {
-        self.0.len()
+        match &self.0 {
+            Repr::Map(map) => map.len(),
+            Repr::Lines(lines) => lines.pairs().count(),
+        }
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
-    /// hyper's map itself.
+    /// hyper's map itself (for a compact copy, a map built from it once).
     pub fn map(&self) -> &http::HeaderMap {
-        &self.0
+        match &self.0 {
+            Repr::Map(map) => map,
+            Repr::Lines(lines) => lines.map(),
+        }
     }
 
     /// Sets `name` to `value` alone (copying the map only if it is shared).
     pub(crate) fn set(&mut self, name: http::HeaderName, value: http::HeaderValue) {
-        Arc::make_mut(&mut self.0).insert(name, value);
+        if let Repr::Lines(lines) = &self.0 {
+            self.0 = Repr::Map(Arc::new(lines.map().clone()));
+        }
+        if let Repr::Map(map) = &mut self.0 {
+            Arc::make_mut(map).insert(name, value);
+        }
     }
 }
 
@@ -349,6 +450,47 @@ mod tests {
                 ["x-latin", "caf\u{fffd}"],
             ])
         );
+    }
+
+    /// The journal's compact copy answers every question as the map it was made of:
+    /// order, repeats, replaced bytes, counts, the map itself and its JSON; setting a
+    /// header on it works as on a map; and it holds none of the map's buffers.
+    #[test]
+    fn a_compact_copy_reads_as_the_map_it_was_made_of() {
+        let original = sample();
+        let copy = original.compact();
+        assert!(matches!(copy.0, super::Repr::Lines(_)));
+        let pairs = |h: &Headers| -> Vec<(String, String)> {
+            h.iter()
+                .map(|(n, v)| (n.to_owned(), v.into_owned()))
+                .collect()
+        };
+        assert_eq!(pairs(&copy), pairs(&original));
+        for name in ["host", "x-many", "content-type", "x-latin", "absent"] {
+            assert_eq!(copy.get(name), original.get(name), "{name}");
+        }
+        assert_eq!((copy.len(), copy.is_empty()), (5, false));
+        assert_eq!(copy.map(), original.map());
+        assert_eq!(format!("{copy:?}"), format!("{original:?}"));
+        assert_eq!(
+            serde_json::to_value(&copy).unwrap(),
+            serde_json::to_value(&original).unwrap()
+        );
+        assert!(Headers::default().compact().is_empty());
+        // A copy of a copy is the same copy.
+        let again = copy.compact();
+        assert_eq!(pairs(&again), pairs(&original));
+        let mut set = copy.clone();
+        set.set(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/soap+xml"),
+        );
+        assert_eq!(
+            set.get("content-type").as_deref(),
+            Some("application/soap+xml")
+        );
+        assert_eq!(set.get("x-many").as_deref(), Some("one"));
+        assert_eq!(copy.get("content-type").as_deref(), Some("text/xml"));
     }
 
     #[test]

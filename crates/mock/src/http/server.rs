@@ -1331,7 +1331,8 @@ impl Draft<'_> {
             tls: self.tls,
             method: std::mem::take(&mut self.method).into_owned(),
             path: std::mem::take(&mut self.path),
-            request_headers: std::mem::take(&mut self.headers),
+            // A copy of its own: hyper's map would keep the request's whole read buffer.
+            request_headers: std::mem::take(&mut self.headers).compact(),
             // The body is not needed after this: its bytes become the stored text.
             request_body: StoredBody::from_bytes(std::mem::take(&mut self.body)),
             user: self.user.take(),
