@@ -527,7 +527,7 @@ mod tests {
             action: "a",
             operation: "Get",
             resource_uri: "r",
-            selectors: &[("Name".into(), "x".into())],
+            selectors: &[("Name", "x")],
             body: None,
             user: Some("admin"),
         };

@@ -25,6 +25,10 @@ use ntlm::{Acceptor, AcceptorConfig, FrameError, Session};
 use super::Credentials;
 
 /// The NTLM state of one connection.
+/// The authenticated user, the session keys, the SPNEGO MechTypeList (when wrapped)
+/// and whether the NTLM MIC was checked.
+type NtlmSession = (Arc<str>, Session, Option<Vec<u8>>, bool);
+
 #[derive(Debug, Default)]
 pub(crate) struct ConnAuth {
     /// A handshake between its NEGOTIATE and AUTHENTICATE legs, and the SPNEGO
@@ -32,7 +36,7 @@ pub(crate) struct ConnAuth {
     pending: Option<(Acceptor, Option<Vec<u8>>)>,
     /// The authenticated user, the session keys, the SPNEGO MechTypeList (when
     /// wrapped) and whether the NTLM MIC was checked.
-    session: Option<(Arc<str>, Session, Option<Vec<u8>>, bool)>,
+    session: Option<NtlmSession>,
     /// The Basic `Authorization` header this connection last proved, its user and the
     /// credentials' generation then (see [`crate::http::Credentials::generation`]).
     pub(crate) basic: Option<BasicMemo>,
