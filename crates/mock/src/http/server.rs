@@ -1552,6 +1552,51 @@ mod tests {
         assert!(!acceptable_content_type(None));
     }
 
+    /// A response carries the reply's headers (the usual values as static ones, an
+    /// invalid one dropped, the handler's framing headers ignored) and its body; the
+    /// Content-Length is left to hyper, which writes it from the body, except for the
+    /// statuses hyper writes none for, where it is inserted as before.
+    #[test]
+    fn responses_carry_the_reply_and_leave_the_length_to_hyper() {
+        let reply = |status: u16| Reply {
+            status,
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/soap+xml;charset=UTF-8".into(),
+                ),
+                ("content-length".into(), "1".into()),
+                ("transfer-encoding".into(), "chunked".into()),
+                ("x-other".into(), "kept".into()),
+                ("x-evil".into(), "a\r\nb".into()),
+            ],
+            body: Bytes::from_static(b"hello"),
+        };
+        let ok = build_response(&reply(200));
+        assert_eq!(ok.status(), StatusCode::OK);
+        let names: Vec<&str> = ok.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["content-type", "x-other"]);
+        assert_eq!(
+            ok.headers()[header::CONTENT_TYPE],
+            "application/soap+xml;charset=UTF-8"
+        );
+        assert_eq!(ok.headers()["x-other"], "kept");
+        assert_eq!(ok.body().size_hint().exact(), Some(5));
+        for status in [101, 204, 304] {
+            let r = build_response(&reply(status));
+            assert_eq!(r.headers()[header::CONTENT_LENGTH], "5", "{status}");
+        }
+        assert_eq!(
+            build_response(&reply(1000)).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        for v in COMMON_VALUES {
+            assert_eq!(wire_value(v).unwrap(), HeaderValue::from_static(v));
+        }
+        assert_eq!(wire_value("text/xml").unwrap(), "text/xml");
+        assert!(wire_value("a\nb").is_err());
+    }
+
     #[test]
     fn head_bytes_sets_framing_and_strips_injection() {
         let reply = Reply {
