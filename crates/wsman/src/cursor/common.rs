@@ -130,21 +130,25 @@ impl<'a> Cursor<'a> {
         general: GeneralHeader<'a>,
     ) -> Option<(Header<'a>, Meta)> {
         debug_assert!(self.base == 0 && self.open.is_empty() && self.bindings.is_empty());
+        // quick-xml reads the XML declaration, when the document starts with one (a
+        // declaration anywhere else, or any other processing instruction, is left to
+        // the general path); the lexer reads from there to the Body's start tag.
+        if self.input.starts_with("<?") {
+            let Event::Decl(d) = self.reader.read_event().ok()? else {
+                return None;
+            };
+            match d.encoding() {
+                None => {}
+                Some(Ok(e)) if e.eq_ignore_ascii_case(b"utf-8") => {}
+                Some(_) => return None,
+            }
+        }
+        let mut lex = Lex { at: self.pos() };
         let (root, root_pos) = loop {
-            let pos = self.pos();
-            match self.reader.read_event().ok()? {
-                Event::Decl(d) => {
-                    if pos != 0 {
-                        return None;
-                    }
-                    match d.encoding() {
-                        None => {}
-                        Some(Ok(e)) if e.eq_ignore_ascii_case(b"utf-8") => {}
-                        Some(_) => return None,
-                    }
-                }
-                Event::Text(t) if blank(&t) => {}
-                Event::Start(e) => break (e, pos),
+            let pos = lex.at;
+            match self.lex(&mut lex)? {
+                Tok::Text(t) if blank(t) => {}
+                Tok::Start(e) => break (e, pos),
                 _ => return None,
             }
         };
@@ -157,8 +161,6 @@ impl<'a> Cursor<'a> {
         if prefixes.get(env_prefix)? != Known::Soap {
             return None;
         }
-        // From here to the Body's start tag, the lexer reads (see `Lex`).
-        let mut lex = Lex { at: self.pos() };
         let mut header = Header::default();
         let mut meta = Meta {
             envelope_offset: root_pos,
