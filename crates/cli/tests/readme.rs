@@ -10,8 +10,9 @@
 //!   `touchstone` just built first on `PATH`, in its own process group (killed
 //!   afterwards, so a background `touchstone serve` never outlives it), within
 //!   [`DEADLINE`], and must exit 0. The loopback ports the examples name (5985, 5990,
-//!   6230) are replaced by free ones the system hands out for port 0; blocks still run
-//!   one at a time. A block preceded by `<!-- readme-test: skip (why) -->` is ignored with that
+//!   6230) are replaced by free ones the system hands out for port 0 (a block that
+//!   fails because one was taken before it bound it runs again with others, at most
+//!   [`PORT_ATTEMPTS`] times in all); blocks still run one at a time. A block preceded by `<!-- readme-test: skip (why) -->` is ignored with that
 //!   reason (installs, the test command itself, a real target, an interactive console);
 //!   a block that needs a tool that is not installed (curl, ipmitool, bmc-info) is
 //!   ignored with the install command, except under `CI=true`, where it fails.
@@ -270,8 +271,32 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
+/// How many times an example runs when a port it was given was taken before it bound
+/// it: the ports are free when the system hands them out for port 0, and anything on
+/// the machine may take one before the example's server binds it.
+const PORT_ATTEMPTS: usize = 3;
+
 fn run_example(block: &Block) -> Result<(), Failed> {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut attempt = 1;
+    loop {
+        match run_example_once(block) {
+            Err(failure)
+                if attempt < PORT_ATTEMPTS && failure.contains("Address already in use") =>
+            {
+                eprintln!(
+                    "README.md line {}: a port given to the example was taken before it \
+                     bound it; running it again with other ports",
+                    block.line
+                );
+                attempt += 1;
+            }
+            end => return end.map_err(Failed::from),
+        }
+    }
+}
+
+fn run_example_once(block: &Block) -> Result<(), String> {
     let bin_dir = touchstone().parent().expect("a directory").to_owned();
     let path = std::env::join_paths(
         std::iter::once(bin_dir).chain(
@@ -349,8 +374,7 @@ fn run_example(block: &Block) -> Result<(), Failed> {
                 None => format!("killed at the {DEADLINE:?} deadline"),
             },
             block.text
-        )
-        .into()),
+        )),
     }
 }
 
