@@ -135,11 +135,19 @@ impl<'a> Cursor<'a> {
     /// its own lexer and the general code goes on from there. That reader knows of no
     /// element opened before `at`, so it lets end tags through unmatched; `open`
     /// checks every end tag anyway ([`Cursor::check_end`]).
-    pub(crate) fn resync(&mut self, at: usize) {
-        let mut reader = reader_over(&self.input[at..]);
+    ///
+    /// `None` (and nothing changed) where the text at `at` starts with U+FEFF: a new
+    /// reader takes that for a byte order mark and drops it, where it is text here.
+    pub(crate) fn resync(&mut self, at: usize) -> Option<()> {
+        let rest = self.input.get(at..)?;
+        if rest.starts_with('\u{feff}') {
+            return None;
+        }
+        let mut reader = reader_over(rest);
         reader.config_mut().allow_unmatched_ends = true;
         self.reader = reader;
         self.base = at;
+        Some(())
     }
 
     /// Continues the limits of an enclosing read: `depth` elements are open around the
