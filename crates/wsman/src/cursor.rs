@@ -5,7 +5,7 @@
 
 mod common;
 #[cfg(test)]
-pub(crate) use common::DELEGATED;
+pub(crate) use common::{BODIES, DELEGATED};
 
 use std::borrow::Cow;
 use std::collections::HashSet;

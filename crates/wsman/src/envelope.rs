@@ -329,10 +329,17 @@ fn parse_common<'a>(text: &'a str, limits: &Limits) -> Option<Envelope<'a>> {
         return None;
     }
     let mut c = Cursor::new(text, limits);
-    let (header, mut meta) = c.common_header(read_header)?;
-    let (body, extra) =
-        read_body_elements(&mut c, Some(&mut meta.body_element_offset), false).ok()?;
-    close_envelope(&mut c).ok()?;
+    let (header, mut meta, body) = c.common_header(read_header)?;
+    let (body, extra) = match body {
+        // Read to the end of the document already.
+        Some(body) => (body, Vec::new()),
+        None => {
+            let read =
+                read_body_elements(&mut c, Some(&mut meta.body_element_offset), false).ok()?;
+            close_envelope(&mut c).ok()?;
+            read
+        }
+    };
     Some(Envelope {
         header,
         body,

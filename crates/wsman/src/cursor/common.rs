@@ -7,9 +7,11 @@
 //! those through [`Cursor::next`] builds a resolved [`Start`](super::Start) with its
 //! attribute list for every element, and a tree for ReplyTo and SelectorSet;
 //! [`Cursor::common_header`] reads them from the tags' bytes instead (quick-xml reads
-//! only the XML declaration; [`Lex`] the rest), and leaves the cursor inside `s:Body`
-//! as the general path leaves it (the same bindings, open elements and element count,
-//! a quick-xml reader at the body), so the body is read by the general code.
+//! only the XML declaration; [`Lex`] the rest). The bodies a client repeats most (none,
+//! an Identify, an Enumerate of OptimizeEnumeration and MaxElements) it reads too, to
+//! the end of the document (`Cursor::common_body`). Any other body it leaves to the
+//! general code, with the cursor inside `s:Body` as the general path leaves it (the
+//! same bindings, open elements and element count, a quick-xml reader at the body).
 //!
 //! It answers only what it is sure of. A header it does not read itself goes to the
 //! general reader in place (`envelope::read_header`). Anything else unusual (an entity
@@ -26,6 +28,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::{Cursor, Start, split_qname};
 use crate::addressing::{Epr, Selector, SelectorValue, is_true};
+use crate::body::{Body, Enumerate};
 use crate::duration::XsDuration;
 use crate::envelope::{Header, HeaderName, Meta};
 use crate::error::Error;
@@ -36,6 +39,13 @@ use crate::ns;
 #[cfg(test)]
 thread_local! {
     pub(crate) static DELEGATED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+// How many bodies this path read itself, on this thread: tests check that the common
+// bodies are read here, not handed over.
+#[cfg(test)]
+thread_local! {
+    pub(crate) static BODIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// The general reader of one header element after its start tag
@@ -62,6 +72,8 @@ enum Known {
     Soap,
     Wsa,
     Wsman,
+    Wsen,
+    Wsmid,
     Other,
 }
 
@@ -71,6 +83,8 @@ impl Known {
             ns::SOAP => Known::Soap,
             ns::WSA => Known::Wsa,
             ns::WSMAN => Known::Wsman,
+            ns::WSEN => Known::Wsen,
+            ns::WSMID => Known::Wsmid,
             _ => Known::Other,
         }
     }
@@ -130,7 +144,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn common_header(
         &mut self,
         general: GeneralHeader<'a>,
-    ) -> Option<(Header<'a>, Meta)> {
+    ) -> Option<(Header<'a>, Meta, Option<Body<'a>>)> {
         debug_assert!(self.base == 0 && self.open.is_empty() && self.bindings.is_empty());
         // quick-xml reads the XML declaration, when the document starts with one (a
         // declaration anywhere else, or any other processing instruction, is left to
@@ -207,10 +221,19 @@ impl<'a> Cursor<'a> {
                 "Body" => {
                     self.common_enter(q)?;
                     meta.body_offset = pos;
+                    // A body of a shape this path knows is read to the end of the
+                    // document here; any other is left to the general code, which
+                    // reads it with quick-xml from just after the Body's start tag.
+                    let (at, open, elements) = (lex.at, self.open.len(), self.elements);
+                    if let Some(body) = self.common_body(&mut lex, &prefixes, env_q, q, empty) {
+                        meta.body_element_offset = body.1;
+                        return Some((header, meta, Some(body.0)));
+                    }
+                    self.open.truncate(open);
+                    self.elements = elements;
                     self.pending_end = empty;
-                    // The general code reads the body with quick-xml from here.
-                    self.resync(lex.at)?;
-                    return Some((header, meta));
+                    self.resync(at)?;
+                    return Some((header, meta, None));
                 }
                 _ => return None,
             }
@@ -495,6 +518,133 @@ impl<'a> Cursor<'a> {
         }
         self.open.pop();
         Some(out)
+    }
+}
+
+impl<'a> Cursor<'a> {
+    /// After the Body's start tag: a body of one of the shapes this path reads
+    /// itself, the Body's and the Envelope's end tags and nothing but white space
+    /// after them; the body and its first element's offset. The shapes are the
+    /// requests a client repeats most: none (`<s:Body/>`, white space only), an
+    /// Identify and an Enumerate of `wsman:OptimizeEnumeration` and
+    /// `wsman:MaxElements`, every element without attributes. `None` for anything
+    /// else, after which the caller hands the body to the general code.
+    fn common_body(
+        &mut self,
+        lex: &mut Lex,
+        p: &Prefixes<'a>,
+        env_q: &str,
+        body_q: &str,
+        empty: bool,
+    ) -> Option<(Body<'a>, Option<usize>)> {
+        let mut first = None;
+        let mut body = Body::Empty;
+        if !empty {
+            loop {
+                let pos = lex.at;
+                let (e, leaf) = match self.lex(lex)? {
+                    Tok::Text(t) if blank(t) => continue,
+                    Tok::End(name) if name == body_q.as_bytes() => break,
+                    Tok::Start(e) => (e, false),
+                    Tok::Empty(e) => (e, true),
+                    _ => return None,
+                };
+                // One element, without attributes (its name is the whole tag).
+                let q = self.sub(e.name().as_ref())?;
+                if first.is_some() || e.len() != q.len() {
+                    return None;
+                }
+                first = Some(pos);
+                self.common_enter(q)?;
+                body = match p.name(q)? {
+                    (Known::Wsmid, "Identify") => {
+                        if !leaf {
+                            self.common_leaf(lex, q)?;
+                        }
+                        Body::Identify
+                    }
+                    (Known::Wsen, "Enumerate") => {
+                        let mut r = Enumerate::default();
+                        if !leaf {
+                            self.common_enumerate(lex, p, q, &mut r)?;
+                        }
+                        Body::Enumerate(Box::new(r))
+                    }
+                    _ => return None,
+                };
+                self.open.pop();
+            }
+        }
+        self.open.pop();
+        // The Envelope's end tag, and nothing after it but white space.
+        loop {
+            match self.lex(lex)? {
+                Tok::Text(t) if blank(t) => {}
+                Tok::End(name) if name == env_q.as_bytes() => break,
+                _ => return None,
+            }
+        }
+        if !blank(self.input.as_bytes().get(lex.at..)?) {
+            return None;
+        }
+        self.open.pop();
+        #[cfg(test)]
+        BODIES.with(|b| b.set(b.get() + 1));
+        Some((body, first))
+    }
+
+    /// After a start tag: white space at most, then the matching end tag.
+    fn common_leaf(&mut self, lex: &mut Lex, qname: &str) -> Option<()> {
+        loop {
+            match self.lex(lex)? {
+                Tok::Text(t) if blank(t) => {}
+                Tok::End(name) if name == qname.as_bytes() => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// An Enumerate's children, after its start tag: `wsman:OptimizeEnumeration` and
+    /// `wsman:MaxElements` (as the general reader takes them: any number of each, the
+    /// last count kept), each without attributes, and white space between them.
+    fn common_enumerate(
+        &mut self,
+        lex: &mut Lex,
+        p: &Prefixes<'a>,
+        enumerate_q: &str,
+        r: &mut Enumerate<'a>,
+    ) -> Option<()> {
+        loop {
+            let (e, leaf) = match self.lex(lex)? {
+                Tok::Text(_) => continue,
+                Tok::Start(e) => (e, false),
+                Tok::Empty(e) => (e, true),
+                Tok::End(name) if name == enumerate_q.as_bytes() => break,
+                _ => return None,
+            };
+            let q = self.sub(e.name().as_ref())?;
+            if e.len() != q.len() {
+                return None;
+            }
+            self.common_enter(q)?;
+            match p.name(q)? {
+                (Known::Wsman, "OptimizeEnumeration") => {
+                    if !leaf {
+                        self.common_leaf(lex, q)?;
+                    }
+                    r.optimize = true;
+                }
+                (Known::Wsman, "MaxElements") if !leaf => {
+                    let count = self.common_text(lex, q)?;
+                    r.max_elements = Some(count.trim().parse().ok()?);
+                    // `common_text` closed it.
+                    continue;
+                }
+                _ => return None,
+            }
+            self.open.pop();
+        }
+        Some(())
     }
 }
 

@@ -253,12 +253,20 @@ fn envelope() -> impl Strategy<Value = String> {
             "<s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>20</w:MaxElements></n:Enumerate></s:Body>",
             "<s:Body><n:Enumerate><w:MaxElements>x</w:MaxElements></n:Enumerate></s:Body>",
             "<s:Body><n:Pull><n:EnumerationContext>uuid:1</n:EnumerationContext></n:Pull></s:Body>",
+            "<s:Body>\n <n:Enumerate> <w:OptimizeEnumeration></w:OptimizeEnumeration>\n<w:MaxElements> 7 </w:MaxElements> </n:Enumerate>\n</s:Body>",
+            "<s:Body><n:Enumerate/></s:Body>",
+            "<s:Body><n:Enumerate>x<w:MaxElements>1</w:MaxElements><w:MaxElements>+2</w:MaxElements></n:Enumerate></s:Body>",
         ],
         &[
             "<s:Body><u:Any a=\"1\">t</u:Any><u:Second/></s:Body>",
             "<s:Body>text</s:Body>",
             "<s:Body x=\"1\"></s:Body>",
             "<s:Body><u:Open></s:Body>",
+            "<s:Body><n:Enumerate><w:MaxElements>-1</w:MaxElements></n:Enumerate></s:Body>",
+            "<s:Body><n:Enumerate><w:MaxElements/></n:Enumerate></s:Body>",
+            "<s:Body><n:Enumerate><w:OptimizeEnumeration/><u:Other/></n:Enumerate></s:Body>",
+            "<s:Body><n:Enumerate></n:Enumerate><n:Enumerate/></s:Body>",
+            "<s:Body><n:Enumerate><w:OptimizeEnumeration></n:Enumerate></s:Body>",
         ],
     );
     let after = mostly(&["", "\n", "<!-- c -->"], &["<s:Body/>", "x", "<s:Extra/>"]);
@@ -466,5 +474,166 @@ fn the_lexer_splits_markup_as_quick_xml_does() {
     for end in 0..whole.len() {
         let text = &whole[..end];
         assert!(parse_common(text, &limits).is_none(), "{text}");
+    }
+}
+
+/// The bodies the common path reads itself (none, Identify, a plain Enumerate), in
+/// each form it takes, are read there to the end of the document and as the general
+/// path reads them; a body of any other shape near them is handed to the general
+/// code (or the envelope left to the general path), which decides.
+#[test]
+fn the_common_bodies_are_read_by_the_common_path_itself() {
+    let request = |decls: &str, body: &str, after: &str| {
+        format!(
+            "<?xml version=\"1.0\"?>\n<s:Envelope xmlns:s=\"{}\" xmlns:a=\"{}\" xmlns:w=\"{}\" \
+             xmlns:n=\"{}\" xmlns:i=\"{}\"{decls}><s:Header><a:Action>x</a:Action></s:Header>\
+             {body}</s:Envelope>{after}",
+            crate::ns::SOAP,
+            crate::ns::WSA,
+            crate::ns::WSMAN,
+            crate::ns::WSEN,
+            crate::ns::WSMID,
+        )
+    };
+    let limits = Limits::default();
+    let read = [
+        "<s:Body/>",
+        "<s:Body></s:Body>",
+        "<s:Body>\r\n\t </s:Body >",
+        "<s:Body><i:Identify/></s:Body>",
+        "<s:Body> <i:Identify></i:Identify> </s:Body>",
+        "<s:Body><i:Identify>\n</i:Identify ></s:Body>",
+        "<s:Body><n:Enumerate/></s:Body>",
+        "<s:Body><n:Enumerate></n:Enumerate></s:Body>",
+        "<s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>20</w:MaxElements></n:Enumerate></s:Body>",
+        "<s:Body><n:Enumerate>\n<w:MaxElements> 5\n</w:MaxElements><w:OptimizeEnumeration></w:OptimizeEnumeration>\n</n:Enumerate></s:Body>",
+        "<s:Body><n:Enumerate>t<w:MaxElements>1</w:MaxElements><w:MaxElements>4294967295</w:MaxElements></n:Enumerate></s:Body>",
+    ];
+    let texts: Vec<String> = read
+        .iter()
+        .flat_map(|body| ["", "\n", " \r\n"].map(|after| request("", body, after)))
+        .collect();
+    let mut bodies = Vec::new();
+    for text in &texts {
+        {
+            crate::cursor::BODIES.with(|b| b.set(0));
+            let common = parse_common(text, &limits);
+            assert_eq!(
+                crate::cursor::BODIES.with(|b| b.get()),
+                1,
+                "the common path did not read the body itself\n{text}"
+            );
+            let general = parse_general(text, &limits).expect("a valid request");
+            assert_eq!(common.as_ref(), Some(&general), "{text}");
+            bodies.push(general.body);
+        }
+    }
+    // What was read: nothing, Identify, and Enumerates with what they held.
+    assert!(bodies[..9].iter().all(|b| *b == crate::Body::Empty));
+    assert!(bodies[9..18].iter().all(|b| *b == crate::Body::Identify));
+    let enumerate = |b: &crate::Body<'_>| match b {
+        crate::Body::Enumerate(e) => (e.optimize, e.max_elements),
+        other => panic!("not an Enumerate: {other:?}"),
+    };
+    assert_eq!(enumerate(&bodies[18]), (false, None));
+    assert_eq!(enumerate(&bodies[24]), (true, Some(20)));
+    assert_eq!(enumerate(&bodies[27]), (true, Some(5)));
+    assert_eq!(enumerate(&bodies[30]), (false, Some(4_294_967_295)));
+
+    let handed = [
+        ("", "<s:Body><i:Identify x=\"1\"/></s:Body>", ""),
+        (
+            "",
+            "<s:Body><i:Identify xmlns:i=\"urn:other\"/></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><i:Identify><i:Child/></i:Identify></s:Body>",
+            "",
+        ),
+        ("", "<s:Body><i:Identify>text</i:Identify></s:Body>", ""),
+        ("", "<s:Body><w:Identify/></s:Body>", ""),
+        ("", "<s:Body><Identify/></s:Body>", ""),
+        ("", "<s:Body><n:Enumerate ></n:Enumerate></s:Body>", ""),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:MaxElements>x</w:MaxElements></n:Enumerate></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:MaxElements>4294967296</w:MaxElements></n:Enumerate></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:MaxElements>1 &amp; 2</w:MaxElements></n:Enumerate></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:OptimizeEnumeration s:mustUnderstand=\"true\"/></n:Enumerate></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:Filter>x</w:Filter></n:Enumerate></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:EnumerationMode>EnumerateEPR</w:EnumerationMode></n:Enumerate></s:Body>",
+            "",
+        ),
+        ("", "<s:Body><i:Identify/><i:Identify/></s:Body>", ""),
+        ("", "<s:Body>\u{a0}</s:Body>", ""),
+        ("", "<s:Body><!-- c --></s:Body>", ""),
+        ("", "<s:Body/>", "<!-- c -->"),
+        ("", "<s:Body/>", "\u{feff}"),
+        ("", "<s:Body/>", "x"),
+        ("", "<s:Body/><s:Body/>", ""),
+        ("", "<s:Body></s:Envelope>", ""),
+        ("", "<s:Body><i:Identify></s:Body>", ""),
+        (
+            " xmlns:j=\"urn:other\"",
+            "<s:Body><j:Identify/></s:Body>",
+            "",
+        ),
+    ];
+    for (decls, body, after) in handed {
+        let text = request(decls, body, after);
+        crate::cursor::BODIES.with(|b| b.set(0));
+        let common = parse_common(&text, &limits);
+        assert_eq!(
+            crate::cursor::BODIES.with(|b| b.get()),
+            0,
+            "the common path read a body it should hand over\n{text}"
+        );
+        // Handed over, the body may still be read by the common path's hand-over
+        // (or the whole envelope left to the general path): either way, as the
+        // general path reads it.
+        if let Some(common) = common {
+            assert_eq!(parse_general(&text, &limits).ok(), Some(common), "{text}");
+        }
+    }
+    // Tight limits: the body's elements count and nest as the general path counts them.
+    let text = request(
+        "",
+        "<s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>2</w:MaxElements></n:Enumerate></s:Body>",
+        "",
+    );
+    for max_elements in 3..9 {
+        for max_depth in 2..6 {
+            let limits = Limits {
+                max_elements,
+                max_depth,
+                ..Limits::default()
+            };
+            match parse_general(&text, &limits) {
+                Ok(general) => assert_eq!(parse_common(&text, &limits), Some(general)),
+                Err(_) => assert_eq!(parse_common(&text, &limits), None),
+            }
+        }
     }
 }
