@@ -538,7 +538,7 @@ fn typed(e: &Entry) -> Option<ReceivedRequest> {
         let mut req = WsmanRequest {
             seq: e.seq,
             tls: h.tls,
-            method: h.method.clone(),
+            method: h.method.to_string(),
             path: h.path.clone(),
             user: h.user.as_deref().map(str::to_owned),
             action: None,

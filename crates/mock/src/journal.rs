@@ -167,7 +167,7 @@ pub struct HttpRecord {
     /// Whether it came over TLS.
     pub tls: bool,
     /// Request method.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Request target (path and query).
     pub path: String,
     /// Request headers as they arrived (lower-case names), shared with the handler.
@@ -194,7 +194,7 @@ pub struct HttpRecord {
     /// Response status, when a status line was (or began to be) sent.
     pub status: Option<u16>,
     /// Response headers, when sent.
-    pub response_headers: Vec<(String, String)>,
+    pub response_headers: Vec<crate::http::HeaderPair>,
     /// Response body (for a fault outcome, the bytes meant for the wire).
     pub response_body: Option<StoredBody>,
 }

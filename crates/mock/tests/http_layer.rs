@@ -1113,7 +1113,7 @@ async fn journal_keeps_only_its_capacity() {
     assert_eq!(len, "ok user=Some(\"admin\") len=13".len());
     assert!(
         h.response_headers
-            .contains(&("content-length".into(), len.to_string()))
+            .contains(&("content-length".into(), len.to_string().into()))
     );
 }
 

@@ -97,7 +97,7 @@ fn assert_journal(records: &[&HttpRecord], transport: &str) {
     assert!(!records.is_empty(), "no {transport} request in the journal");
     for r in records {
         assert_eq!(
-            (r.method.as_str(), r.path.as_str()),
+            (r.method.as_ref(), r.path.as_str()),
             ("POST", "/wsman"),
             "{transport}: {r:?}"
         );

@@ -219,13 +219,17 @@ impl serde::Serialize for Headers {
     }
 }
 
+/// A header's name and value, each borrowed when it is a constant.
+pub type HeaderPair = (Cow<'static, str>, Cow<'static, str>);
+
 /// An HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     /// Status code.
     pub status: u16,
-    /// Extra headers (Content-Type among them).
-    pub headers: Vec<(String, String)>,
+    /// Extra headers (Content-Type among them): the usual names and values borrowed,
+    /// so that an answer allocates none for them.
+    pub headers: Vec<HeaderPair>,
     /// Body (shared with the journal, which keeps it without a copy).
     pub body: bytes::Bytes,
 }

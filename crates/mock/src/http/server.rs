@@ -64,7 +64,7 @@ use super::auth::{Authenticator, Verdict};
 use super::deadline;
 use super::ntlm::{BasicMemo, ConnAuth, Step, header_value, ntlm_token};
 pub use super::tls::TlsSource;
-use super::{AuthPolicy, Credentials, Headers, Outcome, Reply, Request, WsmanHandler};
+use super::{AuthPolicy, Credentials, HeaderPair, Headers, Outcome, Reply, Request, WsmanHandler};
 use crate::admin::{self, AdminOps};
 use crate::journal::{AuthOutcome, Detail, Entry, HttpRecord, Journal, OutcomeKind, StoredBody};
 
@@ -774,9 +774,10 @@ impl Svc {
                 Step::Challenge(challenge) => {
                     rec.auth = AuthOutcome::NegotiateChallenge;
                     let mut reply = simple(401, "NTLM challenge", false);
-                    reply
-                        .headers
-                        .push(("www-authenticate".into(), header_value(scheme, &challenge)));
+                    reply.headers.push((
+                        "www-authenticate".into(),
+                        header_value(scheme, &challenge).into(),
+                    ));
                     return rec.refuse(reply);
                 }
                 Step::Accepted(user, token) => {
@@ -797,7 +798,7 @@ impl Svc {
                         ctx.auth
                             .challenges(&policy, false)
                             .into_iter()
-                            .map(|c| ("www-authenticate".to_owned(), c)),
+                            .map(|c| ("www-authenticate".into(), c.into())),
                     );
                     return rec.refuse(reply);
                 }
@@ -852,7 +853,7 @@ impl Svc {
                     ctx.auth
                         .challenges(&policy, stale)
                         .into_iter()
-                        .map(|c| ("www-authenticate".to_owned(), c)),
+                        .map(|c| ("www-authenticate".into(), c.into())),
                 );
                 return rec.refuse(reply);
             }
@@ -920,14 +921,16 @@ impl Svc {
                 ctx.auth
                     .challenges(&policy, false)
                     .into_iter()
-                    .map(|c| ("www-authenticate".to_owned(), c)),
+                    .map(|c| ("www-authenticate".into(), c.into())),
             );
             return rec.refuse(reply);
         }
         let encrypted = rec.encrypted;
         let protect = |mut reply: Reply| {
             if let Some(t) = &final_token {
-                reply.headers.push(("www-authenticate".into(), t.clone()));
+                reply
+                    .headers
+                    .push(("www-authenticate".into(), t.clone().into()));
             }
             self.protect(reply, encrypted)
         };
@@ -962,7 +965,7 @@ impl Svc {
                             ctx.auth
                                 .challenges(&policy, false)
                                 .into_iter()
-                                .map(|c| ("www-authenticate".to_owned(), c)),
+                                .map(|c| ("www-authenticate".into(), c.into())),
                         );
                     }
                     if !encrypted && final_token.is_none() {
@@ -1086,7 +1089,7 @@ impl Svc {
             .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         reply
             .headers
-            .push(("content-type".into(), ntlm::winrm::content_type()));
+            .push(("content-type".into(), ntlm::winrm::content_type().into()));
         reply.body = Bytes::from(sealed);
         reply
     }
@@ -1168,10 +1171,8 @@ async fn read_body(mut body: Incoming, max: usize) -> Result<Vec<u8>, BodyError>
 
 /// A small plain-text answer from the HTTP layer itself.
 fn simple(status: u16, text: &str, close: bool) -> Reply {
-    let mut headers = vec![(
-        "content-type".to_owned(),
-        "text/plain; charset=utf-8".to_owned(),
-    )];
+    let mut headers: Vec<HeaderPair> =
+        vec![("content-type".into(), "text/plain; charset=utf-8".into())];
     if close {
         headers.push(("connection".into(), "close".into()));
     }
@@ -1247,7 +1248,7 @@ fn build_response(reply: &Reply) -> Response<ResBody> {
             (Ok(n), Ok(v)) => {
                 headers.append(n, v);
             }
-            _ => tracing::warn!(name, value, "dropping an invalid response header"),
+            _ => tracing::warn!(%name, %value, "dropping an invalid response header"),
         }
     }
     if status.is_informational()
@@ -1313,7 +1314,7 @@ impl Draft<'_> {
         &mut self,
         outcome: OutcomeKind,
         status: Option<u16>,
-        response_headers: Vec<(String, String)>,
+        response_headers: Vec<HeaderPair>,
         response_body: Option<StoredBody>,
     ) {
         if self.done {
@@ -1329,7 +1330,7 @@ impl Draft<'_> {
         });
         let record = HttpRecord {
             tls: self.tls,
-            method: std::mem::take(&mut self.method).into_owned(),
+            method: std::mem::take(&mut self.method),
             path: std::mem::take(&mut self.path),
             // A copy of its own: hyper's map would keep the request's whole read buffer.
             request_headers: std::mem::take(&mut self.headers).compact(),
@@ -1371,7 +1372,7 @@ impl Draft<'_> {
         }
         let mut headers = reply.headers;
         headers.retain(|(n, _)| !is_framing_header(n));
-        headers.push(("content-length".into(), reply.body.len().to_string()));
+        headers.push(("content-length".into(), reply.body.len().to_string().into()));
         self.record(
             outcome,
             Some(reply.status),

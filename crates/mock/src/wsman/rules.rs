@@ -61,7 +61,7 @@ impl Inner {
                 let o = reply(
                     *status,
                     body.into_bytes(),
-                    content_type.as_deref().unwrap_or(SOAP_CT),
+                    content_type_or_soap(content_type.as_deref()),
                 );
                 RuleOutcome::Done(with_delay(*delay, o))
             }
@@ -74,7 +74,7 @@ impl Inner {
                 let o = reply(
                     *status,
                     body.clone().into_bytes(),
-                    content_type.as_deref().unwrap_or(SOAP_CT),
+                    content_type_or_soap(content_type.as_deref()),
                 );
                 RuleOutcome::Done(with_delay(*delay, o))
             }
@@ -123,7 +123,7 @@ impl Inner {
                         let o = reply(
                             status,
                             body.into_bytes(),
-                            content_type.as_deref().unwrap_or(SOAP_CT),
+                            content_type_or_soap(content_type.as_deref()),
                         );
                         RuleOutcome::Done(with_delay(*delay, o))
                     }
@@ -224,4 +224,9 @@ pub(super) fn xml_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// A rule's content type, or the SOAP one (borrowed) when it gives none.
+fn content_type_or_soap(given: Option<&str>) -> std::borrow::Cow<'static, str> {
+    given.map_or(std::borrow::Cow::Borrowed(SOAP_CT), |c| c.to_owned().into())
 }

@@ -159,7 +159,11 @@ pub(super) fn timed(
     }
 }
 
-pub(super) fn reply(status: u16, body: Vec<u8>, content_type: &str) -> Outcome {
+pub(super) fn reply(
+    status: u16,
+    body: Vec<u8>,
+    content_type: impl Into<Cow<'static, str>>,
+) -> Outcome {
     Outcome::Reply(Reply {
         status,
         // Room for the Content-Length the journal adds to its copy.
