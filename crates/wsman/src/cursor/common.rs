@@ -8,7 +8,8 @@
 //! attribute list for every element, and a tree for ReplyTo and SelectorSet;
 //! [`Cursor::common_header`] reads them from the tags' bytes instead (quick-xml reads
 //! only the XML declaration; [`Lex`] the rest). The bodies a client repeats most (none,
-//! an Identify, an Enumerate of OptimizeEnumeration and MaxElements) it reads too, to
+//! an Identify, an Enumerate of OptimizeEnumeration and MaxElements, a Pull of its
+//! context and MaxElements) it reads too, to
 //! the end of the document (`Cursor::common_body`). Any other body it leaves to the
 //! general code, with the cursor inside `s:Body` as the general path leaves it (the
 //! same bindings, open elements and element count, a quick-xml reader at the body).
@@ -28,7 +29,7 @@ use quick_xml::events::{BytesStart, Event};
 
 use super::{Cursor, Start, split_qname};
 use crate::addressing::{Epr, Selector, SelectorValue, is_true};
-use crate::body::{Body, Enumerate};
+use crate::body::{Body, Enumerate, Pull};
 use crate::duration::XsDuration;
 use crate::envelope::{Header, HeaderName, Meta};
 use crate::error::Error;
@@ -526,9 +527,10 @@ impl<'a> Cursor<'a> {
     /// itself, the Body's and the Envelope's end tags and nothing but white space
     /// after them; the body and its first element's offset. The shapes are the
     /// requests a client repeats most: none (`<s:Body/>`, white space only), an
-    /// Identify and an Enumerate of `wsman:OptimizeEnumeration` and
-    /// `wsman:MaxElements`, every element without attributes. `None` for anything
-    /// else, after which the caller hands the body to the general code.
+    /// Identify, an Enumerate of `wsman:OptimizeEnumeration` and `wsman:MaxElements`,
+    /// and a Pull of `wsen:EnumerationContext` and `wsen:MaxElements`, every element
+    /// without attributes. `None` for anything else, after which the caller hands the
+    /// body to the general code.
     fn common_body(
         &mut self,
         lex: &mut Lex,
@@ -563,6 +565,7 @@ impl<'a> Cursor<'a> {
                         }
                         Body::Identify
                     }
+                    (Known::Wsen, "Pull") if !leaf => Body::Pull(self.common_pull(lex, p, q)?),
                     (Known::Wsen, "Enumerate") => {
                         let mut r = Enumerate::default();
                         if !leaf {
@@ -591,6 +594,44 @@ impl<'a> Cursor<'a> {
         #[cfg(test)]
         BODIES.with(|b| b.set(b.get() + 1));
         Some((body, first))
+    }
+
+    /// A Pull's children, after its start tag: `wsen:EnumerationContext` (required)
+    /// and `wsen:MaxElements` (at least 1), as the general reader takes them (any
+    /// number of each, the last kept), each without attributes, and text between them.
+    fn common_pull(&mut self, lex: &mut Lex, p: &Prefixes<'a>, pull_q: &str) -> Option<Pull<'a>> {
+        let mut context = None;
+        let mut max_elements = None;
+        loop {
+            let e = match self.lex(lex)? {
+                Tok::Text(_) => continue,
+                Tok::Start(e) => e,
+                Tok::End(name) if name == pull_q.as_bytes() => break,
+                _ => return None,
+            };
+            let q = self.sub(e.name().as_ref())?;
+            if e.len() != q.len() {
+                return None;
+            }
+            self.common_enter(q)?;
+            // `common_text` closes each.
+            match p.name(q)? {
+                (Known::Wsen, "EnumerationContext") => {
+                    context = Some(Cow::Borrowed(self.common_text(lex, q)?.trim()));
+                }
+                (Known::Wsen, "MaxElements") => {
+                    let count: u32 = self.common_text(lex, q)?.trim().parse().ok()?;
+                    max_elements = Some(count).filter(|n| *n > 0);
+                    max_elements?;
+                }
+                _ => return None,
+            }
+        }
+        Some(Pull {
+            context: context?,
+            max_elements,
+            ..Pull::default()
+        })
     }
 
     /// After a start tag: white space at most, then the matching end tag.

@@ -255,6 +255,7 @@ fn envelope() -> impl Strategy<Value = String> {
             "<s:Body><n:Pull><n:EnumerationContext>uuid:1</n:EnumerationContext></n:Pull></s:Body>",
             "<s:Body>\n <n:Enumerate> <w:OptimizeEnumeration></w:OptimizeEnumeration>\n<w:MaxElements> 7 </w:MaxElements> </n:Enumerate>\n</s:Body>",
             "<s:Body><n:Enumerate/></s:Body>",
+            "<s:Body><n:Pull> <n:EnumerationContext> u </n:EnumerationContext><n:MaxElements>2</n:MaxElements></n:Pull></s:Body>",
             "<s:Body><n:Enumerate>x<w:MaxElements>1</w:MaxElements><w:MaxElements>+2</w:MaxElements></n:Enumerate></s:Body>",
         ],
         &[
@@ -263,6 +264,8 @@ fn envelope() -> impl Strategy<Value = String> {
             "<s:Body x=\"1\"></s:Body>",
             "<s:Body><u:Open></s:Body>",
             "<s:Body><n:Enumerate><w:MaxElements>-1</w:MaxElements></n:Enumerate></s:Body>",
+            "<s:Body><n:Pull><n:EnumerationContext>u</n:EnumerationContext><n:MaxElements>0</n:MaxElements></n:Pull></s:Body>",
+            "<s:Body><n:Pull><n:MaxElements>2</n:MaxElements></n:Pull></s:Body>",
             "<s:Body><n:Enumerate><w:MaxElements/></n:Enumerate></s:Body>",
             "<s:Body><n:Enumerate><w:OptimizeEnumeration/><u:Other/></n:Enumerate></s:Body>",
             "<s:Body><n:Enumerate></n:Enumerate><n:Enumerate/></s:Body>",
@@ -508,6 +511,9 @@ fn the_common_bodies_are_read_by_the_common_path_itself() {
         "<s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>20</w:MaxElements></n:Enumerate></s:Body>",
         "<s:Body><n:Enumerate>\n<w:MaxElements> 5\n</w:MaxElements><w:OptimizeEnumeration></w:OptimizeEnumeration>\n</n:Enumerate></s:Body>",
         "<s:Body><n:Enumerate>t<w:MaxElements>1</w:MaxElements><w:MaxElements>4294967295</w:MaxElements></n:Enumerate></s:Body>",
+        "<s:Body><n:Pull><n:EnumerationContext>uuid:1</n:EnumerationContext></n:Pull></s:Body>",
+        "<s:Body><n:Pull>\n <n:EnumerationContext> uuid:2\n</n:EnumerationContext> <n:MaxElements>7</n:MaxElements></n:Pull></s:Body>",
+        "<s:Body><n:Pull><n:MaxElements>3</n:MaxElements><n:EnumerationContext></n:EnumerationContext><n:EnumerationContext>c</n:EnumerationContext><n:MaxElements> 9 </n:MaxElements></n:Pull></s:Body>",
     ];
     let texts: Vec<String> = read
         .iter()
@@ -539,6 +545,13 @@ fn the_common_bodies_are_read_by_the_common_path_itself() {
     assert_eq!(enumerate(&bodies[24]), (true, Some(20)));
     assert_eq!(enumerate(&bodies[27]), (true, Some(5)));
     assert_eq!(enumerate(&bodies[30]), (false, Some(4_294_967_295)));
+    let pull = |b: &crate::Body<'_>| match b {
+        crate::Body::Pull(p) => (p.context.to_string(), p.max_elements),
+        other => panic!("not a Pull: {other:?}"),
+    };
+    assert_eq!(pull(&bodies[33]), ("uuid:1".to_owned(), None));
+    assert_eq!(pull(&bodies[36]), ("uuid:2".to_owned(), Some(7)));
+    assert_eq!(pull(&bodies[39]), ("c".to_owned(), Some(9)));
 
     let handed = [
         ("", "<s:Body><i:Identify x=\"1\"/></s:Body>", ""),
@@ -595,6 +608,47 @@ fn the_common_bodies_are_read_by_the_common_path_itself() {
         ("", "<s:Body/><s:Body/>", ""),
         ("", "<s:Body></s:Envelope>", ""),
         ("", "<s:Body><i:Identify></s:Body>", ""),
+        ("", "<s:Body><n:Pull/></s:Body>", ""),
+        (
+            "",
+            "<s:Body><n:Pull><n:MaxElements>1</n:MaxElements></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext>c</n:EnumerationContext><n:MaxElements>0</n:MaxElements></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext>c</n:EnumerationContext><n:MaxTime>PT1S</n:MaxTime></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext>c</n:EnumerationContext><n:MaxCharacters>9</n:MaxCharacters></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext/></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext x=\"1\">c</n:EnumerationContext></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><w:EnumerationContext>c</w:EnumerationContext></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext>a &amp; b</n:EnumerationContext></n:Pull></s:Body>",
+            "",
+        ),
         (
             " xmlns:j=\"urn:other\"",
             "<s:Body><j:Identify/></s:Body>",
