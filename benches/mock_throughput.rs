@@ -28,9 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use criterion::{
-    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Full};
@@ -631,30 +629,9 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
     }
 }
 
-fn mock_throughput(c: &mut Criterion) {
-    let started = SystemTime::now();
-    let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| {
-        args.iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-    };
-    // `cargo bench` passes --bench; `cargo test` does not (criterion then runs each
-    // function once): keep that smoke run small. Under --profile-time only the
-    // profiled series should run, so the latency pass is skipped.
-    let full = has("--bench") && !has("--test");
-    let profiling = has("--profile-time");
-    // Requests per criterion iteration of one series.
-    let batch = |t: &Target, connections: usize| match (full, connections) {
-        (false, c) => c,
-        (true, CONNECTIONS) => t.batch,
-        (true, _) => t.batch / SINGLE_DIVISOR,
-    };
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+/// Starts the mock, the bare servers and the floors on `rt`, and checks once, outside
+/// any timing, that every target answers what it must.
+fn start_targets(rt: &tokio::runtime::Runtime) -> (MockServer, Vec<Arc<Target>>) {
     let bare_body = Bytes::from(read(BARE_RESPONSE));
     let (mock, bare) = rt.block_on(async {
         let mock = MockServer::builder().start().await.expect("start the mock");
@@ -764,7 +741,6 @@ fn mock_throughput(c: &mut Criterion) {
     .map(Arc::new)
     .collect();
 
-    // Check once, outside the timed loops, that every target answers what it must.
     rt.block_on(async {
         for t in &targets {
             let mut sender = connect(t).await;
@@ -772,6 +748,35 @@ fn mock_throughput(c: &mut Criterion) {
             t.check(status, &body);
         }
     });
+
+    (mock, targets)
+}
+
+fn mock_throughput(c: &mut Criterion) {
+    let started = SystemTime::now();
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    // `cargo bench` passes --bench; `cargo test` does not (criterion then runs each
+    // function once): keep that smoke run small. Under --profile-time only the
+    // profiled series should run, so the latency pass is skipped.
+    let full = has("--bench") && !has("--test");
+    let profiling = has("--profile-time");
+    // Requests per criterion iteration of one series.
+    let batch = |t: &Target, connections: usize| match (full, connections) {
+        (false, c) => c,
+        (true, CONNECTIONS) => t.batch,
+        (true, _) => t.batch / SINGLE_DIVISOR,
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (mock, targets) = start_targets(&rt);
 
     let mut g = c.benchmark_group("mock_throughput");
     // A batch takes tens of milliseconds: flat sampling keeps 20 samples within 3 s.
@@ -821,5 +826,70 @@ fn mock_throughput(c: &mut Criterion) {
     rt.block_on(mock.shutdown());
 }
 
+/// `--solo TARGET [SECONDS]`: one target alone, for paired runs (`benches/pair.sh`).
+/// Starts the servers as the bench does, warms the target up for a second, then keeps
+/// [`CONNECTIONS`] connections busy for SECONDS (default 8) and prints one line to
+/// stdout, `solo TARGET REQUESTS SECONDS RATE`. Two such processes run at the same
+/// time (two builds, or the mock and `bare`) see one machine state, so the ratio of
+/// their rates is far steadier on a noisy machine than two runs one after the other.
+fn solo(name: &str, seconds: f64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (mock, targets) = start_targets(&rt);
+    let Some(target) = targets.iter().find(|t| t.name == name).cloned() else {
+        let names: Vec<&str> = targets.iter().map(|t| t.name).collect();
+        eprintln!(
+            "--solo: no target `{name}` (the targets: {})",
+            names.join(", ")
+        );
+        std::process::exit(2);
+    };
+    let (requests, elapsed) = rt.block_on(async {
+        let mut pool = Pool::open(target.clone(), CONNECTIONS).await;
+        let warm = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < warm {
+            pool.batch(CONNECTIONS * 4, false).await;
+        }
+        let start = Instant::now();
+        let end = start + Duration::from_secs_f64(seconds);
+        let mut requests = 0;
+        while Instant::now() < end {
+            pool.batch(CONNECTIONS * 4, false).await;
+            requests += CONNECTIONS * 4;
+        }
+        (requests, start.elapsed())
+    });
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "solo {name} {requests} {secs:.3} {:.0}",
+        requests as f64 / secs
+    );
+    rt.block_on(mock.shutdown());
+}
+
 criterion_group!(benches, mock_throughput);
-criterion_main!(benches);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--solo") {
+        let Some(name) = args.get(i + 1) else {
+            eprintln!("usage: mock_throughput --solo TARGET [SECONDS]");
+            std::process::exit(2);
+        };
+        let seconds = match args.get(i + 2).map(|s| s.parse::<f64>()) {
+            None => 8.0,
+            Some(Ok(s)) if s > 0.0 && s.is_finite() => s,
+            Some(_) => {
+                eprintln!("--solo: SECONDS must be a positive number");
+                std::process::exit(2);
+            }
+        };
+        solo(name, seconds);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

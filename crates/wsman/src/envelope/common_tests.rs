@@ -609,6 +609,15 @@ fn the_common_bodies_are_read_by_the_common_path_itself() {
         ("", "<s:Body></s:Envelope>", ""),
         ("", "<s:Body><i:Identify></s:Body>", ""),
         ("", "<s:Body><n:Pull/></s:Body>", ""),
+        // Markup that is not well formed (the general path refuses each).
+        ("", "<s:Body/>x", ""),
+        ("", "<s:Body></s:Body>\u{a0}", ""),
+        ("", "<s:Body><i:Identify></i:Identifx></s:Body>", ""),
+        ("", "<s:Body><n:Enumerate><w:OptimizeEnumeration></w:OptimizeEnumeratiox></n:Enumerate></s:Body>", ""),
+        ("", "<s:Body><n:Enumerate><w:OptimizeEnumeration/></n:Enumeratx></s:Body>", ""),
+        ("", "<s:Body><n:Enumerate><w:MaxElements/>5</w:MaxElements></n:Enumerate></s:Body>", ""),
+        ("", "<s:Body><n:Pull><n:EnumerationContext>c</n:EnumerationContext></n:Pulx></s:Body>", ""),
+        ("", "<s:Body><n:Pull/><n:EnumerationContext>c</n:EnumerationContext></n:Pull></s:Body>", ""),
         (
             "",
             "<s:Body><n:Pull><n:MaxElements>1</n:MaxElements></n:Pull></s:Body>",
@@ -671,6 +680,12 @@ fn the_common_bodies_are_read_by_the_common_path_itself() {
             assert_eq!(parse_general(&text, &limits).ok(), Some(common), "{text}");
         }
     }
+    // The Envelope's end tag must be its own.
+    let text = request("", "<s:Body/>", "").replace("</s:Envelope>", "</s:Envelopf>");
+    assert!(parse_general(&text, &limits).is_err());
+    crate::cursor::BODIES.with(|b| b.set(0));
+    assert_eq!(parse_common(&text, &limits), None);
+    assert_eq!(crate::cursor::BODIES.with(|b| b.get()), 0);
     // Tight limits: the body's elements count and nest as the general path counts them.
     let text = request(
         "",
