@@ -629,6 +629,16 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
     }
 }
 
+/// The runtime servers and load share: two workers, as on the 2-core machine the goals
+/// were set on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Starts the mock, the bare servers and the floors on `rt`, and checks once, outside
 /// any timing, that every target answers what it must.
 fn start_targets(rt: &tokio::runtime::Runtime) -> (MockServer, Vec<Arc<Target>>) {
@@ -771,11 +781,7 @@ fn mock_throughput(c: &mut Criterion) {
         (true, _) => t.batch / SINGLE_DIVISOR,
     };
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = runtime();
     let (mock, targets) = start_targets(&rt);
 
     let mut g = c.benchmark_group("mock_throughput");
@@ -833,11 +839,7 @@ fn mock_throughput(c: &mut Criterion) {
 /// time (two builds, or the mock and `bare`) see one machine state, so the ratio of
 /// their rates is far steadier on a noisy machine than two runs one after the other.
 fn solo(name: &str, seconds: f64) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = runtime();
     let (mock, targets) = start_targets(&rt);
     let Some(target) = targets.iter().find(|t| t.name == name).cloned() else {
         let names: Vec<&str> = targets.iter().map(|t| t.name).collect();

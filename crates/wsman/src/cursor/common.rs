@@ -602,24 +602,13 @@ impl<'a> Cursor<'a> {
     fn common_pull(&mut self, lex: &mut Lex, p: &Prefixes<'a>, pull_q: &str) -> Option<Pull<'a>> {
         let mut context = None;
         let mut max_elements = None;
-        loop {
-            let e = match self.lex(lex)? {
-                Tok::Text(_) => continue,
-                Tok::Start(e) => e,
-                Tok::End(name) if name == pull_q.as_bytes() => break,
-                _ => return None,
-            };
-            let q = self.sub(e.name().as_ref())?;
-            if e.len() != q.len() {
-                return None;
-            }
-            self.common_enter(q)?;
+        while let Some((q, leaf)) = self.common_plain_child(lex, pull_q)? {
             // `common_text` closes each.
             match p.name(q)? {
-                (Known::Wsen, "EnumerationContext") => {
+                (Known::Wsen, "EnumerationContext") if !leaf => {
                     context = Some(Cow::Borrowed(self.common_text(lex, q)?.trim()));
                 }
-                (Known::Wsen, "MaxElements") => {
+                (Known::Wsen, "MaxElements") if !leaf => {
                     let count: u32 = self.common_text(lex, q)?.trim().parse().ok()?;
                     max_elements = Some(count).filter(|n| *n > 0);
                     max_elements?;
@@ -632,6 +621,32 @@ impl<'a> Cursor<'a> {
             max_elements,
             ..Pull::default()
         })
+    }
+
+    /// The next child element of `parent_q`, entered: its name and whether it is an
+    /// empty-element tag; `Some(None)` at the parent's end tag. Text between children
+    /// is skipped (the general readers of these bodies look at elements only); a
+    /// child with attributes, or anything else, is not the common shape (`None`).
+    fn common_plain_child(
+        &mut self,
+        lex: &mut Lex,
+        parent_q: &str,
+    ) -> Option<Option<(&'a str, bool)>> {
+        let (e, leaf) = loop {
+            match self.lex(lex)? {
+                Tok::Text(_) => {}
+                Tok::Start(e) => break (e, false),
+                Tok::Empty(e) => break (e, true),
+                Tok::End(name) if name == parent_q.as_bytes() => return Some(None),
+                _ => return None,
+            }
+        };
+        let q = self.sub(e.name().as_ref())?;
+        if e.len() != q.len() {
+            return None;
+        }
+        self.common_enter(q)?;
+        Some(Some((q, leaf)))
     }
 
     /// After a start tag: white space at most, then the matching end tag.
@@ -655,19 +670,7 @@ impl<'a> Cursor<'a> {
         enumerate_q: &str,
         r: &mut Enumerate<'a>,
     ) -> Option<()> {
-        loop {
-            let (e, leaf) = match self.lex(lex)? {
-                Tok::Text(_) => continue,
-                Tok::Start(e) => (e, false),
-                Tok::Empty(e) => (e, true),
-                Tok::End(name) if name == enumerate_q.as_bytes() => break,
-                _ => return None,
-            };
-            let q = self.sub(e.name().as_ref())?;
-            if e.len() != q.len() {
-                return None;
-            }
-            self.common_enter(q)?;
+        while let Some((q, leaf)) = self.common_plain_child(lex, enumerate_q)? {
             match p.name(q)? {
                 (Known::Wsman, "OptimizeEnumeration") => {
                     if !leaf {

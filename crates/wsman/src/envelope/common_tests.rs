@@ -613,11 +613,31 @@ fn the_common_bodies_are_read_by_the_common_path_itself() {
         ("", "<s:Body/>x", ""),
         ("", "<s:Body></s:Body>\u{a0}", ""),
         ("", "<s:Body><i:Identify></i:Identifx></s:Body>", ""),
-        ("", "<s:Body><n:Enumerate><w:OptimizeEnumeration></w:OptimizeEnumeratiox></n:Enumerate></s:Body>", ""),
-        ("", "<s:Body><n:Enumerate><w:OptimizeEnumeration/></n:Enumeratx></s:Body>", ""),
-        ("", "<s:Body><n:Enumerate><w:MaxElements/>5</w:MaxElements></n:Enumerate></s:Body>", ""),
-        ("", "<s:Body><n:Pull><n:EnumerationContext>c</n:EnumerationContext></n:Pulx></s:Body>", ""),
-        ("", "<s:Body><n:Pull/><n:EnumerationContext>c</n:EnumerationContext></n:Pull></s:Body>", ""),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:OptimizeEnumeration></w:OptimizeEnumeratiox></n:Enumerate></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:OptimizeEnumeration/></n:Enumeratx></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Enumerate><w:MaxElements/>5</w:MaxElements></n:Enumerate></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext>c</n:EnumerationContext></n:Pulx></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull/><n:EnumerationContext>c</n:EnumerationContext></n:Pull></s:Body>",
+            "",
+        ),
         (
             "",
             "<s:Body><n:Pull><n:MaxElements>1</n:MaxElements></n:Pull></s:Body>",
