@@ -609,6 +609,16 @@ fn the_common_bodies_are_read_by_the_common_path_itself() {
         ("", "<s:Body></s:Envelope>", ""),
         ("", "<s:Body><i:Identify></s:Body>", ""),
         ("", "<s:Body><n:Pull/></s:Body>", ""),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext/>c</n:EnumerationContext></n:Pull></s:Body>",
+            "",
+        ),
+        (
+            "",
+            "<s:Body><n:Pull><n:EnumerationContext>c</n:EnumerationContext><n:MaxElements/>5</n:MaxElements></n:Pull></s:Body>",
+            "",
+        ),
         // Markup that is not well formed (the general path refuses each).
         ("", "<s:Body/>x", ""),
         ("", "<s:Body></s:Body>\u{a0}", ""),
