@@ -578,8 +578,9 @@ impl<'a> Cursor<'a> {
                 self.open.pop();
             }
         }
-        self.open.pop();
-        // The Envelope's end tag, and nothing after it but white space.
+        // The Envelope's end tag, and nothing after it but white space. (The Body and
+        // the Envelope stay open until then: a caller that hands the body over after
+        // all finds them open, as the general code expects.)
         loop {
             match self.lex(lex)? {
                 Tok::Text(t) if blank(t) => {}
@@ -590,6 +591,7 @@ impl<'a> Cursor<'a> {
         if !blank(self.input.as_bytes().get(lex.at..)?) {
             return None;
         }
+        self.open.pop();
         self.open.pop();
         #[cfg(test)]
         BODIES.with(|b| b.set(b.get() + 1));
