@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Instant;
 
 use machine::Machine;
@@ -146,6 +146,13 @@ impl Mock {
     pub(crate) fn lock(&self) -> Locked<'_> {
         // A panic while holding the lock would be a bug; keep serving rather than
         // poisoning every later request.
+        for _ in 0..LOCK_TRIES {
+            match self.shared.inner.try_lock() {
+                Ok(guard) => return Locked(guard),
+                Err(TryLockError::Poisoned(p)) => return Locked(p.into_inner()),
+                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
         Locked(self.shared.inner.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -306,6 +313,17 @@ impl crate::http::Credentials for Mock {
     }
 }
 
+/// How many times [`Mock::lock`] tries the machine lock, spinning, before it sleeps on
+/// it. The lock is held for one operation's dispatch, a few microseconds; when the
+/// other worker holds it, sleeping and being woken (two system calls and two context
+/// switches) costs more than waiting, and std's mutex spins only briefly before it
+/// sleeps. On the throughput bench (two workers, 64 connections) 1,000 tries cut the
+/// futex calls of a Get or Enumerate load by two thirds to three quarters and the
+/// context switches by a third to a half, for 5-6% more requests served; 4,000 did no
+/// better. A holder that is not running (preempted) costs the waiter at most these
+/// tries, tens of microseconds.
+const LOCK_TRIES: usize = 1000;
+
 /// The machine lock held. Whatever was done under it (a WS-Man or IPMI request, the
 /// admin API, a schedule, a test's `with_machine`), releasing it tells the event
 /// deliveries when the machine's event log grew, so a push subscriber hears of an
@@ -391,5 +409,42 @@ mod tests {
         assert!(inner.delivery_fault_hits.is_empty());
         assert!(inner.subscriptions.is_empty());
         assert_eq!(inner.subscriptions.read_bookmark(&old_bookmark), None);
+    }
+
+    /// The machine lock stays usable after a panic under it, whether it is found free
+    /// (the spinning tries) or taken (the sleeping wait), and a waiter gets it only
+    /// when the holder lets go.
+    #[test]
+    fn the_machine_lock_survives_a_panic_and_waits_for_its_holder() {
+        let mock = Mock::new(Scenario::default_scenario(), Arc::new(Journal::default())).unwrap();
+        let m = mock.clone();
+        let panicked = std::thread::spawn(move || {
+            let mut inner = m.lock();
+            inner.delivery_fault_hits = vec![7];
+            panic!("a bug under the lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(mock.shared.inner.is_poisoned());
+        assert_eq!(mock.lock().delivery_fault_hits, vec![7]);
+
+        // Held elsewhere: the waiter neither gets it early nor gives up.
+        let held = mock.lock();
+        let (got, acquired) = std::sync::mpsc::channel();
+        let m = mock.clone();
+        let waiter = std::thread::spawn(move || {
+            let inner = m.lock();
+            got.send(inner.delivery_fault_hits.clone()).unwrap();
+        });
+        assert_eq!(
+            acquired.recv_timeout(std::time::Duration::from_millis(50)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout),
+            "the lock was taken while held"
+        );
+        let mut held = held;
+        held.delivery_fault_hits = vec![8];
+        drop(held);
+        assert_eq!(acquired.recv().unwrap(), vec![8]);
+        waiter.join().unwrap();
     }
 }
