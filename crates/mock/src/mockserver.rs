@@ -178,7 +178,10 @@ impl MockServer {
         config: ServerConfig,
         ipmi: Option<SocketAddr>,
     ) -> std::io::Result<MockServer> {
-        let journal = Arc::new(Journal::new(scenario.http.journal_capacity));
+        let journal = Arc::new(Journal::with_response_budget(
+            scenario.http.journal_capacity,
+            scenario.http.journal_response_bytes,
+        ));
         let mock = Mock::new(scenario, journal.clone()).map_err(std::io::Error::other)?;
         let shared = Arc::new(mock.clone());
         let ipmi = match ipmi {

@@ -131,6 +131,10 @@ pub struct HttpSettings {
     /// last; 0 keeps none and skips building the records (for load tests, where the
     /// journal is most of the per-request allocation).
     pub journal_capacity: usize,
+    /// How many bytes of response bodies the journal's entries keep, newest first
+    /// (the newest entry's always); an older entry keeps the rest of its record and
+    /// the response's length ([`crate::journal::Journal::with_response_budget`]).
+    pub journal_response_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -145,6 +149,7 @@ impl Default for HttpSettings {
             max_connections: 1024,
             allow_unencrypted: true,
             journal_capacity: crate::journal::DEFAULT_CAPACITY,
+            journal_response_bytes: crate::journal::DEFAULT_RESPONSE_BYTES,
         }
     }
 }

@@ -498,6 +498,56 @@ async fn typed_mocks_compile_to_the_rules_the_scenario_file_gives() {
     server.shutdown().await;
 }
 
+/// `[http] journal_response_bytes` bounds the response bodies the journal keeps: the
+/// newest answer's is kept, older ones let theirs go and keep the rest (status, the
+/// body's length); the request bodies stay. The default keeps far more.
+#[tokio::test]
+async fn the_journal_keeps_response_bodies_within_its_budget() {
+    let parsed = mock::Scenario::from_toml("[http]\njournal_response_bytes = 1\n", "budget.toml")
+        .expect("the setting parses");
+    assert_eq!(parsed.http.journal_response_bytes, 1);
+    assert_eq!(
+        mock::Scenario::default_scenario()
+            .http
+            .journal_response_bytes,
+        mock::journal::DEFAULT_RESPONSE_BYTES
+    );
+    for budget in [1usize, mock::journal::DEFAULT_RESPONSE_BYTES] {
+        let mut scenario = mock::Scenario::default_scenario();
+        scenario.http.journal_response_bytes = budget;
+        let server = MockServer::builder()
+            .scenario(scenario)
+            .start()
+            .await
+            .unwrap();
+        let c = client(&server);
+        for _ in 0..3 {
+            let answer = c.identify(false).await.unwrap();
+            assert_eq!(answer.status(), Some(200));
+        }
+        let entries = server.journal();
+        let answered: Vec<_> = entries
+            .iter()
+            .filter_map(|e| e.http())
+            .filter(|h| h.status == Some(200))
+            .collect();
+        assert_eq!(answered.len(), 3, "{budget}");
+        for (i, h) in answered.iter().enumerate() {
+            let body = h.response_body.as_ref().expect("a response body");
+            let newest = i == answered.len() - 1;
+            assert_eq!(body.is_released(), budget == 1 && !newest, "{budget}, {i}");
+            assert!(body.len > 0);
+            if body.is_released() {
+                assert_eq!(body.data(), "");
+            } else {
+                assert!(body.data().contains("IdentifyResponse"), "{budget}, {i}");
+            }
+            assert!(h.request_body.data().contains("Identify"));
+        }
+        server.shutdown().await;
+    }
+}
+
 /// `[http] journal_capacity = 0` turns the journal off: requests are answered as
 /// usual, and nothing is kept; the default keeps them.
 #[tokio::test]

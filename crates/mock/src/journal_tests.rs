@@ -1,0 +1,350 @@
+//! The journal's unit tests (kept apart so that `journal.rs` stays a readable size).
+
+use super::*;
+
+fn entry(n: u8) -> Entry {
+    Entry::new(
+        "ipmi",
+        SocketAddr::from(([127, 0, 0, 1], 623)),
+        SystemTime::now(),
+        Duration::from_millis(1),
+        Detail::Data(serde_json::json!({ "n": n })),
+    )
+}
+
+/// `wait_for` ends when its entry is recorded, from whichever thread, whether it
+/// registered before or after the recording; a waiter gone stops being counted.
+#[test]
+fn waiters_wake_on_their_entry_from_any_thread_and_are_counted_while_waiting() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let j = std::sync::Arc::new(Journal::new(4));
+    let patience = Duration::from_secs(10);
+    rt.block_on(async {
+        // Already recorded: no wait at all.
+        j.record(entry(0));
+        assert_eq!(j.wait_for(1).await, 1);
+        assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+
+        // Waiting first, recorded later by another thread (and a capacity-0
+        // journal's `skip` wakes the same way).
+        let waiter = tokio::spawn({
+            let j = j.clone();
+            async move { j.wait_for(3).await }
+        });
+        while j.waiters.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let recorder = std::thread::spawn({
+            let j = j.clone();
+            move || {
+                j.record(entry(1));
+                j.skip();
+            }
+        });
+        let got = tokio::time::timeout(patience, waiter)
+            .await
+            .expect("the waiter was woken")
+            .expect("the waiter did not panic");
+        assert_eq!(got, 3);
+        recorder.join().expect("recorder");
+        assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+
+        // Racing: each round a waiter and a recorder on different threads.
+        for _ in 0..200 {
+            let want = j.last_seq() + 1;
+            let waiter = tokio::spawn({
+                let j = j.clone();
+                async move { j.wait_for(want).await }
+            });
+            let recorder = std::thread::spawn({
+                let j = j.clone();
+                move || j.record(entry(2))
+            });
+            let got = tokio::time::timeout(patience, waiter)
+                .await
+                .expect("no wake-up lost in the race")
+                .expect("the waiter did not panic");
+            assert!(got >= want);
+            recorder.join().expect("recorder");
+        }
+
+        // A waiter dropped while waiting is no longer counted.
+        let waiting = tokio::time::timeout(Duration::from_millis(1), j.wait_for(u64::MAX));
+        assert!(waiting.await.is_err());
+        assert_eq!(j.waiters.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn ring_keeps_the_newest_and_counts_on() {
+    let j = Journal::new(3);
+    for n in 0..5 {
+        j.record(entry(n));
+    }
+    let seqs: Vec<u64> = j.entries().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [3, 4, 5]);
+    assert_eq!(j.since(3).len(), 2);
+    assert_eq!(j.since(0).len(), 3);
+    assert_eq!(j.since(9).len(), 0);
+    assert_eq!(j.clear(), 3);
+    assert!(j.is_empty());
+    assert_eq!(j.record(entry(9)), 6);
+}
+
+#[test]
+fn bodies_are_text_or_base64_and_capped() {
+    let b = StoredBody::new(b"<x/>");
+    assert_eq!(
+        (b.data().as_ref(), b.is_base64(), b.truncated),
+        ("<x/>", false, false)
+    );
+    let b = StoredBody::new(&[0xff, 0xfe, 0]);
+    assert!(b.is_base64());
+    assert_eq!(b.data(), "//4A");
+    assert_eq!(b.bytes(), [0xff, 0xfe, 0]);
+    // A multi-byte character split by the cap is dropped, not turned into base64.
+    let mut long = vec![b'a'; MAX_STORED_BODY - 1];
+    long.extend_from_slice("é".as_bytes());
+    let b = StoredBody::new(&long);
+    assert!(b.truncated && !b.is_base64());
+    assert_eq!(b.data().len(), MAX_STORED_BODY - 1);
+    assert_eq!(b.bytes().len(), MAX_STORED_BODY - 1);
+    assert_eq!(b.len, MAX_STORED_BODY + 1);
+}
+
+/// The journal's JSON of a body is what it was before bodies were kept as bytes,
+/// and storing shared bytes copies nothing.
+#[test]
+fn stored_bodies_serialize_as_before_and_share_their_bytes() {
+    let v = serde_json::to_value(StoredBody::new(b"<x/>")).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"data": "<x/>", "base64": false, "len": 4, "truncated": false})
+    );
+    let v = serde_json::to_value(StoredBody::new(&[0xff, 0xfe, 0])).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"data": "//4A", "base64": true, "len": 3, "truncated": false})
+    );
+    let answer = Bytes::from(vec![b'a'; MAX_STORED_BODY + 5]);
+    let b = StoredBody::from_bytes(answer.clone());
+    assert_eq!(
+        b.kept.as_ptr(),
+        answer.as_ptr(),
+        "the answer's bytes are shared"
+    );
+    assert_eq!(
+        (b.len, b.truncated, b.kept.len()),
+        (MAX_STORED_BODY + 5, true, MAX_STORED_BODY)
+    );
+    assert_eq!(b, StoredBody::new(&answer));
+}
+
+/// `from_vec` stores exactly what `new` stores, for text, binary, empty, exactly
+/// at the cap, over it, and a character split by the cap.
+#[test]
+fn storing_an_owned_body_stores_what_storing_a_borrowed_one_does() {
+    let mut at_cap = vec![b'a'; MAX_STORED_BODY];
+    at_cap[0] = b'<';
+    let mut split = vec![b'a'; MAX_STORED_BODY - 1];
+    split.extend_from_slice("é".as_bytes());
+    let bodies: Vec<Vec<u8>> = vec![
+        b"<s:Envelope/>".to_vec(),
+        Vec::new(),
+        vec![0xff, 0xfe, 0],
+        "Größe ✓".as_bytes().to_vec(),
+        at_cap,
+        vec![b'b'; MAX_STORED_BODY + 10],
+        split,
+    ];
+    for body in bodies {
+        assert_eq!(
+            StoredBody::from_vec(body.clone()),
+            StoredBody::new(&body),
+            "{} bytes",
+            body.len()
+        );
+    }
+}
+
+/// A journal of capacity 0 keeps nothing but still numbers what it is given, by
+/// `record` and by `skip` alike.
+#[test]
+fn a_journal_of_capacity_zero_keeps_nothing_and_counts_on() {
+    let j = Journal::new(0);
+    assert!(!j.keeps_entries());
+    assert_eq!(j.record(entry(1)), 1);
+    assert_eq!(j.skip(), 2);
+    assert_eq!(j.record(entry(3)), 3);
+    assert!(j.is_empty());
+    assert_eq!(j.entries().len(), 0);
+    assert_eq!(j.last_seq(), 3);
+    assert!(Journal::new(1).keeps_entries());
+}
+
+#[test]
+fn serializes_with_protocol_and_flat_detail() {
+    let j = Journal::new(2);
+    j.record(entry(7));
+    let v = serde_json::to_value(j.entries()).unwrap();
+    assert_eq!(v[0]["protocol"], "ipmi");
+    assert_eq!(v[0]["detail"]["n"], 7);
+    assert_eq!(v[0]["seq"], 1);
+}
+
+/// An HTTP entry whose response body is `response` bytes long (none when `None`).
+fn exchange(response: Option<usize>) -> Entry {
+    let record = HttpRecord {
+        tls: false,
+        method: "POST".into(),
+        path: "/wsman".into(),
+        request_headers: crate::http::Headers::default(),
+        request_body: StoredBody::new(b"<s:Envelope/>"),
+        user: None,
+        auth: AuthOutcome::Basic,
+        encrypted: false,
+        rule: None,
+        operation: Some("Get".into()),
+        psrp: Vec::new(),
+        outcome: OutcomeKind::Reply,
+        status: Some(200),
+        response_headers: Vec::new(),
+        response_body: response.map(|n| StoredBody::from_vec(vec![b'r'; n])),
+    };
+    Entry::new(
+        "http",
+        SocketAddr::from(([127, 0, 0, 1], 5985)),
+        SystemTime::now(),
+        Duration::from_millis(1),
+        Detail::Http(Box::new(record)),
+    )
+}
+
+/// Of each entry, whether its response body is released (`None`: it has none).
+fn released(j: &Journal) -> Vec<Option<bool>> {
+    j.entries()
+        .iter()
+        .map(|e| {
+            e.http()?
+                .response_body
+                .as_ref()
+                .map(StoredBody::is_released)
+        })
+        .collect()
+}
+
+/// The response budget lets the oldest bodies go first, only as many as it must,
+/// never the newest's; a released body keeps its length and the rest of its entry,
+/// and says so in the JSON (and only then).
+#[test]
+fn the_response_budget_lets_the_oldest_bodies_go_and_keeps_the_newest() {
+    let j = Journal::with_response_budget(10, 100);
+    for _ in 0..2 {
+        j.record(exchange(Some(40)));
+    }
+    j.record(exchange(None));
+    assert_eq!(released(&j), [Some(false), Some(false), None]);
+    // 120 bytes: the oldest goes.
+    j.record(exchange(Some(40)));
+    assert_eq!(released(&j), [Some(true), Some(false), None, Some(false)]);
+    // The newest is kept whatever its size; all before it go.
+    j.record(exchange(Some(500)));
+    assert_eq!(
+        released(&j),
+        [Some(true), Some(true), None, Some(true), Some(false)]
+    );
+    // No longer the newest, the big one goes too.
+    j.record(exchange(Some(1)));
+    assert_eq!(released(&j)[3..], [Some(true), Some(true), Some(false)]);
+
+    let entries = j.entries();
+    let first = entries[0].http().unwrap();
+    let body = first.response_body.as_ref().unwrap();
+    assert_eq!(
+        (body.len, body.data().as_ref(), body.bytes().len()),
+        (40, "", 0)
+    );
+    assert_eq!(first.request_body.data(), "<s:Envelope/>");
+    assert_eq!(first.status, Some(200));
+    let v = serde_json::to_value(body).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"data": "", "base64": false, "len": 40, "truncated": false, "released": true})
+    );
+    let kept = entries[5].http().unwrap().response_body.clone().unwrap();
+    assert!(!kept.is_released());
+    assert_eq!(serde_json::to_value(&kept).unwrap()["data"], "r");
+    assert!(
+        serde_json::to_value(&kept)
+            .unwrap()
+            .get("released")
+            .is_none()
+    );
+
+    // After a clear, the count starts afresh.
+    j.clear();
+    for _ in 0..2 {
+        j.record(exchange(Some(50)));
+    }
+    assert_eq!(released(&j), [Some(false), Some(false)]);
+}
+
+/// Evicted entries give their bytes back: a budget that holds every entry kept
+/// never releases anything, however many pass through.
+#[test]
+fn evicted_entries_give_their_response_bytes_back() {
+    let j = Journal::with_response_budget(3, 90);
+    for _ in 0..20 {
+        j.record(exchange(Some(30)));
+    }
+    assert_eq!(released(&j), [Some(false); 3]);
+    let j = Journal::with_response_budget(3, 89);
+    for _ in 0..20 {
+        j.record(exchange(Some(30)));
+    }
+    assert_eq!(released(&j), [Some(true), Some(false), Some(false)]);
+}
+
+proptest::proptest! {
+    /// Whatever passes through: the released bodies are the oldest, the newest is
+    /// never released, the kept ones fit the budget unless only the newest is
+    /// kept, each release was needed, and the running count is the kept bytes.
+    #[test]
+    fn the_response_budget_holds_for_any_traffic(
+        capacity in 1usize..8,
+        budget in 0usize..300,
+        ops in proptest::collection::vec(proptest::option::of(0usize..200), 0..40),
+        clear_at in proptest::option::of(0usize..40),
+    ) {
+        let j = Journal::with_response_budget(capacity, budget);
+        for (i, op) in ops.iter().enumerate() {
+            if clear_at == Some(i) {
+                j.clear();
+            }
+            j.record(exchange(*op));
+            let entries = j.entries();
+            let bodies: Vec<&StoredBody> = entries
+                .iter()
+                .filter_map(|e| e.http()?.response_body.as_ref())
+                .collect();
+            let kept: Vec<&&StoredBody> = bodies.iter().filter(|b| !b.is_released()).collect();
+            let released = bodies.len() - kept.len();
+            proptest::prop_assert!(bodies[..released].iter().all(|b| b.is_released()));
+            if op.is_some() {
+                proptest::prop_assert!(!bodies.last().unwrap().is_released());
+            }
+            let total: usize = kept.iter().map(|b| b.kept_len()).sum();
+            if kept.len() > 1 {
+                proptest::prop_assert!(total <= budget);
+            }
+            if released > 0 {
+                proptest::prop_assert!(total + bodies[released - 1].len > budget);
+            }
+            proptest::prop_assert_eq!(j.ring().response_bytes, total);
+        }
+    }
+}
