@@ -2,6 +2,9 @@
 //! next to a bare hyper server that answers a fixed ~3 KB envelope to any POST (`bare`),
 //! and the same server answering the mock's own ~17 KB Enumerate answer (`bare_enum`),
 //! which separates the cost of moving an answer that size from the cost of making it.
+//! The `*_nojournal` series send the same requests to a second mock whose journal keeps
+//! nothing (`[http] journal_capacity = 0`, what the README advises for load tests):
+//! their ratio to the default mock's is the journal's cost, from the same run.
 //! Two "floor" servers (`floor_get`, `floor_enum`) do the least any WS-Man server must
 //! do for a request: read every XML event of the body (quick-xml, no tree, no types)
 //! and echo its MessageID as RelatesTo in the mock's own answer for that request, so
@@ -542,7 +545,7 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
         GOAL_P99.as_millis()
     );
     eprintln!(
-        "{:<10} {:>16} {:>14} {:>8} {:>11} {:>9} {:>9} {:>9}  goals",
+        "{:<19} {:>16} {:>14} {:>8} {:>11} {:>9} {:>9} {:>9}  goals",
         "target",
         "req/s criterion",
         "req/s (pass)",
@@ -560,7 +563,12 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
         let range = r
             .ratio_range
             .map_or_else(|| "-".to_owned(), |(lo, hi)| format!("{lo:.2}-{hi:.2}"));
-        let goals = if r.name.starts_with("bare") || r.name.starts_with("floor") || !full {
+        let goals = if !full {
+            String::new()
+        } else if r.name.ends_with("_nojournal") {
+            // Context, not a goal: the goals are the default mock's.
+            "(journal off)".to_owned()
+        } else if r.name.starts_with("bare") || r.name.starts_with("floor") {
             String::new()
         } else {
             let fast = ratio(r).is_some_and(|x| x >= GOAL_RATIO);
@@ -572,7 +580,7 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
             )
         };
         eprintln!(
-            "{:<10} {:>16} {:>14.0} {:>8} {:>11} {:>9} {:>9} {:>9}  {goals}",
+            "{:<19} {:>16} {:>14.0} {:>8} {:>11} {:>9} {:>9} {:>9}  {goals}",
             r.name,
             crit,
             r.rate,
@@ -592,6 +600,21 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
         .map(|(e, b)| e.rate / b.rate);
     if let Some(x) = size_matched {
         eprintln!("enumerate x bare_enum (the bare server sending the same answer): {x:.2}");
+    }
+    // The journal's share: each target's rate over the journal-off mock's.
+    let journal: Vec<String> = ["identify", "get", "enumerate"]
+        .iter()
+        .filter_map(|n| {
+            let on = rows.iter().find(|r| r.name == *n)?;
+            let off = rows.iter().find(|r| r.name == format!("{n}_nojournal"))?;
+            Some(format!("{n} {:.2}", on.rate / off.rate))
+        })
+        .collect();
+    if !journal.is_empty() {
+        eprintln!(
+            "the default mock x the mock without a journal: {}",
+            journal.join(", ")
+        );
     }
     if !full {
         eprintln!("(smoke run: these numbers measure nothing; run `cargo bench` for them)");
@@ -641,13 +664,21 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Starts the mock, the bare servers and the floors on `rt`, and checks once, outside
 /// any timing, that every target answers what it must.
-fn start_targets(rt: &tokio::runtime::Runtime) -> (MockServer, Vec<Arc<Target>>) {
+fn start_targets(rt: &tokio::runtime::Runtime) -> (Vec<MockServer>, Vec<Arc<Target>>) {
     let bare_body = Bytes::from(read(BARE_RESPONSE));
-    let (mock, bare) = rt.block_on(async {
+    let (mock, quiet, bare) = rt.block_on(async {
         let mock = MockServer::builder().start().await.expect("start the mock");
-        (mock, start_bare(bare_body).await)
+        let mut scenario = mock::Scenario::default_scenario();
+        scenario.http.journal_capacity = 0;
+        let quiet = MockServer::builder()
+            .scenario(scenario)
+            .start()
+            .await
+            .expect("start the mock without a journal");
+        (mock, quiet, start_bare(bare_body).await)
     });
     let mock_addr = mock.addresses().0.expect("the mock listens on plain HTTP");
+    let quiet_addr = quiet.addresses().0.expect("the mock listens on plain HTTP");
     let enumerate_request = request_envelope(
         wsman::ns::action::ENUMERATE,
         "CIM_NumericSensor",
@@ -722,7 +753,7 @@ fn start_targets(rt: &tokio::runtime::Runtime) -> (MockServer, Vec<Arc<Target>>)
             "floor_get",
             2048,
             floor_get,
-            get_request,
+            get_request.clone(),
             Expect::Instance("CIM_ComputerSystem"),
         ),
         Target::new(
@@ -736,6 +767,27 @@ fn start_targets(rt: &tokio::runtime::Runtime) -> (MockServer, Vec<Arc<Target>>)
             "bare_enum",
             1024,
             bare_enumerate,
+            enumerate_request.clone(),
+            Expect::AllItems(11),
+        ),
+        Target::new(
+            "identify_nojournal",
+            2048,
+            quiet_addr,
+            read(IDENTIFY_REQUEST),
+            Expect::IdentifyResponse,
+        ),
+        Target::new(
+            "get_nojournal",
+            1024,
+            quiet_addr,
+            get_request,
+            Expect::Instance("CIM_ComputerSystem"),
+        ),
+        Target::new(
+            "enumerate_nojournal",
+            256,
+            quiet_addr,
             enumerate_request.clone(),
             Expect::AllItems(11),
         ),
@@ -759,7 +811,7 @@ fn start_targets(rt: &tokio::runtime::Runtime) -> (MockServer, Vec<Arc<Target>>)
         }
     });
 
-    (mock, targets)
+    (vec![mock, quiet], targets)
 }
 
 fn mock_throughput(c: &mut Criterion) {
@@ -782,7 +834,7 @@ fn mock_throughput(c: &mut Criterion) {
     };
 
     let rt = runtime();
-    let (mock, targets) = start_targets(&rt);
+    let (mocks, targets) = start_targets(&rt);
 
     let mut g = c.benchmark_group("mock_throughput");
     // A batch takes tens of milliseconds: flat sampling keeps 20 samples within 3 s.
@@ -829,7 +881,9 @@ fn mock_throughput(c: &mut Criterion) {
         }
         report(&rows, rounds, full);
     }
-    rt.block_on(mock.shutdown());
+    for mock in mocks {
+        rt.block_on(mock.shutdown());
+    }
 }
 
 /// `--solo TARGET [SECONDS]`: one target alone, for paired runs (`benches/pair.sh`).
@@ -840,7 +894,7 @@ fn mock_throughput(c: &mut Criterion) {
 /// their rates is far steadier on a noisy machine than two runs one after the other.
 fn solo(name: &str, seconds: f64) {
     let rt = runtime();
-    let (mock, targets) = start_targets(&rt);
+    let (mocks, targets) = start_targets(&rt);
     let Some(target) = targets.iter().find(|t| t.name == name).cloned() else {
         let names: Vec<&str> = targets.iter().map(|t| t.name).collect();
         eprintln!(
@@ -869,7 +923,9 @@ fn solo(name: &str, seconds: f64) {
         "solo {name} {requests} {secs:.3} {:.0}",
         requests as f64 / secs
     );
-    rt.block_on(mock.shutdown());
+    for mock in mocks {
+        rt.block_on(mock.shutdown());
+    }
 }
 
 criterion_group!(benches, mock_throughput);

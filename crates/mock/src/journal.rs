@@ -365,7 +365,7 @@ impl Serialize for StoredBody {
     /// `released: true` when the journal let the bytes go.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
-        let mut st = s.serialize_struct("StoredBody", 4 + usize::from(self.released))?;
+        let mut st = s.serialize_struct("StoredBody", 5)?;
         let text = self.text();
         st.serialize_field("data", &self.data())?;
         st.serialize_field("base64", &text.is_none())?;
@@ -373,6 +373,8 @@ impl Serialize for StoredBody {
         st.serialize_field("truncated", &self.truncated)?;
         if self.released {
             st.serialize_field("released", &true)?;
+        } else {
+            st.skip_field("released")?;
         }
         st.end()
     }
