@@ -498,6 +498,17 @@ async fn typed_mocks_compile_to_the_rules_the_scenario_file_gives() {
     server.shutdown().await;
 }
 
+/// A mock of the default scenario, edited.
+async fn start_edited(edit: impl FnOnce(&mut mock::Scenario)) -> MockServer {
+    let mut scenario = mock::Scenario::default_scenario();
+    edit(&mut scenario);
+    MockServer::builder()
+        .scenario(scenario)
+        .start()
+        .await
+        .unwrap()
+}
+
 /// `[http] journal_response_bytes` bounds the response bodies the journal keeps: the
 /// newest answer's is kept, older ones let theirs go and keep the rest (status, the
 /// body's length); the request bodies stay. The default keeps far more.
@@ -513,13 +524,7 @@ async fn the_journal_keeps_response_bodies_within_its_budget() {
         mock::journal::DEFAULT_RESPONSE_BYTES
     );
     for budget in [1usize, mock::journal::DEFAULT_RESPONSE_BYTES] {
-        let mut scenario = mock::Scenario::default_scenario();
-        scenario.http.journal_response_bytes = budget;
-        let server = MockServer::builder()
-            .scenario(scenario)
-            .start()
-            .await
-            .unwrap();
+        let server = start_edited(|s| s.http.journal_response_bytes = budget).await;
         let c = client(&server);
         for _ in 0..3 {
             let answer = c.identify(false).await.unwrap();
@@ -553,13 +558,7 @@ async fn the_journal_keeps_response_bodies_within_its_budget() {
 #[tokio::test]
 async fn journal_capacity_zero_keeps_nothing_and_answers_as_usual() {
     for capacity in [0usize, 5] {
-        let mut scenario = mock::Scenario::default_scenario();
-        scenario.http.journal_capacity = capacity;
-        let server = MockServer::builder()
-            .scenario(scenario)
-            .start()
-            .await
-            .unwrap();
+        let server = start_edited(|s| s.http.journal_capacity = capacity).await;
         let c = client(&server);
         for _ in 0..2 {
             let answer = c.identify(false).await.unwrap();
