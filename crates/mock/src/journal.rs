@@ -8,7 +8,6 @@
 //! protocols (IPMI over UDP) can record free-form JSON until they grow a typed variant.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,6 +18,12 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::Notify;
 
+#[path = "journal_store.rs"]
+mod store;
+
+use store::Store;
+pub(crate) use store::{Head, HttpParts, ResponseBody, ResponseHeaders};
+
 /// Default number of entries kept.
 pub const DEFAULT_CAPACITY: usize = 1000;
 
@@ -26,8 +31,12 @@ pub const DEFAULT_CAPACITY: usize = 1000;
 pub const MAX_STORED_BODY: usize = 64 * 1024;
 
 /// Default number of bytes of response bodies the entries keep, newest first (see
-/// [`Journal::with_response_budget`]).
+/// [`Journal::with_budgets`]).
 pub const DEFAULT_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Default number of bytes of requests (target, headers, kept body) and response
+/// headers the entries keep, newest first (see [`Journal::with_budgets`]).
+pub const DEFAULT_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 
 /// One journal entry.
 #[derive(Debug, Clone, Serialize)]
@@ -56,15 +65,13 @@ impl Entry {
         duration: Duration,
         detail: Detail,
     ) -> Entry {
+        let head = Head::new(protocol, peer, started, duration);
         Entry {
             seq: 0,
-            time_ms: started
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            protocol: protocol.into(),
+            time_ms: head.time_ms,
+            protocol: head.protocol,
             peer,
-            duration_ms: duration.as_millis() as u64,
+            duration_ms: head.duration_ms,
             detail,
         }
     }
@@ -82,6 +89,26 @@ impl Entry {
         match &self.detail {
             Detail::Ipmi(i) => Some(i),
             _ => None,
+        }
+    }
+}
+
+impl Head {
+    /// What an entry that started at `started` and took `duration` records of it.
+    pub(crate) fn new(
+        protocol: impl Into<Cow<'static, str>>,
+        peer: SocketAddr,
+        started: SystemTime,
+        duration: Duration,
+    ) -> Head {
+        Head {
+            protocol: protocol.into(),
+            peer,
+            time_ms: started
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            duration_ms: duration.as_millis() as u64,
         }
     }
 }
@@ -312,16 +339,28 @@ impl StoredBody {
     }
 
     /// The number of bytes kept.
+    #[cfg(test)]
     fn kept_len(&self) -> usize {
         self.kept.len()
     }
 
-    /// Lets the kept bytes go and returns how many there were.
-    fn release(&mut self) -> usize {
-        let n = self.kept.len();
-        self.kept = Bytes::new();
-        self.released = true;
-        n
+    /// A body of `len` bytes of which `kept` (the first [`MAX_STORED_BODY`] at most)
+    /// are kept.
+    fn kept_of(kept: Bytes, len: usize) -> StoredBody {
+        StoredBody {
+            kept,
+            len,
+            truncated: len > MAX_STORED_BODY,
+            released: false,
+        }
+    }
+
+    /// A body of `len` bytes the journal let go.
+    fn released_of(len: usize) -> StoredBody {
+        StoredBody {
+            released: true,
+            ..StoredBody::kept_of(Bytes::new(), len)
+        }
     }
 
     /// The kept bytes as text, when they are UTF-8 (a last character split by the cut
@@ -398,50 +437,8 @@ pub struct Journal {
 
 #[derive(Debug)]
 struct Ring {
-    capacity: usize,
     next_seq: u64,
-    entries: VecDeque<Entry>,
-    /// The most bytes of response bodies the entries from `responses_from` on keep.
-    response_budget: usize,
-    /// The bytes of response bodies the entries from `responses_from` on keep.
-    response_bytes: usize,
-    /// The sequence number of the oldest entry that may still keep its response body:
-    /// every older one has let it go.
-    responses_from: u64,
-}
-
-impl Ring {
-    /// Lets the oldest response bodies go until those kept fit the budget. The newest
-    /// entry's is always kept, whatever its size.
-    fn release_responses(&mut self) {
-        let (Some(front), Some(newest)) = (self.entries.front(), self.entries.back()) else {
-            return;
-        };
-        let (front, newest) = (front.seq, newest.seq);
-        self.responses_from = self.responses_from.max(front);
-        while self.response_bytes > self.response_budget && self.responses_from < newest {
-            let i = (self.responses_from - front) as usize;
-            if let Some(body) = self.entries.get_mut(i).and_then(response_body_mut) {
-                self.response_bytes -= body.release();
-            }
-            self.responses_from += 1;
-        }
-    }
-}
-
-/// The response body an entry keeps, if any.
-fn response_body_mut(e: &mut Entry) -> Option<&mut StoredBody> {
-    match &mut e.detail {
-        Detail::Http(h) => h.response_body.as_mut(),
-        _ => None,
-    }
-}
-
-/// The bytes of its response body an entry keeps.
-fn response_bytes(e: &Entry) -> usize {
-    e.http()
-        .and_then(|h| h.response_body.as_ref())
-        .map_or(0, StoredBody::kept_len)
+    store: Store,
 }
 
 impl Default for Journal {
@@ -451,32 +448,37 @@ impl Default for Journal {
 }
 
 impl Journal {
-    /// A journal keeping the newest `capacity` entries, and of their response bodies
-    /// the newest [`DEFAULT_RESPONSE_BYTES`]. With 0 it keeps none: entries are still
-    /// numbered (and waiters woken), and recorders may skip building them
-    /// ([`Journal::keeps_entries`]).
+    /// A journal keeping the newest `capacity` entries within the default budgets
+    /// ([`DEFAULT_REQUEST_BYTES`], [`DEFAULT_RESPONSE_BYTES`]). With 0 it keeps none:
+    /// entries are still numbered (and waiters woken), and recorders may skip building
+    /// them ([`Journal::keeps_entries`]).
     pub fn new(capacity: usize) -> Journal {
-        Journal::with_response_budget(capacity, DEFAULT_RESPONSE_BYTES)
+        Journal::with_budgets(capacity, DEFAULT_REQUEST_BYTES, DEFAULT_RESPONSE_BYTES)
     }
 
-    /// A journal keeping the newest `capacity` entries, whose response bodies together
-    /// keep at most `response_bytes` bytes (the newest entry's always): an older entry
-    /// lets its response body go ([`StoredBody::is_released`]) and keeps the rest
-    /// (request, headers, status, the response's length).
-    ///
-    /// The budget keeps what a busy mock holds small. On the throughput bench (64
-    /// connections), keeping the response bodies of 1,000 17 KB Enumerate answers cost
-    /// a tenth to a fifth of the mock's requests per second: every answer was written
-    /// to memory no cache held any more.
+    /// [`Journal::with_budgets`] with the default request budget.
     pub fn with_response_budget(capacity: usize, response_bytes: usize) -> Journal {
+        Journal::with_budgets(capacity, DEFAULT_REQUEST_BYTES, response_bytes)
+    }
+
+    /// A journal keeping at most the newest `capacity` entries, within two budgets:
+    ///
+    /// - `request_bytes` for what the entries keep of their requests (the target, the
+    ///   headers, the body's first [`MAX_STORED_BODY`] bytes) and of their responses'
+    ///   headers: the oldest entries go, whole, when the newer ones need the room;
+    /// - `response_bytes` for their response bodies: an older entry lets its response
+    ///   body go ([`StoredBody::is_released`]) and keeps the rest of its record.
+    ///
+    /// The newest entry is always kept whole, whatever its size. The bytes are copied
+    /// into rings that grow to these sizes as they fill (`journal_store.rs`): recording
+    /// an exchange allocates nothing, and forgetting one frees nothing. On the
+    /// throughput bench (64 connections), keeping 1,000 entries as the buffers of the
+    /// requests they came from cost a tenth of the mock's requests per second.
+    pub fn with_budgets(capacity: usize, request_bytes: usize, response_bytes: usize) -> Journal {
         Journal {
             inner: Mutex::new(Ring {
-                capacity,
                 next_seq: 1,
-                entries: VecDeque::with_capacity(capacity.min(1024)),
-                response_budget: response_bytes,
-                response_bytes: 0,
-                responses_from: 1,
+                store: Store::new(capacity, request_bytes, response_bytes),
             }),
             last: AtomicU64::new(0),
             waiters: AtomicUsize::new(0),
@@ -492,36 +494,38 @@ impl Journal {
     }
 
     /// Records `entry` (its `seq` is overwritten) and returns its sequence number. The
-    /// oldest entry is dropped when the journal is full.
-    pub fn record(&self, mut entry: Entry) -> u64 {
-        let (seq, oldest) = {
+    /// oldest entries are dropped when the journal is full (see
+    /// [`Journal::with_budgets`]).
+    pub fn record(&self, entry: Entry) -> u64 {
+        let (seq, unkept) = {
             let mut ring = self.ring();
-            let seq = ring.next_seq;
-            ring.next_seq += 1;
+            let seq = ring.number();
             self.last.store(seq, Ordering::SeqCst);
-            entry.seq = seq;
-            if ring.capacity == 0 {
-                (seq, Some(entry))
+            if self.keeps {
+                ring.store.push(seq, entry);
+                (seq, None)
             } else {
-                let oldest = if ring.entries.len() == ring.capacity {
-                    ring.entries.pop_front()
-                } else {
-                    None
-                };
-                // (A body already let go counts 0.)
-                if let Some(o) = &oldest {
-                    ring.response_bytes -= response_bytes(o);
-                }
-                ring.response_bytes += response_bytes(&entry);
-                ring.entries.push_back(entry);
-                ring.release_responses();
-                (seq, oldest)
+                (seq, Some(entry))
             }
         };
-        // The entry that fell out is freed after the lock is released: freeing its
-        // strings is most of the cost of recording, and other connections' requests
-        // wait for the lock.
-        drop(oldest);
+        // Freed after the lock is released: other connections' requests wait for it.
+        drop(unkept);
+        self.wake_waiters();
+        seq
+    }
+
+    /// Records an HTTP exchange from its parts, copying their bytes (no record is
+    /// built: see [`Journal::with_budgets`]), and returns its sequence number.
+    pub(crate) fn record_http(&self, head: Head, parts: HttpParts<'_>) -> u64 {
+        let seq = {
+            let mut ring = self.ring();
+            let seq = ring.number();
+            self.last.store(seq, Ordering::SeqCst);
+            if self.keeps {
+                ring.store.push_http(seq, head, parts);
+            }
+            seq
+        };
         self.wake_waiters();
         seq
     }
@@ -545,9 +549,7 @@ impl Journal {
     /// its sequence number.
     pub fn skip(&self) -> u64 {
         let seq = {
-            let mut ring = self.ring();
-            let seq = ring.next_seq;
-            ring.next_seq += 1;
+            let seq = self.ring().number();
             self.last.store(seq, Ordering::SeqCst);
             seq
         };
@@ -557,31 +559,23 @@ impl Journal {
 
     /// All entries kept, oldest first.
     pub fn entries(&self) -> Vec<Entry> {
-        self.ring().entries.iter().cloned().collect()
+        self.ring().store.entries_after(0)
     }
 
     /// The entries with a sequence number greater than `seq`, oldest first.
     pub fn since(&self, seq: u64) -> Vec<Entry> {
-        let ring = self.ring();
-        // Sequence numbers are increasing, so the tail after the first newer one is it.
-        let start = ring.entries.partition_point(|e| e.seq <= seq);
-        ring.entries.range(start..).cloned().collect()
+        self.ring().store.entries_after(seq)
     }
 
     /// Drops every entry (sequence numbers keep counting) and returns how many there
     /// were.
     pub fn clear(&self) -> usize {
-        let mut ring = self.ring();
-        let n = ring.entries.len();
-        ring.entries.clear();
-        ring.response_bytes = 0;
-        ring.responses_from = ring.next_seq;
-        n
+        self.ring().store.clear()
     }
 
     /// Number of entries kept.
     pub fn len(&self) -> usize {
-        self.ring().entries.len()
+        self.ring().store.len()
     }
 
     /// Whether no entry is kept.
@@ -591,7 +585,7 @@ impl Journal {
 
     /// The most entries kept.
     pub fn capacity(&self) -> usize {
-        self.ring().capacity
+        self.ring().store.capacity
     }
 
     /// The sequence number of the newest entry ever recorded (0: none).
@@ -624,6 +618,15 @@ impl Journal {
             }
             recorded.await;
         }
+    }
+}
+
+impl Ring {
+    /// The next sequence number, taken.
+    fn number(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
     }
 }
 

@@ -178,8 +178,9 @@ impl MockServer {
         config: ServerConfig,
         ipmi: Option<SocketAddr>,
     ) -> std::io::Result<MockServer> {
-        let journal = Arc::new(Journal::with_response_budget(
+        let journal = Arc::new(Journal::with_budgets(
             scenario.http.journal_capacity,
+            scenario.http.journal_request_bytes,
             scenario.http.journal_response_bytes,
         ));
         let mock = Mock::new(scenario, journal.clone()).map_err(std::io::Error::other)?;

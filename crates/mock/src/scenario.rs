@@ -133,8 +133,13 @@ pub struct HttpSettings {
     pub journal_capacity: usize,
     /// How many bytes of response bodies the journal's entries keep, newest first
     /// (the newest entry's always); an older entry keeps the rest of its record and
-    /// the response's length ([`crate::journal::Journal::with_response_budget`]).
+    /// the response's length ([`crate::journal::Journal::with_budgets`]).
     pub journal_response_bytes: usize,
+    /// How many bytes of requests (target, headers, the body's first 64 KiB) and of
+    /// response headers the journal's entries keep, newest first (the newest entry's
+    /// always): older entries are dropped whole past it
+    /// ([`crate::journal::Journal::with_budgets`]).
+    pub journal_request_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -150,6 +155,7 @@ impl Default for HttpSettings {
             allow_unencrypted: true,
             journal_capacity: crate::journal::DEFAULT_CAPACITY,
             journal_response_bytes: crate::journal::DEFAULT_RESPONSE_BYTES,
+            journal_request_bytes: crate::journal::DEFAULT_REQUEST_BYTES,
         }
     }
 }

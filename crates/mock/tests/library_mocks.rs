@@ -553,6 +553,54 @@ async fn the_journal_keeps_response_bodies_within_its_budget() {
     }
 }
 
+/// `[http] journal_request_bytes` bounds what the journal keeps of requests: past it
+/// the oldest entries go whole, and the newest stays whole whatever its size. The
+/// default keeps every exchange of a short session, headers and bodies as sent.
+#[tokio::test]
+async fn the_journal_keeps_requests_within_their_budget() {
+    let parsed = mock::Scenario::from_toml("[http]\njournal_request_bytes = 1\n", "budget.toml")
+        .expect("the setting parses");
+    assert_eq!(parsed.http.journal_request_bytes, 1);
+    assert_eq!(
+        mock::Scenario::default_scenario()
+            .http
+            .journal_request_bytes,
+        mock::journal::DEFAULT_REQUEST_BYTES
+    );
+    for budget in [1usize, mock::journal::DEFAULT_REQUEST_BYTES] {
+        let server = start_edited(|s| s.http.journal_request_bytes = budget).await;
+        let c = client(&server);
+        for _ in 0..3 {
+            let answer = c.identify(false).await.unwrap();
+            assert_eq!(answer.status(), Some(200));
+        }
+        let entries = server.journal();
+        let answered: Vec<_> = entries
+            .iter()
+            .filter_map(|e| e.http())
+            .filter(|h| h.status == Some(200))
+            .collect();
+        if budget == 1 {
+            assert_eq!(entries.len(), 1, "only the newest");
+        }
+        assert_eq!(answered.len(), if budget == 1 { 1 } else { 3 }, "{budget}");
+        for h in answered {
+            assert!(h.request_body.data().contains("Identify"), "{budget}");
+            assert_eq!(h.path, "/wsman");
+            assert!(h.request_headers.get("host").is_some(), "{budget}");
+            let body = h.response_body.as_ref().expect("a response body");
+            assert!(body.data().contains("IdentifyResponse"), "{budget}");
+            let length = h
+                .response_headers
+                .iter()
+                .find(|(n, _)| n == "content-length")
+                .map(|(_, v)| v.to_string());
+            assert_eq!(length, Some(body.len.to_string()), "{budget}");
+        }
+        server.shutdown().await;
+    }
+}
+
 /// `[http] journal_capacity = 0` turns the journal off: requests are answered as
 /// usual, and nothing is kept; the default keeps them.
 #[tokio::test]

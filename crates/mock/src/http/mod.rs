@@ -19,9 +19,9 @@ pub struct Request {
     pub method: Cow<'static, str>,
     /// Request path (`/wsman`).
     pub path: Arc<str>,
-    /// The headers as they arrived, shared with the journal.
+    /// The headers as they arrived (the journal copies them).
     pub headers: Headers,
-    /// The whole body (already bounded by the size limit), shared with the journal.
+    /// The whole body (already bounded by the size limit; the journal copies it).
     pub body: bytes::Bytes,
     /// The peer.
     pub peer: SocketAddr,
@@ -39,8 +39,8 @@ impl Request {
 }
 
 /// A request's headers as they arrived: names lower-case, values as sent. hyper's own
-/// map, shared by the HTTP layer, the handler and the journal without a copy (a
-/// header value is a slice of the buffer the request was read into).
+/// map, shared by the HTTP layer and the handler without a copy (a header value is a
+/// slice of the buffer the request was read into); the journal copies their bytes.
 ///
 /// In order of each name's first appearance; the values of a name that occurs more
 /// than once are together, in the order they came.
@@ -51,7 +51,7 @@ pub struct Headers(Repr);
 enum Repr {
     /// hyper's map (its values slices of the buffer the request was read into).
     Map(Arc<http::HeaderMap>),
-    /// A copy in one buffer ([`Headers::compact`]).
+    /// A copy in one buffer ([`Headers::from_lines`]: the journal's copy, read back).
     Lines(Arc<Lines>),
 }
 
@@ -118,28 +118,38 @@ impl Headers {
         Ok(Headers::new(map))
     }
 
-    /// The same headers in one buffer of their own, for keeping (the journal): hyper's
-    /// map holds the whole buffer the request was read into, and freeing its parts
-    /// long after, on another thread, costs more than this copy.
-    pub(crate) fn compact(&self) -> Headers {
-        let Repr::Map(map) = &self.0 else {
-            return self.clone();
-        };
-        let size: usize = map
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 2)
-            .sum();
-        let mut text = Vec::with_capacity(size);
-        for (n, v) in map.iter() {
-            text.extend_from_slice(n.as_str().as_bytes());
-            text.push(b':');
-            text.extend_from_slice(v.as_bytes());
-            text.push(b'\n');
-        }
+    /// Headers from `name:value\n` lines, as [`Headers::write_lines`] writes them.
+    pub(crate) fn from_lines(text: Box<[u8]>) -> Headers {
         Headers(Repr::Lines(Arc::new(Lines {
-            text: text.into_boxed_slice(),
+            text,
             map: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// The headers as `name:value\n` lines, their bytes as sent, in pieces to `out`.
+    pub(crate) fn write_lines(&self, out: &mut dyn FnMut(&[u8])) {
+        match &self.0 {
+            Repr::Map(map) => {
+                for (n, v) in map.iter() {
+                    out(n.as_str().as_bytes());
+                    out(b":");
+                    out(v.as_bytes());
+                    out(b"\n");
+                }
+            }
+            Repr::Lines(lines) => out(&lines.text),
+        }
+    }
+
+    /// How many bytes [`Headers::write_lines`] writes.
+    pub(crate) fn lines_len(&self) -> usize {
+        match &self.0 {
+            Repr::Map(map) => map
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 2)
+                .sum(),
+            Repr::Lines(lines) => lines.text.len(),
+        }
     }
 
     /// The first value of `name` (lower-case) as text: bytes that are not UTF-8 are
@@ -230,7 +240,7 @@ pub struct Reply {
     /// Extra headers (Content-Type among them): the usual names and values borrowed,
     /// so that an answer allocates none for them.
     pub headers: Vec<HeaderPair>,
-    /// Body (shared with the journal, which keeps it without a copy).
+    /// Body (the journal copies what it keeps of it).
     pub body: bytes::Bytes,
 }
 
@@ -456,13 +466,20 @@ mod tests {
         );
     }
 
-    /// The journal's compact copy answers every question as the map it was made of:
-    /// order, repeats, replaced bytes, counts, the map itself and its JSON; setting a
-    /// header on it works as on a map; and it holds none of the map's buffers.
+    /// The headers as the journal keeps them, written as lines and read back (what
+    /// `compact` below does), answer every question as the map they came from: order,
+    /// repeats, replaced bytes, counts, the map itself and its JSON; setting a header
+    /// on them works as on a map; and they hold none of the map's buffers.
     #[test]
-    fn a_compact_copy_reads_as_the_map_it_was_made_of() {
+    fn headers_written_as_lines_read_as_the_map_they_came_from() {
+        let compact = |h: &Headers| {
+            let mut text = Vec::new();
+            h.write_lines(&mut |b| text.extend_from_slice(b));
+            assert_eq!(text.len(), h.lines_len());
+            Headers::from_lines(text.into_boxed_slice())
+        };
         let original = sample();
-        let copy = original.compact();
+        let copy = compact(&original);
         assert!(matches!(copy.0, super::Repr::Lines(_)));
         let pairs = |h: &Headers| -> Vec<(String, String)> {
             h.iter()
@@ -480,9 +497,9 @@ mod tests {
             serde_json::to_value(&copy).unwrap(),
             serde_json::to_value(&original).unwrap()
         );
-        assert!(Headers::default().compact().is_empty());
+        assert!(compact(&Headers::default()).is_empty());
         // A copy of a copy is the same copy.
-        let again = copy.compact();
+        let again = compact(&copy);
         assert_eq!(pairs(&again), pairs(&original));
         let mut set = copy.clone();
         set.set(

@@ -66,7 +66,9 @@ use super::ntlm::{BasicMemo, ConnAuth, Step, header_value, ntlm_token};
 pub use super::tls::TlsSource;
 use super::{AuthPolicy, Credentials, HeaderPair, Headers, Outcome, Reply, Request, WsmanHandler};
 use crate::admin::{self, AdminOps};
-use crate::journal::{AuthOutcome, Detail, Entry, HttpRecord, Journal, OutcomeKind, StoredBody};
+use crate::journal::{
+    AuthOutcome, Head, HttpParts, Journal, OutcomeKind, ResponseBody, ResponseHeaders, StoredBody,
+};
 
 /// Error type of response bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -1310,12 +1312,14 @@ struct Draft<'j> {
 }
 
 impl Draft<'_> {
+    /// Journals the exchange (once): its bytes are copied into the journal's rings,
+    /// and nothing of the request is kept (see [`Journal::with_budgets`]).
     fn record(
         &mut self,
         outcome: OutcomeKind,
         status: Option<u16>,
-        response_headers: Vec<HeaderPair>,
-        response_body: Option<StoredBody>,
+        response_headers: ResponseHeaders<'_>,
+        response_body: Option<&[u8]>,
     ) {
         if self.done {
             return;
@@ -1326,70 +1330,63 @@ impl Draft<'_> {
             return;
         }
         let psrp = crate::remoting::journal::messages(&self.body, || {
-            response_body.as_ref().map(StoredBody::bytes)
+            response_body.map(|b| StoredBody::new(b).bytes())
         });
-        let record = HttpRecord {
-            tls: self.tls,
-            method: std::mem::take(&mut self.method),
-            path: std::mem::take(&mut self.path),
-            // A copy of its own: hyper's map would keep the request's whole read buffer.
-            request_headers: std::mem::take(&mut self.headers).compact(),
-            // The body is not needed after this: its bytes become the stored text.
-            request_body: StoredBody::from_bytes(std::mem::take(&mut self.body)),
-            user: self.user.take(),
-            auth: self.auth,
-            encrypted: self.encrypted,
-            rule: self.rule.take(),
-            operation: self.operation.take(),
-            psrp,
-            outcome,
-            status,
-            response_headers,
-            response_body,
-        };
-        self.journal.record(Entry::new(
+        let head = Head::new(
             if self.tls { "https" } else { "http" },
             self.peer,
             self.started,
             self.t0.elapsed(),
-            Detail::Http(Box::new(record)),
-        ));
+        );
+        self.journal.record_http(
+            head,
+            HttpParts {
+                tls: self.tls,
+                method: std::mem::take(&mut self.method),
+                path: &self.path,
+                request_headers: &self.headers,
+                request_body: &self.body,
+                request_len: self.body.len(),
+                user: self.user.take(),
+                auth: self.auth,
+                encrypted: self.encrypted,
+                rule: self.rule.take(),
+                operation: self.operation.take(),
+                psrp,
+                outcome,
+                status,
+                response_headers,
+                response_body: response_body.map(|b| ResponseBody::Bytes(b, b.len())),
+            },
+        );
     }
 
+    /// Journals the exchange as ended with `reply` (or with none).
     fn finish(&mut self, outcome: OutcomeKind, reply: Option<&Reply>) {
         match reply {
-            // Nothing to copy for a journal that keeps no entries.
-            Some(r) if self.journal.keeps_entries() => self.finish_owned(outcome, r.clone()),
-            Some(r) => self.record(outcome, Some(r.status), Vec::new(), None),
-            None => self.record(outcome, None, Vec::new(), None),
+            Some(r) => self.record(
+                outcome,
+                Some(r.status),
+                ResponseHeaders {
+                    pairs: &r.headers,
+                    skip: is_framing_header,
+                    content_length: Some(r.body.len()),
+                },
+                Some(&r.body),
+            ),
+            None => self.record(outcome, None, ResponseHeaders::NONE, None),
         }
     }
 
-    /// [`Draft::finish`] with a reply the journal may keep as it is.
-    fn finish_owned(&mut self, outcome: OutcomeKind, reply: Reply) {
-        if !self.journal.keeps_entries() {
-            return self.record(outcome, Some(reply.status), Vec::new(), None);
-        }
-        let mut headers = reply.headers;
-        headers.retain(|(n, _)| !is_framing_header(n));
-        headers.push(("content-length".into(), reply.body.len().to_string().into()));
-        self.record(
-            outcome,
-            Some(reply.status),
-            headers,
-            Some(StoredBody::from_bytes(reply.body)),
-        )
-    }
-
-    /// Journals `reply` (moved into the entry) and builds its response.
+    /// Journals `reply` and builds its response.
     fn reply(&mut self, outcome: OutcomeKind, reply: Reply) -> Response<ResBody> {
         let response = build_response(&reply);
-        self.finish_owned(outcome, reply);
+        self.finish(outcome, Some(&reply));
         response
     }
 
     fn finish_raw(&mut self, outcome: OutcomeKind, bytes: &[u8]) {
-        self.record(outcome, None, Vec::new(), Some(StoredBody::new(bytes)));
+        self.record(outcome, None, ResponseHeaders::NONE, Some(bytes));
     }
 
     /// Journals a refusal by the HTTP layer and builds its response.
@@ -1401,7 +1398,7 @@ impl Draft<'_> {
 impl Drop for Draft<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.record(OutcomeKind::Cancelled, None, Vec::new(), None);
+            self.record(OutcomeKind::Cancelled, None, ResponseHeaders::NONE, None);
         }
     }
 }

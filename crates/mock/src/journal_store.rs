@@ -1,0 +1,607 @@
+//! Where the journal keeps its entries: fixed-size slots in a ring, and the bytes of
+//! HTTP exchanges copied into two byte rings (one for requests, one for response
+//! bodies), so that recording an exchange allocates nothing and forgetting one frees
+//! nothing.
+//!
+//! An entry used to be a boxed record holding the request's own buffers (its target,
+//! a copy of its headers, its body, the answer's headers and body): five or six
+//! allocations, each freed a thousand requests later, cold and often by the other
+//! worker. On the throughput bench that cost a tenth of the mock's requests per
+//! second. Copying the few kilobytes into rings costs less than keeping the buffers,
+//! and the buffers are then freed at once by the thread that made them.
+//!
+//! Both rings count positions in bytes from the journal's start ("logical"
+//! positions): a part written at position `p` of a ring whose budget is `b` is intact
+//! while fewer than `b` bytes were written after `p` (the part's own bytes included).
+//! That is the budget: the newest parts whose total fits it. A part bigger than its
+//! whole ring is kept beside it, in its slot, for as long as its entry is the newest.
+//!
+//! - Requests (the target, the request headers, the kept request body and the
+//!   response headers, in one part per entry): an entry whose request part would be
+//!   overwritten is dropped, oldest first. Entries are kept whole or not at all.
+//! - Response bodies: a body overwritten is released (its entry stays, and says so).
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{AuthOutcome, Detail, Entry, HttpRecord, MAX_STORED_BODY, OutcomeKind, StoredBody};
+use crate::http::{HeaderPair, Headers};
+
+/// Bytes in order, the oldest overwritten once `cap` are held. It grows as it is
+/// written, up to `cap`, so a quiet journal holds little.
+#[derive(Debug)]
+pub(super) struct ByteRing {
+    buf: Vec<u8>,
+    cap: usize,
+    /// Bytes written since the start (the next write's physical position).
+    written: u64,
+}
+
+impl ByteRing {
+    pub(super) fn new(cap: usize) -> ByteRing {
+        ByteRing {
+            buf: Vec::new(),
+            cap,
+            written: 0,
+        }
+    }
+
+    /// The physical position the next write starts at.
+    pub(super) fn position(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends `bytes`, at most `cap` of them (the caller keeps a bigger part apart).
+    pub(super) fn write(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        debug_assert!(n <= self.cap);
+        if n == 0 {
+            return;
+        }
+        if self.buf.len() < self.cap {
+            // Still growing: nothing has wrapped, so the buffer ends where the next
+            // byte goes.
+            let end = self.buf.len() + n;
+            if end <= self.cap {
+                if end > self.buf.capacity() {
+                    let want = end.max(self.buf.capacity() * 2).max(4096).min(self.cap);
+                    self.buf.reserve_exact(want - self.buf.len());
+                }
+                self.buf.extend_from_slice(bytes);
+                self.written += n as u64;
+                return;
+            }
+            self.buf.resize(self.cap, 0);
+        }
+        let at = (self.written % self.cap as u64) as usize;
+        let first = n.min(self.cap - at);
+        self.buf[at..at + first].copy_from_slice(&bytes[..first]);
+        self.buf[..n - first].copy_from_slice(&bytes[first..]);
+        self.written += n as u64;
+    }
+
+    /// A copy of the `len` bytes written from physical position `at` (still there).
+    pub(super) fn read(&self, at: u64, len: usize) -> Vec<u8> {
+        if len == 0 {
+            return Vec::new();
+        }
+        debug_assert!(self.written - at <= self.cap as u64);
+        let i = (at % self.cap as u64) as usize;
+        let first = len.min(self.buf.len() - i);
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&self.buf[i..i + first]);
+        out.extend_from_slice(&self.buf[..len - first]);
+        out
+    }
+
+    /// Forgets everything (keeping the memory).
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.written = 0;
+    }
+}
+
+/// A ring and its budget in logical positions (see the module's text).
+#[derive(Debug)]
+struct Budgeted {
+    ring: ByteRing,
+    /// Bytes of parts recorded since the start, in the ring or beside it.
+    logical: u64,
+}
+
+impl Budgeted {
+    fn new(budget: usize) -> Budgeted {
+        Budgeted {
+            ring: ByteRing::new(budget),
+            logical: 0,
+        }
+    }
+
+    fn budget(&self) -> u64 {
+        self.ring.cap as u64
+    }
+
+    /// Whether a part recorded at logical position `at` is still intact.
+    fn intact(&self, at: u64) -> bool {
+        self.logical - at <= self.budget()
+    }
+
+    fn clear(&mut self) {
+        self.ring.clear();
+        self.logical = 0;
+    }
+}
+
+/// Where an entry's request part is.
+#[derive(Debug)]
+enum Place {
+    /// In the request ring, from this physical position.
+    Ring(u64),
+    /// Beside it (bigger than the whole ring).
+    Own(Box<[u8]>),
+}
+
+/// An entry's response body.
+#[derive(Debug)]
+struct ResponseSlot {
+    /// Logical position in the response ring.
+    at: u64,
+    /// Physical position, when it went into the ring.
+    ring: Option<u64>,
+    /// The body itself, when it was too big for the ring (until a newer entry comes).
+    own: Option<Bytes>,
+    /// The bytes kept (at most [`MAX_STORED_BODY`]).
+    kept: usize,
+    /// The whole body's length.
+    len: usize,
+}
+
+/// An HTTP exchange, its bytes in the rings.
+#[derive(Debug)]
+struct HttpSlot {
+    tls: bool,
+    method: Cow<'static, str>,
+    user: Option<Arc<str>>,
+    auth: AuthOutcome,
+    encrypted: bool,
+    rule: Option<String>,
+    operation: Option<Cow<'static, str>>,
+    psrp: Vec<String>,
+    outcome: OutcomeKind,
+    status: Option<u16>,
+    /// The request part: the target, the request headers (`name:value\n` lines), the
+    /// kept request body, the response headers (each name and value after its length
+    /// as four little-endian bytes), in that order and of these lengths.
+    place: Place,
+    path_len: usize,
+    headers_len: usize,
+    body_kept: usize,
+    /// The request body's whole length.
+    body_len: usize,
+    response_headers_len: usize,
+    response: Option<ResponseSlot>,
+}
+
+// Unboxed on purpose: a boxed HTTP slot is the allocation per exchange the rings are
+// here to save, and other entries (IPMI datagrams) are the rarer kind.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum SlotDetail {
+    Http(HttpSlot),
+    Other(Detail),
+}
+
+/// One entry as kept.
+#[derive(Debug)]
+struct Slot {
+    seq: u64,
+    time_ms: u64,
+    protocol: Cow<'static, str>,
+    peer: SocketAddr,
+    duration_ms: u64,
+    /// Logical position of its request part (a non-HTTP entry has an empty one).
+    request_at: u64,
+    detail: SlotDetail,
+}
+
+/// What is common to every entry, HTTP or not.
+#[derive(Debug, Clone)]
+pub(crate) struct Head {
+    pub(crate) protocol: Cow<'static, str>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) time_ms: u64,
+    pub(crate) duration_ms: u64,
+}
+
+/// The response headers as the journal shows them: `pairs` but those `skip` says,
+/// then `content-length` when given.
+#[derive(Clone, Copy)]
+pub(crate) struct ResponseHeaders<'r> {
+    pub(crate) pairs: &'r [HeaderPair],
+    pub(crate) skip: fn(&str) -> bool,
+    pub(crate) content_length: Option<usize>,
+}
+
+impl<'r> ResponseHeaders<'r> {
+    /// No headers.
+    pub(crate) const NONE: ResponseHeaders<'static> = ResponseHeaders {
+        pairs: &[],
+        skip: |_| false,
+        content_length: None,
+    };
+
+    fn each(&self, mut f: impl FnMut(&[u8], &[u8])) {
+        for (name, value) in self.pairs {
+            if !(self.skip)(name) {
+                f(name.as_bytes(), value.as_bytes());
+            }
+        }
+        if let Some(n) = self.content_length {
+            let mut digits = [0u8; 20];
+            f(b"content-length", decimal(n, &mut digits));
+        }
+    }
+
+    /// Bytes the encoded headers take.
+    fn encoded_len(&self) -> usize {
+        let mut n = 0;
+        self.each(|name, value| n += 8 + name.len() + value.len());
+        n
+    }
+}
+
+/// `n` in decimal, written at the end of `buf`.
+pub(super) fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// An HTTP exchange to record, borrowing its bytes (copied into the rings).
+pub(crate) struct HttpParts<'r> {
+    pub(crate) tls: bool,
+    pub(crate) method: Cow<'static, str>,
+    pub(crate) path: &'r str,
+    pub(crate) request_headers: &'r Headers,
+    /// The request body (only its first [`MAX_STORED_BODY`] bytes are kept).
+    pub(crate) request_body: &'r [u8],
+    /// The request body's whole length (`request_body` may already be cut).
+    pub(crate) request_len: usize,
+    pub(crate) user: Option<Arc<str>>,
+    pub(crate) auth: AuthOutcome,
+    pub(crate) encrypted: bool,
+    pub(crate) rule: Option<String>,
+    pub(crate) operation: Option<Cow<'static, str>>,
+    pub(crate) psrp: Vec<String>,
+    pub(crate) outcome: OutcomeKind,
+    pub(crate) status: Option<u16>,
+    pub(crate) response_headers: ResponseHeaders<'r>,
+    /// The response body and its whole length (the bytes may already be cut); `None`
+    /// for no response body at all. A body given as released stays released.
+    pub(crate) response_body: Option<ResponseBody<'r>>,
+}
+
+/// A response body to record.
+#[derive(Clone, Copy)]
+pub(crate) enum ResponseBody<'r> {
+    Bytes(&'r [u8], usize),
+    Released(usize),
+}
+
+/// The entries kept, their bytes and their budgets.
+#[derive(Debug)]
+pub(super) struct Store {
+    pub(super) capacity: usize,
+    slots: VecDeque<Slot>,
+    requests: Budgeted,
+    responses: Budgeted,
+}
+
+impl Store {
+    pub(super) fn new(capacity: usize, request_bytes: usize, response_bytes: usize) -> Store {
+        Store {
+            capacity,
+            slots: VecDeque::with_capacity(capacity.min(1024)),
+            requests: Budgeted::new(request_bytes),
+            responses: Budgeted::new(response_bytes),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(super) fn clear(&mut self) -> usize {
+        let n = self.slots.len();
+        self.slots.clear();
+        self.requests.clear();
+        self.responses.clear();
+        n
+    }
+
+    /// Makes room for a new entry whose request part is `request_len` bytes: the
+    /// newest entry no longer keeps a response body it kept only as the newest,
+    /// entries whose request part the new one would overwrite go, and the oldest
+    /// goes when the journal is full.
+    fn make_room(&mut self, request_len: usize) {
+        if let Some(SlotDetail::Http(h)) = self.slots.back_mut().map(|s| &mut s.detail) {
+            if let Some(r) = &mut h.response {
+                r.own = None;
+            }
+        }
+        let end = self.requests.logical + request_len as u64;
+        let budget = self.requests.budget();
+        while let Some(front) = self.slots.front() {
+            if end - front.request_at <= budget && self.slots.len() < self.capacity {
+                break;
+            }
+            self.slots.pop_front();
+        }
+    }
+
+    /// Records a non-HTTP entry (or an HTTP one given as a record).
+    pub(super) fn push(&mut self, seq: u64, entry: Entry) {
+        let head = Head {
+            protocol: entry.protocol,
+            peer: entry.peer,
+            time_ms: entry.time_ms,
+            duration_ms: entry.duration_ms,
+        };
+        match entry.detail {
+            Detail::Http(h) => {
+                let HttpRecord {
+                    tls,
+                    method,
+                    path,
+                    request_headers,
+                    request_body,
+                    user,
+                    auth,
+                    encrypted,
+                    rule,
+                    operation,
+                    psrp,
+                    outcome,
+                    status,
+                    response_headers,
+                    response_body,
+                } = *h;
+                let response_body = response_body.as_ref().map(|b| {
+                    if b.released {
+                        ResponseBody::Released(b.len)
+                    } else {
+                        ResponseBody::Bytes(&b.kept, b.len)
+                    }
+                });
+                self.push_http(
+                    seq,
+                    head,
+                    HttpParts {
+                        tls,
+                        method,
+                        path: &path,
+                        request_headers: &request_headers,
+                        request_body: &request_body.kept,
+                        request_len: request_body.len,
+                        user,
+                        auth,
+                        encrypted,
+                        rule,
+                        operation,
+                        psrp,
+                        outcome,
+                        status,
+                        response_headers: ResponseHeaders {
+                            pairs: &response_headers,
+                            ..ResponseHeaders::NONE
+                        },
+                        response_body,
+                    },
+                );
+            }
+            detail => {
+                self.make_room(0);
+                self.slots.push_back(Slot {
+                    seq,
+                    time_ms: head.time_ms,
+                    protocol: head.protocol,
+                    peer: head.peer,
+                    duration_ms: head.duration_ms,
+                    request_at: self.requests.logical,
+                    detail: SlotDetail::Other(detail),
+                });
+            }
+        }
+    }
+
+    /// Records an HTTP exchange, copying its bytes into the rings.
+    pub(super) fn push_http(&mut self, seq: u64, head: Head, p: HttpParts<'_>) {
+        let body = &p.request_body[..p.request_body.len().min(MAX_STORED_BODY)];
+        let headers_len = p.request_headers.lines_len();
+        let response_headers_len = p.response_headers.encoded_len();
+        let request_len = p.path.len() + headers_len + body.len() + response_headers_len;
+        self.make_room(request_len);
+
+        let request_at = self.requests.logical;
+        self.requests.logical += request_len as u64;
+        let place = if request_len as u64 <= self.requests.budget() {
+            let ring = &mut self.requests.ring;
+            let at = ring.position();
+            ring.write(p.path.as_bytes());
+            p.request_headers.write_lines(&mut |b| ring.write(b));
+            ring.write(body);
+            p.response_headers.each(|name, value| {
+                for part in [name, value] {
+                    ring.write(&(part.len() as u32).to_le_bytes());
+                    ring.write(part);
+                }
+            });
+            Place::Ring(at)
+        } else {
+            let mut own = Vec::with_capacity(request_len);
+            own.extend_from_slice(p.path.as_bytes());
+            p.request_headers
+                .write_lines(&mut |b| own.extend_from_slice(b));
+            own.extend_from_slice(body);
+            p.response_headers.each(|name, value| {
+                for part in [name, value] {
+                    own.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                    own.extend_from_slice(part);
+                }
+            });
+            Place::Own(own.into_boxed_slice())
+        };
+
+        let response = p.response_body.map(|b| self.keep_response(b));
+        self.slots.push_back(Slot {
+            seq,
+            time_ms: head.time_ms,
+            protocol: head.protocol,
+            peer: head.peer,
+            duration_ms: head.duration_ms,
+            request_at,
+            detail: SlotDetail::Http(HttpSlot {
+                tls: p.tls,
+                method: p.method,
+                user: p.user,
+                auth: p.auth,
+                encrypted: p.encrypted,
+                rule: p.rule,
+                operation: p.operation,
+                psrp: p.psrp,
+                outcome: p.outcome,
+                status: p.status,
+                place,
+                path_len: p.path.len(),
+                headers_len,
+                body_kept: body.len(),
+                body_len: p.request_len,
+                response_headers_len,
+                response,
+            }),
+        });
+    }
+
+    fn keep_response(&mut self, body: ResponseBody<'_>) -> ResponseSlot {
+        let r = &mut self.responses;
+        let (bytes, len) = match body {
+            ResponseBody::Bytes(bytes, len) => (&bytes[..bytes.len().min(MAX_STORED_BODY)], len),
+            // Kept nowhere (neither in the ring nor beside it): released.
+            ResponseBody::Released(len) => {
+                return ResponseSlot {
+                    at: r.logical,
+                    ring: None,
+                    own: None,
+                    kept: 0,
+                    len,
+                };
+            }
+        };
+        let at = r.logical;
+        r.logical += bytes.len() as u64;
+        let (ring, own) = if bytes.len() as u64 <= r.budget() {
+            let pos = r.ring.position();
+            r.ring.write(bytes);
+            (Some(pos), None)
+        } else {
+            (None, Some(Bytes::copy_from_slice(bytes)))
+        };
+        ResponseSlot {
+            at,
+            ring,
+            own,
+            kept: bytes.len(),
+            len,
+        }
+    }
+
+    /// The entries with a sequence number above `after`, oldest first, as records.
+    pub(super) fn entries_after(&self, after: u64) -> Vec<Entry> {
+        let start = self.slots.partition_point(|s| s.seq <= after);
+        self.slots.range(start..).map(|s| self.entry(s)).collect()
+    }
+
+    fn entry(&self, s: &Slot) -> Entry {
+        let detail = match &s.detail {
+            SlotDetail::Other(d) => d.clone(),
+            SlotDetail::Http(h) => Detail::Http(Box::new(self.http_record(h))),
+        };
+        Entry {
+            seq: s.seq,
+            time_ms: s.time_ms,
+            protocol: s.protocol.clone(),
+            peer: s.peer,
+            duration_ms: s.duration_ms,
+            detail,
+        }
+    }
+
+    fn http_record(&self, h: &HttpSlot) -> HttpRecord {
+        let part_len = h.path_len + h.headers_len + h.body_kept + h.response_headers_len;
+        let part: Cow<'_, [u8]> = match &h.place {
+            Place::Ring(at) => Cow::Owned(self.requests.ring.read(*at, part_len)),
+            Place::Own(own) => Cow::Borrowed(own),
+        };
+        let (path, rest) = part.split_at(h.path_len);
+        let (headers, rest) = rest.split_at(h.headers_len);
+        let (body, mut rest) = rest.split_at(h.body_kept);
+        let mut response_headers = Vec::new();
+        while !rest.is_empty() {
+            let (name, after) = length_prefixed(rest);
+            let (value, after) = length_prefixed(after);
+            response_headers.push((
+                Cow::Owned(String::from_utf8_lossy(name).into_owned()),
+                Cow::Owned(String::from_utf8_lossy(value).into_owned()),
+            ));
+            rest = after;
+        }
+        HttpRecord {
+            tls: h.tls,
+            method: h.method.clone(),
+            path: String::from_utf8_lossy(path).into_owned(),
+            request_headers: Headers::from_lines(headers.into()),
+            request_body: StoredBody::kept_of(Bytes::copy_from_slice(body), h.body_len),
+            user: h.user.clone(),
+            auth: h.auth,
+            encrypted: h.encrypted,
+            rule: h.rule.clone(),
+            operation: h.operation.clone(),
+            psrp: h.psrp.clone(),
+            outcome: h.outcome,
+            status: h.status,
+            response_headers,
+            response_body: h.response.as_ref().map(|r| self.response_body(r)),
+        }
+    }
+
+    fn response_body(&self, r: &ResponseSlot) -> StoredBody {
+        let kept = match (&r.own, r.ring) {
+            (Some(own), _) => Some(own.clone()),
+            (None, Some(pos)) if self.responses.intact(r.at) => {
+                Some(Bytes::from(self.responses.ring.read(pos, r.kept)))
+            }
+            _ => None,
+        };
+        match kept {
+            Some(kept) => StoredBody::kept_of(kept, r.len),
+            None => StoredBody::released_of(r.len),
+        }
+    }
+}
+
+/// A length (four little-endian bytes) and that many bytes; what follows.
+fn length_prefixed(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let (len, rest) = bytes.split_at(4.min(bytes.len()));
+    let len = u32::from_le_bytes(len.try_into().unwrap_or([0; 4])) as usize;
+    rest.split_at(len.min(rest.len()))
+}
