@@ -470,10 +470,11 @@ impl Journal {
     ///   body go ([`StoredBody::is_released`]) and keeps the rest of its record.
     ///
     /// The newest entry is always kept whole, whatever its size. The bytes are copied
-    /// into rings that grow to these sizes as they fill (`journal_store.rs`): recording
-    /// an exchange allocates nothing, and forgetting one frees nothing. On the
-    /// throughput bench (64 connections), keeping 1,000 entries as the buffers of the
-    /// requests they came from cost a tenth of the mock's requests per second.
+    /// into rings of these sizes, whose memory is used only as they fill
+    /// (`journal_store.rs`): recording an exchange allocates nothing, and forgetting
+    /// one frees nothing. On the throughput bench (64 connections), keeping 1,000
+    /// entries as the buffers of the requests they came from cost a tenth of the
+    /// mock's requests per second.
     pub fn with_budgets(capacity: usize, request_bytes: usize, response_bytes: usize) -> Journal {
         Journal {
             inner: Mutex::new(Ring {

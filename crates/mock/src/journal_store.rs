@@ -31,8 +31,8 @@ use bytes::Bytes;
 use super::{AuthOutcome, Detail, Entry, HttpRecord, MAX_STORED_BODY, OutcomeKind, StoredBody};
 use crate::http::{HeaderPair, Headers};
 
-/// Bytes in order, the oldest overwritten once `cap` are held. It grows as it is
-/// written, up to `cap`, so a quiet journal holds little.
+/// Bytes in order, the oldest overwritten once `cap` are held. Its memory is reserved
+/// at the first write and only written as it fills, so a quiet journal holds little.
 #[derive(Debug)]
 pub(super) struct ByteRing {
     buf: Vec<u8>,
@@ -63,14 +63,12 @@ impl ByteRing {
             return;
         }
         if self.buf.len() < self.cap {
-            // Still growing: nothing has wrapped, so the buffer ends where the next
-            // byte goes.
+            // Still filling: nothing has wrapped, so the buffer ends where the next
+            // byte goes. The whole ring is reserved at the first write, so that it is
+            // never copied to grow; the system gives its pages as they are written.
+            self.buf.reserve_exact(self.cap - self.buf.len());
             let end = self.buf.len() + n;
             if end <= self.cap {
-                if end > self.buf.capacity() {
-                    let want = end.max(self.buf.capacity() * 2).max(4096).min(self.cap);
-                    self.buf.reserve_exact(want - self.buf.len());
-                }
                 self.buf.extend_from_slice(bytes);
                 self.written += n as u64;
                 return;

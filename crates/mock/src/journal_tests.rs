@@ -678,3 +678,22 @@ proptest::proptest! {
         }
     }
 }
+
+/// Bodies at the cut and just past it read back as `StoredBody` stores them: whole
+/// and not truncated at exactly [`MAX_STORED_BODY`] bytes, cut and truncated past it.
+#[test]
+fn bodies_at_the_cut_read_back_as_stored() {
+    let j = Journal::new(4);
+    for len in [MAX_STORED_BODY - 1, MAX_STORED_BODY, MAX_STORED_BODY + 1] {
+        j.clear();
+        j.record(exchange_sized(7, len, Some(len)));
+        let e = j.entries().remove(0);
+        let h = e.http().unwrap();
+        let sent: Vec<u8> = (0..len).map(|k| 7u8.wrapping_add(k as u8)).collect();
+        assert_eq!(h.request_body, StoredBody::new(&sent), "{len}");
+        assert_eq!(h.request_body.truncated, len > MAX_STORED_BODY, "{len}");
+        let answer = h.response_body.as_ref().unwrap();
+        assert_eq!(answer, &StoredBody::new(&vec![7; len]), "{len}");
+        assert_eq!(answer.truncated, len > MAX_STORED_BODY, "{len}");
+    }
+}
