@@ -470,7 +470,7 @@ impl Journal {
     ///   body go ([`StoredBody::is_released`]) and keeps the rest of its record.
     ///
     /// The newest entry is always kept whole, whatever its size. The bytes are copied
-    /// into rings of these sizes, whose memory is used only as they fill
+    /// into rings that grow to what the entries kept hold, at most these sizes
     /// (`journal_store.rs`): recording an exchange allocates nothing, and forgetting
     /// one frees nothing. On the throughput bench (64 connections), keeping 1,000
     /// entries as the buffers of the requests they came from cost a tenth of the

@@ -1,7 +1,7 @@
 //! Where the journal keeps its entries: fixed-size slots in a ring, and the bytes of
 //! HTTP exchanges copied into two byte rings (one for requests, one for response
-//! bodies), so that recording an exchange allocates nothing and forgetting one frees
-//! nothing.
+//! bodies), so that recording an exchange allocates nothing (once the rings have grown
+//! to their working size) and forgetting one frees nothing.
 //!
 //! An entry used to be a boxed record holding the request's own buffers (its target,
 //! a copy of its headers, its body, the answer's headers and body): five or six
@@ -10,16 +10,22 @@
 //! second. Copying the few kilobytes into rings costs less than keeping the buffers,
 //! and the buffers are then freed at once by the thread that made them.
 //!
-//! Both rings count positions in bytes from the journal's start ("logical"
-//! positions): a part written at position `p` of a ring whose budget is `b` is intact
-//! while fewer than `b` bytes were written after `p` (the part's own bytes included).
-//! That is the budget: the newest parts whose total fits it. A part bigger than its
-//! whole ring is kept beside it, in its slot, for as long as its entry is the newest.
+//! Each ring has a budget, counted in "logical" positions (bytes from the journal's
+//! start, of every part recorded, in the ring or not): a part recorded at position `p`
+//! of a ring whose budget is `b` is intact while at most `b` bytes were recorded from
+//! `p` on (its own included). That is the budget: the newest parts whose total fits
+//! it. A part bigger than the whole budget is kept beside the ring, in its slot, for as
+//! long as its entry is the newest.
 //!
 //! - Requests (the target, the request headers, the kept request body and the
-//!   response headers, in one part per entry): an entry whose request part would be
-//!   overwritten is dropped, oldest first. Entries are kept whole or not at all.
-//! - Response bodies: a body overwritten is released (its entry stays, and says so).
+//!   response headers, in one part per entry): an entry whose request part falls out
+//!   of the budget is dropped, oldest first. Entries are kept whole or not at all.
+//! - Response bodies: a body that falls out is released (its entry stays, and says so).
+//!
+//! The buffers are another matter ([`ByteRing`]): their positions count only what went
+//! into them, and a buffer grows only when the bytes its entries still need and the
+//! next part do not fit. It holds what the kept entries hold, at most the budget: a
+//! journal of 64 small entries (a fleet's machine) stays at a few KiB.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -31,64 +37,68 @@ use bytes::Bytes;
 use super::{AuthOutcome, Detail, Entry, HttpRecord, MAX_STORED_BODY, OutcomeKind, StoredBody};
 use crate::http::{HeaderPair, Headers};
 
-/// Bytes in order, the oldest overwritten once `cap` are held. Its memory is reserved
-/// at the first write and only written as it fills, so a quiet journal holds little.
-#[derive(Debug)]
+/// Bytes in order, in a buffer used as a ring: a byte written at position `p` (counted
+/// from the ring's start) lies at `p % len`. The buffer grows (twice as big, the bytes
+/// still needed laid again) only when the bytes to keep and the next write do not fit,
+/// so it is as big as what the entries kept hold, not as their budget: a journal of 64
+/// small entries stays small.
+#[derive(Debug, Default)]
 pub(super) struct ByteRing {
     buf: Vec<u8>,
-    cap: usize,
-    /// Bytes written since the start (the next write's physical position).
+    /// Bytes written since the start (the next write's position).
     written: u64,
 }
 
-impl ByteRing {
-    pub(super) fn new(cap: usize) -> ByteRing {
-        ByteRing {
-            buf: Vec::new(),
-            cap,
-            written: 0,
-        }
-    }
+/// The smallest buffer a ring grows to.
+const MIN_RING: usize = 4096;
 
-    /// The physical position the next write starts at.
+impl ByteRing {
+    /// The position the next write starts at.
     pub(super) fn position(&self) -> u64 {
         self.written
     }
 
-    /// Appends `bytes`, at most `cap` of them (the caller keeps a bigger part apart).
+    /// Makes room for `n` more bytes, keeping those from position `keep_from` on, in a
+    /// buffer of at most `limit` bytes (which must hold them).
+    pub(super) fn reserve(&mut self, keep_from: u64, n: usize, limit: usize) {
+        let keep = (self.written - keep_from) as usize;
+        let needed = keep + n;
+        debug_assert!(needed <= limit);
+        if needed <= self.buf.len() {
+            return;
+        }
+        let len = needed.max(self.buf.len() * 2).max(MIN_RING).min(limit);
+        let kept = self.read(keep_from, keep);
+        self.buf = vec![0; len];
+        self.put(keep_from, &kept);
+    }
+
+    /// Appends `bytes`, for which [`ByteRing::reserve`] made room.
     pub(super) fn write(&mut self, bytes: &[u8]) {
+        self.put(self.written, bytes);
+        self.written += bytes.len() as u64;
+    }
+
+    /// Lays `bytes` at position `at`, across the buffer's end if need be.
+    fn put(&mut self, at: u64, bytes: &[u8]) {
         let n = bytes.len();
-        debug_assert!(n <= self.cap);
         if n == 0 {
             return;
         }
-        if self.buf.len() < self.cap {
-            // Still filling: nothing has wrapped, so the buffer ends where the next
-            // byte goes. The whole ring is reserved at the first write, so that it is
-            // never copied to grow; the system gives its pages as they are written.
-            self.buf.reserve_exact(self.cap - self.buf.len());
-            let end = self.buf.len() + n;
-            if end <= self.cap {
-                self.buf.extend_from_slice(bytes);
-                self.written += n as u64;
-                return;
-            }
-            self.buf.resize(self.cap, 0);
-        }
-        let at = (self.written % self.cap as u64) as usize;
-        let first = n.min(self.cap - at);
-        self.buf[at..at + first].copy_from_slice(&bytes[..first]);
+        debug_assert!(n <= self.buf.len());
+        let i = (at % self.buf.len() as u64) as usize;
+        let first = n.min(self.buf.len() - i);
+        self.buf[i..i + first].copy_from_slice(&bytes[..first]);
         self.buf[..n - first].copy_from_slice(&bytes[first..]);
-        self.written += n as u64;
     }
 
-    /// A copy of the `len` bytes written from physical position `at` (still there).
+    /// A copy of the `len` bytes written from position `at` (still there).
     pub(super) fn read(&self, at: u64, len: usize) -> Vec<u8> {
         if len == 0 {
             return Vec::new();
         }
-        debug_assert!(self.written - at <= self.cap as u64);
-        let i = (at % self.cap as u64) as usize;
+        debug_assert!(self.written - at <= self.buf.len() as u64);
+        let i = (at % self.buf.len() as u64) as usize;
         let first = len.min(self.buf.len() - i);
         let mut out = Vec::with_capacity(len);
         out.extend_from_slice(&self.buf[i..i + first]);
@@ -98,8 +108,13 @@ impl ByteRing {
 
     /// Forgets everything (keeping the memory).
     fn clear(&mut self) {
-        self.buf.clear();
         self.written = 0;
+    }
+
+    /// The buffer's size.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -107,6 +122,7 @@ impl ByteRing {
 #[derive(Debug)]
 struct Budgeted {
     ring: ByteRing,
+    budget: usize,
     /// Bytes of parts recorded since the start, in the ring or beside it.
     logical: u64,
 }
@@ -114,18 +130,26 @@ struct Budgeted {
 impl Budgeted {
     fn new(budget: usize) -> Budgeted {
         Budgeted {
-            ring: ByteRing::new(budget),
+            ring: ByteRing::default(),
+            budget,
             logical: 0,
         }
     }
 
     fn budget(&self) -> u64 {
-        self.ring.cap as u64
+        self.budget as u64
     }
 
     /// Whether a part recorded at logical position `at` is still intact.
     fn intact(&self, at: u64) -> bool {
         self.logical - at <= self.budget()
+    }
+
+    /// Makes room in the ring for a part of `n` bytes (at most the budget), keeping
+    /// the bytes from `keep_from` on that the budget still allows.
+    fn reserve(&mut self, keep_from: u64, n: usize) {
+        let floor = (self.ring.position() + n as u64).saturating_sub(self.budget());
+        self.ring.reserve(keep_from.max(floor), n, self.budget);
     }
 
     fn clear(&mut self) {
@@ -203,6 +227,10 @@ struct Slot {
     duration_ms: u64,
     /// Logical position of its request part (a non-HTTP entry has an empty one).
     request_at: u64,
+    /// Where each ring stood when it was recorded: its bytes, if any, start there,
+    /// and no kept entry's start before the oldest entry's.
+    request_ring_at: u64,
+    response_ring_at: u64,
     detail: SlotDetail,
 }
 
@@ -319,6 +347,12 @@ impl Store {
         self.slots.len()
     }
 
+    /// The sizes of the request and response rings' buffers.
+    #[cfg(test)]
+    pub(super) fn ring_sizes(&self) -> (usize, usize) {
+        (self.requests.ring.len(), self.responses.ring.len())
+    }
+
     pub(super) fn clear(&mut self) -> usize {
         let n = self.slots.len();
         self.slots.clear();
@@ -416,6 +450,8 @@ impl Store {
                     peer: head.peer,
                     duration_ms: head.duration_ms,
                     request_at: self.requests.logical,
+                    request_ring_at: self.requests.ring.position(),
+                    response_ring_at: self.responses.ring.position(),
                     detail: SlotDetail::Other(detail),
                 });
             }
@@ -431,8 +467,15 @@ impl Store {
         self.make_room(request_len);
 
         let request_at = self.requests.logical;
+        let request_ring_at = self.requests.ring.position();
+        let response_ring_at = self.responses.ring.position();
         self.requests.logical += request_len as u64;
         let place = if request_len as u64 <= self.requests.budget() {
+            let keep_from = self
+                .slots
+                .front()
+                .map_or(request_ring_at, |s| s.request_ring_at);
+            self.requests.reserve(keep_from, request_len);
             let ring = &mut self.requests.ring;
             let at = ring.position();
             ring.write(p.path.as_bytes());
@@ -460,7 +503,11 @@ impl Store {
             Place::Own(own.into_boxed_slice())
         };
 
-        let response = p.response_body.map(|b| self.keep_response(b));
+        let keep_from = self
+            .slots
+            .front()
+            .map_or(response_ring_at, |s| s.response_ring_at);
+        let response = p.response_body.map(|b| self.keep_response(b, keep_from));
         self.slots.push_back(Slot {
             seq,
             time_ms: head.time_ms,
@@ -468,6 +515,8 @@ impl Store {
             peer: head.peer,
             duration_ms: head.duration_ms,
             request_at,
+            request_ring_at,
+            response_ring_at,
             detail: SlotDetail::Http(HttpSlot {
                 tls: p.tls,
                 method: p.method,
@@ -490,7 +539,9 @@ impl Store {
         });
     }
 
-    fn keep_response(&mut self, body: ResponseBody<'_>) -> ResponseSlot {
+    /// Keeps a response body, in the ring (keeping the bytes from `keep_from` on) or
+    /// beside it.
+    fn keep_response(&mut self, body: ResponseBody<'_>, keep_from: u64) -> ResponseSlot {
         let r = &mut self.responses;
         let (bytes, len) = match body {
             ResponseBody::Bytes(bytes, len) => (&bytes[..bytes.len().min(MAX_STORED_BODY)], len),
@@ -508,6 +559,7 @@ impl Store {
         let at = r.logical;
         r.logical += bytes.len() as u64;
         let (ring, own) = if bytes.len() as u64 <= r.budget() {
+            r.reserve(keep_from, bytes.len());
             let pos = r.ring.position();
             r.ring.write(bytes);
             (Some(pos), None)

@@ -372,48 +372,79 @@ fn seqs(j: &Journal) -> Vec<u64> {
     j.entries().iter().map(|e| e.seq).collect()
 }
 
-/// The byte ring gives back what was written while it is there, across its end too,
-/// and while it grows.
+/// The byte ring gives back what it keeps, across its end too, and lays the bytes it
+/// keeps again when it grows.
 #[test]
-fn the_byte_ring_reads_back_what_it_wrote_across_its_end() {
-    let mut r = store::ByteRing::new(10);
+fn the_byte_ring_reads_back_what_it_keeps_across_its_end_and_as_it_grows() {
+    let mut r = store::ByteRing::default();
     let a = r.position();
+    r.reserve(a, 4, 10);
     r.write(b"abcd");
     let b = r.position();
+    r.reserve(a, 4, 10);
     r.write(b"efgh");
     assert_eq!(
         (r.read(a, 4), r.read(b, 4)),
         (b"abcd".to_vec(), b"efgh".to_vec())
     );
     let c = r.position();
+    r.reserve(b, 4, 10);
     r.write(b"ijkl");
     assert_eq!(r.read(c, 4), b"ijkl", "written across the end");
-    assert_eq!(r.read(b, 4), b"efgh", "not yet overwritten");
-    r.write(b"");
+    assert_eq!(r.read(b, 4), b"efgh", "not overwritten");
+    assert_eq!(r.len(), 10);
+    // Growing: what is kept is laid again, the next write fits.
+    let d = r.position();
+    r.reserve(b, 10, 100);
+    assert_eq!(r.len(), 100, "at least 4 KiB, within the limit");
     r.write(b"0123456789");
-    let d = r.position() - 10;
-    assert_eq!(r.read(d, 10), b"0123456789", "the whole ring at once");
+    assert_eq!(r.read(b, 8), b"efghijkl");
+    assert_eq!(r.read(d, 10), b"0123456789");
     assert_eq!(r.read(d, 0), b"");
+    // A ring that keeps nothing stays as it is.
+    r.reserve(r.position(), 20, 1000);
+    assert_eq!(r.len(), 100);
+    // Beyond 4 KiB it doubles, or grows to what it must hold.
+    let mut r = store::ByteRing::default();
+    let first: Vec<u8> = (0..4000).map(|k| k as u8).collect();
+    r.reserve(0, 4000, 1 << 20);
+    r.write(&first);
+    assert_eq!(r.len(), 4096);
+    r.reserve(0, 100, 1 << 20);
+    assert_eq!(r.len(), 8192);
+    r.write(&[9; 100]);
+    r.reserve(0, 20_000, 1 << 20);
+    assert_eq!(r.len(), 24_100);
+    assert_eq!(r.read(0, 4000), first);
+    assert_eq!(r.read(4000, 100), [9; 100]);
 }
 
 proptest::proptest! {
-    /// Any writes of any sizes up to the ring's: every one still whole in the ring
-    /// (no more than its size written since it started) reads back as written.
+    /// Any writes of any sizes within a limit, keeping any number of the latest: every
+    /// write kept reads back as written, and the ring never outgrows the limit.
     #[test]
-    fn the_byte_ring_keeps_every_write_it_still_holds(
-        cap in 1usize..64,
-        sizes in proptest::collection::vec(0usize..64, 0..40),
+    fn the_byte_ring_keeps_every_write_it_is_asked_to(
+        limit in 1usize..64,
+        ops in proptest::collection::vec((0usize..64, 0usize..8), 0..40),
     ) {
-        let mut r = store::ByteRing::new(cap);
+        let mut r = store::ByteRing::default();
         let mut written: Vec<(u64, Vec<u8>)> = Vec::new();
-        for (i, n) in sizes.into_iter().enumerate() {
-            let bytes: Vec<u8> = (0..n.min(cap)).map(|k| (i * 31 + k) as u8).collect();
+        for (i, (n, keep)) in ops.into_iter().enumerate() {
+            let n = n.min(limit);
+            let end = r.position() + n as u64;
+            // The latest `keep` writes that fit beside this one.
+            let fits: Vec<usize> = (0..written.len())
+                .filter(|&w| end - written[w].0 <= limit as u64)
+                .collect();
+            let from = fits.len().saturating_sub(keep);
+            let keep_from = fits.get(from).map_or(r.position(), |&w| written[w].0);
+            r.reserve(keep_from, n, limit);
+            let bytes: Vec<u8> = (0..n).map(|k| (i * 31 + k) as u8).collect();
             written.push((r.position(), bytes.clone()));
             r.write(&bytes);
-            for (at, bytes) in &written {
-                if r.position() - at <= cap as u64 {
-                    proptest::prop_assert_eq!(&r.read(*at, bytes.len()), bytes);
-                }
+            proptest::prop_assert!(r.len() <= limit);
+            for (at, bytes) in written.iter().filter(|w| w.0 >= keep_from) {
+                proptest::prop_assert_eq!(&r.read(*at, bytes.len()), bytes);
             }
         }
     }
@@ -695,5 +726,25 @@ fn bodies_at_the_cut_read_back_as_stored() {
         let answer = h.response_body.as_ref().unwrap();
         assert_eq!(answer, &StoredBody::new(&vec![7; len]), "{len}");
         assert_eq!(answer.truncated, len > MAX_STORED_BODY, "{len}");
+    }
+}
+
+/// A journal of few entries holds few bytes, whatever its budgets: its rings grow to
+/// what the entries kept hold (a fleet of a thousand machines keeps 64 entries each).
+#[test]
+fn a_journal_of_few_entries_holds_few_bytes_whatever_its_budgets() {
+    let j = Journal::new(4);
+    for tag in 0..200u8 {
+        j.record(exchange_sized(tag, 1000, Some(3000)));
+    }
+    assert_eq!(seqs(&j), [197, 198, 199, 200]);
+    let (requests, responses) = j.ring().store.ring_sizes();
+    assert!(requests <= 8192, "{requests}");
+    assert!(responses <= 16384, "{responses}");
+    for e in j.entries() {
+        let h = e.http().unwrap();
+        let tag = (e.seq - 1) as u8;
+        assert_eq!(h.response_body.as_ref().unwrap().bytes(), vec![tag; 3000]);
+        assert_eq!(h.request_body.bytes()[0], tag);
     }
 }
