@@ -317,6 +317,23 @@ pub(crate) struct HttpParts<'r> {
     pub(crate) response_body: Option<ResponseBody<'r>>,
 }
 
+impl HttpParts<'_> {
+    /// The request part (see [`HttpSlot`]), in pieces to `out`: the target, the request
+    /// headers as lines, `body` (the kept request body) and the response headers, each
+    /// name and value after its length.
+    fn write_request_part(&self, body: &[u8], out: &mut dyn FnMut(&[u8])) {
+        out(self.path.as_bytes());
+        self.request_headers.write_lines(out);
+        out(body);
+        self.response_headers.each(|name, value| {
+            for part in [name, value] {
+                out(&(part.len() as u32).to_le_bytes());
+                out(part);
+            }
+        });
+    }
+}
+
 /// A response body to record.
 #[derive(Clone, Copy)]
 pub(crate) enum ResponseBody<'r> {
@@ -478,28 +495,11 @@ impl Store {
             self.requests.reserve(keep_from, request_len);
             let ring = &mut self.requests.ring;
             let at = ring.position();
-            ring.write(p.path.as_bytes());
-            p.request_headers.write_lines(&mut |b| ring.write(b));
-            ring.write(body);
-            p.response_headers.each(|name, value| {
-                for part in [name, value] {
-                    ring.write(&(part.len() as u32).to_le_bytes());
-                    ring.write(part);
-                }
-            });
+            p.write_request_part(body, &mut |b| ring.write(b));
             Place::Ring(at)
         } else {
             let mut own = Vec::with_capacity(request_len);
-            own.extend_from_slice(p.path.as_bytes());
-            p.request_headers
-                .write_lines(&mut |b| own.extend_from_slice(b));
-            own.extend_from_slice(body);
-            p.response_headers.each(|name, value| {
-                for part in [name, value] {
-                    own.extend_from_slice(&(part.len() as u32).to_le_bytes());
-                    own.extend_from_slice(part);
-                }
-            });
+            p.write_request_part(body, &mut |b| own.extend_from_slice(b));
             Place::Own(own.into_boxed_slice())
         };
 

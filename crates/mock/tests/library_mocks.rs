@@ -509,6 +509,30 @@ async fn start_edited(edit: impl FnOnce(&mut mock::Scenario)) -> MockServer {
         .unwrap()
 }
 
+/// A mock of the default scenario, edited, after three Identifies (each answered 200),
+/// and its journal.
+async fn three_identifies(
+    edit: impl FnOnce(&mut mock::Scenario),
+) -> (MockServer, Vec<mock::journal::Entry>) {
+    let server = start_edited(edit).await;
+    let c = client(&server);
+    for _ in 0..3 {
+        let answer = c.identify(false).await.unwrap();
+        assert_eq!(answer.status(), Some(200));
+    }
+    let entries = server.journal();
+    (server, entries)
+}
+
+/// The HTTP exchanges answered 200.
+fn answered(entries: &[mock::journal::Entry]) -> Vec<&mock::journal::HttpRecord> {
+    entries
+        .iter()
+        .filter_map(|e| e.http())
+        .filter(|h| h.status == Some(200))
+        .collect()
+}
+
 /// `[http] journal_response_bytes` bounds the response bodies the journal keeps: the
 /// newest answer's is kept, older ones let theirs go and keep the rest (status, the
 /// body's length); the request bodies stay. The default keeps far more.
@@ -524,18 +548,8 @@ async fn the_journal_keeps_response_bodies_within_its_budget() {
         mock::journal::DEFAULT_RESPONSE_BYTES
     );
     for budget in [1usize, mock::journal::DEFAULT_RESPONSE_BYTES] {
-        let server = start_edited(|s| s.http.journal_response_bytes = budget).await;
-        let c = client(&server);
-        for _ in 0..3 {
-            let answer = c.identify(false).await.unwrap();
-            assert_eq!(answer.status(), Some(200));
-        }
-        let entries = server.journal();
-        let answered: Vec<_> = entries
-            .iter()
-            .filter_map(|e| e.http())
-            .filter(|h| h.status == Some(200))
-            .collect();
+        let (server, entries) = three_identifies(|s| s.http.journal_response_bytes = budget).await;
+        let answered = answered(&entries);
         assert_eq!(answered.len(), 3, "{budget}");
         for (i, h) in answered.iter().enumerate() {
             let body = h.response_body.as_ref().expect("a response body");
@@ -568,18 +582,8 @@ async fn the_journal_keeps_requests_within_their_budget() {
         mock::journal::DEFAULT_REQUEST_BYTES
     );
     for budget in [1usize, mock::journal::DEFAULT_REQUEST_BYTES] {
-        let server = start_edited(|s| s.http.journal_request_bytes = budget).await;
-        let c = client(&server);
-        for _ in 0..3 {
-            let answer = c.identify(false).await.unwrap();
-            assert_eq!(answer.status(), Some(200));
-        }
-        let entries = server.journal();
-        let answered: Vec<_> = entries
-            .iter()
-            .filter_map(|e| e.http())
-            .filter(|h| h.status == Some(200))
-            .collect();
+        let (server, entries) = three_identifies(|s| s.http.journal_request_bytes = budget).await;
+        let answered = answered(&entries);
         if budget == 1 {
             assert_eq!(entries.len(), 1, "only the newest");
         }
