@@ -197,7 +197,7 @@ impl Headers {
         self.len() == 0
     }
 
-    /// hyper's map itself (for a compact copy, a map built from it once).
+    /// hyper's map itself (for headers read back from the journal, a map built once).
     pub fn map(&self) -> &http::HeaderMap {
         match &self.0 {
             Repr::Map(map) => map,
