@@ -106,11 +106,6 @@ impl ByteRing {
         out
     }
 
-    /// Forgets everything (keeping the memory).
-    fn clear(&mut self) {
-        self.written = 0;
-    }
-
     /// The buffer's size.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
@@ -150,11 +145,6 @@ impl Budgeted {
     fn reserve(&mut self, keep_from: u64, n: usize) {
         let floor = (self.ring.position() + n as u64).saturating_sub(self.budget());
         self.ring.reserve(keep_from.max(floor), n, self.budget);
-    }
-
-    fn clear(&mut self) {
-        self.ring.clear();
-        self.logical = 0;
     }
 }
 
@@ -371,10 +361,10 @@ impl Store {
     }
 
     pub(super) fn clear(&mut self) -> usize {
+        // The rings need nothing: with no entry left, nothing in them is read again,
+        // and every budget counts from a part's own position on.
         let n = self.slots.len();
         self.slots.clear();
-        self.requests.clear();
-        self.responses.clear();
         n
     }
 
