@@ -90,6 +90,7 @@ fn ring_keeps_the_newest_and_counts_on() {
     assert_eq!(j.since(3).len(), 2);
     assert_eq!(j.since(0).len(), 3);
     assert_eq!(j.since(9).len(), 0);
+    assert_eq!((j.len(), j.is_empty(), j.capacity()), (3, false, 3));
     assert_eq!(j.clear(), 3);
     assert!(j.is_empty());
     assert_eq!(j.record(entry(9)), 6);
