@@ -287,6 +287,11 @@ pub struct Machine {
     /// Numeric sensors' CIM instances as last handed out (see
     /// [`crate::cim::enumerate_shared`]).
     pub(crate) cim_shared: crate::cim::SharedInstances,
+    /// The millisecond of the last [`Machine::tick`], while nothing a tick reads has
+    /// changed since but by observing: each source is read once per millisecond, so a
+    /// tick at the same millisecond would observe what the last one did (a Get of the
+    /// computer system ticks, and a busy mock answers dozens in a millisecond).
+    ticked_at: Option<Millis>,
 }
 
 /// What the shell model needs of the machine (fields, so that `self.shells` can be
@@ -380,6 +385,7 @@ impl Machine {
             shells: Shells::new(),
             events: EventLog::default(),
             cim_shared: Default::default(),
+            ticked_at: None,
             engine,
             sensors,
             discrete,
@@ -696,7 +702,12 @@ impl Machine {
         let Some(s) = self.sensors.get_mut(i) else {
             return raw;
         };
-        s.last_raw = raw;
+        // Written only when it changes: a reading taken again (every Get of the
+        // computer system reads every sensor) leaves the sensor's memory clean, so the
+        // other worker's copy of it stays valid.
+        if s.last_raw != raw {
+            s.last_raw = raw;
+        }
         let status = s.status_of_raw(raw);
         let before = s.last_status;
         if status == before {
@@ -788,9 +799,13 @@ impl Machine {
 
     /// Observes every numeric sensor at `now` (and so records crossings).
     pub fn tick(&mut self, now: Millis) {
+        if self.ticked_at == Some(now) {
+            return;
+        }
         for i in 0..self.sensors.len() {
             self.observe(i, now);
         }
+        self.ticked_at = Some(now);
     }
 
     /// Overrides a numeric sensor's value until [`Machine::clear_override`]; the new
@@ -804,6 +819,7 @@ impl Machine {
             });
         }
         self.sensors[i].override_value = Some(value);
+        self.ticked_at = None;
         self.observe(i, now);
         Ok(())
     }
@@ -812,6 +828,7 @@ impl Machine {
     pub fn clear_override(&mut self, id: &str, now: Millis) -> Result<(), MachineError> {
         let i = self.index(id).ok_or_else(|| unknown(id))?;
         self.sensors[i].override_value = None;
+        self.ticked_at = None;
         self.observe(i, now);
         Ok(())
     }
@@ -851,6 +868,8 @@ impl Machine {
             }
         }
         self.sensors[i].thresholds = thresholds;
+        // The thresholds a tick compares readings with.
+        self.ticked_at = None;
         Ok(())
     }
 
@@ -858,6 +877,7 @@ impl Machine {
     pub fn restore_default_thresholds(&mut self, id: &str) -> Result<(), MachineError> {
         let i = self.index(id).ok_or_else(|| unknown(id))?;
         self.sensors[i].thresholds = self.sensors[i].spec.thresholds;
+        self.ticked_at = None;
         Ok(())
     }
 

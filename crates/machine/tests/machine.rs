@@ -369,6 +369,35 @@ fn new_thresholds_are_checked() {
 }
 
 #[test]
+fn a_tick_again_in_the_same_millisecond_sees_new_thresholds() {
+    // A tick at the millisecond of the last one may skip the readings (the sources
+    // give the same values), but not a change of what they are compared with.
+    let mut m = Machine::new(bare(), 0).unwrap();
+    m.tick(1_000);
+    m.tick(1_000);
+    assert!(m.sel_entries().is_empty(), "40 is within the thresholds");
+    let mut t = *m.numeric_sensor("T").unwrap().thresholds();
+    t.upper_non_critical = Some(30.0);
+    t.upper_critical = Some(35.0);
+    m.set_thresholds("T", t).unwrap();
+    m.tick(1_000);
+    let e = m.sel_entries();
+    assert_eq!(e.len(), 2, "UNC and UC going high, logged by the tick");
+    assert!(e.iter().all(|e| e.direction == EventDirection::Assert));
+    m.restore_default_thresholds("T").unwrap();
+    m.tick(1_000);
+    let e = m.sel_entries();
+    assert_eq!(e.len(), 4, "both deasserted by the next tick");
+    assert!(
+        e[2..]
+            .iter()
+            .all(|e| e.direction == EventDirection::Deassert)
+    );
+    m.tick(1_000);
+    assert_eq!(m.sel_entries().len(), 4, "and nothing more");
+}
+
+#[test]
 fn discrete_state_changes_are_logged() {
     let spec = MachineSpec {
         discrete_sensors: vec![DiscreteSensorSpec {

@@ -17,7 +17,6 @@ use super::{
     resolve, system_instance, system_state,
 };
 use crate::sensor::{ThresholdStatus, Thresholds};
-use crate::spec::Identity;
 use crate::{Machine, Millis};
 
 /// What a numeric sensor's instance is built from that can change.
@@ -29,12 +28,12 @@ struct Inputs {
     name: String,
 }
 
-/// What the computer system's instance is built from (see [`super::system_instance`]).
+/// What the computer system's instance is built from that can change (see
+/// [`super::system_instance`]; the machine's identity is fixed when it is made).
 #[derive(Debug, Clone, PartialEq)]
 struct SystemInputs {
     state: SystemState,
     element_name: String,
-    identity: Identity,
 }
 
 /// The kept instance of each numeric sensor, by index, and of the computer system,
@@ -85,7 +84,6 @@ fn system_shared(m: &mut Machine, now: Millis) -> Arc<Instance> {
     if let Some((kept, inst)) = &m.cim_shared.system
         && kept.state == state
         && kept.element_name == m.system_element_name
-        && kept.identity == *m.identity()
     {
         debug_assert_eq!(
             **inst,
@@ -100,7 +98,6 @@ fn system_shared(m: &mut Machine, now: Millis) -> Arc<Instance> {
         SystemInputs {
             state,
             element_name: m.system_element_name.clone(),
-            identity: m.identity().clone(),
         },
         Arc::clone(&inst),
     ));
