@@ -20,6 +20,10 @@ use crate::cimxml::{ItemShape, UriStyle, instance_body, item};
 #[derive(Debug, Default)]
 pub struct XmlMemo {
     written: std::collections::HashMap<(u8, u64, usize), Written, Fnv>,
+    /// The body [`XmlMemo::instance_body`] gave last: a client polling one instance
+    /// (the commonest Get) is answered by a pointer comparison, without hashing the
+    /// instance's keys and class to find it in `written`.
+    last_body: Option<Written>,
 }
 
 #[derive(Debug)]
@@ -49,8 +53,9 @@ impl std::hash::Hasher for FnvHasher {
         }
     }
 
+    /// A number in one step, not byte by byte (the memo's keys end with two).
     fn write_u64(&mut self, n: u64) {
-        self.write(&n.to_le_bytes());
+        self.0 = (self.0 ^ n).wrapping_mul(0x0000_0100_0000_01b3);
     }
 
     fn write_usize(&mut self, n: usize) {
@@ -96,6 +101,12 @@ impl XmlMemo {
     /// compared), or an equal one.
     pub fn instance_body(&mut self, inst: &Arc<Instance>, style: &UriStyle) -> Body<'static> {
         use std::hash::BuildHasher as _;
+        if let Some(w) = &self.last_body
+            && Arc::ptr_eq(&w.inst, inst)
+            && w.style == *style
+        {
+            return Body::Xml(w.text.clone());
+        }
         // Distinct instances of a class are told apart by their keys (a collision only
         // costs a write).
         let keys = Fnv::default().hash_one(&inst.keys);
@@ -106,6 +117,11 @@ impl XmlMemo {
                 // `instance_body` only ever writes text.
                 _ => Arc::from(""),
             }
+        });
+        self.last_body = Some(Written {
+            inst: Arc::clone(inst),
+            style: style.clone(),
+            text: text.clone(),
         });
         Body::Xml(text)
     }
@@ -146,6 +162,7 @@ impl XmlMemo {
     /// Forgets everything (a new scenario).
     pub fn clear(&mut self) {
         self.written.clear();
+        self.last_body = None;
     }
 }
 
@@ -270,6 +287,44 @@ mod tests {
             "sixth",
             "another style is written"
         );
+    }
+
+    /// A Get of the instance the last one wrote is answered with the same text, found
+    /// by its pointer alone (the map lookup is not needed for it); another instance,
+    /// another style or a cleared memo is looked up or written again.
+    #[test]
+    fn the_body_given_last_is_given_again_for_the_same_instance() {
+        let mut memo = XmlMemo::default();
+        let dmtf = UriStyle::dmtf();
+        let wmi = UriStyle::wmi("root/cimv2");
+        // NaN equals nothing, so only a pointer can make a hit.
+        let nan = Arc::new(instance(
+            "CIM_NumericSensor",
+            vec![("R", Value::Real(f64::NAN))],
+        ));
+        let xml = |body: Body<'static>| match body {
+            Body::Xml(x) => x,
+            other => panic!("not written once: {other:?}"),
+        };
+        let first = xml(memo.instance_body(&nan, &dmtf));
+        assert_eq!(first, xml(instance_body(&nan, &dmtf)));
+        // Not through the map: it is emptied, and the same text comes back.
+        memo.written.clear();
+        let again = xml(memo.instance_body(&nan, &dmtf));
+        assert!(Arc::ptr_eq(&first, &again), "the last body, given again");
+        let other_style = xml(memo.instance_body(&nan, &wmi));
+        assert!(!Arc::ptr_eq(&first, &other_style));
+        assert_eq!(other_style, xml(instance_body(&nan, &wmi)));
+        let copy = Arc::new((*nan).clone());
+        let copied = xml(memo.instance_body(&copy, &wmi));
+        assert!(!Arc::ptr_eq(&other_style, &copied), "another instance");
+        memo.clear();
+        let after_clear = xml(memo.instance_body(&copy, &wmi));
+        assert!(
+            !Arc::ptr_eq(&copied, &after_clear),
+            "a cleared memo writes again"
+        );
+        assert_eq!(after_clear, xml(instance_body(&copy, &wmi)));
     }
 
     /// Slots are kept side by side up to the capacity; past it the memo starts afresh
