@@ -797,7 +797,9 @@ impl Machine {
         Some(self.sensors[i].status_of_raw(raw))
     }
 
-    /// Observes every numeric sensor at `now` (and so records crossings).
+    /// Observes every numeric sensor at `now` (and so records crossings). Again at the
+    /// millisecond of the last tick, with no threshold or override changed since, it
+    /// does nothing: every source gives what it gave then.
     pub fn tick(&mut self, now: Millis) {
         if self.ticked_at == Some(now) {
             return;
