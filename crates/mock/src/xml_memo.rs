@@ -289,6 +289,24 @@ mod tests {
         );
     }
 
+    /// The memo's keys spread over the hash: a thousand slots of one class hash apart,
+    /// as do the same slot's kinds (a hash that lost the numbers would still find
+    /// every entry, in one long chain).
+    #[test]
+    fn memo_keys_hash_apart() {
+        use std::hash::BuildHasher as _;
+        let class = Fnv::default().hash_one("CIM_NumericSensor");
+        let mut seen = std::collections::HashSet::new();
+        for kind in 0..4u8 {
+            for slot in 0..1000usize {
+                assert!(
+                    seen.insert(Fnv::default().hash_one((kind, class, slot))),
+                    "kind {kind} slot {slot} hashes as another key"
+                );
+            }
+        }
+    }
+
     /// A Get of the instance the last one wrote is answered with the same text, found
     /// by its pointer alone (the map lookup is not needed for it); another instance,
     /// another style or a cleared memo is looked up or written again.
