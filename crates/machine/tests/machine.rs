@@ -355,6 +355,25 @@ fn new_thresholds_are_checked() {
         "LNR is not a settable threshold of this sensor"
     );
     t.lower_non_recoverable = None;
+    // The reason names what is wrong: a value that is not a number, or two out of order.
+    let reason = |m: &mut Machine, t| match m.set_thresholds("T", t) {
+        Err(MachineError::InvalidThresholds { reason, .. }) => reason,
+        other => panic!("not refused as thresholds: {other:?}"),
+    };
+    let mut nan = t;
+    nan.upper_critical = Some(f64::NAN);
+    assert!(
+        reason(&mut m, nan).ends_with("is not finite"),
+        "{}",
+        reason(&mut m, nan)
+    );
+    let mut crossed = t;
+    crossed.upper_non_critical = Some(85.0);
+    assert!(
+        reason(&mut m, crossed).contains("is above"),
+        "{}",
+        reason(&mut m, crossed)
+    );
     m.set_thresholds("T", t).unwrap();
     m.set_sensor("T", 65.0, 0).unwrap();
     assert_eq!(
