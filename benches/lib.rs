@@ -99,3 +99,25 @@ xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
 </s:Header><s:Body>{body}</s:Body></s:Envelope>"
     )
 }
+
+/// `count` copies of the request `body` that differ only in their MessageID, each a
+/// fresh `uuid:` as clients write them (the same length as any UUID), as a client
+/// polling one resource sends them; `body` alone when it has no MessageID. The mock
+/// must not find a request it has just read in the next one (a real client never
+/// sends the same MessageID twice), so load generators cycle through these.
+pub fn with_message_ids(body: &str, count: usize) -> Vec<String> {
+    let Some(open) = body.find("MessageID>") else {
+        return vec![body.to_owned()];
+    };
+    let start = open + "MessageID>".len();
+    let end = start + body[start..].find('<').expect("a MessageID end tag");
+    (0..count)
+        .map(|n| {
+            format!(
+                "{}uuid:6F0C3E2A-9B1D-4C57-8E2F-{n:012X}{}",
+                &body[..start],
+                &body[end..]
+            )
+        })
+        .collect()
+}

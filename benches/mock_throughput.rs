@@ -11,7 +11,8 @@
 //! their ratio to `bare` bounds what any implementation that reads requests can reach.
 //!
 //! Every series runs in one criterion group and is driven by the same load generator
-//! (C keep-alive connections, each sending requests back to back), so the ratio of the
+//! (C keep-alive connections, each sending requests back to back, with a new MessageID
+//! each time as real clients do), so the ratio of the
 //! mock to the bare server comes from one run on one machine state. Servers and load
 //! generator share one 2-worker tokio runtime: on a 2-core machine the client's cost is
 //! part of every series alike, and the ratio is what the goal is about.
@@ -41,7 +42,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use mock::MockServer;
 use tokio::net::{TcpListener, TcpStream};
-use touchstone_benches::{read, request_envelope};
+use touchstone_benches::{read, request_envelope, with_message_ids};
 use wsman::{Body, Limits};
 
 /// The concurrency the goals are stated at.
@@ -59,6 +60,11 @@ const LATENCY_WARMUP: usize = 2_048;
 const LATENCY_ROUNDS: usize = 5;
 /// No request may take longer: a stuck server fails the bench instead of hanging it.
 const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How many copies of each request, differing in their MessageID, a load generator
+/// cycles through: consecutive requests never repeat one, as a real client's never do,
+/// and the copies stay few enough to be in cache like a client's one buffer.
+const MESSAGE_IDS: usize = 64;
 /// The goals.
 const GOAL_RATIO: f64 = 0.8;
 const GOAL_P99: Duration = Duration::from_millis(5);
@@ -95,7 +101,8 @@ struct Target {
     batch: usize,
     addr: SocketAddr,
     headers: HeaderMap,
-    body: Bytes,
+    /// The request as copies that differ in their MessageID ([`MESSAGE_IDS`]).
+    bodies: Vec<Bytes>,
     expect: Expect,
 }
 
@@ -117,13 +124,18 @@ impl Target {
             batch,
             addr,
             headers,
-            body: Bytes::from(body),
+            bodies: with_message_ids(&body, MESSAGE_IDS)
+                .into_iter()
+                .map(Bytes::from)
+                .collect(),
             expect,
         }
     }
 
-    fn request(&self) -> Request<Full<Bytes>> {
-        let mut req = Request::new(Full::new(self.body.clone()));
+    /// The request numbered `seq` (its MessageID is that of the `seq`th copy).
+    fn request(&self, seq: usize) -> Request<Full<Bytes>> {
+        let body = self.bodies[seq % self.bodies.len()].clone();
+        let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = Uri::from_static("/wsman");
         *req.headers_mut() = self.headers.clone();
@@ -289,10 +301,10 @@ async fn connect(target: &Target) -> Sender {
 }
 
 /// One request, its whole answer read (so the connection can carry the next one).
-async fn exchange(sender: &mut Sender, target: &Target) -> (StatusCode, Bytes) {
+async fn exchange(sender: &mut Sender, target: &Target, seq: usize) -> (StatusCode, Bytes) {
     let round = async {
         sender.ready().await?;
-        let (parts, body) = sender.send_request(target.request()).await?.into_parts();
+        let (parts, body) = sender.send_request(target.request(seq)).await?.into_parts();
         Ok::<_, hyper::Error>((parts.status, body.collect().await?.to_bytes()))
     };
     match tokio::time::timeout(DEADLINE, round).await {
@@ -302,18 +314,19 @@ async fn exchange(sender: &mut Sender, target: &Target) -> (StatusCode, Bytes) {
     }
 }
 
-/// One connection's share of a batch: `count` requests back to back; with `record`,
-/// each one's latency in nanoseconds.
+/// One connection's share of a batch: `count` requests back to back, numbered from
+/// `first`; with `record`, each one's latency in nanoseconds.
 async fn run_connection(
     mut sender: Sender,
     target: Arc<Target>,
+    first: usize,
     count: usize,
     record: bool,
 ) -> (Sender, Vec<u64>) {
     let mut latencies = Vec::with_capacity(if record { count } else { 0 });
-    for _ in 0..count {
+    for seq in first..first + count {
         let t0 = Instant::now();
-        let (status, body) = exchange(&mut sender, &target).await;
+        let (status, body) = exchange(&mut sender, &target, seq).await;
         if record {
             latencies.push(t0.elapsed().as_nanos() as u64);
         }
@@ -332,6 +345,8 @@ async fn run_connection(
 struct Pool {
     target: Arc<Target>,
     senders: Vec<Sender>,
+    /// Requests sent so far (the next one's number).
+    sent: usize,
 }
 
 impl Pool {
@@ -340,7 +355,11 @@ impl Pool {
         for _ in 0..connections {
             senders.push(connect(&target).await);
         }
-        Pool { target, senders }
+        Pool {
+            target,
+            senders,
+            sent: 0,
+        }
     }
 
     /// Sends `n` requests spread evenly over the connections, each connection on its
@@ -348,13 +367,17 @@ impl Pool {
     /// Returns the recorded latencies when `record`.
     async fn batch(&mut self, n: usize, record: bool) -> Vec<u64> {
         let c = self.senders.len();
+        let mut first = self.sent;
+        self.sent += n;
         let tasks: Vec<_> = self
             .senders
             .drain(..)
             .enumerate()
             .map(|(i, sender)| {
                 let count = n / c + usize::from(i < n % c);
-                tokio::spawn(run_connection(sender, self.target.clone(), count, record))
+                first += count;
+                let target = self.target.clone();
+                tokio::spawn(run_connection(sender, target, first - count, count, record))
             })
             .collect();
         let mut all = Vec::with_capacity(if record { n } else { 0 });
@@ -697,7 +720,7 @@ fn start_targets(rt: &tokio::runtime::Runtime) -> (Vec<MockServer>, Vec<Arc<Targ
             Expect::AllItems(11),
         );
         let mut sender = connect(&probe).await;
-        let (status, body) = exchange(&mut sender, &probe).await;
+        let (status, body) = exchange(&mut sender, &probe, 0).await;
         probe.check(status, &body);
         start_bare(body).await
     });
@@ -720,7 +743,7 @@ fn start_targets(rt: &tokio::runtime::Runtime) -> (Vec<MockServer>, Vec<Arc<Targ
         ] {
             let probe = Target::new("probe", 1, mock_addr, request, expect);
             let mut sender = connect(&probe).await;
-            let (status, body) = exchange(&mut sender, &probe).await;
+            let (status, body) = exchange(&mut sender, &probe, 0).await;
             probe.check(status, &body);
             floors.push(start_floor(body).await);
         }
@@ -806,7 +829,7 @@ fn start_targets(rt: &tokio::runtime::Runtime) -> (Vec<MockServer>, Vec<Arc<Targ
     rt.block_on(async {
         for t in &targets {
             let mut sender = connect(t).await;
-            let (status, body) = exchange(&mut sender, t).await;
+            let (status, body) = exchange(&mut sender, t, 0).await;
             t.check(status, &body);
         }
     });

@@ -23,8 +23,12 @@ use mock::http::Request;
 use mock::journal::Journal;
 use mock::scenario::Scenario;
 use mock::service::Mock;
-use touchstone_benches::{ENVELOPES, read, request_envelope};
+use touchstone_benches::{ENVELOPES, read, request_envelope, with_message_ids};
 use wsman::Limits;
+
+/// How many copies of a request, differing in their MessageID, a case cycles through
+/// (see `with_message_ids`).
+const MESSAGE_IDS: usize = 64;
 
 fn answer_body(name: &str) -> Option<String> {
     Some(match name {
@@ -60,25 +64,30 @@ fn run(case: &str, iterations: usize) -> usize {
         let body = answer_body(name).unwrap_or_else(|| panic!("no answer case {name:?}"));
         let mock = Mock::new(Scenario::default_scenario(), Arc::new(Journal::default()))
             .expect("default scenario");
-        let req = Request {
-            method: "POST".into(),
-            path: "/wsman".into(),
-            headers: mock::http::Headers::from_pairs([(
-                "content-type",
-                "application/soap+xml;charset=UTF-8",
-            )])
-            .expect("a valid header"),
-            body: body.into_bytes().into(),
-            peer: "127.0.0.1:1".parse().expect("address"),
-            tls: false,
-            user: Some("admin".into()),
-        };
+        // As a client sends them: a fresh MessageID each time. Made before the loop,
+        // as many whatever the iterations, so that they cancel out of a difference.
+        let requests: Vec<Request> = with_message_ids(&body, MESSAGE_IDS)
+            .into_iter()
+            .map(|body| Request {
+                method: "POST".into(),
+                path: "/wsman".into(),
+                headers: mock::http::Headers::from_pairs([(
+                    "content-type",
+                    "application/soap+xml;charset=UTF-8",
+                )])
+                .expect("a valid header"),
+                body: body.into_bytes().into(),
+                peer: "127.0.0.1:1".parse().expect("address"),
+                tls: false,
+                user: Some("admin".into()),
+            })
+            .collect();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        for _ in 0..iterations {
-            let handled = rt.block_on(mock.answer(&req));
+        for i in 0..iterations {
+            let handled = rt.block_on(mock.answer(&requests[i % requests.len()]));
             match handled.outcome {
                 mock::http::Outcome::Reply(r) => {
                     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -192,10 +201,14 @@ fn http(name: &str, iterations: usize) -> usize {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        let body = bytes::Bytes::from(body);
+        let bodies: Vec<bytes::Bytes> = with_message_ids(&body, MESSAGE_IDS)
+            .into_iter()
+            .map(bytes::Bytes::from)
+            .collect();
         let mut sum = 0;
-        for _ in 0..iterations {
-            let mut req = hyper::Request::new(Full::new(body.clone()));
+        for i in 0..iterations {
+            let body = bodies[i % bodies.len()].clone();
+            let mut req = hyper::Request::new(Full::new(body));
             *req.method_mut() = http::Method::POST;
             *req.uri_mut() = http::Uri::from_static("/wsman");
             let h = req.headers_mut();

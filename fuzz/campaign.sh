@@ -12,12 +12,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 per=${SECONDS_PER_TARGET:-600}
 targets=("$@")
-((${#targets[@]})) || targets=(parse parse_header ipmi_session ntlm judge psrp)
+((${#targets[@]})) || targets=(parse parse_header memo ipmi_session ntlm judge psrp)
 docs=../crates/wsman/tests/documents
 
 # Seeds: every corpus envelope for the envelope readers; the responses, as HTTP 200
 # and 400 answers, for the judging target (mode byte 0, then the status).
-mkdir -p corpus/parse corpus/parse_header corpus/judge corpus/ipmi_session corpus/ntlm corpus/psrp
+mkdir -p corpus/parse corpus/parse_header corpus/memo corpus/judge corpus/ipmi_session corpus/ntlm corpus/psrp
 # pypsrp's own fragment streams (crates/psrp/tests/fixtures), as bytes, for the PSRP codec.
 for f in ../crates/psrp/tests/fixtures/*.hex; do
     xxd -r -p "$f" >"corpus/psrp/$(basename "$f" .hex).bin"
@@ -27,6 +27,7 @@ for d in requests responses lenient invalid; do
         case "$f" in *.toml | *.md) continue ;; esac
         cp -n "$f" "corpus/parse/$d-$(basename "$f")"
         cp -n "$f" "corpus/parse_header/$d-$(basename "$f")"
+        cp -n "$f" "corpus/memo/$d-$(basename "$f")"
     done
 done
 for f in "$docs"/responses/*.xml; do

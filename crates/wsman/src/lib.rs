@@ -41,6 +41,7 @@ pub mod duration;
 pub mod envelope;
 pub mod error;
 pub mod fault;
+pub mod memo;
 pub mod ns;
 pub mod tree;
 pub mod validate;
@@ -53,6 +54,7 @@ pub use duration::XsDuration;
 pub use envelope::{Envelope, Header, HeaderName, HeaderOnly, Meta, parse, parse_header};
 pub use error::{Error, ErrorKind, line_col};
 pub use fault::{Fault, FaultCode, FaultKind, FaultSpec};
+pub use memo::ParseMemo;
 pub use tree::{Element, Name, Tree, TreeBuilder};
 
 /// Bounds on what the parser accepts. The maximum is the caller's: a server sets it from

@@ -361,7 +361,7 @@ struct Parsed<'t> {
 fn parse<'t>(text: &'t str, limits: &Limits, needs_body: bool) -> Result<Parsed<'t>, wsman::Error> {
     off_worker(text.len(), || {
         let whole = || {
-            wsman::parse(text, limits).map(|env| Parsed {
+            memo_parse(text, limits).map(|env| Parsed {
                 env,
                 body_tree: None,
             })
@@ -390,6 +390,28 @@ fn parse<'t>(text: &'t str, limits: &Limits, needs_body: bool) -> Result<Parsed<
         // answer, exactly as when no rule looks at the body.
         split().or_else(|_| whole())
     })
+}
+
+thread_local! {
+    /// Each worker thread's memo of the requests it read last: a client polling the
+    /// same Get, Enumerate or Receive sends the same text but for its MessageID, and
+    /// gets the envelope read the first times copied instead of read again (exactly
+    /// what the reader would give; see `wsman::memo`). Per thread, so that no request
+    /// waits for another's and no line is written by both workers.
+    static PARSE_MEMO: std::cell::RefCell<wsman::ParseMemo> =
+        std::cell::RefCell::new(wsman::ParseMemo::new());
+}
+
+/// [`wsman::parse`], through this thread's [`PARSE_MEMO`] when it can be had.
+fn memo_parse<'t>(text: &'t str, limits: &Limits) -> Result<Envelope<'t>, wsman::Error> {
+    PARSE_MEMO
+        .try_with(|memo| match memo.try_borrow_mut() {
+            Ok(mut memo) => Some(memo.parse(text, limits)),
+            Err(_) => None,
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| wsman::parse(text, limits))
 }
 
 /// The body element as a generic tree, when its typed form is one (a resource, a

@@ -1,0 +1,277 @@
+//! `ParseMemo::parse` gives what `wsman::parse` gives, for any sequence of texts: the
+//! request documents of `tests/documents/requests/` sent again with other MessageIDs
+//! (of the same length or not, plain or not), sent unchanged, and changed elsewhere.
+//! Envelopes are compared by their `Debug` text, which shows every field (equality
+//! leaves out a name's prefix).
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::FileFailurePersistence;
+
+use wsman::{Envelope, Error, Limits, ParseMemo};
+
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(cases),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/memo.txt",
+        ))),
+        ..ProptestConfig::default()
+    }
+}
+
+/// Each UTF-8 request document, with the byte range of its MessageID's content (the
+/// text between the element's tags), if it has one.
+fn documents() -> &'static [(String, String, Option<(usize, usize)>)] {
+    static DOCS: OnceLock<Vec<(String, String, Option<(usize, usize)>)>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/documents/requests");
+        let mut docs = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("the request documents") {
+            let path = entry.expect("a directory entry").path();
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue; // UTF-16
+            };
+            let hole = text.find("MessageID>").map(|open| {
+                let start = open + "MessageID>".len();
+                let end = start + text[start..].find('<').expect("the MessageID's end tag");
+                (start, end)
+            });
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            docs.push((name, text, hole));
+        }
+        docs.sort();
+        assert!(docs.len() > 30, "the request documents were found");
+        docs
+    })
+}
+
+fn same(a: &Result<Envelope<'_>, Error>, b: &Result<Envelope<'_>, Error>) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+/// `text` with its MessageID's content `hole` replaced by `id`.
+fn with_id(text: &str, hole: (usize, usize), id: &str) -> String {
+    format!("{}{id}{}", &text[..hole.0], &text[hole.1..])
+}
+
+/// A fresh MessageID of `len` plain characters, numbered `n`.
+fn plain_id(len: usize, n: u64) -> String {
+    let digits = format!("{n:x}");
+    let mut id = String::from("uuid:");
+    while id.len() + digits.len() < len {
+        id.push('0');
+    }
+    id.push_str(&digits);
+    id.chars()
+        .rev()
+        .take(len)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+#[test]
+fn a_polled_get_is_read_twice_then_given_from_the_memo() {
+    let (_, text, hole) = documents()
+        .iter()
+        .find(|d| d.0 == "bench-get-request.xml")
+        .expect("the bench's Get");
+    let hole = hole.expect("a Get has a MessageID");
+    let limits = Limits::default();
+    let mut memo = ParseMemo::new();
+    for n in 0..5u64 {
+        let text = with_id(text, hole, &plain_id(hole.1 - hole.0, n));
+        let from_memo = memo.parse(&text, &limits);
+        assert!(
+            same(&from_memo, &wsman::parse(&text, &limits)),
+            "request {n}"
+        );
+        let id = from_memo.unwrap().header.message_id.unwrap();
+        // The MessageID is the new request's own text.
+        assert_eq!(id, &text[hole.0..hole.1]);
+        assert!(matches!(id, std::borrow::Cow::Borrowed(_)));
+        // Read the first two times, from the memo after.
+        assert_eq!(memo.hits(), n.saturating_sub(1));
+    }
+}
+
+#[test]
+fn what_the_memo_does_not_take_is_read_every_time() {
+    let (_, text, hole) = documents()
+        .iter()
+        .find(|d| d.0 == "bench-get-request.xml")
+        .unwrap();
+    let hole = hole.unwrap();
+    let len = hole.1 - hole.0;
+    let limits = Limits::default();
+    let tight = Limits {
+        max_elements: 200,
+        ..Limits::default()
+    };
+    // Each list is one client's requests; none of them may come from the memo.
+    let not_plain: Vec<String> = (0..4)
+        .map(|n| with_id(text, hole, &format!("{}#{n}", &plain_id(len - 2, n))))
+        .collect();
+    let spaced: Vec<String> = (0..4)
+        .map(|n| with_id(text, hole, &format!(" {} ", plain_id(len - 2, n))))
+        .collect();
+    let escaped: Vec<String> = (0..4)
+        .map(|n| with_id(text, hole, &format!("{}&#x41;", plain_id(len - 6, n))))
+        .collect();
+    let changed_elsewhere: Vec<String> = (0..4)
+        .map(|n| with_id(text, hole, &plain_id(len, n)).replace("SRV-HV07", &format!("SRV-HV0{n}")))
+        .collect();
+    for (what, texts) in [
+        ("a MessageID with another character", &not_plain),
+        ("a MessageID with spaces around it", &spaced),
+        ("a MessageID with a character reference", &escaped),
+        ("a selector changed", &changed_elsewhere),
+    ] {
+        // The memo keeps the request as a client first sent it (read twice), and
+        // then must not give it for any of these.
+        let mut memo = ParseMemo::new();
+        let first = with_id(text, hole, &plain_id(len, 99));
+        memo.parse(&first, &limits).unwrap();
+        memo.parse(&first, &limits).unwrap();
+        for text in texts {
+            assert!(
+                same(&memo.parse(text, &limits), &wsman::parse(text, &limits)),
+                "{what}"
+            );
+        }
+        assert_eq!(memo.hits(), 0, "{what}");
+    }
+    // The same text under other limits is read again.
+    let mut memo = ParseMemo::new();
+    let text = with_id(text, hole, &plain_id(len, 1));
+    memo.parse(&text, &limits).unwrap();
+    memo.parse(&text, &tight).unwrap();
+    memo.parse(&text, &limits).unwrap();
+    memo.parse(&text, &tight).unwrap();
+    assert_eq!(memo.hits(), 0, "each text and limits was seen once before");
+    memo.parse(&text, &tight).unwrap();
+    assert_eq!(memo.hits(), 1, "the third time under the same limits");
+}
+
+#[test]
+fn an_identify_without_a_message_id_repeats_whole() {
+    let (_, text, hole) = documents()
+        .iter()
+        .find(|d| d.0 == "openwsman-identify.xml")
+        .unwrap();
+    assert!(hole.is_none(), "openwsman's Identify has no MessageID");
+    let limits = Limits::default();
+    let mut memo = ParseMemo::new();
+    for _ in 0..3 {
+        assert!(same(
+            &memo.parse(text, &limits),
+            &wsman::parse(text, &limits)
+        ));
+    }
+    assert_eq!(memo.hits(), 1);
+    // One character more is another text.
+    let longer = text.replacen("<s:Body>", "<s:Body> ", 1);
+    assert_ne!(&longer, text);
+    assert!(same(
+        &memo.parse(&longer, &limits),
+        &wsman::parse(&longer, &limits)
+    ));
+    assert_eq!(memo.hits(), 1);
+}
+
+#[test]
+fn an_envelope_too_large_or_refused_is_not_kept() {
+    let limits = Limits::default();
+    let mut memo = ParseMemo::new();
+    let broken = "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>";
+    for _ in 0..3 {
+        assert!(same(
+            &memo.parse(broken, &limits),
+            &wsman::parse(broken, &limits)
+        ));
+    }
+    let (_, text, _) = documents()
+        .iter()
+        .find(|d| d.0 == "openwsman-identify.xml")
+        .unwrap();
+    let padding = " ".repeat(wsman::memo::MAX_TEXT);
+    let large = text.replacen("<s:Body>", &format!("<s:Body>{padding}"), 1);
+    for _ in 0..3 {
+        assert!(same(
+            &memo.parse(&large, &limits),
+            &wsman::parse(&large, &limits)
+        ));
+    }
+    assert_eq!(memo.hits(), 0);
+}
+
+/// What a client sends next.
+#[derive(Debug, Clone)]
+enum Next {
+    /// A document again, with a MessageID of the same length numbered so.
+    SameLength(Index, u64),
+    /// A document with a MessageID of another length.
+    OtherLength(Index, u8),
+    /// A document with one byte changed.
+    Changed(Index, Index, u8),
+}
+
+fn next() -> impl Strategy<Value = Next> {
+    prop_oneof![
+        4 => (any::<Index>(), 0u64..6).prop_map(|(d, n)| Next::SameLength(d, n)),
+        1 => (any::<Index>(), 1u8..60).prop_map(|(d, n)| Next::OtherLength(d, n)),
+        1 => (any::<Index>(), any::<Index>(), 32u8..127).prop_map(|(d, at, b)| Next::Changed(d, at, b)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// Any sequence of requests gets from one memo what the reader gives each.
+    #[test]
+    fn the_memo_gives_what_the_reader_gives(seq in vec(next(), 1..40)) {
+        let docs = documents();
+        let limits = Limits::default();
+        let mut memo = ParseMemo::new();
+        for step in seq {
+            let text = match &step {
+                Next::SameLength(d, n) => {
+                    let (_, text, hole) = d.get(docs);
+                    match hole {
+                        Some(h) => with_id(text, *h, &plain_id(h.1 - h.0, *n)),
+                        None => text.clone(),
+                    }
+                }
+                Next::OtherLength(d, len) => {
+                    let (_, text, hole) = d.get(docs);
+                    match hole {
+                        Some(h) => with_id(text, *h, &plain_id(usize::from(*len), 7)),
+                        None => text.clone(),
+                    }
+                }
+                Next::Changed(d, at, b) => {
+                    let (_, text, _) = d.get(docs);
+                    let mut bytes = text.clone().into_bytes();
+                    let i = at.index(bytes.len());
+                    bytes[i] = *b;
+                    match String::from_utf8(bytes) {
+                        Ok(t) => t,
+                        Err(_) => continue, // a byte inside a multi-byte character
+                    }
+                }
+            };
+            let from_memo = memo.parse(&text, &limits);
+            let read = wsman::parse(&text, &limits);
+            prop_assert!(same(&from_memo, &read), "{:?}\n{}\nmemo: {:?}\nread: {:?}", step, text, from_memo, read);
+        }
+    }
+}
