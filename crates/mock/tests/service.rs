@@ -211,6 +211,30 @@ async fn get_answers_the_instance() {
     server.shutdown().await;
 }
 
+/// A client polling one instance sends the same envelope with a new MessageID each
+/// time, and the mock reads the repeats from its parse memo: every answer still
+/// relates to its own request and says what the first said.
+#[tokio::test]
+async fn a_polled_get_relates_each_answer_to_its_own_request() {
+    let server = MockServer::start().await.unwrap();
+    let mut c = Client::new(&server);
+    let first = system_get();
+    let want = redact(&c.send(&first).await.text());
+    for n in 0..5 {
+        let req = system_get().message_id(&message_id());
+        let a = c.send(&req).await;
+        a.assert_ok(&req, ns::action::GET_RESPONSE);
+        assert_eq!(redact(&a.text()), want, "request {n}");
+    }
+    // A MessageID the memo takes (same length, plain characters) is still checked:
+    // not a uuid: URI.
+    let req = system_get().message_id("uuid:zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz");
+    assert_eq!(req.message_id.len(), message_id().len());
+    let a = c.send(&req).await;
+    a.assert_fault(&req, FaultKind::InvalidMessageInformationHeader, None);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn get_fragment() {
     let server = MockServer::start().await.unwrap();

@@ -27,10 +27,13 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
-/// Each UTF-8 request document, with the byte range of its MessageID's content (the
-/// text between the element's tags), if it has one.
-fn documents() -> &'static [(String, String, Option<(usize, usize)>)] {
-    static DOCS: OnceLock<Vec<(String, String, Option<(usize, usize)>)>> = OnceLock::new();
+/// A request document: its file name, its text, and the byte range of its MessageID's
+/// content (the text between the element's tags), if it has one.
+type Document = (String, String, Option<(usize, usize)>);
+
+/// Each UTF-8 request document.
+fn documents() -> &'static [Document] {
+    static DOCS: OnceLock<Vec<Document>> = OnceLock::new();
     DOCS.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/documents/requests");
         let mut docs = Vec::new();
