@@ -1,7 +1,8 @@
 //! Envelope parsing and writing throughput, one criterion group per corpus file.
 //!
 //! Every group holds the quick-xml event loop (the floor any parser built on it pays),
-//! the typed parse, the header-only parse, the writer and a roxmltree DOM parse, so the
+//! the typed parse, the same parse through a `ParseMemo` as a polling client's copies
+//! come, the header-only parse, the writer and a roxmltree DOM parse, so the
 //! ratios the README asks for come from one run on one machine state.
 
 use std::hint::black_box;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use quick_xml::Reader;
 use quick_xml::events::Event;
-use touchstone_benches::{ENVELOPES, read};
+use touchstone_benches::{ENVELOPES, read, with_message_ids};
 use wsman::Limits;
 
 /// The baseline: quick-xml's borrowing reader, default configuration, every event
@@ -61,6 +62,19 @@ fn envelope(c: &mut Criterion) {
         });
         g.bench_function("typed_parse", |b| {
             b.iter(|| wsman::parse(black_box(&text), &limits))
+        });
+        // A client polling: the same text with a new MessageID each time, through one
+        // memo (after its first two reads, copies of the envelope it kept; a body it
+        // does not keep, or a text over its size, is read every time).
+        let copies = with_message_ids(&text, 64);
+        let mut memo = wsman::ParseMemo::new();
+        let mut next = 0usize;
+        g.bench_function("memo_parse", |b| {
+            b.iter(|| {
+                next = (next + 1) % copies.len();
+                let env = memo.parse(black_box(&copies[next]), &limits);
+                black_box(env.is_ok())
+            })
         });
         g.bench_function("header_only", |b| {
             b.iter(|| wsman::parse_header(black_box(&text), &limits))

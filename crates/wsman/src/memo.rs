@@ -15,7 +15,7 @@
 //! derives, offsets included, is therefore the kept one, and the MessageID is the new
 //! text. Only envelopes read without an error are kept; a text longer than
 //! [`MAX_TEXT`], a MessageID written with an entity or with spaces around it, or a
-//! body the memo cannot keep ([`owned`]) is read every time.
+//! body the memo does not keep (see `owned`) is read every time.
 //!
 //! A text is kept only when it comes a second time, so a reader sent requests that
 //! never repeat pays one comparison and one copy of the text per request, not a copy
@@ -24,7 +24,7 @@
 use std::borrow::Cow;
 
 use crate::body::{
-    AssociationFilter, Body, Enumerate, EnumerationContextBody, EnumerationMode, Filter,
+    AssociationFilter, Body, Enumerate, EnumerationContextBody, EnumerationMode, Expiry, Filter,
     FilterContent, Pull, Receive, Signal,
 };
 use crate::envelope::{FragmentTransfer, Header, OtherHeader};
@@ -166,12 +166,13 @@ fn hole_of(text: &str, env: &Envelope<'_>) -> Option<Option<(usize, usize)>> {
     let start = (id.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     let end = start + id.len();
     let bytes = text.as_bytes();
-    let bounded = start > 0
-        && end < bytes.len()
-        && bytes[start - 1] == b'>'
-        && bytes[end] == b'<'
-        && text.get(start..end) == Some(*id);
-    (bounded && plain(id.as_bytes())).then_some(Some((start, end)))
+    // The whole content of its element: its start tag's `>` before, a `<` after.
+    let around = (
+        start.checked_sub(1).and_then(|i| bytes.get(i)),
+        bytes.get(end),
+    );
+    let whole = around == (Some(&b'>'), Some(&b'<')) && text.get(start..end) == Some(*id);
+    (whole && plain(id.as_bytes())).then_some(Some((start, end)))
 }
 
 fn own(s: Cow<'_, str>) -> Cow<'static, str> {
@@ -183,9 +184,11 @@ fn own_opt(s: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
 }
 
 /// `env` owning its strings, without its MessageID, when its body is one a client
-/// repeats (none, Identify, Enumerate, Pull, Release, a shell's Receive or Signal,
-/// eventing's GetStatus and Unsubscribe) and it has no further body elements; `None`
-/// for the rest, which the memo does not keep.
+/// repeats (none, Identify, Enumerate, Pull, Release, Renew and GetStatus of an
+/// enumeration or a subscription, Unsubscribe, a shell's Receive or Signal) and it has
+/// no further body elements; `None` for the rest (a resource, a fragment, a command
+/// line, a shell, input, a subscription, a method's input), which the memo does not
+/// keep.
 fn owned(env: &Envelope<'_>) -> Option<Envelope<'static>> {
     if !env.extra.is_empty() {
         return None;
@@ -207,12 +210,12 @@ fn owned(env: &Envelope<'_>) -> Option<Envelope<'static>> {
             max_elements,
             max_characters,
         }),
-        Body::Release(EnumerationContextBody { context, expires }) => {
-            Body::Release(EnumerationContextBody {
-                context: own_opt(context),
-                expires: own_opt(expires),
-            })
-        }
+        Body::Release(c) => Body::Release(context_owned(c)),
+        Body::EnumerationRenew(c) => Body::EnumerationRenew(context_owned(c)),
+        Body::EnumerationGetStatus(c) => Body::EnumerationGetStatus(context_owned(c)),
+        Body::Renew(Expiry { expires }) => Body::Renew(Expiry {
+            expires: own_opt(expires),
+        }),
         Body::Receive(Receive {
             desired_streams,
             command_id,
@@ -234,6 +237,13 @@ fn owned(env: &Envelope<'_>) -> Option<Envelope<'static>> {
         extra: Vec::new(),
         meta: env.meta.clone(),
     })
+}
+
+fn context_owned(c: EnumerationContextBody<'_>) -> EnumerationContextBody<'static> {
+    EnumerationContextBody {
+        context: own_opt(c.context),
+        expires: own_opt(c.expires),
+    }
 }
 
 fn header_owned(h: Header<'_>) -> Header<'static> {

@@ -42,11 +42,7 @@ fn documents() -> &'static [Document] {
             let Ok(text) = std::fs::read_to_string(&path) else {
                 continue; // UTF-16
             };
-            let hole = text.find("MessageID>").map(|open| {
-                let start = open + "MessageID>".len();
-                let end = start + text[start..].find('<').expect("the MessageID's end tag");
-                (start, end)
-            });
+            let hole = message_id_range(&text);
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             docs.push((name, text, hole));
         }
@@ -54,6 +50,14 @@ fn documents() -> &'static [Document] {
         assert!(docs.len() > 30, "the request documents were found");
         docs
     })
+}
+
+/// Where the reader found the MessageID's text in `text` (`None` without one).
+fn message_id_range(text: &str) -> Option<(usize, usize)> {
+    let env = wsman::parse(text, &Limits::default()).ok()?;
+    let id = env.header.message_id?;
+    let start = id.as_ptr() as usize - text.as_ptr() as usize;
+    Some((start, start + id.len()))
 }
 
 fn same(a: &Result<Envelope<'_>, Error>, b: &Result<Envelope<'_>, Error>) -> bool {
@@ -127,6 +131,12 @@ fn what_the_memo_does_not_take_is_read_every_time() {
     let spaced: Vec<String> = (0..4)
         .map(|n| with_id(text, hole, &format!(" {} ", plain_id(len - 2, n))))
         .collect();
+    let space_before: Vec<String> = (0..4)
+        .map(|n| with_id(text, hole, &format!(" {}", plain_id(len - 1, n))))
+        .collect();
+    let space_after: Vec<String> = (0..4)
+        .map(|n| with_id(text, hole, &format!("{} ", plain_id(len - 1, n))))
+        .collect();
     let escaped: Vec<String> = (0..4)
         .map(|n| with_id(text, hole, &format!("{}&#x41;", plain_id(len - 6, n))))
         .collect();
@@ -136,6 +146,8 @@ fn what_the_memo_does_not_take_is_read_every_time() {
     for (what, texts) in [
         ("a MessageID with another character", &not_plain),
         ("a MessageID with spaces around it", &spaced),
+        ("a MessageID with a space before it", &space_before),
+        ("a MessageID with a space after it", &space_after),
         ("a MessageID with a character reference", &escaped),
         ("a selector changed", &changed_elsewhere),
     ] {
@@ -163,6 +175,70 @@ fn what_the_memo_does_not_take_is_read_every_time() {
     assert_eq!(memo.hits(), 0, "each text and limits was seen once before");
     memo.parse(&text, &tight).unwrap();
     assert_eq!(memo.hits(), 1, "the third time under the same limits");
+}
+
+#[test]
+fn the_memo_keeps_the_last_four_texts_and_replaces_the_oldest() {
+    let (_, text, hole) = documents()
+        .iter()
+        .find(|d| d.0 == "bench-get-request.xml")
+        .unwrap();
+    let hole = hole.unwrap();
+    let limits = Limits::default();
+    let mut memo = ParseMemo::new();
+    let mut n = 0u64;
+    // Six clients' Gets (another computer each), each with a fresh MessageID.
+    let mut send = |memo: &mut ParseMemo, client: u8| {
+        n += 1;
+        let text = with_id(text, hole, &plain_id(hole.1 - hole.0, n))
+            .replace("SRV-HV07", &format!("SRV-HV{client:02}"));
+        assert!(same(
+            &memo.parse(&text, &limits),
+            &wsman::parse(&text, &limits)
+        ));
+        memo.hits()
+    };
+    // Four texts, each read twice: all four kept.
+    for client in 0..4 {
+        send(&mut memo, client);
+        send(&mut memo, client);
+    }
+    assert_eq!(memo.hits(), 0);
+    for client in 0..4 {
+        assert_eq!(
+            send(&mut memo, client),
+            u64::from(client) + 1,
+            "client {client}"
+        );
+    }
+    // Two new texts replace the two oldest slots, one each.
+    send(&mut memo, 4);
+    send(&mut memo, 5);
+    assert_eq!(memo.hits(), 4);
+    assert_eq!(send(&mut memo, 2), 5, "client 2's text is kept");
+    assert_eq!(send(&mut memo, 3), 6, "client 3's text is kept");
+    assert_eq!(send(&mut memo, 1), 6, "client 1's text was replaced");
+    assert_eq!(send(&mut memo, 0), 6, "client 0's text was replaced");
+}
+
+#[test]
+fn a_text_of_the_largest_size_kept_is_kept() {
+    let (_, text, _) = documents()
+        .iter()
+        .find(|d| d.0 == "openwsman-identify.xml")
+        .unwrap();
+    let limits = Limits::default();
+    let padding = " ".repeat(wsman::memo::MAX_TEXT - text.len());
+    let largest = text.replacen("<s:Body>", &format!("<s:Body>{padding}"), 1);
+    assert_eq!(largest.len(), wsman::memo::MAX_TEXT);
+    let mut memo = ParseMemo::new();
+    for _ in 0..3 {
+        assert!(same(
+            &memo.parse(&largest, &limits),
+            &wsman::parse(&largest, &limits)
+        ));
+    }
+    assert_eq!(memo.hits(), 1);
 }
 
 #[test]
@@ -239,30 +315,34 @@ fn next() -> impl Strategy<Value = Next> {
 proptest! {
     #![proptest_config(config(64))]
 
-    /// Any sequence of requests gets from one memo what the reader gives each.
+    /// Any sequence of requests gets from one memo what the reader gives each. Each
+    /// case sends three documents (of the corpus, in any mix), so that they repeat.
     #[test]
-    fn the_memo_gives_what_the_reader_gives(seq in vec(next(), 1..40)) {
-        let docs = documents();
+    fn the_memo_gives_what_the_reader_gives(
+        chosen in [any::<Index>(), any::<Index>(), any::<Index>()],
+        seq in vec(next(), 1..40),
+    ) {
+        let docs: Vec<Document> = chosen.iter().map(|i| i.get(documents()).clone()).collect();
         let limits = Limits::default();
         let mut memo = ParseMemo::new();
         for step in seq {
             let text = match &step {
                 Next::SameLength(d, n) => {
-                    let (_, text, hole) = d.get(docs);
+                    let (_, text, hole) = d.get(&docs);
                     match hole {
                         Some(h) => with_id(text, *h, &plain_id(h.1 - h.0, *n)),
                         None => text.clone(),
                     }
                 }
                 Next::OtherLength(d, len) => {
-                    let (_, text, hole) = d.get(docs);
+                    let (_, text, hole) = d.get(&docs);
                     match hole {
                         Some(h) => with_id(text, *h, &plain_id(usize::from(*len), 7)),
                         None => text.clone(),
                     }
                 }
                 Next::Changed(d, at, b) => {
-                    let (_, text, _) = d.get(docs);
+                    let (_, text, _) = d.get(&docs);
                     let mut bytes = text.clone().into_bytes();
                     let i = at.index(bytes.len());
                     bytes[i] = *b;
@@ -276,5 +356,42 @@ proptest! {
             let read = wsman::parse(&text, &limits);
             prop_assert!(same(&from_memo, &read), "{:?}\n{}\nmemo: {:?}\nread: {:?}", step, text, from_memo, read);
         }
+    }
+}
+
+/// The requests a client sends with new content each time: a resource (Put, Create), a
+/// fragment, a command line, a shell, input, a subscription, a method's input.
+const NOT_KEPT: &[&str] = &[
+    "amt-put-general-settings.xml",
+    "dmtf-subscribe-push.xml",
+    "openwsman-create-indication-filter.xml",
+    "openwsman-invoke-request-state-change.xml",
+    "openwsman-put-escaping.xml",
+    "pypsrp-command.xml",
+    "pypsrp-create-shell.xml",
+    "pypsrp-send-stdin.xml",
+    "pywinrm-command.xml",
+    "pywinrm-create-shell.xml",
+    "winrm-put-fragment.xml",
+    "winrm-subscribe-pull.xml",
+];
+
+#[test]
+fn every_request_a_client_repeats_comes_from_the_memo_the_third_time() {
+    let limits = Limits::default();
+    for (name, text, hole) in documents() {
+        let mut memo = ParseMemo::new();
+        for n in 0..3 {
+            let text = match hole {
+                Some(h) => with_id(text, *h, &plain_id(h.1 - h.0, n)),
+                None => text.clone(),
+            };
+            assert!(
+                same(&memo.parse(&text, &limits), &wsman::parse(&text, &limits)),
+                "{name}"
+            );
+        }
+        let kept = !NOT_KEPT.contains(&name.as_str());
+        assert_eq!(memo.hits(), u64::from(kept), "{name}");
     }
 }
