@@ -193,39 +193,33 @@ fn owned(env: &Envelope<'_>) -> Option<Envelope<'static>> {
     if !env.extra.is_empty() {
         return None;
     }
-    let body = match env.body.clone() {
+    // Matched by reference, so that a body the memo does not keep (a resource, often
+    // large) is not copied only to be dropped.
+    let body = match &env.body {
         Body::Empty => Body::Empty,
         Body::Identify => Body::Identify,
         Body::GetStatus => Body::GetStatus,
         Body::Unsubscribe => Body::Unsubscribe,
-        Body::Enumerate(e) => Body::Enumerate(Box::new(enumerate_owned(*e))),
-        Body::Pull(Pull {
-            context,
-            max_time,
-            max_elements,
-            max_characters,
-        }) => Body::Pull(Pull {
-            context: own(context),
-            max_time,
-            max_elements,
-            max_characters,
+        Body::Enumerate(e) => Body::Enumerate(Box::new(enumerate_owned((**e).clone()))),
+        Body::Pull(p) => Body::Pull(Pull {
+            context: own(p.context.clone()),
+            max_time: p.max_time,
+            max_elements: p.max_elements,
+            max_characters: p.max_characters,
         }),
-        Body::Release(c) => Body::Release(context_owned(c)),
-        Body::EnumerationRenew(c) => Body::EnumerationRenew(context_owned(c)),
-        Body::EnumerationGetStatus(c) => Body::EnumerationGetStatus(context_owned(c)),
-        Body::Renew(Expiry { expires }) => Body::Renew(Expiry {
-            expires: own_opt(expires),
+        Body::Release(c) => Body::Release(context_owned(c.clone())),
+        Body::EnumerationRenew(c) => Body::EnumerationRenew(context_owned(c.clone())),
+        Body::EnumerationGetStatus(c) => Body::EnumerationGetStatus(context_owned(c.clone())),
+        Body::Renew(e) => Body::Renew(Expiry {
+            expires: own_opt(e.expires.clone()),
         }),
-        Body::Receive(Receive {
-            desired_streams,
-            command_id,
-        }) => Body::Receive(Receive {
-            desired_streams: own(desired_streams),
-            command_id: own_opt(command_id),
+        Body::Receive(r) => Body::Receive(Receive {
+            desired_streams: own(r.desired_streams.clone()),
+            command_id: own_opt(r.command_id.clone()),
         }),
-        Body::Signal(Signal { command_id, code }) => Body::Signal(Signal {
-            command_id: own_opt(command_id),
-            code: own(code),
+        Body::Signal(sig) => Body::Signal(Signal {
+            command_id: own_opt(sig.command_id.clone()),
+            code: own(sig.code.clone()),
         }),
         _ => return None,
     };
