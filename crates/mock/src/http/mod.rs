@@ -36,6 +36,11 @@ impl Request {
     pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
         self.headers.get(name)
     }
+
+    /// [`Request::header`] by a name constant (no parse of the name: the hot path's).
+    pub(crate) fn header_named(&self, name: &http::HeaderName) -> Option<Cow<'_, str>> {
+        self.headers.get_named(name)
+    }
 }
 
 /// A request's headers as they arrived: names lower-case, values as sent. hyper's own
@@ -161,6 +166,14 @@ impl Headers {
                 .pairs()
                 .find(|(n, _)| *n == name.as_bytes())
                 .map(|(_, v)| String::from_utf8_lossy(v)),
+        }
+    }
+
+    /// [`Headers::get`] by a name constant, which the map finds without parsing it.
+    pub(crate) fn get_named(&self, name: &http::HeaderName) -> Option<Cow<'_, str>> {
+        match &self.0 {
+            Repr::Map(map) => map.get(name).map(|v| String::from_utf8_lossy(v.as_bytes())),
+            Repr::Lines(_) => self.get(name.as_str()),
         }
     }
 
@@ -398,6 +411,20 @@ mod tests {
             http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
         );
         Headers::new(map)
+    }
+
+    #[test]
+    fn a_header_found_by_its_name_constant_is_the_one_found_by_text() {
+        let mut lines = Vec::new();
+        sample().write_lines(&mut |b| lines.extend_from_slice(b));
+        let compact = Headers::from_lines(lines.into_boxed_slice());
+        let many = http::HeaderName::from_static("x-many");
+        for h in [sample(), compact] {
+            let ct = http::header::CONTENT_TYPE;
+            assert_eq!(h.get_named(&ct).as_deref(), Some("text/xml"));
+            assert_eq!(h.get_named(&many).as_deref(), Some("one"), "the first value");
+            assert_eq!(h.get_named(&http::header::AUTHORIZATION), None);
+        }
     }
 
     #[test]

@@ -759,8 +759,9 @@ impl Svc {
         }
 
         let policy = self.policy();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let authorization = header("authorization");
+        // Looked up by name constants: a name given as text is parsed again each time.
+        let header = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        let authorization = header(&header::AUTHORIZATION);
         let negotiate_token = authorization
             .and_then(ntlm_token)
             .filter(|_| policy.negotiate);
@@ -811,7 +812,7 @@ impl Svc {
                 outcome: AuthOutcome::Negotiate,
             }
         } else if let Some(user) =
-            self.proved_basic(&policy, authorization, header("wsmanidentify"))
+            self.proved_basic(&policy, authorization, header(&WSMANIDENTIFY))
         {
             Verdict::Allow {
                 user: Some(user),
@@ -822,7 +823,7 @@ impl Svc {
                 &policy,
                 &*ctx.creds,
                 authorization,
-                header("wsmanidentify"),
+                header(&WSMANIDENTIFY),
                 parts.method.as_str(),
                 target,
             );
@@ -869,7 +870,7 @@ impl Svc {
             }
         }
 
-        if !rec.body.is_empty() && !acceptable_content_type(header("content-type")) {
+        if !rec.body.is_empty() && !acceptable_content_type(header(&header::CONTENT_TYPE)) {
             return rec.refuse(simple(
                 415,
                 "unsupported media type: use application/soap+xml",
@@ -878,7 +879,7 @@ impl Svc {
         }
 
         let mut handler_headers = rec.headers.clone();
-        let content_type = header("content-type").unwrap_or("");
+        let content_type = header(&header::CONTENT_TYPE).unwrap_or("");
         if !rec.body.is_empty() && ntlm::winrm::is_encrypted(content_type) {
             let opened = self.conn().open(content_type, &rec.body);
             match opened {
@@ -1204,6 +1205,10 @@ fn method_name(method: &http::Method) -> Cow<'static, str> {
         None => Cow::Owned(method.as_str().to_owned()),
     }
 }
+
+/// `WSMANIDENTIFY` (WinRM's request for an unauthenticated Identify), by its constant
+/// name.
+const WSMANIDENTIFY: HeaderName = HeaderName::from_static("wsmanidentify");
 
 /// Headers the HTTP layer sets itself; a handler's copies are ignored.
 fn is_framing_header(name: &str) -> bool {

@@ -320,7 +320,7 @@ fn decode<'r>(
     limits: &Limits,
     scenario: &Scenario,
 ) -> Result<(Cow<'r, str>, Charset), Outcome> {
-    let content_type = req.header("content-type");
+    let content_type = req.header_named(&http::header::CONTENT_TYPE);
     let declared = content_type.as_deref().and_then(charset_of);
     let (text, charset) = match off_worker(req.body.len(), || {
         wsman::decode::decode_with_charset(&req.body, declared)
