@@ -465,6 +465,25 @@ async fn chunked_body_over_the_limit_gets_413_before_it_ends() {
 }
 
 #[tokio::test]
+async fn a_body_over_the_limit_in_its_second_chunk_is_kept_to_the_limit() {
+    let s = serve().await;
+    let mut c = connect(s.http()).await;
+    // 800 bytes, then 800 more (no last chunk): the second crosses the 1 KiB limit.
+    let chunk = "x".repeat(800);
+    c.send(
+        format!(
+            "POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: {SOAP}\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n{chunk}\r\n320\r\n{chunk}\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    let r = c.response().await;
+    assert_eq!(r.status, 413);
+    let h = s.entry(1).await.http().cloned().unwrap();
+    assert_eq!(h.request_body.len, 1024, "kept exactly the limit");
+}
+
+#[tokio::test]
 async fn ten_mib_chunked_upload_is_cut_off_with_413() {
     let s = serve().await;
     let stream = TcpStream::connect(s.http()).await.unwrap();

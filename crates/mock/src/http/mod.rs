@@ -422,7 +422,11 @@ mod tests {
         for h in [sample(), compact] {
             let ct = http::header::CONTENT_TYPE;
             assert_eq!(h.get_named(&ct).as_deref(), Some("text/xml"));
-            assert_eq!(h.get_named(&many).as_deref(), Some("one"), "the first value");
+            assert_eq!(
+                h.get_named(&many).as_deref(),
+                Some("one"),
+                "the first value"
+            );
             assert_eq!(h.get_named(&http::header::AUTHORIZATION), None);
         }
     }

@@ -747,7 +747,7 @@ impl Svc {
             return rec.refuse(simple(408, "request body not received in time", true));
         };
         match read {
-            Ok(b) => rec.body = Bytes::from(b),
+            Ok(b) => rec.body = b,
             Err(BodyError::TooLarge(partial)) => {
                 rec.body = Bytes::from(partial);
                 return self.too_large(rec).await;
@@ -811,8 +811,7 @@ impl Svc {
                 user: Some(user),
                 outcome: AuthOutcome::Negotiate,
             }
-        } else if let Some(user) =
-            self.proved_basic(&policy, authorization, header(&WSMANIDENTIFY))
+        } else if let Some(user) = self.proved_basic(&policy, authorization, header(&WSMANIDENTIFY))
         {
             Verdict::Allow {
                 user: Some(user),
@@ -1155,21 +1154,34 @@ enum BodyError {
     Io,
 }
 
-/// Reads a body frame by frame, failing as soon as it exceeds `max` bytes.
-async fn read_body(mut body: Incoming, max: usize) -> Result<Vec<u8>, BodyError> {
-    let mut out = Vec::new();
+/// Reads a body frame by frame, failing as soon as it exceeds `max` bytes. A body that
+/// came in one frame (nearly every request: hyper reads it with the headers) is that
+/// frame itself, a view of the buffer hyper read it into, not a copy; the buffer is
+/// hyper's again once the request is answered and the view dropped.
+async fn read_body(mut body: Incoming, max: usize) -> Result<Bytes, BodyError> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| BodyError::Io)?;
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > max {
-                let room = max - out.len();
-                out.extend_from_slice(&data[..room]);
-                return Err(BodyError::TooLarge(out));
-            }
-            out.extend_from_slice(&data);
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if let Some(f) = first.take() {
+            // A second frame: from here on the frames are joined.
+            joined.extend_from_slice(&f);
+        }
+        let len = joined.len();
+        if len + data.len() > max {
+            joined.extend_from_slice(&data[..max - len]);
+            return Err(BodyError::TooLarge(joined));
+        }
+        if len == 0 {
+            first = Some(data);
+        } else {
+            joined.extend_from_slice(&data);
         }
     }
-    Ok(out)
+    Ok(first.unwrap_or_else(|| Bytes::from(joined)))
 }
 
 /// A small plain-text answer from the HTTP layer itself.
