@@ -4,27 +4,21 @@
 //! Envelopes are compared by their `Debug` text, which shows every field (equality
 //! leaves out a name's prefix).
 
+mod common;
+
 use std::path::Path;
 use std::sync::OnceLock;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::FileFailurePersistence;
 
 use wsman::{Envelope, Error, Limits, ParseMemo};
 
+/// `cases` cases (or `PROPTEST_CASES`), failures persisted to
+/// `proptest-regressions/memo.txt`.
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(cases),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/memo.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
+    common::proptest_config(cases, "proptest-regressions/memo.txt")
 }
 
 /// A request document: its file name, its text, and the byte range of its MessageID's
@@ -60,6 +54,24 @@ fn message_id_range(text: &str) -> Option<(usize, usize)> {
     Some((start, start + id.len()))
 }
 
+/// The request document called `name`: its text and its MessageID's range.
+fn document(name: &str) -> (&'static String, Option<(usize, usize)>) {
+    let (_, text, hole) = documents()
+        .iter()
+        .find(|d| d.0 == name)
+        .unwrap_or_else(|| panic!("no request document {name}"));
+    (text, *hole)
+}
+
+/// Asserts that `memo` gives for `text` what the reader gives.
+fn memo_reads_as_the_reader(memo: &mut ParseMemo, text: &str, limits: &Limits) {
+    let (from_memo, read) = (memo.parse(text, limits), wsman::parse(text, limits));
+    assert!(
+        same(&from_memo, &read),
+        "{text}\nmemo: {from_memo:?}\nread: {read:?}"
+    );
+}
+
 fn same(a: &Result<Envelope<'_>, Error>, b: &Result<Envelope<'_>, Error>) -> bool {
     format!("{a:?}") == format!("{b:?}")
 }
@@ -88,10 +100,7 @@ fn plain_id(len: usize, n: u64) -> String {
 
 #[test]
 fn a_polled_get_is_read_twice_then_given_from_the_memo() {
-    let (_, text, hole) = documents()
-        .iter()
-        .find(|d| d.0 == "bench-get-request.xml")
-        .expect("the bench's Get");
+    let (text, hole) = document("bench-get-request.xml");
     let hole = hole.expect("a Get has a MessageID");
     let limits = Limits::default();
     let mut memo = ParseMemo::new();
@@ -113,10 +122,7 @@ fn a_polled_get_is_read_twice_then_given_from_the_memo() {
 
 #[test]
 fn what_the_memo_does_not_take_is_read_every_time() {
-    let (_, text, hole) = documents()
-        .iter()
-        .find(|d| d.0 == "bench-get-request.xml")
-        .unwrap();
+    let (text, hole) = document("bench-get-request.xml");
     let hole = hole.unwrap();
     let len = hole.1 - hole.0;
     let limits = Limits::default();
@@ -179,10 +185,7 @@ fn what_the_memo_does_not_take_is_read_every_time() {
 
 #[test]
 fn the_memo_keeps_the_last_four_texts_and_replaces_the_oldest() {
-    let (_, text, hole) = documents()
-        .iter()
-        .find(|d| d.0 == "bench-get-request.xml")
-        .unwrap();
+    let (text, hole) = document("bench-get-request.xml");
     let hole = hole.unwrap();
     let limits = Limits::default();
     let mut memo = ParseMemo::new();
@@ -192,10 +195,7 @@ fn the_memo_keeps_the_last_four_texts_and_replaces_the_oldest() {
         n += 1;
         let text = with_id(text, hole, &plain_id(hole.1 - hole.0, n))
             .replace("SRV-HV07", &format!("SRV-HV{client:02}"));
-        assert!(same(
-            &memo.parse(&text, &limits),
-            &wsman::parse(&text, &limits)
-        ));
+        memo_reads_as_the_reader(memo, &text, &limits);
         memo.hits()
     };
     // Four texts, each read twice: all four kept.
@@ -223,47 +223,32 @@ fn the_memo_keeps_the_last_four_texts_and_replaces_the_oldest() {
 
 #[test]
 fn a_text_of_the_largest_size_kept_is_kept() {
-    let (_, text, _) = documents()
-        .iter()
-        .find(|d| d.0 == "openwsman-identify.xml")
-        .unwrap();
+    let (text, _) = document("openwsman-identify.xml");
     let limits = Limits::default();
     let padding = " ".repeat(wsman::memo::MAX_TEXT - text.len());
     let largest = text.replacen("<s:Body>", &format!("<s:Body>{padding}"), 1);
     assert_eq!(largest.len(), wsman::memo::MAX_TEXT);
     let mut memo = ParseMemo::new();
     for _ in 0..3 {
-        assert!(same(
-            &memo.parse(&largest, &limits),
-            &wsman::parse(&largest, &limits)
-        ));
+        memo_reads_as_the_reader(&mut memo, &largest, &limits);
     }
     assert_eq!(memo.hits(), 1);
 }
 
 #[test]
 fn an_identify_without_a_message_id_repeats_whole() {
-    let (_, text, hole) = documents()
-        .iter()
-        .find(|d| d.0 == "openwsman-identify.xml")
-        .unwrap();
+    let (text, hole) = document("openwsman-identify.xml");
     assert!(hole.is_none(), "openwsman's Identify has no MessageID");
     let limits = Limits::default();
     let mut memo = ParseMemo::new();
     for _ in 0..3 {
-        assert!(same(
-            &memo.parse(text, &limits),
-            &wsman::parse(text, &limits)
-        ));
+        memo_reads_as_the_reader(&mut memo, text, &limits);
     }
     assert_eq!(memo.hits(), 1);
     // One character more is another text.
     let longer = text.replacen("<s:Body>", "<s:Body> ", 1);
     assert_ne!(&longer, text);
-    assert!(same(
-        &memo.parse(&longer, &limits),
-        &wsman::parse(&longer, &limits)
-    ));
+    memo_reads_as_the_reader(&mut memo, &longer, &limits);
     assert_eq!(memo.hits(), 1);
 }
 
@@ -273,22 +258,13 @@ fn an_envelope_too_large_or_refused_is_not_kept() {
     let mut memo = ParseMemo::new();
     let broken = "<s:Envelope xmlns:s=\"http://www.w3.org/2003/05/soap-envelope\"><s:Body>";
     for _ in 0..3 {
-        assert!(same(
-            &memo.parse(broken, &limits),
-            &wsman::parse(broken, &limits)
-        ));
+        memo_reads_as_the_reader(&mut memo, broken, &limits);
     }
-    let (_, text, _) = documents()
-        .iter()
-        .find(|d| d.0 == "openwsman-identify.xml")
-        .unwrap();
+    let (text, _) = document("openwsman-identify.xml");
     let padding = " ".repeat(wsman::memo::MAX_TEXT);
     let large = text.replacen("<s:Body>", &format!("<s:Body>{padding}"), 1);
     for _ in 0..3 {
-        assert!(same(
-            &memo.parse(&large, &limits),
-            &wsman::parse(&large, &limits)
-        ));
+        memo_reads_as_the_reader(&mut memo, &large, &limits);
     }
     assert_eq!(memo.hits(), 0);
 }

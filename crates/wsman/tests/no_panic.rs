@@ -10,6 +10,8 @@
 //! Case counts are modest so that the file runs in well under 20 s in a debug build;
 //! set `PROPTEST_CASES` for a longer search.
 
+mod common;
+
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -17,7 +19,6 @@ use std::time::{Duration, Instant};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::test_runner::FileFailurePersistence;
 
 use wsman::validate;
 use wsman::{ErrorKind, Limits, ns};
@@ -25,16 +26,7 @@ use wsman::{ErrorKind, Limits, ns};
 /// `cases` cases (or `PROPTEST_CASES`), failures persisted to
 /// `proptest-regressions/no_panic.txt`.
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(cases),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/no_panic.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
+    common::proptest_config(cases, "proptest-regressions/no_panic.txt")
 }
 
 /// Limits small enough that short inputs reach every limit check.

@@ -18,13 +18,14 @@
 //! Also here: `XsDuration` and UTF-16 round trips, and insta snapshots of the XML
 //! written for one representative value of each body.
 
+mod common;
+
 use std::borrow::Cow;
 
 use proptest::collection::vec;
 use proptest::option::of;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::FileFailurePersistence;
 
 use wsman::body::{
     AssociationFilter, Body, CommandLine, CommandResponse, CommandState, Enumerate,
@@ -891,20 +892,10 @@ fn plain_header() -> Header<'static> {
     }
 }
 
-/// `cases` cases (or `PROPTEST_CASES`, for a longer search), and failures persisted to
-/// `proptest-regressions/roundtrip.txt` (the default location finder looks for `lib.rs`
-/// beside the test and finds none).
+/// `cases` cases (or `PROPTEST_CASES`), failures persisted to
+/// `proptest-regressions/roundtrip.txt`.
 fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(cases),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            "proptest-regressions/roundtrip.txt",
-        ))),
-        ..ProptestConfig::default()
-    }
+    common::proptest_config(cases, "proptest-regressions/roundtrip.txt")
 }
 
 /// Writes `env`, checks that roxmltree reads the XML, reads it back (with `parse`, and
