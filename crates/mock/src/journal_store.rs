@@ -47,6 +47,9 @@ pub(super) struct ByteRing {
     buf: Vec<u8>,
     /// Bytes written since the start (the next write's position).
     written: u64,
+    /// `written % buf.len()`, kept as writes go (a write is a few pieces per entry,
+    /// most of them a header's name or value: a division each cost more than the copy).
+    head: usize,
 }
 
 /// The smallest buffer a ring grows to.
@@ -71,12 +74,27 @@ impl ByteRing {
         let kept = self.read(keep_from, keep);
         self.buf = vec![0; len];
         self.put(keep_from, &kept);
+        self.head = (self.written % len as u64) as usize;
     }
 
     /// Appends `bytes`, for which [`ByteRing::reserve`] made room.
     pub(super) fn write(&mut self, bytes: &[u8]) {
-        self.put(self.written, bytes);
-        self.written += bytes.len() as u64;
+        let n = bytes.len();
+        if n == 0 {
+            return;
+        }
+        let len = self.buf.len();
+        debug_assert!(n <= len && self.head == (self.written % len as u64) as usize);
+        let first = n.min(len - self.head);
+        self.buf[self.head..self.head + first].copy_from_slice(&bytes[..first]);
+        if first < n {
+            self.buf[..n - first].copy_from_slice(&bytes[first..]);
+        }
+        self.written += n as u64;
+        self.head += n;
+        if self.head >= len {
+            self.head -= len;
+        }
     }
 
     /// Lays `bytes` at position `at`, across the buffer's end if need be.
