@@ -164,7 +164,7 @@ fn hole_of(text: &str, env: &Envelope<'_>) -> Option<Option<(usize, usize)>> {
         return None;
     };
     let start = (id.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-    let end = start + id.len();
+    let end = start.checked_add(id.len())?;
     let bytes = text.as_bytes();
     // The whole content of its element: its start tag's `>` before, a `<` after.
     let around = (
