@@ -106,18 +106,12 @@ xmlns:w=\"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd\">\
 /// must not find a request it has just read in the next one (a real client never
 /// sends the same MessageID twice), so load generators cycle through these.
 pub fn with_message_ids(body: &str, count: usize) -> Vec<String> {
-    // Where the reader found the MessageID's text (it borrows it from `body`).
     let found = wsman::parse(body, &wsman::Limits::default())
         .ok()
-        .and_then(|env| env.header.message_id)
-        .and_then(|id| {
-            let start = (id.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
-            (body.get(start..start + id.len()) == Some(&*id)).then_some((start, id.len()))
-        });
-    let Some((start, len)) = found else {
+        .and_then(|env| wsman::memo::message_id_range(body, &env));
+    let Some(std::ops::Range { start, end }) = found else {
         return vec![body.to_owned()];
     };
-    let end = start + len;
     (0..count)
         .map(|n| {
             format!(

@@ -12,6 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use wsman::memo::message_id_range;
 use wsman::{Limits, ParseMemo, parse};
 
 fuzz_target!(|data: &[u8]| {
@@ -21,17 +22,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let limits = Limits::default();
     // The MessageID's content, where the text has one the reader borrowed.
-    let hole = parse(first, &limits).ok().and_then(|env| {
-        let id = env.header.message_id?;
-        let start = (id.as_ptr() as usize).checked_sub(first.as_ptr() as usize)?;
-        (first.get(start..start + id.len()) == Some(&*id)).then_some((start, start + id.len()))
-    });
+    let hole = parse(first, &limits)
+        .ok()
+        .and_then(|env| message_id_range(first, &env));
     let mut memo = ParseMemo::new();
     let mut texts = vec![first.to_owned(), first.to_owned()];
     for chunk in chunks {
         let chunk = String::from_utf8_lossy(chunk);
-        texts.push(match hole {
-            Some((start, end)) => format!("{}{chunk}{}", &first[..start], &first[end..]),
+        texts.push(match &hole {
+            Some(r) => format!("{}{chunk}{}", &first[..r.start], &first[r.end..]),
             None => chunk.into_owned(),
         });
     }

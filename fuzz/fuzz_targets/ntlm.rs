@@ -23,7 +23,8 @@ fuzz_target!(|input: &[u8]| {
     let mut init = ntlm::Initiator::new(ntlm::InitiatorConfig::new("admin", "admin"));
     let negotiate = init.negotiate();
     if acceptor.challenge(&negotiate, &mut rng, 0).is_ok() {
-        let password = |user: &str| (user.eq_ignore_ascii_case("admin")).then(|| "admin".to_owned());
+        let password =
+            |user: &str| (user.eq_ignore_ascii_case("admin")).then(|| "admin".to_owned());
         assert!(
             acceptor.authenticate(input, &password).is_err(),
             "random bytes authenticated"

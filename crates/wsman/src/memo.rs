@@ -22,6 +22,7 @@
 //! of every envelope.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use crate::body::{
     AssociationFilter, Body, Enumerate, EnumerationContextBody, EnumerationMode, Expiry, Filter,
@@ -153,26 +154,38 @@ fn plain(id: &[u8]) -> bool {
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b':' | b'.' | b'_'))
 }
 
-/// Whether the memo can keep `env`, read from `text`: `None` when it cannot, else the
-/// MessageID's range (`Some(None)` when it has none). The MessageID must be borrowed
-/// from `text` as the whole content of its element, in plain characters.
-fn hole_of(text: &str, env: &Envelope<'_>) -> Option<Option<(usize, usize)>> {
-    let Some(id) = &env.header.message_id else {
-        return Some(None);
-    };
-    let Cow::Borrowed(id) = id else {
+/// Where `env`'s MessageID lies in `text`, the text it was read from: the byte range
+/// of its content, when the reader borrowed it from `text` (written without a
+/// character reference); `None` when `env` has no MessageID or its value is not a
+/// piece of `text`. A load generator or a test uses it to send a request again with
+/// another MessageID, as a polling client does.
+pub fn message_id_range(text: &str, env: &Envelope<'_>) -> Option<Range<usize>> {
+    let Some(Cow::Borrowed(id)) = &env.header.message_id else {
         return None;
     };
     let start = (id.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
     let end = start.checked_add(id.len())?;
+    // Only a range of `text` that holds the MessageID's bytes is given (a value
+    // borrowed from another text lies outside this one or reads differently there).
+    (text.get(start..end) == Some(*id)).then_some(start..end)
+}
+
+/// Whether the memo can keep `env`, read from `text`: `None` when it cannot, else the
+/// MessageID's range (`Some(None)` when it has none). The MessageID must be borrowed
+/// from `text` as the whole content of its element, in plain characters.
+fn hole_of(text: &str, env: &Envelope<'_>) -> Option<Option<(usize, usize)>> {
+    if env.header.message_id.is_none() {
+        return Some(None);
+    }
+    let Range { start, end } = message_id_range(text, env)?;
     let bytes = text.as_bytes();
     // The whole content of its element: its start tag's `>` before, a `<` after.
     let around = (
         start.checked_sub(1).and_then(|i| bytes.get(i)),
         bytes.get(end),
     );
-    let whole = around == (Some(&b'>'), Some(&b'<')) && text.get(start..end) == Some(*id);
-    (whole && plain(id.as_bytes())).then_some(Some((start, end)))
+    (around == (Some(&b'>'), Some(&b'<')) && plain(&bytes[start..end]))
+        .then_some(Some((start, end)))
 }
 
 fn own(s: Cow<'_, str>) -> Cow<'static, str> {

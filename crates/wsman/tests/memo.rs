@@ -49,9 +49,7 @@ fn documents() -> &'static [Document] {
 /// Where the reader found the MessageID's text in `text` (`None` without one).
 fn message_id_range(text: &str) -> Option<(usize, usize)> {
     let env = wsman::parse(text, &Limits::default()).ok()?;
-    let id = env.header.message_id?;
-    let start = id.as_ptr() as usize - text.as_ptr() as usize;
-    Some((start, start + id.len()))
+    wsman::memo::message_id_range(text, &env).map(|r| (r.start, r.end))
 }
 
 /// The request document called `name`: its text and its MessageID's range.
@@ -96,6 +94,30 @@ fn plain_id(len: usize, n: u64) -> String {
         .into_iter()
         .rev()
         .collect()
+}
+
+#[test]
+fn message_id_range_finds_a_borrowed_message_id_and_nothing_else() {
+    let (text, hole) = document("bench-get-request.xml");
+    let (start, end) = hole.expect("a Get has a MessageID");
+    let limits = Limits::default();
+    let env = wsman::parse(text, &limits).unwrap();
+    assert_eq!(wsman::memo::message_id_range(text, &env), Some(start..end));
+    assert!(text[start..end].starts_with("uuid:"));
+    // The same envelope against another text (an equal copy elsewhere) has no range.
+    let copy = text.clone();
+    assert_eq!(wsman::memo::message_id_range(&copy, &env), None);
+    // A MessageID written with a character reference is the reader's own string.
+    let escaped = with_id(text, (start, end), "uuid:&#x41;");
+    let env = wsman::parse(&escaped, &limits).unwrap();
+    assert_eq!(env.header.message_id.as_deref(), Some("uuid:A"));
+    assert_eq!(wsman::memo::message_id_range(&escaped, &env), None);
+    // No MessageID, no range.
+    let (identify, none) = document("openwsman-identify.xml");
+    assert_eq!(none, None);
+    let env = wsman::parse(identify, &limits).unwrap();
+    assert_eq!(env.header.message_id, None);
+    assert_eq!(wsman::memo::message_id_range(identify, &env), None);
 }
 
 #[test]
