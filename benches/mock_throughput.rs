@@ -638,6 +638,23 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
     if let Some(x) = size_matched {
         eprintln!("enumerate x bare_enum (the bare server sending the same answer): {x:.2}");
     }
+    // Against the floors: what a server that reads every request does at the least
+    // (see the module's text), so the part of the gap to `bare` the mock could close.
+    let rate = |name: &str| rows.iter().find(|r| r.name == name).map(|r| r.rate);
+    let floors: Vec<(&str, f64)> = [("get", "floor_get"), ("enumerate", "floor_enum")]
+        .into_iter()
+        .filter_map(|(n, f)| Some((n, rate(n)? / rate(f)?)))
+        .collect();
+    if !floors.is_empty() {
+        eprintln!(
+            "the default mock x its floor: {}",
+            floors
+                .iter()
+                .map(|(n, x)| format!("{n} {x:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     // The journal's share: each target's rate over the journal-off mock's.
     let journal: Vec<String> = ["identify", "get", "enumerate"]
         .iter()
@@ -666,6 +683,10 @@ fn report(rows: &[Latency], rounds: usize, full: bool) {
             "p99_us": us(GOAL_P99),
         },
         "enumerate_ratio_to_bare_enum": size_matched,
+        "ratio_to_floor": floors
+            .iter()
+            .map(|&(n, x)| (n.to_owned(), serde_json::json!(x)))
+            .collect::<serde_json::Map<_, _>>(),
         "targets": rows.iter().map(|r| serde_json::json!({
             "target": r.name,
             "requests": r.requests,
