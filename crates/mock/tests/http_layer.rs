@@ -443,43 +443,38 @@ async fn declared_length_over_the_limit_is_413_then_close() {
     assert_eq!(h.status, Some(413));
 }
 
-#[tokio::test]
-async fn chunked_body_over_the_limit_gets_413_before_it_ends() {
+/// Sends a chunked POST whose chunks (`x` bytes, of these sizes) never end with a last
+/// chunk, so a 413 proves the 1 KiB limit is applied while reading; returns whether the
+/// server closed after it, and the journal's record of the exchange.
+async fn over_limit_in_chunks(sizes: &[usize]) -> (bool, mock::journal::HttpRecord) {
     let s = serve().await;
     let mut c = connect(s.http()).await;
-    // 2 KiB in one chunk, and no last chunk: the body never ends, so a 413 proves the
-    // limit is applied while reading.
-    let chunk = "x".repeat(2048);
-    c.send(
-        format!(
-            "POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: {SOAP}\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n{chunk}\r\n"
-        )
-        .as_bytes(),
-    )
-    .await;
+    let mut head = format!(
+        "POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: {SOAP}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    for &n in sizes {
+        head.push_str(&format!("{n:x}\r\n{}\r\n", "x".repeat(n)));
+    }
+    c.send(head.as_bytes()).await;
     let r = c.response().await;
     assert_eq!(r.status, 413);
-    assert_eq!(c.rest().await.unwrap(), b"", "closed after the 413");
-    let h = s.entry(1).await.http().cloned().unwrap();
+    let closed = c.rest().await.unwrap().is_empty();
+    (closed, s.entry(1).await.http().cloned().unwrap())
+}
+
+#[tokio::test]
+async fn chunked_body_over_the_limit_gets_413_before_it_ends() {
+    // 2 KiB in one chunk.
+    let (closed, h) = over_limit_in_chunks(&[2048]).await;
+    assert!(closed, "closed after the 413");
     assert_eq!(h.request_body.len, 1024, "kept no more than the limit");
 }
 
 #[tokio::test]
 async fn a_body_over_the_limit_in_its_second_chunk_is_kept_to_the_limit() {
-    let s = serve().await;
-    let mut c = connect(s.http()).await;
-    // 800 bytes, then 800 more (no last chunk): the second crosses the 1 KiB limit.
-    let chunk = "x".repeat(800);
-    c.send(
-        format!(
-            "POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: {SOAP}\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n{chunk}\r\n320\r\n{chunk}\r\n"
-        )
-        .as_bytes(),
-    )
-    .await;
-    let r = c.response().await;
-    assert_eq!(r.status, 413);
-    let h = s.entry(1).await.http().cloned().unwrap();
+    // 800 bytes, then 800 more: the second crosses the 1 KiB limit.
+    let (closed, h) = over_limit_in_chunks(&[800, 800]).await;
+    assert!(closed, "closed after the 413");
     assert_eq!(h.request_body.len, 1024, "kept exactly the limit");
 }
 
